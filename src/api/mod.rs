@@ -1,0 +1,26 @@
+//! The object model (layer 1): metadata, selectors, quantities, names, the built-in kinds and
+//! [`DynamicObject`] for every other kind.
+//!
+//! Every typed struct keeps the fields it does not model in an [`Extra`] map, so nothing a
+//! manifest says is ever dropped.
+
+mod condition;
+mod dynamic;
+mod error;
+mod meta;
+mod object;
+mod quantity;
+mod registry;
+mod selector;
+mod time;
+pub mod validation;
+
+pub use condition::Condition;
+pub use dynamic::DynamicObject;
+pub use error::FieldError;
+pub use meta::{Extra, ObjectMeta, OwnerReference};
+pub use object::{ApiVersion, Kind, Object, Resource};
+pub use quantity::Quantity;
+pub use registry::{KindInfo, Registry};
+pub use selector::{LabelSelector, LabelSelectorRequirement};
+pub use time::Time;

@@ -1,0 +1,218 @@
+//! The object traits: [`Object`] (any stored object, type-erased) and [`Resource`] (a typed kind).
+//!
+//! The store keeps every object as an `Arc<dyn Object>`; typed APIs downcast to `Arc<K>`
+//! without copying. A typed kind implements both traits through [`impl_resource!`]; custom
+//! kinds are [`DynamicObject`](super::DynamicObject)s.
+
+use super::error::FieldError;
+use super::meta::ObjectMeta;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+use std::any::Any;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// Any object the store can hold: a typed kind or a [`DynamicObject`](super::DynamicObject).
+pub trait Object: Send + Sync + fmt::Debug + 'static {
+    /// `apiVersion`, e.g. `apps/v1`.
+    fn api_version(&self) -> &str;
+    /// `kind`, e.g. `Deployment`.
+    fn kind(&self) -> &str;
+    /// `metadata`.
+    fn meta(&self) -> &ObjectMeta;
+    /// `metadata`, mutable.
+    fn meta_mut(&mut self) -> &mut ObjectMeta;
+    /// True when the desired state (`spec`, or every non-status field for kinds without a
+    /// spec) equals `other`'s. The store bumps `generation` exactly when this is false.
+    fn spec_eq(&self, other: &dyn Object) -> bool;
+    /// Replaces this object's `status` with `other`'s (the status subresource rule: a normal
+    /// update keeps the stored status; `update_status` keeps everything but the status).
+    fn set_status_from(&mut self, other: &dyn Object);
+    /// A boxed deep copy.
+    fn clone_boxed(&self) -> Box<dyn Object>;
+    /// The object as JSON, as it appears on the wire.
+    fn to_value(&self) -> Value;
+    /// Kind-specific checks beyond metadata (quantities, probes, selectors...).
+    fn validate(&self, errors: &mut Vec<FieldError>) {
+        let _ = errors;
+    }
+    /// For downcasting a borrowed object.
+    fn as_any(&self) -> &dyn Any;
+    /// For downcasting a shared object without copying it.
+    fn into_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    /// For downcasting an owned object.
+    fn into_any_box(self: Box<Self>) -> Box<dyn Any>;
+}
+
+impl dyn Object {
+    /// Downcasts a shared object to a typed kind; gives the object back on a type mismatch.
+    pub fn downcast_arc<K: Object>(self: Arc<Self>) -> Result<Arc<K>, Arc<dyn Object>> {
+        if self.as_any().is::<K>() {
+            Ok(self.into_any_arc().downcast::<K>().expect("type checked above"))
+        } else {
+            Err(self)
+        }
+    }
+
+    /// Downcasts a borrowed object to a typed kind.
+    pub fn downcast_ref<K: Object>(&self) -> Option<&K> {
+        self.as_any().downcast_ref::<K>()
+    }
+}
+
+/// A typed kind known at compile time (Pod, Deployment, or a user's own struct).
+///
+/// Implement it with [`impl_resource!`](crate::impl_resource).
+pub trait Resource: Object + Clone + Serialize + DeserializeOwned {
+    /// `apiVersion` written on the wire.
+    const API_VERSION: &'static str;
+    /// `kind` written on the wire; also the name the store files the kind under.
+    const KIND: &'static str;
+    /// Lower-case plural (`pods`), used in messages and metrics.
+    const PLURAL: &'static str;
+    /// False for cluster-scoped kinds (Node).
+    const NAMESPACED: bool;
+}
+
+/// The `apiVersion` field of a typed kind: always `K::API_VERSION`, so it cannot be forgotten.
+pub struct ApiVersion<K>(PhantomData<fn() -> K>);
+/// The `kind` field of a typed kind: always `K::KIND`.
+pub struct Kind<K>(PhantomData<fn() -> K>);
+
+macro_rules! tag_impls {
+    ($tag:ident, $konst:ident) => {
+        impl<K> Default for $tag<K> {
+            fn default() -> Self {
+                $tag(PhantomData)
+            }
+        }
+        impl<K> Clone for $tag<K> {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+        impl<K> Copy for $tag<K> {}
+        impl<K> PartialEq for $tag<K> {
+            fn eq(&self, _: &Self) -> bool {
+                true
+            }
+        }
+        impl<K: Resource> fmt::Debug for $tag<K> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(K::$konst)
+            }
+        }
+        impl<K: Resource> Serialize for $tag<K> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(K::$konst)
+            }
+        }
+        impl<'de, K: Resource> Deserialize<'de> for $tag<K> {
+            // The value was checked against the kind's registration before decoding.
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                serde::de::IgnoredAny::deserialize(d)?;
+                Ok($tag(PhantomData))
+            }
+        }
+    };
+}
+tag_impls!(ApiVersion, API_VERSION);
+tag_impls!(Kind, KIND);
+
+/// Implements [`Object`] and [`Resource`] for a typed kind.
+///
+/// The struct needs fields `api_version: ApiVersion<Self>` (serde rename `apiVersion`),
+/// `kind: Kind<Self>` and `metadata: ObjectMeta`. `spec` lists the fields whose change bumps
+/// `generation`; `status` lists the fields owned by the status subresource.
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+/// use steady::api::{ApiVersion, Extra, Kind, ObjectMeta};
+///
+/// #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// #[serde(rename_all = "camelCase")]
+/// pub struct Widget {
+///     pub api_version: ApiVersion<Widget>,
+///     pub kind: Kind<Widget>,
+///     #[serde(default)]
+///     pub metadata: ObjectMeta,
+///     #[serde(default)]
+///     pub spec: WidgetSpec,
+///     #[serde(default)]
+///     pub status: Option<serde_json::Value>,
+/// }
+///
+/// #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// pub struct WidgetSpec {
+///     pub size: u32,
+///     #[serde(flatten)]
+///     pub extra: Extra,
+/// }
+///
+/// steady::impl_resource!(Widget, api_version = "example.com/v1", kind = "Widget",
+///     plural = "widgets", namespaced = true, spec = [spec], status = [status]);
+/// ```
+#[macro_export]
+macro_rules! impl_resource {
+    ($ty:ty, api_version = $av:literal, kind = $kind:literal, plural = $plural:literal,
+     namespaced = $ns:literal, spec = [$($spec:ident),*], status = [$($status:ident),*]
+     $(, validate = $validate:path)?) => {
+        impl $crate::api::Resource for $ty {
+            const API_VERSION: &'static str = $av;
+            const KIND: &'static str = $kind;
+            const PLURAL: &'static str = $plural;
+            const NAMESPACED: bool = $ns;
+        }
+
+        impl $crate::api::Object for $ty {
+            fn api_version(&self) -> &str {
+                $av
+            }
+            fn kind(&self) -> &str {
+                $kind
+            }
+            fn meta(&self) -> &$crate::api::ObjectMeta {
+                &self.metadata
+            }
+            fn meta_mut(&mut self) -> &mut $crate::api::ObjectMeta {
+                &mut self.metadata
+            }
+            fn spec_eq(&self, other: &dyn $crate::api::Object) -> bool {
+                match other.as_any().downcast_ref::<Self>() {
+                    Some(_o) => true $(&& self.$spec == _o.$spec)*,
+                    None => false,
+                }
+            }
+            fn set_status_from(&mut self, other: &dyn $crate::api::Object) {
+                if let Some(_o) = other.as_any().downcast_ref::<Self>() {
+                    $(self.$status = _o.$status.clone();)*
+                }
+            }
+            fn clone_boxed(&self) -> ::std::boxed::Box<dyn $crate::api::Object> {
+                ::std::boxed::Box::new(::std::clone::Clone::clone(self))
+            }
+            fn to_value(&self) -> $crate::__private::serde_json::Value {
+                $crate::__private::serde_json::to_value(self)
+                    .expect("a typed kind always serializes to JSON")
+            }
+            $(
+            fn validate(&self, errors: &mut ::std::vec::Vec<$crate::api::FieldError>) {
+                $validate(self, errors)
+            }
+            )?
+            fn as_any(&self) -> &dyn ::std::any::Any {
+                self
+            }
+            fn into_any_arc(
+                self: ::std::sync::Arc<Self>,
+            ) -> ::std::sync::Arc<dyn ::std::any::Any + Send + Sync> {
+                self
+            }
+            fn into_any_box(self: ::std::boxed::Box<Self>) -> ::std::boxed::Box<dyn ::std::any::Any> {
+                self
+            }
+        }
+    };
+}

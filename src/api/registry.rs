@@ -1,0 +1,148 @@
+//! The kind registry: which kinds are typed, their apiVersion, scope and decoder.
+//!
+//! Kinds are filed by their `kind` name. A kind that is not registered is a custom kind: it is
+//! registered on first use as a namespaced [`DynamicObject`] kind.
+
+use super::dynamic::DynamicObject;
+use super::error::FieldError;
+use super::object::{Object, Resource};
+use parking_lot::RwLock;
+use serde_json::Value;
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+type DecodeFn = fn(Value) -> Result<Box<dyn Object>, FieldError>;
+
+/// What the store knows about one kind.
+pub struct KindInfo {
+    /// `apiVersion` objects of this kind carry.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// Lower-case plural.
+    pub plural: String,
+    /// False for cluster-scoped kinds.
+    pub namespaced: bool,
+    type_id: TypeId,
+    decode: DecodeFn,
+}
+
+impl fmt::Debug for KindInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KindInfo")
+            .field("api_version", &self.api_version)
+            .field("kind", &self.kind)
+            .field("namespaced", &self.namespaced)
+            .finish()
+    }
+}
+
+fn decode_typed<K: Resource>(value: Value) -> Result<Box<dyn Object>, FieldError> {
+    serde_path_to_error::deserialize::<_, K>(value)
+        .map(|k| Box::new(k) as Box<dyn Object>)
+        .map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." { String::new() } else { path };
+            FieldError::new(field, e.into_inner().to_string())
+        })
+}
+
+fn decode_dynamic(value: Value) -> Result<Box<dyn Object>, FieldError> {
+    serde_path_to_error::deserialize::<_, DynamicObject>(value)
+        .map(|k| Box::new(k) as Box<dyn Object>)
+        .map_err(|e| FieldError::new(e.path().to_string(), e.into_inner().to_string()))
+}
+
+impl KindInfo {
+    /// The registration of a typed kind.
+    pub fn of<K: Resource>() -> Self {
+        KindInfo {
+            api_version: K::API_VERSION.to_string(),
+            kind: K::KIND.to_string(),
+            plural: K::PLURAL.to_string(),
+            namespaced: K::NAMESPACED,
+            type_id: TypeId::of::<K>(),
+            decode: decode_typed::<K>,
+        }
+    }
+
+    /// The registration of a custom kind held as [`DynamicObject`]s.
+    pub fn dynamic(api_version: &str, kind: &str, namespaced: bool) -> Self {
+        KindInfo {
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+            plural: format!("{}s", kind.to_ascii_lowercase()),
+            namespaced,
+            type_id: TypeId::of::<DynamicObject>(),
+            decode: decode_dynamic,
+        }
+    }
+
+    /// True when objects of this kind are held as [`DynamicObject`]s.
+    pub fn is_dynamic(&self) -> bool {
+        self.type_id == TypeId::of::<DynamicObject>()
+    }
+
+    /// True when objects of this kind are held as `K`.
+    pub fn holds<K: 'static>(&self) -> bool {
+        self.type_id == TypeId::of::<K>()
+    }
+
+    /// Decodes a JSON object of this kind. Errors name the offending field.
+    pub fn decode(&self, value: Value) -> Result<Box<dyn Object>, FieldError> {
+        (self.decode)(value)
+    }
+}
+
+/// The set of known kinds. Cheap to read from many threads.
+#[derive(Debug, Default)]
+pub struct Registry {
+    kinds: RwLock<HashMap<String, Arc<KindInfo>>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers (or replaces) a kind.
+    pub fn register(&self, info: KindInfo) -> Arc<KindInfo> {
+        let info = Arc::new(info);
+        self.kinds.write().insert(info.kind.clone(), info.clone());
+        info
+    }
+
+    /// Registers a typed kind unless a kind of that name exists already.
+    pub fn register_type<K: Resource>(&self) -> Arc<KindInfo> {
+        if let Some(k) = self.get(K::KIND) {
+            return k;
+        }
+        self.register(KindInfo::of::<K>())
+    }
+
+    /// The kind registered under `kind`.
+    pub fn get(&self, kind: &str) -> Option<Arc<KindInfo>> {
+        self.kinds.read().get(kind).cloned()
+    }
+
+    /// The kind registered under `kind`, registering it as a namespaced custom kind with
+    /// `api_version` when it is unknown.
+    pub fn get_or_dynamic(&self, api_version: &str, kind: &str) -> Arc<KindInfo> {
+        if let Some(k) = self.get(kind) {
+            return k;
+        }
+        let mut kinds = self.kinds.write();
+        kinds
+            .entry(kind.to_string())
+            .or_insert_with(|| Arc::new(KindInfo::dynamic(api_version, kind, true)))
+            .clone()
+    }
+
+    /// Every registered kind.
+    pub fn all(&self) -> Vec<Arc<KindInfo>> {
+        self.kinds.read().values().cloned().collect()
+    }
+}

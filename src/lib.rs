@@ -1,0 +1,14 @@
+//! # steady
+//!
+//! An embeddable reconciliation engine: Kubernetes-style declarative state management inside
+//! one host process.
+
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod clock;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use serde_json;
+}
