@@ -30,7 +30,9 @@ pub struct SystemClock {
 impl SystemClock {
     /// A system clock whose monotonic origin is now.
     pub fn new() -> Self {
-        SystemClock { origin: Instant::now() }
+        SystemClock {
+            origin: Instant::now(),
+        }
     }
 }
 
@@ -65,7 +67,9 @@ pub struct ManualClock {
 impl ManualClock {
     /// A manual clock showing `start` as wall time and zero as monotonic time.
     pub fn new(start: Time) -> Self {
-        ManualClock { state: Mutex::new((start, Duration::ZERO)) }
+        ManualClock {
+            state: Mutex::new((start, Duration::ZERO)),
+        }
     }
 
     /// Moves both wall and monotonic time forward by `by`.

@@ -12,3 +12,12 @@ pub mod clock;
 pub mod __private {
     pub use serde_json;
 }
+pub mod error;
+pub mod store;
+
+pub use error::{Error, ObjectRef, Result};
+pub mod client;
+pub mod engine;
+pub mod manifest;
+
+pub use engine::{Engine, EngineBuilder};

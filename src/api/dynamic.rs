@@ -34,7 +34,10 @@ impl DynamicObject {
         DynamicObject {
             api_version: api_version.to_string(),
             kind: kind.to_string(),
-            metadata: ObjectMeta { name: name.to_string(), ..Default::default() },
+            metadata: ObjectMeta {
+                name: name.to_string(),
+                ..Default::default()
+            },
             data: Map::new(),
         }
     }
@@ -54,7 +57,8 @@ impl DynamicObject {
         if let Some(d) = obj.as_any().downcast_ref::<DynamicObject>() {
             return d.clone();
         }
-        serde_json::from_value(obj.to_value()).expect("an object's JSON always has the object shape")
+        serde_json::from_value(obj.to_value())
+            .expect("an object's JSON always has the object shape")
     }
 }
 
@@ -91,6 +95,24 @@ impl Object for DynamicObject {
                 self.data.remove("status");
             }
         }
+    }
+    fn status_eq(&self, other: &dyn Object) -> bool {
+        other
+            .as_any()
+            .downcast_ref::<DynamicObject>()
+            .is_some_and(|o| self.data.get("status") == o.data.get("status"))
+    }
+    fn clear_status(&mut self) {
+        self.data.remove("status");
+    }
+    fn eq_dyn(&self, other: &dyn Object) -> bool {
+        other
+            .as_any()
+            .downcast_ref::<DynamicObject>()
+            .is_some_and(|o| self == o)
+    }
+    fn encoded_len(&self) -> usize {
+        super::object::json_len(self)
     }
     fn clone_boxed(&self) -> Box<dyn Object> {
         Box::new(self.clone())

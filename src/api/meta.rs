@@ -124,12 +124,16 @@ impl ObjectMeta {
 
     /// The controller owner reference (`controller: true`), if any.
     pub fn controller_ref(&self) -> Option<&OwnerReference> {
-        self.owner_references.iter().find(|r| r.controller == Some(true))
+        self.owner_references
+            .iter()
+            .find(|r| r.controller == Some(true))
     }
 
     /// The resourceVersion parsed as the store revision it encodes.
     pub fn revision(&self) -> Option<u64> {
-        self.resource_version.as_deref().and_then(|s| s.parse().ok())
+        self.resource_version
+            .as_deref()
+            .and_then(|s| s.parse().ok())
     }
 }
 

@@ -30,6 +30,14 @@ pub trait Object: Send + Sync + fmt::Debug + 'static {
     /// Replaces this object's `status` with `other`'s (the status subresource rule: a normal
     /// update keeps the stored status; `update_status` keeps everything but the status).
     fn set_status_from(&mut self, other: &dyn Object);
+    /// True when the status (the fields owned by the status subresource) equals `other`'s.
+    fn status_eq(&self, other: &dyn Object) -> bool;
+    /// Empties the status: create never takes a status from the client.
+    fn clear_status(&mut self);
+    /// Full equality with another object of any kind.
+    fn eq_dyn(&self, other: &dyn Object) -> bool;
+    /// Length in bytes of the object's compact JSON encoding (the size-limit measure).
+    fn encoded_len(&self) -> usize;
     /// A boxed deep copy.
     fn clone_boxed(&self) -> Box<dyn Object>;
     /// The object as JSON, as it appears on the wire.
@@ -50,7 +58,10 @@ impl dyn Object {
     /// Downcasts a shared object to a typed kind; gives the object back on a type mismatch.
     pub fn downcast_arc<K: Object>(self: Arc<Self>) -> Result<Arc<K>, Arc<dyn Object>> {
         if self.as_any().is::<K>() {
-            Ok(self.into_any_arc().downcast::<K>().expect("type checked above"))
+            Ok(self
+                .into_any_arc()
+                .downcast::<K>()
+                .expect("type checked above"))
         } else {
             Err(self)
         }
@@ -190,6 +201,21 @@ macro_rules! impl_resource {
                     $(self.$status = _o.$status.clone();)*
                 }
             }
+            fn status_eq(&self, other: &dyn $crate::api::Object) -> bool {
+                match other.as_any().downcast_ref::<Self>() {
+                    Some(_o) => true $(&& self.$status == _o.$status)*,
+                    None => false,
+                }
+            }
+            fn clear_status(&mut self) {
+                $(self.$status = ::std::default::Default::default();)*
+            }
+            fn eq_dyn(&self, other: &dyn $crate::api::Object) -> bool {
+                other.as_any().downcast_ref::<Self>().is_some_and(|o| self == o)
+            }
+            fn encoded_len(&self) -> usize {
+                $crate::api::json_len(self)
+            }
             fn clone_boxed(&self) -> ::std::boxed::Box<dyn $crate::api::Object> {
                 ::std::boxed::Box::new(::std::clone::Clone::clone(self))
             }
@@ -215,4 +241,22 @@ macro_rules! impl_resource {
             }
         }
     };
+}
+
+/// Length of `value`'s compact JSON encoding, computed without keeping the bytes.
+pub fn json_len<T: Serialize + ?Sized>(value: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    // Serializing plain data into a counter cannot fail.
+    let _ = serde_json::to_writer(&mut c, value);
+    c.0
 }

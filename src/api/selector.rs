@@ -28,3 +28,35 @@ pub struct LabelSelectorRequirement {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub values: Vec<String>,
 }
+
+/// TEMPORARY stand-in, replaced by the full implementation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Selector(Vec<(String, String)>);
+
+impl Selector {
+    /// Everything.
+    pub fn everything() -> Self {
+        Selector(Vec::new())
+    }
+    /// True when it matches everything.
+    pub fn is_everything(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Parse.
+    pub fn parse(s: &str) -> Result<Selector, String> {
+        let mut v = Vec::new();
+        for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+            let (k, val) = part.split_once('=').ok_or_else(|| format!("bad {part}"))?;
+            v.push((k.trim().to_string(), val.trim().to_string()));
+        }
+        Ok(Selector(v))
+    }
+    /// Matches.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.0.iter().all(|(k, v)| labels.get(k) == Some(v))
+    }
+    /// Equality pairs.
+    pub fn equality_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}

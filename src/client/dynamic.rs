@@ -1,0 +1,209 @@
+//! `DynamicApi`: any kind by name, objects as [`DynamicObject`]s.
+
+use super::{apply_value, merge, ApplyAction};
+use crate::api::{DynamicObject, KindInfo, Object};
+use crate::error::{Error, ObjectRef, Result};
+use crate::store::{DeleteParams, Deleted, ListParams, Store, Watch, WatchParams};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Access to one kind by name. Objects go in and come out as [`DynamicObject`]s (JSON with
+/// typed metadata); for built-in kinds they are decoded into, and converted from, the typed
+/// form the store holds, so validation is the same as through [`Api`](super::Api).
+#[derive(Clone, Debug)]
+pub struct DynamicApi {
+    store: Store,
+    info: Arc<KindInfo>,
+    namespace: Option<String>,
+}
+
+fn to_dynamic(o: Arc<dyn Object>) -> Arc<DynamicObject> {
+    match o.clone().downcast_arc::<DynamicObject>() {
+        Ok(d) => d,
+        Err(o) => Arc::new(DynamicObject::from_object(o.as_ref())),
+    }
+}
+
+impl DynamicApi {
+    /// Access to `kind`; an unknown kind becomes a namespaced custom kind with
+    /// `api_version`.
+    pub fn new(store: Store, api_version: &str, kind: &str) -> Self {
+        let info = store.registry().get_or_dynamic(api_version, kind);
+        DynamicApi {
+            store,
+            info,
+            namespace: None,
+        }
+    }
+
+    /// The same API scoped to `namespace`.
+    pub fn namespace(&self, namespace: &str) -> Self {
+        DynamicApi {
+            namespace: Some(namespace.to_string()),
+            ..self.clone()
+        }
+    }
+
+    /// The kind's registration.
+    pub fn info(&self) -> &Arc<KindInfo> {
+        &self.info
+    }
+
+    fn ns(&self) -> Option<&str> {
+        self.info
+            .namespaced
+            .then(|| self.namespace.as_deref().unwrap_or("default"))
+    }
+
+    /// Decodes a JSON object of this kind into what the store holds.
+    pub fn decode(&self, mut value: Value) -> Result<Box<dyn Object>> {
+        if let Some(o) = value.as_object_mut() {
+            o.entry("apiVersion")
+                .or_insert_with(|| self.info.api_version.clone().into());
+            o.entry("kind")
+                .or_insert_with(|| self.info.kind.clone().into());
+            if self.info.namespaced {
+                if let Some(ns) = &self.namespace {
+                    let m = o
+                        .entry("metadata")
+                        .or_insert_with(|| Value::Object(Default::default()));
+                    if let Some(m) = m.as_object_mut() {
+                        m.entry("namespace").or_insert_with(|| ns.clone().into());
+                    }
+                }
+            }
+        }
+        check_kind(&self.info, &value)?;
+        let r = value_ref(&self.info, &value);
+        self.info.decode(value).map_err(|e| Error::Invalid {
+            object: r,
+            errors: vec![e],
+        })
+    }
+
+    /// The object named `name`.
+    pub fn get(&self, name: &str) -> Result<Arc<DynamicObject>> {
+        self.store
+            .get(&self.info.kind, self.ns(), name)
+            .map(to_dynamic)
+    }
+
+    /// A consistent list.
+    pub fn list(&self, params: &ListParams) -> Result<(Vec<Arc<DynamicObject>>, u64)> {
+        let mut p = params.clone();
+        if p.namespace.is_none() {
+            p.namespace = self.namespace.clone();
+        }
+        let l = self.store.list(&self.info.kind, &p)?;
+        Ok((l.items.into_iter().map(to_dynamic).collect(), l.revision))
+    }
+
+    /// Creates the object given as JSON.
+    pub fn create(&self, value: Value) -> Result<Arc<DynamicObject>> {
+        self.store.create(self.decode(value)?).map(to_dynamic)
+    }
+
+    /// Updates the object given as JSON (compare-and-swap when it carries a resourceVersion).
+    pub fn update(&self, value: Value) -> Result<Arc<DynamicObject>> {
+        self.store.update(self.decode(value)?).map(to_dynamic)
+    }
+
+    /// Updates the status of the object given as JSON.
+    pub fn update_status(&self, value: Value) -> Result<Arc<DynamicObject>> {
+        let o = self.decode(value)?;
+        self.store.update_status(o.as_ref()).map(to_dynamic)
+    }
+
+    /// Applies a JSON merge patch to spec and metadata (or to the status with `status`).
+    pub fn patch(&self, name: &str, patch: &Value, status: bool) -> Result<Arc<DynamicObject>> {
+        loop {
+            let cur = self.store.get(&self.info.kind, self.ns(), name)?;
+            let mut v = cur.to_value();
+            merge::merge_patch(&mut v, patch);
+            if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.insert(
+                    "resourceVersion".into(),
+                    cur.meta().resource_version.clone().into(),
+                );
+            }
+            let o = self.decode(v)?;
+            let res = if status {
+                self.store.update_status(o.as_ref())
+            } else {
+                self.store.update(o)
+            };
+            match res {
+                Ok(o) => return Ok(to_dynamic(o)),
+                Err(Error::Conflict { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Deletes the object named `name`.
+    pub fn delete(&self, name: &str, params: &DeleteParams) -> Result<Deleted> {
+        self.store.delete(&self.info.kind, self.ns(), name, params)
+    }
+
+    /// Creates or updates the object as `kubectl apply` does.
+    pub fn apply(&self, mut value: Value) -> Result<(Arc<DynamicObject>, ApplyAction)> {
+        // Normalise through decode so defaults (namespace, apiVersion) and errors are the same.
+        let normal = self.decode(value.clone())?;
+        if let Some(m) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.insert("namespace".into(), normal.meta().namespace.clone().into());
+        }
+        if let Some(o) = value.as_object_mut() {
+            o.insert("apiVersion".into(), normal.api_version().into());
+            o.insert("kind".into(), normal.kind().into());
+        }
+        apply_value(&self.store, &self.info, value).map(|(o, a)| (to_dynamic(o), a))
+    }
+
+    /// Watches this kind; events carry the store's objects (typed or dynamic).
+    pub fn watch(&self, params: &WatchParams) -> Result<Watch> {
+        let mut p = params.clone();
+        if p.namespace.is_none() {
+            p.namespace = self.namespace.clone();
+        }
+        self.store.watch(&self.info.kind, &p)
+    }
+}
+
+fn value_ref(info: &KindInfo, v: &Value) -> ObjectRef {
+    let m = v.get("metadata");
+    ObjectRef::new(
+        &info.kind,
+        m.and_then(|m| m.get("namespace")).and_then(Value::as_str),
+        m.and_then(|m| m.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or(""),
+    )
+}
+
+/// Checks `kind` and `apiVersion` of a JSON object against the registration.
+pub(crate) fn check_kind(info: &KindInfo, v: &Value) -> Result<()> {
+    let r = || value_ref(info, v);
+    match v.get("kind").and_then(Value::as_str) {
+        Some(k) if k == info.kind => {}
+        Some(k) => {
+            return Err(Error::invalid(
+                r(),
+                "kind",
+                format!("expected {:?}, found {k:?}", info.kind),
+            ))
+        }
+        None => return Err(Error::invalid(r(), "kind", "kind is required")),
+    }
+    match v.get("apiVersion").and_then(Value::as_str) {
+        Some(a) if a == info.api_version || info.is_dynamic() => Ok(()),
+        Some(a) => Err(Error::invalid(
+            r(),
+            "apiVersion",
+            format!(
+                "{} is served as {:?}, not {a:?}",
+                info.kind, info.api_version
+            ),
+        )),
+        None => Err(Error::invalid(r(), "apiVersion", "apiVersion is required")),
+    }
+}

@@ -1,0 +1,160 @@
+//! The client (layer 3): typed [`Api<K>`] and the by-name [`DynamicApi`], with the verbs of
+//! kube-apiserver: get, list, create, update, update_status, merge patch, delete, apply, watch.
+//!
+//! In-process, the store is the cache: reads return the store's own `Arc` snapshots, and a
+//! write is visible to every later read as soon as it returns (read-your-writes).
+
+mod api;
+mod dynamic;
+pub mod merge;
+
+pub use api::{Api, Event, List, TypedWatch};
+pub(crate) use dynamic::check_kind;
+pub use dynamic::DynamicApi;
+
+pub use crate::store::{DeleteParams, Deleted, ListParams, Propagation, WatchParams};
+
+/// The annotation in which apply keeps the configuration it last applied, as `kubectl apply`
+/// does; the next apply removes what that configuration had and the new one lacks.
+pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+use crate::api::{KindInfo, Object};
+use crate::error::{Error, ObjectRef, Result};
+use crate::store::Store;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// What an apply did to one object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApplyAction {
+    /// It did not exist and was created.
+    Created,
+    /// It existed and changed.
+    Configured,
+    /// It already matched: nothing was committed.
+    Unchanged,
+}
+
+/// Prepares the object an apply of `desired` writes, given the live object (if any):
+/// the three-way merge of `kubectl apply` over the last-applied annotation.
+/// Returns the object to write and what it will be.
+pub(crate) fn prepare_apply(
+    info: &KindInfo,
+    mut desired: Value,
+    live: Option<&Arc<dyn Object>>,
+) -> Result<(Box<dyn Object>, ApplyAction)> {
+    strip_server_fields(&mut desired);
+    let config = serde_json::to_string(&desired).expect("JSON values always serialize");
+    let object_ref = || {
+        let m = desired.get("metadata");
+        ObjectRef::new(
+            &info.kind,
+            m.and_then(|m| m.get("namespace")).and_then(Value::as_str),
+            m.and_then(|m| m.get("name"))
+                .and_then(Value::as_str)
+                .unwrap_or(""),
+        )
+    };
+    let (value, action) = match live {
+        None => (desired.clone(), ApplyAction::Created),
+        Some(live) => {
+            let live_value = live.to_value();
+            let last: Option<Value> = live
+                .meta()
+                .annotations
+                .get(LAST_APPLIED_ANNOTATION)
+                .and_then(|s| serde_json::from_str(s).ok());
+            let mut merged = merge::three_way_merge(last.as_ref(), &desired, &live_value);
+            // The update is a compare-and-swap against the object the merge was computed from.
+            if let Some(m) = merged.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.insert(
+                    "resourceVersion".into(),
+                    live.meta().resource_version.clone().into(),
+                );
+            }
+            (merged, ApplyAction::Configured)
+        }
+    };
+    let mut obj = info.decode(value).map_err(|e| Error::Invalid {
+        object: object_ref(),
+        errors: vec![e],
+    })?;
+    obj.meta_mut()
+        .annotations
+        .insert(LAST_APPLIED_ANNOTATION.to_string(), config);
+    Ok((obj, action))
+}
+
+/// Removes what the store owns from an applied configuration: status and server-set
+/// metadata, so they are neither recorded as applied nor fought over.
+fn strip_server_fields(v: &mut Value) {
+    if let Some(o) = v.as_object_mut() {
+        o.remove("status");
+        if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+            for k in [
+                "uid",
+                "resourceVersion",
+                "generation",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "managedFields",
+            ] {
+                m.remove(k);
+            }
+            if let Some(a) = m.get_mut("annotations").and_then(Value::as_object_mut) {
+                a.remove(LAST_APPLIED_ANNOTATION);
+                if a.is_empty() {
+                    m.remove("annotations");
+                }
+            }
+        }
+    }
+}
+
+/// Applies `desired` (a JSON object of kind `info`) to the store: create, or three-way merge
+/// and update, retrying when the object changes underneath.
+pub(crate) fn apply_value(
+    store: &Store,
+    info: &KindInfo,
+    desired: Value,
+) -> Result<(Arc<dyn Object>, ApplyAction)> {
+    let m = desired.get("metadata");
+    let name = m
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let ns = m
+        .and_then(|m| m.get("namespace"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    loop {
+        let live = match store.get(&info.kind, ns.as_deref(), &name) {
+            Ok(o) => Some(o),
+            Err(Error::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        let (obj, action) = prepare_apply(info, desired.clone(), live.as_ref())?;
+        let res = match action {
+            ApplyAction::Created => store.create(obj),
+            _ => store.update(obj),
+        };
+        match res {
+            Ok(o) => {
+                let unchanged = live.as_ref().is_some_and(|l| Arc::ptr_eq(l, &o));
+                return Ok((
+                    o,
+                    if unchanged {
+                        ApplyAction::Unchanged
+                    } else {
+                        action
+                    },
+                ));
+            }
+            Err(Error::Conflict { .. })
+            | Err(Error::AlreadyExists { .. })
+            | Err(Error::NotFound { .. }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! The engine (layer 8): configuration, start-up of the layers, shutdown.
+//!
+//! `Engine::builder().build()` gives a running engine on the embedded default. Dropping the
+//! engine shuts it down.
+
+use crate::api::{KindInfo, Registry, Resource};
+use crate::client::{Api, DynamicApi};
+use crate::clock::SharedClock;
+use crate::error::Result;
+use crate::manifest::{self, ApplyReport};
+use crate::store::{Store, StoreConfig};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Builds an [`Engine`].
+#[derive(Debug, Default)]
+pub struct EngineBuilder {
+    store: StoreConfig,
+    kinds: Vec<KindInfo>,
+}
+
+impl EngineBuilder {
+    /// Replaces the clock (tests use [`ManualClock`](crate::clock::ManualClock)).
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.store.clock = clock;
+        self
+    }
+
+    /// Events kept per kind for watches resuming from a revision (default 10,000).
+    pub fn history_limit(mut self, events: usize) -> Self {
+        self.store.history_limit = events;
+        self
+    }
+
+    /// Events a watch may have queued before it is ended with Expired (default 100,000).
+    pub fn watch_capacity(mut self, events: usize) -> Self {
+        self.store.watch_capacity = events;
+        self
+    }
+
+    /// Largest accepted object in bytes of JSON (default 1.5 MiB, as Kubernetes).
+    pub fn max_object_bytes(mut self, bytes: usize) -> Self {
+        self.store.max_object_bytes = bytes;
+        self
+    }
+
+    /// Registers a kind ahead of use: a typed kind with [`KindInfo::of`], or a custom kind
+    /// with [`KindInfo::dynamic`] (for example to make it cluster-scoped).
+    pub fn kind(mut self, info: KindInfo) -> Self {
+        self.kinds.push(info);
+        self
+    }
+
+    /// Starts the engine.
+    pub fn build(self) -> Result<Engine> {
+        let registry = Arc::new(Registry::new());
+        crate::api::register_builtins(&registry);
+        for k in self.kinds {
+            registry.register(k);
+        }
+        let store = Store::new(registry, self.store);
+        crate::api::register_builtin_indexes(&store);
+        Ok(Engine {
+            store,
+            shut_down: AtomicBool::new(false),
+        })
+    }
+}
+
+/// A running steady engine.
+#[derive(Debug)]
+pub struct Engine {
+    store: Store,
+    shut_down: AtomicBool,
+}
+
+impl Engine {
+    /// A builder with the embedded defaults.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// Applies a manifest: YAML or JSON, one or many documents, all-or-nothing.
+    pub fn apply(&self, text: &str) -> Result<ApplyReport> {
+        manifest::apply(&self.store, text)
+    }
+
+    /// Typed access to kind `K`.
+    pub fn api<K: Resource>(&self) -> Api<K> {
+        Api::all(self.store.clone())
+    }
+
+    /// Access to any kind by name; an unknown kind becomes a custom kind served as
+    /// `api_version`.
+    pub fn dynamic(&self, api_version: &str, kind: &str) -> DynamicApi {
+        DynamicApi::new(self.store.clone(), api_version, kind)
+    }
+
+    /// The store underneath, for what the client APIs do not cover (transactions, hooks,
+    /// indexes).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Stops everything: watches end with [`Error::Closed`](crate::Error::Closed). Idempotent;
+    /// dropping the engine does it too.
+    pub fn shutdown(&self) {
+        if self.shut_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.store.close_watches();
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

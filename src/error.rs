@@ -1,0 +1,188 @@
+//! The error every public operation of steady returns.
+//!
+//! Each variant names the object (kind, namespace, name) and, where it applies, the field, so
+//! a message read out of context still says what was wrong and where.
+
+use crate::api::FieldError;
+use std::fmt;
+
+/// Which object an error is about.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct ObjectRef {
+    /// Kind, e.g. `Pod`.
+    pub kind: String,
+    /// Namespace; `None` for cluster-scoped objects.
+    pub namespace: Option<String>,
+    /// Name; empty when a generated name was still to be chosen.
+    pub name: String,
+}
+
+impl ObjectRef {
+    /// A reference to `kind` `namespace/name`.
+    pub fn new(kind: &str, namespace: Option<&str>, name: &str) -> Self {
+        ObjectRef {
+            kind: kind.to_string(),
+            namespace: namespace.filter(|n| !n.is_empty()).map(str::to_string),
+            name: name.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} \"{}/{}\"", self.kind, ns, self.name),
+            None => write!(f, "{} \"{}\"", self.kind, self.name),
+        }
+    }
+}
+
+fn join_field_errors(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn fmt_line(line: &Option<usize>) -> String {
+    line.map(|l| format!(", line {l}")).unwrap_or_default()
+}
+
+/// The error of every store, client, manifest and engine operation.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The object does not exist.
+    #[error("{object} not found")]
+    NotFound {
+        /// The missing object.
+        object: ObjectRef,
+    },
+    /// Create of a name that is taken.
+    #[error("{object} already exists")]
+    AlreadyExists {
+        /// The existing object.
+        object: ObjectRef,
+    },
+    /// A compare-and-swap precondition failed: the object changed since it was read.
+    #[error("{object}: conflict: {message}")]
+    Conflict {
+        /// The object.
+        object: ObjectRef,
+        /// Which precondition failed, with the expected and current values.
+        message: String,
+    },
+    /// The object is invalid; every problem found is listed.
+    #[error("{object} is invalid: {}", join_field_errors(errors))]
+    Invalid {
+        /// The object.
+        object: ObjectRef,
+        /// Each invalid field with its problem.
+        errors: Vec<FieldError>,
+    },
+    /// The object's JSON encoding is over the store's size limit.
+    #[error("{object}: object is {size} bytes, over the size limit of {limit} bytes")]
+    TooLarge {
+        /// The object.
+        object: ObjectRef,
+        /// Its encoded size.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// A watch asked for history the store no longer keeps, or fell too far behind.
+    /// Relist, then watch from the list's revision.
+    #[error("too old resource version: {requested} ({oldest})")]
+    Expired {
+        /// The revision the watch was at.
+        requested: u64,
+        /// The oldest revision the store can still deliver from.
+        oldest: u64,
+    },
+    /// An admission hook refused the write.
+    #[error("{object}: denied by admission hook {hook:?}: {message}")]
+    Denied {
+        /// The object.
+        object: ObjectRef,
+        /// The hook's name.
+        hook: String,
+        /// The hook's reason.
+        message: String,
+    },
+    /// Manifest text that could not be parsed.
+    #[error("document {document}{}: {message}", fmt_line(line))]
+    Parse {
+        /// 1-based document number in the input.
+        document: usize,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
+    /// An error in one document of a multi-document manifest.
+    #[error("document {document}{}: {source}", fmt_line(line))]
+    InDocument {
+        /// 1-based document number in the input.
+        document: usize,
+        /// 1-based line of the offending field (or of the document), when known.
+        line: Option<usize>,
+        /// The error.
+        source: Box<Error>,
+    },
+    /// A watch or wait ran out of time.
+    #[error("timed out")]
+    Timeout,
+    /// The engine or store has shut down.
+    #[error("the engine is shut down")]
+    Closed,
+}
+
+impl Error {
+    /// An [`Error::Invalid`] with one field error.
+    pub fn invalid(
+        object: ObjectRef,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Invalid {
+            object,
+            errors: vec![FieldError::new(field, message)],
+        }
+    }
+
+    /// The object the error is about, when it is about one.
+    pub fn object(&self) -> Option<&ObjectRef> {
+        match self {
+            Error::NotFound { object }
+            | Error::AlreadyExists { object }
+            | Error::Conflict { object, .. }
+            | Error::Invalid { object, .. }
+            | Error::TooLarge { object, .. }
+            | Error::Denied { object, .. } => Some(object),
+            Error::InDocument { source, .. } => source.object(),
+            _ => None,
+        }
+    }
+
+    /// The error itself, looking through [`Error::InDocument`].
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::InDocument { source, .. } => source.root(),
+            e => e,
+        }
+    }
+
+    /// True for [`Error::NotFound`].
+    pub fn is_not_found(&self) -> bool {
+        matches!(self.root(), Error::NotFound { .. })
+    }
+
+    /// True for [`Error::Conflict`].
+    pub fn is_conflict(&self) -> bool {
+        matches!(self.root(), Error::Conflict { .. })
+    }
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

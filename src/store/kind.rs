@@ -1,0 +1,258 @@
+//! One kind's share of the store: its objects, history, watchers and indexes.
+//!
+//! # Invariants
+//! - Every change to `objects` of a kind, every history append and every watcher dispatch
+//!   happens while holding that kind's `state` mutex, and the revision for the change is taken
+//!   from the global counter while holding it. Hence, per kind, changes are applied, recorded
+//!   and delivered in strictly increasing revision order, and a watcher registered under the
+//!   lock sees exactly the changes committed after its registration point: no gap, no duplicate.
+//! - Readers (`get`) use the lock-striped map without the kind lock: they see the object before
+//!   or after a concurrent change, never a torn one (objects are immutable `Arc`s).
+//! - A transaction locks every kind it touches in ascending kind-name order before taking its
+//!   single revision, so transactions never deadlock with each other or with single writes.
+
+use super::watch::{Event, WatchShared};
+use crate::api::{KindInfo, Object, Selector};
+use crossbeam_channel::{Sender, TrySendError};
+use dashmap::DashMap;
+use parking_lot::Mutex;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Store key of an object: `namespace/name`, or `name` for cluster-scoped kinds.
+pub(crate) type Key = Arc<str>;
+
+/// Extracts the value a field index files an object under.
+pub type FieldExtractor = Arc<dyn Fn(&dyn Object) -> Option<String> + Send + Sync>;
+
+pub(crate) struct FieldIndex {
+    pub(crate) name: String,
+    extract: FieldExtractor,
+    map: HashMap<String, HashSet<Key>>,
+}
+
+pub(crate) struct WatcherSlot {
+    pub(crate) id: u64,
+    pub(crate) tx: Sender<Arc<Event>>,
+    pub(crate) namespace: Option<String>,
+    pub(crate) selector: Option<Selector>,
+    pub(crate) shared: Arc<WatchShared>,
+}
+
+impl WatcherSlot {
+    fn wants(&self, ev: &Event) -> bool {
+        if let Some(ns) = &self.namespace {
+            if ev.object.meta().namespace_str() != ns {
+                return false;
+            }
+        }
+        match &self.selector {
+            None => true,
+            Some(sel) => {
+                sel.matches(&ev.object.meta().labels)
+                    || ev
+                        .prev
+                        .as_ref()
+                        .is_some_and(|p| sel.matches(&p.meta().labels))
+            }
+        }
+    }
+}
+
+pub(crate) struct KindState {
+    pub(crate) history: VecDeque<Arc<Event>>,
+    pub(crate) history_limit: usize,
+    /// Highest revision of this kind no longer in `history` (0: nothing dropped yet).
+    pub(crate) compacted: u64,
+    pub(crate) watchers: Vec<WatcherSlot>,
+    labels: HashMap<String, HashSet<Key>>,
+    owners: HashMap<String, HashSet<Key>>,
+    pub(crate) fields: Vec<FieldIndex>,
+}
+
+pub(crate) struct KindStore {
+    pub(crate) info: Arc<KindInfo>,
+    pub(crate) objects: DashMap<Key, Arc<dyn Object>>,
+    pub(crate) state: Mutex<KindState>,
+}
+
+fn label_key(k: &str, v: &str) -> String {
+    let mut s = String::with_capacity(k.len() + v.len() + 1);
+    s.push_str(k);
+    s.push('=');
+    s.push_str(v);
+    s
+}
+
+fn same_labels(a: Option<&dyn Object>, b: Option<&dyn Object>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.meta().labels == b.meta().labels,
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+fn owner_uids(o: Option<&dyn Object>) -> impl Iterator<Item = &str> {
+    o.into_iter()
+        .flat_map(|o| o.meta().owner_references.iter().map(|r| r.uid.as_str()))
+}
+
+impl KindStore {
+    pub(crate) fn new(info: Arc<KindInfo>, history_limit: usize) -> Self {
+        KindStore {
+            info,
+            objects: DashMap::new(),
+            state: Mutex::new(KindState {
+                history: VecDeque::new(),
+                history_limit: history_limit.max(1),
+                compacted: 0,
+                watchers: Vec::new(),
+                labels: HashMap::new(),
+                owners: HashMap::new(),
+                fields: Vec::new(),
+            }),
+        }
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<Arc<dyn Object>> {
+        self.objects.get(key).map(|r| r.value().clone())
+    }
+}
+
+impl KindState {
+    /// Moves `key` in every index from `old`'s values to `new`'s. Cheap when the indexed
+    /// values did not change, which is the common case for updates.
+    pub(crate) fn reindex(
+        &mut self,
+        key: &Key,
+        old: Option<&dyn Object>,
+        new: Option<&dyn Object>,
+    ) {
+        if !same_labels(old, new) {
+            if let Some(o) = old {
+                for (k, v) in &o.meta().labels {
+                    let lk = label_key(k, v);
+                    if let Some(set) = self.labels.get_mut(&lk) {
+                        set.remove(key);
+                        if set.is_empty() {
+                            self.labels.remove(&lk);
+                        }
+                    }
+                }
+            }
+            if let Some(n) = new {
+                for (k, v) in &n.meta().labels {
+                    self.labels
+                        .entry(label_key(k, v))
+                        .or_default()
+                        .insert(key.clone());
+                }
+            }
+        }
+        if !owner_uids(old).eq(owner_uids(new)) {
+            for uid in owner_uids(old) {
+                if let Some(set) = self.owners.get_mut(uid) {
+                    set.remove(key);
+                    if set.is_empty() {
+                        self.owners.remove(uid);
+                    }
+                }
+            }
+            for uid in owner_uids(new) {
+                self.owners
+                    .entry(uid.to_string())
+                    .or_default()
+                    .insert(key.clone());
+            }
+        }
+        for idx in &mut self.fields {
+            let ov = old.and_then(|o| (idx.extract)(o));
+            let nv = new.and_then(|n| (idx.extract)(n));
+            if ov == nv {
+                continue;
+            }
+            if let Some(ov) = ov {
+                if let Some(set) = idx.map.get_mut(&ov) {
+                    set.remove(key);
+                    if set.is_empty() {
+                        idx.map.remove(&ov);
+                    }
+                }
+            }
+            if let Some(nv) = nv {
+                idx.map.entry(nv).or_default().insert(key.clone());
+            }
+        }
+    }
+
+    /// Records `ev` in the bounded history and hands it to every interested watcher.
+    /// A watcher whose channel is full is cut off here and told Expired when it has read what
+    /// it already holds: it never silently misses an event.
+    pub(crate) fn publish(&mut self, ev: Arc<Event>) {
+        self.watchers.retain(|w| {
+            if !w.wants(&ev) {
+                return true;
+            }
+            match w.tx.try_send(ev.clone()) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_)) => {
+                    w.shared.missed.store(ev.revision, Ordering::Release);
+                    false
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            }
+        });
+        if self.history.len() >= self.history_limit {
+            if let Some(old) = self.history.pop_front() {
+                self.compacted = old.revision;
+            }
+        }
+        self.history.push_back(ev);
+    }
+
+    pub(crate) fn add_field_index(
+        &mut self,
+        name: &str,
+        extract: FieldExtractor,
+        objects: &DashMap<Key, Arc<dyn Object>>,
+    ) {
+        if self.fields.iter().any(|f| f.name == name) {
+            return;
+        }
+        let mut map: HashMap<String, HashSet<Key>> = HashMap::new();
+        for e in objects.iter() {
+            if let Some(v) = extract(e.value().as_ref()) {
+                map.entry(v).or_default().insert(e.key().clone());
+            }
+        }
+        self.fields.push(FieldIndex {
+            name: name.to_string(),
+            extract,
+            map,
+        });
+    }
+
+    pub(crate) fn by_label(&self, k: &str, v: &str) -> Option<&HashSet<Key>> {
+        self.labels.get(&label_key(k, v))
+    }
+
+    pub(crate) fn by_owner(&self, uid: &str) -> Option<&HashSet<Key>> {
+        self.owners.get(uid)
+    }
+
+    /// `None` when no index of that name exists; an empty set when nothing matches.
+    pub(crate) fn by_field(&self, name: &str, value: &str) -> Option<Option<&HashSet<Key>>> {
+        self.fields
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.map.get(value))
+    }
+
+    pub(crate) fn field_value(&self, name: &str, obj: &dyn Object) -> Option<String> {
+        self.fields
+            .iter()
+            .find(|f| f.name == name)
+            .and_then(|f| (f.extract)(obj))
+    }
+}

@@ -1,0 +1,1360 @@
+//! The store (layer 2): steady's etcd and kube-apiserver in one process.
+//!
+//! Objects live per kind in a lock-striped map ([`dashmap`]) as immutable `Arc` snapshots:
+//! a read clones an `Arc`, never an object. Every committed change takes the next value of
+//! one global revision; an object's `metadata.resourceVersion` is the revision of its last
+//! change. Writes are compare-and-swap: an update that carries a resourceVersion fails with
+//! [`Error::Conflict`] unless it is current. Changes are recorded in a bounded per-kind history
+//! and streamed to [`Watch`]es in revision order.
+//!
+//! Write path: the new object is prepared (checked, defaulted, validated, passed through the
+//! admission hooks, measured) without any lock; then the kind's lock is taken, the object the
+//! write was prepared against is checked to still be current, the revision is taken, and the
+//! change is applied, indexed, recorded and published. See [`kind`] for the invariants.
+
+mod kind;
+mod watch;
+
+pub use kind::FieldExtractor;
+pub use watch::{Event, EventType, Watch, WatchEvent};
+
+use crate::api::validation::validate_meta;
+use crate::api::{FieldError, KindInfo, Object, Registry, Selector};
+use crate::clock::{SharedClock, SystemClock};
+use crate::error::{Error, ObjectRef, Result};
+use kind::{Key, KindState, KindStore, WatcherSlot};
+use parking_lot::{MutexGuard, RwLock};
+use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use watch::WatchShared;
+
+/// Kubernetes' (and etcd's) default maximum request size: 1.5 MiB.
+pub const DEFAULT_MAX_OBJECT_BYTES: usize = 1_572_864;
+
+/// Store settings.
+#[derive(Clone)]
+pub struct StoreConfig {
+    /// Events kept per kind for watches that resume from a revision (default 10,000).
+    pub history_limit: usize,
+    /// Events a watch may have queued before it is cut off with Expired (default 100,000).
+    pub watch_capacity: usize,
+    /// Largest accepted object, measured as its compact JSON encoding (default 1.5 MiB).
+    pub max_object_bytes: usize,
+    /// Source of creation and deletion timestamps.
+    pub clock: SharedClock,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            history_limit: 10_000,
+            watch_capacity: 100_000,
+            max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
+            clock: Arc::new(SystemClock::new()),
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("history_limit", &self.history_limit)
+            .field("watch_capacity", &self.watch_capacity)
+            .field("max_object_bytes", &self.max_object_bytes)
+            .finish()
+    }
+}
+
+/// What a write is; told to admission hooks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// A create.
+    Create,
+    /// An update of spec and metadata.
+    Update,
+    /// An update of the status subresource.
+    UpdateStatus,
+    /// A deletion (the object is the one being deleted).
+    Delete,
+}
+
+/// A write presented to admission hooks.
+pub struct AdmissionRequest<'a> {
+    /// What the write is.
+    pub operation: Operation,
+    /// The object as it will be stored (the object being deleted, for deletions).
+    pub object: &'a dyn Object,
+    /// The stored object being replaced, for updates.
+    pub old: Option<&'a dyn Object>,
+}
+
+type MutateFn = dyn Fn(Operation, &mut dyn Object, Option<&dyn Object>) -> std::result::Result<(), String>
+    + Send
+    + Sync;
+type ValidateFn = dyn Fn(&AdmissionRequest<'_>) -> std::result::Result<(), String> + Send + Sync;
+
+enum Hook {
+    Mutate(Arc<MutateFn>),
+    Validate(Arc<ValidateFn>),
+}
+
+struct Admission {
+    name: String,
+    kind: Option<String>,
+    hook: Hook,
+}
+
+/// How a deletion treats the object's dependents (see the garbage collector).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Propagation {
+    /// Delete the object now; the garbage collector deletes dependents afterwards (default).
+    #[default]
+    Background,
+    /// Delete dependents first: the object gets finalizer `foregroundDeletion`.
+    Foreground,
+    /// Keep dependents, removing their owner references: finalizer `orphan`.
+    Orphan,
+}
+
+impl Propagation {
+    /// The finalizer this policy adds, if any.
+    pub fn finalizer(self) -> Option<&'static str> {
+        match self {
+            Propagation::Background => None,
+            Propagation::Foreground => Some("foregroundDeletion"),
+            Propagation::Orphan => Some("orphan"),
+        }
+    }
+}
+
+/// Options of a deletion.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeleteParams {
+    /// Delete only if the object still has this uid.
+    pub uid: Option<String>,
+    /// Delete only if the object is still at this resourceVersion.
+    pub resource_version: Option<String>,
+    /// What happens to dependents.
+    pub propagation: Propagation,
+    /// Grace period recorded in `metadata.deletionGracePeriodSeconds`.
+    pub grace_period_seconds: Option<i64>,
+}
+
+/// What a deletion did.
+#[derive(Clone, Debug)]
+pub enum Deleted {
+    /// The object is gone; this was its last state.
+    Gone(Arc<dyn Object>),
+    /// The object has finalizers: it now carries a deletionTimestamp and goes when they are
+    /// removed.
+    Pending(Arc<dyn Object>),
+}
+
+impl Deleted {
+    /// The object, gone or pending.
+    pub fn object(&self) -> &Arc<dyn Object> {
+        match self {
+            Deleted::Gone(o) | Deleted::Pending(o) => o,
+        }
+    }
+}
+
+/// Which objects a list or watch selects.
+#[derive(Clone, Debug, Default)]
+pub struct ListParams {
+    /// Only this namespace (`None`: all).
+    pub namespace: Option<String>,
+    /// Only objects whose labels match.
+    pub selector: Option<Selector>,
+    /// Only objects a field index files under a value: `("spec.nodeName", "node-1")`.
+    pub field: Option<(String, String)>,
+    /// Only objects with an owner reference to this uid.
+    pub owner_uid: Option<String>,
+}
+
+/// A consistent list: every object of a kind matching the parameters at one revision.
+#[derive(Clone, Debug)]
+pub struct ObjectList {
+    /// The objects, sorted by namespace and name.
+    pub items: Vec<Arc<dyn Object>>,
+    /// The revision the list was read at; watch from it to follow on without a gap.
+    pub revision: u64,
+}
+
+/// Where a watch starts.
+#[derive(Clone, Debug, Default)]
+pub struct WatchParams {
+    /// Only this namespace.
+    pub namespace: Option<String>,
+    /// Only objects whose labels match (objects moving in or out are Added or Deleted).
+    pub selector: Option<Selector>,
+    /// `None`: first a synthetic Added event per current object, then live changes.
+    /// `Some(r)`: every change after revision `r`, replayed from history.
+    pub since: Option<u64>,
+    /// Deliver [`WatchEvent::Bookmark`]s when a `recv_timeout` finds nothing new.
+    pub bookmarks: bool,
+}
+
+/// One operation of a [`Store::transaction`].
+#[derive(Debug)]
+pub enum TxnOp {
+    /// Create the object.
+    Create(Box<dyn Object>),
+    /// Update spec and metadata; compare-and-swap when it carries a resourceVersion.
+    Update(Box<dyn Object>),
+    /// Update the status; compare-and-swap when it carries a resourceVersion.
+    UpdateStatus(Box<dyn Object>),
+    /// Delete the object.
+    Delete {
+        /// Kind.
+        kind: String,
+        /// Namespace (`None`: `default` for namespaced kinds).
+        namespace: Option<String>,
+        /// Name.
+        name: String,
+        /// Preconditions and propagation.
+        params: DeleteParams,
+    },
+    /// Write nothing, but commit only if the object is at this resourceVersion (or, with
+    /// `None`, does not exist).
+    Check {
+        /// Kind.
+        kind: String,
+        /// Namespace.
+        namespace: Option<String>,
+        /// Name.
+        name: String,
+        /// Required resourceVersion; `None` requires absence.
+        resource_version: Option<String>,
+    },
+}
+
+/// A write ready to commit: apply `action` to `key` if the stored object is still `base`.
+struct Write {
+    ks: Arc<KindStore>,
+    key: Key,
+    /// The stored object the write was prepared against (`None`: must be absent).
+    base: Option<Arc<dyn Object>>,
+    action: Action,
+    /// Whether a stale `base` is a conflict (the caller gave a precondition) or a retry.
+    strict: bool,
+}
+
+enum Action {
+    Put(Box<dyn Object>),
+    Remove,
+    /// Nothing to write (a no-op update, or a check); `base` is still verified.
+    Keep,
+}
+
+enum Outcome {
+    Done(Option<Arc<dyn Object>>),
+    Stale(Write),
+}
+
+struct Inner {
+    registry: Arc<Registry>,
+    kinds: RwLock<HashMap<String, Arc<KindStore>>>,
+    /// The last revision handed out. Only ever incremented while holding the lock of every
+    /// kind the change touches (see `kind`).
+    revision: Arc<AtomicU64>,
+    config: StoreConfig,
+    admission: RwLock<Vec<Admission>>,
+    field_indexes: RwLock<Vec<(String, String, FieldExtractor)>>,
+    uid_seed: u64,
+    uid_counter: AtomicU64,
+    watch_ids: AtomicU64,
+}
+
+/// The versioned object store. Cheap to clone: clones share one store.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("revision", &self.revision())
+            .finish()
+    }
+}
+
+fn thin(a: &Arc<dyn Object>) -> *const () {
+    Arc::as_ptr(a) as *const ()
+}
+
+fn same(a: &Option<Arc<dyn Object>>, b: &Option<Arc<dyn Object>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => thin(a) == thin(b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+fn obj_ref(info: &KindInfo, meta: &crate::api::ObjectMeta) -> ObjectRef {
+    ObjectRef::new(&info.kind, meta.namespace.as_deref(), &meta.name)
+}
+
+fn conflict(info: &KindInfo, cur: &dyn Object, message: String) -> Error {
+    Error::Conflict {
+        object: obj_ref(info, cur.meta()),
+        message,
+    }
+}
+
+const GENERATE_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+impl Store {
+    /// An empty store over `registry`.
+    pub fn new(registry: Arc<Registry>, config: StoreConfig) -> Self {
+        let seed = RandomState::new().hash_one(0x5eed_u64);
+        Store {
+            inner: Arc::new(Inner {
+                registry,
+                kinds: RwLock::new(HashMap::new()),
+                revision: Arc::new(AtomicU64::new(1)),
+                config,
+                admission: RwLock::new(Vec::new()),
+                field_indexes: RwLock::new(Vec::new()),
+                uid_seed: seed,
+                uid_counter: AtomicU64::new(0),
+                watch_ids: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The kind registry.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.inner.registry
+    }
+
+    /// The store's settings.
+    pub fn config(&self) -> &StoreConfig {
+        &self.inner.config
+    }
+
+    /// The newest revision. The store starts at 1; every committed change adds exactly one.
+    pub fn revision(&self) -> u64 {
+        self.inner.revision.load(Ordering::Acquire)
+    }
+
+    /// Registers a mutating admission hook: it may change objects before they are validated
+    /// and stored. Hooks run in registration order, without any store lock held, for `kind`
+    /// (or every kind with `None`). An `Err` refuses the write with [`Error::Denied`].
+    pub fn add_mutating_hook<F>(&self, name: &str, kind: Option<&str>, hook: F)
+    where
+        F: Fn(Operation, &mut dyn Object, Option<&dyn Object>) -> std::result::Result<(), String>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.inner.admission.write().push(Admission {
+            name: name.to_string(),
+            kind: kind.map(str::to_string),
+            hook: Hook::Mutate(Arc::new(hook)),
+        });
+    }
+
+    /// Registers a validating admission hook; it runs after every mutating hook.
+    pub fn add_validating_hook<F>(&self, name: &str, kind: Option<&str>, hook: F)
+    where
+        F: Fn(&AdmissionRequest<'_>) -> std::result::Result<(), String> + Send + Sync + 'static,
+    {
+        self.inner.admission.write().push(Admission {
+            name: name.to_string(),
+            kind: kind.map(str::to_string),
+            hook: Hook::Validate(Arc::new(hook)),
+        });
+    }
+
+    /// Adds a field index to `kind`: objects are filed under what `extract` returns, and
+    /// [`ListParams::field`] with `(name, value)` looks them up without a scan.
+    pub fn add_field_index(&self, kind: &str, name: &str, extract: FieldExtractor) {
+        self.inner.field_indexes.write().push((
+            kind.to_string(),
+            name.to_string(),
+            extract.clone(),
+        ));
+        if let Some(ks) = self.inner.kinds.read().get(kind) {
+            let mut st = ks.state.lock();
+            st.add_field_index(name, extract, &ks.objects);
+        }
+    }
+
+    fn kind_store(&self, info: &Arc<KindInfo>) -> Arc<KindStore> {
+        if let Some(ks) = self.inner.kinds.read().get(&info.kind) {
+            return ks.clone();
+        }
+        let mut kinds = self.inner.kinds.write();
+        kinds
+            .entry(info.kind.clone())
+            .or_insert_with(|| {
+                let ks = KindStore::new(info.clone(), self.inner.config.history_limit);
+                {
+                    let mut st = ks.state.lock();
+                    for (k, name, ex) in self.inner.field_indexes.read().iter() {
+                        if *k == info.kind {
+                            st.add_field_index(name, ex.clone(), &ks.objects);
+                        }
+                    }
+                }
+                Arc::new(ks)
+            })
+            .clone()
+    }
+
+    fn kind_named(&self, kind: &str) -> Result<Arc<KindStore>> {
+        if let Some(ks) = self.inner.kinds.read().get(kind) {
+            return Ok(ks.clone());
+        }
+        match self.inner.registry.get(kind) {
+            Some(info) => Ok(self.kind_store(&info)),
+            None => Err(Error::invalid(
+                ObjectRef::new(kind, None, ""),
+                "kind",
+                format!("unknown kind {kind:?}"),
+            )),
+        }
+    }
+
+    fn kind_of(&self, obj: &dyn Object) -> Result<Arc<KindStore>> {
+        if obj.kind().is_empty() {
+            return Err(Error::invalid(obj_ref_any(obj), "kind", "kind is required"));
+        }
+        if let Some(ks) = self.inner.kinds.read().get(obj.kind()) {
+            return Ok(ks.clone());
+        }
+        let info = self
+            .inner
+            .registry
+            .get_or_dynamic(obj.api_version(), obj.kind());
+        Ok(self.kind_store(&info))
+    }
+
+    /// Builds the key, defaulting the namespace of namespaced kinds to `default`.
+    fn key_for(info: &KindInfo, meta: &mut crate::api::ObjectMeta) -> Result<Key> {
+        if info.namespaced {
+            if meta.namespace.as_deref().is_none_or(str::is_empty) {
+                meta.namespace = Some("default".to_string());
+            }
+        } else if meta.namespace.as_deref().is_some_and(|n| !n.is_empty()) {
+            return Err(Error::invalid(
+                obj_ref(info, meta),
+                "metadata.namespace",
+                format!("{} is cluster-scoped: namespace must not be set", info.kind),
+            ));
+        } else {
+            meta.namespace = None;
+        }
+        if meta.name.is_empty() {
+            return Err(Error::invalid(
+                obj_ref(info, meta),
+                "metadata.name",
+                "name is required",
+            ));
+        }
+        Ok(make_key(info, meta.namespace.as_deref(), &meta.name))
+    }
+
+    fn lookup_key(info: &KindInfo, namespace: Option<&str>, name: &str) -> Key {
+        let ns = if info.namespaced {
+            Some(namespace.filter(|n| !n.is_empty()).unwrap_or("default"))
+        } else {
+            None
+        };
+        make_key(info, ns, name)
+    }
+
+    /// A new uid, unique within this store and random across stores, in UUID v4 form.
+    fn new_uid(&self) -> String {
+        let n = self.inner.uid_counter.fetch_add(1, Ordering::Relaxed);
+        let a = splitmix(n ^ self.inner.uid_seed);
+        let b = splitmix(a ^ n.rotate_left(17));
+        let hi = (a & 0xffff_ffff_ffff_0fff) | 0x4000;
+        let lo = (b & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
+        format!(
+            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            hi >> 32,
+            (hi >> 16) & 0xffff,
+            hi & 0xffff,
+            lo >> 48,
+            lo & 0xffff_ffff_ffff
+        )
+    }
+
+    fn generated_name(&self, prefix: &str) -> String {
+        let mut x = splitmix(
+            self.inner.uid_counter.fetch_add(1, Ordering::Relaxed)
+                ^ self.inner.uid_seed.rotate_left(7),
+        );
+        let mut s = String::with_capacity(prefix.len() + 5);
+        s.push_str(prefix);
+        for _ in 0..5 {
+            s.push(GENERATE_ALPHABET[(x % GENERATE_ALPHABET.len() as u64) as usize] as char);
+            x /= GENERATE_ALPHABET.len() as u64;
+        }
+        s
+    }
+
+    fn admit(
+        &self,
+        info: &KindInfo,
+        op: Operation,
+        obj: &mut dyn Object,
+        old: Option<&dyn Object>,
+    ) -> Result<()> {
+        let hooks = self.inner.admission.read();
+        if hooks.is_empty() {
+            return Ok(());
+        }
+        let applies = |h: &&Admission| h.kind.as_deref().is_none_or(|k| k == info.kind);
+        // Hooks are cloned out so none runs under the registry lock (a hook may register more).
+        let mutators: Vec<(String, Arc<MutateFn>)> = hooks
+            .iter()
+            .filter(applies)
+            .filter_map(|h| match &h.hook {
+                Hook::Mutate(f) => Some((h.name.clone(), f.clone())),
+                _ => None,
+            })
+            .collect();
+        let validators: Vec<(String, Arc<ValidateFn>)> = hooks
+            .iter()
+            .filter(applies)
+            .filter_map(|h| match &h.hook {
+                Hook::Validate(f) => Some((h.name.clone(), f.clone())),
+                _ => None,
+            })
+            .collect();
+        drop(hooks);
+        let deny = |name: &str, obj: &dyn Object, message: String| Error::Denied {
+            object: obj_ref(info, obj.meta()),
+            hook: name.to_string(),
+            message,
+        };
+        for (name, f) in mutators {
+            if op == Operation::Delete {
+                break;
+            }
+            f(op, obj, old).map_err(|m| deny(&name, obj, m))?;
+        }
+        for (name, f) in validators {
+            let req = AdmissionRequest {
+                operation: op,
+                object: obj,
+                old,
+            };
+            f(&req).map_err(|m| deny(&name, obj, m))?;
+        }
+        Ok(())
+    }
+
+    /// Checks `obj` as a write would (metadata, kind-specific rules, size), without writing.
+    pub fn validate(&self, obj: &dyn Object) -> Result<()> {
+        let ks = self.kind_of(obj)?;
+        self.validate_in(&ks.info, obj)?;
+        self.check_size(&ks.info, obj)
+    }
+
+    fn validate_in(&self, info: &KindInfo, obj: &dyn Object) -> Result<()> {
+        let mut errors: Vec<FieldError> = validate_meta(obj.meta(), info.namespaced);
+        obj.validate(&mut errors);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Invalid {
+                object: obj_ref(info, obj.meta()),
+                errors,
+            })
+        }
+    }
+
+    fn check_size(&self, info: &KindInfo, obj: &dyn Object) -> Result<()> {
+        let limit = self.inner.config.max_object_bytes;
+        let size = obj.encoded_len();
+        if size > limit {
+            return Err(Error::TooLarge {
+                object: obj_ref(info, obj.meta()),
+                size,
+                limit,
+            });
+        }
+        Ok(())
+    }
+
+    // ----- reads -----
+
+    /// The object `kind` `namespace/name` (namespace ignored for cluster-scoped kinds;
+    /// `None` means `default` for namespaced ones).
+    pub fn get(&self, kind: &str, namespace: Option<&str>, name: &str) -> Result<Arc<dyn Object>> {
+        let ks = self.kind_named(kind)?;
+        let key = Self::lookup_key(&ks.info, namespace, name);
+        ks.get(&key).ok_or_else(|| Error::NotFound {
+            object: ObjectRef::new(
+                kind,
+                namespace.or(ks.info.namespaced.then_some("default")),
+                name,
+            ),
+        })
+    }
+
+    /// A consistent list of `kind` at one revision.
+    pub fn list(&self, kind: &str, params: &ListParams) -> Result<ObjectList> {
+        let ks = self.kind_named(kind)?;
+        let st = ks.state.lock();
+        Ok(list_locked(&ks, &st, params, self.revision()))
+    }
+
+    /// Number of watches open on `kind`.
+    pub fn watch_count(&self, kind: &str) -> usize {
+        self.inner
+            .kinds
+            .read()
+            .get(kind)
+            .map_or(0, |k| k.state.lock().watchers.len())
+    }
+
+    /// Number of objects of `kind`.
+    pub fn count(&self, kind: &str) -> usize {
+        self.inner
+            .kinds
+            .read()
+            .get(kind)
+            .map_or(0, |k| k.objects.len())
+    }
+
+    // ----- writes -----
+
+    /// Creates `obj`. The store assigns uid, resourceVersion, generation 1 and
+    /// creationTimestamp, generates the name from `generateName` when the name is empty,
+    /// and drops any status (status is written through [`Store::update_status`]).
+    pub fn create(&self, obj: Box<dyn Object>) -> Result<Arc<dyn Object>> {
+        let ks = self.kind_of(obj.as_ref())?;
+        let generated = obj.meta().name.is_empty() && obj.meta().generate_name.is_some();
+        let mut w = self.prepare_create(&ks, obj)?;
+        for _ in 0..8 {
+            match self.commit_one(w)? {
+                Outcome::Done(o) => return Ok(o.expect("a create writes an object")),
+                Outcome::Stale(back) if generated => {
+                    let mut back = back;
+                    if let Action::Put(o) = &mut back.action {
+                        let prefix = o.meta().generate_name.clone().unwrap_or_default();
+                        o.meta_mut().name = self.generated_name(&prefix);
+                        back.key =
+                            make_key(&ks.info, o.meta().namespace.as_deref(), &o.meta().name);
+                    }
+                    w = back;
+                }
+                Outcome::Stale(back) => {
+                    let Action::Put(o) = &back.action else {
+                        unreachable!()
+                    };
+                    return Err(Error::AlreadyExists {
+                        object: obj_ref(&ks.info, o.meta()),
+                    });
+                }
+            }
+        }
+        Err(Error::AlreadyExists {
+            object: ObjectRef::new(&ks.info.kind, None, "(generated name)"),
+        })
+    }
+
+    /// Updates spec and metadata of `obj` (its status is ignored: the stored status is kept).
+    /// With `metadata.resourceVersion` set, this is a compare-and-swap that fails with
+    /// [`Error::Conflict`] unless the object is still at that revision; without it, the update
+    /// applies to whatever is current. An update that changes nothing commits nothing.
+    pub fn update(&self, obj: Box<dyn Object>) -> Result<Arc<dyn Object>> {
+        let ks = self.kind_of(obj.as_ref())?;
+        self.update_in(&ks, obj)
+    }
+
+    fn update_in(&self, ks: &Arc<KindStore>, mut obj: Box<dyn Object>) -> Result<Arc<dyn Object>> {
+        let key = Self::key_for(&ks.info, obj.meta_mut())?;
+        loop {
+            let w = self.prepare_update(ks, key.clone(), obj)?;
+            match self.commit_one(w)? {
+                Outcome::Done(o) => return Ok(o.expect("an update keeps or writes an object")),
+                Outcome::Stale(back) => match back.action {
+                    Action::Put(o) => obj = o,
+                    _ => unreachable!("an update that was current needs no retry"),
+                },
+            }
+        }
+    }
+
+    /// Replaces the status of the stored object with `obj`'s status; spec and metadata of
+    /// `obj` are ignored. Compare-and-swap when `obj` carries a resourceVersion.
+    pub fn update_status(&self, obj: &dyn Object) -> Result<Arc<dyn Object>> {
+        let ks = self.kind_of(obj)?;
+        let mut meta = obj.meta().clone();
+        let key = Self::key_for(&ks.info, &mut meta)?;
+        loop {
+            let w = self.prepare_status(&ks, key.clone(), obj)?;
+            if let Outcome::Done(o) = self.commit_one(w)? {
+                return Ok(o.expect("a status update keeps an object"));
+            }
+        }
+    }
+
+    /// Deletes `kind` `namespace/name`. An object with finalizers (or deleted with Foreground
+    /// or Orphan propagation) is only marked with a deletionTimestamp: it goes when its
+    /// finalizers are removed.
+    pub fn delete(
+        &self,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+        params: &DeleteParams,
+    ) -> Result<Deleted> {
+        let ks = self.kind_named(kind)?;
+        let key = Self::lookup_key(&ks.info, namespace, name);
+        loop {
+            let w = self.prepare_delete(&ks, key.clone(), namespace, name, params)?;
+            let removing = matches!(w.action, Action::Remove);
+            if let Outcome::Done(o) = self.commit_one(w)? {
+                let o = o.expect("a deletion reports the object");
+                return Ok(if removing {
+                    Deleted::Gone(o)
+                } else {
+                    Deleted::Pending(o)
+                });
+            }
+        }
+    }
+
+    /// Applies several writes atomically under one revision: either every operation commits
+    /// or none does. Each operation's preconditions (resourceVersion, uid, absence) are
+    /// checked against the state at commit time. Returns, per operation, the object written
+    /// (for a deletion its last state; for a check, the object checked).
+    pub fn transaction(&self, ops: Vec<TxnOp>) -> Result<Vec<Option<Arc<dyn Object>>>> {
+        loop {
+            let mut writes = Vec::with_capacity(ops.len());
+            for op in &ops {
+                writes.push(self.prepare_op(op)?);
+            }
+            for (i, a) in writes.iter().enumerate() {
+                if writes[..i]
+                    .iter()
+                    .any(|b| Arc::ptr_eq(&a.ks, &b.ks) && a.key == b.key)
+                {
+                    return Err(Error::invalid(
+                        ObjectRef::new(&a.ks.info.kind, None, &a.key),
+                        "",
+                        "a transaction may touch each object only once",
+                    ));
+                }
+            }
+            // Lock every kind involved, in ascending name order (see `kind` invariants).
+            let mut kinds: Vec<Arc<KindStore>> = writes.iter().map(|w| w.ks.clone()).collect();
+            kinds.sort_by(|a, b| a.info.kind.cmp(&b.info.kind));
+            kinds.dedup_by(|a, b| Arc::ptr_eq(a, b));
+            let mut guards: Vec<(&Arc<KindStore>, MutexGuard<'_, KindState>)> =
+                kinds.iter().map(|k| (k, k.state.lock())).collect();
+            let mut stale = None;
+            for w in &writes {
+                if !same(&w.ks.get(&w.key), &w.base) {
+                    stale = Some(w);
+                    break;
+                }
+            }
+            if let Some(w) = stale {
+                if w.strict {
+                    return Err(stale_error(w));
+                }
+                drop(guards);
+                continue;
+            }
+            // A transaction that writes nothing commits nothing: no revision is taken.
+            let writes_any = writes.iter().any(|w| !matches!(w.action, Action::Keep));
+            let rev = if writes_any {
+                self.inner.revision.fetch_add(1, Ordering::AcqRel) + 1
+            } else {
+                0
+            };
+            let mut out = Vec::with_capacity(writes.len());
+            for w in writes {
+                let st = &mut guards
+                    .iter_mut()
+                    .find(|(k, _)| Arc::ptr_eq(k, &w.ks))
+                    .expect("locked above")
+                    .1;
+                out.push(apply(w, st, rev));
+            }
+            return Ok(out);
+        }
+    }
+
+    fn prepare_op(&self, op: &TxnOp) -> Result<Write> {
+        match op {
+            TxnOp::Create(o) => {
+                let ks = self.kind_of(o.as_ref())?;
+                self.prepare_create(&ks, o.clone_boxed())
+            }
+            TxnOp::Update(o) => {
+                let ks = self.kind_of(o.as_ref())?;
+                let mut o = o.clone_boxed();
+                let key = Self::key_for(&ks.info, o.meta_mut())?;
+                self.prepare_update(&ks, key, o)
+            }
+            TxnOp::UpdateStatus(o) => {
+                let ks = self.kind_of(o.as_ref())?;
+                let mut meta = o.meta().clone();
+                let key = Self::key_for(&ks.info, &mut meta)?;
+                self.prepare_status(&ks, key, o.as_ref())
+            }
+            TxnOp::Delete {
+                kind,
+                namespace,
+                name,
+                params,
+            } => {
+                let ks = self.kind_named(kind)?;
+                let key = Self::lookup_key(&ks.info, namespace.as_deref(), name);
+                self.prepare_delete(&ks, key, namespace.as_deref(), name, params)
+            }
+            TxnOp::Check {
+                kind,
+                namespace,
+                name,
+                resource_version,
+            } => {
+                let ks = self.kind_named(kind)?;
+                let key = Self::lookup_key(&ks.info, namespace.as_deref(), name);
+                let cur = ks.get(&key);
+                let r = ObjectRef::new(kind, namespace.as_deref(), name);
+                match (&cur, resource_version) {
+                    (None, Some(_)) => return Err(Error::NotFound { object: r }),
+                    (Some(_), None) => return Err(Error::AlreadyExists { object: r }),
+                    (Some(c), Some(rv)) if c.meta().resource_version.as_deref() != Some(rv) => {
+                        return Err(conflict(&ks.info, c.as_ref(), rv_message(rv, c.as_ref())))
+                    }
+                    _ => {}
+                }
+                Ok(Write {
+                    ks,
+                    key,
+                    base: cur,
+                    action: Action::Keep,
+                    strict: true,
+                })
+            }
+        }
+    }
+
+    fn prepare_create(&self, ks: &Arc<KindStore>, mut obj: Box<dyn Object>) -> Result<Write> {
+        let info = &ks.info;
+        if obj.meta().name.is_empty() {
+            if let Some(prefix) = obj.meta().generate_name.clone() {
+                obj.meta_mut().name = self.generated_name(&prefix);
+            }
+        }
+        if obj.api_version().is_empty() {
+            return Err(Error::invalid(
+                obj_ref(info, obj.meta()),
+                "apiVersion",
+                "apiVersion is required",
+            ));
+        }
+        let key = Self::key_for(info, obj.meta_mut())?;
+        {
+            let now = self.inner.config.clock.now();
+            let m = obj.meta_mut();
+            m.uid = Some(self.new_uid());
+            m.resource_version = None;
+            m.generation = Some(1);
+            m.creation_timestamp = Some(now);
+            m.deletion_timestamp = None;
+            m.deletion_grace_period_seconds = None;
+        }
+        obj.clear_status();
+        self.admit(info, Operation::Create, obj.as_mut(), None)?;
+        self.validate_in(info, obj.as_ref())?;
+        self.check_size(info, obj.as_ref())?;
+        Ok(Write {
+            ks: ks.clone(),
+            key,
+            base: None,
+            action: Action::Put(obj),
+            strict: false,
+        })
+    }
+
+    fn prepare_update(
+        &self,
+        ks: &Arc<KindStore>,
+        key: Key,
+        mut obj: Box<dyn Object>,
+    ) -> Result<Write> {
+        let info = &ks.info;
+        let Some(cur) = ks.get(&key) else {
+            return Err(Error::NotFound {
+                object: obj_ref(info, obj.meta()),
+            });
+        };
+        let strict = obj.meta().resource_version.is_some();
+        check_preconditions(
+            info,
+            cur.as_ref(),
+            obj.meta().resource_version.as_deref(),
+            obj.meta().uid.as_deref(),
+        )?;
+        obj.set_status_from(cur.as_ref());
+        let spec_same = obj.spec_eq(cur.as_ref());
+        {
+            let c = cur.meta();
+            let deleting = c.deletion_timestamp.is_some();
+            if deleting && !spec_same {
+                return Err(Error::invalid(
+                    obj_ref(info, c),
+                    "spec",
+                    "the object is being deleted (metadata.deletionTimestamp is set): spec changes are refused",
+                ));
+            }
+            if deleting {
+                if let Some(f) = obj
+                    .meta()
+                    .finalizers
+                    .iter()
+                    .find(|f| !c.finalizers.contains(f))
+                {
+                    return Err(Error::invalid(
+                        obj_ref(info, c),
+                        "metadata.finalizers",
+                        format!("the object is being deleted: finalizer {f:?} cannot be added"),
+                    ));
+                }
+            }
+            let m = obj.meta_mut();
+            m.uid = c.uid.clone();
+            m.creation_timestamp = c.creation_timestamp;
+            m.deletion_timestamp = c.deletion_timestamp;
+            m.deletion_grace_period_seconds = c.deletion_grace_period_seconds;
+            m.generation = if spec_same {
+                c.generation
+            } else {
+                Some(c.generation.unwrap_or(0) + 1)
+            };
+            m.resource_version = c.resource_version.clone();
+        }
+        if spec_same && obj.meta() == cur.meta() {
+            return Ok(Write {
+                ks: ks.clone(),
+                key,
+                base: Some(cur),
+                action: Action::Keep,
+                strict,
+            });
+        }
+        self.admit(info, Operation::Update, obj.as_mut(), Some(cur.as_ref()))?;
+        self.validate_in(info, obj.as_ref())?;
+        self.check_size(info, obj.as_ref())?;
+        let action = if obj.meta().deletion_timestamp.is_some() && obj.meta().finalizers.is_empty()
+        {
+            Action::Remove
+        } else {
+            Action::Put(obj)
+        };
+        Ok(Write {
+            ks: ks.clone(),
+            key,
+            base: Some(cur),
+            action,
+            strict,
+        })
+    }
+
+    fn prepare_status(&self, ks: &Arc<KindStore>, key: Key, input: &dyn Object) -> Result<Write> {
+        let info = &ks.info;
+        let Some(cur) = ks.get(&key) else {
+            return Err(Error::NotFound {
+                object: obj_ref(info, input.meta()),
+            });
+        };
+        let strict = input.meta().resource_version.is_some();
+        check_preconditions(
+            info,
+            cur.as_ref(),
+            input.meta().resource_version.as_deref(),
+            input.meta().uid.as_deref(),
+        )?;
+        if input.status_eq(cur.as_ref()) {
+            return Ok(Write {
+                ks: ks.clone(),
+                key,
+                base: Some(cur),
+                action: Action::Keep,
+                strict,
+            });
+        }
+        let mut obj = cur.clone_boxed();
+        obj.set_status_from(input);
+        self.admit(
+            info,
+            Operation::UpdateStatus,
+            obj.as_mut(),
+            Some(cur.as_ref()),
+        )?;
+        self.check_size(info, obj.as_ref())?;
+        Ok(Write {
+            ks: ks.clone(),
+            key,
+            base: Some(cur),
+            action: Action::Put(obj),
+            strict,
+        })
+    }
+
+    fn prepare_delete(
+        &self,
+        ks: &Arc<KindStore>,
+        key: Key,
+        namespace: Option<&str>,
+        name: &str,
+        params: &DeleteParams,
+    ) -> Result<Write> {
+        let info = &ks.info;
+        let Some(cur) = ks.get(&key) else {
+            let ns = if info.namespaced {
+                Some(namespace.unwrap_or("default"))
+            } else {
+                None
+            };
+            return Err(Error::NotFound {
+                object: ObjectRef::new(&info.kind, ns, name),
+            });
+        };
+        let strict = params.resource_version.is_some() || params.uid.is_some();
+        check_preconditions(
+            info,
+            cur.as_ref(),
+            params.resource_version.as_deref(),
+            params.uid.as_deref(),
+        )?;
+        let mut extra_finalizer = params.propagation.finalizer();
+        if extra_finalizer.is_some_and(|f| cur.meta().finalizers.iter().any(|x| x == f)) {
+            extra_finalizer = None;
+        }
+        if cur.meta().finalizers.is_empty() && extra_finalizer.is_none() {
+            let mut probe = cur.clone_boxed();
+            self.admit(info, Operation::Delete, probe.as_mut(), None)?;
+            return Ok(Write {
+                ks: ks.clone(),
+                key,
+                base: Some(cur),
+                action: Action::Remove,
+                strict,
+            });
+        }
+        if cur.meta().deletion_timestamp.is_some() && extra_finalizer.is_none() {
+            return Ok(Write {
+                ks: ks.clone(),
+                key,
+                base: Some(cur),
+                action: Action::Keep,
+                strict,
+            });
+        }
+        let mut obj = cur.clone_boxed();
+        {
+            let m = obj.meta_mut();
+            if let Some(f) = extra_finalizer {
+                m.finalizers.push(f.to_string());
+            }
+            if m.deletion_timestamp.is_none() {
+                m.deletion_timestamp = Some(self.inner.config.clock.now());
+                m.deletion_grace_period_seconds = params.grace_period_seconds.or(Some(0));
+            }
+        }
+        self.admit(info, Operation::Delete, obj.as_mut(), Some(cur.as_ref()))?;
+        Ok(Write {
+            ks: ks.clone(),
+            key,
+            base: Some(cur),
+            action: Action::Put(obj),
+            strict,
+        })
+    }
+
+    /// Commits one prepared write under its kind's lock.
+    fn commit_one(&self, w: Write) -> Result<Outcome> {
+        let ks = w.ks.clone();
+        let mut st = ks.state.lock();
+        if !same(&ks.get(&w.key), &w.base) {
+            drop(st);
+            if w.strict {
+                return Err(stale_error(&w));
+            }
+            return Ok(Outcome::Stale(w));
+        }
+        if matches!(w.action, Action::Keep) {
+            return Ok(Outcome::Done(w.base));
+        }
+        let rev = self.inner.revision.fetch_add(1, Ordering::AcqRel) + 1;
+        Ok(Outcome::Done(apply(w, &mut st, rev)))
+    }
+
+    /// Ends every watch (they report [`Error::Closed`] once drained). Used at engine shutdown.
+    pub fn close_watches(&self) {
+        for ks in self.inner.kinds.read().values() {
+            ks.state.lock().watchers.clear();
+        }
+    }
+
+    /// Watches `kind`. See [`WatchParams`] for where it starts. Errors with
+    /// [`Error::Expired`] when `since` is older than the kind's history.
+    pub fn watch(&self, kind: &str, params: &WatchParams) -> Result<Watch> {
+        let ks = self.kind_named(kind)?;
+        let (tx, rx) = crossbeam_channel::bounded(self.inner.config.watch_capacity.max(1));
+        let shared = Arc::new(WatchShared::default());
+        let id = self.inner.watch_ids.fetch_add(1, Ordering::Relaxed);
+        let ns = params.namespace.clone().filter(|n| !n.is_empty());
+        let mut pending = VecDeque::new();
+        let last;
+        {
+            let mut st = ks.state.lock();
+            let now = self.revision();
+            match params.since {
+                None => {
+                    let lp = ListParams {
+                        namespace: ns.clone(),
+                        selector: params.selector.clone(),
+                        ..Default::default()
+                    };
+                    for o in list_locked(&ks, &st, &lp, now).items {
+                        pending.push_back(WatchEvent::Added(o));
+                    }
+                    last = now;
+                }
+                Some(since) => {
+                    if since < st.compacted {
+                        return Err(Error::Expired {
+                            requested: since,
+                            oldest: st.compacted + 1,
+                        });
+                    }
+                    for ev in st.history.iter().filter(|e| e.revision > since) {
+                        if let Some(we) =
+                            watch::convert(ev, ns.as_deref(), params.selector.as_ref())
+                        {
+                            pending.push_back(we);
+                        }
+                    }
+                    last = since.max(st.history.back().map_or(0, |e| e.revision));
+                }
+            }
+            st.watchers.push(WatcherSlot {
+                id,
+                tx,
+                namespace: ns.clone(),
+                selector: params.selector.clone(),
+                shared: shared.clone(),
+            });
+        }
+        Ok(Watch {
+            kind: ks,
+            id,
+            rx,
+            pending,
+            namespace: ns,
+            selector: params.selector.clone(),
+            shared,
+            revision_counter: self.inner.revision.clone(),
+            last,
+            bookmarks: params.bookmarks,
+            failed: None,
+        })
+    }
+}
+
+fn obj_ref_any(obj: &dyn Object) -> ObjectRef {
+    ObjectRef::new(
+        obj.kind(),
+        obj.meta().namespace.as_deref(),
+        &obj.meta().name,
+    )
+}
+
+fn make_key(info: &KindInfo, namespace: Option<&str>, name: &str) -> Key {
+    if info.namespaced {
+        let ns = namespace.unwrap_or("default");
+        let mut s = String::with_capacity(ns.len() + 1 + name.len());
+        s.push_str(ns);
+        s.push('/');
+        s.push_str(name);
+        Arc::from(s)
+    } else {
+        Arc::from(name)
+    }
+}
+
+fn rv_message(expected: &str, cur: &dyn Object) -> String {
+    format!(
+        "the object has been modified: resourceVersion {expected} was given but the current one is {}; read it again and retry",
+        cur.meta().resource_version.as_deref().unwrap_or("")
+    )
+}
+
+fn check_preconditions(
+    info: &KindInfo,
+    cur: &dyn Object,
+    rv: Option<&str>,
+    uid: Option<&str>,
+) -> Result<()> {
+    if let Some(rv) = rv {
+        if cur.meta().resource_version.as_deref() != Some(rv) {
+            return Err(conflict(info, cur, rv_message(rv, cur)));
+        }
+    }
+    if let Some(uid) = uid {
+        if cur.meta().uid.as_deref() != Some(uid) {
+            return Err(conflict(
+                info,
+                cur,
+                format!(
+                    "uid precondition failed: {uid} was given but the object's uid is {}",
+                    cur.meta().uid.as_deref().unwrap_or("")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn stale_error(w: &Write) -> Error {
+    let info = &w.ks.info;
+    match (w.ks.get(&w.key), &w.base) {
+        (Some(cur), None) => Error::AlreadyExists {
+            object: obj_ref(info, cur.meta()),
+        },
+        (None, Some(base)) => Error::NotFound {
+            object: obj_ref(info, base.meta()),
+        },
+        (Some(cur), Some(base)) => conflict(
+            info,
+            cur.as_ref(),
+            rv_message(
+                base.meta().resource_version.as_deref().unwrap_or(""),
+                cur.as_ref(),
+            ),
+        ),
+        (None, None) => Error::Conflict {
+            object: ObjectRef::new(&info.kind, None, &w.key),
+            message: "changed concurrently".into(),
+        },
+    }
+}
+
+/// Applies a verified write at revision `rev`. Caller holds the kind's lock.
+fn apply(w: Write, st: &mut KindState, rev: u64) -> Option<Arc<dyn Object>> {
+    let Write {
+        ks,
+        key,
+        base,
+        action,
+        ..
+    } = w;
+    match action {
+        Action::Keep => base,
+        Action::Put(mut obj) => {
+            obj.meta_mut().resource_version = Some(rev.to_string());
+            let obj: Arc<dyn Object> = Arc::from(obj);
+            ks.objects.insert(key.clone(), obj.clone());
+            st.reindex(&key, base.as_deref(), Some(obj.as_ref()));
+            let kind = if base.is_some() {
+                EventType::Modified
+            } else {
+                EventType::Added
+            };
+            st.publish(Arc::new(Event {
+                revision: rev,
+                kind,
+                object: obj.clone(),
+                prev: base,
+            }));
+            Some(obj)
+        }
+        Action::Remove => {
+            let base = base.expect("a removal has a base");
+            ks.objects.remove(&key);
+            st.reindex(&key, Some(base.as_ref()), None);
+            // The DELETED event carries the deletion's revision, as in Kubernetes.
+            let mut last = base.clone_boxed();
+            last.meta_mut().resource_version = Some(rev.to_string());
+            let last: Arc<dyn Object> = Arc::from(last);
+            st.publish(Arc::new(Event {
+                revision: rev,
+                kind: EventType::Deleted,
+                object: last.clone(),
+                prev: Some(base),
+            }));
+            Some(last)
+        }
+    }
+}
+
+/// Lists under the kind's lock, so the result is the state at exactly `revision`.
+fn list_locked(ks: &KindStore, st: &KindState, p: &ListParams, revision: u64) -> ObjectList {
+    let ns = p.namespace.as_deref().filter(|n| !n.is_empty());
+    let matches = |o: &dyn Object| {
+        ns.is_none_or(|n| o.meta().namespace_str() == n)
+            && p.selector
+                .as_ref()
+                .is_none_or(|s| s.matches(&o.meta().labels))
+            && p.owner_uid
+                .as_deref()
+                .is_none_or(|u| o.meta().owner_references.iter().any(|r| r.uid == u))
+            && p.field
+                .as_ref()
+                .is_none_or(|(f, v)| st.field_value(f, o).as_deref() == Some(v.as_str()))
+    };
+    // Pick the narrowest index that applies; otherwise scan.
+    let mut candidates: Option<Vec<Key>> = None;
+    let mut narrow = |set: Option<&std::collections::HashSet<Key>>| {
+        let n = set.map_or(0, |s| s.len());
+        if candidates.as_ref().is_none_or(|c| n < c.len()) {
+            candidates = Some(set.map(|s| s.iter().cloned().collect()).unwrap_or_default());
+        }
+    };
+    if let Some(uid) = &p.owner_uid {
+        narrow(st.by_owner(uid));
+    }
+    if let Some((f, v)) = &p.field {
+        if let Some(set) = st.by_field(f, v) {
+            narrow(set);
+        }
+    }
+    if let Some(sel) = &p.selector {
+        for (k, v) in sel.equality_pairs() {
+            narrow(st.by_label(k, v));
+        }
+    }
+    let mut items: Vec<Arc<dyn Object>> = match candidates {
+        Some(keys) => keys
+            .iter()
+            .filter_map(|k| ks.get(k))
+            .filter(|o| matches(o.as_ref()))
+            .collect(),
+        None => ks
+            .objects
+            .iter()
+            .filter(|e| matches(e.value().as_ref()))
+            .map(|e| e.value().clone())
+            .collect(),
+    };
+    items.sort_unstable_by(|a, b| {
+        (a.meta().namespace_str(), a.meta().name.as_str())
+            .cmp(&(b.meta().namespace_str(), b.meta().name.as_str()))
+    });
+    ObjectList { items, revision }
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}

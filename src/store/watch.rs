@@ -1,0 +1,282 @@
+//! Watches: ordered, gap-free streams of one kind's changes.
+//!
+//! A watch is registered under its kind's lock (see [`kind`](super::kind)), after the
+//! replayed history or the synthetic initial state has been copied out under the same lock;
+//! so what it delivers is exactly every change after its starting point, in revision order.
+//! Its channel is bounded: when the store finds it full, the watch is cut off and, once its
+//! consumer has read everything already queued, reports [`Error::Expired`]. The consumer then
+//! relists and watches again from the list's revision.
+
+use super::kind::KindStore;
+use crate::api::{Object, Selector};
+use crate::error::{Error, Result};
+use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What happened to an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventType {
+    /// Created (or, for a filtered watch, started to match).
+    Added,
+    /// Changed.
+    Modified,
+    /// Deleted (or, for a filtered watch, stopped matching).
+    Deleted,
+}
+
+/// One committed change, as recorded in history and sent to watchers.
+#[derive(Clone, Debug)]
+pub struct Event {
+    /// Store revision of the change. Several events share one revision when a transaction
+    /// changed several objects.
+    pub revision: u64,
+    /// Created, changed or deleted.
+    pub kind: EventType,
+    /// The object after the change (for a deletion: its last state).
+    pub object: Arc<dyn Object>,
+    /// The object before the change (`None` for a creation).
+    pub prev: Option<Arc<dyn Object>>,
+}
+
+/// An event as a watch delivers it.
+#[derive(Clone, Debug)]
+pub enum WatchEvent {
+    /// The object was created, or started matching the watch's filter; also the synthetic
+    /// events for the current state when a watch starts without a revision.
+    Added(Arc<dyn Object>),
+    /// The object changed.
+    Modified(Arc<dyn Object>),
+    /// The object was deleted, or stopped matching the watch's filter.
+    Deleted(Arc<dyn Object>),
+    /// Nothing this watch cares about changed up to this revision (only when asked for).
+    Bookmark(u64),
+}
+
+impl WatchEvent {
+    /// The object, except for bookmarks.
+    pub fn object(&self) -> Option<&Arc<dyn Object>> {
+        match self {
+            WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) => Some(o),
+            WatchEvent::Bookmark(_) => None,
+        }
+    }
+
+    /// The revision this event brings the watcher to.
+    pub fn revision(&self) -> u64 {
+        match self {
+            WatchEvent::Bookmark(r) => *r,
+            other => other
+                .object()
+                .and_then(|o| o.meta().revision())
+                .unwrap_or(0),
+        }
+    }
+
+    /// `ADDED`, `MODIFIED`, `DELETED` or `BOOKMARK`, as on the Kubernetes wire.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            WatchEvent::Added(_) => "ADDED",
+            WatchEvent::Modified(_) => "MODIFIED",
+            WatchEvent::Deleted(_) => "DELETED",
+            WatchEvent::Bookmark(_) => "BOOKMARK",
+        }
+    }
+}
+
+/// State shared between a watch and the store's side of it.
+#[derive(Debug, Default)]
+pub(crate) struct WatchShared {
+    /// Revision of the first event the watch could not take (0: none). Written by the
+    /// publisher before it drops the sender; read by the watch after the channel reports
+    /// disconnection, so the Release/Acquire pair makes the value visible.
+    pub(crate) missed: AtomicU64,
+}
+
+/// A stream of one kind's changes. Dropping it unregisters it at once.
+pub struct Watch {
+    pub(crate) kind: Arc<KindStore>,
+    pub(crate) id: u64,
+    pub(crate) rx: Receiver<Arc<Event>>,
+    pub(crate) pending: VecDeque<WatchEvent>,
+    pub(crate) namespace: Option<String>,
+    pub(crate) selector: Option<Selector>,
+    pub(crate) shared: Arc<WatchShared>,
+    pub(crate) revision_counter: Arc<AtomicU64>,
+    /// Revision of the last change delivered (or the starting point).
+    pub(crate) last: u64,
+    pub(crate) bookmarks: bool,
+    pub(crate) failed: Option<Error>,
+}
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watch")
+            .field("kind", &self.kind.info.kind)
+            .field("namespace", &self.namespace)
+            .field("last", &self.last)
+            .finish()
+    }
+}
+
+impl Watch {
+    /// The kind watched.
+    pub fn kind(&self) -> &str {
+        &self.kind.info.kind
+    }
+
+    /// The revision of the last change delivered (or the point the watch started from).
+    pub fn revision(&self) -> u64 {
+        self.last
+    }
+
+    /// Blocks until the next event. Errors: [`Error::Expired`] when the watch fell behind,
+    /// [`Error::Closed`] when the store shut down.
+    pub fn recv(&mut self) -> Result<WatchEvent> {
+        loop {
+            if let Some(ev) = self.pending.pop_front() {
+                return Ok(ev);
+            }
+            if let Some(e) = &self.failed {
+                return Err(e.clone());
+            }
+            match self.rx.recv() {
+                Ok(ev) => {
+                    if let Some(we) = self.convert(&ev) {
+                        return Ok(we);
+                    }
+                }
+                Err(_) => self.fail(),
+            }
+        }
+    }
+
+    /// Waits at most `timeout` for the next event. `Ok(None)` on timeout, or a
+    /// [`WatchEvent::Bookmark`] instead when the watch was opened with bookmarks.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<WatchEvent>> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(ev) = self.pending.pop_front() {
+                return Ok(Some(ev));
+            }
+            if let Some(e) = &self.failed {
+                return Err(e.clone());
+            }
+            match self.rx.recv_deadline(deadline) {
+                Ok(ev) => {
+                    if let Some(we) = self.convert(&ev) {
+                        return Ok(Some(we));
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    return Ok(if self.bookmarks {
+                        self.bookmark()
+                    } else {
+                        None
+                    });
+                }
+                Err(RecvTimeoutError::Disconnected) => self.fail(),
+            }
+        }
+    }
+
+    /// The next event if one is ready, without blocking.
+    pub fn try_recv(&mut self) -> Result<Option<WatchEvent>> {
+        loop {
+            if let Some(ev) = self.pending.pop_front() {
+                return Ok(Some(ev));
+            }
+            if let Some(e) = &self.failed {
+                return Err(e.clone());
+            }
+            match self.rx.try_recv() {
+                Ok(ev) => {
+                    if let Some(we) = self.convert(&ev) {
+                        return Ok(Some(we));
+                    }
+                }
+                Err(TryRecvError::Empty) => return Ok(None),
+                Err(TryRecvError::Disconnected) => self.fail(),
+            }
+        }
+    }
+
+    /// A bookmark at the newest revision this watch is complete up to, or `None` when events
+    /// are still queued for it.
+    fn bookmark(&mut self) -> Option<WatchEvent> {
+        // Under the kind lock no change of this kind is between taking its revision and
+        // being sent; so an empty channel means every change up to the counter was delivered.
+        let _state = self.kind.state.lock();
+        if !self.rx.is_empty() {
+            return None;
+        }
+        let rev = self.revision_counter.load(Ordering::Acquire);
+        self.last = self.last.max(rev);
+        Some(WatchEvent::Bookmark(self.last))
+    }
+
+    fn fail(&mut self) {
+        let missed = self.shared.missed.load(Ordering::Acquire);
+        self.failed = Some(if missed != 0 {
+            Error::Expired {
+                requested: self.last,
+                oldest: missed,
+            }
+        } else {
+            Error::Closed
+        });
+    }
+
+    /// Turns a store event into what this watch reports, applying its filter: an object
+    /// that starts matching a label selector is Added, one that stops matching is Deleted.
+    fn convert(&mut self, ev: &Event) -> Option<WatchEvent> {
+        self.last = ev.revision;
+        convert(ev, self.namespace.as_deref(), self.selector.as_ref())
+    }
+}
+
+pub(crate) fn convert(ev: &Event, ns: Option<&str>, sel: Option<&Selector>) -> Option<WatchEvent> {
+    if let Some(ns) = ns {
+        if ev.object.meta().namespace_str() != ns {
+            return None;
+        }
+    }
+    let now = sel.is_none_or(|s| s.matches(&ev.object.meta().labels));
+    let before = match (&ev.prev, sel) {
+        (Some(p), Some(s)) => s.matches(&p.meta().labels),
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    let obj = ev.object.clone();
+    match ev.kind {
+        EventType::Added => now.then_some(WatchEvent::Added(obj)),
+        EventType::Deleted => now.then_some(WatchEvent::Deleted(obj)),
+        EventType::Modified => match (before, now) {
+            (true, true) => Some(WatchEvent::Modified(obj)),
+            (false, true) => Some(WatchEvent::Added(obj)),
+            (true, false) => Some(WatchEvent::Deleted(obj)),
+            (false, false) => None,
+        },
+    }
+}
+
+impl Iterator for Watch {
+    type Item = Result<WatchEvent>;
+
+    /// Blocks for the next event; ends after the first error.
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed.is_some() && self.pending.is_empty() {
+            return None;
+        }
+        Some(self.recv())
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let id = self.id;
+        self.kind.state.lock().watchers.retain(|w| w.id != id);
+    }
+}

@@ -1,0 +1,36 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+use steady::api::{DynamicObject, Object};
+use steady::client::DynamicApi;
+use steady::Engine;
+
+/// An engine on the embedded default.
+pub fn engine() -> Engine {
+    Engine::builder().build().expect("engine starts")
+}
+
+/// Access to the custom kind `Counter` (example.com/v1).
+pub fn counters(e: &Engine) -> DynamicApi {
+    e.dynamic("example.com/v1", "Counter")
+}
+
+/// A Counter named `name` with `spec.value`.
+pub fn counter(name: &str, value: i64) -> Value {
+    json!({
+        "apiVersion": "example.com/v1",
+        "kind": "Counter",
+        "metadata": {"name": name},
+        "spec": {"value": value}
+    })
+}
+
+/// `spec.value` of a Counter.
+pub fn value_of(o: &dyn Object) -> i64 {
+    let d = o
+        .as_any()
+        .downcast_ref::<DynamicObject>()
+        .expect("a dynamic object");
+    d.data["spec"]["value"].as_i64().expect("spec.value")
+}
