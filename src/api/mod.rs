@@ -20,10 +20,12 @@ pub use dynamic::DynamicObject;
 pub use error::FieldError;
 pub use meta::{Extra, ObjectMeta, OwnerReference};
 pub use object::{json_len, ApiVersion, Kind, Object, Resource};
-pub use quantity::Quantity;
+pub use quantity::{Quantity, QuantityError};
 pub use registry::{KindInfo, Registry};
-pub use selector::{LabelSelector, LabelSelectorRequirement, Selector};
-pub use time::Time;
+pub use selector::{
+    LabelSelector, LabelSelectorRequirement, Operator, Requirement, Selector, SelectorError,
+};
+pub use time::{Time, TimeParseError};
 
 /// TEMPORARY until the built-in kinds land.
 pub fn register_builtins(_r: &Registry) {}

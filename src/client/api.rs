@@ -15,7 +15,7 @@ use std::time::Duration;
 ///
 /// ```
 /// use steady::api::core::Pod;
-/// let engine = steady::Engine::builder().without_runtime().build().unwrap();
+/// let engine = steady::Engine::builder().build().unwrap();
 /// let pods = engine.api::<Pod>();
 /// assert!(pods.get_opt("nope").unwrap().is_none());
 /// ```

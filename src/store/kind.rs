@@ -23,8 +23,9 @@ use std::sync::Arc;
 /// Store key of an object: `namespace/name`, or `name` for cluster-scoped kinds.
 pub(crate) type Key = Arc<str>;
 
-/// Extracts the value a field index files an object under.
-pub type FieldExtractor = Arc<dyn Fn(&dyn Object) -> Option<String> + Send + Sync>;
+/// Extracts the value a field index files an object under (borrowed from the object, so
+/// indexing an update allocates nothing when the value did not change).
+pub type FieldExtractor = Arc<dyn for<'a> Fn(&'a dyn Object) -> Option<&'a str> + Send + Sync>;
 
 pub(crate) struct FieldIndex {
     pub(crate) name: String,
@@ -173,15 +174,18 @@ impl KindState {
                 continue;
             }
             if let Some(ov) = ov {
-                if let Some(set) = idx.map.get_mut(&ov) {
+                if let Some(set) = idx.map.get_mut(ov) {
                     set.remove(key);
                     if set.is_empty() {
-                        idx.map.remove(&ov);
+                        idx.map.remove(ov);
                     }
                 }
             }
             if let Some(nv) = nv {
-                idx.map.entry(nv).or_default().insert(key.clone());
+                idx.map
+                    .entry(nv.to_string())
+                    .or_default()
+                    .insert(key.clone());
             }
         }
     }
@@ -223,7 +227,9 @@ impl KindState {
         let mut map: HashMap<String, HashSet<Key>> = HashMap::new();
         for e in objects.iter() {
             if let Some(v) = extract(e.value().as_ref()) {
-                map.entry(v).or_default().insert(e.key().clone());
+                map.entry(v.to_string())
+                    .or_default()
+                    .insert(e.key().clone());
             }
         }
         self.fields.push(FieldIndex {
@@ -249,7 +255,7 @@ impl KindState {
             .map(|f| f.map.get(value))
     }
 
-    pub(crate) fn field_value(&self, name: &str, obj: &dyn Object) -> Option<String> {
+    pub(crate) fn field_value<'a>(&self, name: &str, obj: &'a dyn Object) -> Option<&'a str> {
         self.fields
             .iter()
             .find(|f| f.name == name)

@@ -903,44 +903,40 @@ impl Store {
             obj.meta().uid.as_deref(),
         )?;
         obj.set_status_from(cur.as_ref());
-        let spec_same = obj.spec_eq(cur.as_ref());
+        let c = cur.meta();
         {
-            let c = cur.meta();
-            let deleting = c.deletion_timestamp.is_some();
-            if deleting && !spec_same {
+            let m = obj.meta_mut();
+            m.uid = c.uid.clone();
+            m.creation_timestamp = c.creation_timestamp;
+            m.deletion_timestamp = c.deletion_timestamp;
+            m.deletion_grace_period_seconds = c.deletion_grace_period_seconds;
+            m.generation = c.generation;
+            m.resource_version = c.resource_version.clone();
+        }
+        self.admit(info, Operation::Update, obj.as_mut(), Some(cur.as_ref()))?;
+        let spec_same = obj.spec_eq(cur.as_ref());
+        if c.deletion_timestamp.is_some() {
+            if !spec_same {
                 return Err(Error::invalid(
                     obj_ref(info, c),
                     "spec",
                     "the object is being deleted (metadata.deletionTimestamp is set): spec changes are refused",
                 ));
             }
-            if deleting {
-                if let Some(f) = obj
-                    .meta()
-                    .finalizers
-                    .iter()
-                    .find(|f| !c.finalizers.contains(f))
-                {
-                    return Err(Error::invalid(
-                        obj_ref(info, c),
-                        "metadata.finalizers",
-                        format!("the object is being deleted: finalizer {f:?} cannot be added"),
-                    ));
-                }
+            if let Some(f) = obj
+                .meta()
+                .finalizers
+                .iter()
+                .find(|f| !c.finalizers.contains(f))
+            {
+                return Err(Error::invalid(
+                    obj_ref(info, c),
+                    "metadata.finalizers",
+                    format!("the object is being deleted: finalizer {f:?} cannot be added"),
+                ));
             }
-            let m = obj.meta_mut();
-            m.uid = c.uid.clone();
-            m.creation_timestamp = c.creation_timestamp;
-            m.deletion_timestamp = c.deletion_timestamp;
-            m.deletion_grace_period_seconds = c.deletion_grace_period_seconds;
-            m.generation = if spec_same {
-                c.generation
-            } else {
-                Some(c.generation.unwrap_or(0) + 1)
-            };
-            m.resource_version = c.resource_version.clone();
         }
-        if spec_same && obj.meta() == cur.meta() {
+        if spec_same && obj.meta() == c {
             return Ok(Write {
                 ks: ks.clone(),
                 key,
@@ -949,8 +945,13 @@ impl Store {
                 strict,
             });
         }
-        self.admit(info, Operation::Update, obj.as_mut(), Some(cur.as_ref()))?;
-        self.validate_in(info, obj.as_ref())?;
+        if !spec_same {
+            obj.meta_mut().generation = Some(c.generation.unwrap_or(0) + 1);
+        }
+        // What did not change was validated when it was written: check only what changed.
+        if !(spec_same && validated_meta_eq(obj.meta(), c)) {
+            self.validate_in(info, obj.as_ref())?;
+        }
         self.check_size(info, obj.as_ref())?;
         let action = if obj.meta().deletion_timestamp.is_some() && obj.meta().finalizers.is_empty()
         {
@@ -1168,6 +1169,15 @@ impl Store {
             failed: None,
         })
     }
+}
+
+/// True when the metadata fields that validation looks at are unchanged.
+fn validated_meta_eq(a: &crate::api::ObjectMeta, b: &crate::api::ObjectMeta) -> bool {
+    a.labels == b.labels
+        && a.annotations == b.annotations
+        && a.finalizers == b.finalizers
+        && a.owner_references == b.owner_references
+        && a.generate_name == b.generate_name
 }
 
 fn obj_ref_any(obj: &dyn Object) -> ObjectRef {
