@@ -4,7 +4,13 @@
 //! Every typed struct keeps the fields it does not model in an [`Extra`] map, so nothing a
 //! manifest says is ever dropped.
 
+pub mod apps;
+pub mod autoscaling;
+pub mod batch;
+mod builtin;
 mod condition;
+pub mod coordination;
+pub mod core;
 mod dynamic;
 mod error;
 mod meta;
@@ -15,6 +21,12 @@ mod selector;
 mod time;
 pub mod validation;
 
+pub use self::apps::*;
+pub use self::autoscaling::*;
+pub use self::batch::*;
+pub use self::builtin::{builtin_kinds, register_builtins};
+pub use self::coordination::*;
+pub use self::core::*;
 pub use condition::Condition;
 pub use dynamic::DynamicObject;
 pub use error::FieldError;
@@ -26,8 +38,3 @@ pub use selector::{
     LabelSelector, LabelSelectorRequirement, Operator, Requirement, Selector, SelectorError,
 };
 pub use time::{Time, TimeParseError};
-
-/// TEMPORARY until the built-in kinds land.
-pub fn register_builtins(_r: &Registry) {}
-/// TEMPORARY.
-pub fn register_builtin_indexes(_s: &crate::store::Store) {}

@@ -3,7 +3,7 @@
 //! `Engine::builder().build()` gives a running engine on the embedded default. Dropping the
 //! engine shuts it down.
 
-use crate::api::{KindInfo, Registry, Resource};
+use crate::api::{KindInfo, Pod, Registry, Resource};
 use crate::client::{Api, DynamicApi};
 use crate::clock::SharedClock;
 use crate::error::Result;
@@ -59,7 +59,15 @@ impl EngineBuilder {
             registry.register(k);
         }
         let store = Store::new(registry, self.store);
-        crate::api::register_builtin_indexes(&store);
+        // Pods by node: what node agents and the scheduler look up.
+        store.add_field_index(
+            "Pod",
+            "spec.nodeName",
+            Arc::new(|o| {
+                o.downcast_ref::<Pod>()
+                    .and_then(|p| p.spec.node_name.as_deref())
+            }),
+        );
         Ok(Engine {
             store,
             shut_down: AtomicBool::new(false),

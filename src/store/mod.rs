@@ -1319,7 +1319,7 @@ fn list_locked(ks: &KindStore, st: &KindState, p: &ListParams, revision: u64) ->
                 .is_none_or(|u| o.meta().owner_references.iter().any(|r| r.uid == u))
             && p.field
                 .as_ref()
-                .is_none_or(|(f, v)| st.field_value(f, o).as_deref() == Some(v.as_str()))
+                .is_none_or(|(f, v)| st.field_value(f, o) == Some(v.as_str()))
     };
     // Pick the narrowest index that applies; otherwise scan.
     let mut candidates: Option<Vec<Key>> = None;

@@ -1,0 +1,447 @@
+//! steady's figures, each beside a baseline measured in the same run.
+//!
+//! ```text
+//! cargo run --release --example bench -- --json          # every figure, one JSON object a line
+//! cargo run --release --example bench -- --json store.   # only figures whose name starts so
+//! ```
+//!
+//! Each line is `{"name", "value", "unit"}`; a figure with a baseline adds `"baseline"` (its
+//! name), `"baseline_value"` and `"ratio"`: steady's cost divided by the baseline's cost (time
+//! per operation, or latency), so lower is better and 1 means as fast as the baseline.
+
+use dashmap::DashMap;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+use steady::api::{
+    Container, ObjectMeta, OwnerReference, Pod, PodSpec, Quantity, ResourceRequirements, Selector,
+};
+use steady::client::{Api, Event};
+use steady::store::{ListParams, WatchParams};
+use steady::Engine;
+
+struct Out {
+    json: bool,
+    filter: Vec<String>,
+}
+
+impl Out {
+    fn wants(&self, name: &str) -> bool {
+        self.filter.is_empty() || self.filter.iter().any(|f| name.starts_with(f.as_str()))
+    }
+
+    fn emit(&self, name: &str, value: f64, unit: &str, baseline: Option<(&str, f64, f64)>) {
+        let mut o = json!({"name": name, "value": round(value), "unit": unit});
+        if let Some((b, bv, ratio)) = baseline {
+            o["baseline"] = b.into();
+            o["baseline_value"] = round(bv).into();
+            o["ratio"] = round(ratio).into();
+        }
+        if self.json {
+            println!("{o}");
+        } else {
+            match baseline {
+                Some((b, bv, ratio)) => println!(
+                    "{name:40} {:>14} {unit:8} baseline {b} {:.3} ratio {ratio:.3}",
+                    round(value),
+                    bv
+                ),
+                None => println!("{name:40} {:>14} {unit}", round(value)),
+            }
+        }
+    }
+}
+
+fn round(v: f64) -> f64 {
+    if v.abs() >= 100.0 {
+        v.round()
+    } else {
+        (v * 1000.0).round() / 1000.0
+    }
+}
+
+/// A small Pod as a ReplicaSet would create it.
+fn pod(i: usize, app: &str) -> Pod {
+    let mut labels = BTreeMap::new();
+    labels.insert("app".to_string(), app.to_string());
+    labels.insert("pod-template-hash".to_string(), "7d4b9c".to_string());
+    let mut requests = BTreeMap::new();
+    requests.insert("cpu".to_string(), Quantity("100m".into()));
+    requests.insert("memory".to_string(), Quantity("128Mi".into()));
+    Pod {
+        metadata: ObjectMeta {
+            name: format!("web-7d4b9c-{i:06}"),
+            namespace: Some("default".into()),
+            labels,
+            owner_references: vec![OwnerReference {
+                api_version: "apps/v1".into(),
+                kind: "ReplicaSet".into(),
+                name: "web-7d4b9c".into(),
+                uid: "3f6a1d2e-8b1c-4f0e-9a57-2c1d0e9b7a11".into(),
+                controller: Some(true),
+                block_owner_deletion: Some(true),
+            }],
+            ..Default::default()
+        },
+        spec: PodSpec {
+            node_name: Some(format!("node-{}", i % 100)),
+            containers: vec![Container {
+                name: "web".into(),
+                image: Some("nginx:1.25".into()),
+                resources: Some(ResourceRequirements {
+                    requests,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let idx = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[idx]
+}
+
+fn rss_bytes() -> usize {
+    let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: usize = s
+        .split_whitespace()
+        .nth(1)
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+fn bytes_per_pod(out: &Out) {
+    const N: usize = 100_000;
+    let e = Engine::builder().build().unwrap();
+    let pods = e.api::<Pod>();
+    pods.create(pod(usize::MAX / 2, "warmup")).unwrap();
+    let before = rss_bytes();
+    for i in 0..N {
+        pods.create(pod(i, "web")).unwrap();
+    }
+    let after = rss_bytes();
+    let sample = pods.get(&pod(5, "web").metadata.name).unwrap();
+    let json_len = serde_json::to_vec(&*sample).unwrap().len() as f64;
+    let per_pod = (after.saturating_sub(before)) as f64 / N as f64;
+    out.emit(
+        "store.bytes_per_pod",
+        per_pod / json_len,
+        "x_json",
+        Some(("pod.json_bytes", json_len, per_pod / json_len)),
+    );
+    out.emit("store.resident_bytes_per_pod", per_pod, "bytes", None);
+}
+
+/// Single- and two-thread updates of existing Pods with one watcher draining, against the
+/// same number of `Arc` inserts into a bare DashMap.
+fn updates(out: &Out, threads: usize) {
+    const PODS: usize = 10_000;
+    const BATCH: usize = 10_000;
+    const BATCHES: usize = 40;
+    let e = Engine::builder().build().unwrap();
+    let api = e.api::<Pod>();
+    for i in 0..PODS {
+        api.create(pod(i, "web")).unwrap();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut w = api
+        .watch(&WatchParams {
+            since: Some(e.store().revision()),
+            ..Default::default()
+        })
+        .unwrap();
+    let drain = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok(Some(_)) = w.recv_timeout(Duration::from_millis(10)) {
+                    n += 1;
+                }
+            }
+            n
+        })
+    };
+    let map: Arc<DashMap<String, Arc<Pod>>> = Arc::new(DashMap::new());
+    let run = |steady_side: bool| -> f64 {
+        let barrier = Arc::new(Barrier::new(threads));
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let api = api.clone();
+                let map = map.clone();
+                let barrier = barrier.clone();
+                thread::spawn(move || {
+                    let mut busy = Duration::ZERO;
+                    let mut seq = 0u64;
+                    for _ in 0..BATCHES {
+                        // Prepare the new versions outside the timed region: both sides get
+                        // the same owned objects.
+                        let batch: Vec<Pod> = (0..BATCH)
+                            .map(|j| {
+                                let idx = (j * threads + t) % PODS;
+                                let mut p = pod(idx, "web");
+                                seq += 1;
+                                p.metadata.annotations.insert("seq".into(), seq.to_string());
+                                p
+                            })
+                            .collect();
+                        barrier.wait();
+                        let t0 = Instant::now();
+                        if steady_side {
+                            for p in batch {
+                                api.update(p).unwrap();
+                            }
+                        } else {
+                            for p in batch {
+                                let key = p.metadata.name.clone();
+                                map.insert(key, Arc::new(p));
+                            }
+                        }
+                        busy += t0.elapsed();
+                    }
+                    busy
+                })
+            })
+            .collect();
+        let busy: Vec<Duration> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let max = busy.iter().max().unwrap().as_secs_f64();
+        (threads * BATCH * BATCHES) as f64 / max
+    };
+    let base = run(false);
+    let steady_rate = run(true);
+    stop.store(true, Ordering::Relaxed);
+    drain.join().unwrap();
+    let (name, bname) = if threads == 1 {
+        ("store.update_per_s", "dashmap.insert_per_s")
+    } else {
+        (
+            "store.update_per_s_2threads",
+            "dashmap.insert_per_s_2threads",
+        )
+    };
+    out.emit(bname, base, "ops/s", None);
+    out.emit(
+        name,
+        steady_rate,
+        "ops/s",
+        Some((bname, base, base / steady_rate)),
+    );
+}
+
+fn reads(out: &Out) {
+    const N: usize = 100_000;
+    let e = Engine::builder().build().unwrap();
+    let api = e.api::<Pod>();
+    let map: DashMap<String, Arc<Pod>> = DashMap::new();
+    for i in 0..N {
+        let app = if i % 100 == 0 { "needle" } else { "web" };
+        let p = api.create(pod(i, app)).unwrap();
+        map.insert(p.metadata.name.clone(), p);
+    }
+    let names: Vec<String> = (0..N).map(|i| pod(i, "").metadata.name).collect();
+    // get: median over rounds of 10,000 random gets.
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut order = Vec::with_capacity(10_000);
+    for _ in 0..10_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        order.push((x % N as u64) as usize);
+    }
+    let mut steady_ns = Vec::new();
+    let mut base_ns = Vec::new();
+    for _ in 0..30 {
+        let t0 = Instant::now();
+        for &i in &order {
+            std::hint::black_box(api.get(&names[i]).unwrap());
+        }
+        steady_ns.push(t0.elapsed().as_nanos() as f64 / order.len() as f64);
+        let t0 = Instant::now();
+        for &i in &order {
+            std::hint::black_box(map.get(&names[i]).map(|r| r.value().clone()).unwrap());
+        }
+        base_ns.push(t0.elapsed().as_nanos() as f64 / order.len() as f64);
+    }
+    let s = percentile(&mut steady_ns, 0.5);
+    let b = percentile(&mut base_ns, 0.5);
+    out.emit("dashmap.get_ns", b, "ns", None);
+    out.emit("store.get_ns", s, "ns", Some(("dashmap.get_ns", b, s / b)));
+
+    // list by label, 1% matching, against a scan of a plain Vec of the same Arcs.
+    let all: Vec<Arc<Pod>> = map.iter().map(|r| r.value().clone()).collect();
+    let sel = Selector::parse("app=needle").unwrap();
+    let params = ListParams {
+        selector: Some(sel.clone()),
+        ..Default::default()
+    };
+    let mut steady_ms = Vec::new();
+    let mut scan_ms = Vec::new();
+    for _ in 0..20 {
+        let t0 = Instant::now();
+        let l = api.list(&params).unwrap();
+        assert_eq!(l.items.len(), N / 100);
+        steady_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        let t0 = Instant::now();
+        let v: Vec<Arc<Pod>> = all
+            .iter()
+            .filter(|p| sel.matches(&p.metadata.labels))
+            .cloned()
+            .collect();
+        assert_eq!(v.len(), N / 100);
+        scan_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
+    let s = percentile(&mut steady_ms, 0.5);
+    let b = percentile(&mut scan_ms, 0.5);
+    out.emit("vec.scan_by_label_ms", b, "ms", None);
+    out.emit(
+        "store.list_by_label_ms",
+        s,
+        "ms",
+        Some(("vec.scan_by_label_ms", b, s / b)),
+    );
+}
+
+/// Commit-to-receipt latency with `watchers` watchers, against a bare crossbeam channel hop
+/// (one sender, `watchers` receiving threads) at the same pace.
+fn watch_latency(out: &Out, watchers: usize) {
+    let samples = if watchers == 1 { 4_000 } else { 400 };
+    let pace = if watchers == 1 {
+        Duration::from_micros(100)
+    } else {
+        Duration::from_millis(3)
+    };
+    let origin = Instant::now();
+    let spin_until = |t: Instant| {
+        while Instant::now() < t {
+            std::hint::spin_loop();
+        }
+    };
+
+    // Baseline: timestamps through bare channels.
+    let mut base = Vec::new();
+    {
+        let mut txs = Vec::new();
+        let mut hs = Vec::new();
+        for _ in 0..watchers {
+            let (tx, rx) = crossbeam_channel::unbounded::<u64>();
+            txs.push(tx);
+            hs.push(thread::spawn(move || {
+                let mut lat = Vec::with_capacity(samples);
+                for sent in rx.iter() {
+                    lat.push((origin.elapsed().as_nanos() as u64 - sent) as f64 / 1e3);
+                }
+                lat
+            }));
+        }
+        let mut next = Instant::now();
+        for _ in 0..samples {
+            next += pace;
+            spin_until(next);
+            let now = origin.elapsed().as_nanos() as u64;
+            for tx in &txs {
+                tx.send(now).unwrap();
+            }
+        }
+        drop(txs);
+        for h in hs {
+            base.extend(h.join().unwrap());
+        }
+    }
+
+    // steady: the writer stamps the time just before the update; watchers read it back.
+    let e = Engine::builder().build().unwrap();
+    let api: Api<Pod> = e.api::<Pod>();
+    api.create(pod(0, "web")).unwrap();
+    let start = e.store().revision();
+    let mut hs = Vec::new();
+    for _ in 0..watchers {
+        let mut w = api
+            .watch(&WatchParams {
+                since: Some(start),
+                ..Default::default()
+            })
+            .unwrap();
+        hs.push(thread::spawn(move || {
+            let mut lat = Vec::with_capacity(samples);
+            for _ in 0..samples {
+                let ev = w.recv().unwrap();
+                let now = origin.elapsed().as_nanos() as u64;
+                if let Event::Modified(p) = ev {
+                    let sent: u64 = p.metadata.annotations["sent"].parse().unwrap();
+                    lat.push((now - sent) as f64 / 1e3);
+                }
+            }
+            lat
+        }));
+    }
+    let mut next = Instant::now();
+    for i in 0..samples {
+        let mut p = pod(0, "web");
+        p.metadata.annotations.insert("seq".into(), i.to_string());
+        next += pace;
+        spin_until(next);
+        p.metadata.annotations.insert(
+            "sent".into(),
+            (origin.elapsed().as_nanos() as u64).to_string(),
+        );
+        api.update(p).unwrap();
+    }
+    let mut lat = Vec::new();
+    for h in hs {
+        lat.extend(h.join().unwrap());
+    }
+    let suffix = if watchers == 1 {
+        String::new()
+    } else {
+        format!("_{watchers}w")
+    };
+    for (p, pname) in [(0.5, "p50"), (0.99, "p99")] {
+        let b = percentile(&mut base, p);
+        let s = percentile(&mut lat, p);
+        let bname = format!("channel.latency_{pname}_us{suffix}");
+        out.emit(&bname, b, "us", None);
+        out.emit(
+            &format!("watch.latency_{pname}_us{suffix}"),
+            s,
+            "us",
+            Some((&bname, b, s / b)),
+        );
+    }
+}
+
+fn main() {
+    let mut json = false;
+    let mut filter = Vec::new();
+    for a in std::env::args().skip(1) {
+        if a == "--json" {
+            json = true;
+        } else {
+            filter.push(a);
+        }
+    }
+    let out = Out { json, filter };
+    // Memory first, in a fresh process heap.
+    if out.wants("store.bytes_per_pod") {
+        bytes_per_pod(&out);
+    }
+    if out.wants("store.update_per_s") {
+        updates(&out, 1);
+        updates(&out, 2);
+    }
+    if out.wants("store.get_ns") || out.wants("store.list_by_label_ms") {
+        reads(&out);
+    }
+    if out.wants("watch.") {
+        watch_latency(&out, 1);
+        watch_latency(&out, 100);
+    }
+}

@@ -1,0 +1,196 @@
+//! Apply: create-or-update with kubectl's three-way merge, idempotence, all-or-nothing,
+//! and errors that name the document and line.
+
+mod common;
+
+use serde_json::json;
+use steady::client::ApplyAction;
+use steady::Error;
+
+const WIDGET: &str = r#"
+apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: w
+  labels:
+    a: "1"
+    b: "2"
+spec:
+  size: 3
+  color: blue
+"#;
+
+#[test]
+fn applying_the_same_manifest_twice_commits_nothing_the_second_time() {
+    let e = common::engine();
+    let r1 = e.apply(WIDGET).unwrap();
+    assert_eq!(r1.objects[0].action, ApplyAction::Created);
+    let rev = e.store().revision();
+    let r2 = e.apply(WIDGET).unwrap();
+    assert_eq!(r2.objects[0].action, ApplyAction::Unchanged);
+    assert_eq!(e.store().revision(), rev, "nothing committed");
+    assert_eq!(
+        r2.objects[0].resource_version,
+        r1.objects[0].resource_version
+    );
+}
+
+#[test]
+fn fields_removed_from_the_manifest_are_removed_and_fields_set_by_others_are_kept() {
+    let e = common::engine();
+    e.apply(WIDGET).unwrap();
+    let widgets = e.dynamic("example.com/v1", "Widget");
+    // Someone else sets a label, a spec field and the status.
+    widgets
+        .patch(
+            "w",
+            &json!({"metadata": {"labels": {"c": "3"}}, "spec": {"owner": "ops"}}),
+            false,
+        )
+        .unwrap();
+    widgets
+        .patch("w", &json!({"status": {"ready": true}}), true)
+        .unwrap();
+
+    let edited = WIDGET
+        .replace("    b: \"2\"\n", "")
+        .replace("  color: blue\n", "")
+        .replace("size: 3", "size: 4");
+    let r = e.apply(&edited).unwrap();
+    assert_eq!(r.objects[0].action, ApplyAction::Configured);
+    let w = widgets.get("w").unwrap();
+    let labels: Vec<(&str, &str)> = w
+        .metadata
+        .labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        labels,
+        [("a", "1"), ("c", "3")],
+        "b removed (it was applied before), c kept (set by others)"
+    );
+    assert_eq!(
+        w.data["spec"],
+        json!({"size": 4, "owner": "ops"}),
+        "color removed, owner kept"
+    );
+    assert_eq!(w.data["status"], json!({"ready": true}), "status kept");
+    assert_eq!(w.metadata.generation, Some(3));
+}
+
+#[test]
+fn a_multi_document_apply_with_one_bad_document_commits_nothing() {
+    let e = common::engine();
+    let text = r#"
+apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: good
+spec: {size: 1}
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: Bad_Name
+spec: {size: 2}
+"#;
+    let rev = e.store().revision();
+    let err = e.apply(text).unwrap_err();
+    match &err {
+        Error::InDocument {
+            document,
+            line,
+            source,
+        } => {
+            assert_eq!(*document, 2);
+            assert_eq!(*line, Some(11), "the line of metadata.name: {err}");
+            assert!(matches!(**source, Error::Invalid { .. }), "{err}");
+        }
+        other => panic!("expected a document error, got {other}"),
+    }
+    let msg = err.to_string();
+    assert!(
+        msg.contains("metadata.name") && msg.contains("Bad_Name"),
+        "{msg}"
+    );
+    assert_eq!(e.store().revision(), rev);
+    assert!(
+        e.dynamic("example.com/v1", "Widget").get("good").is_err(),
+        "the good document was not committed"
+    );
+}
+
+#[test]
+fn a_multi_document_apply_commits_under_one_revision() {
+    let e = common::engine();
+    let text = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: a}\n---\napiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: b}\n";
+    let rev = e.store().revision();
+    let r = e.apply(text).unwrap();
+    assert_eq!(e.store().revision(), rev + 1);
+    assert!(r
+        .objects
+        .iter()
+        .all(|o| o.resource_version == (rev + 1).to_string()));
+}
+
+#[test]
+fn json_objects_arrays_and_lists_apply_too() {
+    let e = common::engine();
+    let one = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "j1"}});
+    let arr =
+        json!([{"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "j2"}}]);
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "j3"}}]});
+    for t in [one, arr, list] {
+        assert_eq!(e.apply(&t.to_string()).unwrap().objects.len(), 1);
+    }
+    let (items, _) = e
+        .dynamic("example.com/v1", "Widget")
+        .list(&Default::default())
+        .unwrap();
+    assert_eq!(items.len(), 3);
+}
+
+#[test]
+fn malformed_text_names_the_document_and_line() {
+    let e = common::engine();
+    let err = e
+        .apply("apiVersion: v1\nkind: Widget\nmetadata:\n  name: a\n---\nkind: [unclosed\n")
+        .unwrap_err();
+    match err {
+        Error::Parse { document, line, .. } => {
+            assert_eq!(document, 2);
+            assert!(line.is_some());
+        }
+        other => panic!("expected a parse error, got {other}"),
+    }
+    let err = e.apply("{\"kind\": \"Widget\", }").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Parse {
+                document: 1,
+                line: Some(1),
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_kind_api_version_or_name_is_refused_naming_the_field() {
+    let e = common::engine();
+    for (text, field) in [
+        ("apiVersion: v1\nmetadata: {name: a}\n", "kind"),
+        ("kind: Widget\nmetadata: {name: a}\n", "apiVersion"),
+        ("apiVersion: example.com/v1\nkind: Widget\nmetadata: {}\n", "metadata.name"),
+        ("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: a, labels: {x: \"bad value!\"}}\n", "metadata.labels"),
+    ] {
+        let err = e.apply(text).unwrap_err();
+        let Error::Invalid { errors, .. } = err.root() else { panic!("expected Invalid for {field}, got {err}") };
+        assert!(errors[0].field.starts_with(field), "{field}: {err}");
+    }
+    assert_eq!(e.store().revision(), 1, "nothing was written");
+}
