@@ -4,13 +4,14 @@
 
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::thread;
 use steady::api::{DynamicObject, Object};
 use steady::store::{TxnOp, WatchEvent, WatchParams};
 use steady::Engine;
 
-fn obj(kind: &str, name: &str, v: u64) -> Box<dyn Object> {
-    Box::new(
+fn obj(kind: &str, name: &str, v: u64) -> Arc<dyn Object> {
+    Arc::new(
         serde_json::from_value::<DynamicObject>(json!({
             "apiVersion": "example.com/v1", "kind": kind, "metadata": {"name": name}, "spec": {"v": v}
         }))

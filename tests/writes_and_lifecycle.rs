@@ -9,8 +9,8 @@ use steady::api::{DynamicObject, Object};
 use steady::store::{DeleteParams, Deleted, Propagation, TxnOp};
 use steady::{Engine, Error};
 
-fn dynamic(v: serde_json::Value) -> Box<dyn Object> {
-    Box::new(serde_json::from_value::<DynamicObject>(v).unwrap())
+fn dynamic(v: serde_json::Value) -> Arc<dyn Object> {
+    Arc::new(serde_json::from_value::<DynamicObject>(v).unwrap())
 }
 
 #[test]
@@ -24,7 +24,7 @@ fn a_transaction_commits_all_its_writes_under_one_revision() {
     let out = e
         .store()
         .transaction(vec![
-            TxnOp::Update(Box::new(a2)),
+            TxnOp::Update(Arc::new(a2)),
             TxnOp::Create(dynamic(counter("b", 1))),
             TxnOp::Create(dynamic(counter("c", 1))),
         ])
@@ -53,7 +53,7 @@ fn a_transaction_with_one_failing_precondition_changes_nothing() {
         .store()
         .transaction(vec![
             TxnOp::Create(dynamic(counter("b", 1))),
-            TxnOp::Update(Box::new(stale)),
+            TxnOp::Update(Arc::new(stale)),
         ])
         .unwrap_err();
     assert!(err.is_conflict(), "{err}");
@@ -335,4 +335,43 @@ fn reads_return_the_stored_snapshot_without_copying() {
     let x = e.store().get("Counter", None, "a").unwrap();
     let y = e.store().get("Counter", Some("default"), "a").unwrap();
     assert!(Arc::ptr_eq(&x, &y));
+}
+
+#[test]
+fn metadata_and_status_updates_cannot_grow_an_object_past_the_size_limit() {
+    // Metadata-only and status-only writes bound the new size from the stored one instead of
+    // encoding the whole object; the limit must hold all the same.
+    let limit = 4096;
+    let e = Engine::builder().max_object_bytes(limit).build().unwrap();
+    let api = counters(&e);
+    api.create(counter("a", 1)).unwrap();
+    let mut accepted = 0;
+    let err = loop {
+        let patch = json!({"metadata": {"annotations": {format!("k{accepted}"): "v".repeat(100)}}});
+        match api.patch("a", &patch, false) {
+            Ok(o) => {
+                assert!(serde_json::to_vec(&*o).unwrap().len() <= limit);
+                accepted += 1;
+            }
+            Err(e) => break e,
+        }
+        assert!(accepted < 100, "the limit was never enforced");
+    };
+    assert!(matches!(err, Error::TooLarge { .. }), "{err}");
+    assert!(
+        accepted >= 30,
+        "objects well under the limit were refused after {accepted}"
+    );
+
+    api.create(counter("b", 1)).unwrap();
+    let mut n = 0;
+    let err = loop {
+        match api.patch("b", &json!({"status": {"log": "x".repeat(200 * n)}}), true) {
+            Ok(o) => assert!(serde_json::to_vec(&*o).unwrap().len() <= limit),
+            Err(e) => break e,
+        }
+        n += 1;
+        assert!(n < 100, "the limit was never enforced");
+    };
+    assert!(matches!(err, Error::TooLarge { .. }), "{err}");
 }

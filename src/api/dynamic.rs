@@ -114,6 +114,12 @@ impl Object for DynamicObject {
     fn encoded_len(&self) -> usize {
         super::object::json_len(self)
     }
+    fn status_len(&self) -> usize {
+        self.data.get("status").map_or(0, super::object::json_len)
+    }
+    fn clone_arc(&self) -> Arc<dyn Object> {
+        Arc::new(self.clone())
+    }
     fn clone_boxed(&self) -> Box<dyn Object> {
         Box::new(self.clone())
     }

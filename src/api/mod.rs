@@ -31,7 +31,7 @@ pub use condition::Condition;
 pub use dynamic::DynamicObject;
 pub use error::FieldError;
 pub use meta::{Extra, ObjectMeta, OwnerReference};
-pub use object::{json_len, ApiVersion, Kind, Object, Resource};
+pub use object::{json_len, make_mut, ApiVersion, Kind, Object, Resource};
 pub use quantity::{Quantity, QuantityError};
 pub use registry::{KindInfo, Registry};
 pub use selector::{

@@ -38,8 +38,12 @@ pub trait Object: Send + Sync + fmt::Debug + 'static {
     fn eq_dyn(&self, other: &dyn Object) -> bool;
     /// Length in bytes of the object's compact JSON encoding (the size-limit measure).
     fn encoded_len(&self) -> usize;
+    /// Length of the JSON encoding of the status alone (0 without a status).
+    fn status_len(&self) -> usize;
     /// A boxed deep copy.
     fn clone_boxed(&self) -> Box<dyn Object>;
+    /// A deep copy in a new, unshared `Arc`.
+    fn clone_arc(&self) -> Arc<dyn Object>;
     /// The object as JSON, as it appears on the wire.
     fn to_value(&self) -> Value;
     /// Kind-specific checks beyond metadata (quantities, probes, selectors...).
@@ -71,6 +75,15 @@ impl dyn Object {
     pub fn downcast_ref<K: Object>(&self) -> Option<&K> {
         self.as_any().downcast_ref::<K>()
     }
+}
+
+/// The object inside `a`, mutable: `a` is copied first when it is shared, so changing it never
+/// changes what other holders see (`Arc::make_mut` for `dyn Object`).
+pub fn make_mut(a: &mut Arc<dyn Object>) -> &mut dyn Object {
+    if Arc::get_mut(a).is_none() {
+        *a = a.clone_arc();
+    }
+    Arc::get_mut(a).expect("made unique above")
 }
 
 /// A typed kind known at compile time (Pod, Deployment, or a user's own struct).
@@ -215,6 +228,12 @@ macro_rules! impl_resource {
             }
             fn encoded_len(&self) -> usize {
                 $crate::api::json_len(self)
+            }
+            fn status_len(&self) -> usize {
+                0 $(+ $crate::api::json_len(&self.$status))*
+            }
+            fn clone_arc(&self) -> ::std::sync::Arc<dyn $crate::api::Object> {
+                ::std::sync::Arc::new(::std::clone::Clone::clone(self))
             }
             fn clone_boxed(&self) -> ::std::boxed::Box<dyn $crate::api::Object> {
                 ::std::boxed::Box::new(::std::clone::Clone::clone(self))

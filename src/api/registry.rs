@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-type DecodeFn = fn(Value) -> Result<Box<dyn Object>, FieldError>;
+type DecodeFn = fn(Value) -> Result<Arc<dyn Object>, FieldError>;
 
 /// What the store knows about one kind.
 pub struct KindInfo {
@@ -39,9 +39,9 @@ impl fmt::Debug for KindInfo {
     }
 }
 
-fn decode_typed<K: Resource>(value: Value) -> Result<Box<dyn Object>, FieldError> {
+fn decode_typed<K: Resource>(value: Value) -> Result<Arc<dyn Object>, FieldError> {
     serde_path_to_error::deserialize::<_, K>(value)
-        .map(|k| Box::new(k) as Box<dyn Object>)
+        .map(|k| Arc::new(k) as Arc<dyn Object>)
         .map_err(|e| {
             let path = e.path().to_string();
             let field = if path == "." { String::new() } else { path };
@@ -49,9 +49,9 @@ fn decode_typed<K: Resource>(value: Value) -> Result<Box<dyn Object>, FieldError
         })
 }
 
-fn decode_dynamic(value: Value) -> Result<Box<dyn Object>, FieldError> {
+fn decode_dynamic(value: Value) -> Result<Arc<dyn Object>, FieldError> {
     serde_path_to_error::deserialize::<_, DynamicObject>(value)
-        .map(|k| Box::new(k) as Box<dyn Object>)
+        .map(|k| Arc::new(k) as Arc<dyn Object>)
         .map_err(|e| FieldError::new(e.path().to_string(), e.into_inner().to_string()))
 }
 
@@ -91,7 +91,7 @@ impl KindInfo {
     }
 
     /// Decodes a JSON object of this kind. Errors name the offending field.
-    pub fn decode(&self, value: Value) -> Result<Box<dyn Object>, FieldError> {
+    pub fn decode(&self, value: Value) -> Result<Arc<dyn Object>, FieldError> {
         (self.decode)(value)
     }
 }

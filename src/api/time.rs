@@ -103,31 +103,64 @@ fn days_in_month(year: i64, month: u32) -> u32 {
     }
 }
 
-impl fmt::Display for Time {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Time {
+    /// Writes the RFC 3339 form into `buf` and returns it; no allocation, no `fmt` machinery
+    /// (timestamps are written on every object encode, so this is on the write path).
+    fn encode(self, buf: &mut [u8; 40]) -> &str {
+        fn put(buf: &mut [u8; 40], at: &mut usize, v: u64, width: usize) {
+            for i in (0..width).rev() {
+                buf[*at + i] = b'0' + (v / 10u64.pow((width - 1 - i) as u32) % 10) as u8;
+            }
+            *at += width;
+        }
         let days = self.0.div_euclid(MICROS_PER_DAY);
         let of_day = self.0.rem_euclid(MICROS_PER_DAY);
         let (year, month, day) = civil_from_days(days);
-        let secs = of_day / MICROS_PER_SEC;
-        let frac = of_day % MICROS_PER_SEC;
-        if (0..=9999).contains(&year) {
-            write!(f, "{year:04}")?;
+        let secs = (of_day / MICROS_PER_SEC) as u64;
+        let frac = (of_day % MICROS_PER_SEC) as u64;
+        let mut at = 0;
+        if !(0..=9999).contains(&year) {
+            buf[0] = if year < 0 { b'-' } else { b'+' };
+            at = 1;
+        }
+        let y = year.unsigned_abs();
+        let width = if y > 9999 {
+            (y.ilog10() + 1) as usize
         } else {
-            let sign = if year < 0 { '-' } else { '+' };
-            write!(f, "{sign}{:04}", year.unsigned_abs())?;
+            4
+        };
+        put(buf, &mut at, y, width);
+        for (sep, v) in [
+            (b'-', month as u64),
+            (b'-', day as u64),
+            (b'T', secs / 3600),
+            (b':', secs / 60 % 60),
+            (b':', secs % 60),
+        ] {
+            buf[at] = sep;
+            at += 1;
+            put(buf, &mut at, v, 2);
         }
-        write!(
-            f,
-            "-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60
-        )?;
         if frac != 0 {
-            let digits = format!("{frac:06}");
-            write!(f, ".{}", digits.trim_end_matches('0'))?;
+            buf[at] = b'.';
+            at += 1;
+            let mut digits = 6;
+            let mut f = frac;
+            while f % 10 == 0 {
+                f /= 10;
+                digits -= 1;
+            }
+            put(buf, &mut at, f, digits);
         }
-        f.write_str("Z")
+        buf[at] = b'Z';
+        at += 1;
+        std::str::from_utf8(&buf[..at]).expect("only ASCII digits and separators are written")
+    }
+}
+
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.encode(&mut [0; 40]))
     }
 }
 
@@ -313,7 +346,7 @@ impl FromStr for Time {
 
 impl Serialize for Time {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        s.serialize_str(self.encode(&mut [0; 40]))
     }
 }
 

@@ -202,19 +202,24 @@ pub fn validate_meta(meta: &ObjectMeta, namespaced: bool) -> Vec<FieldError> {
         }
     }
 
+    // Field paths are formatted only for errors: validation runs on every write.
     for (key, value) in &meta.labels {
-        let field = format!("metadata.labels[{key}]");
         if let Err(msg) = qualified_name(key) {
-            errors.push(invalid(field.clone(), key, &msg));
+            errors.push(invalid(format!("metadata.labels[{key}]"), key, &msg));
         }
         if let Err(msg) = label_value(value) {
-            errors.push(invalid(field, value, &msg));
+            errors.push(invalid(format!("metadata.labels[{key}]"), value, &msg));
         }
     }
 
     let mut annotation_bytes = 0usize;
     for (key, value) in &meta.annotations {
-        if let Err(msg) = qualified_name(&key.to_lowercase()) {
+        let lowered = if key.bytes().any(|b| b.is_ascii_uppercase()) {
+            std::borrow::Cow::Owned(key.to_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(key.as_str())
+        };
+        if let Err(msg) = qualified_name(&lowered) {
             errors.push(invalid(format!("metadata.annotations[{key}]"), key, &msg));
         }
         annotation_bytes += key.len() + value.len();
@@ -238,12 +243,12 @@ pub fn validate_meta(meta: &ObjectMeta, namespaced: bool) -> Vec<FieldError> {
 
     let mut controllers = Vec::new();
     for (i, owner) in meta.owner_references.iter().enumerate() {
-        let path = format!("metadata.ownerReferences[{i}]");
+        let path = || format!("metadata.ownerReferences[{i}]");
         // `group/version` or `version`: the version part must not be empty.
         let version = owner.api_version.rsplit('/').next().unwrap_or("");
         if version.is_empty() {
             errors.push(invalid(
-                format!("{path}.apiVersion"),
+                format!("{}.apiVersion", path()),
                 &owner.api_version,
                 "version must not be empty",
             ));
@@ -255,7 +260,7 @@ pub fn validate_meta(meta: &ObjectMeta, namespaced: bool) -> Vec<FieldError> {
         ] {
             if value.is_empty() {
                 errors.push(invalid(
-                    format!("{path}.{field}"),
+                    format!("{}.{field}", path()),
                     value,
                     "must not be empty",
                 ));

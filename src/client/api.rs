@@ -196,13 +196,13 @@ impl<K: Resource> Api<K> {
     /// Creates `obj`.
     pub fn create(&self, mut obj: K) -> Result<Arc<K>> {
         self.scope(&mut obj);
-        self.store.create(Box::new(obj)).map(typed)
+        self.store.create(Arc::new(obj)).map(typed)
     }
 
     /// Updates spec and metadata (compare-and-swap when `obj` carries a resourceVersion).
     pub fn update(&self, mut obj: K) -> Result<Arc<K>> {
         self.scope(&mut obj);
-        self.store.update(Box::new(obj)).map(typed)
+        self.store.update(Arc::new(obj)).map(typed)
     }
 
     /// Updates the status subresource.
@@ -248,7 +248,7 @@ impl<K: Resource> Api<K> {
             let res = if status {
                 self.store.update_status(&obj)
             } else {
-                self.store.update(Box::new(obj))
+                self.store.update(Arc::new(obj))
             };
             match res {
                 Ok(o) => return Ok(typed(o)),

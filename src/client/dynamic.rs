@@ -56,7 +56,7 @@ impl DynamicApi {
     }
 
     /// Decodes a JSON object of this kind into what the store holds.
-    pub fn decode(&self, mut value: Value) -> Result<Box<dyn Object>> {
+    pub fn decode(&self, mut value: Value) -> Result<Arc<dyn Object>> {
         if let Some(o) = value.as_object_mut() {
             o.entry("apiVersion")
                 .or_insert_with(|| self.info.api_version.clone().into());

@@ -42,7 +42,7 @@ pub(crate) fn prepare_apply(
     info: &KindInfo,
     mut desired: Value,
     live: Option<&Arc<dyn Object>>,
-) -> Result<(Box<dyn Object>, ApplyAction)> {
+) -> Result<(Arc<dyn Object>, ApplyAction)> {
     strip_server_fields(&mut desired);
     let config = serde_json::to_string(&desired).expect("JSON values always serialize");
     let object_ref = || {
@@ -79,7 +79,8 @@ pub(crate) fn prepare_apply(
         object: object_ref(),
         errors: vec![e],
     })?;
-    obj.meta_mut()
+    crate::api::make_mut(&mut obj)
+        .meta_mut()
         .annotations
         .insert(LAST_APPLIED_ANNOTATION.to_string(), config);
     Ok((obj, action))

@@ -22,7 +22,7 @@ pub struct Decoded {
     /// Its kind's registration.
     pub info: Arc<KindInfo>,
     /// The object, as the store would hold it.
-    pub object: Box<dyn Object>,
+    pub object: Arc<dyn Object>,
     /// Fields steady does not model (kept, but not acted upon), as paths.
     pub warnings: Vec<String>,
 }
@@ -139,7 +139,7 @@ fn decode_document(registry: &Registry, store: &Store, doc: Document) -> Result<
         )
     })?;
     if info.namespaced && object.meta().namespace.is_none() {
-        object.meta_mut().namespace = Some("default".into());
+        crate::api::make_mut(&mut object).meta_mut().namespace = Some("default".into());
     }
     store.validate(object.as_ref()).map_err(|e| {
         let field = match &e {

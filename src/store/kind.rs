@@ -72,9 +72,18 @@ pub(crate) struct KindState {
     pub(crate) fields: Vec<FieldIndex>,
 }
 
+/// A stored object with an upper bound of its encoded length. Writes that change only
+/// metadata or status bound the new length from this one instead of encoding the whole
+/// object again; the bound is made exact whenever it would exceed the size limit.
+#[derive(Clone)]
+pub(crate) struct Stored {
+    pub(crate) obj: Arc<dyn Object>,
+    pub(crate) size: usize,
+}
+
 pub(crate) struct KindStore {
     pub(crate) info: Arc<KindInfo>,
-    pub(crate) objects: DashMap<Key, Arc<dyn Object>>,
+    pub(crate) objects: DashMap<Key, Stored>,
     pub(crate) state: Mutex<KindState>,
 }
 
@@ -117,7 +126,14 @@ impl KindStore {
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<Arc<dyn Object>> {
-        self.objects.get(key).map(|r| r.value().clone())
+        self.objects.get(key).map(|r| r.value().obj.clone())
+    }
+
+    /// The stored key and object: writes reuse the key instead of allocating one.
+    pub(crate) fn entry(&self, key: &str) -> Option<(Key, Stored)> {
+        self.objects
+            .get(key)
+            .map(|r| (r.key().clone(), r.value().clone()))
     }
 }
 
@@ -219,14 +235,14 @@ impl KindState {
         &mut self,
         name: &str,
         extract: FieldExtractor,
-        objects: &DashMap<Key, Arc<dyn Object>>,
+        objects: &DashMap<Key, Stored>,
     ) {
         if self.fields.iter().any(|f| f.name == name) {
             return;
         }
         let mut map: HashMap<String, HashSet<Key>> = HashMap::new();
         for e in objects.iter() {
-            if let Some(v) = extract(e.value().as_ref()) {
+            if let Some(v) = extract(e.value().obj.as_ref()) {
                 map.entry(v.to_string())
                     .or_default()
                     .insert(e.key().clone());

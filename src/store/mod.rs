@@ -22,7 +22,7 @@ use crate::api::validation::validate_meta;
 use crate::api::{FieldError, KindInfo, Object, Registry, Selector};
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::{Error, ObjectRef, Result};
-use kind::{Key, KindState, KindStore, WatcherSlot};
+use kind::{Key, KindState, KindStore, Stored, WatcherSlot};
 use parking_lot::{MutexGuard, RwLock};
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
@@ -202,11 +202,11 @@ pub struct WatchParams {
 #[derive(Debug)]
 pub enum TxnOp {
     /// Create the object.
-    Create(Box<dyn Object>),
+    Create(Arc<dyn Object>),
     /// Update spec and metadata; compare-and-swap when it carries a resourceVersion.
-    Update(Box<dyn Object>),
+    Update(Arc<dyn Object>),
     /// Update the status; compare-and-swap when it carries a resourceVersion.
-    UpdateStatus(Box<dyn Object>),
+    UpdateStatus(Arc<dyn Object>),
     /// Delete the object.
     Delete {
         /// Kind.
@@ -241,10 +241,13 @@ struct Write {
     action: Action,
     /// Whether a stale `base` is a conflict (the caller gave a precondition) or a retry.
     strict: bool,
+    /// Upper bound of the new object's encoded length (for `Action::Put`).
+    size: usize,
 }
 
 enum Action {
-    Put(Box<dyn Object>),
+    /// The new object; not shared until it is committed.
+    Put(Arc<dyn Object>),
     Remove,
     /// Nothing to write (a no-op update, or a check); `base` is still verified.
     Keep,
@@ -435,8 +438,9 @@ impl Store {
         Ok(self.kind_store(&info))
     }
 
-    /// Builds the key, defaulting the namespace of namespaced kinds to `default`.
-    fn key_for(info: &KindInfo, meta: &mut crate::api::ObjectMeta) -> Result<Key> {
+    /// Defaults the namespace of namespaced kinds to `default`, refuses one on cluster-scoped
+    /// kinds, and requires a name.
+    fn normalize(info: &KindInfo, meta: &mut crate::api::ObjectMeta) -> Result<()> {
         if info.namespaced {
             if meta.namespace.as_deref().is_none_or(str::is_empty) {
                 meta.namespace = Some("default".to_string());
@@ -457,16 +461,7 @@ impl Store {
                 "name is required",
             ));
         }
-        Ok(make_key(info, meta.namespace.as_deref(), &meta.name))
-    }
-
-    fn lookup_key(info: &KindInfo, namespace: Option<&str>, name: &str) -> Key {
-        let ns = if info.namespaced {
-            Some(namespace.filter(|n| !n.is_empty()).unwrap_or("default"))
-        } else {
-            None
-        };
-        make_key(info, ns, name)
+        Ok(())
     }
 
     /// A new uid, unique within this store and random across stores, in UUID v4 form.
@@ -556,7 +551,7 @@ impl Store {
     pub fn validate(&self, obj: &dyn Object) -> Result<()> {
         let ks = self.kind_of(obj)?;
         self.validate_in(&ks.info, obj)?;
-        self.check_size(&ks.info, obj)
+        self.check_size(&ks.info, obj, None).map(|_| ())
     }
 
     fn validate_in(&self, info: &KindInfo, obj: &dyn Object) -> Result<()> {
@@ -572,9 +567,16 @@ impl Store {
         }
     }
 
-    fn check_size(&self, info: &KindInfo, obj: &dyn Object) -> Result<()> {
+    /// Checks the object's encoded length against the limit and returns the bound to store
+    /// with it. `bound`, when given, is an upper bound of the length derived from the stored
+    /// version; only when it exceeds the limit is the object encoded to measure it exactly.
+    fn check_size(&self, info: &KindInfo, obj: &dyn Object, bound: Option<usize>) -> Result<usize> {
         let limit = self.inner.config.max_object_bytes;
-        let size = obj.encoded_len();
+        if let Some(b) = bound.filter(|b| *b <= limit) {
+            return Ok(b);
+        }
+        // The resourceVersion is written after measuring: leave room for its widest form.
+        let size = obj.encoded_len() + 22;
         if size > limit {
             return Err(Error::TooLarge {
                 object: obj_ref(info, obj.meta()),
@@ -582,7 +584,7 @@ impl Store {
                 limit,
             });
         }
-        Ok(())
+        Ok(size)
     }
 
     // ----- reads -----
@@ -591,8 +593,7 @@ impl Store {
     /// `None` means `default` for namespaced ones).
     pub fn get(&self, kind: &str, namespace: Option<&str>, name: &str) -> Result<Arc<dyn Object>> {
         let ks = self.kind_named(kind)?;
-        let key = Self::lookup_key(&ks.info, namespace, name);
-        ks.get(&key).ok_or_else(|| Error::NotFound {
+        with_key(&ks.info, namespace, name, |k| ks.get(k)).ok_or_else(|| Error::NotFound {
             object: ObjectRef::new(
                 kind,
                 namespace.or(ks.info.namespaced.then_some("default")),
@@ -631,16 +632,16 @@ impl Store {
     /// Creates `obj`. The store assigns uid, resourceVersion, generation 1 and
     /// creationTimestamp, generates the name from `generateName` when the name is empty,
     /// and drops any status (status is written through [`Store::update_status`]).
-    pub fn create(&self, obj: Box<dyn Object>) -> Result<Arc<dyn Object>> {
+    pub fn create(&self, obj: Arc<dyn Object>) -> Result<Arc<dyn Object>> {
         let ks = self.kind_of(obj.as_ref())?;
         let generated = obj.meta().name.is_empty() && obj.meta().generate_name.is_some();
         let mut w = self.prepare_create(&ks, obj)?;
         for _ in 0..8 {
             match self.commit_one(w)? {
                 Outcome::Done(o) => return Ok(o.expect("a create writes an object")),
-                Outcome::Stale(back) if generated => {
-                    let mut back = back;
+                Outcome::Stale(mut back) if generated => {
                     if let Action::Put(o) = &mut back.action {
+                        let o = uniq(o);
                         let prefix = o.meta().generate_name.clone().unwrap_or_default();
                         o.meta_mut().name = self.generated_name(&prefix);
                         back.key =
@@ -667,15 +668,11 @@ impl Store {
     /// With `metadata.resourceVersion` set, this is a compare-and-swap that fails with
     /// [`Error::Conflict`] unless the object is still at that revision; without it, the update
     /// applies to whatever is current. An update that changes nothing commits nothing.
-    pub fn update(&self, obj: Box<dyn Object>) -> Result<Arc<dyn Object>> {
+    pub fn update(&self, mut obj: Arc<dyn Object>) -> Result<Arc<dyn Object>> {
         let ks = self.kind_of(obj.as_ref())?;
-        self.update_in(&ks, obj)
-    }
-
-    fn update_in(&self, ks: &Arc<KindStore>, mut obj: Box<dyn Object>) -> Result<Arc<dyn Object>> {
-        let key = Self::key_for(&ks.info, obj.meta_mut())?;
+        Self::normalize(&ks.info, uniq(&mut obj).meta_mut())?;
         loop {
-            let w = self.prepare_update(ks, key.clone(), obj)?;
+            let w = self.prepare_update(&ks, obj)?;
             match self.commit_one(w)? {
                 Outcome::Done(o) => return Ok(o.expect("an update keeps or writes an object")),
                 Outcome::Stale(back) => match back.action {
@@ -690,10 +687,8 @@ impl Store {
     /// `obj` are ignored. Compare-and-swap when `obj` carries a resourceVersion.
     pub fn update_status(&self, obj: &dyn Object) -> Result<Arc<dyn Object>> {
         let ks = self.kind_of(obj)?;
-        let mut meta = obj.meta().clone();
-        let key = Self::key_for(&ks.info, &mut meta)?;
         loop {
-            let w = self.prepare_status(&ks, key.clone(), obj)?;
+            let w = self.prepare_status(&ks, obj)?;
             if let Outcome::Done(o) = self.commit_one(w)? {
                 return Ok(o.expect("a status update keeps an object"));
             }
@@ -711,9 +706,8 @@ impl Store {
         params: &DeleteParams,
     ) -> Result<Deleted> {
         let ks = self.kind_named(kind)?;
-        let key = Self::lookup_key(&ks.info, namespace, name);
         loop {
-            let w = self.prepare_delete(&ks, key.clone(), namespace, name, params)?;
+            let w = self.prepare_delete(&ks, namespace, name, params)?;
             let removing = matches!(w.action, Action::Remove);
             if let Outcome::Done(o) = self.commit_one(w)? {
                 let o = o.expect("a deletion reports the object");
@@ -792,19 +786,17 @@ impl Store {
         match op {
             TxnOp::Create(o) => {
                 let ks = self.kind_of(o.as_ref())?;
-                self.prepare_create(&ks, o.clone_boxed())
+                self.prepare_create(&ks, o.clone_arc())
             }
             TxnOp::Update(o) => {
                 let ks = self.kind_of(o.as_ref())?;
-                let mut o = o.clone_boxed();
-                let key = Self::key_for(&ks.info, o.meta_mut())?;
-                self.prepare_update(&ks, key, o)
+                let mut o = o.clone_arc();
+                Self::normalize(&ks.info, uniq(&mut o).meta_mut())?;
+                self.prepare_update(&ks, o)
             }
             TxnOp::UpdateStatus(o) => {
                 let ks = self.kind_of(o.as_ref())?;
-                let mut meta = o.meta().clone();
-                let key = Self::key_for(&ks.info, &mut meta)?;
-                self.prepare_status(&ks, key, o.as_ref())
+                self.prepare_status(&ks, o.as_ref())
             }
             TxnOp::Delete {
                 kind,
@@ -813,8 +805,7 @@ impl Store {
                 params,
             } => {
                 let ks = self.kind_named(kind)?;
-                let key = Self::lookup_key(&ks.info, namespace.as_deref(), name);
-                self.prepare_delete(&ks, key, namespace.as_deref(), name, params)
+                self.prepare_delete(&ks, namespace.as_deref(), name, params)
             }
             TxnOp::Check {
                 kind,
@@ -823,46 +814,58 @@ impl Store {
                 resource_version,
             } => {
                 let ks = self.kind_named(kind)?;
-                let key = Self::lookup_key(&ks.info, namespace.as_deref(), name);
-                let cur = ks.get(&key);
+                let found = with_key(&ks.info, namespace.as_deref(), name, |k| ks.entry(k));
                 let r = ObjectRef::new(kind, namespace.as_deref(), name);
-                match (&cur, resource_version) {
+                match (&found, resource_version) {
                     (None, Some(_)) => return Err(Error::NotFound { object: r }),
                     (Some(_), None) => return Err(Error::AlreadyExists { object: r }),
-                    (Some(c), Some(rv)) if c.meta().resource_version.as_deref() != Some(rv) => {
-                        return Err(conflict(&ks.info, c.as_ref(), rv_message(rv, c.as_ref())))
+                    (Some((_, c)), Some(rv))
+                        if c.obj.meta().resource_version.as_deref() != Some(rv) =>
+                    {
+                        return Err(conflict(
+                            &ks.info,
+                            c.obj.as_ref(),
+                            rv_message(rv, c.obj.as_ref()),
+                        ))
                     }
                     _ => {}
                 }
+                let (key, base) = match found {
+                    Some((k, c)) => (k, Some(c.obj)),
+                    None => (make_key(&ks.info, namespace.as_deref(), name), None),
+                };
                 Ok(Write {
                     ks,
                     key,
-                    base: cur,
+                    base,
                     action: Action::Keep,
                     strict: true,
+                    size: 0,
                 })
             }
         }
     }
 
-    fn prepare_create(&self, ks: &Arc<KindStore>, mut obj: Box<dyn Object>) -> Result<Write> {
+    fn prepare_create(&self, ks: &Arc<KindStore>, mut obj: Arc<dyn Object>) -> Result<Write> {
         let info = &ks.info;
-        if obj.meta().name.is_empty() {
-            if let Some(prefix) = obj.meta().generate_name.clone() {
-                obj.meta_mut().name = self.generated_name(&prefix);
+        let o = uniq(&mut obj);
+        if o.meta().name.is_empty() {
+            if let Some(prefix) = o.meta().generate_name.clone() {
+                o.meta_mut().name = self.generated_name(&prefix);
             }
         }
-        if obj.api_version().is_empty() {
+        if o.api_version().is_empty() {
             return Err(Error::invalid(
-                obj_ref(info, obj.meta()),
+                obj_ref(info, o.meta()),
                 "apiVersion",
                 "apiVersion is required",
             ));
         }
-        let key = Self::key_for(info, obj.meta_mut())?;
+        Self::normalize(info, o.meta_mut())?;
+        let key = make_key(info, o.meta().namespace.as_deref(), &o.meta().name);
         {
             let now = self.inner.config.clock.now();
-            let m = obj.meta_mut();
+            let m = o.meta_mut();
             m.uid = Some(self.new_uid());
             m.resource_version = None;
             m.generation = Some(1);
@@ -870,27 +873,37 @@ impl Store {
             m.deletion_timestamp = None;
             m.deletion_grace_period_seconds = None;
         }
-        obj.clear_status();
-        self.admit(info, Operation::Create, obj.as_mut(), None)?;
-        self.validate_in(info, obj.as_ref())?;
-        self.check_size(info, obj.as_ref())?;
+        o.clear_status();
+        self.admit(info, Operation::Create, o, None)?;
+        self.validate_in(info, o)?;
+        let size = self.check_size(info, o, None)?;
         Ok(Write {
             ks: ks.clone(),
             key,
             base: None,
             action: Action::Put(obj),
             strict: false,
+            size,
         })
     }
 
-    fn prepare_update(
-        &self,
-        ks: &Arc<KindStore>,
-        key: Key,
-        mut obj: Box<dyn Object>,
-    ) -> Result<Write> {
+    /// Prepares an update of spec and metadata. `obj`'s namespace is already normalized.
+    fn prepare_update(&self, ks: &Arc<KindStore>, mut obj: Arc<dyn Object>) -> Result<Write> {
         let info = &ks.info;
-        let Some(cur) = ks.get(&key) else {
+        let found = with_key(
+            info,
+            obj.meta().namespace.as_deref(),
+            &obj.meta().name,
+            |k| ks.entry(k),
+        );
+        let Some((
+            key,
+            Stored {
+                obj: cur,
+                size: cur_size,
+            },
+        )) = found
+        else {
             return Err(Error::NotFound {
                 object: obj_ref(info, obj.meta()),
             });
@@ -902,10 +915,11 @@ impl Store {
             obj.meta().resource_version.as_deref(),
             obj.meta().uid.as_deref(),
         )?;
-        obj.set_status_from(cur.as_ref());
+        let o = uniq(&mut obj);
+        o.set_status_from(cur.as_ref());
         let c = cur.meta();
         {
-            let m = obj.meta_mut();
+            let m = o.meta_mut();
             m.uid = c.uid.clone();
             m.creation_timestamp = c.creation_timestamp;
             m.deletion_timestamp = c.deletion_timestamp;
@@ -913,8 +927,8 @@ impl Store {
             m.generation = c.generation;
             m.resource_version = c.resource_version.clone();
         }
-        self.admit(info, Operation::Update, obj.as_mut(), Some(cur.as_ref()))?;
-        let spec_same = obj.spec_eq(cur.as_ref());
+        self.admit(info, Operation::Update, o, Some(cur.as_ref()))?;
+        let spec_same = o.spec_eq(cur.as_ref());
         if c.deletion_timestamp.is_some() {
             if !spec_same {
                 return Err(Error::invalid(
@@ -923,7 +937,7 @@ impl Store {
                     "the object is being deleted (metadata.deletionTimestamp is set): spec changes are refused",
                 ));
             }
-            if let Some(f) = obj
+            if let Some(f) = o
                 .meta()
                 .finalizers
                 .iter()
@@ -936,25 +950,39 @@ impl Store {
                 ));
             }
         }
-        if spec_same && obj.meta() == c {
+        let meta_same = o.meta() == c;
+        if spec_same && meta_same {
             return Ok(Write {
                 ks: ks.clone(),
                 key,
                 base: Some(cur),
                 action: Action::Keep,
                 strict,
+                size: 0,
             });
         }
         if !spec_same {
-            obj.meta_mut().generation = Some(c.generation.unwrap_or(0) + 1);
+            o.meta_mut().generation = Some(c.generation.unwrap_or(0) + 1);
         }
         // What did not change was validated when it was written: check only what changed.
-        if !(spec_same && validated_meta_eq(obj.meta(), c)) {
-            self.validate_in(info, obj.as_ref())?;
+        let mut errors = Vec::new();
+        if !meta_same && !validated_meta_eq(o.meta(), c) {
+            errors = validate_meta(o.meta(), info.namespaced);
         }
-        self.check_size(info, obj.as_ref())?;
-        let action = if obj.meta().deletion_timestamp.is_some() && obj.meta().finalizers.is_empty()
-        {
+        if !spec_same {
+            o.validate(&mut errors);
+        }
+        if !errors.is_empty() {
+            return Err(Error::Invalid {
+                object: obj_ref(info, o.meta()),
+                errors,
+            });
+        }
+        // Only the metadata changed: the new encoding is at most the old one plus the new
+        // metadata's (over-estimated) encoding.
+        let bound = spec_same.then(|| cur_size + meta_len_bound(o.meta()));
+        let size = self.check_size(info, o, bound)?;
+        let action = if o.meta().deletion_timestamp.is_some() && o.meta().finalizers.is_empty() {
             Action::Remove
         } else {
             Action::Put(obj)
@@ -965,12 +993,26 @@ impl Store {
             base: Some(cur),
             action,
             strict,
+            size,
         })
     }
 
-    fn prepare_status(&self, ks: &Arc<KindStore>, key: Key, input: &dyn Object) -> Result<Write> {
+    fn prepare_status(&self, ks: &Arc<KindStore>, input: &dyn Object) -> Result<Write> {
         let info = &ks.info;
-        let Some(cur) = ks.get(&key) else {
+        let found = with_key(
+            info,
+            input.meta().namespace.as_deref(),
+            &input.meta().name,
+            |k| ks.entry(k),
+        );
+        let Some((
+            key,
+            Stored {
+                obj: cur,
+                size: cur_size,
+            },
+        )) = found
+        else {
             return Err(Error::NotFound {
                 object: obj_ref(info, input.meta()),
             });
@@ -989,36 +1031,44 @@ impl Store {
                 base: Some(cur),
                 action: Action::Keep,
                 strict,
+                size: 0,
             });
         }
-        let mut obj = cur.clone_boxed();
-        obj.set_status_from(input);
-        self.admit(
-            info,
-            Operation::UpdateStatus,
-            obj.as_mut(),
-            Some(cur.as_ref()),
-        )?;
-        self.check_size(info, obj.as_ref())?;
+        let mut obj = cur.clone_arc();
+        let o = uniq(&mut obj);
+        o.set_status_from(input);
+        self.admit(info, Operation::UpdateStatus, o, Some(cur.as_ref()))?;
+        // Only the status changed (unless a hook changed more: then measure exactly).
+        let bound = o
+            .spec_eq(cur.as_ref())
+            .then(|| cur_size + o.status_len() + 1);
+        let size = self.check_size(info, o, bound)?;
         Ok(Write {
             ks: ks.clone(),
             key,
             base: Some(cur),
             action: Action::Put(obj),
             strict,
+            size,
         })
     }
 
     fn prepare_delete(
         &self,
         ks: &Arc<KindStore>,
-        key: Key,
         namespace: Option<&str>,
         name: &str,
         params: &DeleteParams,
     ) -> Result<Write> {
         let info = &ks.info;
-        let Some(cur) = ks.get(&key) else {
+        let Some((
+            key,
+            Stored {
+                obj: cur,
+                size: cur_size,
+            },
+        )) = with_key(info, namespace, name, |k| ks.entry(k))
+        else {
             let ns = if info.namespaced {
                 Some(namespace.unwrap_or("default"))
             } else {
@@ -1048,6 +1098,7 @@ impl Store {
                 base: Some(cur),
                 action: Action::Remove,
                 strict,
+                size: 0,
             });
         }
         if cur.meta().deletion_timestamp.is_some() && extra_finalizer.is_none() {
@@ -1057,11 +1108,13 @@ impl Store {
                 base: Some(cur),
                 action: Action::Keep,
                 strict,
+                size: 0,
             });
         }
-        let mut obj = cur.clone_boxed();
+        let mut obj = cur.clone_arc();
+        let o = uniq(&mut obj);
         {
-            let m = obj.meta_mut();
+            let m = o.meta_mut();
             if let Some(f) = extra_finalizer {
                 m.finalizers.push(f.to_string());
             }
@@ -1070,13 +1123,18 @@ impl Store {
                 m.deletion_grace_period_seconds = params.grace_period_seconds.or(Some(0));
             }
         }
-        self.admit(info, Operation::Delete, obj.as_mut(), Some(cur.as_ref()))?;
+        self.admit(info, Operation::Delete, o, Some(cur.as_ref()))?;
+        let bound = o
+            .spec_eq(cur.as_ref())
+            .then(|| cur_size + meta_len_bound(o.meta()));
+        let size = self.check_size(info, o, bound)?;
         Ok(Write {
             ks: ks.clone(),
             key,
             base: Some(cur),
             action: Action::Put(obj),
             strict,
+            size,
         })
     }
 
@@ -1171,6 +1229,40 @@ impl Store {
     }
 }
 
+/// An upper bound of the length of `m`'s JSON encoding, computed without encoding it: every
+/// string counted as if each byte needed a six-byte escape, plus room for every key and
+/// punctuation.
+fn meta_len_bound(m: &crate::api::ObjectMeta) -> usize {
+    fn s(x: &str) -> usize {
+        6 * x.len() + 40
+    }
+    fn o(x: &Option<String>) -> usize {
+        x.as_deref().map_or(0, s)
+    }
+    let mut n = 200
+        + s(&m.name)
+        + o(&m.generate_name)
+        + o(&m.namespace)
+        + o(&m.uid)
+        + o(&m.resource_version);
+    n += m
+        .labels
+        .iter()
+        .chain(m.annotations.iter())
+        .map(|(k, v)| s(k) + s(v))
+        .sum::<usize>();
+    n += m.finalizers.iter().map(|f| s(f)).sum::<usize>();
+    n += m
+        .owner_references
+        .iter()
+        .map(|r| 200 + s(&r.api_version) + s(&r.kind) + s(&r.name) + s(&r.uid))
+        .sum::<usize>();
+    if !m.extra.is_empty() {
+        n += crate::api::json_len(&m.extra) + 2;
+    }
+    n
+}
+
 /// True when the metadata fields that validation looks at are unchanged.
 fn validated_meta_eq(a: &crate::api::ObjectMeta, b: &crate::api::ObjectMeta) -> bool {
     a.labels == b.labels
@@ -1186,6 +1278,31 @@ fn obj_ref_any(obj: &dyn Object) -> ObjectRef {
         obj.meta().namespace.as_deref(),
         &obj.meta().name,
     )
+}
+
+use crate::api::make_mut as uniq;
+
+/// Calls `f` with the store key of `namespace/name`, built on the stack: reads and updates
+/// look objects up without allocating.
+fn with_key<R>(
+    info: &KindInfo,
+    namespace: Option<&str>,
+    name: &str,
+    f: impl FnOnce(&str) -> R,
+) -> R {
+    if !info.namespaced {
+        return f(name);
+    }
+    let ns = namespace.filter(|n| !n.is_empty()).unwrap_or("default");
+    let len = ns.len() + 1 + name.len();
+    let mut buf = [0u8; 320];
+    if len > buf.len() {
+        return f(&format!("{ns}/{name}"));
+    }
+    buf[..ns.len()].copy_from_slice(ns.as_bytes());
+    buf[ns.len()] = b'/';
+    buf[ns.len() + 1..len].copy_from_slice(name.as_bytes());
+    f(std::str::from_utf8(&buf[..len]).expect("two UTF-8 strings joined by '/' are UTF-8"))
 }
 
 fn make_key(info: &KindInfo, namespace: Option<&str>, name: &str) -> Key {
@@ -1265,14 +1382,20 @@ fn apply(w: Write, st: &mut KindState, rev: u64) -> Option<Arc<dyn Object>> {
         key,
         base,
         action,
+        size,
         ..
     } = w;
     match action {
         Action::Keep => base,
         Action::Put(mut obj) => {
-            obj.meta_mut().resource_version = Some(rev.to_string());
-            let obj: Arc<dyn Object> = Arc::from(obj);
-            ks.objects.insert(key.clone(), obj.clone());
+            uniq(&mut obj).meta_mut().resource_version = Some(rev.to_string());
+            ks.objects.insert(
+                key.clone(),
+                Stored {
+                    obj: obj.clone(),
+                    size,
+                },
+            );
             st.reindex(&key, base.as_deref(), Some(obj.as_ref()));
             let kind = if base.is_some() {
                 EventType::Modified
@@ -1292,9 +1415,8 @@ fn apply(w: Write, st: &mut KindState, rev: u64) -> Option<Arc<dyn Object>> {
             ks.objects.remove(&key);
             st.reindex(&key, Some(base.as_ref()), None);
             // The DELETED event carries the deletion's revision, as in Kubernetes.
-            let mut last = base.clone_boxed();
-            last.meta_mut().resource_version = Some(rev.to_string());
-            let last: Arc<dyn Object> = Arc::from(last);
+            let mut last = base.clone_arc();
+            uniq(&mut last).meta_mut().resource_version = Some(rev.to_string());
             st.publish(Arc::new(Event {
                 revision: rev,
                 kind: EventType::Deleted,
@@ -1351,8 +1473,8 @@ fn list_locked(ks: &KindStore, st: &KindState, p: &ListParams, revision: u64) ->
         None => ks
             .objects
             .iter()
-            .filter(|e| matches(e.value().as_ref()))
-            .map(|e| e.value().clone())
+            .filter(|e| matches(e.value().obj.as_ref()))
+            .map(|e| e.value().obj.clone())
             .collect(),
     };
     items.sort_unstable_by(|a, b| {
