@@ -21,3 +21,8 @@ pub mod engine;
 pub mod manifest;
 
 pub use engine::{Engine, EngineBuilder};
+
+/// The README's Rust examples, compiled and run as doctests so they cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
