@@ -16,6 +16,16 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Time;
     /// Monotonic time since an arbitrary origin fixed for this clock, used for delays.
     fn monotonic(&self) -> Duration;
+    /// True when time moves only by hand ([`ManualClock`]): waiting for a deadline then means
+    /// waiting for [`Clock::on_advance`] callbacks rather than for real time to pass.
+    fn is_manual(&self) -> bool {
+        false
+    }
+    /// Registers `wake` to run after every manual jump of time. Timers waiting on a manual
+    /// clock use it to re-check their deadlines; the system clock never calls it.
+    fn on_advance(&self, wake: Arc<dyn Fn() + Send + Sync>) {
+        let _ = wake;
+    }
 }
 
 /// A shared clock handle.
@@ -59,9 +69,17 @@ impl Clock for SystemClock {
 /// A clock that moves only when told to: for tests.
 ///
 /// Wall time and monotonic time advance together by [`ManualClock::advance`].
-#[derive(Debug)]
 pub struct ManualClock {
     state: Mutex<(Time, Duration)>,
+    wakers: Mutex<Vec<Arc<dyn Fn() + Send + Sync>>>,
+}
+
+impl std::fmt::Debug for ManualClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManualClock")
+            .field("state", &*self.state.lock())
+            .finish()
+    }
 }
 
 impl ManualClock {
@@ -69,14 +87,22 @@ impl ManualClock {
     pub fn new(start: Time) -> Self {
         ManualClock {
             state: Mutex::new((start, Duration::ZERO)),
+            wakers: Mutex::new(Vec::new()),
         }
     }
 
-    /// Moves both wall and monotonic time forward by `by`.
+    /// Moves both wall and monotonic time forward by `by`, then wakes every timer waiting on
+    /// this clock (outside any lock, so a woken timer may read the clock at once).
     pub fn advance(&self, by: Duration) {
-        let mut s = self.state.lock();
-        s.0 = Time::from_unix_micros(s.0.unix_micros() + by.as_micros() as i64);
-        s.1 += by;
+        {
+            let mut s = self.state.lock();
+            s.0 = Time::from_unix_micros(s.0.unix_micros() + by.as_micros() as i64);
+            s.1 += by;
+        }
+        let wakers: Vec<_> = self.wakers.lock().clone();
+        for w in wakers {
+            w();
+        }
     }
 }
 
@@ -94,5 +120,13 @@ impl Clock for ManualClock {
 
     fn monotonic(&self) -> Duration {
         self.state.lock().1
+    }
+
+    fn is_manual(&self) -> bool {
+        true
+    }
+
+    fn on_advance(&self, wake: Arc<dyn Fn() + Send + Sync>) {
+        self.wakers.lock().push(wake);
     }
 }
