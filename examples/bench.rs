@@ -11,13 +11,13 @@
 
 use dashmap::DashMap;
 use serde_json::json;
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 use steady::api::{
-    Container, ObjectMeta, OwnerReference, Pod, PodSpec, Quantity, ResourceRequirements, Selector,
+    Container, Map, ObjectMeta, OwnerReference, Pod, PodSpec, Quantity, ResourceRequirements,
+    Selector,
 };
 use steady::client::{Api, Event};
 use steady::store::{ListParams, WatchParams};
@@ -65,10 +65,10 @@ fn round(v: f64) -> f64 {
 
 /// A small Pod as a ReplicaSet would create it.
 fn pod(i: usize, app: &str) -> Pod {
-    let mut labels = BTreeMap::new();
+    let mut labels = Map::new();
     labels.insert("app".to_string(), app.to_string());
     labels.insert("pod-template-hash".to_string(), "7d4b9c".to_string());
-    let mut requests = BTreeMap::new();
+    let mut requests = Map::new();
     requests.insert("cpu".to_string(), Quantity("100m".into()));
     requests.insert("memory".to_string(), Quantity("128Mi".into()));
     Pod {

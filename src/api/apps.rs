@@ -5,10 +5,9 @@ use super::core::{
     check_enum, check_int_or_percent, check_min, is_zero_int_or_percent, required, IntOrString,
     PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimStatus, PodTemplateSpec,
 };
-use super::{ApiVersion, Condition, Extra, FieldError, Kind, LabelSelector, ObjectMeta};
+use super::{ApiVersion, Condition, Extra, FieldError, Kind, LabelSelector, Map, ObjectMeta};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 // ---------------------------------------------------------------------------------------------
 // Shared checks of the workload kinds
@@ -16,10 +15,7 @@ use std::collections::BTreeMap;
 
 /// True when `labels` satisfy `selector` (matchLabels, and matchExpressions with `In`,
 /// `NotIn`, `Exists` and `DoesNotExist`; an unknown operator never matches).
-pub(crate) fn selector_matches(
-    selector: &LabelSelector,
-    labels: &BTreeMap<String, String>,
-) -> bool {
+pub(crate) fn selector_matches(selector: &LabelSelector, labels: &Map<String, String>) -> bool {
     selector
         .match_labels
         .iter()

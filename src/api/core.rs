@@ -7,16 +7,16 @@
 //! kind's validation; every struct keeps the fields it does not model in its `extra`.
 
 use super::{
-    ApiVersion, Condition, Extra, FieldError, Kind, LabelSelector, ObjectMeta, Quantity, Time,
+    ApiVersion, Condition, Extra, FieldError, Kind, LabelSelector, Map, ObjectMeta, Quantity, Time,
 };
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 
 /// Resource amounts by resource name (`cpu`, `memory`, `storage`...): Kubernetes' ResourceList.
-pub type ResourceList = BTreeMap<String, Quantity>;
+pub type ResourceList = Map<String, Quantity>;
 
 // ---------------------------------------------------------------------------------------------
 // IntOrString
@@ -203,8 +203,8 @@ pub struct PodSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_name: Option<String>,
     /// Labels a node must have for the pod to be scheduled on it.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub node_selector: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub node_selector: Map<String, String>,
     /// Scheduling constraints (node affinity; pod (anti-)affinity kept as JSON).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub affinity: Option<Box<Affinity>>,
@@ -338,10 +338,10 @@ pub struct EnvVar {
 #[serde(rename_all = "camelCase")]
 pub struct ResourceRequirements {
     /// Amounts the container is guaranteed (and scheduled by).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub requests: ResourceList,
     /// Amounts the container may not exceed.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub limits: ResourceList,
     /// Unmodelled fields (claims).
     #[serde(flatten)]
@@ -969,10 +969,10 @@ pub struct Taint {
 #[serde(rename_all = "camelCase")]
 pub struct NodeStatus {
     /// Total resources of the node.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub capacity: ResourceList,
     /// Resources available to pods.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub allocatable: ResourceList,
     /// `Ready`, `MemoryPressure`, `DiskPressure`...
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -1102,8 +1102,8 @@ const PROTOCOLS: &[&str] = &["TCP", "UDP", "SCTP"];
 #[serde(rename_all = "camelCase")]
 pub struct ServiceSpec {
     /// Labels of the pods traffic goes to.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub selector: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub selector: Map<String, String>,
     /// Ports the service exposes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<ServicePort>,
@@ -1483,7 +1483,7 @@ pub struct PersistentVolumeClaimStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<String>,
     /// Capacity of the bound volume.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub capacity: ResourceList,
     /// Access modes of the bound volume.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -1574,11 +1574,11 @@ pub struct ConfigMap {
     #[serde(default)]
     pub metadata: ObjectMeta,
     /// UTF-8 values.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub data: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub data: Map<String, String>,
     /// Binary values, base64-encoded.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub binary_data: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub binary_data: Map<String, String>,
     /// When true, the data can no longer change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub immutable: Option<bool>,

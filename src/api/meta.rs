@@ -1,10 +1,10 @@
 //! Object metadata (`metadata:` of every object) and the carrier of fields steady does not model.
 
+use super::map::Map;
 use super::time::Time;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use std::cell::Cell;
-use std::collections::BTreeMap;
 use std::ops::{Deref, DerefMut};
 
 /// Fields of a manifest that steady's typed structs do not model.
@@ -13,7 +13,7 @@ use std::ops::{Deref, DerefMut};
 /// documentation survives a round trip through steady unchanged: nothing is dropped. Apply
 /// reports such fields as warnings.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Extra(pub BTreeMap<String, Value>);
+pub struct Extra(pub Map<String, Value>);
 
 thread_local! {
     // Set while computing which fields of a manifest are not modelled: `Extra` then serializes
@@ -36,7 +36,7 @@ impl Extra {
 }
 
 impl Deref for Extra {
-    type Target = BTreeMap<String, Value>;
+    type Target = Map<String, Value>;
     fn deref(&self) -> &Self::Target {
         &self.0
     }
@@ -51,7 +51,7 @@ impl DerefMut for Extra {
 impl Serialize for Extra {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if SKIP_EXTRA.with(|c| c.get()) {
-            BTreeMap::<String, Value>::new().serialize(s)
+            Map::<String, Value>::new().serialize(s)
         } else {
             self.0.serialize(s)
         }
@@ -60,7 +60,7 @@ impl Serialize for Extra {
 
 impl<'de> Deserialize<'de> for Extra {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        BTreeMap::deserialize(d).map(Extra)
+        Map::deserialize(d).map(Extra)
     }
 }
 
@@ -100,11 +100,11 @@ pub struct ObjectMeta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_grace_period_seconds: Option<i64>,
     /// Identifying labels, matched by selectors.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub labels: Map<String, String>,
     /// Non-identifying annotations.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub annotations: Map<String, String>,
     /// Objects this one depends on; the garbage collector deletes it when they are gone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub owner_references: Vec<OwnerReference>,

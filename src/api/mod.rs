@@ -13,6 +13,7 @@ pub mod coordination;
 pub mod core;
 mod dynamic;
 mod error;
+pub mod map;
 mod meta;
 mod object;
 mod quantity;
@@ -30,11 +31,12 @@ pub use self::core::*;
 pub use condition::Condition;
 pub use dynamic::DynamicObject;
 pub use error::FieldError;
+pub use map::Map;
 pub use meta::{Extra, ObjectMeta, OwnerReference};
 pub use object::{json_len, make_mut, ApiVersion, Kind, Object, Resource};
 pub use quantity::{Quantity, QuantityError};
 pub use registry::{KindInfo, Registry};
 pub use selector::{
-    LabelSelector, LabelSelectorRequirement, Operator, Requirement, Selector, SelectorError,
+    LabelSelector, LabelSelectorRequirement, Labels, Operator, Requirement, Selector, SelectorError,
 };
 pub use time::{Time, TimeParseError};

@@ -2,9 +2,10 @@
 //! form (`a=b,c!=d,e in (x,y),!f`), both compiled to a [`Selector`].
 
 use super::error::FieldError;
+use super::map::Map;
 use super::validation::{self, forbidden, invalid, required};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
@@ -16,8 +17,8 @@ use std::str::FromStr;
 #[serde(rename_all = "camelCase")]
 pub struct LabelSelector {
     /// Labels that must be present with exactly these values.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub match_labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub match_labels: Map<String, String>,
     /// Further requirements, all of which must hold.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub match_expressions: Vec<LabelSelectorRequirement>,
@@ -74,8 +75,33 @@ impl LabelSelector {
 
     /// True when `labels` satisfy the selector; false when the selector is invalid (see
     /// [`to_selector`](LabelSelector::to_selector)). Compiles the selector on every call.
-    pub fn matches_labels(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub fn matches_labels(&self, labels: &(impl Labels + ?Sized)) -> bool {
         self.to_selector().is_ok_and(|s| s.matches(labels))
+    }
+}
+
+/// A set of labels a selector can be matched against: an object's
+/// [`labels`](super::ObjectMeta::labels) ([`Map`]), or a `BTreeMap` or `HashMap` of strings.
+pub trait Labels {
+    /// The value of label `key`, if present.
+    fn label(&self, key: &str) -> Option<&str>;
+}
+
+impl Labels for Map<String, String> {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.get(key).map(String::as_str)
+    }
+}
+
+impl Labels for BTreeMap<String, String> {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.get(key).map(String::as_str)
+    }
+}
+
+impl<S: std::hash::BuildHasher> Labels for HashMap<String, String, S> {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.get(key).map(String::as_str)
     }
 }
 
@@ -175,9 +201,9 @@ impl Requirement {
 
     /// True when `labels` satisfy this requirement. `NotEquals` and `NotIn` hold when the
     /// label is absent, as in Kubernetes.
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        let value = labels.get(&self.key);
-        let listed = |v: &String| self.values.binary_search(v).is_ok();
+    pub fn matches(&self, labels: &(impl Labels + ?Sized)) -> bool {
+        let value = labels.label(&self.key);
+        let listed = |v: &str| self.values.binary_search_by(|x| x.as_str().cmp(v)).is_ok();
         match self.op {
             Operator::Equals | Operator::In => value.is_some_and(listed),
             Operator::NotEquals | Operator::NotIn => !value.is_some_and(listed),
@@ -250,7 +276,7 @@ impl Selector {
     }
 
     /// True when `labels` satisfy every requirement.
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub fn matches(&self, labels: &(impl Labels + ?Sized)) -> bool {
         self.requirements.iter().all(|r| r.matches(labels))
     }
 
@@ -548,7 +574,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    fn labels(pairs: &[(&str, &str)]) -> Map<String, String> {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -869,7 +895,7 @@ mod tests {
             match_labels in prop::collection::btree_map(key(), value(), 0..3),
             labels in prop::collection::btree_map(key(), value(), 0..4),
         ) {
-            let ls = LabelSelector { match_labels, ..Default::default() };
+            let ls = LabelSelector { match_labels: match_labels.into(), ..Default::default() };
             let selector = ls.to_selector().unwrap();
             prop_assert_eq!(Selector::parse(&selector.to_string()).unwrap().matches(&labels), selector.matches(&labels));
             prop_assert_eq!(ls.matches_labels(&labels), ls.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v)));
