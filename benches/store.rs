@@ -5,16 +5,16 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use dashmap::DashMap;
-use std::collections::BTreeMap;
 use std::sync::Arc;
+use steady::api::Map;
 use steady::api::{Container, ObjectMeta, Pod, PodSpec, Quantity, ResourceRequirements};
 use steady::store::WatchParams;
 use steady::Engine;
 
 fn pod(i: usize) -> Pod {
-    let mut labels = BTreeMap::new();
+    let mut labels = Map::new();
     labels.insert("app".to_string(), "web".to_string());
-    let mut requests = BTreeMap::new();
+    let mut requests = Map::new();
     requests.insert("cpu".to_string(), Quantity("100m".into()));
     Pod {
         metadata: ObjectMeta {
