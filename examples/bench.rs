@@ -418,6 +418,168 @@ fn watch_latency(out: &Out, watchers: usize) {
     }
 }
 
+fn widget(i: usize) -> Arc<dyn steady::api::Object> {
+    Arc::new(
+        serde_json::from_value::<steady::api::DynamicObject>(json!({
+            "apiVersion": "example.com/v1", "kind": "Widget",
+            "metadata": {"name": format!("w{i}")}, "spec": {"size": i}
+        }))
+        .unwrap(),
+    )
+}
+
+/// 100,000 objects of a custom kind, each reconciled once by a trivial reconciler, against the
+/// same number of closures through a plain crossbeam channel on the same number of threads.
+fn runtime_throughput(out: &Out) {
+    const N: usize = 100_000;
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // Baseline: closures through a channel, `workers` consumer threads.
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (tx, rx) = crossbeam_channel::unbounded::<Box<dyn FnOnce() + Send>>();
+    let hs: Vec<_> = (0..workers)
+        .map(|_| {
+            let rx = rx.clone();
+            thread::spawn(move || {
+                for f in rx.iter() {
+                    f();
+                }
+            })
+        })
+        .collect();
+    let t0 = Instant::now();
+    for i in 0..N {
+        let d = done.clone();
+        tx.send(Box::new(move || {
+            std::hint::black_box(i);
+            d.fetch_add(1, Ordering::Relaxed);
+        }))
+        .unwrap();
+    }
+    while done.load(Ordering::Relaxed) < N {
+        std::hint::spin_loop();
+    }
+    let base = N as f64 / t0.elapsed().as_secs_f64();
+    drop(tx);
+    for h in hs {
+        h.join().unwrap();
+    }
+
+    // steady: the objects exist; a controller registered now reconciles each once.
+    let e = Engine::builder().workers(workers).build().unwrap();
+    for chunk in (0..N).collect::<Vec<_>>().chunks(1000) {
+        e.store()
+            .transaction(
+                chunk
+                    .iter()
+                    .map(|&i| steady::store::TxnOp::Create(widget(i)))
+                    .collect(),
+            )
+            .unwrap();
+    }
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = count.clone();
+    let t0 = Instant::now();
+    e.add_controller(
+        steady::runtime::Controller::new("bench", "example.com/v1", "Widget")
+            .concurrency(workers)
+            .build(move |ctx: &steady::runtime::Context| {
+                std::hint::black_box(ctx.key());
+                c.fetch_add(1, Ordering::Relaxed);
+                Ok(steady::runtime::Action::done())
+            }),
+    )
+    .unwrap();
+    while count.load(Ordering::Relaxed) < N {
+        thread::sleep(Duration::from_micros(200));
+    }
+    let rate = N as f64 / t0.elapsed().as_secs_f64();
+    out.emit("channel_pool.tasks_per_s", base, "tasks/s", None);
+    out.emit(
+        "runtime.reconciles_per_s",
+        rate,
+        "reconciles/s",
+        Some(("channel_pool.tasks_per_s", base, base / rate)),
+    );
+}
+
+/// From the store commit to the reconcile call, against one bare channel hop.
+fn runtime_latency(out: &Out) {
+    const SAMPLES: usize = 3000;
+    let pace = Duration::from_micros(200);
+    let origin = Instant::now();
+    let spin_until = |t: Instant| {
+        while Instant::now() < t {
+            std::hint::spin_loop();
+        }
+    };
+    let (tx, rx) = crossbeam_channel::unbounded::<u64>();
+    let h = thread::spawn(move || {
+        rx.iter()
+            .map(|sent| (origin.elapsed().as_nanos() as u64 - sent) as f64 / 1e3)
+            .collect::<Vec<f64>>()
+    });
+    let mut next = Instant::now();
+    for _ in 0..SAMPLES {
+        next += pace;
+        spin_until(next);
+        tx.send(origin.elapsed().as_nanos() as u64).unwrap();
+    }
+    drop(tx);
+    let mut base = h.join().unwrap();
+
+    let lat = Arc::new(std::sync::Mutex::new(Vec::with_capacity(SAMPLES)));
+    let l = lat.clone();
+    let e = Engine::builder()
+        .controller(
+            steady::runtime::Controller::new("latency", "example.com/v1", "Widget").build(
+                move |ctx: &steady::runtime::Context| {
+                    let now = origin.elapsed().as_nanos() as u64;
+                    if let Some(o) = ctx.object() {
+                        if let Some(sent) = o.meta().annotations.get("sent") {
+                            let sent: u64 = sent.parse().unwrap();
+                            l.lock().unwrap().push((now - sent) as f64 / 1e3);
+                        }
+                    }
+                    Ok(steady::runtime::Action::done())
+                },
+            ),
+        )
+        .build()
+        .unwrap();
+    let mut next = Instant::now();
+    for i in 0..SAMPLES {
+        let o = widget(i);
+        next += pace;
+        spin_until(next);
+        let mut o = (*o
+            .as_any()
+            .downcast_ref::<steady::api::DynamicObject>()
+            .unwrap())
+        .clone();
+        o.metadata.annotations.insert(
+            "sent".into(),
+            (origin.elapsed().as_nanos() as u64).to_string(),
+        );
+        e.store().create(Arc::new(o)).unwrap();
+    }
+    while lat.lock().unwrap().len() < SAMPLES {
+        thread::sleep(Duration::from_millis(1));
+    }
+    let mut lat = lat.lock().unwrap().clone();
+    for (p, pname) in [(0.5, "p50"), (0.99, "p99")] {
+        let b = percentile(&mut base, p);
+        let s = percentile(&mut lat, p);
+        let bname = format!("channel.hop_{pname}_us");
+        out.emit(&bname, b, "us", None);
+        out.emit(
+            &format!("runtime.event_to_reconcile_{pname}_us"),
+            s,
+            "us",
+            Some((&bname, b, s / b)),
+        );
+    }
+}
+
 fn main() {
     let mut json = false;
     let mut filter = Vec::new();
@@ -443,5 +605,11 @@ fn main() {
     if out.wants("watch.") {
         watch_latency(&out, 1);
         watch_latency(&out, 100);
+    }
+    if out.wants("runtime.reconciles_per_s") {
+        runtime_throughput(&out);
+    }
+    if out.wants("runtime.event_to_reconcile") {
+        runtime_latency(&out);
     }
 }

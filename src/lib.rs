@@ -19,6 +19,7 @@ pub use error::{Error, ObjectRef, Result};
 pub mod client;
 pub mod engine;
 pub mod manifest;
+pub mod runtime;
 
 pub use engine::{Engine, EngineBuilder};
 

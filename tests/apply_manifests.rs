@@ -194,3 +194,80 @@ fn missing_kind_api_version_or_name_is_refused_naming_the_field() {
     }
     assert_eq!(e.store().revision(), 1, "nothing was written");
 }
+
+#[test]
+fn a_field_of_the_wrong_type_in_a_built_in_kind_names_the_field_and_line() {
+    let e = common::engine();
+    let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: three\n  selector: {matchLabels: {app: web}}\n";
+    let err = e.apply(text).unwrap_err();
+    let Error::InDocument { line, source, .. } = &err else {
+        panic!("expected a document error, got {err}")
+    };
+    assert_eq!(*line, Some(6), "{err}");
+    let Error::Invalid { errors, object } = &**source else {
+        panic!("expected Invalid, got {err}")
+    };
+    assert_eq!(errors[0].field, "spec.replicas", "{err}");
+    assert_eq!(object.to_string(), "Deployment \"default/web\"");
+    assert!(e.api::<steady::api::Deployment>().get("web").is_err());
+}
+
+#[test]
+fn kubernetes_validation_rules_apply_to_built_in_kinds() {
+    let e = common::engine();
+    // The template's labels do not match the selector; replicas is negative.
+    let text = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: -1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: other}}
+    spec:
+      containers: [{name: web, image: nginx}]
+"#;
+    let err = e.apply(text).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("spec.replicas"), "{msg}");
+    assert!(
+        msg.contains("selector") || msg.contains("template"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn an_invalid_selector_string_is_refused_naming_the_problem() {
+    let err = steady::api::Selector::parse("app in (a,b").unwrap_err();
+    assert!(err.to_string().contains("app in (a,b"), "{err}");
+    assert!(steady::api::Selector::parse("a=b,!c,d in (x, y),e!=f").is_ok());
+}
+
+#[test]
+fn unknown_fields_of_built_in_kinds_are_kept_and_reported() {
+    let e = common::engine();
+    let text = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: Always
+    securityContext: {runAsUser: 1000}
+"#;
+    let r = e.apply(text).unwrap();
+    assert_eq!(r.warnings.len(), 2, "{:?}", r.warnings);
+    assert!(r
+        .warnings
+        .iter()
+        .any(|w| w.contains("spec.containers[0].imagePullPolicy")));
+    let v = serde_json::to_value(&*e.api::<steady::api::Pod>().get("p").unwrap()).unwrap();
+    assert_eq!(v["spec"]["containers"][0]["imagePullPolicy"], "Always");
+    assert_eq!(
+        v["spec"]["containers"][0]["securityContext"]["runAsUser"],
+        1000
+    );
+}

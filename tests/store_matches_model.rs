@@ -182,6 +182,7 @@ proptest! {
                             rev += 1;
                             let m = model.get_mut(&n).unwrap();
                             m.deleting = true;
+                            m.generation += 1; // marking for deletion bumps generation
                             m.rv = rev;
                             expected_events.push(("MODIFIED", n.clone(), rev));
                             Res::Ok(rev)

@@ -8,15 +8,19 @@ use crate::client::{Api, DynamicApi};
 use crate::clock::SharedClock;
 use crate::error::Result;
 use crate::manifest::{self, ApplyReport};
+use crate::runtime::{Controller, MetricsRegistry, MetricsSnapshot, Runtime, RuntimeConfig};
 use crate::store::{Store, StoreConfig};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Builds an [`Engine`].
 #[derive(Debug, Default)]
 pub struct EngineBuilder {
     store: StoreConfig,
     kinds: Vec<KindInfo>,
+    runtime: RuntimeConfig,
+    controllers: Vec<Controller>,
 }
 
 impl EngineBuilder {
@@ -51,6 +55,24 @@ impl EngineBuilder {
         self
     }
 
+    /// Worker threads shared by all controllers (default: the available parallelism).
+    pub fn workers(mut self, n: usize) -> Self {
+        self.runtime.workers = n.max(1);
+        self
+    }
+
+    /// How long shutdown waits for running reconciles to finish (default 30 s).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.runtime.shutdown_grace = grace;
+        self
+    }
+
+    /// Registers a controller; it starts with the engine.
+    pub fn controller(mut self, controller: Controller) -> Self {
+        self.controllers.push(controller);
+        self
+    }
+
     /// Starts the engine.
     pub fn build(self) -> Result<Engine> {
         let registry = Arc::new(Registry::new());
@@ -59,6 +81,8 @@ impl EngineBuilder {
             registry.register(k);
         }
         let store = Store::new(registry, self.store);
+        // Events by the uid of the object they are about (EventRecorder aggregation, events_for).
+        crate::runtime::events::register_involved_object_index(&store);
         // Pods by node: what node agents and the scheduler look up.
         store.add_field_index(
             "Pod",
@@ -68,18 +92,36 @@ impl EngineBuilder {
                     .and_then(|p| p.spec.node_name.as_deref())
             }),
         );
-        Ok(Engine {
+        let clock = store.config().clock.clone();
+        let metrics = MetricsRegistry::new();
+        let runtime = Runtime::start(store.clone(), clock, self.runtime, metrics.clone());
+        let engine = Engine {
             store,
+            runtime,
+            metrics,
             shut_down: AtomicBool::new(false),
-        })
+        };
+        for c in self.controllers {
+            engine.add_controller(c)?;
+        }
+        Ok(engine)
     }
 }
 
 /// A running steady engine.
-#[derive(Debug)]
 pub struct Engine {
     store: Store,
+    runtime: Runtime,
+    metrics: MetricsRegistry,
     shut_down: AtomicBool,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("store", &self.store)
+            .finish()
+    }
 }
 
 impl Engine {
@@ -110,13 +152,35 @@ impl Engine {
         &self.store
     }
 
-    /// Stops everything: watches end with [`Error::Closed`](crate::Error::Closed). Idempotent;
-    /// dropping the engine does it too.
+    /// Registers and starts a controller while the engine runs. It first reconciles every
+    /// existing object of its primary kind.
+    pub fn add_controller(&self, controller: Controller) -> Result<()> {
+        self.runtime.add(controller)
+    }
+
+    /// A snapshot of every metric: the controllers' (controller-runtime's names: reconciles,
+    /// errors, panics, durations, work queues) and any the host registered through
+    /// [`Engine::metrics_registry`]. [`render_prometheus`](crate::runtime::render_prometheus)
+    /// turns it into the Prometheus text format.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.metrics.snapshot()
+    }
+
+    /// The engine's metrics registry, for the host's own metrics.
+    pub fn metrics_registry(&self) -> &MetricsRegistry {
+        &self.metrics
+    }
+
+    /// Stops everything: controllers stop taking work and running reconciles get the
+    /// shutdown grace period to finish; every thread is joined; watches end with
+    /// [`Error::Closed`](crate::Error::Closed). Idempotent; dropping the engine does it too.
     pub fn shutdown(&self) {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return;
         }
+        self.runtime.stop();
         self.store.close_watches();
+        self.runtime.join_background();
     }
 }
 

@@ -126,6 +126,10 @@ fn decode_document(registry: &Registry, store: &Store, doc: Document) -> Result<
         ));
     }
     let info = registry.get_or_dynamic(api_version, &kind);
+    let mut r = r;
+    if info.namespaced && r.namespace.is_none() {
+        r.namespace = Some("default".into());
+    }
     crate::client::check_kind(&info, v).map_err(|e| in_doc(&doc, None, e))?;
     let mut object = info.decode(v.clone()).map_err(|e| {
         let field = e.field.clone();

@@ -10,7 +10,8 @@
 //! Write path: the new object is prepared (checked, defaulted, validated, passed through the
 //! admission hooks, measured) without any lock; then the kind's lock is taken, the object the
 //! write was prepared against is checked to still be current, the revision is taken, and the
-//! change is applied, indexed, recorded and published. See [`kind`] for the invariants.
+//! change is applied, indexed, recorded and published. The invariants are stated in the
+//! `kind` module.
 
 mod kind;
 mod watch;
@@ -1119,6 +1120,9 @@ impl Store {
                 m.finalizers.push(f.to_string());
             }
             if m.deletion_timestamp.is_none() {
+                // As kube-apiserver does, marking for deletion bumps generation: controllers
+                // that ignore status-only changes still see it.
+                m.generation = Some(m.generation.unwrap_or(0) + 1);
                 m.deletion_timestamp = Some(self.inner.config.clock.now());
                 m.deletion_grace_period_seconds = params.grace_period_seconds.or(Some(0));
             }
@@ -1407,6 +1411,7 @@ fn apply(w: Write, st: &mut KindState, rev: u64) -> Option<Arc<dyn Object>> {
                 kind,
                 object: obj.clone(),
                 prev: base,
+                key: key.clone(),
             }));
             Some(obj)
         }
@@ -1422,6 +1427,7 @@ fn apply(w: Write, st: &mut KindState, rev: u64) -> Option<Arc<dyn Object>> {
                 kind: EventType::Deleted,
                 object: last.clone(),
                 prev: Some(base),
+                key: key.clone(),
             }));
             Some(last)
         }

@@ -39,6 +39,8 @@ pub struct Event {
     pub object: Arc<dyn Object>,
     /// The object before the change (`None` for a creation).
     pub prev: Option<Arc<dyn Object>>,
+    /// The object's store key (`namespace/name`, or `name` for cluster-scoped kinds).
+    pub key: Arc<str>,
 }
 
 /// An event as a watch delivers it.
@@ -84,6 +86,13 @@ impl WatchEvent {
             WatchEvent::Bookmark(_) => "BOOKMARK",
         }
     }
+}
+
+/// A watch event with what the controller runtime needs besides it.
+pub(crate) struct Change {
+    pub(crate) event: WatchEvent,
+    pub(crate) prev: Option<Arc<dyn Object>>,
+    pub(crate) key: Option<Arc<str>>,
 }
 
 /// State shared between a watch and the store's side of it.
@@ -178,6 +187,37 @@ impl Watch {
                     });
                 }
                 Err(RecvTimeoutError::Disconnected) => self.fail(),
+            }
+        }
+    }
+
+    /// Blocks for the next event, with the object's previous state and store key for changes
+    /// delivered live (`None` for synthetic initial events and replayed history). For the
+    /// controller runtime, whose predicates compare old and new and whose keys reuse the
+    /// store's.
+    pub(crate) fn recv_change(&mut self) -> Result<Change> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Ok(Change {
+                    event,
+                    prev: None,
+                    key: None,
+                });
+            }
+            if let Some(e) = &self.failed {
+                return Err(e.clone());
+            }
+            match self.rx.recv() {
+                Ok(ev) => {
+                    if let Some(event) = self.convert(&ev) {
+                        return Ok(Change {
+                            event,
+                            prev: ev.prev.clone(),
+                            key: Some(ev.key.clone()),
+                        });
+                    }
+                }
+                Err(_) => self.fail(),
             }
         }
     }

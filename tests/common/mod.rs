@@ -34,3 +34,16 @@ pub fn value_of(o: &dyn Object) -> i64 {
         .expect("a dynamic object");
     d.data["spec"]["value"].as_i64().expect("spec.value")
 }
+
+/// Polls `cond` until it holds or `secs` seconds pass (convergence of real threads; never
+/// used to wait out a backoff or a window, which tests drive with a manual clock).
+pub fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}

@@ -1,0 +1,485 @@
+//! The reconciler contract and the controller builder.
+//!
+//! A controller is a [`Reconciler`] (object key in, [`Action`] out) plus what it watches:
+//! its primary kind ([`Controller::new`]), kinds it owns ([`Controller::owns`]: events on a
+//! child enqueue its controller owner), and any other kind through a mapper
+//! ([`Controller::watches`]). The runtime calls the reconciler on the engine's shared thread
+//! pool, never for the same key on two threads at once; the reconciler reads the current
+//! state from the store (level-triggered) and acts.
+
+use crate::api::{DynamicObject, Object, Resource, Selector, Time};
+use crate::client::{Api, DynamicApi};
+use crate::clock::SharedClock;
+use crate::runtime::events::{EventKind, EventRecorder};
+use crate::runtime::queue::RateLimiterConfig;
+use crate::store::Store;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Which object a reconcile is about: `namespace/name`, or `name` for cluster-scoped kinds.
+///
+/// Cheap to clone and hash: keys that come from the store share the store's own key string.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey(Arc<str>);
+
+impl ObjectKey {
+    /// The key of `obj`.
+    pub fn of(obj: &dyn Object) -> Self {
+        Self::new(obj.meta().namespace.as_deref(), &obj.meta().name)
+    }
+
+    /// A key from parts (`None`: a cluster-scoped object).
+    pub fn new(namespace: Option<&str>, name: &str) -> Self {
+        match namespace.filter(|n| !n.is_empty()) {
+            Some(ns) => ObjectKey(format!("{ns}/{name}").into()),
+            None => ObjectKey(name.into()),
+        }
+    }
+
+    /// The store's key string, shared.
+    pub(crate) fn from_store(key: Arc<str>) -> Self {
+        ObjectKey(key)
+    }
+
+    /// The namespace, `None` for cluster-scoped objects.
+    pub fn namespace(&self) -> Option<&str> {
+        self.0.split_once('/').map(|(ns, _)| ns)
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        self.0.split_once('/').map_or(&self.0, |(_, n)| n)
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", &*self.0)
+    }
+}
+
+/// What to do after a successful reconcile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing until the object (or something mapped to it) changes.
+    Done,
+    /// Reconcile again after this long (clamped to the controller's maximum delay), even if
+    /// nothing changes: for polling external state.
+    RequeueAfter(Duration),
+}
+
+impl Action {
+    /// Nothing until something changes.
+    pub fn done() -> Self {
+        Action::Done
+    }
+
+    /// Reconcile again after `d`.
+    pub fn requeue(d: Duration) -> Self {
+        Action::RequeueAfter(d)
+    }
+}
+
+/// Why a reconcile failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReconcileError {
+    /// Try again with per-key exponential backoff.
+    #[error("{0}")]
+    Retry(String),
+    /// Retrying cannot help (the object is wrong): recorded and counted, then left until the
+    /// object changes.
+    #[error("terminal: {0}")]
+    Terminal(String),
+}
+
+impl ReconcileError {
+    /// A retryable error.
+    pub fn retry(msg: impl fmt::Display) -> Self {
+        ReconcileError::Retry(msg.to_string())
+    }
+
+    /// A terminal error.
+    pub fn terminal(msg: impl fmt::Display) -> Self {
+        ReconcileError::Terminal(msg.to_string())
+    }
+}
+
+impl From<crate::Error> for ReconcileError {
+    fn from(e: crate::Error) -> Self {
+        ReconcileError::Retry(e.to_string())
+    }
+}
+
+impl<E: fmt::Display> From<crate::runtime::finalizer::FinalizerError<E>> for ReconcileError {
+    fn from(e: crate::runtime::finalizer::FinalizerError<E>) -> Self {
+        ReconcileError::Retry(e.to_string())
+    }
+}
+
+impl From<String> for ReconcileError {
+    fn from(e: String) -> Self {
+        ReconcileError::Retry(e)
+    }
+}
+
+impl From<&str> for ReconcileError {
+    fn from(e: &str) -> Self {
+        ReconcileError::Retry(e.to_string())
+    }
+}
+
+/// The outcome of one reconcile.
+pub type ReconcileResult = Result<Action, ReconcileError>;
+
+/// A reconcile loop: observe (read the store), compare, act. Must be idempotent.
+///
+/// Any `Fn(&Context) -> ReconcileResult` is a reconciler.
+pub trait Reconciler: Send + Sync + 'static {
+    /// Brings the object `ctx.key()` (of the controller's primary kind) towards its desired
+    /// state. Called on a pool thread; never concurrently for the same key.
+    fn reconcile(&self, ctx: &Context) -> ReconcileResult;
+}
+
+impl<F> Reconciler for F
+where
+    F: Fn(&Context) -> ReconcileResult + Send + Sync + 'static,
+{
+    fn reconcile(&self, ctx: &Context) -> ReconcileResult {
+        self(ctx)
+    }
+}
+
+/// What a reconcile gets: the key, and the engine's store, clock and event recorder.
+pub struct Context {
+    pub(crate) key: ObjectKey,
+    pub(crate) kind: Arc<str>,
+    pub(crate) api_version: Arc<str>,
+    pub(crate) controller: Arc<str>,
+    pub(crate) store: Store,
+    pub(crate) clock: SharedClock,
+    pub(crate) recorder: Arc<EventRecorder>,
+    pub(crate) retries: u32,
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("controller", &self.controller)
+            .field("kind", &self.kind)
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+impl Context {
+    /// The key being reconciled.
+    pub fn key(&self) -> &ObjectKey {
+        &self.key
+    }
+
+    /// The object's name.
+    pub fn name(&self) -> &str {
+        self.key.name()
+    }
+
+    /// The object's namespace (`None` for cluster-scoped kinds).
+    pub fn namespace(&self) -> Option<&str> {
+        self.key.namespace()
+    }
+
+    /// The controller's name.
+    pub fn controller(&self) -> &str {
+        &self.controller
+    }
+
+    /// The primary kind.
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// How many times in a row this key has failed before this call.
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
+    /// The object being reconciled as the store holds it now, or `None` if it is gone.
+    pub fn object(&self) -> Option<Arc<dyn Object>> {
+        self.store
+            .get(&self.kind, self.key.namespace(), self.key.name())
+            .ok()
+    }
+
+    /// The object as `K`, or `None` if it is gone (or is not a `K`).
+    pub fn get<K: Resource>(&self) -> Option<Arc<K>> {
+        self.object().and_then(|o| o.downcast_arc::<K>().ok())
+    }
+
+    /// Typed access to kind `K`, in the object's namespace.
+    pub fn api<K: Resource>(&self) -> Api<K> {
+        let api = Api::<K>::all(self.store.clone());
+        match self.key.namespace() {
+            Some(ns) if K::NAMESPACED => api.namespace(ns),
+            _ => api,
+        }
+    }
+
+    /// Access to any kind by name, in the object's namespace.
+    pub fn dynamic(&self, api_version: &str, kind: &str) -> DynamicApi {
+        let api = DynamicApi::new(self.store.clone(), api_version, kind);
+        match self.key.namespace() {
+            Some(ns) if api.info().namespaced => api.namespace(ns),
+            _ => api,
+        }
+    }
+
+    /// Access to the primary kind by name (objects as [`DynamicObject`]s).
+    pub fn primary(&self) -> DynamicApi {
+        self.dynamic(&self.api_version, &self.kind)
+    }
+
+    /// The primary object as a [`DynamicObject`], or `None` if it is gone.
+    pub fn dynamic_object(&self) -> Option<Arc<DynamicObject>> {
+        self.primary().get(self.key.name()).ok()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The engine's clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// Wall-clock now, from the engine's clock.
+    pub fn now(&self) -> Time {
+        self.clock.now()
+    }
+
+    /// The event recorder (writes core/v1 Events as this controller).
+    pub fn recorder(&self) -> &EventRecorder {
+        &self.recorder
+    }
+
+    /// Records an Event about `object`; failures are logged, never returned (an event is
+    /// never worth failing a reconcile for).
+    pub fn event(&self, object: &dyn Object, kind: EventKind, reason: &str, message: &str) {
+        if let Err(e) = self.recorder.record(object, kind, reason, message) {
+            log::debug!(
+                "controller {}: recording event {reason}: {e}",
+                self.controller
+            );
+        }
+    }
+}
+
+/// A custom predicate: `(old, new)`; `old` is `None` for creations and initial state.
+pub type PredicateFn = Arc<dyn Fn(Option<&dyn Object>, &dyn Object) -> bool + Send + Sync>;
+
+/// Decides whether a change of a watched object is worth a reconcile.
+#[derive(Clone)]
+pub enum Predicate {
+    /// Creations, deletions, and changes of anything but status (the default for the
+    /// primary kind: a controller that writes its own status does not wake itself up).
+    IgnoreStatusOnly,
+    /// Only when `metadata.generation` changed (plus creations and deletions).
+    GenerationChanged,
+    /// Only when labels changed (plus creations and deletions).
+    LabelsChanged,
+    /// Only when annotations changed (plus creations and deletions).
+    AnnotationsChanged,
+    /// Your own rule: `(old, new)`; `old` is `None` for creations and initial state.
+    Custom(PredicateFn),
+}
+
+impl fmt::Debug for Predicate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Predicate::IgnoreStatusOnly => f.write_str("IgnoreStatusOnly"),
+            Predicate::GenerationChanged => f.write_str("GenerationChanged"),
+            Predicate::LabelsChanged => f.write_str("LabelsChanged"),
+            Predicate::AnnotationsChanged => f.write_str("AnnotationsChanged"),
+            Predicate::Custom(_) => f.write_str("Custom"),
+        }
+    }
+}
+
+impl Predicate {
+    /// Whether the change from `old` to `new` passes. Creations (no `old`) always pass.
+    pub fn passes(&self, old: Option<&dyn Object>, new: &dyn Object) -> bool {
+        if let Predicate::Custom(f) = self {
+            return f(old, new);
+        }
+        let Some(old) = old else { return true };
+        let (o, n) = (old.meta(), new.meta());
+        match self {
+            Predicate::IgnoreStatusOnly => {
+                !new.spec_eq(old)
+                    || o.labels != n.labels
+                    || o.annotations != n.annotations
+                    || o.finalizers != n.finalizers
+                    || o.owner_references != n.owner_references
+                    || o.deletion_timestamp != n.deletion_timestamp
+                    || o.generation != n.generation
+            }
+            Predicate::GenerationChanged => o.generation != n.generation,
+            Predicate::LabelsChanged => o.labels != n.labels,
+            Predicate::AnnotationsChanged => o.annotations != n.annotations,
+            Predicate::Custom(_) => unreachable!("handled above"),
+        }
+    }
+}
+
+/// Maps an object of a watched kind to the primary keys to reconcile.
+pub type Mapper = Arc<dyn Fn(&dyn Object) -> Vec<ObjectKey> + Send + Sync>;
+
+/// How a controller relates to one watched kind.
+#[derive(Clone)]
+pub(crate) enum Watched {
+    /// Events on the primary kind enqueue the object itself.
+    Primary,
+    /// Events on an owned kind enqueue the controller owner of that kind.
+    Owned,
+    /// Events enqueue whatever the mapper returns.
+    Mapped(Mapper),
+}
+
+/// A controller ready to register with [`Engine::add_controller`](crate::Engine::add_controller)
+/// or [`EngineBuilder::controller`](crate::EngineBuilder::controller).
+///
+/// ```
+/// use steady::runtime::{Action, Context, Controller, ReconcileResult};
+///
+/// fn reconcile(ctx: &Context) -> ReconcileResult {
+///     if let Some(obj) = ctx.dynamic_object() {
+///         // compare obj.data["spec"] with the world and act...
+///         let _ = obj;
+///     }
+///     Ok(Action::done())
+/// }
+///
+/// let engine = steady::Engine::builder().build().unwrap();
+/// engine.add_controller(Controller::new("widgets", "example.com/v1", "Widget").owns("ConfigMap").build(reconcile)).unwrap();
+/// ```
+pub struct Controller {
+    pub(crate) name: String,
+    pub(crate) api_version: String,
+    pub(crate) kind: String,
+    pub(crate) watches: Vec<(String, Watched)>,
+    pub(crate) predicates: Vec<Predicate>,
+    pub(crate) namespace: Option<String>,
+    pub(crate) selector: Option<Selector>,
+    pub(crate) concurrency: usize,
+    pub(crate) rate_limiter: RateLimiterConfig,
+    pub(crate) reconciler: Option<Arc<dyn Reconciler>>,
+}
+
+impl fmt::Debug for Controller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Controller")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field(
+                "watches",
+                &self
+                    .watches
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("predicates", &self.predicates)
+            .field("concurrency", &self.concurrency)
+            .finish()
+    }
+}
+
+impl Controller {
+    /// A controller named `name` for the primary kind `kind` (served as `api_version`; a
+    /// kind not yet known becomes a custom kind).
+    pub fn new(name: &str, api_version: &str, kind: &str) -> Self {
+        Controller {
+            name: name.to_string(),
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+            watches: vec![(kind.to_string(), Watched::Primary)],
+            predicates: Vec::new(),
+            namespace: None,
+            selector: None,
+            concurrency: 1,
+            rate_limiter: RateLimiterConfig::default(),
+            reconciler: None,
+        }
+    }
+
+    /// A controller for the typed kind `K`.
+    pub fn for_kind<K: Resource>(name: &str) -> Self {
+        Self::new(name, K::API_VERSION, K::KIND)
+    }
+
+    /// Also reconcile the controller owner when an object of `kind` it owns changes
+    /// (its ownerReference with `controller: true` whose kind is the primary kind).
+    pub fn owns(mut self, kind: &str) -> Self {
+        self.watches.push((kind.to_string(), Watched::Owned));
+        self
+    }
+
+    /// [`Controller::owns`] for a typed kind.
+    pub fn owns_kind<K: Resource>(self) -> Self {
+        self.owns(K::KIND)
+    }
+
+    /// Also reconcile whatever `mapper` returns when an object of `kind` changes.
+    pub fn watches<F>(mut self, kind: &str, mapper: F) -> Self
+    where
+        F: Fn(&dyn Object) -> Vec<ObjectKey> + Send + Sync + 'static,
+    {
+        self.watches
+            .push((kind.to_string(), Watched::Mapped(Arc::new(mapper))));
+        self
+    }
+
+    /// Filters changes of the primary kind: a change is reconciled when any predicate passes.
+    /// Without one, [`Predicate::IgnoreStatusOnly`] applies.
+    pub fn predicate(mut self, p: Predicate) -> Self {
+        self.predicates.push(p);
+        self
+    }
+
+    /// Only objects of the primary kind in `namespace`.
+    pub fn namespace(mut self, namespace: &str) -> Self {
+        self.namespace = Some(namespace.to_string());
+        self
+    }
+
+    /// Only objects of the primary kind whose labels match.
+    pub fn selector(mut self, selector: Selector) -> Self {
+        self.selector = Some(selector);
+        self
+    }
+
+    /// At most `n` keys of this controller reconciled at once (default 1).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Backoff and rate limit of failed reconciles.
+    pub fn rate_limiter(mut self, config: RateLimiterConfig) -> Self {
+        self.rate_limiter = config;
+        self
+    }
+
+    /// Finishes the controller with its reconciler.
+    pub fn build(mut self, reconciler: impl Reconciler) -> Self {
+        self.reconciler = Some(Arc::new(reconciler));
+        self
+    }
+}

@@ -1,0 +1,1997 @@
+//! The controller work queue: deduplicating, delaying and rate limiting, with client-go's
+//! `util/workqueue` semantics.
+//!
+//! A [`WorkQueue`] holds *keys* (for a controller: the name of an object to reconcile), never
+//! events. Its guarantees, the ones every reconciler relies on:
+//!
+//! * **Dedup.** A key queued many times before a worker takes it is handed out once.
+//! * **Exclusivity.** A key is never handed to two workers at once. A key added while it is
+//!   being processed is marked *dirty* and handed out again after [`WorkQueue::done`]: an update
+//!   that arrives during a reconcile is never lost, and never reconciled concurrently.
+//! * **Delays.** [`WorkQueue::add_after`] parks a key until a deadline on the queue's
+//!   [`Clock`](crate::clock::Clock) (`monotonic()`); when one key is parked several times the
+//!   earliest deadline wins. The queue spawns no thread: the runtime's single timer thread calls
+//!   [`WorkQueue::promote_due`] when [`WorkQueue::next_deadline`] has passed, and is told by
+//!   [`WorkQueue::set_deadline_notify`] when a new, earlier deadline appears.
+//! * **Rate limiting.** [`WorkQueue::add_rate_limited`] parks a key for the delay of its
+//!   [`RateLimiter`]: per-key exponential backoff combined (max) with an overall token bucket.
+//!   [`WorkQueue::forget`] resets a key's backoff after a successful reconcile.
+//! * **Shutdown drains.** After [`WorkQueue::shut_down`] adds are ignored, parked keys are
+//!   dropped, and the keys already ready are still handed out until the queue is empty.
+//!
+//! Workers take keys with [`WorkQueue::try_get`] (non-blocking, for a shared thread pool woken
+//! through [`WorkQueue::set_notify`]) or [`WorkQueue::get_blocking`], and must call
+//! [`WorkQueue::done`] for every key they were handed.
+//!
+//! Nothing here reads the system clock: delays, token refills and metric ages all come from the
+//! queue's clock, so tests drive everything with a [`ManualClock`](crate::clock::ManualClock).
+
+use crate::clock::SharedClock;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::fmt;
+use std::hash::Hash;
+use std::ops::DerefMut;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// A callback the queue runs outside its lock: see [`WorkQueue::set_notify`] and
+/// [`WorkQueue::set_deadline_notify`].
+pub type QueueCallback = Arc<dyn Fn() + Send + Sync>;
+
+// ---------------------------------------------------------------------------------------------
+// Rate limiter
+// ---------------------------------------------------------------------------------------------
+
+/// Settings of a [`RateLimiter`]. The defaults are client-go's `DefaultControllerRateLimiter`:
+/// backoff 5 ms doubling up to 1000 s, combined with a 10 qps token bucket of burst 100.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimiterConfig {
+    /// Delay of a key's first failure; each further failure doubles it. Default 5 ms.
+    pub base_delay: Duration,
+    /// Upper bound of every delay the limiter returns, the bucket's included. Default 1000 s
+    /// (client-go's value; an embedded engine usually wants seconds).
+    pub max_delay: Duration,
+    /// Overall rate, in tokens per second, of the token bucket. Default 10.0.
+    /// `f64::INFINITY` never limits; zero or NaN grants only the initial `burst` tokens and then
+    /// delays every call by `max_delay`.
+    pub qps: f64,
+    /// Capacity of the token bucket, which starts full. Default 100. With 0 every call waits
+    /// `1 / qps` behind the previous one.
+    pub burst: u32,
+    /// Whether the per-key exponential backoff applies. Default true.
+    pub backoff_enabled: bool,
+    /// Whether the overall token bucket applies. Default true.
+    pub bucket_enabled: bool,
+}
+
+impl Default for RateLimiterConfig {
+    fn default() -> Self {
+        RateLimiterConfig {
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_secs(1000),
+            qps: 10.0,
+            burst: 100,
+            backoff_enabled: true,
+            bucket_enabled: true,
+        }
+    }
+}
+
+impl RateLimiterConfig {
+    /// A limiter that never delays (both parts off); it still counts failures per key.
+    pub fn disabled() -> Self {
+        RateLimiterConfig {
+            backoff_enabled: false,
+            bucket_enabled: false,
+            ..Self::default()
+        }
+    }
+
+    /// Per-key exponential backoff only (`base`, doubling up to `max`), no token bucket.
+    pub fn backoff_only(base: Duration, max: Duration) -> Self {
+        RateLimiterConfig {
+            base_delay: base,
+            max_delay: max,
+            bucket_enabled: false,
+            ..Self::default()
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Bucket {
+    /// Tokens available; negative when calls have reserved tokens not yet refilled.
+    tokens: f64,
+    /// Clock reading of the last refill.
+    last: Duration,
+}
+
+/// Computes the delay before a key may be retried: client-go's `MaxOfRateLimiter` of an
+/// `ItemExponentialFailureRateLimiter` and a `BucketRateLimiter`, driven by a
+/// [`Clock`](crate::clock::Clock) instead of the system time.
+pub struct RateLimiter<K> {
+    config: RateLimiterConfig,
+    clock: SharedClock,
+    failures: parking_lot::Mutex<HashMap<K, u32>>,
+    bucket: parking_lot::Mutex<Bucket>,
+}
+
+impl<K> fmt::Debug for RateLimiter<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("config", &self.config)
+            .field("tracked_keys", &self.failures.lock().len())
+            .field("bucket", &*self.bucket.lock())
+            .finish()
+    }
+}
+
+/// `base * 2^exp`, clamped to `max`, without overflow for any `exp`.
+fn exponential_backoff(base: Duration, max: Duration, exp: u32) -> Duration {
+    let base = base.as_nanos();
+    if base == 0 {
+        return Duration::ZERO;
+    }
+    // Invariant: never overflows. A shift of 128 or more, or a product past u128, is past any
+    // Duration, so past `max`.
+    let nanos = match 1u128.checked_shl(exp).and_then(|f| base.checked_mul(f)) {
+        Some(n) => n,
+        None => return max,
+    };
+    if nanos >= max.as_nanos() {
+        return max;
+    }
+    // nanos < max.as_nanos(), so its whole seconds fit in a u64.
+    Duration::new(
+        (nanos / 1_000_000_000) as u64,
+        (nanos % 1_000_000_000) as u32,
+    )
+}
+
+impl<K: Clone + Eq + Hash> RateLimiter<K> {
+    /// A limiter with `config`, reading time from `clock`. The bucket starts full.
+    pub fn new(config: RateLimiterConfig, clock: SharedClock) -> Self {
+        let bucket = Bucket {
+            tokens: f64::from(config.burst),
+            last: clock.monotonic(),
+        };
+        RateLimiter {
+            config,
+            clock,
+            failures: parking_lot::Mutex::new(HashMap::new()),
+            bucket: parking_lot::Mutex::new(bucket),
+        }
+    }
+
+    /// The limiter's settings.
+    pub fn config(&self) -> &RateLimiterConfig {
+        &self.config
+    }
+
+    /// The delay before `key` may be retried, recording one more failure of `key` and reserving
+    /// one token of the bucket.
+    ///
+    /// The delay is the larger of `base_delay * 2^failures` (failures counted before this call)
+    /// and the bucket's wait, clamped to `max_delay`.
+    pub fn when(&self, key: &K) -> Duration {
+        // Invariant: a key's failure count grows only here, by one per call, and resets only in
+        // `forget`.
+        let exp = {
+            let mut failures = self.failures.lock();
+            match failures.get_mut(key) {
+                Some(n) => {
+                    let exp = *n;
+                    *n = n.saturating_add(1);
+                    exp
+                }
+                None => {
+                    failures.insert(key.clone(), 1);
+                    0
+                }
+            }
+        };
+        let backoff = if self.config.backoff_enabled {
+            exponential_backoff(self.config.base_delay, self.config.max_delay, exp)
+        } else {
+            Duration::ZERO
+        };
+        let bucket = if self.config.bucket_enabled {
+            self.reserve_token()
+        } else {
+            Duration::ZERO
+        };
+        // Invariant: every delay handed out is clamped to max_delay.
+        backoff.max(bucket).min(self.config.max_delay)
+    }
+
+    /// Reserves one token (golang.org/x/time/rate `Reserve().Delay()`): the token is taken
+    /// even when the bucket is empty, and the wait is how long the refill takes to cover it.
+    fn reserve_token(&self) -> Duration {
+        let qps = self.config.qps;
+        if qps == f64::INFINITY {
+            return Duration::ZERO;
+        }
+        let now = self.clock.monotonic();
+        let mut b = self.bucket.lock();
+        let elapsed = now.saturating_sub(b.last);
+        b.last = b.last.max(now);
+        let refills = qps > 0.0;
+        if refills {
+            b.tokens = (b.tokens + elapsed.as_secs_f64() * qps).min(f64::from(self.config.burst));
+        }
+        b.tokens -= 1.0;
+        if b.tokens >= 0.0 {
+            Duration::ZERO
+        } else if refills {
+            Duration::try_from_secs_f64(-b.tokens / qps)
+                .unwrap_or(self.config.max_delay)
+                .min(self.config.max_delay)
+        } else {
+            self.config.max_delay
+        }
+    }
+
+    /// Forgets `key`'s failures: its next delay is back to `base_delay`. Call it when the key's
+    /// reconcile succeeded. The bucket is not refunded.
+    pub fn forget(&self, key: &K) {
+        self.failures.lock().remove(key);
+    }
+
+    /// How many times [`RateLimiter::when`] was called for `key` since it was last forgotten.
+    pub fn num_requeues(&self, key: &K) -> u32 {
+        self.failures.lock().get(key).copied().unwrap_or(0)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics
+// ---------------------------------------------------------------------------------------------
+
+/// A snapshot of a queue's metrics, named as controller-runtime's `workqueue_*` metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueMetrics {
+    /// `workqueue_depth`: keys ready to be handed out.
+    pub depth: usize,
+    /// `workqueue_adds_total`: adds that queued a key (deduplicated adds are not counted, as in
+    /// client-go).
+    pub adds_total: u64,
+    /// `workqueue_retries_total`: accepted [`WorkQueue::add_rate_limited`] calls.
+    pub retries_total: u64,
+    /// Age of the oldest ready key (the current queue latency).
+    pub longest_waiting: Duration,
+    /// Keys handed out and not yet done.
+    pub processing: usize,
+    /// `workqueue_unfinished_work_seconds`: sum of how long the keys in processing have been
+    /// processing.
+    pub unfinished_work: Duration,
+    /// `workqueue_longest_running_processor_seconds`: how long the oldest key in processing
+    /// has been processing.
+    pub longest_running: Duration,
+    /// Keys parked by [`WorkQueue::add_after`] or [`WorkQueue::add_rate_limited`].
+    pub waiting: usize,
+    /// Keys handed out so far.
+    pub gets_total: u64,
+    /// Sum over handed-out keys of the time each spent ready (`workqueue_queue_duration_seconds`
+    /// sum; divide by `gets_total` for the mean).
+    pub queue_latency_total: Duration,
+    /// Keys whose processing finished ([`WorkQueue::done`]).
+    pub done_total: u64,
+    /// Sum of processing times of finished keys (`workqueue_work_duration_seconds` sum).
+    pub work_duration_total: Duration,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lock family: the queue's code runs on parking_lot in production and on shuttle's controlled
+// primitives in the model-checking test.
+// ---------------------------------------------------------------------------------------------
+
+trait SyncFamily: Send + Sync + 'static {
+    type Mutex<T: Send>: Send + Sync;
+    type Guard<'a, T: Send + 'a>: DerefMut<Target = T>;
+    type Condvar: Send + Sync;
+    fn mutex<T: Send>(value: T) -> Self::Mutex<T>;
+    fn lock<T: Send>(mutex: &Self::Mutex<T>) -> Self::Guard<'_, T>;
+    fn condvar() -> Self::Condvar;
+    fn wait<'a, T: Send>(cv: &Self::Condvar, guard: Self::Guard<'a, T>) -> Self::Guard<'a, T>;
+    fn wait_for<'a, T: Send>(
+        cv: &Self::Condvar,
+        guard: Self::Guard<'a, T>,
+        timeout: Duration,
+    ) -> Self::Guard<'a, T>;
+    fn notify_one(cv: &Self::Condvar);
+    fn notify_all(cv: &Self::Condvar);
+}
+
+struct ParkingLot;
+
+impl SyncFamily for ParkingLot {
+    type Mutex<T: Send> = parking_lot::Mutex<T>;
+    type Guard<'a, T: Send + 'a> = parking_lot::MutexGuard<'a, T>;
+    type Condvar = parking_lot::Condvar;
+
+    fn mutex<T: Send>(value: T) -> Self::Mutex<T> {
+        parking_lot::Mutex::new(value)
+    }
+    fn lock<T: Send>(mutex: &Self::Mutex<T>) -> Self::Guard<'_, T> {
+        mutex.lock()
+    }
+    fn condvar() -> Self::Condvar {
+        parking_lot::Condvar::new()
+    }
+    fn wait<'a, T: Send>(cv: &Self::Condvar, mut guard: Self::Guard<'a, T>) -> Self::Guard<'a, T> {
+        cv.wait(&mut guard);
+        guard
+    }
+    fn wait_for<'a, T: Send>(
+        cv: &Self::Condvar,
+        mut guard: Self::Guard<'a, T>,
+        timeout: Duration,
+    ) -> Self::Guard<'a, T> {
+        cv.wait_for(&mut guard, timeout);
+        guard
+    }
+    fn notify_one(cv: &Self::Condvar) {
+        cv.notify_one();
+    }
+    fn notify_all(cv: &Self::Condvar) {
+        cv.notify_all();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queue state (all under one lock)
+// ---------------------------------------------------------------------------------------------
+
+struct State<K> {
+    /// Keys ready to be handed out, FIFO by the time they became ready, with that time.
+    ready: VecDeque<(K, Duration)>,
+    /// Keys that need processing: ready ones, and processing ones added again meanwhile.
+    dirty: HashSet<K>,
+    /// Keys handed out and not yet done, with the time they were handed out.
+    processing: HashMap<K, Duration>,
+    /// Parked keys by (deadline, insertion sequence): due order, FIFO among equal deadlines.
+    waiting: BTreeMap<(Duration, u64), K>,
+    /// Each parked key's slot in `waiting`: one slot per key.
+    waiting_index: HashMap<K, (Duration, u64)>,
+    next_seq: u64,
+    shutting_down: bool,
+    adds_total: u64,
+    retries_total: u64,
+    gets_total: u64,
+    queue_latency_total: Duration,
+    done_total: u64,
+    work_duration_total: Duration,
+    notify: Option<QueueCallback>,
+    deadline_notify: Option<QueueCallback>,
+}
+
+impl<K: Clone + Eq + Hash> State<K> {
+    fn new() -> Self {
+        State {
+            ready: VecDeque::new(),
+            dirty: HashSet::new(),
+            processing: HashMap::new(),
+            waiting: BTreeMap::new(),
+            waiting_index: HashMap::new(),
+            next_seq: 0,
+            shutting_down: false,
+            adds_total: 0,
+            retries_total: 0,
+            gets_total: 0,
+            queue_latency_total: Duration::ZERO,
+            done_total: 0,
+            work_duration_total: Duration::ZERO,
+            notify: None,
+            deadline_notify: None,
+        }
+    }
+
+    // The core invariants, kept by `add`, `pop` and `done` together:
+    //   (I1) a key in `ready` is in `dirty` and not in `processing`;
+    //   (I2) a key is in `ready` at most once;
+    //   (I3) a key in `dirty` and not in `processing` is in `ready`.
+    // So a key is handed out at most once at a time (pop moves it to `processing`, and nothing
+    // puts a processing key in `ready`), and a key added while processing stays `dirty` until
+    // `done` re-queues it.
+
+    /// Queues `key`; true when it became ready (the caller then wakes a worker).
+    fn add(&mut self, key: K, now: Duration) -> bool {
+        // Adds after shutdown are ignored.
+        if self.shutting_down {
+            return false;
+        }
+        // Dedup: a dirty key is already in `ready` (I3) or will be re-queued by `done`.
+        if self.dirty.contains(&key) {
+            return false;
+        }
+        self.adds_total += 1;
+        if self.processing.contains_key(&key) {
+            // Exclusivity: a processing key only becomes dirty; `done` re-queues it (keeps I1).
+            self.dirty.insert(key);
+            return false;
+        }
+        self.dirty.insert(key.clone());
+        // Not dirty before, so not in `ready` (I1): pushing keeps I2 and establishes I3.
+        self.ready.push_back((key, now));
+        true
+    }
+
+    /// Hands out the oldest ready key, marking it processing.
+    fn pop(&mut self, now: Duration) -> Option<K> {
+        self.pop_timed(now).map(|(key, _)| key)
+    }
+
+    /// [`State::pop`], also returning how long the key waited ready.
+    fn pop_timed(&mut self, now: Duration) -> Option<(K, Duration)> {
+        let (key, since) = self.ready.pop_front()?;
+        // It leaves `ready` and `dirty` together (I3), and enters `processing`: a later add
+        // only marks it dirty until `done`.
+        self.dirty.remove(&key);
+        let waited = now.saturating_sub(since);
+        self.gets_total += 1;
+        self.queue_latency_total += waited;
+        self.processing.insert(key.clone(), now);
+        Some((key, waited))
+    }
+
+    /// Ends the processing of `key`; true when it was re-queued because it was added meanwhile.
+    fn done(&mut self, key: &K, now: Duration) -> bool {
+        // `done` for a key not handed out is a no-op (client-go would queue a duplicate).
+        let Some(started) = self.processing.remove(key) else {
+            return false;
+        };
+        self.done_total += 1;
+        self.work_duration_total += now.saturating_sub(started);
+        if self.dirty.contains(key) {
+            // No lost update: dirty and no longer processing, so it must be in `ready` (I3).
+            // It was not in `ready` while processing (I1), so this keeps I2.
+            self.ready.push_back((key.clone(), now));
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Parks `key` until `deadline`; true when this is now the earliest deadline of the queue.
+    fn park(&mut self, key: K, deadline: Duration) -> bool {
+        if self.shutting_down {
+            return false;
+        }
+        // Earliest deadline wins: one slot per parked key, moved only to an earlier deadline.
+        if let Some(&(current, seq)) = self.waiting_index.get(&key) {
+            if current <= deadline {
+                return false;
+            }
+            self.waiting.remove(&(current, seq));
+        }
+        let slot = (deadline, self.next_seq);
+        self.next_seq += 1;
+        self.waiting.insert(slot, key.clone());
+        self.waiting_index.insert(key, slot);
+        self.waiting.keys().next() == Some(&slot)
+    }
+
+    /// Adds every key parked until `due_by` or earlier, in deadline order.
+    /// Returns (keys taken off the waiting list, keys that became ready).
+    fn promote(&mut self, due_by: Duration, now: Duration) -> (usize, usize) {
+        let (mut moved, mut readied) = (0, 0);
+        while let Some(entry) = self.waiting.first_entry() {
+            if entry.key().0 > due_by {
+                break;
+            }
+            let key = entry.remove();
+            self.waiting_index.remove(&key);
+            moved += 1;
+            // Due keys go through `add`: deduplicated like any other add.
+            if self.add(key, now) {
+                readied += 1;
+            }
+        }
+        (moved, readied)
+    }
+
+    fn shut_down(&mut self) {
+        self.shutting_down = true;
+        // Parked keys would be refused when due: drop them now so the queue can become idle.
+        self.waiting.clear();
+        self.waiting_index.clear();
+    }
+
+    fn is_idle(&self) -> bool {
+        // `dirty` is covered: a dirty key is ready or processing (I3).
+        self.ready.is_empty() && self.processing.is_empty() && self.waiting.is_empty()
+    }
+
+    fn longest_waiting(&self, now: Duration) -> Duration {
+        // `ready` is FIFO with times read from a monotonic clock under the lock: the front is
+        // the oldest.
+        self.ready
+            .front()
+            .map_or(Duration::ZERO, |(_, since)| now.saturating_sub(*since))
+    }
+
+    fn unfinished_work(&self, now: Duration) -> Duration {
+        self.processing
+            .values()
+            .map(|started| now.saturating_sub(*started))
+            .sum()
+    }
+
+    fn longest_running(&self, now: Duration) -> Duration {
+        self.processing
+            .values()
+            .map(|started| now.saturating_sub(*started))
+            .max()
+            .unwrap_or(Duration::ZERO)
+    }
+
+    fn metrics(&self, now: Duration) -> QueueMetrics {
+        QueueMetrics {
+            depth: self.ready.len(),
+            adds_total: self.adds_total,
+            retries_total: self.retries_total,
+            longest_waiting: self.longest_waiting(now),
+            processing: self.processing.len(),
+            unfinished_work: self.unfinished_work(now),
+            longest_running: self.longest_running(now),
+            waiting: self.waiting.len(),
+            gets_total: self.gets_total,
+            queue_latency_total: self.queue_latency_total,
+            done_total: self.done_total,
+            work_duration_total: self.work_duration_total,
+        }
+    }
+
+    #[cfg(test)]
+    fn check_invariants(&self) {
+        let mut seen = HashSet::new();
+        for (key, _) in &self.ready {
+            assert!(seen.insert(key.clone()), "I2: a key is ready twice");
+            assert!(self.dirty.contains(key), "I1: a ready key is not dirty");
+            assert!(
+                !self.processing.contains_key(key),
+                "I1: a ready key is processing"
+            );
+        }
+        for key in &self.dirty {
+            assert!(
+                self.processing.contains_key(key) || seen.contains(key),
+                "I3: a dirty key is neither ready nor processing"
+            );
+        }
+        assert_eq!(self.waiting.len(), self.waiting_index.len());
+        for (slot, key) in &self.waiting {
+            assert_eq!(self.waiting_index.get(key), Some(slot));
+        }
+        let mut last = Duration::ZERO;
+        for (_, since) in &self.ready {
+            assert!(*since >= last, "ready is not FIFO by readiness");
+            last = *since;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The queue, generic over the lock family
+// ---------------------------------------------------------------------------------------------
+
+struct Inner<K, S: SyncFamily>
+where
+    K: Send,
+{
+    state: S::Mutex<State<K>>,
+    /// Signalled once per key that becomes ready, and on shutdown / manual clock advance.
+    ready_cond: S::Condvar,
+    clock: SharedClock,
+    limiter: RateLimiter<K>,
+}
+
+impl<K, S> Inner<K, S>
+where
+    K: Clone + Eq + Hash + Send + Sync + 'static,
+    S: SyncFamily,
+{
+    fn new(clock: SharedClock, limiter: RateLimiter<K>) -> Self {
+        Inner {
+            state: S::mutex(State::new()),
+            ready_cond: S::condvar(),
+            clock,
+            limiter,
+        }
+    }
+
+    fn lock(&self) -> S::Guard<'_, State<K>> {
+        S::lock(&self.state)
+    }
+
+    /// Wakes `n` workers: blocked `get_blocking` callers through the condvar, pool workers
+    /// through the notify callback. Called after the lock is released; the keys are already in
+    /// `ready`, so a worker woken now finds them (no lost wakeup).
+    fn wake(&self, n: usize, notify: Option<QueueCallback>) {
+        if n == 0 {
+            return;
+        }
+        if n == 1 {
+            S::notify_one(&self.ready_cond);
+        } else {
+            S::notify_all(&self.ready_cond);
+        }
+        if let Some(notify) = notify {
+            for _ in 0..n {
+                notify();
+            }
+        }
+    }
+
+    fn add(&self, key: K) {
+        let (readied, notify) = {
+            let mut s = self.lock();
+            let now = self.clock.monotonic();
+            let readied = s.add(key, now);
+            (readied, if readied { s.notify.clone() } else { None })
+        };
+        self.wake(usize::from(readied), notify);
+    }
+
+    fn add_after_inner(&self, key: K, delay: Duration, retry: bool) {
+        if delay.is_zero() {
+            if retry {
+                let mut s = self.lock();
+                if !s.shutting_down {
+                    s.retries_total += 1;
+                }
+            }
+            return self.add(key);
+        }
+        let notify = {
+            let mut s = self.lock();
+            if s.shutting_down {
+                return;
+            }
+            if retry {
+                s.retries_total += 1;
+            }
+            let deadline = self
+                .clock
+                .monotonic()
+                .checked_add(delay)
+                .unwrap_or(Duration::MAX);
+            if s.park(key, deadline) {
+                s.deadline_notify.clone()
+            } else {
+                None
+            }
+        };
+        if let Some(notify) = notify {
+            notify();
+        }
+    }
+
+    fn add_rate_limited(&self, key: K) {
+        if self.is_shut_down() {
+            return;
+        }
+        let delay = self.limiter.when(&key);
+        self.add_after_inner(key, delay, true);
+    }
+
+    fn try_get(&self) -> Option<(K, Duration)> {
+        let mut s = self.lock();
+        let now = self.clock.monotonic();
+        s.pop_timed(now)
+    }
+
+    fn get_blocking(&self, timeout: Duration) -> Option<K> {
+        let manual = self.clock.is_manual();
+        let deadline = self.clock.monotonic().checked_add(timeout);
+        let mut s = self.lock();
+        loop {
+            // The state is checked and the wait begins under one lock hold, and every change
+            // that makes a key ready signals after changing the state: no lost wakeup.
+            let now = self.clock.monotonic();
+            if let Some(key) = s.pop(now) {
+                return Some(key);
+            }
+            if s.shutting_down {
+                return None;
+            }
+            let remaining = match deadline {
+                Some(d) if now >= d => return None,
+                Some(d) => Some(d - now),
+                None => None,
+            };
+            s = match remaining {
+                // A manual clock moves only by hand: `advance` wakes us (see `WorkQueue::new`).
+                Some(_) if manual => S::wait(&self.ready_cond, s),
+                Some(r) => S::wait_for(&self.ready_cond, s, r),
+                None => S::wait(&self.ready_cond, s),
+            };
+        }
+    }
+
+    fn done(&self, key: &K) {
+        let (requeued, notify) = {
+            let mut s = self.lock();
+            let now = self.clock.monotonic();
+            let requeued = s.done(key, now);
+            (requeued, if requeued { s.notify.clone() } else { None })
+        };
+        self.wake(usize::from(requeued), notify);
+    }
+
+    fn promote_due(&self, now: Duration) -> usize {
+        let (moved, readied, notify) = {
+            let mut s = self.lock();
+            let stamp = self.clock.monotonic();
+            let (moved, readied) = s.promote(now, stamp);
+            (moved, readied, s.notify.clone())
+        };
+        self.wake(readied, notify);
+        moved
+    }
+
+    fn shut_down(&self) {
+        let notify = {
+            let mut s = self.lock();
+            s.shut_down();
+            s.notify.clone()
+        };
+        S::notify_all(&self.ready_cond);
+        if let Some(notify) = notify {
+            notify();
+        }
+    }
+
+    fn is_shut_down(&self) -> bool {
+        self.lock().shutting_down
+    }
+
+    /// Wakes every `get_blocking` caller so it re-reads the clock. Taking the lock orders this
+    /// after any caller's check-then-wait, so the wakeup cannot fall between the two.
+    fn wake_waiters(&self) {
+        let _s = self.lock();
+        S::notify_all(&self.ready_cond);
+    }
+
+    fn with_state<R>(&self, f: impl FnOnce(&State<K>, Duration) -> R) -> R {
+        let s = self.lock();
+        let now = self.clock.monotonic();
+        f(&s, now)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public queue
+// ---------------------------------------------------------------------------------------------
+
+/// A deduplicating, delaying, rate-limiting work queue of keys (client-go's rate-limiting
+/// work queue). See the [module documentation](self) for its guarantees.
+///
+/// Share it between producers and workers with an [`Arc`]; every method takes `&self`.
+pub struct WorkQueue<K>
+where
+    K: Clone + Eq + Hash + Send + Sync + 'static,
+{
+    inner: Arc<Inner<K, ParkingLot>>,
+}
+
+impl<K> fmt::Debug for WorkQueue<K>
+where
+    K: Clone + Eq + Hash + Send + Sync + 'static,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkQueue")
+            .field("shut_down", &self.is_shut_down())
+            .field("metrics", &self.metrics())
+            .finish()
+    }
+}
+
+impl<K> WorkQueue<K>
+where
+    K: Clone + Eq + Hash + Send + Sync + 'static,
+{
+    /// A queue on `clock` whose [`WorkQueue::add_rate_limited`] uses a limiter with `config`
+    /// (`RateLimiterConfig::default()` for client-go's defaults).
+    pub fn new(config: RateLimiterConfig, clock: SharedClock) -> Self {
+        let limiter = RateLimiter::new(config, clock.clone());
+        let inner = Arc::new(Inner::new(clock.clone(), limiter));
+        if clock.is_manual() {
+            // `get_blocking` with a timeout on a manual clock waits for the clock to move.
+            let weak: Weak<Inner<K, ParkingLot>> = Arc::downgrade(&inner);
+            clock.on_advance(Arc::new(move || {
+                if let Some(inner) = weak.upgrade() {
+                    inner.wake_waiters();
+                }
+            }));
+        }
+        WorkQueue { inner }
+    }
+
+    /// Queues `key` for processing.
+    ///
+    /// A key already ready is not queued twice; a key being processed is handed out again after
+    /// its [`WorkQueue::done`]. Ignored after [`WorkQueue::shut_down`].
+    pub fn add(&self, key: K) {
+        self.inner.add(key)
+    }
+
+    /// Queues `key` once `delay` has passed on the queue's clock (`monotonic() + delay`).
+    ///
+    /// A key parked twice keeps the earlier deadline. Parking does not affect the key's ready or
+    /// processing state: a key added now and parked for later is processed now and again later.
+    /// A zero delay is [`WorkQueue::add`]. Ignored after [`WorkQueue::shut_down`]. Parked keys
+    /// become ready only through [`WorkQueue::promote_due`].
+    pub fn add_after(&self, key: K, delay: Duration) {
+        self.inner.add_after_inner(key, delay, false)
+    }
+
+    /// Queues `key` after the delay its rate limiter gives ([`RateLimiter::when`]): one more
+    /// failure for `key`, one token of the bucket. Counts in `retries_total`.
+    pub fn add_rate_limited(&self, key: K) {
+        self.inner.add_rate_limited(key)
+    }
+
+    /// Resets `key`'s backoff (its failure count): call it when the key's reconcile succeeded.
+    pub fn forget(&self, key: &K) {
+        self.inner.limiter.forget(key)
+    }
+
+    /// How many rate-limited adds `key` had since it was last forgotten.
+    pub fn num_requeues(&self, key: &K) -> u32 {
+        self.inner.limiter.num_requeues(key)
+    }
+
+    /// The queue's rate limiter.
+    pub fn rate_limiter(&self) -> &RateLimiter<K> {
+        &self.inner.limiter
+    }
+
+    /// Hands out the ready key that became ready first, if any, without blocking. The key is
+    /// then processing: no other caller gets it until [`WorkQueue::done`] is called for it.
+    ///
+    /// After shutdown it keeps handing out the remaining ready keys (drain).
+    pub fn try_get(&self) -> Option<K> {
+        self.inner.try_get().map(|(key, _)| key)
+    }
+
+    /// [`WorkQueue::try_get`], also returning how long the key waited ready: one observation
+    /// for a `workqueue_queue_duration_seconds` histogram.
+    pub fn try_get_timed(&self) -> Option<(K, Duration)> {
+        self.inner.try_get()
+    }
+
+    /// Like [`WorkQueue::try_get`], but waits up to `timeout` (on the queue's clock) for a key.
+    /// Returns `None` on timeout, or at once when the queue is shut down and has no ready key.
+    ///
+    /// On a manual clock the wait ends only when the clock is advanced past the timeout, a key
+    /// becomes ready or the queue shuts down; `Duration::MAX` waits without a timeout.
+    pub fn get_blocking(&self, timeout: Duration) -> Option<K> {
+        self.inner.get_blocking(timeout)
+    }
+
+    /// Ends the processing of `key`, handed out by [`WorkQueue::try_get`] or
+    /// [`WorkQueue::get_blocking`]. If `key` was added while it was processing, it is queued
+    /// again now. A key not being processed is ignored.
+    pub fn done(&self, key: &K) {
+        self.inner.done(key)
+    }
+
+    /// The earliest deadline (on the clock's `monotonic()` scale) of the parked keys, if any:
+    /// the timer should call [`WorkQueue::promote_due`] then.
+    pub fn next_deadline(&self) -> Option<Duration> {
+        self.inner
+            .with_state(|s, _| s.waiting.keys().next().map(|(deadline, _)| *deadline))
+    }
+
+    /// Queues every parked key whose deadline is `now` or earlier, earliest first, with the
+    /// dedup of [`WorkQueue::add`]. Returns how many keys left the waiting list.
+    pub fn promote_due(&self, now: Duration) -> usize {
+        self.inner.promote_due(now)
+    }
+
+    /// Sets the callback run (outside the queue's lock) once per key that becomes ready (by
+    /// [`WorkQueue::add`], [`WorkQueue::promote_due`] or a re-queue in [`WorkQueue::done`]),
+    /// and once on [`WorkQueue::shut_down`]. A thread pool uses it to wake a worker that then
+    /// calls [`WorkQueue::try_get`]; the pool must count wakeups (a permit per call) rather than
+    /// rely on a worker already sleeping, or a call that lands between a worker's empty
+    /// `try_get` and its sleep is lost.
+    pub fn set_notify(&self, notify: QueueCallback) {
+        self.inner.lock().notify = Some(notify);
+    }
+
+    /// Sets the callback run (outside the queue's lock) when [`WorkQueue::add_after`] or
+    /// [`WorkQueue::add_rate_limited`] parks a key with a deadline earlier than every other:
+    /// the timer thread then re-reads [`WorkQueue::next_deadline`].
+    pub fn set_deadline_notify(&self, notify: QueueCallback) {
+        self.inner.lock().deadline_notify = Some(notify);
+    }
+
+    /// Shuts the queue down: later adds are ignored, parked keys are dropped, and the ready keys
+    /// are still handed out (drain). Wakes every blocked [`WorkQueue::get_blocking`] caller.
+    pub fn shut_down(&self) {
+        self.inner.shut_down()
+    }
+
+    /// Whether [`WorkQueue::shut_down`] was called.
+    pub fn is_shut_down(&self) -> bool {
+        self.inner.is_shut_down()
+    }
+
+    /// True when no key is ready, processing or parked.
+    pub fn is_idle(&self) -> bool {
+        self.inner.with_state(|s, _| s.is_idle())
+    }
+
+    /// `workqueue_depth`: how many keys are ready.
+    pub fn depth(&self) -> usize {
+        self.inner.with_state(|s, _| s.ready.len())
+    }
+
+    /// How many keys are parked until a deadline.
+    pub fn waiting_count(&self) -> usize {
+        self.inner.with_state(|s, _| s.waiting.len())
+    }
+
+    /// `workqueue_adds_total`: adds that queued a key (deduplicated adds excluded).
+    pub fn adds_total(&self) -> u64 {
+        self.inner.with_state(|s, _| s.adds_total)
+    }
+
+    /// `workqueue_retries_total`: accepted rate-limited adds.
+    pub fn retries_total(&self) -> u64 {
+        self.inner.with_state(|s, _| s.retries_total)
+    }
+
+    /// Age of the oldest ready key (queue latency), zero when none is ready.
+    pub fn longest_waiting(&self) -> Duration {
+        self.inner.with_state(|s, now| s.longest_waiting(now))
+    }
+
+    /// How many keys are processing (handed out, not yet done).
+    pub fn processing_count(&self) -> usize {
+        self.inner.with_state(|s, _| s.processing.len())
+    }
+
+    /// `workqueue_unfinished_work_seconds`: the sum of how long the processing keys have been
+    /// processing.
+    pub fn unfinished_work(&self) -> Duration {
+        self.inner.with_state(|s, now| s.unfinished_work(now))
+    }
+
+    /// `workqueue_longest_running_processor_seconds`: how long the oldest processing key has
+    /// been processing.
+    pub fn longest_running(&self) -> Duration {
+        self.inner.with_state(|s, now| s.longest_running(now))
+    }
+
+    /// A consistent snapshot of every metric.
+    pub fn metrics(&self) -> QueueMetrics {
+        self.inner.with_state(|s, now| s.metrics(now))
+    }
+
+    #[cfg(test)]
+    fn check_invariants(&self) {
+        self.inner.with_state(|s, _| s.check_invariants())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn manual() -> (Arc<ManualClock>, WorkQueue<&'static str>) {
+        let clock = Arc::new(ManualClock::default());
+        let q = WorkQueue::new(RateLimiterConfig::default(), clock.clone());
+        (clock, q)
+    }
+
+    fn drain<K: Clone + Eq + Hash + Send + Sync + 'static>(q: &WorkQueue<K>) -> Vec<K> {
+        std::iter::from_fn(|| q.try_get()).collect()
+    }
+
+    // ---- add / get / done --------------------------------------------------------------------
+
+    #[test]
+    fn key_added_many_times_before_processing_is_handed_out_once() {
+        let (_, q) = manual();
+        q.add("a");
+        q.add("b");
+        q.add("a");
+        q.add("a");
+        assert_eq!(q.depth(), 2);
+        assert_eq!(q.adds_total(), 2, "deduplicated adds are not counted");
+        assert_eq!(drain(&q), vec!["a", "b"]);
+        q.check_invariants();
+    }
+
+    #[test]
+    fn processing_key_is_not_handed_out_again_until_done() {
+        let (_, q) = manual();
+        q.add("a");
+        assert_eq!(q.try_get(), Some("a"));
+        q.add("a");
+        assert_eq!(q.try_get(), None, "a is processing: it must wait for done");
+        assert_eq!(q.depth(), 0);
+        assert_eq!(q.processing_count(), 1);
+        q.check_invariants();
+    }
+
+    #[test]
+    fn key_added_while_processing_is_processed_again_after_done() {
+        let (_, q) = manual();
+        q.add("a");
+        let a = q.try_get().unwrap();
+        q.add("a");
+        q.add("a");
+        q.done(&a);
+        assert_eq!(
+            q.try_get(),
+            Some("a"),
+            "the add during processing is not lost"
+        );
+        q.done(&"a");
+        assert_eq!(
+            q.try_get(),
+            None,
+            "and it is processed once more, not twice"
+        );
+        assert!(q.is_idle());
+    }
+
+    #[test]
+    fn done_without_a_new_add_does_not_requeue() {
+        let (_, q) = manual();
+        q.add("a");
+        q.try_get().unwrap();
+        q.done(&"a");
+        assert_eq!(q.try_get(), None);
+        assert!(q.is_idle());
+    }
+
+    #[test]
+    fn done_for_a_key_not_handed_out_is_ignored() {
+        let (_, q) = manual();
+        q.add("a");
+        q.done(&"a");
+        q.done(&"zzz");
+        assert_eq!(drain(&q), vec!["a"], "no duplicate was queued");
+        q.check_invariants();
+    }
+
+    #[test]
+    fn keys_are_handed_out_in_the_order_they_became_ready() {
+        let (_, q) = manual();
+        q.add("a");
+        q.add("b");
+        let a = q.try_get().unwrap();
+        q.add("a"); // dirty while processing
+        q.add("c");
+        q.done(&a); // a becomes ready again now, after c
+        assert_eq!(drain(&q), vec!["b", "c", "a"]);
+    }
+
+    // ---- delays ------------------------------------------------------------------------------
+
+    #[test]
+    fn add_after_becomes_ready_only_when_promoted_at_its_deadline() {
+        let (clock, q) = manual();
+        q.add_after("a", 10 * MS);
+        assert_eq!(q.next_deadline(), Some(10 * MS));
+        assert_eq!(q.waiting_count(), 1);
+        assert_eq!(q.try_get(), None);
+        clock.advance(9 * MS);
+        assert_eq!(q.promote_due(clock.monotonic()), 0);
+        assert_eq!(q.try_get(), None);
+        clock.advance(MS);
+        assert_eq!(q.promote_due(clock.monotonic()), 1);
+        assert_eq!(q.next_deadline(), None);
+        assert_eq!(q.try_get(), Some("a"));
+    }
+
+    #[test]
+    fn earliest_deadline_wins_for_a_key_parked_twice() {
+        let (clock, q) = manual();
+        q.add_after("late-first", 50 * MS);
+        q.add_after("late-first", 10 * MS);
+        q.add_after("early-first", 10 * MS);
+        q.add_after("early-first", 50 * MS);
+        assert_eq!(q.waiting_count(), 2, "one slot per key");
+        assert_eq!(q.next_deadline(), Some(10 * MS));
+        clock.advance(10 * MS);
+        assert_eq!(q.promote_due(clock.monotonic()), 2);
+        assert_eq!(drain(&q), vec!["late-first", "early-first"]);
+        assert!(
+            q.next_deadline().is_none(),
+            "the later deadlines were dropped"
+        );
+    }
+
+    #[test]
+    fn due_keys_are_promoted_in_deadline_order_and_deduplicated() {
+        let (clock, q) = manual();
+        q.add_after("c", 30 * MS);
+        q.add_after("a", 10 * MS);
+        q.add_after("b", 20 * MS);
+        q.add("b");
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(q.promote_due(clock.monotonic()), 3);
+        assert_eq!(
+            drain(&q),
+            vec!["b", "a", "c"],
+            "b was already ready: not queued twice"
+        );
+    }
+
+    #[test]
+    fn add_after_zero_is_add() {
+        let (_, q) = manual();
+        q.add_after("a", Duration::ZERO);
+        assert_eq!(q.waiting_count(), 0);
+        assert_eq!(q.try_get(), Some("a"));
+    }
+
+    #[test]
+    fn add_after_a_huge_delay_saturates_instead_of_overflowing() {
+        let (_, q) = manual();
+        q.add_after("a", Duration::MAX);
+        assert_eq!(q.next_deadline(), Some(Duration::MAX));
+    }
+
+    #[test]
+    fn deadline_notify_fires_only_for_a_new_earliest_deadline() {
+        let (_, q) = manual();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        q.set_deadline_notify(Arc::new(move || {
+            c.fetch_add(1, Ordering::SeqCst);
+        }));
+        q.add_after("a", 20 * MS);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        q.add_after("b", 30 * MS);
+        q.add_after("a", 25 * MS);
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "no earlier deadline");
+        q.add_after("b", 5 * MS);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    // ---- rate limiter ------------------------------------------------------------------------
+
+    #[test]
+    fn backoff_doubles_from_5ms_and_is_capped_at_max_delay() {
+        let clock = Arc::new(ManualClock::default());
+        let rl = RateLimiter::new(
+            RateLimiterConfig {
+                bucket_enabled: false,
+                ..RateLimiterConfig::default()
+            },
+            clock,
+        );
+        let got: Vec<Duration> = (0..6).map(|_| rl.when(&"k")).collect();
+        let want: Vec<Duration> = [5, 10, 20, 40, 80, 160].map(|m| m * MS).to_vec();
+        assert_eq!(got, want);
+        // 5 ms * 2^17 = 655.36 s; 2^18 would be 1310.72 s, past the 1000 s cap.
+        for _ in 6..17 {
+            rl.when(&"k");
+        }
+        assert_eq!(rl.when(&"k"), Duration::from_millis(655_360));
+        assert_eq!(rl.when(&"k"), Duration::from_secs(1000));
+        assert_eq!(rl.when(&"k"), Duration::from_secs(1000));
+        assert_eq!(rl.num_requeues(&"k"), 20);
+        assert_eq!(rl.when(&"other"), 5 * MS, "backoff is per key");
+    }
+
+    #[test]
+    fn forget_resets_the_backoff() {
+        let clock = Arc::new(ManualClock::default());
+        let rl = RateLimiter::new(
+            RateLimiterConfig::backoff_only(MS, Duration::from_secs(1)),
+            clock,
+        );
+        rl.when(&1);
+        rl.when(&1);
+        assert_eq!(rl.when(&1), 4 * MS);
+        rl.forget(&1);
+        assert_eq!(rl.num_requeues(&1), 0);
+        assert_eq!(rl.when(&1), MS);
+    }
+
+    #[test]
+    fn backoff_does_not_overflow_for_huge_failure_counts() {
+        let max = Duration::from_secs(30);
+        assert_eq!(exponential_backoff(5 * MS, max, 40), max);
+        assert_eq!(exponential_backoff(5 * MS, max, 127), max);
+        assert_eq!(exponential_backoff(5 * MS, max, 128), max);
+        assert_eq!(exponential_backoff(5 * MS, max, u32::MAX), max);
+        assert_eq!(
+            exponential_backoff(5 * MS, Duration::MAX, u32::MAX),
+            Duration::MAX
+        );
+        assert_eq!(
+            exponential_backoff(Duration::ZERO, max, u32::MAX),
+            Duration::ZERO
+        );
+        assert_eq!(exponential_backoff(Duration::MAX, max, 0), max);
+    }
+
+    #[test]
+    fn token_bucket_delays_calls_past_the_burst_and_refills_with_time() {
+        let clock = Arc::new(ManualClock::default());
+        let rl = RateLimiter::new(
+            RateLimiterConfig {
+                qps: 4.0,
+                burst: 2,
+                backoff_enabled: false,
+                ..RateLimiterConfig::default()
+            },
+            clock.clone(),
+        );
+        // Different keys: only the bucket limits.
+        assert_eq!(rl.when(&1), Duration::ZERO);
+        assert_eq!(rl.when(&2), Duration::ZERO);
+        assert_eq!(rl.when(&3), 250 * MS);
+        assert_eq!(rl.when(&4), 500 * MS);
+        clock.advance(250 * MS); // one token back: still one owed
+        assert_eq!(rl.when(&5), 500 * MS);
+        clock.advance(Duration::from_secs(3600)); // refills only up to the burst
+        assert_eq!(rl.when(&6), Duration::ZERO);
+        assert_eq!(rl.when(&7), Duration::ZERO);
+        assert_eq!(rl.when(&8), 250 * MS);
+    }
+
+    #[test]
+    fn default_limiter_is_the_max_of_backoff_and_bucket() {
+        let clock = Arc::new(ManualClock::default());
+        let rl = RateLimiter::new(RateLimiterConfig::default(), clock);
+        for k in 0..100 {
+            assert_eq!(rl.when(&k), 5 * MS, "burst of 100: backoff dominates");
+        }
+        assert_eq!(rl.when(&100), 100 * MS, "10 qps: the 101st waits 100 ms");
+        assert_eq!(
+            rl.when(&0),
+            200 * MS,
+            "bucket (200 ms) beats backoff (10 ms)"
+        );
+    }
+
+    #[test]
+    fn bucket_delay_is_clamped_to_max_delay() {
+        let clock = Arc::new(ManualClock::default());
+        let config = RateLimiterConfig {
+            qps: 1.0,
+            burst: 0,
+            max_delay: Duration::from_secs(2),
+            backoff_enabled: false,
+            ..RateLimiterConfig::default()
+        };
+        let rl = RateLimiter::new(config.clone(), clock.clone());
+        let got: Vec<u64> = (0..4).map(|k| rl.when(&k).as_secs()).collect();
+        assert_eq!(got, vec![1, 2, 2, 2]);
+        let no_refill = RateLimiter::new(
+            RateLimiterConfig {
+                qps: 0.0,
+                burst: 1,
+                ..config
+            },
+            clock,
+        );
+        assert_eq!(no_refill.when(&0), Duration::ZERO);
+        assert_eq!(no_refill.when(&1), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn disabled_limiter_never_delays_but_counts_requeues() {
+        let clock = Arc::new(ManualClock::default());
+        let rl = RateLimiter::new(RateLimiterConfig::disabled(), clock);
+        for _ in 0..1000 {
+            assert_eq!(rl.when(&"k"), Duration::ZERO);
+        }
+        assert_eq!(rl.num_requeues(&"k"), 1000);
+    }
+
+    #[test]
+    fn add_rate_limited_parks_the_key_for_its_backoff() {
+        let clock = Arc::new(ManualClock::default());
+        let q = WorkQueue::new(
+            RateLimiterConfig::backoff_only(5 * MS, Duration::from_secs(1)),
+            clock.clone(),
+        );
+        q.add_rate_limited("a");
+        assert_eq!(q.next_deadline(), Some(5 * MS));
+        assert_eq!(q.num_requeues(&"a"), 1);
+        clock.advance(5 * MS);
+        q.promote_due(clock.monotonic());
+        let a = q.try_get().unwrap();
+        q.add_rate_limited(a);
+        q.done(&a);
+        assert_eq!(q.next_deadline(), Some(15 * MS), "second failure: 10 ms");
+        assert_eq!(q.retries_total(), 2);
+        q.forget(&"a");
+        assert_eq!(q.num_requeues(&"a"), 0);
+    }
+
+    #[test]
+    fn rate_limited_add_with_zero_delay_is_ready_at_once() {
+        let clock = Arc::new(ManualClock::default());
+        let q = WorkQueue::new(RateLimiterConfig::disabled(), clock);
+        q.add_rate_limited(7);
+        assert_eq!(q.try_get(), Some(7));
+        assert_eq!(q.retries_total(), 1);
+    }
+
+    // ---- shutdown ----------------------------------------------------------------------------
+
+    #[test]
+    fn shutdown_drains_ready_keys_and_ignores_new_adds() {
+        let (clock, q) = manual();
+        q.add("a");
+        q.add("b");
+        let a = q.try_get().unwrap();
+        q.add("a"); // accepted before shutdown: re-queued by done
+        q.add_after("later", 5 * MS);
+        q.shut_down();
+        assert!(q.is_shut_down());
+        assert_eq!(q.waiting_count(), 0, "parked keys are dropped");
+        q.add("c");
+        q.add_after("d", 5 * MS);
+        q.add_rate_limited("e");
+        assert_eq!(q.num_requeues(&"e"), 0);
+        assert_eq!(q.retries_total(), 0);
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(q.promote_due(clock.monotonic()), 0);
+        assert_eq!(q.try_get(), Some("b"));
+        q.done(&"b");
+        q.done(&a);
+        assert_eq!(q.try_get(), Some("a"));
+        q.done(&"a");
+        assert_eq!(q.try_get(), None);
+        assert_eq!(
+            q.get_blocking(Duration::MAX),
+            None,
+            "no blocking once shut down"
+        );
+        assert!(q.is_idle());
+    }
+
+    #[test]
+    fn is_idle_only_when_nothing_is_ready_processing_or_parked() {
+        let (clock, q) = manual();
+        assert!(q.is_idle());
+        q.add_after("a", MS);
+        assert!(!q.is_idle());
+        clock.advance(MS);
+        q.promote_due(clock.monotonic());
+        assert!(!q.is_idle());
+        let a = q.try_get().unwrap();
+        assert!(!q.is_idle());
+        q.done(&a);
+        assert!(q.is_idle());
+    }
+
+    // ---- wakeups -----------------------------------------------------------------------------
+
+    #[test]
+    fn notify_runs_outside_the_lock_once_per_key_that_becomes_ready() {
+        let (clock, q) = manual();
+        let q = Arc::new(q);
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (c, weak) = (calls.clone(), Arc::downgrade(&q));
+        q.set_notify(Arc::new(move || {
+            // Re-entering the queue would deadlock if the lock were held.
+            let depth = weak.upgrade().map_or(0, |q| q.depth());
+            assert!(depth > 0 || weak.upgrade().is_some_and(|q| q.is_shut_down()));
+            c.fetch_add(1, Ordering::SeqCst);
+        }));
+        q.add("a");
+        q.add("a"); // dedup: no wakeup
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        q.add_after("b", MS);
+        q.add_after("c", MS);
+        clock.advance(MS);
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "parked keys wait for promote_due"
+        );
+        q.promote_due(clock.monotonic());
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        let a = q.try_get().unwrap();
+        q.add("a");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            3,
+            "processing: marked dirty only"
+        );
+        q.done(&a);
+        assert_eq!(calls.load(Ordering::SeqCst), 4, "re-queued by done");
+        q.shut_down();
+        assert_eq!(calls.load(Ordering::SeqCst), 5, "shutdown wakes too");
+    }
+
+    #[test]
+    fn get_blocking_wakes_when_a_key_is_added() {
+        let (_, q) = manual();
+        let q = Arc::new(q);
+        let worker = {
+            let q = q.clone();
+            std::thread::spawn(move || q.get_blocking(Duration::MAX))
+        };
+        q.add("a");
+        assert_eq!(worker.join().unwrap(), Some("a"));
+    }
+
+    #[test]
+    fn get_blocking_wakes_on_shutdown() {
+        let (_, q) = manual();
+        let q = Arc::new(q);
+        let worker = {
+            let q = q.clone();
+            std::thread::spawn(move || q.get_blocking(Duration::MAX))
+        };
+        q.shut_down();
+        assert_eq!(worker.join().unwrap(), None);
+    }
+
+    #[test]
+    fn get_blocking_times_out_on_the_queue_clock() {
+        let (clock, q) = manual();
+        assert_eq!(q.get_blocking(Duration::ZERO), None);
+        let q = Arc::new(q);
+        let worker = {
+            let q = q.clone();
+            std::thread::spawn(move || q.get_blocking(10 * MS))
+        };
+        // Time moves only by hand: keep moving it until the worker's timeout has passed.
+        while !worker.is_finished() {
+            clock.advance(10 * MS);
+            std::thread::yield_now();
+        }
+        assert_eq!(worker.join().unwrap(), None);
+    }
+
+    // ---- metrics -----------------------------------------------------------------------------
+
+    #[test]
+    fn metrics_report_latency_and_work_in_progress_on_the_clock() {
+        let (clock, q) = manual();
+        q.add("a");
+        clock.advance(10 * MS);
+        q.add("b");
+        clock.advance(5 * MS);
+        assert_eq!(q.longest_waiting(), 15 * MS);
+        let (a, waited) = q.try_get_timed().unwrap();
+        assert_eq!(waited, 15 * MS);
+        assert_eq!(q.longest_waiting(), 5 * MS, "b is now the oldest ready key");
+        clock.advance(5 * MS);
+        let b = q.try_get().unwrap();
+        clock.advance(20 * MS);
+        assert_eq!(q.longest_running(), 25 * MS);
+        assert_eq!(q.unfinished_work(), 45 * MS);
+        q.done(&a);
+        q.done(&b);
+        q.add_rate_limited("c");
+        let m = q.metrics();
+        assert_eq!(
+            m,
+            QueueMetrics {
+                depth: 0,
+                adds_total: 2,
+                retries_total: 1,
+                longest_waiting: Duration::ZERO,
+                processing: 0,
+                unfinished_work: Duration::ZERO,
+                longest_running: Duration::ZERO,
+                waiting: 1,
+                gets_total: 2,
+                queue_latency_total: 25 * MS,
+                done_total: 2,
+                work_duration_total: 45 * MS,
+            }
+        );
+    }
+
+    // ---- property test against a sequential model --------------------------------------------
+
+    mod model {
+        use super::*;
+        use proptest::prelude::*;
+        use std::collections::{HashMap, HashSet, VecDeque};
+
+        #[derive(Debug, Clone)]
+        pub(super) enum Op {
+            Add(u8),
+            AddAfter(u8, u8),
+            AddRateLimited(u8),
+            Forget(u8),
+            TryGet,
+            Done(u8),
+            Advance(u8),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                4 => (0..6u8).prop_map(Op::Add),
+                2 => (0..6u8, 0..20u8).prop_map(|(k, d)| Op::AddAfter(k, d)),
+                1 => (0..6u8).prop_map(Op::AddRateLimited),
+                1 => (0..6u8).prop_map(Op::Forget),
+                4 => Just(Op::TryGet),
+                3 => (0..6u8).prop_map(Op::Done),
+                2 => (0..15u8).prop_map(Op::Advance),
+            ]
+        }
+
+        /// The specification, written as plainly as possible.
+        #[derive(Default)]
+        struct Model {
+            now: Duration,
+            ready: VecDeque<u8>,
+            dirty: HashSet<u8>,
+            processing: HashSet<u8>,
+            waiting: Vec<(u8, Duration, u64)>,
+            seq: u64,
+            shut: bool,
+            failures: HashMap<u8, u32>,
+            adds: u64,
+            retries: u64,
+        }
+
+        impl Model {
+            fn add(&mut self, k: u8) {
+                if self.shut || self.dirty.contains(&k) {
+                    return;
+                }
+                self.adds += 1;
+                self.dirty.insert(k);
+                if !self.processing.contains(&k) {
+                    self.ready.push_back(k);
+                }
+            }
+            fn add_after(&mut self, k: u8, d: Duration) {
+                if d.is_zero() {
+                    return self.add(k);
+                }
+                if self.shut {
+                    return;
+                }
+                let deadline = self.now + d;
+                if let Some(i) = self.waiting.iter().position(|w| w.0 == k) {
+                    if self.waiting[i].1 <= deadline {
+                        return;
+                    }
+                    self.waiting.remove(i);
+                }
+                self.seq += 1;
+                self.waiting.push((k, deadline, self.seq));
+            }
+            fn advance(&mut self, d: Duration) {
+                self.now += d;
+                let now = self.now;
+                let mut due: Vec<_> = self
+                    .waiting
+                    .iter()
+                    .filter(|w| w.1 <= now)
+                    .copied()
+                    .collect();
+                self.waiting.retain(|w| w.1 > now);
+                due.sort_by_key(|w| (w.1, w.2));
+                for (k, _, _) in due {
+                    self.add(k);
+                }
+            }
+            fn add_rate_limited(&mut self, k: u8) {
+                if self.shut {
+                    return;
+                }
+                let n = self.failures.entry(k).or_insert(0);
+                let delay = (MS * 2u32.saturating_pow(*n)).min(50 * MS);
+                *n += 1;
+                self.retries += 1;
+                self.add_after(k, delay);
+            }
+            fn try_get(&mut self) -> Option<u8> {
+                let k = self.ready.pop_front()?;
+                self.dirty.remove(&k);
+                self.processing.insert(k);
+                Some(k)
+            }
+            fn done(&mut self, k: u8) {
+                if self.processing.remove(&k) && self.dirty.contains(&k) {
+                    self.ready.push_back(k);
+                }
+            }
+            fn shut_down(&mut self) {
+                self.shut = true;
+                self.waiting.clear();
+            }
+        }
+
+        pub(super) fn run(ops: Vec<Op>, shutdown_at: Option<usize>) {
+            let clock = Arc::new(ManualClock::default());
+            let q = WorkQueue::new(RateLimiterConfig::backoff_only(MS, 50 * MS), clock.clone());
+            let mut m = Model::default();
+            for (i, op) in ops.into_iter().enumerate() {
+                if shutdown_at == Some(i) {
+                    q.shut_down();
+                    m.shut_down();
+                }
+                match op {
+                    Op::Add(k) => {
+                        q.add(k);
+                        m.add(k);
+                    }
+                    Op::AddAfter(k, d) => {
+                        q.add_after(k, u32::from(d) * MS);
+                        m.add_after(k, u32::from(d) * MS);
+                    }
+                    Op::AddRateLimited(k) => {
+                        q.add_rate_limited(k);
+                        m.add_rate_limited(k);
+                    }
+                    Op::Forget(k) => {
+                        q.forget(&k);
+                        m.failures.remove(&k);
+                    }
+                    Op::TryGet => assert_eq!(q.try_get(), m.try_get()),
+                    Op::Done(k) => {
+                        q.done(&k);
+                        m.done(k);
+                    }
+                    Op::Advance(d) => {
+                        clock.advance(u32::from(d) * MS);
+                        q.promote_due(clock.monotonic());
+                        m.advance(u32::from(d) * MS);
+                    }
+                }
+                q.check_invariants();
+                let mt = q.metrics();
+                assert_eq!(mt.depth, m.ready.len());
+                assert_eq!(mt.processing, m.processing.len());
+                assert_eq!(mt.waiting, m.waiting.len());
+                assert_eq!(mt.adds_total, m.adds);
+                assert_eq!(mt.retries_total, m.retries);
+                assert_eq!(q.next_deadline(), m.waiting.iter().map(|w| w.1).min());
+                let model_idle =
+                    m.ready.is_empty() && m.processing.is_empty() && m.waiting.is_empty();
+                assert_eq!(q.is_idle(), model_idle);
+                assert_eq!(q.is_shut_down(), m.shut);
+                for k in 0..6 {
+                    assert_eq!(q.num_requeues(&k), m.failures.get(&k).copied().unwrap_or(0));
+                }
+            }
+            // Drain: what is left comes out in the model's order.
+            loop {
+                let got = q.try_get();
+                assert_eq!(got, m.try_get());
+                match got {
+                    Some(k) => {
+                        q.done(&k);
+                        m.done(k);
+                    }
+                    None if m.processing.is_empty() => break,
+                    None => {
+                        let k = *m.processing.iter().next().unwrap();
+                        q.done(&k);
+                        m.done(k);
+                    }
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+            #[test]
+            fn queue_matches_the_sequential_model(
+                ops in proptest::collection::vec(op(), 0..120),
+                shutdown_at in proptest::option::weighted(0.3, 0..120usize),
+            ) {
+                run(ops, shutdown_at);
+            }
+        }
+    }
+
+    // ---- many-thread stress ------------------------------------------------------------------
+
+    #[test]
+    fn many_threads_never_process_a_key_twice_at_once_nor_lose_an_update() {
+        const KEYS: usize = 64;
+        const ADDERS: u64 = 8;
+        const WORKERS: usize = 4;
+        const ADDS_PER_THREAD: usize = 4000;
+
+        let clock = Arc::new(ManualClock::default());
+        let q = Arc::new(WorkQueue::<usize>::new(RateLimiterConfig::default(), clock));
+        // generation[k]: bumped before every add of k; seen[k]: the generation a processing of k
+        // read when it started. No lost update <=> at the end seen[k] == generation[k].
+        let generation: Arc<Vec<AtomicU64>> =
+            Arc::new((0..KEYS).map(|_| AtomicU64::new(0)).collect());
+        let seen: Arc<Vec<AtomicU64>> = Arc::new((0..KEYS).map(|_| AtomicU64::new(0)).collect());
+        let in_flight = Arc::new(parking_lot::Mutex::new(HashSet::new()));
+        let processed = Arc::new(AtomicUsize::new(0));
+
+        let workers: Vec<_> = (0..WORKERS)
+            .map(|_| {
+                let (q, generation, seen, in_flight, processed) = (
+                    q.clone(),
+                    generation.clone(),
+                    seen.clone(),
+                    in_flight.clone(),
+                    processed.clone(),
+                );
+                std::thread::spawn(move || {
+                    while let Some(k) = q.get_blocking(Duration::MAX) {
+                        assert!(in_flight.lock().insert(k), "key {k} handed to two workers");
+                        seen[k].store(generation[k].load(Ordering::SeqCst), Ordering::SeqCst);
+                        std::thread::yield_now();
+                        processed.fetch_add(1, Ordering::Relaxed);
+                        assert!(in_flight.lock().remove(&k));
+                        q.done(&k);
+                    }
+                })
+            })
+            .collect();
+        let adders: Vec<_> = (0..ADDERS)
+            .map(|t| {
+                let (q, generation) = (q.clone(), generation.clone());
+                std::thread::spawn(move || {
+                    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ (t + 1);
+                    for _ in 0..ADDS_PER_THREAD {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        let k = (x % KEYS as u64) as usize;
+                        generation[k].fetch_add(1, Ordering::SeqCst);
+                        q.add(k);
+                        if x % 16 == 0 {
+                            std::thread::yield_now();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for a in adders {
+            a.join().unwrap();
+        }
+        q.shut_down(); // workers drain what is left, then stop
+        for w in workers {
+            w.join().unwrap();
+        }
+        for k in 0..KEYS {
+            assert_eq!(
+                seen[k].load(Ordering::SeqCst),
+                generation[k].load(Ordering::SeqCst),
+                "key {k}: an add after its last processing start was lost"
+            );
+        }
+        assert!(q.is_idle());
+        let total = ADDERS as usize * ADDS_PER_THREAD;
+        let processed = processed.load(Ordering::Relaxed);
+        assert!(processed <= total);
+        assert_eq!(q.metrics().gets_total as usize, processed);
+        q.check_invariants();
+    }
+
+    // ---- model checking with shuttle ---------------------------------------------------------
+
+    /// The same queue code on shuttle's primitives, whose scheduler explores interleavings.
+    struct Shuttle;
+
+    impl SyncFamily for Shuttle {
+        type Mutex<T: Send> = shuttle::sync::Mutex<T>;
+        type Guard<'a, T: Send + 'a> = shuttle::sync::MutexGuard<'a, T>;
+        type Condvar = shuttle::sync::Condvar;
+
+        fn mutex<T: Send>(value: T) -> Self::Mutex<T> {
+            shuttle::sync::Mutex::new(value)
+        }
+        fn lock<T: Send>(mutex: &Self::Mutex<T>) -> Self::Guard<'_, T> {
+            mutex
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
+        fn condvar() -> Self::Condvar {
+            shuttle::sync::Condvar::new()
+        }
+        fn wait<'a, T: Send>(cv: &Self::Condvar, guard: Self::Guard<'a, T>) -> Self::Guard<'a, T> {
+            cv.wait(guard)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
+        fn wait_for<'a, T: Send>(
+            cv: &Self::Condvar,
+            guard: Self::Guard<'a, T>,
+            timeout: Duration,
+        ) -> Self::Guard<'a, T> {
+            // shuttle's wait_timeout never times out: a spurious-wakeup-free wait.
+            cv.wait_timeout(guard, timeout)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0
+        }
+        fn notify_one(cv: &Self::Condvar) {
+            cv.notify_one();
+        }
+        fn notify_all(cv: &Self::Condvar) {
+            cv.notify_all();
+        }
+    }
+
+    type ModelQueue = Inner<u8, Shuttle>;
+
+    fn model_queue() -> Arc<ModelQueue> {
+        let clock: SharedClock = Arc::new(ManualClock::default());
+        let limiter = RateLimiter::new(RateLimiterConfig::disabled(), clock.clone());
+        Arc::new(ModelQueue::new(clock, limiter))
+    }
+
+    /// Bookkeeping shared by the model's workers: the exclusivity and no-lost-update checks.
+    #[derive(Default)]
+    struct Ledger {
+        generation: [u32; 2],
+        seen: [u32; 2],
+        in_flight: [bool; 2],
+    }
+
+    /// The ledger, and a condvar signalled after every `done`.
+    #[derive(Default)]
+    struct Book {
+        ledger: shuttle::sync::Mutex<Ledger>,
+        changed: shuttle::sync::Condvar,
+    }
+
+    fn process(q: &ModelQueue, book: &Book, k: u8) {
+        let i = usize::from(k);
+        {
+            let mut l = book.ledger.lock().unwrap();
+            assert!(!l.in_flight[i], "key {k} handed to two workers");
+            l.in_flight[i] = true;
+            l.seen[i] = l.generation[i];
+        }
+        shuttle::thread::yield_now();
+        book.ledger.lock().unwrap().in_flight[i] = false;
+        q.done(&k);
+        let _l = book.ledger.lock().unwrap();
+        book.changed.notify_all();
+    }
+
+    fn adder(q: &ModelQueue, book: &Book, keys: &[u8]) {
+        for &k in keys {
+            book.ledger.lock().unwrap().generation[usize::from(k)] += 1;
+            q.add(k);
+        }
+    }
+
+    /// Blocks until every add was seen by a processing start and the queue is idle, without
+    /// shutting the queue down: a lost wakeup or a lost update leaves this waiting forever,
+    /// which shuttle reports as a deadlock.
+    fn wait_until_all_processed(q: &ModelQueue, book: &Book) {
+        let mut l = book.ledger.lock().unwrap();
+        while !(l.seen == l.generation && q.lock().is_idle()) {
+            l = book.changed.wait(l).unwrap();
+        }
+    }
+
+    fn check_ledger(q: &ModelQueue, book: &Book) {
+        let l = book.ledger.lock().unwrap();
+        assert_eq!(
+            l.seen, l.generation,
+            "an add after a processing start was lost"
+        );
+        let s = q.lock();
+        s.check_invariants();
+        assert!(s.is_idle());
+    }
+
+    /// Two adders, two workers blocked in `get_blocking`: every interleaving ends (no lost
+    /// wakeup: shuttle reports a deadlock otherwise), never runs a key twice at once, and
+    /// processes every key after its last add.
+    fn blocking_workers_scenario() {
+        let q = model_queue();
+        let book = Arc::new(Book::default());
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let (q, book) = (q.clone(), book.clone());
+                shuttle::thread::spawn(move || {
+                    while let Some(k) = q.get_blocking(Duration::MAX) {
+                        process(&q, &book, k);
+                    }
+                })
+            })
+            .collect();
+        let adders: Vec<_> = [[0u8, 1, 0], [1, 0, 1]]
+            .into_iter()
+            .map(|keys| {
+                let (q, book) = (q.clone(), book.clone());
+                shuttle::thread::spawn(move || adder(&q, &book, &keys))
+            })
+            .collect();
+        for a in adders {
+            a.join().unwrap();
+        }
+        wait_until_all_processed(&q, &book);
+        q.shut_down();
+        for w in workers {
+            w.join().unwrap();
+        }
+        check_ledger(&q, &book);
+    }
+
+    /// The runtime's way: a pool that counts `set_notify` wakeups as permits and workers that
+    /// drain with `try_get`. The notify callback runs outside the queue lock after the key is
+    /// ready, so a permit always finds its key (or a worker that took it).
+    fn pool_workers_scenario() {
+        let q = model_queue();
+        let book = Arc::new(Book::default());
+        // (permits, stop)
+        let pool = Arc::new((
+            shuttle::sync::Mutex::new((0usize, false)),
+            shuttle::sync::Condvar::new(),
+        ));
+        {
+            let pool = pool.clone();
+            q.lock().notify = Some(Arc::new(move || {
+                pool.0.lock().unwrap().0 += 1;
+                pool.1.notify_one();
+            }));
+        }
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let (q, book, pool) = (q.clone(), book.clone(), pool.clone());
+                shuttle::thread::spawn(move || loop {
+                    {
+                        let mut p = pool.0.lock().unwrap();
+                        while p.0 == 0 && !p.1 {
+                            p = pool.1.wait(p).unwrap();
+                        }
+                        if p.0 == 0 {
+                            return; // stopped, and no wakeup pending
+                        }
+                        p.0 -= 1;
+                    }
+                    while let Some((k, _)) = q.try_get() {
+                        process(&q, &book, k);
+                    }
+                })
+            })
+            .collect();
+        let adders: Vec<_> = [[0u8, 1, 0], [1, 1, 0]]
+            .into_iter()
+            .map(|keys| {
+                let (q, book) = (q.clone(), book.clone());
+                shuttle::thread::spawn(move || adder(&q, &book, &keys))
+            })
+            .collect();
+        for a in adders {
+            a.join().unwrap();
+        }
+        wait_until_all_processed(&q, &book);
+        q.shut_down();
+        pool.0.lock().unwrap().1 = true;
+        pool.1.notify_all();
+        for w in workers {
+            w.join().unwrap();
+        }
+        check_ledger(&q, &book);
+    }
+
+    #[test]
+    fn model_check_blocking_workers_random_schedules() {
+        shuttle::check_random(blocking_workers_scenario, 3000);
+    }
+
+    #[test]
+    fn model_check_blocking_workers_pct_schedules() {
+        shuttle::check_pct(blocking_workers_scenario, 3000, 3);
+    }
+
+    #[test]
+    fn model_check_notify_pool_random_schedules() {
+        shuttle::check_random(pool_workers_scenario, 3000);
+    }
+
+    #[test]
+    fn model_check_notify_pool_pct_schedules() {
+        shuttle::check_pct(pool_workers_scenario, 3000, 3);
+    }
+}

@@ -1,0 +1,676 @@
+//! The runtime proper: informers, the shared worker pool and the timer.
+
+use super::controller::{Context, Controller, ObjectKey, Predicate, ReconcileError, Watched};
+use super::events::{EventKind, EventRecorder};
+use super::metrics::{Counter, Histogram, MetricsRegistry, RECONCILE_TIME_BUCKETS};
+use super::queue::{QueueMetrics, WorkQueue};
+use super::Action;
+use crate::api::{Object, Selector};
+use crate::clock::SharedClock;
+use crate::error::{Error, Result};
+use crate::store::{Store, WatchEvent, WatchParams};
+use parking_lot::{Condvar, Mutex, RwLock};
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Settings of the controller runtime.
+#[derive(Clone, Debug)]
+pub(crate) struct RuntimeConfig {
+    /// Worker threads shared by all controllers.
+    pub workers: usize,
+    /// How long shutdown waits for running reconciles.
+    pub shutdown_grace: Duration,
+    /// Longest delay a reconciler may ask for with `Action::RequeueAfter`.
+    pub max_requeue: Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            shutdown_grace: Duration::from_secs(30),
+            max_requeue: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// A wake-up signal without lost wakeups.
+///
+/// Invariant: `notify` bumps `epoch` before taking the mutex to signal, and a waiter reads
+/// `epoch` before looking for work and re-checks it under the mutex before sleeping. So any
+/// work published after a waiter started looking changes the epoch it compares against, and
+/// the waiter does not sleep on it.
+#[derive(Default)]
+struct Signal {
+    epoch: AtomicU64,
+    lock: Mutex<()>,
+    cv: Condvar,
+}
+
+impl Signal {
+    fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    fn notify_one(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        let _g = self.lock.lock();
+        self.cv.notify_one();
+    }
+
+    fn notify_all(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        let _g = self.lock.lock();
+        self.cv.notify_all();
+    }
+
+    /// Sleeps unless the epoch moved past `seen`; at most `timeout` when given.
+    fn wait(&self, seen: u64, timeout: Option<Duration>) {
+        let mut g = self.lock.lock();
+        if self.epoch.load(Ordering::Acquire) != seen {
+            return;
+        }
+        match timeout {
+            Some(t) => {
+                self.cv.wait_for(&mut g, t);
+            }
+            None => self.cv.wait(&mut g),
+        }
+    }
+}
+
+/// Per-controller metric handles, named as controller-runtime names them. Updating one is
+/// an atomic operation; the registry is only locked to register them.
+struct Counters {
+    success: Counter,
+    requeue_after: Counter,
+    error: Counter,
+    errors: Counter,
+    terminal: Counter,
+    panics: Counter,
+    reconcile_time: Histogram,
+    adds: Counter,
+    retries: Counter,
+}
+
+impl Counters {
+    fn register(m: &MetricsRegistry, name: &str) -> Counters {
+        let ctl = [("controller", name)];
+        let total = |result: &str| {
+            m.counter(
+                "controller_runtime_reconcile_total",
+                "Total number of reconciliations per controller",
+                &[("controller", name), ("result", result)],
+            )
+        };
+        Counters {
+            success: total("success"),
+            requeue_after: total("requeue_after"),
+            error: total("error"),
+            errors: m.counter(
+                "controller_runtime_reconcile_errors_total",
+                "Total number of reconciliation errors per controller",
+                &ctl,
+            ),
+            terminal: m.counter(
+                "controller_runtime_terminal_reconcile_errors_total",
+                "Total number of terminal reconciliation errors per controller",
+                &ctl,
+            ),
+            panics: m.counter(
+                "controller_runtime_reconcile_panics_total",
+                "Total number of reconciliation panics per controller",
+                &ctl,
+            ),
+            reconcile_time: m.histogram(
+                "controller_runtime_reconcile_time_seconds",
+                "Length of time per reconciliation per controller",
+                &ctl,
+                RECONCILE_TIME_BUCKETS,
+            ),
+            adds: m.counter(
+                "workqueue_adds_total",
+                "Total number of adds handled by workqueue",
+                &[("name", name)],
+            ),
+            retries: m.counter(
+                "workqueue_retries_total",
+                "Total number of retries handled by workqueue",
+                &[("name", name)],
+            ),
+        }
+    }
+}
+
+/// Gauges computed from the controller's state when metrics are read.
+fn register_gauges(m: &MetricsRegistry, ctl: &Arc<ControllerState>) {
+    let name: &str = &ctl.name;
+    let c = ctl.clone();
+    m.gauge_fn(
+        "controller_runtime_active_workers",
+        "Number of currently used workers per controller",
+        &[("controller", name)],
+        move || c.active.load(Ordering::Relaxed) as f64,
+    );
+    type Get = fn(&QueueMetrics) -> f64;
+    let q: [(&str, &str, Get); 4] = [
+        ("workqueue_depth", "Current depth of workqueue", |q| {
+            q.depth as f64
+        }),
+        (
+            "workqueue_queue_longest_waiting_seconds",
+            "How long the oldest ready item has been waiting",
+            |q| q.longest_waiting.as_secs_f64(),
+        ),
+        (
+            "workqueue_unfinished_work_seconds",
+            "How many seconds of work has been done that is in progress",
+            |q| q.unfinished_work.as_secs_f64(),
+        ),
+        (
+            "workqueue_longest_running_processor_seconds",
+            "How many seconds has the longest running processor been running",
+            |q| q.longest_running.as_secs_f64(),
+        ),
+    ];
+    for (metric, help, get) in q {
+        let c = ctl.clone();
+        m.gauge_fn(metric, help, &[("name", name)], move || {
+            get(&c.queue.metrics())
+        });
+    }
+}
+
+pub(crate) struct ControllerState {
+    name: Arc<str>,
+    kind: Arc<str>,
+    api_version: Arc<str>,
+    queue: WorkQueue<ObjectKey>,
+    reconciler: Arc<dyn super::Reconciler>,
+    concurrency: usize,
+    active: AtomicUsize,
+    predicates: Vec<Predicate>,
+    namespace: Option<String>,
+    selector: Option<Selector>,
+    recorder: Arc<EventRecorder>,
+    counters: Counters,
+}
+
+struct Subscriber {
+    ctl: Arc<ControllerState>,
+    role: Watched,
+}
+
+struct Informer {
+    subscribers: RwLock<Vec<Subscriber>>,
+}
+
+struct Inner {
+    store: Store,
+    clock: SharedClock,
+    config: RuntimeConfig,
+    controllers: RwLock<Vec<Arc<ControllerState>>>,
+    informers: Mutex<HashMap<String, Arc<Informer>>>,
+    work: Signal,
+    timer: Signal,
+    stopping: AtomicBool,
+    cursor: AtomicUsize,
+    workers: Mutex<Vec<JoinHandle<()>>>,
+    background: Mutex<Vec<JoinHandle<()>>>,
+    metrics: MetricsRegistry,
+}
+
+/// The controller runtime of one engine.
+#[derive(Clone)]
+pub(crate) struct Runtime {
+    inner: Arc<Inner>,
+}
+
+impl Runtime {
+    /// Starts the worker pool and the timer.
+    pub(crate) fn start(
+        store: Store,
+        clock: SharedClock,
+        config: RuntimeConfig,
+        metrics: MetricsRegistry,
+    ) -> Runtime {
+        let rt = Runtime {
+            inner: Arc::new(Inner {
+                store,
+                clock: clock.clone(),
+                config,
+                controllers: RwLock::new(Vec::new()),
+                informers: Mutex::new(HashMap::new()),
+                work: Signal::default(),
+                timer: Signal::default(),
+                stopping: AtomicBool::new(false),
+                cursor: AtomicUsize::new(0),
+                workers: Mutex::new(Vec::new()),
+                background: Mutex::new(Vec::new()),
+                metrics,
+            }),
+        };
+        // A manual clock moves by hand: wake the timer when it does.
+        let weak = Arc::downgrade(&rt.inner);
+        clock.on_advance(Arc::new(move || {
+            if let Some(inner) = weak.upgrade() {
+                inner.timer.notify_all();
+            }
+        }));
+        for i in 0..rt.inner.config.workers.max(1) {
+            let inner = rt.inner.clone();
+            let h = std::thread::Builder::new()
+                .name(format!("steady-worker-{i}"))
+                .spawn(move || worker(&inner))
+                .expect("spawning a worker thread");
+            rt.inner.workers.lock().push(h);
+        }
+        let inner = rt.inner.clone();
+        let h = std::thread::Builder::new()
+            .name("steady-timer".into())
+            .spawn(move || timer(&inner))
+            .expect("spawning the timer thread");
+        rt.inner.background.lock().push(h);
+        rt
+    }
+
+    /// Registers and starts a controller.
+    pub(crate) fn add(&self, c: Controller) -> Result<()> {
+        let inner = &self.inner;
+        if inner.stopping.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        let Some(reconciler) = c.reconciler.clone() else {
+            return Err(Error::invalid(
+                crate::ObjectRef::new("Controller", None, &c.name),
+                "reconciler",
+                "call Controller::build with a reconciler before registering it",
+            ));
+        };
+        if inner.controllers.read().iter().any(|x| *x.name == c.name) {
+            return Err(Error::AlreadyExists {
+                object: crate::ObjectRef::new("Controller", None, &c.name),
+            });
+        }
+        // Kinds must exist in the registry before they are watched.
+        let registry = inner.store.registry();
+        registry.get_or_dynamic(&c.api_version, &c.kind);
+        for (kind, _) in &c.watches {
+            if registry.get(kind).is_none() {
+                return Err(Error::invalid(
+                    crate::ObjectRef::new("Controller", None, &c.name),
+                    "watches",
+                    format!("unknown kind {kind:?}: register it on the engine builder first"),
+                ));
+            }
+        }
+        let queue = WorkQueue::new(c.rate_limiter.clone(), inner.clock.clone());
+        let weak = Arc::downgrade(inner);
+        queue.set_notify(Arc::new(move || {
+            if let Some(i) = weak.upgrade() {
+                i.work.notify_one();
+            }
+        }));
+        // A new earliest deadline must wake the timer, or it would sleep past it.
+        let weak = Arc::downgrade(inner);
+        queue.set_deadline_notify(Arc::new(move || {
+            if let Some(i) = weak.upgrade() {
+                i.timer.notify_all();
+            }
+        }));
+        let predicates = if c.predicates.is_empty() {
+            vec![Predicate::IgnoreStatusOnly]
+        } else {
+            c.predicates.clone()
+        };
+        let ctl = Arc::new(ControllerState {
+            name: c.name.as_str().into(),
+            kind: c.kind.as_str().into(),
+            api_version: c.api_version.as_str().into(),
+            queue,
+            reconciler,
+            concurrency: c.concurrency.max(1),
+            active: AtomicUsize::new(0),
+            predicates,
+            namespace: c.namespace.clone(),
+            selector: c.selector.clone(),
+            recorder: Arc::new(EventRecorder::new(
+                inner.store.clone(),
+                &c.name,
+                inner.clock.clone(),
+            )),
+            counters: Counters::register(&inner.metrics, &c.name),
+        });
+        register_gauges(&inner.metrics, &ctl);
+        inner.controllers.write().push(ctl.clone());
+        for (kind, role) in c.watches {
+            let (informer, fresh) = {
+                let mut infs = inner.informers.lock();
+                match infs.get(&kind) {
+                    Some(i) => (i.clone(), false),
+                    None => {
+                        let i = Arc::new(Informer {
+                            subscribers: RwLock::new(Vec::new()),
+                        });
+                        infs.insert(kind.clone(), i.clone());
+                        (i, true)
+                    }
+                }
+            };
+            informer.subscribers.write().push(Subscriber {
+                ctl: ctl.clone(),
+                role: role.clone(),
+            });
+            if fresh {
+                // A new informer starts with the current state of its kind for everyone.
+                let inner2 = inner.clone();
+                let kind2 = kind.clone();
+                let h = std::thread::Builder::new()
+                    .name(format!("steady-informer-{kind}"))
+                    .spawn(move || informer_loop(&inner2, &kind2, &informer))
+                    .expect("spawning an informer thread");
+                inner.background.lock().push(h);
+            } else {
+                // An existing informer is past its initial state: give the newcomer the
+                // current objects itself (subscribed first, so nothing falls in between).
+                let sub = Subscriber {
+                    ctl: ctl.clone(),
+                    role,
+                };
+                if let Ok(list) = inner.store.list(&kind, &Default::default()) {
+                    for o in list.items {
+                        dispatch(&sub, &WatchEvent::Added(o), None, None);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops taking work, waits up to the grace period for running reconciles, joins the
+    /// workers and the timer. Informers end when the store closes its watches.
+    pub(crate) fn stop(&self) {
+        let inner = &self.inner;
+        if inner.stopping.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        for c in inner.controllers.read().iter() {
+            c.queue.shut_down();
+        }
+        inner.work.notify_all();
+        inner.timer.notify_all();
+        let deadline = Instant::now() + inner.config.shutdown_grace;
+        let workers: Vec<JoinHandle<()>> = inner.workers.lock().drain(..).collect();
+        for h in workers {
+            while !h.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if h.is_finished() {
+                let _ = h.join();
+            } else {
+                log::warn!("a reconcile is still running after the shutdown grace period; leaving its thread");
+            }
+        }
+    }
+
+    /// Joins the informer and timer threads (after the store closed its watches).
+    pub(crate) fn join_background(&self) {
+        let hs: Vec<JoinHandle<()>> = self.inner.background.lock().drain(..).collect();
+        for h in hs {
+            let _ = h.join();
+        }
+    }
+}
+
+impl ControllerState {
+    fn enqueue(&self, key: ObjectKey) {
+        self.counters.adds.inc();
+        self.queue.add(key);
+    }
+
+    fn in_scope(&self, o: &dyn Object) -> bool {
+        self.namespace
+            .as_deref()
+            .is_none_or(|ns| o.meta().namespace_str() == ns)
+            && self
+                .selector
+                .as_ref()
+                .is_none_or(|s| s.matches(&o.meta().labels))
+    }
+}
+
+/// Maps one change to the keys a subscriber reconciles, and queues them.
+fn dispatch(
+    sub: &Subscriber,
+    ev: &WatchEvent,
+    prev: Option<&Arc<dyn Object>>,
+    key: Option<&Arc<str>>,
+) {
+    let Some(obj) = ev.object() else { return };
+    let ctl = &sub.ctl;
+    match &sub.role {
+        Watched::Primary => {
+            let scoped =
+                ctl.in_scope(obj.as_ref()) || prev.is_some_and(|p| ctl.in_scope(p.as_ref()));
+            if !scoped {
+                return;
+            }
+            if let WatchEvent::Modified(_) = ev {
+                let old = prev.map(|p| p.as_ref());
+                if !ctl.predicates.iter().any(|p| p.passes(old, obj.as_ref())) {
+                    return;
+                }
+            }
+            ctl.enqueue(match key {
+                Some(k) => ObjectKey::from_store(k.clone()),
+                None => ObjectKey::of(obj.as_ref()),
+            });
+        }
+        Watched::Owned => {
+            // The controller owner now, and the one before if it changed (adoption/release).
+            let ns = obj.meta().namespace.as_deref();
+            let now = obj.meta().controller_ref().filter(|r| r.kind == *ctl.kind);
+            let before = prev
+                .and_then(|p| p.meta().controller_ref())
+                .filter(|r| r.kind == *ctl.kind);
+            if let Some(r) = now {
+                ctl.enqueue(ObjectKey::new(ns, &r.name));
+            }
+            if let Some(r) = before.filter(|b| now.is_none_or(|n| n.name != b.name)) {
+                ctl.enqueue(ObjectKey::new(ns, &r.name));
+            }
+        }
+        Watched::Mapped(mapper) => {
+            // A mapper is the user's code: it must not take the runtime down.
+            match catch_unwind(AssertUnwindSafe(|| mapper(obj.as_ref()))) {
+                Ok(keys) => {
+                    for k in keys {
+                        ctl.enqueue(k);
+                    }
+                }
+                Err(_) => log::error!("controller {}: a watch mapper panicked", ctl.name),
+            }
+        }
+    }
+}
+
+fn informer_loop(inner: &Arc<Inner>, kind: &str, informer: &Informer) {
+    loop {
+        if inner.stopping.load(Ordering::Acquire) {
+            return;
+        }
+        // From now, with the current state first: also how it recovers from Expired.
+        let mut w = match inner.store.watch(kind, &WatchParams::default()) {
+            Ok(w) => w,
+            Err(e) => {
+                log::error!("informer {kind}: {e}");
+                return;
+            }
+        };
+        loop {
+            match w.recv_change() {
+                Ok(ch) => {
+                    for sub in informer.subscribers.read().iter() {
+                        dispatch(sub, &ch.event, ch.prev.as_ref(), ch.key.as_ref());
+                    }
+                }
+                Err(Error::Expired { .. }) => {
+                    log::warn!("informer {kind}: fell behind; relisting");
+                    break;
+                }
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// A worker: takes keys round-robin across controllers until the runtime stops.
+fn worker(inner: &Arc<Inner>) {
+    loop {
+        let seen = inner.work.epoch();
+        if inner.stopping.load(Ordering::Acquire) {
+            return;
+        }
+        if let Some((ctl, key)) = next_work(inner) {
+            process(inner, &ctl, key);
+            continue;
+        }
+        inner.work.wait(seen, None);
+    }
+}
+
+/// The next key to reconcile. The start rotates, so controllers take turns (fairness), and
+/// a controller at its concurrency limit is skipped.
+fn next_work(inner: &Inner) -> Option<(Arc<ControllerState>, ObjectKey)> {
+    let ctls = inner.controllers.read();
+    let n = ctls.len();
+    if n == 0 {
+        return None;
+    }
+    let start = inner.cursor.fetch_add(1, Ordering::Relaxed);
+    for i in 0..n {
+        let c = &ctls[(start + i) % n];
+        // Reserve a slot first, so concurrency is never exceeded between check and take.
+        if c.active.fetch_add(1, Ordering::AcqRel) >= c.concurrency {
+            c.active.fetch_sub(1, Ordering::AcqRel);
+            continue;
+        }
+        if let Some(k) = c.queue.try_get() {
+            return Some((c.clone(), k));
+        }
+        c.active.fetch_sub(1, Ordering::AcqRel);
+    }
+    None
+}
+
+fn process(inner: &Arc<Inner>, ctl: &Arc<ControllerState>, key: ObjectKey) {
+    let ctx = Context {
+        retries: ctl.queue.num_requeues(&key),
+        key: key.clone(),
+        kind: ctl.kind.clone(),
+        api_version: ctl.api_version.clone(),
+        controller: ctl.name.clone(),
+        store: inner.store.clone(),
+        clock: inner.clock.clone(),
+        recorder: ctl.recorder.clone(),
+    };
+    let started = Instant::now();
+    let result = catch_unwind(AssertUnwindSafe(|| ctl.reconciler.reconcile(&ctx)));
+    let c = &ctl.counters;
+    c.reconcile_time.observe_duration(started.elapsed());
+    let mut kick_timer = false;
+    match result {
+        Ok(Ok(Action::Done)) => {
+            c.success.inc();
+            ctl.queue.forget(&key);
+        }
+        Ok(Ok(Action::RequeueAfter(d))) => {
+            c.requeue_after.inc();
+            ctl.queue.forget(&key);
+            ctl.queue
+                .add_after(key.clone(), d.min(inner.config.max_requeue));
+            kick_timer = true;
+        }
+        Ok(Err(ReconcileError::Retry(msg))) => {
+            c.error.inc();
+            c.errors.inc();
+            c.retries.inc();
+            log::warn!(
+                "controller {}: reconcile {key} failed (will retry): {msg}",
+                ctl.name
+            );
+            ctl.queue.add_rate_limited(key.clone());
+            kick_timer = true;
+        }
+        Ok(Err(ReconcileError::Terminal(msg))) => {
+            c.error.inc();
+            c.errors.inc();
+            c.terminal.inc();
+            log::error!(
+                "controller {}: reconcile {key} failed for good: {msg}",
+                ctl.name
+            );
+            if let Some(o) = ctx.object() {
+                ctx.event(o.as_ref(), EventKind::Warning, "ReconcileFailed", &msg);
+            }
+            ctl.queue.forget(&key);
+        }
+        Err(panic) => {
+            c.error.inc();
+            c.errors.inc();
+            c.panics.inc();
+            c.retries.inc();
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a non-string panic".into());
+            log::error!(
+                "controller {}: reconcile {key} panicked (will retry): {msg}",
+                ctl.name
+            );
+            ctl.queue.add_rate_limited(key.clone());
+            kick_timer = true;
+        }
+    }
+    ctl.queue.done(&key);
+    ctl.active.fetch_sub(1, Ordering::AcqRel);
+    if kick_timer {
+        inner.timer.notify_all();
+    }
+    // A key skipped while this controller was at its concurrency limit may be waiting.
+    if ctl.queue.depth() > 0 {
+        inner.work.notify_one();
+    }
+}
+
+/// The one timer thread: promotes due delayed keys of every queue.
+fn timer(inner: &Arc<Inner>) {
+    loop {
+        let seen = inner.timer.epoch();
+        if inner.stopping.load(Ordering::Acquire) {
+            return;
+        }
+        let now = inner.clock.monotonic();
+        let mut next: Option<Duration> = None;
+        for c in inner.controllers.read().iter() {
+            c.queue.promote_due(now);
+            if let Some(d) = c.queue.next_deadline() {
+                next = Some(next.map_or(d, |n: Duration| n.min(d)));
+            }
+        }
+        let wait = if inner.clock.is_manual() {
+            None
+        } else {
+            Some(
+                next.map_or(Duration::from_secs(1), |d| d.saturating_sub(now))
+                    .max(Duration::from_micros(50)),
+            )
+        };
+        inner.timer.wait(seen, wait);
+    }
+}

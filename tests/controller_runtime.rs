@@ -1,0 +1,472 @@
+//! The controller runtime end to end: a custom kind `Widget` that wants N child ConfigMaps.
+
+mod common;
+
+use common::eventually;
+use serde_json::json;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use steady::api::{ConfigMap, DynamicObject, Object, ObjectMeta};
+use steady::client::DeleteParams;
+use steady::clock::ManualClock;
+use steady::runtime::finalizer::finalizer;
+use steady::runtime::{
+    owner_reference, Action, Context, Controller, ReconcileError, ReconcileResult,
+};
+
+/// A metric of the controller `name`, 0 when absent.
+fn metric(e: &Engine, metric: &str, label: &str, name: &str) -> f64 {
+    e.metrics()
+        .value(metric, &[(label, name)])
+        .map_or(0.0, |v| v.as_f64())
+}
+use steady::store::ListParams;
+use steady::Engine;
+
+fn widget(name: &str, replicas: i64) -> serde_json::Value {
+    json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": name}, "spec": {"replicas": replicas}})
+}
+
+/// Keeps `spec.replicas` ConfigMaps named `<widget>-<i>`, owned by the widget, and deletes
+/// them (finalizer cleanup) when the widget is deleted; panics on a widget named `bad`.
+fn reconcile_widget(ctx: &Context) -> ReconcileResult {
+    let Some(obj) = ctx.object() else {
+        return Ok(Action::done());
+    };
+    if obj.meta().name == "bad" {
+        panic!("widget {} is cursed", obj.meta().name);
+    }
+    let out = finalizer(
+        ctx.store(),
+        "example.com/children",
+        obj,
+        |ev| -> ReconcileResult {
+            let w = ev
+                .object()
+                .as_any()
+                .downcast_ref::<DynamicObject>()
+                .expect("a Widget");
+            let want = if ev.is_cleanup() {
+                0
+            } else {
+                w.data["spec"]["replicas"].as_u64().unwrap_or(0) as usize
+            };
+            let uid = w.metadata.uid.clone().unwrap_or_default();
+            let cms = ctx.api::<ConfigMap>();
+            let owned = cms.list(&ListParams {
+                owner_uid: Some(uid),
+                ..Default::default()
+            })?;
+            let have: HashSet<String> = owned
+                .items
+                .iter()
+                .map(|c| c.metadata.name.clone())
+                .collect();
+            for i in 0..want {
+                let name = format!("{}-{i}", w.metadata.name);
+                if !have.contains(&name) {
+                    let cm = ConfigMap {
+                        metadata: ObjectMeta {
+                            name,
+                            owner_references: vec![owner_reference(w, true)],
+                            ..Default::default()
+                        },
+                        ..Default::default()
+                    };
+                    match cms.create(cm) {
+                        Ok(_) | Err(steady::Error::AlreadyExists { .. }) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            for c in &owned.items {
+                let idx: Option<usize> = c
+                    .metadata
+                    .name
+                    .rsplit('-')
+                    .next()
+                    .and_then(|s| s.parse().ok());
+                if idx.is_none_or(|i| i >= want) {
+                    let _ = cms.delete(&c.metadata.name, &DeleteParams::default());
+                }
+            }
+            if !ev.is_cleanup() {
+                ctx.primary().patch(
+                    &w.metadata.name,
+                    &json!({"status": {"children": want}}),
+                    true,
+                )?;
+            }
+            Ok(Action::done())
+        },
+    )?;
+    Ok(out.into_value().unwrap_or(Action::done()))
+}
+
+fn children(e: &Engine, widget: &str) -> usize {
+    e.api::<ConfigMap>()
+        .list(&Default::default())
+        .unwrap()
+        .items
+        .iter()
+        .filter(|c| c.metadata.name.starts_with(&format!("{widget}-")))
+        .count()
+}
+
+#[test]
+fn widgets_converge_scale_heal_and_survive_a_panicking_neighbour() {
+    let e = Engine::builder()
+        .workers(2)
+        .controller(
+            Controller::new("widgets", "example.com/v1", "Widget")
+                .owns("ConfigMap")
+                .concurrency(2)
+                .build(reconcile_widget),
+        )
+        .build()
+        .unwrap();
+    let widgets = e.dynamic("example.com/v1", "Widget");
+    widgets.create(widget("a", 3)).unwrap();
+    widgets.create(widget("bad", 2)).unwrap();
+    widgets.create(widget("b", 1)).unwrap();
+    eventually(10, "a has 3 children, b has 1", || {
+        children(&e, "a") == 3 && children(&e, "b") == 1
+    });
+
+    // Scale up and down.
+    widgets
+        .patch("a", &json!({"spec": {"replicas": 5}}), false)
+        .unwrap();
+    eventually(10, "a has 5 children", || children(&e, "a") == 5);
+    widgets
+        .patch("a", &json!({"spec": {"replicas": 2}}), false)
+        .unwrap();
+    eventually(10, "a has 2 children", || children(&e, "a") == 2);
+
+    // A child deleted behind the controller's back comes back.
+    e.api::<ConfigMap>()
+        .delete("a-1", &DeleteParams::default())
+        .unwrap();
+    eventually(10, "a-1 is back", || {
+        e.api::<ConfigMap>().get("a-1").is_ok()
+    });
+
+    // The cursed widget panicked, was counted and retried; the others converged all along.
+    eventually(10, "a panic was counted", || {
+        metric(
+            &e,
+            "controller_runtime_reconcile_panics_total",
+            "controller",
+            "widgets",
+        ) >= 1.0
+    });
+    assert_eq!(children(&e, "bad"), 0);
+    assert_eq!(widgets.get("b").unwrap().data["status"]["children"], 1);
+    // Deleting a widget runs the finalizer's cleanup: its children go, then the widget.
+    widgets.delete("a", &DeleteParams::default()).unwrap();
+    eventually(10, "a and its children are gone", || {
+        children(&e, "a") == 0 && widgets.get("a").is_err()
+    });
+    assert_eq!(children(&e, "b"), 1);
+
+    let text = steady::runtime::render_prometheus(&e.metrics());
+    assert!(
+        text.contains("controller_runtime_reconcile_panics_total{controller=\"widgets\"}"),
+        "{text}"
+    );
+    e.shutdown();
+}
+
+#[test]
+fn a_key_is_never_reconciled_by_two_workers_at_once() {
+    let in_flight = Arc::new(Mutex::new(HashSet::<String>::new()));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (f, c) = (in_flight.clone(), calls.clone());
+    let e = Engine::builder()
+        .workers(4)
+        .controller(
+            Controller::new("exclusive", "example.com/v1", "Widget")
+                .concurrency(4)
+                .build(move |ctx: &Context| {
+                    assert!(
+                        f.lock().unwrap().insert(ctx.name().to_string()),
+                        "{} reconciled twice at once",
+                        ctx.name()
+                    );
+                    std::thread::sleep(Duration::from_micros(200));
+                    f.lock().unwrap().remove(ctx.name());
+                    c.fetch_add(1, Ordering::SeqCst);
+                    Ok(Action::done())
+                }),
+        )
+        .build()
+        .unwrap();
+    let widgets = e.dynamic("example.com/v1", "Widget");
+    for i in 0..4 {
+        widgets.create(widget(&format!("w{i}"), 0)).unwrap();
+    }
+    for round in 1..=50 {
+        for i in 0..4 {
+            widgets
+                .patch(
+                    &format!("w{i}"),
+                    &json!({"spec": {"replicas": round}}),
+                    false,
+                )
+                .unwrap();
+        }
+    }
+    // The last change of every key is seen after it was made (dirty keys are reprocessed).
+    eventually(10, "every widget reconciled at its last generation", || {
+        metric(&e, "workqueue_depth", "name", "exclusive") == 0.0
+            && metric(
+                &e,
+                "controller_runtime_active_workers",
+                "controller",
+                "exclusive",
+            ) == 0.0
+            && calls.load(Ordering::SeqCst) >= 4
+    });
+    assert_eq!(
+        metric(
+            &e,
+            "controller_runtime_reconcile_panics_total",
+            "controller",
+            "exclusive"
+        ),
+        0.0,
+        "no overlap was detected"
+    );
+}
+
+#[test]
+fn status_only_changes_do_not_wake_the_controller_that_wrote_them() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let e = Engine::builder()
+        .controller(
+            Controller::new("status-writer", "example.com/v1", "Widget").build(
+                move |ctx: &Context| {
+                    let n = c.fetch_add(1, Ordering::SeqCst);
+                    ctx.primary()
+                        .patch(ctx.name(), &json!({"status": {"calls": n + 1}}), true)?;
+                    Ok(Action::done())
+                },
+            ),
+        )
+        .build()
+        .unwrap();
+    let widgets = e.dynamic("example.com/v1", "Widget");
+    widgets.create(widget("w", 1)).unwrap();
+    eventually(10, "the first reconcile wrote status", || {
+        widgets.get("w").unwrap().data.get("status").is_some()
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "writing its own status did not re-trigger it"
+    );
+    widgets
+        .patch("w", &json!({"spec": {"replicas": 2}}), false)
+        .unwrap();
+    eventually(10, "a spec change triggers it", || {
+        calls.load(Ordering::SeqCst) == 2
+    });
+}
+
+#[test]
+fn failures_back_off_exponentially_on_the_engine_clock() {
+    let clock = Arc::new(ManualClock::default());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let e = Engine::builder()
+        .clock(clock.clone())
+        .controller(
+            Controller::new("failing", "example.com/v1", "Widget").build(move |_: &Context| {
+                c.fetch_add(1, Ordering::SeqCst);
+                Err(ReconcileError::retry("not yet"))
+            }),
+        )
+        .build()
+        .unwrap();
+    e.dynamic("example.com/v1", "Widget")
+        .create(widget("w", 1))
+        .unwrap();
+    eventually(10, "first attempt", || calls.load(Ordering::SeqCst) == 1);
+    // Backoff: 5 ms, then 10 ms, then 20 ms. Nothing happens until the clock gets there.
+    for (n, step_ms) in [(2, 5), (3, 10), (4, 20)] {
+        clock.advance(Duration::from_millis(step_ms - 1));
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            n - 1,
+            "retried before its backoff elapsed"
+        );
+        clock.advance(Duration::from_millis(1));
+        eventually(10, "retry after backoff", || {
+            calls.load(Ordering::SeqCst) == n
+        });
+    }
+    assert_eq!(
+        metric(
+            &e,
+            "controller_runtime_reconcile_errors_total",
+            "controller",
+            "failing"
+        ),
+        4.0
+    );
+}
+
+#[test]
+fn requeue_after_reconciles_again_when_the_clock_gets_there() {
+    let clock = Arc::new(ManualClock::default());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let e = Engine::builder()
+        .clock(clock.clone())
+        .controller(Controller::new("poller", "example.com/v1", "Widget").build(
+            move |_: &Context| {
+                c.fetch_add(1, Ordering::SeqCst);
+                Ok(Action::requeue(Duration::from_secs(30)))
+            },
+        ))
+        .build()
+        .unwrap();
+    e.dynamic("example.com/v1", "Widget")
+        .create(widget("w", 1))
+        .unwrap();
+    eventually(10, "first reconcile", || calls.load(Ordering::SeqCst) == 1);
+    clock.advance(Duration::from_secs(29));
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    clock.advance(Duration::from_secs(1));
+    eventually(10, "requeued reconcile", || {
+        calls.load(Ordering::SeqCst) == 2
+    });
+}
+
+#[test]
+fn one_deep_queue_does_not_starve_another_controller() {
+    let slow_done = Arc::new(AtomicUsize::new(0));
+    let fast_seen_at = Arc::new(Mutex::new(None));
+    let (s, f) = (slow_done.clone(), fast_seen_at.clone());
+    let s2 = slow_done.clone();
+    let e = Engine::builder()
+        .workers(1)
+        .kind(steady::api::KindInfo::dynamic(
+            "example.com/v1",
+            "Gadget",
+            true,
+        ))
+        .controller(Controller::new("slow", "example.com/v1", "Widget").build(
+            move |_: &Context| {
+                std::thread::sleep(Duration::from_millis(1));
+                s.fetch_add(1, Ordering::SeqCst);
+                Ok(Action::done())
+            },
+        ))
+        .controller(Controller::new("fast", "example.com/v1", "Gadget").build(
+            move |_: &Context| {
+                f.lock().unwrap().get_or_insert(s2.load(Ordering::SeqCst));
+                Ok(Action::done())
+            },
+        ))
+        .build()
+        .unwrap();
+    let widgets = e.dynamic("example.com/v1", "Widget");
+    let txn: Vec<_> = (0..500)
+        .map(|i| {
+            steady::store::TxnOp::Create(Arc::new(
+                serde_json::from_value::<steady::api::DynamicObject>(widget(&format!("w{i}"), 1))
+                    .unwrap(),
+            ) as Arc<dyn Object>)
+        })
+        .collect();
+    e.store().transaction(txn).unwrap();
+    eventually(10, "the slow controller is busy", || {
+        slow_done.load(Ordering::SeqCst) >= 5
+    });
+    e.dynamic("example.com/v1", "Gadget")
+        .create(
+            json!({"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "g"}}),
+        )
+        .unwrap();
+    eventually(10, "the fast controller ran", || {
+        fast_seen_at.lock().unwrap().is_some()
+    });
+    let at = fast_seen_at.lock().unwrap().unwrap();
+    let _ = widgets;
+    assert!(
+        at < 100,
+        "the fast controller waited for {at} of 500 slow reconciles"
+    );
+}
+
+#[test]
+fn controllers_added_at_run_time_see_existing_objects_and_shutdown_joins() {
+    let e = Engine::builder().build().unwrap();
+    e.dynamic("example.com/v1", "Widget")
+        .create(widget("early", 1))
+        .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    e.add_controller(Controller::new("late", "example.com/v1", "Widget").build(
+        move |ctx: &Context| {
+            s.lock().unwrap().push(ctx.name().to_string());
+            Ok(Action::done())
+        },
+    ))
+    .unwrap();
+    eventually(10, "the late controller saw the early widget", || {
+        seen.lock().unwrap().contains(&"early".to_string())
+    });
+    e.shutdown();
+    assert!(e
+        .add_controller(
+            Controller::new("after", "example.com/v1", "Widget")
+                .build(|_: &Context| Ok(Action::done()))
+        )
+        .is_err());
+}
+
+#[test]
+fn shutdown_lets_a_running_reconcile_finish_then_joins_everything() {
+    let started = Arc::new(AtomicUsize::new(0));
+    let finished = Arc::new(AtomicUsize::new(0));
+    let (s, f) = (started.clone(), finished.clone());
+    let e = Engine::builder()
+        .shutdown_grace(Duration::from_secs(10))
+        .controller(
+            Controller::new("slowpoke", "example.com/v1", "Widget").build(move |_: &Context| {
+                s.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(200));
+                f.fetch_add(1, Ordering::SeqCst);
+                Ok(Action::done())
+            }),
+        )
+        .build()
+        .unwrap();
+    e.dynamic("example.com/v1", "Widget")
+        .create(widget("w", 1))
+        .unwrap();
+    eventually(10, "the reconcile started", || {
+        started.load(Ordering::SeqCst) == 1
+    });
+    e.shutdown();
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        1,
+        "shutdown waited for the running reconcile"
+    );
+    // No work is taken after shutdown.
+    assert!(e
+        .dynamic("example.com/v1", "Widget")
+        .create(widget("x", 1))
+        .is_ok());
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(started.load(Ordering::SeqCst), 1);
+}
