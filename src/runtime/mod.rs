@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod owner;
 pub mod queue;
 mod rt;
+mod signal;
 
 pub use controller::{
     Action, Context, Controller, Mapper, ObjectKey, Predicate, PredicateFn, ReconcileError,

@@ -4,15 +4,16 @@ use super::controller::{Context, Controller, ObjectKey, Predicate, ReconcileErro
 use super::events::{EventKind, EventRecorder};
 use super::metrics::{Counter, Histogram, MetricsRegistry, RECONCILE_TIME_BUCKETS};
 use super::queue::{QueueMetrics, WorkQueue};
+use super::signal::Signal;
 use super::Action;
 use crate::api::{Object, Selector};
 use crate::clock::SharedClock;
 use crate::error::{Error, Result};
 use crate::store::{Store, WatchEvent, WatchParams};
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -34,51 +35,6 @@ impl Default for RuntimeConfig {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             shutdown_grace: Duration::from_secs(30),
             max_requeue: Duration::from_secs(24 * 3600),
-        }
-    }
-}
-
-/// A wake-up signal without lost wakeups.
-///
-/// Invariant: `notify` bumps `epoch` before taking the mutex to signal, and a waiter reads
-/// `epoch` before looking for work and re-checks it under the mutex before sleeping. So any
-/// work published after a waiter started looking changes the epoch it compares against, and
-/// the waiter does not sleep on it.
-#[derive(Default)]
-struct Signal {
-    epoch: AtomicU64,
-    lock: Mutex<()>,
-    cv: Condvar,
-}
-
-impl Signal {
-    fn epoch(&self) -> u64 {
-        self.epoch.load(Ordering::Acquire)
-    }
-
-    fn notify_one(&self) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
-        let _g = self.lock.lock();
-        self.cv.notify_one();
-    }
-
-    fn notify_all(&self) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
-        let _g = self.lock.lock();
-        self.cv.notify_all();
-    }
-
-    /// Sleeps unless the epoch moved past `seen`; at most `timeout` when given.
-    fn wait(&self, seen: u64, timeout: Option<Duration>) {
-        let mut g = self.lock.lock();
-        if self.epoch.load(Ordering::Acquire) != seen {
-            return;
-        }
-        match timeout {
-            Some(t) => {
-                self.cv.wait_for(&mut g, t);
-            }
-            None => self.cv.wait(&mut g),
         }
     }
 }

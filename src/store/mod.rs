@@ -192,7 +192,8 @@ pub struct WatchParams {
     pub namespace: Option<String>,
     /// Only objects whose labels match (objects moving in or out are Added or Deleted).
     pub selector: Option<Selector>,
-    /// `None`: first a synthetic Added event per current object, then live changes.
+    /// `None`: first a synthetic Added event per current object (in no particular order),
+    /// then live changes.
     /// `Some(r)`: every change after revision `r`, replayed from history.
     pub since: Option<u64>,
     /// Deliver [`WatchEvent::Bookmark`]s when a `recv_timeout` finds nothing new.
@@ -731,11 +732,9 @@ impl Store {
             for op in &ops {
                 writes.push(self.prepare_op(op)?);
             }
-            for (i, a) in writes.iter().enumerate() {
-                if writes[..i]
-                    .iter()
-                    .any(|b| Arc::ptr_eq(&a.ks, &b.ks) && a.key == b.key)
-                {
+            let mut seen = std::collections::HashSet::with_capacity(writes.len());
+            for a in &writes {
+                if !seen.insert((Arc::as_ptr(&a.ks), a.key.clone())) {
                     return Err(Error::invalid(
                         ObjectRef::new(&a.ks.info.kind, None, &a.key),
                         "",
@@ -1187,8 +1186,9 @@ impl Store {
                         selector: params.selector.clone(),
                         ..Default::default()
                     };
-                    for o in list_locked(&ks, &st, &lp, now).items {
-                        pending.push_back(WatchEvent::Added(o));
+                    // The initial state needs no order: unsorted, with the store keys.
+                    for (k, o) in select_locked(&ks, &st, &lp) {
+                        pending.push_back((WatchEvent::Added(o), Some(k)));
                     }
                     last = now;
                 }
@@ -1203,7 +1203,7 @@ impl Store {
                         if let Some(we) =
                             watch::convert(ev, ns.as_deref(), params.selector.as_ref())
                         {
-                            pending.push_back(we);
+                            pending.push_back((we, Some(ev.key.clone())));
                         }
                     }
                     last = since.max(st.history.back().map_or(0, |e| e.revision));
@@ -1436,6 +1436,19 @@ fn apply(w: Write, st: &mut KindState, rev: u64) -> Option<Arc<dyn Object>> {
 
 /// Lists under the kind's lock, so the result is the state at exactly `revision`.
 fn list_locked(ks: &KindStore, st: &KindState, p: &ListParams, revision: u64) -> ObjectList {
+    let mut items: Vec<Arc<dyn Object>> = select_locked(ks, st, p)
+        .into_iter()
+        .map(|(_, o)| o)
+        .collect();
+    items.sort_unstable_by(|a, b| {
+        (a.meta().namespace_str(), a.meta().name.as_str())
+            .cmp(&(b.meta().namespace_str(), b.meta().name.as_str()))
+    });
+    ObjectList { items, revision }
+}
+
+/// The matching objects with their keys, in no particular order. Caller holds the kind lock.
+fn select_locked(ks: &KindStore, st: &KindState, p: &ListParams) -> Vec<(Key, Arc<dyn Object>)> {
     let ns = p.namespace.as_deref().filter(|n| !n.is_empty());
     let matches = |o: &dyn Object| {
         ns.is_none_or(|n| o.meta().namespace_str() == n)
@@ -1470,24 +1483,19 @@ fn list_locked(ks: &KindStore, st: &KindState, p: &ListParams, revision: u64) ->
             narrow(st.by_label(k, v));
         }
     }
-    let mut items: Vec<Arc<dyn Object>> = match candidates {
+    match candidates {
         Some(keys) => keys
-            .iter()
-            .filter_map(|k| ks.get(k))
-            .filter(|o| matches(o.as_ref()))
+            .into_iter()
+            .filter_map(|k| ks.get(&k).map(|o| (k, o)))
+            .filter(|(_, o)| matches(o.as_ref()))
             .collect(),
         None => ks
             .objects
             .iter()
             .filter(|e| matches(e.value().obj.as_ref()))
-            .map(|e| e.value().obj.clone())
+            .map(|e| (e.key().clone(), e.value().obj.clone()))
             .collect(),
-    };
-    items.sort_unstable_by(|a, b| {
-        (a.meta().namespace_str(), a.meta().name.as_str())
-            .cmp(&(b.meta().namespace_str(), b.meta().name.as_str()))
-    });
-    ObjectList { items, revision }
+    }
 }
 
 fn splitmix(mut z: u64) -> u64 {

@@ -109,7 +109,8 @@ pub struct Watch {
     pub(crate) kind: Arc<KindStore>,
     pub(crate) id: u64,
     pub(crate) rx: Receiver<Arc<Event>>,
-    pub(crate) pending: VecDeque<WatchEvent>,
+    /// Replayed or initial events (with their store keys), delivered before the channel.
+    pub(crate) pending: VecDeque<(WatchEvent, Option<Arc<str>>)>,
     pub(crate) namespace: Option<String>,
     pub(crate) selector: Option<Selector>,
     pub(crate) shared: Arc<WatchShared>,
@@ -145,7 +146,7 @@ impl Watch {
     /// [`Error::Closed`] when the store shut down.
     pub fn recv(&mut self) -> Result<WatchEvent> {
         loop {
-            if let Some(ev) = self.pending.pop_front() {
+            if let Some((ev, _)) = self.pending.pop_front() {
                 return Ok(ev);
             }
             if let Some(e) = &self.failed {
@@ -167,7 +168,7 @@ impl Watch {
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<WatchEvent>> {
         let deadline = std::time::Instant::now() + timeout;
         loop {
-            if let Some(ev) = self.pending.pop_front() {
+            if let Some((ev, _)) = self.pending.pop_front() {
                 return Ok(Some(ev));
             }
             if let Some(e) = &self.failed {
@@ -192,16 +193,17 @@ impl Watch {
     }
 
     /// Blocks for the next event, with the object's previous state and store key for changes
-    /// delivered live (`None` for synthetic initial events and replayed history). For the
+    /// delivered live (the previous state is `None` for synthetic initial events and replayed
+    /// history). For the
     /// controller runtime, whose predicates compare old and new and whose keys reuse the
     /// store's.
     pub(crate) fn recv_change(&mut self) -> Result<Change> {
         loop {
-            if let Some(event) = self.pending.pop_front() {
+            if let Some((event, key)) = self.pending.pop_front() {
                 return Ok(Change {
                     event,
                     prev: None,
-                    key: None,
+                    key,
                 });
             }
             if let Some(e) = &self.failed {
@@ -225,7 +227,7 @@ impl Watch {
     /// The next event if one is ready, without blocking.
     pub fn try_recv(&mut self) -> Result<Option<WatchEvent>> {
         loop {
-            if let Some(ev) = self.pending.pop_front() {
+            if let Some((ev, _)) = self.pending.pop_front() {
                 return Ok(Some(ev));
             }
             if let Some(e) = &self.failed {
