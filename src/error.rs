@@ -28,6 +28,15 @@ impl ObjectRef {
     }
 }
 
+impl ObjectRef {
+    /// The object a JSON value describes (`metadata.namespace`, `metadata.name`), as `kind`.
+    pub fn from_value(kind: &str, v: &serde_json::Value) -> Self {
+        let m = v.get("metadata");
+        let field = |f: &str| m.and_then(|m| m.get(f)).and_then(serde_json::Value::as_str);
+        ObjectRef::new(kind, field("namespace"), field("name").unwrap_or(""))
+    }
+}
+
 impl fmt::Display for ObjectRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.namespace {

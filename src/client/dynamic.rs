@@ -74,7 +74,7 @@ impl DynamicApi {
             }
         }
         check_kind(&self.info, &value)?;
-        let r = value_ref(&self.info, &value);
+        let r = ObjectRef::from_value(&self.info.kind, &value);
         self.info.decode(value).map_err(|e| Error::Invalid {
             object: r,
             errors: vec![e],
@@ -169,20 +169,9 @@ impl DynamicApi {
     }
 }
 
-fn value_ref(info: &KindInfo, v: &Value) -> ObjectRef {
-    let m = v.get("metadata");
-    ObjectRef::new(
-        &info.kind,
-        m.and_then(|m| m.get("namespace")).and_then(Value::as_str),
-        m.and_then(|m| m.get("name"))
-            .and_then(Value::as_str)
-            .unwrap_or(""),
-    )
-}
-
 /// Checks `kind` and `apiVersion` of a JSON object against the registration.
 pub(crate) fn check_kind(info: &KindInfo, v: &Value) -> Result<()> {
-    let r = || value_ref(info, v);
+    let r = || ObjectRef::from_value(&info.kind, v);
     match v.get("kind").and_then(Value::as_str) {
         Some(k) if k == info.kind => {}
         Some(k) => {

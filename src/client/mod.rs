@@ -45,16 +45,7 @@ pub(crate) fn prepare_apply(
 ) -> Result<(Arc<dyn Object>, ApplyAction)> {
     strip_server_fields(&mut desired);
     let config = serde_json::to_string(&desired).expect("JSON values always serialize");
-    let object_ref = || {
-        let m = desired.get("metadata");
-        ObjectRef::new(
-            &info.kind,
-            m.and_then(|m| m.get("namespace")).and_then(Value::as_str),
-            m.and_then(|m| m.get("name"))
-                .and_then(Value::as_str)
-                .unwrap_or(""),
-        )
-    };
+    let object_ref = || ObjectRef::from_value(&info.kind, &desired);
     let (value, action) = match live {
         None => (desired.clone(), ApplyAction::Created),
         Some(live) => {

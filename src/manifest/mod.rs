@@ -59,17 +59,6 @@ fn in_doc(doc: &Document, field: Option<&str>, e: Error) -> Error {
     }
 }
 
-fn doc_ref(kind: &str, v: &Value) -> ObjectRef {
-    let m = v.get("metadata");
-    ObjectRef::new(
-        kind,
-        m.and_then(|m| m.get("namespace")).and_then(Value::as_str),
-        m.and_then(|m| m.get("name"))
-            .and_then(Value::as_str)
-            .unwrap_or(""),
-    )
-}
-
 /// Parses `text` and decodes and validates every object in it, without touching the store's
 /// contents (custom kinds met for the first time are registered).
 pub fn decode(store: &Store, text: &str) -> Result<Vec<Decoded>> {
@@ -90,7 +79,7 @@ fn decode_document(registry: &Registry, store: &Store, doc: Document) -> Result<
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let r = doc_ref(&kind, v);
+    let r = ObjectRef::from_value(&kind, v);
     if !v.is_object() {
         return Err(in_doc(
             &doc,

@@ -890,31 +890,14 @@ impl Store {
     /// Prepares an update of spec and metadata. `obj`'s namespace is already normalized.
     fn prepare_update(&self, ks: &Arc<KindStore>, mut obj: Arc<dyn Object>) -> Result<Write> {
         let info = &ks.info;
-        let found = with_key(
-            info,
-            obj.meta().namespace.as_deref(),
-            &obj.meta().name,
-            |k| ks.entry(k),
-        );
-        let Some((
+        let (
             key,
             Stored {
                 obj: cur,
                 size: cur_size,
             },
-        )) = found
-        else {
-            return Err(Error::NotFound {
-                object: obj_ref(info, obj.meta()),
-            });
-        };
-        let strict = obj.meta().resource_version.is_some();
-        check_preconditions(
-            info,
-            cur.as_ref(),
-            obj.meta().resource_version.as_deref(),
-            obj.meta().uid.as_deref(),
-        )?;
+            strict,
+        ) = current_for(ks, obj.meta())?;
         let o = uniq(&mut obj);
         o.set_status_from(cur.as_ref());
         let c = cur.meta();
@@ -999,31 +982,14 @@ impl Store {
 
     fn prepare_status(&self, ks: &Arc<KindStore>, input: &dyn Object) -> Result<Write> {
         let info = &ks.info;
-        let found = with_key(
-            info,
-            input.meta().namespace.as_deref(),
-            &input.meta().name,
-            |k| ks.entry(k),
-        );
-        let Some((
+        let (
             key,
             Stored {
                 obj: cur,
                 size: cur_size,
             },
-        )) = found
-        else {
-            return Err(Error::NotFound {
-                object: obj_ref(info, input.meta()),
-            });
-        };
-        let strict = input.meta().resource_version.is_some();
-        check_preconditions(
-            info,
-            cur.as_ref(),
-            input.meta().resource_version.as_deref(),
-            input.meta().uid.as_deref(),
-        )?;
+            strict,
+        ) = current_for(ks, input.meta())?;
         if input.status_eq(cur.as_ref()) {
             return Ok(Write {
                 ks: ks.clone(),
@@ -1320,6 +1286,25 @@ fn make_key(info: &KindInfo, namespace: Option<&str>, name: &str) -> Key {
     } else {
         Arc::from(name)
     }
+}
+
+/// The stored entry a write of `meta` applies to, after checking its preconditions
+/// (resourceVersion and uid, when given); also whether a stale entry is a conflict.
+fn current_for(ks: &KindStore, meta: &crate::api::ObjectMeta) -> Result<(Key, Stored, bool)> {
+    let info = &ks.info;
+    let found = with_key(info, meta.namespace.as_deref(), &meta.name, |k| ks.entry(k));
+    let Some((key, cur)) = found else {
+        return Err(Error::NotFound {
+            object: obj_ref(info, meta),
+        });
+    };
+    check_preconditions(
+        info,
+        cur.obj.as_ref(),
+        meta.resource_version.as_deref(),
+        meta.uid.as_deref(),
+    )?;
+    Ok((key, cur, meta.resource_version.is_some()))
 }
 
 fn rv_message(expected: &str, cur: &dyn Object) -> String {
