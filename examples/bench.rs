@@ -320,9 +320,12 @@ fn watch_latency(out: &Out, watchers: usize) {
         Duration::from_millis(3)
     };
     let origin = Instant::now();
+    // The writer sleeps between sends (both sides alike): spinning would take one of the
+    // two cores away from the threads being measured.
     let spin_until = |t: Instant| {
-        while Instant::now() < t {
-            std::hint::spin_loop();
+        let now = Instant::now();
+        if t > now {
+            thread::sleep(t - now);
         }
     };
 
@@ -507,9 +510,12 @@ fn runtime_latency(out: &Out) {
     const SAMPLES: usize = 3000;
     let pace = Duration::from_micros(200);
     let origin = Instant::now();
+    // The writer sleeps between sends (both sides alike): spinning would take one of the
+    // two cores away from the threads being measured.
     let spin_until = |t: Instant| {
-        while Instant::now() < t {
-            std::hint::spin_loop();
+        let now = Instant::now();
+        if t > now {
+            thread::sleep(t - now);
         }
     };
     let (tx, rx) = crossbeam_channel::unbounded::<u64>();
