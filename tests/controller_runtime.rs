@@ -470,3 +470,24 @@ fn shutdown_lets_a_running_reconcile_finish_then_joins_everything() {
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(started.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn an_engine_dropped_right_after_it_starts_shuts_down_without_hanging() {
+    // Informer threads may still be starting their watches when shutdown closes them.
+    for i in 0..50 {
+        let e = Engine::builder()
+            .controller(
+                Controller::new("quick", "example.com/v1", "Widget")
+                    .owns("ConfigMap")
+                    .build(|_: &Context| Ok(Action::done())),
+            )
+            .build()
+            .unwrap();
+        if i % 2 == 0 {
+            e.dynamic("example.com/v1", "Widget")
+                .create(widget("w", 1))
+                .unwrap();
+        }
+        drop(e);
+    }
+}

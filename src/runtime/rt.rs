@@ -462,6 +462,7 @@ fn informer_loop(inner: &Arc<Inner>, kind: &str, informer: &Informer) {
         // From now, with the current state first: also how it recovers from Expired.
         let mut w = match inner.store.watch(kind, &WatchParams::default()) {
             Ok(w) => w,
+            Err(Error::Closed) => return, // the engine is shutting down
             Err(e) => {
                 log::error!("informer {kind}: {e}");
                 return;

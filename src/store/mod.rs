@@ -28,7 +28,7 @@ use parking_lot::{MutexGuard, RwLock};
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use watch::WatchShared;
 
@@ -272,6 +272,9 @@ struct Inner {
     uid_seed: u64,
     uid_counter: AtomicU64,
     watch_ids: AtomicU64,
+    /// Set once by `close_watches`; checked by `watch` under the kind lock, so no watch can
+    /// register after its kind was closed.
+    closed: AtomicBool,
 }
 
 /// The versioned object store. Cheap to clone: clones share one store.
@@ -328,6 +331,7 @@ impl Store {
                 uid_seed: seed,
                 uid_counter: AtomicU64::new(0),
                 watch_ids: AtomicU64::new(0),
+                closed: AtomicBool::new(false),
             }),
         }
     }
@@ -1125,8 +1129,10 @@ impl Store {
         Ok(Outcome::Done(apply(w, &mut st, rev)))
     }
 
-    /// Ends every watch (they report [`Error::Closed`] once drained). Used at engine shutdown.
+    /// Ends every watch (they report [`Error::Closed`] once drained) and refuses new ones.
+    /// Used at engine shutdown.
     pub fn close_watches(&self) {
+        self.inner.closed.store(true, Ordering::SeqCst);
         for ks in self.inner.kinds.read().values() {
             ks.state.lock().watchers.clear();
         }
@@ -1144,6 +1150,11 @@ impl Store {
         let last;
         {
             let mut st = ks.state.lock();
+            // Checked under the kind lock: `close_watches` sets the flag before it takes each
+            // kind's lock to end its watches, so a watch either sees the flag or is ended.
+            if self.inner.closed.load(Ordering::SeqCst) {
+                return Err(Error::Closed);
+            }
             let now = self.revision();
             match params.since {
                 None => {
