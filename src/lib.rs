@@ -1,27 +1,48 @@
 //! # steady
 //!
 //! An embeddable reconciliation engine: Kubernetes-style declarative state management inside
-//! one host process.
+//! one host process. The host declares desired state in manifests; controllers drive the
+//! actual state towards it.
+//!
+//! The moving parts, lowest layer first (a layer never imports a higher one):
+//! - [`api`]: the object model. [`api::ObjectMeta`], selectors, quantities, names, the
+//!   built-in kinds ([`api::Pod`], [`api::Deployment`], ...) and [`api::DynamicObject`] for
+//!   any other kind; the [`api::Object`] and [`api::Resource`] traits.
+//! - [`store`]: the versioned, lock-striped store (etcd + kube-apiserver): revisions, CAS,
+//!   status subresource, finalizers, indexes, transactions, admission hooks and
+//!   [`store::Watch`]es.
+//! - [`client`]: typed [`client::Api`] and by-name [`client::DynamicApi`].
+//! - [`runtime`]: controllers ([`runtime::Controller`], [`runtime::Reconciler`]) on a shared
+//!   thread pool with work queues, backoff, helpers and metrics.
+//! - [`manifest`]: YAML/JSON manifests and `kubectl apply` semantics.
+//! - [`engine`]: [`Engine`], which starts all of it; dropping it shuts it down.
+//! - [`clock`]: time as every layer sees it ([`clock::ManualClock`] in tests).
+//!
+//! ```
+//! let engine = steady::Engine::builder().build().unwrap();
+//! engine.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hello}\ndata: {greeting: hi}\n").unwrap();
+//! let cm = engine.api::<steady::api::ConfigMap>().get("hello").unwrap();
+//! assert_eq!(cm.metadata.resource_version.as_deref(), Some("2"));
+//! ```
 
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod client;
 pub mod clock;
+pub mod engine;
+pub mod error;
+pub mod manifest;
+pub mod runtime;
+pub mod store;
+
+pub use engine::{Engine, EngineBuilder};
+pub use error::{Error, ObjectRef, Result};
 
 #[doc(hidden)]
 pub mod __private {
     pub use serde_json;
 }
-pub mod error;
-pub mod store;
-
-pub use error::{Error, ObjectRef, Result};
-pub mod client;
-pub mod engine;
-pub mod manifest;
-pub mod runtime;
-
-pub use engine::{Engine, EngineBuilder};
 
 /// The README's Rust examples, compiled and run as doctests so they cannot go stale.
 #[cfg(doctest)]
