@@ -1,6 +1,6 @@
 //! `Api<K>`: typed access to one kind.
 
-use super::{apply_value, merge, ApplyAction};
+use super::{apply_value, patch_object, ApplyAction};
 use crate::api::{Object, Resource};
 use crate::error::{Error, ObjectRef, Result};
 use crate::store::{DeleteParams, Deleted, ListParams, Store, Watch, WatchEvent, WatchParams};
@@ -228,34 +228,18 @@ impl<K: Resource> Api<K> {
     }
 
     fn patch_with(&self, name: &str, patch: &Value, status: bool) -> Result<Arc<K>> {
-        loop {
-            let cur = self.get(name)?;
-            let mut v = cur.to_value();
-            merge::merge_patch(&mut v, patch);
-            if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-                m.insert(
-                    "resourceVersion".into(),
-                    cur.meta().resource_version.clone().into(),
-                );
-            }
-            let obj: K = serde_json::from_value(v).map_err(|e| {
-                Error::invalid(
-                    ObjectRef::new(K::KIND, self.ns(), name),
-                    "",
-                    format!("patch result: {e}"),
-                )
-            })?;
-            let res = if status {
-                self.store.update_status(&obj)
-            } else {
-                self.store.update(Arc::new(obj))
-            };
-            match res {
-                Ok(o) => return Ok(typed(o)),
-                Err(Error::Conflict { .. }) => continue,
-                Err(e) => return Err(e),
-            }
-        }
+        let decode = |v: Value| {
+            serde_json::from_value::<K>(v)
+                .map(|k| Arc::new(k) as Arc<dyn Object>)
+                .map_err(|e| {
+                    Error::invalid(
+                        ObjectRef::new(K::KIND, self.ns(), name),
+                        "",
+                        format!("patch result: {e}"),
+                    )
+                })
+        };
+        patch_object(&self.store, K::KIND, self.ns(), name, patch, status, decode).map(typed)
     }
 
     /// Deletes the object named `name`.

@@ -1,6 +1,6 @@
 //! `DynamicApi`: any kind by name, objects as [`DynamicObject`]s.
 
-use super::{apply_value, merge, ApplyAction};
+use super::{apply_value, patch_object, ApplyAction};
 use crate::api::{DynamicObject, KindInfo, Object};
 use crate::error::{Error, ObjectRef, Result};
 use crate::store::{DeleteParams, Deleted, ListParams, Store, Watch, WatchParams};
@@ -116,28 +116,16 @@ impl DynamicApi {
 
     /// Applies a JSON merge patch to spec and metadata (or to the status with `status`).
     pub fn patch(&self, name: &str, patch: &Value, status: bool) -> Result<Arc<DynamicObject>> {
-        loop {
-            let cur = self.store.get(&self.info.kind, self.ns(), name)?;
-            let mut v = cur.to_value();
-            merge::merge_patch(&mut v, patch);
-            if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-                m.insert(
-                    "resourceVersion".into(),
-                    cur.meta().resource_version.clone().into(),
-                );
-            }
-            let o = self.decode(v)?;
-            let res = if status {
-                self.store.update_status(o.as_ref())
-            } else {
-                self.store.update(o)
-            };
-            match res {
-                Ok(o) => return Ok(to_dynamic(o)),
-                Err(Error::Conflict { .. }) => continue,
-                Err(e) => return Err(e),
-            }
-        }
+        patch_object(
+            &self.store,
+            &self.info.kind,
+            self.ns(),
+            name,
+            patch,
+            status,
+            |v| self.decode(v),
+        )
+        .map(to_dynamic)
     }
 
     /// Deletes the object named `name`.

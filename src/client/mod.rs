@@ -103,6 +103,40 @@ fn strip_server_fields(v: &mut Value) {
     }
 }
 
+/// Applies a JSON merge patch to the stored object as one atomic step: read, patch, decode,
+/// compare-and-swap against what was read; retried when another writer got there first.
+pub(crate) fn patch_object(
+    store: &Store,
+    kind: &str,
+    namespace: Option<&str>,
+    name: &str,
+    patch: &Value,
+    status: bool,
+    decode: impl Fn(Value) -> Result<Arc<dyn Object>>,
+) -> Result<Arc<dyn Object>> {
+    loop {
+        let cur = store.get(kind, namespace, name)?;
+        let mut v = cur.to_value();
+        merge::merge_patch(&mut v, patch);
+        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.insert(
+                "resourceVersion".into(),
+                cur.meta().resource_version.clone().into(),
+            );
+        }
+        let obj = decode(v)?;
+        let res = if status {
+            store.update_status(obj.as_ref())
+        } else {
+            store.update(obj)
+        };
+        match res {
+            Err(Error::Conflict { .. }) => continue,
+            other => return other,
+        }
+    }
+}
+
 /// Applies `desired` (a JSON object of kind `info`) to the store: create, or three-way merge
 /// and update, retrying when the object changes underneath.
 pub(crate) fn apply_value(
