@@ -5,32 +5,13 @@ use super::core::{
     check_enum, check_int_or_percent, check_min, is_zero_int_or_percent, required, IntOrString,
     PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimStatus, PodTemplateSpec,
 };
-use super::{ApiVersion, Condition, Extra, FieldError, Kind, LabelSelector, Map, ObjectMeta};
+use super::{ApiVersion, Condition, Extra, FieldError, Kind, LabelSelector, ObjectMeta};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------------------------
 // Shared checks of the workload kinds
 // ---------------------------------------------------------------------------------------------
-
-/// True when `labels` satisfy `selector` (matchLabels, and matchExpressions with `In`,
-/// `NotIn`, `Exists` and `DoesNotExist`; an unknown operator never matches).
-pub(crate) fn selector_matches(selector: &LabelSelector, labels: &Map<String, String>) -> bool {
-    selector
-        .match_labels
-        .iter()
-        .all(|(k, v)| labels.get(k) == Some(v))
-        && selector.match_expressions.iter().all(|r| {
-            let value = labels.get(&r.key);
-            match r.operator.as_str() {
-                "In" => value.is_some_and(|v| r.values.contains(v)),
-                "NotIn" => !value.is_some_and(|v| r.values.contains(v)),
-                "Exists" => value.is_some(),
-                "DoesNotExist" => value.is_none(),
-                _ => false,
-            }
-        })
-}
 
 /// Checks a label selector found at `path`: its expressions are well-formed.
 pub(crate) fn validate_selector(
@@ -79,7 +60,10 @@ fn validate_workload(
         ));
     } else {
         validate_selector(selector, "spec.selector", errors);
-        if !selector_matches(selector, &template.metadata.labels) {
+        if selector
+            .to_selector()
+            .is_ok_and(|x| !x.matches(&template.metadata.labels))
+        {
             errors.push(FieldError::new(
                 "spec.template.metadata.labels",
                 "Invalid value: `selector` does not match template `labels`",

@@ -1,6 +1,6 @@
 //! batch/v1 kinds: [`Job`].
 
-use super::apps::{selector_matches, validate_selector};
+use super::apps::validate_selector;
 use super::core::{check_enum, check_min, PodTemplateSpec};
 use super::{ApiVersion, Condition, Extra, FieldError, Kind, LabelSelector, ObjectMeta, Time};
 use serde::{Deserialize, Serialize};
@@ -70,7 +70,10 @@ pub fn validate_job(job: &Job, errors: &mut Vec<FieldError>) {
     }
     if let Some(sel) = &s.selector {
         validate_selector(sel, "spec.selector", errors);
-        if !selector_matches(sel, &s.template.metadata.labels) {
+        if sel
+            .to_selector()
+            .is_ok_and(|x| !x.matches(&s.template.metadata.labels))
+        {
             errors.push(FieldError::new(
                 "spec.template.metadata.labels",
                 "Invalid value: `selector` does not match template `labels`",

@@ -1638,15 +1638,9 @@ const CONFIG_KEY_MESSAGE: &str =
 // Validation helpers (shared with the other built-in kinds' modules)
 // ---------------------------------------------------------------------------------------------
 
-/// True for a DNS-1123 label: lower-case alphanumerics and `-`, at most 63 characters,
-/// starting and ending with an alphanumeric.
+/// True for a DNS-1123 label (the rule lives in [`validation::dns1123_label`]).
 pub(crate) fn is_dns1123_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
+    super::validation::dns1123_label(s).is_ok()
 }
 
 pub(crate) fn dns_label_message(s: &str) -> String {

@@ -247,6 +247,20 @@ struct Write {
     size: usize,
 }
 
+impl Write {
+    /// A write that commits nothing but still requires `cur` to be current (a no-op).
+    fn keep(ks: &Arc<KindStore>, key: Key, cur: Arc<dyn Object>, strict: bool) -> Write {
+        Write {
+            ks: ks.clone(),
+            key,
+            base: Some(cur),
+            action: Action::Keep,
+            strict,
+            size: 0,
+        }
+    }
+}
+
 enum Action {
     /// The new object; not shared until it is committed.
     Put(Arc<dyn Object>),
@@ -939,14 +953,7 @@ impl Store {
         }
         let meta_same = o.meta() == c;
         if spec_same && meta_same {
-            return Ok(Write {
-                ks: ks.clone(),
-                key,
-                base: Some(cur),
-                action: Action::Keep,
-                strict,
-                size: 0,
-            });
+            return Ok(Write::keep(ks, key, cur, strict));
         }
         if !spec_same {
             o.meta_mut().generation = Some(c.generation.unwrap_or(0) + 1);
@@ -995,14 +1002,7 @@ impl Store {
             strict,
         ) = current_for(ks, input.meta())?;
         if input.status_eq(cur.as_ref()) {
-            return Ok(Write {
-                ks: ks.clone(),
-                key,
-                base: Some(cur),
-                action: Action::Keep,
-                strict,
-                size: 0,
-            });
+            return Ok(Write::keep(ks, key, cur, strict));
         }
         let mut obj = cur.clone_arc();
         let o = uniq(&mut obj);
@@ -1072,14 +1072,7 @@ impl Store {
             });
         }
         if cur.meta().deletion_timestamp.is_some() && extra_finalizer.is_none() {
-            return Ok(Write {
-                ks: ks.clone(),
-                key,
-                base: Some(cur),
-                action: Action::Keep,
-                strict,
-                size: 0,
-            });
+            return Ok(Write::keep(ks, key, cur, strict));
         }
         let mut obj = cur.clone_arc();
         let o = uniq(&mut obj);
