@@ -33,6 +33,7 @@ pub mod clock;
 pub mod engine;
 pub mod error;
 pub mod manifest;
+pub mod node;
 pub mod runtime;
 pub mod store;
 

@@ -1,0 +1,16 @@
+//! Node agents (layer 6): the kubelet of steady.
+//!
+//! - [`Runtime`]: the interface to what runs containers; [`RunningContainer`] is one started
+//!   container. Runtimes: process (real OS processes), worker (in-process workers the host
+//!   registers) and simulated (instant, for tests and scale benchmarks).
+//! - [`LogBuffer`]: bounded container output (`kubectl logs`, including the previous
+//!   instance).
+
+pub mod logs;
+pub mod runtime;
+
+pub use logs::{LogBuffer, DEFAULT_LOG_LIMIT};
+pub use runtime::{
+    ContainerSpec, ExitNotifier, ExitStatus, Mount, RunningContainer, Runtime, StartError,
+    WorkerHealth,
+};
