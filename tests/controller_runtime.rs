@@ -491,3 +491,41 @@ fn an_engine_dropped_right_after_it_starts_shuts_down_without_hanging() {
         drop(e);
     }
 }
+
+#[test]
+fn a_trigger_queues_keys_from_outside_the_store_now_and_after_a_delay() {
+    let clock = Arc::new(ManualClock::default());
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let s = seen.clone();
+    let ctl =
+        Controller::new("external", "example.com/v1", "Widget").build(move |ctx: &Context| {
+            s.lock().unwrap().push(ctx.name().to_string());
+            Ok(Action::done())
+        });
+    let trigger = ctl.trigger();
+    // Not registered yet: nothing to queue into.
+    assert!(!trigger.enqueue(steady::runtime::ObjectKey::new(Some("default"), "early")));
+    let e = Engine::builder()
+        .clock(clock.clone())
+        .controller(ctl)
+        .build()
+        .unwrap();
+    // A key with no object behind it: the reconciler still runs (it sees the object gone).
+    assert!(trigger.enqueue(steady::runtime::ObjectKey::new(Some("default"), "ghost")));
+    eventually(10, "the triggered reconcile", || {
+        seen.lock().unwrap().as_slice() == ["ghost"]
+    });
+    assert!(trigger.enqueue_after(
+        steady::runtime::ObjectKey::new(Some("default"), "later"),
+        Duration::from_secs(5)
+    ));
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(seen.lock().unwrap().len(), 1, "not before the delay");
+    clock.advance(Duration::from_secs(5));
+    eventually(10, "the delayed reconcile", || {
+        seen.lock().unwrap().len() == 2
+    });
+    assert_eq!(seen.lock().unwrap()[1], "later");
+    e.shutdown();
+    assert!(!trigger.enqueue(steady::runtime::ObjectKey::new(Some("default"), "after")));
+}

@@ -380,6 +380,7 @@ pub struct Controller {
     pub(crate) concurrency: usize,
     pub(crate) rate_limiter: RateLimiterConfig,
     pub(crate) reconciler: Option<Arc<dyn Reconciler>>,
+    pub(crate) trigger: Trigger,
 }
 
 impl fmt::Debug for Controller {
@@ -416,6 +417,7 @@ impl Controller {
             concurrency: 1,
             rate_limiter: RateLimiterConfig::default(),
             reconciler: None,
+            trigger: Trigger::default(),
         }
     }
 
@@ -477,9 +479,64 @@ impl Controller {
         self
     }
 
+    /// A handle that queues keys for this controller from outside the store: process exits,
+    /// probe results, the host's own events. It does nothing until the controller is
+    /// registered on an engine, and nothing after the engine stops.
+    pub fn trigger(&self) -> Trigger {
+        self.trigger.clone()
+    }
+
     /// Finishes the controller with its reconciler.
     pub fn build(mut self, reconciler: impl Reconciler) -> Self {
         self.reconciler = Some(Arc::new(reconciler));
         self
+    }
+}
+
+/// Queues keys of one controller from outside the store (what controller-runtime calls a
+/// channel source). Cheap to clone; safe to call from any thread, including from inside a
+/// reconcile. Keys are deduplicated and excluded per key like any other.
+#[derive(Clone, Default)]
+pub struct Trigger {
+    pub(crate) slot: Arc<std::sync::OnceLock<std::sync::Weak<super::rt::ControllerState>>>,
+}
+
+impl fmt::Debug for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Trigger")
+            .field("registered", &self.slot.get().is_some())
+            .finish()
+    }
+}
+
+impl Trigger {
+    fn running(&self) -> Option<Arc<super::rt::ControllerState>> {
+        self.slot
+            .get()
+            .and_then(|w| w.upgrade())
+            .filter(|c| !c.is_stopped())
+    }
+
+    /// Queues `key` now. False when the controller is not (or no longer) running.
+    pub fn enqueue(&self, key: ObjectKey) -> bool {
+        match self.running() {
+            Some(ctl) => {
+                ctl.enqueue(key);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Queues `key` once `delay` has passed on the engine clock. False when the controller
+    /// is not (or no longer) running.
+    pub fn enqueue_after(&self, key: ObjectKey, delay: Duration) -> bool {
+        match self.running() {
+            Some(ctl) => {
+                ctl.enqueue_after(key, delay);
+                true
+            }
+            None => false,
+        }
     }
 }

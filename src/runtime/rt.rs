@@ -302,6 +302,8 @@ impl Runtime {
             counters: Counters::register(&inner.metrics, &c.name),
         });
         register_gauges(&inner.metrics, &ctl);
+        // A controller is registered once (names are unique), so the slot is empty here.
+        let _ = c.trigger.slot.set(Arc::downgrade(&ctl));
         inner.controllers.write().push(ctl.clone());
         for (kind, role) in c.watches {
             let (informer, fresh) = {
@@ -383,9 +385,21 @@ impl Runtime {
 }
 
 impl ControllerState {
-    fn enqueue(&self, key: ObjectKey) {
+    pub(crate) fn enqueue(&self, key: ObjectKey) {
         self.counters.adds.inc();
         self.queue.add(key);
+    }
+
+    /// Whether the runtime stopped this controller (its queue takes no more keys).
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.queue.is_shut_down()
+    }
+
+    /// A delayed add; the queue's deadline notification wakes the timer if it is now the
+    /// earliest.
+    pub(crate) fn enqueue_after(&self, key: ObjectKey, delay: Duration) {
+        self.counters.adds.inc();
+        self.queue.add_after(key, delay);
     }
 
     fn in_scope(&self, o: &dyn Object) -> bool {
