@@ -375,3 +375,85 @@ fn metadata_and_status_updates_cannot_grow_an_object_past_the_size_limit() {
     };
     assert!(matches!(err, Error::TooLarge { .. }), "{err}");
 }
+
+/// Counters with `spec.running: true` are deleted gracefully (as pods on a node are).
+fn graceful_counters(e: &Engine) {
+    e.store().set_graceful_deletion(
+        "Counter",
+        Arc::new(|o: &dyn Object| {
+            let d = o.as_any().downcast_ref::<DynamicObject>()?;
+            (d.data["spec"]["running"] == json!(true)).then_some(30)
+        }),
+    );
+}
+
+#[test]
+fn graceful_deletion_marks_the_object_until_deleted_again_with_grace_zero() {
+    let e = common::engine();
+    graceful_counters(&e);
+    let api = counters(&e);
+    api.create(json!({"apiVersion": "example.com/v1", "kind": "Counter",
+        "metadata": {"name": "g"}, "spec": {"value": 1, "running": true}}))
+        .unwrap();
+    let Deleted::Pending(o) = api.delete("g", &DeleteParams::default()).unwrap() else {
+        panic!("a running counter is deleted gracefully")
+    };
+    assert_eq!(o.meta().deletion_grace_period_seconds, Some(30));
+    let created = o.meta().creation_timestamp.unwrap();
+    let deadline = o.meta().deletion_timestamp.unwrap();
+    assert_eq!(
+        deadline.saturating_duration_since(created).as_secs(),
+        30,
+        "deletionTimestamp is when it should be gone"
+    );
+    // Status and metadata writes while terminating do not remove it.
+    api.patch("g", &json!({"status": {"phase": "Stopping"}}), true)
+        .unwrap();
+    api.patch("g", &json!({"metadata": {"labels": {"a": "b"}}}), false)
+        .unwrap();
+    assert!(api.get("g").is_ok());
+    // A longer grace cannot extend it; deleting again changes nothing.
+    let rev = e.store().revision();
+    let longer = DeleteParams {
+        grace_period_seconds: Some(60),
+        ..Default::default()
+    };
+    api.delete("g", &longer).unwrap();
+    assert_eq!(e.store().revision(), rev);
+    // The runner's final deletion with grace 0 removes it.
+    let now = DeleteParams {
+        grace_period_seconds: Some(0),
+        ..Default::default()
+    };
+    assert!(matches!(api.delete("g", &now).unwrap(), Deleted::Gone(_)));
+    assert!(api.get("g").unwrap_err().is_not_found());
+    // Objects the policy does not cover go at once.
+    api.create(counter("plain", 1)).unwrap();
+    assert!(matches!(
+        api.delete("plain", &DeleteParams::default()).unwrap(),
+        Deleted::Gone(_)
+    ));
+}
+
+#[test]
+fn graceful_deletion_with_finalizers_goes_when_grace_is_zero_and_finalizers_are_gone() {
+    let e = common::engine();
+    graceful_counters(&e);
+    let api = counters(&e);
+    api.create(json!({"apiVersion": "example.com/v1", "kind": "Counter",
+        "metadata": {"name": "h", "finalizers": ["example.com/x"]},
+        "spec": {"value": 1, "running": true}}))
+        .unwrap();
+    api.delete("h", &DeleteParams::default()).unwrap();
+    let now = DeleteParams {
+        grace_period_seconds: Some(0),
+        ..Default::default()
+    };
+    let Deleted::Pending(o) = api.delete("h", &now).unwrap() else {
+        panic!("finalizers still hold it")
+    };
+    assert_eq!(o.meta().deletion_grace_period_seconds, Some(0), "shortened");
+    api.patch("h", &json!({"metadata": {"finalizers": null}}), false)
+        .unwrap();
+    assert!(api.get("h").unwrap_err().is_not_found());
+}

@@ -289,7 +289,14 @@ struct Inner {
     /// Set once by `close_watches`; checked by `watch` under the kind lock, so no watch can
     /// register after its kind was closed.
     closed: AtomicBool,
+    /// Kinds whose deletion is graceful (pods on a node), with their policy.
+    graceful: RwLock<HashMap<String, GracefulDeletion>>,
 }
+
+/// Decides whether deleting an object is graceful and for how long by default: `Some(seconds)`
+/// for an object that must be stopped before it goes (a pod running on a node), `None` for
+/// an ordinary deletion. See [`Store::set_graceful_deletion`].
+pub type GracefulDeletion = Arc<dyn Fn(&dyn Object) -> Option<i64> + Send + Sync>;
 
 /// The versioned object store. Cheap to clone: clones share one store.
 #[derive(Clone)]
@@ -346,6 +353,7 @@ impl Store {
                 uid_counter: AtomicU64::new(0),
                 watch_ids: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
+                graceful: RwLock::new(HashMap::new()),
             }),
         }
     }
@@ -406,6 +414,26 @@ impl Store {
             let mut st = ks.state.lock();
             st.add_field_index(name, extract, &ks.objects);
         }
+    }
+
+    /// Makes deletions of `kind` graceful where `policy` says so, as kube-apiserver does for
+    /// pods: deleting such an object with a grace period above zero (the request's, else the
+    /// policy's default) only marks it with `deletionTimestamp` and
+    /// `deletionGracePeriodSeconds`; it stays, visibly terminating, until whoever runs it
+    /// (the node agent) has stopped it and deletes it again with a grace period of 0. A
+    /// deletion with grace 0, or of an object the policy no longer applies to, removes it at
+    /// once (finalizers permitting).
+    pub fn set_graceful_deletion(&self, kind: &str, policy: GracefulDeletion) {
+        self.inner.graceful.write().insert(kind.to_string(), policy);
+    }
+
+    /// The default grace period of deleting `obj`, if its deletion is graceful.
+    fn graceful_default(&self, kind: &str, obj: &dyn Object) -> Option<i64> {
+        let g = self.inner.graceful.read();
+        if g.is_empty() {
+            return None;
+        }
+        g.get(kind).and_then(|p| p(obj))
     }
 
     fn kind_store(&self, info: &Arc<KindInfo>) -> Arc<KindStore> {
@@ -976,7 +1004,10 @@ impl Store {
         // metadata's (over-estimated) encoding.
         let bound = spec_same.then(|| cur_size + meta_len_bound(o.meta()));
         let size = self.check_size(info, o, bound)?;
-        let action = if o.meta().deletion_timestamp.is_some() && o.meta().finalizers.is_empty() {
+        let action = if o.meta().deletion_timestamp.is_some()
+            && o.meta().finalizers.is_empty()
+            && !self.awaits_grace(&info.kind, o)
+        {
             Action::Remove
         } else {
             Action::Put(obj)
@@ -1059,7 +1090,12 @@ impl Store {
         if extra_finalizer.is_some_and(|f| cur.meta().finalizers.iter().any(|x| x == f)) {
             extra_finalizer = None;
         }
-        if cur.meta().finalizers.is_empty() && extra_finalizer.is_none() {
+        // Graceful deletion (pods on a node): the grace asked for, else the policy's default.
+        let grace = self
+            .graceful_default(&info.kind, cur.as_ref())
+            .map(|default| params.grace_period_seconds.unwrap_or(default).max(0));
+        let graceful = grace.is_some_and(|g| g > 0);
+        if cur.meta().finalizers.is_empty() && extra_finalizer.is_none() && !graceful {
             let mut probe = cur.clone_boxed();
             self.admit(info, Operation::Delete, probe.as_mut(), None)?;
             return Ok(Write {
@@ -1071,7 +1107,13 @@ impl Store {
                 size: 0,
             });
         }
-        if cur.meta().deletion_timestamp.is_some() && extra_finalizer.is_none() {
+        let shorter = |m: &crate::api::ObjectMeta| {
+            grace.is_some_and(|g| m.deletion_grace_period_seconds.is_none_or(|c| g < c))
+        };
+        if cur.meta().deletion_timestamp.is_some()
+            && extra_finalizer.is_none()
+            && !shorter(cur.meta())
+        {
             return Ok(Write::keep(ks, key, cur, strict));
         }
         let mut obj = cur.clone_arc();
@@ -1081,12 +1123,21 @@ impl Store {
             if let Some(f) = extra_finalizer {
                 m.finalizers.push(f.to_string());
             }
+            // A second deletion may only shorten the grace period, as in Kubernetes.
+            if m.deletion_timestamp.is_some() && shorter(m) {
+                m.deletion_grace_period_seconds = grace;
+            }
             if m.deletion_timestamp.is_none() {
                 // As kube-apiserver does, marking for deletion bumps generation: controllers
                 // that ignore status-only changes still see it.
                 m.generation = Some(m.generation.unwrap_or(0) + 1);
-                m.deletion_timestamp = Some(self.inner.config.clock.now());
-                m.deletion_grace_period_seconds = params.grace_period_seconds.or(Some(0));
+                // Graceful: the time by which it should be gone, as kube-apiserver writes it.
+                let now = self.inner.config.clock.now();
+                m.deletion_timestamp = Some(match grace.filter(|&g| g > 0) {
+                    Some(g) => now.plus(std::time::Duration::from_secs(g as u64)),
+                    None => now,
+                });
+                m.deletion_grace_period_seconds = grace.or(params.grace_period_seconds).or(Some(0));
             }
         }
         self.admit(info, Operation::Delete, o, Some(cur.as_ref()))?;
@@ -1102,6 +1153,13 @@ impl Store {
             strict,
             size,
         })
+    }
+
+    /// True for an object marked for graceful deletion whose grace has not been cut to zero:
+    /// it stays until its runner deletes it with grace 0, even with no finalizers left.
+    fn awaits_grace(&self, kind: &str, o: &dyn Object) -> bool {
+        o.meta().deletion_grace_period_seconds.unwrap_or(0) > 0
+            && self.graceful_default(kind, o).is_some()
     }
 
     /// Commits one prepared write under its kind's lock.
