@@ -8,9 +8,11 @@
 
 pub mod logs;
 pub mod runtime;
+pub mod worker;
 
 pub use logs::{LogBuffer, DEFAULT_LOG_LIMIT};
 pub use runtime::{
     ContainerSpec, ExitNotifier, ExitStatus, Mount, RunningContainer, Runtime, StartError,
     WorkerHealth,
 };
+pub use worker::{Worker, WorkerContext, WorkerRegistry, WorkerRuntime};
