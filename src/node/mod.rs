@@ -8,6 +8,7 @@
 
 pub mod logs;
 pub mod runtime;
+pub mod simulated;
 pub mod worker;
 
 pub use logs::{LogBuffer, DEFAULT_LOG_LIMIT};
@@ -15,4 +16,5 @@ pub use runtime::{
     ContainerSpec, ExitNotifier, ExitStatus, Mount, RunningContainer, Runtime, StartError,
     WorkerHealth,
 };
+pub use simulated::SimulatedRuntime;
 pub use worker::{Worker, WorkerContext, WorkerRegistry, WorkerRuntime};
