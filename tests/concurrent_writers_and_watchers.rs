@@ -21,7 +21,7 @@ fn obj(kind: &str, name: &str, v: u64) -> Arc<dyn Object> {
 
 #[test]
 fn revisions_reach_watchers_in_order_exactly_once_under_concurrent_writes_and_transactions() {
-    let e = Engine::builder().build().unwrap();
+    let e = Engine::builder().local_node(false).build().unwrap();
     let store = e.store().clone();
     // Register both kinds, then start watching from the current revision.
     store.create(obj("Alpha", "seed", 0)).unwrap();

@@ -87,7 +87,11 @@ fn watch_without_a_revision_starts_with_the_current_state_then_goes_live() {
 
 #[test]
 fn watch_from_a_revision_older_than_history_is_expired_naming_both_revisions() {
-    let e = Engine::builder().history_limit(5).build().unwrap();
+    let e = Engine::builder()
+        .local_node(false)
+        .history_limit(5)
+        .build()
+        .unwrap();
     let api = counters(&e);
     let first = api.create(counter("c", 0)).unwrap();
     for i in 1..=10 {
@@ -125,7 +129,11 @@ fn watch_from_a_revision_older_than_history_is_expired_naming_both_revisions() {
 
 #[test]
 fn a_watcher_that_falls_behind_gets_everything_it_was_sent_then_expired() {
-    let e = Engine::builder().watch_capacity(4).build().unwrap();
+    let e = Engine::builder()
+        .local_node(false)
+        .watch_capacity(4)
+        .build()
+        .unwrap();
     let api = counters(&e);
     let c = api.create(counter("c", 0)).unwrap();
     let mut w = api

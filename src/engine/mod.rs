@@ -8,6 +8,9 @@ use crate::client::{Api, DynamicApi};
 use crate::clock::SharedClock;
 use crate::error::Result;
 use crate::manifest::{self, ApplyReport};
+use crate::node::{
+    Kubelet, KubeletBuilder, KubeletConfig, NodeConfig, SimulatedRuntime, Worker, WorkerRegistry,
+};
 use crate::runtime::{Controller, MetricsRegistry, MetricsSnapshot, Runtime, RuntimeConfig};
 use crate::store::{Store, StoreConfig};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,12 +18,44 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Builds an [`Engine`].
-#[derive(Debug, Default)]
 pub struct EngineBuilder {
     store: StoreConfig,
     kinds: Vec<KindInfo>,
     runtime: RuntimeConfig,
     controllers: Vec<Controller>,
+    local_node: bool,
+    nodes: Vec<NodeConfig>,
+    kubelet: KubeletConfig,
+    workers: Arc<WorkerRegistry>,
+    simulated: SimulatedRuntime,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        EngineBuilder {
+            store: StoreConfig::default(),
+            kinds: Vec::new(),
+            runtime: RuntimeConfig::default(),
+            controllers: Vec::new(),
+            local_node: true,
+            nodes: Vec::new(),
+            kubelet: KubeletConfig::default(),
+            workers: Arc::new(WorkerRegistry::default()),
+            simulated: SimulatedRuntime::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for EngineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineBuilder")
+            .field("store", &self.store)
+            .field("runtime", &self.runtime)
+            .field("local_node", &self.local_node)
+            .field("nodes", &self.nodes)
+            .field("kubelet", &self.kubelet)
+            .finish()
+    }
 }
 
 impl EngineBuilder {
@@ -73,6 +108,52 @@ impl EngineBuilder {
         self
     }
 
+    /// Whether the engine runs the embedded default node: a local node named after the host,
+    /// with the host's CPUs and memory, running workers and real processes (default true).
+    /// An engine without nodes is a store with controllers: pods stay unscheduled.
+    pub fn local_node(mut self, run: bool) -> Self {
+        self.local_node = run;
+        self
+    }
+
+    /// Adds a node this engine runs: further local nodes, or simulated ones
+    /// ([`NodeConfig::simulated`]).
+    pub fn node(mut self, node: NodeConfig) -> Self {
+        self.nodes.push(node);
+        self
+    }
+
+    /// Adds `n` simulated nodes `sim-0`, `sim-1`, ... with `cpu_millis` and `memory_bytes`
+    /// each.
+    pub fn simulated_nodes(mut self, n: usize, cpu_millis: i64, memory_bytes: i64) -> Self {
+        for i in 0..n {
+            self.nodes.push(NodeConfig::simulated(
+                &format!("sim-{i}"),
+                cpu_millis,
+                memory_bytes,
+            ));
+        }
+        self
+    }
+
+    /// Node agent settings (crash-loop backoff, heartbeats, logs, data directory).
+    pub fn kubelet(mut self, config: KubeletConfig) -> Self {
+        self.kubelet = config;
+        self
+    }
+
+    /// Where claim and emptyDir directories live (see [`KubeletConfig::data_dir`]).
+    pub fn data_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.kubelet.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Registers an in-process worker under `image`: containers with that image run it.
+    pub fn worker(self, image: &str, worker: impl Worker) -> Self {
+        self.workers.register(image, Arc::new(worker));
+        self
+    }
+
     /// Starts the engine.
     pub fn build(self) -> Result<Engine> {
         let registry = Arc::new(Registry::new());
@@ -92,15 +173,42 @@ impl EngineBuilder {
                     .and_then(|p| p.spec.node_name.as_deref())
             }),
         );
+        // Pods on a node are deleted gracefully: their agent stops them first.
+        store.set_graceful_deletion(
+            "Pod",
+            Arc::new(|o| {
+                let p = o.downcast_ref::<Pod>()?;
+                p.spec.node_name.as_ref()?;
+                let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
+                if matches!(phase, Some("Succeeded") | Some("Failed")) {
+                    return None;
+                }
+                Some(p.spec.termination_grace_period_seconds.unwrap_or(30))
+            }),
+        );
         let clock = store.config().clock.clone();
         let metrics = MetricsRegistry::new();
-        let runtime = Runtime::start(store.clone(), clock, self.runtime, metrics.clone());
+        let runtime = Runtime::start(store.clone(), clock.clone(), self.runtime, metrics.clone());
+        let mut nodes = Vec::new();
+        if self.local_node {
+            nodes.push(NodeConfig::local());
+        }
+        nodes.extend(self.nodes);
+        let (kubelet, kubelet_controllers) = KubeletBuilder::new(self.kubelet, nodes)
+            .workers(self.workers)
+            .simulated(self.simulated)
+            .build(store.clone(), clock);
         let engine = Engine {
             store,
             runtime,
             metrics,
+            kubelet,
             shut_down: AtomicBool::new(false),
         };
+        for c in kubelet_controllers {
+            engine.add_controller(c)?;
+        }
+        engine.kubelet.start();
         for c in self.controllers {
             engine.add_controller(c)?;
         }
@@ -113,6 +221,7 @@ pub struct Engine {
     store: Store,
     runtime: Runtime,
     metrics: MetricsRegistry,
+    kubelet: Kubelet,
     shut_down: AtomicBool,
 }
 
@@ -166,6 +275,30 @@ impl Engine {
         self.metrics.snapshot()
     }
 
+    /// Registers (or replaces) an in-process worker under `image`: containers with that
+    /// image run it from now on.
+    pub fn register_worker(&self, image: &str, worker: impl Worker) {
+        self.kubelet.workers().register(image, Arc::new(worker));
+    }
+
+    /// The output of a container of a pod: the current instance, or with `previous` the one
+    /// before the last restart (`kubectl logs [-c container] [--previous]`). `container` may
+    /// be omitted for a pod with one container.
+    pub fn logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        previous: bool,
+    ) -> Result<String> {
+        self.kubelet.logs(namespace, pod, container, previous)
+    }
+
+    /// The node agent: nodes (add, stop, restart), the simulated runtime's fault injection.
+    pub fn kubelet(&self) -> &Kubelet {
+        &self.kubelet
+    }
+
     /// The engine's metrics registry, for the host's own metrics.
     pub fn metrics_registry(&self) -> &MetricsRegistry {
         &self.metrics
@@ -179,6 +312,8 @@ impl Engine {
             return;
         }
         self.runtime.stop();
+        // With the controllers stopped, stop every container (graceful, then forced).
+        self.kubelet.shutdown();
         self.store.close_watches();
         self.runtime.join_background();
     }

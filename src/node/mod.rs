@@ -6,11 +6,16 @@
 //! - [`LogBuffer`]: bounded container output (`kubectl logs`, including the previous
 //!   instance).
 
+pub mod agent;
+pub mod config;
+pub mod host;
 pub mod logs;
 pub mod runtime;
 pub mod simulated;
 pub mod worker;
 
+pub use agent::{Kubelet, KubeletBuilder, ProbeExecutor, ProbeTarget};
+pub use config::{KubeletConfig, NodeConfig, HOSTNAME_LABEL, LEASE_NAMESPACE, ZONE_LABEL};
 pub use logs::{LogBuffer, DEFAULT_LOG_LIMIT};
 pub use runtime::{
     ContainerSpec, ExitNotifier, ExitStatus, Mount, RunningContainer, Runtime, StartError,

@@ -32,9 +32,9 @@ pub trait Worker: Send + Sync + 'static {
     /// Runs one instance until it is done or asked to stop. Called on a thread of its own.
     fn run(&self, ctx: &WorkerContext) -> Result<(), String>;
 
-    /// Called when the instance is asked to stop (after [`WorkerContext::stopping`] turned
-    /// true), from an engine thread. The default does nothing: the worker polls
-    /// `stopping()` or waits in [`WorkerContext::wait_stop`].
+    /// Called when the instance is asked to stop, from an engine thread, only while `run` has
+    /// not returned, and just before [`WorkerContext::stopping`] turns true. The default does
+    /// nothing: the worker polls `stopping()` or waits in [`WorkerContext::wait_stop`].
     fn stop(&self, ctx: &WorkerContext) {
         let _ = ctx;
     }
@@ -101,6 +101,9 @@ struct Shared {
     heartbeat: AtomicU64,
     stopping: Mutex<bool>,
     stop_cv: Condvar,
+    /// True once `run` returned. The stop hook runs under this lock, so it is only ever
+    /// called while `run` has not returned (hosts may free per-instance state after).
+    returned: Mutex<bool>,
     /// Set once when the exit has been reported; later reports are ignored.
     exited: Mutex<Option<ExitStatus>>,
     on_exit: ExitNotifier,
@@ -298,6 +301,7 @@ impl Runtime for WorkerRuntime {
                 heartbeat: AtomicU64::new(0),
                 stopping: Mutex::new(false),
                 stop_cv: Condvar::new(),
+                returned: Mutex::new(false),
                 exited: Mutex::new(None),
             }),
         };
@@ -347,16 +351,25 @@ impl RunningContainer for RunningWorker {
     }
 
     fn terminate(&self) {
-        if self.ctx.request_stop() && self.exit_status().is_none() {
-            // The host's stop hook must not take the agent down.
-            if let Err(p) = catch_unwind(AssertUnwindSafe(|| self.worker.stop(&self.ctx))) {
-                log::error!(
-                    "worker {}: stop hook panicked: {}",
-                    self.id,
-                    panic_message(&p)
-                );
+        if self.ctx.stopping() {
+            return;
+        }
+        {
+            // The hook first, then the flag: the worker is still inside `run` while its stop
+            // hook runs (see `Shared::returned`).
+            let returned = self.ctx.shared.returned.lock();
+            if !*returned {
+                // The host's stop hook must not take the agent down.
+                if let Err(p) = catch_unwind(AssertUnwindSafe(|| self.worker.stop(&self.ctx))) {
+                    log::error!(
+                        "worker {}: stop hook panicked: {}",
+                        self.id,
+                        panic_message(&p)
+                    );
+                }
             }
         }
+        self.ctx.request_stop();
     }
 
     fn kill(&self) {

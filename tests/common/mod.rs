@@ -6,9 +6,13 @@ use steady::api::{DynamicObject, Object};
 use steady::client::DynamicApi;
 use steady::Engine;
 
-/// An engine on the embedded default.
+/// An engine without nodes: the store and the controllers only, so nothing but the test
+/// writes to the store (store tests count revisions).
 pub fn engine() -> Engine {
-    Engine::builder().build().expect("engine starts")
+    Engine::builder()
+        .local_node(false)
+        .build()
+        .expect("engine starts")
 }
 
 /// Access to the custom kind `Counter` (example.com/v1).

@@ -1,0 +1,1776 @@
+//! The node agent (kubelet): drives the pods bound to the nodes this engine runs.
+//!
+//! One [`Kubelet`] serves every node of the engine (the local node, further local nodes,
+//! simulated nodes); per node it keeps the runtimes and whether the node is up. It is an
+//! ordinary controller on Pods (named `kubelet`): a reconcile of a pod compares what the pod
+//! asks for with what runs and acts: starts containers through the node's first
+//! [`Runtime`] that handles them, restarts them by restart policy with crash-loop backoff,
+//! runs probes, stops containers gracefully (SIGTERM, then SIGKILL after the grace period)
+//! when the pod is deleted, and writes the pod's status (phase, conditions, container
+//! statuses). Everything outside the store that matters to a pod (a container exit, a probe
+//! result) queues the pod's key through the controller's [`Trigger`]; every timer (backoff,
+//! probe period, grace period) is a requeue on the engine clock. So a manual clock drives it
+//! all in tests, and a crash is acted on as soon as it is reported.
+//!
+//! Invariants:
+//! - the runtime's work queue never hands one pod to two workers, so a pod's state
+//!   ([`PodRt`]) is only touched by one reconcile at a time; its mutex is only contended by
+//!   shutdown and log readers;
+//! - exit notifiers and probe threads never take a pod's mutex: they fill a slot of their own
+//!   and queue the key, so they cannot deadlock with a reconcile that stops a container;
+//! - a container instance is identified by its slot; a late exit or probe result of an
+//!   instance that was replaced lands in the old slot and is never mistaken for the new one.
+
+use super::config::{KubeletConfig, NodeConfig, HOSTNAME_LABEL, LEASE_NAMESPACE};
+use super::logs::LogBuffer;
+use super::runtime::{ContainerSpec, ExitStatus, Mount, RunningContainer, Runtime};
+use super::simulated::SimulatedRuntime;
+use super::worker::{WorkerRegistry, WorkerRuntime};
+use crate::api::{
+    Condition, Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
+    ContainerStateWaiting, ContainerStatus, Lease, LeaseSpec, Node, NodeAddress, NodeSpec,
+    NodeStatus, ObjectMeta, Pod, PodIp, PodStatus, Probe, Quantity, Time,
+};
+use crate::clock::SharedClock;
+use crate::error::Error;
+use crate::runtime::conditions::{condition, set_condition, status_of};
+use crate::runtime::{Action, Context, Controller, ObjectKey, ReconcileResult, Trigger};
+use crate::store::{DeleteParams, Store};
+use dashmap::DashMap;
+use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where a probe action runs: the container and its environment.
+#[derive(Clone, Debug)]
+pub struct ProbeTarget {
+    /// The container as declared (named ports resolve against its `ports`).
+    pub container: Container,
+    /// The container's resolved environment (exec probes run with it).
+    pub env: Vec<(String, String)>,
+    /// The container's working directory (exec probes run in it).
+    pub working_dir: Option<PathBuf>,
+    /// The address of the pod (loopback for local nodes).
+    pub host: String,
+}
+
+/// Runs the network and exec actions of probes (`exec`, `tcpSocket`, `httpGet`) for the
+/// agent. Called on a probe thread, never under an engine lock; must return within about
+/// `timeout`.
+pub trait ProbeExecutor: Send + Sync + 'static {
+    /// `Ok` when the probe succeeded; `Err` with the message the kubelet would report.
+    fn run(&self, probe: &Probe, target: &ProbeTarget, timeout: Duration) -> Result<(), String>;
+}
+
+/// The runtimes of a node, in the order they are asked.
+struct NodeAgent {
+    config: NodeConfig,
+    runtimes: Vec<Arc<dyn Runtime>>,
+    stopped: AtomicBool,
+}
+
+/// The node agent of an engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Kubelet {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    config: KubeletConfig,
+    nodes: RwLock<HashMap<String, Arc<NodeAgent>>>,
+    pods: DashMap<Arc<str>, Arc<Mutex<PodRt>>>,
+    pod_trigger: Trigger,
+    node_trigger: Trigger,
+    workers: Arc<WorkerRegistry>,
+    worker_runtime: Arc<dyn Runtime>,
+    process_runtime: Option<Arc<dyn Runtime>>,
+    simulated: SimulatedRuntime,
+    prober: Option<Arc<dyn ProbeExecutor>>,
+    shutting_down: AtomicBool,
+}
+
+impl fmt::Debug for Kubelet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Kubelet")
+            .field("nodes", &self.node_names())
+            .field("pods", &self.inner.pods.len())
+            .finish()
+    }
+}
+
+/// Builds a [`Kubelet`].
+pub struct KubeletBuilder {
+    config: KubeletConfig,
+    nodes: Vec<NodeConfig>,
+    workers: Arc<WorkerRegistry>,
+    process_runtime: Option<Arc<dyn Runtime>>,
+    simulated: SimulatedRuntime,
+    prober: Option<Arc<dyn ProbeExecutor>>,
+}
+
+impl fmt::Debug for KubeletBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KubeletBuilder")
+            .field("nodes", &self.nodes)
+            .finish()
+    }
+}
+
+impl KubeletBuilder {
+    /// A builder for `nodes` with `config`.
+    pub fn new(config: KubeletConfig, nodes: Vec<NodeConfig>) -> Self {
+        KubeletBuilder {
+            config,
+            nodes,
+            workers: Arc::new(WorkerRegistry::default()),
+            process_runtime: None,
+            simulated: SimulatedRuntime::new(),
+            prober: None,
+        }
+    }
+
+    /// The worker registry shared with the engine.
+    pub fn workers(mut self, workers: Arc<WorkerRegistry>) -> Self {
+        self.workers = workers;
+        self
+    }
+
+    /// The runtime of real processes on local nodes.
+    pub fn process_runtime(mut self, rt: Arc<dyn Runtime>) -> Self {
+        self.process_runtime = Some(rt);
+        self
+    }
+
+    /// The simulated runtime (shared, so tests can inject faults).
+    pub fn simulated(mut self, rt: SimulatedRuntime) -> Self {
+        self.simulated = rt;
+        self
+    }
+
+    /// What runs exec, tcpSocket and httpGet probes.
+    pub fn prober(mut self, prober: Arc<dyn ProbeExecutor>) -> Self {
+        self.prober = Some(prober);
+        self
+    }
+
+    /// The kubelet and its two controllers (`kubelet` on Pods, `kubelet-node` on Nodes),
+    /// which the caller registers on the engine.
+    pub fn build(self, store: Store, clock: SharedClock) -> (Kubelet, Vec<Controller>) {
+        let worker_runtime: Arc<dyn Runtime> =
+            Arc::new(WorkerRuntime::new(self.workers.clone(), clock.clone()));
+        let pods = Controller::for_kind::<Pod>("kubelet").concurrency(64);
+        let nodes = Controller::for_kind::<Node>("kubelet-node").concurrency(4);
+        let k = Kubelet {
+            inner: Arc::new(Inner {
+                store,
+                config: self.config,
+                nodes: RwLock::new(HashMap::new()),
+                pods: DashMap::new(),
+                pod_trigger: pods.trigger(),
+                node_trigger: nodes.trigger(),
+                workers: self.workers,
+                worker_runtime,
+                process_runtime: self.process_runtime,
+                simulated: self.simulated,
+                prober: self.prober,
+                shutting_down: AtomicBool::new(false),
+            }),
+        };
+        for n in self.nodes {
+            k.add_node_agent(n);
+        }
+        let kp = k.clone();
+        let kn = k.clone();
+        let controllers = vec![
+            pods.build(move |ctx: &Context| kp.reconcile_pod(ctx)),
+            nodes.build(move |ctx: &Context| kn.reconcile_node(ctx)),
+        ];
+        (k, controllers)
+    }
+}
+
+impl Kubelet {
+    fn add_node_agent(&self, config: NodeConfig) {
+        let mut runtimes = vec![self.inner.worker_runtime.clone()];
+        if config.simulated {
+            runtimes.push(Arc::new(self.inner.simulated.clone()));
+        } else if let Some(p) = &self.inner.process_runtime {
+            runtimes.push(p.clone());
+        }
+        let name = config.name.clone();
+        self.inner.nodes.write().insert(
+            name,
+            Arc::new(NodeAgent {
+                config,
+                runtimes,
+                stopped: AtomicBool::new(false),
+            }),
+        );
+    }
+
+    /// Registers every node with the API (Node object, Lease) once the controllers run.
+    pub fn start(&self) {
+        for n in self.node_names() {
+            self.inner.node_trigger.enqueue(ObjectKey::new(None, &n));
+        }
+    }
+
+    /// Adds a node while the engine runs.
+    pub fn add_node(&self, config: NodeConfig) -> crate::Result<()> {
+        crate::api::validation::dns1123_subdomain(&config.name).map_err(|e| {
+            Error::invalid(
+                crate::ObjectRef::new("Node", None, &config.name),
+                "metadata.name",
+                e,
+            )
+        })?;
+        if self.inner.nodes.read().contains_key(&config.name) {
+            return Err(Error::AlreadyExists {
+                object: crate::ObjectRef::new("Node", None, &config.name),
+            });
+        }
+        let name = config.name.clone();
+        self.add_node_agent(config);
+        self.inner.node_trigger.enqueue(ObjectKey::new(None, &name));
+        Ok(())
+    }
+
+    /// Stops a node as a power failure would: its containers die at once (killed), it stops
+    /// renewing its Lease and driving pods. The node lifecycle controller then marks it
+    /// unreachable and evicts its pods. False for an unknown node.
+    pub fn stop_node(&self, name: &str) -> bool {
+        let Some(agent) = self.inner.nodes.read().get(name).cloned() else {
+            return false;
+        };
+        agent.stopped.store(true, Ordering::Release);
+        let keys: Vec<Arc<str>> = self
+            .inner
+            .pods
+            .iter()
+            .filter(|e| e.value().lock().node == name)
+            .map(|e| e.key().clone())
+            .collect();
+        for k in keys {
+            if let Some((_, st)) = self.inner.pods.remove(&k) {
+                st.lock().kill_all();
+            }
+        }
+        true
+    }
+
+    /// Starts a stopped node again: it renews its Lease and runs its pods anew.
+    pub fn restart_node(&self, name: &str) -> bool {
+        let Some(agent) = self.inner.nodes.read().get(name).cloned() else {
+            return false;
+        };
+        agent.stopped.store(false, Ordering::Release);
+        self.inner.node_trigger.enqueue(ObjectKey::new(None, name));
+        if let Ok(list) = self.inner.store.list(
+            "Pod",
+            &crate::store::ListParams {
+                field: Some(("spec.nodeName".into(), name.into())),
+                ..Default::default()
+            },
+        ) {
+            for p in list.items {
+                self.inner.pod_trigger.enqueue(ObjectKey::of(p.as_ref()));
+            }
+        }
+        true
+    }
+
+    /// Names of the nodes this kubelet runs, sorted.
+    pub fn node_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.inner.nodes.read().keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// The worker registry.
+    pub fn workers(&self) -> &Arc<WorkerRegistry> {
+        &self.inner.workers
+    }
+
+    /// The simulated runtime (fault injection).
+    pub fn simulated(&self) -> &SimulatedRuntime {
+        &self.inner.simulated
+    }
+
+    /// The output of a container of a pod: the current instance, or with `previous` the one
+    /// before it (`kubectl logs [--previous]`). `container` may be omitted for a pod with
+    /// one container.
+    pub fn logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        previous: bool,
+    ) -> crate::Result<String> {
+        let key: Arc<str> = format!("{namespace}/{pod}").into();
+        let not_found = || Error::NotFound {
+            object: crate::ObjectRef::new("Pod", Some(namespace), pod),
+        };
+        let st = self.inner.pods.get(&key).map(|e| e.value().clone());
+        let st = st.ok_or_else(not_found)?;
+        let st = st.lock();
+        let c = match container {
+            Some(name) => st
+                .all_containers()
+                .find(|c| c.spec.name == name)
+                .ok_or_else(|| {
+                    Error::invalid(
+                        crate::ObjectRef::new("Pod", Some(namespace), pod),
+                        "container",
+                        format!("container {name:?} is not in pod {namespace}/{pod}"),
+                    )
+                })?,
+            None => {
+                if st.containers.len() != 1 {
+                    return Err(Error::invalid(
+                        crate::ObjectRef::new("Pod", Some(namespace), pod),
+                        "container",
+                        format!(
+                            "a container name must be given for pod {pod}, choose one of: [{}]",
+                            st.containers
+                                .iter()
+                                .map(|c| c.spec.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        ),
+                    ));
+                }
+                &st.containers[0]
+            }
+        };
+        let log = if previous {
+            c.previous_log.as_ref().ok_or_else(|| {
+                Error::invalid(
+                    crate::ObjectRef::new("Pod", Some(namespace), pod),
+                    "previous",
+                    format!(
+                        "previous terminated container {:?} in pod {pod:?} not found",
+                        c.spec.name
+                    ),
+                )
+            })?
+        } else {
+            c.log.as_ref().ok_or_else(|| {
+                Error::invalid(
+                    crate::ObjectRef::new("Pod", Some(namespace), pod),
+                    "container",
+                    format!("container {:?} in pod {pod:?} has not started", c.spec.name),
+                )
+            })?
+        };
+        Ok(log.text())
+    }
+
+    /// CPU time used by the running containers of a pod, where the runtime measures it.
+    pub fn pod_cpu_time(&self, namespace: &str, pod: &str) -> Option<Duration> {
+        let key: Arc<str> = format!("{namespace}/{pod}").into();
+        let st = self.inner.pods.get(&key)?.value().clone();
+        let st = st.lock();
+        let mut total = None;
+        for c in &st.containers {
+            if let Some(t) = c.current.as_ref().and_then(|i| i.handle.cpu_time()) {
+                total = Some(total.unwrap_or(Duration::ZERO) + t);
+            }
+        }
+        total
+    }
+
+    /// Stops every container: a graceful stop (within each pod's grace period, at most the
+    /// configured shutdown grace, in real time), then a kill; waits (bounded) for every exit.
+    /// Called at engine shutdown, after the controllers stopped.
+    pub fn shutdown(&self) {
+        self.inner.shutting_down.store(true, Ordering::Release);
+        let states: Vec<Arc<Mutex<PodRt>>> =
+            self.inner.pods.iter().map(|e| e.value().clone()).collect();
+        let mut grace = Duration::ZERO;
+        for st in &states {
+            let st = st.lock();
+            if st.any_running() {
+                grace = grace.max(st.grace.min(self.inner.config.shutdown_grace));
+            }
+            for c in st.all_containers() {
+                if let Some(i) = &c.current {
+                    i.handle.terminate();
+                }
+            }
+        }
+        let deadline = std::time::Instant::now() + grace;
+        let all_exited =
+            |states: &[Arc<Mutex<PodRt>>]| states.iter().all(|s| !s.lock().any_running());
+        while !all_exited(&states) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        for st in &states {
+            st.lock().kill_all();
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !all_exited(&states) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        self.inner.pods.clear();
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Nodes: registration, status and Lease
+    // -----------------------------------------------------------------------------------
+
+    fn reconcile_node(&self, ctx: &Context) -> ReconcileResult {
+        let name = ctx.name();
+        let Some(agent) = self.inner.nodes.read().get(name).cloned() else {
+            return Ok(Action::done());
+        };
+        if agent.stopped.load(Ordering::Acquire) || self.inner.shutting_down.load(Ordering::Acquire)
+        {
+            return Ok(Action::done());
+        }
+        let now = ctx.now();
+        let nodes = ctx.api::<Node>();
+        let status = self.node_status(&agent.config, now);
+        match nodes.get_opt(name)? {
+            None => {
+                let mut labels = agent.config.labels.clone();
+                labels.insert(HOSTNAME_LABEL.to_string(), name.to_string());
+                labels.insert("kubernetes.io/os".into(), std::env::consts::OS.into());
+                labels.insert("kubernetes.io/arch".into(), go_arch().into());
+                let node = Node {
+                    metadata: ObjectMeta {
+                        name: name.to_string(),
+                        labels,
+                        ..Default::default()
+                    },
+                    spec: NodeSpec {
+                        taints: agent.config.taints.clone(),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                };
+                // Created in two steps as kubelets do: the object, then its status. A
+                // conflict (someone created it meanwhile) retries with backoff.
+                let created = nodes.create(node)?;
+                let mut n = (*created).clone();
+                n.status = Some(status);
+                nodes.update_status(&n)?;
+            }
+            Some(cur) => {
+                let mut n = (*cur).clone();
+                let mut st = n.status.clone().unwrap_or_default();
+                st.capacity = status.capacity.clone();
+                st.allocatable = status.allocatable.clone();
+                st.addresses = status.addresses.clone();
+                if st.node_info.is_none() {
+                    st.node_info = status.node_info.clone();
+                }
+                for c in status.conditions {
+                    set_condition(&mut st.conditions, c, now);
+                }
+                // The heartbeat time moves on every renewal, as the kubelet's does.
+                if let Some(r) = st.conditions.iter_mut().find(|c| c.type_ == "Ready") {
+                    r.last_update_time = Some(now);
+                }
+                n.status = Some(st);
+                nodes.update_status(&n)?;
+            }
+        }
+        self.renew_lease(ctx, name, now)?;
+        Ok(Action::requeue(self.inner.config.heartbeat_period))
+    }
+
+    fn node_status(&self, config: &NodeConfig, _now: Time) -> NodeStatus {
+        let mut capacity = crate::api::ResourceList::new();
+        capacity.insert("cpu".into(), Quantity::from_milli(config.cpu_millis));
+        capacity.insert(
+            "memory".into(),
+            Quantity::from_bytes_binary(config.memory_bytes),
+        );
+        capacity.insert("pods".into(), Quantity::from_value(config.max_pods));
+        let ready = condition(
+            "Ready",
+            "True",
+            "KubeletReady",
+            "steady node agent is posting ready status",
+            None,
+        );
+        let pressure = |t: &str, reason: &str, msg: &str| condition(t, "False", reason, msg, None);
+        NodeStatus {
+            allocatable: capacity.clone(),
+            capacity,
+            conditions: vec![
+                pressure(
+                    "MemoryPressure",
+                    "KubeletHasSufficientMemory",
+                    "kubelet has sufficient memory available",
+                ),
+                pressure(
+                    "DiskPressure",
+                    "KubeletHasNoDiskPressure",
+                    "kubelet has no disk pressure",
+                ),
+                pressure(
+                    "PIDPressure",
+                    "KubeletHasSufficientPID",
+                    "kubelet has sufficient PID available",
+                ),
+                ready,
+            ],
+            addresses: vec![
+                NodeAddress {
+                    type_: "InternalIP".into(),
+                    address: "127.0.0.1".into(),
+                    ..Default::default()
+                },
+                NodeAddress {
+                    type_: "Hostname".into(),
+                    address: config.name.clone(),
+                    ..Default::default()
+                },
+            ],
+            node_info: Some(serde_json::json!({
+                "kubeletVersion": concat!("steady-", env!("CARGO_PKG_VERSION")),
+                "operatingSystem": std::env::consts::OS,
+                "architecture": go_arch(),
+                "containerRuntimeVersion": if config.simulated { "simulated" } else { "process" },
+            })),
+            ..Default::default()
+        }
+    }
+
+    fn renew_lease(
+        &self,
+        ctx: &Context,
+        name: &str,
+        now: Time,
+    ) -> Result<(), crate::runtime::ReconcileError> {
+        let leases = ctx.api::<Lease>().namespace(LEASE_NAMESPACE);
+        let secs = self.inner.config.lease_duration.as_secs().max(1) as i32;
+        match leases.get_opt(name)? {
+            None => {
+                let lease = Lease {
+                    metadata: ObjectMeta {
+                        name: name.to_string(),
+                        namespace: Some(LEASE_NAMESPACE.into()),
+                        ..Default::default()
+                    },
+                    spec: LeaseSpec {
+                        holder_identity: Some(name.to_string()),
+                        lease_duration_seconds: Some(secs),
+                        acquire_time: Some(now),
+                        renew_time: Some(now),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                };
+                leases.create(lease)?;
+            }
+            Some(cur) => {
+                let mut l = (*cur).clone();
+                l.spec.renew_time = Some(now);
+                l.spec.lease_duration_seconds = Some(secs);
+                leases.update(l)?;
+            }
+        }
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Pods
+    // -----------------------------------------------------------------------------------
+
+    fn reconcile_pod(&self, ctx: &Context) -> ReconcileResult {
+        if self.inner.shutting_down.load(Ordering::Acquire) {
+            return Ok(Action::done());
+        }
+        let key: Arc<str> = ctx.key().to_string().into();
+        let pod = ctx.get::<Pod>();
+        let existing = self.inner.pods.get(&key).map(|e| e.value().clone());
+        let agent = pod.as_ref().and_then(|p| {
+            let n = p.spec.node_name.as_deref()?;
+            self.inner.nodes.read().get(n).cloned()
+        });
+        let (pod, agent) = match (pod, agent) {
+            (Some(p), Some(a)) if !a.stopped.load(Ordering::Acquire) => (p, a),
+            (pod, _) => {
+                // Gone, force-deleted, or not ours (any more): nothing of it may keep running.
+                if let Some(st) = existing {
+                    let same = pod
+                        .as_ref()
+                        .is_some_and(|p| p.metadata.uid.as_deref() == Some(&st.lock().uid));
+                    if !same || pod.is_none() {
+                        st.lock().kill_all();
+                        self.inner.pods.remove(&key);
+                    }
+                }
+                return Ok(Action::done());
+            }
+        };
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let st = match existing {
+            Some(st) if st.lock().uid == uid => st,
+            other => {
+                // A new pod under an old name is a new pod: the old one's containers go.
+                if let Some(old) = other {
+                    old.lock().kill_all();
+                }
+                if pod.metadata.deletion_timestamp.is_some() {
+                    // Never started here: nothing to stop.
+                    return self.finish_deletion(ctx, &pod);
+                }
+                let st = Arc::new(Mutex::new(PodRt::new(&pod, &agent.config.name)));
+                self.inner.pods.insert(key.clone(), st.clone());
+                st
+            }
+        };
+        let mut st = st.lock();
+        let mut sync = PodSync {
+            kubelet: self,
+            agent: &agent,
+            pod: &pod,
+            key: &key,
+            now: ctx.clock().monotonic(),
+            wall: ctx.now(),
+            next: None,
+        };
+        let outcome = sync.run(&mut st);
+        let next = sync.next;
+        drop(st);
+        match outcome {
+            Outcome::Delete => {
+                self.inner.pods.remove(&key);
+                return self.finish_deletion(ctx, &pod);
+            }
+            Outcome::Status(status) => self.write_status(ctx, &pod, *status)?,
+        }
+        Ok(match next {
+            Some(d) => Action::requeue(d),
+            None => Action::done(),
+        })
+    }
+
+    /// The last step of a graceful deletion: every container stopped, delete with grace 0.
+    fn finish_deletion(&self, ctx: &Context, pod: &Pod) -> ReconcileResult {
+        let params = DeleteParams {
+            uid: pod.metadata.uid.clone(),
+            grace_period_seconds: Some(0),
+            ..Default::default()
+        };
+        match ctx.api::<Pod>().delete(&pod.metadata.name, &params) {
+            Ok(_) => Ok(Action::done()),
+            Err(e) if e.is_not_found() || e.is_conflict() => Ok(Action::done()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes the pod's status if it changed; a conflict (someone else wrote the pod) is
+    /// retried on the fresh object, keeping conditions others own.
+    fn write_status(
+        &self,
+        ctx: &Context,
+        pod: &Arc<Pod>,
+        status: PodStatus,
+    ) -> Result<(), crate::runtime::ReconcileError> {
+        let api = ctx.api::<Pod>();
+        let mut cur = pod.clone();
+        for _ in 0..5 {
+            let mut merged = status.clone();
+            if let Some(old) = cur.status.as_deref() {
+                // Conditions the kubelet does not own (DisruptionTarget, readiness gates...)
+                // are kept; PodScheduled stays as the scheduler wrote it.
+                for c in &old.conditions {
+                    if !KUBELET_CONDITIONS.contains(&c.type_.as_str()) {
+                        merged.conditions.push(c.clone());
+                    }
+                }
+                merged.nominated_node_name = old.nominated_node_name.clone();
+                merged.extra = old.extra.clone();
+                if merged.start_time.is_none() {
+                    merged.start_time = old.start_time;
+                }
+                // Keep transition times of conditions whose status did not change.
+                for c in merged.conditions.iter_mut() {
+                    if let Some(o) = old.conditions.iter().find(|o| o.type_ == c.type_) {
+                        if o.status == c.status {
+                            c.last_transition_time = o.last_transition_time;
+                        }
+                    }
+                }
+                if *old == merged {
+                    return Ok(());
+                }
+            }
+            let mut p = (*cur).clone();
+            p.status = Some(Box::new(merged));
+            match api.update_status(&p) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.is_conflict() => match api.get_opt(&pod.metadata.name)? {
+                    Some(fresh) if fresh.metadata.uid == pod.metadata.uid => cur = fresh,
+                    _ => return Ok(()),
+                },
+                Err(e) if e.is_not_found() => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(crate::runtime::ReconcileError::retry(
+            "pod status kept changing under the kubelet",
+        ))
+    }
+
+    fn volume_dir(&self, pod: &Pod, volume: &crate::api::Volume) -> Result<PathBuf, String> {
+        let base = self.inner.config.data_dir();
+        let ns = pod.metadata.namespace_str();
+        if let Some(c) = &volume.persistent_volume_claim {
+            // Admission validates claim names; check again, since this is a filesystem path.
+            crate::api::validation::dns1123_subdomain(&c.claim_name).map_err(|e| {
+                format!(
+                    "volume {:?}: claimName {:?} is not a valid claim name: {e}",
+                    volume.name, c.claim_name
+                )
+            })?;
+            return Ok(base.join("claims").join(ns).join(&c.claim_name));
+        }
+        if let Some(h) = &volume.host_path {
+            return Ok(PathBuf::from(&h.path));
+        }
+        let uid = pod.metadata.uid.as_deref().unwrap_or("none");
+        crate::api::validation::dns1123_label(&volume.name)
+            .map_err(|e| format!("volume name {:?}: {e}", volume.name))?;
+        Ok(base
+            .join("pods")
+            .join(uid)
+            .join("volumes")
+            .join(&volume.name))
+    }
+}
+
+/// Pod condition types the kubelet writes.
+const KUBELET_CONDITIONS: &[&str] = &["Initialized", "ContainersReady", "Ready", "PodScheduled"];
+
+/// Go's name of this architecture, as Kubernetes labels nodes.
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Per-pod state
+// ---------------------------------------------------------------------------------------
+
+/// What the agent knows of one pod.
+struct PodRt {
+    uid: String,
+    node: String,
+    init: Vec<ContRt>,
+    containers: Vec<ContRt>,
+    /// Index of the init container running or next to run; `init.len()` when done.
+    init_done: usize,
+    start_time: Option<Time>,
+    /// Set when the pod's containers are being stopped for deletion or a deadline.
+    stopping: Option<Stopping>,
+    /// Grace period of this pod (for engine shutdown).
+    grace: Duration,
+    /// The pod failed for good (deadline exceeded, init failure with restartPolicy Never).
+    failed: Option<(String, String)>,
+}
+
+struct Stopping {
+    kill_at: Duration,
+    killed: bool,
+}
+
+/// One container of a pod, across its instances.
+struct ContRt {
+    spec: Container,
+    current: Option<Instance>,
+    restart_count: i32,
+    /// `lastState.terminated`.
+    last_terminated: Option<ContainerStateTerminated>,
+    /// The state after the last exit when the container will not run again.
+    final_state: Option<ContainerStateTerminated>,
+    waiting: Option<(String, String)>,
+    /// Next crash-loop delay.
+    backoff: Duration,
+    /// Do not start before this monotonic time.
+    not_before: Option<Duration>,
+    log: Option<Arc<LogBuffer>>,
+    previous_log: Option<Arc<LogBuffer>>,
+    env: Vec<(String, String)>,
+    working_dir: Option<PathBuf>,
+}
+
+/// One started instance of a container.
+struct Instance {
+    handle: Box<dyn RunningContainer>,
+    /// Filled once by the exit notifier.
+    exit: Arc<Mutex<Option<ExitStatus>>>,
+    started_at: Time,
+    started_mono: Duration,
+    probes: Vec<ProbeRt>,
+    /// The startup probe passed (or there is none).
+    started: bool,
+    ready: bool,
+    /// Stopped because a probe failed: the reason for the restart.
+    stopping_for: Option<String>,
+    kill_at: Option<Duration>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum ProbeKind {
+    Startup,
+    Liveness,
+    Readiness,
+}
+
+impl ProbeKind {
+    fn name(self) -> &'static str {
+        match self {
+            ProbeKind::Startup => "Startup",
+            ProbeKind::Liveness => "Liveness",
+            ProbeKind::Readiness => "Readiness",
+        }
+    }
+}
+
+/// Where a probe thread leaves its outcome.
+type ProbeSlot = Arc<Mutex<Option<Result<(), String>>>>;
+
+struct ProbeRt {
+    kind: ProbeKind,
+    probe: Probe,
+    period: Duration,
+    timeout: Duration,
+    success_threshold: u32,
+    failure_threshold: u32,
+    successes: u32,
+    failures: u32,
+    /// `None` until the thresholds decide.
+    result: Option<bool>,
+    next_due: Duration,
+    in_flight: Option<ProbeSlot>,
+    last_message: Option<String>,
+}
+
+fn secs(v: Option<i32>, default: i32) -> Duration {
+    Duration::from_secs(v.unwrap_or(default).max(0) as u64)
+}
+
+impl ProbeRt {
+    fn new(kind: ProbeKind, probe: &Probe, started: Duration) -> Self {
+        ProbeRt {
+            kind,
+            period: secs(probe.period_seconds, 10).max(Duration::from_secs(1)),
+            timeout: secs(probe.timeout_seconds, 1).max(Duration::from_secs(1)),
+            success_threshold: probe.success_threshold.unwrap_or(1).max(1) as u32,
+            failure_threshold: probe.failure_threshold.unwrap_or(3).max(1) as u32,
+            successes: 0,
+            failures: 0,
+            result: None,
+            next_due: started + secs(probe.initial_delay_seconds, 0),
+            in_flight: None,
+            last_message: None,
+            probe: probe.clone(),
+        }
+    }
+
+    fn record(&mut self, outcome: Result<(), String>) {
+        match outcome {
+            Ok(()) => {
+                self.failures = 0;
+                self.successes += 1;
+                if self.successes >= self.success_threshold {
+                    self.result = Some(true);
+                }
+            }
+            Err(msg) => {
+                self.successes = 0;
+                self.failures += 1;
+                self.last_message = Some(msg);
+                if self.failures >= self.failure_threshold {
+                    self.result = Some(false);
+                }
+            }
+        }
+    }
+}
+
+impl ContRt {
+    fn new(spec: &Container) -> Self {
+        ContRt {
+            spec: spec.clone(),
+            current: None,
+            restart_count: 0,
+            last_terminated: None,
+            final_state: None,
+            waiting: Some(("ContainerCreating".into(), String::new())),
+            backoff: Duration::ZERO,
+            not_before: None,
+            log: None,
+            previous_log: None,
+            env: Vec::new(),
+            working_dir: None,
+        }
+    }
+
+    fn running(&self) -> bool {
+        self.current
+            .as_ref()
+            .is_some_and(|i| i.exit.lock().is_none())
+    }
+}
+
+impl PodRt {
+    fn new(pod: &Pod, node: &str) -> Self {
+        PodRt {
+            uid: pod.metadata.uid.clone().unwrap_or_default(),
+            node: node.to_string(),
+            init: pod.spec.init_containers.iter().map(ContRt::new).collect(),
+            containers: pod.spec.containers.iter().map(ContRt::new).collect(),
+            init_done: 0,
+            start_time: None,
+            stopping: None,
+            grace: Duration::from_secs(
+                pod.spec
+                    .termination_grace_period_seconds
+                    .unwrap_or(30)
+                    .max(0) as u64,
+            ),
+            failed: None,
+        }
+    }
+
+    fn all_containers(&self) -> impl Iterator<Item = &ContRt> {
+        self.init.iter().chain(self.containers.iter())
+    }
+
+    fn any_running(&self) -> bool {
+        self.all_containers().any(ContRt::running)
+    }
+
+    fn kill_all(&self) {
+        for c in self.all_containers() {
+            if let Some(i) = &c.current {
+                if i.exit.lock().is_none() {
+                    i.handle.kill();
+                }
+            }
+        }
+    }
+}
+
+enum Outcome {
+    Status(Box<PodStatus>),
+    Delete,
+}
+
+/// One reconcile of one pod.
+struct PodSync<'a> {
+    kubelet: &'a Kubelet,
+    agent: &'a NodeAgent,
+    pod: &'a Pod,
+    key: &'a Arc<str>,
+    now: Duration,
+    wall: Time,
+    next: Option<Duration>,
+}
+
+impl PodSync<'_> {
+    fn wake_in(&mut self, d: Duration) {
+        self.next = Some(self.next.map_or(d, |n| n.min(d)));
+    }
+
+    fn wake_at(&mut self, at: Duration) {
+        let d = at.saturating_sub(self.now);
+        self.wake_in(d.max(Duration::from_millis(1)));
+    }
+
+    fn restart_policy(&self) -> &str {
+        self.pod.spec.restart_policy.as_deref().unwrap_or("Always")
+    }
+
+    fn run(&mut self, st: &mut PodRt) -> Outcome {
+        if st.start_time.is_none() {
+            st.start_time = Some(self.wall);
+        }
+        // Collect exits and probe results first: they are what usually woke us.
+        for i in 0..st.init.len() {
+            self.observe(&mut st.init[i], true);
+        }
+        for i in 0..st.containers.len() {
+            self.observe(&mut st.containers[i], false);
+        }
+        let deleting = self.pod.metadata.deletion_timestamp.is_some();
+        let deadline_passed = self.active_deadline_passed(st);
+        if deleting || deadline_passed || st.failed.is_some() {
+            if deadline_passed && st.failed.is_none() {
+                let ads = self.pod.spec.active_deadline_seconds.unwrap_or(0);
+                st.failed = Some((
+                    "DeadlineExceeded".into(),
+                    format!(
+                        "Pod was active on the node longer than the specified deadline ({ads}s)"
+                    ),
+                ));
+            }
+            if self.stop_all(st, deleting) && deleting {
+                return Outcome::Delete;
+            }
+            return Outcome::Status(Box::new(self.status(st)));
+        }
+        if self.terminal(st).is_some() {
+            return Outcome::Status(Box::new(self.status(st)));
+        }
+        // Init containers, one after the other, each to success.
+        while st.init_done < st.init.len() {
+            let idx = st.init_done;
+            let done = st.init[idx]
+                .final_state
+                .as_ref()
+                .is_some_and(|t| t.exit_code == 0);
+            if done {
+                st.init_done += 1;
+                continue;
+            }
+            if st.init[idx].final_state.is_some() {
+                // Failed for good (restartPolicy Never).
+                st.failed = Some((
+                    "Failed".into(),
+                    format!("init container {:?} failed", st.init[idx].spec.name),
+                ));
+                return Outcome::Status(Box::new(self.status(st)));
+            }
+            self.ensure_running(&mut st.init[idx], true);
+            return Outcome::Status(Box::new(self.status(st)));
+        }
+        for i in 0..st.containers.len() {
+            self.ensure_running(&mut st.containers[i], false);
+            self.probe(&mut st.containers[i]);
+        }
+        Outcome::Status(Box::new(self.status(st)))
+    }
+
+    fn active_deadline_passed(&mut self, st: &PodRt) -> bool {
+        let (Some(ads), Some(start)) = (self.pod.spec.active_deadline_seconds, st.start_time)
+        else {
+            return false;
+        };
+        let limit = Duration::from_secs(ads.max(0) as u64);
+        let ran = self.wall.saturating_duration_since(start);
+        if ran >= limit {
+            return true;
+        }
+        self.wake_in(limit - ran);
+        false
+    }
+
+    /// Stops every container (grace, then kill). True once none runs.
+    fn stop_all(&mut self, st: &mut PodRt, deleting: bool) -> bool {
+        if !st.any_running() {
+            return true;
+        }
+        match &mut st.stopping {
+            None => {
+                let grace = if deleting {
+                    self.pod
+                        .metadata
+                        .deletion_grace_period_seconds
+                        .or(self.pod.spec.termination_grace_period_seconds)
+                        .unwrap_or(30)
+                } else {
+                    self.pod.spec.termination_grace_period_seconds.unwrap_or(30)
+                };
+                let grace = Duration::from_secs(grace.max(0) as u64);
+                for c in st.init.iter_mut().chain(st.containers.iter_mut()) {
+                    if let Some(i) = &c.current {
+                        if grace.is_zero() {
+                            i.handle.kill();
+                        } else {
+                            i.handle.terminate();
+                        }
+                    }
+                }
+                st.stopping = Some(Stopping {
+                    kill_at: self.now + grace,
+                    killed: grace.is_zero(),
+                });
+                if !grace.is_zero() {
+                    self.wake_in(grace);
+                }
+            }
+            Some(s) => {
+                if !s.killed && self.now >= s.kill_at {
+                    s.killed = true;
+                    st.kill_all();
+                } else if !s.killed {
+                    let at = s.kill_at;
+                    self.wake_at(at);
+                }
+            }
+        }
+        !st.any_running()
+    }
+
+    /// Takes in a reported exit or finished probe of the current instance.
+    fn observe(&mut self, c: &mut ContRt, init: bool) {
+        let Some(inst) = &mut c.current else { return };
+        for p in inst.probes.iter_mut() {
+            let done = p.in_flight.as_ref().and_then(|slot| slot.lock().take());
+            if let Some(outcome) = done {
+                p.in_flight = None;
+                p.record(outcome);
+                p.next_due = self.now + p.period;
+            }
+        }
+        let exit = inst.exit.lock().clone();
+        let Some(exit) = exit else { return };
+        let inst = c.current.take().expect("checked above");
+        let mut message = exit.message.clone();
+        if let Some(why) = &inst.stopping_for {
+            message = Some(why.clone());
+        }
+        let term = ContainerStateTerminated {
+            exit_code: exit.exit_code,
+            signal: exit.signal,
+            reason: Some(exit.reason.clone()),
+            message,
+            started_at: Some(inst.started_at),
+            finished_at: Some(self.wall),
+            container_id: Some(inst.handle.id().to_string()),
+            ..Default::default()
+        };
+        let policy = if init && self.restart_policy() == "Always" {
+            "OnFailure" // init containers must succeed once; Always restarts only failures
+        } else {
+            self.restart_policy()
+        };
+        let restart = match policy {
+            "Never" => false,
+            "OnFailure" => exit.exit_code != 0 || inst.stopping_for.is_some(),
+            _ => true,
+        } && self.pod.metadata.deletion_timestamp.is_none();
+        // Crash-loop backoff: the first restart is immediate, then initial doubling to max;
+        // a container that ran long enough starts over.
+        let ran = self.now.saturating_sub(inst.started_mono);
+        let cfg = &self.kubelet.inner.config;
+        if ran >= cfg.crash_loop_reset {
+            c.backoff = Duration::ZERO;
+        }
+        c.previous_log = c.log.take();
+        if restart {
+            let delay = c.backoff;
+            c.backoff = if delay.is_zero() {
+                cfg.crash_loop_initial
+            } else {
+                (delay * 2).min(cfg.crash_loop_max)
+            };
+            c.last_terminated = Some(term);
+            c.restart_count += 1;
+            c.not_before = Some(self.now + delay);
+            if !delay.is_zero() {
+                c.waiting = Some((
+                    "CrashLoopBackOff".into(),
+                    format!(
+                        "back-off {}s restarting failed container={} pod={}_{}({})",
+                        delay.as_secs(),
+                        c.spec.name,
+                        self.pod.metadata.name,
+                        self.pod.metadata.namespace_str(),
+                        self.pod.metadata.uid.as_deref().unwrap_or("")
+                    ),
+                ));
+            }
+            // The restarted instance keeps the old output readable as `previous`.
+            c.log = None;
+        } else {
+            c.final_state = Some(term);
+        }
+    }
+
+    /// Starts the container unless it runs, will not run again, or is backing off.
+    fn ensure_running(&mut self, c: &mut ContRt, init: bool) {
+        if c.current.is_some() || c.final_state.is_some() {
+            return;
+        }
+        if let Some(t) = c.not_before {
+            if self.now < t {
+                self.wake_at(t);
+                return;
+            }
+        }
+        let Some(runtime) = self.agent.runtimes.iter().find(|r| r.handles(&c.spec)) else {
+            let image = c.spec.image.as_deref().unwrap_or("");
+            c.waiting = Some((
+                "ErrImageNeverPull".into(),
+                format!(
+                    "image {image:?} is not a registered worker image and container {:?} has no command to run as a process",
+                    c.spec.name
+                ),
+            ));
+            return;
+        };
+        let mounts = match self.mounts(&c.spec) {
+            Ok(m) => m,
+            Err(msg) => {
+                c.waiting = Some(("CreateContainerConfigError".into(), msg));
+                self.wake_in(Duration::from_secs(10));
+                return;
+            }
+        };
+        let env = self.env(&c.spec, &mounts);
+        let working_dir = c
+            .spec
+            .working_dir
+            .as_ref()
+            .map(PathBuf::from)
+            .or_else(|| mounts.first().map(|m| m.host_path.clone()));
+        let log = Arc::new(LogBuffer::new(self.kubelet.inner.config.log_limit));
+        let exit = Arc::new(Mutex::new(None));
+        let slot = exit.clone();
+        let trigger = self.kubelet.inner.pod_trigger.clone();
+        let key = ObjectKey::new(
+            Some(self.pod.metadata.namespace_str()),
+            &self.pod.metadata.name,
+        );
+        let spec = ContainerSpec {
+            namespace: self.pod.metadata.namespace_str().to_string(),
+            pod_name: self.pod.metadata.name.clone(),
+            pod_uid: self.pod.metadata.uid.clone().unwrap_or_default(),
+            node_name: self.agent.config.name.clone(),
+            container: c.spec.clone(),
+            env: env.clone(),
+            working_dir: working_dir.clone(),
+            mounts,
+            log: log.clone(),
+            on_exit: Arc::new(move |status| {
+                // Never takes the pod's mutex: see the module invariants.
+                *slot.lock() = Some(status);
+                trigger.enqueue(key.clone());
+            }),
+        };
+        c.env = env;
+        c.working_dir = working_dir;
+        c.log = Some(log);
+        c.not_before = None;
+        match runtime.start(spec) {
+            Ok(handle) => {
+                let mut probes = Vec::new();
+                if !init {
+                    let s = &c.spec;
+                    for (kind, p) in [
+                        (ProbeKind::Startup, &s.startup_probe),
+                        (ProbeKind::Liveness, &s.liveness_probe),
+                        (ProbeKind::Readiness, &s.readiness_probe),
+                    ] {
+                        if let Some(p) = p {
+                            probes.push(ProbeRt::new(kind, p, self.now));
+                        }
+                    }
+                }
+                let started = !probes.iter().any(|p| p.kind == ProbeKind::Startup);
+                c.waiting = None;
+                c.current = Some(Instance {
+                    handle,
+                    exit,
+                    started_at: self.wall,
+                    started_mono: self.now,
+                    probes,
+                    started,
+                    ready: false,
+                    stopping_for: None,
+                    kill_at: None,
+                });
+            }
+            Err(e) => {
+                // As the kubelet reports a failed exec: a terminated instance with the
+                // runtime's reason and the OS error, then a restart by policy.
+                let mut inst_log = c.log.take();
+                if let Some(l) = &mut inst_log {
+                    l.line(&format!("{}: {}", e.reason, e.message));
+                }
+                c.log = inst_log;
+                let slot = Arc::new(Mutex::new(Some(ExitStatus::failed(
+                    128, &e.reason, e.message,
+                ))));
+                c.current = Some(Instance {
+                    handle: Box::new(NeverStarted),
+                    exit: slot,
+                    started_at: self.wall,
+                    started_mono: self.now,
+                    probes: Vec::new(),
+                    started: false,
+                    ready: false,
+                    stopping_for: None,
+                    kill_at: None,
+                });
+                self.observe(c, init);
+                if c.final_state.is_none() {
+                    // Restart by the crash-loop rules.
+                    let nb = c.not_before.unwrap_or(self.now);
+                    if nb <= self.now {
+                        // First failure restarts at once; avoid a hot loop inside this call.
+                        self.wake_in(Duration::from_millis(1));
+                    } else {
+                        self.wake_at(nb);
+                    }
+                }
+            }
+        }
+    }
+
+    fn mounts(&self, c: &Container) -> Result<Vec<Mount>, String> {
+        let mut out = Vec::new();
+        for vm in &c.volume_mounts {
+            let Some(v) = self.pod.spec.volumes.iter().find(|v| v.name == vm.name) else {
+                return Err(format!(
+                    "volumeMount {:?} of container {:?} names no volume of the pod",
+                    vm.name, c.name
+                ));
+            };
+            let dir = self.kubelet.volume_dir(self.pod, v)?;
+            if !self.agent.config.simulated {
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+            }
+            out.push(Mount {
+                volume: vm.name.clone(),
+                mount_path: vm.mount_path.clone(),
+                host_path: dir,
+            });
+        }
+        Ok(out)
+    }
+
+    fn env(&self, c: &Container, mounts: &[Mount]) -> Vec<(String, String)> {
+        let m = &self.pod.metadata;
+        let mut env = vec![
+            ("POD_NAME".to_string(), m.name.clone()),
+            ("POD_NAMESPACE".to_string(), m.namespace_str().to_string()),
+            ("POD_UID".to_string(), m.uid.clone().unwrap_or_default()),
+            ("NODE_NAME".to_string(), self.agent.config.name.clone()),
+            (
+                "HOSTNAME".to_string(),
+                self.pod
+                    .spec
+                    .hostname
+                    .clone()
+                    .unwrap_or_else(|| m.name.clone()),
+            ),
+        ];
+        for mt in mounts {
+            let var: String = mt
+                .volume
+                .chars()
+                .map(|ch| {
+                    if ch.is_ascii_alphanumeric() {
+                        ch.to_ascii_uppercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            env.push((
+                format!("STEADY_VOLUME_{var}"),
+                mt.host_path.display().to_string(),
+            ));
+        }
+        for e in &c.env {
+            if let Some(v) = &e.value {
+                env.retain(|(k, _)| *k != e.name);
+                env.push((e.name.clone(), v.clone()));
+            } else if let Some(from) = &e.value_from {
+                // The downward API's fieldRef for the fields the kubelet knows.
+                let path = from
+                    .get("fieldRef")
+                    .and_then(|f| f.get("fieldPath"))
+                    .and_then(|p| p.as_str());
+                let v = match path {
+                    Some("metadata.name") => Some(m.name.clone()),
+                    Some("metadata.namespace") => Some(m.namespace_str().to_string()),
+                    Some("metadata.uid") => m.uid.clone(),
+                    Some("spec.nodeName") => Some(self.agent.config.name.clone()),
+                    Some("status.podIP") | Some("status.hostIP") => Some("127.0.0.1".into()),
+                    _ => None,
+                };
+                if let Some(v) = v {
+                    env.retain(|(k, _)| *k != e.name);
+                    env.push((e.name.clone(), v));
+                }
+            }
+        }
+        env
+    }
+
+    /// Runs due probes of the current instance and acts on their results.
+    fn probe(&mut self, c: &mut ContRt) {
+        let Some(inst) = &mut c.current else { return };
+        if inst.exit.lock().is_some() || inst.stopping_for.is_some() {
+            if let Some(at) = inst.kill_at {
+                if self.now >= at {
+                    inst.handle.kill();
+                    inst.kill_at = None;
+                } else {
+                    self.wake_at(at);
+                }
+            }
+            return;
+        }
+        let health = inst.handle.health();
+        let mut fail: Option<(ProbeKind, String)> = None;
+        for i in 0..inst.probes.len() {
+            let started = inst.started;
+            let p = &mut inst.probes[i];
+            // The startup probe gates the others; once it passed it stops.
+            if p.kind == ProbeKind::Startup && started {
+                continue;
+            }
+            if p.kind != ProbeKind::Startup && !started {
+                continue;
+            }
+            if let Some(false) = p.result {
+                if p.kind != ProbeKind::Readiness {
+                    fail = Some((
+                        p.kind,
+                        p.last_message
+                            .clone()
+                            .unwrap_or_else(|| "probe failed".into()),
+                    ));
+                }
+            }
+            if p.kind == ProbeKind::Startup && p.result == Some(true) {
+                inst.started = true;
+                continue;
+            }
+            if p.in_flight.is_some() {
+                continue;
+            }
+            if self.now < p.next_due {
+                let at = p.next_due;
+                self.next = Some(
+                    self.next
+                        .map_or(at.saturating_sub(self.now), |n| {
+                            n.min(at.saturating_sub(self.now))
+                        })
+                        .max(Duration::from_millis(1)),
+                );
+                continue;
+            }
+            if is_heartbeat(&p.probe) {
+                // Heartbeat: the worker must have reported within the last period.
+                let ok = health
+                    .and_then(|h| h.last_heartbeat)
+                    .is_some_and(|t| self.now.saturating_sub(t) <= p.period);
+                p.record(if ok {
+                    Ok(())
+                } else {
+                    Err(format!("no heartbeat within {}s", p.period.as_secs()))
+                });
+                p.next_due = self.now + p.period;
+                let d = p.period;
+                self.wake_in(d);
+                if p.kind == ProbeKind::Startup && p.result == Some(true) {
+                    inst.started = true;
+                }
+                if p.result == Some(false) && p.kind != ProbeKind::Readiness {
+                    fail = Some((p.kind, p.last_message.clone().unwrap_or_default()));
+                }
+                continue;
+            }
+            let Some(prober) = self.kubelet.inner.prober.clone() else {
+                p.record(Err("no probe executor is configured".into()));
+                continue;
+            };
+            let slot = Arc::new(Mutex::new(None));
+            p.in_flight = Some(slot.clone());
+            let target = ProbeTarget {
+                container: c.spec.clone(),
+                env: c.env.clone(),
+                working_dir: c.working_dir.clone(),
+                host: "127.0.0.1".into(),
+            };
+            let probe = p.probe.clone();
+            let timeout = p.timeout;
+            let trigger = self.kubelet.inner.pod_trigger.clone();
+            let key = ObjectKey::new(
+                Some(self.pod.metadata.namespace_str()),
+                &self.pod.metadata.name,
+            );
+            let kind = p.kind.name();
+            let spawned = std::thread::Builder::new()
+                .name("steady-probe".into())
+                .spawn(move || {
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        prober.run(&probe, &target, timeout)
+                    }))
+                    .unwrap_or_else(|_| Err(format!("{kind} probe panicked")));
+                    *slot.lock() = Some(r);
+                    trigger.enqueue(key);
+                });
+            if spawned.is_err() {
+                p.in_flight = None;
+                p.next_due = self.now + p.period;
+            }
+        }
+        // Readiness: probe result if there is a readiness probe; else running and started,
+        // and for workers, what they reported.
+        let readiness = inst.probes.iter().find(|p| p.kind == ProbeKind::Readiness);
+        inst.ready = inst.started
+            && match readiness {
+                Some(p) => p.result == Some(true),
+                None => health.is_none_or(|h| h.ready),
+            };
+        if let Some((kind, msg)) = fail {
+            let why = format!(
+                "Container {} failed {} probe, will be restarted: {msg}",
+                c.spec.name,
+                kind.name().to_lowercase()
+            );
+            log::info!("pod {}: {why}", self.key);
+            inst.stopping_for = Some(why);
+            inst.ready = false;
+            let grace = inst
+                .probes
+                .iter()
+                .find(|p| p.kind == kind)
+                .and_then(|p| p.probe.termination_grace_period_seconds)
+                .or(self.pod.spec.termination_grace_period_seconds)
+                .unwrap_or(30);
+            let grace = Duration::from_secs(grace.max(0) as u64);
+            if grace.is_zero() {
+                inst.handle.kill();
+            } else {
+                inst.handle.terminate();
+                inst.kill_at = Some(self.now + grace);
+                self.wake_in(grace);
+            }
+        }
+    }
+
+    /// `Some(phase)` when every container is done for good.
+    fn terminal(&self, st: &PodRt) -> Option<&'static str> {
+        if st.failed.is_some() {
+            return Some("Failed");
+        }
+        if st.containers.is_empty() || !st.containers.iter().all(|c| c.final_state.is_some()) {
+            return None;
+        }
+        let ok = st
+            .containers
+            .iter()
+            .all(|c| c.final_state.as_ref().is_some_and(|t| t.exit_code == 0));
+        Some(if ok { "Succeeded" } else { "Failed" })
+    }
+
+    fn status(&self, st: &PodRt) -> PodStatus {
+        let now = self.wall;
+        let statuses =
+            |cs: &[ContRt]| -> Vec<ContainerStatus> { cs.iter().map(container_status).collect() };
+        let container_statuses = statuses(&st.containers);
+        let init_statuses = statuses(&st.init);
+        let terminal = self.terminal(st);
+        let init_done = st.init_done >= st.init.len();
+        let any_running = st.containers.iter().any(ContRt::running);
+        let phase = match terminal {
+            Some(p) => p,
+            None if init_done && any_running => "Running",
+            None if init_done
+                && !st.containers.is_empty()
+                && st.containers.iter().all(|c| {
+                    c.current.is_some() || c.final_state.is_some() || c.last_terminated.is_some()
+                }) =>
+            {
+                "Running"
+            }
+            None => "Pending",
+        };
+        let containers_ready = terminal.is_none()
+            && !st.containers.is_empty()
+            && st.containers.iter().all(|c| {
+                c.current
+                    .as_ref()
+                    .is_some_and(|i| i.ready && i.exit.lock().is_none())
+            });
+        let not_ready: Vec<&str> = st
+            .containers
+            .iter()
+            .filter(|c| !c.current.as_ref().is_some_and(|i| i.ready))
+            .map(|c| c.spec.name.as_str())
+            .collect();
+        let mut conditions: Vec<Condition> = Vec::new();
+        let init_cond = if init_done {
+            condition("Initialized", "True", "", "", None)
+        } else {
+            let pending: Vec<&str> = st.init[st.init_done..]
+                .iter()
+                .map(|c| c.spec.name.as_str())
+                .collect();
+            condition(
+                "Initialized",
+                "False",
+                "ContainersNotInitialized",
+                &format!("containers with incomplete status: [{}]", pending.join(" ")),
+                None,
+            )
+        };
+        set_condition(&mut conditions, init_cond, now);
+        let ready_cond = |t: &str| {
+            if containers_ready {
+                condition(t, "True", "", "", None)
+            } else if terminal.is_some() {
+                condition(t, "False", "PodCompleted", "", None)
+            } else {
+                condition(
+                    t,
+                    "False",
+                    "ContainersNotReady",
+                    &format!("containers with unready status: [{}]", not_ready.join(" ")),
+                    None,
+                )
+            }
+        };
+        set_condition(&mut conditions, ready_cond("ContainersReady"), now);
+        set_condition(&mut conditions, ready_cond("Ready"), now);
+        set_condition(
+            &mut conditions,
+            condition("PodScheduled", status_of(true), "", "", None),
+            now,
+        );
+        let (reason, message) = match &st.failed {
+            Some((r, m)) => (Some(r.clone()), Some(m.clone())),
+            None => (None, None),
+        };
+        PodStatus {
+            phase: Some(phase.to_string()),
+            conditions,
+            container_statuses,
+            init_container_statuses: init_statuses,
+            host_ip: Some("127.0.0.1".into()),
+            pod_ip: Some("127.0.0.1".into()),
+            pod_ips: vec![PodIp {
+                ip: "127.0.0.1".into(),
+                ..Default::default()
+            }],
+            start_time: st.start_time,
+            reason,
+            message,
+            qos_class: Some(qos_class(self.pod).into()),
+            ..Default::default()
+        }
+    }
+}
+
+fn is_heartbeat(p: &Probe) -> bool {
+    p.extra.get("heartbeat").is_some()
+        && p.exec.is_none()
+        && p.http_get.is_none()
+        && p.tcp_socket.is_none()
+}
+
+fn container_status(c: &ContRt) -> ContainerStatus {
+    let state = if let Some(i) = &c.current {
+        ContainerState {
+            running: Some(ContainerStateRunning {
+                started_at: Some(i.started_at),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    } else if let Some(t) = &c.final_state {
+        ContainerState {
+            terminated: Some(Box::new(t.clone())),
+            ..Default::default()
+        }
+    } else {
+        let (reason, message) = c
+            .waiting
+            .clone()
+            .unwrap_or_else(|| ("ContainerCreating".into(), String::new()));
+        ContainerState {
+            waiting: Some(ContainerStateWaiting {
+                reason: Some(reason),
+                message: (!message.is_empty()).then_some(message),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    };
+    let (ready, started, id) = match &c.current {
+        Some(i) => (i.ready, Some(i.started), Some(i.handle.id().to_string())),
+        None => (
+            false,
+            Some(false),
+            c.final_state.as_ref().and_then(|t| t.container_id.clone()),
+        ),
+    };
+    ContainerStatus {
+        name: c.spec.name.clone(),
+        state: Some(state),
+        last_state: c.last_terminated.as_ref().map(|t| {
+            Box::new(ContainerState {
+                terminated: Some(Box::new(t.clone())),
+                ..Default::default()
+            })
+        }),
+        ready,
+        started,
+        restart_count: c.restart_count,
+        image: c.spec.image.clone().unwrap_or_default(),
+        container_id: id,
+        ..Default::default()
+    }
+}
+
+/// Kubernetes' QoS class of a pod.
+fn qos_class(pod: &Pod) -> &'static str {
+    let cs = pod
+        .spec
+        .containers
+        .iter()
+        .chain(pod.spec.init_containers.iter());
+    let mut any = false;
+    let mut guaranteed = true;
+    for c in cs {
+        let Some(r) = &c.resources else {
+            guaranteed = false;
+            continue;
+        };
+        if !r.requests.is_empty() || !r.limits.is_empty() {
+            any = true;
+        }
+        for res in ["cpu", "memory"] {
+            match (r.limits.get(res), r.requests.get(res)) {
+                (Some(l), Some(q)) if l.milli_value() == q.milli_value() => {}
+                (Some(_), None) => {}
+                _ => guaranteed = false,
+            }
+        }
+    }
+    if !any {
+        "BestEffort"
+    } else if guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
+}
+
+/// The handle of a container whose start failed: it is already over.
+struct NeverStarted;
+
+impl RunningContainer for NeverStarted {
+    fn id(&self) -> &str {
+        ""
+    }
+    fn terminate(&self) {}
+    fn kill(&self) {}
+    fn exit_status(&self) -> Option<ExitStatus> {
+        None
+    }
+}
