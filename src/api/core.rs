@@ -292,6 +292,15 @@ pub struct Container {
     pub extra: Extra,
 }
 
+/// The `heartbeat` probe handler (steady's extension for in-process workers); it has no
+/// fields of its own: the probe's `periodSeconds` is the longest silence tolerated.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HeartbeatAction {
+    /// Unmodelled fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
 /// A port a container exposes (`containers[].ports[]`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -366,6 +375,10 @@ pub struct Probe {
     /// A gRPC health check (`port`, `service`), as JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grpc: Option<Value>,
+    /// steady's own handler for in-process workers: the probe succeeds when the worker
+    /// reported a heartbeat within the last `periodSeconds` (the Agones `Health()` ping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<HeartbeatAction>,
     /// Seconds after the container starts before the first probe (>= 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial_delay_seconds: Option<i32>,
@@ -1958,6 +1971,7 @@ impl Probe {
             ("httpGet", self.http_get.is_some()),
             ("tcpSocket", self.tcp_socket.is_some()),
             ("grpc", self.grpc.is_some()),
+            ("heartbeat", self.heartbeat.is_some()),
         ];
         let set: Vec<&str> = handlers
             .iter()

@@ -1239,6 +1239,7 @@ impl PodSync<'_> {
             Some(self.pod.metadata.namespace_str()),
             &self.pod.metadata.name,
         );
+        let (trigger2, key2) = (trigger.clone(), key.clone());
         let spec = ContainerSpec {
             namespace: self.pod.metadata.namespace_str().to_string(),
             pod_name: self.pod.metadata.name.clone(),
@@ -1253,6 +1254,9 @@ impl PodSync<'_> {
                 // Never takes the pod's mutex: see the module invariants.
                 *slot.lock() = Some(status);
                 trigger.enqueue(key.clone());
+            }),
+            on_change: Arc::new(move || {
+                trigger2.enqueue(key2.clone());
             }),
         };
         c.env = env;
@@ -1464,9 +1468,11 @@ impl PodSync<'_> {
             }
             if is_heartbeat(&p.probe) {
                 // Heartbeat: the worker must have reported within the last period.
-                let ok = health
+                // The start counts as a beat: a worker gets one period to send its first.
+                let last = health
                     .and_then(|h| h.last_heartbeat)
-                    .is_some_and(|t| self.now.saturating_sub(t) <= p.period);
+                    .map_or(inst.started_mono, |t| t.max(inst.started_mono));
+                let ok = self.now.saturating_sub(last) <= p.period;
                 p.record(if ok {
                     Ok(())
                 } else {
@@ -1667,10 +1673,7 @@ impl PodSync<'_> {
 }
 
 fn is_heartbeat(p: &Probe) -> bool {
-    p.extra.get("heartbeat").is_some()
-        && p.exec.is_none()
-        && p.http_get.is_none()
-        && p.tcp_socket.is_none()
+    p.heartbeat.is_some()
 }
 
 fn container_status(c: &ContRt) -> ContainerStatus {

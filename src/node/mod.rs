@@ -18,8 +18,8 @@ pub use agent::{Kubelet, KubeletBuilder, ProbeExecutor, ProbeTarget};
 pub use config::{KubeletConfig, NodeConfig, HOSTNAME_LABEL, LEASE_NAMESPACE, ZONE_LABEL};
 pub use logs::{LogBuffer, DEFAULT_LOG_LIMIT};
 pub use runtime::{
-    ContainerSpec, ExitNotifier, ExitStatus, Mount, RunningContainer, Runtime, StartError,
-    WorkerHealth,
+    ChangeNotifier, ContainerSpec, ExitNotifier, ExitStatus, Mount, RunningContainer, Runtime,
+    StartError, WorkerHealth,
 };
 pub use simulated::SimulatedRuntime;
 pub use worker::{Worker, WorkerContext, WorkerRegistry, WorkerRuntime};

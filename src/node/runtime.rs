@@ -46,7 +46,13 @@ pub struct ContainerSpec {
     pub log: Arc<LogBuffer>,
     /// Called once when the container ends.
     pub on_exit: ExitNotifier,
+    /// Called when what the container reports about itself changes (a worker turning ready
+    /// or not ready), so the agent re-reads [`RunningContainer::health`]. Any thread.
+    pub on_change: ChangeNotifier,
 }
+
+/// See [`ContainerSpec::on_change`].
+pub type ChangeNotifier = Arc<dyn Fn() + Send + Sync>;
 
 impl fmt::Debug for ContainerSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -273,6 +273,7 @@ mod tests {
             on_exit: Arc::new(move |s| {
                 let _ = tx.send(s);
             }),
+            on_change: Arc::new(|| {}),
         };
         (spec, rx)
     }

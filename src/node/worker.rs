@@ -179,13 +179,17 @@ impl WorkerContext {
     /// Reports the worker ready (it counts as a heartbeat too). Readiness gates the pod's
     /// Ready condition, and so the Service endpoints.
     pub fn ready(&self) {
-        self.shared.ready.store(true, Ordering::Release);
         self.heartbeat();
+        if !self.shared.ready.swap(true, Ordering::AcqRel) {
+            (self.shared.spec.on_change)();
+        }
     }
 
     /// Withdraws readiness (the pod leaves Service endpoints).
     pub fn not_ready(&self) {
-        self.shared.ready.store(false, Ordering::Release);
+        if self.shared.ready.swap(false, Ordering::AcqRel) {
+            (self.shared.spec.on_change)();
+        }
     }
 
     /// Says the worker is alive. A liveness probe with a `heartbeat` handler fails when none
@@ -421,6 +425,7 @@ mod tests {
             on_exit: Arc::new(move |s| {
                 let _ = tx.send(s);
             }),
+            on_change: Arc::new(|| {}),
         };
         (spec, rx)
     }
