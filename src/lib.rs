@@ -30,6 +30,7 @@
 pub mod api;
 pub mod client;
 pub mod clock;
+pub mod controllers;
 pub mod engine;
 pub mod error;
 pub mod manifest;

@@ -2042,6 +2042,28 @@ impl Probe {
 }
 
 impl Toleration {
+    /// Whether this toleration tolerates `taint` (Kubernetes' rules: an empty effect matches
+    /// every effect; an empty key with `Exists` matches every taint; `Equal` (the default)
+    /// compares values, `Exists` ignores them).
+    pub fn tolerates(&self, taint: &Taint) -> bool {
+        let effect = self.effect.as_deref().unwrap_or("");
+        if !effect.is_empty() && effect != taint.effect {
+            return false;
+        }
+        let key = self.key.as_deref().unwrap_or("");
+        if !key.is_empty() && key != taint.key {
+            return false;
+        }
+        match self.operator.as_deref().unwrap_or("Equal") {
+            "Exists" => true,
+            "Equal" => {
+                !key.is_empty()
+                    && self.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("")
+            }
+            _ => false,
+        }
+    }
+
     fn validate(&self, path: &str, errors: &mut Vec<FieldError>) {
         let key_empty = self.key.as_deref().unwrap_or("").is_empty();
         match self.operator.as_deref() {
@@ -2162,6 +2184,42 @@ mod tests {
         let k: K = serde_json::from_value(v.clone()).expect("decodes");
         assert_eq!(serde_json::to_value(&k).expect("encodes"), v);
         k
+    }
+
+    #[test]
+    fn tolerations_match_taints_by_key_value_and_effect() {
+        let taint = |k: &str, v: Option<&str>, e: &str| Taint {
+            key: k.into(),
+            value: v.map(Into::into),
+            effect: e.into(),
+            ..Default::default()
+        };
+        let tol =
+            |k: Option<&str>, op: Option<&str>, v: Option<&str>, e: Option<&str>| Toleration {
+                key: k.map(Into::into),
+                operator: op.map(Into::into),
+                value: v.map(Into::into),
+                effect: e.map(Into::into),
+                ..Default::default()
+            };
+        let gpu = taint("gpu", Some("yes"), "NoSchedule");
+        assert!(tol(Some("gpu"), None, Some("yes"), Some("NoSchedule")).tolerates(&gpu));
+        assert!(!tol(Some("gpu"), None, Some("no"), Some("NoSchedule")).tolerates(&gpu));
+        assert!(tol(Some("gpu"), Some("Exists"), None, None).tolerates(&gpu));
+        assert!(!tol(Some("gpu"), Some("Exists"), None, Some("NoExecute")).tolerates(&gpu));
+        assert!(
+            tol(None, Some("Exists"), None, None).tolerates(&gpu),
+            "tolerates everything"
+        );
+        assert!(!tol(Some("other"), Some("Exists"), None, None).tolerates(&gpu));
+        let unreachable = taint("node.kubernetes.io/unreachable", None, "NoExecute");
+        assert!(tol(
+            Some("node.kubernetes.io/unreachable"),
+            Some("Exists"),
+            None,
+            Some("NoExecute")
+        )
+        .tolerates(&unreachable));
     }
 
     fn fields(errors: &[FieldError]) -> Vec<&str> {

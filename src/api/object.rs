@@ -52,6 +52,8 @@ pub trait Object: Send + Sync + fmt::Debug + 'static {
     }
     /// For downcasting a borrowed object.
     fn as_any(&self) -> &dyn Any;
+    /// For downcasting a mutably borrowed object (admission hooks that change typed kinds).
+    fn as_any_mut(&mut self) -> &mut dyn Any;
     /// For downcasting a shared object without copying it.
     fn into_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
     /// For downcasting an owned object.
@@ -248,6 +250,9 @@ macro_rules! impl_resource {
             }
             )?
             fn as_any(&self) -> &dyn ::std::any::Any {
+                self
+            }
+            fn as_any_mut(&mut self) -> &mut dyn ::std::any::Any {
                 self
             }
             fn into_any_arc(

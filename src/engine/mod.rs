@@ -6,6 +6,7 @@
 use crate::api::{KindInfo, Pod, Registry, Resource};
 use crate::client::{Api, DynamicApi};
 use crate::clock::SharedClock;
+use crate::controllers::node_lifecycle::{self, NodeLifecycleConfig};
 use crate::error::Result;
 use crate::manifest::{self, ApplyReport};
 use crate::node::{
@@ -28,6 +29,7 @@ pub struct EngineBuilder {
     kubelet: KubeletConfig,
     workers: Arc<WorkerRegistry>,
     simulated: SimulatedRuntime,
+    node_lifecycle: NodeLifecycleConfig,
 }
 
 impl Default for EngineBuilder {
@@ -42,6 +44,7 @@ impl Default for EngineBuilder {
             kubelet: KubeletConfig::default(),
             workers: Arc::new(WorkerRegistry::default()),
             simulated: SimulatedRuntime::new(),
+            node_lifecycle: NodeLifecycleConfig::default(),
         }
     }
 }
@@ -148,6 +151,13 @@ impl EngineBuilder {
         self
     }
 
+    /// Timings of node failure handling (see [`NodeLifecycleConfig`]; Kubernetes' values are
+    /// [`NodeLifecycleConfig::kubernetes`]).
+    pub fn node_lifecycle(mut self, config: NodeLifecycleConfig) -> Self {
+        self.node_lifecycle = config;
+        self
+    }
+
     /// Registers an in-process worker under `image`: containers with that image run it.
     pub fn worker(self, image: &str, worker: impl Worker) -> Self {
         self.workers.register(image, Arc::new(worker));
@@ -186,6 +196,10 @@ impl EngineBuilder {
                 Some(p.spec.termination_grace_period_seconds.unwrap_or(30))
             }),
         );
+        node_lifecycle::register_default_tolerations(
+            &store,
+            self.node_lifecycle.default_toleration_seconds,
+        );
         let clock = store.config().clock.clone();
         let metrics = MetricsRegistry::new();
         let runtime = Runtime::start(store.clone(), clock.clone(), self.runtime, metrics.clone());
@@ -209,6 +223,7 @@ impl EngineBuilder {
             engine.add_controller(c)?;
         }
         engine.kubelet.start();
+        engine.add_controller(node_lifecycle::controller(self.node_lifecycle))?;
         for c in self.controllers {
             engine.add_controller(c)?;
         }

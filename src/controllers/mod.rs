@@ -1,0 +1,6 @@
+//! The built-in controllers (layer 7). Each is an ordinary [`Controller`](crate::runtime::Controller)
+//! on the public runtime API: a user's controller has exactly the same powers.
+//!
+//! - [`node_lifecycle`]: unreachable nodes are tainted and their pods evicted.
+
+pub mod node_lifecycle;

@@ -1,0 +1,165 @@
+//! Node failure: a node that stops renewing its Lease is marked unreachable and tainted, and
+//! its pods are evicted when their toleration runs out. A manual clock drives every timing.
+
+mod common;
+
+use common::eventually;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use steady::api::{Node, Pod};
+use steady::clock::ManualClock;
+use steady::controllers::node_lifecycle::UNREACHABLE_TAINT;
+use steady::store::DeleteParams;
+use steady::Engine;
+
+fn engine(clock: &Arc<ManualClock>) -> Engine {
+    Engine::builder()
+        .clock(clock.clone())
+        .local_node(false)
+        .simulated_nodes(2, 4000, 8 << 30)
+        .build()
+        .unwrap()
+}
+
+fn apply_pod(e: &Engine, name: &str, node: &str, tolerations: serde_json::Value) {
+    let p = json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {"nodeName": node, "tolerations": tolerations,
+                 "containers": [{"name": "main", "image": "app"}]}
+    });
+    e.apply(&p.to_string()).unwrap();
+}
+
+fn exists(e: &Engine, name: &str) -> bool {
+    e.api::<Pod>()
+        .namespace("default")
+        .get_opt(name)
+        .unwrap()
+        .is_some()
+}
+
+fn ready_condition(e: &Engine, node: &str) -> String {
+    e.api::<Node>()
+        .get(node)
+        .ok()
+        .and_then(|n| {
+            n.status
+                .as_ref()?
+                .conditions
+                .iter()
+                .find(|c| c.type_ == "Ready")
+                .map(|c| c.status.clone())
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_pod_gets_the_default_not_ready_and_unreachable_tolerations() {
+    let clock = Arc::new(ManualClock::default());
+    let e = engine(&clock);
+    apply_pod(&e, "p", "sim-0", json!([]));
+    let p = e.api::<Pod>().namespace("default").get("p").unwrap();
+    let keys: Vec<(&str, Option<i64>)> = p
+        .spec
+        .tolerations
+        .iter()
+        .map(|t| (t.key.as_deref().unwrap_or(""), t.toleration_seconds))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("node.kubernetes.io/not-ready", Some(30)),
+            ("node.kubernetes.io/unreachable", Some(30))
+        ]
+    );
+}
+
+#[test]
+fn a_silent_node_is_tainted_and_its_pods_evicted_by_their_tolerations() {
+    let clock = Arc::new(ManualClock::default());
+    let e = engine(&clock);
+    // Default toleration (30 s), none at all is impossible (the hook adds it), so: one pod
+    // with the default, one tolerating for 100 s, one tolerating forever, and one on the
+    // healthy node.
+    apply_pod(&e, "default-tol", "sim-0", json!([]));
+    apply_pod(
+        &e,
+        "long-tol",
+        "sim-0",
+        json!([{"key": UNREACHABLE_TAINT, "operator": "Exists",
+        "effect": "NoExecute", "tolerationSeconds": 100}]),
+    );
+    apply_pod(
+        &e,
+        "forever",
+        "sim-0",
+        json!([{"key": UNREACHABLE_TAINT, "operator": "Exists",
+        "effect": "NoExecute"}]),
+    );
+    apply_pod(&e, "elsewhere", "sim-1", json!([]));
+    eventually(10, "four running containers", || {
+        e.kubelet().simulated().running() == 4
+    });
+    eventually(10, "nodes ready", || {
+        ready_condition(&e, "sim-0") == "True" && ready_condition(&e, "sim-1") == "True"
+    });
+    e.kubelet().stop_node("sim-0");
+    // Before the 40 s grace nothing happens (sim-1 keeps renewing every 10 s).
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(ready_condition(&e, "sim-0"), "True");
+    clock.advance(Duration::from_secs(11));
+    eventually(10, "sim-0 unreachable and tainted", || {
+        let n = e.api::<Node>().get("sim-0").unwrap();
+        ready_condition(&e, "sim-0") == "Unknown"
+            && n.spec
+                .taints
+                .iter()
+                .filter(|t| t.key == UNREACHABLE_TAINT)
+                .count()
+                == 2
+    });
+    assert_eq!(
+        ready_condition(&e, "sim-1"),
+        "True",
+        "the healthy node is untouched"
+    );
+    assert!(exists(&e, "default-tol"));
+    clock.advance(Duration::from_secs(30));
+    eventually(10, "the default toleration ran out", || {
+        !exists(&e, "default-tol")
+    });
+    assert!(exists(&e, "long-tol") && exists(&e, "forever") && exists(&e, "elsewhere"));
+    clock.advance(Duration::from_secs(70));
+    eventually(10, "the 100 s toleration ran out", || {
+        !exists(&e, "long-tol")
+    });
+    assert!(exists(&e, "forever") && exists(&e, "elsewhere"));
+
+    // Back again: the taints go.
+    e.kubelet().restart_node("sim-0");
+    clock.advance(Duration::from_secs(1));
+    eventually(10, "taints removed once the lease is renewed", || {
+        let n = e.api::<Node>().get("sim-0").unwrap();
+        !n.spec.taints.iter().any(|t| t.key == UNREACHABLE_TAINT)
+            && ready_condition(&e, "sim-0") == "True"
+    });
+}
+
+#[test]
+fn pods_of_a_deleted_node_are_removed() {
+    let clock = Arc::new(ManualClock::default());
+    let e = engine(&clock);
+    apply_pod(&e, "orphan", "sim-0", json!([]));
+    eventually(10, "node registered", || {
+        ready_condition(&e, "sim-0") == "True"
+    });
+    e.kubelet().stop_node("sim-0");
+    e.api::<Node>()
+        .delete("sim-0", &DeleteParams::default())
+        .unwrap();
+    eventually(10, "pod GC", || !exists(&e, "orphan"));
+}
