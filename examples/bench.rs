@@ -121,7 +121,7 @@ fn rss_bytes() -> usize {
 
 fn bytes_per_pod(out: &Out) {
     const N: usize = 100_000;
-    let e = Engine::builder().build().unwrap();
+    let e = Engine::builder().local_node(false).build().unwrap();
     let pods = e.api::<Pod>();
     pods.create(pod(usize::MAX / 2, "warmup")).unwrap();
     let before = rss_bytes();
@@ -147,7 +147,7 @@ fn updates(out: &Out, threads: usize) {
     const PODS: usize = 10_000;
     const BATCH: usize = 10_000;
     const BATCHES: usize = 40;
-    let e = Engine::builder().build().unwrap();
+    let e = Engine::builder().local_node(false).build().unwrap();
     let api = e.api::<Pod>();
     for i in 0..PODS {
         api.create(pod(i, "web")).unwrap();
@@ -239,7 +239,7 @@ fn updates(out: &Out, threads: usize) {
 
 fn reads(out: &Out) {
     const N: usize = 100_000;
-    let e = Engine::builder().build().unwrap();
+    let e = Engine::builder().local_node(false).build().unwrap();
     let api = e.api::<Pod>();
     let map: DashMap<String, Arc<Pod>> = DashMap::new();
     for i in 0..N {
@@ -361,7 +361,7 @@ fn watch_latency(out: &Out, watchers: usize) {
     }
 
     // steady: the writer stamps the time just before the update; watchers read it back.
-    let e = Engine::builder().build().unwrap();
+    let e = Engine::builder().local_node(false).build().unwrap();
     let api: Api<Pod> = e.api::<Pod>();
     api.create(pod(0, "web")).unwrap();
     let start = e.store().revision();
@@ -586,6 +586,93 @@ fn runtime_latency(out: &Out) {
     }
 }
 
+/// From the panic of an in-process worker to its replacement running, against a minimal
+/// hand-written supervisor (a loop that catches the panic and spawns a new thread).
+fn worker_restart(out: &Out) {
+    const SAMPLES: usize = 2000;
+    let origin = Instant::now();
+    let now_ns = move || origin.elapsed().as_nanos() as u64;
+
+    // Baseline: catch the panic, spawn the next thread, which reports that it runs.
+    let mut base = Vec::with_capacity(SAMPLES);
+    let (started_tx, started_rx) = crossbeam_channel::bounded::<u64>(1);
+    let (crash_tx, crash_rx) = crossbeam_channel::bounded::<()>(1);
+    let sup = thread::spawn(move || {
+        for _ in 0..=SAMPLES {
+            let (s, c) = (started_tx.clone(), crash_rx.clone());
+            let h = thread::spawn(move || {
+                let _ = s.send(now_ns());
+                if c.recv().is_ok() {
+                    std::panic::panic_any("crash");
+                }
+            });
+            let _ = h.join();
+        }
+    });
+    let prev_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    started_rx.recv().unwrap();
+    for _ in 0..SAMPLES {
+        let t0 = now_ns();
+        crash_tx.send(()).unwrap();
+        let t1 = started_rx.recv().unwrap();
+        base.push((t1 - t0) as f64 / 1e3);
+    }
+    drop(crash_tx);
+    sup.join().unwrap();
+
+    // steady: a worker pod on the local node; no crash-loop delay, so every restart is the
+    // immediate first restart of Kubernetes' rules.
+    let (started_tx, started_rx) = crossbeam_channel::bounded::<u64>(1);
+    let (crash_tx, crash_rx) = crossbeam_channel::bounded::<()>(1);
+    let e = Engine::builder()
+        .kubelet(steady::node::KubeletConfig {
+            crash_loop_initial: Duration::ZERO,
+            crash_loop_max: Duration::ZERO,
+            ..Default::default()
+        })
+        .worker("bench", move |ctx: &steady::node::WorkerContext| {
+            let _ = started_tx.send(now_ns());
+            loop {
+                match crash_rx.recv_timeout(Duration::from_millis(20)) {
+                    Ok(()) => std::panic::panic_any("crash"),
+                    Err(_) if ctx.stopping() => return Ok(()),
+                    Err(_) => {}
+                }
+            }
+        })
+        .build()
+        .unwrap();
+    let node = e.kubelet().node_names()[0].clone();
+    e.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: w}}\nspec: {{nodeName: {node}, containers: [{{name: w, image: bench}}]}}\n"
+    ))
+    .unwrap();
+    started_rx.recv().unwrap();
+    let mut lat = Vec::with_capacity(SAMPLES);
+    for _ in 0..SAMPLES {
+        let t0 = now_ns();
+        crash_tx.send(()).unwrap();
+        let t1 = started_rx.recv().unwrap();
+        lat.push((t1 - t0) as f64 / 1e3);
+    }
+    drop(crash_tx);
+    e.shutdown();
+    std::panic::set_hook(prev_hook);
+    for (p, pname) in [(0.5, "p50"), (0.99, "p99")] {
+        let b = percentile(&mut base, p);
+        let s = percentile(&mut lat, p);
+        let bname = format!("thread.respawn_{pname}_us");
+        out.emit(&bname, b, "us", None);
+        out.emit(
+            &format!("worker.restart_{pname}_us"),
+            s,
+            "us",
+            Some((&bname, b, s / b)),
+        );
+    }
+}
+
 fn main() {
     let mut json = false;
     let mut filter = Vec::new();
@@ -617,5 +704,8 @@ fn main() {
     }
     if out.wants("runtime.event_to_reconcile") {
         runtime_latency(&out);
+    }
+    if out.wants("worker.restart") {
+        worker_restart(&out);
     }
 }
