@@ -10,6 +10,8 @@ pub mod agent;
 pub mod config;
 pub mod host;
 pub mod logs;
+#[cfg(unix)]
+pub mod process;
 pub mod runtime;
 pub mod simulated;
 pub mod worker;
@@ -17,6 +19,8 @@ pub mod worker;
 pub use agent::{Kubelet, KubeletBuilder, ProbeExecutor, ProbeTarget};
 pub use config::{KubeletConfig, NodeConfig, HOSTNAME_LABEL, LEASE_NAMESPACE, ZONE_LABEL};
 pub use logs::{LogBuffer, DEFAULT_LOG_LIMIT};
+#[cfg(unix)]
+pub use process::{ProcessContainer, ProcessRuntime};
 pub use runtime::{
     ChangeNotifier, ContainerSpec, ExitNotifier, ExitStatus, Mount, RunningContainer, Runtime,
     StartError, WorkerHealth,
