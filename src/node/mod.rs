@@ -10,6 +10,7 @@ pub mod agent;
 pub mod config;
 pub mod host;
 pub mod logs;
+pub mod probe;
 #[cfg(unix)]
 pub mod process;
 pub mod runtime;
@@ -19,6 +20,7 @@ pub mod worker;
 pub use agent::{Kubelet, KubeletBuilder, ProbeExecutor, ProbeTarget};
 pub use config::{KubeletConfig, NodeConfig, HOSTNAME_LABEL, LEASE_NAMESPACE, ZONE_LABEL};
 pub use logs::{LogBuffer, DEFAULT_LOG_LIMIT};
+pub use probe::{run_probe, ProbeKind, ProbeResult, ProbeSettings, ProbeTarget};
 #[cfg(unix)]
 pub use process::{ProcessContainer, ProcessRuntime};
 pub use runtime::{
