@@ -1962,7 +1962,8 @@ impl Container {
 }
 
 impl Probe {
-    /// Admission checks of a probe found at `path`: exactly one handler; periods, timeouts
+    /// Admission checks of a probe found at `path`: exactly one handler; ports in range or
+    /// valid port names; `httpGet` header names of alphanumerics and `-`; periods, timeouts
     /// and thresholds >= 1 and the initial delay >= 0 when set; with `success_once`
     /// (liveness and startup probes) a success threshold of 1.
     pub fn validate(&self, path: &str, success_once: bool, errors: &mut Vec<FieldError>) {
@@ -1996,6 +1997,20 @@ impl Probe {
         }
         if let Some(h) = &self.http_get {
             check_port(errors, format!("{path}.httpGet.port"), &h.port);
+            for (i, header) in h.http_headers.iter().enumerate() {
+                let name = &header.name;
+                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                {
+                    errors.push(FieldError::new(
+                        format!("{path}.httpGet.httpHeaders[{i}].name"),
+                        format!(
+                            "Invalid value: {name:?}: a valid HTTP header must consist of \
+                             alphanumeric characters or '-' (e.g. 'X-Header-Name', regex used \
+                             for validation is '[-A-Za-z0-9]+')"
+                        ),
+                    ));
+                }
+            }
             if let Some(s) = &h.scheme {
                 check_enum(
                     errors,
@@ -2428,6 +2443,35 @@ mod tests {
             .find(|e| e.field == "spec.containers[1].name")
             .unwrap();
         assert!(dup.message.starts_with("Duplicate value"), "{dup}");
+    }
+
+    #[test]
+    fn probe_http_header_names_must_be_alphanumerics_or_dashes() {
+        let header = |name: &str| HttpHeader {
+            name: name.into(),
+            value: "v".into(),
+            ..Default::default()
+        };
+        let probe = Probe {
+            http_get: Some(HttpGetAction {
+                port: 8080.into(),
+                http_headers: vec![header("X-Ok-1"), header("Bad Name"), header("")],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut errors = Vec::new();
+        probe.validate("spec.containers[0].livenessProbe", true, &mut errors);
+        assert_eq!(
+            fields(&errors),
+            vec![
+                "spec.containers[0].livenessProbe.httpGet.httpHeaders[1].name",
+                "spec.containers[0].livenessProbe.httpGet.httpHeaders[2].name",
+            ]
+        );
+        assert!(errors[0]
+            .message
+            .starts_with("Invalid value: \"Bad Name\": a valid HTTP header"));
     }
 
     #[test]
