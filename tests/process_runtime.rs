@@ -98,6 +98,7 @@ fn try_start(rt: &ProcessRuntime, l: Launch<'_>) -> Result<Started, StartError> 
                 log_at_exit: lg.text(),
             });
         }),
+        on_change: Arc::new(|| {}),
     };
     let container = rt.start(spec)?;
     Ok(Started {

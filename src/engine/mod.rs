@@ -208,15 +208,23 @@ impl EngineBuilder {
             nodes.push(NodeConfig::local());
         }
         nodes.extend(self.nodes);
-        let (kubelet, kubelet_controllers) = KubeletBuilder::new(self.kubelet, nodes)
+        let mut kb = KubeletBuilder::new(self.kubelet, nodes)
             .workers(self.workers)
-            .simulated(self.simulated)
-            .build(store.clone(), clock);
+            .simulated(self.simulated);
+        #[cfg(unix)]
+        let processes = {
+            let p = Arc::new(crate::node::ProcessRuntime::new());
+            kb = kb.process_runtime(p.clone());
+            p
+        };
+        let (kubelet, kubelet_controllers) = kb.build(store.clone(), clock);
         let engine = Engine {
             store,
             runtime,
             metrics,
             kubelet,
+            #[cfg(unix)]
+            processes,
             shut_down: AtomicBool::new(false),
         };
         for c in kubelet_controllers {
@@ -237,6 +245,8 @@ pub struct Engine {
     runtime: Runtime,
     metrics: MetricsRegistry,
     kubelet: Kubelet,
+    #[cfg(unix)]
+    processes: Arc<crate::node::ProcessRuntime>,
     shut_down: AtomicBool,
 }
 
@@ -329,6 +339,9 @@ impl Engine {
         self.runtime.stop();
         // With the controllers stopped, stop every container (graceful, then forced).
         self.kubelet.shutdown();
+        // The last resort: no process group outlives the engine.
+        #[cfg(unix)]
+        self.processes.shutdown(Duration::from_secs(2));
         self.store.close_watches();
         self.runtime.join_background();
     }

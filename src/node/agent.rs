@@ -23,6 +23,7 @@
 
 use super::config::{KubeletConfig, NodeConfig, HOSTNAME_LABEL, LEASE_NAMESPACE};
 use super::logs::LogBuffer;
+use super::probe::{run_probe, ProbeKind, ProbeResult, ProbeTarget};
 use super::runtime::{ContainerSpec, ExitStatus, Mount, RunningContainer, Runtime};
 use super::simulated::SimulatedRuntime;
 use super::worker::{WorkerRegistry, WorkerRuntime};
@@ -45,25 +46,34 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Where a probe action runs: the container and its environment.
-#[derive(Clone, Debug)]
-pub struct ProbeTarget {
-    /// The container as declared (named ports resolve against its `ports`).
-    pub container: Container,
-    /// The container's resolved environment (exec probes run with it).
-    pub env: Vec<(String, String)>,
-    /// The container's working directory (exec probes run in it).
-    pub working_dir: Option<PathBuf>,
-    /// The address of the pod (loopback for local nodes).
-    pub host: String,
+/// Runs the network and exec actions of probes (`exec`, `tcpSocket`, `httpGet`) for the
+/// agent: [`DefaultProber`] unless the host brings its own. Called on a probe thread, never
+/// under an engine lock; must return within about `timeout`.
+pub trait ProbeExecutor: Send + Sync + 'static {
+    /// Runs `probe` (of kind `kind`) against `target`.
+    fn run(
+        &self,
+        kind: ProbeKind,
+        probe: &Probe,
+        target: &ProbeTarget,
+        timeout: Duration,
+    ) -> ProbeResult;
 }
 
-/// Runs the network and exec actions of probes (`exec`, `tcpSocket`, `httpGet`) for the
-/// agent. Called on a probe thread, never under an engine lock; must return within about
-/// `timeout`.
-pub trait ProbeExecutor: Send + Sync + 'static {
-    /// `Ok` when the probe succeeded; `Err` with the message the kubelet would report.
-    fn run(&self, probe: &Probe, target: &ProbeTarget, timeout: Duration) -> Result<(), String>;
+/// The built-in probe executor: [`run_probe`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DefaultProber;
+
+impl ProbeExecutor for DefaultProber {
+    fn run(
+        &self,
+        kind: ProbeKind,
+        probe: &Probe,
+        target: &ProbeTarget,
+        timeout: Duration,
+    ) -> ProbeResult {
+        run_probe(kind, probe, target, timeout)
+    }
 }
 
 /// The runtimes of a node, in the order they are asked.
@@ -130,7 +140,7 @@ impl KubeletBuilder {
             workers: Arc::new(WorkerRegistry::default()),
             process_runtime: None,
             simulated: SimulatedRuntime::new(),
-            prober: None,
+            prober: Some(Arc::new(DefaultProber)),
         }
     }
 
@@ -824,23 +834,6 @@ struct Instance {
     kill_at: Option<Duration>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum ProbeKind {
-    Startup,
-    Liveness,
-    Readiness,
-}
-
-impl ProbeKind {
-    fn name(self) -> &'static str {
-        match self {
-            ProbeKind::Startup => "Startup",
-            ProbeKind::Liveness => "Liveness",
-            ProbeKind::Readiness => "Readiness",
-        }
-    }
-}
-
 /// Where a probe thread leaves its outcome.
 type ProbeSlot = Arc<Mutex<Option<Result<(), String>>>>;
 
@@ -1508,14 +1501,19 @@ impl PodSync<'_> {
                 Some(self.pod.metadata.namespace_str()),
                 &self.pod.metadata.name,
             );
-            let kind = p.kind.name();
+            let kind = p.kind.as_str();
+            let probe_kind = p.kind;
             let spawned = std::thread::Builder::new()
                 .name("steady-probe".into())
                 .spawn(move || {
                     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        prober.run(&probe, &target, timeout)
-                    }))
-                    .unwrap_or_else(|_| Err(format!("{kind} probe panicked")));
+                        prober.run(probe_kind, &probe, &target, timeout)
+                    }));
+                    let r = match r {
+                        Ok(ProbeResult::Success) => Ok(()),
+                        Ok(ProbeResult::Failure(msg)) => Err(msg),
+                        Err(_) => Err(format!("{kind} probe panicked")),
+                    };
                     *slot.lock() = Some(r);
                     trigger.enqueue(key);
                 });
@@ -1536,7 +1534,7 @@ impl PodSync<'_> {
             let why = format!(
                 "Container {} failed {} probe, will be restarted: {msg}",
                 c.spec.name,
-                kind.name().to_lowercase()
+                kind.as_str().to_lowercase()
             );
             log::info!("pod {}: {why}", self.key);
             inst.stopping_for = Some(why);

@@ -17,7 +17,7 @@ pub mod runtime;
 pub mod simulated;
 pub mod worker;
 
-pub use agent::{Kubelet, KubeletBuilder, ProbeExecutor, ProbeTarget};
+pub use agent::{DefaultProber, Kubelet, KubeletBuilder, ProbeExecutor};
 pub use config::{KubeletConfig, NodeConfig, HOSTNAME_LABEL, LEASE_NAMESPACE, ZONE_LABEL};
 pub use logs::{LogBuffer, DEFAULT_LOG_LIMIT};
 pub use probe::{run_probe, ProbeKind, ProbeResult, ProbeSettings, ProbeTarget};
