@@ -673,6 +673,107 @@ fn worker_restart(out: &Out) {
     }
 }
 
+/// From SIGKILL of a process worker to its replacement running (its new pid in the pod's
+/// status), with supervisord's figure from `../shared/peers/supervisord_restart.py`
+/// measured in the same run when supervisord is installed. Crash-loop backoff is off so
+/// that every kill measures the restart path itself (Kubernetes' first restart).
+#[cfg(unix)]
+fn process_restart(out: &Out) {
+    const SAMPLES: usize = 200;
+    let e = Engine::builder()
+        .kubelet(steady::node::KubeletConfig {
+            crash_loop_initial: Duration::ZERO,
+            crash_loop_max: Duration::ZERO,
+            ..Default::default()
+        })
+        .build()
+        .unwrap();
+    let node = e.kubelet().node_names()[0].clone();
+    e.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec: {{nodeName: {node}, containers: [{{name: p, command: [sleep, '100000']}}]}}\n"
+    ))
+    .unwrap();
+    let pods = e.api::<Pod>().namespace("default");
+    let pid = || -> Option<i32> {
+        let p = pods.get("p").ok()?;
+        let c = p.status.as_ref()?.container_statuses.first()?.clone();
+        c.state.as_ref()?.running.as_ref()?;
+        c.container_id?.strip_prefix("process://")?.parse().ok()
+    };
+    let wait_new = |old: Option<i32>| loop {
+        if let Some(p) = pid() {
+            if Some(p) != old {
+                return p;
+            }
+        }
+        thread::sleep(Duration::from_micros(100));
+    };
+    let mut cur = wait_new(None);
+    let mut lat = Vec::with_capacity(SAMPLES);
+    for _ in 0..SAMPLES {
+        let t0 = Instant::now();
+        // SAFETY: `cur` is the pid of a child the engine holds unreaped until its exit is
+        // reported, so it cannot have been recycled before this signal.
+        unsafe {
+            libc::kill(cur, libc::SIGKILL);
+        }
+        cur = wait_new(Some(cur));
+        lat.push(t0.elapsed().as_secs_f64() * 1e3);
+        thread::sleep(Duration::from_millis(5));
+    }
+    e.shutdown();
+    let peer = supervisord_restart();
+    for (p, pname, idx) in [(0.5, "p50", 0usize), (0.99, "p99", 1)] {
+        let s = percentile(&mut lat, p);
+        match &peer {
+            Some(b) => {
+                let bname = format!("supervisord.restart_{pname}_ms");
+                out.emit(&bname, b[idx], "ms", None);
+                out.emit(
+                    &format!("process.restart_{pname}_ms"),
+                    s,
+                    "ms",
+                    Some((&bname, b[idx], s / b[idx])),
+                );
+            }
+            None => out.emit(&format!("process.restart_{pname}_ms"), s, "ms", None),
+        }
+    }
+}
+
+/// supervisord's restart p50/p99 in ms from the peer script, if supervisord is installed.
+#[cfg(unix)]
+fn supervisord_restart() -> Option<[f64; 2]> {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/peers/supervisord_restart.py"
+    );
+    if !std::path::Path::new(script).exists() {
+        return None;
+    }
+    let has = std::process::Command::new("sh")
+        .args(["-c", "command -v supervisord"])
+        .output()
+        .ok()?
+        .status
+        .success();
+    if !has {
+        eprintln!("supervisord is not installed: process.restart has no baseline");
+        return None;
+    }
+    let o = std::process::Command::new("python3")
+        .arg(script)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&o.stdout);
+    // "supervisord restart ms: p50 1008.1 p99 1010.2 max ..."
+    let num = |key: &str| -> Option<f64> {
+        let i = text.find(key)? + key.len();
+        text[i..].split_whitespace().next()?.parse().ok()
+    };
+    Some([num("p50 ")?, num("p99 ")?])
+}
+
 fn main() {
     let mut json = false;
     let mut filter = Vec::new();
@@ -707,5 +808,9 @@ fn main() {
     }
     if out.wants("worker.restart") {
         worker_restart(&out);
+    }
+    #[cfg(unix)]
+    if out.wants("process.restart") {
+        process_restart(&out);
     }
 }
