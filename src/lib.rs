@@ -14,6 +14,9 @@
 //! - [`client`]: typed [`client::Api`] and by-name [`client::DynamicApi`].
 //! - [`runtime`]: controllers ([`runtime::Controller`], [`runtime::Reconciler`]) on a shared
 //!   thread pool with work queues, backoff, helpers and metrics.
+//! - [`node`]: node agents (the kubelet): runtimes for real processes, in-process workers and
+//!   simulated containers; probes, restarts, logs, node Leases.
+//! - [`controllers`]: the built-in controllers, ordinary users of [`runtime`].
 //! - [`manifest`]: YAML/JSON manifests and `kubectl apply` semantics.
 //! - [`engine`]: [`Engine`], which starts all of it; dropping it shuts it down.
 //! - [`clock`]: time as every layer sees it ([`clock::ManualClock`] in tests).
