@@ -1900,6 +1900,39 @@ impl PodSpec {
     }
 }
 
+impl ResourceRequirements {
+    /// Admission checks of a container's resources: no negative amount, and no request above
+    /// the limit of the same resource (Kubernetes' messages).
+    pub fn validate(&self, path: &str, errors: &mut Vec<FieldError>) {
+        for (kind, list) in [("requests", &self.requests), ("limits", &self.limits)] {
+            for (name, q) in list.iter() {
+                if q.milli_value() < 0 {
+                    errors.push(FieldError::new(
+                        format!("{path}.{kind}[{name}]"),
+                        format!(
+                            "Invalid value: {:?}: must be greater than or equal to 0",
+                            q.0
+                        ),
+                    ));
+                }
+            }
+        }
+        for (name, req) in self.requests.iter() {
+            if let Some(lim) = self.limits.get(name) {
+                if req.milli_value() > lim.milli_value() {
+                    errors.push(FieldError::new(
+                        format!("{path}.requests[{name}]"),
+                        format!(
+                            "Invalid value: {:?}: must be less than or equal to {name} limit of {}",
+                            req.0, lim.0
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
 impl Container {
     fn validate(&self, path: &str, volumes: &BTreeSet<&str>, errors: &mut Vec<FieldError>) {
         let mut port_names = BTreeSet::new();
@@ -1927,6 +1960,9 @@ impl Container {
             if e.name.is_empty() {
                 required(errors, format!("{path}.env[{i}].name"));
             }
+        }
+        if let Some(r) = &self.resources {
+            r.validate(&format!("{path}.resources"), errors);
         }
         let mut mount_paths = BTreeSet::new();
         for (i, m) in self.volume_mounts.iter().enumerate() {
@@ -2199,6 +2235,29 @@ mod tests {
         let k: K = serde_json::from_value(v.clone()).expect("decodes");
         assert_eq!(serde_json::to_value(&k).expect("encodes"), v);
         k
+    }
+
+    #[test]
+    fn resources_reject_negative_amounts_and_requests_above_limits() {
+        let pod: Pod = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "image": "i", "resources": {
+                "requests": {"cpu": "2", "memory": "-1Mi"},
+                "limits": {"cpu": "500m"}}}]}
+        }))
+        .unwrap();
+        let mut errors = Vec::new();
+        pod.validate(&mut errors);
+        assert_eq!(
+            fields(&errors),
+            vec![
+                "spec.containers[0].resources.requests[memory]",
+                "spec.containers[0].resources.requests[cpu]"
+            ]
+        );
+        assert!(errors[1]
+            .message
+            .contains("must be less than or equal to cpu limit of 500m"));
     }
 
     #[test]
