@@ -253,6 +253,56 @@ pub struct WorkerRuntime {
     registry: Arc<WorkerRegistry>,
     clock: SharedClock,
     ids: AtomicU64,
+    threads: ThreadCache,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Threads for worker instances, kept for a while after an instance ends so a restart does
+/// not pay for a thread spawn (the bulk of an in-process restart).
+#[derive(Default)]
+struct ThreadCache {
+    /// One sender per idle thread. A thread that gave up waiting leaves its sender behind;
+    /// sending to it fails and hands the job back, so stale entries cost one failed send.
+    idle: Arc<Mutex<Vec<crossbeam_channel::Sender<Job>>>>,
+}
+
+/// How long an idle instance thread waits for the next instance.
+const IDLE_THREAD_KEEP: Duration = Duration::from_secs(30);
+
+impl ThreadCache {
+    fn run(&self, mut job: Job) -> std::io::Result<()> {
+        loop {
+            let Some(tx) = self.idle.lock().pop() else {
+                break;
+            };
+            match tx.send(job) {
+                Ok(()) => return Ok(()),
+                Err(crossbeam_channel::SendError(j)) => job = j,
+            }
+        }
+        // Threads hold the list weakly, so an idle thread never keeps a dropped runtime's
+        // list alive (it exits at its next idle turn, or after the keep time).
+        let idle = Arc::downgrade(&self.idle);
+        std::thread::Builder::new()
+            .name("steady-worker".into())
+            .spawn(move || {
+                let mut job = job;
+                loop {
+                    job();
+                    let (tx, rx) = crossbeam_channel::bounded::<Job>(1);
+                    match idle.upgrade() {
+                        Some(list) => list.lock().push(tx),
+                        None => return,
+                    }
+                    match rx.recv_timeout(IDLE_THREAD_KEEP) {
+                        Ok(next) => job = next,
+                        Err(_) => return,
+                    }
+                }
+            })
+            .map(|_| ())
+    }
 }
 
 impl fmt::Debug for WorkerRuntime {
@@ -270,6 +320,7 @@ impl WorkerRuntime {
             registry,
             clock,
             ids: AtomicU64::new(0),
+            threads: ThreadCache::default(),
         }
     }
 }
@@ -311,9 +362,8 @@ impl Runtime for WorkerRuntime {
         };
         let thread_ctx = ctx.clone();
         let thread_worker = worker.clone();
-        std::thread::Builder::new()
-            .name(format!("steady-worker-{}", ctx.pod_name()))
-            .spawn(move || {
+        self.threads
+            .run(Box::new(move || {
                 let ctx = thread_ctx;
                 let status = match catch_unwind(AssertUnwindSafe(|| thread_worker.run(&ctx))) {
                     Ok(Ok(())) => ExitStatus::code(0),
@@ -328,7 +378,7 @@ impl Runtime for WorkerRuntime {
                     }
                 };
                 ctx.exit(status);
-            })
+            }))
             .map_err(|e| StartError::new("StartError", format!("spawning a thread: {e}")))?;
         Ok(Box::new(RunningWorker { id, ctx, worker }))
     }
@@ -542,6 +592,37 @@ mod tests {
         *release.0.lock() = true;
         release.1.notify_all();
         assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
+    }
+
+    #[test]
+    fn a_restarted_instance_reuses_the_idle_thread_of_the_last_one() {
+        let (reg, rt) = runtime(Arc::new(SystemClock::new()));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        reg.register(
+            "quick",
+            Arc::new(move |_: &WorkerContext| {
+                s.lock().push(std::thread::current().id());
+                Ok(())
+            }),
+        );
+        for _ in 0..3 {
+            let (sp, rx) = spec("quick");
+            let _c = rt.start(sp).unwrap();
+            rx.recv_timeout(WAIT).unwrap();
+            // The exit is reported just before the thread turns idle; let it get there.
+            let deadline = std::time::Instant::now() + WAIT;
+            while rt.threads.idle.lock().is_empty() {
+                assert!(std::time::Instant::now() < deadline);
+                std::thread::yield_now();
+            }
+        }
+        let seen = seen.lock();
+        assert_eq!(seen.len(), 3);
+        assert!(
+            seen.iter().all(|t| *t == seen[0]),
+            "one thread served all three"
+        );
     }
 
     #[test]
