@@ -266,3 +266,48 @@ fn engine_shutdown_leaves_no_process_behind() {
         assert_eq!(members, 0, "process group {g} is empty");
     }
 }
+
+#[test]
+fn every_pod_has_its_own_loopback_address_so_replicas_share_a_port() {
+    let clock = Arc::new(ManualClock::default());
+    let e = engine(&clock);
+    for name in ["web-a", "web-b"] {
+        apply(
+            &e,
+            name,
+            json!({"name": "main",
+                "command": ["python3", "-m", "http.server", "18080", "--bind", "$(POD_IP)"],
+                "ports": [{"name": "http", "containerPort": 18080}],
+                "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 1}}),
+            json!({"terminationGracePeriodSeconds": 1}),
+        );
+    }
+    eventually(20, "both ready on the same port", || {
+        clock.advance(Duration::from_secs(1));
+        std::thread::sleep(Duration::from_millis(50));
+        ready(&e, "web-a") && ready(&e, "web-b")
+    });
+    let ip = |n: &str| {
+        pod(&e, n)
+            .unwrap()
+            .status
+            .as_ref()
+            .unwrap()
+            .pod_ip
+            .clone()
+            .unwrap()
+    };
+    assert_ne!(ip("web-a"), ip("web-b"));
+    assert!(ip("web-a").starts_with("127."));
+    let body = std::process::Command::new("python3")
+        .args([
+            "-c",
+            &format!(
+                "import urllib.request; print(urllib.request.urlopen('http://{}:18080/').status)",
+                ip("web-b")
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&body.stdout).trim(), "200");
+}

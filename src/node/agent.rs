@@ -102,6 +102,20 @@ struct Inner {
     simulated: SimulatedRuntime,
     prober: Option<Arc<dyn ProbeExecutor>>,
     shutting_down: AtomicBool,
+    /// Next pod address (see [`pod_ip`]).
+    next_ip: std::sync::atomic::AtomicU32,
+}
+
+/// The `n`th pod address: `127.a.b.c` with `a` >= 1 and `c` in 1..=254, so never 127.0.0.1
+/// (the host's) and never a network or broadcast-looking address. Linux routes all of
+/// 127.0.0.0/8 to the loopback interface, so every pod has an address of its own and two
+/// replicas can listen on the same port. Wraps after about 16 million pods.
+fn pod_ip(n: u32) -> String {
+    let c = n % 254 + 1;
+    let rest = n / 254;
+    let b = rest % 256;
+    let a = (rest / 256) % 254 + 1;
+    format!("127.{a}.{b}.{c}")
 }
 
 impl fmt::Debug for Kubelet {
@@ -189,6 +203,7 @@ impl KubeletBuilder {
                 simulated: self.simulated,
                 prober: self.prober,
                 shutting_down: AtomicBool::new(false),
+                next_ip: std::sync::atomic::AtomicU32::new(0),
             }),
         };
         for n in self.nodes {
@@ -633,7 +648,8 @@ impl Kubelet {
                     // Never started here: nothing to stop.
                     return self.finish_deletion(ctx, &pod);
                 }
-                let st = Arc::new(Mutex::new(PodRt::new(&pod, &agent.config.name)));
+                let ip = pod_ip(self.inner.next_ip.fetch_add(1, Ordering::Relaxed));
+                let st = Arc::new(Mutex::new(PodRt::new(&pod, &agent.config.name, ip)));
                 self.inner.pods.insert(key.clone(), st.clone());
                 st
             }
@@ -647,7 +663,9 @@ impl Kubelet {
             now: ctx.clock().monotonic(),
             wall: ctx.now(),
             next: None,
+            ip: String::new(),
         };
+        sync.ip = st.ip.clone();
         let outcome = sync.run(&mut st);
         let next = sync.next;
         drop(st);
@@ -759,6 +777,26 @@ impl Kubelet {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::pod_ip;
+
+    #[test]
+    fn pod_addresses_are_distinct_loopback_addresses_never_the_hosts() {
+        assert_eq!(pod_ip(0), "127.1.0.1");
+        assert_eq!(pod_ip(253), "127.1.0.254");
+        assert_eq!(pod_ip(254), "127.1.1.1");
+        let mut seen = std::collections::HashSet::new();
+        for n in 0..100_000 {
+            let ip = pod_ip(n);
+            let parts: Vec<u8> = ip.split('.').map(|p| p.parse().unwrap()).collect();
+            assert_eq!(parts[0], 127);
+            assert!(parts[1] >= 1 && parts[3] >= 1 && parts[3] <= 254, "{ip}");
+            assert!(seen.insert(ip));
+        }
+    }
+}
+
 /// Pod condition types the kubelet writes.
 const KUBELET_CONDITIONS: &[&str] = &["Initialized", "ContainersReady", "Ready", "PodScheduled"];
 
@@ -780,6 +818,8 @@ fn go_arch() -> &'static str {
 struct PodRt {
     uid: String,
     node: String,
+    /// The pod's own loopback address (`status.podIP`, `POD_IP`).
+    ip: String,
     init: Vec<ContRt>,
     containers: Vec<ContRt>,
     /// Index of the init container running or next to run; `init.len()` when done.
@@ -922,10 +962,11 @@ impl ContRt {
 }
 
 impl PodRt {
-    fn new(pod: &Pod, node: &str) -> Self {
+    fn new(pod: &Pod, node: &str, ip: String) -> Self {
         PodRt {
             uid: pod.metadata.uid.clone().unwrap_or_default(),
             node: node.to_string(),
+            ip,
             init: pod.spec.init_containers.iter().map(ContRt::new).collect(),
             containers: pod.spec.containers.iter().map(ContRt::new).collect(),
             init_done: 0,
@@ -974,6 +1015,8 @@ struct PodSync<'a> {
     now: Duration,
     wall: Time,
     next: Option<Duration>,
+    /// The pod's address.
+    ip: String,
 }
 
 impl PodSync<'_> {
@@ -1352,6 +1395,7 @@ impl PodSync<'_> {
             ("POD_NAMESPACE".to_string(), m.namespace_str().to_string()),
             ("POD_UID".to_string(), m.uid.clone().unwrap_or_default()),
             ("NODE_NAME".to_string(), self.agent.config.name.clone()),
+            ("POD_IP".to_string(), self.ip.clone()),
             (
                 "HOSTNAME".to_string(),
                 self.pod
@@ -1393,7 +1437,8 @@ impl PodSync<'_> {
                     Some("metadata.namespace") => Some(m.namespace_str().to_string()),
                     Some("metadata.uid") => m.uid.clone(),
                     Some("spec.nodeName") => Some(self.agent.config.name.clone()),
-                    Some("status.podIP") | Some("status.hostIP") => Some("127.0.0.1".into()),
+                    Some("status.podIP") => Some(self.ip.clone()),
+                    Some("status.hostIP") => Some("127.0.0.1".into()),
                     _ => None,
                 };
                 if let Some(v) = v {
@@ -1492,7 +1537,7 @@ impl PodSync<'_> {
                 container: c.spec.clone(),
                 env: c.env.clone(),
                 working_dir: c.working_dir.clone(),
-                host: "127.0.0.1".into(),
+                host: self.ip.clone(),
             };
             let probe = p.probe.clone();
             let timeout = p.timeout;
@@ -1656,9 +1701,9 @@ impl PodSync<'_> {
             container_statuses,
             init_container_statuses: init_statuses,
             host_ip: Some("127.0.0.1".into()),
-            pod_ip: Some("127.0.0.1".into()),
+            pod_ip: Some(self.ip.clone()),
             pod_ips: vec![PodIp {
-                ip: "127.0.0.1".into(),
+                ip: self.ip.clone(),
                 ..Default::default()
             }],
             start_time: st.start_time,
