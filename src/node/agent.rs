@@ -777,26 +777,6 @@ impl Kubelet {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::pod_ip;
-
-    #[test]
-    fn pod_addresses_are_distinct_loopback_addresses_never_the_hosts() {
-        assert_eq!(pod_ip(0), "127.1.0.1");
-        assert_eq!(pod_ip(253), "127.1.0.254");
-        assert_eq!(pod_ip(254), "127.1.1.1");
-        let mut seen = std::collections::HashSet::new();
-        for n in 0..100_000 {
-            let ip = pod_ip(n);
-            let parts: Vec<u8> = ip.split('.').map(|p| p.parse().unwrap()).collect();
-            assert_eq!(parts[0], 127);
-            assert!(parts[1] >= 1 && parts[3] >= 1 && parts[3] <= 254, "{ip}");
-            assert!(seen.insert(ip));
-        }
-    }
-}
-
 /// Pod condition types the kubelet writes.
 const KUBELET_CONDITIONS: &[&str] = &["Initialized", "ContainersReady", "Ready", "PodScheduled"];
 
@@ -1818,5 +1798,25 @@ impl RunningContainer for NeverStarted {
     fn kill(&self) {}
     fn exit_status(&self) -> Option<ExitStatus> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pod_ip;
+
+    #[test]
+    fn pod_addresses_are_distinct_loopback_addresses_never_the_hosts() {
+        assert_eq!(pod_ip(0), "127.1.0.1");
+        assert_eq!(pod_ip(253), "127.1.0.254");
+        assert_eq!(pod_ip(254), "127.1.1.1");
+        let mut seen = std::collections::HashSet::new();
+        for n in 0..100_000 {
+            let ip = pod_ip(n);
+            let parts: Vec<u8> = ip.split('.').map(|p| p.parse().unwrap()).collect();
+            assert_eq!(parts[0], 127);
+            assert!(parts[1] >= 1 && parts[3] >= 1 && parts[3] <= 254, "{ip}");
+            assert!(seen.insert(ip));
+        }
     }
 }
