@@ -109,6 +109,15 @@ pub enum Error {
         /// The oldest revision the store can still deliver from.
         oldest: u64,
     },
+    /// The object exists but cannot serve the request now (a Service with no ready
+    /// endpoint). Retry later.
+    #[error("{object}: unavailable: {message}")]
+    Unavailable {
+        /// The object.
+        object: ObjectRef,
+        /// Why.
+        message: String,
+    },
     /// An admission hook refused the write.
     #[error("{object}: denied by admission hook {hook:?}: {message}")]
     Denied {

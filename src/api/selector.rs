@@ -255,6 +255,16 @@ impl Selector {
         Selector { requirements }
     }
 
+    /// The equality selector of a plain label map (a Service's or ReplicationController's
+    /// `selector`): every pair must match. An empty map selects everything.
+    pub fn from_map(labels: &crate::api::Map<String, String>) -> Selector {
+        Selector::new(labels.iter().map(|(k, v)| Requirement {
+            key: k.clone(),
+            op: Operator::Equals,
+            values: vec![v.clone()],
+        }))
+    }
+
     /// Parses the Kubernetes string form: comma-separated requirements `a=b`, `a==b`,
     /// `a!=b`, `a in (x,y)`, `a notin (x)`, `a` (exists) and `!a` (does not exist),
     /// whitespace between tokens allowed. An empty or blank string selects everything.

@@ -219,10 +219,11 @@ impl EngineBuilder {
         };
         let (kubelet, kubelet_controllers) = kb.build(store.clone(), clock);
         let engine = Engine {
-            store,
+            store: store.clone(),
             runtime,
             metrics,
             kubelet,
+            resolver: crate::controllers::endpoints::Resolver::new(store.clone()),
             #[cfg(unix)]
             processes,
             shut_down: AtomicBool::new(false),
@@ -232,6 +233,9 @@ impl EngineBuilder {
         }
         engine.kubelet.start();
         engine.add_controller(node_lifecycle::controller(self.node_lifecycle))?;
+        engine.add_controller(crate::controllers::endpoints::controller(
+            engine.store.clone(),
+        ))?;
         for c in self.controllers {
             engine.add_controller(c)?;
         }
@@ -245,6 +249,7 @@ pub struct Engine {
     runtime: Runtime,
     metrics: MetricsRegistry,
     kubelet: Kubelet,
+    resolver: crate::controllers::endpoints::Resolver,
     #[cfg(unix)]
     processes: Arc<crate::node::ProcessRuntime>,
     shut_down: AtomicBool,
@@ -317,6 +322,18 @@ impl Engine {
         previous: bool,
     ) -> Result<String> {
         self.kubelet.logs(namespace, pod, container, previous)
+    }
+
+    /// One ready endpoint of Service `namespace/name` (its port named `port`, or its first
+    /// port), taking turns among the ready pods: how a host routes work to healthy workers.
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when no pod is ready.
+    pub fn resolve(
+        &self,
+        namespace: &str,
+        service: &str,
+        port: Option<&str>,
+    ) -> Result<std::net::SocketAddr> {
+        self.resolver.resolve(namespace, service, port)
     }
 
     /// The node agent: nodes (add, stop, restart), the simulated runtime's fault injection.

@@ -1,0 +1,294 @@
+//! Service endpoints: the `endpoints` controller and the round-robin [`Resolver`].
+//!
+//! For every Service with a selector, the controller keeps an Endpoints object of the same
+//! name listing the matching pods that have an address: ready pods under `addresses`, the
+//! others under `notReadyAddresses` (terminating pods are left out, as Kubernetes does
+//! without `publishNotReadyAddresses`). Each service port's `targetPort` (a number, a
+//! container port name, or by default the port itself) is resolved per pod; pods with the
+//! same resolved ports share a subset.
+//!
+//! [`Resolver::resolve`] turns a Service into one ready endpoint, round-robin: the way a host
+//! routes work to healthy workers. For process pods the address is the pod's own loopback
+//! address (see the node agent) and the container port.
+
+use crate::api::{
+    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, IntOrString, ObjectMeta,
+    ObjectReference, Pod, Selector, Service,
+};
+use crate::error::{Error, Result};
+use crate::runtime::{Action, Context, Controller, ObjectKey, ReconcileResult};
+use crate::store::{DeleteParams, ListParams, Store};
+use crate::ObjectRef;
+use dashmap::DashMap;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// The endpoints controller. `store` lets it map a pod to the Services that select it, or
+/// selected it before its labels changed.
+pub fn controller(store: Store) -> Controller {
+    Controller::for_kind::<Service>("endpoints")
+        .watches("Pod", move |o| services_of(&store, o))
+        .concurrency(4)
+        .build(reconcile)
+}
+
+fn services_of(store: &Store, o: &dyn crate::api::Object) -> Vec<ObjectKey> {
+    let Some(pod) = o.as_any().downcast_ref::<Pod>() else {
+        return Vec::new();
+    };
+    let ns = pod.metadata.namespace_str();
+    let params = ListParams {
+        namespace: Some(ns.to_string()),
+        ..Default::default()
+    };
+    let mut keys = Vec::new();
+    if let Ok(list) = store.list("Service", &params) {
+        for s in list.items {
+            let Some(svc) = s.downcast_ref::<Service>() else {
+                continue;
+            };
+            if !svc.spec.selector.is_empty()
+                && Selector::from_map(&svc.spec.selector).matches(&pod.metadata.labels)
+            {
+                keys.push(ObjectKey::new(Some(ns), &svc.metadata.name));
+            }
+        }
+    }
+    // Services that listed the pod: it may have stopped matching.
+    if let Ok(list) = store.list("Endpoints", &params) {
+        for e in list.items {
+            let Some(ep) = e.downcast_ref::<Endpoints>() else {
+                continue;
+            };
+            let lists = ep
+                .subsets
+                .iter()
+                .flat_map(|s| s.addresses.iter().chain(s.not_ready_addresses.iter()));
+            let mut listed = lists.filter_map(|a| a.target_ref.as_ref());
+            if listed.any(|r| r.name.as_deref() == Some(pod.metadata.name.as_str())) {
+                let k = ObjectKey::new(Some(ns), &ep.metadata.name);
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+        }
+    }
+    keys
+}
+
+fn pod_ready(pod: &Pod) -> bool {
+    pod.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    })
+}
+
+/// The container port a service port targets on `pod`, if the pod has it.
+fn target_port(pod: &Pod, port: &crate::api::ServicePort) -> Option<i32> {
+    match &port.target_port {
+        None => Some(port.port),
+        Some(IntOrString::Int(n)) => Some(*n as i32),
+        Some(IntOrString::String(name)) => pod
+            .spec
+            .containers
+            .iter()
+            .flat_map(|c| c.ports.iter())
+            .find(|p| p.name.as_deref() == Some(name.as_str()))
+            .map(|p| p.container_port),
+    }
+}
+
+fn reconcile(ctx: &Context) -> ReconcileResult {
+    let endpoints = ctx.api::<Endpoints>();
+    let Some(svc) = ctx.get::<Service>() else {
+        match endpoints.delete(ctx.name(), &DeleteParams::default()) {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e.into()),
+        }
+        return Ok(Action::done());
+    };
+    if svc.spec.selector.is_empty() {
+        // Endpoints of a Service without a selector are the user's to write.
+        return Ok(Action::done());
+    }
+    let pods = ctx.api::<Pod>().list(&ListParams {
+        selector: Some(Selector::from_map(&svc.spec.selector)),
+        ..Default::default()
+    })?;
+    // Subsets keyed by their resolved ports.
+    type Addrs = (Vec<EndpointAddress>, Vec<EndpointAddress>);
+    let mut subsets: BTreeMap<Vec<(Option<String>, i32, Option<String>)>, Addrs> = BTreeMap::new();
+    for pod in pods.items.iter() {
+        if pod.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        let status = pod.status.as_deref();
+        let Some(ip) = status.and_then(|s| s.pod_ip.clone()) else {
+            continue;
+        };
+        if matches!(
+            status.and_then(|s| s.phase.as_deref()),
+            Some("Succeeded") | Some("Failed")
+        ) {
+            continue;
+        }
+        let mut ports = Vec::new();
+        for p in &svc.spec.ports {
+            if let Some(tp) = target_port(pod, p) {
+                ports.push((p.name.clone(), tp, p.protocol.clone()));
+            }
+        }
+        if ports.is_empty() && !svc.spec.ports.is_empty() {
+            continue;
+        }
+        let addr = EndpointAddress {
+            ip,
+            node_name: pod.spec.node_name.clone(),
+            target_ref: Some(ObjectReference {
+                kind: Some("Pod".into()),
+                namespace: pod.metadata.namespace.clone(),
+                name: Some(pod.metadata.name.clone()),
+                uid: pod.metadata.uid.clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let entry = subsets.entry(ports).or_default();
+        if pod_ready(pod) {
+            entry.0.push(addr);
+        } else {
+            entry.1.push(addr);
+        }
+    }
+    let desired: Vec<EndpointSubset> = subsets
+        .into_iter()
+        .map(|(ports, (mut ready, mut not_ready))| {
+            ready.sort_by(|a, b| a.ip.cmp(&b.ip));
+            not_ready.sort_by(|a, b| a.ip.cmp(&b.ip));
+            EndpointSubset {
+                addresses: ready,
+                not_ready_addresses: not_ready,
+                ports: ports
+                    .into_iter()
+                    .map(|(name, port, protocol)| EndpointPort {
+                        name,
+                        port,
+                        protocol,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }
+        })
+        .collect();
+    match endpoints.get_opt(ctx.name())? {
+        None => {
+            endpoints.create(Endpoints {
+                metadata: ObjectMeta {
+                    name: ctx.name().to_string(),
+                    labels: svc.metadata.labels.clone(),
+                    ..Default::default()
+                },
+                subsets: desired,
+                ..Default::default()
+            })?;
+        }
+        Some(cur) if cur.subsets != desired || cur.metadata.labels != svc.metadata.labels => {
+            let mut e = (*cur).clone();
+            e.subsets = desired;
+            e.metadata.labels = svc.metadata.labels.clone();
+            endpoints.update(e)?;
+        }
+        Some(_) => {}
+    }
+    Ok(Action::done())
+}
+
+/// Resolves Services to ready endpoints, round-robin per Service.
+#[derive(Debug)]
+pub struct Resolver {
+    store: Store,
+    next: DashMap<String, AtomicUsize>,
+}
+
+impl Resolver {
+    /// A resolver reading the Endpoints of `store`.
+    pub fn new(store: Store) -> Self {
+        Resolver {
+            store,
+            next: DashMap::new(),
+        }
+    }
+
+    /// One ready endpoint of Service `namespace/name` for the service port named `port`
+    /// (`None`: the first port), taking turns among the ready addresses. `NotFound` when
+    /// the Service does not exist; `Unavailable` when it has no ready endpoint.
+    pub fn resolve(&self, namespace: &str, name: &str, port: Option<&str>) -> Result<SocketAddr> {
+        let svc = self.store.get("Service", Some(namespace), name)?;
+        let svc = svc
+            .downcast_ref::<Service>()
+            .ok_or_else(|| Error::NotFound {
+                object: ObjectRef::new("Service", Some(namespace), name),
+            })?;
+        let port_name = match port {
+            Some(p) => {
+                if !svc
+                    .spec
+                    .ports
+                    .iter()
+                    .any(|sp| sp.name.as_deref() == Some(p))
+                {
+                    return Err(Error::invalid(
+                        ObjectRef::new("Service", Some(namespace), name),
+                        "spec.ports",
+                        format!("the service has no port named {p:?}"),
+                    ));
+                }
+                Some(p.to_string())
+            }
+            None => svc.spec.ports.first().and_then(|p| p.name.clone()),
+        };
+        let unavailable = |msg: &str| Error::Unavailable {
+            object: ObjectRef::new("Service", Some(namespace), name),
+            message: msg.to_string(),
+        };
+        let ep = match self.store.get("Endpoints", Some(namespace), name) {
+            Ok(ep) => ep,
+            Err(e) if e.is_not_found() => return Err(unavailable("no endpoints yet")),
+            Err(e) => return Err(e),
+        };
+        let ep: Arc<Endpoints> = ep
+            .downcast_arc::<Endpoints>()
+            .map_err(|_| unavailable("endpoints of an unexpected type"))?;
+        let mut candidates: Vec<SocketAddr> = Vec::new();
+        for s in &ep.subsets {
+            let port = match &port_name {
+                Some(n) => s
+                    .ports
+                    .iter()
+                    .find(|p| p.name.as_deref() == Some(n.as_str())),
+                None => s.ports.first(),
+            };
+            let Some(port) = port else { continue };
+            for a in &s.addresses {
+                if let Ok(ip) = a.ip.parse::<IpAddr>() {
+                    candidates.push(SocketAddr::new(ip, port.port as u16));
+                }
+            }
+        }
+        if candidates.is_empty() {
+            return Err(unavailable("no ready endpoints"));
+        }
+        let key = format!("{namespace}/{name}");
+        let n = self
+            .next
+            .entry(key)
+            .or_insert_with(|| AtomicUsize::new(0))
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(candidates[n % candidates.len()])
+    }
+}
