@@ -90,7 +90,7 @@ fn pod_ready(pod: &Pod) -> bool {
 fn target_port(pod: &Pod, port: &crate::api::ServicePort) -> Option<i32> {
     match &port.target_port {
         None => Some(port.port),
-        Some(IntOrString::Int(n)) => Some(*n as i32),
+        Some(IntOrString::Int(n)) => Some(*n),
         Some(IntOrString::String(name)) => pod
             .spec
             .containers
