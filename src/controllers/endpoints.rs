@@ -119,9 +119,10 @@ fn reconcile(ctx: &Context) -> ReconcileResult {
         selector: Some(Selector::from_map(&svc.spec.selector)),
         ..Default::default()
     })?;
-    // Subsets keyed by their resolved ports.
+    // Subsets keyed by their resolved ports (name, port, protocol).
+    type Ports = Vec<(Option<String>, i32, Option<String>)>;
     type Addrs = (Vec<EndpointAddress>, Vec<EndpointAddress>);
-    let mut subsets: BTreeMap<Vec<(Option<String>, i32, Option<String>)>, Addrs> = BTreeMap::new();
+    let mut subsets: BTreeMap<Ports, Addrs> = BTreeMap::new();
     for pod in pods.items.iter() {
         if pod.metadata.deletion_timestamp.is_some() {
             continue;
