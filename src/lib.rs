@@ -19,6 +19,8 @@
 //! - [`controllers`]: the built-in controllers, ordinary users of [`runtime`].
 //! - [`manifest`]: YAML/JSON manifests and `kubectl apply` semantics.
 //! - [`engine`]: [`Engine`], which starts all of it; dropping it shuts it down.
+//! - [`ffi`]: the C ABI over the engine (`include/steady.h`), which the Python bindings in
+//!   `bindings/python` load with ctypes.
 //! - [`clock`]: time as every layer sees it ([`clock::ManualClock`] in tests).
 //!
 //! ```
@@ -36,6 +38,7 @@ pub mod clock;
 pub mod controllers;
 pub mod engine;
 pub mod error;
+pub mod ffi;
 pub mod manifest;
 pub mod node;
 pub mod runtime;

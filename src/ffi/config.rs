@@ -1,0 +1,172 @@
+//! The engine configuration of `steady_engine_new`: a JSON object whose keys are
+//! [`EngineBuilder`] settings.
+//!
+//! ```json
+//! {"workers": 4, "history_limit": 10000, "watch_capacity": 100000,
+//!  "max_object_bytes": 1572864, "shutdown_grace_ms": 30000,
+//!  "kinds": [{"apiVersion": "example.com/v1", "kind": "Cluster", "namespaced": false}]}
+//! ```
+//!
+//! Every key is optional; an unknown key or a value of the wrong type is an error naming the
+//! key.
+
+use super::boundary::parse_json;
+use super::kind::split;
+use super::result::FfiError;
+use crate::api::KindInfo;
+use crate::EngineBuilder;
+use serde_json::Value;
+use std::time::Duration;
+
+/// The keys `steady_engine_new` accepts, in the order error messages list them.
+pub(crate) const KEYS: [&str; 6] = [
+    "workers",
+    "history_limit",
+    "watch_capacity",
+    "max_object_bytes",
+    "shutdown_grace_ms",
+    "kinds",
+];
+
+fn err(key: &str, message: impl std::fmt::Display) -> FfiError {
+    FfiError::invalid(format!("engine configuration: {key:?}: {message}"))
+}
+
+fn count(key: &str, v: &Value, min: u64) -> Result<usize, FfiError> {
+    v.as_u64()
+        .filter(|n| *n >= min)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| err(key, format!("expected an integer >= {min}, found {v}")))
+}
+
+/// The builder `config_json` describes (`None`: the embedded default).
+pub(crate) fn builder(config_json: Option<&str>) -> Result<EngineBuilder, FfiError> {
+    let mut b = crate::Engine::builder();
+    let Some(text) = config_json else {
+        return Ok(b);
+    };
+    let value = parse_json(text, "engine configuration")?;
+    let Value::Object(map) = value else {
+        return Err(FfiError::invalid(format!(
+            "engine configuration: expected a JSON object, found {value}"
+        )));
+    };
+    for (key, v) in &map {
+        b = match key.as_str() {
+            "workers" => b.workers(count(key, v, 1)?),
+            "history_limit" => b.history_limit(count(key, v, 0)?),
+            "watch_capacity" => b.watch_capacity(count(key, v, 1)?),
+            "max_object_bytes" => b.max_object_bytes(count(key, v, 1)?),
+            "shutdown_grace_ms" => {
+                b.shutdown_grace(Duration::from_millis(count(key, v, 0)? as u64))
+            }
+            "kinds" => {
+                let list = v
+                    .as_array()
+                    .ok_or_else(|| err(key, format!("expected a list, found {v}")))?;
+                for (i, k) in list.iter().enumerate() {
+                    b = b.kind(custom_kind(i, k)?);
+                }
+                b
+            }
+            _ => {
+                return Err(FfiError::invalid(format!(
+                    "engine configuration: unknown key {key:?} (known keys: {})",
+                    KEYS.join(", ")
+                )))
+            }
+        };
+    }
+    Ok(b)
+}
+
+/// One entry of `kinds`: a custom kind registered ahead of use (for a cluster-scoped one).
+fn custom_kind(i: usize, v: &Value) -> Result<KindInfo, FfiError> {
+    let key = format!("kinds[{i}]");
+    let map = v
+        .as_object()
+        .ok_or_else(|| err(&key, format!("expected an object, found {v}")))?;
+    let mut api_version = None;
+    let mut kind = None;
+    let mut namespaced = true;
+    for (k, field) in map {
+        let key = format!("kinds[{i}].{k}");
+        match k.as_str() {
+            "apiVersion" => {
+                api_version = Some(
+                    field
+                        .as_str()
+                        .ok_or_else(|| err(&key, "expected a string"))?,
+                )
+            }
+            "kind" => {
+                kind = Some(
+                    field
+                        .as_str()
+                        .ok_or_else(|| err(&key, "expected a string"))?,
+                )
+            }
+            "namespaced" => {
+                namespaced = field
+                    .as_bool()
+                    .ok_or_else(|| err(&key, "expected true or false"))?
+            }
+            _ => {
+                return Err(err(
+                    &key,
+                    "unknown key (known keys: apiVersion, kind, namespaced)",
+                ))
+            }
+        }
+    }
+    let api_version = api_version.ok_or_else(|| err(&format!("{key}.apiVersion"), "required"))?;
+    let kind = kind.ok_or_else(|| err(&format!("{key}.kind"), "required"))?;
+    split(&format!("{api_version}/{kind}")).map_err(|e| err(&key, e.message))?;
+    Ok(KindInfo::dynamic(api_version, kind, namespaced))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(json: &str) -> String {
+        builder(Some(json)).unwrap_err().message
+    }
+
+    #[test]
+    fn every_documented_key_is_accepted() {
+        let b = builder(Some(
+            r#"{"workers": 2, "history_limit": 5, "watch_capacity": 10,
+                "max_object_bytes": 4096, "shutdown_grace_ms": 10,
+                "kinds": [{"apiVersion": "example.com/v1", "kind": "Cluster", "namespaced": false}]}"#,
+        ))
+        .unwrap();
+        let engine = b.build().unwrap();
+        assert_eq!(engine.store().config().history_limit, 5);
+        assert_eq!(engine.store().config().watch_capacity, 10);
+        assert_eq!(engine.store().config().max_object_bytes, 4096);
+        let cluster = engine.store().registry().get("Cluster").unwrap();
+        assert!(!cluster.namespaced);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        assert_eq!(
+            message(r#"{"wrokers": 2}"#),
+            "engine configuration: unknown key \"wrokers\" (known keys: workers, history_limit, \
+             watch_capacity, max_object_bytes, shutdown_grace_ms, kinds)"
+        );
+        assert_eq!(
+            message(r#"{"workers": 0}"#),
+            "engine configuration: \"workers\": expected an integer >= 1, found 0"
+        );
+        assert!(message(r#"{"history_limit": "lots"}"#).contains("\"history_limit\""));
+        assert!(message(r#"{"kinds": [{"kind": "Cluster"}]}"#).contains("kinds[0].apiVersion"));
+        assert!(
+            message(r#"{"kinds": [{"apiVersion": "x/v1", "kind": "Cluster", "scope": 1}]}"#)
+                .contains("kinds[0].scope")
+        );
+        assert!(message("[1]").contains("expected a JSON object"));
+        assert!(message("{").contains("malformed JSON"));
+    }
+}

@@ -1,0 +1,50 @@
+//! Version macros and `steady_version()`.
+//!
+//! The constants are literals because cbindgen turns them into `#define`s; a test checks
+//! them against the crate version.
+
+use std::ffi::c_char;
+
+/// Major version of the header (`#define STEADY_VERSION_MAJOR`).
+pub const STEADY_VERSION_MAJOR: u32 = 0;
+/// Minor version of the header.
+pub const STEADY_VERSION_MINOR: u32 = 1;
+/// Patch version of the header.
+pub const STEADY_VERSION_PATCH: u32 = 0;
+
+/// The crate version with a terminating NUL.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+
+/// The library's version, `"MAJOR.MINOR.PATCH"`: compare with the `STEADY_VERSION_*` macros
+/// of the header you compiled against.
+///
+/// - Ownership: a static string; never free it. Never NULL.
+/// - Threads: any.
+#[no_mangle]
+pub extern "C" fn steady_version() -> *const c_char {
+    VERSION.as_ptr().cast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_macros_match_the_crate_version() {
+        let parts: Vec<u32> = env!("CARGO_PKG_VERSION")
+            .split('.')
+            .map(|p| p.parse().unwrap())
+            .collect();
+        assert_eq!(
+            parts,
+            vec![
+                STEADY_VERSION_MAJOR,
+                STEADY_VERSION_MINOR,
+                STEADY_VERSION_PATCH
+            ]
+        );
+        // SAFETY: a static NUL-terminated string.
+        let v = unsafe { std::ffi::CStr::from_ptr(steady_version()) };
+        assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+    }
+}
