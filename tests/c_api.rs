@@ -1,0 +1,140 @@
+//! The C programs under `tests/c` compiled with the system C compiler against
+//! `include/steady.h` and the built cdylib, and run; each covers one part of the C ABI with
+//! its errors. One test runs them all again under valgrind memcheck.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The folder holding the cdylib `cargo test` built with this test binary: the binary's
+/// own folder (`target/<profile>/deps`) or its parent (`target/<profile>`).
+fn library_dir() -> PathBuf {
+    let name = format!(
+        "{}steady{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let deps = exe.parent().expect("the test binary's folder");
+    for dir in [deps, deps.parent().unwrap_or(deps)] {
+        if dir.join(&name).exists() {
+            return dir.to_path_buf();
+        }
+    }
+    panic!("{name} not found next to {}", exe.display());
+}
+
+/// Compiles `tests/c/<name>.c` and gives the executable.
+fn compile(name: &str) -> PathBuf {
+    let lib = library_dir();
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let exe = out_dir.join(name);
+    let out = Command::new("cc")
+        .args([
+            "-std=c11",
+            "-D_POSIX_C_SOURCE=200809L",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-g",
+            "-pthread",
+        ])
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg("-o")
+        .arg(&exe)
+        .arg(root().join("tests/c").join(format!("{name}.c")))
+        .arg(format!("-L{}", lib.display()))
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-lsteady")
+        .output()
+        .expect("the system C compiler `cc` runs");
+    assert!(
+        out.status.success(),
+        "compiling tests/c/{name}.c failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
+
+fn report(what: &str, out: &Output) -> String {
+    format!(
+        "{what} exited with {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn run(name: &str) {
+    let exe = compile(name);
+    let out = Command::new(&exe).output().expect("running the C program");
+    assert!(out.status.success(), "{}", report(name, &out));
+}
+
+#[test]
+fn engines_are_created_from_configuration_and_freed() {
+    run("engine_lifecycle");
+}
+
+#[test]
+fn objects_are_applied_read_written_and_deleted_as_json() {
+    run("objects");
+}
+
+#[test]
+fn bad_arguments_get_a_code_and_a_message() {
+    run("bad_input");
+}
+
+#[test]
+fn watches_deliver_events_blocking_and_by_callback() {
+    run("watch");
+}
+
+#[test]
+fn host_controllers_reconcile_and_reenter_the_api() {
+    run("controller");
+}
+
+#[test]
+fn c_programs_are_clean_under_valgrind() {
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        eprintln!("skipped: valgrind is not installed (apt-get install valgrind)");
+        return;
+    }
+    for name in [
+        "engine_lifecycle",
+        "objects",
+        "bad_input",
+        "watch",
+        "controller",
+    ] {
+        let exe = compile(name);
+        let out = Command::new("valgrind")
+            .args([
+                "--tool=memcheck",
+                "--leak-check=full",
+                "--show-leak-kinds=definite,indirect,possible",
+                "--errors-for-leak-kinds=definite,indirect,possible",
+                "--error-exitcode=99",
+                "--quiet",
+            ])
+            .arg(format!(
+                "--suppressions={}",
+                root().join("tests/c/valgrind.supp").display()
+            ))
+            .arg(&exe)
+            .output()
+            .expect("running valgrind");
+        assert!(
+            out.status.success(),
+            "{}",
+            report(&format!("valgrind {name}"), &out)
+        );
+    }
+}
