@@ -1,0 +1,58 @@
+"""steady: an embeddable reconciliation engine (Kubernetes-style declarative state
+management inside one process), over its C library with ctypes.
+
+    import steady
+
+    with steady.Engine() as engine:
+        engine.apply(open("web.yaml").read())
+        print(engine.get("Deployment", "web")["spec"]["replicas"])
+
+        @engine.controller("example.com/v1/Widget")
+        def widgets(req: steady.Request):
+            ...
+
+See :class:`Engine` for the kind naming rule and the threads callbacks run on.
+"""
+
+from __future__ import annotations
+
+from ._lib import lib as _lib
+from ._lib import library_path
+from .controller import Request
+from .engine import Engine, ObjectList
+from .errors import (
+    AlreadyExists,
+    Closed,
+    Conflict,
+    Denied,
+    Error,
+    Expired,
+    Invalid,
+    NotFound,
+    TerminalError,
+    TooLarge,
+)
+from .watch import Watch, WatchEvent
+
+__all__ = [
+    "Engine",
+    "ObjectList",
+    "Request",
+    "Watch",
+    "WatchEvent",
+    "Error",
+    "NotFound",
+    "AlreadyExists",
+    "Conflict",
+    "Invalid",
+    "TooLarge",
+    "Denied",
+    "Expired",
+    "Closed",
+    "TerminalError",
+    "library_path",
+    "__version__",
+]
+
+#: The version of the loaded library.
+__version__: str = _lib.steady_version().decode()

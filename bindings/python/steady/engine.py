@@ -1,0 +1,281 @@
+"""The engine: apply manifests, read, write and watch objects, run controllers."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+from typing import Any, Callable, Iterable, Mapping, Optional, Union
+
+from . import controller as _controller
+from ._handle import Handle, check, encode, take_string
+from ._lib import lib
+from .watch import Watch
+
+__all__ = ["Engine", "ObjectList"]
+
+Object = dict[str, Any]
+Selector = Union[str, Mapping[str, str], None]
+
+
+def _free(ptr: int) -> None:
+    lib.steady_engine_free(ptr)
+
+
+def _selector(selector: Selector) -> Optional[str]:
+    if selector is None or isinstance(selector, str):
+        return selector
+    return ",".join(f"{k}={v}" for k, v in selector.items())
+
+
+def _manifest(manifest: Union[str, Mapping[str, Any], Iterable[Mapping[str, Any]]]) -> str:
+    if isinstance(manifest, str):
+        return manifest
+    if isinstance(manifest, Mapping):
+        return json.dumps(manifest)
+    # Several objects: one JSON document each (JSON is YAML), in one all-or-nothing apply.
+    return "\n---\n".join(json.dumps(o) for o in manifest)
+
+
+class ObjectList(list):
+    """The objects of a list, with the revision it was read at: watch from
+    ``resource_version`` to follow on without missing a change."""
+
+    resource_version: str = ""
+
+
+class Engine(Handle):
+    """A running steady engine.
+
+    ``Engine()`` starts the embedded default; keyword arguments (or a ``config`` dict) set
+    the engine's configuration: ``workers``, ``history_limit``, ``watch_capacity``,
+    ``max_object_bytes``, ``shutdown_grace_ms``, ``kinds`` (custom kinds registered ahead,
+    ``[{"apiVersion", "kind", "namespaced"}]``). An unknown key raises
+    :class:`steady.Invalid`.
+
+    Use it as a context manager or call :meth:`close`; afterwards every method raises
+    :class:`steady.Closed`. An engine that has controllers registered lives until it is
+    closed or the interpreter exits.
+
+    **Kinds** are named by one string: ``"Pod"``, ``"Deployment"`` (a bare kind names a
+    built-in kind) or ``"apiVersion/Kind"``: ``"example.com/v1/Widget"``,
+    ``"apps/v1/Deployment"`` (any kind). A custom kind is always named with its apiVersion.
+
+    Every method may be called from any thread, including from reconcile functions.
+    """
+
+    _what = "engine"
+
+    def __init__(self, config: Optional[Mapping[str, Any]] = None, **settings: Any) -> None:
+        merged = {**(config or {}), **settings}
+        out = ctypes.c_void_p()
+        check(
+            lib.steady_engine_new(
+                encode(json.dumps(merged)) if merged else None, ctypes.byref(out)
+            )
+        )
+        super().__init__(out.value, _free)
+
+    # -- objects ----------------------------------------------------------------------------
+
+    def apply(
+        self, manifest: Union[str, Mapping[str, Any], Iterable[Mapping[str, Any]]]
+    ) -> dict[str, Any]:
+        """Applies a manifest as ``kubectl apply`` does: YAML or JSON text (one or many
+        documents), an object (dict), or a list of objects; all-or-nothing.
+
+        Returns the report: ``{"objects": [{"kind", "namespace", "name", "action":
+        "created" | "configured" | "unchanged", "resourceVersion"}], "warnings": [...]}``.
+        Raises :class:`steady.Invalid` naming the document, line and field.
+        """
+        out = ctypes.c_void_p()
+        check(lib.steady_engine_apply(self._ptr, encode(_manifest(manifest)), ctypes.byref(out)))
+        return json.loads(take_string(out))
+
+    def get(self, kind: str, name: str, namespace: str = "default") -> Object:
+        """The object ``namespace/name`` of ``kind`` (the namespace is ignored for
+        cluster-scoped kinds). Raises :class:`steady.NotFound`."""
+        out = ctypes.c_void_p()
+        check(
+            lib.steady_engine_get(
+                self._ptr, encode(kind), encode(namespace), encode(name), ctypes.byref(out)
+            )
+        )
+        return json.loads(take_string(out))
+
+    def list(
+        self, kind: str, namespace: Optional[str] = None, selector: Selector = None
+    ) -> ObjectList:
+        """The objects of ``kind`` in ``namespace`` (None: all) whose labels match
+        ``selector`` (``"app=web,tier!=db"``, ``"env in (a,b)"``, or a dict of equalities),
+        sorted by namespace and name, read at one revision (``.resource_version``)."""
+        out = ctypes.c_void_p()
+        check(
+            lib.steady_engine_list(
+                self._ptr,
+                encode(kind),
+                encode(namespace),
+                encode(_selector(selector)),
+                ctypes.byref(out),
+            )
+        )
+        raw = json.loads(take_string(out))
+        items = ObjectList(raw["items"])
+        items.resource_version = raw["metadata"]["resourceVersion"]
+        return items
+
+    def _write(self, fn: Callable[..., int], obj: Mapping[str, Any]) -> Object:
+        out = ctypes.c_void_p()
+        check(fn(self._ptr, encode(json.dumps(obj)), ctypes.byref(out)))
+        return json.loads(take_string(out))
+
+    def create(self, obj: Mapping[str, Any]) -> Object:
+        """Creates ``obj`` (its kind from its ``apiVersion`` and ``kind``; a kind not seen
+        before becomes a custom kind). Returns the stored object. Raises
+        :class:`steady.AlreadyExists`, :class:`steady.Invalid`."""
+        return self._write(lib.steady_engine_create, obj)
+
+    def update(self, obj: Mapping[str, Any]) -> Object:
+        """Replaces an object's spec and metadata (the status is kept). With
+        ``metadata.resourceVersion`` set it is a compare-and-swap raising
+        :class:`steady.Conflict` if the object changed since."""
+        return self._write(lib.steady_engine_update, obj)
+
+    def update_status(self, obj: Mapping[str, Any]) -> Object:
+        """Replaces an object's status only (the status subresource)."""
+        return self._write(lib.steady_engine_update_status, obj)
+
+    def patch(
+        self,
+        kind: str,
+        name: str,
+        patch: Mapping[str, Any],
+        namespace: str = "default",
+        status: bool = False,
+    ) -> Object:
+        """Applies a JSON merge patch to the object's spec and metadata, or to its status
+        with ``status=True`` (a ``None`` value removes a field). Returns the result."""
+        out = ctypes.c_void_p()
+        check(
+            lib.steady_engine_patch(
+                self._ptr,
+                encode(kind),
+                encode(namespace),
+                encode(name),
+                encode(json.dumps(patch)),
+                bool(status),
+                ctypes.byref(out),
+            )
+        )
+        return json.loads(take_string(out))
+
+    def delete(
+        self,
+        kind: str,
+        name: str,
+        namespace: str = "default",
+        propagation: Optional[str] = None,
+        preconditions: Optional[Mapping[str, str]] = None,
+        grace_period_seconds: Optional[int] = None,
+    ) -> Object:
+        """Deletes an object; returns its last state. ``propagation``: ``"Background"``
+        (default), ``"Foreground"`` or ``"Orphan"``; ``preconditions``: ``{"uid": ..,
+        "resourceVersion": ..}`` (:class:`steady.Conflict` when they fail). An object with
+        finalizers stays, marked with ``metadata.deletionTimestamp``, until they are
+        removed."""
+        options: dict[str, Any] = {}
+        if propagation is not None:
+            options["propagationPolicy"] = propagation
+        if preconditions is not None:
+            options["preconditions"] = dict(preconditions)
+        if grace_period_seconds is not None:
+            options["gracePeriodSeconds"] = grace_period_seconds
+        out = ctypes.c_void_p()
+        check(
+            lib.steady_engine_delete(
+                self._ptr,
+                encode(kind),
+                encode(namespace),
+                encode(name),
+                encode(json.dumps(options)) if options else None,
+                ctypes.byref(out),
+            )
+        )
+        return json.loads(take_string(out))
+
+    # -- watches and metrics ----------------------------------------------------------------
+
+    def watch(
+        self,
+        kind: str,
+        since: Union[str, int, None] = None,
+        namespace: Optional[str] = None,
+        selector: Selector = None,
+        timeout: Optional[float] = None,
+    ) -> Watch:
+        """Watches ``kind``: an iterator of :class:`steady.WatchEvent`.
+
+        ``since``: a resourceVersion (of a list or an object) to get every change after it,
+        or None to start now with an ``ADDED`` event per current object. ``timeout``:
+        iteration ends when no event arrives for that many seconds (None: it waits on).
+        Raises :class:`steady.Expired` when the history is gone.
+        """
+        out = ctypes.c_void_p()
+        check(
+            lib.steady_watch_new(
+                self._ptr,
+                encode(kind),
+                encode(namespace),
+                encode(_selector(selector)),
+                -1 if since is None else int(since),
+                ctypes.byref(out),
+            )
+        )
+        return Watch(out.value, timeout)
+
+    def metrics(self) -> str:
+        """The engine's metrics in the Prometheus text format."""
+        out = ctypes.c_void_p()
+        check(lib.steady_engine_metrics(self._ptr, ctypes.byref(out)))
+        return take_string(out)
+
+    # -- controllers ------------------------------------------------------------------------
+
+    def controller(
+        self,
+        kind: str,
+        name: Optional[str] = None,
+        owns: Iterable[str] = (),
+        namespace: Optional[str] = None,
+        selector: Selector = None,
+        concurrency: int = 1,
+    ) -> Callable[[_controller.Reconcile], _controller.Reconcile]:
+        """Registers the decorated function as the reconciler of a controller for ``kind``
+        and starts it (it first reconciles every existing object)::
+
+            @engine.controller("example.com/v1/Widget", owns=["ConfigMap"])
+            def widgets(req: steady.Request) -> float | None:
+                widget = req.object()
+                ...
+                return None  # done; or a number of seconds to reconcile again
+
+        The function runs on the engine's worker threads (never for the same object on two
+        threads at once) and may call the engine. Raising retries it with exponential
+        backoff (:class:`steady.TerminalError`: not until the object changes); the exception
+        is logged on the ``steady`` logger. ``name`` defaults to the function's name; ``owns``
+        also reconciles an object when an object of those kinds that it controls changes.
+        """
+
+        def register(fn: _controller.Reconcile) -> _controller.Reconcile:
+            options: dict[str, Any] = {}
+            if owns:
+                options["owns"] = list(owns)
+            if namespace is not None:
+                options["namespace"] = namespace
+            if selector is not None:
+                options["selector"] = _selector(selector)
+            if concurrency != 1:
+                options["concurrency"] = concurrency
+            _controller.register(self, name or fn.__name__, kind, fn, options)
+            return fn
+
+        return register
