@@ -138,3 +138,97 @@ fn c_programs_are_clean_under_valgrind() {
         );
     }
 }
+
+/// `steady.pc.in` rendered for this checkout: the library folder of this build and the
+/// committed header.
+fn pkg_config_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pkgconfig");
+    std::fs::create_dir_all(&dir).unwrap();
+    let template = std::fs::read_to_string(root().join("steady.pc.in")).unwrap();
+    let pc = template
+        .replace("@PREFIX@", &root().display().to_string())
+        .replace("@LIBDIR@", &library_dir().display().to_string())
+        .replace(
+            "@INCLUDEDIR@",
+            &root().join("include").display().to_string(),
+        )
+        .replace("@VERSION@", env!("CARGO_PKG_VERSION"));
+    assert!(
+        !pc.lines().any(|l| !l.starts_with('#') && l.contains('@')),
+        "steady.pc.in has a name this test does not fill:\n{pc}"
+    );
+    // Written once per test process: the tests using it run in parallel.
+    static WRITTEN: std::sync::Once = std::sync::Once::new();
+    WRITTEN.call_once(|| std::fs::write(dir.join("steady.pc"), pc).unwrap());
+    dir
+}
+
+fn pkg_config(args: &[&str]) -> Option<Vec<String>> {
+    let out = Command::new("pkg-config")
+        .args(args)
+        .arg("steady")
+        .env("PKG_CONFIG_PATH", pkg_config_dir())
+        .output()
+        .ok()?;
+    assert!(out.status.success(), "{}", report("pkg-config", &out));
+    Some(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+#[test]
+fn c_example_builds_with_pkg_config_and_runs() {
+    let Some(flags) = pkg_config(&["--cflags", "--libs"]) else {
+        eprintln!("skipped: pkg-config is not installed");
+        return;
+    };
+    assert!(flags.iter().any(|f| f == "-lsteady"), "{flags:?}");
+    let exe = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("controller_host");
+    let out = Command::new("cc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
+        .arg(root().join("examples/c/controller_host.c"))
+        .args(&flags)
+        .arg(format!("-Wl,-rpath,{}", library_dir().display()))
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .expect("the system C compiler `cc` runs");
+    assert!(out.status.success(), "{}", report("cc", &out));
+    let out = Command::new(&exe).output().expect("running the example");
+    assert!(out.status.success(), "{}", report("controller_host", &out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("ConfigMap sky has color grey"), "{stdout}");
+}
+
+#[test]
+fn c_example_links_statically_with_the_private_libraries() {
+    let Some(flags) = pkg_config(&["--cflags", "--libs-only-other", "--libs-only-L"]) else {
+        eprintln!("skipped: pkg-config is not installed");
+        return;
+    };
+    let private = pkg_config(&["--static", "--libs-only-l"]).unwrap_or_default();
+    let archive = library_dir().join("libsteady.a");
+    assert!(archive.exists(), "{} not built", archive.display());
+    let exe = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("controller_host_static");
+    let out = Command::new("cc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
+        .arg(root().join("examples/c/controller_host.c"))
+        .args(&flags)
+        .arg(&archive)
+        .args(private.iter().filter(|l| *l != "-lsteady"))
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .expect("the system C compiler `cc` runs");
+    assert!(out.status.success(), "{}", report("cc (static)", &out));
+    let out = Command::new(&exe).output().expect("running the example");
+    assert!(
+        out.status.success(),
+        "{}",
+        report("controller_host_static", &out)
+    );
+}

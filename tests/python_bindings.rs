@@ -44,3 +44,26 @@ fn python_unittest_suite_passes() {
     );
     eprintln!("{stderr}");
 }
+
+#[test]
+fn python_example_controller_runs() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("python3")
+        .arg(root.join("examples/python/widgets.py"))
+        .env("PYTHONPATH", root.join("bindings/python"))
+        .env("STEADY_LIBRARY", library())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .expect("running python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "examples/python/widgets.py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("ConfigMap sky has color grey"), "{stdout}");
+}
