@@ -774,6 +774,154 @@ fn supervisord_restart() -> Option<[f64; 2]> {
     Some([num("p50 ")?, num("p99 ")?])
 }
 
+// ---- ffi: the C ABI and the Python bindings --------------------------------------------
+
+/// Median ns per call of `f` over rounds of `n` calls.
+fn median_ns(rounds: usize, n: usize, mut f: impl FnMut()) -> f64 {
+    let mut per_call = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let t0 = Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        per_call.push(t0.elapsed().as_nanos() as f64 / n as f64);
+    }
+    percentile(&mut per_call, 0.5)
+}
+
+/// A get of one small object through the C ABI (called from Rust through the exported
+/// `extern "C"` functions: argument checks, kind lookup, the dynamic API, JSON out, and
+/// `steady_string_free`), beside the same get through the Rust dynamic API.
+fn ffi_get(out: &Out) {
+    use std::ffi::{c_char, CStr};
+    use steady::ffi::*;
+    let mut engine: *mut steady_engine = std::ptr::null_mut();
+    // SAFETY: a NUL-terminated configuration and a valid out pointer.
+    let rc = unsafe { steady_engine_new(c"{\"workers\": 1}".as_ptr(), &mut engine) };
+    assert_eq!(rc, steady_result::STEADY_OK);
+    // SAFETY: `engine` is live until steady_engine_free below.
+    let rust = unsafe { (*engine).engine() };
+    for (name, kind, api_version, kind_name, object) in [
+        (
+            "ffi.c_get_ns",
+            c"ConfigMap",
+            "v1",
+            "ConfigMap",
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "settings", "labels": {"app": "web"}},
+                   "data": {"color": "blue", "size": "3"}}),
+        ),
+        (
+            "ffi.c_get_custom_ns",
+            c"example.com/v1/Widget",
+            "example.com/v1",
+            "Widget",
+            json!({"apiVersion": "example.com/v1", "kind": "Widget",
+                   "metadata": {"name": "settings", "labels": {"app": "web"}},
+                   "spec": {"color": "blue", "size": 3}}),
+        ),
+    ] {
+        let api = rust.dynamic(api_version, kind_name);
+        api.create(object).unwrap();
+        let name_c = c"settings";
+        let c_get = || {
+            let mut json: *mut c_char = std::ptr::null_mut();
+            // SAFETY: live engine, NUL-terminated strings, valid out pointer; the string
+            // is freed once with steady_string_free.
+            unsafe {
+                let rc = steady_engine_get(
+                    engine,
+                    kind.as_ptr(),
+                    std::ptr::null(),
+                    name_c.as_ptr(),
+                    &mut json,
+                );
+                debug_assert_eq!(rc, steady_result::STEADY_OK);
+                std::hint::black_box(CStr::from_ptr(json));
+                steady_string_free(json);
+            }
+        };
+        let rust_get = || {
+            std::hint::black_box(api.get("settings").unwrap());
+        };
+        // The Rust get plus encoding the object as JSON: what the C call does besides
+        // crossing the ABI.
+        let rust_get_json = || {
+            let o = api.get("settings").unwrap();
+            std::hint::black_box(serde_json::to_vec(&*o).unwrap());
+        };
+        let (mut c, mut r, mut j) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..9 {
+            c.push(median_ns(5, 20_000, c_get));
+            r.push(median_ns(5, 20_000, rust_get));
+            j.push(median_ns(5, 20_000, rust_get_json));
+        }
+        let c = percentile(&mut c, 0.5);
+        let r = percentile(&mut r, 0.5);
+        let j = percentile(&mut j, 0.5);
+        let suffix = &name["ffi.c_get".len()..name.len() - 3];
+        let base = format!("rust.dynamic_get{suffix}_ns");
+        let json_base = format!("rust.dynamic_get_json{suffix}_ns");
+        out.emit(&base, r, "ns", None);
+        out.emit(&json_base, j, "ns", None);
+        out.emit(name, c, "ns", Some((&base, r, c / r)));
+        out.emit(
+            &format!("ffi.c_get{suffix}_vs_json_ns"),
+            c,
+            "ns",
+            Some((&json_base, j, c / j)),
+        );
+    }
+    // SAFETY: made by steady_engine_new, freed once.
+    unsafe { steady_engine_free(engine) };
+}
+
+/// A get through the Python bindings, timed by a short script in python3 (if installed)
+/// against the cdylib of this build.
+fn python_get(out: &Out) {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|p| p.parent()).unwrap().to_path_buf();
+    let lib = ["libsteady.so", "deps/libsteady.so", "libsteady.dylib"]
+        .iter()
+        .map(|n| profile_dir.join(n))
+        .find(|p| p.exists());
+    let Some(lib) = lib else {
+        eprintln!("python.get_us skipped: no cdylib next to {}", exe.display());
+        return;
+    };
+    let script = r#"
+import time, steady
+with steady.Engine(workers=1) as e:
+    e.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings",
+              "labels": {"app": "web"}}, "data": {"color": "blue", "size": "3"}})
+    best = []
+    for _ in range(7):
+        t0 = time.perf_counter()
+        for _ in range(20000):
+            e.get("ConfigMap", "settings")
+        best.append((time.perf_counter() - t0) / 20000 * 1e6)
+    best.sort()
+    print(best[len(best) // 2])
+"#;
+    let root = env!("CARGO_MANIFEST_DIR");
+    let res = std::process::Command::new("python3")
+        .args(["-c", script])
+        .env("PYTHONPATH", format!("{root}/bindings/python"))
+        .env("STEADY_LIBRARY", &lib)
+        .output();
+    match res {
+        Ok(o) if o.status.success() => {
+            let us: f64 = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
+            out.emit("python.get_us", us, "us", None);
+        }
+        Ok(o) => eprintln!(
+            "python.get_us failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(_) => eprintln!("python.get_us skipped: python3 is not installed"),
+    }
+}
+
 fn main() {
     let mut json = false;
     let mut filter = Vec::new();
@@ -812,5 +960,11 @@ fn main() {
     #[cfg(unix)]
     if out.wants("process.restart") {
         process_restart(&out);
+    }
+    if out.wants("ffi.") || out.wants("rust.dynamic_get") {
+        ffi_get(&out);
+    }
+    if out.wants("python.") {
+        python_get(&out);
     }
 }

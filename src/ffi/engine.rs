@@ -30,6 +30,12 @@ pub struct steady_engine {
 }
 
 impl steady_engine {
+    /// The Rust engine inside the handle, for Rust code sharing an engine with C (the
+    /// benchmarks compare the two paths on one engine).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     /// The dynamic API for the kind named by the C string `kind`.
     ///
     /// # Safety
