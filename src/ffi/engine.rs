@@ -134,10 +134,17 @@ pub unsafe extern "C" fn steady_engine_free(engine: *mut steady_engine) {
         // SAFETY: a live engine per the caller's contract.
         let e = unsafe { &*engine };
         e.engine.shutdown();
-        // Shutdown closed every watch, so each callback-watch thread is finishing.
-        let subs: Vec<_> = e.subscriptions.lock().drain(..).collect();
-        for s in subs {
-            s.join();
+        // Shutdown closed every watch, so each callback-watch thread is finishing. A callback
+        // may have started another subscription just before the watches closed: it is in
+        // the list once its creator is joined, so drain until nothing is left.
+        loop {
+            let subs: Vec<_> = e.subscriptions.lock().drain(..).collect();
+            if subs.is_empty() {
+                break;
+            }
+            for s in subs {
+                s.join();
+            }
         }
         free_handle(engine);
     })

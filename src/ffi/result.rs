@@ -130,7 +130,7 @@ pub(crate) fn set_last_error(message: &str) {
 /// - Threads: per thread, like `errno`. Successful calls do not clear it.
 #[no_mangle]
 pub extern "C" fn steady_last_error() -> *const c_char {
-    super::boundary::ffi_boundary!("steady_last_error", or std::ptr::null(), {
+    super::boundary::ffi_boundary!("steady_last_error", or c"".as_ptr(), {
         LAST_ERROR.with(|l| l.borrow().as_ptr())
     })
 }
@@ -142,6 +142,12 @@ pub extern "C" fn steady_last_error() -> *const c_char {
 /// - Threads: any.
 #[no_mangle]
 pub extern "C" fn steady_result_name(code: i32) -> *const c_char {
+    super::boundary::ffi_boundary!("steady_result_name", or c"STEADY_UNKNOWN".as_ptr(), {
+        result_name(code)
+    })
+}
+
+fn result_name(code: i32) -> *const c_char {
     use steady_result::*;
     const ALL: [steady_result; 13] = [
         STEADY_OK,

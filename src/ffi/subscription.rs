@@ -50,18 +50,26 @@ const STOP_POLL: Duration = Duration::from_millis(50);
 
 impl SubscriptionThread {
     /// Stops the thread and waits for it, unless called on the thread itself (from inside
-    /// its callback), where it only asks it to stop after the callback returns.
+    /// its callback), where it only asks it to stop after the callback returns; the handle
+    /// then stays in place for the engine to join when it is freed.
     pub(crate) fn join(&self) {
         self.stop.store(true, Ordering::Release);
-        let handle = self.handle.lock().take();
-        if let Some(h) = handle {
-            if h.thread().id() == std::thread::current().id() {
-                return; // detached; the flag ends it when the callback returns
+        let handle = {
+            let mut slot = self.handle.lock();
+            if slot
+                .as_ref()
+                .is_some_and(|h| h.thread().id() == std::thread::current().id())
+            {
+                return;
             }
+            slot.take()
+        };
+        if let Some(h) = handle {
             let _ = h.join();
         }
     }
 
+    /// True once the thread has ended (or was joined).
     fn finished(&self) -> bool {
         self.handle.lock().as_ref().is_none_or(|h| h.is_finished())
     }
@@ -176,10 +184,16 @@ pub unsafe extern "C" fn steady_subscription_new(
         }
         drop(slot);
         drop(userdata);
-        {
+        let ended: Vec<_> = {
             let mut subs = e.subscriptions.lock();
-            subs.retain(|s| !s.finished());
+            let (ended, running): (Vec<_>, Vec<_>) = subs.drain(..).partition(|s| s.finished());
+            *subs = running;
             subs.push(shared.clone());
+            ended
+        };
+        // Threads that already ended: joining them returns at once.
+        for s in ended {
+            s.join();
         }
         out.write(into_handle(steady_subscription { thread: shared }));
         Ok(())

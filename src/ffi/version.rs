@@ -22,7 +22,9 @@ const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 /// - Threads: any.
 #[no_mangle]
 pub extern "C" fn steady_version() -> *const c_char {
-    VERSION.as_ptr().cast()
+    super::boundary::ffi_boundary!("steady_version", or c"".as_ptr(), {
+        VERSION.as_ptr().cast()
+    })
 }
 
 #[cfg(test)]

@@ -223,6 +223,43 @@ static void failed_subscription_keeps_userdata(void) {
     CHECK(atomic_load(&kept.freed) == 0);
 }
 
+/* A callback that frees its own subscription: it is not called again, and the engine still
+   joins its thread when freed. */
+struct self_freeing {
+    _Atomic(steady_subscription *) handle;
+    atomic_int events;
+    atomic_int freed;
+};
+
+static int32_t free_myself(void *userdata, const char *event) {
+    (void)event;
+    struct self_freeing *s = userdata;
+    atomic_fetch_add(&s->events, 1);
+    while (atomic_load(&s->handle) == NULL) sleep_ms(1); /* set by the creator once it returns */
+    steady_subscription_free(atomic_load(&s->handle));
+    return 0;
+}
+
+static void free_self_sub(void *userdata) {
+    struct self_freeing *s = userdata;
+    atomic_fetch_add(&s->freed, 1);
+}
+
+static void a_callback_frees_its_own_subscription(void) {
+    steady_engine *e = NULL;
+    CHECK_OK(steady_engine_new("{\"workers\": 1}", &e));
+    CHECK_OK(steady_engine_create(e, cm("a", "x"), NULL));
+    CHECK_OK(steady_engine_create(e, cm("b", "x"), NULL));
+    static struct self_freeing s;
+    steady_subscription *handle = NULL;
+    CHECK_OK(steady_subscription_new(e, "ConfigMap", NULL, NULL, -1, free_myself, &s, free_self_sub, &handle));
+    atomic_store(&s.handle, handle);
+    EVENTUALLY(atomic_load(&s.freed) == 1, 10);
+    CHECK(atomic_load(&s.events) == 1);
+    steady_engine_free(e);
+    CHECK(atomic_load(&s.freed) == 1);
+}
+
 /* Two threads reading one watch: each event goes to exactly one of them. */
 static steady_watch *shared_watch;
 static atomic_int shared_events;
@@ -263,6 +300,7 @@ int main(void) {
     expired_history();
     subscriptions();
     failed_subscription_keeps_userdata();
+    a_callback_frees_its_own_subscription();
     one_watch_two_readers();
     TEST_DONE();
 }

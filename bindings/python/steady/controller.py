@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import ctypes
 import itertools
+import json
 import logging
 import threading
 import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
+from ._handle import check, encode
 from ._lib import FREE_FN, RECONCILE_FN, lib
 from .errors import NotFound, TerminalError
 
@@ -130,9 +132,6 @@ def register(
     options: dict[str, Any],
 ) -> None:
     """Registers ``fn`` as the reconciler of controller ``name`` on ``engine``."""
-    from ._handle import check, encode
-    import json
-
     key = next(_keys)
     with _table_lock:
         _table[key] = (fn, weakref.ref(engine))
