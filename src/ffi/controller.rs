@@ -1,5 +1,5 @@
 //! Host controllers: a C reconcile callback registered as an ordinary
-//! [`Controller`](crate::runtime::Controller) on the engine's pool.
+//! [`Controller`] on the engine's pool.
 
 use super::boundary::{ffi_boundary, handle_arg, opt_str_arg, str_arg, CallbackScope, UserData};
 use super::engine::steady_engine;
