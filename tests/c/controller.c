@@ -12,6 +12,7 @@ struct host {
     atomic_uint max_retries;
     atomic_int refused_free;
     atomic_int gone;
+    atomic_int found_existing; /* reconciles that found the ConfigMap already there */
     int action; /* what to return once the work is done */
 };
 
@@ -58,6 +59,7 @@ static int32_t reconcile_widget(void *userdata, const steady_reconcile_request *
              " \"kind\": \"Widget\", \"name\": \"%s\", \"uid\": \"%s\", \"controller\": true}]}}",
              req->name, req->ns, req->name, uid_value);
     rc = steady_engine_create(h->engine, cm, NULL);
+    if (rc == STEADY_ALREADY_EXISTS) atomic_fetch_add(&h->found_existing, 1);
     if (rc != STEADY_OK && rc != STEADY_ALREADY_EXISTS) {
         steady_reconcile_reply_error(reply, steady_last_error());
         return STEADY_RECONCILE_ERROR;
@@ -117,6 +119,10 @@ static void a_controller_reconciles_and_reenters_the_api(void) {
     CHECK(exists(e, "ConfigMap", "early"));
     CHECK(atomic_load(&h.max_retries) == 2);
     CHECK(atomic_load(&h.refused_free) >= 1);
+    /* A reconcile after early's ConfigMap exists can only come from the ConfigMap informer:
+       once seen, that informer is watching (add_controller returns before its informers
+       have opened their watches; a child created and deleted in between would be missed). */
+    EVENTUALLY(atomic_load(&h.found_existing) >= 1, 20);
 
     CHECK_OK(steady_engine_apply(e, "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: late}\n", NULL));
     EVENTUALLY(has_ready_status(e, "late"), 20);

@@ -1,5 +1,7 @@
 /* apply, get, list, create, update, update_status, patch, delete and metrics, with the
    errors each can give. */
+#include <pthread.h>
+
 #include "check.h"
 
 static const char *WEB =
@@ -223,6 +225,51 @@ static void metrics_are_prometheus_text(steady_engine *e) {
     CHECK_RC(steady_engine_metrics(e, NULL), STEADY_NULL_PARAMETER);
 }
 
+/* Several host threads write one object at once: merge patches retry internally on
+   conflicts, so every thread's last write is there. */
+struct writer {
+    steady_engine *engine;
+    int id;
+    int failures;
+};
+
+static void *write_counter(void *arg) {
+    struct writer *w = arg;
+    for (int i = 1; i <= 50; i++) {
+        char patch[128];
+        snprintf(patch, sizeof patch, "{\"data\": {\"t%d\": \"%d\"}}", w->id, i);
+        if (steady_engine_patch(w->engine, "ConfigMap", NULL, "shared", patch, false, NULL) != STEADY_OK)
+            w->failures++;
+        char *json = NULL;
+        if (steady_engine_get(w->engine, "ConfigMap", NULL, "shared", &json) != STEADY_OK)
+            w->failures++;
+        steady_string_free(json);
+    }
+    return NULL;
+}
+
+static void threads_share_an_engine(steady_engine *e) {
+    CHECK_OK(steady_engine_create(e, "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\","
+                                     " \"metadata\": {\"name\": \"shared\"}}", NULL));
+    pthread_t threads[4];
+    struct writer writers[4];
+    for (int i = 0; i < 4; i++) {
+        writers[i] = (struct writer){e, i, 0};
+        pthread_create(&threads[i], NULL, write_counter, &writers[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(threads[i], NULL);
+        CHECK(writers[i].failures == 0);
+    }
+    char *json = NULL;
+    CHECK_OK(steady_engine_get(e, "ConfigMap", NULL, "shared", &json));
+    CHECK_CONTAINS(json, "\"t0\":\"50\"");
+    CHECK_CONTAINS(json, "\"t1\":\"50\"");
+    CHECK_CONTAINS(json, "\"t2\":\"50\"");
+    CHECK_CONTAINS(json, "\"t3\":\"50\"");
+    steady_string_free(json);
+}
+
 int main(void) {
     steady_engine *e = NULL;
     CHECK_OK(steady_engine_new("{\"workers\": 1}", &e));
@@ -233,6 +280,7 @@ int main(void) {
     patch_merges(e);
     delete_honours_options(e);
     metrics_are_prometheus_text(e);
+    threads_share_an_engine(e);
     steady_engine_free(e);
     TEST_DONE();
 }

@@ -35,6 +35,7 @@ class Controllers(unittest.TestCase):
         e = self.e
         e.create(widget("early"))
         threads: set[str] = set()
+        found_existing: list[str] = []
 
         @e.controller(W, owns=["ConfigMap"])
         def widgets(req: steady.Request) -> None:
@@ -50,11 +51,16 @@ class Controllers(unittest.TestCase):
                                                             "uid": obj["metadata"]["uid"],
                                                             "controller": True}]}})
             except steady.AlreadyExists:
-                pass
+                found_existing.append(req.name)
             e.patch(req.kind_name, req.name, {"status": {"ready": True}}, status=True)
             return None
 
         eventually(lambda: config_map_exists(e, "early"), "the existing Widget's ConfigMap")
+        # A reconcile of "early" after its ConfigMap exists can only come from the ConfigMap
+        # informer: once seen, that informer is watching. (add_controller returns before its
+        # informers have opened their watches; a child created and deleted in between would
+        # go unnoticed. Reported to the runtime's owner.)
+        eventually(lambda: "early" in found_existing, "the ConfigMap informer is running")
         e.create(widget("late"))
         eventually(lambda: e.get(W, "late").get("status") == {"ready": True}, "late is ready")
         # An owned object's change wakes its owner, which repairs it.

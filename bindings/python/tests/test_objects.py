@@ -3,6 +3,7 @@ errors."""
 
 from __future__ import annotations
 
+import threading
 import unittest
 
 import steady
@@ -147,6 +148,27 @@ class Objects(unittest.TestCase):
             self.e.get("ConfigMap", "bad\udcff")
         self.assertIn("parameter name is not valid UTF-8", str(cm.exception))
         self.assertEqual(cm.exception.code, 101)
+
+    def test_python_threads_share_an_engine(self) -> None:
+        self.e.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared"}})
+        errors: list[BaseException] = []
+
+        def write(i: int) -> None:
+            try:
+                for n in range(1, 51):
+                    self.e.patch("ConfigMap", "shared", {"data": {f"t{i}": str(n)}})
+                    self.e.get("ConfigMap", "shared")
+            except BaseException as e:  # noqa: BLE001
+                errors.append(e)
+
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        data = self.e.get("ConfigMap", "shared")["data"]
+        self.assertEqual(data, {f"t{i}": "50" for i in range(4)})
 
     def test_metrics_are_prometheus_text(self) -> None:
         self.assertIsInstance(self.e.metrics(), str)
