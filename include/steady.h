@@ -112,6 +112,11 @@ typedef enum steady_result {
    */
   STEADY_CLOSED = 9,
   /**
+   * The object exists but cannot serve the request now (a Service with no ready
+   * endpoint, 503): try again later.
+   */
+  STEADY_UNAVAILABLE = 10,
+  /**
    * A required pointer parameter was NULL; the message names the parameter.
    */
   STEADY_NULL_PARAMETER = 100,

@@ -33,6 +33,9 @@ pub enum steady_result {
     STEADY_TIMEOUT = 8,
     /// The engine has shut down (or the watch ended with it).
     STEADY_CLOSED = 9,
+    /// The object exists but cannot serve the request now (a Service with no ready
+    /// endpoint, 503): try again later.
+    STEADY_UNAVAILABLE = 10,
     /// A required pointer parameter was NULL; the message names the parameter.
     STEADY_NULL_PARAMETER = 100,
     /// A string parameter was not valid UTF-8; the message names the parameter.
@@ -60,6 +63,7 @@ impl steady_result {
             Error::Expired { .. } => steady_result::STEADY_EXPIRED,
             Error::Timeout => steady_result::STEADY_TIMEOUT,
             Error::Closed => steady_result::STEADY_CLOSED,
+            Error::Unavailable { .. } => steady_result::STEADY_UNAVAILABLE,
             // `root` never returns the wrapper; keep the wrapper's meaning if it ever did.
             Error::InDocument { .. } => steady_result::STEADY_INVALID,
         }
@@ -149,7 +153,7 @@ pub extern "C" fn steady_result_name(code: i32) -> *const c_char {
 
 fn result_name(code: i32) -> *const c_char {
     use steady_result::*;
-    const ALL: [steady_result; 13] = [
+    const ALL: [steady_result; 14] = [
         STEADY_OK,
         STEADY_NOT_FOUND,
         STEADY_ALREADY_EXISTS,
@@ -160,6 +164,7 @@ fn result_name(code: i32) -> *const c_char {
         STEADY_EXPIRED,
         STEADY_TIMEOUT,
         STEADY_CLOSED,
+        STEADY_UNAVAILABLE,
         STEADY_NULL_PARAMETER,
         STEADY_INVALID_UTF8,
         STEADY_PANIC,
@@ -185,6 +190,7 @@ impl steady_result {
             steady_result::STEADY_EXPIRED => "STEADY_EXPIRED\0",
             steady_result::STEADY_TIMEOUT => "STEADY_TIMEOUT\0",
             steady_result::STEADY_CLOSED => "STEADY_CLOSED\0",
+            steady_result::STEADY_UNAVAILABLE => "STEADY_UNAVAILABLE\0",
             steady_result::STEADY_NULL_PARAMETER => "STEADY_NULL_PARAMETER\0",
             steady_result::STEADY_INVALID_UTF8 => "STEADY_INVALID_UTF8\0",
             steady_result::STEADY_PANIC => "STEADY_PANIC\0",

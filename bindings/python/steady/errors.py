@@ -16,6 +16,7 @@ __all__ = [
     "Denied",
     "Expired",
     "Closed",
+    "Unavailable",
     "TerminalError",
 ]
 
@@ -84,6 +85,13 @@ class Closed(Error):
     code = 9
 
 
+class Unavailable(Error):
+    """The object cannot serve the request now, e.g. a Service with no ready endpoint
+    (``STEADY_UNAVAILABLE``): try again later."""
+
+    code = 10
+
+
 class TerminalError(Exception):
     """Raise from a reconcile function when retrying cannot help: the failure is counted and
     recorded as a Warning Event, and the object is not reconciled again until it changes.
@@ -99,6 +107,7 @@ _BY_CODE: dict[int, type[Error]] = {
     6: Denied,
     7: Expired,
     9: Closed,
+    10: Unavailable,
     101: Invalid,  # STEADY_INVALID_UTF8
 }
 
