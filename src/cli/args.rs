@@ -1,0 +1,398 @@
+//! Command-line arguments: the commands, their options, and durations (`500ms`, `2m30s`).
+//!
+//! Hand-written: three commands and a handful of options do not need a parser crate. Options
+//! take their value as the next argument or after `=` (`--for 30s`, `--for=30s`); `--` ends
+//! the options; `-` names standard input.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What the command line asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// `steady run`.
+    Run(RunArgs),
+    /// `steady validate`.
+    Validate(ValidateArgs),
+    /// `steady version` or `--version`.
+    Version,
+    /// `--help` or `steady help [COMMAND]`: the usage of a topic.
+    Help(Topic),
+}
+
+/// Which usage text to show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Topic {
+    /// The overview.
+    Main,
+    /// `steady run`.
+    Run,
+    /// `steady validate`.
+    Validate,
+    /// `steady version`.
+    Version,
+}
+
+/// How `steady run` shows what happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// A live status view redrawn in place (the default on a terminal).
+    View,
+    /// One line per change (the default when stdout is not a terminal).
+    Lines,
+    /// Every watch event of every kind as a JSON line.
+    Json,
+}
+
+/// Options of `steady run`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunArgs {
+    /// Manifest files and directories.
+    pub paths: Vec<PathBuf>,
+    /// Stop after this long.
+    pub run_for: Option<Duration>,
+    /// Where claim and emptyDir directories and logs go.
+    pub data_dir: Option<PathBuf>,
+    /// `None`: by whether stdout is a terminal.
+    pub output: Option<Output>,
+}
+
+/// Options of `steady validate`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ValidateArgs {
+    /// Manifest files and directories.
+    pub paths: Vec<PathBuf>,
+}
+
+/// A command line that cannot be understood; the usage of `topic` goes with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageError {
+    /// What is wrong.
+    pub message: String,
+    /// Whose usage to print.
+    pub topic: Topic,
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn usage_error(topic: Topic, message: impl Into<String>) -> UsageError {
+    UsageError {
+        message: message.into(),
+        topic,
+    }
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: &[String]) -> Result<Command, UsageError> {
+    let Some((first, rest)) = args.split_first() else {
+        return Err(usage_error(Topic::Main, "a command is required"));
+    };
+    match first.as_str() {
+        "-h" | "--help" => Ok(Command::Help(Topic::Main)),
+        "-V" | "--version" => Ok(Command::Version),
+        "help" => match rest {
+            [] => Ok(Command::Help(Topic::Main)),
+            [t] => topic_named(t).map(Command::Help).ok_or_else(|| {
+                usage_error(Topic::Main, format!("no help for {t:?}: unknown command"))
+            }),
+            _ => Err(usage_error(Topic::Main, "help takes at most one command")),
+        },
+        "version" => {
+            if rest.iter().any(|a| a == "-h" || a == "--help") {
+                return Ok(Command::Help(Topic::Version));
+            }
+            match rest.first() {
+                None => Ok(Command::Version),
+                Some(a) => Err(usage_error(
+                    Topic::Version,
+                    format!("unexpected argument {a:?}"),
+                )),
+            }
+        }
+        "run" => parse_run(rest),
+        "validate" => parse_validate(rest),
+        a if a.starts_with('-') => Err(usage_error(
+            Topic::Main,
+            format!("unknown option {a:?} (options go after the command)"),
+        )),
+        a => Err(usage_error(Topic::Main, format!("unknown command {a:?}"))),
+    }
+}
+
+fn topic_named(name: &str) -> Option<Topic> {
+    match name {
+        "run" => Some(Topic::Run),
+        "validate" => Some(Topic::Validate),
+        "version" => Some(Topic::Version),
+        _ => None,
+    }
+}
+
+/// Walks the arguments of one command: options (with or without `=value`) and operands.
+struct Walker<'a> {
+    args: std::slice::Iter<'a, String>,
+    topic: Topic,
+    operands_only: bool,
+}
+
+enum Arg<'a> {
+    /// `--name` or `-n`, with a value given after `=`.
+    Option(&'a str, Option<&'a str>),
+    Operand(&'a str),
+}
+
+impl<'a> Walker<'a> {
+    fn next(&mut self) -> Option<Arg<'a>> {
+        loop {
+            let a = self.args.next()?;
+            if self.operands_only || a == "-" || !a.starts_with('-') {
+                return Some(Arg::Operand(a));
+            }
+            if a == "--" {
+                self.operands_only = true;
+                continue;
+            }
+            return Some(match a.split_once('=') {
+                Some((name, value)) if a.starts_with("--") => Arg::Option(name, Some(value)),
+                _ => Arg::Option(a, None),
+            });
+        }
+    }
+
+    /// The value of option `name`: after `=`, or the next argument.
+    fn value(&mut self, name: &str, inline: Option<&'a str>) -> Result<&'a str, UsageError> {
+        if let Some(v) = inline {
+            return Ok(v);
+        }
+        self.args
+            .next()
+            .map(String::as_str)
+            .ok_or_else(|| usage_error(self.topic, format!("option {name} needs a value")))
+    }
+
+    fn unknown(&self, name: &str) -> UsageError {
+        usage_error(self.topic, format!("unknown option {name:?}"))
+    }
+
+    fn no_value(&self, name: &str, inline: Option<&str>) -> Result<(), UsageError> {
+        match inline {
+            Some(_) => Err(usage_error(
+                self.topic,
+                format!("option {name} takes no value"),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+fn walker(args: &[String], topic: Topic) -> Walker<'_> {
+    Walker {
+        args: args.iter(),
+        topic,
+        operands_only: false,
+    }
+}
+
+fn parse_run(args: &[String]) -> Result<Command, UsageError> {
+    let mut w = walker(args, Topic::Run);
+    let mut run = RunArgs::default();
+    while let Some(arg) = w.next() {
+        match arg {
+            Arg::Operand(p) => run.paths.push(PathBuf::from(p)),
+            Arg::Option(name @ ("-h" | "--help"), v) => {
+                w.no_value(name, v)?;
+                return Ok(Command::Help(Topic::Run));
+            }
+            Arg::Option(name @ "--for", v) => {
+                let v = w.value(name, v)?;
+                let d = parse_duration(v)
+                    .map_err(|e| usage_error(Topic::Run, format!("--for {v:?}: {e}")))?;
+                run.run_for = Some(d);
+            }
+            Arg::Option(name @ "--data-dir", v) => {
+                let v = w.value(name, v)?;
+                if v.is_empty() {
+                    return Err(usage_error(Topic::Run, "--data-dir needs a directory"));
+                }
+                run.data_dir = Some(PathBuf::from(v));
+            }
+            Arg::Option(name @ ("-o" | "--output"), v) => {
+                let v = w.value(name, v)?;
+                run.output = Some(match v {
+                    "view" => Output::View,
+                    "lines" => Output::Lines,
+                    "json" => Output::Json,
+                    other => {
+                        return Err(usage_error(
+                            Topic::Run,
+                            format!("{name} {other:?}: expected view, lines or json"),
+                        ))
+                    }
+                });
+            }
+            Arg::Option(name, _) => return Err(w.unknown(name)),
+        }
+    }
+    if run.paths.is_empty() {
+        return Err(usage_error(
+            Topic::Run,
+            "no manifest given: name at least one FILE or DIR",
+        ));
+    }
+    Ok(Command::Run(run))
+}
+
+fn parse_validate(args: &[String]) -> Result<Command, UsageError> {
+    let mut w = walker(args, Topic::Validate);
+    let mut v = ValidateArgs::default();
+    while let Some(arg) = w.next() {
+        match arg {
+            Arg::Operand(p) => v.paths.push(PathBuf::from(p)),
+            Arg::Option(name @ ("-h" | "--help"), value) => {
+                w.no_value(name, value)?;
+                return Ok(Command::Help(Topic::Validate));
+            }
+            Arg::Option(name, _) => return Err(w.unknown(name)),
+        }
+    }
+    if v.paths.is_empty() {
+        return Err(usage_error(
+            Topic::Validate,
+            "no manifest given: name at least one FILE or DIR",
+        ));
+    }
+    Ok(Command::Validate(v))
+}
+
+/// Parses a duration written as a sequence of numbers with units, Go style: `500ms`, `30s`,
+/// `2m`, `1h30m`, `1.5s`. Units: `ms`, `s`, `m`, `h`. A bare number is refused (its unit
+/// would be a guess).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    if text.is_empty() {
+        return Err("empty duration".into());
+    }
+    let mut total = 0f64;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (number, after) = rest.split_at(digits);
+        if number.is_empty() {
+            return Err(format!("expected a number at {rest:?}"));
+        }
+        let n: f64 = number
+            .parse()
+            .map_err(|_| format!("{number:?} is not a number"))?;
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_len);
+        let scale = match unit {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "" => {
+                return Err(format!(
+                    "{number} needs a unit: ms, s, m or h (e.g. {number}s)"
+                ))
+            }
+            u => return Err(format!("unknown unit {u:?}: use ms, s, m or h")),
+        };
+        total += n * scale;
+        rest = next;
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| "duration out of range".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn durations_take_go_style_units_and_refuse_bare_numbers() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("30").unwrap_err().contains("needs a unit"));
+        assert!(parse_duration("3d")
+            .unwrap_err()
+            .contains("unknown unit \"d\""));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("1..2s").is_err());
+    }
+
+    #[test]
+    fn run_takes_paths_and_options_with_or_without_equals() {
+        let c = parse(&args("run a.yaml --for 2s dir -o json --data-dir=/tmp/x")).unwrap();
+        assert_eq!(
+            c,
+            Command::Run(RunArgs {
+                paths: vec!["a.yaml".into(), "dir".into()],
+                run_for: Some(Duration::from_secs(2)),
+                data_dir: Some("/tmp/x".into()),
+                output: Some(Output::Json),
+            })
+        );
+        let c = parse(&args("run --output=lines -- --odd-name.yaml -")).unwrap();
+        let Command::Run(r) = c else { panic!() };
+        assert_eq!(r.paths, vec![PathBuf::from("--odd-name.yaml"), "-".into()]);
+        assert_eq!(r.output, Some(Output::Lines));
+    }
+
+    #[test]
+    fn bad_command_lines_name_the_problem_and_the_usage_to_show() {
+        let e = parse(&args("run a.yaml --bogus")).unwrap_err();
+        assert_eq!(
+            (e.message.as_str(), e.topic),
+            ("unknown option \"--bogus\"", Topic::Run)
+        );
+        let e = parse(&args("run")).unwrap_err();
+        assert!(e.message.contains("no manifest"), "{e}");
+        let e = parse(&args("run a --for")).unwrap_err();
+        assert_eq!(e.message, "option --for needs a value");
+        let e = parse(&args("run a -o yaml")).unwrap_err();
+        assert!(e.message.contains("expected view, lines or json"), "{e}");
+        let e = parse(&args("frobnicate")).unwrap_err();
+        assert_eq!(
+            (e.message.as_str(), e.topic),
+            ("unknown command \"frobnicate\"", Topic::Main)
+        );
+        let e = parse(&args("validate")).unwrap_err();
+        assert_eq!(e.topic, Topic::Validate);
+        assert!(parse(&[]).is_err());
+        let e = parse(&args("validate a --help=x")).unwrap_err();
+        assert_eq!(e.message, "option --help takes no value");
+    }
+
+    #[test]
+    fn help_and_version_are_reachable_from_everywhere() {
+        assert_eq!(parse(&args("--help")), Ok(Command::Help(Topic::Main)));
+        assert_eq!(parse(&args("help run")), Ok(Command::Help(Topic::Run)));
+        assert_eq!(parse(&args("run -h")), Ok(Command::Help(Topic::Run)));
+        assert_eq!(
+            parse(&args("validate x --help")),
+            Ok(Command::Help(Topic::Validate))
+        );
+        assert_eq!(
+            parse(&args("version --help")),
+            Ok(Command::Help(Topic::Version))
+        );
+        assert_eq!(parse(&args("version")), Ok(Command::Version));
+        assert_eq!(parse(&args("-V")), Ok(Command::Version));
+        assert!(parse(&args("help nope")).is_err());
+    }
+}

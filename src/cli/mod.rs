@@ -1,0 +1,141 @@
+//! The `steady` command-line tool (built with the cargo feature `cli`).
+//!
+//! A consumer of the library's public API only: it is compiled into the binary
+//! (`src/bin/steady.rs`), not into the library, so nothing crate-private is in reach.
+//!
+//! - [`args`]: the command line.
+//! - [`files`]: `FILE|DIR...` to manifest texts.
+//! - [`check`]: offline decoding and validation, one line per problem (`steady validate`).
+//! - [`run`]: the engine, apply, the live status and graceful shutdown (`steady run`).
+//! - [`follow`]: watches of every kind fanned into one channel.
+//! - [`status`]: the status model and its rendering.
+//! - [`term`]: terminal size, redraw, logging.
+//!
+//! Exit codes: 0 success; 1 problems in the manifests (or the engine could not start);
+//! 2 a command line that cannot be understood.
+
+pub mod args;
+pub mod check;
+pub mod files;
+pub mod follow;
+pub mod run;
+pub mod status;
+pub mod term;
+
+use args::{Command, Topic};
+
+/// Exit code of a command line that cannot be understood.
+pub const USAGE_EXIT: i32 = 2;
+
+const MAIN_USAGE: &str = "\
+steady: declarative supervisor on the steady engine (Kubernetes-style manifests, one process)
+
+Usage:
+  steady run [OPTIONS] FILE|DIR...   start the engine, apply the manifests, show the status
+  steady validate FILE|DIR...        check manifests offline, one line per problem
+  steady version                     print the version
+  steady help [COMMAND]              print the help of a command
+
+A DIR stands for its *.yaml, *.yml and *.json files in name order; - is standard input.
+Options: -h, --help (on every command), -V, --version.";
+
+const RUN_USAGE: &str = "\
+Usage: steady run [OPTIONS] FILE|DIR...
+
+Checks the manifests (as steady validate does; any problem: nothing starts, exit 1), starts
+the embedded engine (a local node named after this host, running processes and in-process
+workers), applies every object of every file in one all-or-nothing apply, then shows what
+happens. Ctrl-C or SIGTERM stops it gracefully: every process is terminated within its
+grace period (SIGTERM, then SIGKILL), then steady exits 0.
+
+Options:
+      --for DURATION     stop after DURATION (500ms, 30s, 2m, 1h30m) and exit 0
+      --data-dir DIR     where claim and emptyDir directories live
+                         (default: steady-<pid> under the system temporary directory)
+  -o, --output FORMAT    view   live status redrawn in place (default on a terminal)
+                         lines  one line per change (default otherwise)
+                         json   every watch event of every kind, one JSON object per line:
+                                {\"type\": \"ADDED\"|\"MODIFIED\"|\"DELETED\", \"object\": {...}}
+  -h, --help             print this help
+
+Environment: STEADY_LOG=error|warn|info|debug|trace|off (default warn), logs on stderr.";
+
+const VALIDATE_USAGE: &str = "\
+Usage: steady validate FILE|DIR...
+
+Parses, decodes and validates every document offline, as steady run would before starting
+anything. Prints one line per problem:
+
+  FILE:LINE: document N: Kind/name: field: message
+
+and unknown fields (kept, but not implemented by steady) as warnings:
+
+  FILE:LINE: warning: document N: Kind/name: field: unknown field, kept but not implemented by steady
+
+Exit status: 0 when there is no problem (warnings allowed), 1 otherwise.
+
+Options:
+  -h, --help    print this help";
+
+const VERSION_USAGE: &str = "\
+Usage: steady version
+
+Prints the version of steady.";
+
+fn usage(topic: Topic) -> &'static str {
+    match topic {
+        Topic::Main => MAIN_USAGE,
+        Topic::Run => RUN_USAGE,
+        Topic::Validate => VALIDATE_USAGE,
+        Topic::Version => VERSION_USAGE,
+    }
+}
+
+/// Runs the command line `args` (without the program name); returns the exit code.
+pub fn main(args: &[String]) -> i32 {
+    let command = match args::parse(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("steady: error: {e}\n\n{}", usage(e.topic));
+            return USAGE_EXIT;
+        }
+    };
+    match command {
+        Command::Help(topic) => {
+            println!("{}", usage(topic));
+            0
+        }
+        Command::Version => {
+            println!("steady {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Command::Validate(v) => validate(&v.paths),
+        Command::Run(r) => {
+            term::init_logging();
+            run::run(r)
+        }
+    }
+}
+
+/// `steady validate`: problems on stdout, a summary on stderr.
+fn validate(paths: &[std::path::PathBuf]) -> i32 {
+    let sources = match files::read_all(paths) {
+        Ok(s) => s,
+        Err(e) => {
+            println!("{e}");
+            return 1;
+        }
+    };
+    let checked = check::check(&sources);
+    for p in &checked.problems {
+        println!("{p}");
+    }
+    let errors = checked.errors();
+    let warnings = checked.problems.len() - errors;
+    eprintln!(
+        "steady: {} object(s) in {} file(s): {errors} problem(s), {warnings} warning(s)",
+        checked.entries.len(),
+        sources.len()
+    );
+    i32::from(errors > 0)
+}

@@ -1,0 +1,276 @@
+//! `steady run` with real processes: the status shows the pods running, a killed process is
+//! restarted, SIGTERM (and the end of `--for`) shuts down gracefully with exit 0 and leaves
+//! no process behind, and a broken manifest starts nothing.
+//!
+//! The pods carry `spec.nodeName` (the local node) because no scheduler runs yet; once the
+//! scheduler lands they can leave it out. Every process of a test carries an environment
+//! variable with a marker unique to the test, inherited by its children, so what is left
+//! behind can be found in /proc.
+#![cfg(all(feature = "cli", target_os = "linux"))]
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const MARKER_VAR: &str = "STEADY_CLI_TEST_MARKER";
+
+fn marker(test: &str) -> String {
+    format!("{}-{test}", std::process::id())
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("steady-cli-run-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A bare Pod on the local node running `script` under `sh -c`, marked with `marker`.
+fn pod(name: &str, script: &str, marker: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  nodeName: {node}
+  terminationGracePeriodSeconds: 5
+  containers:
+  - name: main
+    command: [sh, -c, {script:?}]
+    env: [{{name: {MARKER_VAR}, value: {marker:?}}}]
+",
+        node = steady::node::host::hostname()
+    )
+}
+
+/// Live (not zombie) processes whose environment carries `marker`.
+fn marked(marker: &str) -> Vec<i32> {
+    let needle = format!("{MARKER_VAR}={marker}\0");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|d| d.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let alive = stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| !rest.starts_with('Z'));
+            alive && env.windows(needle.len()).any(|w| w == needle.as_bytes())
+        })
+        .collect()
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} {pid}");
+}
+
+/// Polls `cond` until it holds or `secs` pass (real processes and threads converging).
+fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A running `steady run` whose stdout lines arrive on a channel. Killed if the test fails.
+struct Steady {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Steady {
+    fn start(args: &[&str]) -> Steady {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_steady"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("steady starts");
+        let (tx, rx) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Steady {
+            child,
+            lines: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The first line (already read, or read within `secs`) that satisfies `pred`.
+    fn until<T>(&mut self, secs: u64, what: &str, mut pred: impl FnMut(&str) -> Option<T>) -> T {
+        if let Some(v) = self.seen.iter().find_map(|l| pred(l)) {
+            return v;
+        }
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let found = pred(&line);
+                    self.seen.push(line);
+                    if let Some(v) = found {
+                        return v;
+                    }
+                }
+                Err(_) => panic!(
+                    "timed out waiting for {what}; output so far:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Waits for the exit; returns its code and stderr.
+    fn wait(&mut self, secs: u64) -> (Option<i32>, String) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let mut err = String::new();
+                if let Some(mut e) = self.child.stderr.take() {
+                    use std::io::Read;
+                    let _ = e.read_to_string(&mut err);
+                }
+                // The rest of stdout.
+                while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                    self.seen.push(l);
+                }
+                return (status.code(), err);
+            }
+            assert!(Instant::now() < deadline, "steady run did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Steady {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The pid of pod `name`'s running container, from a `--output json` line.
+fn running_pid(line: &str, name: &str) -> Option<(i32, i64)> {
+    let ev: serde_json::Value = serde_json::from_str(line).expect("every line is JSON");
+    let o = &ev["object"];
+    if o["kind"] != "Pod" || o["metadata"]["name"] != name {
+        return None;
+    }
+    let c = &o["status"]["containerStatuses"][0];
+    c["state"]["running"].as_object()?;
+    let pid = c["containerID"]
+        .as_str()?
+        .strip_prefix("process://")?
+        .parse()
+        .ok()?;
+    Some((pid, c["restartCount"].as_i64().unwrap_or(0)))
+}
+
+#[test]
+fn run_for_shows_the_pods_running_then_exits_0_leaving_no_process() {
+    let m = marker("for");
+    let d = scratch("for");
+    let f = d.join("pods.yaml");
+    std::fs::write(
+        &f,
+        format!(
+            "{}---\n{}",
+            pod("alpha", "while :; do sleep 1; done", &m),
+            pod("beta", "sleep 1000 & wait", &m)
+        ),
+    )
+    .unwrap();
+    let mut s = Steady::start(&["run", "--for", "2s", &f.display().to_string()]);
+    let node = steady::node::host::hostname();
+    for name in ["alpha", "beta"] {
+        let want = format!("Pod default/{name}: Running ready 1/1 restarts 0 node {node}");
+        s.until(20, &want, |l| l.contains(&want).then_some(()));
+    }
+    assert!(!marked(&m).is_empty(), "the pods' processes run");
+    let (code, err) = s.wait(30);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        s.seen.iter().any(|l| l == "pod/alpha created"),
+        "{:?}",
+        s.seen
+    );
+    assert!(err.contains("stopping (--for elapsed)"), "{err}");
+    assert_eq!(marked(&m), Vec::<i32>::new(), "no process is left behind");
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn a_killed_process_is_restarted_and_sigterm_stops_everything_with_exit_0() {
+    let m = marker("kill");
+    let d = scratch("kill");
+    let f = d.join("pod.yaml");
+    // The shell's children share its marker: the whole tree must go.
+    std::fs::write(
+        &f,
+        pod("sleeper", "sleep 1000 & while :; do sleep 1; done", &m),
+    )
+    .unwrap();
+    let mut s = Steady::start(&["run", "--output", "json", &f.display().to_string()]);
+    let (first, restarts) = s.until(20, "sleeper running", |l| running_pid(l, "sleeper"));
+    assert_eq!(restarts, 0);
+    assert!(marked(&m).contains(&first));
+    signal(first as u32, "KILL");
+    let (second, restarts) = s.until(20, "sleeper restarted", |l| {
+        running_pid(l, "sleeper").filter(|(p, _)| *p != first)
+    });
+    assert_eq!(restarts, 1);
+    eventually(10, "the new process runs", || marked(&m).contains(&second));
+    signal(s.child.id(), "TERM");
+    let (code, err) = s.wait(30);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("stopping (signal)"), "{err}");
+    assert_eq!(marked(&m), Vec::<i32>::new(), "no process is left behind");
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn a_broken_manifest_starts_nothing_and_exits_1_naming_the_line() {
+    let m = marker("broken");
+    let d = scratch("broken");
+    let good = d.join("a.yaml");
+    std::fs::write(&good, pod("fine", "sleep 1000", &m)).unwrap();
+    let bad = d.join("b.yaml");
+    std::fs::write(
+        &bad,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: bad}\nspec:\n  containers:\n  - name: main\n    command: [sleep, '1000']\n    ports: [{containerPort: 0}]\n",
+    )
+    .unwrap();
+    let mut s = Steady::start(&["run", &d.display().to_string()]);
+    let (code, err) = s.wait(20);
+    assert_eq!(code, Some(1), "{err}");
+    let bad = bad.display().to_string();
+    assert!(
+        err.lines().any(|l| l.starts_with(&format!(
+            "{bad}:8: document 1: Pod/bad: spec.containers[0].ports[0].containerPort: "
+        ))),
+        "{err}"
+    );
+    assert!(err.contains("nothing was started"), "{err}");
+    assert!(s.seen.is_empty(), "nothing applied: {:?}", s.seen);
+    assert_eq!(marked(&m), Vec::<i32>::new());
+    let _ = std::fs::remove_dir_all(d);
+}

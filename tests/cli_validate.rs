@@ -1,0 +1,228 @@
+//! `steady validate` and the command line: one line per problem naming file, line, document,
+//! object and field; warnings that do not fail; exit codes; help, version and usage errors.
+#![cfg(feature = "cli")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn steady(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_steady"))
+        .args(args)
+        .output()
+        .expect("steady runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh directory for this test's manifests.
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("steady-cli-validate-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+const GOOD: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx:1.25}]
+---
+apiVersion: games.example.com/v1
+kind: Fleet
+metadata: {name: arena}
+spec: {replicas: 3}
+";
+
+const BROKEN: &str = "\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: Not_A_Name
+spec:
+  containers:
+  - name: main
+    image: busybox
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: lots
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svc}
+spec:
+  ports:
+  - port: 70000
+";
+
+#[test]
+fn good_manifests_validate_with_no_output_and_exit_0() {
+    let d = scratch("good");
+    let f = write(&d, "good.yaml", GOOD);
+    let o = steady(&["validate", &f]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(stdout(&o), "");
+    assert!(
+        stderr(&o).contains("2 object(s) in 1 file(s): 0 problem(s), 0 warning(s)"),
+        "{}",
+        stderr(&o)
+    );
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn every_problem_is_one_line_with_file_line_document_object_and_field_and_exit_1() {
+    let d = scratch("broken");
+    let f = write(&d, "broken.yaml", BROKEN);
+    let o = steady(&["validate", &f]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(
+        out,
+        format!(
+            "{f}:4: document 1: Pod/Not_A_Name: metadata.name: Invalid value: \"Not_A_Name\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com')
+{f}:14: document 2: Deployment/web: spec.replicas: invalid type: string \"lots\", expected i32
+{f}:21: document 3: Service/svc: spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive
+"
+        )
+    );
+    assert!(stderr(&o).contains("3 problem(s)"), "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn a_yaml_syntax_error_names_its_line_and_the_other_files_are_still_checked() {
+    let d = scratch("syntax");
+    let bad = write(
+        &d,
+        "a-bad.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n",
+    );
+    write(
+        &d,
+        "b-worse.json",
+        "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {}}",
+    );
+    let o = steady(&["validate", &d.display().to_string()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].starts_with(&format!("{bad}:")), "{out}");
+    assert!(lines[0].contains(": document 1: "), "{out}");
+    assert!(
+        lines[1]
+            .ends_with("b-worse.json:1: document 1: ConfigMap/?: metadata.name: name is required"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn unknown_fields_are_warnings_on_their_line_and_do_not_fail() {
+    let d = scratch("warn");
+    let f = write(
+        &d,
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\nfrobnicate: true\n",
+    );
+    let o = steady(&["validate", &f]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        format!(
+            "{f}:5: warning: document 1: ConfigMap/c: frobnicate: unknown field, kept but not implemented by steady\n"
+        )
+    );
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn the_repository_example_manifests_validate() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/manifests");
+    let o = steady(&["validate", dir]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+}
+
+#[test]
+fn a_missing_file_is_an_error_naming_it() {
+    let o = steady(&["validate", "/no/such/manifest.yaml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).starts_with("/no/such/manifest.yaml: "),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn unknown_options_and_commands_print_the_error_and_the_usage_and_exit_2() {
+    let o = steady(&["run", "x.yaml", "--frobnicate"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("steady: error: unknown option \"--frobnicate\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("Usage: steady run [OPTIONS] FILE|DIR..."),
+        "{err}"
+    );
+
+    let o = steady(&["launch"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown command \"launch\""));
+    assert!(stderr(&o).contains("steady validate FILE|DIR..."));
+
+    let o = steady(&["run", "x.yaml", "--for", "10"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("needs a unit"), "{}", stderr(&o));
+
+    let o = steady(&[]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn help_and_version_print_to_stdout_and_exit_0() {
+    for args in [
+        &["--help"][..],
+        &["help"],
+        &["run", "--help"],
+        &["validate", "-h"],
+        &["help", "run"],
+    ] {
+        let o = steady(args);
+        assert!(o.status.success(), "{args:?}");
+        assert!(stdout(&o).contains("Usage:"), "{args:?}: {}", stdout(&o));
+    }
+    assert!(stdout(&steady(&["run", "--help"])).contains("--for DURATION"));
+    for args in [&["version"][..], &["--version"], &["-V"]] {
+        let o = steady(args);
+        assert!(o.status.success());
+        assert_eq!(
+            stdout(&o),
+            format!("steady {}\n", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}
