@@ -13,6 +13,7 @@ pub const CLEAR_LINE: &str = "\x1b[K";
 pub const CLEAR_BELOW: &str = "\x1b[J";
 
 /// Columns and rows of the terminal on stdout, when it is one.
+#[cfg(unix)]
 pub fn size() -> Option<(usize, usize)> {
     let mut ws = libc::winsize {
         ws_row: 0,
@@ -22,8 +23,20 @@ pub fn size() -> Option<(usize, usize)> {
     };
     // SAFETY: TIOCGWINSZ writes one `winsize` through the pointer, which points to a live,
     // properly aligned `winsize` owned by this frame; the call has no other effect.
-    let r = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    let r = unsafe {
+        libc::ioctl(
+            libc::STDOUT_FILENO,
+            libc::TIOCGWINSZ,
+            &mut ws as *mut libc::winsize,
+        )
+    };
     (r == 0 && ws.ws_col > 0 && ws.ws_row > 0).then_some((ws.ws_col as usize, ws.ws_row as usize))
+}
+
+/// Columns and rows of the terminal: unknown off Unix (the view is then not cut to size).
+#[cfg(not(unix))]
+pub fn size() -> Option<(usize, usize)> {
+    None
 }
 
 /// Writes `lines` over the previous frame: home, each line then clear-to-end-of-line, then
