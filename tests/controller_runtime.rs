@@ -529,3 +529,41 @@ fn a_trigger_queues_keys_from_outside_the_store_now_and_after_a_delay() {
     e.shutdown();
     assert!(!trigger.enqueue(steady::runtime::ObjectKey::new(Some("default"), "after")));
 }
+
+#[test]
+fn a_child_created_and_deleted_right_after_registration_still_wakes_its_owner() {
+    // The informer of a newly watched kind opens its watch before add_controller returns,
+    // so even a child that lives only between registration and the informer thread's start
+    // is seen. Each round watches a kind no informer watches yet.
+    let e = common::engine();
+    for round in 0..30 {
+        let kind = format!("Part{round}");
+        let owners = e.dynamic("example.com/v1", "Gadget");
+        let owner = owners
+            .create(json!({"apiVersion": "example.com/v1", "kind": "Gadget",
+                "metadata": {"name": format!("g{round}")}}))
+            .unwrap();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        e.store().registry().get_or_dynamic("example.com/v1", &kind);
+        e.add_controller(
+            Controller::new(&format!("gadgets-{round}"), "example.com/v1", "Gadget")
+                .owns(&kind)
+                .namespace("nowhere") // the primary informer never enqueues this owner
+                .build(move |_: &Context| {
+                    c.fetch_add(1, Ordering::SeqCst);
+                    Ok(Action::done())
+                }),
+        )
+        .unwrap();
+        let parts = e.dynamic("example.com/v1", &kind);
+        parts
+            .create(json!({"apiVersion": "example.com/v1", "kind": kind,
+                "metadata": {"name": "p", "ownerReferences": [owner_reference(&*owner, true)]}}))
+            .unwrap();
+        parts.delete("p", &DeleteParams::default()).unwrap();
+        eventually(10, "the owner reconciled for its short-lived child", || {
+            calls.load(Ordering::SeqCst) >= 1
+        });
+    }
+}

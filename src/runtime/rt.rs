@@ -325,11 +325,21 @@ impl Runtime {
             });
             if fresh {
                 // A new informer starts with the current state of its kind for everyone.
+                // Its watch opens here, before `add` returns: a change made right after
+                // registering is then never missed (the thread might start late).
+                let first = match inner.store.watch(&kind, &WatchParams::default()) {
+                    Ok(w) => Some(w),
+                    Err(Error::Closed) => return Err(Error::Closed),
+                    Err(e) => {
+                        log::error!("informer {kind}: {e}");
+                        None
+                    }
+                };
                 let inner2 = inner.clone();
                 let kind2 = kind.clone();
                 let h = std::thread::Builder::new()
                     .name(format!("steady-informer-{kind}"))
-                    .spawn(move || informer_loop(&inner2, &kind2, &informer))
+                    .spawn(move || informer_loop(&inner2, &kind2, &informer, first))
                     .expect("spawning an informer thread");
                 inner.background.lock().push(h);
             } else {
@@ -468,13 +478,22 @@ fn dispatch(
     }
 }
 
-fn informer_loop(inner: &Arc<Inner>, kind: &str, informer: &Informer) {
+fn informer_loop(
+    inner: &Arc<Inner>,
+    kind: &str,
+    informer: &Informer,
+    mut first: Option<crate::store::Watch>,
+) {
     loop {
         if inner.stopping.load(Ordering::Acquire) {
             return;
         }
         // From now, with the current state first: also how it recovers from Expired.
-        let mut w = match inner.store.watch(kind, &WatchParams::default()) {
+        let opened = match first.take() {
+            Some(w) => Ok(w),
+            None => inner.store.watch(kind, &WatchParams::default()),
+        };
+        let mut w = match opened {
             Ok(w) => w,
             Err(Error::Closed) => return, // the engine is shutting down
             Err(e) => {
