@@ -96,10 +96,23 @@ impl KindInfo {
     }
 }
 
+/// Called with each kind the first time it is registered (see [`Registry::on_register`]).
+pub type RegisterHook = Arc<dyn Fn(&Arc<KindInfo>) + Send + Sync>;
+
 /// The set of known kinds. Cheap to read from many threads.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Registry {
     kinds: RwLock<HashMap<String, Arc<KindInfo>>>,
+    hooks: RwLock<Vec<RegisterHook>>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("kinds", &self.kinds.read().len())
+            .field("hooks", &self.hooks.read().len())
+            .finish()
+    }
 }
 
 impl Registry {
@@ -111,8 +124,31 @@ impl Registry {
     /// Registers (or replaces) a kind.
     pub fn register(&self, info: KindInfo) -> Arc<KindInfo> {
         let info = Arc::new(info);
-        self.kinds.write().insert(info.kind.clone(), info.clone());
+        let fresh = self
+            .kinds
+            .write()
+            .insert(info.kind.clone(), info.clone())
+            .is_none();
+        if fresh {
+            self.announce(&info);
+        }
         info
+    }
+
+    /// Runs `hook` for every kind registered from now on, the first time its name is
+    /// registered (custom kinds included: they are registered on first use). The hook runs
+    /// on the registering thread after the registry's lock is released, so it may read the
+    /// registry; kinds registered before the hook was added are in [`Registry::all`].
+    pub fn on_register(&self, hook: RegisterHook) {
+        self.hooks.write().push(hook);
+    }
+
+    fn announce(&self, info: &Arc<KindInfo>) {
+        // Cloned out: a hook may add another hook or register a kind itself.
+        let hooks: Vec<RegisterHook> = self.hooks.read().clone();
+        for h in hooks {
+            h(info);
+        }
     }
 
     /// Registers a typed kind unless a kind of that name exists already.
@@ -134,15 +170,46 @@ impl Registry {
         if let Some(k) = self.get(kind) {
             return k;
         }
-        let mut kinds = self.kinds.write();
-        kinds
-            .entry(kind.to_string())
-            .or_insert_with(|| Arc::new(KindInfo::dynamic(api_version, kind, true)))
-            .clone()
+        let (info, fresh) = {
+            let mut kinds = self.kinds.write();
+            match kinds.get(kind) {
+                Some(k) => (k.clone(), false),
+                None => {
+                    let k = Arc::new(KindInfo::dynamic(api_version, kind, true));
+                    kinds.insert(kind.to_string(), k.clone());
+                    (k, true)
+                }
+            }
+        };
+        if fresh {
+            self.announce(&info);
+        }
+        info
     }
 
     /// Every registered kind.
     pub fn all(&self) -> Vec<Arc<KindInfo>> {
         self.kinds.read().values().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[test]
+    fn hooks_hear_each_new_kind_once() {
+        let r = Registry::new();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        r.on_register(Arc::new(move |k: &Arc<KindInfo>| {
+            s.lock().unwrap().push(k.kind.clone())
+        }));
+        r.get_or_dynamic("example.com/v1", "Widget");
+        r.get_or_dynamic("example.com/v1", "Widget");
+        r.register(KindInfo::dynamic("example.com/v1", "Gadget", false));
+        r.register(KindInfo::dynamic("example.com/v1", "Gadget", true));
+        assert_eq!(*seen.lock().unwrap(), ["Widget", "Gadget"]);
     }
 }
