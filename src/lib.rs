@@ -16,7 +16,8 @@
 //!   thread pool with work queues, backoff, helpers and metrics.
 //! - [`node`]: node agents (the kubelet): runtimes for real processes, in-process workers and
 //!   simulated containers; probes, restarts, logs, node Leases.
-//! - [`controllers`]: the built-in controllers, ordinary users of [`runtime`].
+//! - [`controllers`]: the built-in controllers, ordinary users of [`runtime`], and the pieces
+//!   the workload controllers share (pod ranking, claiming, template hashes).
 //! - [`manifest`]: YAML/JSON manifests and `kubectl apply` semantics.
 //! - [`engine`]: [`Engine`], which starts all of it; dropping it shuts it down.
 //! - [`ffi`]: the C ABI over the engine (`include/steady.h`), which the Python bindings in

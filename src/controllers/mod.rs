@@ -3,6 +3,18 @@
 //!
 //! - [`endpoints`]: Endpoints of Services, and the round-robin [`endpoints::Resolver`].
 //! - [`node_lifecycle`]: unreachable nodes are tainted and their pods evicted.
+//!
+//! The pieces the workload controllers share, written once:
+//! - [`pods`]: pod predicates (active, ready, available on the engine clock), pods built from
+//!   templates for an owner, and the scale-down order ([`pods::DeletionOrder`]);
+//! - [`claim`]: the controller-reference manager (adopt matching orphans, release what stopped
+//!   matching), for any owner and any dependent kind;
+//! - [`hash`]: the stable template hash (`pod-template-hash`, revision names);
+//! - [`slow_start`]: slow-start batched creates and the per-sync burst limit.
 
+pub mod claim;
 pub mod endpoints;
+pub mod hash;
 pub mod node_lifecycle;
+pub mod pods;
+pub mod slow_start;
