@@ -3,6 +3,7 @@
 //!
 //! - [`endpoints`]: Endpoints of Services, and the round-robin [`endpoints::Resolver`].
 //! - [`node_lifecycle`]: unreachable nodes are tainted and their pods evicted.
+//! - [`replicaset`]: keeps `replicas` pods matching a selector.
 //!
 //! The pieces the workload controllers share, written once:
 //! - [`pods`]: pod predicates (active, ready, available on the engine clock), pods built from
@@ -17,4 +18,12 @@ pub mod endpoints;
 pub mod hash;
 pub mod node_lifecycle;
 pub mod pods;
+pub mod replicaset;
 pub mod slow_start;
+
+use crate::runtime::Controller;
+
+/// The built-in workload controllers, ready to register: ReplicaSet.
+pub fn builtin() -> Vec<Controller> {
+    vec![replicaset::controller()]
+}
