@@ -4,6 +4,8 @@
 //! - [`endpoints`]: Endpoints of Services, and the round-robin [`endpoints::Resolver`].
 //! - [`node_lifecycle`]: unreachable nodes are tainted and their pods evicted.
 //! - [`replicaset`]: keeps `replicas` pods matching a selector.
+//! - [`deployment`]: rolls ReplicaSets out (RollingUpdate, Recreate), revisions, rollback,
+//!   pause, progress deadline.
 //!
 //! The pieces the workload controllers share, written once:
 //! - [`pods`]: pod predicates (active, ready, available on the engine clock), pods built from
@@ -14,6 +16,7 @@
 //! - [`slow_start`]: slow-start batched creates and the per-sync burst limit.
 
 pub mod claim;
+pub mod deployment;
 pub mod endpoints;
 pub mod hash;
 pub mod node_lifecycle;
@@ -23,7 +26,7 @@ pub mod slow_start;
 
 use crate::runtime::Controller;
 
-/// The built-in workload controllers, ready to register: ReplicaSet.
+/// The built-in workload controllers, ready to register: ReplicaSet and Deployment.
 pub fn builtin() -> Vec<Controller> {
-    vec![replicaset::controller()]
+    vec![replicaset::controller(), deployment::controller()]
 }
