@@ -16,8 +16,9 @@
 //!   thread pool with work queues, backoff, helpers and metrics.
 //! - [`node`]: node agents (the kubelet): runtimes for real processes, in-process workers and
 //!   simulated containers; probes, restarts, logs, node Leases.
-//! - [`controllers`]: the built-in controllers, ordinary users of [`runtime`], and the pieces
-//!   the workload controllers share (pod ranking, claiming, template hashes).
+//! - [`controllers`]: the built-in controllers, ordinary users of [`runtime`]: workloads
+//!   ([`controllers::replicaset`], [`controllers::deployment`]), the garbage collector
+//!   ([`controllers::gc`]), Services and node lifecycle, and the pieces they share.
 //! - [`manifest`]: YAML/JSON manifests and `kubectl apply` semantics.
 //! - [`engine`]: [`Engine`], which starts all of it; dropping it shuts it down.
 //! - [`ffi`]: the C ABI over the engine (`include/steady.h`), which the Python bindings in

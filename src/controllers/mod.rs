@@ -6,6 +6,8 @@
 //! - [`replicaset`]: keeps `replicas` pods matching a selector.
 //! - [`deployment`]: rolls ReplicaSets out (RollingUpdate, Recreate), revisions, rollback,
 //!   pause, progress deadline.
+//! - [`gc`]: the garbage collector (ownerReferences; Background, Foreground and Orphan
+//!   deletion), one controller per kind, custom kinds included.
 //!
 //! The pieces the workload controllers share, written once:
 //! - [`pods`]: pod predicates (active, ready, available on the engine clock), pods built from
@@ -14,10 +16,14 @@
 //!   matching), for any owner and any dependent kind;
 //! - [`hash`]: the stable template hash (`pod-template-hash`, revision names);
 //! - [`slow_start`]: slow-start batched creates and the per-sync burst limit.
+//!
+//! [`builtin`] returns the workload controllers an engine runs by default; the engine
+//! registers the garbage collector per kind (see [`gc::GarbageCollector`]).
 
 pub mod claim;
 pub mod deployment;
 pub mod endpoints;
+pub mod gc;
 pub mod hash;
 pub mod node_lifecycle;
 pub mod pods;
