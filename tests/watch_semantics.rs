@@ -231,7 +231,11 @@ fn bookmarks_report_progress_when_nothing_matches() {
 
 #[test]
 fn dropping_a_watch_unregisters_it_and_shutdown_closes_the_rest() {
-    let e = common::engine();
+    // Without the built-in controllers: the garbage collector would add its own watch.
+    let e = steady::Engine::builder()
+        .builtin_controllers(false)
+        .build()
+        .unwrap();
     let api = counters(&e);
     let w1 = api.watch(&WatchParams::default()).unwrap();
     let mut w2 = api.watch(&WatchParams::default()).unwrap();

@@ -1,11 +1,13 @@
 //! The engine (layer 8): configuration, start-up of the layers, shutdown.
 //!
-//! `Engine::builder().build()` gives a running engine on the embedded default. Dropping the
-//! engine shuts it down.
+//! `Engine::builder().build()` gives a running engine on the embedded default, with the
+//! built-in controllers ([`crate::controllers`]) and the garbage collector running. Dropping
+//! the engine shuts it down.
 
 use crate::api::{KindInfo, Pod, Registry, Resource};
 use crate::client::{Api, DynamicApi};
 use crate::clock::SharedClock;
+use crate::controllers::gc::GarbageCollector;
 use crate::controllers::node_lifecycle::{self, NodeLifecycleConfig};
 use crate::error::Result;
 use crate::manifest::{self, ApplyReport};
@@ -14,6 +16,8 @@ use crate::node::{
 };
 use crate::runtime::{Controller, MetricsRegistry, MetricsSnapshot, Runtime, RuntimeConfig};
 use crate::store::{Store, StoreConfig};
+use parking_lot::Mutex;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +28,7 @@ pub struct EngineBuilder {
     kinds: Vec<KindInfo>,
     runtime: RuntimeConfig,
     controllers: Vec<Controller>,
+    without_builtins: bool,
     local_node: bool,
     nodes: Vec<NodeConfig>,
     kubelet: KubeletConfig,
@@ -39,6 +44,7 @@ impl Default for EngineBuilder {
             kinds: Vec::new(),
             runtime: RuntimeConfig::default(),
             controllers: Vec::new(),
+            without_builtins: false,
             local_node: true,
             nodes: Vec::new(),
             kubelet: KubeletConfig::default(),
@@ -102,6 +108,16 @@ impl EngineBuilder {
     /// How long shutdown waits for running reconciles to finish (default 30 s).
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.runtime.shutdown_grace = grace;
+        self
+    }
+
+    /// Whether the built-in controllers run (default true): the ReplicaSet and Deployment
+    /// controllers, the garbage collector (one controller per kind, kinds registered later
+    /// included), Services' endpoints and node lifecycle. Tests of other parts can leave them
+    /// out; the node agents are set with [`EngineBuilder::local_node`] and
+    /// [`EngineBuilder::node`].
+    pub fn builtin_controllers(mut self, on: bool) -> Self {
+        self.without_builtins = !on;
         self
     }
 
@@ -227,15 +243,22 @@ impl EngineBuilder {
             #[cfg(unix)]
             processes,
             shut_down: AtomicBool::new(false),
+            gc: Arc::new(GcRegistrar::default()),
         };
         for c in kubelet_controllers {
             engine.add_controller(c)?;
         }
         engine.kubelet.start();
-        engine.add_controller(node_lifecycle::controller(self.node_lifecycle))?;
-        engine.add_controller(crate::controllers::endpoints::controller(
-            engine.store.clone(),
-        ))?;
+        if !self.without_builtins {
+            engine.add_controller(node_lifecycle::controller(self.node_lifecycle))?;
+            engine.add_controller(crate::controllers::endpoints::controller(
+                engine.store.clone(),
+            ))?;
+            for c in crate::controllers::builtin() {
+                engine.add_controller(c)?;
+            }
+            engine.start_garbage_collector();
+        }
         for c in self.controllers {
             engine.add_controller(c)?;
         }
@@ -253,6 +276,36 @@ pub struct Engine {
     #[cfg(unix)]
     processes: Arc<crate::node::ProcessRuntime>,
     shut_down: AtomicBool,
+    gc: Arc<GcRegistrar>,
+}
+
+/// Registers the garbage collector's controller of each kind exactly once: for the kinds known
+/// at start and, through a registry hook, for every kind registered later.
+#[derive(Default)]
+struct GcRegistrar {
+    /// The runtime to register on; emptied at shutdown, so a kind registered afterwards
+    /// starts nothing. (The registry's hook holds this registrar weakly: no cycle.)
+    runtime: Mutex<Option<Runtime>>,
+    gc: GarbageCollector,
+    /// Kinds with a collector controller; held while registering, so a kind announced by the
+    /// hook and found by the start-up loop at once gets one controller.
+    kinds: Mutex<HashSet<String>>,
+}
+
+impl GcRegistrar {
+    fn add_kind(&self, info: &KindInfo) {
+        let Some(rt) = self.runtime.lock().clone() else {
+            return;
+        };
+        let mut kinds = self.kinds.lock();
+        if !kinds.insert(info.kind.clone()) {
+            return;
+        }
+        match rt.add(self.gc.controller_for(&info.api_version, &info.kind)) {
+            Ok(()) | Err(crate::Error::Closed) => {}
+            Err(e) => log::error!("garbage collector for {}: {e}", info.kind),
+        }
+    }
 }
 
 impl std::fmt::Debug for Engine {
@@ -264,6 +317,23 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
+    /// Starts the garbage collector: its controller for every kind known now and, through a
+    /// registry hook, for every kind registered later.
+    fn start_garbage_collector(&self) {
+        *self.gc.runtime.lock() = Some(self.runtime.clone());
+        let registrar = Arc::downgrade(&self.gc);
+        self.store
+            .registry()
+            .on_register(Arc::new(move |info: &Arc<KindInfo>| {
+                if let Some(r) = registrar.upgrade() {
+                    r.add_kind(info);
+                }
+            }));
+        for info in self.store.registry().all() {
+            self.gc.add_kind(&info);
+        }
+    }
+
     /// A builder with the embedded defaults.
     pub fn builder() -> EngineBuilder {
         EngineBuilder::default()
@@ -353,6 +423,7 @@ impl Engine {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return;
         }
+        *self.gc.runtime.lock() = None;
         self.runtime.stop();
         // With the controllers stopped, stop every container (graceful, then forced).
         self.kubelet.shutdown();
