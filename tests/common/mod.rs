@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod kubelet;
+
 use serde_json::{json, Value};
 use steady::api::{DynamicObject, Object};
 use steady::client::DynamicApi;
