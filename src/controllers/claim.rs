@@ -16,7 +16,9 @@
 //! there first, so an adoption never overwrites a concurrent one.
 //!
 //! Candidates come from the store's indexes, not a scan: the objects matching the selector
-//! (label index) and the objects carrying an owner reference to the owner (owner index).
+//! (label index) and, when some object refers to the owner without matching it, the objects
+//! carrying an owner reference to the owner (owner index); see
+//! [`ControllerRefManager::claim_all`].
 
 use crate::api::{LabelSelector, Object, Resource, Selector};
 use crate::client::Api;
@@ -43,66 +45,6 @@ pub struct Claimed<K> {
 
 fn object_ref(o: &dyn Object) -> ObjectRef {
     ObjectRef::new(o.kind(), o.meta().namespace.as_deref(), &o.meta().name)
-}
-
-/// The objects of kind `K` that `owner` may claim or must release, each once, in no
-/// particular order: those in its namespace that match `selector` (label index), and those
-/// that carry an owner reference to it (owner index).
-///
-/// The second list is only read when the owner index holds more objects than the first list
-/// found referring to the owner, i.e. when some object refers to the owner without matching
-/// its selector (rare: a relabelled pod waiting to be released). Only this reconcile adds
-/// references to its owner, so the count can only be off by objects that lost theirs, which
-/// at worst defers a release to the next reconcile (their change queues it).
-pub fn candidates<K: Resource>(
-    store: &Store,
-    owner: &dyn Object,
-    selector: &Selector,
-) -> Result<Vec<Arc<K>>> {
-    store.registry().register_type::<K>();
-    let ns = owner.meta().namespace.clone();
-    let typed = |o: Arc<dyn Object>| o.downcast_arc::<K>().ok();
-    let matching = store
-        .list_unordered(
-            K::KIND,
-            &ListParams {
-                namespace: ns.clone(),
-                selector: Some(selector.clone()),
-                ..Default::default()
-            },
-        )?
-        .items;
-    let Some(uid) = owner.meta().uid.clone() else {
-        return Ok(matching.into_iter().filter_map(typed).collect());
-    };
-    let referring = matching
-        .iter()
-        .filter(|o| is_owned_by(o.meta(), &uid))
-        .count();
-    if store.owned_count(K::KIND, &uid)? <= referring {
-        return Ok(matching.into_iter().filter_map(typed).collect());
-    }
-    let mut out: Vec<Arc<K>> = store
-        .list_unordered(
-            K::KIND,
-            &ListParams {
-                namespace: ns,
-                owner_uid: Some(uid.clone()),
-                ..Default::default()
-            },
-        )?
-        .items
-        .into_iter()
-        .filter_map(typed)
-        .collect();
-    // Whatever refers to the owner is in `out` already.
-    out.extend(
-        matching
-            .into_iter()
-            .filter(|o| !is_owned_by(o.meta(), &uid))
-            .filter_map(typed),
-    );
-    Ok(out)
 }
 
 /// The owners of kind `O` that could adopt `obj`: when `obj` is an orphan (no controller
@@ -200,9 +142,62 @@ impl<'a> ControllerRefManager<'a> {
         ok
     }
 
-    /// Sorts `candidates` (see [`candidates`]) into the objects the owner controls, adopting
-    /// matching orphans and releasing owned objects that no longer match. Objects for which
-    /// `filter` is false are neither adopted, released nor returned (a ReplicaSet passes
+    /// Claims the objects of kind `K` for the owner, from the store's indexes: the objects in
+    /// its namespace that match the selector (label index) are adopted or kept, and the
+    /// objects that refer to the owner without matching it (owner index) are released. See
+    /// [`ControllerRefManager::claim`] for `filter` and errors.
+    ///
+    /// The owner index is only read when it holds more objects referring to the owner than
+    /// the matching objects do, i.e. when something waits to be released (rare: a relabelled
+    /// pod), so the common case reads each object once. Only the owner's own reconcile adds
+    /// references to it, so the count can only be off by objects that lost theirs meanwhile,
+    /// which at worst defers a release to the next reconcile (their change queues it).
+    pub fn claim_all<K: Resource>(&mut self, filter: impl Fn(&K) -> bool) -> Result<Claimed<K>> {
+        let store = self.store;
+        store.registry().register_type::<K>();
+        let ns = self.owner.meta().namespace.clone();
+        let typed = |l: crate::store::ObjectList| -> Vec<Arc<K>> {
+            l.items
+                .into_iter()
+                .filter_map(|o| o.downcast_arc::<K>().ok())
+                .collect()
+        };
+        let matching = typed(store.list_unordered(
+            K::KIND,
+            &ListParams {
+                namespace: ns.clone(),
+                selector: Some(self.selector.clone()),
+                ..Default::default()
+            },
+        )?);
+        let (mut got, referring) = self.claim_counting(matching, &filter)?;
+        let uid = self.owner_uid().to_string();
+        if uid.is_empty() || store.owned_count(K::KIND, &uid)? <= referring {
+            return Ok(got);
+        }
+        let selector = self.selector;
+        let others: Vec<Arc<K>> = typed(store.list_unordered(
+            K::KIND,
+            &ListParams {
+                namespace: ns,
+                owner_uid: Some(uid),
+                ..Default::default()
+            },
+        )?)
+        .into_iter()
+        // The matching ones were claimed above.
+        .filter(|o| !selector.matches(&o.meta().labels))
+        .collect();
+        let (more, _) = self.claim_counting(others, &filter)?;
+        got.owned.extend(more.owned);
+        got.adopted += more.adopted;
+        got.released += more.released;
+        Ok(got)
+    }
+
+    /// Sorts `candidates` into the objects the owner controls, adopting matching orphans and
+    /// releasing owned objects that no longer match. Objects for which `filter` is false are
+    /// neither adopted, released nor returned (a ReplicaSet passes
     /// [`is_active`](super::pods::is_active)). Every candidate is tried; the first write
     /// error is returned after the others were handled.
     pub fn claim<K: Resource>(
@@ -210,15 +205,29 @@ impl<'a> ControllerRefManager<'a> {
         candidates: Vec<Arc<K>>,
         filter: impl Fn(&K) -> bool,
     ) -> Result<Claimed<K>> {
+        self.claim_counting(candidates, &filter).map(|(c, _)| c)
+    }
+
+    /// [`ControllerRefManager::claim`], also counting the candidates (filtered out or not)
+    /// that refer to the owner.
+    fn claim_counting<K: Resource>(
+        &mut self,
+        candidates: Vec<Arc<K>>,
+        filter: &impl Fn(&K) -> bool,
+    ) -> Result<(Claimed<K>, usize)> {
         let mut out = Claimed {
             owned: Vec::with_capacity(candidates.len()),
             adopted: 0,
             released: 0,
         };
+        let mut referring = 0;
         let mut first_error = None;
         let uid = self.owner_uid().to_string();
         let ns = self.owner.meta().namespace_str().to_string();
         for obj in candidates {
+            if is_owned_by(obj.meta(), &uid) {
+                referring += 1;
+            }
             if !filter(&obj) || obj.meta().namespace_str() != ns {
                 continue;
             }
@@ -244,7 +253,7 @@ impl<'a> ControllerRefManager<'a> {
                     if !matches || obj.meta().deletion_timestamp.is_some() || !self.may_adopt() {
                         continue;
                     }
-                    match self.adopt(&obj, &filter) {
+                    match self.adopt(&obj, filter) {
                         Ok(Some(adopted)) => {
                             out.adopted += 1;
                             out.owned.push(adopted);
@@ -259,7 +268,7 @@ impl<'a> ControllerRefManager<'a> {
         }
         match first_error {
             Some(e) => Err(e),
-            None => Ok(out),
+            None => Ok((out, referring)),
         }
     }
 
@@ -386,13 +395,8 @@ mod tests {
         api.create(theirs).unwrap();
 
         let sel = Selector::parse("app=web").unwrap();
-        let cands = candidates::<ConfigMap>(e.store(), owner.as_ref(), &sel).unwrap();
-        let mut names: Vec<_> = cands.iter().map(|c| c.metadata.name.as_str()).collect();
-        names.sort();
-        assert_eq!(names, ["mine-moved", "orphan", "theirs"]);
-
         let mut m = ControllerRefManager::new(e.store(), owner.as_ref(), &sel);
-        let got = m.claim(cands, |_| true).unwrap();
+        let got = m.claim_all(|_: &ConfigMap| true).unwrap();
         assert_eq!((got.adopted, got.released), (1, 1));
         let names: Vec<_> = got.owned.iter().map(|c| c.metadata.name.as_str()).collect();
         assert_eq!(names, ["orphan"]);
@@ -424,9 +428,8 @@ mod tests {
         api.delete("owner", &Default::default()).unwrap();
         let owner = api.get("owner").unwrap();
         let sel = Selector::parse("app=web").unwrap();
-        let cands = candidates::<ConfigMap>(e.store(), owner.as_ref(), &sel).unwrap();
         let got = ControllerRefManager::new(e.store(), owner.as_ref(), &sel)
-            .claim(cands, |_| true)
+            .claim_all(|_: &ConfigMap| true)
             .unwrap();
         assert_eq!((got.adopted, got.released, got.owned.len()), (0, 0, 0));
         assert!(api
@@ -445,9 +448,8 @@ mod tests {
         let owner = api.create(cm("owner", "none")).unwrap();
         api.create(cm("orphan", "web")).unwrap();
         let sel = Selector::parse("app=web").unwrap();
-        let cands = candidates::<ConfigMap>(e.store(), owner.as_ref(), &sel).unwrap();
         let got = ControllerRefManager::new(e.store(), owner.as_ref(), &sel)
-            .claim(cands, |c: &ConfigMap| c.metadata.name != "orphan")
+            .claim_all(|c: &ConfigMap| c.metadata.name != "orphan")
             .unwrap();
         assert_eq!(got.adopted, 0);
         assert!(api

@@ -47,7 +47,7 @@
 //! "at least" (a manual clock advanced by exactly the deadline times out); rollback is the
 //! function [`rollback`] (what `kubectl rollout undo` does), not a field.
 
-use super::claim::{adopters, candidates, ControllerRefManager};
+use super::claim::{adopters, ControllerRefManager};
 use super::hash::{
     equal_ignoring_hash, template_hash, with_hash_label, without_hash_label,
     POD_TEMPLATE_HASH_LABEL,
@@ -357,9 +357,8 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
     }
     resolve_fenceposts(&d)
         .map_err(|e| ReconcileError::terminal(format!("Deployment {}: {e}", ctx.key())))?;
-    let found = candidates::<ReplicaSet>(ctx.store(), d.as_ref(), &selector)?;
     let rs_list = ControllerRefManager::new(ctx.store(), d.as_ref(), &selector)
-        .claim(found, |_| true)?
+        .claim_all(|_: &ReplicaSet| true)?
         .owned;
     let mut s = Sync {
         ctx,

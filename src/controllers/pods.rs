@@ -85,14 +85,13 @@ pub fn ready_since(pod: &Pod) -> Option<Time> {
 /// once it has been ready for at least that long, so a manual clock advanced by exactly
 /// `minReadySeconds` makes it available.
 pub fn available_in(pod: &Pod, min_ready_seconds: i32, now: Time) -> Option<Duration> {
-    if !is_ready(pod) {
-        return None;
-    }
+    let ready = ready_condition(pod).filter(|c| c.status == crate::runtime::conditions::TRUE)?;
     if min_ready_seconds <= 0 {
         return Some(Duration::ZERO);
     }
     let min_ready = Duration::from_secs(min_ready_seconds as u64);
-    ready_since(pod).map(|since| min_ready.saturating_sub(now.saturating_duration_since(since)))
+    let since = ready.last_transition_time?;
+    Some(min_ready.saturating_sub(now.saturating_duration_since(since)))
 }
 
 /// True when the pod has been ready for at least `min_ready_seconds` at `now`.

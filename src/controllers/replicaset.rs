@@ -2,7 +2,7 @@
 //! selector.
 //!
 //! One reconcile, level-triggered from the store:
-//! 1. claim the pods ([`ControllerRefManager`]): adopt matching orphans, release owned pods
+//! 1. claim the pods ([`ControllerRefManager::claim_all`]): adopt matching orphans, release owned pods
 //!    whose labels stopped matching; only active pods (not terminal, not being deleted) count;
 //! 2. unless the ReplicaSet is being deleted, create the missing pods from the template in
 //!    slow-start batches, or delete the surplus in [`DeletionOrder`]; at most
@@ -23,7 +23,7 @@
 //! controller) that this ReplicaSet has acted on its current `spec.replicas`: its pods then
 //! converge towards it from `status.replicas`, never beyond both.
 
-use super::claim::{adopters, candidates, ControllerRefManager};
+use super::claim::{adopters, ControllerRefManager};
 use super::pods::{self, pod_from_template, DeletionOrder};
 use super::slow_start::{slow_start_batch, BURST_REPLICAS, SLOW_START_INITIAL_BATCH};
 use crate::api::{Condition, Pod, ReplicaSet, ReplicaSetStatus, Resource, Time};
@@ -87,9 +87,8 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
         )));
     }
     let store = ctx.store();
-    let found = candidates::<Pod>(store, rs.as_ref(), &selector)?;
     let claimed =
-        ControllerRefManager::new(store, rs.as_ref(), &selector).claim(found, pods::is_active)?;
+        ControllerRefManager::new(store, rs.as_ref(), &selector).claim_all(pods::is_active)?;
     let mut owned = claimed.owned;
     let mut failure = None;
     if rs.metadata.deletion_timestamp.is_none() {
