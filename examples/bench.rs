@@ -5,6 +5,9 @@
 //! cargo run --release --example bench -- --json store.   # only figures whose name starts so
 //! ```
 //!
+//! The `controllers.` figures run on the fake kubelet of the tests (`tests/common/kubelet.rs`,
+//! binding and readying pods instantly), until the node agent's simulated nodes replace it.
+//!
 //! Each line is `{"name", "value", "unit"}`; a figure with a baseline adds `"baseline"` (its
 //! name), `"baseline_value"` and `"ratio"`: steady's cost divided by the baseline's cost (time
 //! per operation, or latency), so lower is better and 1 means as fast as the baseline.
@@ -22,6 +25,9 @@ use steady::api::{
 use steady::client::{Api, Event};
 use steady::store::{ListParams, WatchParams};
 use steady::Engine;
+
+#[path = "../tests/common/kubelet.rs"]
+mod kubelet;
 
 struct Out {
     json: bool,
@@ -922,6 +928,122 @@ with steady.Engine(workers=1) as e:
     }
 }
 
+/// A Deployment of `replicas` pods of `image`, as a manifest.
+fn deployment_manifest(replicas: usize, image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers:
+      - name: web
+        image: {image}
+        resources: {{requests: {{cpu: 100m, memory: 128Mi}}}}
+"
+    )
+}
+
+/// Polls the Deployment `web` until `done` holds for its status; the time it took.
+fn wait_for_deployment(
+    e: &Engine,
+    t0: Instant,
+    limit: Duration,
+    done: impl Fn(&steady::api::Deployment) -> bool,
+) -> Duration {
+    let deployments = e.api::<steady::api::Deployment>();
+    loop {
+        if deployments.get("web").is_ok_and(|d| done(&d)) {
+            return t0.elapsed();
+        }
+        assert!(t0.elapsed() < limit, "the deployment did not converge");
+        thread::sleep(Duration::from_micros(500));
+    }
+}
+
+/// 10,000 replicas of a Deployment from apply to all available, and a rollout of a new
+/// template, against creating the same 10,000 pods directly in the store. Pods run on the
+/// fake kubelet (100 fake nodes).
+fn controllers_converge(out: &Out) {
+    const N: usize = 10_000;
+    // Baseline: the pods a ReplicaSet would create, created directly, one by one.
+    let e = Engine::builder()
+        .builtin_controllers(false)
+        .build()
+        .unwrap();
+    let owner = e
+        .api::<steady::api::ConfigMap>()
+        .create(steady::api::ConfigMap {
+            metadata: ObjectMeta {
+                name: "web-owner".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .unwrap();
+    let template: steady::api::PodTemplateSpec = serde_json::from_value(json!({
+        "metadata": {"labels": {"app": "web", "pod-template-hash": "7d4b9c"}},
+        "spec": {"containers": [{"name": "web", "image": "nginx:1.25",
+            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]}
+    }))
+    .unwrap();
+    let pod = steady::controllers::pods::pod_from_template(&template, owner.as_ref());
+    let pods = e.api::<Pod>();
+    let t0 = Instant::now();
+    for _ in 0..N {
+        pods.create(pod.clone()).unwrap();
+    }
+    let base = t0.elapsed().as_secs_f64() * 1e3;
+    drop(e);
+    out.emit("store.create_10k_pods_ms", base, "ms", None);
+
+    let kubelet = kubelet::FakeKubelet::with_nodes(100);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let e = Engine::builder()
+        .controller(kubelet.controller_with(workers))
+        .build()
+        .unwrap();
+    let limit = Duration::from_secs(120);
+    let t0 = Instant::now();
+    e.apply(&deployment_manifest(N, "nginx:1.25")).unwrap();
+    let converge = wait_for_deployment(&e, t0, limit, |d| {
+        d.status
+            .as_ref()
+            .is_some_and(|s| s.available_replicas == Some(N as i32))
+    });
+    let ms = converge.as_secs_f64() * 1e3;
+    out.emit(
+        "controllers.converge_10k_ms",
+        ms,
+        "ms",
+        Some(("store.create_10k_pods_ms", base, ms / base)),
+    );
+
+    if out.wants("controllers.rollout_10k_ms") {
+        let t0 = Instant::now();
+        e.apply(&deployment_manifest(N, "nginx:1.26")).unwrap();
+        let rollout = wait_for_deployment(&e, t0, limit, |d| {
+            d.status.as_ref().is_some_and(|s| {
+                s.observed_generation == d.metadata.generation
+                    && s.updated_replicas == Some(N as i32)
+                    && s.replicas == Some(N as i32)
+                    && s.available_replicas == Some(N as i32)
+            })
+        });
+        let ms = rollout.as_secs_f64() * 1e3;
+        out.emit(
+            "controllers.rollout_10k_ms",
+            ms,
+            "ms",
+            Some(("store.create_10k_pods_ms", base, ms / base)),
+        );
+    }
+}
+
 fn main() {
     let mut json = false;
     let mut filter = Vec::new();
@@ -966,5 +1088,15 @@ fn main() {
     }
     if out.wants("python.") {
         python_get(&out);
+    }
+    if [
+        "store.create_10k_pods_ms",
+        "controllers.converge_10k_ms",
+        "controllers.rollout_10k_ms",
+    ]
+    .iter()
+    .any(|n| out.wants(n))
+    {
+        controllers_converge(&out);
     }
 }
