@@ -29,7 +29,8 @@
 //! let engine = steady::Engine::builder().build().unwrap();
 //! engine.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hello}\ndata: {greeting: hi}\n").unwrap();
 //! let cm = engine.api::<steady::api::ConfigMap>().get("hello").unwrap();
-//! assert_eq!(cm.metadata.resource_version.as_deref(), Some("2"));
+//! assert_eq!(cm.metadata.generation, Some(1));
+//! assert!(cm.metadata.resource_version.is_some());
 //! ```
 
 #![warn(missing_docs)]

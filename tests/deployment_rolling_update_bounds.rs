@@ -70,7 +70,18 @@ fn follow_rollout(
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut events = 0;
     loop {
-        assert!(Instant::now() < deadline, "the rollout did not complete");
+        assert!(
+            Instant::now() < deadline,
+            "the rollout did not complete: {:?}",
+            pods.values()
+                .map(|p| (
+                    p.metadata.name.clone(),
+                    p.metadata.deletion_timestamp.is_some(),
+                    p.spec.node_name.clone(),
+                    p.status.as_ref().and_then(|s| s.phase.clone())
+                ))
+                .collect::<Vec<_>>()
+        );
         match watch.recv_timeout(Duration::from_millis(20)).unwrap() {
             Some(Event::Added(p)) | Some(Event::Modified(p)) => {
                 pods.insert(p.metadata.name.clone(), p);

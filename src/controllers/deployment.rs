@@ -58,8 +58,8 @@ use super::replicaset::{
     REPLICA_FAILURE,
 };
 use crate::api::{
-    Condition, Deployment, DeploymentStatus, IntOrString, ObjectMeta, ReplicaSet, ReplicaSetSpec,
-    Resource, Time,
+    Condition, Deployment, DeploymentStatus, IntOrString, ObjectMeta, Pod, ReplicaSet,
+    ReplicaSetSpec, Resource, Time,
 };
 use crate::client::{Api, LAST_APPLIED_ANNOTATION};
 use crate::error::{Error, ObjectRef};
@@ -68,7 +68,7 @@ use crate::runtime::conditions::{
 };
 use crate::runtime::events::EventKind;
 use crate::runtime::owner::{is_controlled_by, owner_reference};
-use crate::runtime::{Action, Context, Controller, ReconcileError, ReconcileResult};
+use crate::runtime::{Action, Context, Controller, ObjectKey, ReconcileError, ReconcileResult};
 use crate::store::{DeleteParams, ListParams, Store};
 use serde_json::json;
 use std::sync::{Arc, OnceLock};
@@ -133,12 +133,32 @@ const NOT_COPIED: &[&str] = &[
     "deprecated.deployment.rollback.to",
 ];
 
+/// The Deployment of a pod: its controller ReplicaSet is `<deployment>-<pod-template-hash>`.
+fn pod_to_deployment(o: &dyn crate::api::Object) -> Vec<ObjectKey> {
+    let m = o.meta();
+    let Some(rs) = m.controller_ref().filter(|r| r.kind == ReplicaSet::KIND) else {
+        return Vec::new();
+    };
+    let Some(hash) = m.labels.get(POD_TEMPLATE_HASH_LABEL) else {
+        return Vec::new();
+    };
+    match rs
+        .name
+        .strip_suffix(hash.as_str())
+        .and_then(|n| n.strip_suffix('-'))
+    {
+        Some(d) if !d.is_empty() => vec![ObjectKey::new(m.namespace.as_deref(), d)],
+        _ => Vec::new(),
+    }
+}
+
 /// The Deployment controller, ready to register on an engine.
 ///
 /// Besides its Deployments and the ReplicaSets they control, it watches orphan ReplicaSets:
 /// one that matches a Deployment's selector queues that Deployment, which adopts it (see
 /// [`replicaset::controller`](super::replicaset::controller) for why the mapper may start
-/// empty).
+/// empty). Pods map to the Deployment of their ReplicaSet, so a rollout waiting for old pods
+/// to go (Recreate) hears when they do.
 pub fn controller() -> Controller {
     let store: Arc<OnceLock<Store>> = Arc::default();
     let for_mapper = store.clone();
@@ -148,6 +168,10 @@ pub fn controller() -> Controller {
             Some(s) => adopters::<Deployment>(s, rs, |d| &d.spec.selector),
             None => Vec::new(),
         })
+        // A pod going away can be what a rollout waits for (Recreate starts the new pods
+        // only once every old pod is gone), and its ReplicaSet may have no change left to
+        // report by then: map a pod to the Deployment of its ReplicaSet.
+        .watches(Pod::KIND, pod_to_deployment)
         .concurrency(CONCURRENCY)
         .build(move |ctx: &Context| {
             store.get_or_init(|| ctx.store().clone());
