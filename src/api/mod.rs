@@ -1,6 +1,9 @@
 //! The object model (layer 1): metadata, selectors, quantities, names, the built-in kinds and
 //! [`DynamicObject`] for every other kind.
 //!
+//! [`resources`] turns pod requests and node capacity into integers for the scheduler, the
+//! node agent and the autoscaler.
+//!
 //! Every typed struct keeps the fields it does not model in an [`Extra`] map, so nothing a
 //! manifest says is ever dropped.
 
@@ -18,6 +21,7 @@ mod meta;
 mod object;
 mod quantity;
 mod registry;
+pub mod resources;
 mod selector;
 mod time;
 pub mod validation;
@@ -36,6 +40,7 @@ pub use meta::{Extra, ObjectMeta, OwnerReference};
 pub use object::{json_len, make_mut, ApiVersion, Kind, Object, Resource};
 pub use quantity::{Quantity, QuantityError};
 pub use registry::{KindInfo, Registry};
+pub use resources::{node_allocatable, pod_requests, Resources};
 pub use selector::{
     LabelSelector, LabelSelectorRequirement, Labels, Operator, Requirement, Selector, SelectorError,
 };
