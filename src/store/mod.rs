@@ -17,7 +17,7 @@ mod kind;
 mod watch;
 
 pub use kind::FieldExtractor;
-pub use watch::{Event, EventType, Watch, WatchEvent};
+pub use watch::{Event, EventType, Watch, WatchCloser, WatchEvent};
 
 use crate::api::validation::validate_meta;
 use crate::api::{FieldError, KindInfo, Object, Registry, Selector};

@@ -131,10 +131,46 @@ impl std::fmt::Debug for Watch {
     }
 }
 
+/// Ends one [`Watch`] from another thread: the watch delivers what it already has queued, then
+/// reports [`Error::Closed`]. For a thread blocked in [`Watch::recv`] that must stop while the
+/// store stays open (a component shutting down on its own).
+#[derive(Clone)]
+pub struct WatchCloser {
+    kind: Arc<KindStore>,
+    id: u64,
+}
+
+impl std::fmt::Debug for WatchCloser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchCloser")
+            .field("kind", &self.kind.info.kind)
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+impl WatchCloser {
+    /// Unregisters the watch. Its sender goes with its slot, so a blocked receiver wakes
+    /// with the channel disconnected and, nothing having been missed, reports `Closed`.
+    /// Idempotent.
+    pub fn close(&self) {
+        let id = self.id;
+        self.kind.state.lock().watchers.retain(|w| w.id != id);
+    }
+}
+
 impl Watch {
     /// The kind watched.
     pub fn kind(&self) -> &str {
         &self.kind.info.kind
+    }
+
+    /// A handle that ends this watch from another thread (see [`WatchCloser`]).
+    pub fn closer(&self) -> WatchCloser {
+        WatchCloser {
+            kind: self.kind.clone(),
+            id: self.id,
+        }
     }
 
     /// The revision of the last change delivered (or the point the watch started from).
@@ -320,5 +356,44 @@ impl Drop for Watch {
     fn drop(&mut self) {
         let id = self.id;
         self.kind.state.lock().watchers.retain(|w| w.id != id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::api::{ConfigMap, ObjectMeta, Registry};
+    use crate::error::Error;
+    use crate::store::{Store, StoreConfig, WatchParams};
+    use std::sync::Arc;
+
+    #[test]
+    fn closer_wakes_a_blocked_watch_after_what_it_had_queued() {
+        let registry = Arc::new(Registry::new());
+        crate::api::register_builtins(&registry);
+        let store = Store::new(registry, StoreConfig::default());
+        let mut w = store
+            .watch("ConfigMap", &WatchParams::default())
+            .expect("watch");
+        let closer = w.closer();
+        store
+            .create(Arc::new(ConfigMap {
+                metadata: ObjectMeta {
+                    name: "a".into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }))
+            .expect("create");
+        let t = std::thread::spawn(move || {
+            let first = w.recv().map(|e| e.type_name());
+            let second = w.recv();
+            (first, second)
+        });
+        closer.close();
+        closer.close();
+        let (first, second) = t.join().expect("receiver thread");
+        assert_eq!(first.ok(), Some("ADDED"));
+        assert!(matches!(second, Err(Error::Closed)), "{second:?}");
+        assert_eq!(store.watch_count("ConfigMap"), 0);
     }
 }
