@@ -14,6 +14,9 @@
 //! - [`client`]: typed [`client::Api`] and by-name [`client::DynamicApi`].
 //! - [`runtime`]: controllers ([`runtime::Controller`], [`runtime::Reconciler`]) on a shared
 //!   thread pool with work queues, backoff, helpers and metrics.
+//! - [`scheduler`]: places pods on nodes as kube-scheduler does ([`scheduler::Scheduler`]):
+//!   a plugin framework with the default filters and scores, a queue with backoff, binding by
+//!   compare-and-swap; users add plugins from Rust.
 //! - [`node`]: node agents (the kubelet): runtimes for real processes, in-process workers and
 //!   simulated containers; probes, restarts, logs, node Leases.
 //! - [`controllers`]: the built-in controllers, ordinary users of [`runtime`]: workloads
@@ -45,6 +48,7 @@ pub mod ffi;
 pub mod manifest;
 pub mod node;
 pub mod runtime;
+pub mod scheduler;
 pub mod store;
 
 pub use engine::{Engine, EngineBuilder};

@@ -1,0 +1,87 @@
+//! The default plugins, one file each, and helpers plugins share.
+//!
+//! | plugin | extension points | score weight |
+//! |---|---|---|
+//! | [`PrioritySort`] | queue sort | - |
+//! | [`NodeUnschedulable`] | filter | - |
+//! | [`NodeName`] | pre-filter, filter | - |
+//! | [`TaintToleration`] | filter, pre-score, score | 3 |
+//! | [`NodeAffinity`] | pre-filter, filter, pre-score, score | 2 |
+//! | [`NodePorts`] | pre-filter, filter | - |
+//! | [`NodeResourcesFit`] | filter, score | 1 |
+//! | [`PodTopologySpread`] | pre-filter, filter, pre-score, score | 2 |
+//! | [`BalancedAllocation`] (`NodeResourcesBalancedAllocation`) | pre-score, score | 1 |
+//! | [`DefaultBinder`] | bind | - |
+
+mod balanced_allocation;
+mod default_binder;
+mod node_affinity;
+mod node_name;
+mod node_ports;
+mod node_resources_fit;
+mod node_unschedulable;
+mod pod_topology_spread;
+mod queue_sort;
+pub mod taint_toleration;
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use balanced_allocation::BalancedAllocation;
+pub use default_binder::DefaultBinder;
+pub use node_affinity::NodeAffinity;
+pub use node_name::NodeName;
+pub use node_ports::NodePorts;
+pub use node_resources_fit::{insufficient, NodeResourcesFit, ScoringStrategy};
+pub use node_unschedulable::{NodeUnschedulable, UNSCHEDULABLE_TAINT};
+pub use pod_topology_spread::{PodTopologySpread, HOSTNAME_LABEL};
+pub use queue_sort::PrioritySort;
+pub use taint_toleration::{tolerates, TaintToleration};
+
+use super::framework::{NodeScore, MAX_NODE_SCORE};
+
+/// kube-scheduler's `DefaultNormalizeScore`: scales the scores so the highest becomes 100
+/// (all 0 stay 0); with `reverse`, a lower raw score is better (`100 - scaled`).
+pub fn default_normalize(scores: &mut [NodeScore], reverse: bool) {
+    let max = scores.iter().map(|s| s.score).max().unwrap_or(0);
+    if max == 0 {
+        if reverse {
+            for s in scores.iter_mut() {
+                s.score = MAX_NODE_SCORE;
+            }
+        }
+        return;
+    }
+    for s in scores.iter_mut() {
+        let scaled = MAX_NODE_SCORE * s.score / max;
+        s.score = if reverse {
+            MAX_NODE_SCORE - scaled
+        } else {
+            scaled
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scores(v: &[i64]) -> Vec<NodeScore> {
+        v.iter()
+            .enumerate()
+            .map(|(node, &score)| NodeScore { node, score })
+            .collect()
+    }
+
+    #[test]
+    fn default_normalize_scales_to_100_and_reverses() {
+        let mut s = scores(&[2, 4, 0]);
+        default_normalize(&mut s, false);
+        assert_eq!(s.iter().map(|x| x.score).collect::<Vec<_>>(), [50, 100, 0]);
+        let mut s = scores(&[2, 4, 0]);
+        default_normalize(&mut s, true);
+        assert_eq!(s.iter().map(|x| x.score).collect::<Vec<_>>(), [50, 0, 100]);
+        let mut s = scores(&[0, 0]);
+        default_normalize(&mut s, true);
+        assert_eq!(s.iter().map(|x| x.score).collect::<Vec<_>>(), [100, 100]);
+    }
+}
