@@ -1,7 +1,8 @@
 //! The engine (layer 8): configuration, start-up of the layers, shutdown.
 //!
-//! `Engine::builder().build()` gives a running engine on the embedded default, with the
-//! built-in controllers ([`crate::controllers`]) and the garbage collector running. Dropping
+//! `Engine::builder().build()` gives a running engine on the embedded default: the store,
+//! the controller runtime, the scheduler, the local node and the built-in controllers
+//! ([`crate::controllers`], the garbage collector among them). Dropping
 //! the engine shuts it down.
 
 use crate::api::{KindInfo, Pod, Registry, Resource};
@@ -15,6 +16,7 @@ use crate::node::{
     Kubelet, KubeletBuilder, KubeletConfig, NodeConfig, SimulatedRuntime, Worker, WorkerRegistry,
 };
 use crate::runtime::{Controller, MetricsRegistry, MetricsSnapshot, Runtime, RuntimeConfig};
+use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::store::{Store, StoreConfig};
 use parking_lot::Mutex;
 use std::collections::HashSet;
@@ -35,6 +37,7 @@ pub struct EngineBuilder {
     workers: Arc<WorkerRegistry>,
     simulated: SimulatedRuntime,
     node_lifecycle: NodeLifecycleConfig,
+    scheduler: Option<SchedulerConfig>,
 }
 
 impl Default for EngineBuilder {
@@ -51,6 +54,7 @@ impl Default for EngineBuilder {
             workers: Arc::new(WorkerRegistry::default()),
             simulated: SimulatedRuntime::new(),
             node_lifecycle: NodeLifecycleConfig::default(),
+            scheduler: Some(SchedulerConfig::default()),
         }
     }
 }
@@ -174,6 +178,20 @@ impl EngineBuilder {
         self
     }
 
+    /// Runs the scheduler with this configuration (plugins, weights, timings) instead of
+    /// the default profile.
+    pub fn scheduler(mut self, config: SchedulerConfig) -> Self {
+        self.scheduler = Some(config);
+        self
+    }
+
+    /// Runs no scheduler: pods stay pending unless something else binds them (or they name
+    /// their node in `spec.nodeName`).
+    pub fn without_scheduler(mut self) -> Self {
+        self.scheduler = None;
+        self
+    }
+
     /// Registers an in-process worker under `image`: containers with that image run it.
     pub fn worker(self, image: &str, worker: impl Worker) -> Self {
         self.workers.register(image, Arc::new(worker));
@@ -217,6 +235,11 @@ impl EngineBuilder {
             self.node_lifecycle.default_toleration_seconds,
         );
         let clock = store.config().clock.clone();
+        // Started first: if it cannot start, nothing else is running yet.
+        let scheduler = match self.scheduler {
+            Some(config) => Some(Scheduler::start(store.clone(), clock.clone(), config)?),
+            None => None,
+        };
         let metrics = MetricsRegistry::new();
         let runtime = Runtime::start(store.clone(), clock.clone(), self.runtime, metrics.clone());
         let mut nodes = Vec::new();
@@ -236,6 +259,7 @@ impl EngineBuilder {
         let (kubelet, kubelet_controllers) = kb.build(store.clone(), clock);
         let engine = Engine {
             store: store.clone(),
+            scheduler,
             runtime,
             metrics,
             kubelet,
@@ -269,6 +293,7 @@ impl EngineBuilder {
 /// A running steady engine.
 pub struct Engine {
     store: Store,
+    scheduler: Option<Scheduler>,
     runtime: Runtime,
     metrics: MetricsRegistry,
     kubelet: Kubelet,
@@ -406,6 +431,12 @@ impl Engine {
         self.resolver.resolve(namespace, service, port)
     }
 
+    /// The scheduler, unless the engine was built [without
+    /// one](EngineBuilder::without_scheduler).
+    pub fn scheduler(&self) -> Option<&Scheduler> {
+        self.scheduler.as_ref()
+    }
+
     /// The node agent: nodes (add, stop, restart), the simulated runtime's fault injection.
     pub fn kubelet(&self) -> &Kubelet {
         &self.kubelet
@@ -424,6 +455,9 @@ impl Engine {
             return;
         }
         *self.gc.runtime.lock() = None;
+        if let Some(s) = &self.scheduler {
+            s.stop();
+        }
         self.runtime.stop();
         // With the controllers stopped, stop every container (graceful, then forced).
         self.kubelet.shutdown();
