@@ -103,13 +103,15 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// What the scheduling thread is told.
+///
+/// Store changes carry the revision their watch reached with them.
 pub(crate) enum Msg {
-    PodUpserted(Arc<PodInfo>),
-    PodDeleted(Arc<str>),
-    PodsRelisted(Vec<Arc<PodInfo>>),
-    NodeUpserted(Arc<Node>),
-    NodeDeleted(String),
-    NodesRelisted(Vec<Arc<Node>>),
+    PodUpserted(Arc<PodInfo>, u64),
+    PodDeleted(Arc<str>, u64),
+    PodsRelisted(Vec<Arc<PodInfo>>, u64),
+    NodeUpserted(Arc<Node>, u64),
+    NodeDeleted(String, u64),
+    NodesRelisted(Vec<Arc<Node>>, u64),
     Bound(BindDone),
     /// The manual clock moved: look at the deadlines again.
     Tick,
@@ -122,6 +124,9 @@ struct Inner {
     /// The current watch of each forwarder (replaced when it relists).
     closers: Vec<Arc<Mutex<Option<WatchCloser>>>>,
     counts: Mutex<QueueCounts>,
+    /// The revision up to which Pod and Node changes have been applied.
+    pods_synced: AtomicU64,
+    nodes_synced: AtomicU64,
 }
 
 /// A running scheduler. [`stop`](Scheduler::stop) (or dropping it) stops and joins its
@@ -162,14 +167,14 @@ impl Scheduler {
     /// [`Error::Closed`] after shutdown).
     pub fn start(store: Store, clock: SharedClock, config: SchedulerConfig) -> Result<Scheduler> {
         let mut core = Core::new(&config, clock.clone());
-        let nodes = store.list("Node", &ListParams::default())?;
-        let pods = store.list("Pod", &ListParams::default())?;
-        for n in nodes.items {
+        let mut nodes = store.list("Node", &ListParams::default())?;
+        let mut pods = store.list("Pod", &ListParams::default())?;
+        for n in nodes.items.drain(..) {
             if let Ok(n) = n.downcast_arc::<Node>() {
                 core.node_upserted(n);
             }
         }
-        for p in pods.items {
+        for p in pods.items.drain(..) {
             if let Some(info) = pod_info(p) {
                 core.pod_upserted(info);
             }
@@ -200,6 +205,8 @@ impl Scheduler {
             tx: tx.clone(),
             closers: vec![node_closer.clone(), pod_closer.clone()],
             counts: Mutex::new(core.queue_counts()),
+            pods_synced: AtomicU64::new(pods.revision),
+            nodes_synced: AtomicU64::new(nodes.revision),
         });
         // A manual clock moves by hand: the scheduling thread re-checks its deadlines then.
         let weak: Weak<Inner> = Arc::downgrade(&inner);
@@ -293,6 +300,18 @@ impl Scheduler {
         Ok(sched)
     }
 
+    /// The store revision up to which the scheduler has applied the changes of `kind`
+    /// (`Pod` or `Node`; 0 for any other kind): client-go's `LastSyncResourceVersion`. A
+    /// caller that wrote a Node at revision `r` knows the scheduler counts it once this is at
+    /// least `r`.
+    pub fn last_synced_revision(&self, kind: &str) -> u64 {
+        match kind {
+            "Pod" => self.inner.pods_synced.load(Ordering::Acquire),
+            "Node" => self.inner.nodes_synced.load(Ordering::Acquire),
+            _ => 0,
+        }
+    }
+
     /// How many pods wait where, as of the scheduling thread's last pass.
     pub fn queue_counts(&self) -> QueueCounts {
         *self.inner.counts.lock()
@@ -325,22 +344,25 @@ impl Drop for Scheduler {
 }
 
 /// Turns one Node watch event into a message.
-fn node_msgs(ev: WatchEvent) -> Option<Msg> {
+fn node_msgs(ev: WatchEvent, rev: u64) -> Option<Msg> {
     match ev {
-        WatchEvent::Added(o) | WatchEvent::Modified(o) => {
-            o.downcast_arc::<Node>().ok().map(Msg::NodeUpserted)
-        }
-        WatchEvent::Deleted(o) => Some(Msg::NodeDeleted(o.meta().name.clone())),
+        WatchEvent::Added(o) | WatchEvent::Modified(o) => o
+            .downcast_arc::<Node>()
+            .ok()
+            .map(|n| Msg::NodeUpserted(n, rev)),
+        WatchEvent::Deleted(o) => Some(Msg::NodeDeleted(o.meta().name.clone(), rev)),
         WatchEvent::Bookmark(_) => None,
     }
 }
 
 /// Turns one Pod watch event into a message; the pod's requests are computed here, off the
 /// scheduling thread.
-fn pod_msgs(ev: WatchEvent) -> Option<Msg> {
+fn pod_msgs(ev: WatchEvent, rev: u64) -> Option<Msg> {
     match ev {
-        WatchEvent::Added(o) | WatchEvent::Modified(o) => pod_info(o).map(Msg::PodUpserted),
-        WatchEvent::Deleted(o) => Some(Msg::PodDeleted(pod_key(o.as_ref()))),
+        WatchEvent::Added(o) | WatchEvent::Modified(o) => {
+            pod_info(o).map(|p| Msg::PodUpserted(p, rev))
+        }
+        WatchEvent::Deleted(o) => Some(Msg::PodDeleted(pod_key(o.as_ref()), rev)),
         WatchEvent::Bookmark(_) => None,
     }
 }
@@ -353,12 +375,12 @@ fn forward(
     closer: &Mutex<Option<WatchCloser>>,
     stopping: &AtomicBool,
     tx: &Sender<Msg>,
-    convert: fn(WatchEvent) -> Option<Msg>,
+    convert: fn(WatchEvent, u64) -> Option<Msg>,
 ) {
     loop {
         match watch.recv() {
             Ok(ev) => {
-                if let Some(m) = convert(ev) {
+                if let Some(m) = convert(ev, watch.revision()) {
                     if tx.send(m).is_err() {
                         return;
                     }
@@ -383,14 +405,16 @@ fn forward(
                     return;
                 }
                 watch = w;
+                let rev = list.revision;
                 let msg = if kind == "Pod" {
-                    Msg::PodsRelisted(list.items.into_iter().filter_map(pod_info).collect())
+                    Msg::PodsRelisted(list.items.into_iter().filter_map(pod_info).collect(), rev)
                 } else {
                     Msg::NodesRelisted(
                         list.items
                             .into_iter()
                             .filter_map(|o| o.downcast_arc::<Node>().ok())
                             .collect(),
+                        rev,
                     )
                 };
                 if tx.send(msg).is_err() {
@@ -403,18 +427,40 @@ fn forward(
 }
 
 /// Applies one message; false on Stop.
-fn handle(core: &mut Core, m: Msg) -> bool {
-    match m {
-        Msg::PodUpserted(p) => core.pod_upserted(p),
-        Msg::PodDeleted(k) => core.pod_deleted(&k),
-        Msg::PodsRelisted(ps) => core.pods_relisted(ps),
-        Msg::NodeUpserted(n) => core.node_upserted(n),
-        Msg::NodeDeleted(n) => core.node_deleted(&n),
-        Msg::NodesRelisted(ns) => core.nodes_relisted(ns),
-        Msg::Bound(done) => core.bind_done(done),
-        Msg::Tick => {}
+fn handle(core: &mut Core, inner: &Inner, m: Msg) -> bool {
+    let (synced, rev) = match m {
+        Msg::PodUpserted(p, rev) => {
+            core.pod_upserted(p);
+            (&inner.pods_synced, rev)
+        }
+        Msg::PodDeleted(k, rev) => {
+            core.pod_deleted(&k);
+            (&inner.pods_synced, rev)
+        }
+        Msg::PodsRelisted(ps, rev) => {
+            core.pods_relisted(ps);
+            (&inner.pods_synced, rev)
+        }
+        Msg::NodeUpserted(n, rev) => {
+            core.node_upserted(n);
+            (&inner.nodes_synced, rev)
+        }
+        Msg::NodeDeleted(n, rev) => {
+            core.node_deleted(&n);
+            (&inner.nodes_synced, rev)
+        }
+        Msg::NodesRelisted(ns, rev) => {
+            core.nodes_relisted(ns);
+            (&inner.nodes_synced, rev)
+        }
+        Msg::Bound(done) => {
+            core.bind_done(done);
+            return true;
+        }
+        Msg::Tick => return true,
         Msg::Stop => return false,
-    }
+    };
+    synced.fetch_max(rev, Ordering::AcqRel);
     true
 }
 
@@ -443,7 +489,7 @@ fn scheduling_loop(
             match rx.try_recv() {
                 Ok(m) => {
                     publish_counts = true;
-                    if !handle(&mut core, m) {
+                    if !handle(&mut core, inner, m) {
                         return;
                     }
                 }
@@ -482,7 +528,7 @@ fn scheduling_loop(
         };
         if let Some(m) = msg {
             publish_counts = true;
-            if !handle(&mut core, m) {
+            if !handle(&mut core, inner, m) {
                 return;
             }
         }
