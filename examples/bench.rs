@@ -5,8 +5,8 @@
 //! cargo run --release --example bench -- --json store.   # only figures whose name starts so
 //! ```
 //!
-//! The `controllers.` figures run on the fake kubelet of the tests (`tests/common/kubelet.rs`,
-//! binding and readying pods instantly), until the node agent's simulated nodes replace it.
+//! The `controllers.` figures run the whole path on 100 simulated nodes: controllers,
+//! scheduler and node agents.
 //!
 //! Each line is `{"name", "value", "unit"}`; a figure with a baseline adds `"baseline"` (its
 //! name), `"baseline_value"` and `"ratio"`: steady's cost divided by the baseline's cost (time
@@ -25,9 +25,6 @@ use steady::api::{
 use steady::client::{Api, Event};
 use steady::store::{ListParams, WatchParams};
 use steady::Engine;
-
-#[path = "../tests/common/kubelet.rs"]
-mod kubelet;
 
 struct Out {
     json: bool,
@@ -127,7 +124,7 @@ fn rss_bytes() -> usize {
 
 fn bytes_per_pod(out: &Out) {
     const N: usize = 100_000;
-    let e = Engine::builder().local_node(false).build().unwrap();
+    let e = Engine::builder().local_node(false).without_scheduler().build().unwrap();
     let pods = e.api::<Pod>();
     pods.create(pod(usize::MAX / 2, "warmup")).unwrap();
     let before = rss_bytes();
@@ -153,7 +150,7 @@ fn updates(out: &Out, threads: usize) {
     const PODS: usize = 10_000;
     const BATCH: usize = 10_000;
     const BATCHES: usize = 40;
-    let e = Engine::builder().local_node(false).build().unwrap();
+    let e = Engine::builder().local_node(false).without_scheduler().build().unwrap();
     let api = e.api::<Pod>();
     for i in 0..PODS {
         api.create(pod(i, "web")).unwrap();
@@ -245,7 +242,7 @@ fn updates(out: &Out, threads: usize) {
 
 fn reads(out: &Out) {
     const N: usize = 100_000;
-    let e = Engine::builder().local_node(false).build().unwrap();
+    let e = Engine::builder().local_node(false).without_scheduler().build().unwrap();
     let api = e.api::<Pod>();
     let map: DashMap<String, Arc<Pod>> = DashMap::new();
     for i in 0..N {
@@ -367,7 +364,7 @@ fn watch_latency(out: &Out, watchers: usize) {
     }
 
     // steady: the writer stamps the time just before the update; watchers read it back.
-    let e = Engine::builder().local_node(false).build().unwrap();
+    let e = Engine::builder().local_node(false).without_scheduler().build().unwrap();
     let api: Api<Pod> = e.api::<Pod>();
     api.create(pod(0, "web")).unwrap();
     let start = e.store().revision();
@@ -966,13 +963,15 @@ fn wait_for_deployment(
 }
 
 /// 10,000 replicas of a Deployment from apply to all available, and a rollout of a new
-/// template, against creating the same 10,000 pods directly in the store. Pods run on the
-/// fake kubelet (100 fake nodes).
+/// template, against creating the same 10,000 pods directly in the store. Pods are scheduled
+/// onto 100 simulated nodes whose node agents run them.
 fn controllers_converge(out: &Out) {
     const N: usize = 10_000;
     // Baseline: the pods a ReplicaSet would create, created directly, one by one.
     let e = Engine::builder()
         .builtin_controllers(false)
+        .local_node(false)
+        .without_scheduler()
         .build()
         .unwrap();
     let owner = e
@@ -1001,10 +1000,11 @@ fn controllers_converge(out: &Out) {
     drop(e);
     out.emit("store.create_10k_pods_ms", base, "ms", None);
 
-    let kubelet = kubelet::FakeKubelet::with_nodes(100);
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // The whole path: Deployment -> ReplicaSet -> pods -> scheduler -> node agents of 100
+    // simulated nodes -> pod status -> ReplicaSet and Deployment status.
     let e = Engine::builder()
-        .controller(kubelet.controller_with(workers))
+        .local_node(false)
+        .simulated_nodes(100, 64_000, 256 << 30)
         .build()
         .unwrap();
     let limit = Duration::from_secs(120);

@@ -209,8 +209,11 @@ impl FakeKubelet {
 /// An engine on a manual clock running the built-in controllers and `kubelet`.
 pub fn engine_with(kubelet: &FakeKubelet) -> (steady::Engine, Arc<steady::clock::ManualClock>) {
     let clock = Arc::new(steady::clock::ManualClock::default());
+    // No scheduler and no real node: the fake kubelet binds and runs every pod.
     let engine = steady::Engine::builder()
         .clock(clock.clone())
+        .without_scheduler()
+        .local_node(false)
         .controller(kubelet.controller())
         .build()
         .expect("engine starts");
