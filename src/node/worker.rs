@@ -377,6 +377,9 @@ impl Runtime for WorkerRuntime {
                         ExitStatus::failed(2, "Panicked", msg)
                     }
                 };
+                // From here on `terminate` no longer calls the stop hook (it checks this flag
+                // under the same lock, so a hook that began earlier finishes first).
+                *ctx.shared.returned.lock() = true;
                 ctx.exit(status);
             }))
             .map_err(|e| StartError::new("StartError", format!("spawning a thread: {e}")))?;
@@ -562,6 +565,27 @@ mod tests {
         c.terminate();
         assert_eq!(rx.recv_timeout(WAIT).unwrap(), ExitStatus::code(0));
         assert!(hooked.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn the_stop_hook_is_not_called_once_run_has_returned() {
+        struct Counting(Arc<AtomicU64>);
+        impl Worker for Counting {
+            fn run(&self, _: &WorkerContext) -> Result<(), String> {
+                Err("gone at once".into())
+            }
+            fn stop(&self, _: &WorkerContext) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let stops = Arc::new(AtomicU64::new(0));
+        let (reg, rt) = runtime(Arc::new(SystemClock::new()));
+        reg.register("brief", Arc::new(Counting(stops.clone())));
+        let (s, rx) = spec("brief");
+        let c = rt.start(s).unwrap();
+        rx.recv_timeout(WAIT).unwrap();
+        c.terminate();
+        assert_eq!(stops.load(Ordering::SeqCst), 0);
     }
 
     #[test]
