@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -95,6 +95,10 @@ pub struct WorkerContext {
 
 struct Shared {
     spec: ContainerSpec,
+    /// The container ID (`worker://<image>/<n>`), unique per instance.
+    id: String,
+    /// Exit code reported when `run` returns `Err`.
+    exit_code: AtomicI32,
     clock: SharedClock,
     ready: AtomicBool,
     /// Monotonic nanoseconds of the last heartbeat + 1 (0: none yet).
@@ -138,6 +142,21 @@ impl WorkerContext {
     /// Node the pod runs on.
     pub fn node_name(&self) -> &str {
         &self.shared.spec.node_name
+    }
+
+    /// The ID of this instance (`worker://<image>/<n>`, as in the pod's
+    /// `containerStatuses[].containerID`): unique among the instances of an engine, a
+    /// restart gets a new one.
+    pub fn container_id(&self) -> &str {
+        &self.shared.id
+    }
+
+    /// Sets the exit code reported when `run` returns `Err` (1 unless set). For hosts whose
+    /// workers have codes of their own (a C worker returns one). 0 is taken as 1: a
+    /// failure never reports success.
+    pub fn set_exit_code(&self, code: i32) {
+        let code = if code == 0 { 1 } else { code };
+        self.shared.exit_code.store(code, Ordering::Release);
     }
 
     /// Name of the container.
@@ -351,6 +370,8 @@ impl Runtime for WorkerRuntime {
             shared: Arc::new(Shared {
                 on_exit: spec.on_exit.clone(),
                 spec,
+                id: id.clone(),
+                exit_code: AtomicI32::new(1),
                 clock: self.clock.clone(),
                 ready: AtomicBool::new(false),
                 heartbeat: AtomicU64::new(0),
@@ -369,7 +390,8 @@ impl Runtime for WorkerRuntime {
                     Ok(Ok(())) => ExitStatus::code(0),
                     Ok(Err(msg)) => {
                         ctx.log(&format!("worker failed: {msg}"));
-                        ExitStatus::failed(1, "Error", msg)
+                        let code = ctx.shared.exit_code.load(Ordering::Acquire);
+                        ExitStatus::failed(code, "Error", msg)
                     }
                     Err(panic) => {
                         let msg = panic_message(&panic);
@@ -565,6 +587,36 @@ mod tests {
         c.terminate();
         assert_eq!(rx.recv_timeout(WAIT).unwrap(), ExitStatus::code(0));
         assert!(hooked.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_failed_run_reports_the_exit_code_it_set_and_each_instance_has_its_own_id() {
+        let (reg, rt) = runtime(Arc::new(SystemClock::new()));
+        let ids = Arc::new(Mutex::new(Vec::new()));
+        let seen = ids.clone();
+        reg.register(
+            "coded",
+            Arc::new(move |ctx: &WorkerContext| {
+                seen.lock().push(ctx.container_id().to_string());
+                ctx.set_exit_code(if ctx.pod_name() == "zero" { 0 } else { 42 });
+                Err("config missing".into())
+            }),
+        );
+        let (s, rx) = spec("coded");
+        let c = rt.start(s).unwrap();
+        let st = rx.recv_timeout(WAIT).unwrap();
+        assert_eq!((st.exit_code, st.reason.as_str()), (42, "Error"));
+        assert_eq!(st.message.as_deref(), Some("config missing"));
+        let (mut s, rx) = spec("coded");
+        s.pod_name = "zero".into();
+        let c2 = rt.start(s).unwrap();
+        assert_eq!(
+            rx.recv_timeout(WAIT).unwrap().exit_code,
+            1,
+            "0 is no failure code"
+        );
+        assert_eq!(*ids.lock(), vec![c.id().to_string(), c2.id().to_string()]);
+        assert_ne!(c.id(), c2.id());
     }
 
     #[test]
