@@ -8,7 +8,8 @@
  * API conventions
  * - Every symbol starts with steady_. Handles (steady_engine, steady_watch,
  *   steady_subscription) are opaque; each is made by a ..._new function and released by
- *   its ..._free function, which accepts NULL.
+ *   its ..._free function, which accepts NULL. A steady_worker (a running worker
+ *   instance) is made and freed by steady and lent to the worker's callbacks.
  * - Fallible functions return a steady_result. Output parameters (out_...) are written
  *   only when the result is STEADY_OK; on failure they are left untouched. The message of
  *   the last failed call on the calling thread is steady_last_error() (like errno: per
@@ -33,10 +34,10 @@
  *   writes of one object and "all namespaces" for list and watch. It is ignored for
  *   cluster-scoped kinds (Node, Namespace).
  * - Threads: an engine may be used from any thread, by several threads at once, and from
- *   inside steady's callbacks. Callbacks (reconcile, watch) run on threads the engine owns,
- *   with no engine lock held, so they may call back into the API (except
- *   steady_engine_free). Userdata given with a callback must be usable from those threads;
- *   its optional destructor is called exactly once, after the last callback.
+ *   inside steady's callbacks. Callbacks (reconcile, watch, worker start and stop) run on
+ *   threads the engine owns, with no engine lock held, so they may call back into the API
+ *   (except steady_engine_free). Userdata given with a callback must be usable from those
+ *   threads; its optional destructor is called exactly once, after the last callback.
  */
 
 #ifndef STEADY_H
@@ -183,6 +184,13 @@ typedef struct steady_subscription steady_subscription;
 typedef struct steady_watch steady_watch;
 
 /**
+ * A running worker instance (opaque). steady makes one per instance and passes it to the
+ * start and stop callbacks; it is valid until the start callback returns, and is freed by
+ * steady (never by the host).
+ */
+typedef struct steady_worker steady_worker;
+
+/**
  * The object a reconcile is about. Every string is borrowed for the duration of the call.
  */
 typedef struct steady_reconcile_request {
@@ -233,6 +241,21 @@ typedef int32_t (*steady_reconcile_fn)(void *userdata,
  * subscription then ends; still free it).
  */
 typedef int32_t (*steady_watch_fn)(void *userdata, const char *event_json);
+
+/**
+ * Runs one worker instance: called on a thread of its own (one per instance), with the
+ * instance's handle. Returns the exit code: 0 for success; anything else is a failure with
+ * that code (and the message set with `steady_worker_exit_message`, if any).
+ */
+typedef int32_t (*steady_worker_start_fn)(void *userdata, const struct steady_worker *worker);
+
+/**
+ * Asks a running instance to stop (the pod is being deleted or the engine is shutting
+ * down): called on an engine thread while the instance's start callback is still running,
+ * just before `steady_worker_stopping` turns true. It should only signal the instance
+ * (which then returns from start) and return quickly.
+ */
+typedef void (*steady_worker_stop_fn)(void *userdata, const struct steady_worker *worker);
 
 #ifdef __cplusplus
 extern "C" {
@@ -319,9 +342,13 @@ enum steady_result steady_engine_new(const char *config_json, struct steady_engi
 
 /**
  * Shuts the engine down and frees it: controllers stop taking work, running reconciles get
- * the shutdown grace period, watches end with `STEADY_CLOSED`, callback watches end, and
- * every engine thread is joined. Userdata destructors of controllers and callback watches run
- * during this call, on this thread or an engine thread. NULL is a no-op.
+ * the shutdown grace period, running workers are asked to stop (their stop callbacks run,
+ * possibly on this thread) and get their pods' grace period, watches end with
+ * `STEADY_CLOSED`, callback watches end, and every engine thread is joined. It then waits
+ * until every worker start callback has returned (one that ignores the stop request keeps
+ * it waiting). Userdata destructors of controllers, callback watches and workers run during
+ * this call, on this thread or an engine thread: no callback runs after it returned. NULL
+ * is a no-op.
  *
  * - Threads: any thread except from inside a steady callback (which runs on a thread this
  *   call joins): that call is refused, logged, and leaves the engine running (and its last
@@ -506,6 +533,68 @@ enum steady_result steady_engine_delete(const struct steady_engine *engine,
 enum steady_result steady_engine_metrics(const struct steady_engine *engine, char **out_text);
 
 /**
+ * The names of the nodes this engine runs, as a JSON array of strings, sorted (the
+ * embedded default has one local node, named after the host). A pod runs on one of them
+ * when its `spec.nodeName` names it.
+ *
+ * - On success `*out_json` is a new string owned by the caller (free with
+ *   `steady_string_free`): `["host-1"]`.
+ * - Errors: `STEADY_NULL_PARAMETER`.
+ * - Threads: any, concurrently; also from inside callbacks.
+ *
+ * # Safety
+ * `engine` is a live engine; `out_json` NULL or valid for a write.
+ */
+enum steady_result steady_engine_node_names(const struct steady_engine *engine, char **out_json);
+
+/**
+ * The output of a container of a pod running on this engine's nodes (`kubectl logs`): the
+ * lines its worker logged (`steady_worker_log`, and the failure message of a failed exit)
+ * or its process wrote, up to the kubelet's per-instance limit (the oldest lines go first).
+ *
+ * - `ns`: NULL for `"default"`. `container`: NULL for a pod with one container.
+ *   `previous`: the instance before the last restart instead of the current one.
+ * - On success `*out_text` is a new string owned by the caller (free with
+ *   `steady_string_free`).
+ * - Errors: `STEADY_NOT_FOUND` (no such pod on this engine's nodes, or not started yet),
+ *   `STEADY_INVALID` (no such container, a container name is needed, the container has not
+ *   started, or there is no previous instance; the message says which).
+ * - Threads: any, concurrently; also from inside callbacks.
+ *
+ * # Safety
+ * `engine` is a live engine; strings NULL or NUL-terminated; `out_text` NULL or valid for
+ * a write.
+ */
+enum steady_result steady_engine_logs(const struct steady_engine *engine,
+                                      const char *ns,
+                                      const char *pod,
+                                      const char *container,
+                                      bool previous,
+                                      char **out_text);
+
+/**
+ * One ready endpoint of a Service, as `"ip:port"` (`"[ip]:port"` for IPv6), taking turns
+ * among its ready pods: how a host routes work to healthy workers.
+ *
+ * - `ns`: NULL for `"default"`. `port`: the name of one of the Service's ports, or NULL for
+ *   its first port.
+ * - On success `*out_address` is a new string owned by the caller (free with
+ *   `steady_string_free`).
+ * - Errors: `STEADY_NOT_FOUND` (no such Service), `STEADY_UNAVAILABLE` (no ready endpoint
+ *   now: try again later), `STEADY_INVALID` (the Service has no port of that name).
+ * - Threads: any, concurrently; also from inside callbacks.
+ *
+ * # Safety
+ * `engine` is a live engine; strings NULL or NUL-terminated; `out_address` NULL or valid
+ * for a write.
+ */
+enum steady_result steady_engine_resolve(const struct steady_engine *engine,
+                                         const char *ns,
+                                         const char *service,
+                                         const char *port,
+                                         char **out_address);
+
+/**
  * The message of the last `steady_` call on this thread that failed, or `""` if none has.
  *
  * - Ownership: the string belongs to steady; it stays valid until the next failing
@@ -584,6 +673,38 @@ enum steady_result steady_subscription_new(const struct steady_engine *engine,
 void steady_subscription_free(struct steady_subscription *subscription);
 
 /**
+ * Commits several writes atomically under one revision: every operation commits, or none
+ * does. Each operation's preconditions are checked at commit time: an `update` or
+ * `updateStatus` whose object carries `metadata.resourceVersion` is a compare-and-swap;
+ * `delete` takes DeleteOptions preconditions; `check` writes nothing but requires the
+ * object to be at `resourceVersion` (or, with `null`, not to exist). Watchers see the
+ * writes together, in the order given.
+ *
+ * - `ops_json`: a JSON array of operations, each object touched at most once:
+ *   `{"op": "create" | "update" | "updateStatus", "object": {..}}` (the kind from the
+ *   object's apiVersion and kind, as `steady_engine_create`);
+ *   `{"op": "delete", "kind", "namespace", "name", "options": DeleteOptions}`;
+ *   `{"op": "check", "kind", "namespace", "name", "resourceVersion": "17" | null}`.
+ *   `kind` as `steady_engine_get`; `namespace` defaults to `"default"`; `options` may be
+ *   left out.
+ * - On success, if `out_json` is not NULL, `*out_json` is a new string owned by the caller
+ *   (free with `steady_string_free`): a JSON array with, per operation, the object written
+ *   (for `delete` its last state; for `check` the object checked, or null).
+ * - Errors: `STEADY_CONFLICT` (a resourceVersion or uid precondition failed: read again and
+ *   retry), `STEADY_NOT_FOUND`, `STEADY_ALREADY_EXISTS`, `STEADY_INVALID` (malformed
+ *   operations, named as `ops_json[i]`, or an invalid object), `STEADY_TOO_LARGE`,
+ *   `STEADY_DENIED`. Nothing was written.
+ * - Threads: any, concurrently; also from inside callbacks.
+ *
+ * # Safety
+ * `engine` is a live engine; `ops_json` NULL or NUL-terminated; `out_json` NULL or valid
+ * for a write.
+ */
+enum steady_result steady_engine_transaction(const struct steady_engine *engine,
+                                             const char *ops_json,
+                                             char **out_json);
+
+/**
  * The library's version, `"MAJOR.MINOR.PATCH"`: compare with the `STEADY_VERSION_*` macros
  * of the header you compiled against.
  *
@@ -646,6 +767,222 @@ enum steady_result steady_watch_next(const struct steady_watch *watch,
  * `watch` is NULL or a watch from `steady_watch_new` not freed before.
  */
 void steady_watch_free(struct steady_watch *watch);
+
+/**
+ * Registers (or replaces) the worker for `image`: every container with that image runs
+ * `start` in-process, one call per instance, instead of a process. A pod names its node
+ * with `spec.nodeName` (`steady_engine_node_names` gives the engine's nodes); its
+ * containers report ready through `steady_worker_ready`, and their liveness through
+ * `steady_worker_heartbeat` (a `livenessProbe` with a `heartbeat` handler fails without
+ * one in its period).
+ *
+ * - `start` runs each instance on a thread of its own (kept for the next instance), with
+ *   no engine lock held: it may call any `steady_` function (except
+ *   `steady_engine_free`), for example to read its own pod. It gets `userdata` and the
+ *   instance's `steady_worker` handle, valid until it returns. Its return value is the
+ *   exit code: 0 is success (reason `Completed`); any other value is a failure with that
+ *   exit code (reason `Error`, message from `steady_worker_exit_message`), and the pod's
+ *   `restartPolicy` decides whether it runs again (crash-loop backoff applies).
+ * - `stop` (may be NULL) is called when the instance must stop (pod deleted, engine
+ *   freed), only while `start` has not returned, on an engine thread (during
+ *   `steady_engine_free`, on the thread calling it), with the same handle. Without it the
+ *   instance polls `steady_worker_stopping` or waits in `steady_worker_wait_stop`. An
+ *   instance still running when its grace period ends is reported killed (exit 137), but
+ *   its thread cannot be killed: `start` must still return.
+ * - Registering the same image again replaces the worker for containers started
+ *   afterwards; running instances go on with the old callbacks. `free_userdata` (may be
+ *   NULL) is called once with `userdata` after the last callback of this registration:
+ *   when it has been replaced and its last instance returned, or during
+ *   `steady_engine_free`, which waits for every start callback to return. On failure
+ *   neither is called: the caller keeps `userdata`.
+ * - A crash or a C++ exception in a callback cannot be caught: it takes the host down.
+ * - Errors: `STEADY_NULL_PARAMETER`, `STEADY_INVALID_UTF8`, `STEADY_INVALID` (empty
+ *   image).
+ * - Threads: any; also from inside callbacks. `userdata` must be usable from the engine's
+ *   threads.
+ *
+ * # Safety
+ * `engine` is a live engine; `image` NULL or NUL-terminated; `start` and `stop` valid
+ * functions or NULL.
+ */
+enum steady_result steady_engine_register_worker(const struct steady_engine *engine,
+                                                 const char *image,
+                                                 steady_worker_start_fn start,
+                                                 steady_worker_stop_fn stop,
+                                                 void *userdata,
+                                                 void (*free_userdata)(void*));
+
+/**
+ * Reports the instance ready (it counts as a heartbeat too): the pod's Ready condition
+ * turns True, and the pod joins the endpoints of its Services.
+ *
+ * - Errors: `STEADY_NULL_PARAMETER`.
+ * - Threads: any, while the instance's start callback has not returned.
+ *
+ * # Safety
+ * `worker` is NULL or a handle whose start callback has not returned.
+ */
+enum steady_result steady_worker_ready(const struct steady_worker *worker);
+
+/**
+ * Withdraws readiness: the pod's Ready condition turns False and it leaves the endpoints
+ * of its Services.
+ *
+ * - Errors and threads as `steady_worker_ready`.
+ *
+ * # Safety
+ * As `steady_worker_ready`.
+ */
+enum steady_result steady_worker_not_ready(const struct steady_worker *worker);
+
+/**
+ * Says the instance is alive. A `livenessProbe` with a `heartbeat` handler (`{"heartbeat":
+ * {}, "periodSeconds": 5}`) fails when no heartbeat came within its period, and the
+ * container is restarted or the pod fails, as for any failed liveness probe.
+ *
+ * - Errors and threads as `steady_worker_ready`.
+ *
+ * # Safety
+ * As `steady_worker_ready`.
+ */
+enum steady_result steady_worker_heartbeat(const struct steady_worker *worker);
+
+/**
+ * True once the instance has been asked to stop; it should then return from its start
+ * callback (within the pod's grace period). A NULL `worker` counts as stopping, so that a
+ * loop on it ends (and the thread's last error says why).
+ *
+ * - Threads: any, while the instance's start callback has not returned.
+ *
+ * # Safety
+ * As `steady_worker_ready`.
+ */
+bool steady_worker_stopping(const struct steady_worker *worker);
+
+/**
+ * Waits until the instance is asked to stop, or `timeout_ms` milliseconds pass (0 polls;
+ * a negative value waits without limit): a worker's idle sleep that wakes at once on stop.
+ *
+ * - `STEADY_OK`: the instance is asked to stop. `STEADY_TIMEOUT`: the time passed first.
+ * - Errors: `STEADY_NULL_PARAMETER`.
+ * - Threads: any, while the instance's start callback has not returned. Blocks the calling
+ *   thread, holding no engine lock.
+ *
+ * # Safety
+ * As `steady_worker_ready`.
+ */
+enum steady_result steady_worker_wait_stop(const struct steady_worker *worker, int64_t timeout_ms);
+
+/**
+ * Writes `line` (copied) to the container's log, as a process would write a line to its
+ * output: `steady_engine_logs` returns it.
+ *
+ * - Errors: `STEADY_NULL_PARAMETER`, `STEADY_INVALID_UTF8`.
+ * - Threads: any, while the instance's start callback has not returned.
+ *
+ * # Safety
+ * As `steady_worker_ready`; `line` NULL or NUL-terminated.
+ */
+enum steady_result steady_worker_log(const struct steady_worker *worker, const char *line);
+
+/**
+ * Sets the message of a failed exit (copied; the last one set wins): the container's
+ * `state.terminated.message` when the start callback returns non-zero. Also written to the
+ * container's log.
+ *
+ * - Errors: `STEADY_NULL_PARAMETER`, `STEADY_INVALID_UTF8`.
+ * - Threads: any, while the instance's start callback has not returned.
+ *
+ * # Safety
+ * As `steady_worker_log`; `message` NULL or NUL-terminated.
+ */
+enum steady_result steady_worker_exit_message(const struct steady_worker *worker,
+                                              const char *message);
+
+/**
+ * The value of the container's environment variable `name`: steady sets `POD_NAME`,
+ * `POD_NAMESPACE`, `POD_UID`, `NODE_NAME`, `POD_IP` and `HOSTNAME`, then the container's
+ * `env` (values and `fieldRef`s) on top.
+ *
+ * - On success `*out_value` is a new string owned by the caller (free with
+ *   `steady_string_free`).
+ * - Errors: `STEADY_NOT_FOUND` (no such variable), `STEADY_NULL_PARAMETER`,
+ *   `STEADY_INVALID_UTF8`.
+ * - Threads: any, while the instance's start callback has not returned.
+ *
+ * # Safety
+ * As `steady_worker_ready`; `name` NULL or NUL-terminated; `out_value` NULL or valid for a
+ * write.
+ */
+enum steady_result steady_worker_env(const struct steady_worker *worker,
+                                     const char *name,
+                                     char **out_value);
+
+/**
+ * The host directory mounted at `mount_path` in the container (a `volumeMounts` entry:
+ * an emptyDir or a claim's directory).
+ *
+ * - On success `*out_path` is a new string owned by the caller (free with
+ *   `steady_string_free`).
+ * - Errors: `STEADY_NOT_FOUND` (nothing mounted there), `STEADY_NULL_PARAMETER`,
+ *   `STEADY_INVALID_UTF8`.
+ * - Threads: any, while the instance's start callback has not returned.
+ *
+ * # Safety
+ * As `steady_worker_env`.
+ */
+enum steady_result steady_worker_mount(const struct steady_worker *worker,
+                                       const char *mount_path,
+                                       char **out_path);
+
+/**
+ * The name of the instance's pod.
+ *
+ * - Ownership: lent; the string belongs to the handle and is valid until the start
+ *   callback returns (copy it to keep it). Never free it.
+ * - NULL only when `worker` is NULL (the thread's last error says so).
+ * - Threads: any, while the instance's start callback has not returned.
+ *
+ * # Safety
+ * As `steady_worker_ready`.
+ */
+const char *steady_worker_pod_name(const struct steady_worker *worker);
+
+/**
+ * The namespace of the instance's pod. Ownership, NULL and threads as
+ * `steady_worker_pod_name`.
+ *
+ * # Safety
+ * As `steady_worker_ready`.
+ */
+const char *steady_worker_namespace(const struct steady_worker *worker);
+
+/**
+ * The uid of the instance's pod (`metadata.uid`). Ownership, NULL and threads as
+ * `steady_worker_pod_name`.
+ *
+ * # Safety
+ * As `steady_worker_ready`.
+ */
+const char *steady_worker_pod_uid(const struct steady_worker *worker);
+
+/**
+ * The node the instance runs on (the pod's `spec.nodeName`). Ownership, NULL and threads
+ * as `steady_worker_pod_name`.
+ *
+ * # Safety
+ * As `steady_worker_ready`.
+ */
+const char *steady_worker_node_name(const struct steady_worker *worker);
+
+/**
+ * The name of the instance's container (pods may run several containers of one image).
+ * Ownership, NULL and threads as `steady_worker_pod_name`.
+ *
+ * # Safety
+ * As `steady_worker_ready`.
+ */
+const char *steady_worker_container_name(const struct steady_worker *worker);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -102,6 +102,21 @@ fn host_controllers_reconcile_and_reenter_the_api() {
 }
 
 #[test]
+fn host_workers_run_fail_restart_stop_and_are_replaced() {
+    run("worker");
+}
+
+#[test]
+fn services_resolve_to_ready_workers_in_turn() {
+    run("services");
+}
+
+#[test]
+fn transactions_commit_all_or_nothing() {
+    run("transaction");
+}
+
+#[test]
 fn c_programs_are_clean_under_valgrind() {
     if Command::new("valgrind").arg("--version").output().is_err() {
         eprintln!("skipped: valgrind is not installed (apt-get install valgrind)");
@@ -113,6 +128,9 @@ fn c_programs_are_clean_under_valgrind() {
         "bad_input",
         "watch",
         "controller",
+        "worker",
+        "services",
+        "transaction",
     ] {
         let exe = compile(name);
         let out = Command::new("valgrind")

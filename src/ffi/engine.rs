@@ -9,6 +9,7 @@ use super::boundary::{
 };
 use super::result::{set_last_error, steady_result, FfiError};
 use super::subscription::SubscriptionThread;
+use super::worker::LiveWorkers;
 use super::{config, json, kind, options};
 use crate::api::Selector;
 use crate::client::DynamicApi;
@@ -27,6 +28,9 @@ pub struct steady_engine {
     pub(crate) engine: Engine,
     /// Threads of callback watches, joined when the engine is freed.
     pub(crate) subscriptions: Mutex<Vec<Arc<SubscriptionThread>>>,
+    /// Host workers alive (registered, or still running an instance): freeing the engine
+    /// waits for none to be left.
+    pub(crate) workers: Arc<LiveWorkers>,
 }
 
 impl steady_engine {
@@ -45,7 +49,7 @@ impl steady_engine {
     }
 
     /// The dynamic API for the kind an object names (`apiVersion` and `kind` fields).
-    fn api_of(&self, object: &Value) -> Result<DynamicApi, FfiError> {
+    pub(crate) fn api_of(&self, object: &Value) -> Result<DynamicApi, FfiError> {
         let field = |f: &str| {
             object.get(f).and_then(Value::as_str).ok_or_else(|| {
                 FfiError::invalid(format!("object_json: {f} is required (a string)"))
@@ -99,15 +103,20 @@ pub unsafe extern "C" fn steady_engine_new(
         out.write(into_handle(steady_engine {
             engine,
             subscriptions: Mutex::new(Vec::new()),
+            workers: Arc::new(LiveWorkers::default()),
         }));
         Ok(())
     })
 }
 
 /// Shuts the engine down and frees it: controllers stop taking work, running reconciles get
-/// the shutdown grace period, watches end with `STEADY_CLOSED`, callback watches end, and
-/// every engine thread is joined. Userdata destructors of controllers and callback watches run
-/// during this call, on this thread or an engine thread. NULL is a no-op.
+/// the shutdown grace period, running workers are asked to stop (their stop callbacks run,
+/// possibly on this thread) and get their pods' grace period, watches end with
+/// `STEADY_CLOSED`, callback watches end, and every engine thread is joined. It then waits
+/// until every worker start callback has returned (one that ignores the stop request keeps
+/// it waiting). Userdata destructors of controllers, callback watches and workers run during
+/// this call, on this thread or an engine thread: no callback runs after it returned. NULL
+/// is a no-op.
 ///
 /// - Threads: any thread except from inside a steady callback (which runs on a thread this
 ///   call joins): that call is refused, logged, and leaves the engine running (and its last
@@ -146,7 +155,11 @@ pub unsafe extern "C" fn steady_engine_free(engine: *mut steady_engine) {
                 s.join();
             }
         }
+        let workers = e.workers.clone();
+        // Dropping the engine drops its worker registry; instances still running hold their
+        // worker until their start callback returns.
         free_handle(engine);
+        workers.wait_none_left();
     })
 }
 
