@@ -11,6 +11,13 @@ management inside one process), over its C library with ctypes.
         def widgets(req: steady.Request):
             ...
 
+        def server(ctx: steady.WorkerContext):
+            ctx.ready()
+            while not ctx.wait_stop(1.0):
+                ctx.heartbeat()
+
+        engine.register_worker("game-server", server)
+
 See :class:`Engine` for the kind naming rule and the threads callbacks run on.
 """
 
@@ -31,8 +38,10 @@ from .errors import (
     NotFound,
     TerminalError,
     TooLarge,
+    Unavailable,
 )
 from .watch import Watch, WatchEvent
+from .worker import WorkerContext
 
 __all__ = [
     "Engine",
@@ -40,6 +49,7 @@ __all__ = [
     "Request",
     "Watch",
     "WatchEvent",
+    "WorkerContext",
     "Error",
     "NotFound",
     "AlreadyExists",
@@ -49,6 +59,7 @@ __all__ = [
     "Denied",
     "Expired",
     "Closed",
+    "Unavailable",
     "TerminalError",
     "library_path",
     "__version__",

@@ -33,7 +33,15 @@ from ctypes import (
 )
 from pathlib import Path
 
-__all__ = ["lib", "library_path", "RECONCILE_FN", "FREE_FN", "ReconcileRequest"]
+__all__ = [
+    "lib",
+    "library_path",
+    "RECONCILE_FN",
+    "FREE_FN",
+    "WORKER_START_FN",
+    "WORKER_STOP_FN",
+    "ReconcileRequest",
+]
 
 
 def _library_name() -> str:
@@ -86,6 +94,10 @@ class ReconcileRequest(Structure):
 RECONCILE_FN = CFUNCTYPE(c_int32, c_void_p, POINTER(ReconcileRequest), c_void_p)
 #: the userdata destructor type
 FREE_FN = CFUNCTYPE(None, c_void_p)
+#: ``steady_worker_start_fn``: (userdata, worker) -> exit code
+WORKER_START_FN = CFUNCTYPE(c_int32, c_void_p, c_void_p)
+#: ``steady_worker_stop_fn``: (userdata, worker)
+WORKER_STOP_FN = CFUNCTYPE(None, c_void_p, c_void_p)
 
 _OUT = POINTER(c_void_p)
 
@@ -120,6 +132,24 @@ def _declare(lib: ctypes.CDLL) -> None:
     )
     fn("steady_reconcile_reply_requeue_after", [c_void_p, c_uint64])
     fn("steady_reconcile_reply_error", [c_void_p, c_char_p])
+    fn(
+        "steady_engine_register_worker",
+        [c_void_p, c_char_p, WORKER_START_FN, WORKER_STOP_FN, c_void_p, FREE_FN],
+    )
+    for name in ("ready", "not_ready", "heartbeat"):
+        fn(f"steady_worker_{name}", [c_void_p])
+    fn("steady_worker_stopping", [c_void_p], c_bool)
+    fn("steady_worker_wait_stop", [c_void_p, c_int64])
+    fn("steady_worker_log", [c_void_p, c_char_p])
+    fn("steady_worker_exit_message", [c_void_p, c_char_p])
+    fn("steady_worker_env", [c_void_p, c_char_p, _OUT])
+    fn("steady_worker_mount", [c_void_p, c_char_p, _OUT])
+    for name in ("pod_name", "namespace", "pod_uid", "node_name", "container_name"):
+        fn(f"steady_worker_{name}", [c_void_p], c_char_p)
+    fn("steady_engine_logs", [c_void_p, c_char_p, c_char_p, c_char_p, c_bool, _OUT])
+    fn("steady_engine_resolve", [c_void_p, c_char_p, c_char_p, c_char_p, _OUT])
+    fn("steady_engine_node_names", [c_void_p, _OUT])
+    fn("steady_engine_transaction", [c_void_p, c_char_p, _OUT])
 
 
 def _load() -> ctypes.CDLL:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from ._handle import check, encode
 from ._lib import FREE_FN, RECONCILE_FN, lib
-from .errors import NotFound, TerminalError
+from .errors import Closed, NotFound, TerminalError
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -82,6 +82,7 @@ def _decode(b: Optional[bytes]) -> Optional[str]:
 def _trampoline(userdata: Optional[int], request: Any, reply: Optional[int]) -> int:
     # Runs on an engine worker thread, holding the GIL (ctypes took it). Nothing may
     # escape: an exception here would be printed and turned into 0 ("done") by ctypes.
+    engine = None
     try:
         with _table_lock:
             fn, engine_ref = _table[userdata or 0]
@@ -108,6 +109,8 @@ def _trampoline(userdata: Optional[int], request: Any, reply: Optional[int]) -> 
             f"a reconcile function returns None or a number of seconds >= 0, not {result!r}"
         )
     except BaseException as e:  # noqa: BLE001 - nothing may cross into C
+        if isinstance(e, Closed) and (engine is None or engine.closed):
+            return DONE  # the engine closed under this reconcile: nothing to report
         terminal = isinstance(e, TerminalError)
         message = f"{type(e).__name__}: {e}"
         try:

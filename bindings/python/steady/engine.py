@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ctypes
 import json
-from typing import Any, Callable, Iterable, Mapping, Optional, Union
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
 from . import controller as _controller
+from . import worker as _worker
 from ._handle import Handle, check, encode, take_string
 from ._lib import lib
 from .watch import Watch
@@ -60,7 +61,8 @@ class Engine(Handle):
     built-in kind) or ``"apiVersion/Kind"``: ``"example.com/v1/Widget"``,
     ``"apps/v1/Deployment"`` (any kind). A custom kind is always named with its apiVersion.
 
-    Every method may be called from any thread, including from reconcile functions.
+    Every method may be called from any thread, including from reconcile and worker
+    functions.
     """
 
     _what = "engine"
@@ -237,6 +239,111 @@ class Engine(Handle):
         out = ctypes.c_void_p()
         check(lib.steady_engine_metrics(self._ptr, ctypes.byref(out)))
         return take_string(out)
+
+    # -- transactions -----------------------------------------------------------------------
+
+    def transaction(self, ops: Sequence[Mapping[str, Any]]) -> list[Optional[Object]]:
+        """Commits several writes together under one revision, or none of them.
+
+        Each operation is a dict, each object touched at most once:
+        ``{"op": "create" | "update" | "updateStatus", "object": {...}}`` (an object
+        carrying ``metadata.resourceVersion`` is compare-and-swapped);
+        ``{"op": "delete", "kind", "namespace", "name", "options": {DeleteOptions}}``;
+        ``{"op": "check", "kind", "namespace", "name", "resourceVersion": "17" | None}``
+        (writes nothing; the object must be at that version, or with None not exist).
+        ``namespace`` defaults to ``"default"``.
+
+        Returns, per operation, the object written (for ``delete`` its last state, for
+        ``check`` the object checked or None). Raises :class:`steady.Conflict` when a
+        precondition failed (nothing was written: read again and retry),
+        :class:`steady.Invalid` naming the bad operation as ``ops_json[i]``.
+        """
+        out = ctypes.c_void_p()
+        check(
+            lib.steady_engine_transaction(
+                self._ptr, encode(json.dumps(list(ops))), ctypes.byref(out)
+            )
+        )
+        return json.loads(take_string(out))
+
+    # -- nodes, workers, logs, services -----------------------------------------------------
+
+    def node_names(self) -> list[str]:
+        """The names of the nodes this engine runs, sorted (the embedded default: one
+        local node named after the host). There is no scheduler yet: a pod runs where its
+        ``spec.nodeName`` says."""
+        out = ctypes.c_void_p()
+        check(lib.steady_engine_node_names(self._ptr, ctypes.byref(out)))
+        return json.loads(take_string(out))
+
+    def register_worker(
+        self,
+        image: str,
+        start: _worker.Start,
+        stop: Optional[_worker.Stop] = None,
+    ) -> None:
+        """Registers (or replaces) the worker for ``image``: every container with that image
+        runs ``start(ctx)`` in-process, on an engine thread of its own, with a
+        :class:`steady.WorkerContext`::
+
+            def game_server(ctx: steady.WorkerContext) -> None:
+                ctx.ready()
+                while not ctx.wait_stop(1.0):
+                    ctx.heartbeat()
+
+            engine.register_worker("game-server", game_server)
+
+        ``start`` returns None or 0 for success, or an exit code; an exception is a failure
+        with exit code 1 (logged on the ``steady`` logger and in the container's log); the
+        pod's ``restartPolicy`` decides whether the container runs again. ``stop(ctx)``, if
+        given, is called on an engine thread when a running instance must stop (pod deleted,
+        engine closed), before ``ctx.stopping`` turns true; it should only signal ``start``
+        and return. ``start`` must return once asked to stop: :meth:`close` waits for every
+        instance. A later registration of the same image applies to containers started
+        afterwards. Both functions are kept alive as long as the engine may call them.
+        """
+        _worker.register(self, image, start, stop)
+
+    def logs(
+        self,
+        pod: str,
+        namespace: str = "default",
+        container: Optional[str] = None,
+        previous: bool = False,
+    ) -> str:
+        """The output of a container of a pod running on this engine (``kubectl logs``):
+        what its worker logged, or its process wrote. ``container`` may be left out for a
+        pod with one container; ``previous`` gives the instance before the last restart.
+        Raises :class:`steady.NotFound` (no such pod running here),
+        :class:`steady.Invalid` (no such container, or no previous instance)."""
+        out = ctypes.c_void_p()
+        check(
+            lib.steady_engine_logs(
+                self._ptr,
+                encode(namespace),
+                encode(pod),
+                encode(container),
+                bool(previous),
+                ctypes.byref(out),
+            )
+        )
+        return take_string(out)
+
+    def resolve(
+        self, service: str, namespace: str = "default", port: Optional[str] = None
+    ) -> tuple[str, int]:
+        """One ready endpoint of a Service, ``(ip, port)``, taking turns among its ready
+        pods. ``port`` names one of the Service's ports (None: its first). Raises
+        :class:`steady.NotFound` (no such Service), :class:`steady.Unavailable` (no ready
+        endpoint now), :class:`steady.Invalid` (no port of that name)."""
+        out = ctypes.c_void_p()
+        check(
+            lib.steady_engine_resolve(
+                self._ptr, encode(namespace), encode(service), encode(port), ctypes.byref(out)
+            )
+        )
+        host, _, number = take_string(out).rpartition(":")
+        return host.strip("[]"), int(number)
 
     # -- controllers ------------------------------------------------------------------------
 
