@@ -223,6 +223,38 @@ fn c_example_builds_with_pkg_config_and_runs() {
 }
 
 #[test]
+fn c_worker_example_builds_with_pkg_config_and_runs() {
+    let Some(flags) = pkg_config(&["--cflags", "--libs"]) else {
+        eprintln!("skipped: pkg-config is not installed");
+        return;
+    };
+    let exe = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("worker_host");
+    let out = Command::new("cc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
+        .arg(root().join("examples/c/worker_host.c"))
+        .args(&flags)
+        .arg(format!("-Wl,-rpath,{}", library_dir().display()))
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .expect("the system C compiler `cc` runs");
+    assert!(out.status.success(), "{}", report("cc", &out));
+    let out = Command::new(&exe).output().expect("running the example");
+    assert!(out.status.success(), "{}", report("worker_host", &out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "pool web: 2 of 2 ready, 0 restart(s)",
+        "pool web: 2 of 2 ready, 1 restart(s)",
+        "worker failed: lost its connection to the game database",
+        "stopping web-0",
+        "engine stopped",
+    ] {
+        assert!(stdout.contains(line), "no {line:?} in:\n{stdout}");
+    }
+    assert_eq!(stdout.matches("service web -> 127.").count(), 2, "{stdout}");
+}
+
+#[test]
 fn c_example_links_statically_with_the_private_libraries() {
     let Some(flags) = pkg_config(&["--cflags", "--libs-only-other", "--libs-only-L"]) else {
         eprintln!("skipped: pkg-config is not installed");
