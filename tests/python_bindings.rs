@@ -67,3 +67,37 @@ fn python_example_controller_runs() {
     );
     assert!(stdout.contains("ConfigMap sky has color grey"), "{stdout}");
 }
+
+#[test]
+fn python_game_fleet_example_runs_short() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("python3")
+        .arg(root.join("examples/python/game_fleet.py"))
+        .arg("--short")
+        .env("PYTHONPATH", root.join("bindings/python"))
+        .env("STEADY_LIBRARY", library())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .expect("running python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "examples/python/game_fleet.py --short failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("(a bad autoscaler is refused: "),
+        "{stdout}"
+    );
+    assert!(stdout.contains(": Unhealthy ("), "{stdout}");
+    assert!(
+        stdout.contains("fleet settled: 3 replicas, 3 ready, 0 allocated"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("== done: "), "{stdout}");
+    assert!(!stdout.contains("PROBLEM"), "{stdout}");
+}
