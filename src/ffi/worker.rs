@@ -556,3 +556,32 @@ pub unsafe extern "C" fn steady_worker_container_name(
         name_of(worker, |w| &w.container_name)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    #[test]
+    fn freeing_waits_until_the_last_live_worker_is_dropped() {
+        let live = Arc::new(LiveWorkers::default());
+        live.wait_none_left(); // none yet: returns at once
+        let a = live.enter();
+        let b = live.enter();
+        drop(a);
+        let dropped_b = Arc::new(AtomicBool::new(false));
+        let flag = dropped_b.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            flag.store(true, Ordering::SeqCst);
+            drop(b);
+        });
+        live.wait_none_left();
+        assert!(
+            dropped_b.load(Ordering::SeqCst),
+            "returned before the last drop"
+        );
+        t.join().unwrap();
+        assert_eq!(*live.count.lock(), 0);
+    }
+}
