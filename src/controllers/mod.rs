@@ -6,6 +6,9 @@
 //! - [`replicaset`]: keeps `replicas` pods matching a selector.
 //! - [`deployment`]: rolls ReplicaSets out (RollingUpdate, Recreate), revisions, rollback,
 //!   pause, progress deadline.
+//! - [`hpa`]: the HorizontalPodAutoscaler (autoscaling/v2), reading pod metrics from
+//!   [`metrics::PodMetrics`]; the engine registers it with its metrics (see
+//!   [`hpa::controller`]).
 //! - [`gc`]: the garbage collector (ownerReferences; Background, Foreground and Orphan
 //!   deletion), one controller per kind, custom kinds included.
 //!
@@ -25,6 +28,8 @@ pub mod deployment;
 pub mod endpoints;
 pub mod gc;
 pub mod hash;
+pub mod hpa;
+pub mod metrics;
 pub mod node_lifecycle;
 pub mod pods;
 pub mod replicaset;
