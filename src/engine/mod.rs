@@ -5,10 +5,12 @@
 //! ([`crate::controllers`], the garbage collector among them). Dropping
 //! the engine shuts it down.
 
+use crate::api::Quantity;
 use crate::api::{KindInfo, Pod, Registry, Resource};
 use crate::client::{Api, DynamicApi};
 use crate::clock::SharedClock;
 use crate::controllers::gc::GarbageCollector;
+use crate::controllers::metrics::PodMetrics;
 use crate::controllers::node_lifecycle::{self, NodeLifecycleConfig};
 use crate::error::Result;
 use crate::manifest::{self, ApplyReport};
@@ -256,8 +258,10 @@ impl EngineBuilder {
             kb = kb.process_runtime(p.clone());
             p
         };
-        let (kubelet, kubelet_controllers) = kb.build(store.clone(), clock);
+        let (kubelet, kubelet_controllers) = kb.build(store.clone(), clock.clone());
+        let pod_metrics = PodMetrics::new(store.clone(), clock, Some(kubelet.clone()));
         let engine = Engine {
+            pod_metrics,
             store: store.clone(),
             scheduler,
             runtime,
@@ -277,6 +281,9 @@ impl EngineBuilder {
             engine.add_controller(node_lifecycle::controller(self.node_lifecycle))?;
             engine.add_controller(crate::controllers::endpoints::controller(
                 engine.store.clone(),
+            ))?;
+            engine.add_controller(crate::controllers::hpa::controller(
+                engine.pod_metrics.clone(),
             ))?;
             for c in crate::controllers::builtin() {
                 engine.add_controller(c)?;
@@ -298,6 +305,8 @@ pub struct Engine {
     metrics: MetricsRegistry,
     kubelet: Kubelet,
     resolver: crate::controllers::endpoints::Resolver,
+    /// Pod metrics for the HorizontalPodAutoscaler: measured CPU and what the host reports.
+    pod_metrics: PodMetrics,
     #[cfg(unix)]
     processes: Arc<crate::node::ProcessRuntime>,
     shut_down: AtomicBool,
@@ -440,6 +449,28 @@ impl Engine {
     /// The node agent: nodes (add, stop, restart), the simulated runtime's fault injection.
     pub fn kubelet(&self) -> &Kubelet {
         &self.kubelet
+    }
+
+    /// Reports the custom metric `name` of pod `namespace/pod` (a plain number, e.g. requests
+    /// per second): what HorizontalPodAutoscalers with a `Pods` metric of that name average
+    /// and compare with `target.averageValue`. Replaces the previous value; kept until the
+    /// pod is gone.
+    pub fn report_pod_metric(&self, namespace: &str, pod: &str, name: &str, value: f64) {
+        self.pod_metrics
+            .report_pod_metric(namespace, pod, name, value);
+    }
+
+    /// Reports the usage of `resource` by pod `namespace/pod` (`cpu` in cores, e.g. `"250m"`;
+    /// `memory` in bytes), read by `Resource` metrics of HorizontalPodAutoscalers. A reported
+    /// value takes precedence over the CPU the node agent measures for process pods.
+    pub fn report_pod_usage(&self, namespace: &str, pod: &str, resource: &str, usage: &Quantity) {
+        self.pod_metrics
+            .report_pod_usage(namespace, pod, resource, usage);
+    }
+
+    /// The pod metrics the HorizontalPodAutoscaler reads (measured and reported).
+    pub fn pod_metrics(&self) -> &PodMetrics {
+        &self.pod_metrics
     }
 
     /// The engine's metrics registry, for the host's own metrics.
