@@ -40,17 +40,22 @@
 //! in memory, per autoscaler (reset when one of the same name but another uid appears); a
 //! restarted engine starts with empty windows, as a restarted kube-controller-manager does.
 //!
-//! # An applied manifest does not fight the autoscaler
+//! # Manifests and the autoscaler: leave `replicas` out
 //!
-//! The autoscaler owns the target's `spec.replicas`. Follow Kubernetes' advice: **leave
-//! `replicas` out of the workload's manifest once an autoscaler manages it.** A manifest that
-//! sets it anyway is safe to re-apply unchanged: `apply` is a three-way merge against the
-//! `kubectl.kubernetes.io/last-applied-configuration` annotation, so a field whose value in
-//! the manifest equals the last applied value is not written, and the autoscaler's value
-//! stays. Only changing `replicas` in the manifest (a new intent) writes it, and the
-//! autoscaler then takes over again at its next sync. Removing `replicas` from a manifest that
-//! set it deletes the field (the three-way merge removes what was applied before), which
-//! defaults it to 1 until the next sync; Kubernetes documents the same effect.
+//! The autoscaler owns the target's `spec.replicas`. The rule, as Kubernetes documents it:
+//! **once an autoscaler manages a workload, its manifest leaves `spec.replicas` out.** Such a
+//! manifest can be re-applied at will: `apply` (a three-way merge against the
+//! `kubectl.kubernetes.io/last-applied-configuration` annotation) writes only the fields the
+//! manifest sets, so the autoscaler's replicas stay.
+//!
+//! A manifest that does set `replicas` behaves as with `kubectl apply`: every apply writes the
+//! fields the manifest sets that differ from the live object, so `replicas` is set back to the
+//! manifest's value, and the autoscaler corrects it at its next sync (within
+//! [`SYNC_PERIOD`]); the pods may briefly scale down or up in between. Removing `replicas`
+//! from a manifest that set it deletes the field at the next apply (the three-way merge
+//! removes what was applied before), so it defaults to 1 until the next sync; Kubernetes
+//! documents the same effect (its advice: remove the field from the last-applied annotation
+//! first, `kubectl apply edit-last-applied`).
 
 use super::metrics::PodMetrics;
 use super::pods;

@@ -190,16 +190,11 @@ impl PodMetrics {
         };
         let window = now.saturating_duration_since(base.at);
         if window < MIN_WINDOW {
-            if !t.cpu.contains_key(&k) {
-                t.cpu.insert(
-                    k,
-                    CpuSample {
-                        at: now,
-                        cpu,
-                        rate: None,
-                    },
-                );
-            }
+            t.cpu.entry(k).or_insert(CpuSample {
+                at: now,
+                cpu,
+                rate: None,
+            });
             return base.rate;
         }
         let used = cpu.saturating_sub(base.cpu);

@@ -119,7 +119,7 @@ impl EngineBuilder {
 
     /// Whether the built-in controllers run (default true): the ReplicaSet and Deployment
     /// controllers, the garbage collector (one controller per kind, kinds registered later
-    /// included), Services' endpoints and node lifecycle. Tests of other parts can leave them
+    /// included), Services' endpoints, the HorizontalPodAutoscaler and node lifecycle. Tests of other parts can leave them
     /// out; the node agents are set with [`EngineBuilder::local_node`] and
     /// [`EngineBuilder::node`].
     pub fn builtin_controllers(mut self, on: bool) -> Self {
