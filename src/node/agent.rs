@@ -14,7 +14,7 @@
 //!
 //! Invariants:
 //! - the runtime's work queue never hands one pod to two workers, so a pod's state
-//!   ([`PodRt`]) is only touched by one reconcile at a time; its mutex is only contended by
+//!   (`PodRt`) is only touched by one reconcile at a time; its mutex is only contended by
 //!   shutdown and log readers;
 //! - exit notifiers and probe threads never take a pod's mutex: they fill a slot of their own
 //!   and queue the key, so they cannot deadlock with a reconcile that stops a container;
