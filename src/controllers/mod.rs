@@ -9,6 +9,9 @@
 //! - [`hpa`]: the HorizontalPodAutoscaler (autoscaling/v2), reading pod metrics from
 //!   [`metrics::PodMetrics`]; the engine registers it with its metrics (see
 //!   [`hpa::controller`]).
+//! - [`statefulset`]: pods with stable names and per-pod claims, ordered or parallel,
+//!   rolling updates with a partition.
+//! - [`volumes`]: PersistentVolumeClaims bound to host directories.
 //! - [`gc`]: the garbage collector (ownerReferences; Background, Foreground and Orphan
 //!   deletion), one controller per kind, custom kinds included.
 //!
@@ -18,6 +21,7 @@
 //! - [`claim`]: the controller-reference manager (adopt matching orphans, release what stopped
 //!   matching), for any owner and any dependent kind;
 //! - [`hash`]: the stable template hash (`pod-template-hash`, revision names);
+//! - [`revisions`]: template history as ControllerRevisions (StatefulSet, DaemonSet);
 //! - [`slow_start`]: slow-start batched creates and the per-sync burst limit.
 //!
 //! [`builtin`] returns the workload controllers an engine runs by default; the engine
@@ -33,11 +37,20 @@ pub mod metrics;
 pub mod node_lifecycle;
 pub mod pods;
 pub mod replicaset;
+pub mod revisions;
 pub mod slow_start;
+pub mod statefulset;
+pub mod volumes;
 
 use crate::runtime::Controller;
 
-/// The built-in workload controllers, ready to register: ReplicaSet and Deployment.
+/// The built-in workload controllers, ready to register: ReplicaSet, Deployment,
+/// StatefulSet and the claim binder.
 pub fn builtin() -> Vec<Controller> {
-    vec![replicaset::controller(), deployment::controller()]
+    vec![
+        replicaset::controller(),
+        deployment::controller(),
+        statefulset::controller(),
+        volumes::controller(),
+    ]
 }

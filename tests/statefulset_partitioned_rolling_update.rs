@@ -1,0 +1,138 @@
+//! A StatefulSet rolling update replaces pods from the highest ordinal down, one at a time,
+//! only at ordinals >= partition; lowering the partition finishes it. OnDelete replaces only
+//! deleted pods. Revisions are ControllerRevisions named `<set>-<hash>`.
+
+mod common;
+
+use common::eventually;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use steady::api::{ControllerRevision, Pod, StatefulSet};
+use steady::client::Event;
+use steady::clock::ManualClock;
+use steady::store::WatchParams;
+use steady::Engine;
+
+fn engine() -> Engine {
+    Engine::builder()
+        .clock(Arc::new(ManualClock::default()))
+        .local_node(false)
+        .simulated_nodes(1, 4000, 8 << 30)
+        .build()
+        .unwrap()
+}
+
+fn web(image: &str, strategy: serde_json::Value) -> String {
+    json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "web"},
+    "spec": {
+        "replicas": 3,
+        "selector": {"matchLabels": {"app": "web"}},
+        "updateStrategy": strategy,
+        "template": {"metadata": {"labels": {"app": "web"}},
+            "spec": {"nodeName": "sim-0", "containers": [{"name": "main", "image": image}]}}
+    }})
+    .to_string()
+}
+
+fn status(e: &Engine) -> steady::api::StatefulSetStatus {
+    let s = e
+        .api::<StatefulSet>()
+        .namespace("default")
+        .get("web")
+        .unwrap();
+    s.status.clone().unwrap_or_default()
+}
+
+fn image(e: &Engine, pod: &str) -> Option<String> {
+    let p = e.api::<Pod>().namespace("default").get_opt(pod).unwrap()?;
+    p.spec.containers[0].image.clone()
+}
+
+fn settled(e: &Engine, updated: i32) -> bool {
+    let s = status(e);
+    s.ready_replicas == Some(3) && s.updated_replicas == Some(updated) && s.replicas == 3
+}
+
+#[test]
+fn a_partitioned_update_replaces_only_high_ordinals_from_the_top_down() {
+    let e = engine();
+    let partition = |p: i32| json!({"type": "RollingUpdate", "rollingUpdate": {"partition": p}});
+    e.apply(&web("app:1", partition(1))).unwrap();
+    eventually(10, "3 ready at revision 1", || settled(&e, 3));
+    let rev1 = status(&e).update_revision.unwrap();
+    assert!(rev1.starts_with("web-"));
+
+    let mut w = e
+        .api::<Pod>()
+        .namespace("default")
+        .watch(&WatchParams::default())
+        .unwrap();
+    e.apply(&web("app:2", partition(1))).unwrap();
+    eventually(10, "ordinals 2 and 1 updated", || settled(&e, 2));
+    let s = status(&e);
+    let rev2 = s.update_revision.clone().unwrap();
+    assert_ne!(rev1, rev2);
+    assert_eq!(s.current_revision.as_deref(), Some(rev1.as_str()));
+    assert_eq!(s.current_replicas, Some(1));
+    assert_eq!(image(&e, "web-0").as_deref(), Some("app:1"));
+    assert_eq!(image(&e, "web-1").as_deref(), Some("app:2"));
+    assert_eq!(image(&e, "web-2").as_deref(), Some("app:2"));
+
+    // The order: web-2 went and came back before web-1 began terminating.
+    let mut log = Vec::new();
+    while let Some(ev) = w.recv_timeout(Duration::from_millis(100)).unwrap() {
+        match ev {
+            Event::Added(p) => log.push(format!("+{}", p.metadata.name)),
+            Event::Deleted(p) => log.push(format!("-{}", p.metadata.name)),
+            _ => {}
+        }
+    }
+    let log: Vec<&str> = log
+        .iter()
+        .map(String::as_str)
+        .skip_while(|s| s.starts_with('+'))
+        .collect();
+    assert_eq!(log, ["-web-2", "+web-2", "-web-1", "+web-1"]);
+
+    let revs = e
+        .api::<ControllerRevision>()
+        .namespace("default")
+        .list(&Default::default())
+        .unwrap();
+    let mut names: Vec<_> = revs
+        .items
+        .iter()
+        .map(|r| (r.revision, r.metadata.name.clone()))
+        .collect();
+    names.sort();
+    assert_eq!(names, [(1, rev1.clone()), (2, rev2.clone())]);
+
+    e.apply(&web("app:2", partition(0))).unwrap();
+    eventually(10, "all updated, current = update", || {
+        let s = status(&e);
+        settled(&e, 3) && s.current_revision.as_deref() == Some(rev2.as_str())
+    });
+    assert_eq!(image(&e, "web-0").as_deref(), Some("app:2"));
+    assert_eq!(status(&e).current_replicas, Some(3));
+}
+
+#[test]
+fn on_delete_replaces_only_the_pods_the_user_deletes() {
+    let e = engine();
+    let on_delete = json!({"type": "OnDelete"});
+    e.apply(&web("app:1", on_delete.clone())).unwrap();
+    eventually(10, "3 ready", || settled(&e, 3));
+    e.apply(&web("app:2", on_delete)).unwrap();
+    eventually(10, "new revision seen", || settled(&e, 0));
+    assert_eq!(image(&e, "web-2").as_deref(), Some("app:1"));
+    e.api::<Pod>()
+        .namespace("default")
+        .delete("web-1", &Default::default())
+        .unwrap();
+    eventually(10, "web-1 replaced at the new revision", || {
+        settled(&e, 1) && image(&e, "web-1").as_deref() == Some("app:2")
+    });
+    assert_eq!(image(&e, "web-0").as_deref(), Some("app:1"));
+    assert_eq!(image(&e, "web-2").as_deref(), Some("app:1"));
+}
