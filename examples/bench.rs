@@ -124,7 +124,11 @@ fn rss_bytes() -> usize {
 
 fn bytes_per_pod(out: &Out) {
     const N: usize = 100_000;
-    let e = Engine::builder().local_node(false).without_scheduler().build().unwrap();
+    let e = Engine::builder()
+        .local_node(false)
+        .without_scheduler()
+        .build()
+        .unwrap();
     let pods = e.api::<Pod>();
     pods.create(pod(usize::MAX / 2, "warmup")).unwrap();
     let before = rss_bytes();
@@ -150,7 +154,11 @@ fn updates(out: &Out, threads: usize) {
     const PODS: usize = 10_000;
     const BATCH: usize = 10_000;
     const BATCHES: usize = 40;
-    let e = Engine::builder().local_node(false).without_scheduler().build().unwrap();
+    let e = Engine::builder()
+        .local_node(false)
+        .without_scheduler()
+        .build()
+        .unwrap();
     let api = e.api::<Pod>();
     for i in 0..PODS {
         api.create(pod(i, "web")).unwrap();
@@ -242,7 +250,11 @@ fn updates(out: &Out, threads: usize) {
 
 fn reads(out: &Out) {
     const N: usize = 100_000;
-    let e = Engine::builder().local_node(false).without_scheduler().build().unwrap();
+    let e = Engine::builder()
+        .local_node(false)
+        .without_scheduler()
+        .build()
+        .unwrap();
     let api = e.api::<Pod>();
     let map: DashMap<String, Arc<Pod>> = DashMap::new();
     for i in 0..N {
@@ -364,7 +376,11 @@ fn watch_latency(out: &Out, watchers: usize) {
     }
 
     // steady: the writer stamps the time just before the update; watchers read it back.
-    let e = Engine::builder().local_node(false).without_scheduler().build().unwrap();
+    let e = Engine::builder()
+        .local_node(false)
+        .without_scheduler()
+        .build()
+        .unwrap();
     let api: Api<Pod> = e.api::<Pod>();
     api.create(pod(0, "web")).unwrap();
     let start = e.store().revision();

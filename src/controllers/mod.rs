@@ -11,6 +11,8 @@
 //!   [`hpa::controller`]).
 //! - [`statefulset`]: pods with stable names and per-pod claims, ordered or parallel,
 //!   rolling updates with a partition.
+//! - [`job`]: pods run to completion (completions, parallelism, backoffLimit,
+//!   activeDeadlineSeconds).
 //! - [`volumes`]: PersistentVolumeClaims bound to host directories.
 //! - [`gc`]: the garbage collector (ownerReferences; Background, Foreground and Orphan
 //!   deletion), one controller per kind, custom kinds included.
@@ -33,6 +35,7 @@ pub mod endpoints;
 pub mod gc;
 pub mod hash;
 pub mod hpa;
+pub mod job;
 pub mod metrics;
 pub mod node_lifecycle;
 pub mod pods;
@@ -45,12 +48,13 @@ pub mod volumes;
 use crate::runtime::Controller;
 
 /// The built-in workload controllers, ready to register: ReplicaSet, Deployment,
-/// StatefulSet and the claim binder.
+/// StatefulSet, Job and the claim binder.
 pub fn builtin() -> Vec<Controller> {
     vec![
         replicaset::controller(),
         deployment::controller(),
         statefulset::controller(),
+        job::controller(),
         volumes::controller(),
     ]
 }
