@@ -13,6 +13,8 @@
 //!   rolling updates with a partition.
 //! - [`job`]: pods run to completion (completions, parallelism, backoffLimit,
 //!   activeDeadlineSeconds).
+//! - [`daemonset`]: one pod on every eligible node (nodeSelector, taints), following
+//!   nodes as they come and go.
 //! - [`volumes`]: PersistentVolumeClaims bound to host directories.
 //! - [`gc`]: the garbage collector (ownerReferences; Background, Foreground and Orphan
 //!   deletion), one controller per kind, custom kinds included.
@@ -30,6 +32,7 @@
 //! registers the garbage collector per kind (see [`gc::GarbageCollector`]).
 
 pub mod claim;
+pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
 pub mod gc;
@@ -48,13 +51,14 @@ pub mod volumes;
 use crate::runtime::Controller;
 
 /// The built-in workload controllers, ready to register: ReplicaSet, Deployment,
-/// StatefulSet, Job and the claim binder.
+/// StatefulSet, Job, DaemonSet and the claim binder.
 pub fn builtin() -> Vec<Controller> {
     vec![
         replicaset::controller(),
         deployment::controller(),
         statefulset::controller(),
         job::controller(),
+        daemonset::controller(),
         volumes::controller(),
     ]
 }
