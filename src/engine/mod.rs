@@ -117,10 +117,10 @@ impl EngineBuilder {
         self
     }
 
-    /// Whether the built-in controllers run (default true): the ReplicaSet and Deployment
-    /// controllers, the garbage collector (one controller per kind, kinds registered later
-    /// included), Services' endpoints, the HorizontalPodAutoscaler and node lifecycle. Tests of other parts can leave them
-    /// out; the node agents are set with [`EngineBuilder::local_node`] and
+    /// Whether the built-in controllers run (default true): ReplicaSet, Deployment,
+    /// StatefulSet, Job, DaemonSet, the claim binder, the garbage collector (one controller
+    /// per kind, kinds registered later included), Services' endpoints and the
+    /// HorizontalPodAutoscaler. Tests of other parts can leave them out; the node agents are set with [`EngineBuilder::local_node`] and
     /// [`EngineBuilder::node`].
     pub fn builtin_controllers(mut self, on: bool) -> Self {
         self.without_builtins = !on;
