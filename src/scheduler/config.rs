@@ -269,7 +269,7 @@ impl SchedulerConfig {
         let spread = Arc::new(PodTopologySpread);
         let ports = Arc::new(NodePorts);
         let node_name = Arc::new(NodeName);
-        let balanced = Arc::new(BalancedAllocation::default());
+        let balanced = Arc::new(BalancedAllocation);
 
         let pre_filter: Vec<Arc<dyn PreFilterPlugin>> = vec![
             node_name.clone(),

@@ -15,7 +15,7 @@ use super::config::{Plugins, SchedulerConfig};
 use super::framework::{
     BindPlugin, ClusterEvents, Code, CycleState, Diagnosis, FilterPlugin, NodeScore, PodInfo,
     PostFilterPlugin, PreFilterPlugin, PreScorePlugin, QueuedPodInfo, ReservePlugin, ScorePlugin,
-    Status, MAX_NODE_SCORE,
+    Status, FILTER_BATCH, MAX_NODE_SCORE,
 };
 use super::queue::{Location, QueueCounts, SchedulingQueue, Timings};
 use crate::api::{Node, Pod};
@@ -227,7 +227,7 @@ fn xorshift(state: &mut u64) -> u64 {
 }
 
 /// True for pods that ended (their resources are free again).
-fn terminal(pod: &Pod) -> bool {
+pub(crate) fn terminal(pod: &Pod) -> bool {
     matches!(
         pod.status.as_ref().and_then(|s| s.phase.as_deref()),
         Some("Succeeded") | Some("Failed")
@@ -533,7 +533,7 @@ impl Core {
                 nominated: None,
             });
         }
-        self.cache.order();
+        self.cache.arrange();
         let (cache, fw, sc) = (&self.cache, &self.fw, &mut self.scratch);
         let nodes = cache.nodes();
 
@@ -572,38 +572,64 @@ impl Core {
         sc.filters_on
             .extend((0..fw.filter.len()).filter(|&f| !sc.skip_filter[f]));
 
-        // Filter, from the rotating start, until enough feasible nodes are found.
+        // Filter, from the rotating start, until enough feasible nodes are found. Nodes go
+        // through the filters in batches; within a batch each filter sees only the nodes the
+        // previous ones let through, so every node meets its filters in order and stops at
+        // the first rejection, as one by one.
         let want = num_feasible_nodes_to_find(n, self.percentage);
-        let order = cache.order_cached();
         let start = self.next_start % n;
         sc.feasible.clear();
         let mut wake_on = ClusterEvents::NONE;
         let mut examined = 0;
-        'nodes: for k in 0..n {
-            let pos = start + k;
-            let idx = order[if pos >= n { pos - n } else { pos }];
-            let node = &nodes[idx];
-            examined += 1;
+        let mut candidates = [0usize; FILTER_BATCH];
+        while examined < n && sc.feasible.len() < want {
+            let len = (n - examined).min(FILTER_BATCH);
+            for (i, c) in candidates[..len].iter_mut().enumerate() {
+                let pos = start + examined + i;
+                *c = if pos >= n { pos - n } else { pos };
+            }
+            let mut alive: u64 = if len == 64 { u64::MAX } else { (1 << len) - 1 };
             for &f in &sc.filters_on {
-                let st = fw.filter[f].filter(state, pod, node);
-                if !st.is_success() {
-                    if st.code() == Code::Error {
+                if alive == 0 {
+                    break;
+                }
+                let before = diagnosis.node_statuses.len();
+                fw.filter[f].filter_nodes(
+                    state,
+                    pod,
+                    nodes,
+                    &candidates[..len],
+                    &mut alive,
+                    &mut diagnosis.node_statuses,
+                );
+                if diagnosis.node_statuses.len() > before {
+                    wake_on = wake_on | fw.filter_events[f];
+                    if let Some((idx, st)) = diagnosis.node_statuses[before..]
+                        .iter()
+                        .find(|(_, st)| st.code() == Code::Error)
+                    {
                         return Err(Failure::Error(format!(
                             "filter plugin {} on node {}: {}",
                             fw.filter[f].name(),
-                            node.name(),
+                            nodes[*idx].name(),
                             st.message()
                         )));
                     }
-                    wake_on = wake_on | fw.filter_events[f];
-                    diagnosis.node_statuses.push((idx, st));
-                    continue 'nodes;
                 }
             }
-            sc.feasible.push(idx);
-            if sc.feasible.len() >= want {
-                break;
+            // Take the feasible nodes in order; stop counting at the one that completes `want`.
+            let mut used = len;
+            let mut bits = alive;
+            while bits != 0 {
+                let i = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                sc.feasible.push(candidates[i]);
+                if sc.feasible.len() >= want {
+                    used = i + 1;
+                    break;
+                }
             }
+            examined += used;
         }
         self.next_start = (start + examined) % n;
 
@@ -659,17 +685,12 @@ impl Core {
                 continue;
             }
             sc.scores.clear();
-            for &idx in &sc.feasible {
-                let score = p.score(state, pod, &nodes[idx]).map_err(|st| {
-                    Failure::Error(format!(
-                        "score plugin {} on node {}: {}",
-                        p.name(),
-                        nodes[idx].name(),
-                        st.message()
-                    ))
+            sc.scores
+                .extend(sc.feasible.iter().map(|&node| NodeScore { node, score: 0 }));
+            p.score_nodes(state, pod, nodes, &mut sc.scores)
+                .map_err(|st| {
+                    Failure::Error(format!("score plugin {}: {}", p.name(), st.message()))
                 })?;
-                sc.scores.push(NodeScore { node: idx, score });
-            }
             let st = p.normalize(state, pod, nodes, &mut sc.scores);
             if !st.is_success() {
                 return Err(Failure::Error(format!(
@@ -767,6 +788,138 @@ mod tests {
                 Some(&Status::unschedulable("preemption: no victims"))
             ),
             "0/2 nodes are available: pod has a bad selector. preemption: no victims."
+        );
+    }
+
+    fn node(name: &str, extra: serde_json::Value) -> Arc<Node> {
+        let mut v = serde_json::json!({
+            "metadata": {"name": name},
+            "status": {"allocatable": {"cpu": "1", "memory": "1Gi", "pods": "3"}}
+        });
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        Arc::new(serde_json::from_value(v).unwrap())
+    }
+
+    fn pod_info(name: &str, spec: serde_json::Value) -> Arc<PodInfo> {
+        let p: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "namespace": "default", "uid": name},
+            "spec": spec
+        }))
+        .unwrap();
+        Arc::new(PodInfo::new(Arc::new(p)))
+    }
+
+    #[test]
+    fn batched_filters_decide_exactly_as_one_node_at_a_time() {
+        use crate::scheduler::plugins::{NodeResourcesFit, NodeUnschedulable, TaintToleration};
+        let mut nodes = Vec::new();
+        for i in 0..150 {
+            let extra = match i % 5 {
+                0 => serde_json::json!({"spec": {"unschedulable": true}}),
+                1 => {
+                    serde_json::json!({"spec": {"taints": [{"key": "k", "effect": "NoSchedule"}]}})
+                }
+                2 => {
+                    serde_json::json!({"status": {"allocatable": {"cpu": "100m", "memory": "1Gi"}}})
+                }
+                3 => {
+                    serde_json::json!({"status": {"allocatable": {"cpu": "4", "memory": "1Gi", "pods": "0"}}})
+                }
+                _ => {
+                    serde_json::json!({"status": {"allocatable": {"cpu": "4", "memory": "4Gi", "x.io/gpu": "1"}}})
+                }
+            };
+            nodes.push(crate::scheduler::NodeInfo::new(node(
+                &format!("n{i}"),
+                extra,
+            )));
+        }
+        let pods = [
+            pod_info(
+                "plain",
+                serde_json::json!({"containers": [{"name": "c",
+                "resources": {"requests": {"cpu": "500m", "memory": "64Mi"}}}]}),
+            ),
+            pod_info(
+                "gpu",
+                serde_json::json!({"containers": [{"name": "c",
+                "resources": {"limits": {"x.io/gpu": "1"}}}]}),
+            ),
+            pod_info(
+                "tolerant",
+                serde_json::json!({"tolerations": [{"operator": "Exists"}],
+                "containers": [{"name": "c", "resources": {"requests": {"ephemeral-storage": "1Gi"}}}]}),
+            ),
+        ];
+        let filters: Vec<Box<dyn FilterPlugin>> = vec![
+            Box::new(NodeUnschedulable),
+            Box::new(TaintToleration),
+            Box::new(NodeResourcesFit::default()),
+        ];
+        let cs = CycleState::new();
+        for p in &pods {
+            for f in &filters {
+                for chunk in (0..nodes.len()).collect::<Vec<_>>().chunks(FILTER_BATCH) {
+                    // Start with a few nodes already out, as after an earlier filter.
+                    let mut alive: u64 = if chunk.len() == 64 {
+                        u64::MAX
+                    } else {
+                        (1 << chunk.len()) - 1
+                    };
+                    alive &= !0b1000_0001;
+                    let start = alive;
+                    let mut rejected = Vec::new();
+                    f.filter_nodes(&cs, p, &nodes, chunk, &mut alive, &mut rejected);
+                    let mut want_rejected = Vec::new();
+                    for (i, &n) in chunk.iter().enumerate() {
+                        if start & (1 << i) == 0 {
+                            continue;
+                        }
+                        let st = f.filter(&cs, p, &nodes[n]);
+                        assert_eq!(
+                            alive & (1 << i) != 0,
+                            st.is_success(),
+                            "{} {} node {n}",
+                            f.name(),
+                            p.key()
+                        );
+                        if !st.is_success() {
+                            want_rejected.push((n, st));
+                        }
+                    }
+                    assert_eq!(rejected, want_rejected, "{} {}", f.name(), p.key());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_node_reports_only_the_first_filter_that_rejects_it() {
+        let clock: SharedClock = Arc::new(ManualClock::new(Time::from_unix_micros(0)));
+        let mut core = Core::new(&SchedulerConfig::default(), clock);
+        core.node_upserted(node(
+            "cordoned",
+            serde_json::json!({"spec": {"unschedulable": true}}),
+        ));
+        core.node_upserted(node("small", serde_json::json!({})));
+        core.pod_upserted(pod_info(
+            "big",
+            serde_json::json!({"containers": [{"name": "c",
+            "resources": {"requests": {"cpu": "2"}}}]}),
+        ));
+        assert!(core.schedule_one());
+        let Some(Outgoing::Failed {
+            message, reason, ..
+        }) = core.out.pop()
+        else {
+            panic!("the pod fits nowhere")
+        };
+        assert_eq!(reason, "Unschedulable");
+        assert_eq!(
+            message,
+            "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) were unschedulable."
         );
     }
 

@@ -113,6 +113,8 @@ pub(crate) enum Msg {
     NodeDeleted(String, u64),
     NodesRelisted(Vec<Arc<Node>>, u64),
     Bound(BindDone),
+    /// The watch of this kind reached this revision with changes the scheduler does not need.
+    Synced(&'static str, u64),
     /// The manual clock moved: look at the deadlines again.
     Tick,
     Stop,
@@ -343,6 +345,23 @@ impl Drop for Scheduler {
     }
 }
 
+/// True when a change of a bound pod cannot matter to scheduling: same node, same spec
+/// (generation), labels, deletion mark and termination. Most changes of bound pods are
+/// their status (the kubelet's, and our own PodScheduled=True); they are not forwarded.
+fn irrelevant_pod_change(prev: &dyn Object, new: &dyn Object) -> bool {
+    let (Some(a), Some(b)) = (prev.downcast_ref::<Pod>(), new.downcast_ref::<Pod>()) else {
+        return false;
+    };
+    let node = |p: &Pod| p.spec.node_name.clone().filter(|n| !n.is_empty());
+    node(a).is_some()
+        && node(a) == node(b)
+        && a.metadata.uid == b.metadata.uid
+        && a.metadata.generation == b.metadata.generation
+        && a.metadata.labels == b.metadata.labels
+        && a.metadata.deletion_timestamp.is_some() == b.metadata.deletion_timestamp.is_some()
+        && core::terminal(a) == core::terminal(b)
+}
+
 /// Turns one Node watch event into a message.
 fn node_msgs(ev: WatchEvent, rev: u64) -> Option<Msg> {
     match ev {
@@ -378,9 +397,22 @@ fn forward(
     convert: fn(WatchEvent, u64) -> Option<Msg>,
 ) {
     loop {
-        match watch.recv() {
-            Ok(ev) => {
-                if let Some(m) = convert(ev, watch.revision()) {
+        match watch.recv_change() {
+            Ok(ch) => {
+                let rev = watch.revision();
+                let skip = matches!(ch.event, WatchEvent::Modified(_))
+                    && kind == "Pod"
+                    && ch
+                        .prev
+                        .as_ref()
+                        .zip(ch.event.object())
+                        .is_some_and(|(a, b)| irrelevant_pod_change(a.as_ref(), b.as_ref()));
+                let msg = if skip {
+                    Some(Msg::Synced("Pod", rev))
+                } else {
+                    convert(ch.event, rev)
+                };
+                if let Some(m) = msg {
                     if tx.send(m).is_err() {
                         return;
                     }
@@ -457,6 +489,10 @@ fn handle(core: &mut Core, inner: &Inner, m: Msg) -> bool {
             core.bind_done(done);
             return true;
         }
+        Msg::Synced(kind, rev) => match kind {
+            "Pod" => (&inner.pods_synced, rev),
+            _ => (&inner.nodes_synced, rev),
+        },
         Msg::Tick => return true,
         Msg::Stop => return false,
     };

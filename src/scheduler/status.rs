@@ -1,7 +1,7 @@
 //! Writing a pod's status from the scheduler: compare-and-swap, retried on conflict against
 //! the newest version, and skipped when nothing would change.
 
-use crate::api::{Pod, PodStatus};
+use crate::api::{ObjectMeta, Pod, PodStatus};
 use crate::error::Result;
 use crate::store::Store;
 use std::sync::Arc;
@@ -23,12 +23,22 @@ pub(crate) fn update_pod_status(
     let mut last = None;
     for _ in 0..ATTEMPTS {
         let base = current.as_deref().unwrap_or(pod);
-        let mut next = base.clone();
-        let mut status = next.status.take().unwrap_or_default();
-        if !change(&next, &mut status) {
+        let mut status = base.status.clone().unwrap_or_default();
+        if !change(base, &mut status) {
             return Ok(());
         }
-        next.status = Some(status);
+        // A status write reads only the name, the resourceVersion (the compare-and-swap) and
+        // the status: no need to copy the spec.
+        let next = Pod {
+            metadata: ObjectMeta {
+                name: base.metadata.name.clone(),
+                namespace: base.metadata.namespace.clone(),
+                resource_version: base.metadata.resource_version.clone(),
+                ..Default::default()
+            },
+            status: Some(status),
+            ..Default::default()
+        };
         match store.update_status(&next) {
             Ok(_) => return Ok(()),
             Err(e) if e.is_conflict() => {

@@ -1,28 +1,17 @@
 //! `NodeResourcesBalancedAllocation`: prefer nodes whose CPU and memory would be used in
 //! the same proportion.
 
-use super::node_resources_fit::ResourceName;
-use crate::api::resources::{CPU, MEMORY};
 use crate::scheduler::cache::NodeInfo;
 use crate::scheduler::framework::{
-    ClusterEvents, CycleState, Plugin, PodInfo, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
+    ClusterEvents, CycleState, NodeScore, Plugin, PodInfo, PreScorePlugin, ScorePlugin, Status,
+    MAX_NODE_SCORE,
 };
 
 /// Score (weight 1): `(1 - standard deviation of the used fractions) * 100`, the fractions
-/// being (requested + the pod's requests) / allocatable per resource (CPU and memory),
-/// capped at 1. Skipped for pods that request neither.
-#[derive(Clone, Debug)]
-pub struct BalancedAllocation {
-    resources: Vec<ResourceName>,
-}
-
-impl Default for BalancedAllocation {
-    fn default() -> Self {
-        BalancedAllocation {
-            resources: vec![ResourceName::of(CPU), ResourceName::of(MEMORY)],
-        }
-    }
-}
+/// being (requested + the pod's requests) / allocatable for CPU and for memory, capped at 1.
+/// Skipped for pods that request neither.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BalancedAllocation;
 
 impl Plugin for BalancedAllocation {
     fn name(&self) -> &str {
@@ -38,7 +27,8 @@ impl Plugin for BalancedAllocation {
 
 impl PreScorePlugin for BalancedAllocation {
     fn pre_score(&self, _: &mut CycleState, pod: &PodInfo, _: &[NodeInfo], _: &[usize]) -> Status {
-        if self.resources.iter().all(|r| r.get(pod.requests()) == 0) {
+        let r = pod.requests();
+        if r.cpu_millis == 0 && r.memory_bytes == 0 {
             Status::skip()
         } else {
             Status::success()
@@ -48,28 +38,37 @@ impl PreScorePlugin for BalancedAllocation {
 
 impl ScorePlugin for BalancedAllocation {
     fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
-        // At most a handful of resources: fixed storage, no allocation.
-        let mut fractions = [0f64; 8];
-        let mut n = 0;
-        for r in self.resources.iter().take(fractions.len()) {
-            let alloc = r.get(node.allocatable());
-            if alloc == 0 {
-                continue;
-            }
-            let used = r.get(node.requested()) + r.get(pod.requests());
-            fractions[n] = (used as f64 / alloc as f64).min(1.0);
-            n += 1;
+        Ok(balance(pod, node))
+    }
+
+    fn score_nodes(
+        &self,
+        _: &CycleState,
+        pod: &PodInfo,
+        nodes: &[NodeInfo],
+        scores: &mut [NodeScore],
+    ) -> Result<(), Status> {
+        for s in scores.iter_mut() {
+            s.score = balance(pod, &nodes[s.node]);
         }
-        let f = &fractions[..n];
-        let std = match n {
-            0 | 1 => 0.0,
-            2 => ((f[0] - f[1]) / 2.0).abs(),
-            _ => {
-                let mean = f.iter().sum::<f64>() / n as f64;
-                (f.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n as f64).sqrt()
-            }
+        Ok(())
+    }
+}
+
+#[inline]
+fn balance(pod: &PodInfo, node: &NodeInfo) -> i64 {
+    {
+        let want = pod.requests();
+        let fraction =
+            |used: i64, alloc: i64| (alloc != 0).then(|| (used as f64 / alloc as f64).min(1.0));
+        let cpu = fraction(node.req_cpu + want.cpu_millis, node.alloc_cpu);
+        let mem = fraction(node.req_mem + want.memory_bytes, node.alloc_mem);
+        // With two resources the standard deviation is half their difference.
+        let std = match (cpu, mem) {
+            (Some(c), Some(m)) => ((c - m) / 2.0).abs(),
+            _ => 0.0,
         };
-        Ok(((1.0 - std) * MAX_NODE_SCORE as f64) as i64)
+        ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
     }
 }
 
@@ -88,22 +87,14 @@ mod tests {
         let even = pod(
             json!({"containers": [{"name": "c", "resources": {"requests": {"cpu": "2", "memory": "2Gi"}}}]}),
         );
-        assert_eq!(
-            BalancedAllocation::default().score(&cs, &even, &n).unwrap(),
-            100
-        );
+        assert_eq!(BalancedAllocation.score(&cs, &even, &n).unwrap(), 100);
         // cpu 1.0, memory 0.25: std 0.375 -> 62.
         let skewed = pod(
             json!({"containers": [{"name": "c", "resources": {"requests": {"cpu": "4", "memory": "1Gi"}}}]}),
         );
-        assert_eq!(
-            BalancedAllocation::default()
-                .score(&cs, &skewed, &n)
-                .unwrap(),
-            62
-        );
+        assert_eq!(BalancedAllocation.score(&cs, &skewed, &n).unwrap(), 62);
         let none = pod(json!({"containers": [{"name": "c"}]}));
-        assert!(BalancedAllocation::default()
+        assert!(BalancedAllocation
             .pre_score(&mut CycleState::new(), &none, &[], &[])
             .is_skip());
     }

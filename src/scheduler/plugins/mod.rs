@@ -37,7 +37,35 @@ pub use pod_topology_spread::{PodTopologySpread, HOSTNAME_LABEL};
 pub use queue_sort::PrioritySort;
 pub use taint_toleration::{tolerates, TaintToleration};
 
-use super::framework::{NodeScore, MAX_NODE_SCORE};
+use super::cache::NodeInfo;
+use super::framework::{NodeScore, Status, MAX_NODE_SCORE};
+
+/// The batch filter of a plugin whose nodes mostly pass a cheap test: `decide` (the plugin's
+/// own filter) runs only for the alive candidates `suspect` flags; the others pass.
+#[inline]
+pub(crate) fn filter_suspects(
+    nodes: &[NodeInfo],
+    candidates: &[usize],
+    alive: &mut u64,
+    rejected: &mut Vec<(usize, Status)>,
+    suspect: impl Fn(&NodeInfo) -> bool,
+    decide: impl Fn(&NodeInfo) -> Status,
+) {
+    let mut bits = *alive;
+    while bits != 0 {
+        let i = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        let n = candidates[i];
+        let node = &nodes[n];
+        if suspect(node) {
+            let st = decide(node);
+            if !st.is_success() {
+                *alive &= !(1u64 << i);
+                rejected.push((n, st));
+            }
+        }
+    }
+}
 
 /// kube-scheduler's `DefaultNormalizeScore`: scales the scores so the highest becomes 100
 /// (all 0 stay 0); with `reverse`, a lower raw score is better (`100 - scaled`).

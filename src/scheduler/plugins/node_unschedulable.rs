@@ -1,5 +1,6 @@
 //! `NodeUnschedulable`: cordoned nodes take no new pods.
 
+use super::filter_suspects;
 use super::taint_toleration::tolerates;
 use crate::api::Taint;
 use crate::scheduler::cache::NodeInfo;
@@ -29,6 +30,25 @@ impl Plugin for NodeUnschedulable {
 }
 
 impl FilterPlugin for NodeUnschedulable {
+    fn filter_nodes(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        nodes: &[NodeInfo],
+        candidates: &[usize],
+        alive: &mut u64,
+        rejected: &mut Vec<(usize, Status)>,
+    ) {
+        filter_suspects(
+            nodes,
+            candidates,
+            alive,
+            rejected,
+            NodeInfo::unschedulable,
+            |n| self.filter(state, pod, n),
+        );
+    }
+
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
         if !node.unschedulable() {
             return Status::success();
