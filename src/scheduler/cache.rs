@@ -378,10 +378,33 @@ impl Cache {
     /// (or changed node or labels), which may make waiting pods schedulable.
     pub(crate) fn upsert_bound_pod(&mut self, info: Arc<PodInfo>, node: &str) -> bool {
         let key = info.key_arc().clone();
-        let fresh = match self.pods.get(&key) {
+        let fresh = match self.pods.get_mut(&key) {
             Some(c) => {
                 let same = c.info.uid() == info.uid() && c.node == node;
                 let relabelled = c.info.pod().metadata.labels != info.pod().metadata.labels;
+                if same
+                    && c.info.requests() == info.requests()
+                    && c.info.non_zero_requests() == info.non_zero_requests()
+                    && c.info.host_ports() == info.host_ports()
+                {
+                    // The common case, confirming our own binding: the totals stand, only
+                    // the pod's version is replaced.
+                    c.state = PodState::Bound;
+                    c.info = info.clone();
+                    if let Some(&i) = self.by_name.get(node) {
+                        let pods = &mut self.nodes[i].cold.pods;
+                        if let Some(slot) = pods.iter_mut().find(|p| p.key() == &*key) {
+                            *slot = info;
+                        }
+                    } else if let Some(slot) = self
+                        .orphans
+                        .get_mut(node)
+                        .and_then(|v| v.iter_mut().find(|p| p.key() == &*key))
+                    {
+                        *slot = info;
+                    }
+                    return relabelled;
+                }
                 !same || relabelled
             }
             None => true,
@@ -511,6 +534,19 @@ mod tests {
         assert_eq!(c.nodes()[0].requested().cpu_millis, 750);
         assert!(c.remove_pod("default/p1"));
         assert_eq!(c.nodes()[0].requested().cpu_millis, 250);
+    }
+
+    #[test]
+    fn a_bound_pod_whose_requests_change_is_recounted() {
+        let mut c = Cache::default();
+        c.upsert_node(node("a", "2", &[]));
+        c.assume(pod("p", "500m"), "a");
+        assert!(!c.upsert_bound_pod(pod("p", "500m"), "a"), "confirmation");
+        assert_eq!(c.pod_state("default/p").map(|s| s.0), Some(PodState::Bound));
+        c.upsert_bound_pod(pod("p", "1500m"), "a");
+        assert_eq!(c.nodes()[0].requested().cpu_millis, 1500);
+        assert_eq!(c.nodes()[0].req_cpu, 1500, "the inline copy follows");
+        assert_eq!(c.nodes()[0].pods().len(), 1);
     }
 
     #[test]
