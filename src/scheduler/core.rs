@@ -923,6 +923,50 @@ mod tests {
         );
     }
 
+    fn bound_pod(name: &str, node: &str, cpu: &str) -> Arc<PodInfo> {
+        pod_info(
+            name,
+            serde_json::json!({"nodeName": node, "containers": [{"name": "c",
+                "resources": {"requests": {"cpu": cpu}}}]}),
+        )
+    }
+
+    #[test]
+    fn a_relist_replaces_what_the_watches_said() {
+        let clock: SharedClock = Arc::new(ManualClock::new(Time::from_unix_micros(0)));
+        let mut core = Core::new(&SchedulerConfig::default(), clock);
+        core.node_upserted(node("a", serde_json::json!({})));
+        core.node_upserted(node("gone", serde_json::json!({})));
+        core.pod_upserted(bound_pod("stays", "a", "300m"));
+        core.pod_upserted(bound_pod("deleted-meanwhile", "a", "300m"));
+        core.pod_upserted(pod_info(
+            "pending-deleted",
+            serde_json::json!({"containers": [{"name": "c"}]}),
+        ));
+        // The relists: one pod was deleted, one bound pod and one pending pod appeared, one
+        // node went and one came.
+        core.nodes_relisted(vec![
+            node("a", serde_json::json!({})),
+            node("b", serde_json::json!({})),
+        ]);
+        core.pods_relisted(vec![
+            bound_pod("stays", "a", "300m"),
+            bound_pod("new", "a", "200m"),
+            pod_info(
+                "pending-new",
+                serde_json::json!({"containers": [{"name": "c"}]}),
+            ),
+        ]);
+        let names: Vec<&str> = core.cache.nodes().iter().map(|n| n.name()).collect();
+        assert_eq!(names.len(), 2);
+        assert!(names.contains(&"a") && names.contains(&"b"));
+        let a = &core.cache.nodes()[core.cache.node_index("a").unwrap()];
+        assert_eq!(a.requested().cpu_millis, 500);
+        assert_eq!(a.pods().len(), 2);
+        assert!(core.queue.contains("default/pending-new"));
+        assert!(!core.queue.contains("default/pending-deleted"));
+    }
+
     #[test]
     fn the_start_index_rotates_by_the_nodes_examined() {
         let clock: SharedClock = Arc::new(ManualClock::new(Time::from_unix_micros(0)));

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 /// Sets `spec.nodeName` by compare-and-swap on the resourceVersion the pod was scheduled
 /// at (a pod changed since fails with `Conflict`), then sets the condition
-/// `PodScheduled=True` on the bound pod's status.
+/// `PodScheduled=True` on the bound pod's status (a failure of that second write is logged;
+/// the pod is bound).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DefaultBinder;
 
@@ -36,13 +37,20 @@ impl BindPlugin for DefaultBinder {
             ));
         };
         let now = cx.clock.now();
-        update_pod_status(cx.store, stored, |_, status| {
+        // The pod is bound whatever happens to the condition: failing here would make the
+        // scheduler forget a placement the store already has.
+        if let Err(e) = update_pod_status(cx.store, stored, |_, status| {
             crate::runtime::conditions::set_condition(
                 &mut status.conditions,
                 condition("PodScheduled", TRUE, "", "", None),
                 now,
             )
-        })?;
+        }) {
+            log::warn!(
+                "scheduler: pod {:?} is bound to {node} but its PodScheduled condition was not written: {e}",
+                stored.metadata.name
+            );
+        }
         Ok(BindOutcome::Bound)
     }
 }
