@@ -1058,6 +1058,8 @@ fn controllers_converge(out: &Out) {
             Some(("store.create_10k_pods_ms", base, ms / base)),
         );
     }
+}
+
 /// A Node of kube-scheduler's scheduler_perf (`node-default.yaml`): 4 CPUs, 32 GiB, 110 pods.
 fn perf_node(i: usize) -> Node {
     serde_json::from_value(json!({
