@@ -97,7 +97,7 @@ struct Inner {
     pod_trigger: Trigger,
     node_trigger: Trigger,
     workers: Arc<WorkerRegistry>,
-    worker_runtime: Arc<dyn Runtime>,
+    worker_runtime: Arc<WorkerRuntime>,
     process_runtime: Option<Arc<dyn Runtime>>,
     simulated: SimulatedRuntime,
     prober: Option<Arc<dyn ProbeExecutor>>,
@@ -185,8 +185,7 @@ impl KubeletBuilder {
     /// The kubelet and its two controllers (`kubelet` on Pods, `kubelet-node` on Nodes),
     /// which the caller registers on the engine.
     pub fn build(self, store: Store, clock: SharedClock) -> (Kubelet, Vec<Controller>) {
-        let worker_runtime: Arc<dyn Runtime> =
-            Arc::new(WorkerRuntime::new(self.workers.clone(), clock.clone()));
+        let worker_runtime = Arc::new(WorkerRuntime::new(self.workers.clone(), clock.clone()));
         let pods = Controller::for_kind::<Pod>("kubelet").concurrency(64);
         let nodes = Controller::for_kind::<Node>("kubelet-node").concurrency(4);
         let k = Kubelet {
@@ -221,7 +220,7 @@ impl KubeletBuilder {
 
 impl Kubelet {
     fn add_node_agent(&self, config: NodeConfig) {
-        let mut runtimes = vec![self.inner.worker_runtime.clone()];
+        let mut runtimes: Vec<Arc<dyn Runtime>> = vec![self.inner.worker_runtime.clone()];
         if config.simulated {
             runtimes.push(Arc::new(self.inner.simulated.clone()));
         } else if let Some(p) = &self.inner.process_runtime {
@@ -442,6 +441,13 @@ impl Kubelet {
             std::thread::sleep(Duration::from_millis(2));
         }
         self.inner.pods.clear();
+        // Every instance has been stopped: end the worker threads kept for restarts.
+        let left = self.inner.worker_runtime.shutdown(Duration::from_secs(2));
+        if left > 0 {
+            log::warn!(
+                "{left} worker thread(s) still running after shutdown: their workers ignore stop"
+            );
+        }
     }
 
     // -----------------------------------------------------------------------------------

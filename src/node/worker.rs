@@ -281,9 +281,20 @@ type Job = Box<dyn FnOnce() + Send>;
 /// not pay for a thread spawn (the bulk of an in-process restart).
 #[derive(Default)]
 struct ThreadCache {
-    /// One sender per idle thread. A thread that gave up waiting leaves its sender behind;
-    /// sending to it fails and hands the job back, so stale entries cost one failed send.
-    idle: Arc<Mutex<Vec<crossbeam_channel::Sender<Job>>>>,
+    /// One sender per idle thread, and whether the cache is shut down. A thread that gave up
+    /// waiting leaves its sender behind; sending to it fails and hands the job back, so
+    /// stale entries cost one failed send. Invariant: a thread turns idle (pushes its
+    /// sender) only under this lock and only while not shut down, so `shutdown`, which sets
+    /// the flag and drains the list under the same lock, wakes every idle thread.
+    idle: Arc<Mutex<Idle>>,
+    /// Every thread spawned, for `shutdown` to join.
+    handles: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+#[derive(Default)]
+struct Idle {
+    senders: Vec<crossbeam_channel::Sender<Job>>,
+    closed: bool,
 }
 
 /// How long an idle instance thread waits for the next instance.
@@ -292,7 +303,7 @@ const IDLE_THREAD_KEEP: Duration = Duration::from_secs(30);
 impl ThreadCache {
     fn run(&self, mut job: Job) -> std::io::Result<()> {
         loop {
-            let Some(tx) = self.idle.lock().pop() else {
+            let Some(tx) = self.idle.lock().senders.pop() else {
                 break;
             };
             match tx.send(job) {
@@ -303,7 +314,7 @@ impl ThreadCache {
         // Threads hold the list weakly, so an idle thread never keeps a dropped runtime's
         // list alive (it exits at its next idle turn, or after the keep time).
         let idle = Arc::downgrade(&self.idle);
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("steady-worker".into())
             .spawn(move || {
                 let mut job = job;
@@ -311,7 +322,13 @@ impl ThreadCache {
                     job();
                     let (tx, rx) = crossbeam_channel::bounded::<Job>(1);
                     match idle.upgrade() {
-                        Some(list) => list.lock().push(tx),
+                        Some(list) => {
+                            let mut l = list.lock();
+                            if l.closed {
+                                return;
+                            }
+                            l.senders.push(tx);
+                        }
                         None => return,
                     }
                     match rx.recv_timeout(IDLE_THREAD_KEEP) {
@@ -319,8 +336,46 @@ impl ThreadCache {
                         Err(_) => return,
                     }
                 }
-            })
-            .map(|_| ())
+            })?;
+        let mut handles = self.handles.lock();
+        handles.retain(|h| !h.is_finished());
+        handles.push(handle);
+        Ok(())
+    }
+
+    /// Ends the idle threads and joins every thread that ends within `wait` (a worker that
+    /// ignores its stop keeps its thread; it is left, not waited for forever).
+    fn shutdown(&self, wait: Duration) -> usize {
+        {
+            let mut l = self.idle.lock();
+            l.closed = true;
+            // Dropping the senders wakes the idle threads, which then return.
+            l.senders.clear();
+        }
+        let deadline = std::time::Instant::now() + wait;
+        let handles: Vec<_> = self.handles.lock().drain(..).collect();
+        let mut left = 0;
+        for h in handles {
+            while !h.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if h.is_finished() {
+                let _ = h.join();
+            } else {
+                left += 1;
+            }
+        }
+        left
+    }
+}
+
+impl WorkerRuntime {
+    /// Ends the threads kept for restarts and joins every instance thread that ends within
+    /// `wait`. Called at engine shutdown, after every instance was asked to stop, so no
+    /// thread of a finished engine lingers (hosts that check for leaks at exit see none).
+    /// Returns how many threads are still running a worker that ignored its stop.
+    pub fn shutdown(&self, wait: Duration) -> usize {
+        self.threads.shutdown(wait)
     }
 }
 
@@ -688,7 +743,7 @@ mod tests {
             rx.recv_timeout(WAIT).unwrap();
             // The exit is reported just before the thread turns idle; let it get there.
             let deadline = std::time::Instant::now() + WAIT;
-            while rt.threads.idle.lock().is_empty() {
+            while rt.threads.idle.lock().senders.is_empty() {
                 assert!(std::time::Instant::now() < deadline);
                 std::thread::yield_now();
             }
@@ -698,6 +753,26 @@ mod tests {
         assert!(
             seen.iter().all(|t| *t == seen[0]),
             "one thread served all three"
+        );
+    }
+
+    #[test]
+    fn shutdown_ends_the_idle_threads_kept_for_restarts() {
+        let (reg, rt) = runtime(Arc::new(SystemClock::new()));
+        reg.register("quick", Arc::new(|_: &WorkerContext| Ok(())));
+        let (sp, rx) = spec("quick");
+        let _c = rt.start(sp).unwrap();
+        rx.recv_timeout(WAIT).unwrap();
+        let deadline = std::time::Instant::now() + WAIT;
+        while rt.threads.idle.lock().senders.is_empty() {
+            assert!(std::time::Instant::now() < deadline);
+            std::thread::yield_now();
+        }
+        // Without waking it, the idle thread would wait out its 30 s keep time.
+        assert_eq!(
+            rt.shutdown(Duration::from_secs(5)),
+            0,
+            "the idle thread ended"
         );
     }
 
