@@ -33,10 +33,10 @@ use crate::api::{
 };
 use crate::error::Result;
 use crate::runtime::events::EventKind;
-use crate::runtime::{Action, Context, Controller, ObjectKey, ReconcileError, ReconcileResult};
+use crate::runtime::{Action, Context, Controller, ObjectKey, ReconcileResult};
 use crate::store::{DeleteParams, ListParams, Store};
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The controller's name (metrics, events).
@@ -57,22 +57,13 @@ pub const DAEMON_TOLERATIONS: &[(&str, &str)] = &[
 ];
 
 /// The DaemonSet controller, ready to register on an engine. Node changes queue every
-/// DaemonSet (the mapper learns the store in the first reconcile; until then every set still
-/// has its first reconcile ahead, which sees every node).
+/// DaemonSet.
 pub fn controller() -> Controller {
-    let store: Arc<OnceLock<Store>> = Arc::default();
-    let for_mapper = store.clone();
     Controller::for_kind::<DaemonSet>(NAME)
         .owns_kind::<Pod>()
-        .watches(Node::KIND, move |_node| match for_mapper.get() {
-            Some(s) => all_daemon_sets(s),
-            None => Vec::new(),
-        })
+        .watches_with_store(Node::KIND, |s, _node| all_daemon_sets(s))
         .concurrency(CONCURRENCY)
-        .build(move |ctx: &Context| {
-            store.get_or_init(|| ctx.store().clone());
-            reconcile(ctx)
-        })
+        .build(reconcile)
 }
 
 fn all_daemon_sets(store: &Store) -> Vec<ObjectKey> {
@@ -127,20 +118,7 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
     let Some(ds) = ctx.get::<DaemonSet>() else {
         return Ok(Action::done());
     };
-    let selector = ds.spec.selector.to_selector().map_err(|e| {
-        ReconcileError::terminal(format!(
-            "DaemonSet {}: spec.selector.{}: {}",
-            ctx.key(),
-            e.field,
-            e.message
-        ))
-    })?;
-    if selector.is_everything() {
-        return Err(ReconcileError::terminal(format!(
-            "DaemonSet {}: spec.selector: an empty selector would select every pod",
-            ctx.key()
-        )));
-    }
+    let selector = pods::workload_selector("DaemonSet", ctx.key(), &ds.spec.selector)?;
     let store = ctx.store();
     ControllerRefManager::new(store, ds.as_ref(), &selector).claim_all(|_: &Pod| true)?;
     let prev = ds.status.clone().unwrap_or_default();

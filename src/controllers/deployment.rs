@@ -71,7 +71,7 @@ use crate::runtime::owner::{is_controlled_by, owner_reference};
 use crate::runtime::{Action, Context, Controller, ObjectKey, ReconcileError, ReconcileResult};
 use crate::store::{DeleteParams, ListParams, Store};
 use serde_json::json;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The controller's name (metrics, events).
@@ -155,28 +155,20 @@ fn pod_to_deployment(o: &dyn crate::api::Object) -> Vec<ObjectKey> {
 /// The Deployment controller, ready to register on an engine.
 ///
 /// Besides its Deployments and the ReplicaSets they control, it watches orphan ReplicaSets:
-/// one that matches a Deployment's selector queues that Deployment, which adopts it (see
-/// [`replicaset::controller`](super::replicaset::controller) for why the mapper may start
-/// empty). Pods map to the Deployment of their ReplicaSet, so a rollout waiting for old pods
+/// one that matches a Deployment's selector queues that Deployment, which adopts it. Pods map to the Deployment of their ReplicaSet, so a rollout waiting for old pods
 /// to go (Recreate) hears when they do.
 pub fn controller() -> Controller {
-    let store: Arc<OnceLock<Store>> = Arc::default();
-    let for_mapper = store.clone();
     Controller::for_kind::<Deployment>(NAME)
         .owns_kind::<ReplicaSet>()
-        .watches(ReplicaSet::KIND, move |rs| match for_mapper.get() {
-            Some(s) => adopters::<Deployment>(s, rs, |d| &d.spec.selector),
-            None => Vec::new(),
+        .watches_with_store(ReplicaSet::KIND, |s, rs| {
+            adopters::<Deployment>(s, rs, |d| &d.spec.selector)
         })
         // A pod going away can be what a rollout waits for (Recreate starts the new pods
         // only once every old pod is gone), and its ReplicaSet may have no change left to
         // report by then: map a pod to the Deployment of its ReplicaSet.
         .watches(Pod::KIND, pod_to_deployment)
         .concurrency(CONCURRENCY)
-        .build(move |ctx: &Context| {
-            store.get_or_init(|| ctx.store().clone());
-            reconcile(ctx)
-        })
+        .build(reconcile)
 }
 
 // ----- spec helpers ---------------------------------------------------------------------------
@@ -365,20 +357,7 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
     let Some(d) = ctx.get::<Deployment>() else {
         return Ok(Action::done());
     };
-    let selector = d.spec.selector.to_selector().map_err(|e| {
-        ReconcileError::terminal(format!(
-            "Deployment {}: spec.selector.{}: {}",
-            ctx.key(),
-            e.field,
-            e.message
-        ))
-    })?;
-    if selector.is_everything() {
-        return Err(ReconcileError::terminal(format!(
-            "Deployment {}: spec.selector: an empty selector would select every pod",
-            ctx.key()
-        )));
-    }
+    let selector = pods::workload_selector("Deployment", ctx.key(), &d.spec.selector)?;
     resolve_fenceposts(&d)
         .map_err(|e| ReconcileError::terminal(format!("Deployment {}: {e}", ctx.key())))?;
     let rs_list = ControllerRefManager::new(ctx.store(), d.as_ref(), &selector)

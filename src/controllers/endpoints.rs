@@ -25,11 +25,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// The endpoints controller. `store` lets it map a pod to the Services that select it, or
-/// selected it before its labels changed.
-pub fn controller(store: Store) -> Controller {
+/// The endpoints controller. A pod maps to the Services that select it, or selected it
+/// before its labels changed.
+pub fn controller() -> Controller {
     Controller::for_kind::<Service>("endpoints")
-        .watches("Pod", move |o| services_of(&store, o))
+        .watches_with_store("Pod", services_of)
         .concurrency(4)
         .build(reconcile)
 }
@@ -76,14 +76,6 @@ fn services_of(store: &Store, o: &dyn crate::api::Object) -> Vec<ObjectKey> {
         }
     }
     keys
-}
-
-fn pod_ready(pod: &Pod) -> bool {
-    pod.status.as_ref().is_some_and(|s| {
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
-    })
 }
 
 /// The container port a service port targets on `pod`, if the pod has it.
@@ -159,7 +151,7 @@ fn reconcile(ctx: &Context) -> ReconcileResult {
             ..Default::default()
         };
         let entry = subsets.entry(ports).or_default();
-        if pod_ready(pod) {
+        if super::pods::is_ready(pod) {
             entry.0.push(addr);
         } else {
             entry.1.push(addr);

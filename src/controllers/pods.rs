@@ -11,8 +11,11 @@
 //!   documentation for the exact order, `controller.kubernetes.io/pod-deletion-cost`
 //!   included).
 
-use crate::api::{Object, ObjectMeta, Pod, PodTemplateSpec, Resource, Time};
+use crate::api::{
+    LabelSelector, Object, ObjectMeta, Pod, PodTemplateSpec, Resource, Selector, Time,
+};
 use crate::runtime::owner::{is_controlled_by, owner_reference};
+use crate::runtime::{ObjectKey, ReconcileError};
 use crate::store::{ListParams, Store};
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -37,6 +40,27 @@ pub const UNKNOWN: &str = "Unknown";
 /// Longest `generateName` prefix: a generated name (prefix + 5 characters) stays within a
 /// 63-character label, as Kubernetes' name generator keeps it.
 const MAX_GENERATE_NAME_PREFIX: usize = 58;
+
+/// The pod selector of a workload (`kind` `key`), compiled: a terminal reconcile error naming
+/// the field when it is invalid, or when it is empty (it would select every pod).
+pub fn workload_selector(
+    kind: &str,
+    key: &ObjectKey,
+    selector: &LabelSelector,
+) -> Result<Selector, ReconcileError> {
+    let compiled = selector.to_selector().map_err(|e| {
+        ReconcileError::terminal(format!(
+            "{kind} {key}: spec.selector.{}: {}",
+            e.field, e.message
+        ))
+    })?;
+    if compiled.is_everything() {
+        return Err(ReconcileError::terminal(format!(
+            "{kind} {key}: spec.selector: an empty selector would select every pod"
+        )));
+    }
+    Ok(compiled)
+}
 
 /// The pod's `status.phase`, `""` when it has none yet.
 pub fn phase(pod: &Pod) -> &str {

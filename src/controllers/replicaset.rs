@@ -30,9 +30,9 @@ use crate::api::{Condition, Pod, ReplicaSet, ReplicaSetStatus, Resource, Time};
 use crate::runtime::conditions::{self, condition, set_condition, TRUE};
 use crate::runtime::events::EventKind;
 use crate::runtime::{Action, Context, Controller, ReconcileError, ReconcileResult};
-use crate::store::{DeleteParams, ListParams, Store};
+use crate::store::{DeleteParams, ListParams};
 use std::collections::HashSet;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The controller's name (metrics, events).
@@ -49,22 +49,13 @@ pub const REPLICA_FAILURE: &str = "ReplicaFailure";
 /// Besides its ReplicaSets and the pods they control, it watches orphan pods: one that
 /// matches a ReplicaSet's selector queues that ReplicaSet, which adopts it.
 pub fn controller() -> Controller {
-    // The mapper needs the store, which a controller only meets in its first reconcile: it
-    // maps nothing before. That loses nothing: until some reconcile has started, every
-    // existing ReplicaSet still has its first reconcile ahead, which sees the orphan.
-    let store: Arc<OnceLock<Store>> = Arc::default();
-    let for_mapper = store.clone();
     Controller::for_kind::<ReplicaSet>(NAME)
         .owns_kind::<Pod>()
-        .watches(Pod::KIND, move |pod| match for_mapper.get() {
-            Some(s) => adopters::<ReplicaSet>(s, pod, |rs| &rs.spec.selector),
-            None => Vec::new(),
+        .watches_with_store(Pod::KIND, |s, pod| {
+            adopters::<ReplicaSet>(s, pod, |rs| &rs.spec.selector)
         })
         .concurrency(CONCURRENCY)
-        .build(move |ctx: &Context| {
-            store.get_or_init(|| ctx.store().clone());
-            reconcile(ctx)
-        })
+        .build(reconcile)
 }
 
 /// One reconcile of the ReplicaSet `ctx.key()` (see the module documentation).
@@ -72,20 +63,7 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
     let Some(rs) = ctx.get::<ReplicaSet>() else {
         return Ok(Action::done());
     };
-    let selector = rs.spec.selector.to_selector().map_err(|e| {
-        ReconcileError::terminal(format!(
-            "ReplicaSet {}: spec.selector.{}: {}",
-            ctx.key(),
-            e.field,
-            e.message
-        ))
-    })?;
-    if selector.is_everything() {
-        return Err(ReconcileError::terminal(format!(
-            "ReplicaSet {}: spec.selector: an empty selector would select every pod",
-            ctx.key()
-        )));
-    }
+    let selector = pods::workload_selector("ReplicaSet", ctx.key(), &rs.spec.selector)?;
     let store = ctx.store();
     let claimed =
         ControllerRefManager::new(store, rs.as_ref(), &selector).claim_all(pods::is_active)?;

@@ -57,9 +57,9 @@ use crate::error::Result;
 use crate::runtime::events::EventKind;
 use crate::runtime::owner::{owner_reference, set_owner_reference};
 use crate::runtime::{Action, Context, Controller, ReconcileError, ReconcileResult};
-use crate::store::{DeleteParams, Store};
+use crate::store::DeleteParams;
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The controller's name (metrics, events).
@@ -74,23 +74,15 @@ pub const POD_NAME_LABEL: &str = "statefulset.kubernetes.io/pod-name";
 pub const POD_INDEX_LABEL: &str = "apps.kubernetes.io/pod-index";
 
 /// The StatefulSet controller, ready to register on an engine. It watches its pods, and
-/// orphan pods that a set may adopt (see
-/// [`replicaset::controller`](super::replicaset::controller) for why the mapper may start
-/// empty).
+/// orphan pods that a set may adopt.
 pub fn controller() -> Controller {
-    let store: Arc<OnceLock<Store>> = Arc::default();
-    let for_mapper = store.clone();
     Controller::for_kind::<StatefulSet>(NAME)
         .owns_kind::<Pod>()
-        .watches(Pod::KIND, move |pod| match for_mapper.get() {
-            Some(s) => adopters::<StatefulSet>(s, pod, |ss| &ss.spec.selector),
-            None => Vec::new(),
+        .watches_with_store(Pod::KIND, |s, pod| {
+            adopters::<StatefulSet>(s, pod, |ss| &ss.spec.selector)
         })
         .concurrency(CONCURRENCY)
-        .build(move |ctx: &Context| {
-            store.get_or_init(|| ctx.store().clone());
-            reconcile(ctx)
-        })
+        .build(reconcile)
 }
 
 /// The ordinal of pod `pod` of set `set` (its name is `<set>-<ordinal>`), if it is one.
@@ -161,20 +153,7 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
     let Some(set) = ctx.get::<StatefulSet>() else {
         return Ok(Action::done());
     };
-    let selector = set.spec.selector.to_selector().map_err(|e| {
-        ReconcileError::terminal(format!(
-            "StatefulSet {}: spec.selector.{}: {}",
-            ctx.key(),
-            e.field,
-            e.message
-        ))
-    })?;
-    if selector.is_everything() {
-        return Err(ReconcileError::terminal(format!(
-            "StatefulSet {}: spec.selector: an empty selector would select every pod",
-            ctx.key()
-        )));
-    }
+    let selector = pods::workload_selector("StatefulSet", ctx.key(), &set.spec.selector)?;
     // Claim names must be valid before anything is created (admission does not know the
     // set's name length limits of every ordinal).
     let cfg = Settings::of(&set);

@@ -279,9 +279,7 @@ impl EngineBuilder {
         engine.kubelet.start();
         if !self.without_builtins {
             engine.add_controller(node_lifecycle::controller(self.node_lifecycle))?;
-            engine.add_controller(crate::controllers::endpoints::controller(
-                engine.store.clone(),
-            ))?;
+            engine.add_controller(crate::controllers::endpoints::controller())?;
             engine.add_controller(crate::controllers::hpa::controller(
                 engine.pod_metrics.clone(),
             ))?;

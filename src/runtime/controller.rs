@@ -341,6 +341,9 @@ impl Predicate {
 /// Maps an object of a watched kind to the primary keys to reconcile.
 pub type Mapper = Arc<dyn Fn(&dyn Object) -> Vec<ObjectKey> + Send + Sync>;
 
+/// A mapper that also reads the store (see [`Controller::watches_with_store`]).
+pub type StoreMapper = Arc<dyn Fn(&Store, &dyn Object) -> Vec<ObjectKey> + Send + Sync>;
+
 /// How a controller relates to one watched kind.
 #[derive(Clone)]
 pub(crate) enum Watched {
@@ -348,8 +351,8 @@ pub(crate) enum Watched {
     Primary,
     /// Events on an owned kind enqueue the controller owner of that kind.
     Owned,
-    /// Events enqueue whatever the mapper returns.
-    Mapped(Mapper),
+    /// Events enqueue whatever the mapper returns; it is given the engine's store.
+    Mapped(StoreMapper),
 }
 
 /// A controller ready to register with [`Engine::add_controller`](crate::Engine::add_controller)
@@ -439,9 +442,18 @@ impl Controller {
     }
 
     /// Also reconcile whatever `mapper` returns when an object of `kind` changes.
-    pub fn watches<F>(mut self, kind: &str, mapper: F) -> Self
+    pub fn watches<F>(self, kind: &str, mapper: F) -> Self
     where
         F: Fn(&dyn Object) -> Vec<ObjectKey> + Send + Sync + 'static,
+    {
+        self.watches_with_store(kind, move |_: &Store, o: &dyn Object| mapper(o))
+    }
+
+    /// [`Controller::watches`] with a mapper that reads the engine's store, e.g. to find the
+    /// objects whose selector matches the changed one.
+    pub fn watches_with_store<F>(mut self, kind: &str, mapper: F) -> Self
+    where
+        F: Fn(&Store, &dyn Object) -> Vec<ObjectKey> + Send + Sync + 'static,
     {
         self.watches
             .push((kind.to_string(), Watched::Mapped(Arc::new(mapper))));

@@ -351,7 +351,7 @@ impl Runtime {
                 };
                 if let Ok(list) = inner.store.list(&kind, &Default::default()) {
                     for o in list.items {
-                        dispatch(&sub, &WatchEvent::Added(o), None, None);
+                        dispatch(&inner.store, &sub, &WatchEvent::Added(o), None, None);
                     }
                 }
             }
@@ -425,6 +425,7 @@ impl ControllerState {
 
 /// Maps one change to the keys a subscriber reconciles, and queues them.
 fn dispatch(
+    store: &Store,
     sub: &Subscriber,
     ev: &WatchEvent,
     prev: Option<&Arc<dyn Object>>,
@@ -466,7 +467,7 @@ fn dispatch(
         }
         Watched::Mapped(mapper) => {
             // A mapper is the user's code: it must not take the runtime down.
-            match catch_unwind(AssertUnwindSafe(|| mapper(obj.as_ref()))) {
+            match catch_unwind(AssertUnwindSafe(|| mapper(store, obj.as_ref()))) {
                 Ok(keys) => {
                     for k in keys {
                         ctl.enqueue(k);
@@ -505,7 +506,13 @@ fn informer_loop(
             match w.recv_change() {
                 Ok(ch) => {
                     for sub in informer.subscribers.read().iter() {
-                        dispatch(sub, &ch.event, ch.prev.as_ref(), ch.key.as_ref());
+                        dispatch(
+                            &inner.store,
+                            sub,
+                            &ch.event,
+                            ch.prev.as_ref(),
+                            ch.key.as_ref(),
+                        );
                     }
                 }
                 Err(Error::Expired { .. }) => {
