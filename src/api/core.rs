@@ -1901,35 +1901,10 @@ impl PodSpec {
 }
 
 impl ResourceRequirements {
-    /// Admission checks of a container's resources: no negative amount, and no request above
-    /// the limit of the same resource (Kubernetes' messages).
+    /// Admission checks of a container's resources
+    /// ([`validate_requirements`](crate::api::resources::validate_requirements)).
     pub fn validate(&self, path: &str, errors: &mut Vec<FieldError>) {
-        for (kind, list) in [("requests", &self.requests), ("limits", &self.limits)] {
-            for (name, q) in list.iter() {
-                if q.milli_value() < 0 {
-                    errors.push(FieldError::new(
-                        format!("{path}.{kind}[{name}]"),
-                        format!(
-                            "Invalid value: {:?}: must be greater than or equal to 0",
-                            q.0
-                        ),
-                    ));
-                }
-            }
-        }
-        for (name, req) in self.requests.iter() {
-            if let Some(lim) = self.limits.get(name) {
-                if req.milli_value() > lim.milli_value() {
-                    errors.push(FieldError::new(
-                        format!("{path}.requests[{name}]"),
-                        format!(
-                            "Invalid value: {:?}: must be less than or equal to {name} limit of {}",
-                            req.0, lim.0
-                        ),
-                    ));
-                }
-            }
-        }
+        crate::api::resources::validate_requirements(self, path, errors);
     }
 }
 
@@ -2107,9 +2082,8 @@ impl Toleration {
         }
         match self.operator.as_deref().unwrap_or("Equal") {
             "Exists" => true,
-            "Equal" => {
-                !key.is_empty()
-                    && self.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("")
+            "Equal" | "" => {
+                self.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("")
             }
             _ => false,
         }

@@ -13,25 +13,10 @@ use crate::scheduler::plugins::{default_normalize, filter_suspects};
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TaintToleration;
 
-/// True when `toleration` tolerates `taint`, by Kubernetes' rule: the effects match (an empty
-/// effect matches all), the keys match (an empty key with `Exists` matches all), and with
-/// `Equal` (the default operator) the values are equal.
+/// True when `toleration` tolerates `taint`: [`Toleration::tolerates`], the one rule every
+/// layer uses.
 pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
-    let effect = toleration.effect.as_deref().unwrap_or("");
-    if !effect.is_empty() && effect != taint.effect {
-        return false;
-    }
-    let key = toleration.key.as_deref().unwrap_or("");
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match toleration.operator.as_deref().unwrap_or("Equal") {
-        "Exists" => true,
-        "Equal" | "" => {
-            toleration.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("")
-        }
-        _ => false,
-    }
+    toleration.tolerates(taint)
 }
 
 /// The first taint in `taints` with one of `effects` that no toleration tolerates.
