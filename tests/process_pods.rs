@@ -240,13 +240,12 @@ fn engine_shutdown_leaves_no_process_behind() {
         (0..3).all(|i| pid(&e, &format!("p{i}")).is_some())
     });
     let pids: Vec<i32> = (0..3).map(|i| pid(&e, &format!("p{i}")).unwrap()).collect();
-    // The children of each shell too (same process group).
-    let groups: Vec<i32> = pids.clone();
     e.shutdown();
-    for p in pids {
+    for &p in &pids {
         assert!(!alive(p), "leader {p} is gone");
     }
-    for g in groups {
+    // The children of each shell too: each leader's pid is its process group's id.
+    for g in pids {
         let members = std::fs::read_dir("/proc")
             .unwrap()
             .filter_map(|d| d.ok()?.file_name().to_str()?.parse::<i32>().ok())

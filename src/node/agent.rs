@@ -1481,13 +1481,7 @@ impl PodSync<'_> {
             }
             if self.now < p.next_due {
                 let at = p.next_due;
-                self.next = Some(
-                    self.next
-                        .map_or(at.saturating_sub(self.now), |n| {
-                            n.min(at.saturating_sub(self.now))
-                        })
-                        .max(Duration::from_millis(1)),
-                );
+                self.wake_at(at);
                 continue;
             }
             if is_heartbeat(&p.probe) {
