@@ -6,12 +6,12 @@
 //! Time is a manual clock: each sync is the HPA's 15 s requeue, fired by advancing the clock
 //! and observed through the controller's reconcile counter. Metrics are set by hand through
 //! `Engine::report_pod_usage` / `Engine::report_pod_metric`. Pods are bound and made ready by
-//! the fake kubelet (tests/common/kubelet.rs): main has no scheduler yet.
+//! the fake kubelet (tests/common/kubelet.rs) on an engine without a scheduler.
 
 mod common;
 
 use common::eventually;
-use common::kubelet::{FakeKubelet, MODE_ANNOTATION};
+use common::kubelet::{engine_with, FakeKubelet, MODE_ANNOTATION};
 use std::sync::Arc;
 use std::time::Duration;
 use steady::api::{Deployment, HorizontalPodAutoscaler, Pod, Quantity};
@@ -23,15 +23,8 @@ use steady::store::ListParams;
 use steady::Engine;
 
 fn engine() -> (Engine, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::default());
-    let kubelet = FakeKubelet::new();
-    let e = Engine::builder()
-        .clock(clock.clone())
-        .local_node(false)
-        .controller(kubelet.controller())
-        .build()
-        .expect("engine starts");
-    (e, clock)
+    // The fake kubelet binds pods itself: the engine runs no scheduler to race it.
+    engine_with(&FakeKubelet::new())
 }
 
 /// A Deployment `app` of `replicas` pods requesting 100m CPU each; `replicas` `None` leaves

@@ -11,8 +11,11 @@
 //! change with [`FakeKubelet::set_default`] (pods already handled are not revisited until
 //! they change; annotate them to switch one).
 //!
-//! It exists only until the real node agent with its simulated runtime lands; tests and the
-//! controllers bench then run on simulated nodes instead.
+//! It plays scheduler and node agent at once, so it needs an engine without a scheduler
+//! ([`engine_with`]): a real scheduler would write `PodScheduled=False` (a status-only change
+//! the kubelet's predicate ignores) between its read and its bind, and the bind's conflict
+//! would wait for a backoff that the manual clock never ends. Tests that need real placement
+//! use simulated nodes instead.
 
 #![allow(dead_code)]
 
