@@ -23,7 +23,7 @@
 use crate::api::{LabelSelector, Object, Resource, Selector};
 use crate::client::Api;
 use crate::error::{Error, ObjectRef, Result};
-use crate::runtime::owner::{is_controlled_by, is_owned_by, set_controller_reference};
+use crate::runtime::owner::{is_controlled_by, set_controller_reference};
 use crate::runtime::ObjectKey;
 use crate::store::{ListParams, Store};
 use std::sync::Arc;
@@ -170,7 +170,7 @@ impl<'a> ControllerRefManager<'a> {
                 ..Default::default()
             },
         )?);
-        let (mut got, referring) = self.claim_counting(matching, &filter)?;
+        let (mut got, referring) = self.claim_counting(matching, &filter, true)?;
         let uid = self.owner_uid().to_string();
         if uid.is_empty() || store.owned_count(K::KIND, &uid)? <= referring {
             return Ok(got);
@@ -188,7 +188,7 @@ impl<'a> ControllerRefManager<'a> {
         // The matching ones were claimed above.
         .filter(|o| !selector.matches(&o.meta().labels))
         .collect();
-        let (more, _) = self.claim_counting(others, &filter)?;
+        let (more, _) = self.claim_counting(others, &filter, false)?;
         got.owned.extend(more.owned);
         got.adopted += more.adopted;
         got.released += more.released;
@@ -205,15 +205,19 @@ impl<'a> ControllerRefManager<'a> {
         candidates: Vec<Arc<K>>,
         filter: impl Fn(&K) -> bool,
     ) -> Result<Claimed<K>> {
-        self.claim_counting(candidates, &filter).map(|(c, _)| c)
+        self.claim_counting(candidates, &filter, false)
+            .map(|(c, _)| c)
     }
 
     /// [`ControllerRefManager::claim`], also counting the candidates (filtered out or not)
-    /// that refer to the owner.
+    /// that refer to the owner. `selected`: the candidates come from the store listing the
+    /// owner's namespace with its selector, so both hold already (a pass over thousands of
+    /// pods need not check them again).
     fn claim_counting<K: Resource>(
         &mut self,
         candidates: Vec<Arc<K>>,
         filter: &impl Fn(&K) -> bool,
+        selected: bool,
     ) -> Result<(Claimed<K>, usize)> {
         let mut out = Claimed {
             owned: Vec::with_capacity(candidates.len()),
@@ -225,14 +229,23 @@ impl<'a> ControllerRefManager<'a> {
         let uid = self.owner_uid().to_string();
         let ns = self.owner.meta().namespace_str().to_string();
         for obj in candidates {
-            if is_owned_by(obj.meta(), &uid) {
+            // One walk over the references: whether any names the owner, and the controller.
+            let mut controller = None;
+            let mut refers = false;
+            for r in &obj.meta().owner_references {
+                refers |= r.uid == uid;
+                if r.controller == Some(true) && controller.is_none() {
+                    controller = Some(r);
+                }
+            }
+            if refers {
                 referring += 1;
             }
-            if !filter(&obj) || obj.meta().namespace_str() != ns {
+            if !filter(&obj) || (!selected && obj.meta().namespace_str() != ns) {
                 continue;
             }
-            let matches = self.selector.matches(&obj.meta().labels);
-            match obj.meta().controller_ref() {
+            let matches = selected || self.selector.matches(&obj.meta().labels);
+            match controller {
                 Some(r) if r.uid == uid => {
                     if matches || self.owner_deleting() {
                         // Owned; an owner being deleted keeps what it has.

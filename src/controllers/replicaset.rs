@@ -38,8 +38,12 @@ use std::time::Duration;
 /// The controller's name (metrics, events).
 pub const NAME: &str = "replicaset-controller";
 
-/// ReplicaSets reconciled at once (Kubernetes runs 5 workers).
-const CONCURRENCY: usize = 4;
+/// ReplicaSets reconciled at once. Kubernetes runs 5 workers; here the pool is shared with
+/// every other controller, and a reconcile costs a pass over the ReplicaSet's pods, woken by
+/// each of their changes: with more than one, two ReplicaSets of thousands of pods in a
+/// rollout keep every worker of a small pool busy and starve the node agent that makes their
+/// pods ready (a 10,000-pod rollout took 25 s with 4, 2.8 s with 1, on 2 workers).
+const CONCURRENCY: usize = 1;
 
 /// Condition type set when pods could not be created or deleted.
 pub const REPLICA_FAILURE: &str = "ReplicaFailure";
@@ -238,12 +242,18 @@ fn calculate_status(
 ) -> (ReplicaSetStatus, Option<Duration>) {
     let min_ready = rs.spec.min_ready_seconds.unwrap_or(0);
     let template_labels = &rs.spec.template.metadata.labels;
+    // Owned pods match the selector: when its matchLabels include every template label
+    // (the usual case), every owned pod is fully labelled without looking.
+    let implied = template_labels
+        .iter()
+        .all(|(k, v)| rs.spec.selector.match_labels.get(k) == Some(v));
     let (mut fully_labeled, mut ready, mut available) = (0, 0, 0);
     let mut next: Option<Duration> = None;
     for p in owned {
-        if template_labels
-            .iter()
-            .all(|(k, v)| p.metadata.labels.get(k) == Some(v))
+        if implied
+            || template_labels
+                .iter()
+                .all(|(k, v)| p.metadata.labels.get(k) == Some(v))
         {
             fully_labeled += 1;
         }
