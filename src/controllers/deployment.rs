@@ -741,10 +741,13 @@ impl Sync<'_> {
         if scaled_down {
             return self.sync_rollout_status(&all, Some(&new));
         }
+        let action = self.sync_rollout_status(&all, Some(&new))?;
+        // Judged on the status just written: a status write does not wake this controller,
+        // so a rollout that completes in this pass is cleaned up now or never.
         if deployment_complete(&self.d, &self.status()) {
             self.cleanup(&old)?;
         }
-        self.sync_rollout_status(&all, Some(&new))
+        Ok(action)
     }
 
     /// Grows (or, above `spec.replicas`, shrinks) the new ReplicaSet.
@@ -860,10 +863,11 @@ impl Sync<'_> {
         } else {
             (new, false)
         };
+        let action = self.sync_rollout_status(&all_of(&old, &Some(new.clone())), Some(&new))?;
         if deployment_complete(&self.d, &self.status()) {
             self.cleanup(&old)?;
         }
-        self.sync_rollout_status(&all_of(&old, &Some(new.clone())), Some(&new))
+        Ok(action)
     }
 
     /// True while any pod of an old ReplicaSet is still there and not terminal (terminating
