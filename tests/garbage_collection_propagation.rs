@@ -14,9 +14,12 @@ use steady::runtime::owner_reference;
 use steady::store::{DeleteParams, ListParams, Propagation, WatchEvent, WatchParams};
 use steady::Engine;
 
+/// An engine without nodes: pods stay unscheduled and go at once when deleted (these tests
+/// are about owners; graceful stops on a manual clock would only hold them up).
 fn engine() -> Engine {
     Engine::builder()
         .clock(Arc::new(steady::clock::ManualClock::default()))
+        .local_node(false)
         .build()
         .unwrap()
 }
