@@ -10,8 +10,10 @@ use steady::api::Pod;
 use steady::runtime::events::events_for;
 use steady::scheduler::SchedulerConfig;
 
+/// The NoSchedule half of what the node lifecycle controller puts on an unreachable node
+/// (every pod tolerates the NoExecute half for a while: DefaultTolerationSeconds).
 fn unreachable_taint() -> serde_json::Value {
-    json!({"spec": {"taints": [{"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}]}})
+    json!({"spec": {"taints": [{"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"}]}})
 }
 
 #[test]
@@ -150,7 +152,13 @@ fn a_pod_deleted_elsewhere_frees_room_for_a_waiting_pod() {
     assert_eq!(wait_bound(&e, "first"), "a");
     create_pod(&e, pod("second", "800m", json!({})));
     wait_unschedulable(&e, "second", "0/1 nodes are available: 1 Insufficient cpu.");
-    e.api::<Pod>().delete("first", &Default::default()).unwrap();
+    // Node "a" has no agent to finish a graceful deletion: delete at once (grace 0), as
+    // `kubectl delete --grace-period=0 --force` does.
+    let now = steady::store::DeleteParams {
+        grace_period_seconds: Some(0),
+        ..Default::default()
+    };
+    e.api::<Pod>().delete("first", &now).unwrap();
     clock.advance(Duration::from_secs(1));
     assert_eq!(wait_bound(&e, "second"), "a");
 }

@@ -22,11 +22,17 @@ pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// An engine on a manual clock running the scheduler with `config`.
+/// An engine on a manual clock running the scheduler with `config` and nothing else: no
+/// node of its own and no built-in controller.
 pub fn engine(config: SchedulerConfig) -> (Engine, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::default());
+    // The tests' nodes are the only ones (a local node registering mid-test would take pods
+    // the assertions count on them), and they have no agent renewing a Lease: the node
+    // lifecycle controller would taint them unreachable as soon as the clock moves 40 s.
     let e = Engine::builder()
         .clock(clock.clone())
+        .local_node(false)
+        .builtin_controllers(false)
         .scheduler(config)
         .build()
         .expect("engine starts");
