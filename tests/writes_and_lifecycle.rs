@@ -457,3 +457,44 @@ fn graceful_deletion_with_finalizers_goes_when_grace_is_zero_and_finalizers_are_
         .unwrap();
     assert!(api.get("h").unwrap_err().is_not_found());
 }
+
+#[test]
+fn update_with_status_writes_spec_and_status_in_one_compare_and_swap() {
+    let e = common::engine();
+    let api = counters(&e);
+    let a = api.create(counter("a", 1)).unwrap();
+    let mut both = (*a).clone();
+    both.data["spec"]["value"] = 2.into();
+    both.data.insert("status".into(), json!({"seen": 2}));
+    let before = e.store().revision();
+    let out = e.store().update_with_status(Arc::new(both)).unwrap();
+    assert_eq!(e.store().revision(), before + 1, "one write");
+    let got = api.get("a").unwrap();
+    assert_eq!(value_of(got.as_ref()), 2);
+    assert_eq!(got.data["status"]["seen"], 2);
+    assert_eq!(got.meta().generation, Some(2), "the spec changed");
+    assert_eq!(out.meta().revision(), Some(before + 1));
+
+    // Stale: refused whole, nothing written, the newer status kept.
+    let mut stale = (*a).clone();
+    stale.data["spec"]["value"] = 9.into();
+    stale.data.insert("status".into(), json!({"seen": 9}));
+    let err = e.store().update_with_status(Arc::new(stale)).unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+    let got = api.get("a").unwrap();
+    assert_eq!(
+        (value_of(got.as_ref()), got.data["status"]["seen"].clone()),
+        (2, json!(2))
+    );
+
+    // No resourceVersion: there is nothing to compare against, so it is refused by name.
+    let mut blind = (*got).clone();
+    blind.meta_mut().resource_version = None;
+    blind.data.insert("status".into(), json!({"seen": 3}));
+    let err = e.store().update_with_status(Arc::new(blind)).unwrap_err();
+    assert!(
+        err.to_string().contains("metadata.resourceVersion"),
+        "{err}"
+    );
+    assert_eq!(e.store().revision(), before + 1);
+}

@@ -744,7 +744,7 @@ impl Store {
         let ks = self.kind_of(obj.as_ref())?;
         Self::normalize(&ks.info, uniq(&mut obj).meta_mut())?;
         loop {
-            let w = self.prepare_update(&ks, obj)?;
+            let w = self.prepare_update(&ks, obj, false)?;
             match self.commit_one(w)? {
                 Outcome::Done(o) => return Ok(o.expect("an update keeps or writes an object")),
                 Outcome::Stale(back) => match back.action {
@@ -763,6 +763,35 @@ impl Store {
             let w = self.prepare_status(&ks, obj)?;
             if let Outcome::Done(o) = self.commit_one(w)? {
                 return Ok(o.expect("a status update keeps an object"));
+            }
+        }
+    }
+
+    /// Updates spec, metadata and status of `obj` in one write (one resourceVersion, one
+    /// watch event): what kube-apiserver's binding subresource does when it sets a pod's
+    /// `spec.nodeName` and its `PodScheduled` condition together. `obj` must carry a
+    /// resourceVersion: this is always a compare-and-swap ([`Error::Conflict`] when the
+    /// object changed since), so no status written meanwhile is overwritten.
+    pub fn update_with_status(&self, mut obj: Arc<dyn Object>) -> Result<Arc<dyn Object>> {
+        let ks = self.kind_of(obj.as_ref())?;
+        if obj.meta().resource_version.is_none() {
+            return Err(Error::invalid(
+                obj_ref(&ks.info, obj.meta()),
+                "metadata.resourceVersion",
+                "an update of spec and status together needs the resourceVersion it was read at",
+            ));
+        }
+        Self::normalize(&ks.info, uniq(&mut obj).meta_mut())?;
+        loop {
+            let w = self.prepare_update(&ks, obj, true)?;
+            // The resourceVersion makes the write strict: a changed object fails in commit
+            // with a conflict, so a stale base only comes back when nothing was compared.
+            match self.commit_one(w)? {
+                Outcome::Done(o) => return Ok(o.expect("an update keeps or writes an object")),
+                Outcome::Stale(back) => match back.action {
+                    Action::Put(o) => obj = o,
+                    _ => unreachable!("an update that was current needs no retry"),
+                },
             }
         }
     }
@@ -862,7 +891,7 @@ impl Store {
                 let ks = self.kind_of(o.as_ref())?;
                 let mut o = o.clone_arc();
                 Self::normalize(&ks.info, uniq(&mut o).meta_mut())?;
-                self.prepare_update(&ks, o)
+                self.prepare_update(&ks, o, false)
             }
             TxnOp::UpdateStatus(o) => {
                 let ks = self.kind_of(o.as_ref())?;
@@ -957,8 +986,14 @@ impl Store {
         })
     }
 
-    /// Prepares an update of spec and metadata. `obj`'s namespace is already normalized.
-    fn prepare_update(&self, ks: &Arc<KindStore>, mut obj: Arc<dyn Object>) -> Result<Write> {
+    /// Prepares an update of spec and metadata, and of the status too with `with_status`
+    /// (else the stored status is kept). `obj`'s namespace is already normalized.
+    fn prepare_update(
+        &self,
+        ks: &Arc<KindStore>,
+        mut obj: Arc<dyn Object>,
+        with_status: bool,
+    ) -> Result<Write> {
         let info = &ks.info;
         let (
             key,
@@ -969,7 +1004,10 @@ impl Store {
             strict,
         ) = current_for(ks, obj.meta())?;
         let o = uniq(&mut obj);
-        o.set_status_from(cur.as_ref());
+        if !with_status {
+            o.set_status_from(cur.as_ref());
+        }
+        let status_same = !with_status || o.status_eq(cur.as_ref());
         let c = cur.meta();
         {
             let m = o.meta_mut();
@@ -1004,7 +1042,7 @@ impl Store {
             }
         }
         let meta_same = o.meta() == c;
-        if spec_same && meta_same {
+        if spec_same && meta_same && status_same {
             return Ok(Write::keep(ks, key, cur, strict));
         }
         if !spec_same {
@@ -1026,7 +1064,7 @@ impl Store {
         }
         // Only the metadata changed: the new encoding is at most the old one plus the new
         // metadata's (over-estimated) encoding.
-        let bound = spec_same.then(|| cur_size + meta_len_bound(o.meta()));
+        let bound = (spec_same && status_same).then(|| cur_size + meta_len_bound(o.meta()));
         let size = self.check_size(info, o, bound)?;
         let action = if o.meta().deletion_timestamp.is_some()
             && o.meta().finalizers.is_empty()

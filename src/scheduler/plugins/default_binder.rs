@@ -1,16 +1,15 @@
 //! `DefaultBinder`: writes the decision into the store.
 
 use crate::api::Pod;
-use crate::error::{Error, ObjectRef, Result};
-use crate::runtime::conditions::{condition, TRUE};
+use crate::error::Result;
+use crate::runtime::conditions::{condition, set_condition, TRUE};
 use crate::scheduler::framework::{BindContext, BindOutcome, BindPlugin, Plugin};
-use crate::scheduler::status::update_pod_status;
 use std::sync::Arc;
 
-/// Sets `spec.nodeName` by compare-and-swap on the resourceVersion the pod was scheduled
-/// at (a pod changed since fails with `Conflict`), then sets the condition
-/// `PodScheduled=True` on the bound pod's status (a failure of that second write is logged;
-/// the pod is bound).
+/// Sets `spec.nodeName` and the condition `PodScheduled=True` in one write, by
+/// compare-and-swap on the resourceVersion the pod was scheduled at (a pod changed since
+/// fails with `Conflict`): kube-apiserver's binding subresource, which also writes both at
+/// once, so watchers see a pod bound and marked scheduled in one event.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DefaultBinder;
 
@@ -24,33 +23,13 @@ impl BindPlugin for DefaultBinder {
     fn bind(&self, cx: &BindContext<'_>, pod: &Pod, node: &str) -> Result<BindOutcome> {
         let mut bound = pod.clone();
         bound.spec.node_name = Some(node.to_string());
-        let stored = cx.store.update(Arc::new(bound))?;
-        let Some(stored) = stored.downcast_ref::<Pod>() else {
-            return Err(Error::invalid(
-                ObjectRef::new(
-                    stored.kind(),
-                    stored.meta().namespace.as_deref(),
-                    &stored.meta().name,
-                ),
-                "kind",
-                "the store returned another kind for a Pod",
-            ));
-        };
-        let now = cx.clock.now();
-        // The pod is bound whatever happens to the condition: failing here would make the
-        // scheduler forget a placement the store already has.
-        if let Err(e) = update_pod_status(cx.store, stored, |_, status| {
-            crate::runtime::conditions::set_condition(
-                &mut status.conditions,
-                condition("PodScheduled", TRUE, "", "", None),
-                now,
-            )
-        }) {
-            log::warn!(
-                "scheduler: pod {:?} is bound to {node} but its PodScheduled condition was not written: {e}",
-                stored.metadata.name
-            );
-        }
+        let status = bound.status.get_or_insert_with(Default::default);
+        set_condition(
+            &mut status.conditions,
+            condition("PodScheduled", TRUE, "", "", None),
+            cx.clock.now(),
+        );
+        cx.store.update_with_status(Arc::new(bound))?;
         Ok(BindOutcome::Bound)
     }
 }
