@@ -20,7 +20,9 @@
 //!    (`ScalingActive=False` with the failing metric's reason, e.g. `FailedGetResourceMetric`);
 //! 4. normalizes the proposal with `spec.behavior` (Kubernetes' defaults for what is left
 //!    out, see [`ScalingRules`]): the stabilization windows (scale-down: the highest
-//!    recommendation of the last 300 s, reason `ScaleDownStabilized`), then the rate
+//!    recommendation of the last 300 s, reason `ScaleDownStabilized`; as in Kubernetes, the
+//!    target's replicas at the first sync count as a recommendation, so a new autoscaler
+//!    scales down only once its window has passed), then the rate
 //!    policies over the replicas changed in their periods (reason `ScaleUpLimit` /
 //!    `ScaleDownLimit`), then `minReplicas` / `maxReplicas` (reason `TooFewReplicas` /
 //!    `TooManyReplicas`): condition `ScalingLimited`;
@@ -125,6 +127,8 @@ struct History {
     scale_ups: Vec<(Time, i32)>,
     /// Replicas removed by scale-downs (time, count).
     scale_downs: Vec<(Time, i32)>,
+    /// Whether the target's replicas at the first sync were recorded as a recommendation.
+    seeded: bool,
 }
 
 /// Which rate policy wins (`selectPolicy`).
@@ -312,6 +316,16 @@ struct Bounds {
 }
 
 impl History {
+    /// Records the target's replicas at the autoscaler's first sync as a recommendation, as
+    /// Kubernetes does: a new autoscaler holds a scale-down for its stabilization window
+    /// instead of cutting replicas the moment it is created.
+    fn seed(&mut self, now: Time, current: i32) {
+        if !self.seeded {
+            self.seeded = true;
+            self.recommendations.push((now, current));
+        }
+    }
+
     /// Stabilizes `b.proposed` over the recorded recommendations, records it, then applies
     /// the rate policies and min/max (Kubernetes' behavior normalization).
     fn normalize(
@@ -948,6 +962,7 @@ impl Autoscaler {
             "the HPA controller was able to get the target's current scale",
         );
         let current = scale.replicas;
+        history.seed(now, current);
         let min = hpa.spec.min_replicas.unwrap_or(1);
         let max = hpa.spec.max_replicas;
         status.current_replicas = Some(current);
