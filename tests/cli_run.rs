@@ -1,13 +1,16 @@
 //! `steady run` with real processes: the status shows the pods running, a killed process is
 //! restarted, SIGTERM (and the end of `--for`) shuts down gracefully with exit 0 and leaves
-//! no process behind, and a broken manifest starts nothing.
+//! no process behind, a broken manifest starts nothing, and the appliance example of the
+//! README runs, heals and stops cleanly.
 //!
-//! The pods carry `spec.nodeName` (the local node) because no scheduler runs yet; once the
-//! scheduler lands they can leave it out. Every process of a test carries an environment
-//! variable with a marker unique to the test, inherited by its children, so what is left
-//! behind can be found in /proc.
+//! The bare pods carry `spec.nodeName` (the local node), so they start without waiting for
+//! the scheduler. Every process of those tests carries an environment variable with a marker
+//! unique to the test, inherited by its children, so what is left behind can be found in
+//! /proc. The appliance's manifests are the example's own, unmarked: its processes are found
+//! by process group instead (every container is the leader of its own group).
 #![cfg(all(feature = "cli", target_os = "linux"))]
 
+use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -272,5 +275,157 @@ fn a_broken_manifest_starts_nothing_and_exits_1_naming_the_line() {
     assert!(err.contains("nothing was started"), "{err}");
     assert!(s.seen.is_empty(), "nothing applied: {:?}", s.seen);
     assert_eq!(marked(&m), Vec::<i32>::new());
+    let _ = std::fs::remove_dir_all(d);
+}
+
+/// What `--output json` said last about a pod's first container.
+#[derive(Clone, Debug, Default)]
+struct Seen {
+    pid: Option<i32>,
+    restarts: i64,
+    ready: bool,
+    phase: String,
+}
+
+/// Folds one `--output json` line into `pods` (by name) and returns the Job's succeeded count
+/// when the line is about Job `job`.
+fn fold(line: &str, pods: &mut HashMap<String, Seen>, job: &str) -> Option<i64> {
+    let ev: serde_json::Value = serde_json::from_str(line).expect("every line is JSON");
+    let o = &ev["object"];
+    let name = o["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    match o["kind"].as_str() {
+        Some("Job") if name == job => return o["status"]["succeeded"].as_i64(),
+        Some("Pod") => {}
+        _ => return None,
+    }
+    if ev["type"] == "DELETED" {
+        pods.remove(&name);
+        return None;
+    }
+    let c = &o["status"]["containerStatuses"][0];
+    let pid = c["state"]["running"]
+        .as_object()
+        .and(c["containerID"].as_str())
+        .and_then(|id| id.strip_prefix("process://")?.parse().ok());
+    pods.insert(
+        name,
+        Seen {
+            pid,
+            restarts: c["restartCount"].as_i64().unwrap_or(0),
+            ready: c["ready"].as_bool().unwrap_or(false),
+            phase: o["status"]["phase"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        },
+    );
+    None
+}
+
+/// Live (not zombie) processes whose process group is one of `groups`.
+fn in_groups(groups: &HashSet<i32>) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|d| d.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // After the command's closing parenthesis: state, ppid, pgrp.
+            let Some((_, rest)) = stat.rsplit_once(") ") else {
+                return false;
+            };
+            let f: Vec<&str> = rest.split(' ').collect();
+            f.len() > 2 && f[0] != "Z" && f[2].parse().is_ok_and(|g: i32| groups.contains(&g))
+        })
+        .collect()
+}
+
+/// Files named `name` under `dir`, recursively.
+fn find(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(find(&p, name));
+        } else if p.file_name().is_some_and(|n| n == name) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_appliance_example_runs_heals_a_killed_process_and_sigterm_leaves_nothing() {
+    let d = scratch("appliance");
+    let manifests = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/appliance");
+    let data = d.display().to_string();
+    let mut s = Steady::start(&["run", "--output", "json", "--data-dir", &data, manifests]);
+    let mut pods: HashMap<String, Seen> = HashMap::new();
+    let mut succeeded = 0;
+    // Every process ever seen, to look for leftovers at the end.
+    let mut groups: HashSet<i32> = HashSet::new();
+    let mut observe = |l: &str, pods: &mut HashMap<String, Seen>, groups: &mut HashSet<i32>| {
+        if let Some(n) = fold(l, pods, "migrate") {
+            succeeded = succeeded.max(n);
+        }
+        groups.extend(pods.values().filter_map(|p| p.pid));
+        succeeded
+    };
+    // The web tier ready (the autoscaler may take it from 3 down to its minimum of 2 while
+    // it idles), both journal members running, and the migration Job done.
+    s.until(60, "the appliance up", |l| {
+        let done = observe(l, &mut pods, &mut groups) >= 1;
+        let web_ready = pods
+            .iter()
+            .filter(|(n, p)| n.starts_with("web-") && p.ready && p.pid.is_some())
+            .count();
+        let journal = ["journal-0", "journal-1"]
+            .iter()
+            .all(|n| pods.get(*n).is_some_and(|p| p.pid.is_some()));
+        (done && web_ready >= 2 && journal).then_some(())
+    });
+    assert!(
+        pods.get("journal-0").is_some_and(|p| p.phase == "Running"),
+        "{pods:?}"
+    );
+
+    // Kill one web server: the kubelet restarts it in the same pod and it is ready again.
+    let (victim, before) = pods
+        .iter()
+        .filter(|(n, p)| n.starts_with("web-") && p.ready)
+        .map(|(n, p)| (n.clone(), p.pid.unwrap()))
+        .next()
+        .unwrap();
+    signal(before as u32, "KILL");
+    s.until(30, "the killed web server replaced", |l| {
+        observe(l, &mut pods, &mut groups);
+        pods.get(&victim)
+            .filter(|p| p.ready && p.pid.is_some_and(|p| p != before) && p.restarts == 1)
+            .map(|_| ())
+    });
+
+    // The journal members write into their claim directories under --data-dir.
+    eventually(20, "journal lines in the claim directories", || {
+        let logs = find(&d, "journal.log");
+        logs.len() == 2
+            && logs.iter().all(|f| {
+                let text = std::fs::read_to_string(f).unwrap_or_default();
+                text.contains("journal-0") || text.contains("journal-1")
+            })
+    });
+
+    let live = in_groups(&groups);
+    assert!(!live.is_empty(), "the appliance's processes run");
+    signal(s.child.id(), "TERM");
+    let (code, err) = s.wait(60);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("stopping (signal)"), "{err}");
+    assert_eq!(
+        in_groups(&groups),
+        Vec::<i32>::new(),
+        "no process is left behind"
+    );
     let _ = std::fs::remove_dir_all(d);
 }

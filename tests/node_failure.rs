@@ -8,7 +8,7 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use steady::api::{Node, Pod};
-use steady::clock::ManualClock;
+use steady::clock::{Clock, ManualClock};
 use steady::controllers::node_lifecycle::UNREACHABLE_TAINT;
 use steady::store::DeleteParams;
 use steady::Engine;
@@ -162,4 +162,108 @@ fn pods_of_a_deleted_node_are_removed() {
         .delete("sim-0", &DeleteParams::default())
         .unwrap();
     eventually(10, "pod GC", || !exists(&e, "orphan"));
+}
+
+/// Advances the clock by `secs` seconds in steps of 5 s, letting the healthy nodes renew
+/// their Leases (every 10 s) between steps.
+fn advance(e: &Engine, clock: &ManualClock, secs: u64) {
+    for _ in 0..secs / 5 {
+        clock.advance(Duration::from_secs(5));
+        let now = clock.now();
+        eventually(10, "the healthy node renewed its lease", || {
+            lease_age(e, "sim-1", now) < Duration::from_secs(11)
+        });
+    }
+}
+
+/// How long ago, at `now`, node `node` last renewed its Lease.
+fn lease_age(e: &Engine, node: &str, now: steady::api::Time) -> Duration {
+    let lease = e
+        .api::<steady::api::Lease>()
+        .namespace("kube-node-lease")
+        .get(node)
+        .unwrap();
+    let renewed = lease.spec.renew_time.expect("a renewed lease");
+    now.saturating_duration_since(renewed)
+}
+
+fn pods_by_node(e: &Engine) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = e
+        .api::<Pod>()
+        .namespace("default")
+        .list(&Default::default())
+        .unwrap()
+        .items
+        .iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .map(|p| {
+            (
+                p.metadata.name.clone(),
+                p.spec.node_name.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_failed_nodes_deployment_pods_are_evicted_and_rescheduled_on_a_healthy_node() {
+    let clock = Arc::new(ManualClock::default());
+    let e = engine(&clock);
+    e.apply(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 4
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - {name: main, image: app, resources: {requests: {cpu: 500m}}}
+",
+    )
+    .unwrap();
+    let available = |e: &Engine| {
+        e.api::<steady::api::Deployment>()
+            .namespace("default")
+            .get("web")
+            .unwrap()
+            .status
+            .as_ref()
+            .and_then(|s| s.available_replicas)
+            .unwrap_or(0)
+    };
+    eventually(20, "four available pods", || available(&e) == 4);
+    // LeastAllocated spreads them over both nodes.
+    let before = pods_by_node(&e);
+    let on_failed: Vec<String> = before
+        .iter()
+        .filter(|(_, n)| n == "sim-0")
+        .map(|(p, _)| p.clone())
+        .collect();
+    assert_eq!(on_failed.len(), 2, "{before:?}");
+
+    e.kubelet().stop_node("sim-0");
+    // 40 s grace, then the default 30 s toleration of the unreachable taint.
+    advance(&e, &clock, 45);
+    eventually(10, "sim-0 unreachable", || {
+        ready_condition(&e, "sim-0") == "Unknown"
+    });
+    advance(&e, &clock, 35);
+    eventually(20, "the evicted pods replaced on the healthy node", || {
+        let now = pods_by_node(&e);
+        now.len() == 4
+            && now.iter().all(|(_, n)| n == "sim-1")
+            && available(&e) == 4
+            && on_failed.iter().all(|p| !exists(&e, p))
+    });
+    assert_eq!(
+        e.kubelet().simulated().running(),
+        4,
+        "{:?}",
+        pods_by_node(&e)
+    );
 }
