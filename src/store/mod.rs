@@ -663,10 +663,7 @@ impl Store {
     pub fn list_unordered(&self, kind: &str, params: &ListParams) -> Result<ObjectList> {
         let ks = self.kind_named(kind)?;
         let st = ks.state.lock();
-        let items = select_locked(&ks, &st, params)
-            .into_iter()
-            .map(|(_, o)| o)
-            .collect();
+        let items = objects_locked(&ks, &st, params);
         Ok(ObjectList {
             items,
             revision: self.revision(),
@@ -1545,10 +1542,7 @@ fn apply(w: Write, st: &mut KindState, rev: u64) -> Option<Arc<dyn Object>> {
 
 /// Lists under the kind's lock, so the result is the state at exactly `revision`.
 fn list_locked(ks: &KindStore, st: &KindState, p: &ListParams, revision: u64) -> ObjectList {
-    let mut items: Vec<Arc<dyn Object>> = select_locked(ks, st, p)
-        .into_iter()
-        .map(|(_, o)| o)
-        .collect();
+    let mut items = objects_locked(ks, st, p);
     items.sort_unstable_by(|a, b| {
         (a.meta().namespace_str(), a.meta().name.as_str())
             .cmp(&(b.meta().namespace_str(), b.meta().name.as_str()))
@@ -1558,6 +1552,31 @@ fn list_locked(ks: &KindStore, st: &KindState, p: &ListParams, revision: u64) ->
 
 /// The matching objects with their keys, in no particular order. Caller holds the kind lock.
 fn select_locked(ks: &KindStore, st: &KindState, p: &ListParams) -> Vec<(Key, Arc<dyn Object>)> {
+    let mut out = Vec::new();
+    visit_locked(ks, st, p, |k, o| out.push((k.clone(), o.clone())));
+    out
+}
+
+/// The matching objects, in no particular order. Caller holds the kind lock.
+fn objects_locked(ks: &KindStore, st: &KindState, p: &ListParams) -> Vec<Arc<dyn Object>> {
+    let mut out = Vec::new();
+    visit_locked(ks, st, p, |_, o| out.push(o.clone()));
+    out
+}
+
+/// Calls `f` with every object matching `p` and its key, in no particular order. Caller holds
+/// the kind lock, so the objects visited are the state at one revision.
+///
+/// The narrowest index that applies (owner, field, label equality) gives the candidates;
+/// when even that holds more than half of the kind, one pass over the objects is cheaper
+/// than a lookup per candidate (a ReplicaSet's selector matches every pod of a large
+/// Deployment).
+fn visit_locked(
+    ks: &KindStore,
+    st: &KindState,
+    p: &ListParams,
+    mut f: impl FnMut(&Key, &Arc<dyn Object>),
+) {
     let ns = p.namespace.as_deref().filter(|n| !n.is_empty());
     let matches = |o: &dyn Object| {
         ns.is_none_or(|n| o.meta().namespace_str() == n)
@@ -1571,39 +1590,47 @@ fn select_locked(ks: &KindStore, st: &KindState, p: &ListParams) -> Vec<(Key, Ar
                 .as_ref()
                 .is_none_or(|(f, v)| st.field_value(f, o) == Some(v.as_str()))
     };
-    // Pick the narrowest index that applies; otherwise scan.
-    let mut candidates: Option<Vec<Key>> = None;
-    let mut narrow = |set: Option<&std::collections::HashSet<Key>>| {
-        let n = set.map_or(0, |s| s.len());
-        if candidates.as_ref().is_none_or(|c| n < c.len()) {
-            candidates = Some(set.map(|s| s.iter().cloned().collect()).unwrap_or_default());
+    type Keys = std::collections::HashSet<Key>;
+    static EMPTY: std::sync::OnceLock<Keys> = std::sync::OnceLock::new();
+    fn narrow<'a>(candidates: &mut Option<&'a Keys>, set: Option<&'a Keys>) {
+        let set = set.unwrap_or_else(|| EMPTY.get_or_init(Keys::default));
+        if candidates.is_none_or(|c| set.len() < c.len()) {
+            *candidates = Some(set);
         }
-    };
+    }
+    let mut candidates: Option<&Keys> = None;
     if let Some(uid) = &p.owner_uid {
-        narrow(st.by_owner(uid));
+        narrow(&mut candidates, st.by_owner(uid));
     }
     if let Some((f, v)) = &p.field {
         if let Some(set) = st.by_field(f, v) {
-            narrow(set);
+            narrow(&mut candidates, set);
         }
     }
     if let Some(sel) = &p.selector {
         for (k, v) in sel.equality_pairs() {
-            narrow(st.by_label(k, v));
+            narrow(&mut candidates, st.by_label(k, v));
         }
     }
     match candidates {
-        Some(keys) => keys
-            .into_iter()
-            .filter_map(|k| ks.get(&k).map(|o| (k, o)))
-            .filter(|(_, o)| matches(o.as_ref()))
-            .collect(),
-        None => ks
-            .objects
-            .iter()
-            .filter(|e| matches(e.value().obj.as_ref()))
-            .map(|e| (e.key().clone(), e.value().obj.clone()))
-            .collect(),
+        Some(keys) if keys.len() * 2 <= ks.objects.len() => {
+            for k in keys {
+                if let Some(e) = ks.objects.get(k) {
+                    let o = &e.value().obj;
+                    if matches(o.as_ref()) {
+                        f(k, o);
+                    }
+                }
+            }
+        }
+        _ => {
+            for e in ks.objects.iter() {
+                let o = &e.value().obj;
+                if matches(o.as_ref()) {
+                    f(e.key(), o);
+                }
+            }
+        }
     }
 }
 
