@@ -133,8 +133,12 @@ const NOT_COPIED: &[&str] = &[
     "deprecated.deployment.rollback.to",
 ];
 
-/// The Deployment of a pod: its controller ReplicaSet is `<deployment>-<pod-template-hash>`.
-fn pod_to_deployment(o: &dyn crate::api::Object) -> Vec<ObjectKey> {
+/// The Recreate Deployment of a pod: its controller ReplicaSet is
+/// `<deployment>-<pod-template-hash>`. Only Recreate waits on pods (its new pods start once
+/// every old pod is gone), so, as in Kubernetes, pods of a RollingUpdate Deployment map to
+/// nothing: their ReplicaSet's status already reports them, and waking the Deployment for
+/// each of thousands of pod changes would only repeat its reconcile.
+fn pod_to_deployment(store: &Store, o: &dyn crate::api::Object) -> Vec<ObjectKey> {
     let m = o.meta();
     let Some(rs) = m.controller_ref().filter(|r| r.kind == ReplicaSet::KIND) else {
         return Vec::new();
@@ -142,31 +146,42 @@ fn pod_to_deployment(o: &dyn crate::api::Object) -> Vec<ObjectKey> {
     let Some(hash) = m.labels.get(POD_TEMPLATE_HASH_LABEL) else {
         return Vec::new();
     };
-    match rs
+    let Some(name) = rs
         .name
         .strip_suffix(hash.as_str())
         .and_then(|n| n.strip_suffix('-'))
-    {
-        Some(d) if !d.is_empty() => vec![ObjectKey::new(m.namespace.as_deref(), d)],
-        _ => Vec::new(),
+        .filter(|d| !d.is_empty())
+    else {
+        return Vec::new();
+    };
+    let recreate = store
+        .get(Deployment::KIND, m.namespace.as_deref(), name)
+        .ok()
+        .and_then(|d| d.downcast_arc::<Deployment>().ok())
+        .is_some_and(|d| !is_rolling_update(&d));
+    if recreate {
+        vec![ObjectKey::new(m.namespace.as_deref(), name)]
+    } else {
+        Vec::new()
     }
 }
 
 /// The Deployment controller, ready to register on an engine.
 ///
 /// Besides its Deployments and the ReplicaSets they control, it watches orphan ReplicaSets:
-/// one that matches a Deployment's selector queues that Deployment, which adopts it. Pods map to the Deployment of their ReplicaSet, so a rollout waiting for old pods
-/// to go (Recreate) hears when they do.
+/// one that matches a Deployment's selector queues that Deployment, which adopts it. Pods of
+/// a Recreate Deployment map to it, so a rollout waiting for old pods to go hears when they
+/// do.
 pub fn controller() -> Controller {
     Controller::for_kind::<Deployment>(NAME)
         .owns_kind::<ReplicaSet>()
         .watches_with_store(ReplicaSet::KIND, |s, rs| {
             adopters::<Deployment>(s, rs, |d| &d.spec.selector)
         })
-        // A pod going away can be what a rollout waits for (Recreate starts the new pods
-        // only once every old pod is gone), and its ReplicaSet may have no change left to
-        // report by then: map a pod to the Deployment of its ReplicaSet.
-        .watches(Pod::KIND, pod_to_deployment)
+        // A pod going away can be what a Recreate rollout waits for (the new pods start only
+        // once every old pod is gone), and its ReplicaSet may have no change left to report
+        // by then: map a pod to the Recreate Deployment of its ReplicaSet.
+        .watches_with_store(Pod::KIND, pod_to_deployment)
         .concurrency(CONCURRENCY)
         .build(reconcile)
 }
