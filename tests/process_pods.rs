@@ -182,9 +182,11 @@ fn readiness_follows_an_exec_probe_and_liveness_restarts() {
     });
     let before = pid(&e, "probed").unwrap();
     std::fs::remove_file(&live_file).unwrap();
+    // The restarted container is probed at once and fails again while the file is missing,
+    // so the count may pass 1 before it is seen: what matters is that it restarts.
     eventually(10, "restarted by the liveness probe", || {
         tick();
-        status(&e, "probed").is_some_and(|s| s.restart_count == 1)
+        status(&e, "probed").is_some_and(|s| s.restart_count >= 1)
     });
     std::fs::write(&live_file, "").unwrap();
     eventually(10, "running again", || {
