@@ -281,6 +281,9 @@ impl Context {
     }
 }
 
+/// The default pacing threshold of [`Controller::pacing`].
+pub const DEFAULT_PACING: Duration = Duration::from_millis(1);
+
 /// A custom predicate: `(old, new)`; `old` is `None` for creations and initial state.
 pub type PredicateFn = Arc<dyn Fn(Option<&dyn Object>, &dyn Object) -> bool + Send + Sync>;
 
@@ -382,6 +385,7 @@ pub struct Controller {
     pub(crate) selector: Option<Selector>,
     pub(crate) concurrency: usize,
     pub(crate) rate_limiter: RateLimiterConfig,
+    pub(crate) pacing: Option<Duration>,
     pub(crate) reconciler: Option<Arc<dyn Reconciler>>,
     pub(crate) trigger: Trigger,
 }
@@ -419,6 +423,7 @@ impl Controller {
             selector: None,
             concurrency: 1,
             rate_limiter: RateLimiterConfig::default(),
+            pacing: Some(DEFAULT_PACING),
             reconciler: None,
             trigger: Trigger::default(),
         }
@@ -488,6 +493,19 @@ impl Controller {
     /// Backoff and rate limit of failed reconciles.
     pub fn rate_limiter(mut self, config: RateLimiterConfig) -> Self {
         self.rate_limiter = config;
+        self
+    }
+
+    /// Pacing of slow keys (default [`DEFAULT_PACING`], 1 ms; `None` turns it off): a key
+    /// whose reconcile took at least this long is not reconciled again until as long again
+    /// has passed on the engine clock, however often its objects change meanwhile (see
+    /// [`WorkQueue::set_pacing`](super::queue::WorkQueue::set_pacing)). A reconcile over
+    /// thousands of objects, woken by each of their changes, then uses about half of one
+    /// worker instead of all of it, leaving the rest of the pool to the work that changes
+    /// them. Off on a manual clock, where the time a reconcile takes is whatever the test
+    /// advanced meanwhile.
+    pub fn pacing(mut self, from: Option<Duration>) -> Self {
+        self.pacing = from;
         self
     }
 

@@ -16,6 +16,11 @@
 //! * **Rate limiting.** [`WorkQueue::add_rate_limited`] parks a key for the delay of its
 //!   [`RateLimiter`]: per-key exponential backoff combined (max) with an overall token bucket.
 //!   [`WorkQueue::forget`] resets a key's backoff after a successful reconcile.
+//! * **Pacing** (opt-in, [`WorkQueue::set_pacing`]). A key whose processing took at least the
+//!   pacing threshold is not handed out again until as long again has passed: added meanwhile,
+//!   it is parked until then. A key with a reconcile over thousands of objects, woken by each
+//!   of their changes, then takes at most about half of one worker instead of all of it, and
+//!   the work it would repeat accumulates into its next pass. A fast key is never held.
 //! * **Shutdown drains.** After [`WorkQueue::shut_down`] adds are ignored, parked keys are
 //!   dropped, and the keys already ready are still handed out until the queue is empty.
 //!
@@ -342,6 +347,16 @@ impl SyncFamily for ParkingLot {
 // Queue state (all under one lock)
 // ---------------------------------------------------------------------------------------------
 
+/// What an add (or a re-queue in `done`) did with a key.
+enum Added {
+    /// It became ready: wake a worker.
+    Ready,
+    /// Pacing parked it; `earliest`: its deadline is now the queue's earliest (tell the timer).
+    Parked { earliest: bool },
+    /// Nothing to signal (duplicate, processing, or shut down).
+    Nothing,
+}
+
 struct State<K> {
     /// Keys ready to be handed out, FIFO by the time they became ready, with that time.
     ready: VecDeque<(K, Duration)>,
@@ -354,6 +369,13 @@ struct State<K> {
     /// Each parked key's slot in `waiting`: one slot per key.
     waiting_index: HashMap<K, (Duration, u64)>,
     next_seq: u64,
+    /// Pacing: keys whose last processing took at least `pace_from`, with the time before
+    /// which they are parked instead of readied. Expired entries are pruned lazily.
+    held: HashMap<K, Duration>,
+    /// Size of `held` at which expired entries are pruned next (amortized O(1) per insert).
+    held_prune_at: usize,
+    /// Pacing threshold; `None`: no pacing.
+    pace_from: Option<Duration>,
     shutting_down: bool,
     adds_total: u64,
     retries_total: u64,
@@ -374,6 +396,9 @@ impl<K: Clone + Eq + Hash> State<K> {
             waiting: BTreeMap::new(),
             waiting_index: HashMap::new(),
             next_seq: 0,
+            held: HashMap::new(),
+            held_prune_at: 64,
+            pace_from: None,
             shutting_down: false,
             adds_total: 0,
             retries_total: 0,
@@ -394,26 +419,37 @@ impl<K: Clone + Eq + Hash> State<K> {
     // puts a processing key in `ready`), and a key added while processing stays `dirty` until
     // `done` re-queues it.
 
-    /// Queues `key`; true when it became ready (the caller then wakes a worker).
-    fn add(&mut self, key: K, now: Duration) -> bool {
+    /// Queues `key`: whether it became ready (the caller then wakes a worker) or was parked
+    /// by pacing.
+    fn add(&mut self, key: K, now: Duration) -> Added {
         // Adds after shutdown are ignored.
         if self.shutting_down {
-            return false;
+            return Added::Nothing;
         }
         // Dedup: a dirty key is already in `ready` (I3) or will be re-queued by `done`.
         if self.dirty.contains(&key) {
-            return false;
+            return Added::Nothing;
         }
         self.adds_total += 1;
         if self.processing.contains_key(&key) {
             // Exclusivity: a processing key only becomes dirty; `done` re-queues it (keeps I1).
             self.dirty.insert(key);
-            return false;
+            return Added::Nothing;
+        }
+        // Pacing: a held key waits, neither dirty nor ready (I1-I3 untouched); when due, the
+        // timer's `promote` adds it again, past its hold.
+        if let Some(&until) = self.held.get(&key) {
+            if until > now {
+                return Added::Parked {
+                    earliest: self.park(key, until),
+                };
+            }
+            self.held.remove(&key);
         }
         self.dirty.insert(key.clone());
         // Not dirty before, so not in `ready` (I1): pushing keeps I2 and establishes I3.
         self.ready.push_back((key, now));
-        true
+        Added::Ready
     }
 
     /// Hands out the oldest ready key, marking it processing.
@@ -434,22 +470,43 @@ impl<K: Clone + Eq + Hash> State<K> {
         Some((key, waited))
     }
 
-    /// Ends the processing of `key`; true when it was re-queued because it was added meanwhile.
-    fn done(&mut self, key: &K, now: Duration) -> bool {
+    /// Ends the processing of `key`: re-queued (ready, or parked by pacing) when it was added
+    /// meanwhile.
+    fn done(&mut self, key: &K, now: Duration) -> Added {
         // `done` for a key not handed out is a no-op (client-go would queue a duplicate).
         let Some(started) = self.processing.remove(key) else {
-            return false;
+            return Added::Nothing;
         };
         self.done_total += 1;
-        self.work_duration_total += now.saturating_sub(started);
-        if self.dirty.contains(key) {
-            // No lost update: dirty and no longer processing, so it must be in `ready` (I3).
-            // It was not in `ready` while processing (I1), so this keeps I2.
-            self.ready.push_back((key.clone(), now));
-            true
-        } else {
-            false
+        let took = now.saturating_sub(started);
+        self.work_duration_total += took;
+        // After shutdown nothing is parked: a dirty key is re-queued as before (drain).
+        let hold = self
+            .pace_from
+            .filter(|from| took >= *from && !self.shutting_down)
+            .and_then(|_| now.checked_add(took));
+        if let Some(until) = hold {
+            if self.held.len() >= self.held_prune_at {
+                self.held.retain(|_, t| *t > now);
+                self.held_prune_at = (self.held.len() * 2).max(64);
+            }
+            self.held.insert(key.clone(), until);
         }
+        if !self.dirty.contains(key) {
+            return Added::Nothing;
+        }
+        // No lost update: dirty and no longer processing, so it must be queued again.
+        if let Some(until) = hold {
+            // Paced: parked, and no longer dirty (I3 holds: it is neither ready nor
+            // processing); `promote` adds it when due.
+            self.dirty.remove(key);
+            return Added::Parked {
+                earliest: self.park(key.clone(), until),
+            };
+        }
+        // It was not in `ready` while processing (I1), so this keeps I2 and I3.
+        self.ready.push_back((key.clone(), now));
+        Added::Ready
     }
 
     /// Parks `key` until `deadline`; true when this is now the earliest deadline of the queue.
@@ -482,8 +539,9 @@ impl<K: Clone + Eq + Hash> State<K> {
             let key = entry.remove();
             self.waiting_index.remove(&key);
             moved += 1;
-            // Due keys go through `add`: deduplicated like any other add.
-            if self.add(key, now) {
+            // Due keys go through `add`: deduplicated (and paced) like any other add. A key
+            // parked again here is due later than `due_by`, so this loop ends.
+            if let Added::Ready = self.add(key, now) {
                 readied += 1;
             }
         }
@@ -494,6 +552,7 @@ impl<K: Clone + Eq + Hash> State<K> {
         self.shutting_down = true;
         // Parked keys would be refused when due: drop them now so the queue can become idle.
         self.waiting.clear();
+        self.held.clear();
         self.waiting_index.clear();
     }
 
@@ -575,6 +634,37 @@ impl<K: Clone + Eq + Hash> State<K> {
 // The queue, generic over the lock family
 // ---------------------------------------------------------------------------------------------
 
+/// The wakeup an add or a re-queue owes, taken under the lock and sent after it is released.
+enum Signal {
+    /// A key became ready: wake one worker (and run the notify callback).
+    Ready(Option<QueueCallback>),
+    /// A key was parked with the earliest deadline: run the deadline callback.
+    Deadline(Option<QueueCallback>),
+    None,
+}
+
+impl Signal {
+    fn of<K>(s: &State<K>, added: Added) -> Signal {
+        match added {
+            Added::Ready => Signal::Ready(s.notify.clone()),
+            Added::Parked { earliest: true } => Signal::Deadline(s.deadline_notify.clone()),
+            Added::Parked { earliest: false } | Added::Nothing => Signal::None,
+        }
+    }
+
+    fn send<K, S>(self, inner: &Inner<K, S>)
+    where
+        K: Clone + Eq + Hash + Send + Sync + 'static,
+        S: SyncFamily,
+    {
+        match self {
+            Signal::Ready(notify) => inner.wake(1, notify),
+            Signal::Deadline(Some(notify)) => notify(),
+            Signal::Deadline(None) | Signal::None => {}
+        }
+    }
+}
+
 struct Inner<K, S: SyncFamily>
 where
     K: Send,
@@ -623,14 +713,22 @@ where
         }
     }
 
+    fn set_pacing(&self, from: Option<Duration>) {
+        let mut s = self.lock();
+        s.pace_from = from;
+        if from.is_none() {
+            s.held.clear();
+        }
+    }
+
     fn add(&self, key: K) {
-        let (readied, notify) = {
+        let added = {
             let mut s = self.lock();
             let now = self.clock.monotonic();
-            let readied = s.add(key, now);
-            (readied, if readied { s.notify.clone() } else { None })
+            let added = s.add(key, now);
+            Signal::of(&s, added)
         };
-        self.wake(usize::from(readied), notify);
+        added.send(self);
     }
 
     fn add_after_inner(&self, key: K, delay: Duration, retry: bool) {
@@ -710,13 +808,13 @@ where
     }
 
     fn done(&self, key: &K) {
-        let (requeued, notify) = {
+        let requeued = {
             let mut s = self.lock();
             let now = self.clock.monotonic();
             let requeued = s.done(key, now);
-            (requeued, if requeued { s.notify.clone() } else { None })
+            Signal::of(&s, requeued)
         };
-        self.wake(usize::from(requeued), notify);
+        requeued.send(self);
     }
 
     fn promote_due(&self, now: Duration) -> usize {
@@ -905,6 +1003,14 @@ where
     /// the timer thread then re-reads [`WorkQueue::next_deadline`].
     pub fn set_deadline_notify(&self, notify: QueueCallback) {
         self.inner.lock().deadline_notify = Some(notify);
+    }
+
+    /// Paces slow keys: a key whose processing (from [`WorkQueue::try_get`] to
+    /// [`WorkQueue::done`], on the queue's clock) took at least `from` is not handed out again
+    /// until as long again has passed; added meanwhile, it is parked until then (and counts
+    /// in `waiting`). `None` (the default) turns pacing off. See the module documentation.
+    pub fn set_pacing(&self, from: Option<Duration>) {
+        self.inner.set_pacing(from)
     }
 
     /// Shuts the queue down: later adds are ignored, parked keys are dropped, and the ready keys
@@ -1494,6 +1600,67 @@ mod tests {
         );
     }
 
+    // ---- pacing ------------------------------------------------------------------------------
+
+    #[test]
+    fn a_slow_key_added_while_processing_waits_as_long_as_its_processing_took() {
+        let (clock, q) = manual();
+        q.set_pacing(Some(MS));
+        q.add("big");
+        assert_eq!(q.try_get(), Some("big"));
+        clock.advance(10 * MS); // the reconcile takes 10 ms
+        q.add("big");
+        q.add("big");
+        q.done(&"big");
+        assert_eq!(q.try_get(), None, "held for 10 ms");
+        assert_eq!(q.next_deadline(), Some(clock.monotonic() + 10 * MS));
+        clock.advance(9 * MS);
+        q.promote_due(clock.monotonic());
+        assert_eq!(q.try_get(), None);
+        clock.advance(MS);
+        q.promote_due(clock.monotonic());
+        assert_eq!(q.try_get(), Some("big"), "the adds are not lost");
+        q.done(&"big");
+        q.check_invariants();
+        assert!(q.is_idle());
+    }
+
+    #[test]
+    fn a_slow_key_is_held_after_done_and_a_fast_one_never() {
+        let (clock, q) = manual();
+        q.set_pacing(Some(2 * MS));
+        q.add("slow");
+        q.add("fast");
+        assert_eq!(q.try_get(), Some("slow"));
+        clock.advance(4 * MS);
+        q.done(&"slow");
+        assert_eq!(q.try_get(), Some("fast"));
+        clock.advance(MS); // under the threshold
+        q.done(&"fast");
+        q.add("fast");
+        q.add("slow");
+        assert_eq!(q.try_get(), Some("fast"), "a fast key is never held");
+        q.done(&"fast");
+        assert_eq!(q.try_get(), None, "slow is held until 4 ms after its done");
+        assert_eq!(q.metrics().waiting, 1);
+        clock.advance(3 * MS);
+        q.promote_due(clock.monotonic());
+        assert_eq!(q.try_get(), Some("slow"));
+        q.done(&"slow");
+        q.check_invariants();
+    }
+
+    #[test]
+    fn without_pacing_a_slow_key_is_handed_out_again_at_once() {
+        let (clock, q) = manual();
+        q.add("big");
+        assert_eq!(q.try_get(), Some("big"));
+        clock.advance(10 * MS);
+        q.add("big");
+        q.done(&"big");
+        assert_eq!(q.try_get(), Some("big"));
+    }
+
     // ---- property test against a sequential model --------------------------------------------
 
     mod model {
@@ -1537,6 +1704,10 @@ mod tests {
             failures: HashMap<u8, u32>,
             adds: u64,
             retries: u64,
+            /// Pacing threshold, and when each processing key started.
+            pace: Option<Duration>,
+            started: HashMap<u8, Duration>,
+            held: HashMap<u8, Duration>,
         }
 
         impl Model {
@@ -1545,19 +1716,17 @@ mod tests {
                     return;
                 }
                 self.adds += 1;
-                self.dirty.insert(k);
                 if !self.processing.contains(&k) {
+                    if let Some(&until) = self.held.get(&k).filter(|u| **u > self.now) {
+                        // Paced: parked until the hold ends, not dirty.
+                        return self.park(k, until);
+                    }
+                    self.held.remove(&k);
                     self.ready.push_back(k);
                 }
+                self.dirty.insert(k);
             }
-            fn add_after(&mut self, k: u8, d: Duration) {
-                if d.is_zero() {
-                    return self.add(k);
-                }
-                if self.shut {
-                    return;
-                }
-                let deadline = self.now + d;
+            fn park(&mut self, k: u8, deadline: Duration) {
                 if let Some(i) = self.waiting.iter().position(|w| w.0 == k) {
                     if self.waiting[i].1 <= deadline {
                         return;
@@ -1566,6 +1735,15 @@ mod tests {
                 }
                 self.seq += 1;
                 self.waiting.push((k, deadline, self.seq));
+            }
+            fn add_after(&mut self, k: u8, d: Duration) {
+                if d.is_zero() {
+                    return self.add(k);
+                }
+                if self.shut {
+                    return;
+                }
+                self.park(k, self.now + d);
             }
             fn advance(&mut self, d: Duration) {
                 self.now += d;
@@ -1596,23 +1774,46 @@ mod tests {
                 let k = self.ready.pop_front()?;
                 self.dirty.remove(&k);
                 self.processing.insert(k);
+                self.started.insert(k, self.now);
                 Some(k)
             }
             fn done(&mut self, k: u8) {
-                if self.processing.remove(&k) && self.dirty.contains(&k) {
-                    self.ready.push_back(k);
+                if !self.processing.remove(&k) {
+                    return;
+                }
+                let took = self.now - self.started.remove(&k).unwrap();
+                let hold = self
+                    .pace
+                    .filter(|p| took >= *p && !self.shut)
+                    .map(|_| self.now + took);
+                if let Some(until) = hold {
+                    self.held.insert(k, until);
+                }
+                if self.dirty.contains(&k) {
+                    match hold {
+                        Some(until) => {
+                            self.dirty.remove(&k);
+                            self.park(k, until);
+                        }
+                        None => self.ready.push_back(k),
+                    }
                 }
             }
             fn shut_down(&mut self) {
                 self.shut = true;
                 self.waiting.clear();
+                self.held.clear();
             }
         }
 
-        pub(super) fn run(ops: Vec<Op>, shutdown_at: Option<usize>) {
+        pub(super) fn run(ops: Vec<Op>, shutdown_at: Option<usize>, pace: Option<Duration>) {
             let clock = Arc::new(ManualClock::default());
             let q = WorkQueue::new(RateLimiterConfig::backoff_only(MS, 50 * MS), clock.clone());
-            let mut m = Model::default();
+            q.set_pacing(pace);
+            let mut m = Model {
+                pace,
+                ..Model::default()
+            };
             for (i, op) in ops.into_iter().enumerate() {
                 if shutdown_at == Some(i) {
                     q.shut_down();
@@ -1687,8 +1888,9 @@ mod tests {
             fn queue_matches_the_sequential_model(
                 ops in proptest::collection::vec(op(), 0..120),
                 shutdown_at in proptest::option::weighted(0.3, 0..120usize),
+                pace in proptest::option::weighted(0.5, 1..8u32),
             ) {
-                run(ops, shutdown_at);
+                run(ops, shutdown_at, pace.map(|p| p * MS));
             }
         }
     }
