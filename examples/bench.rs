@@ -1124,7 +1124,13 @@ fn scheduler_throughput(out: &Out) {
         t0.elapsed().as_secs_f64() * 1e3
     };
 
-    let e = Engine::builder().build().unwrap();
+    // As kube-scheduler's scheduler_perf runs it: the store and the scheduler, no other
+    // controller and no node agent (the nodes are objects only).
+    let e = Engine::builder()
+        .builtin_controllers(false)
+        .local_node(false)
+        .build()
+        .unwrap();
     let nodes = e.api::<Node>();
     let mut last = 0;
     for i in 0..NODES {
