@@ -1,4 +1,4 @@
-//! The built-in controllers (layer 7). Each is an ordinary [`Controller`](crate::runtime::Controller)
+//! The built-in controllers (layer 7). Each is an ordinary [`crate::runtime::Controller`]
 //! on the public runtime API: a user's controller has exactly the same powers.
 //!
 //! - [`endpoints`]: Endpoints of Services, and the round-robin [`endpoints::Resolver`].

@@ -31,7 +31,7 @@
 //! = `serviceName`.
 //!
 //! **Claims**: each `volumeClaimTemplates` entry becomes the PersistentVolumeClaim
-//! `<template>-<set>-<ordinal>` (see [`volumes`](super::volumes): a host directory), created
+//! `<template>-<set>-<ordinal>` (see [`super::volumes`]: a host directory), created
 //! before the pod and mounted as the pod volume named after the template (replacing a template
 //! volume of that name). A replaced pod mounts the same claim, so it finds its data. Claims
 //! are kept by default (`persistentVolumeClaimRetentionPolicy` Retain/Retain: no owner

@@ -28,7 +28,7 @@ mod signal;
 
 pub use controller::{
     Action, Context, Controller, Mapper, ObjectKey, Predicate, PredicateFn, ReconcileError,
-    ReconcileResult, Reconciler, StoreMapper, Trigger,
+    ReconcileResult, Reconciler, StoreMapper, Trigger, DEFAULT_PACING,
 };
 pub use metrics::{render_prometheus, MetricsRegistry, MetricsSnapshot};
 pub use owner::owner_reference;
