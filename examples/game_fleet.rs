@@ -7,8 +7,8 @@
 //!
 //! Custom kinds (`games.example.com/v1`), each an ordinary controller:
 //! - `Fleet`: keeps `spec.replicas` GameServers from its template, placing each on a node
-//!   (Packed: the fullest node with room; there is no scheduler yet, so the fleet picks the
-//!   node itself), replacing Unhealthy and Shutdown ones, scaling down Ready ones from the
+//!   (Packed: the fullest node with room; the fleet picks the node itself and sets
+//!   `spec.nodeName`, so the choice is Agones' and not the scheduler's), replacing Unhealthy and Shutdown ones, scaling down Ready ones from the
 //!   emptiest nodes first and never touching Allocated ones. Status: replicas, ready,
 //!   allocated.
 //! - `GameServer`: runs one pod (an in-process worker, image `game-server`) with a

@@ -8,9 +8,9 @@ Run from the repository root after `cargo build --release`:
 Custom kinds (``games.example.com/v1``), each an ordinary controller written in Python:
 
 - ``Fleet`` keeps ``spec.replicas`` GameServers from its template, placing each on a node
-  (Packed: the fullest Ready node with room; Distributed: the emptiest; there is no
-  scheduler yet, so the fleet picks the node itself, from the engine's nodes: the embedded
-  engine has one), replacing Unhealthy and Shutdown ones, scaling down not-yet-Ready then
+  (Packed: the fullest Ready node with room; Distributed: the emptiest; the fleet picks the
+  node itself and sets ``spec.nodeName``, from the engine's nodes: the embedded engine has
+  one), replacing Unhealthy and Shutdown ones, scaling down not-yet-Ready then
   Ready ones and never Allocated ones. Status: replicas, readyReplicas, allocatedReplicas.
 - ``GameServer`` runs one pod (an in-process Python worker, image ``game-server``) with a
   ``heartbeat`` liveness probe, and mirrors the pod into ``status.state``: Scheduled, Ready

@@ -270,8 +270,8 @@ class Engine(Handle):
 
     def node_names(self) -> list[str]:
         """The names of the nodes this engine runs, sorted (the embedded default: one
-        local node named after the host). There is no scheduler yet: a pod runs where its
-        ``spec.nodeName`` says."""
+        local node named after the host). The scheduler places pods without
+        ``spec.nodeName`` on them; a pod that names one runs there."""
         out = ctypes.c_void_p()
         check(lib.steady_engine_node_names(self._ptr, ctypes.byref(out)))
         return json.loads(take_string(out))
