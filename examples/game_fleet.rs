@@ -8,9 +8,9 @@
 //! Custom kinds (`games.example.com/v1`), each an ordinary controller:
 //! - `Fleet`: keeps `spec.replicas` GameServers from its template, placing each on a node
 //!   (Packed: the fullest node with room; the fleet picks the node itself and sets
-//!   `spec.nodeName`, so the choice is Agones' and not the scheduler's), replacing Unhealthy and Shutdown ones, scaling down Ready ones from the
-//!   emptiest nodes first and never touching Allocated ones. Status: replicas, ready,
-//!   allocated.
+//!   `spec.nodeName`, so the choice is Agones' and not the scheduler's), replacing
+//!   Unhealthy and Shutdown ones, scaling down Ready ones from the emptiest nodes first and
+//!   never touching Allocated ones. Status: replicas, ready, allocated.
 //! - `GameServer`: runs one pod (an in-process worker, image `game-server`) with a
 //!   `heartbeat` liveness probe, and mirrors the pod into `status.state`: Scheduled, Ready
 //!   (the worker called `ready()`), Allocated (set by an allocation), Unhealthy (the worker
