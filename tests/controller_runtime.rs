@@ -567,3 +567,55 @@ fn a_child_created_and_deleted_right_after_registration_still_wakes_its_owner() 
         });
     }
 }
+
+#[test]
+fn a_filter_scopes_the_primary_kind_and_an_object_leaving_it_is_seen_once_more() {
+    // Widgets with an even spec.replicas are in scope; "cursed" panics in the filter.
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let s = seen.clone();
+    let e = Engine::builder()
+        .controller(
+            Controller::new("evens", "example.com/v1", "Widget")
+                .filter(|o| {
+                    let w = o.as_any().downcast_ref::<DynamicObject>().unwrap();
+                    assert!(w.metadata.name != "cursed", "a filter that panics");
+                    w.data["spec"]["replicas"].as_i64().unwrap_or(1) % 2 == 0
+                })
+                .build(move |ctx: &Context| {
+                    s.lock().unwrap().push(ctx.name().to_string());
+                    Ok(Action::done())
+                }),
+        )
+        .build()
+        .unwrap();
+    let widgets = e.dynamic("example.com/v1", "Widget");
+    let seen_now = || seen.lock().unwrap().clone();
+    // One worker, FIFO: a marker reconciled after a change proves the change was not queued.
+    let mark = |name: &str| {
+        widgets.create(widget(name, 0)).unwrap();
+        eventually(10, name, || seen_now().iter().any(|n| n == name));
+    };
+    widgets.create(widget("odd", 1)).unwrap();
+    widgets.create(widget("cursed", 2)).unwrap();
+    mark("m1");
+    assert_eq!(
+        seen_now(),
+        vec!["m1"],
+        "out of scope, and a panicking filter"
+    );
+
+    widgets.create(widget("even", 2)).unwrap();
+    eventually(10, "even", || seen_now().contains(&"even".to_string()));
+    // Leaving the scope: reconciled once more. Changes outside it: not at all.
+    widgets
+        .patch("even", &json!({"spec": {"replicas": 3}}), false)
+        .unwrap();
+    widgets
+        .patch("even", &json!({"spec": {"replicas": 5}}), false)
+        .unwrap();
+    widgets
+        .patch("odd", &json!({"spec": {"replicas": 7}}), false)
+        .unwrap();
+    mark("m2");
+    assert_eq!(seen_now(), vec!["m1", "even", "even", "m2"]);
+}

@@ -284,6 +284,9 @@ impl Context {
 /// The default pacing threshold of [`Controller::pacing`].
 pub const DEFAULT_PACING: Duration = Duration::from_millis(1);
 
+/// A scope filter of [`Controller::filter`].
+pub type ScopeFn = Arc<dyn Fn(&dyn Object) -> bool + Send + Sync>;
+
 /// A custom predicate: `(old, new)`; `old` is `None` for creations and initial state.
 pub type PredicateFn = Arc<dyn Fn(Option<&dyn Object>, &dyn Object) -> bool + Send + Sync>;
 
@@ -383,6 +386,7 @@ pub struct Controller {
     pub(crate) predicates: Vec<Predicate>,
     pub(crate) namespace: Option<String>,
     pub(crate) selector: Option<Selector>,
+    pub(crate) filter: Option<ScopeFn>,
     pub(crate) concurrency: usize,
     pub(crate) rate_limiter: RateLimiterConfig,
     pub(crate) pacing: Option<Duration>,
@@ -421,6 +425,7 @@ impl Controller {
             predicates: Vec::new(),
             namespace: None,
             selector: None,
+            filter: None,
             concurrency: 1,
             rate_limiter: RateLimiterConfig::default(),
             pacing: Some(DEFAULT_PACING),
@@ -481,6 +486,19 @@ impl Controller {
     /// Only objects of the primary kind whose labels match.
     pub fn selector(mut self, selector: Selector) -> Self {
         self.selector = Some(selector);
+        self
+    }
+
+    /// Only objects of the primary kind for which `f` holds, before or after a change (so an
+    /// object that leaves the scope is reconciled once more, to let go of it): the role of a
+    /// field selector, as the kubelet watches only the pods whose `spec.nodeName` is its node.
+    /// `f` runs on the informer thread for every change of the kind: keep it cheap, and never
+    /// let it block. A panic in it counts as false.
+    pub fn filter<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&dyn Object) -> bool + Send + Sync + 'static,
+    {
+        self.filter = Some(Arc::new(f));
         self
     }
 

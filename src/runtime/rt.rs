@@ -152,6 +152,7 @@ pub(crate) struct ControllerState {
     predicates: Vec<Predicate>,
     namespace: Option<String>,
     selector: Option<Selector>,
+    filter: Option<super::controller::ScopeFn>,
     recorder: Arc<EventRecorder>,
     counters: Counters,
 }
@@ -297,6 +298,7 @@ impl Runtime {
             predicates,
             namespace: c.namespace.clone(),
             selector: c.selector.clone(),
+            filter: c.filter.clone(),
             recorder: Arc::new(EventRecorder::new(
                 inner.store.clone(),
                 &c.name,
@@ -423,6 +425,13 @@ impl ControllerState {
                 .selector
                 .as_ref()
                 .is_none_or(|s| s.matches(&o.meta().labels))
+            && self.filter.as_ref().is_none_or(|f| {
+                // The user's code: a panic must not take the informer down.
+                catch_unwind(AssertUnwindSafe(|| f(o))).unwrap_or_else(|_| {
+                    log::error!("controller {}: a scope filter panicked", self.name);
+                    false
+                })
+            })
     }
 }
 
