@@ -208,6 +208,10 @@ impl KubeletBuilder {
         for n in self.nodes {
             k.add_node_agent(n);
         }
+        // As the kubelet's field selector spec.nodeName=<node>: pods on no node of this
+        // engine (unscheduled, or on nodes that are objects only) are not reconciled here.
+        let kf = k.clone();
+        let pods = pods.filter(move |o| kf.runs_here(o));
         let kp = k.clone();
         let kn = k.clone();
         let controllers = vec![
@@ -219,6 +223,14 @@ impl KubeletBuilder {
 }
 
 impl Kubelet {
+    /// Whether `o` is a pod bound to a node of this engine.
+    fn runs_here(&self, o: &dyn crate::api::Object) -> bool {
+        o.as_any()
+            .downcast_ref::<Pod>()
+            .and_then(|p| p.spec.node_name.as_deref())
+            .is_some_and(|n| self.inner.nodes.read().contains_key(n))
+    }
+
     fn add_node_agent(&self, config: NodeConfig) {
         let mut runtimes: Vec<Arc<dyn Runtime>> = vec![self.inner.worker_runtime.clone()];
         if config.simulated {
@@ -261,7 +273,24 @@ impl Kubelet {
         let name = config.name.clone();
         self.add_node_agent(config);
         self.inner.node_trigger.enqueue(ObjectKey::new(None, &name));
+        // Pods bound to it before it existed were out of this kubelet's scope.
+        self.enqueue_pods_of(&name);
         Ok(())
+    }
+
+    /// Queues every pod bound to node `name` for the pod controller.
+    fn enqueue_pods_of(&self, name: &str) {
+        if let Ok(list) = self.inner.store.list(
+            "Pod",
+            &crate::store::ListParams {
+                field: Some(("spec.nodeName".into(), name.into())),
+                ..Default::default()
+            },
+        ) {
+            for p in list.items {
+                self.inner.pod_trigger.enqueue(ObjectKey::of(p.as_ref()));
+            }
+        }
     }
 
     /// Stops a node as a power failure would: its containers die at once (killed), it stops
@@ -294,17 +323,7 @@ impl Kubelet {
         };
         agent.stopped.store(false, Ordering::Release);
         self.inner.node_trigger.enqueue(ObjectKey::new(None, name));
-        if let Ok(list) = self.inner.store.list(
-            "Pod",
-            &crate::store::ListParams {
-                field: Some(("spec.nodeName".into(), name.into())),
-                ..Default::default()
-            },
-        ) {
-            for p in list.items {
-                self.inner.pod_trigger.enqueue(ObjectKey::of(p.as_ref()));
-            }
-        }
+        self.enqueue_pods_of(name);
         true
     }
 
