@@ -160,9 +160,10 @@ fn a_killed_process_is_never_resolved_while_not_ready_and_three_ready_endpoints_
         !is_ready(&pod(&e, &victim))
     });
 
-    // From here until it is ready again, the Service must not hand out the victim. Reading
-    // the pod after the resolve is sound: Endpoints only list it as ready after its pod
-    // became ready, so a resolve that returned it is followed by a read that sees it ready.
+    // From here until it is ready again, the Service must not hand out the victim, even
+    // while the Endpoints still list it (they trail the pod by one reconcile). Reading the
+    // pod after the resolve is sound: the resolver returns an address only if its pod was
+    // ready when it looked, and the victim only goes from not ready to ready from here on.
     let mut resolved = 0;
     let mut unavailable = 0;
     eventually(60, "the victim restarted and three ready endpoints", || {

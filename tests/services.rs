@@ -162,3 +162,75 @@ fn endpoints_follow_readiness_and_resolve_takes_turns_among_ready_pods() {
         Err(Error::Invalid { .. })
     ));
 }
+
+/// The Endpoints trail the pods by one reconcile of the endpoints controller: the resolver
+/// checks the pod behind the address it picks. Here no endpoints controller runs, and the
+/// Endpoints are written by hand to list a pod that is not ready.
+#[test]
+fn resolve_passes_over_an_address_whose_pod_is_no_longer_ready() {
+    let e = Engine::builder()
+        .local_node(false)
+        .builtin_controllers(false)
+        .build()
+        .unwrap();
+    e.apply(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n  ports: [{name: http, port: 80, targetPort: 8080}]\n",
+    )
+    .unwrap();
+    let pods = e.api::<Pod>().namespace("default");
+    let set_ready = |name: &str, ready: bool| {
+        let s = if ready { "True" } else { "False" };
+        pods.patch_status(
+            name,
+            &json!({"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": s}]}}),
+        )
+        .unwrap();
+    };
+    for p in ["a", "b"] {
+        e.apply(
+            &json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": p, "labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "main", "image": "app"}]}})
+            .to_string(),
+        )
+        .unwrap();
+    }
+    set_ready("a", true);
+    set_ready("b", false);
+    let address = |ip: &str, pod: &str| json!({"ip": ip, "targetRef": {"kind": "Pod", "namespace": "default", "name": pod}});
+    e.apply(
+        &json!({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "web"},
+            "subsets": [{"addresses": [address("127.0.0.2", "a"), address("127.0.0.3", "b")],
+                         "ports": [{"name": "http", "port": 8080}]}]})
+        .to_string(),
+    )
+    .unwrap();
+    for _ in 0..4 {
+        let addr = e.resolve("default", "web", Some("http")).unwrap();
+        assert_eq!(
+            addr.to_string(),
+            "127.0.0.2:8080",
+            "b is listed but not ready"
+        );
+    }
+    set_ready("b", true);
+    let turns: HashSet<String> = (0..2)
+        .map(|_| e.resolve("default", "web", None).unwrap().to_string())
+        .collect();
+    assert_eq!(turns.len(), 2, "both ready: they take turns");
+    set_ready("a", false);
+    set_ready("b", false);
+    assert!(matches!(
+        e.resolve("default", "web", None),
+        Err(Error::Unavailable { .. })
+    ));
+    pods.delete("b", &DeleteParams::default()).unwrap();
+    set_ready("a", true);
+    for _ in 0..3 {
+        assert_eq!(
+            e.resolve("default", "web", None).unwrap().to_string(),
+            "127.0.0.2:8080",
+            "a deleted pod is passed over"
+        );
+    }
+}

@@ -202,6 +202,12 @@ fn reconcile(ctx: &Context) -> ReconcileResult {
 }
 
 /// Resolves Services to ready endpoints, round-robin per Service.
+///
+/// The Endpoints object trails the pods by one reconcile of the endpoints controller: a pod
+/// whose process just died is marked not ready in the store before its address leaves the
+/// ready list. So the resolver also checks the pod behind the address it picks (its
+/// `targetRef`) and passes over one that is not ready, or deleting, or gone: once a pod is
+/// not ready, no resolve returns it.
 #[derive(Debug)]
 pub struct Resolver {
     store: Store,
@@ -257,7 +263,7 @@ impl Resolver {
         let ep: Arc<Endpoints> = ep
             .downcast_arc::<Endpoints>()
             .map_err(|_| unavailable("endpoints of an unexpected type"))?;
-        let mut candidates: Vec<SocketAddr> = Vec::new();
+        let mut candidates: Vec<(SocketAddr, Option<&ObjectReference>)> = Vec::new();
         for s in &ep.subsets {
             let port = match &port_name {
                 Some(n) => s
@@ -269,7 +275,7 @@ impl Resolver {
             let Some(port) = port else { continue };
             for a in &s.addresses {
                 if let Ok(ip) = a.ip.parse::<IpAddr>() {
-                    candidates.push(SocketAddr::new(ip, port.port as u16));
+                    candidates.push((SocketAddr::new(ip, port.port as u16), a.target_ref.as_ref()));
                 }
             }
         }
@@ -282,6 +288,34 @@ impl Resolver {
             .entry(key)
             .or_insert_with(|| AtomicUsize::new(0))
             .fetch_add(1, Ordering::Relaxed);
-        Ok(candidates[n % candidates.len()])
+        // From this turn's address on, the first whose pod is still ready: usually the
+        // first one looked at, so a resolve costs one pod read.
+        (0..candidates.len())
+            .map(|i| candidates[(n + i) % candidates.len()])
+            .find(|(_, target)| target.is_none_or(|t| self.pod_ready(namespace, t)))
+            .map(|(addr, _)| addr)
+            .ok_or_else(|| unavailable("no ready endpoints"))
+    }
+
+    /// Whether the pod an address points to is ready now, and not being deleted.
+    fn pod_ready(&self, namespace: &str, target: &ObjectReference) -> bool {
+        if target.kind.as_deref().is_some_and(|k| k != "Pod") {
+            return true;
+        }
+        let Some(name) = target.name.as_deref() else {
+            return true;
+        };
+        let ns = target.namespace.as_deref().unwrap_or(namespace);
+        match self.store.get("Pod", Some(ns), name) {
+            Ok(o) => o.downcast_ref::<Pod>().is_some_and(|p| {
+                p.metadata.deletion_timestamp.is_none()
+                    && target
+                        .uid
+                        .as_ref()
+                        .is_none_or(|u| p.metadata.uid.as_ref() == Some(u))
+                    && super::pods::is_ready(p)
+            }),
+            Err(_) => false,
+        }
     }
 }
