@@ -737,11 +737,16 @@ impl Store {
     /// With `metadata.resourceVersion` set, this is a compare-and-swap that fails with
     /// [`Error::Conflict`] unless the object is still at that revision; without it, the update
     /// applies to whatever is current. An update that changes nothing commits nothing.
-    pub fn update(&self, mut obj: Arc<dyn Object>) -> Result<Arc<dyn Object>> {
+    pub fn update(&self, obj: Arc<dyn Object>) -> Result<Arc<dyn Object>> {
+        self.update_inner(obj, false)
+    }
+
+    /// [`Store::update`], of the status too with `with_status`.
+    fn update_inner(&self, mut obj: Arc<dyn Object>, with_status: bool) -> Result<Arc<dyn Object>> {
         let ks = self.kind_of(obj.as_ref())?;
         Self::normalize(&ks.info, uniq(&mut obj).meta_mut())?;
         loop {
-            let w = self.prepare_update(&ks, obj, false)?;
+            let w = self.prepare_update(&ks, obj, with_status)?;
             match self.commit_one(w)? {
                 Outcome::Done(o) => return Ok(o.expect("an update keeps or writes an object")),
                 Outcome::Stale(back) => match back.action {
@@ -769,28 +774,16 @@ impl Store {
     /// `spec.nodeName` and its `PodScheduled` condition together. `obj` must carry a
     /// resourceVersion: this is always a compare-and-swap ([`Error::Conflict`] when the
     /// object changed since), so no status written meanwhile is overwritten.
-    pub fn update_with_status(&self, mut obj: Arc<dyn Object>) -> Result<Arc<dyn Object>> {
-        let ks = self.kind_of(obj.as_ref())?;
+    pub fn update_with_status(&self, obj: Arc<dyn Object>) -> Result<Arc<dyn Object>> {
         if obj.meta().resource_version.is_none() {
+            let ks = self.kind_of(obj.as_ref())?;
             return Err(Error::invalid(
                 obj_ref(&ks.info, obj.meta()),
                 "metadata.resourceVersion",
                 "an update of spec and status together needs the resourceVersion it was read at",
             ));
         }
-        Self::normalize(&ks.info, uniq(&mut obj).meta_mut())?;
-        loop {
-            let w = self.prepare_update(&ks, obj, true)?;
-            // The resourceVersion makes the write strict: a changed object fails in commit
-            // with a conflict, so a stale base only comes back when nothing was compared.
-            match self.commit_one(w)? {
-                Outcome::Done(o) => return Ok(o.expect("an update keeps or writes an object")),
-                Outcome::Stale(back) => match back.action {
-                    Action::Put(o) => obj = o,
-                    _ => unreachable!("an update that was current needs no retry"),
-                },
-            }
-        }
+        self.update_inner(obj, true)
     }
 
     /// Deletes `kind` `namespace/name`. An object with finalizers (or deleted with Foreground
@@ -1590,26 +1583,25 @@ fn visit_locked(
                 .as_ref()
                 .is_none_or(|(f, v)| st.field_value(f, o) == Some(v.as_str()))
     };
-    type Keys = std::collections::HashSet<Key>;
-    static EMPTY: std::sync::OnceLock<Keys> = std::sync::OnceLock::new();
-    fn narrow<'a>(candidates: &mut Option<&'a Keys>, set: Option<&'a Keys>) {
-        let set = set.unwrap_or_else(|| EMPTY.get_or_init(Keys::default));
+    // The narrowest index entry that applies. An index without an entry for the value
+    // means nothing matches.
+    let lookups = p
+        .owner_uid
+        .as_ref()
+        .map(|uid| st.by_owner(uid))
+        .into_iter()
+        .chain(p.field.as_ref().and_then(|(f, v)| st.by_field(f, v)))
+        .chain(
+            p.selector
+                .iter()
+                .flat_map(|sel| sel.equality_pairs())
+                .map(|(k, v)| st.by_label(k, v)),
+        );
+    let mut candidates: Option<&std::collections::HashSet<Key>> = None;
+    for set in lookups {
+        let Some(set) = set else { return };
         if candidates.is_none_or(|c| set.len() < c.len()) {
-            *candidates = Some(set);
-        }
-    }
-    let mut candidates: Option<&Keys> = None;
-    if let Some(uid) = &p.owner_uid {
-        narrow(&mut candidates, st.by_owner(uid));
-    }
-    if let Some((f, v)) = &p.field {
-        if let Some(set) = st.by_field(f, v) {
-            narrow(&mut candidates, set);
-        }
-    }
-    if let Some(sel) = &p.selector {
-        for (k, v) in sel.equality_pairs() {
-            narrow(&mut candidates, st.by_label(k, v));
+            candidates = Some(set);
         }
     }
     match candidates {
