@@ -116,19 +116,13 @@ fn reconcile(ctx: &Context) -> ReconcileResult {
     type Addrs = (Vec<EndpointAddress>, Vec<EndpointAddress>);
     let mut subsets: BTreeMap<Ports, Addrs> = BTreeMap::new();
     for pod in pods.items.iter() {
-        if pod.metadata.deletion_timestamp.is_some() {
+        // Deleting and finished pods serve nothing (the resolver applies the same rule).
+        if !super::pods::is_active(pod) {
             continue;
         }
-        let status = pod.status.as_deref();
-        let Some(ip) = status.and_then(|s| s.pod_ip.clone()) else {
+        let Some(ip) = pod.status.as_deref().and_then(|s| s.pod_ip.clone()) else {
             continue;
         };
-        if matches!(
-            status.and_then(|s| s.phase.as_deref()),
-            Some("Succeeded") | Some("Failed")
-        ) {
-            continue;
-        }
         let mut ports = Vec::new();
         for p in &svc.spec.ports {
             if let Some(tp) = target_port(pod, p) {
@@ -297,7 +291,8 @@ impl Resolver {
             .ok_or_else(|| unavailable("no ready endpoints"))
     }
 
-    /// Whether the pod an address points to is ready now, and not being deleted.
+    /// Whether the pod an address points to would be a ready address now: the endpoints
+    /// controller's rule (active and ready), read from the store instead of the Endpoints.
     fn pod_ready(&self, namespace: &str, target: &ObjectReference) -> bool {
         if target.kind.as_deref().is_some_and(|k| k != "Pod") {
             return true;
@@ -308,11 +303,11 @@ impl Resolver {
         let ns = target.namespace.as_deref().unwrap_or(namespace);
         match self.store.get("Pod", Some(ns), name) {
             Ok(o) => o.downcast_ref::<Pod>().is_some_and(|p| {
-                p.metadata.deletion_timestamp.is_none()
-                    && target
-                        .uid
-                        .as_ref()
-                        .is_none_or(|u| p.metadata.uid.as_ref() == Some(u))
+                target
+                    .uid
+                    .as_ref()
+                    .is_none_or(|u| p.metadata.uid.as_ref() == Some(u))
+                    && super::pods::is_active(p)
                     && super::pods::is_ready(p)
             }),
             Err(_) => false,
