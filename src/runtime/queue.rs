@@ -741,7 +741,7 @@ where
             }
             return self.add(key);
         }
-        let notify = {
+        let parked = {
             let mut s = self.lock();
             if s.shutting_down {
                 return;
@@ -754,15 +754,10 @@ where
                 .monotonic()
                 .checked_add(delay)
                 .unwrap_or(Duration::MAX);
-            if s.park(key, deadline) {
-                s.deadline_notify.clone()
-            } else {
-                None
-            }
+            let earliest = s.park(key, deadline);
+            Signal::of(&s, Added::Parked { earliest })
         };
-        if let Some(notify) = notify {
-            notify();
-        }
+        parked.send(self);
     }
 
     fn add_rate_limited(&self, key: K) {
