@@ -408,11 +408,19 @@ fn the_appliance_example_runs_heals_a_killed_process_and_sigterm_leaves_nothing(
 
     // The journal members write into their claim directories under --data-dir.
     eventually(20, "journal lines in the claim directories", || {
+        // Each member's lines in its own claim directory (data-journal-<n>).
         let logs = find(&d, "journal.log");
         logs.len() == 2
             && logs.iter().all(|f| {
-                let text = std::fs::read_to_string(f).unwrap_or_default();
-                text.contains("journal-0") || text.contains("journal-1")
+                let dir = f.parent().and_then(|p| p.file_name()).unwrap_or_default();
+                let member = dir
+                    .to_string_lossy()
+                    .trim_start_matches("data-")
+                    .to_string();
+                member.starts_with("journal-")
+                    && std::fs::read_to_string(f)
+                        .unwrap_or_default()
+                        .contains(&member)
             })
     });
 
