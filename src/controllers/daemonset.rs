@@ -168,13 +168,13 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
         .revision_history_limit
         .unwrap_or(revisions::DEFAULT_REVISION_HISTORY_LIMIT);
     revisions::truncate(store, &history, &live, limit)?;
-    if ds.status.as_ref() != Some(&status) {
-        let mut updated = (*ds).clone();
-        updated.status = Some(status);
-        // Only this controller writes the status, one reconcile per DaemonSet at a time.
-        updated.metadata.resource_version = None;
-        ctx.api::<DaemonSet>().update_status(&updated)?;
-    }
+    super::write_own_status(
+        &ctx.api::<DaemonSet>(),
+        &ds,
+        ds.status.as_ref(),
+        status,
+        |d, s| d.status = Some(s),
+    )?;
     Ok(next.map_or_else(Action::done, Action::requeue))
 }
 

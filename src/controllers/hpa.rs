@@ -1121,16 +1121,13 @@ impl Autoscaler {
         hpa: &HorizontalPodAutoscaler,
         status: HorizontalPodAutoscalerStatus,
     ) -> Result<(), ReconcileError> {
-        if hpa.status.as_ref() == Some(&status) {
-            return Ok(());
-        }
-        let mut updated = hpa.clone();
-        updated.status = Some(status);
-        // No compare-and-swap: only this controller writes the status, one reconcile per
-        // autoscaler at a time.
-        updated.metadata.resource_version = None;
-        ctx.api::<HorizontalPodAutoscaler>()
-            .update_status(&updated)?;
+        super::write_own_status(
+            &ctx.api::<HorizontalPodAutoscaler>(),
+            hpa,
+            hpa.status.as_ref(),
+            status,
+            |h, s| h.status = Some(s),
+        )?;
         Ok(())
     }
 }

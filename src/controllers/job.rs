@@ -246,13 +246,13 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
         conditions,
         extra: prev.extra.clone(),
     };
-    if job.status.as_ref() != Some(&status) {
-        let mut updated = (*job).clone();
-        updated.status = Some(status);
-        // Only this controller writes the status, one reconcile per Job at a time.
-        updated.metadata.resource_version = None;
-        ctx.api::<Job>().update_status(&updated)?;
-    }
+    super::write_own_status(
+        &ctx.api::<Job>(),
+        &job,
+        job.status.as_ref(),
+        status,
+        |j, s| j.status = Some(s),
+    )?;
     if let Some(e) = manage_error {
         return Err(ReconcileError::retry(e));
     }

@@ -79,15 +79,13 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
     }
     let now = ctx.now();
     let (status, next_available) = calculate_status(&rs, &owned, failure.as_ref(), now);
-    if rs.status.as_ref() != Some(&status) {
-        let mut updated = (*rs).clone();
-        updated.status = Some(status);
-        // No compare-and-swap: only this controller writes the status, one reconcile per
-        // ReplicaSet at a time, and `observedGeneration` names the spec it acted on even when
-        // the spec changed meanwhile.
-        updated.metadata.resource_version = None;
-        ctx.api::<ReplicaSet>().update_status(&updated)?;
-    }
+    super::write_own_status(
+        &ctx.api::<ReplicaSet>(),
+        &rs,
+        rs.status.as_ref(),
+        status,
+        |r, s| r.status = Some(s),
+    )?;
     if let Some(f) = failure {
         return Err(ReconcileError::retry(f.message));
     }

@@ -207,13 +207,13 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
         .revision_history_limit
         .unwrap_or(revisions::DEFAULT_REVISION_HISTORY_LIMIT);
     revisions::truncate(store, &history, &live, limit)?;
-    if set.status.as_ref() != Some(&status) {
-        let mut updated = (*set).clone();
-        updated.status = Some(status);
-        // Only this controller writes the status, one reconcile per set at a time.
-        updated.metadata.resource_version = None;
-        ctx.api::<StatefulSet>().update_status(&updated)?;
-    }
+    super::write_own_status(
+        &ctx.api::<StatefulSet>(),
+        &set,
+        set.status.as_ref(),
+        status,
+        |t, s| t.status = Some(s),
+    )?;
     Ok(next.map_or_else(Action::done, Action::requeue))
 }
 
