@@ -25,6 +25,20 @@ fn metric(e: &Engine, metric: &str, label: &str, name: &str) -> f64 {
 use steady::store::ListParams;
 use steady::Engine;
 
+/// Waits until `controller` has no reconcile running. A test that moves a manual clock must
+/// first let the failed or requeued reconcile finish: its retry deadline is computed from the
+/// clock when the reconcile returns, not when the test saw it start.
+fn idle(e: &Engine, controller: &str) {
+    eventually(10, "the controller's workers to finish", || {
+        metric(
+            e,
+            "controller_runtime_active_workers",
+            "controller",
+            controller,
+        ) == 0.0
+    });
+}
+
 fn widget(name: &str, replicas: i64) -> serde_json::Value {
     json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": name}, "spec": {"replicas": replicas}})
 }
@@ -298,6 +312,7 @@ fn failures_back_off_exponentially_on_the_engine_clock() {
     eventually(10, "first attempt", || calls.load(Ordering::SeqCst) == 1);
     // Backoff: 5 ms, then 10 ms, then 20 ms. Nothing happens until the clock gets there.
     for (n, step_ms) in [(2, 5), (3, 10), (4, 20)] {
+        idle(&e, "failing");
         clock.advance(Duration::from_millis(step_ms - 1));
         std::thread::sleep(Duration::from_millis(30));
         assert_eq!(
@@ -310,6 +325,7 @@ fn failures_back_off_exponentially_on_the_engine_clock() {
             calls.load(Ordering::SeqCst) == n
         });
     }
+    idle(&e, "failing");
     assert_eq!(
         metric(
             &e,
@@ -340,6 +356,7 @@ fn requeue_after_reconciles_again_when_the_clock_gets_there() {
         .create(widget("w", 1))
         .unwrap();
     eventually(10, "first reconcile", || calls.load(Ordering::SeqCst) == 1);
+    idle(&e, "poller");
     clock.advance(Duration::from_secs(29));
     std::thread::sleep(Duration::from_millis(30));
     assert_eq!(calls.load(Ordering::SeqCst), 1);
