@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use steady::api::{ConfigMap, DynamicObject, Object, ObjectMeta};
 use steady::client::DeleteParams;
-use steady::clock::ManualClock;
+use steady::clock::{Clock, ManualClock};
 use steady::runtime::finalizer::finalizer;
 use steady::runtime::{
     owner_reference, Action, Context, Controller, ReconcileError, ReconcileResult,
@@ -364,6 +364,42 @@ fn requeue_after_reconciles_again_when_the_clock_gets_there() {
     eventually(10, "requeued reconcile", || {
         calls.load(Ordering::SeqCst) == 2
     });
+}
+
+/// A reconcile that takes a while (here: the manual clock moves while it runs) and then asks
+/// to come back in 10 s, or fails, is due 10 s (or its backoff) after it began, not after it
+/// returned: a deadline is never pushed past the time the reconcile decided on.
+#[test]
+fn requeue_and_retry_deadlines_count_from_when_the_reconcile_began() {
+    let clock = Arc::new(ManualClock::default());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (c, clk) = (calls.clone(), clock.clone());
+    let e = Engine::builder()
+        .clock(clock.clone())
+        .controller(Controller::new("slow", "example.com/v1", "Widget").build(
+            move |_: &Context| match c.fetch_add(1, Ordering::SeqCst) {
+                0 => {
+                    clk.advance(Duration::from_secs(10));
+                    Ok(Action::requeue(Duration::from_secs(10)))
+                }
+                1 => {
+                    clk.advance(Duration::from_millis(5));
+                    Err(ReconcileError::retry("slow and failing"))
+                }
+                _ => Ok(Action::done()),
+            },
+        ))
+        .build()
+        .unwrap();
+    e.dynamic("example.com/v1", "Widget")
+        .create(widget("w", 1))
+        .unwrap();
+    // No one advances the clock from outside: both deadlines have passed when they are set.
+    eventually(10, "requeued, retried, then done", || {
+        calls.load(Ordering::SeqCst) == 3
+    });
+    idle(&e, "slow");
+    assert_eq!(clock.monotonic(), Duration::from_millis(10_005));
 }
 
 #[test]

@@ -71,7 +71,8 @@ pub enum Action {
     /// Nothing until the object (or something mapped to it) changes.
     Done,
     /// Reconcile again after this long (clamped to the controller's maximum delay), even if
-    /// nothing changes: for polling external state.
+    /// nothing changes: for polling external state. The delay counts from when the reconcile
+    /// began (as do retry backoffs), so a slow reconcile never pushes its deadline later.
     RequeueAfter(Duration),
 }
 

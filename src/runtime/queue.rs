@@ -731,8 +731,17 @@ where
         added.send(self);
     }
 
-    fn add_after_inner(&self, key: K, delay: Duration, retry: bool) {
-        if delay.is_zero() {
+    /// Parks `key` until `since + delay`, where `since` is a reading of the queue clock (now, or
+    /// an earlier instant the caller decided at). A deadline not in the future is an [`add`].
+    ///
+    /// [`add`]: Inner::add
+    fn add_after_inner(&self, key: K, since: Option<Duration>, delay: Duration, retry: bool) {
+        let now = self.clock.monotonic();
+        let deadline = since
+            .unwrap_or(now)
+            .checked_add(delay)
+            .unwrap_or(Duration::MAX);
+        if deadline <= now {
             if retry {
                 let mut s = self.lock();
                 if !s.shutting_down {
@@ -749,23 +758,18 @@ where
             if retry {
                 s.retries_total += 1;
             }
-            let deadline = self
-                .clock
-                .monotonic()
-                .checked_add(delay)
-                .unwrap_or(Duration::MAX);
             let earliest = s.park(key, deadline);
             Signal::of(&s, Added::Parked { earliest })
         };
         parked.send(self);
     }
 
-    fn add_rate_limited(&self, key: K) {
+    fn add_rate_limited(&self, key: K, since: Option<Duration>) {
         if self.is_shut_down() {
             return;
         }
         let delay = self.limiter.when(&key);
-        self.add_after_inner(key, delay, true);
+        self.add_after_inner(key, since, delay, true);
     }
 
     fn try_get(&self) -> Option<(K, Duration)> {
@@ -916,13 +920,31 @@ where
     /// A zero delay is [`WorkQueue::add`]. Ignored after [`WorkQueue::shut_down`]. Parked keys
     /// become ready only through [`WorkQueue::promote_due`].
     pub fn add_after(&self, key: K, delay: Duration) {
-        self.inner.add_after_inner(key, delay, false)
+        self.inner.add_after_inner(key, None, delay, false)
+    }
+
+    /// Queues `key` once `delay` has passed since `since`, a reading of the queue clock's
+    /// `monotonic()` taken earlier; like [`WorkQueue::add_after`] otherwise, and an
+    /// [`WorkQueue::add`] when that time has already come.
+    ///
+    /// Use it when the delay was decided at `since`: the controller runtime passes the instant
+    /// a reconcile began, so the time the reconcile took (or a clock moved meanwhile) never
+    /// pushes its requeue later than the reconcile asked for. Early is harmless, as a
+    /// reconcile reads the clock again; late can miss a deadline for good.
+    pub fn add_after_since(&self, key: K, since: Duration, delay: Duration) {
+        self.inner.add_after_inner(key, Some(since), delay, false)
     }
 
     /// Queues `key` after the delay its rate limiter gives ([`RateLimiter::when`]): one more
     /// failure for `key`, one token of the bucket. Counts in `retries_total`.
     pub fn add_rate_limited(&self, key: K) {
-        self.inner.add_rate_limited(key)
+        self.inner.add_rate_limited(key, None)
+    }
+
+    /// [`WorkQueue::add_rate_limited`] with the delay measured from `since` (see
+    /// [`WorkQueue::add_after_since`]).
+    pub fn add_rate_limited_since(&self, key: K, since: Duration) {
+        self.inner.add_rate_limited(key, Some(since))
     }
 
     /// Resets `key`'s backoff (its failure count): call it when the key's reconcile succeeded.
@@ -1413,6 +1435,39 @@ mod tests {
         assert_eq!(q.retries_total(), 2);
         q.forget(&"a");
         assert_eq!(q.num_requeues(&"a"), 0);
+    }
+
+    #[test]
+    fn deadlines_since_an_earlier_instant_count_from_that_instant() {
+        let clock = Arc::new(ManualClock::default());
+        let q = WorkQueue::new(
+            RateLimiterConfig::backoff_only(5 * MS, Duration::from_secs(1)),
+            clock.clone(),
+        );
+        let began = clock.monotonic();
+        clock.advance(4 * MS);
+        q.add_after_since("requeue", began, 10 * MS);
+        assert_eq!(
+            q.next_deadline(),
+            Some(10 * MS),
+            "10 ms after `began`, not after now"
+        );
+        q.add_rate_limited_since("retry", began);
+        assert_eq!(
+            q.next_deadline(),
+            Some(5 * MS),
+            "the 5 ms backoff, from `began`"
+        );
+        assert_eq!(q.retries_total(), 1);
+        // A deadline already past is an add: the key is ready now, nothing is parked for it.
+        clock.advance(6 * MS);
+        q.add_after_since("late", began, 10 * MS);
+        assert_eq!(q.try_get(), Some("late"));
+        q.promote_due(clock.monotonic());
+        let mut due = vec![q.try_get().unwrap(), q.try_get().unwrap()];
+        due.sort();
+        assert_eq!(due, ["requeue", "retry"]);
+        assert_eq!(q.next_deadline(), None);
     }
 
     #[test]

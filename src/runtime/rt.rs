@@ -587,6 +587,11 @@ fn process(inner: &Arc<Inner>, ctl: &Arc<ControllerState>, key: ObjectKey) {
         clock: inner.clock.clone(),
         recorder: ctl.recorder.clone(),
     };
+    // Requeue and retry deadlines count from here, the clock reading before the reconcile
+    // looked at anything: a delay decided from what it observed then is never pushed later by
+    // the time the reconcile took, or by a (manual) clock moved meanwhile. Early is harmless,
+    // as the next reconcile reads the clock again; late could miss a deadline for good.
+    let began = inner.clock.monotonic();
     let started = Instant::now();
     let result = catch_unwind(AssertUnwindSafe(|| ctl.reconciler.reconcile(&ctx)));
     let c = &ctl.counters;
@@ -601,7 +606,7 @@ fn process(inner: &Arc<Inner>, ctl: &Arc<ControllerState>, key: ObjectKey) {
             c.requeue_after.inc();
             ctl.queue.forget(&key);
             ctl.queue
-                .add_after(key.clone(), d.min(inner.config.max_requeue));
+                .add_after_since(key.clone(), began, d.min(inner.config.max_requeue));
             kick_timer = true;
         }
         Ok(Err(ReconcileError::Retry(msg))) => {
@@ -612,7 +617,7 @@ fn process(inner: &Arc<Inner>, ctl: &Arc<ControllerState>, key: ObjectKey) {
                 "controller {}: reconcile {key} failed (will retry): {msg}",
                 ctl.name
             );
-            ctl.queue.add_rate_limited(key.clone());
+            ctl.queue.add_rate_limited_since(key.clone(), began);
             kick_timer = true;
         }
         Ok(Err(ReconcileError::Terminal(msg))) => {
@@ -642,7 +647,7 @@ fn process(inner: &Arc<Inner>, ctl: &Arc<ControllerState>, key: ObjectKey) {
                 "controller {}: reconcile {key} panicked (will retry): {msg}",
                 ctl.name
             );
-            ctl.queue.add_rate_limited(key.clone());
+            ctl.queue.add_rate_limited_since(key.clone(), began);
             kick_timer = true;
         }
     }
