@@ -285,6 +285,9 @@ fn deleting_a_pod_stops_it_gracefully_and_kills_it_after_the_grace_period() {
         .unwrap();
     let p = get(&e, "t").expect("terminating, not gone");
     assert_eq!(p.metadata.deletion_grace_period_seconds, Some(20));
+    // The grace period runs from the stop signal: the clock moves only once it was sent.
+    let sim = e.kubelet().simulated();
+    eventually(10, "the stop signal", || sim.stop_signals() == 1);
     std::thread::sleep(Duration::from_millis(50));
     assert!(get(&e, "t").is_some(), "the container ignores SIGTERM");
     assert_eq!(e.kubelet().simulated().running(), 1);

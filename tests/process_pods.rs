@@ -204,7 +204,7 @@ fn a_process_ignoring_sigterm_is_killed_after_the_grace_period() {
     apply(
         &e,
         "stubborn",
-        json!({"name": "main", "command": ["sh", "-c", "trap '' TERM; echo trapping; while true; do sleep 1; done"]}),
+        json!({"name": "main", "command": ["sh", "-c", "trap 'echo ignoring TERM' TERM; echo trapping; while true; do sleep 1; done"]}),
         json!({"terminationGracePeriodSeconds": 15}),
     );
     eventually(10, "running and trapping", || {
@@ -218,7 +218,12 @@ fn a_process_ignoring_sigterm_is_killed_after_the_grace_period() {
         .namespace("default")
         .delete("stubborn", &DeleteParams::default())
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // The grace period runs from the SIGTERM: the clock moves only once it was received.
+    eventually(10, "SIGTERM received", || {
+        e.logs("default", "stubborn", None, false)
+            .unwrap_or_default()
+            .contains("ignoring TERM")
+    });
     assert!(alive(p), "SIGTERM is ignored");
     assert!(pod(&e, "stubborn").is_some(), "terminating");
     clock.advance(Duration::from_secs(15));

@@ -26,6 +26,8 @@ pub struct SimulatedRuntime {
 #[derive(Default)]
 struct Inner {
     ids: AtomicU64,
+    /// Stop signals sent (`terminate` calls), heeded or not.
+    stop_signals: AtomicU64,
     running: DashMap<u64, Arc<SimContainer>>,
     faults: Mutex<Faults>,
 }
@@ -110,6 +112,12 @@ impl SimulatedRuntime {
         }
     }
 
+    /// How many stop signals (the SIGTERM of a process) containers have been sent so far,
+    /// heeded or ignored: lets a test see that a graceful stop has begun.
+    pub fn stop_signals(&self) -> u64 {
+        self.inner.stop_signals.load(Ordering::SeqCst)
+    }
+
     /// How many containers run now.
     pub fn running(&self) -> usize {
         self.inner.running.len()
@@ -182,6 +190,7 @@ impl RunningContainer for Handle {
     }
 
     fn terminate(&self) {
+        self.inner.stop_signals.fetch_add(1, Ordering::SeqCst);
         if !self.c.ignore_stop {
             self.c.exit(&self.inner.running, ExitStatus::signaled(15));
         }
