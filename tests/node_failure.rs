@@ -5,12 +5,13 @@ mod common;
 
 use common::eventually;
 use serde_json::json;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 use steady::api::{Node, Pod};
 use steady::clock::{Clock, ManualClock};
 use steady::controllers::node_lifecycle::UNREACHABLE_TAINT;
-use steady::store::DeleteParams;
+use steady::store::{DeleteParams, Operation};
 use steady::Engine;
 
 fn engine(clock: &Arc<ManualClock>) -> Engine {
@@ -162,6 +163,61 @@ fn pods_of_a_deleted_node_are_removed() {
         .delete("sim-0", &DeleteParams::default())
         .unwrap();
     eventually(10, "pod GC", || !exists(&e, "orphan"));
+}
+
+/// `stop_node` waits for a reconcile that is acting for the node (here: paused in the middle
+/// of its heartbeat, between the Node status and the Lease) and nothing is written for the node
+/// once it returns: a Node deleted after the stop stays deleted, so its pods are collected.
+#[test]
+fn nothing_acts_for_a_stopped_node_once_stop_node_returns() {
+    let clock = Arc::new(ManualClock::default());
+    let e = engine(&clock);
+    eventually(10, "node registered", || {
+        ready_condition(&e, "sim-0") == "True"
+    });
+    let (paused_tx, paused_rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (paused_tx, go_rx) = (Mutex::new(paused_tx), Mutex::new(go_rx));
+    let armed = AtomicBool::new(true);
+    e.store()
+        .add_mutating_hook("pause-heartbeat", Some("Node"), move |op, obj, _| {
+            if op == Operation::UpdateStatus
+                && obj.meta().name == "sim-0"
+                && armed.swap(false, Ordering::SeqCst)
+            {
+                paused_tx.lock().unwrap().send(()).unwrap();
+                go_rx.lock().unwrap().recv().unwrap();
+            }
+            Ok(())
+        });
+    clock.advance(Duration::from_secs(10));
+    paused_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the heartbeat writes the Node status");
+    let kubelet = e.kubelet().clone();
+    let stopper = std::thread::spawn(move || kubelet.stop_node("sim-0"));
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(
+        !stopper.is_finished(),
+        "stop_node waits for the heartbeat in flight"
+    );
+    go_tx.send(()).unwrap();
+    assert!(stopper.join().unwrap());
+    assert_eq!(
+        lease_age(&e, "sim-0", clock.now()),
+        Duration::ZERO,
+        "the heartbeat in flight finished, Lease included, before stop_node returned"
+    );
+    apply_pod(&e, "orphan", "sim-0", json!([]));
+    e.api::<Node>()
+        .delete("sim-0", &DeleteParams::default())
+        .unwrap();
+    eventually(10, "pod GC", || !exists(&e, "orphan"));
+    advance(&e, &clock, 20);
+    assert!(
+        e.api::<Node>().get_opt("sim-0").unwrap().is_none(),
+        "a stopped node is never registered again"
+    );
 }
 
 /// Advances the clock by `secs` seconds in steps of 5 s, letting the healthy nodes renew

@@ -80,7 +80,15 @@ impl ProbeExecutor for DefaultProber {
 struct NodeAgent {
     config: NodeConfig,
     runtimes: Vec<Arc<dyn Runtime>>,
-    stopped: AtomicBool,
+    /// Whether the node is stopped (a simulated power failure).
+    ///
+    /// Invariant: every reconcile that acts for this node (starts containers, writes its
+    /// Node, Lease or pod status) reads the flag under the read lock and holds that lock to
+    /// its end; `stop_node` and `restart_node` change it under the write lock. So once
+    /// `stop_node` returns, no reconcile in flight can still act for the node: without this,
+    /// one that had checked the flag just before could recreate a Node deleted meanwhile,
+    /// or start a container the stop had already killed.
+    stopped: RwLock<bool>,
 }
 
 /// The node agent of an engine. Cheap to clone.
@@ -244,7 +252,7 @@ impl Kubelet {
             Arc::new(NodeAgent {
                 config,
                 runtimes,
-                stopped: AtomicBool::new(false),
+                stopped: RwLock::new(false),
             }),
         );
     }
@@ -300,7 +308,8 @@ impl Kubelet {
         let Some(agent) = self.inner.nodes.read().get(name).cloned() else {
             return false;
         };
-        agent.stopped.store(true, Ordering::Release);
+        // Waits for the reconciles acting for the node to end (see `NodeAgent::stopped`).
+        *agent.stopped.write() = true;
         let keys: Vec<Arc<str>> = self
             .inner
             .pods
@@ -321,7 +330,7 @@ impl Kubelet {
         let Some(agent) = self.inner.nodes.read().get(name).cloned() else {
             return false;
         };
-        agent.stopped.store(false, Ordering::Release);
+        *agent.stopped.write() = false;
         self.inner.node_trigger.enqueue(ObjectKey::new(None, name));
         self.enqueue_pods_of(name);
         true
@@ -478,8 +487,9 @@ impl Kubelet {
         let Some(agent) = self.inner.nodes.read().get(name).cloned() else {
             return Ok(Action::done());
         };
-        if agent.stopped.load(Ordering::Acquire) || self.inner.shutting_down.load(Ordering::Acquire)
-        {
+        // Held to the end of the reconcile: see `NodeAgent::stopped`.
+        let stopped = agent.stopped.read();
+        if *stopped || self.inner.shutting_down.load(Ordering::Acquire) {
             return Ok(Action::done());
         }
         let now = ctx.now();
@@ -645,8 +655,12 @@ impl Kubelet {
             let n = p.spec.node_name.as_deref()?;
             self.inner.nodes.read().get(n).cloned()
         });
+        // Held to the end of the reconcile: see `NodeAgent::stopped`.
+        let node = agent.clone();
+        let stopped = node.as_ref().map(|a| a.stopped.read());
+        let running = stopped.as_deref() == Some(&false);
         let (pod, agent) = match (pod, agent) {
-            (Some(p), Some(a)) if !a.stopped.load(Ordering::Acquire) => (p, a),
+            (Some(p), Some(a)) if running => (p, a),
             (pod, _) => {
                 // Gone, force-deleted, or not ours (any more): nothing of it may keep running.
                 if let Some(st) = existing {
