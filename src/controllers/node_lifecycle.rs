@@ -20,8 +20,7 @@ use crate::node::LEASE_NAMESPACE;
 use crate::runtime::conditions::{condition, find_condition, set_condition};
 use crate::runtime::events::EventKind;
 use crate::runtime::{Action, Context, Controller, ObjectKey, ReconcileResult};
-use crate::store::{DeleteParams, ListParams, Operation, Store};
-use std::sync::Arc;
+use crate::store::{DeleteParams, Operation, Store};
 use std::time::Duration;
 
 /// Taint key of a node whose agent stopped reporting.
@@ -112,21 +111,6 @@ pub fn register_default_tolerations(store: &Store, seconds: i64) {
     );
 }
 
-fn pods_on(ctx: &Context, node: &str) -> crate::Result<Vec<Arc<Pod>>> {
-    let list = ctx.store().list(
-        "Pod",
-        &ListParams {
-            field: Some(("spec.nodeName".into(), node.into())),
-            ..Default::default()
-        },
-    )?;
-    Ok(list
-        .items
-        .into_iter()
-        .filter_map(|o| o.downcast_arc::<Pod>().ok())
-        .collect())
-}
-
 fn force_delete(ctx: &Context, pod: &Pod) -> crate::Result<()> {
     let params = DeleteParams {
         uid: pod.metadata.uid.clone(),
@@ -150,7 +134,7 @@ fn reconcile(ctx: &Context, config: &NodeLifecycleConfig) -> ReconcileResult {
     let now = ctx.now();
     let Some(node) = ctx.get::<Node>() else {
         // Pod GC: pods bound to a node that is gone.
-        for p in pods_on(ctx, name)? {
+        for p in crate::node::pods_on(ctx.store(), name)? {
             force_delete(ctx, &p)?;
         }
         return Ok(Action::done());
@@ -228,7 +212,7 @@ fn reconcile(ctx: &Context, config: &NodeLifecycleConfig) -> ReconcileResult {
     // The taint manager: evict what does not tolerate NoExecute (any more).
     let mut next = config.monitor_period;
     let no_execute: Vec<&Taint> = taints.iter().filter(|t| t.effect == "NoExecute").collect();
-    for pod in pods_on(ctx, name)? {
+    for pod in crate::node::pods_on(ctx.store(), name)? {
         let mut evict_in: Option<Duration> = Some(Duration::ZERO);
         for taint in &no_execute {
             let Some(tol) = pod.spec.tolerations.iter().find(|t| t.tolerates(taint)) else {

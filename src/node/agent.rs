@@ -288,16 +288,8 @@ impl Kubelet {
 
     /// Queues every pod bound to node `name` for the pod controller.
     fn enqueue_pods_of(&self, name: &str) {
-        if let Ok(list) = self.inner.store.list(
-            "Pod",
-            &crate::store::ListParams {
-                field: Some(("spec.nodeName".into(), name.into())),
-                ..Default::default()
-            },
-        ) {
-            for p in list.items {
-                self.inner.pod_trigger.enqueue(ObjectKey::of(p.as_ref()));
-            }
+        for p in super::pods_on(&self.inner.store, name).unwrap_or_default() {
+            self.inner.pod_trigger.enqueue(ObjectKey::of(p.as_ref()));
         }
     }
 
@@ -656,10 +648,9 @@ impl Kubelet {
             self.inner.nodes.read().get(n).cloned()
         });
         // Held to the end of the reconcile: see `NodeAgent::stopped`.
-        let node = agent.clone();
-        let stopped = node.as_ref().map(|a| a.stopped.read());
+        let stopped = agent.as_ref().map(|a| a.stopped.read());
         let running = stopped.as_deref() == Some(&false);
-        let (pod, agent) = match (pod, agent) {
+        let (pod, agent) = match (pod, agent.as_ref()) {
             (Some(p), Some(a)) if running => (p, a),
             (pod, _) => {
                 // Gone, force-deleted, or not ours (any more): nothing of it may keep running.
@@ -696,7 +687,7 @@ impl Kubelet {
         let mut st = st.lock();
         let mut sync = PodSync {
             kubelet: self,
-            agent: &agent,
+            agent,
             pod: &pod,
             key: &key,
             now: ctx.clock().monotonic(),

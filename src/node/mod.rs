@@ -29,3 +29,24 @@ pub use runtime::{
 };
 pub use simulated::SimulatedRuntime;
 pub use worker::{Worker, WorkerContext, WorkerRegistry, WorkerRuntime};
+
+use crate::api::Pod;
+use crate::store::{ListParams, Store};
+use std::sync::Arc;
+
+/// The pods bound to node `node` (`spec.nodeName`), from the engine's field index, in name
+/// order: what a node agent drives and what the node lifecycle controller evicts.
+pub(crate) fn pods_on(store: &Store, node: &str) -> crate::Result<Vec<Arc<Pod>>> {
+    let list = store.list(
+        "Pod",
+        &ListParams {
+            field: Some(("spec.nodeName".into(), node.into())),
+            ..Default::default()
+        },
+    )?;
+    Ok(list
+        .items
+        .into_iter()
+        .filter_map(|o| o.downcast_arc::<Pod>().ok())
+        .collect())
+}
