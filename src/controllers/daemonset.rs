@@ -168,13 +168,7 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
         .revision_history_limit
         .unwrap_or(revisions::DEFAULT_REVISION_HISTORY_LIMIT);
     revisions::truncate(store, &history, &live, limit)?;
-    super::write_own_status(
-        &ctx.api::<DaemonSet>(),
-        &ds,
-        ds.status.as_ref(),
-        status,
-        |d, s| d.status = Some(s),
-    )?;
+    super::write_own_status(&ctx.api::<DaemonSet>(), &ds, |d| d.status = Some(status))?;
     Ok(next.map_or_else(Action::done, Action::requeue))
 }
 

@@ -1121,13 +1121,9 @@ impl Autoscaler {
         hpa: &HorizontalPodAutoscaler,
         status: HorizontalPodAutoscalerStatus,
     ) -> Result<(), ReconcileError> {
-        super::write_own_status(
-            &ctx.api::<HorizontalPodAutoscaler>(),
-            hpa,
-            hpa.status.as_ref(),
-            status,
-            |h, s| h.status = Some(s),
-        )?;
+        super::write_own_status(&ctx.api::<HorizontalPodAutoscaler>(), hpa, |h| {
+            h.status = Some(status)
+        })?;
         Ok(())
     }
 }

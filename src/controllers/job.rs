@@ -246,13 +246,7 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
         conditions,
         extra: prev.extra.clone(),
     };
-    super::write_own_status(
-        &ctx.api::<Job>(),
-        &job,
-        job.status.as_ref(),
-        status,
-        |j, s| j.status = Some(s),
-    )?;
+    super::write_own_status(&ctx.api::<Job>(), &job, |j| j.status = Some(status))?;
     if let Some(e) = manage_error {
         return Err(ReconcileError::retry(e));
     }

@@ -52,22 +52,20 @@ use crate::api::Resource;
 use crate::client::Api;
 use crate::runtime::Controller;
 
-/// Writes `status` as the status of `obj` (through `put`) unless `current`, its stored
-/// status, is already equal. No compare-and-swap: for a controller that alone writes its
-/// objects' status, one reconcile per object at a time, so `observedGeneration` names the
-/// spec it acted on even when the spec changed meanwhile.
-pub(crate) fn write_own_status<K: Resource + Clone, S: PartialEq>(
+/// Writes the status `put` sets on a copy of `obj`, unless it equals the stored one. No
+/// compare-and-swap: for a controller that alone writes its objects' status, one reconcile
+/// per object at a time, so `observedGeneration` names the spec it acted on even when the
+/// spec changed meanwhile.
+pub(crate) fn write_own_status<K: Resource>(
     api: &Api<K>,
     obj: &K,
-    current: Option<&S>,
-    status: S,
-    put: impl FnOnce(&mut K, S),
+    put: impl FnOnce(&mut K),
 ) -> crate::Result<()> {
-    if current == Some(&status) {
+    let mut updated = obj.clone();
+    put(&mut updated);
+    if updated.status_eq(obj) {
         return Ok(());
     }
-    let mut updated = obj.clone();
-    put(&mut updated, status);
     updated.meta_mut().resource_version = None;
     api.update_status(&updated)?;
     Ok(())

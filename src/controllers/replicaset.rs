@@ -79,13 +79,7 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
     }
     let now = ctx.now();
     let (status, next_available) = calculate_status(&rs, &owned, failure.as_ref(), now);
-    super::write_own_status(
-        &ctx.api::<ReplicaSet>(),
-        &rs,
-        rs.status.as_ref(),
-        status,
-        |r, s| r.status = Some(s),
-    )?;
+    super::write_own_status(&ctx.api::<ReplicaSet>(), &rs, |r| r.status = Some(status))?;
     if let Some(f) = failure {
         return Err(ReconcileError::retry(f.message));
     }

@@ -207,13 +207,7 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
         .revision_history_limit
         .unwrap_or(revisions::DEFAULT_REVISION_HISTORY_LIMIT);
     revisions::truncate(store, &history, &live, limit)?;
-    super::write_own_status(
-        &ctx.api::<StatefulSet>(),
-        &set,
-        set.status.as_ref(),
-        status,
-        |t, s| t.status = Some(s),
-    )?;
+    super::write_own_status(&ctx.api::<StatefulSet>(), &set, |t| t.status = Some(status))?;
     Ok(next.map_or_else(Action::done, Action::requeue))
 }
 
