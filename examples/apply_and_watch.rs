@@ -81,7 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("delete the Widget:");
     engine
-        .dynamic("example.com/v1", "Widget")
+        .dynamic("example.com/v1", "Widget")?
         .delete("blue", &DeleteParams::default())?;
     print_events(&mut widgets);
 

@@ -816,7 +816,8 @@ fn ffi_get(out: &Out) {
     use steady::ffi::*;
     let mut engine: *mut steady_engine = std::ptr::null_mut();
     // SAFETY: a NUL-terminated configuration and a valid out pointer.
-    let rc = unsafe { steady_engine_new(c"{\"workers\": 1}".as_ptr(), &mut engine) };
+    let config = c"{\"workers\": 1, \"kinds\": [{\"apiVersion\": \"example.com/v1\", \"kind\": \"Widget\"}]}";
+    let rc = unsafe { steady_engine_new(config.as_ptr(), &mut engine) };
     assert_eq!(rc, steady_result::STEADY_OK);
     // SAFETY: `engine` is live until steady_engine_free below.
     let rust = unsafe { (*engine).engine() };
@@ -840,7 +841,7 @@ fn ffi_get(out: &Out) {
                    "spec": {"color": "blue", "size": 3}}),
         ),
     ] {
-        let api = rust.dynamic(api_version, kind_name);
+        let api = rust.dynamic(api_version, kind_name).unwrap();
         api.create(object).unwrap();
         let name_c = c"settings";
         let c_get = || {

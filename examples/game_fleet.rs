@@ -310,7 +310,7 @@ impl Occupancy {
                     .insert(p.metadata.name.clone());
             }
         }
-        let servers = steady::client::DynamicApi::new(store.clone(), API_VERSION, "GameServer");
+        let servers = steady::client::DynamicApi::new(store.clone(), API_VERSION, "GameServer")?;
         for gs in servers.list(&ListParams::default())?.0 {
             let node = node_of(&gs);
             if !node.is_empty() {
@@ -345,7 +345,7 @@ impl Occupancy {
 }
 
 fn reconcile_fleet(ctx: &Context) -> ReconcileResult {
-    let servers = ctx.dynamic(API_VERSION, "GameServer");
+    let servers = ctx.dynamic(API_VERSION, "GameServer")?;
     let Some(fleet) = ctx.dynamic_object() else {
         // The fleet is gone: so are its game servers (as the garbage collector would do).
         let sel = Selector::parse(&format!("{FLEET_LABEL}={}", ctx.name()))
@@ -466,7 +466,7 @@ fn reconcile_fleet(ctx: &Context) -> ReconcileResult {
         "reservedReplicas": 0,
     });
     if fleet.status() != Some(&status) {
-        ctx.primary()
+        ctx.primary()?
             .patch(ctx.name(), &json!({ "status": status }), true)?;
     }
     Ok(requeue.unwrap_or(Action::done()))
@@ -588,7 +588,7 @@ fn sync_gameserver(ctx: &Context, gs: &DynamicObject) -> ReconcileResult {
     // Compare-and-swap on the version read: an allocation that committed meanwhile wins,
     // and this reconcile runs again on the new state (never Allocated -> Ready).
     let next_obj = with_status(gs, status);
-    ctx.primary()
+    ctx.primary()?
         .update_status(serde_json::to_value(&next_obj).map_err(ReconcileError::retry)?)?;
     let kind = if next == UNHEALTHY {
         EventKind::Warning
@@ -614,9 +614,9 @@ pub fn allocate(
     conflicts: &AtomicUsize,
 ) -> Result<Arc<DynamicObject>, ReconcileError> {
     let allocations =
-        steady::client::DynamicApi::new(store.clone(), API_VERSION, "GameServerAllocation")
+        steady::client::DynamicApi::new(store.clone(), API_VERSION, "GameServerAllocation")?
             .namespace(namespace);
-    let servers = steady::client::DynamicApi::new(store.clone(), API_VERSION, "GameServer")
+    let servers = steady::client::DynamicApi::new(store.clone(), API_VERSION, "GameServer")?
         .namespace(namespace);
     for _ in 0..32 {
         let alloc = allocations.get(name)?;
@@ -725,11 +725,11 @@ fn reconcile_autoscaler(ctx: &Context) -> ReconcileResult {
     let fleet_name = at(spec, &["fleetName"])
         .and_then(Value::as_str)
         .unwrap_or("");
-    let fleets = ctx.dynamic(API_VERSION, "Fleet");
+    let fleets = ctx.dynamic(API_VERSION, "Fleet")?;
     let fleet = match fleets.get(fleet_name) {
         Ok(f) => f,
         Err(e) if e.is_not_found() => {
-            ctx.primary()
+            ctx.primary()?
                 .patch(ctx.name(), &json!({"status": {"ableToScale": false}}), true)?;
             return Ok(Action::done());
         }
@@ -761,7 +761,7 @@ fn reconcile_autoscaler(ctx: &Context) -> ReconcileResult {
         "scalingLimited": want != desired,
     });
     if fa.status() != Some(&status) {
-        ctx.primary()
+        ctx.primary()?
             .patch(ctx.name(), &json!({ "status": status }), true)?;
     }
     Ok(Action::done())
@@ -1103,6 +1103,7 @@ impl Game {
     fn servers(&self) -> Vec<Arc<DynamicObject>> {
         self.engine
             .dynamic(API_VERSION, "GameServer")
+            .expect("the kind is registered")
             .list(&ListParams::default())
             .map(|l| l.0)
             .unwrap_or_default()
@@ -1119,6 +1120,7 @@ impl Game {
         let replicas = self
             .engine
             .dynamic(API_VERSION, "Fleet")
+            .expect("the kind is registered")
             .get("arena")
             .ok()
             .and_then(|f| int(f.spec(), &["replicas"]))
@@ -1162,7 +1164,10 @@ impl Game {
     /// every one to be decided. With `direct`, each thread also allocates at once itself
     /// (as Agones' API server does), racing the controller and the other threads.
     fn allocate(&self, names: &[String], direct: bool) -> Result<Vec<Allocation>, String> {
-        let api = self.engine.dynamic(API_VERSION, "GameServerAllocation");
+        let api = self
+            .engine
+            .dynamic(API_VERSION, "GameServerAllocation")
+            .map_err(|e| e.to_string())?;
         let barrier = Arc::new(Barrier::new(names.len()));
         let handles: Vec<_> = names
             .iter()
@@ -1219,6 +1224,7 @@ impl Game {
     fn command(&self, server: &str, command: &str) -> Result<(), String> {
         self.engine
             .dynamic(API_VERSION, "GameServer")
+            .map_err(|e| e.to_string())?
             .patch(
                 server,
                 &json!({"metadata": {"annotations": {COMMAND: command}}}),
@@ -1243,6 +1249,7 @@ impl Game {
         let mut watch = self
             .engine
             .dynamic(API_VERSION, "GameServer")
+            .map_err(|e| e.to_string())?
             .watch(&WatchParams {
                 since: Some(self.engine.store().revision()),
                 ..Default::default()
@@ -1284,6 +1291,7 @@ fn narrate(engine: &Engine, say: &Say, t0: Duration) -> Vec<std::thread::JoinHan
         .filter_map(|kind| {
             let mut watch = engine
                 .dynamic(API_VERSION, kind)
+                .ok()?
                 .watch(&WatchParams::default())
                 .ok()?;
             let (say, clock) = (say.clone(), clock.clone());

@@ -54,6 +54,14 @@ fn join_field_errors(errors: &[FieldError]) -> String {
         .join("; ")
 }
 
+fn fmt_named(object: &ObjectRef) -> String {
+    if object.name.is_empty() {
+        String::new()
+    } else {
+        format!("{object}: ")
+    }
+}
+
 fn fmt_line(line: &Option<usize>) -> String {
     line.map(|l| format!(", line {l}")).unwrap_or_default()
 }
@@ -148,6 +156,17 @@ pub enum Error {
         /// The error.
         source: Box<Error>,
     },
+    /// The kind is not served: no built-in has it, and neither engine configuration nor a
+    /// CustomResourceDefinition registered it (as kubectl's "no matches for kind").
+    #[error("{}no matches for kind {:?} in version {:?}: steady does not serve it; \
+             register it (EngineBuilder::kind, \"kinds\" in the C/Python engine config) or apply \
+             a CustomResourceDefinition for it first", fmt_named(object), object.kind, api_version)]
+    NoMatch {
+        /// The object of that kind (its name empty when no object is involved).
+        object: ObjectRef,
+        /// The apiVersion asked for.
+        api_version: String,
+    },
     /// A watch or wait ran out of time.
     #[error("timed out")]
     Timeout,
@@ -177,7 +196,8 @@ impl Error {
             | Error::Conflict { object, .. }
             | Error::Invalid { object, .. }
             | Error::TooLarge { object, .. }
-            | Error::Denied { object, .. } => Some(object),
+            | Error::Denied { object, .. }
+            | Error::NoMatch { object, .. } => Some(object),
             Error::InDocument { source, .. } => source.object(),
             _ => None,
         }
@@ -194,6 +214,14 @@ impl Error {
     /// True for [`Error::NotFound`].
     pub fn is_not_found(&self) -> bool {
         matches!(self.root(), Error::NotFound { .. })
+    }
+
+    /// An [`Error::NoMatch`] for `kind` in `api_version`, about no object in particular.
+    pub fn no_match(api_version: &str, kind: &str) -> Self {
+        Error::NoMatch {
+            object: ObjectRef::new(kind, None, ""),
+            api_version: api_version.to_string(),
+        }
     }
 
     /// True for [`Error::Conflict`].

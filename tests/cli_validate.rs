@@ -46,6 +46,15 @@ spec:
     spec:
       containers: [{name: web, image: nginx:1.25}]
 ---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: fleets.games.example.com}
+spec:
+  group: games.example.com
+  scope: Namespaced
+  names: {kind: Fleet, plural: fleets}
+  versions: [{name: v1, served: true, storage: true}]
+---
 apiVersion: games.example.com/v1
 kind: Fleet
 metadata: {name: arena}
@@ -84,7 +93,7 @@ fn good_manifests_validate_with_no_output_and_exit_0() {
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert_eq!(stdout(&o), "");
     assert!(
-        stderr(&o).contains("2 object(s) in 1 file(s): 0 problem(s), 0 warning(s)"),
+        stderr(&o).contains("3 object(s) in 1 file(s): 0 problem(s), 0 warning(s)"),
         "{}",
         stderr(&o)
     );

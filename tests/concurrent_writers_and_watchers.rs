@@ -6,7 +6,7 @@ use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::thread;
-use steady::api::{DynamicObject, Object};
+use steady::api::{DynamicObject, KindInfo, Object};
 use steady::store::{TxnOp, WatchEvent, WatchParams};
 use steady::Engine;
 
@@ -21,9 +21,14 @@ fn obj(kind: &str, name: &str, v: u64) -> Arc<dyn Object> {
 
 #[test]
 fn revisions_reach_watchers_in_order_exactly_once_under_concurrent_writes_and_transactions() {
-    let e = Engine::builder().local_node(false).build().unwrap();
+    let e = Engine::builder()
+        .local_node(false)
+        .kind(KindInfo::dynamic("example.com/v1", "Alpha", true))
+        .kind(KindInfo::dynamic("example.com/v1", "Beta", true))
+        .build()
+        .unwrap();
     let store = e.store().clone();
-    // Register both kinds, then start watching from the current revision.
+    // One object of each kind, then start watching from the current revision.
     store.create(obj("Alpha", "seed", 0)).unwrap();
     store.create(obj("Beta", "seed", 0)).unwrap();
     let start = store.revision();

@@ -107,7 +107,7 @@ fn reconcile_widget(ctx: &Context) -> ReconcileResult {
                 }
             }
             if !ev.is_cleanup() {
-                ctx.primary().patch(
+                ctx.primary()?.patch(
                     &w.metadata.name,
                     &json!({"status": {"children": want}}),
                     true,
@@ -131,7 +131,7 @@ fn children(e: &Engine, widget: &str) -> usize {
 
 #[test]
 fn widgets_converge_scale_heal_and_survive_a_panicking_neighbour() {
-    let e = Engine::builder()
+    let e = common::builder()
         .workers(2)
         .controller(
             Controller::new("widgets", "example.com/v1", "Widget")
@@ -141,7 +141,7 @@ fn widgets_converge_scale_heal_and_survive_a_panicking_neighbour() {
         )
         .build()
         .unwrap();
-    let widgets = e.dynamic("example.com/v1", "Widget");
+    let widgets = e.dynamic("example.com/v1", "Widget").unwrap();
     widgets.create(widget("a", 3)).unwrap();
     widgets.create(widget("bad", 2)).unwrap();
     widgets.create(widget("b", 1)).unwrap();
@@ -198,7 +198,7 @@ fn a_key_is_never_reconciled_by_two_workers_at_once() {
     let in_flight = Arc::new(Mutex::new(HashSet::<String>::new()));
     let calls = Arc::new(AtomicUsize::new(0));
     let (f, c) = (in_flight.clone(), calls.clone());
-    let e = Engine::builder()
+    let e = common::builder()
         .workers(4)
         .controller(
             Controller::new("exclusive", "example.com/v1", "Widget")
@@ -217,7 +217,7 @@ fn a_key_is_never_reconciled_by_two_workers_at_once() {
         )
         .build()
         .unwrap();
-    let widgets = e.dynamic("example.com/v1", "Widget");
+    let widgets = e.dynamic("example.com/v1", "Widget").unwrap();
     for i in 0..4 {
         widgets.create(widget(&format!("w{i}"), 0)).unwrap();
     }
@@ -259,12 +259,12 @@ fn a_key_is_never_reconciled_by_two_workers_at_once() {
 fn status_only_changes_do_not_wake_the_controller_that_wrote_them() {
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
-    let e = Engine::builder()
+    let e = common::builder()
         .controller(
             Controller::new("status-writer", "example.com/v1", "Widget").build(
                 move |ctx: &Context| {
                     let n = c.fetch_add(1, Ordering::SeqCst);
-                    ctx.primary()
+                    ctx.primary()?
                         .patch(ctx.name(), &json!({"status": {"calls": n + 1}}), true)?;
                     Ok(Action::done())
                 },
@@ -272,7 +272,7 @@ fn status_only_changes_do_not_wake_the_controller_that_wrote_them() {
         )
         .build()
         .unwrap();
-    let widgets = e.dynamic("example.com/v1", "Widget");
+    let widgets = e.dynamic("example.com/v1", "Widget").unwrap();
     widgets.create(widget("w", 1)).unwrap();
     eventually(10, "the first reconcile wrote status", || {
         widgets.get("w").unwrap().data.get("status").is_some()
@@ -296,7 +296,7 @@ fn failures_back_off_exponentially_on_the_engine_clock() {
     let clock = Arc::new(ManualClock::default());
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
-    let e = Engine::builder()
+    let e = common::builder()
         .clock(clock.clone())
         .controller(
             Controller::new("failing", "example.com/v1", "Widget").build(move |_: &Context| {
@@ -307,6 +307,7 @@ fn failures_back_off_exponentially_on_the_engine_clock() {
         .build()
         .unwrap();
     e.dynamic("example.com/v1", "Widget")
+        .unwrap()
         .create(widget("w", 1))
         .unwrap();
     eventually(10, "first attempt", || calls.load(Ordering::SeqCst) == 1);
@@ -342,7 +343,7 @@ fn requeue_after_reconciles_again_when_the_clock_gets_there() {
     let clock = Arc::new(ManualClock::default());
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
-    let e = Engine::builder()
+    let e = common::builder()
         .clock(clock.clone())
         .controller(Controller::new("poller", "example.com/v1", "Widget").build(
             move |_: &Context| {
@@ -353,6 +354,7 @@ fn requeue_after_reconciles_again_when_the_clock_gets_there() {
         .build()
         .unwrap();
     e.dynamic("example.com/v1", "Widget")
+        .unwrap()
         .create(widget("w", 1))
         .unwrap();
     eventually(10, "first reconcile", || calls.load(Ordering::SeqCst) == 1);
@@ -374,7 +376,7 @@ fn requeue_and_retry_deadlines_count_from_when_the_reconcile_began() {
     let clock = Arc::new(ManualClock::default());
     let calls = Arc::new(AtomicUsize::new(0));
     let (c, clk) = (calls.clone(), clock.clone());
-    let e = Engine::builder()
+    let e = common::builder()
         .clock(clock.clone())
         .controller(Controller::new("slow", "example.com/v1", "Widget").build(
             move |_: &Context| match c.fetch_add(1, Ordering::SeqCst) {
@@ -392,6 +394,7 @@ fn requeue_and_retry_deadlines_count_from_when_the_reconcile_began() {
         .build()
         .unwrap();
     e.dynamic("example.com/v1", "Widget")
+        .unwrap()
         .create(widget("w", 1))
         .unwrap();
     // No one advances the clock from outside: both deadlines have passed when they are set.
@@ -408,7 +411,7 @@ fn one_deep_queue_does_not_starve_another_controller() {
     let fast_seen_at = Arc::new(Mutex::new(None));
     let (s, f) = (slow_done.clone(), fast_seen_at.clone());
     let s2 = slow_done.clone();
-    let e = Engine::builder()
+    let e = common::builder()
         .workers(1)
         .kind(steady::api::KindInfo::dynamic(
             "example.com/v1",
@@ -430,7 +433,7 @@ fn one_deep_queue_does_not_starve_another_controller() {
         ))
         .build()
         .unwrap();
-    let widgets = e.dynamic("example.com/v1", "Widget");
+    let widgets = e.dynamic("example.com/v1", "Widget").unwrap();
     let txn: Vec<_> = (0..500)
         .map(|i| {
             steady::store::TxnOp::Create(Arc::new(
@@ -444,6 +447,7 @@ fn one_deep_queue_does_not_starve_another_controller() {
         slow_done.load(Ordering::SeqCst) >= 5
     });
     e.dynamic("example.com/v1", "Gadget")
+        .unwrap()
         .create(
             json!({"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "g"}}),
         )
@@ -461,8 +465,9 @@ fn one_deep_queue_does_not_starve_another_controller() {
 
 #[test]
 fn controllers_added_at_run_time_see_existing_objects_and_shutdown_joins() {
-    let e = Engine::builder().build().unwrap();
+    let e = common::builder().build().unwrap();
     e.dynamic("example.com/v1", "Widget")
+        .unwrap()
         .create(widget("early", 1))
         .unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -491,7 +496,7 @@ fn shutdown_lets_a_running_reconcile_finish_then_joins_everything() {
     let started = Arc::new(AtomicUsize::new(0));
     let finished = Arc::new(AtomicUsize::new(0));
     let (s, f) = (started.clone(), finished.clone());
-    let e = Engine::builder()
+    let e = common::builder()
         .shutdown_grace(Duration::from_secs(10))
         .controller(
             Controller::new("slowpoke", "example.com/v1", "Widget").build(move |_: &Context| {
@@ -504,6 +509,7 @@ fn shutdown_lets_a_running_reconcile_finish_then_joins_everything() {
         .build()
         .unwrap();
     e.dynamic("example.com/v1", "Widget")
+        .unwrap()
         .create(widget("w", 1))
         .unwrap();
     eventually(10, "the reconcile started", || {
@@ -518,6 +524,7 @@ fn shutdown_lets_a_running_reconcile_finish_then_joins_everything() {
     // No work is taken after shutdown.
     assert!(e
         .dynamic("example.com/v1", "Widget")
+        .unwrap()
         .create(widget("x", 1))
         .is_ok());
     std::thread::sleep(Duration::from_millis(50));
@@ -528,7 +535,7 @@ fn shutdown_lets_a_running_reconcile_finish_then_joins_everything() {
 fn an_engine_dropped_right_after_it_starts_shuts_down_without_hanging() {
     // Informer threads may still be starting their watches when shutdown closes them.
     for i in 0..50 {
-        let e = Engine::builder()
+        let e = common::builder()
             .controller(
                 Controller::new("quick", "example.com/v1", "Widget")
                     .owns("ConfigMap")
@@ -538,6 +545,7 @@ fn an_engine_dropped_right_after_it_starts_shuts_down_without_hanging() {
             .unwrap();
         if i % 2 == 0 {
             e.dynamic("example.com/v1", "Widget")
+                .unwrap()
                 .create(widget("w", 1))
                 .unwrap();
         }
@@ -558,7 +566,7 @@ fn a_trigger_queues_keys_from_outside_the_store_now_and_after_a_delay() {
     let trigger = ctl.trigger();
     // Not registered yet: nothing to queue into.
     assert!(!trigger.enqueue(steady::runtime::ObjectKey::new(Some("default"), "early")));
-    let e = Engine::builder()
+    let e = common::builder()
         .clock(clock.clone())
         .controller(ctl)
         .build()
@@ -591,14 +599,20 @@ fn a_child_created_and_deleted_right_after_registration_still_wakes_its_owner() 
     let e = common::engine();
     for round in 0..30 {
         let kind = format!("Part{round}");
-        let owners = e.dynamic("example.com/v1", "Gadget");
+        let owners = e.dynamic("example.com/v1", "Gadget").unwrap();
         let owner = owners
             .create(json!({"apiVersion": "example.com/v1", "kind": "Gadget",
                 "metadata": {"name": format!("g{round}")}}))
             .unwrap();
         let calls = Arc::new(AtomicUsize::new(0));
         let c = calls.clone();
-        e.store().registry().get_or_dynamic("example.com/v1", &kind);
+        e.store()
+            .registry()
+            .register(steady::api::KindInfo::dynamic(
+                "example.com/v1",
+                &kind,
+                true,
+            ));
         e.add_controller(
             Controller::new(&format!("gadgets-{round}"), "example.com/v1", "Gadget")
                 .owns(&kind)
@@ -609,7 +623,7 @@ fn a_child_created_and_deleted_right_after_registration_still_wakes_its_owner() 
                 }),
         )
         .unwrap();
-        let parts = e.dynamic("example.com/v1", &kind);
+        let parts = e.dynamic("example.com/v1", &kind).unwrap();
         parts
             .create(json!({"apiVersion": "example.com/v1", "kind": kind,
                 "metadata": {"name": "p", "ownerReferences": [owner_reference(&*owner, true)]}}))
@@ -626,7 +640,7 @@ fn a_filter_scopes_the_primary_kind_and_an_object_leaving_it_is_seen_once_more()
     // Widgets with an even spec.replicas are in scope; "cursed" panics in the filter.
     let seen = Arc::new(Mutex::new(Vec::<String>::new()));
     let s = seen.clone();
-    let e = Engine::builder()
+    let e = common::builder()
         .controller(
             Controller::new("evens", "example.com/v1", "Widget")
                 // Strict FIFO for the markers below: a reconcile slowed by a loaded machine
@@ -644,7 +658,7 @@ fn a_filter_scopes_the_primary_kind_and_an_object_leaving_it_is_seen_once_more()
         )
         .build()
         .unwrap();
-    let widgets = e.dynamic("example.com/v1", "Widget");
+    let widgets = e.dynamic("example.com/v1", "Widget").unwrap();
     let seen_now = || seen.lock().unwrap().clone();
     // One worker, FIFO: a marker reconciled after a change proves the change was not queued.
     let mark = |name: &str| {

@@ -17,7 +17,7 @@ use steady::Engine;
 /// An engine without nodes: pods stay unscheduled and go at once when deleted (these tests
 /// are about owners; graceful stops on a manual clock would only hold them up).
 fn engine() -> Engine {
-    Engine::builder()
+    common::builder()
         .clock(Arc::new(steady::clock::ManualClock::default()))
         .local_node(false)
         .build()
@@ -33,7 +33,7 @@ fn config_map(name: &str, owners: Vec<OwnerReference>, finalizers: &[&str]) -> C
 }
 
 fn widgets(e: &Engine) -> DynamicApi {
-    e.dynamic("example.com/v1", "Widget")
+    e.dynamic("example.com/v1", "Widget").unwrap()
 }
 
 fn widget(name: &str, owners: &[OwnerReference]) -> Value {
@@ -349,7 +349,7 @@ fn orphan_deletion_strips_the_owner_reference_and_keeps_the_dependents() {
 fn custom_kind_owners_are_collected_like_built_in_ones() {
     let e = engine();
     // A kind nobody has used before the engine started: registered on first use.
-    let gizmos = e.dynamic("example.com/v1", "Gizmo");
+    let gizmos = e.dynamic("example.com/v1", "Gizmo").unwrap();
     let owner = gizmos
         .create(
             json!({"apiVersion": "example.com/v1", "kind": "Gizmo", "metadata": {"name": "g1"}}),

@@ -6,7 +6,7 @@ use common::{counter, counters, value_of};
 use serde_json::json;
 use steady::api::Selector;
 use steady::store::{DeleteParams, WatchEvent, WatchParams};
-use steady::{Engine, Error};
+use steady::Error;
 
 fn rev(o: &steady::api::DynamicObject) -> u64 {
     o.metadata
@@ -87,7 +87,7 @@ fn watch_without_a_revision_starts_with_the_current_state_then_goes_live() {
 
 #[test]
 fn watch_from_a_revision_older_than_history_is_expired_naming_both_revisions() {
-    let e = Engine::builder()
+    let e = common::builder()
         .local_node(false)
         .history_limit(5)
         .build()
@@ -129,7 +129,7 @@ fn watch_from_a_revision_older_than_history_is_expired_naming_both_revisions() {
 
 #[test]
 fn a_watcher_that_falls_behind_gets_everything_it_was_sent_then_expired() {
-    let e = Engine::builder()
+    let e = common::builder()
         .local_node(false)
         .watch_capacity(4)
         .build()
@@ -193,6 +193,7 @@ fn label_selector_watch_sees_objects_moving_in_and_out_as_added_and_deleted() {
 #[test]
 fn namespace_watch_sees_only_its_namespace() {
     let e = common::engine();
+    common::namespaces(&e, &["prod"]);
     let api = counters(&e);
     let mut w = api
         .watch(&WatchParams {
@@ -232,7 +233,7 @@ fn bookmarks_report_progress_when_nothing_matches() {
 #[test]
 fn dropping_a_watch_unregisters_it_and_shutdown_closes_the_rest() {
     // Without the built-in controllers: the garbage collector would add its own watch.
-    let e = steady::Engine::builder()
+    let e = common::builder()
         .builtin_controllers(false)
         .build()
         .unwrap();

@@ -306,7 +306,7 @@ fn admission_hooks_mutate_then_validate_and_a_denial_writes_nothing() {
 
 #[test]
 fn objects_over_the_size_limit_are_refused() {
-    let e = Engine::builder().max_object_bytes(1024).build().unwrap();
+    let e = common::builder().max_object_bytes(1024).build().unwrap();
     let api = counters(&e);
     let big = "x".repeat(2000);
     let err = api
@@ -342,7 +342,7 @@ fn metadata_and_status_updates_cannot_grow_an_object_past_the_size_limit() {
     // Metadata-only and status-only writes bound the new size from the stored one instead of
     // encoding the whole object; the limit must hold all the same.
     let limit = 4096;
-    let e = Engine::builder().max_object_bytes(limit).build().unwrap();
+    let e = common::builder().max_object_bytes(limit).build().unwrap();
     let api = counters(&e);
     api.create(counter("a", 1)).unwrap();
     let mut accepted = 0;

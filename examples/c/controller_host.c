@@ -110,7 +110,10 @@ static int wait_for_color(steady_engine *engine, steady_watch *watch, const char
 int main(void) {
     printf("steady %s\n", steady_version());
     steady_engine *engine = NULL;
-    if (steady_engine_new(NULL, &engine) != STEADY_OK) {
+    /* steady serves only the kinds it is told about: Widget is registered here (a manifest
+     * could define it with a CustomResourceDefinition instead). */
+    if (steady_engine_new("{\"kinds\": [{\"apiVersion\": \"example.com/v1\", \"kind\": \"Widget\"}]}",
+                          &engine) != STEADY_OK) {
         fprintf(stderr, "engine: %s\n", steady_last_error());
         return 1;
     }

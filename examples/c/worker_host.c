@@ -157,7 +157,9 @@ static int wait_pool(steady_engine *engine, steady_watch *pods, int want, long r
 
 int main(void) {
     steady_engine *engine = NULL;
-    if (steady_engine_new(NULL, &engine) != STEADY_OK) {
+    /* The custom kind must be registered before a controller can reconcile it. */
+    if (steady_engine_new("{\"kinds\": [{\"apiVersion\": \"example.com/v1\", \"kind\": \"EchoPool\"}]}",
+                          &engine) != STEADY_OK) {
         fprintf(stderr, "engine: %s\n", steady_last_error());
         return 1;
     }

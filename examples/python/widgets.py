@@ -19,6 +19,19 @@ import steady
 
 WIDGET = "example.com/v1/Widget"
 
+# steady serves only the kinds it is told about: this definition makes Widget a kind, as in
+# Kubernetes (Engine(kinds=[...]) would do the same from configuration).
+DEFINITION = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Widget, plural: widgets}
+  versions: [{name: v1, served: true, storage: true}]
+"""
+
 MANIFEST = """\
 apiVersion: example.com/v1
 kind: Widget
@@ -35,6 +48,7 @@ spec: {color: green}
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(threadName)s %(message)s")
     with steady.Engine() as engine:
+        engine.apply(DEFINITION)
 
         # Runs on an engine worker thread; never for the same Widget on two threads at once.
         @engine.controller(WIDGET, owns=["ConfigMap"])

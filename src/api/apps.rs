@@ -130,7 +130,8 @@ crate::impl_resource!(
     namespaced = true,
     spec = [spec, extra],
     status = [status],
-    validate = validate_replica_set
+    validate = validate_replica_set,
+    validate_update = super::immutable::replica_set
 );
 
 /// Admission checks of a [`ReplicaSet`]: replicas and minReadySeconds >= 0, and the
@@ -225,7 +226,8 @@ crate::impl_resource!(
     namespaced = true,
     spec = [spec, extra],
     status = [status],
-    validate = validate_deployment
+    validate = validate_deployment,
+    validate_update = super::immutable::deployment
 );
 
 /// Admission checks of a [`Deployment`]: the workload checks (selector set and matching the
@@ -439,7 +441,8 @@ crate::impl_resource!(
     namespaced = true,
     spec = [spec, extra],
     status = [status],
-    validate = validate_stateful_set
+    validate = validate_stateful_set,
+    validate_update = super::immutable::stateful_set
 );
 
 /// Admission checks of a [`StatefulSet`]: the workload checks (selector set and matching the
@@ -754,7 +757,8 @@ crate::impl_resource!(
     namespaced = true,
     spec = [spec, extra],
     status = [status],
-    validate = validate_daemon_set
+    validate = validate_daemon_set,
+    validate_update = super::immutable::daemon_set
 );
 
 /// Admission checks of a [`DaemonSet`]: the workload checks (selector set and matching the

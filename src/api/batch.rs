@@ -36,7 +36,8 @@ crate::impl_resource!(
     namespaced = true,
     spec = [spec, extra],
     status = [status],
-    validate = validate_job
+    validate = validate_job,
+    validate_update = super::immutable::job
 );
 
 /// Admission checks of a [`Job`]: parallelism, completions, backoffLimit and

@@ -1,9 +1,9 @@
 //! The built-in kinds and their registration.
 
 use super::{
-    ConfigMap, ControllerRevision, DaemonSet, Deployment, Endpoints, Event,
-    HorizontalPodAutoscaler, Job, KindInfo, Lease, Namespace, Node, PersistentVolumeClaim, Pod,
-    Registry, ReplicaSet, Service, StatefulSet,
+    ConfigMap, ControllerRevision, CustomResourceDefinition, DaemonSet, Deployment, Endpoints,
+    Event, HorizontalPodAutoscaler, Job, KindInfo, Lease, Namespace, Node, PersistentVolumeClaim,
+    Pod, Registry, ReplicaSet, Service, StatefulSet,
 };
 
 /// Calls `$m!` with every built-in kind.
@@ -25,13 +25,14 @@ macro_rules! for_each_builtin {
             ControllerRevision,
             Job,
             HorizontalPodAutoscaler,
-            Lease
+            Lease,
+            CustomResourceDefinition
         )
     };
 }
 
 /// Registers every built-in kind (core/v1, apps/v1, batch/v1, autoscaling/v2,
-/// coordination.k8s.io/v1) as a typed kind. A kind already registered under the same name is
+/// coordination.k8s.io/v1, apiextensions.k8s.io/v1) as a typed kind. A kind already registered under the same name is
 /// left as it is.
 pub fn register_builtins(registry: &Registry) {
     macro_rules! register {
@@ -64,7 +65,10 @@ mod tests {
             let got = registry.get(&info.kind).expect("registered");
             assert!(!got.is_dynamic(), "{}", info.kind);
             assert_eq!(got.api_version, info.api_version);
-            let cluster_scoped = matches!(info.kind.as_str(), "Node" | "Namespace");
+            let cluster_scoped = matches!(
+                info.kind.as_str(),
+                "Node" | "Namespace" | "CustomResourceDefinition"
+            );
             assert_eq!(got.namespaced, !cluster_scoped, "{}", info.kind);
         }
         assert!(registry.get("Deployment").unwrap().holds::<Deployment>());

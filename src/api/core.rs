@@ -179,7 +179,8 @@ crate::impl_resource!(
     namespaced = true,
     spec = [spec, extra],
     status = [status],
-    validate = validate_pod
+    validate = validate_pod,
+    validate_update = super::immutable::pod
 );
 
 /// Admission checks of a [`Pod`]: those of its [`PodSpec`].
@@ -1609,7 +1610,8 @@ crate::impl_resource!(
     namespaced = true,
     spec = [data, binary_data, immutable, extra],
     status = [],
-    validate = validate_config_map
+    validate = validate_config_map,
+    validate_update = super::immutable::config_map
 );
 
 /// Admission checks of a [`ConfigMap`]: keys are alphanumerics, `-`, `_` and `.`, and no key

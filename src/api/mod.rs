@@ -7,6 +7,7 @@
 //! Every typed struct keeps the fields it does not model in an [`Extra`] map, so nothing a
 //! manifest says is ever dropped.
 
+pub mod apiextensions;
 pub mod apps;
 pub mod autoscaling;
 pub mod batch;
@@ -16,6 +17,7 @@ pub mod coordination;
 pub mod core;
 mod dynamic;
 mod error;
+mod immutable;
 pub mod map;
 mod meta;
 mod object;
@@ -26,6 +28,7 @@ mod selector;
 mod time;
 pub mod validation;
 
+pub use self::apiextensions::*;
 pub use self::apps::*;
 pub use self::autoscaling::*;
 pub use self::batch::*;

@@ -50,6 +50,11 @@ pub trait Object: Send + Sync + fmt::Debug + 'static {
     fn validate(&self, errors: &mut Vec<FieldError>) {
         let _ = errors;
     }
+    /// Kind-specific checks of an update against the stored object `old` (fields that are
+    /// immutable, or may only change in some ways), as kube-apiserver's update validation.
+    fn validate_update(&self, old: &dyn Object, errors: &mut Vec<FieldError>) {
+        let _ = (old, errors);
+    }
     /// For downcasting a borrowed object.
     fn as_any(&self) -> &dyn Any;
     /// For downcasting a mutably borrowed object (admission hooks that change typed kinds).
@@ -151,7 +156,10 @@ tag_impls!(Kind, KIND);
 ///
 /// The struct needs fields `api_version: ApiVersion<Self>` (serde rename `apiVersion`),
 /// `kind: Kind<Self>` and `metadata: ObjectMeta`. `spec` lists the fields whose change bumps
-/// `generation`; `status` lists the fields owned by the status subresource.
+/// `generation`; `status` lists the fields owned by the status subresource. Optional
+/// `validate = path` names a `fn(&Self, &mut Vec<FieldError>)` run on every write of a changed
+/// spec, and `validate_update = path` a `fn(&Self, &Self /* stored */, &mut Vec<FieldError>)`
+/// run on updates (immutable fields).
 ///
 /// ```
 /// use serde::{Deserialize, Serialize};
@@ -184,7 +192,7 @@ tag_impls!(Kind, KIND);
 macro_rules! impl_resource {
     ($ty:ty, api_version = $av:literal, kind = $kind:literal, plural = $plural:literal,
      namespaced = $ns:literal, spec = [$($spec:ident),*], status = [$($status:ident),*]
-     $(, validate = $validate:path)?) => {
+     $(, validate = $validate:path)? $(, validate_update = $validate_update:path)?) => {
         impl $crate::api::Resource for $ty {
             const API_VERSION: &'static str = $av;
             const KIND: &'static str = $kind;
@@ -247,6 +255,17 @@ macro_rules! impl_resource {
             $(
             fn validate(&self, errors: &mut ::std::vec::Vec<$crate::api::FieldError>) {
                 $validate(self, errors)
+            }
+            )?
+            $(
+            fn validate_update(
+                &self,
+                old: &dyn $crate::api::Object,
+                errors: &mut ::std::vec::Vec<$crate::api::FieldError>,
+            ) {
+                if let Some(old) = old.as_any().downcast_ref::<Self>() {
+                    $validate_update(self, old, errors)
+                }
             }
             )?
             fn as_any(&self) -> &dyn ::std::any::Any {

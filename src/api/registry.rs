@@ -1,7 +1,10 @@
 //! The kind registry: which kinds are typed, their apiVersion, scope and decoder.
 //!
-//! Kinds are filed by their `kind` name. A kind that is not registered is a custom kind: it is
-//! registered on first use as a namespaced [`DynamicObject`] kind.
+//! Kinds are filed by their `kind` name. The registry is the one table of kinds served: the
+//! built-ins, the custom kinds registered by engine configuration (Rust, C, Python) and those
+//! registered by a `CustomResourceDefinition`. A kind that is not in it is not served: apply,
+//! validate, the dynamic API and the C/Python APIs refuse it, naming it (never a silent
+//! custom kind).
 
 use super::dynamic::DynamicObject;
 use super::error::FieldError;
@@ -25,6 +28,12 @@ pub struct KindInfo {
     pub plural: String,
     /// False for cluster-scoped kinds.
     pub namespaced: bool,
+    /// Further apiVersions objects of this kind may carry (a CustomResourceDefinition serving
+    /// several versions); `api_version` is always served.
+    pub served_versions: Vec<String>,
+    /// The CustomResourceDefinition that registered this kind, by name; `None` for built-ins
+    /// and kinds registered by configuration.
+    pub definition: Option<String>,
     type_id: TypeId,
     decode: DecodeFn,
 }
@@ -63,6 +72,8 @@ impl KindInfo {
             kind: K::KIND.to_string(),
             plural: K::PLURAL.to_string(),
             namespaced: K::NAMESPACED,
+            served_versions: Vec::new(),
+            definition: None,
             type_id: TypeId::of::<K>(),
             decode: decode_typed::<K>,
         }
@@ -75,9 +86,16 @@ impl KindInfo {
             kind: kind.to_string(),
             plural: format!("{}s", kind.to_ascii_lowercase()),
             namespaced,
+            served_versions: Vec::new(),
+            definition: None,
             type_id: TypeId::of::<DynamicObject>(),
             decode: decode_dynamic,
         }
+    }
+
+    /// True when objects of this kind may carry `api_version`.
+    pub fn serves(&self, api_version: &str) -> bool {
+        self.api_version == api_version || self.served_versions.iter().any(|v| v == api_version)
     }
 
     /// True when objects of this kind are held as [`DynamicObject`]s.
@@ -164,27 +182,15 @@ impl Registry {
         self.kinds.read().get(kind).cloned()
     }
 
-    /// The kind registered under `kind`, registering it as a namespaced custom kind with
-    /// `api_version` when it is unknown.
-    pub fn get_or_dynamic(&self, api_version: &str, kind: &str) -> Arc<KindInfo> {
-        if let Some(k) = self.get(kind) {
-            return k;
-        }
-        let (info, fresh) = {
-            let mut kinds = self.kinds.write();
-            match kinds.get(kind) {
-                Some(k) => (k.clone(), false),
-                None => {
-                    let k = Arc::new(KindInfo::dynamic(api_version, kind, true));
-                    kinds.insert(kind.to_string(), k.clone());
-                    (k, true)
-                }
-            }
-        };
-        if fresh {
-            self.announce(&info);
-        }
-        info
+    /// The kind `kind` when it is served as `api_version`.
+    pub fn served(&self, api_version: &str, kind: &str) -> Option<Arc<KindInfo>> {
+        self.get(kind).filter(|k| k.serves(api_version))
+    }
+
+    /// Removes the registration of `kind` (a deleted CustomResourceDefinition's kind) and
+    /// returns it.
+    pub fn unregister(&self, kind: &str) -> Option<Arc<KindInfo>> {
+        self.kinds.write().remove(kind)
     }
 
     /// Every registered kind.
@@ -206,10 +212,29 @@ mod tests {
         r.on_register(Arc::new(move |k: &Arc<KindInfo>| {
             s.lock().unwrap().push(k.kind.clone())
         }));
-        r.get_or_dynamic("example.com/v1", "Widget");
-        r.get_or_dynamic("example.com/v1", "Widget");
+        r.register(KindInfo::dynamic("example.com/v1", "Widget", true));
+        r.register(KindInfo::dynamic("example.com/v1", "Widget", true));
         r.register(KindInfo::dynamic("example.com/v1", "Gadget", false));
         r.register(KindInfo::dynamic("example.com/v1", "Gadget", true));
         assert_eq!(*seen.lock().unwrap(), ["Widget", "Gadget"]);
+    }
+}
+
+#[cfg(test)]
+mod served_tests {
+    use super::*;
+
+    #[test]
+    fn a_kind_is_served_only_in_its_versions_and_unregistered_no_more() {
+        let r = Registry::new();
+        let mut info = KindInfo::dynamic("example.com/v1", "Widget", true);
+        info.served_versions.push("example.com/v1beta1".into());
+        r.register(info);
+        assert!(r.served("example.com/v1", "Widget").is_some());
+        assert!(r.served("example.com/v1beta1", "Widget").is_some());
+        assert!(r.served("example.com/v2", "Widget").is_none());
+        assert!(r.served("example.com/v1", "Gadget").is_none());
+        assert!(r.unregister("Widget").is_some());
+        assert!(r.get("Widget").is_none());
     }
 }

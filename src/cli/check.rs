@@ -12,7 +12,7 @@ use super::files::Source;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-use steady::api::{register_builtins, Registry};
+use steady::api::{register_builtins, CustomResourceDefinition, Registry};
 use steady::manifest::parse::{parse_documents, Document};
 use steady::store::{Store, StoreConfig};
 use steady::Error;
@@ -115,8 +115,8 @@ fn object_label(value: &serde_json::Value) -> String {
     format!("{kind}/{name}")
 }
 
-/// A store that knows the built-in kinds and holds nothing: decoding against it registers
-/// custom kinds (as the engine would) and writes no object.
+/// A store that knows the built-in kinds and writes nothing but its initial namespaces;
+/// [`check`] registers in it the kinds that definitions in the checked files define.
 fn offline_store() -> Store {
     let registry = Registry::new();
     register_builtins(&registry);
@@ -164,6 +164,13 @@ pub fn problems_of(file: &str, doc: &Document, label: &str, error: &Error) -> Ve
             .iter()
             .map(|e| problem(Some(&e.field), e.message.clone()))
             .collect(),
+        Error::NoMatch {
+            object,
+            api_version,
+        } => vec![problem(
+            Some("kind"),
+            Error::no_match(api_version, &object.kind).to_string(),
+        )],
         other => vec![problem(None, other.to_string())],
     }
 }
@@ -212,6 +219,10 @@ pub fn check(sources: &[Source]) -> Checked {
                     continue;
                 }
             };
+            // A definition serves its kind to the documents after it, as apply does.
+            if let Some(def) = decoded.object.downcast_ref::<CustomResourceDefinition>() {
+                store.registry().register(def.served_kind());
+            }
             for w in &decoded.warnings {
                 out.problems.push(Problem {
                     file: Some(src.name.clone()),
@@ -393,13 +404,39 @@ spec:
     }
 
     #[test]
-    fn custom_kinds_are_accepted_and_empty_files_warned_about() {
-        let c = check(&[
-            src("f.yaml", "apiVersion: games.example.com/v1\nkind: Fleet\nmetadata: {name: f}\nspec: {replicas: 2}\n"),
-            src("empty.yaml", "# nothing yet\n"),
-        ]);
-        assert_eq!(c.errors(), 0);
-        assert_eq!(c.entries.len(), 1);
-        assert_eq!(lines(&c), ["empty.yaml: warning: no objects in this file"]);
+    fn unserved_kinds_are_refused_defined_ones_accepted_and_empty_files_warned_about() {
+        const FLEET: &str =
+            "apiVersion: games.example.com/v1\nkind: Fleet\nmetadata: {name: f}\nspec: {replicas: 2}\n";
+        let c = check(&[src("f.yaml", FLEET), src("empty.yaml", "# nothing yet\n")]);
+        assert_eq!(c.errors(), 1);
+        let l = lines(&c);
+        assert!(
+            l[0].starts_with(
+                "f.yaml:2: document 1: Fleet/f: kind: no matches for kind \"Fleet\" in version \"games.example.com/v1\""
+            ),
+            "{l:?}"
+        );
+        assert!(l[0].contains("CustomResourceDefinition"), "a hint: {l:?}");
+        assert_eq!(l[1], "empty.yaml: warning: no objects in this file");
+
+        let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
+                   metadata: {name: fleets.games.example.com}\n\
+                   spec: {group: games.example.com, scope: Namespaced, names: {kind: Fleet, plural: fleets},\n\
+                   \x20 versions: [{name: v1, served: true, storage: true}]}\n";
+        let c = check(&[src("crd.yaml", crd), src("f.yaml", FLEET)]);
+        assert_eq!(c.errors(), 0, "{:?}", lines(&c));
+        assert_eq!(c.entries.len(), 2);
+    }
+
+    #[test]
+    fn a_namespace_on_a_cluster_scoped_kind_is_an_error() {
+        let c = check(&[src(
+            "n.yaml",
+            "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n  namespace: default\n",
+        )]);
+        assert_eq!(
+            lines(&c),
+            ["n.yaml:5: document 1: Node/n1: metadata.namespace: Node is cluster-scoped: namespace must not be set"]
+        );
     }
 }

@@ -25,15 +25,19 @@ fn to_dynamic(o: Arc<dyn Object>) -> Arc<DynamicObject> {
 }
 
 impl DynamicApi {
-    /// Access to `kind`; an unknown kind becomes a namespaced custom kind with
-    /// `api_version`.
-    pub fn new(store: Store, api_version: &str, kind: &str) -> Self {
-        let info = store.registry().get_or_dynamic(api_version, kind);
-        DynamicApi {
+    /// Access to `kind` as `api_version`. A kind the engine does not serve (not built in,
+    /// not registered by configuration or by a CustomResourceDefinition) is
+    /// [`Error::NoMatch`].
+    pub fn new(store: Store, api_version: &str, kind: &str) -> Result<Self> {
+        let info = store
+            .registry()
+            .served(api_version, kind)
+            .ok_or_else(|| Error::no_match(api_version, kind))?;
+        Ok(DynamicApi {
             store,
             info,
             namespace: None,
-        }
+        })
     }
 
     /// The same API scoped to `namespace`.
@@ -172,7 +176,11 @@ pub(crate) fn check_kind(info: &KindInfo, v: &Value) -> Result<()> {
         None => return Err(Error::invalid(r(), "kind", "kind is required")),
     }
     match v.get("apiVersion").and_then(Value::as_str) {
-        Some(a) if a == info.api_version || info.is_dynamic() => Ok(()),
+        Some(a) if info.serves(a) => Ok(()),
+        Some(a) if info.is_dynamic() => Err(Error::NoMatch {
+            object: r(),
+            api_version: a.to_string(),
+        }),
         Some(a) => Err(Error::invalid(
             r(),
             "apiVersion",

@@ -16,6 +16,7 @@
 //! - [`daemonset`]: one pod on every eligible node (nodeSelector, taints), following
 //!   nodes as they come and go.
 //! - [`volumes`]: PersistentVolumeClaims bound to host directories.
+//! - [`namespace`]: Namespaces `Active`, then `Terminating` and emptied when deleted.
 //! - [`gc`]: the garbage collector (ownerReferences; Background, Foreground and Orphan
 //!   deletion), one controller per kind, custom kinds included.
 //!
@@ -40,6 +41,7 @@ pub mod hash;
 pub mod hpa;
 pub mod job;
 pub mod metrics;
+pub mod namespace;
 pub mod node_lifecycle;
 pub mod pods;
 pub mod replicaset;
@@ -72,7 +74,7 @@ pub(crate) fn write_own_status<K: Resource>(
 }
 
 /// The built-in workload controllers, ready to register: ReplicaSet, Deployment,
-/// StatefulSet, Job, DaemonSet and the claim binder.
+/// StatefulSet, Job, DaemonSet, the claim binder and the namespace controller.
 pub fn builtin() -> Vec<Controller> {
     vec![
         replicaset::controller(),
@@ -81,5 +83,6 @@ pub fn builtin() -> Vec<Controller> {
         job::controller(),
         daemonset::controller(),
         volumes::controller(),
+        namespace::controller(),
     ]
 }

@@ -381,9 +381,10 @@ impl Engine {
         Api::all(self.store.clone())
     }
 
-    /// Access to any kind by name; an unknown kind becomes a custom kind served as
-    /// `api_version`.
-    pub fn dynamic(&self, api_version: &str, kind: &str) -> DynamicApi {
+    /// Access to any served kind by name: a built-in, a kind registered with
+    /// [`EngineBuilder::kind`], or one defined by a CustomResourceDefinition. Any other kind
+    /// is [`Error::NoMatch`](crate::Error::NoMatch): kinds are never made up on first use.
+    pub fn dynamic(&self, api_version: &str, kind: &str) -> Result<DynamicApi> {
         DynamicApi::new(self.store.clone(), api_version, kind)
     }
 

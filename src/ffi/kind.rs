@@ -3,9 +3,10 @@
 //! - `"Pod"`, `"Deployment"`: a bare kind names a built-in kind (any typed kind the engine
 //!   has).
 //! - `"example.com/v1/Widget"`, `"apps/v1/Deployment"`, `"v1/Pod"`: `apiVersion/Kind`, split
-//!   at the last `/`, names any kind. A kind the engine does not know yet becomes a custom
-//!   kind served as that apiVersion (as `Engine::dynamic` does); a built-in named with another
-//!   apiVersion than the one it is served as is an error.
+//!   at the last `/`, names any kind the engine serves: a built-in, or a custom kind
+//!   registered by the `"kinds"` configuration or by a CustomResourceDefinition. A kind the
+//!   engine does not serve is an error naming it (never a kind made up on first use), and so
+//!   is a built-in named with another apiVersion than the one it is served as.
 //!
 //! The rule does not depend on what the engine holds: a custom kind is always named with its
 //! apiVersion, so the same string works before and after its first object exists.
@@ -19,7 +20,7 @@ pub(crate) fn resolve(engine: &Engine, spec: &str) -> Result<DynamicApi, FfiErro
     let (api_version, kind) = split(spec)?;
     let registry = engine.store().registry();
     match (api_version, registry.get(kind)) {
-        (None, Some(info)) if !info.is_dynamic() => Ok(engine.dynamic(&info.api_version, kind)),
+        (None, Some(info)) if !info.is_dynamic() => Ok(engine.dynamic(&info.api_version, kind)?),
         (None, _) => Err(FfiError::invalid(format!(
             "unknown kind {kind:?}: a bare kind names a built-in kind; name a custom kind with \
              its apiVersion, as \"example.com/v1/{kind}\""
@@ -30,7 +31,7 @@ pub(crate) fn resolve(engine: &Engine, spec: &str) -> Result<DynamicApi, FfiErro
                 info.api_version
             )))
         }
-        (Some(av), _) => Ok(engine.dynamic(av, kind)),
+        (Some(av), _) => Ok(engine.dynamic(av, kind)?),
     }
 }
 
@@ -70,7 +71,15 @@ mod tests {
 
     #[test]
     fn bare_names_resolve_only_built_in_kinds() {
-        let e = Engine::builder().workers(1).build().unwrap();
+        let e = Engine::builder()
+            .workers(1)
+            .kind(crate::api::KindInfo::dynamic(
+                "example.com/v1",
+                "Widget",
+                true,
+            ))
+            .build()
+            .unwrap();
         assert_eq!(resolve(&e, "Pod").unwrap().info().api_version, "v1");
         assert_eq!(
             resolve(&e, "Deployment").unwrap().info().api_version,
@@ -83,9 +92,18 @@ mod tests {
             "{}",
             err.message
         );
-        // Even once the custom kind exists, it is named with its apiVersion.
+        // A registered custom kind is still named with its apiVersion.
         resolve(&e, "example.com/v1/Widget").unwrap();
         assert!(resolve(&e, "Widget").is_err());
+        // A kind the engine does not serve is refused, naming it.
+        let err = resolve(&e, "example.com/v1/Gadget").unwrap_err();
+        assert_eq!(err.code, steady_result::STEADY_INVALID);
+        assert!(
+            err.message
+                .contains("no matches for kind \"Gadget\" in version \"example.com/v1\""),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -131,6 +131,7 @@ pub(crate) fn controller(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::KindInfo;
 
     #[test]
     fn delete_options_map_to_delete_params() {
@@ -157,7 +158,12 @@ mod tests {
 
     #[test]
     fn bad_controller_options_name_the_key() {
-        let e = Engine::builder().workers(1).build().unwrap();
+        let e = Engine::builder()
+            .workers(1)
+            .kind(KindInfo::dynamic("example.com/v1", "Widget", true))
+            .kind(KindInfo::dynamic("example.com/v1", "Part", true))
+            .build()
+            .unwrap();
         let c = || Controller::new("c", "example.com/v1", "Widget");
         let m = |t: &str| controller(&e, c(), Some(t)).unwrap_err().message;
         assert!(m(r#"{"own": []}"#).contains("unknown key \"own\""));
@@ -174,9 +180,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok.concurrency, 2);
+        // An owned kind the engine does not serve is refused, naming it.
+        let unserved = controller(&e, c(), Some(r#"{"owns": ["example.com/v1/Bolt"]}"#))
+            .unwrap_err()
+            .message;
         assert!(
-            e.store().registry().get("Part").is_some(),
-            "owned custom kind registered"
+            unserved.contains("no matches for kind \"Bolt\""),
+            "{unserved}"
         );
     }
 }

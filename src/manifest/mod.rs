@@ -6,7 +6,7 @@
 
 pub mod parse;
 
-use crate::api::{Extra, KindInfo, Object, Registry};
+use crate::api::{CustomResourceDefinition, Extra, KindInfo, Object};
 use crate::client::{merge, prepare_apply, ApplyAction};
 use crate::error::{Error, ObjectRef, Result};
 use crate::store::{Store, TxnOp};
@@ -59,20 +59,28 @@ fn in_doc(doc: &Document, field: Option<&str>, e: Error) -> Error {
     }
 }
 
-/// Parses `text` and decodes and validates every object in it, without touching the store's
-/// contents (custom kinds met for the first time are registered).
+/// Parses `text` and decodes and validates every object in it, without touching the store.
+/// A kind the engine does not serve is [`Error::NoMatch`], unless a CustomResourceDefinition
+/// earlier in the same text defines it.
 pub fn decode(store: &Store, text: &str) -> Result<Vec<Decoded>> {
     let docs = parse::parse_documents(text).map_err(|e| Error::Parse {
         document: e.document,
         line: e.line,
         message: e.message.clone(),
     })?;
-    docs.into_iter()
-        .map(|d| decode_document(store.registry(), store, d))
-        .collect()
+    let mut defined: Vec<Arc<KindInfo>> = Vec::new();
+    let mut out = Vec::with_capacity(docs.len());
+    for d in docs {
+        let decoded = decode_document(store, &defined, d)?;
+        if let Some(def) = decoded.object.downcast_ref::<CustomResourceDefinition>() {
+            defined.push(Arc::new(def.served_kind()));
+        }
+        out.push(decoded);
+    }
+    Ok(out)
 }
 
-fn decode_document(registry: &Registry, store: &Store, doc: Document) -> Result<Decoded> {
+fn decode_document(store: &Store, defined: &[Arc<KindInfo>], doc: Document) -> Result<Decoded> {
     let v = &doc.value;
     let kind = v
         .get("kind")
@@ -114,12 +122,41 @@ fn decode_document(registry: &Registry, store: &Store, doc: Document) -> Result<
             Error::invalid(r, "metadata.name", "name is required"),
         ));
     }
-    let info = registry.get_or_dynamic(api_version, &kind);
+    let registry = store.registry();
+    let info = match registry.get(&kind).or_else(|| {
+        defined
+            .iter()
+            .find(|k| k.kind == kind && k.serves(api_version))
+            .cloned()
+    }) {
+        Some(info) => info,
+        None => {
+            return Err(in_doc(
+                &doc,
+                Some("kind"),
+                Error::NoMatch {
+                    object: r,
+                    api_version: api_version.to_string(),
+                },
+            ))
+        }
+    };
     let mut r = r;
     if info.namespaced && r.namespace.is_none() {
         r.namespace = Some("default".into());
     }
-    crate::client::check_kind(&info, v).map_err(|e| in_doc(&doc, None, e))?;
+    if !info.namespaced && r.namespace.is_some() {
+        return Err(in_doc(
+            &doc,
+            Some("metadata.namespace"),
+            Error::invalid(
+                r,
+                "metadata.namespace",
+                format!("{kind} is cluster-scoped: namespace must not be set"),
+            ),
+        ));
+    }
+    crate::client::check_kind(&info, v).map_err(|e| in_doc(&doc, Some("apiVersion"), e))?;
     let mut object = info.decode(v.clone()).map_err(|e| {
         let field = e.field.clone();
         in_doc(
@@ -134,7 +171,7 @@ fn decode_document(registry: &Registry, store: &Store, doc: Document) -> Result<
     if info.namespaced && object.meta().namespace.is_none() {
         crate::api::make_mut(&mut object).meta_mut().namespace = Some("default".into());
     }
-    store.validate(object.as_ref()).map_err(|e| {
+    store.validate_as(&info, object.as_ref()).map_err(|e| {
         let field = match &e {
             Error::Invalid { errors, .. } => errors.first().map(|f| f.field.clone()),
             _ => None,
@@ -179,7 +216,8 @@ pub fn apply(store: &Store, text: &str) -> Result<ApplyReport> {
             let m = d.object.meta();
             let live = match store.get(&d.info.kind, m.namespace.as_deref(), &m.name) {
                 Ok(o) if !m.name.is_empty() => Some(o),
-                Ok(_) | Err(Error::NotFound { .. }) => None,
+                // A kind defined earlier in this apply has no objects yet.
+                Ok(_) | Err(Error::NotFound { .. } | Error::NoMatch { .. }) => None,
                 Err(e) => return Err(in_doc(&d.document, None, e)),
             };
             let mut desired = d.document.value.clone();

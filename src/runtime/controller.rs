@@ -10,6 +10,7 @@
 use crate::api::{DynamicObject, Object, Resource, Selector, Time};
 use crate::client::{Api, DynamicApi};
 use crate::clock::SharedClock;
+use crate::error::Result;
 use crate::runtime::events::{EventKind, EventRecorder};
 use crate::runtime::queue::RateLimiterConfig;
 use crate::store::Store;
@@ -231,23 +232,25 @@ impl Context {
         }
     }
 
-    /// Access to any kind by name, in the object's namespace.
-    pub fn dynamic(&self, api_version: &str, kind: &str) -> DynamicApi {
-        let api = DynamicApi::new(self.store.clone(), api_version, kind);
-        match self.key.namespace() {
+    /// Access to any served kind by name, in the object's namespace ([`Error::NoMatch`] for
+    /// a kind the engine does not serve).
+    pub fn dynamic(&self, api_version: &str, kind: &str) -> Result<DynamicApi> {
+        let api = DynamicApi::new(self.store.clone(), api_version, kind)?;
+        Ok(match self.key.namespace() {
             Some(ns) if api.info().namespaced => api.namespace(ns),
             _ => api,
-        }
+        })
     }
 
-    /// Access to the primary kind by name (objects as [`DynamicObject`]s).
-    pub fn primary(&self) -> DynamicApi {
+    /// Access to the primary kind by name (objects as [`DynamicObject`]s); an error only
+    /// once the kind is no longer served (its CustomResourceDefinition was deleted).
+    pub fn primary(&self) -> Result<DynamicApi> {
         self.dynamic(&self.api_version, &self.kind)
     }
 
     /// The primary object as a [`DynamicObject`], or `None` if it is gone.
     pub fn dynamic_object(&self) -> Option<Arc<DynamicObject>> {
-        self.primary().get(self.key.name()).ok()
+        self.primary().ok()?.get(self.key.name()).ok()
     }
 
     /// The store.
@@ -376,7 +379,11 @@ pub(crate) enum Watched {
 ///     Ok(Action::done())
 /// }
 ///
-/// let engine = steady::Engine::builder().build().unwrap();
+/// // The kind must be served: registered here, or defined by a CustomResourceDefinition.
+/// let engine = steady::Engine::builder()
+///     .kind(steady::api::KindInfo::dynamic("example.com/v1", "Widget", true))
+///     .build()
+///     .unwrap();
 /// engine.add_controller(Controller::new("widgets", "example.com/v1", "Widget").owns("ConfigMap").build(reconcile)).unwrap();
 /// ```
 pub struct Controller {

@@ -344,6 +344,7 @@ mod tests {
         let mut cm = ConfigMap::default();
         cm.metadata.name = name.into();
         cm.metadata.namespace = Some(ns.into());
+        crate::store::ensure_namespaces(f.engine.store(), &[ns]);
         f.engine.api::<ConfigMap>().create(cm).unwrap()
     }
 

@@ -148,6 +148,7 @@ mod tests {
     }
 
     fn stored_config_map(engine: &Engine, ns: &str, name: &str) -> Arc<ConfigMap> {
+        crate::store::ensure_namespaces(engine.store(), &[ns]);
         engine
             .api::<ConfigMap>()
             .create(config_map(ns, name))

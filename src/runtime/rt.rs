@@ -253,9 +253,11 @@ impl Runtime {
                 object: crate::ObjectRef::new("Controller", None, &c.name),
             });
         }
-        // Kinds must exist in the registry before they are watched.
+        // Kinds must be served before they are reconciled or watched.
         let registry = inner.store.registry();
-        registry.get_or_dynamic(&c.api_version, &c.kind);
+        if registry.served(&c.api_version, &c.kind).is_none() {
+            return Err(Error::no_match(&c.api_version, &c.kind));
+        }
         for (kind, _) in &c.watches {
             if registry.get(kind).is_none() {
                 return Err(Error::invalid(

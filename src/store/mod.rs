@@ -14,9 +14,13 @@
 //! `kind` module.
 
 mod kind;
+mod lifecycle;
 mod watch;
 
 pub use kind::FieldExtractor;
+#[cfg(test)]
+pub(crate) use lifecycle::ensure_namespaces;
+pub use lifecycle::{INITIAL_NAMESPACES, NAMESPACE_FINALIZER};
 pub use watch::{Event, EventType, Watch, WatchCloser, WatchEvent};
 
 use crate::api::validation::validate_meta;
@@ -24,7 +28,8 @@ use crate::api::{FieldError, KindInfo, Object, Registry, Selector};
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::{Error, ObjectRef, Result};
 use kind::{Key, KindState, KindStore, Stored, WatcherSlot};
-use parking_lot::{MutexGuard, RwLock};
+use lifecycle::{Staged, DEFINITION_KIND};
+use parking_lot::{Mutex, MutexGuard, RwLock};
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
@@ -200,6 +205,16 @@ pub struct WatchParams {
     pub bookmarks: bool,
 }
 
+impl TxnOp {
+    /// The kind the operation writes or checks.
+    pub fn kind(&self) -> &str {
+        match self {
+            TxnOp::Create(o) | TxnOp::Update(o) | TxnOp::UpdateStatus(o) => o.kind(),
+            TxnOp::Delete { kind, .. } | TxnOp::Check { kind, .. } => kind,
+        }
+    }
+}
+
 /// One operation of a [`Store::transaction`].
 #[derive(Debug)]
 pub enum TxnOp {
@@ -291,6 +306,9 @@ struct Inner {
     closed: AtomicBool,
     /// Kinds whose deletion is graceful (pods on a node), with their policy.
     graceful: RwLock<HashMap<String, GracefulDeletion>>,
+    /// Held by every write of a CustomResourceDefinition from prepare to publish (see
+    /// `lifecycle`).
+    definitions: Mutex<()>,
 }
 
 /// Decides whether deleting an object is graceful and for how long by default: `Some(seconds)`
@@ -338,10 +356,12 @@ fn conflict(info: &KindInfo, cur: &dyn Object, message: String) -> Error {
 const GENERATE_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 impl Store {
-    /// An empty store over `registry`.
+    /// A new store over `registry`. When the registry serves Namespaces, the store starts as
+    /// a Kubernetes cluster does, with the Namespaces [`INITIAL_NAMESPACES`] (created in one
+    /// write, revision 2); otherwise it is empty at revision 1.
     pub fn new(registry: Arc<Registry>, config: StoreConfig) -> Self {
         let seed = RandomState::new().hash_one(0x5eed_u64);
-        Store {
+        let store = Store {
             inner: Arc::new(Inner {
                 registry,
                 kinds: RwLock::new(HashMap::new()),
@@ -354,8 +374,11 @@ impl Store {
                 watch_ids: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
                 graceful: RwLock::new(HashMap::new()),
+                definitions: Mutex::new(()),
             }),
-        }
+        };
+        store.create_initial_namespaces();
+        store
     }
 
     /// The kind registry.
@@ -443,19 +466,22 @@ impl Store {
         let mut kinds = self.inner.kinds.write();
         kinds
             .entry(info.kind.clone())
-            .or_insert_with(|| {
-                let ks = KindStore::new(info.clone(), self.inner.config.history_limit);
-                {
-                    let mut st = ks.state.lock();
-                    for (k, name, ex) in self.inner.field_indexes.read().iter() {
-                        if *k == info.kind {
-                            st.add_field_index(name, ex.clone(), &ks.objects);
-                        }
-                    }
-                }
-                Arc::new(ks)
-            })
+            .or_insert_with(|| Arc::new(self.new_kind_store(info.clone())))
             .clone()
+    }
+
+    /// An empty kind store for `info`, with the field indexes registered for its kind.
+    fn new_kind_store(&self, info: Arc<KindInfo>) -> KindStore {
+        let ks = KindStore::new(info, self.inner.config.history_limit);
+        {
+            let mut st = ks.state.lock();
+            for (k, name, ex) in self.inner.field_indexes.read().iter() {
+                if *k == ks.info.kind {
+                    st.add_field_index(name, ex.clone(), &ks.objects);
+                }
+            }
+        }
+        ks
     }
 
     fn kind_named(&self, kind: &str) -> Result<Arc<KindStore>> {
@@ -464,17 +490,38 @@ impl Store {
         }
         match self.inner.registry.get(kind) {
             Some(info) => Ok(self.kind_store(&info)),
-            None => Err(Error::invalid(
-                ObjectRef::new(kind, None, ""),
-                "kind",
-                format!("unknown kind {kind:?}"),
-            )),
+            None => Err(Error::NoMatch {
+                object: ObjectRef::new(kind, None, ""),
+                api_version: String::new(),
+            }),
         }
     }
 
+    /// The kind store of `obj`'s kind, which must be served in `obj`'s apiVersion (by the
+    /// registry, or by a definition staged earlier in the same transaction).
     fn kind_of(&self, obj: &dyn Object) -> Result<Arc<KindStore>> {
+        self.kind_in(obj, &Staged::default())
+    }
+
+    fn kind_in(&self, obj: &dyn Object, staged: &Staged) -> Result<Arc<KindStore>> {
         if obj.kind().is_empty() {
             return Err(Error::invalid(obj_ref_any(obj), "kind", "kind is required"));
+        }
+        // The registry decides what is served (a removed definition's kind store may linger
+        // while it still holds objects); the kind store is looked up after.
+        if self
+            .inner
+            .registry
+            .served(obj.api_version(), obj.kind())
+            .is_none()
+        {
+            if let Some(ks) = staged.kind(obj.api_version(), obj.kind()) {
+                return Ok(ks.clone());
+            }
+            return Err(Error::NoMatch {
+                object: obj_ref_any(obj),
+                api_version: obj.api_version().to_string(),
+            });
         }
         if let Some(ks) = self.inner.kinds.read().get(obj.kind()) {
             return Ok(ks.clone());
@@ -482,7 +529,8 @@ impl Store {
         let info = self
             .inner
             .registry
-            .get_or_dynamic(obj.api_version(), obj.kind());
+            .get(obj.kind())
+            .ok_or_else(|| Error::no_match(obj.api_version(), obj.kind()))?;
         Ok(self.kind_store(&info))
     }
 
@@ -598,8 +646,14 @@ impl Store {
     /// Checks `obj` as a write would (metadata, kind-specific rules, size), without writing.
     pub fn validate(&self, obj: &dyn Object) -> Result<()> {
         let ks = self.kind_of(obj)?;
-        self.validate_in(&ks.info, obj)?;
-        self.check_size(&ks.info, obj, None).map(|_| ())
+        self.validate_as(&ks.info, obj)
+    }
+
+    /// [`Store::validate`] of an object of the kind `info` describes, which need not be
+    /// registered yet (a kind whose definition comes earlier in the same manifest).
+    pub fn validate_as(&self, info: &KindInfo, obj: &dyn Object) -> Result<()> {
+        self.validate_in(info, obj)?;
+        self.check_size(info, obj, None).map(|_| ())
     }
 
     fn validate_in(&self, info: &KindInfo, obj: &dyn Object) -> Result<()> {
@@ -702,9 +756,12 @@ impl Store {
     /// creationTimestamp, generates the name from `generateName` when the name is empty,
     /// and drops any status (status is written through [`Store::update_status`]).
     pub fn create(&self, obj: Arc<dyn Object>) -> Result<Arc<dyn Object>> {
+        if obj.kind() == DEFINITION_KIND {
+            return self.single(TxnOp::Create(obj));
+        }
         let ks = self.kind_of(obj.as_ref())?;
         let generated = obj.meta().name.is_empty() && obj.meta().generate_name.is_some();
-        let mut w = self.prepare_create(&ks, obj)?;
+        let mut w = self.prepare_create(&ks, obj, &Staged::default())?;
         for _ in 0..8 {
             match self.commit_one(w)? {
                 Outcome::Done(o) => return Ok(o.expect("a create writes an object")),
@@ -743,6 +800,9 @@ impl Store {
 
     /// [`Store::update`], of the status too with `with_status`.
     fn update_inner(&self, mut obj: Arc<dyn Object>, with_status: bool) -> Result<Arc<dyn Object>> {
+        if obj.kind() == DEFINITION_KIND && !with_status {
+            return self.single(TxnOp::Update(obj));
+        }
         let ks = self.kind_of(obj.as_ref())?;
         Self::normalize(&ks.info, uniq(&mut obj).meta_mut())?;
         loop {
@@ -797,6 +857,23 @@ impl Store {
         params: &DeleteParams,
     ) -> Result<Deleted> {
         let ks = self.kind_named(kind)?;
+        if kind == DEFINITION_KIND {
+            // Through a transaction: it unregisters the kind when the definition goes.
+            let removing = ks.get(&make_key(&ks.info, None, name)).is_some_and(|c| {
+                c.meta().finalizers.is_empty() && params.propagation.finalizer().is_none()
+            });
+            let o = self.single(TxnOp::Delete {
+                kind: kind.to_string(),
+                namespace: None,
+                name: name.to_string(),
+                params: params.clone(),
+            })?;
+            return Ok(if removing {
+                Deleted::Gone(o)
+            } else {
+                Deleted::Pending(o)
+            });
+        }
         loop {
             let w = self.prepare_delete(&ks, namespace, name, params)?;
             let removing = matches!(w.action, Action::Remove);
@@ -816,10 +893,22 @@ impl Store {
     /// checked against the state at commit time. Returns, per operation, the object written
     /// (for a deletion its last state; for a check, the object checked).
     pub fn transaction(&self, ops: Vec<TxnOp>) -> Result<Vec<Option<Arc<dyn Object>>>> {
+        let defines = ops.iter().any(|op| op.kind() == DEFINITION_KIND);
+        let _definitions = defines.then(|| self.inner.definitions.lock());
         loop {
             let mut writes = Vec::with_capacity(ops.len());
+            let mut staged = Staged::default();
             for op in &ops {
-                writes.push(self.prepare_op(op)?);
+                if let TxnOp::Delete { kind, name, .. } = op {
+                    if kind == DEFINITION_KIND {
+                        self.check_undefine(name)?;
+                    }
+                }
+                let w = self.prepare_op(op, &staged)?;
+                if defines || w.ks.info.kind == "Namespace" {
+                    self.stage(&w, &mut staged)?;
+                }
+                writes.push(w);
             }
             let mut seen = std::collections::HashSet::with_capacity(writes.len());
             for a in &writes {
@@ -859,26 +948,46 @@ impl Store {
                 0
             };
             let mut out = Vec::with_capacity(writes.len());
+            let mut definitions = Vec::new();
             for w in writes {
                 let st = &mut guards
                     .iter_mut()
                     .find(|(k, _)| Arc::ptr_eq(k, &w.ks))
                     .expect("locked above")
                     .1;
-                out.push(apply(w, st, rev));
+                let defines = w.ks.info.kind == DEFINITION_KIND;
+                let removed = matches!(w.action, Action::Remove);
+                let o = apply(w, st, rev);
+                if let Some(o) = o.as_ref().filter(|_| defines) {
+                    definitions.push((o.clone(), removed));
+                }
+                out.push(o);
+            }
+            drop(guards);
+            if defines {
+                self.publish(&definitions, &staged);
             }
             return Ok(out);
         }
     }
 
-    fn prepare_op(&self, op: &TxnOp) -> Result<Write> {
+    /// One write of a transaction through a transaction (the path that publishes kinds).
+    fn single(&self, op: TxnOp) -> Result<Arc<dyn Object>> {
+        let mut out = self.transaction(vec![op])?;
+        Ok(out
+            .pop()
+            .flatten()
+            .expect("a write of one object reports it"))
+    }
+
+    fn prepare_op(&self, op: &TxnOp, staged: &Staged) -> Result<Write> {
         match op {
             TxnOp::Create(o) => {
-                let ks = self.kind_of(o.as_ref())?;
-                self.prepare_create(&ks, o.clone_arc())
+                let ks = self.kind_in(o.as_ref(), staged)?;
+                self.prepare_create(&ks, o.clone_arc(), staged)
             }
             TxnOp::Update(o) => {
-                let ks = self.kind_of(o.as_ref())?;
+                let ks = self.kind_in(o.as_ref(), staged)?;
                 let mut o = o.clone_arc();
                 Self::normalize(&ks.info, uniq(&mut o).meta_mut())?;
                 self.prepare_update(&ks, o, false)
@@ -935,7 +1044,12 @@ impl Store {
         }
     }
 
-    fn prepare_create(&self, ks: &Arc<KindStore>, mut obj: Arc<dyn Object>) -> Result<Write> {
+    fn prepare_create(
+        &self,
+        ks: &Arc<KindStore>,
+        mut obj: Arc<dyn Object>,
+        staged: &Staged,
+    ) -> Result<Write> {
         let info = &ks.info;
         let o = uniq(&mut obj);
         if o.meta().name.is_empty() {
@@ -951,6 +1065,13 @@ impl Store {
             ));
         }
         Self::normalize(info, o.meta_mut())?;
+        self.check_namespace(info, o, staged)?;
+        if info.kind == "Namespace" && !o.meta().finalizers.iter().any(|f| f == NAMESPACE_FINALIZER)
+        {
+            o.meta_mut()
+                .finalizers
+                .push(NAMESPACE_FINALIZER.to_string());
+        }
         let key = make_key(info, o.meta().namespace.as_deref(), &o.meta().name);
         {
             let now = self.inner.config.clock.now();
@@ -1045,6 +1166,7 @@ impl Store {
         }
         if !spec_same {
             o.validate(&mut errors);
+            o.validate_update(cur.as_ref(), &mut errors);
         }
         if !errors.is_empty() {
             return Err(Error::Invalid {
@@ -1643,6 +1765,7 @@ mod tests {
         let registry = Arc::new(Registry::new());
         crate::api::register_builtins(&registry);
         let store = Store::new(registry, StoreConfig::default());
+        ensure_namespaces(&store, &["a", "b", "c"]);
         for (ns, name) in [("b", "x"), ("a", "y"), ("a", "x"), ("c", "a")] {
             let mut cm = ConfigMap::default();
             cm.metadata.name = name.into();

@@ -104,7 +104,7 @@ static int metrics_contain(steady_engine *e, const char *text) {
 
 static void a_controller_reconciles_and_reenters_the_api(void) {
     steady_engine *e = NULL;
-    CHECK_OK(steady_engine_new("{\"workers\": 2}", &e));
+    CHECK_OK(steady_engine_new("{\"workers\": 2, \"kinds\": [{\"apiVersion\": \"example.com/v1\", \"kind\": \"Widget\"}, {\"apiVersion\": \"example.com/v1\", \"kind\": \"Gadget\"}]}", &e));
     /* An object that exists before the controller is reconciled first. */
     CHECK_OK(steady_engine_apply(e, "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: early}\n", NULL));
     static struct host h;
@@ -190,7 +190,7 @@ static int32_t fails_terminally(void *userdata, const steady_reconcile_request *
 
 static void actions_requeue_terminal_and_nonsense(void) {
     steady_engine *e = NULL;
-    CHECK_OK(steady_engine_new("{\"workers\": 2}", &e));
+    CHECK_OK(steady_engine_new("{\"workers\": 2, \"kinds\": [{\"apiVersion\": \"example.com/v1\", \"kind\": \"Widget\"}, {\"apiVersion\": \"example.com/v1\", \"kind\": \"Gadget\"}]}", &e));
     CHECK_OK(steady_engine_apply(e, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: poll}\n", NULL));
     CHECK_OK(steady_engine_add_controller(e, "poller", "ConfigMap", NULL, always_requeue, NULL, NULL));
     /* Requeue after 1 ms: reconciled again and again without any change. */

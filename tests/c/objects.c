@@ -17,6 +17,10 @@ static const char *WEB =
     "      containers: [{name: web, image: nginx:1.25}]\n"
     "---\n"
     "apiVersion: v1\n"
+    "kind: Namespace\n"
+    "metadata: {name: prod}\n"
+    "---\n"
+    "apiVersion: v1\n"
     "kind: ConfigMap\n"
     "metadata: {name: settings, namespace: prod, labels: {tier: front}}\n"
     "data: {color: blue}\n";
@@ -95,9 +99,13 @@ static void list_filters_by_namespace_and_selector(steady_engine *e) {
     CHECK(json != NULL && strstr(json, "\"name\":\"j\"") == NULL);
     steady_string_free(json);
     json = NULL;
-    CHECK_OK(steady_engine_list(e, "example.com/v1/Nothing", NULL, NULL, &json));
+    CHECK_OK(steady_engine_list(e, "example.com/v1/Gadget", NULL, NULL, &json));
     CHECK_CONTAINS(json, "\"items\":[]");
     steady_string_free(json);
+    json = NULL;
+    /* A kind the engine does not serve is refused, naming it: never made up on first use. */
+    CHECK_RC(steady_engine_list(e, "example.com/v1/Nothing", NULL, NULL, &json), STEADY_INVALID);
+    CHECK_ERROR_MENTIONS("no matches for kind \"Nothing\" in version \"example.com/v1\"");
     CHECK_RC(steady_engine_list(e, "ConfigMap", NULL, "tier in (front", &json), STEADY_INVALID);
     CHECK_ERROR_MENTIONS("invalid label selector");
 }
@@ -272,7 +280,7 @@ static void threads_share_an_engine(steady_engine *e) {
 
 int main(void) {
     steady_engine *e = NULL;
-    CHECK_OK(steady_engine_new("{\"workers\": 1}", &e));
+    CHECK_OK(steady_engine_new("{\"workers\": 1, \"kinds\": [{\"apiVersion\": \"example.com/v1\", \"kind\": \"Widget\"}, {\"apiVersion\": \"example.com/v1\", \"kind\": \"Gadget\"}]}", &e));
     apply_reports_what_it_did(e);
     get_reads_one_object(e);
     list_filters_by_namespace_and_selector(e);

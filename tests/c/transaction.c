@@ -22,7 +22,7 @@ static int exists(steady_engine *e, const char *kind, const char *name) {
 
 int main(void) {
     steady_engine *e = NULL;
-    CHECK_OK(steady_engine_new("{\"workers\": 1}", &e));
+    CHECK_OK(steady_engine_new("{\"workers\": 1, \"kinds\": [{\"apiVersion\": \"example.com/v1\", \"kind\": \"Widget\"}, {\"apiVersion\": \"example.com/v1\", \"kind\": \"Gadget\"}]}", &e));
 
     /* Two creates of two kinds in one transaction: both, at one revision. */
     char *out = NULL;

@@ -4,22 +4,40 @@
 pub mod kubelet;
 
 use serde_json::{json, Value};
-use steady::api::{DynamicObject, Object};
+use steady::api::{DynamicObject, KindInfo, Object};
 use steady::client::DynamicApi;
 use steady::Engine;
 
+/// The custom kinds the tests use (example.com/v1, namespaced).
+pub const TEST_KINDS: [&str; 4] = ["Counter", "Widget", "Gadget", "Gizmo"];
+
+/// A builder that serves the test kinds ([`TEST_KINDS`]): steady serves no kind it was not
+/// told about.
+pub fn builder() -> steady::EngineBuilder {
+    TEST_KINDS.iter().fold(Engine::builder(), |b, k| {
+        b.kind(KindInfo::dynamic("example.com/v1", k, true))
+    })
+}
+
 /// An engine without nodes: the store and the controllers only, so nothing but the test
-/// writes to the store (store tests count revisions).
+/// writes to the store (store tests count revisions). It serves the test kinds.
 pub fn engine() -> Engine {
-    Engine::builder()
-        .local_node(false)
-        .build()
-        .expect("engine starts")
+    builder().local_node(false).build().expect("engine starts")
+}
+
+/// Creates the Namespaces `names`: objects may only be created in a Namespace that exists.
+pub fn namespaces(e: &Engine, names: &[&str]) {
+    for n in names {
+        e.apply(&format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {n}}}\n"
+        ))
+        .expect("namespace applies");
+    }
 }
 
 /// Access to the custom kind `Counter` (example.com/v1).
 pub fn counters(e: &Engine) -> DynamicApi {
-    e.dynamic("example.com/v1", "Counter")
+    e.dynamic("example.com/v1", "Counter").unwrap()
 }
 
 /// A Counter named `name` with `spec.value`.

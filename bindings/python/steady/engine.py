@@ -51,7 +51,9 @@ class Engine(Handle):
     the engine's configuration: ``workers``, ``history_limit``, ``watch_capacity``,
     ``max_object_bytes``, ``shutdown_grace_ms``, ``kinds`` (custom kinds registered ahead,
     ``[{"apiVersion", "kind", "namespaced"}]``). An unknown key raises
-    :class:`steady.Invalid`.
+    :class:`steady.Invalid`. steady serves the built-in kinds, the ``kinds`` given here and
+    those a CustomResourceDefinition applied to it defines; any other kind raises
+    :class:`steady.Invalid` ("no matches for kind ...").
 
     Use it as a context manager or call :meth:`close`; afterwards every method raises
     :class:`steady.Closed`. An engine that has controllers registered lives until it is
@@ -59,7 +61,8 @@ class Engine(Handle):
 
     **Kinds** are named by one string: ``"Pod"``, ``"Deployment"`` (a bare kind names a
     built-in kind) or ``"apiVersion/Kind"``: ``"example.com/v1/Widget"``,
-    ``"apps/v1/Deployment"`` (any kind). A custom kind is always named with its apiVersion.
+    ``"apps/v1/Deployment"`` (any served kind). A custom kind is always named with its
+    apiVersion.
 
     Every method may be called from any thread, including from reconcile and worker
     functions.

@@ -16,6 +16,10 @@ def eventually(cond: Callable[[], bool], what: str, secs: float = 20.0) -> None:
         time.sleep(0.002)
 
 
+#: The custom kinds the tests use: steady serves no kind it was not told about.
+TEST_KINDS = [{"apiVersion": "example.com/v1", "kind": k} for k in ("Widget", "Gadget", "Fleet")]
+
+
 def widget(name: str, size: int = 1, **labels: str) -> dict:
     """A custom-kind object."""
     return {

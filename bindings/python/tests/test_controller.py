@@ -11,7 +11,7 @@ from typing import Optional
 
 import steady
 
-from .support import eventually, widget
+from .support import TEST_KINDS, eventually, widget
 
 W = "example.com/v1/Widget"
 
@@ -26,7 +26,7 @@ def config_map_exists(e: steady.Engine, name: str) -> bool:
 
 class Controllers(unittest.TestCase):
     def setUp(self) -> None:
-        self.e = steady.Engine(workers=2)
+        self.e = steady.Engine(kinds=TEST_KINDS, workers=2)
 
     def tearDown(self) -> None:
         self.e.close()

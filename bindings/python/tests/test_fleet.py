@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 import steady
 
-from .support import eventually
+from .support import TEST_KINDS, eventually
 
 FLEET = "example.com/v1/Fleet"
 IMAGE = "fleet-worker"
@@ -45,7 +45,7 @@ def crash_looping(pod: dict[str, Any]) -> bool:
 
 class Fleet(unittest.TestCase):
     def setUp(self) -> None:
-        self.e = steady.Engine(workers=2)
+        self.e = steady.Engine(kinds=TEST_KINDS, workers=2)
         self.node = self.e.node_names()[0]
         self.commands: dict[str, str] = {}
         self.random_failure_rate = 0.0  # per worker tick

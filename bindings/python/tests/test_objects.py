@@ -8,7 +8,7 @@ import unittest
 
 import steady
 
-from .support import widget
+from .support import TEST_KINDS, widget
 
 WEB = """\
 apiVersion: apps/v1
@@ -26,7 +26,7 @@ spec:
 
 class Objects(unittest.TestCase):
     def setUp(self) -> None:
-        self.e = steady.Engine(workers=1)
+        self.e = steady.Engine(kinds=TEST_KINDS, workers=1)
 
     def tearDown(self) -> None:
         self.e.close()
@@ -68,11 +68,34 @@ class Objects(unittest.TestCase):
             self.e.get("apps/v2/Deployment", "x")
         self.assertIn('served as "apps/v1"', str(cm.exception))
 
+    def test_an_unserved_kind_is_refused_until_a_definition_serves_it(self) -> None:
+        tab = {"apiVersion": "stable.example.com/v1", "kind": "CronTab", "metadata": {"name": "t"}}
+        with self.assertRaises(steady.Invalid) as cm:
+            self.e.create(tab)
+        self.assertIn('no matches for kind "CronTab" in version "stable.example.com/v1"', str(cm.exception))
+        with self.assertRaises(steady.Invalid):
+            self.e.apply("apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly}\n")
+        self.e.apply(
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+            "metadata: {name: crontabs.stable.example.com}\n"
+            "spec: {group: stable.example.com, scope: Namespaced,\n"
+            "  names: {kind: CronTab, plural: crontabs},\n"
+            "  versions: [{name: v1, served: true, storage: true}]}\n"
+            "---\napiVersion: stable.example.com/v1\nkind: CronTab\nmetadata: {name: first}\n"
+        )
+        self.assertEqual(self.e.get("stable.example.com/v1/CronTab", "first")["kind"], "CronTab")
+        self.e.create(tab)
+        self.assertEqual(len(self.e.list("stable.example.com/v1/CronTab")), 2)
+
     def test_list_filters_by_namespace_and_selector(self) -> None:
         self.e.create(widget("a", color="blue"))
         self.e.create(widget("b", color="red"))
         prod = widget("c", color="blue")
         prod["metadata"]["namespace"] = "prod"
+        with self.assertRaises(steady.Invalid) as cm:
+            self.e.create(prod)
+        self.assertIn('namespaces "prod" not found', str(cm.exception))
+        self.e.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}})
         self.e.create(prod)
         names = lambda items: [o["metadata"]["name"] for o in items]  # noqa: E731
         everything = self.e.list("example.com/v1/Widget")

@@ -6,7 +6,7 @@ import unittest
 
 import steady
 
-from .support import widget
+from .support import TEST_KINDS, widget
 
 W = "example.com/v1/Widget"
 
@@ -17,7 +17,7 @@ def config_map(name: str, **data: str) -> dict:
 
 class Transactions(unittest.TestCase):
     def setUp(self) -> None:
-        self.e = steady.Engine(workers=1)
+        self.e = steady.Engine(kinds=TEST_KINDS, workers=1)
 
     def tearDown(self) -> None:
         self.e.close()

@@ -7,14 +7,14 @@ import unittest
 
 import steady
 
-from .support import widget
+from .support import TEST_KINDS, widget
 
 W = "example.com/v1/Widget"
 
 
 class Watches(unittest.TestCase):
     def setUp(self) -> None:
-        self.e = steady.Engine(workers=1, history_limit=3)
+        self.e = steady.Engine(kinds=TEST_KINDS, workers=1, history_limit=3)
 
     def tearDown(self) -> None:
         self.e.close()
