@@ -164,6 +164,54 @@ fn unknown_fields_are_warnings_on_their_line_and_do_not_fail() {
             "{f}:5: warning: document 1: ConfigMap/c: frobnicate: unknown field, kept but not implemented by steady\n"
         )
     );
+    // --strict: the same warning fails the check, for CI pipelines.
+    let o = steady(&["validate", "--strict", &f]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn fields_steady_keeps_but_does_not_implement_are_warned_about_and_implemented_ones_are_not() {
+    let d = scratch("unimplemented");
+    let f = write(
+        &d,
+        "pod.yaml",
+        "apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  priorityClassName: high
+  overhead: {cpu: 100m}
+  topologySpreadConstraints:
+  - {maxSkew: 1, minDomains: 2, topologyKey: zone, whenUnsatisfiable: DoNotSchedule,
+     matchLabelKeys: [app], nodeAffinityPolicy: Honor, labelSelector: {matchLabels: {app: a}}}
+  affinity:
+    podAntiAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution: [{topologyKey: zone}]
+  initContainers: [{name: side, image: x, restartPolicy: Always}]
+  containers:
+  - name: a
+    image: x
+    resources: {limits: {memory: 1Gi}}
+",
+    );
+    let o = steady(&["validate", &f]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    let fields: Vec<&str> = out
+        .lines()
+        .map(|l| l.split(": ").nth(4).unwrap_or(l))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "spec.containers[0].resources.limits",
+            "spec.affinity.podAntiAffinity",
+            "spec.priorityClassName"
+        ],
+        "{out}"
+    );
+    assert!(out.starts_with(&format!("{f}:17: warning: document 1: Pod/p: spec.containers[0].resources.limits: kept but not implemented by steady: limits are not enforced")), "{out}");
     let _ = std::fs::remove_dir_all(d);
 }
 

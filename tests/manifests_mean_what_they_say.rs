@@ -357,3 +357,36 @@ fn immutable_fields_are_refused_on_update_with_kubernetes_message() {
     let err = e.api::<ConfigMap>().update(cm).unwrap_err();
     assert!(err.is_conflict(), "{err}");
 }
+
+#[test]
+fn apply_warns_about_each_field_kept_but_not_implemented_naming_document_line_and_path() {
+    let e = engine();
+    let report = e
+        .apply(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n\
+             apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n\
+             \x20 selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n\
+             \x20   spec:\n      priorityClassName: high\n\
+             \x20     containers: [{name: web, image: nginx, imagePullPolicy: Always}]\n",
+        )
+        .unwrap();
+    assert_eq!(
+        report.warnings,
+        [
+            "document 2, line 13: Deployment \"default/web\": spec.template.spec.priorityClassName: \
+             kept but not implemented by steady: PriorityClasses are not resolved (spec.priority is honoured)",
+            "document 2, line 14: Deployment \"default/web\": \
+             spec.template.spec.containers[0].imagePullPolicy: unknown field, kept but not implemented by steady",
+        ]
+    );
+    // Implemented fields are never reported, even those held as raw JSON.
+    let report = e
+        .apply(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  overhead: {cpu: 10m}\n\
+             \x20 topologySpreadConstraints: [{maxSkew: 1, minDomains: 1, topologyKey: zone,\n\
+             \x20   whenUnsatisfiable: DoNotSchedule, matchLabelKeys: [app]}]\n\
+             \x20 containers: [{name: a, image: x}]\n",
+        )
+        .unwrap();
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+}

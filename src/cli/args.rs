@@ -63,6 +63,8 @@ pub struct RunArgs {
 pub struct ValidateArgs {
     /// Manifest files and directories.
     pub paths: Vec<PathBuf>,
+    /// `--strict`: warnings count as problems (exit 1), for CI pipelines.
+    pub strict: bool,
 }
 
 /// A command line that cannot be understood; the usage of `topic` goes with it.
@@ -256,6 +258,10 @@ fn parse_validate(args: &[String]) -> Result<Command, UsageError> {
             Arg::Option(name @ ("-h" | "--help"), value) => {
                 w.no_value(name, value)?;
                 return Ok(Command::Help(Topic::Validate));
+            }
+            Arg::Option(name @ "--strict", value) => {
+                w.no_value(name, value)?;
+                v.strict = true;
             }
             Arg::Option(name, _) => return Err(w.unknown(name)),
         }

@@ -226,11 +226,11 @@ pub fn check(sources: &[Source]) -> Checked {
             for w in &decoded.warnings {
                 out.problems.push(Problem {
                     file: Some(src.name.clone()),
-                    line: Some(line_near(&doc, w)),
+                    line: Some(line_near(&doc, &w.path)),
                     document: Some(document_label(&doc)),
                     object: Some(label.clone()),
-                    field: Some(w.clone()),
-                    message: "unknown field, kept but not implemented by steady".into(),
+                    field: Some(w.path.clone()),
+                    message: w.message.clone(),
                     warning: true,
                 });
             }

@@ -61,20 +61,25 @@ Options:
 Environment: STEADY_LOG=error|warn|info|debug|trace|off (default warn), logs on stderr.";
 
 const VALIDATE_USAGE: &str = "\
-Usage: steady validate FILE|DIR...
+Usage: steady validate [--strict] FILE|DIR...
 
 Parses, decodes and validates every document offline, as steady run would before starting
 anything. Prints one line per problem:
 
   FILE:LINE: document N: Kind/name: field: message
 
-and unknown fields (kept, but not implemented by steady) as warnings:
+and fields steady keeps but does not act on (unknown ones, and those it does not implement)
+as warnings:
 
   FILE:LINE: warning: document N: Kind/name: field: unknown field, kept but not implemented by steady
+
+A kind steady does not serve is a problem (\"no matches for kind\"), unless a
+CustomResourceDefinition in the files defines it first.
 
 Exit status: 0 when there is no problem (warnings allowed), 1 otherwise.
 
 Options:
+  --strict      warnings are problems too (exit 1): for CI pipelines
   -h, --help    print this help";
 
 const VERSION_USAGE: &str = "\
@@ -109,7 +114,7 @@ pub fn main(args: &[String]) -> i32 {
             println!("steady {}", env!("CARGO_PKG_VERSION"));
             0
         }
-        Command::Validate(v) => validate(&v.paths),
+        Command::Validate(v) => validate(&v.paths, v.strict),
         Command::Run(r) => {
             term::init_logging();
             run::run(r)
@@ -118,7 +123,7 @@ pub fn main(args: &[String]) -> i32 {
 }
 
 /// `steady validate`: problems on stdout, a summary on stderr.
-fn validate(paths: &[std::path::PathBuf]) -> i32 {
+fn validate(paths: &[std::path::PathBuf], strict: bool) -> i32 {
     let sources = match files::read_all(paths) {
         Ok(s) => s,
         Err(e) => {
@@ -137,5 +142,5 @@ fn validate(paths: &[std::path::PathBuf]) -> i32 {
         checked.entries.len(),
         sources.len()
     );
-    i32::from(errors > 0)
+    i32::from(errors > 0 || (strict && warnings > 0))
 }

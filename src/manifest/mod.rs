@@ -4,12 +4,14 @@
 //! committed, and the writes then commit in one store transaction under one revision. Errors
 //! name the document and, where it can be found, the line of the offending field.
 
+pub mod fields;
 pub mod parse;
 
 use crate::api::{CustomResourceDefinition, Extra, KindInfo, Object};
 use crate::client::{merge, prepare_apply, ApplyAction};
 use crate::error::{Error, ObjectRef, Result};
 use crate::store::{Store, TxnOp};
+use fields::FieldWarning;
 use parse::Document;
 use serde_json::Value;
 use std::sync::Arc;
@@ -23,8 +25,9 @@ pub struct Decoded {
     pub info: Arc<KindInfo>,
     /// The object, as the store would hold it.
     pub object: Arc<dyn Object>,
-    /// Fields steady does not model (kept, but not acted upon), as paths.
-    pub warnings: Vec<String>,
+    /// Fields steady keeps but does not act on (unknown ones, and those
+    /// [`fields::NOT_IMPLEMENTED`] lists).
+    pub warnings: Vec<FieldWarning>,
 }
 
 /// What one apply did, per object.
@@ -43,7 +46,8 @@ pub struct Applied {
 pub struct ApplyReport {
     /// Per object, in document order.
     pub objects: Vec<Applied>,
-    /// Fields steady keeps but does not implement, as `Kind "ns/name": path` lines.
+    /// Fields steady keeps but does not implement, one line each:
+    /// `document N, line L: Kind "ns/name": path: why`.
     pub warnings: Vec<String>,
 }
 
@@ -178,12 +182,19 @@ fn decode_document(store: &Store, defined: &[Arc<KindInfo>], doc: Document) -> R
         };
         in_doc(&doc, field.as_deref(), e)
     })?;
-    let warnings = if info.is_dynamic() {
-        Vec::new()
-    } else {
+    let mut warnings = fields::not_implemented(&kind, v);
+    if !info.is_dynamic() {
         let known = Extra::without(|| object.to_value());
-        merge::unknown_fields(v, &known)
-    };
+        for path in merge::unknown_fields(v, &known) {
+            let covered = warnings.iter().any(|w| path.starts_with(&w.path));
+            if !covered && !fields::implemented_raw(&kind, &path) {
+                warnings.push(FieldWarning {
+                    path,
+                    message: "unknown field, kept but not implemented by steady".into(),
+                });
+            }
+        }
+    }
     Ok(Decoded {
         document: doc,
         info,
@@ -204,8 +215,12 @@ pub fn apply(store: &Store, text: &str) -> Result<ApplyReport> {
             &d.object.meta().name,
         );
         for w in &d.warnings {
+            let line = d.document.line_of(&w.path).unwrap_or(d.document.line);
             warnings.push(format!(
-                "{r}: unknown field {w:?} is kept but not implemented by steady"
+                "document {}, line {line}: {r}: {}: {}",
+                d.document.index + 1,
+                w.path,
+                w.message
             ));
         }
     }

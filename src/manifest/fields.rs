@@ -1,0 +1,296 @@
+//! The one table of fields steady stores but does not act on, and of the fields it acts on
+//! although it holds them as raw JSON. Apply and `steady validate` warn about every field
+//! present in a manifest that it keeps but does not implement (naming document, line and
+//! path); the README's "Fields not implemented" list is generated from [`NOT_IMPLEMENTED`]
+//! (a test fails when the two disagree).
+//!
+//! Two sources of warnings, one rule: a field steady does not model at all is kept in an
+//! object's `extra` map and reported as unknown (see [`crate::client::merge::unknown_fields`]),
+//! unless [`IMPLEMENTED_RAW`] lists it; a field steady models but ignores is listed in
+//! [`NOT_IMPLEMENTED`] and reported when present.
+
+use serde_json::Value;
+
+/// Where a rule's path starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// In the pod spec of a Pod (`spec`) and of every pod template (`spec.template.spec`).
+    PodSpec,
+    /// At the top of objects of this kind.
+    Kind(&'static str),
+}
+
+/// A field steady keeps but does not act on.
+#[derive(Clone, Copy, Debug)]
+pub struct NotImplemented {
+    /// Where the path starts.
+    pub scope: Scope,
+    /// Path from there; `[*]` stands for every element of a list.
+    pub path: &'static str,
+    /// A value that steady does honour (`ClusterIP` for a Service's `type`): no warning.
+    pub except: Option<&'static str>,
+    /// What happens instead.
+    pub note: &'static str,
+}
+
+const fn pod(path: &'static str, note: &'static str) -> NotImplemented {
+    NotImplemented {
+        scope: Scope::PodSpec,
+        path,
+        except: None,
+        note,
+    }
+}
+
+/// Every field steady keeps but does not act on.
+pub const NOT_IMPLEMENTED: &[NotImplemented] = &[
+    pod(
+        "containers[*].resources.limits",
+        "limits are not enforced (requests are scheduled by)",
+    ),
+    pod(
+        "initContainers[*].resources.limits",
+        "limits are not enforced (requests are scheduled by)",
+    ),
+    pod(
+        "affinity.podAffinity",
+        "inter-pod affinity is not scheduled by",
+    ),
+    pod(
+        "affinity.podAntiAffinity",
+        "inter-pod anti-affinity is not scheduled by",
+    ),
+    pod(
+        "priorityClassName",
+        "PriorityClasses are not resolved (spec.priority is honoured)",
+    ),
+    pod(
+        "serviceAccountName",
+        "there are no service accounts or API credentials in pods",
+    ),
+    pod(
+        "containers[*].lifecycle",
+        "postStart and preStop hooks are not run",
+    ),
+    pod("volumes[*].emptyDir.medium", "emptyDir is always on disk"),
+    pod(
+        "volumes[*].emptyDir.sizeLimit",
+        "emptyDir size is not limited",
+    ),
+    pod(
+        "containers[*].securityContext",
+        "processes run as the engine's user",
+    ),
+    pod("securityContext", "processes run as the engine's user"),
+    NotImplemented {
+        scope: Scope::Kind("Service"),
+        path: "spec.type",
+        except: Some("ClusterIP"),
+        note: "only ClusterIP Services are served (no NodePort, LoadBalancer or ExternalName)",
+    },
+    NotImplemented {
+        scope: Scope::Kind("CustomResourceDefinition"),
+        path: "spec.versions[*].schema",
+        except: None,
+        note: "objects are not checked against the schema",
+    },
+];
+
+/// Fields steady implements although it holds them as raw JSON (in `extra`): never reported
+/// as unknown. Paths as in [`NotImplemented::path`], from the pod spec.
+pub const IMPLEMENTED_RAW: &[&str] = &[
+    "overhead",
+    "topologySpreadConstraints[*].minDomains",
+    "topologySpreadConstraints[*].matchLabelKeys",
+    "topologySpreadConstraints[*].nodeAffinityPolicy",
+    "topologySpreadConstraints[*].nodeTaintsPolicy",
+    "initContainers[*].restartPolicy",
+];
+
+/// Kinds whose objects carry a pod template at `spec.template.spec`.
+const TEMPLATE_KINDS: &[&str] = &[
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+];
+
+/// Where the pod spec of an object of `kind` starts, if it has one.
+fn pod_spec_prefix(kind: &str) -> Option<&'static str> {
+    if kind == "Pod" {
+        Some("spec")
+    } else if TEMPLATE_KINDS.contains(&kind) {
+        Some("spec.template.spec")
+    } else {
+        None
+    }
+}
+
+/// Concrete paths (`spec.containers[0].resources.limits`) under `value` matching `pattern`,
+/// where the field is present and not null.
+fn matches(value: &Value, prefix: &str, pattern: &str, out: &mut Vec<(String, Value)>) {
+    let Some((head, rest)) = split_first(pattern) else {
+        if !value.is_null() {
+            out.push((prefix.to_string(), value.clone()));
+        }
+        return;
+    };
+    let (key, each) = match head.strip_suffix("[*]") {
+        Some(k) => (k, true),
+        None => (head, false),
+    };
+    let Some(v) = value.get(key) else { return };
+    let here = if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    };
+    if each {
+        for (i, item) in v.as_array().into_iter().flatten().enumerate() {
+            matches(item, &format!("{here}[{i}]"), rest, out);
+        }
+    } else {
+        matches(v, &here, rest, out);
+    }
+}
+
+fn split_first(pattern: &str) -> Option<(&str, &str)> {
+    if pattern.is_empty() {
+        return None;
+    }
+    Some(pattern.split_once('.').unwrap_or((pattern, "")))
+}
+
+/// One field a manifest sets that steady keeps but does not implement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldWarning {
+    /// Path of the field (`spec.containers[0].resources.limits`).
+    pub path: String,
+    /// Why it is reported.
+    pub message: String,
+}
+
+/// The fields of `value`, an object of `kind` as a manifest gives it, that [`NOT_IMPLEMENTED`]
+/// lists.
+pub fn not_implemented(kind: &str, value: &Value) -> Vec<FieldWarning> {
+    let mut out = Vec::new();
+    for rule in NOT_IMPLEMENTED {
+        let (root, prefix) = match rule.scope {
+            Scope::PodSpec => match pod_spec_prefix(kind) {
+                Some(p) => (at(value, p), p),
+                None => continue,
+            },
+            Scope::Kind(k) if k == kind => (Some(value), ""),
+            Scope::Kind(_) => continue,
+        };
+        let Some(root) = root else { continue };
+        let mut found = Vec::new();
+        matches(root, prefix, rule.path, &mut found);
+        for (path, v) in found {
+            if rule.except.is_some_and(|e| v.as_str() == Some(e)) {
+                continue;
+            }
+            out.push(FieldWarning {
+                path,
+                message: format!("kept but not implemented by steady: {}", rule.note),
+            });
+        }
+    }
+    out
+}
+
+/// True when `path` (an unknown field of an object of `kind`) is one [`IMPLEMENTED_RAW`]
+/// lists.
+pub fn implemented_raw(kind: &str, path: &str) -> bool {
+    let Some(prefix) = pod_spec_prefix(kind) else {
+        return false;
+    };
+    let Some(rest) = path.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) else {
+        return false;
+    };
+    // Indices become `[*]` to compare with the table.
+    let mut generic = String::with_capacity(rest.len());
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '[' && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.next().is_some_and(|d| d != ']') {}
+            generic.push_str("[*]");
+        } else {
+            generic.push(c);
+        }
+    }
+    IMPLEMENTED_RAW.contains(&generic.as_str())
+}
+
+fn at<'a>(value: &'a Value, dotted: &str) -> Option<&'a Value> {
+    dotted.split('.').try_fold(value, |v, k| v.get(k))
+}
+
+/// The README's list of fields not implemented, generated from [`NOT_IMPLEMENTED`].
+pub fn not_implemented_markdown() -> String {
+    let mut s = String::new();
+    for rule in NOT_IMPLEMENTED {
+        let (kinds, path) = match rule.scope {
+            Scope::PodSpec => ("pod specs (Pod and templates)".to_string(), rule.path),
+            Scope::Kind(k) => (k.to_string(), rule.path),
+        };
+        let except = rule
+            .except
+            .map(|e| format!(" (other than `{e}`)"))
+            .unwrap_or_default();
+        s.push_str(&format!("- {kinds}: `{path}`{except}: {}\n", rule.note));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn fields_in_pods_and_templates_are_found_with_their_indices() {
+        let pod = json!({"spec": {"containers": [
+            {"name": "a"}, {"name": "b", "resources": {"limits": {"memory": "1Gi"}}}],
+            "affinity": {"podAntiAffinity": {}}}});
+        let paths: Vec<String> = not_implemented("Pod", &pod)
+            .into_iter()
+            .map(|w| w.path)
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.containers[1].resources.limits",
+                "spec.affinity.podAntiAffinity"
+            ]
+        );
+        let deployment = json!({"spec": {"template": {"spec": {"priorityClassName": "high"}}}});
+        assert_eq!(
+            not_implemented("Deployment", &deployment)[0].path,
+            "spec.template.spec.priorityClassName"
+        );
+        assert!(not_implemented("ConfigMap", &pod).is_empty());
+    }
+
+    #[test]
+    fn an_honoured_value_is_not_reported() {
+        let svc = |t: &str| json!({"spec": {"type": t}});
+        assert!(not_implemented("Service", &svc("ClusterIP")).is_empty());
+        assert_eq!(not_implemented("Service", &svc("NodePort")).len(), 1);
+    }
+
+    #[test]
+    fn raw_fields_steady_implements_are_recognised_at_any_index() {
+        assert!(implemented_raw(
+            "Pod",
+            "spec.topologySpreadConstraints[3].minDomains"
+        ));
+        assert!(implemented_raw(
+            "StatefulSet",
+            "spec.template.spec.initContainers[0].restartPolicy"
+        ));
+        assert!(!implemented_raw("Pod", "spec.containers[0].restartPolicy"));
+        assert!(!implemented_raw("ConfigMap", "overhead"));
+    }
+}
