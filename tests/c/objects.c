@@ -25,6 +25,41 @@ static const char *WEB =
     "metadata: {name: settings, namespace: prod, labels: {tier: front}}\n"
     "data: {color: blue}\n";
 
+/* Nothing is accepted silently: an unserved kind is refused and nothing of its manifest
+   applies; a CustomResourceDefinition serves its kind in the same apply; fields kept but not
+   implemented are warned about; immutable fields are refused on update. */
+static void manifests_mean_what_they_say(steady_engine *e) {
+    CHECK_RC(steady_engine_apply(e,
+                                 "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: before-cron}\n---\n"
+                                 "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly}\n",
+                                 NULL),
+             STEADY_INVALID);
+    CHECK_ERROR_MENTIONS("no matches for kind \"CronJob\" in version \"batch/v1\"");
+    char *json = NULL;
+    CHECK_RC(steady_engine_get(e, "ConfigMap", NULL, "before-cron", &json), STEADY_NOT_FOUND);
+    char *report = NULL;
+    CHECK_OK(steady_engine_apply(e,
+                                 "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+                                 "metadata: {name: crontabs.stable.example.com}\n"
+                                 "spec: {group: stable.example.com, scope: Namespaced,\n"
+                                 "  names: {kind: CronTab, plural: crontabs},\n"
+                                 "  versions: [{name: v1, served: true, storage: true}]}\n---\n"
+                                 "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata: {name: t}\n---\n"
+                                 "apiVersion: v1\nkind: Pod\nmetadata: {name: limited}\n"
+                                 "spec: {containers: [{name: a, image: x, resources: {limits: {memory: 1Gi}}}]}\n",
+                                 &report));
+    CHECK_CONTAINS(report, "spec.containers[0].resources.limits: kept but not implemented by steady");
+    steady_string_free(report);
+    CHECK_OK(steady_engine_get(e, "stable.example.com/v1/CronTab", NULL, "t", &json));
+    steady_string_free(json);
+    json = NULL;
+    CHECK_RC(steady_engine_patch(e, "Deployment", NULL, "web",
+                                 "{\"spec\": {\"selector\": {\"matchLabels\": {\"app\": \"other\"}}}}",
+                                 0, &json),
+             STEADY_INVALID);
+    CHECK_ERROR_MENTIONS("spec.selector: field is immutable");
+}
+
 static void apply_reports_what_it_did(steady_engine *e) {
     char *report = NULL;
     CHECK_OK(steady_engine_apply(e, WEB, &report));
@@ -282,6 +317,7 @@ int main(void) {
     steady_engine *e = NULL;
     CHECK_OK(steady_engine_new("{\"workers\": 1, \"kinds\": [{\"apiVersion\": \"example.com/v1\", \"kind\": \"Widget\"}, {\"apiVersion\": \"example.com/v1\", \"kind\": \"Gadget\"}]}", &e));
     apply_reports_what_it_did(e);
+    manifests_mean_what_they_say(e);
     get_reads_one_object(e);
     list_filters_by_namespace_and_selector(e);
     create_update_and_status(e);

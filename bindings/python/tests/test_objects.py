@@ -68,6 +68,19 @@ class Objects(unittest.TestCase):
             self.e.get("apps/v2/Deployment", "x")
         self.assertIn('served as "apps/v1"', str(cm.exception))
 
+    def test_immutable_fields_are_refused_and_unimplemented_fields_warned_about(self) -> None:
+        report = self.e.apply(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: frozen}\ndata: {a: '1'}\nimmutable: true\n"
+            "---\napiVersion: v1\nkind: Service\nmetadata: {name: edge}\n"
+            "spec: {type: NodePort, selector: {app: x}, ports: [{port: 80}]}\n"
+        )
+        self.assertEqual(len(report["warnings"]), 1, report)
+        self.assertIn("spec.type", report["warnings"][0])
+        with self.assertRaises(steady.Invalid) as cm:
+            self.e.patch("ConfigMap", "frozen", {"data": {"a": "2"}})
+        self.assertIn("data: Forbidden: field is immutable when `immutable` is set", str(cm.exception))
+        self.assertEqual(self.e.get("ConfigMap", "frozen")["data"], {"a": "1"})
+
     def test_an_unserved_kind_is_refused_until_a_definition_serves_it(self) -> None:
         tab = {"apiVersion": "stable.example.com/v1", "kind": "CronTab", "metadata": {"name": "t"}}
         with self.assertRaises(steady.Invalid) as cm:
