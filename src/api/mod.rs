@@ -9,6 +9,7 @@
 
 pub mod apps;
 pub mod autoscaling;
+pub mod base64;
 pub mod batch;
 mod builtin;
 mod condition;
