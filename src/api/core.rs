@@ -15,6 +15,11 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fmt;
 
+mod env;
+mod volume_sources;
+pub use env::*;
+pub use volume_sources::*;
+
 /// Resource amounts by resource name (`cpu`, `memory`, `storage`...): Kubernetes' ResourceList.
 pub type ResourceList = Map<String, Quantity>;
 
@@ -269,9 +274,12 @@ pub struct Container {
     /// Ports the container exposes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<ContainerPort>,
-    /// Environment variables.
+    /// Environment variables; a later one wins over an earlier one and over `envFrom`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvVar>,
+    /// Variables from every key of ConfigMaps and Secrets, set before `env`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_from: Vec<EnvFromSource>,
     /// Compute resource requests and limits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
@@ -287,7 +295,7 @@ pub struct Container {
     /// Holds the other probes until it succeeds once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub startup_probe: Option<Box<Probe>>,
-    /// Unmodelled fields (imagePullPolicy, securityContext, lifecycle, envFrom...).
+    /// Unmodelled fields (imagePullPolicy, securityContext, lifecycle...).
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -332,12 +340,12 @@ pub struct EnvVar {
     /// Variable name.
     #[serde(default)]
     pub name: String,
-    /// Literal value.
+    /// Literal value; `$(VAR)` references to variables defined before it are expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
-    /// Source of the value (fieldRef, secretKeyRef, configMapKeyRef...), as JSON.
+    /// Source of the value (fieldRef, resourceFieldRef, configMapKeyRef, secretKeyRef).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value_from: Option<Value>,
+    pub value_from: Option<Box<EnvVarSource>>,
     /// Unmodelled fields.
     #[serde(flatten)]
     pub extra: Extra,
@@ -490,8 +498,8 @@ pub struct VolumeMount {
     pub extra: Extra,
 }
 
-/// A volume of a pod. The volume sources steady does not model (configMap, secret,
-/// projected...) stay in `extra`.
+/// A volume of a pod. The volume sources steady does not model (csi, nfs...) stay in
+/// `extra`; a volume with no source is an emptyDir.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Volume {
@@ -507,6 +515,22 @@ pub struct Volume {
     /// A directory of the node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_path: Option<HostPathVolumeSource>,
+    /// The keys of a ConfigMap as files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map: Option<ConfigMapVolumeSource>,
+    /// The keys of a Secret as files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<SecretVolumeSource>,
+    /// Fields of the pod as files.
+    #[serde(
+        rename = "downwardAPI",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub downward_api: Option<DownwardApiVolumeSource>,
+    /// ConfigMaps, Secrets and downward API files in one directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projected: Option<ProjectedVolumeSource>,
     /// Unmodelled fields (the other volume sources).
     #[serde(flatten)]
     pub extra: Extra,
@@ -2020,6 +2044,7 @@ impl PodSpec {
             } else if !volumes.insert(v.name.as_str()) {
                 errors.push(FieldError::new(p, format!("Duplicate value: {:?}", v.name)));
             }
+            validate_volume_sources(v, &format!("{path}.volumes[{i}]"), errors);
         }
 
         volumes.extend(more_volumes.iter().copied());
@@ -2122,6 +2147,7 @@ impl Container {
                 required(errors, format!("{path}.env[{i}].name"));
             }
         }
+        validate_env(&self.env, &self.env_from, path, errors);
         if let Some(r) = &self.resources {
             r.validate(&format!("{path}.resources"), errors);
         }

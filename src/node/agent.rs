@@ -35,6 +35,7 @@ use crate::api::{
 use crate::clock::SharedClock;
 use crate::error::Error;
 use crate::runtime::conditions::{condition, set_condition, status_of};
+use crate::runtime::events::{EventKind, EventRecorder};
 use crate::runtime::{Action, Context, Controller, ObjectKey, ReconcileResult, Trigger};
 use crate::store::{DeleteParams, Store};
 use dashmap::DashMap;
@@ -109,6 +110,8 @@ struct Inner {
     process_runtime: Option<Arc<dyn Runtime>>,
     simulated: SimulatedRuntime,
     prober: Option<Arc<dyn ProbeExecutor>>,
+    /// Events about pods (skipped envFrom keys...), as component `kubelet`.
+    events: EventRecorder,
     shutting_down: AtomicBool,
     /// Next pod address (see [`pod_ip`]).
     next_ip: std::sync::atomic::AtomicU32,
@@ -194,10 +197,20 @@ impl KubeletBuilder {
     /// which the caller registers on the engine.
     pub fn build(self, store: Store, clock: SharedClock) -> (Kubelet, Vec<Controller>) {
         let worker_runtime = Arc::new(WorkerRuntime::new(self.workers.clone(), clock.clone()));
-        let pods = Controller::for_kind::<Pod>("kubelet").concurrency(64);
+        // A ConfigMap or Secret that appears or changes wakes the pods that use it: a
+        // container held back by a missing one starts, and its volumes are rewritten.
+        let pods = Controller::for_kind::<Pod>("kubelet")
+            .concurrency(64)
+            .watches_with_store("ConfigMap", |store: &Store, o: &dyn crate::api::Object| {
+                pods_referring_to(store, o, false)
+            })
+            .watches_with_store("Secret", |store: &Store, o: &dyn crate::api::Object| {
+                pods_referring_to(store, o, true)
+            });
         let nodes = Controller::for_kind::<Node>("kubelet-node").concurrency(4);
         let k = Kubelet {
             inner: Arc::new(Inner {
+                events: EventRecorder::new(store.clone(), "kubelet", clock.clone()),
                 store,
                 config: self.config,
                 nodes: RwLock::new(HashMap::new()),
@@ -228,6 +241,21 @@ impl KubeletBuilder {
         ];
         (k, controllers)
     }
+}
+
+/// The pods of `o`'s namespace that use ConfigMap `o` (or Secret `o` when `secret`).
+fn pods_referring_to(store: &Store, o: &dyn crate::api::Object, secret: bool) -> Vec<ObjectKey> {
+    let ns = o.meta().namespace_str();
+    let pods = crate::client::Api::<Pod>::all(store.clone())
+        .namespace(ns)
+        .list(&Default::default());
+    let Ok(pods) = pods else { return Vec::new() };
+    pods.items
+        .iter()
+        .filter(|p| p.spec.node_name.is_some())
+        .filter(|p| super::env::pod_refers_to(p, secret, &o.meta().name))
+        .map(|p| ObjectKey::of(p.as_ref()))
+        .collect()
 }
 
 impl Kubelet {
@@ -1270,7 +1298,16 @@ impl PodSync<'_> {
                 return;
             }
         };
-        let env = self.env(&c.spec, &mounts);
+        let env = match self.env(&c.spec, &mounts) {
+            Ok(env) => env,
+            Err(msg) => {
+                // As the kubelet: held back until the ConfigMap or Secret appears (its
+                // watch wakes the pod), retried now and then in any case.
+                c.waiting = Some(("CreateContainerConfigError".into(), msg));
+                self.wake_in(Duration::from_secs(10));
+                return;
+            }
+        };
         let working_dir = c
             .spec
             .working_dir
@@ -1398,7 +1435,9 @@ impl PodSync<'_> {
         Ok(out)
     }
 
-    fn env(&self, c: &Container, mounts: &[Mount]) -> Vec<(String, String)> {
+    /// The container's environment (see [`super::env`]): steady's own variables, then
+    /// `envFrom`, then `env`. An error names the missing ConfigMap, Secret or key.
+    fn env(&self, c: &Container, mounts: &[Mount]) -> Result<Vec<(String, String)>, String> {
         let m = &self.pod.metadata;
         let mut env = vec![
             ("POD_NAME".to_string(), m.name.clone()),
@@ -1432,32 +1471,28 @@ impl PodSync<'_> {
                 mt.host_path.display().to_string(),
             ));
         }
-        for e in &c.env {
-            if let Some(v) = &e.value {
-                env.retain(|(k, _)| *k != e.name);
-                env.push((e.name.clone(), v.clone()));
-            } else if let Some(from) = &e.value_from {
-                // The downward API's fieldRef for the fields the kubelet knows.
-                let path = from
-                    .get("fieldRef")
-                    .and_then(|f| f.get("fieldPath"))
-                    .and_then(|p| p.as_str());
-                let v = match path {
-                    Some("metadata.name") => Some(m.name.clone()),
-                    Some("metadata.namespace") => Some(m.namespace_str().to_string()),
-                    Some("metadata.uid") => m.uid.clone(),
-                    Some("spec.nodeName") => Some(self.agent.config.name.clone()),
-                    Some("status.podIP") => Some(self.ip.clone()),
-                    Some("status.hostIP") => Some("127.0.0.1".into()),
-                    _ => None,
-                };
-                if let Some(v) = v {
-                    env.retain(|(k, _)| *k != e.name);
-                    env.push((e.name.clone(), v));
-                }
-            }
+        let resolved = self.facts().container_env(c, env)?;
+        for msg in &resolved.skipped {
+            let _ = self.kubelet.inner.events.record(
+                self.pod,
+                EventKind::Warning,
+                "InvalidEnvironmentVariableNames",
+                msg,
+            );
         }
-        env
+        Ok(resolved.vars)
+    }
+
+    /// What the downward API and ConfigMap/Secret references of this pod resolve against.
+    fn facts(&self) -> super::env::PodFacts<'_> {
+        let data_dir = self.kubelet.inner.config.data_dir();
+        super::env::PodFacts {
+            store: &self.kubelet.inner.store,
+            pod: self.pod,
+            node: &self.agent.config,
+            pod_ip: &self.ip,
+            ephemeral_bytes: super::env::filesystem_bytes(&data_dir),
+        }
     }
 
     /// Runs due probes of the current instance and acts on their results.

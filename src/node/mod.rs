@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod config;
+mod env;
 pub mod host;
 pub mod logs;
 pub mod probe;

@@ -34,8 +34,9 @@ pub struct ContainerSpec {
     /// The container as the pod declares it.
     pub container: Container,
     /// The environment, resolved: `POD_NAME`, `POD_NAMESPACE`, `NODE_NAME`, `POD_UID`, one
-    /// `STEADY_VOLUME_<NAME>` per mounted claim directory, then the container's declared `env`
-    /// (declared values win).
+    /// `STEADY_VOLUME_<NAME>` per mounted volume directory, then the container's `envFrom`,
+    /// then its `env` (later definitions win), with the kubelet's rules for `valueFrom` and
+    /// `$(VAR)` references. May hold Secret values: never log it.
     pub env: Vec<(String, String)>,
     /// Working directory: the container's `workingDir`, else the directory of its first
     /// mounted volume, else inherited.
