@@ -687,7 +687,10 @@ impl Kubelet {
                         .as_ref()
                         .is_some_and(|p| p.metadata.uid.as_deref() == Some(&st.lock().uid));
                     if !same || pod.is_none() {
-                        st.lock().kill_all();
+                        let st = st.lock();
+                        st.kill_all();
+                        self.remove_pod_dir(&st.uid);
+                        drop(st);
                         self.inner.pods.remove(&key);
                     }
                 }
@@ -700,7 +703,9 @@ impl Kubelet {
             other => {
                 // A new pod under an old name is a new pod: the old one's containers go.
                 if let Some(old) = other {
-                    old.lock().kill_all();
+                    let old = old.lock();
+                    old.kill_all();
+                    self.remove_pod_dir(&old.uid);
                 }
                 if pod.metadata.deletion_timestamp.is_some() {
                     // Never started here: nothing to stop.
@@ -730,6 +735,7 @@ impl Kubelet {
         match outcome {
             Outcome::Delete => {
                 self.inner.pods.remove(&key);
+                self.remove_pod_dir(&uid);
                 return self.finish_deletion(ctx, &pod);
             }
             Outcome::Status(status) => self.write_status(ctx, &pod, *status)?,
@@ -806,6 +812,21 @@ impl Kubelet {
         Err(crate::runtime::ReconcileError::retry(
             "pod status kept changing under the kubelet",
         ))
+    }
+
+    /// Removes what the pod had on this host (its emptyDir and configuration volumes):
+    /// called once its containers are stopped (or killed) and it is gone from here.
+    fn remove_pod_dir(&self, uid: &str) {
+        // uids are the store's, but this is a recursive removal: never outside the data dir.
+        if uid.is_empty() || uid.contains('/') || uid.starts_with('.') {
+            return;
+        }
+        let dir = self.inner.config.data_dir().join("pods").join(uid);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => log::warn!("kubelet: removing {}: {e}", dir.display()),
+        }
     }
 
     fn volume_dir(&self, pod: &Pod, volume: &crate::api::Volume) -> Result<PathBuf, String> {
@@ -1124,6 +1145,7 @@ impl PodSync<'_> {
             self.ensure_running(&mut st.init[idx], true);
             return Outcome::Status(Box::new(self.status(st)));
         }
+        self.refresh_volumes();
         for i in 0..st.containers.len() {
             self.ensure_running(&mut st.containers[i], false);
             self.probe(&mut st.containers[i]);
@@ -1412,6 +1434,41 @@ impl PodSync<'_> {
         }
     }
 
+    /// Rewrites the configuration volumes already set up (by a container start) whose
+    /// source changed, in place and atomically ([`super::volumes`]). A source that went
+    /// missing leaves the last version in place, as the kubelet does, and is reported.
+    fn refresh_volumes(&self) {
+        if self.agent.config.simulated {
+            return;
+        }
+        for v in &self.pod.spec.volumes {
+            if !super::volumes::is_projected(v) {
+                continue;
+            }
+            let Ok(dir) = self.kubelet.volume_dir(self.pod, v) else {
+                continue;
+            };
+            if std::fs::symlink_metadata(dir.join("..data")).is_err() {
+                continue; // not set up yet: the first container start does it
+            }
+            let result = match self.facts().payload(v) {
+                Ok(Some(payload)) => super::volumes::write_atomically(&dir, &payload)
+                    .map(|_| ())
+                    .map_err(|e| format!("writing {}: {e}", dir.display())),
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                let _ = self.kubelet.inner.events.record(
+                    self.pod,
+                    EventKind::Warning,
+                    "FailedMount",
+                    &format!("MountVolume.SetUp failed for volume {:?} : {e}", v.name),
+                );
+            }
+        }
+    }
+
     fn mounts(&self, c: &Container) -> Result<Vec<Mount>, String> {
         let mut out = Vec::new();
         for vm in &c.volume_mounts {
@@ -1422,9 +1479,16 @@ impl PodSync<'_> {
                 ));
             };
             let dir = self.kubelet.volume_dir(self.pod, v)?;
+            let setup_failed =
+                |e: String| format!("MountVolume.SetUp failed for volume {:?} : {e}", v.name);
+            let payload = self.facts().payload(v).map_err(setup_failed)?;
             if !self.agent.config.simulated {
                 std::fs::create_dir_all(&dir)
                     .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+                if let Some(payload) = &payload {
+                    super::volumes::write_atomically(&dir, payload)
+                        .map_err(|e| setup_failed(format!("writing {}: {e}", dir.display())))?;
+                }
             }
             out.push(Mount {
                 volume: vm.name.clone(),

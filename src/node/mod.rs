@@ -16,6 +16,7 @@ pub mod probe;
 pub mod process;
 pub mod runtime;
 pub mod simulated;
+mod volumes;
 pub mod worker;
 
 pub use agent::{DefaultProber, Kubelet, KubeletBuilder, ProbeExecutor};
