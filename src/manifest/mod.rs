@@ -144,7 +144,14 @@ fn decode_document(registry: &Registry, store: &Store, doc: Document) -> Result<
     let warnings = if info.is_dynamic() {
         Vec::new()
     } else {
-        let known = Extra::without(|| object.to_value());
+        let mut known = Extra::without(|| object.to_value());
+        // A Secret's stringData is implemented: folded into data as it is decoded, so the
+        // decoded object no longer has it.
+        if info.kind == "Secret" {
+            if let (Some(sd), Some(k)) = (v.get("stringData"), known.as_object_mut()) {
+                k.insert("stringData".into(), sd.clone());
+            }
+        }
         merge::unknown_fields(v, &known)
     };
     Ok(Decoded {
