@@ -322,3 +322,38 @@ fn a_container_waits_for_a_missing_configmap_and_key_and_starts_when_they_appear
         vec![(Some("postgres://db".to_string()), Some("pw".to_string()))]
     );
 }
+
+#[test]
+fn the_configuration_example_runs_and_follows_its_configmap() {
+    let clock = Arc::new(ManualClock::default());
+    let e = engine(&clock);
+    let manifest = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/configuration/app.yaml"
+    ))
+    .unwrap();
+    let report = e.apply(&manifest).unwrap();
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    let logs = || e.logs("default", "configured", None, false).unwrap_or_default();
+    eventually(20, "the example's greeting and config", || {
+        logs().contains("app.conf: mode=fast workers=4\n")
+    });
+    let out = logs();
+    assert!(
+        out.starts_with(
+            "hello from configured as app, password of 9 characters\n\
+             secret files: password\nusername\napp.conf: mode=fast workers=4\n"
+        ),
+        "{out}"
+    );
+    let mut p = get(&e, "configured").unwrap();
+    assert_eq!(p.spec.node_name.as_deref(), Some(NODE), "scheduled");
+    // A new version of app.conf reaches the running process.
+    e.apply(&manifest.replace("mode=fast", "mode=safe")).unwrap();
+    eventually(20, "the new app.conf", || {
+        logs().ends_with("app.conf: mode=fast workers=4\napp.conf: mode=safe workers=4\n")
+    });
+    p = get(&e, "configured").unwrap();
+    let restarts = p.status.as_ref().unwrap().container_statuses[0].restart_count;
+    assert_eq!(restarts, 0, "updated in place, not restarted");
+}
