@@ -334,7 +334,10 @@ fn the_configuration_example_runs_and_follows_its_configmap() {
     .unwrap();
     let report = e.apply(&manifest).unwrap();
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
-    let logs = || e.logs("default", "configured", None, false).unwrap_or_default();
+    let logs = || {
+        e.logs("default", "configured", None, false)
+            .unwrap_or_default()
+    };
     eventually(20, "the example's greeting and config", || {
         logs().contains("app.conf: mode=fast workers=4\n")
     });
@@ -349,7 +352,8 @@ fn the_configuration_example_runs_and_follows_its_configmap() {
     let mut p = get(&e, "configured").unwrap();
     assert_eq!(p.spec.node_name.as_deref(), Some(NODE), "scheduled");
     // A new version of app.conf reaches the running process.
-    e.apply(&manifest.replace("mode=fast", "mode=safe")).unwrap();
+    e.apply(&manifest.replace("mode=fast", "mode=safe"))
+        .unwrap();
     eventually(20, "the new app.conf", || {
         logs().ends_with("app.conf: mode=fast workers=4\napp.conf: mode=safe workers=4\n")
     });

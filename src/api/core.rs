@@ -2162,6 +2162,14 @@ impl Container {
                     format!("Not found: {:?}", m.name),
                 ));
             }
+            if let Some(sub) = m.sub_path.as_deref() {
+                if sub.starts_with('/') || sub.split('/').any(|e| e == "..") {
+                    errors.push(FieldError::new(
+                        format!("{mp}.subPath"),
+                        format!("Invalid value: {sub:?}: must be a relative path without '..'"),
+                    ));
+                }
+            }
             if m.mount_path.is_empty() {
                 required(errors, format!("{mp}.mountPath"));
             } else if !mount_paths.insert(m.mount_path.as_str()) {

@@ -112,6 +112,8 @@ struct Inner {
     prober: Option<Arc<dyn ProbeExecutor>>,
     /// Events about pods (skipped envFrom keys...), as component `kubelet`.
     events: EventRecorder,
+    /// The warning that mountPath is not honoured was logged.
+    warned_mount_path: AtomicBool,
     shutting_down: AtomicBool,
     /// Next pod address (see [`pod_ip`]).
     next_ip: std::sync::atomic::AtomicU32,
@@ -211,6 +213,7 @@ impl KubeletBuilder {
         let k = Kubelet {
             inner: Arc::new(Inner {
                 events: EventRecorder::new(store.clone(), "kubelet", clock.clone()),
+                warned_mount_path: AtomicBool::new(false),
                 store,
                 config: self.config,
                 nodes: RwLock::new(HashMap::new()),
@@ -1364,6 +1367,9 @@ impl PodSync<'_> {
                 trigger2.enqueue(key2.clone());
             }),
         };
+        if !spec.mounts.is_empty() {
+            self.record_mount_mode(runtime.as_ref(), &spec.container.name, &spec.mounts);
+        }
         c.env = env;
         c.working_dir = working_dir;
         c.log = Some(log);
@@ -1469,6 +1475,59 @@ impl PodSync<'_> {
         }
     }
 
+    /// Records in the pod's events whether the container sees its volumes at their
+    /// `mountPath` (`VolumesAtMountPath`) or only at `STEADY_VOLUME_<NAME>`
+    /// (`VolumesNotAtMountPath`), and warns once per engine of the latter for processes.
+    fn record_mount_mode(&self, runtime: &dyn Runtime, container: &str, mounts: &[Mount]) {
+        let list: Vec<String> = mounts
+            .iter()
+            .map(|m| format!("{} at {}", m.volume, m.mount_path))
+            .collect();
+        let (kind, reason, message) = if runtime.mounts_at_mount_path() {
+            (
+                EventKind::Normal,
+                "VolumesAtMountPath",
+                format!(
+                    "container {container}: volumes mounted at their mountPath in a private \
+                     mount namespace: {}",
+                    list.join(", ")
+                ),
+            )
+        } else {
+            let why = if runtime.name() == "process" {
+                if !self
+                    .kubelet
+                    .inner
+                    .warned_mount_path
+                    .swap(true, Ordering::Relaxed)
+                {
+                    log::warn!(
+                        "kubelet: volume mountPath is not honoured on this host (a private \
+                         mount namespace needs Linux and root); processes find their volumes \
+                         at STEADY_VOLUME_<NAME>"
+                    );
+                }
+                "this host gives processes no private mount namespace (needs Linux and root)"
+            } else {
+                "an in-process worker shares the engine's view of the filesystem"
+            };
+            (
+                EventKind::Warning,
+                "VolumesNotAtMountPath",
+                format!(
+                    "container {container}: mountPath is not honoured: {why}; the volumes are \
+                     at STEADY_VOLUME_<NAME>, not at {}",
+                    list.join(", ")
+                ),
+            )
+        };
+        let _ = self
+            .kubelet
+            .inner
+            .events
+            .record(self.pod, kind, reason, &message);
+    }
+
     fn mounts(&self, c: &Container) -> Result<Vec<Mount>, String> {
         let mut out = Vec::new();
         for vm in &c.volume_mounts {
@@ -1494,6 +1553,8 @@ impl PodSync<'_> {
                 volume: vm.name.clone(),
                 mount_path: vm.mount_path.clone(),
                 host_path: dir,
+                sub_path: vm.sub_path.clone().filter(|s| !s.is_empty()),
+                read_only: vm.read_only == Some(true),
             });
         }
         Ok(out)

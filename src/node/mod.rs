@@ -11,6 +11,7 @@ pub mod config;
 mod env;
 pub mod host;
 pub mod logs;
+pub mod mount_ns;
 pub mod probe;
 #[cfg(unix)]
 pub mod process;

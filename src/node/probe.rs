@@ -290,6 +290,7 @@ fn run_exec(exec: &ExecAction, target: &ProbeTarget, timeout: Duration) -> Outco
             working_dir: target.working_dir.as_deref(),
             log: log.clone(),
             on_exit,
+            mounts: None,
         },
         None,
     ) {

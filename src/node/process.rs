@@ -38,6 +38,13 @@
 //! `$(VAR)` references in `command` and `args` are expanded from that environment as
 //! Kubernetes does ([`expand_var_refs`]).
 //!
+//! # Volumes
+//!
+//! When the runtime may (Linux, root: [`super::mount_ns::available`]) and was not told
+//! otherwise ([`ProcessRuntime::with_mount_namespaces`]), a process with volume mounts
+//! starts in a private mount namespace with each volume bind-mounted at its `mountPath`
+//! ([`super::mount_ns`]). The volumes are at `STEADY_VOLUME_<NAME>` in either case.
+//!
 //! # What the host must not do
 //!
 //! Reap children it did not start (`waitpid(-1)`, SIGCHLD set to `SIG_IGN` or
@@ -89,6 +96,9 @@ const WAITER_STACK: usize = 256 * 1024;
 /// [`DROP_SHUTDOWN_TIMEOUT`] for them to be reaped).
 pub struct ProcessRuntime {
     registry: Arc<Registry>,
+    /// Volumes are bind-mounted at their mountPath in a private mount namespace
+    /// ([`super::mount_ns`]).
+    mount_namespaces: bool,
 }
 
 /// The processes of one runtime that are not reaped yet, for [`ProcessRuntime::shutdown`].
@@ -120,7 +130,16 @@ impl ProcessRuntime {
     pub fn new() -> Self {
         ProcessRuntime {
             registry: Arc::new(Registry::default()),
+            mount_namespaces: super::mount_ns::available(),
         }
+    }
+
+    /// With `on` false, never gives processes a mount namespace of their own: volumes are
+    /// only at `STEADY_VOLUME_<NAME>`. With `on` true (the default), does when this host
+    /// allows it (Linux, root).
+    pub fn with_mount_namespaces(mut self, on: bool) -> Self {
+        self.mount_namespaces = on && super::mount_ns::available();
+        self
     }
 
     /// How many processes this runtime started that are not reaped yet.
@@ -185,7 +204,19 @@ impl Runtime for ProcessRuntime {
         !container.command.is_empty()
     }
 
+    fn mounts_at_mount_path(&self) -> bool {
+        self.mount_namespaces
+    }
+
     fn start(&self, spec: ContainerSpec) -> Result<Box<dyn RunningContainer>, StartError> {
+        let plan = if self.mount_namespaces && !spec.mounts.is_empty() {
+            let plan = super::mount_ns::MountPlan::new(&spec.mounts).map_err(|e| {
+                StartError::new(START_ERROR, format!("preparing the volume mounts: {e}"))
+            })?;
+            Some(plan)
+        } else {
+            None
+        };
         let argv: Vec<String> = spec
             .container
             .command
@@ -200,6 +231,7 @@ impl Runtime for ProcessRuntime {
                 working_dir: spec.working_dir.as_deref(),
                 log: spec.log.clone(),
                 on_exit: spec.on_exit.clone(),
+                mounts: plan,
             },
             Some(&self.registry),
         )?;
@@ -304,6 +336,8 @@ pub(crate) struct Launch<'a> {
     pub working_dir: Option<&'a Path>,
     pub log: Arc<LogBuffer>,
     pub on_exit: ExitNotifier,
+    /// Bind mounts made in a private mount namespace before exec.
+    pub mounts: Option<super::mount_ns::MountPlan>,
 }
 
 /// Starts `l.argv` as the leader of a new process group, with its output reader and its
@@ -357,6 +391,14 @@ pub(crate) fn launch(
         cmd.envs(l.env.iter().map(|(k, v)| (k, v)));
         if let Some(dir) = l.working_dir {
             cmd.current_dir(dir);
+        }
+        if let Some(plan) = l.mounts {
+            // SAFETY: the closure runs in the child between fork and exec; `apply_in_child`
+            // allocates nothing (the plan was prepared before the fork) and makes only
+            // async-signal-safe calls (unshare, mount, mkdir, open, close).
+            unsafe {
+                cmd.pre_exec(move || plan.apply_in_child());
+            }
         }
         // `spawn` returns once the child has exec'd (or failed to), so the child already
         // leads its own process group when the group is first signalled.

@@ -75,6 +75,10 @@ pub struct Mount {
     pub mount_path: String,
     /// The host directory backing it.
     pub host_path: PathBuf,
+    /// The `subPath` within the volume mounted instead of its root.
+    pub sub_path: Option<String>,
+    /// Mounted read-only (`readOnly`).
+    pub read_only: bool,
 }
 
 /// How a container ended, as `status.containerStatuses[].state.terminated` reports it.
@@ -170,6 +174,13 @@ pub trait Runtime: Send + Sync + 'static {
     /// Starts the container. Returns once it has been started (not once it is ready); an
     /// error means nothing was started and `on_exit` will not be called.
     fn start(&self, spec: ContainerSpec) -> Result<Box<dyn RunningContainer>, StartError>;
+
+    /// Whether the containers this runtime starts see each volume at its `mountPath`
+    /// (the process runtime with a private mount namespace), rather than only at the
+    /// directory `STEADY_VOLUME_<NAME>` names. The agent records which in the pod's events.
+    fn mounts_at_mount_path(&self) -> bool {
+        false
+    }
 }
 
 /// A started container, owned by the agent.

@@ -363,7 +363,8 @@ mod tests {
     fn volume_sources_round_trip_and_name_the_field_at_fault() {
         let v = serde_json::json!({
             "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
-            "spec": {"containers": [{"name": "c", "command": ["true"]}], "volumes": [
+            "spec": {"containers": [{"name": "c", "command": ["true"], "volumeMounts": [
+                {"name": "a", "mountPath": "/a", "subPath": "../etc"}]}], "volumes": [
                 {"name": "a", "configMap": {"name": "cm", "items": [{"key": "k", "path": "../x"}],
                                             "defaultMode": 511}},
                 {"name": "b", "secret": {"secretName": "", "optional": true}},
@@ -396,6 +397,7 @@ mod tests {
                 "spec.volumes[3].projected.sources[1].secret.items[0].mode",
                 "spec.volumes[3].projected.sources[1].secret.items[0].path",
                 "spec.volumes[4].configMap",
+                "spec.containers[0].volumeMounts[0].subPath",
             ],
             "{errors:?}"
         );
