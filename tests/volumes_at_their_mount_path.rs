@@ -49,6 +49,15 @@ fn has_event(e: &Engine, name: &str, reason: &str) -> bool {
         .any(|ev| ev.reason.as_deref() == Some(reason))
 }
 
+fn ready(e: &Engine, name: &str) -> bool {
+    let pod = e.api::<Pod>().namespace("default").get(name).unwrap();
+    pod.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    })
+}
+
 fn apply_pod(e: &Engine, name: &str, root: &std::path::Path, script: &str) {
     e.apply(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {app.conf: v1, other: x}\n",
@@ -60,6 +69,8 @@ fn apply_pod(e: &Engine, name: &str, root: &std::path::Path, script: &str) {
             "spec": {"nodeName": NODE, "containers": [{"name": "main",
                 "command": ["sh", "-c", script],
                 "env": [{"name": "ROOT", "value": root.display().to_string()}],
+                // Runs where the container's volumes are: ready only if it sees the mount.
+                "readinessProbe": {"exec": {"command": ["cat", format!("{}/etc/app/app.conf", root.display())]}},
                 "volumeMounts": [
                     {"name": "config", "mountPath": format!("{}/etc/app", root.display()), "readOnly": true},
                     {"name": "config", "mountPath": format!("{}/single.conf", root.display()), "subPath": "app.conf"},
@@ -111,6 +122,11 @@ fn a_process_sees_its_volumes_at_their_mount_path_and_the_host_does_not() {
         "dir: v1\nsubpath: v1\nenv: v1\nread-only: yes\nscratch: hi\nnow: v1\n"
     );
     assert!(has_event(&e, "mounted", "VolumesAtMountPath"));
+    eventually(
+        10,
+        "ready: the exec probe ran in the container's mount namespace",
+        || ready(&e, "mounted"),
+    );
     // The mounts are the process's own: the host sees empty mount points.
     let on_host = std::fs::read_dir(root.join("etc/app")).unwrap().count();
     assert_eq!(on_host, 0, "the bind mount leaked to the host");

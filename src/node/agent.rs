@@ -933,6 +933,8 @@ struct Instance {
     ready: bool,
     /// Stopped because a probe failed: the reason for the restart.
     stopping_for: Option<String>,
+    /// Runs in a mount namespace of its own (volumes at their mountPath).
+    private_mounts: bool,
     kill_at: Option<Duration>,
 }
 
@@ -1367,6 +1369,7 @@ impl PodSync<'_> {
                 trigger2.enqueue(key2.clone());
             }),
         };
+        let private_mounts = !spec.mounts.is_empty() && runtime.mounts_at_mount_path();
         if !spec.mounts.is_empty() {
             self.record_mount_mode(runtime.as_ref(), &spec.container.name, &spec.mounts);
         }
@@ -1400,6 +1403,7 @@ impl PodSync<'_> {
                     started,
                     ready: false,
                     stopping_for: None,
+                    private_mounts,
                     kill_at: None,
                 });
             }
@@ -1423,6 +1427,7 @@ impl PodSync<'_> {
                     started: false,
                     ready: false,
                     stopping_for: None,
+                    private_mounts,
                     kill_at: None,
                 });
                 self.observe(c, init);
@@ -1702,6 +1707,11 @@ impl PodSync<'_> {
                 env: c.env.clone(),
                 working_dir: c.working_dir.clone(),
                 host: self.ip.clone(),
+                mount_namespace_of: if inst.private_mounts {
+                    inst.handle.pid()
+                } else {
+                    None
+                },
             };
             let probe = p.probe.clone();
             let timeout = p.timeout;

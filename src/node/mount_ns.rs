@@ -170,6 +170,38 @@ impl MountPlan {
     }
 }
 
+/// The mount namespace of a running process, for another process to join (an exec
+/// probe runs where its container's volumes are mounted).
+#[derive(Debug)]
+pub(crate) struct JoinNamespace {
+    fd: std::os::fd::OwnedFd,
+}
+
+impl JoinNamespace {
+    /// Opens the mount namespace of process `pid` (`/proc/<pid>/ns/mnt`).
+    pub fn of_pid(pid: u32) -> io::Result<JoinNamespace> {
+        let f = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))?;
+        Ok(JoinNamespace { fd: f.into() })
+    }
+
+    /// Enters the namespace: only for a child between fork and exec (one call to setns).
+    #[cfg(target_os = "linux")]
+    pub fn apply_in_child(&self) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: the descriptor is open (owned by `self`) and setns only reads it.
+        if unsafe { libc::setns(self.fd.as_raw_fd(), libc::CLONE_NEWNS) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Never called off Linux.
+    #[cfg(not(target_os = "linux"))]
+    pub fn apply_in_child(&self) -> io::Result<()> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+}
+
 /// Whether this process may give its children private mount namespaces: Linux, and a
 /// child that tried `unshare(CLONE_NEWNS)` and a private `/` succeeded. Found out once.
 pub fn available() -> bool {

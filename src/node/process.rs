@@ -232,6 +232,7 @@ impl Runtime for ProcessRuntime {
                 log: spec.log.clone(),
                 on_exit: spec.on_exit.clone(),
                 mounts: plan,
+                join_mounts: None,
             },
             Some(&self.registry),
         )?;
@@ -338,6 +339,8 @@ pub(crate) struct Launch<'a> {
     pub on_exit: ExitNotifier,
     /// Bind mounts made in a private mount namespace before exec.
     pub mounts: Option<super::mount_ns::MountPlan>,
+    /// A mount namespace to enter before exec (an exec probe's container's).
+    pub join_mounts: Option<super::mount_ns::JoinNamespace>,
 }
 
 /// Starts `l.argv` as the leader of a new process group, with its output reader and its
@@ -391,6 +394,13 @@ pub(crate) fn launch(
         cmd.envs(l.env.iter().map(|(k, v)| (k, v)));
         if let Some(dir) = l.working_dir {
             cmd.current_dir(dir);
+        }
+        if let Some(ns) = l.join_mounts {
+            // SAFETY: the closure runs in the child between fork and exec and makes one
+            // async-signal-safe call (setns) on a descriptor opened before the fork.
+            unsafe {
+                cmd.pre_exec(move || ns.apply_in_child());
+            }
         }
         if let Some(plan) = l.mounts {
             // SAFETY: the closure runs in the child between fork and exec; `apply_in_child`
