@@ -8,28 +8,104 @@
 //!
 //! The mounts are made in the child between fork and exec (`pre_exec`), where only
 //! async-signal-safe calls are allowed: everything that allocates (`MountPlan`: the C
-//! strings, which directories to create) is prepared before the fork, and the child only
-//! calls `unshare`, `mount`, `mkdir`, `open` and `close`. Mount points that do not exist are
-//! created on the host's filesystem (empty directories, or an empty file for a file
-//! `subPath`), as a container runtime creates them in the container's root: the bind mounts
-//! themselves are private to the process and its children and disappear with them.
+//! strings) is prepared before the fork, and the child only calls `unshare` and `mount`.
+//!
+//! A bind mount needs a mount point. One that does not exist is created on the host's
+//! filesystem before the fork (empty directories, or an empty file for a file `subPath`),
+//! as a container runtime creates it in a container's root, and removed again when the last
+//! process that uses it has ended: [`MountPoints`] counts the users of each point it
+//! created (a point is never removed while another container has something mounted on it,
+//! which would detach that mount). Paths that existed before are never removed.
 
 use super::runtime::Mount;
+use parking_lot::Mutex;
+use std::collections::HashMap;
 use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// One bind mount, ready to be made in the child.
 #[derive(Debug)]
 struct Step {
     source: CString,
     target: CString,
-    /// Directories to create first, outermost first.
-    dirs: Vec<CString>,
-    /// The source is a file: the mount point is an (empty) file.
-    file: bool,
     read_only: bool,
+}
+
+/// The mount points one runtime created on the host, each with the number of started
+/// processes that use it. Its lock is held while points are created and removed, so a
+/// start and an exit never race on one point.
+#[derive(Debug, Default)]
+pub struct MountPoints {
+    users: Mutex<HashMap<PathBuf, usize>>,
+}
+
+/// The mount points one process uses; dropped when the process has ended, which removes
+/// the points no one else uses.
+#[derive(Debug)]
+pub(crate) struct MountPointsLease {
+    points: Arc<MountPoints>,
+    /// Outermost first within each mount.
+    paths: Vec<PathBuf>,
+}
+
+impl MountPoints {
+    /// Takes mount point `path` (a directory, or an empty file when `file`) for one more
+    /// user: created if missing, counted if created by this runtime, left alone if it is
+    /// the host's own.
+    fn take(
+        users: &mut HashMap<PathBuf, usize>,
+        lease: &mut Vec<PathBuf>,
+        path: &Path,
+        file: bool,
+    ) -> io::Result<()> {
+        if let Some(n) = users.get_mut(path) {
+            *n += 1;
+            lease.push(path.to_path_buf());
+            return Ok(());
+        }
+        if std::fs::symlink_metadata(path).is_ok() {
+            return Ok(());
+        }
+        if file {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)?;
+        } else {
+            std::fs::create_dir(path)?;
+        }
+        users.insert(path.to_path_buf(), 1);
+        lease.push(path.to_path_buf());
+        Ok(())
+    }
+}
+
+impl Drop for MountPointsLease {
+    fn drop(&mut self) {
+        let mut users = self.points.users.lock();
+        // Innermost first, so that a directory is empty when its count reaches zero.
+        for p in self.paths.iter().rev() {
+            let Some(n) = users.get_mut(p) else { continue };
+            *n -= 1;
+            if *n > 0 {
+                continue;
+            }
+            users.remove(p);
+            // Only what is still as steady made it: an empty directory or an empty file.
+            match std::fs::symlink_metadata(p) {
+                Ok(m) if m.is_dir() => {
+                    let _ = std::fs::remove_dir(p);
+                }
+                Ok(m) if m.is_file() && m.len() == 0 => {
+                    let _ = std::fs::remove_file(p);
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 /// The bind mounts of one process, prepared before the fork.
@@ -49,9 +125,18 @@ fn cstring(p: &Path) -> io::Result<CString> {
 
 impl MountPlan {
     /// The plan for `mounts`: each volume's host directory (or its `subPath` within it) at
-    /// its `mountPath`, read-only when asked. The error names the volume.
-    pub fn new(mounts: &[Mount]) -> io::Result<MountPlan> {
+    /// its `mountPath`, read-only when asked; the missing mount points are created and
+    /// held by the returned lease. The error names the volume.
+    pub fn new(
+        mounts: &[Mount],
+        points: &Arc<MountPoints>,
+    ) -> io::Result<(MountPlan, MountPointsLease)> {
         let mut steps = Vec::new();
+        let mut lease = MountPointsLease {
+            points: points.clone(),
+            paths: Vec::new(),
+        };
+        let mut users = points.users.lock();
         for m in mounts {
             let mut source = m.host_path.clone();
             if let Some(sub) = m.sub_path.as_deref().filter(|s| !s.is_empty()) {
@@ -72,37 +157,29 @@ impl MountPlan {
             }
             let file = std::fs::metadata(&source)?.is_file();
             let target = Path::new("/").join(&m.mount_path);
-            let mut dirs = Vec::new();
-            let dir_of_target = if file {
-                target.parent()
-            } else {
-                Some(target.as_path())
-            };
-            let mut chain: Vec<PathBuf> = dir_of_target
-                .map(|d| d.ancestors().map(Path::to_path_buf).collect())
-                .unwrap_or_default();
+            let mut chain: Vec<&Path> = target.ancestors().collect();
             chain.reverse();
-            for d in chain {
+            let last = chain.len() - 1;
+            for (i, d) in chain.into_iter().enumerate() {
                 if d.as_os_str().len() > 1 {
-                    dirs.push(cstring(&d)?);
+                    MountPoints::take(&mut users, &mut lease.paths, d, file && i == last)?;
                 }
             }
             steps.push(Step {
                 source: cstring(&source)?,
                 target: cstring(&target)?,
-                dirs,
-                file,
                 read_only: m.read_only,
             });
         }
-        Ok(MountPlan { steps })
+        drop(users);
+        Ok((MountPlan { steps }, lease))
     }
 
     /// Makes the mounts in the calling process: a new mount namespace, `/` made a
     /// recursive slave (nothing mounted here reaches the host), then the bind mounts.
     ///
     /// Only for a child between fork and exec: it allocates nothing and calls only
-    /// async-signal-safe functions.
+    /// async-signal-safe functions (unshare, mount).
     #[cfg(target_os = "linux")]
     pub fn apply_in_child(&self) -> io::Result<()> {
         // SAFETY (every call below): the pointers are NUL-terminated strings owned by
@@ -123,20 +200,6 @@ impl MountPlan {
                 return Err(io::Error::last_os_error());
             }
             for s in &self.steps {
-                for d in &s.dirs {
-                    // EEXIST and the like: the mount below reports what matters.
-                    libc::mkdir(d.as_ptr(), 0o755);
-                }
-                if s.file {
-                    let fd = libc::open(
-                        s.target.as_ptr(),
-                        libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
-                        0o644,
-                    );
-                    if fd >= 0 {
-                        libc::close(fd);
-                    }
-                }
                 if libc::mount(
                     s.source.as_ptr(),
                     s.target.as_ptr(),
@@ -251,20 +314,45 @@ mod tests {
             sub_path: sub.map(str::to_string),
             read_only: false,
         };
-        let plan =
-            MountPlan::new(&[m(None, "/etc/app"), m(Some("app.conf"), "/etc/x/app.conf")]).unwrap();
-        let dirs = |i: usize| -> Vec<String> {
-            plan.steps[i]
-                .dirs
-                .iter()
-                .map(|d| d.to_string_lossy().into_owned())
-                .collect()
-        };
-        assert_eq!(dirs(0), vec!["/etc", "/etc/app"]);
-        assert!(!plan.steps[0].file);
-        assert_eq!(dirs(1), vec!["/etc", "/etc/x"]);
-        assert!(plan.steps[1].file);
-        let err = MountPlan::new(&[m(Some("../../etc"), "/x")]).unwrap_err();
+        let mnt = dir.join("mnt");
+        let at = |p: &str| format!("{}/{p}", mnt.display());
+        let points = Arc::new(MountPoints::default());
+        let (plan, first) = MountPlan::new(
+            &[
+                m(None, &at("etc/app")),
+                m(Some("app.conf"), &at("etc/x/app.conf")),
+            ],
+            &points,
+        )
+        .unwrap();
+        assert_eq!(plan.steps.len(), 2);
+        assert!(mnt.join("etc/app").is_dir());
+        assert!(mnt.join("etc/x/app.conf").is_file());
+        assert_eq!(
+            first.paths,
+            vec![
+                mnt.clone(),
+                mnt.join("etc"),
+                mnt.join("etc/app"),
+                mnt.clone(),
+                mnt.join("etc"),
+                mnt.join("etc/x"),
+                mnt.join("etc/x/app.conf")
+            ]
+        );
+        // A second user of one point keeps it while the first goes.
+        let (_, second) = MountPlan::new(&[m(None, &at("etc/app"))], &points).unwrap();
+        drop(first);
+        assert!(mnt.join("etc/app").is_dir());
+        assert!(!mnt.join("etc/x").exists());
+        drop(second);
+        assert!(!mnt.exists(), "every point steady created is gone");
+        assert!(
+            dir.join("vol/app.conf").exists(),
+            "the host's own paths stay"
+        );
+
+        let err = MountPlan::new(&[m(Some("../../etc"), "/x")], &points).unwrap_err();
         assert!(err.to_string().contains("subPath"), "{err}");
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -305,6 +305,7 @@ fn run_exec(exec: &ExecAction, target: &ProbeTarget, timeout: Duration) -> Outco
             log: log.clone(),
             on_exit,
             mounts: None,
+            mount_points: None,
             join_mounts,
         },
         None,

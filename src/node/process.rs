@@ -99,6 +99,8 @@ pub struct ProcessRuntime {
     /// Volumes are bind-mounted at their mountPath in a private mount namespace
     /// ([`super::mount_ns`]).
     mount_namespaces: bool,
+    /// The mount points this runtime created on the host.
+    mount_points: Arc<super::mount_ns::MountPoints>,
 }
 
 /// The processes of one runtime that are not reaped yet, for [`ProcessRuntime::shutdown`].
@@ -131,6 +133,7 @@ impl ProcessRuntime {
         ProcessRuntime {
             registry: Arc::new(Registry::default()),
             mount_namespaces: super::mount_ns::available(),
+            mount_points: Arc::default(),
         }
     }
 
@@ -209,13 +212,14 @@ impl Runtime for ProcessRuntime {
     }
 
     fn start(&self, spec: ContainerSpec) -> Result<Box<dyn RunningContainer>, StartError> {
-        let plan = if self.mount_namespaces && !spec.mounts.is_empty() {
-            let plan = super::mount_ns::MountPlan::new(&spec.mounts).map_err(|e| {
+        let (plan, mount_points) = if self.mount_namespaces && !spec.mounts.is_empty() {
+            let (plan, lease) = super::mount_ns::MountPlan::new(&spec.mounts, &self.mount_points)
+                .map_err(|e| {
                 StartError::new(START_ERROR, format!("preparing the volume mounts: {e}"))
             })?;
-            Some(plan)
+            (Some(plan), Some(lease))
         } else {
-            None
+            (None, None)
         };
         let argv: Vec<String> = spec
             .container
@@ -232,6 +236,7 @@ impl Runtime for ProcessRuntime {
                 log: spec.log.clone(),
                 on_exit: spec.on_exit.clone(),
                 mounts: plan,
+                mount_points,
                 join_mounts: None,
             },
             Some(&self.registry),
@@ -339,6 +344,8 @@ pub(crate) struct Launch<'a> {
     pub on_exit: ExitNotifier,
     /// Bind mounts made in a private mount namespace before exec.
     pub mounts: Option<super::mount_ns::MountPlan>,
+    /// The mount points they use, released once the process is reaped.
+    pub mount_points: Option<super::mount_ns::MountPointsLease>,
     /// A mount namespace to enter before exec (an exec probe's container's).
     pub join_mounts: Option<super::mount_ns::JoinNamespace>,
 }
@@ -464,6 +471,7 @@ pub(crate) fn launch(
         registry: registry.cloned().zip(serial),
         drained: drained_rx,
         on_exit: l.on_exit,
+        mount_points: l.mount_points,
     };
     std::thread::Builder::new()
         .name(format!("steady-wait-{pid}"))
@@ -501,6 +509,9 @@ struct Waiter {
     registry: Option<(Arc<Registry>, u64)>,
     drained: Receiver<()>,
     on_exit: ExitNotifier,
+    /// Released after the group is killed and the leader reaped: nothing of the process
+    /// mounts on them any more.
+    mount_points: Option<super::mount_ns::MountPointsLease>,
 }
 
 impl Waiter {
@@ -528,6 +539,7 @@ impl Waiter {
                 unknown_exit(pid, &e)
             }
         };
+        drop(self.mount_points);
         if let Some((reg, serial)) = &self.registry {
             reg.remove(*serial);
         }
