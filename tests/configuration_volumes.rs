@@ -129,6 +129,8 @@ fn a_config_file_is_replaced_atomically_and_a_reader_sees_each_version_whole() {
         })
         .count();
     assert_eq!(versions, 1, "old versions are removed");
+    drop(e);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -158,6 +160,8 @@ fn a_process_reading_its_config_file_in_a_loop_sees_the_update() {
         logs().contains("mode=fast\n")
     });
     assert_eq!(logs(), "mode=slow\nmode=fast\n", "only whole versions");
+    drop(e);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -246,6 +250,8 @@ fn secret_downward_api_and_projected_volumes_hold_their_files() {
         std::fs::read(tls.join("cert.pem")).is_ok_and(|b| b == b"NEW")
             && std::fs::read(all.join("crt")).is_ok_and(|b| b == b"NEW")
     });
+    drop(e);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -300,6 +306,8 @@ fn a_missing_configmap_volume_holds_the_container_back_until_it_appears() {
     e.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: later}\ndata: {k: x}\n")
         .unwrap();
     eventually(10, "started", || started.load(Ordering::SeqCst));
+    drop(e);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -341,4 +349,6 @@ fn an_empty_dir_is_removed_when_its_pod_goes() {
     eventually(10, "its directory is gone", || !scratch.exists());
     let pod_dir = scratch.parent().unwrap().parent().unwrap();
     assert!(!pod_dir.exists(), "{pod_dir:?}");
+    drop(e);
+    let _ = std::fs::remove_dir_all(&dir);
 }
