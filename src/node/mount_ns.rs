@@ -13,7 +13,7 @@
 //! A bind mount needs a mount point. One that does not exist is created on the host's
 //! filesystem before the fork (empty directories, or an empty file for a file `subPath`),
 //! as a container runtime creates it in a container's root, and removed again when the last
-//! process that uses it has ended: [`MountPoints`] counts the users of each point it
+//! process that uses it has ended: `MountPoints` counts the users of each point it
 //! created (a point is never removed while another container has something mounted on it,
 //! which would detach that mount). Paths that existed before are never removed.
 
@@ -38,7 +38,7 @@ struct Step {
 /// processes that use it. Its lock is held while points are created and removed, so a
 /// start and an exit never race on one point.
 #[derive(Debug, Default)]
-pub struct MountPoints {
+pub(crate) struct MountPoints {
     users: Mutex<HashMap<PathBuf, usize>>,
 }
 
