@@ -3,7 +3,7 @@
 use super::{
     ConfigMap, ControllerRevision, CustomResourceDefinition, DaemonSet, Deployment, Endpoints,
     Event, HorizontalPodAutoscaler, Job, KindInfo, Lease, Namespace, Node, PersistentVolumeClaim,
-    Pod, Registry, ReplicaSet, Service, StatefulSet,
+    Pod, Registry, ReplicaSet, Secret, Service, StatefulSet,
 };
 
 /// Calls `$m!` with every built-in kind.
@@ -17,6 +17,7 @@ macro_rules! for_each_builtin {
             Endpoints,
             Event,
             ConfigMap,
+            Secret,
             PersistentVolumeClaim,
             ReplicaSet,
             Deployment,

@@ -1,6 +1,6 @@
 //! core/v1 kinds: [`Pod`], [`Node`], [`Service`], [`Endpoints`], [`Event`],
-//! [`PersistentVolumeClaim`], [`Namespace`] and [`ConfigMap`], and the types the workload kinds
-//! share with them (containers, probes, volumes, [`IntOrString`]...).
+//! [`PersistentVolumeClaim`], [`Namespace`], [`ConfigMap`] and [`Secret`], and the types the
+//! workload kinds share with them (containers, probes, volumes, [`IntOrString`]...).
 //!
 //! Field names and shapes follow the Kubernetes wire format. Fields that are enums in
 //! Kubernetes stay strings (so unknown values survive a round trip) and are checked by the
@@ -14,6 +14,13 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fmt;
+
+mod env;
+mod secret;
+mod volume_sources;
+pub use env::*;
+pub use secret::*;
+pub use volume_sources::*;
 
 /// Resource amounts by resource name (`cpu`, `memory`, `storage`...): Kubernetes' ResourceList.
 pub type ResourceList = Map<String, Quantity>;
@@ -270,9 +277,12 @@ pub struct Container {
     /// Ports the container exposes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<ContainerPort>,
-    /// Environment variables.
+    /// Environment variables; a later one wins over an earlier one and over `envFrom`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvVar>,
+    /// Variables from every key of ConfigMaps and Secrets, set before `env`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_from: Vec<EnvFromSource>,
     /// Compute resource requests and limits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
@@ -288,7 +298,7 @@ pub struct Container {
     /// Holds the other probes until it succeeds once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub startup_probe: Option<Box<Probe>>,
-    /// Unmodelled fields (imagePullPolicy, securityContext, lifecycle, envFrom...).
+    /// Unmodelled fields (imagePullPolicy, securityContext, lifecycle...).
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -333,12 +343,12 @@ pub struct EnvVar {
     /// Variable name.
     #[serde(default)]
     pub name: String,
-    /// Literal value.
+    /// Literal value; `$(VAR)` references to variables defined before it are expanded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
-    /// Source of the value (fieldRef, secretKeyRef, configMapKeyRef...), as JSON.
+    /// Source of the value (fieldRef, resourceFieldRef, configMapKeyRef, secretKeyRef).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value_from: Option<Value>,
+    pub value_from: Option<Box<EnvVarSource>>,
     /// Unmodelled fields.
     #[serde(flatten)]
     pub extra: Extra,
@@ -491,8 +501,8 @@ pub struct VolumeMount {
     pub extra: Extra,
 }
 
-/// A volume of a pod. The volume sources steady does not model (configMap, secret,
-/// projected...) stay in `extra`.
+/// A volume of a pod. The volume sources steady does not model (csi, nfs...) stay in
+/// `extra`; a volume with no source is an emptyDir.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Volume {
@@ -508,6 +518,22 @@ pub struct Volume {
     /// A directory of the node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_path: Option<HostPathVolumeSource>,
+    /// The keys of a ConfigMap as files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map: Option<ConfigMapVolumeSource>,
+    /// The keys of a Secret as files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<SecretVolumeSource>,
+    /// Fields of the pod as files.
+    #[serde(
+        rename = "downwardAPI",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub downward_api: Option<DownwardApiVolumeSource>,
+    /// ConfigMaps, Secrets and downward API files in one directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projected: Option<ProjectedVolumeSource>,
     /// Unmodelled fields (the other volume sources).
     #[serde(flatten)]
     pub extra: Extra,
@@ -1617,14 +1643,7 @@ crate::impl_resource!(
 /// Admission checks of a [`ConfigMap`]: keys are alphanumerics, `-`, `_` and `.`, and no key
 /// is in both `data` and `binaryData`.
 pub fn validate_config_map(cm: &ConfigMap, errors: &mut Vec<FieldError>) {
-    let valid = |k: &str| {
-        !k.is_empty()
-            && k.len() <= 253
-            && k != "."
-            && k != ".."
-            && k.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-    };
+    let valid = is_config_key;
     for k in cm.data.keys() {
         if !valid(k) {
             errors.push(FieldError::new(format!("data[{k}]"), CONFIG_KEY_MESSAGE));
@@ -1648,6 +1667,17 @@ pub fn validate_config_map(cm: &ConfigMap, errors: &mut Vec<FieldError>) {
 
 const CONFIG_KEY_MESSAGE: &str =
     "a valid config key must consist of alphanumeric characters, '-', '_' or '.'";
+
+/// True for a key of a ConfigMap or a Secret, as Kubernetes checks them: 1 to 253
+/// alphanumerics, `-`, `_` and `.`, and neither `.` nor `..`.
+pub fn is_config_key(k: &str) -> bool {
+    !k.is_empty()
+        && k.len() <= 253
+        && k != "."
+        && k != ".."
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
 
 // ---------------------------------------------------------------------------------------------
 // Validation helpers (shared with the other built-in kinds' modules)
@@ -1836,6 +1866,7 @@ impl PodSpec {
             } else if !volumes.insert(v.name.as_str()) {
                 errors.push(FieldError::new(p, format!("Duplicate value: {:?}", v.name)));
             }
+            validate_volume_sources(v, &format!("{path}.volumes[{i}]"), errors);
         }
 
         volumes.extend(more_volumes.iter().copied());
@@ -1938,6 +1969,7 @@ impl Container {
                 required(errors, format!("{path}.env[{i}].name"));
             }
         }
+        validate_env(&self.env, &self.env_from, path, errors);
         if let Some(r) = &self.resources {
             r.validate(&format!("{path}.resources"), errors);
         }
@@ -1951,6 +1983,14 @@ impl Container {
                     format!("{mp}.name"),
                     format!("Not found: {:?}", m.name),
                 ));
+            }
+            if let Some(sub) = m.sub_path.as_deref() {
+                if sub.starts_with('/') || sub.split('/').any(|e| e == "..") {
+                    errors.push(FieldError::new(
+                        format!("{mp}.subPath"),
+                        format!("Invalid value: {sub:?}: must be a relative path without '..'"),
+                    ));
+                }
             }
             if m.mount_path.is_empty() {
                 required(errors, format!("{mp}.mountPath"));

@@ -10,6 +10,7 @@
 pub mod apiextensions;
 pub mod apps;
 pub mod autoscaling;
+pub mod base64;
 pub mod batch;
 mod builtin;
 mod condition;

@@ -44,7 +44,8 @@ pub(crate) fn prepare_apply(
     live: Option<&Arc<dyn Object>>,
 ) -> Result<(Arc<dyn Object>, ApplyAction)> {
     strip_server_fields(&mut desired);
-    let config = serde_json::to_string(&desired).expect("JSON values always serialize");
+    let config = serde_json::to_string(&recorded_config(info, &desired))
+        .expect("JSON values always serialize");
     let object_ref = || ObjectRef::from_value(&info.kind, &desired);
     let (value, action) = match live {
         None => (desired.clone(), ApplyAction::Created),
@@ -75,6 +76,28 @@ pub(crate) fn prepare_apply(
         .annotations
         .insert(LAST_APPLIED_ANNOTATION.to_string(), config);
     Ok((obj, action))
+}
+
+/// The configuration kept in the last-applied annotation: `desired`, but with the values of
+/// a Secret's `data` and `stringData` replaced. The next merge only needs their keys (a key
+/// that was applied and no longer is gets removed; values always come from the new
+/// configuration), and the annotation must not carry the Secret's values where its
+/// metadata shows (status lines, `Debug`, events about the object).
+fn recorded_config(info: &KindInfo, desired: &Value) -> Value {
+    if info.kind != "Secret" || info.api_version != "v1" {
+        return desired.clone();
+    }
+    let mut v = desired.clone();
+    for field in ["data", "stringData"] {
+        if let Some(m) = v.get_mut(field).and_then(Value::as_object_mut) {
+            for value in m.values_mut() {
+                if !value.is_null() {
+                    *value = Value::String("(redacted)".into());
+                }
+            }
+        }
+    }
+    v
 }
 
 /// Removes what the store owns from an applied configuration: status and server-set

@@ -249,12 +249,16 @@ impl EngineBuilder {
             nodes.push(NodeConfig::local());
         }
         nodes.extend(self.nodes);
+        #[cfg(unix)]
+        let mount_namespaces = self.kubelet.mount_namespaces;
         let mut kb = KubeletBuilder::new(self.kubelet, nodes)
             .workers(self.workers)
             .simulated(self.simulated);
         #[cfg(unix)]
         let processes = {
-            let p = Arc::new(crate::node::ProcessRuntime::new());
+            let p = Arc::new(
+                crate::node::ProcessRuntime::new().with_mount_namespaces(mount_namespaces),
+            );
             kb = kb.process_runtime(p.clone());
             p
         };

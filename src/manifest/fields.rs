@@ -96,15 +96,27 @@ pub const NOT_IMPLEMENTED: &[NotImplemented] = &[
     },
 ];
 
-/// Fields steady implements although it holds them as raw JSON (in `extra`): never reported
-/// as unknown. Paths as in [`NotImplemented::path`], from the pod spec.
-pub const IMPLEMENTED_RAW: &[&str] = &[
-    "overhead",
-    "topologySpreadConstraints[*].minDomains",
-    "topologySpreadConstraints[*].matchLabelKeys",
-    "topologySpreadConstraints[*].nodeAffinityPolicy",
-    "topologySpreadConstraints[*].nodeTaintsPolicy",
-    "initContainers[*].restartPolicy",
+/// Fields steady implements although the decoded object does not hold them as such (raw
+/// JSON in `extra`, or folded into another field): never reported as unknown. Paths as in
+/// [`NotImplemented::path`]; a listed field covers everything under it.
+pub const IMPLEMENTED_RAW: &[(Scope, &str)] = &[
+    (Scope::PodSpec, "overhead"),
+    (Scope::PodSpec, "topologySpreadConstraints[*].minDomains"),
+    (
+        Scope::PodSpec,
+        "topologySpreadConstraints[*].matchLabelKeys",
+    ),
+    (
+        Scope::PodSpec,
+        "topologySpreadConstraints[*].nodeAffinityPolicy",
+    ),
+    (
+        Scope::PodSpec,
+        "topologySpreadConstraints[*].nodeTaintsPolicy",
+    ),
+    (Scope::PodSpec, "initContainers[*].restartPolicy"),
+    // Folded into `data` when a Secret is decoded.
+    (Scope::Kind("Secret"), "stringData"),
 ];
 
 /// Kinds whose objects carry a pod template at `spec.template.spec`.
@@ -203,15 +215,27 @@ pub fn not_implemented(kind: &str, value: &Value) -> Vec<FieldWarning> {
 /// True when `path` (an unknown field of an object of `kind`) is one [`IMPLEMENTED_RAW`]
 /// lists.
 pub fn implemented_raw(kind: &str, path: &str) -> bool {
-    let Some(prefix) = pod_spec_prefix(kind) else {
-        return false;
-    };
-    let Some(rest) = path.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) else {
-        return false;
-    };
-    // Indices become `[*]` to compare with the table.
-    let mut generic = String::with_capacity(rest.len());
-    let mut chars = rest.chars().peekable();
+    let generic = generic_path(path);
+    IMPLEMENTED_RAW.iter().any(|(scope, listed)| {
+        let full = match scope {
+            Scope::PodSpec => match pod_spec_prefix(kind) {
+                Some(prefix) => format!("{prefix}.{listed}"),
+                None => return false,
+            },
+            Scope::Kind(k) if *k == kind => listed.to_string(),
+            Scope::Kind(_) => return false,
+        };
+        generic == full
+            || generic
+                .strip_prefix(full.as_str())
+                .is_some_and(|rest| rest.starts_with(['.', '[']))
+    })
+}
+
+/// `path` with every list index written `[*]`, to compare with the table.
+fn generic_path(path: &str) -> String {
+    let mut generic = String::with_capacity(path.len());
+    let mut chars = path.chars().peekable();
     while let Some(c) = chars.next() {
         if c == '[' && chars.peek().is_some_and(char::is_ascii_digit) {
             while chars.next().is_some_and(|d| d != ']') {}
@@ -220,7 +244,7 @@ pub fn implemented_raw(kind: &str, path: &str) -> bool {
             generic.push(c);
         }
     }
-    IMPLEMENTED_RAW.contains(&generic.as_str())
+    generic
 }
 
 fn at<'a>(value: &'a Value, dotted: &str) -> Option<&'a Value> {
@@ -292,5 +316,8 @@ mod tests {
         ));
         assert!(!implemented_raw("Pod", "spec.containers[0].restartPolicy"));
         assert!(!implemented_raw("ConfigMap", "overhead"));
+        assert!(implemented_raw("Secret", "stringData[\"password\"]"));
+        assert!(implemented_raw("Secret", "stringData"));
+        assert!(!implemented_raw("ConfigMap", "stringData"));
     }
 }

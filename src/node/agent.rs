@@ -35,6 +35,7 @@ use crate::api::{
 use crate::clock::SharedClock;
 use crate::error::Error;
 use crate::runtime::conditions::{condition, set_condition, status_of};
+use crate::runtime::events::{EventKind, EventRecorder};
 use crate::runtime::{Action, Context, Controller, ObjectKey, ReconcileResult, Trigger};
 use crate::store::{DeleteParams, Store};
 use dashmap::DashMap;
@@ -109,6 +110,10 @@ struct Inner {
     process_runtime: Option<Arc<dyn Runtime>>,
     simulated: SimulatedRuntime,
     prober: Option<Arc<dyn ProbeExecutor>>,
+    /// Events about pods (skipped envFrom keys...), as component `kubelet`.
+    events: EventRecorder,
+    /// The warning that mountPath is not honoured was logged.
+    warned_mount_path: AtomicBool,
     shutting_down: AtomicBool,
     /// Next pod address (see [`pod_ip`]).
     next_ip: std::sync::atomic::AtomicU32,
@@ -194,10 +199,21 @@ impl KubeletBuilder {
     /// which the caller registers on the engine.
     pub fn build(self, store: Store, clock: SharedClock) -> (Kubelet, Vec<Controller>) {
         let worker_runtime = Arc::new(WorkerRuntime::new(self.workers.clone(), clock.clone()));
-        let pods = Controller::for_kind::<Pod>("kubelet").concurrency(64);
+        // A ConfigMap or Secret that appears or changes wakes the pods that use it: a
+        // container held back by a missing one starts, and its volumes are rewritten.
+        let pods = Controller::for_kind::<Pod>("kubelet")
+            .concurrency(64)
+            .watches_with_store("ConfigMap", |store: &Store, o: &dyn crate::api::Object| {
+                pods_referring_to(store, o, false)
+            })
+            .watches_with_store("Secret", |store: &Store, o: &dyn crate::api::Object| {
+                pods_referring_to(store, o, true)
+            });
         let nodes = Controller::for_kind::<Node>("kubelet-node").concurrency(4);
         let k = Kubelet {
             inner: Arc::new(Inner {
+                events: EventRecorder::new(store.clone(), "kubelet", clock.clone()),
+                warned_mount_path: AtomicBool::new(false),
                 store,
                 config: self.config,
                 nodes: RwLock::new(HashMap::new()),
@@ -228,6 +244,21 @@ impl KubeletBuilder {
         ];
         (k, controllers)
     }
+}
+
+/// The pods of `o`'s namespace that use ConfigMap `o` (or Secret `o` when `secret`).
+fn pods_referring_to(store: &Store, o: &dyn crate::api::Object, secret: bool) -> Vec<ObjectKey> {
+    let ns = o.meta().namespace_str();
+    let pods = crate::client::Api::<Pod>::all(store.clone())
+        .namespace(ns)
+        .list(&Default::default());
+    let Ok(pods) = pods else { return Vec::new() };
+    pods.items
+        .iter()
+        .filter(|p| p.spec.node_name.is_some())
+        .filter(|p| super::env::pod_refers_to(p, secret, &o.meta().name))
+        .map(|p| ObjectKey::of(p.as_ref()))
+        .collect()
 }
 
 impl Kubelet {
@@ -659,7 +690,10 @@ impl Kubelet {
                         .as_ref()
                         .is_some_and(|p| p.metadata.uid.as_deref() == Some(&st.lock().uid));
                     if !same || pod.is_none() {
-                        st.lock().kill_all();
+                        let st = st.lock();
+                        st.kill_all();
+                        self.remove_pod_dir(&st.uid);
+                        drop(st);
                         self.inner.pods.remove(&key);
                     }
                 }
@@ -672,7 +706,9 @@ impl Kubelet {
             other => {
                 // A new pod under an old name is a new pod: the old one's containers go.
                 if let Some(old) = other {
-                    old.lock().kill_all();
+                    let old = old.lock();
+                    old.kill_all();
+                    self.remove_pod_dir(&old.uid);
                 }
                 if pod.metadata.deletion_timestamp.is_some() {
                     // Never started here: nothing to stop.
@@ -702,6 +738,7 @@ impl Kubelet {
         match outcome {
             Outcome::Delete => {
                 self.inner.pods.remove(&key);
+                self.remove_pod_dir(&uid);
                 return self.finish_deletion(ctx, &pod);
             }
             Outcome::Status(status) => self.write_status(ctx, &pod, *status)?,
@@ -778,6 +815,21 @@ impl Kubelet {
         Err(crate::runtime::ReconcileError::retry(
             "pod status kept changing under the kubelet",
         ))
+    }
+
+    /// Removes what the pod had on this host (its emptyDir and configuration volumes):
+    /// called once its containers are stopped (or killed) and it is gone from here.
+    fn remove_pod_dir(&self, uid: &str) {
+        // uids are the store's, but this is a recursive removal: never outside the data dir.
+        if uid.is_empty() || uid.contains('/') || uid.starts_with('.') {
+            return;
+        }
+        let dir = self.inner.config.data_dir().join("pods").join(uid);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => log::warn!("kubelet: removing {}: {e}", dir.display()),
+        }
     }
 
     fn volume_dir(&self, pod: &Pod, volume: &crate::api::Volume) -> Result<PathBuf, String> {
@@ -881,6 +933,8 @@ struct Instance {
     ready: bool,
     /// Stopped because a probe failed: the reason for the restart.
     stopping_for: Option<String>,
+    /// Runs in a mount namespace of its own (volumes at their mountPath).
+    private_mounts: bool,
     kill_at: Option<Duration>,
 }
 
@@ -1096,6 +1150,7 @@ impl PodSync<'_> {
             self.ensure_running(&mut st.init[idx], true);
             return Outcome::Status(Box::new(self.status(st)));
         }
+        self.refresh_volumes();
         for i in 0..st.containers.len() {
             self.ensure_running(&mut st.containers[i], false);
             self.probe(&mut st.containers[i]);
@@ -1270,7 +1325,16 @@ impl PodSync<'_> {
                 return;
             }
         };
-        let env = self.env(&c.spec, &mounts);
+        let env = match self.env(&c.spec, &mounts) {
+            Ok(env) => env,
+            Err(msg) => {
+                // As the kubelet: held back until the ConfigMap or Secret appears (its
+                // watch wakes the pod), retried now and then in any case.
+                c.waiting = Some(("CreateContainerConfigError".into(), msg));
+                self.wake_in(Duration::from_secs(10));
+                return;
+            }
+        };
         let working_dir = c
             .spec
             .working_dir
@@ -1305,6 +1369,10 @@ impl PodSync<'_> {
                 trigger2.enqueue(key2.clone());
             }),
         };
+        let private_mounts = !spec.mounts.is_empty() && runtime.mounts_at_mount_path();
+        if !spec.mounts.is_empty() {
+            self.record_mount_mode(runtime.as_ref(), &spec.container.name, &spec.mounts);
+        }
         c.env = env;
         c.working_dir = working_dir;
         c.log = Some(log);
@@ -1335,6 +1403,7 @@ impl PodSync<'_> {
                     started,
                     ready: false,
                     stopping_for: None,
+                    private_mounts,
                     kill_at: None,
                 });
             }
@@ -1358,6 +1427,7 @@ impl PodSync<'_> {
                     started: false,
                     ready: false,
                     stopping_for: None,
+                    private_mounts,
                     kill_at: None,
                 });
                 self.observe(c, init);
@@ -1375,6 +1445,94 @@ impl PodSync<'_> {
         }
     }
 
+    /// Rewrites the configuration volumes already set up (by a container start) whose
+    /// source changed, in place and atomically ([`super::volumes`]). A source that went
+    /// missing leaves the last version in place, as the kubelet does, and is reported.
+    fn refresh_volumes(&self) {
+        if self.agent.config.simulated {
+            return;
+        }
+        for v in &self.pod.spec.volumes {
+            if !super::volumes::is_projected(v) {
+                continue;
+            }
+            let Ok(dir) = self.kubelet.volume_dir(self.pod, v) else {
+                continue;
+            };
+            if std::fs::symlink_metadata(dir.join("..data")).is_err() {
+                continue; // not set up yet: the first container start does it
+            }
+            let result = match self.facts().payload(v) {
+                Ok(Some(payload)) => super::volumes::write_atomically(&dir, &payload)
+                    .map(|_| ())
+                    .map_err(|e| format!("writing {}: {e}", dir.display())),
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                let _ = self.kubelet.inner.events.record(
+                    self.pod,
+                    EventKind::Warning,
+                    "FailedMount",
+                    &format!("MountVolume.SetUp failed for volume {:?} : {e}", v.name),
+                );
+            }
+        }
+    }
+
+    /// Records in the pod's events whether the container sees its volumes at their
+    /// `mountPath` (`VolumesAtMountPath`) or only at `STEADY_VOLUME_<NAME>`
+    /// (`VolumesNotAtMountPath`), and warns once per engine of the latter for processes.
+    fn record_mount_mode(&self, runtime: &dyn Runtime, container: &str, mounts: &[Mount]) {
+        let list: Vec<String> = mounts
+            .iter()
+            .map(|m| format!("{} at {}", m.volume, m.mount_path))
+            .collect();
+        let (kind, reason, message) = if runtime.mounts_at_mount_path() {
+            (
+                EventKind::Normal,
+                "VolumesAtMountPath",
+                format!(
+                    "container {container}: volumes mounted at their mountPath in a private \
+                     mount namespace: {}",
+                    list.join(", ")
+                ),
+            )
+        } else {
+            let why = if runtime.name() == "process" {
+                if !self
+                    .kubelet
+                    .inner
+                    .warned_mount_path
+                    .swap(true, Ordering::Relaxed)
+                {
+                    log::warn!(
+                        "kubelet: volume mountPath is not honoured on this host (a private \
+                         mount namespace needs Linux and root); processes find their volumes \
+                         at STEADY_VOLUME_<NAME>"
+                    );
+                }
+                "this host gives processes no private mount namespace (needs Linux and root)"
+            } else {
+                "an in-process worker shares the engine's view of the filesystem"
+            };
+            (
+                EventKind::Warning,
+                "VolumesNotAtMountPath",
+                format!(
+                    "container {container}: mountPath is not honoured: {why}; the volumes are \
+                     at STEADY_VOLUME_<NAME>, not at {}",
+                    list.join(", ")
+                ),
+            )
+        };
+        let _ = self
+            .kubelet
+            .inner
+            .events
+            .record(self.pod, kind, reason, &message);
+    }
+
     fn mounts(&self, c: &Container) -> Result<Vec<Mount>, String> {
         let mut out = Vec::new();
         for vm in &c.volume_mounts {
@@ -1385,20 +1543,31 @@ impl PodSync<'_> {
                 ));
             };
             let dir = self.kubelet.volume_dir(self.pod, v)?;
+            let setup_failed =
+                |e: String| format!("MountVolume.SetUp failed for volume {:?} : {e}", v.name);
+            let payload = self.facts().payload(v).map_err(setup_failed)?;
             if !self.agent.config.simulated {
                 std::fs::create_dir_all(&dir)
                     .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+                if let Some(payload) = &payload {
+                    super::volumes::write_atomically(&dir, payload)
+                        .map_err(|e| setup_failed(format!("writing {}: {e}", dir.display())))?;
+                }
             }
             out.push(Mount {
                 volume: vm.name.clone(),
                 mount_path: vm.mount_path.clone(),
                 host_path: dir,
+                sub_path: vm.sub_path.clone().filter(|s| !s.is_empty()),
+                read_only: vm.read_only == Some(true),
             });
         }
         Ok(out)
     }
 
-    fn env(&self, c: &Container, mounts: &[Mount]) -> Vec<(String, String)> {
+    /// The container's environment (see [`super::env`]): steady's own variables, then
+    /// `envFrom`, then `env`. An error names the missing ConfigMap, Secret or key.
+    fn env(&self, c: &Container, mounts: &[Mount]) -> Result<Vec<(String, String)>, String> {
         let m = &self.pod.metadata;
         let mut env = vec![
             ("POD_NAME".to_string(), m.name.clone()),
@@ -1432,32 +1601,28 @@ impl PodSync<'_> {
                 mt.host_path.display().to_string(),
             ));
         }
-        for e in &c.env {
-            if let Some(v) = &e.value {
-                env.retain(|(k, _)| *k != e.name);
-                env.push((e.name.clone(), v.clone()));
-            } else if let Some(from) = &e.value_from {
-                // The downward API's fieldRef for the fields the kubelet knows.
-                let path = from
-                    .get("fieldRef")
-                    .and_then(|f| f.get("fieldPath"))
-                    .and_then(|p| p.as_str());
-                let v = match path {
-                    Some("metadata.name") => Some(m.name.clone()),
-                    Some("metadata.namespace") => Some(m.namespace_str().to_string()),
-                    Some("metadata.uid") => m.uid.clone(),
-                    Some("spec.nodeName") => Some(self.agent.config.name.clone()),
-                    Some("status.podIP") => Some(self.ip.clone()),
-                    Some("status.hostIP") => Some("127.0.0.1".into()),
-                    _ => None,
-                };
-                if let Some(v) = v {
-                    env.retain(|(k, _)| *k != e.name);
-                    env.push((e.name.clone(), v));
-                }
-            }
+        let resolved = self.facts().container_env(c, env)?;
+        for msg in &resolved.skipped {
+            let _ = self.kubelet.inner.events.record(
+                self.pod,
+                EventKind::Warning,
+                "InvalidEnvironmentVariableNames",
+                msg,
+            );
         }
-        env
+        Ok(resolved.vars)
+    }
+
+    /// What the downward API and ConfigMap/Secret references of this pod resolve against.
+    fn facts(&self) -> super::env::PodFacts<'_> {
+        let data_dir = self.kubelet.inner.config.data_dir();
+        super::env::PodFacts {
+            store: &self.kubelet.inner.store,
+            pod: self.pod,
+            node: &self.agent.config,
+            pod_ip: &self.ip,
+            ephemeral_bytes: super::env::filesystem_bytes(&data_dir),
+        }
     }
 
     /// Runs due probes of the current instance and acts on their results.
@@ -1542,6 +1707,11 @@ impl PodSync<'_> {
                 env: c.env.clone(),
                 working_dir: c.working_dir.clone(),
                 host: self.ip.clone(),
+                mount_namespace_of: if inst.private_mounts {
+                    inst.handle.pid()
+                } else {
+                    None
+                },
             };
             let probe = p.probe.clone();
             let timeout = p.timeout;

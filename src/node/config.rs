@@ -119,6 +119,10 @@ pub struct KubeletConfig {
     /// The most a graceful stop waits at engine shutdown before killing (it also never
     /// exceeds a pod's own grace period).
     pub shutdown_grace: Duration,
+    /// Give each process container a private mount namespace with its volumes at their
+    /// `mountPath`, when the host allows it (Linux, root). Default true; when false or not
+    /// allowed, volumes are only at `STEADY_VOLUME_<NAME>`.
+    pub mount_namespaces: bool,
 }
 
 impl Default for KubeletConfig {
@@ -132,6 +136,7 @@ impl Default for KubeletConfig {
             lease_duration: Duration::from_secs(40),
             data_dir: None,
             shutdown_grace: Duration::from_secs(30),
+            mount_namespaces: true,
         }
     }
 }

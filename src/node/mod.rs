@@ -8,13 +8,16 @@
 
 pub mod agent;
 pub mod config;
+mod env;
 pub mod host;
 pub mod logs;
+pub mod mount_ns;
 pub mod probe;
 #[cfg(unix)]
 pub mod process;
 pub mod runtime;
 pub mod simulated;
+mod volumes;
 pub mod worker;
 
 pub use agent::{DefaultProber, Kubelet, KubeletBuilder, ProbeExecutor};

@@ -126,6 +126,9 @@ pub struct ProbeTarget {
     /// The host tcpSocket and httpGet probes connect to when the probe names none (the
     /// kubelet's pod IP): [`DEFAULT_PROBE_HOST`].
     pub host: String,
+    /// The pid of the container's process when it has a mount namespace of its own (its
+    /// volumes at their mountPath): exec probes run in that namespace, as in the container.
+    pub mount_namespace_of: Option<u32>,
 }
 
 impl ProbeTarget {
@@ -137,6 +140,7 @@ impl ProbeTarget {
             env: Vec::new(),
             working_dir: None,
             host: DEFAULT_PROBE_HOST.to_string(),
+            mount_namespace_of: None,
         }
     }
 
@@ -148,6 +152,7 @@ impl ProbeTarget {
             env: spec.env.clone(),
             working_dir: spec.working_dir.clone(),
             host: DEFAULT_PROBE_HOST.to_string(),
+            mount_namespace_of: None,
         }
     }
 }
@@ -278,6 +283,15 @@ fn run_exec(exec: &ExecAction, target: &ProbeTarget, timeout: Duration) -> Outco
         .iter()
         .map(|a| expand_var_refs(a, &target.env))
         .collect();
+    let join_mounts = match target.mount_namespace_of {
+        Some(pid) => match super::mount_ns::JoinNamespace::of_pid(pid) {
+            Ok(ns) => Some(ns),
+            Err(e) => {
+                return Outcome::Errored(format!("entering the container's mount namespace: {e}"))
+            }
+        },
+        None => None,
+    };
     let log = Arc::new(LogBuffer::new(EXEC_OUTPUT_LIMIT));
     let (tx, rx) = crossbeam_channel::bounded(1);
     let on_exit: ExitNotifier = Arc::new(move |status| {
@@ -290,6 +304,9 @@ fn run_exec(exec: &ExecAction, target: &ProbeTarget, timeout: Duration) -> Outco
             working_dir: target.working_dir.as_deref(),
             log: log.clone(),
             on_exit,
+            mounts: None,
+            mount_points: None,
+            join_mounts,
         },
         None,
     ) {

@@ -38,6 +38,13 @@
 //! `$(VAR)` references in `command` and `args` are expanded from that environment as
 //! Kubernetes does ([`expand_var_refs`]).
 //!
+//! # Volumes
+//!
+//! When the runtime may (Linux, root: [`super::mount_ns::available`]) and was not told
+//! otherwise ([`ProcessRuntime::with_mount_namespaces`]), a process with volume mounts
+//! starts in a private mount namespace with each volume bind-mounted at its `mountPath`
+//! ([`super::mount_ns`]). The volumes are at `STEADY_VOLUME_<NAME>` in either case.
+//!
 //! # What the host must not do
 //!
 //! Reap children it did not start (`waitpid(-1)`, SIGCHLD set to `SIG_IGN` or
@@ -89,6 +96,11 @@ const WAITER_STACK: usize = 256 * 1024;
 /// [`DROP_SHUTDOWN_TIMEOUT`] for them to be reaped).
 pub struct ProcessRuntime {
     registry: Arc<Registry>,
+    /// Volumes are bind-mounted at their mountPath in a private mount namespace
+    /// ([`super::mount_ns`]).
+    mount_namespaces: bool,
+    /// The mount points this runtime created on the host.
+    mount_points: Arc<super::mount_ns::MountPoints>,
 }
 
 /// The processes of one runtime that are not reaped yet, for [`ProcessRuntime::shutdown`].
@@ -120,7 +132,17 @@ impl ProcessRuntime {
     pub fn new() -> Self {
         ProcessRuntime {
             registry: Arc::new(Registry::default()),
+            mount_namespaces: super::mount_ns::available(),
+            mount_points: Arc::default(),
         }
+    }
+
+    /// With `on` false, never gives processes a mount namespace of their own: volumes are
+    /// only at `STEADY_VOLUME_<NAME>`. With `on` true (the default), does when this host
+    /// allows it (Linux, root).
+    pub fn with_mount_namespaces(mut self, on: bool) -> Self {
+        self.mount_namespaces = on && super::mount_ns::available();
+        self
     }
 
     /// How many processes this runtime started that are not reaped yet.
@@ -185,7 +207,20 @@ impl Runtime for ProcessRuntime {
         !container.command.is_empty()
     }
 
+    fn mounts_at_mount_path(&self) -> bool {
+        self.mount_namespaces
+    }
+
     fn start(&self, spec: ContainerSpec) -> Result<Box<dyn RunningContainer>, StartError> {
+        let (plan, mount_points) = if self.mount_namespaces && !spec.mounts.is_empty() {
+            let (plan, lease) = super::mount_ns::MountPlan::new(&spec.mounts, &self.mount_points)
+                .map_err(|e| {
+                StartError::new(START_ERROR, format!("preparing the volume mounts: {e}"))
+            })?;
+            (Some(plan), Some(lease))
+        } else {
+            (None, None)
+        };
         let argv: Vec<String> = spec
             .container
             .command
@@ -200,6 +235,9 @@ impl Runtime for ProcessRuntime {
                 working_dir: spec.working_dir.as_deref(),
                 log: spec.log.clone(),
                 on_exit: spec.on_exit.clone(),
+                mounts: plan,
+                mount_points,
+                join_mounts: None,
             },
             Some(&self.registry),
         )?;
@@ -304,6 +342,12 @@ pub(crate) struct Launch<'a> {
     pub working_dir: Option<&'a Path>,
     pub log: Arc<LogBuffer>,
     pub on_exit: ExitNotifier,
+    /// Bind mounts made in a private mount namespace before exec.
+    pub mounts: Option<super::mount_ns::MountPlan>,
+    /// The mount points they use, released once the process is reaped.
+    pub mount_points: Option<super::mount_ns::MountPointsLease>,
+    /// A mount namespace to enter before exec (an exec probe's container's).
+    pub join_mounts: Option<super::mount_ns::JoinNamespace>,
 }
 
 /// Starts `l.argv` as the leader of a new process group, with its output reader and its
@@ -357,6 +401,21 @@ pub(crate) fn launch(
         cmd.envs(l.env.iter().map(|(k, v)| (k, v)));
         if let Some(dir) = l.working_dir {
             cmd.current_dir(dir);
+        }
+        if let Some(ns) = l.join_mounts {
+            // SAFETY: the closure runs in the child between fork and exec and makes one
+            // async-signal-safe call (setns) on a descriptor opened before the fork.
+            unsafe {
+                cmd.pre_exec(move || ns.apply_in_child());
+            }
+        }
+        if let Some(plan) = l.mounts {
+            // SAFETY: the closure runs in the child between fork and exec; `apply_in_child`
+            // allocates nothing (the plan was prepared before the fork) and makes only
+            // async-signal-safe calls (unshare, mount, mkdir, open, close).
+            unsafe {
+                cmd.pre_exec(move || plan.apply_in_child());
+            }
         }
         // `spawn` returns once the child has exec'd (or failed to), so the child already
         // leads its own process group when the group is first signalled.
@@ -412,6 +471,7 @@ pub(crate) fn launch(
         registry: registry.cloned().zip(serial),
         drained: drained_rx,
         on_exit: l.on_exit,
+        mount_points: l.mount_points,
     };
     std::thread::Builder::new()
         .name(format!("steady-wait-{pid}"))
@@ -449,6 +509,9 @@ struct Waiter {
     registry: Option<(Arc<Registry>, u64)>,
     drained: Receiver<()>,
     on_exit: ExitNotifier,
+    /// Released after the group is killed and the leader reaped: nothing of the process
+    /// mounts on them any more.
+    mount_points: Option<super::mount_ns::MountPointsLease>,
 }
 
 impl Waiter {
@@ -476,6 +539,7 @@ impl Waiter {
                 unknown_exit(pid, &e)
             }
         };
+        drop(self.mount_points);
         if let Some((reg, serial)) = &self.registry {
             reg.remove(*serial);
         }

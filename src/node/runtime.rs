@@ -34,8 +34,9 @@ pub struct ContainerSpec {
     /// The container as the pod declares it.
     pub container: Container,
     /// The environment, resolved: `POD_NAME`, `POD_NAMESPACE`, `NODE_NAME`, `POD_UID`, one
-    /// `STEADY_VOLUME_<NAME>` per mounted claim directory, then the container's declared `env`
-    /// (declared values win).
+    /// `STEADY_VOLUME_<NAME>` per mounted volume directory, then the container's `envFrom`,
+    /// then its `env` (later definitions win), with the kubelet's rules for `valueFrom` and
+    /// `$(VAR)` references. May hold Secret values: never log it.
     pub env: Vec<(String, String)>,
     /// Working directory: the container's `workingDir`, else the directory of its first
     /// mounted volume, else inherited.
@@ -74,6 +75,10 @@ pub struct Mount {
     pub mount_path: String,
     /// The host directory backing it.
     pub host_path: PathBuf,
+    /// The `subPath` within the volume mounted instead of its root.
+    pub sub_path: Option<String>,
+    /// Mounted read-only (`readOnly`).
+    pub read_only: bool,
 }
 
 /// How a container ended, as `status.containerStatuses[].state.terminated` reports it.
@@ -169,6 +174,13 @@ pub trait Runtime: Send + Sync + 'static {
     /// Starts the container. Returns once it has been started (not once it is ready); an
     /// error means nothing was started and `on_exit` will not be called.
     fn start(&self, spec: ContainerSpec) -> Result<Box<dyn RunningContainer>, StartError>;
+
+    /// Whether the containers this runtime starts see each volume at its `mountPath`
+    /// (the process runtime with a private mount namespace), rather than only at the
+    /// directory `STEADY_VOLUME_<NAME>` names. The agent records which in the pod's events.
+    fn mounts_at_mount_path(&self) -> bool {
+        false
+    }
 }
 
 /// A started container, owned by the agent.
