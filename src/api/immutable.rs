@@ -9,11 +9,12 @@
 //! - Job: `spec.selector`, `spec.template`.
 //! - Pod: the whole spec but container and init-container images, `activeDeadlineSeconds`
 //!   (set, or lowered), added tolerations and `nodeName` while it is unset (binding).
-//! - ConfigMap (and Secret) with `immutable: true`: `data`, `binaryData` and `immutable`.
+//! - ConfigMap and Secret with `immutable: true`: `data`, `binaryData` and `immutable`; a
+//!   Secret's `type` always.
 
 use super::apps::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use super::batch::Job;
-use super::core::{ConfigMap, Pod, PodSpec};
+use super::core::{ConfigMap, Pod, PodSpec, Secret};
 use super::error::FieldError;
 
 const IMMUTABLE: &str = "field is immutable";
@@ -151,10 +152,11 @@ const WHEN_IMMUTABLE: &str = "Forbidden: field is immutable when `immutable` is 
 
 /// The rule of ConfigMaps and Secrets marked `immutable: true`: neither their data nor the
 /// mark may change (deleting and re-creating the object is the way to change it).
-pub(crate) fn immutable_data<T: PartialEq>(
+/// `changed` lists each data field and whether the update changes it.
+pub(crate) fn immutable_data(
     old_immutable: Option<bool>,
     new_immutable: Option<bool>,
-    data: [(&str, &T, &T); 2],
+    changed: &[(&str, bool)],
     errors: &mut Vec<FieldError>,
 ) {
     if old_immutable != Some(true) {
@@ -163,9 +165,9 @@ pub(crate) fn immutable_data<T: PartialEq>(
     if new_immutable != Some(true) {
         errors.push(FieldError::new("immutable", WHEN_IMMUTABLE));
     }
-    for (field, new, old) in data {
-        if new != old {
-            errors.push(FieldError::new(field, WHEN_IMMUTABLE));
+    for (field, changed) in changed {
+        if *changed {
+            errors.push(FieldError::new(*field, WHEN_IMMUTABLE));
         }
     }
 }
@@ -174,10 +176,20 @@ pub(crate) fn config_map(new: &ConfigMap, old: &ConfigMap, errors: &mut Vec<Fiel
     immutable_data(
         old.immutable,
         new.immutable,
-        [
-            ("data", &new.data, &old.data),
-            ("binaryData", &new.binary_data, &old.binary_data),
+        &[
+            ("data", new.data != old.data),
+            ("binaryData", new.binary_data != old.binary_data),
         ],
+        errors,
+    );
+}
+
+pub(crate) fn secret(new: &Secret, old: &Secret, errors: &mut Vec<FieldError>) {
+    immutable("type", &new.type_, &old.type_, errors);
+    immutable_data(
+        old.immutable,
+        new.immutable,
+        &[("data", new.data != old.data)],
         errors,
     );
 }
@@ -274,5 +286,32 @@ mod tests {
             e.is_empty(),
             "a mutable ConfigMap may change and become immutable"
         );
+    }
+
+    #[test]
+    fn an_immutable_secret_keeps_its_data_and_no_secret_changes_its_type() {
+        let secret = |data: serde_json::Value, immutable: bool, t: &str| -> Secret {
+            serde_json::from_value(json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "s"}, "data": data, "immutable": immutable, "type": t}))
+            .unwrap()
+        };
+        let old = secret(json!({"k": "YQ=="}), true, "Opaque");
+        let mut e = Vec::new();
+        super::secret(&secret(json!({"k": "Yg=="}), true, "Opaque"), &old, &mut e);
+        super::secret(
+            &secret(json!({"k": "YQ=="}), true, "kubernetes.io/tls"),
+            &old,
+            &mut e,
+        );
+        let fields: Vec<&str> = e.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["data", "type"]);
+        let mut e = Vec::new();
+        let mutable = secret(json!({"k": "YQ=="}), false, "Opaque");
+        super::secret(
+            &secret(json!({"k": "Yg=="}), false, "Opaque"),
+            &mutable,
+            &mut e,
+        );
+        assert!(e.is_empty());
     }
 }

@@ -167,7 +167,8 @@ crate::impl_resource!(
     namespaced = true,
     spec = [data, type_, immutable, extra],
     status = [],
-    validate = validate_secret
+    validate = validate_secret,
+    validate_update = crate::api::immutable::secret
 );
 
 /// Admission checks of a [`Secret`]: keys as for a ConfigMap, values valid base64. Errors
