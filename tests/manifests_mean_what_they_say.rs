@@ -390,3 +390,19 @@ fn apply_warns_about_each_field_kept_but_not_implemented_naming_document_line_an
         .unwrap();
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
 }
+
+#[test]
+fn file_modes_copied_from_the_kubernetes_documentation_are_octal() {
+    let e = engine();
+    e.apply(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: x}]\n\
+         \x20 volumes:\n  - name: creds\n    secret: {secretName: creds, defaultMode: 0400}\n",
+    )
+    .unwrap();
+    let pod = e.api::<Pod>().get("p").unwrap();
+    let mode = pod.spec.volumes[0]
+        .secret
+        .as_ref()
+        .and_then(|s| s.default_mode);
+    assert_eq!(mode, Some(0o400));
+}

@@ -18,8 +18,11 @@
 //! * `on`, `off`, `yes`, `no`, `y`, `n` are strings (YAML 1.1 made them booleans); only
 //!   `true`/`false` (also `True`, `TRUE`, ...) are booleans.
 //! * Integers stay integers (`replicas: 3` is the JSON number `3`, not `3.0`); `0o17` is octal
-//!   and `0x1f` hexadecimal, but `017` is decimal 17 (YAML 1.1 read it as octal). An integer
-//!   too large for 64 bits becomes a floating-point number.
+//!   and `0x1f` hexadecimal. `0400` is octal too (256), as Kubernetes' YAML reader (YAML 1.1)
+//!   reads it: manifests from the Kubernetes documentation write file modes that way
+//!   (`defaultMode: 0400`), and reading them as decimal would silently give another mode.
+//!   Digits after a leading `0` that are not all octal (`089`) stay decimal. An integer too
+//!   large for 64 bits becomes a floating-point number.
 //! * `~`, `null` and an empty value are `null`.
 //! * `.inf`, `-.inf` and `.nan` are errors: JSON cannot represent them.
 //! * Mapping keys must be strings: `8080: tcp` is an error naming the line (write `"8080"`).
@@ -1174,6 +1177,16 @@ fn parse_int(text: &str) -> Result<Option<Value>, String> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(None);
     }
+    // YAML 1.1 (Kubernetes) octal: `0644`.
+    if digits.len() > 1 && digits.starts_with('0') && digits.bytes().all(|b| b < b'8') {
+        let n = i64::from_str_radix(digits, 8)
+            .map_err(|_| format!("integer {text} is out of range"))?;
+        return Ok(Some(Value::from(if text.starts_with('-') {
+            -n
+        } else {
+            n
+        })));
+    }
     if let Ok(n) = text.parse::<i64>() {
         return Ok(Some(Value::from(n)));
     }
@@ -1508,7 +1521,7 @@ items:
     #[test]
     fn integers_stay_integers_and_floats_stay_floats() {
         let doc = &parse(
-            "a: 3\nb: -7\nc: +4\nd: 0o17\ne: 0x1F\nf: 1.5\ng: 2.0\nh: 1e3\ni: .5\nj: 017\nk: 18446744073709551615\nl: 99999999999999999999999\n",
+            "a: 3\nb: -7\nc: +4\nd: 0o17\ne: 0x1F\nf: 1.5\ng: 2.0\nh: 1e3\ni: .5\nj: 017\nk: 18446744073709551615\nl: 99999999999999999999999\nm: 0400\nn: 089\no: 0\n",
         )[0];
         let v = &doc.value;
         assert!(v["a"].is_i64() && v["a"] == json!(3));
@@ -1520,7 +1533,11 @@ items:
         assert!(v["g"].is_f64());
         assert_eq!(v["h"], json!(1000.0));
         assert_eq!(v["i"], json!(0.5));
-        assert_eq!(v["j"], json!(17));
+        // Kubernetes reads a leading 0 as octal: `defaultMode: 0400` is 256.
+        assert_eq!(v["j"], json!(15));
+        assert_eq!(v["m"], json!(256));
+        assert_eq!(v["n"], json!(89));
+        assert_eq!(v["o"], json!(0));
         assert_eq!(v["k"], json!(u64::MAX));
         assert!(v["l"].is_f64());
     }
