@@ -1,6 +1,6 @@
 //! `Api<K>`: typed access to one kind.
 
-use super::{apply_value, patch_object, ApplyAction};
+use super::{apply_value, patch_object, ApplyAction, PatchType};
 use crate::api::{Object, Resource};
 use crate::error::{Error, ObjectRef, Result};
 use crate::store::{DeleteParams, Deleted, ListParams, Store, Watch, WatchEvent, WatchParams};
@@ -239,7 +239,17 @@ impl<K: Resource> Api<K> {
                     )
                 })
         };
-        patch_object(&self.store, K::KIND, self.ns(), name, patch, status, decode).map(typed)
+        patch_object(
+            &self.store,
+            K::KIND,
+            self.ns(),
+            name,
+            PatchType::Merge,
+            patch,
+            status,
+            decode,
+        )
+        .map(typed)
     }
 
     /// Deletes the object named `name`.

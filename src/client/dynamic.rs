@@ -1,6 +1,6 @@
 //! `DynamicApi`: any kind by name, objects as [`DynamicObject`]s.
 
-use super::{apply_value, patch_object, ApplyAction};
+use super::{apply_value, patch_object, ApplyAction, PatchType};
 use crate::api::{DynamicObject, KindInfo, Object};
 use crate::error::{Error, ObjectRef, Result};
 use crate::store::{DeleteParams, Deleted, ListParams, Store, Watch, WatchParams};
@@ -120,11 +120,25 @@ impl DynamicApi {
 
     /// Applies a JSON merge patch to spec and metadata (or to the status with `status`).
     pub fn patch(&self, name: &str, patch: &Value, status: bool) -> Result<Arc<DynamicObject>> {
+        self.patch_as(name, PatchType::Merge, patch, status)
+    }
+
+    /// Applies a patch of any of the three forms Kubernetes clients send (JSON merge, JSON
+    /// patch, strategic merge) to spec and metadata (or to the status with `status`), as one
+    /// compare-and-swap, retried when the object changed meanwhile.
+    pub fn patch_as(
+        &self,
+        name: &str,
+        how: PatchType,
+        patch: &Value,
+        status: bool,
+    ) -> Result<Arc<DynamicObject>> {
         patch_object(
             &self.store,
             &self.info.kind,
             self.ns(),
             name,
+            how,
             patch,
             status,
             |v| self.decode(v),

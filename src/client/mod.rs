@@ -7,6 +7,7 @@
 mod api;
 mod dynamic;
 pub mod merge;
+pub mod patch;
 
 pub use api::{Api, Event, List, TypedWatch};
 pub(crate) use dynamic::check_kind;
@@ -23,6 +24,31 @@ use crate::error::{Error, ObjectRef, Result};
 use crate::store::Store;
 use serde_json::Value;
 use std::sync::Arc;
+
+/// The form of a patch, as the `Content-Type` of a Kubernetes PATCH request names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PatchType {
+    /// RFC 7386 JSON merge patch (`application/merge-patch+json`).
+    Merge,
+    /// RFC 6902 JSON patch (`application/json-patch+json`).
+    Json,
+    /// Strategic merge patch (`application/strategic-merge-patch+json`); see [`patch`].
+    Strategic,
+}
+
+impl PatchType {
+    /// Applies `patch` in this form to `target`.
+    pub fn apply(self, target: &mut Value, patch: &Value) -> std::result::Result<(), String> {
+        match self {
+            PatchType::Merge => {
+                merge::merge_patch(target, patch);
+                Ok(())
+            }
+            PatchType::Json => patch::json_patch(target, patch),
+            PatchType::Strategic => patch::strategic_merge_patch(target, patch),
+        }
+    }
+}
 
 /// What an apply did to one object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,13 +152,16 @@ fn strip_server_fields(v: &mut Value) {
     }
 }
 
-/// Applies a JSON merge patch to the stored object as one atomic step: read, patch, decode,
-/// compare-and-swap against what was read; retried when another writer got there first.
+/// Applies a patch of form `how` to the stored object as one atomic step: read, patch,
+/// decode, compare-and-swap against what was read; retried when another writer got there
+/// first.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn patch_object(
     store: &Store,
     kind: &str,
     namespace: Option<&str>,
     name: &str,
+    how: PatchType,
     patch: &Value,
     status: bool,
     decode: impl Fn(Value) -> Result<Arc<dyn Object>>,
@@ -140,7 +169,13 @@ pub(crate) fn patch_object(
     loop {
         let cur = store.get(kind, namespace, name)?;
         let mut v = cur.to_value();
-        merge::merge_patch(&mut v, patch);
+        how.apply(&mut v, patch).map_err(|e| {
+            Error::invalid(
+                ObjectRef::new(kind, cur.meta().namespace.as_deref(), name),
+                "",
+                format!("the patch cannot be applied: {e}"),
+            )
+        })?;
         if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
             m.insert(
                 "resourceVersion".into(),
