@@ -39,6 +39,8 @@
 #![warn(missing_docs)]
 
 pub mod api;
+#[cfg(feature = "apiserver")]
+pub mod apiserver;
 pub mod client;
 pub mod clock;
 pub mod controllers;

@@ -114,7 +114,11 @@ pub struct CustomResourceDefinitionVersion {
     /// The OpenAPI schema, kept but not enforced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<Value>,
-    /// Unmodelled fields (subresources, additionalPrinterColumns, deprecated).
+    /// Columns `kubectl get` prints for the kind (`name`, `type`, `jsonPath`, `priority`),
+    /// served in the API server's tables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub additional_printer_columns: Vec<Value>,
+    /// Unmodelled fields (subresources, deprecated).
     #[serde(flatten)]
     pub extra: Extra,
 }

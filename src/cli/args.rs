@@ -56,6 +56,8 @@ pub struct RunArgs {
     pub data_dir: Option<PathBuf>,
     /// `None`: by whether stdout is a terminal.
     pub output: Option<Output>,
+    /// `--api ADDR`: serve the Kubernetes-compatible API there.
+    pub api: Option<std::net::SocketAddr>,
 }
 
 /// Options of `steady validate`.
@@ -223,6 +225,16 @@ fn parse_run(args: &[String]) -> Result<Command, UsageError> {
                 }
                 run.data_dir = Some(PathBuf::from(v));
             }
+            Arg::Option(name @ "--api", v) => {
+                let v = w.value(name, v)?;
+                let addr = v.parse().map_err(|_| {
+                    usage_error(
+                        Topic::Run,
+                        format!("--api {v:?}: expected an address and port, as 127.0.0.1:6443"),
+                    )
+                })?;
+                run.api = Some(addr);
+            }
             Arg::Option(name @ ("-o" | "--output"), v) => {
                 let v = w.value(name, v)?;
                 run.output = Some(match v {
@@ -343,7 +355,10 @@ mod tests {
 
     #[test]
     fn run_takes_paths_and_options_with_or_without_equals() {
-        let c = parse(&args("run a.yaml --for 2s dir -o json --data-dir=/tmp/x")).unwrap();
+        let c = parse(&args(
+            "run a.yaml --for 2s dir -o json --data-dir=/tmp/x --api 127.0.0.1:6443",
+        ))
+        .unwrap();
         assert_eq!(
             c,
             Command::Run(RunArgs {
@@ -351,8 +366,10 @@ mod tests {
                 run_for: Some(Duration::from_secs(2)),
                 data_dir: Some("/tmp/x".into()),
                 output: Some(Output::Json),
+                api: Some("127.0.0.1:6443".parse().unwrap()),
             })
         );
+        assert!(parse(&args("run a.yaml --api localhost")).is_err());
         let c = parse(&args("run --output=lines -- --odd-name.yaml -")).unwrap();
         let Command::Run(r) = c else { panic!() };
         assert_eq!(r.paths, vec![PathBuf::from("--odd-name.yaml"), "-".into()]);

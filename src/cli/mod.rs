@@ -52,6 +52,9 @@ Options:
       --for DURATION     stop after DURATION (500ms, 30s, 2m, 1h30m) and exit 0
       --data-dir DIR     where claim and emptyDir directories live
                          (default: steady-<pid> under the system temporary directory)
+      --api ADDR         serve the Kubernetes API on ADDR (127.0.0.1:6443; port 0 picks one)
+                         over TLS with a token, write a kubeconfig for it (mode 0600) into
+                         the data directory and print its path: KUBECONFIG=PATH kubectl get pods
   -o, --output FORMAT    view   live status redrawn in place (default on a terminal)
                          lines  one line per change (default otherwise)
                          json   every watch event of every kind, one JSON object per line:

@@ -78,6 +78,9 @@ pub fn run(args: RunArgs) -> i32 {
     if let Some(dir) = &args.data_dir {
         builder = builder.data_dir(dir.clone());
     }
+    if let Some(addr) = args.api {
+        builder = builder.api_server(steady::apiserver::ApiServerConfig::new(addr));
+    }
     let engine = match builder.build() {
         Ok(e) => e,
         Err(e) => {
@@ -103,6 +106,22 @@ pub fn run(args: RunArgs) -> i32 {
             return 1;
         }
     };
+    if let Some(api) = engine.api_server() {
+        let dir = args
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| steady::node::KubeletConfig::default().data_dir());
+        let path = dir.join("kubeconfig");
+        let written = std::fs::create_dir_all(&dir).and_then(|()| api.write_kubeconfig(&path));
+        match written {
+            Ok(()) => eprintln!(
+                "steady: serving the Kubernetes API on {}; KUBECONFIG={} kubectl get pods",
+                api.url(),
+                path.display()
+            ),
+            Err(e) => eprintln!("steady: cannot write {}: {e}", path.display()),
+        }
+    }
     let mut applied = String::new();
     for o in &report.objects {
         let action = match o.action {

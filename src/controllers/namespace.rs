@@ -2,7 +2,7 @@
 //! `Terminating` until everything in it is gone, then it goes.
 //!
 //! The store gives every new Namespace the finalizer
-//! [`NAMESPACE_FINALIZER`](crate::store::NAMESPACE_FINALIZER) and refuses new objects in a
+//! [`NAMESPACE_FINALIZER`] and refuses new objects in a
 //! terminating one. When a Namespace is marked for deletion, this controller sets its phase to
 //! `Terminating`, deletes every object of every namespaced kind the engine serves in it
 //! (custom kinds included; their own finalizers are respected, and pods on nodes are stopped

@@ -40,6 +40,8 @@ pub struct EngineBuilder {
     simulated: SimulatedRuntime,
     node_lifecycle: NodeLifecycleConfig,
     scheduler: Option<SchedulerConfig>,
+    #[cfg(feature = "apiserver")]
+    api_server: Option<crate::apiserver::ApiServerConfig>,
 }
 
 impl Default for EngineBuilder {
@@ -57,6 +59,8 @@ impl Default for EngineBuilder {
             simulated: SimulatedRuntime::new(),
             node_lifecycle: NodeLifecycleConfig::default(),
             scheduler: Some(SchedulerConfig::default()),
+            #[cfg(feature = "apiserver")]
+            api_server: None,
         }
     }
 }
@@ -200,6 +204,15 @@ impl EngineBuilder {
         self
     }
 
+    /// Serves the Kubernetes-compatible HTTP API once the engine runs (feature `apiserver`):
+    /// kubectl and client libraries work against it (see [`crate::apiserver`] and
+    /// [`Engine::api_server`]).
+    #[cfg(feature = "apiserver")]
+    pub fn api_server(mut self, config: crate::apiserver::ApiServerConfig) -> Self {
+        self.api_server = Some(config);
+        self
+    }
+
     /// Starts the engine.
     pub fn build(self) -> Result<Engine> {
         let registry = Arc::new(Registry::new());
@@ -276,6 +289,8 @@ impl EngineBuilder {
             processes,
             shut_down: AtomicBool::new(false),
             gc: Arc::new(GcRegistrar::default()),
+            #[cfg(feature = "apiserver")]
+            api_server: std::sync::OnceLock::new(),
         };
         for c in kubelet_controllers {
             engine.add_controller(c)?;
@@ -295,6 +310,11 @@ impl EngineBuilder {
         for c in self.controllers {
             engine.add_controller(c)?;
         }
+        #[cfg(feature = "apiserver")]
+        if let Some(config) = self.api_server {
+            let server = crate::apiserver::ApiServer::start(&engine, config)?;
+            let _ = engine.api_server.set(server);
+        }
         Ok(engine)
     }
 }
@@ -313,6 +333,8 @@ pub struct Engine {
     processes: Arc<crate::node::ProcessRuntime>,
     shut_down: AtomicBool,
     gc: Arc<GcRegistrar>,
+    #[cfg(feature = "apiserver")]
+    api_server: std::sync::OnceLock<crate::apiserver::ApiServer>,
 }
 
 /// Registers the garbage collector's controller of each kind exactly once: for the kinds known
@@ -390,6 +412,13 @@ impl Engine {
     /// is [`Error::NoMatch`](crate::Error::NoMatch): kinds are never made up on first use.
     pub fn dynamic(&self, api_version: &str, kind: &str) -> Result<DynamicApi> {
         DynamicApi::new(self.store.clone(), api_version, kind)
+    }
+
+    /// The Kubernetes-compatible HTTP API, when [`EngineBuilder::api_server`] asked for it:
+    /// its address, token and kubeconfig.
+    #[cfg(feature = "apiserver")]
+    pub fn api_server(&self) -> Option<&crate::apiserver::ApiServer> {
+        self.api_server.get()
     }
 
     /// The store underneath, for what the client APIs do not cover (transactions, hooks,
@@ -487,6 +516,11 @@ impl Engine {
     pub fn shutdown(&self) {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return;
+        }
+        // No client changes anything once shutdown has begun.
+        #[cfg(feature = "apiserver")]
+        if let Some(api) = self.api_server.get() {
+            api.stop();
         }
         *self.gc.runtime.lock() = None;
         if let Some(s) = &self.scheduler {

@@ -9,6 +9,8 @@
 //! unless [`IMPLEMENTED_RAW`] lists it; a field steady models but ignores is listed in
 //! [`NOT_IMPLEMENTED`] and reported when present.
 
+use crate::api::{Extra, KindInfo, Object};
+use crate::client::merge::unknown_fields;
 use serde_json::Value;
 
 /// Where a rule's path starts.
@@ -181,6 +183,30 @@ pub struct FieldWarning {
     pub path: String,
     /// Why it is reported.
     pub message: String,
+}
+
+/// Message of a field steady does not model at all.
+pub const UNKNOWN_FIELD: &str = "unknown field, kept but not implemented by steady";
+
+/// Every field of `input` (an object as a client gave it, of the kind `info`) that steady
+/// keeps but does not act on: those [`NOT_IMPLEMENTED`] lists, and those the decoded `object`
+/// does not model ([`UNKNOWN_FIELD`]; never for custom kinds, which model everything).
+pub fn warnings(info: &KindInfo, input: &Value, object: &dyn Object) -> Vec<FieldWarning> {
+    let kind = info.kind.as_str();
+    let mut warnings = not_implemented(kind, input);
+    if !info.is_dynamic() {
+        let known = Extra::without(|| object.to_value());
+        for path in unknown_fields(input, &known) {
+            let covered = warnings.iter().any(|w| path.starts_with(&w.path));
+            if !covered && !implemented_raw(kind, &path) {
+                warnings.push(FieldWarning {
+                    path,
+                    message: UNKNOWN_FIELD.into(),
+                });
+            }
+        }
+    }
+    warnings
 }
 
 /// The fields of `value`, an object of `kind` as a manifest gives it, that [`NOT_IMPLEMENTED`]

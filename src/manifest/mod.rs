@@ -7,8 +7,8 @@
 pub mod fields;
 pub mod parse;
 
-use crate::api::{CustomResourceDefinition, Extra, KindInfo, Object};
-use crate::client::{merge, prepare_apply, ApplyAction};
+use crate::api::{CustomResourceDefinition, KindInfo, Object};
+use crate::client::{prepare_apply, ApplyAction};
 use crate::error::{Error, ObjectRef, Result};
 use crate::store::{Store, TxnOp};
 use fields::FieldWarning;
@@ -182,19 +182,7 @@ fn decode_document(store: &Store, defined: &[Arc<KindInfo>], doc: Document) -> R
         };
         in_doc(&doc, field.as_deref(), e)
     })?;
-    let mut warnings = fields::not_implemented(&kind, v);
-    if !info.is_dynamic() {
-        let known = Extra::without(|| object.to_value());
-        for path in merge::unknown_fields(v, &known) {
-            let covered = warnings.iter().any(|w| path.starts_with(&w.path));
-            if !covered && !fields::implemented_raw(&kind, &path) {
-                warnings.push(FieldWarning {
-                    path,
-                    message: "unknown field, kept but not implemented by steady".into(),
-                });
-            }
-        }
-    }
+    let warnings = fields::warnings(&info, v, object.as_ref());
     Ok(Decoded {
         document: doc,
         info,

@@ -232,7 +232,7 @@ impl Context {
         }
     }
 
-    /// Access to any served kind by name, in the object's namespace ([`Error::NoMatch`] for
+    /// Access to any served kind by name, in the object's namespace ([`Error::NoMatch`](crate::Error::NoMatch) for
     /// a kind the engine does not serve).
     pub fn dynamic(&self, api_version: &str, kind: &str) -> Result<DynamicApi> {
         let api = DynamicApi::new(self.store.clone(), api_version, kind)?;

@@ -1,0 +1,1062 @@
+//! Requests: authentication, routing of kube-apiserver's paths, and the verbs.
+//!
+//! Paths: `/api/v1/...` (the core group) and `/apis/<group>/<version>/...`, then
+//! `[namespaces/<ns>/]<resource>[/<name>[/<subresource>]]`. Every verb goes through the
+//! dynamic client API, exactly as an in-process caller's would.
+
+use super::resources::{self, Resource};
+use super::status::{failure, of_error};
+use super::{constant_time_eq, openapi, table, Body, Shared};
+use crate::api::{Object, Selector};
+use crate::client::{DeleteParams, DynamicApi, ListParams, PatchType, Propagation, WatchParams};
+use crate::error::Error;
+use crate::manifest::fields;
+use crate::store::{Deleted, WatchEvent};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Frame, Incoming};
+use hyper::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// A response body fed from a channel: watches and followed logs.
+struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
+    }
+}
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed()
+}
+
+fn json_response(code: u16, v: &Value) -> Response<Body> {
+    let mut r = Response::new(full(serde_json::to_vec(v).expect("JSON values serialize")));
+    *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn fail(code: u16, reason: &str, message: &str) -> Response<Body> {
+    json_response(code, &failure(code, reason, message))
+}
+
+fn error(e: &Error, plural: Option<&str>) -> Response<Body> {
+    let (code, s) = of_error(e, plural);
+    json_response(code, &s)
+}
+
+/// An object as the wire carries it, in the apiVersion it was asked for.
+pub(crate) fn wire(obj: &dyn Object, api_version: &str) -> Value {
+    let mut v = obj.to_value();
+    if let Some(m) = v.as_object_mut() {
+        m.insert("apiVersion".into(), api_version.into());
+        m.insert("kind".into(), obj.kind().into());
+    }
+    v
+}
+
+/// What a resource path names.
+#[derive(Debug, Default)]
+struct Target {
+    api_version: String,
+    namespace: Option<String>,
+    plural: String,
+    name: Option<String>,
+    subresource: Option<String>,
+}
+
+/// Parses `[namespaces/<ns>/]<resource>[/<name>[/<sub>]]` after the group-version prefix.
+fn target(api_version: &str, rest: &[&str]) -> Option<Target> {
+    let t = |ns: Option<&str>, r: &[&str]| -> Option<Target> {
+        let plural = (*r.first()?).to_string();
+        if r.len() > 3 {
+            return None;
+        }
+        Some(Target {
+            api_version: api_version.to_string(),
+            namespace: ns.map(str::to_string),
+            plural,
+            name: r.get(1).map(|s| s.to_string()),
+            subresource: r.get(2).map(|s| s.to_string()),
+        })
+    };
+    match rest {
+        // A Namespace object itself (and its status/finalize subresources).
+        ["namespaces"] | ["namespaces", _] => t(None, rest),
+        ["namespaces", _, "status" | "finalize"] => t(None, rest),
+        ["namespaces", ns, r @ ..] if !r.is_empty() => t(Some(ns), r),
+        _ => t(None, rest),
+    }
+}
+
+fn query(req: &Request<Incoming>) -> HashMap<String, String> {
+    req.uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn wants_table(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get(ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("as=Table"))
+}
+
+/// Serves one request.
+pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
+    let authorized = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .is_some_and(|t| constant_time_eq(t.trim().as_bytes(), shared.token.as_bytes()));
+    if !authorized {
+        return fail(401, "Unauthorized", "Unauthorized");
+    }
+    let path = req.uri().path().to_string();
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let store = &shared.store;
+    let get = req.method() == Method::GET;
+    match segments.as_slice() {
+        ["version"] if get => json_response(
+            200,
+            &json!({"major": "1", "minor": "32", "gitVersion": concat!("v1.32.0-steady.", env!("CARGO_PKG_VERSION")),
+                    "gitCommit": "", "gitTreeState": "clean", "buildDate": "", "goVersion": "",
+                    "compiler": "rustc", "platform": format!("{}/{}", std::env::consts::OS, go_arch())}),
+        ),
+        ["healthz"] | ["livez"] | ["readyz"] if get => {
+            let mut r = Response::new(full("ok"));
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            r
+        }
+        ["api"] if get => json_response(200, &resources::core_versions()),
+        ["apis"] if get => json_response(200, &resources::group_list(store)),
+        ["apis", group] if get => match resources::group(store, group) {
+            Some(g) => json_response(200, &g),
+            None => fail(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            ),
+        },
+        ["api", "v1"] if get => discovery(store, "v1"),
+        ["apis", g, v] if get => discovery(store, &format!("{g}/{v}")),
+        ["openapi", "v3"] if get => json_response(200, &openapi::root(store)),
+        ["openapi", "v3", rest @ ..] if get => match openapi::document(store, &rest.join("/")) {
+            Some(d) => json_response(200, &d),
+            None => fail(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            ),
+        },
+        ["api", "v1", rest @ ..] => match target("v1", rest) {
+            Some(t) => resource_request(shared.clone(), req, t).await,
+            None => not_found(),
+        },
+        ["apis", g, v, rest @ ..] => match target(&format!("{g}/{v}"), rest) {
+            Some(t) => resource_request(shared.clone(), req, t).await,
+            None => not_found(),
+        },
+        _ => not_found(),
+    }
+}
+
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+fn not_found() -> Response<Body> {
+    fail(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    )
+}
+
+fn discovery(store: &crate::store::Store, api_version: &str) -> Response<Body> {
+    match resources::resource_list(store, api_version) {
+        Some(l) => json_response(200, &l),
+        None => not_found(),
+    }
+}
+
+async fn body_of(shared: &Shared, req: Request<Incoming>) -> Result<Value, Response<Body>> {
+    let bytes = match Limited::new(req.into_body(), shared.max_body)
+        .collect()
+        .await
+    {
+        Ok(c) => c.to_bytes(),
+        Err(_) => {
+            return Err(fail(
+                413,
+                "RequestEntityTooLarge",
+                &format!("the request body is over {} bytes", shared.max_body),
+            ))
+        }
+    };
+    if bytes.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| fail(400, "BadRequest", &format!("the body is not JSON: {e}")))
+}
+
+/// What `fieldValidation` asks for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Validation {
+    Ignore,
+    Warn,
+    Strict,
+}
+
+fn validation(q: &HashMap<String, String>) -> Result<Validation, Response<Body>> {
+    match q.get("fieldValidation").map(String::as_str) {
+        None | Some("") | Some("Warn") => Ok(Validation::Warn),
+        Some("Strict") => Ok(Validation::Strict),
+        Some("Ignore") => Ok(Validation::Ignore),
+        Some(other) => Err(fail(
+            400,
+            "BadRequest",
+            &format!("fieldValidation: unsupported value {other:?}: Ignore, Warn or Strict"),
+        )),
+    }
+}
+
+/// Checks the fields of `input` (an object of `r` as the client sent it) as
+/// `fieldValidation` asks: Strict refuses unknown fields; Warn (the default) returns them,
+/// with the fields kept but not implemented, as `Warning` headers.
+fn check_fields(
+    r: &Resource,
+    api: &DynamicApi,
+    input: &Value,
+    how: Validation,
+) -> Result<Vec<String>, Response<Body>> {
+    if how == Validation::Ignore {
+        return Ok(Vec::new());
+    }
+    let Ok(decoded) = api.decode(input.clone()) else {
+        // The write itself reports what is wrong.
+        return Ok(Vec::new());
+    };
+    let warnings = fields::warnings(&r.info, input, decoded.as_ref());
+    if how == Validation::Strict {
+        let unknown: Vec<String> = warnings
+            .iter()
+            .filter(|w| w.message == fields::UNKNOWN_FIELD)
+            .map(|w| format!("unknown field {:?}", w.path))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(fail(
+                400,
+                "BadRequest",
+                &format!("strict decoding error: {}", unknown.join(", ")),
+            ));
+        }
+    }
+    Ok(warnings
+        .into_iter()
+        .map(|w| format!("{}: {}", w.path, w.message))
+        .collect())
+}
+
+fn with_warnings(mut r: Response<Body>, warnings: &[String]) -> Response<Body> {
+    for w in warnings {
+        let text = format!("299 - {:?}", w);
+        if let Ok(h) = HeaderValue::from_str(&text) {
+            r.headers_mut().append("Warning", h);
+        }
+    }
+    r
+}
+
+async fn resource_request(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    t: Target,
+) -> Response<Body> {
+    let store = &shared.store;
+    let Some(r) = resources::find(store, &t.api_version, &t.plural) else {
+        return not_found();
+    };
+    let mut api = match DynamicApi::new(store.clone(), &r.info.api_version, &r.info.kind) {
+        Ok(a) => a,
+        Err(e) => return error(&e, Some(&t.plural)),
+    };
+    if r.info.namespaced {
+        if let Some(ns) = &t.namespace {
+            api = api.namespace(ns);
+        }
+    } else if t.namespace.is_some() {
+        return not_found();
+    }
+    let q = query(&req);
+    if q.get("dryRun").is_some_and(|d| !d.is_empty()) {
+        return fail(
+            400,
+            "BadRequest",
+            "dryRun is not supported by steady yet: run without --dry-run=server (kubectl diff needs it too)",
+        );
+    }
+    let plural = r.info.plural.clone();
+    let method = req.method().clone();
+    let table = wants_table(&req);
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|c| c.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    match (method, t.name.as_deref(), t.subresource.as_deref()) {
+        (Method::GET, None, None) if is_true(q.get("watch")) => {
+            watch(&shared, &r, &t, &q, table)
+        }
+        (Method::GET, None, None) => list(&shared, &r, &t, &q, table),
+        (Method::GET, Some(name), None) => match api.get(name) {
+            Ok(o) if table => json_response(
+                200,
+                &table::table(
+                    &r,
+                    &[o.clone() as Arc<dyn Object>],
+                    store.config().clock.now(),
+                    o.metadata.resource_version.as_deref().unwrap_or(""),
+                    q.get("includeObject").map(String::as_str) == Some("Object"),
+                    None,
+                ),
+            ),
+            Ok(o) => json_response(200, &wire(o.as_ref(), &r.api_version)),
+            Err(e) => error(&e, Some(&plural)),
+        },
+        (Method::GET, Some(name), Some("status")) => match api.get(name) {
+            Ok(o) => json_response(200, &wire(o.as_ref(), &r.api_version)),
+            Err(e) => error(&e, Some(&plural)),
+        },
+        (Method::GET, Some(name), Some("scale")) => scale_of(&api, &r, name),
+        (Method::GET, Some(name), Some("log")) if r.info.kind == "Pod" => {
+            logs(&shared, t.namespace.as_deref().unwrap_or("default"), name, &q)
+        }
+        (Method::POST, None, None) => {
+            let how = match validation(&q) {
+                Ok(h) => h,
+                Err(resp) => return resp,
+            };
+            let mut body = match body_of(&shared, req).await {
+                Ok(b) => b,
+                Err(resp) => return resp,
+            };
+            if let Err(resp) = namespace_matches(&r, &t, &mut body) {
+                return resp;
+            }
+            let warnings = match check_fields(&r, &api, &body, how) {
+                Ok(w) => w,
+                Err(resp) => return resp,
+            };
+            match api.create(body) {
+                Ok(o) => with_warnings(json_response(201, &wire(o.as_ref(), &r.api_version)), &warnings),
+                Err(e) => error(&e, Some(&plural)),
+            }
+        }
+        (Method::PUT, Some(name), sub @ (None | Some("status"))) => {
+            let how = match validation(&q) {
+                Ok(h) => h,
+                Err(resp) => return resp,
+            };
+            let mut body = match body_of(&shared, req).await {
+                Ok(b) => b,
+                Err(resp) => return resp,
+            };
+            if let Err(resp) = namespace_matches(&r, &t, &mut body) {
+                return resp;
+            }
+            if body.pointer("/metadata/name").and_then(Value::as_str) != Some(name) {
+                return fail(
+                    400,
+                    "BadRequest",
+                    "the name of the object does not match the name on the URL",
+                );
+            }
+            let warnings = match check_fields(&r, &api, &body, how) {
+                Ok(w) => w,
+                Err(resp) => return resp,
+            };
+            let res = if sub == Some("status") {
+                api.update_status(body)
+            } else {
+                api.update(body)
+            };
+            match res {
+                Ok(o) => with_warnings(json_response(200, &wire(o.as_ref(), &r.api_version)), &warnings),
+                Err(e) => error(&e, Some(&plural)),
+            }
+        }
+        (Method::PATCH, Some(name), sub @ (None | Some("status") | Some("scale"))) => {
+            let how = if content_type.starts_with("application/json-patch+json") {
+                PatchType::Json
+            } else if content_type.starts_with("application/merge-patch+json") {
+                PatchType::Merge
+            } else if content_type.starts_with("application/strategic-merge-patch+json") {
+                if r.info.is_dynamic() {
+                    return fail(
+                        415,
+                        "UnsupportedMediaType",
+                        "the body of the request was in an unknown format - accepted media types \
+                         for a custom kind: application/json-patch+json, application/merge-patch+json",
+                    );
+                }
+                PatchType::Strategic
+            } else if content_type.starts_with("application/apply-patch") {
+                return fail(
+                    415,
+                    "UnsupportedMediaType",
+                    "server-side apply is not supported by steady yet: use client-side \
+                     `kubectl apply` (without --server-side)",
+                );
+            } else {
+                return fail(
+                    415,
+                    "UnsupportedMediaType",
+                    &format!("unsupported patch type {content_type:?}"),
+                );
+            };
+            let patch = match body_of(&shared, req).await {
+                Ok(b) => b,
+                Err(resp) => return resp,
+            };
+            if sub == Some("scale") {
+                return patch_scale(&api, &r, name, how, &patch);
+            }
+            match api.patch_as(name, how, &patch, sub == Some("status")) {
+                Ok(o) => json_response(200, &wire(o.as_ref(), &r.api_version)),
+                Err(e) => error(&e, Some(&plural)),
+            }
+        }
+        (Method::PUT, Some(name), Some("scale")) => {
+            let body = match body_of(&shared, req).await {
+                Ok(b) => b,
+                Err(resp) => return resp,
+            };
+            let replicas = body.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
+            patch_scale(&api, &r, name, PatchType::Merge, &json!({"spec": {"replicas": replicas}}))
+        }
+        (Method::DELETE, Some(name), None) => {
+            let body = match body_of(&shared, req).await {
+                Ok(b) => b,
+                Err(resp) => return resp,
+            };
+            let params = match delete_params(&q, &body) {
+                Ok(p) => p,
+                Err(resp) => return resp,
+            };
+            match api.delete(name, &params) {
+                Ok(Deleted::Gone(o)) | Ok(Deleted::Pending(o)) => {
+                    json_response(200, &wire(o.as_ref(), &r.api_version))
+                }
+                Err(e) => error(&e, Some(&plural)),
+            }
+        }
+        (Method::DELETE, None, None) => {
+            let body = match body_of(&shared, req).await {
+                Ok(b) => b,
+                Err(resp) => return resp,
+            };
+            let params = match delete_params(&q, &body) {
+                Ok(p) => p,
+                Err(resp) => return resp,
+            };
+            let items = match select(&shared, &r, &t, &q) {
+                Ok((items, _)) => items,
+                Err(resp) => return resp,
+            };
+            let mut gone = Vec::new();
+            for o in items {
+                let ns_api = match o.meta().namespace.as_deref() {
+                    Some(ns) => api.namespace(ns),
+                    None => api.clone(),
+                };
+                match ns_api.delete(&o.meta().name, &params) {
+                    Ok(Deleted::Gone(d)) | Ok(Deleted::Pending(d)) => {
+                        gone.push(wire(d.as_ref(), &r.api_version))
+                    }
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return error(&e, Some(&plural)),
+                }
+            }
+            json_response(
+                200,
+                &json!({"kind": format!("{}List", r.info.kind), "apiVersion": r.api_version,
+                        "metadata": {}, "items": gone}),
+            )
+        }
+        (_, _, Some(sub @ ("exec" | "attach" | "portforward" | "proxy"))) => fail(
+            501,
+            "NotImplemented",
+            &format!("{sub} is not served by steady: its workers are host processes, reach them directly"),
+        ),
+        _ => fail(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"),
+    }
+}
+
+fn is_true(v: Option<&String>) -> bool {
+    v.is_some_and(|v| v == "1" || v == "true")
+}
+
+/// A body's namespace must match the URL's; a missing one is taken from the URL.
+fn namespace_matches(r: &Resource, t: &Target, body: &mut Value) -> Result<(), Response<Body>> {
+    if !r.info.namespaced {
+        return Ok(());
+    }
+    let Some(ns) = &t.namespace else {
+        return Ok(());
+    };
+    let meta = body
+        .as_object_mut()
+        .ok_or_else(|| fail(400, "BadRequest", "the body is not an object"))?
+        .entry("metadata")
+        .or_insert_with(|| json!({}));
+    match meta.get("namespace").and_then(Value::as_str) {
+        Some(given) if given != ns => Err(fail(
+            400,
+            "BadRequest",
+            "the namespace of the provided object does not match the namespace sent on the request",
+        )),
+        _ => {
+            meta["namespace"] = json!(ns);
+            Ok(())
+        }
+    }
+}
+
+fn delete_params(
+    q: &HashMap<String, String>,
+    body: &Value,
+) -> Result<DeleteParams, Response<Body>> {
+    let mut p = DeleteParams::default();
+    let policy = body
+        .get("propagationPolicy")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| q.get("propagationPolicy").cloned());
+    p.propagation = match policy.as_deref() {
+        None | Some("") | Some("Background") => Propagation::Background,
+        Some("Foreground") => Propagation::Foreground,
+        Some("Orphan") => Propagation::Orphan,
+        Some(other) => {
+            return Err(fail(
+                422,
+                "Invalid",
+                &format!("propagationPolicy: Unsupported value: {other:?}"),
+            ))
+        }
+    };
+    if body.get("orphanDependents") == Some(&json!(true)) {
+        p.propagation = Propagation::Orphan;
+    }
+    p.grace_period_seconds = body
+        .get("gracePeriodSeconds")
+        .and_then(Value::as_i64)
+        .or_else(|| q.get("gracePeriodSeconds").and_then(|g| g.parse().ok()));
+    p.uid = body
+        .pointer("/preconditions/uid")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    p.resource_version = body
+        .pointer("/preconditions/resourceVersion")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Ok(p)
+}
+
+/// `a.b=c`, `a.b==c` and `a.b!=c` terms of a field selector, tested on the wire form.
+fn field_matches(selector: &str, v: &Value) -> bool {
+    selector.split(',').filter(|t| !t.is_empty()).all(|term| {
+        let (path, want, eq) = if let Some((p, w)) = term.split_once("!=") {
+            (p, w, false)
+        } else if let Some((p, w)) = term.split_once("==") {
+            (p, w, true)
+        } else if let Some((p, w)) = term.split_once('=') {
+            (p, w, true)
+        } else {
+            return false;
+        };
+        let pointer = format!("/{}", path.trim().replace('.', "/"));
+        let got = match v.pointer(&pointer) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        };
+        (got == want.trim()) == eq
+    })
+}
+
+type Selected = (Vec<Arc<dyn Object>>, u64);
+
+fn select(
+    shared: &Shared,
+    r: &Resource,
+    t: &Target,
+    q: &HashMap<String, String>,
+) -> Result<Selected, Response<Body>> {
+    let selector = match q.get("labelSelector").filter(|s| !s.is_empty()) {
+        Some(s) => Some(Selector::parse(s).map_err(|e| {
+            fail(
+                400,
+                "BadRequest",
+                &format!("unable to parse requirement: {e}"),
+            )
+        })?),
+        None => None,
+    };
+    let params = ListParams {
+        namespace: t.namespace.clone().filter(|_| r.info.namespaced),
+        selector,
+        ..ListParams::default()
+    };
+    let list = shared
+        .store
+        .list(&r.info.kind, &params)
+        .map_err(|e| error(&e, Some(&r.info.plural)))?;
+    let mut items = list.items;
+    if let Some(fs) = q.get("fieldSelector").filter(|s| !s.is_empty()) {
+        items.retain(|o| field_matches(fs, &wire(o.as_ref(), &r.api_version)));
+    }
+    Ok((items, list.revision))
+}
+
+fn key_of(o: &dyn Object) -> String {
+    format!("{}/{}", o.meta().namespace_str(), o.meta().name)
+}
+
+fn list(
+    shared: &Shared,
+    r: &Resource,
+    t: &Target,
+    q: &HashMap<String, String>,
+    table: bool,
+) -> Response<Body> {
+    let (mut items, revision) = match select(shared, r, t, q) {
+        Ok(x) => x,
+        Err(resp) => return resp,
+    };
+    // Pages: a continue token is the key of the last object handed out.
+    if let Some(after) = q
+        .get("continue")
+        .filter(|c| !c.is_empty())
+        .and_then(|c| crate::api::base64::decode(c).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+    {
+        items.retain(|o| key_of(o.as_ref()) > after);
+    }
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0);
+    let mut next = None;
+    if let Some(limit) = limit {
+        if items.len() > limit {
+            items.truncate(limit);
+            next = items
+                .last()
+                .map(|o| crate::api::base64::encode(key_of(o.as_ref()).as_bytes()));
+        }
+    }
+    let rv = revision.to_string();
+    if table {
+        return json_response(
+            200,
+            &table::table(
+                r,
+                &items,
+                shared.store.config().clock.now(),
+                &rv,
+                q.get("includeObject").map(String::as_str) == Some("Object"),
+                next.as_deref(),
+            ),
+        );
+    }
+    let mut meta = json!({"resourceVersion": rv});
+    if let Some(c) = next {
+        meta["continue"] = json!(c);
+    }
+    let items: Vec<Value> = items
+        .iter()
+        .map(|o| wire(o.as_ref(), &r.api_version))
+        .collect();
+    json_response(
+        200,
+        &json!({"kind": format!("{}List", r.info.kind), "apiVersion": r.api_version,
+                "metadata": meta, "items": items}),
+    )
+}
+
+fn watch_line(kind: &str, object: Value) -> Bytes {
+    let mut line = serde_json::to_vec(&json!({"type": kind, "object": object}))
+        .expect("JSON values serialize");
+    line.push(b'\n');
+    Bytes::from(line)
+}
+
+/// A watch, streamed as kube-apiserver streams it: one JSON event per line, bookmarks on
+/// request, an ERROR event with a 410 Status when the asked revision is gone.
+fn watch(
+    shared: &Arc<Shared>,
+    r: &Resource,
+    t: &Target,
+    q: &HashMap<String, String>,
+    table: bool,
+) -> Response<Body> {
+    let selector = match q.get("labelSelector").filter(|s| !s.is_empty()) {
+        Some(s) => match Selector::parse(s) {
+            Ok(sel) => Some(sel),
+            Err(e) => {
+                return fail(
+                    400,
+                    "BadRequest",
+                    &format!("unable to parse requirement: {e}"),
+                )
+            }
+        },
+        None => None,
+    };
+    let since = match q.get("resourceVersion").map(String::as_str) {
+        None | Some("") | Some("0") => None,
+        Some(rv) => match rv.parse::<u64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                return fail(
+                    400,
+                    "BadRequest",
+                    &format!("invalid resourceVersion {rv:?}"),
+                )
+            }
+        },
+    };
+    let params = WatchParams {
+        namespace: t.namespace.clone().filter(|_| r.info.namespaced),
+        selector,
+        since,
+        bookmarks: is_true(q.get("allowWatchBookmarks")),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    let timeout = q
+        .get("timeoutSeconds")
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(1800));
+    let field = q.get("fieldSelector").filter(|s| !s.is_empty()).cloned();
+    let store = shared.store.clone();
+    let r = r.clone();
+    let include = q.get("includeObject").map(String::as_str) == Some("Object");
+    let mut w = match store.watch(&r.info.kind, &params) {
+        Ok(w) => w,
+        Err(e) => {
+            let (_, status) = of_error(&e, Some(&r.info.plural));
+            let _ = tx.try_send(watch_line("ERROR", status));
+            drop(tx);
+            return streaming(rx);
+        }
+    };
+    std::thread::Builder::new()
+        .name("steady-api-watch".into())
+        .spawn(move || {
+            let deadline = Instant::now() + timeout;
+            while Instant::now() < deadline && !tx.is_closed() {
+                let ev = match w.recv_timeout(Duration::from_secs(1)) {
+                    Ok(Some(ev)) => ev,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        let (_, status) = of_error(&e, Some(&r.info.plural));
+                        let _ = tx.blocking_send(watch_line("ERROR", status));
+                        return;
+                    }
+                };
+                let line = match &ev {
+                    WatchEvent::Bookmark(rev) => watch_line(
+                        "BOOKMARK",
+                        json!({"kind": r.info.kind, "apiVersion": r.api_version,
+                               "metadata": {"resourceVersion": rev.to_string()}}),
+                    ),
+                    other => {
+                        let o = other.object().expect("not a bookmark");
+                        let v = wire(o.as_ref(), &r.api_version);
+                        if let Some(f) = &field {
+                            if !field_matches(f, &v) {
+                                continue;
+                            }
+                        }
+                        let object = if table {
+                            table::table(
+                                &r,
+                                std::slice::from_ref(o),
+                                store.config().clock.now(),
+                                o.meta().resource_version.as_deref().unwrap_or(""),
+                                include,
+                                None,
+                            )
+                        } else {
+                            v
+                        };
+                        watch_line(other.type_name(), object)
+                    }
+                };
+                if tx.blocking_send(line).is_err() {
+                    return;
+                }
+            }
+        })
+        .ok();
+    streaming(rx)
+}
+
+fn streaming(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Response<Body> {
+    let mut resp = Response::new(ChannelBody(rx).boxed());
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+fn scale_value(r: &Resource, o: &dyn Object) -> Value {
+    let v = o.to_value();
+    let selector = v
+        .pointer("/spec/selector/matchLabels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    let _ = r;
+    json!({"kind": "Scale", "apiVersion": "autoscaling/v1",
+           "metadata": {"name": v["metadata"]["name"], "namespace": v["metadata"]["namespace"],
+                        "uid": v["metadata"]["uid"], "resourceVersion": v["metadata"]["resourceVersion"],
+                        "creationTimestamp": v["metadata"]["creationTimestamp"]},
+           "spec": {"replicas": v.pointer("/spec/replicas").cloned().unwrap_or(json!(1))},
+           "status": {"replicas": v.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
+                      "selector": selector}})
+}
+
+fn scale_of(api: &DynamicApi, r: &Resource, name: &str) -> Response<Body> {
+    if !resources::SCALABLE.contains(&r.info.kind.as_str()) {
+        return not_found();
+    }
+    match api.get(name) {
+        Ok(o) => json_response(200, &scale_value(r, o.as_ref())),
+        Err(e) => error(&e, Some(&r.info.plural)),
+    }
+}
+
+/// A patch of the scale subresource: applied to the Scale, whose `spec.replicas` then goes
+/// to the object.
+fn patch_scale(
+    api: &DynamicApi,
+    r: &Resource,
+    name: &str,
+    how: PatchType,
+    patch: &Value,
+) -> Response<Body> {
+    if !resources::SCALABLE.contains(&r.info.kind.as_str()) {
+        return not_found();
+    }
+    let cur = match api.get(name) {
+        Ok(o) => o,
+        Err(e) => return error(&e, Some(&r.info.plural)),
+    };
+    let mut scale = scale_value(r, cur.as_ref());
+    let how = if how == PatchType::Strategic {
+        PatchType::Merge
+    } else {
+        how
+    };
+    if let Err(e) = how.apply(&mut scale, patch) {
+        return fail(422, "Invalid", &format!("the patch cannot be applied: {e}"));
+    }
+    let replicas = scale.pointer("/spec/replicas").cloned().unwrap_or(json!(1));
+    match api.patch(name, &json!({"spec": {"replicas": replicas}}), false) {
+        Ok(o) => json_response(200, &scale_value(r, o.as_ref())),
+        Err(e) => error(&e, Some(&r.info.plural)),
+    }
+}
+
+/// `kubectl logs`: the container's output (`container`, `previous`, `tailLines`), or with
+/// `follow` its output as it grows, until the container's log stops growing and the pod is
+/// gone, or the client leaves.
+fn logs(
+    shared: &Arc<Shared>,
+    namespace: &str,
+    pod: &str,
+    q: &HashMap<String, String>,
+) -> Response<Body> {
+    let container = q.get("container").filter(|c| !c.is_empty()).cloned();
+    let previous = is_true(q.get("previous"));
+    let text = match shared
+        .kubelet
+        .logs(namespace, pod, container.as_deref(), previous)
+    {
+        Ok(t) => t,
+        Err(e) => return error(&e, Some("pods")),
+    };
+    let tail = |t: &str| -> String {
+        match q.get("tailLines").and_then(|n| n.parse::<usize>().ok()) {
+            Some(n) => {
+                let lines: Vec<&str> = t.lines().collect();
+                let from = lines.len().saturating_sub(n);
+                let mut s = lines[from..].join("\n");
+                if !s.is_empty() && t.ends_with('\n') {
+                    s.push('\n');
+                }
+                s
+            }
+            None => t.to_string(),
+        }
+    };
+    let first = tail(&text);
+    if !is_true(q.get("follow")) {
+        let mut r = Response::new(full(first));
+        r.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        return r;
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    let kubelet = shared.kubelet.clone();
+    let (ns, pod) = (namespace.to_string(), pod.to_string());
+    let mut sent = text.len();
+    let _ = tx.try_send(Bytes::from(first));
+    std::thread::Builder::new()
+        .name("steady-api-logs".into())
+        .spawn(move || loop {
+            std::thread::sleep(Duration::from_millis(100));
+            if tx.is_closed() {
+                return;
+            }
+            let Ok(now) = kubelet.logs(&ns, &pod, container.as_deref(), previous) else {
+                return;
+            };
+            if now.len() < sent {
+                // A new instance started: its output from the beginning.
+                sent = 0;
+            }
+            if now.len() > sent {
+                let more = now[sent..].to_string();
+                sent = now.len();
+                if tx.blocking_send(Bytes::from(more)).is_err() {
+                    return;
+                }
+            }
+        })
+        .ok();
+    let mut r = Response::new(ChannelBody(rx).boxed());
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_namespace_resource_name_and_subresource() {
+        let t = target(
+            "apps/v1",
+            &["namespaces", "prod", "deployments", "web", "scale"],
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                t.namespace.as_deref(),
+                t.plural.as_str(),
+                t.name.as_deref(),
+                t.subresource.as_deref()
+            ),
+            (Some("prod"), "deployments", Some("web"), Some("scale"))
+        );
+        let t = target("v1", &["namespaces", "prod"]).unwrap();
+        assert_eq!(
+            (t.namespace, t.plural.as_str(), t.name.as_deref()),
+            (None, "namespaces", Some("prod"))
+        );
+        let t = target("v1", &["namespaces", "prod", "status"]).unwrap();
+        assert_eq!(
+            (t.plural.as_str(), t.subresource.as_deref()),
+            ("namespaces", Some("status"))
+        );
+        let t = target("v1", &["nodes", "n1"]).unwrap();
+        assert_eq!((t.namespace, t.name.as_deref()), (None, Some("n1")));
+        let t = target("v1", &["pods"]).unwrap();
+        assert_eq!((t.namespace, t.name), (None, None));
+        assert!(target("v1", &["a", "b", "c", "d"]).is_none());
+    }
+
+    #[test]
+    fn field_selectors_test_the_wire_form() {
+        let v = json!({"metadata": {"name": "web"}, "involvedObject": {"uid": "u1"},
+                       "status": {"phase": "Running"}});
+        assert!(field_matches("metadata.name=web", &v));
+        assert!(field_matches(
+            "involvedObject.uid=u1,status.phase!=Failed",
+            &v
+        ));
+        assert!(!field_matches("status.phase==Pending", &v));
+    }
+
+    #[test]
+    fn query_values_are_percent_decoded() {
+        assert_eq!(
+            percent_decode("app%3Dweb%2Ctier+in+(a)"),
+            "app=web,tier in (a)"
+        );
+        assert_eq!(percent_decode("100%"), "100%");
+    }
+}

@@ -1,0 +1,378 @@
+//! A Kubernetes-compatible HTTP API over a running engine (feature `apiserver`), so that the
+//! real `kubectl` and Kubernetes client libraries work against steady unchanged.
+//!
+//! The server owns no state: every request goes through the same store and client API as
+//! every other caller. It speaks HTTP/1.1 (keep-alive, chunked watches) over TLS, with a
+//! bearer token; [`ApiServer::kubeconfig`] gives the kubeconfig a client needs.
+//!
+//! - Discovery: `/version`, `/api`, `/api/v1`, `/apis`, `/apis/<group>/<version>` list every
+//!   kind the engine serves, built-in and custom, with verbs, short names and categories
+//!   ([`resources`]); `/openapi/v3` declares server-side field validation ([`openapi`]).
+//! - Verbs: get, list (label and field selectors, limit and continue), watch, create, update,
+//!   patch (JSON merge, JSON patch, strategic merge), delete and deletecollection;
+//!   subresources status and scale ([`handler`]).
+//! - Tables: `Accept: application/json;as=Table;g=meta.k8s.io;v=v1` gives kubectl's columns
+//!   ([`table`]).
+//! - Errors are `Status` objects with Kubernetes' reasons and codes ([`status`]).
+//!
+//! # Security
+//! Every request but none needs `Authorization: Bearer <token>`; a request without it gets
+//! 401 and nothing else. The token is compared in constant time. Binding an address that is
+//! not loopback needs TLS (refused at start otherwise). Request bodies are capped at the
+//! store's object size limit (plus room for a patch's framing); a client that does not send
+//! its request headers within [`ApiServerConfig::header_timeout`] is disconnected, and at most
+//! [`ApiServerConfig::max_connections`] connections are served at once, each on its own task,
+//! so one slow client cannot stall the others.
+
+pub mod handler;
+pub mod openapi;
+pub mod resources;
+pub mod status;
+pub mod table;
+mod tls;
+
+use crate::api::base64;
+use crate::error::{Error, ObjectRef, Result};
+use crate::Engine;
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The body of every response.
+pub(crate) type Body = BoxBody<Bytes, Infallible>;
+
+/// Where the serving certificate comes from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Tls {
+    /// A CA and a serving certificate generated at start, for the bound address, `localhost`
+    /// and `127.0.0.1` (the default). The CA goes into the kubeconfig.
+    #[default]
+    Generate,
+    /// PEM files: the serving certificate chain and its private key. The kubeconfig then
+    /// names the chain's last certificate as the CA.
+    Files {
+        /// Certificate chain, PEM.
+        cert: PathBuf,
+        /// Private key, PEM.
+        key: PathBuf,
+    },
+    /// Plain HTTP: allowed on loopback addresses only.
+    Disabled,
+}
+
+/// Settings of the API server.
+#[derive(Clone, Debug)]
+pub struct ApiServerConfig {
+    /// Address to bind; port 0 picks a free port (see [`ApiServer::local_addr`]).
+    pub bind: SocketAddr,
+    /// TLS (on by default).
+    pub tls: Tls,
+    /// The bearer token clients must present; `None` generates a random one.
+    pub token: Option<String>,
+    /// Time a client has to send a request's headers before it is disconnected.
+    pub header_timeout: Duration,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+}
+
+impl Default for ApiServerConfig {
+    fn default() -> Self {
+        ApiServerConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 6443)),
+            tls: Tls::Generate,
+            token: None,
+            header_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+        }
+    }
+}
+
+impl ApiServerConfig {
+    /// The default settings, bound to `bind`.
+    pub fn new(bind: SocketAddr) -> Self {
+        ApiServerConfig {
+            bind,
+            ..Self::default()
+        }
+    }
+}
+
+/// What request handlers share: the engine's store and node agents.
+pub(crate) struct Shared {
+    pub(crate) store: crate::store::Store,
+    pub(crate) kubelet: crate::node::Kubelet,
+    pub(crate) token: String,
+    pub(crate) max_body: usize,
+}
+
+/// A running API server. Dropping it stops it.
+pub struct ApiServer {
+    addr: SocketAddr,
+    token: String,
+    ca_pem: Option<String>,
+    runtime: parking_lot::Mutex<Option<tokio::runtime::Runtime>>,
+    stop: parking_lot::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+}
+
+impl std::fmt::Debug for ApiServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiServer")
+            .field("addr", &self.addr)
+            .field("tls", &self.ca_pem.is_some())
+            .finish()
+    }
+}
+
+fn config_error(field: &str, message: impl Into<String>) -> Error {
+    Error::invalid(ObjectRef::new("ApiServerConfig", None, ""), field, message)
+}
+
+/// A random token: 32 bytes from the OS, hex.
+fn random_token() -> Result<String> {
+    let mut buf = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut buf))
+        .map_err(|e| config_error("token", format!("cannot read /dev/urandom: {e}")))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl ApiServer {
+    /// Starts serving `engine` as `config` says. Fails when the address cannot be bound, or
+    /// plain HTTP is asked for on an address that is not loopback.
+    pub fn start(engine: &Engine, config: ApiServerConfig) -> Result<ApiServer> {
+        if config.tls == Tls::Disabled && !config.bind.ip().is_loopback() {
+            return Err(config_error(
+                "tls",
+                format!(
+                    "{} is not a loopback address: serving it needs TLS and a token, never plain HTTP",
+                    config.bind
+                ),
+            ));
+        }
+        let token = match &config.token {
+            Some(t) if t.len() < 16 => {
+                return Err(config_error("token", "a token has at least 16 characters"))
+            }
+            Some(t) => t.clone(),
+            None => random_token()?,
+        };
+        let (acceptor, ca_pem) = match &config.tls {
+            Tls::Generate => {
+                let (acceptor, ca) = tls::generated(config.bind.ip())?;
+                (Some(acceptor), Some(ca))
+            }
+            Tls::Files { cert, key } => {
+                let (acceptor, ca) = tls::from_files(cert, key)?;
+                (Some(acceptor), Some(ca))
+            }
+            Tls::Disabled => (None, None),
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("steady-api")
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|e| config_error("", format!("cannot start the server's runtime: {e}")))?;
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(config.bind))
+            .map_err(|e| config_error("bind", format!("cannot bind {}: {e}", config.bind)))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| config_error("bind", e.to_string()))?;
+        let shared = Arc::new(Shared {
+            store: engine.store().clone(),
+            kubelet: engine.kubelet().clone(),
+            token: token.clone(),
+            // Room for a patch's framing around an object of the largest size.
+            max_body: engine.store().config().max_object_bytes + 64 * 1024,
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        runtime.spawn(serve(listener, acceptor, shared, config, stopped));
+        Ok(ApiServer {
+            addr,
+            token,
+            ca_pem,
+            runtime: parking_lot::Mutex::new(Some(runtime)),
+            stop: parking_lot::Mutex::new(Some(stop)),
+        })
+    }
+
+    /// The address served (with the port chosen when the configuration said 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The bearer token clients must present.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The server's URL: `https://127.0.0.1:6443`.
+    pub fn url(&self) -> String {
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// A kubeconfig for this server: cluster (server URL and CA), user (token) and a
+    /// current context named `steady`.
+    pub fn kubeconfig(&self) -> String {
+        let ca = self
+            .ca_pem
+            .as_ref()
+            .map(|pem| {
+                format!(
+                    "\n    certificate-authority-data: {}",
+                    base64::encode(pem.as_bytes())
+                )
+            })
+            .unwrap_or_default();
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: steady\n  cluster:\n    server: {}{ca}\n\
+             users:\n- name: steady\n  user:\n    token: {}\ncontexts:\n- name: steady\n  context:\n    \
+             cluster: steady\n    user: steady\n    namespace: default\ncurrent-context: steady\n",
+            self.url(),
+            self.token
+        )
+    }
+
+    /// Writes [`ApiServer::kubeconfig`] to `path` with mode 0600 (it holds the token).
+    pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
+        use std::io::Write;
+        #[cfg(unix)]
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        o.mode(0o600);
+        let mut f = o.open(path)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        f.write_all(self.kubeconfig().as_bytes())
+    }
+
+    /// Stops serving: open connections are dropped, watches end.
+    pub fn stop(&self) {
+        if let Some(s) = self.stop.lock().take() {
+            let _ = s.send(());
+        }
+        let rt = self.runtime.lock().take();
+        if let Some(rt) = rt {
+            rt.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// True when `given` equals `expected`, in time that depends only on their lengths.
+pub(crate) fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
+    if given.len() != expected.len() {
+        return false;
+    }
+    given
+        .iter()
+        .zip(expected)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
+}
+
+async fn serve(
+    listener: tokio::net::TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    shared: Arc<Shared>,
+    config: ApiServerConfig,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
+    loop {
+        let permit = tokio::select! {
+            _ = &mut stopped => return,
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+        };
+        let (stream, _) = tokio::select! {
+            _ = &mut stopped => return,
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(e) => {
+                    log::warn!("api server: accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let shared = shared.clone();
+        let header_timeout = config.header_timeout;
+        tokio::spawn(async move {
+            let _permit = permit;
+            match acceptor {
+                Some(acceptor) => {
+                    let tls = tokio::time::timeout(header_timeout, acceptor.accept(stream)).await;
+                    if let Ok(Ok(tls)) = tls {
+                        connection(tls, shared, header_timeout).await;
+                    }
+                }
+                None => connection(stream, shared, header_timeout).await,
+            }
+        });
+    }
+}
+
+async fn connection<S>(stream: S, shared: Arc<Shared>, header_timeout: Duration)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let service = hyper::service::service_fn(move |req| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(handler::handle(shared, req).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true)
+        .serve_connection(io, service)
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_compare_equal_only_when_equal() {
+        assert!(constant_time_eq(b"abcdef", b"abcdef"));
+        assert!(!constant_time_eq(b"abcdeg", b"abcdef"));
+        assert!(!constant_time_eq(b"abc", b"abcdef"));
+        assert!(!constant_time_eq(b"", b"abcdef"));
+    }
+
+    #[test]
+    fn plain_http_is_refused_off_loopback_and_short_tokens_are_refused() {
+        let e = Engine::builder().local_node(false).build().unwrap();
+        let mut c = ApiServerConfig::new("0.0.0.0:0".parse().unwrap());
+        c.tls = Tls::Disabled;
+        let err = ApiServer::start(&e, c).unwrap_err();
+        assert!(err.to_string().contains("needs TLS"), "{err}");
+        let mut c = ApiServerConfig::new("127.0.0.1:0".parse().unwrap());
+        c.token = Some("short".into());
+        assert!(ApiServer::start(&e, c).is_err());
+    }
+}

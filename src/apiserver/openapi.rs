@@ -1,0 +1,68 @@
+//! OpenAPI v3 documents, as much as kubectl needs: one document per group-version whose
+//! paths declare, for each kind, the `fieldValidation` query parameter of its PATCH
+//! operation. kubectl reads that to decide that the server validates fields itself
+//! (`kubectl apply --validate=strict`, the default, sends `fieldValidation=Strict`, and an
+//! unknown field is refused by the server, naming it). Schemas are not served: `kubectl
+//! explain` is not supported yet.
+
+use super::resources::{self, group_version};
+use crate::store::Store;
+use serde_json::{json, Map, Value};
+
+/// The path of a group-version's document: `api/v1`, `apis/apps/v1`.
+pub fn doc_path(api_version: &str) -> String {
+    match group_version(api_version) {
+        ("", v) => format!("api/{v}"),
+        (g, v) => format!("apis/{g}/{v}"),
+    }
+}
+
+/// `GET /openapi/v3`: the index of documents.
+pub fn root(store: &Store) -> Value {
+    let mut paths = Map::new();
+    for r in resources::all(store) {
+        let p = doc_path(&r.api_version);
+        let url = format!("/openapi/v3/{p}?hash={}", store.revision());
+        paths.insert(p, json!({"serverRelativeURL": url}));
+    }
+    json!({"paths": paths})
+}
+
+/// `GET /openapi/v3/<path>`: the document of one group-version, or `None`.
+pub fn document(store: &Store, path: &str) -> Option<Value> {
+    let mut paths = Map::new();
+    let mut found = false;
+    for r in resources::all(store) {
+        if doc_path(&r.api_version) != path {
+            continue;
+        }
+        found = true;
+        let (group, version) = group_version(&r.api_version);
+        let gvk = json!({"group": group, "version": version, "kind": r.info.kind});
+        let validation = json!({"name": "fieldValidation", "in": "query", "schema": {"type": "string"},
+            "description": "Ignore, Warn or Strict: what to do with unknown or duplicate fields"});
+        let op = |action: &str| {
+            json!({"x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": action,
+                   "parameters": [validation], "responses": {"200": {"description": "OK"}}})
+        };
+        let base = if group.is_empty() {
+            format!("/api/{version}")
+        } else {
+            format!("/apis/{group}/{version}")
+        };
+        let collection = if r.info.namespaced {
+            format!("{base}/namespaces/{{namespace}}/{}", r.info.plural)
+        } else {
+            format!("{base}/{}", r.info.plural)
+        };
+        paths.insert(collection.clone(), json!({"post": op("post")}));
+        paths.insert(
+            format!("{collection}/{{name}}"),
+            json!({"put": op("put"), "patch": op("patch")}),
+        );
+    }
+    found.then(|| {
+        json!({"openapi": "3.0.0", "info": {"title": "steady", "version": env!("CARGO_PKG_VERSION")},
+               "paths": paths, "components": {"schemas": {}}})
+    })
+}

@@ -1,0 +1,255 @@
+//! The real `kubectl`, unchanged, against an engine serving the Kubernetes API: through the
+//! kubeconfig the engine writes, it applies manifests, lists in table form, scales, labels,
+//! reads logs, re-applies with a strategic merge, serves a CRD's kind, validates fields
+//! strictly on the server, and is refused without the token.
+#![cfg(feature = "apiserver")]
+
+mod common;
+
+use common::eventually;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use steady::apiserver::ApiServerConfig;
+use steady::Engine;
+
+struct Kubectl {
+    kubeconfig: PathBuf,
+}
+
+impl Kubectl {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("HOME", self.kubeconfig.parent().unwrap())
+            .output()
+            .expect("kubectl runs (install it: Debian's kubernetes-client)")
+    }
+
+    /// Runs kubectl and returns its stdout; fails the test when it fails.
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "kubectl {}: {}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn err(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(!o.status.success(), "kubectl {} succeeded", args.join(" "));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("steady-kubectl-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn serve(dir: &Path) -> (Engine, Kubectl) {
+    let e = Engine::builder()
+        .data_dir(dir.join("data"))
+        .api_server(ApiServerConfig::new("127.0.0.1:0".parse().unwrap()))
+        .build()
+        .expect("engine starts");
+    let kubeconfig = dir.join("kubeconfig");
+    e.api_server()
+        .unwrap()
+        .write_kubeconfig(&kubeconfig)
+        .unwrap();
+    (e, Kubectl { kubeconfig })
+}
+
+const APP: &str = r"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: hello, labels: {app: hello}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: hello}}
+  template:
+    metadata: {labels: {app: hello}}
+    spec:
+      containers:
+      - name: main
+        image: busybox
+        command: [sh, -c, 'echo hello from $POD_NAME; exec sleep 600']
+        env: [{name: A, value: '1'}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: hello}
+spec:
+  selector: {app: hello}
+  ports: [{port: 8080}]
+";
+
+#[test]
+fn kubectl_applies_lists_scales_labels_and_reads_logs() {
+    let dir = scratch("basics");
+    let (e, k) = serve(&dir);
+    std::fs::write(dir.join("app.yaml"), APP).unwrap();
+    let out = k.ok(&["apply", "-f", dir.join("app.yaml").to_str().unwrap()]);
+    assert!(out.contains("deployment.apps/hello created"), "{out}");
+    assert!(out.contains("service/hello created"), "{out}");
+
+    let running = || {
+        k.ok(&[
+            "get",
+            "pods",
+            "-l",
+            "app=hello",
+            "-o",
+            "jsonpath={.items[*].status.phase}",
+        ])
+    };
+    eventually(30, "the pod runs", || running() == "Running");
+    let table = k.ok(&["get", "pods"]);
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]);
+    assert!(table.contains("Running"), "{table}");
+    let wide = k.ok(&["get", "deploy", "-o", "wide"]);
+    assert!(
+        wide.contains("CONTAINERS") && wide.contains("busybox"),
+        "{wide}"
+    );
+    let yaml = k.ok(&["get", "deploy", "hello", "-o", "yaml"]);
+    assert!(
+        yaml.contains("kind: Deployment") && yaml.contains("resourceVersion:"),
+        "{yaml}"
+    );
+
+    // Logs of the process, through the log subresource.
+    let pod = k.ok(&[
+        "get",
+        "pods",
+        "-l",
+        "app=hello",
+        "-o",
+        "jsonpath={.items[0].metadata.name}",
+    ]);
+    eventually(10, "the process printed", || {
+        k.ok(&["logs", &pod]).contains(&format!("hello from {pod}"))
+    });
+
+    // Scale through the scale subresource; the ReplicaSet follows.
+    assert!(k
+        .ok(&["scale", "deploy/hello", "--replicas=2"])
+        .contains("scaled"));
+    eventually(30, "two pods run", || running() == "Running Running");
+
+    // Labels and annotations are strategic merge patches.
+    k.ok(&["label", "deploy", "hello", "tier=front"]);
+    k.ok(&["annotate", "deploy", "hello", "owner=ops"]);
+    let labels = k.ok(&[
+        "get",
+        "deploy",
+        "hello",
+        "-o",
+        "jsonpath={.metadata.labels.tier}",
+    ]);
+    assert_eq!(labels, "front");
+
+    // Re-apply with another env var: kubectl's three-way strategic merge patch merges the
+    // containers and their env by name, and (as against Kubernetes) sets every field the
+    // manifest gives, so the replicas go back to the manifest's 1.
+    let changed = APP.replace(
+        "env: [{name: A, value: '1'}]",
+        "env: [{name: A, value: '1'}, {name: B, value: '2'}]",
+    );
+    std::fs::write(dir.join("app.yaml"), &changed).unwrap();
+    let out = k.ok(&["apply", "-f", dir.join("app.yaml").to_str().unwrap()]);
+    assert!(out.contains("deployment.apps/hello configured"), "{out}");
+    let env = k.ok(&[
+        "get",
+        "deploy",
+        "hello",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].env[*].name}",
+    ]);
+    assert_eq!(env, "A B");
+    let replicas = k.ok(&["get", "deploy", "hello", "-o", "jsonpath={.spec.replicas}"]);
+    assert_eq!(replicas, "1");
+
+    // Delete, and the pods go with the Deployment.
+    k.ok(&["delete", "deploy", "hello"]);
+    eventually(30, "the pods go", || running().is_empty());
+    e.shutdown();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn kubectl_serves_a_crd_s_kind_validates_strictly_and_needs_the_token() {
+    let dir = scratch("crd");
+    let (e, k) = serve(&dir);
+    std::fs::write(
+        dir.join("crd.yaml"),
+        "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: crontabs.stable.example.com}
+spec:
+  group: stable.example.com
+  scope: Namespaced
+  names: {plural: crontabs, singular: crontab, kind: CronTab, shortNames: [ct]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    additionalPrinterColumns:
+    - {name: Spec, type: string, jsonPath: .spec.cronSpec}
+",
+    )
+    .unwrap();
+    k.ok(&["apply", "-f", dir.join("crd.yaml").to_str().unwrap()]);
+    std::fs::write(
+        dir.join("tab.yaml"),
+        "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata: {name: nightly}\nspec: {cronSpec: '0 3 * * *'}\n",
+    )
+    .unwrap();
+    k.ok(&["apply", "-f", dir.join("tab.yaml").to_str().unwrap()]);
+    let table = k.ok(&["get", "ct"]);
+    assert!(
+        table.contains("SPEC") && table.contains("0 3 * * *"),
+        "{table}"
+    );
+
+    // kubectl validates strictly by default, and the server knows the fields.
+    std::fs::write(
+        dir.join("bad.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bad}\ndata: {a: b}\nfrobnicate: true\n",
+    )
+    .unwrap();
+    let err = k.err(&["apply", "-f", dir.join("bad.yaml").to_str().unwrap()]);
+    assert!(err.contains("unknown field \"frobnicate\""), "{err}");
+    assert!(e.api::<steady::api::ConfigMap>().get("bad").is_err());
+
+    // A kind the engine does not serve.
+    let err = k.err(&["get", "cronjobs"]);
+    assert!(
+        err.contains("the server doesn't have a resource type \"cronjobs\""),
+        "{err}"
+    );
+
+    // Without the token: 401, nothing else.
+    let text = std::fs::read_to_string(&k.kubeconfig).unwrap();
+    let token = e.api_server().unwrap().token().to_string();
+    let stranger = dir.join("stranger");
+    std::fs::write(&stranger, text.replace(&token, "not-the-token-at-all")).unwrap();
+    let o = Command::new("kubectl")
+        .args(["get", "pods"])
+        .env("KUBECONFIG", &stranger)
+        .env("HOME", &dir)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("Unauthorized"), "{err}");
+    e.shutdown();
+    let _ = std::fs::remove_dir_all(dir);
+}
