@@ -177,8 +177,51 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
     let replicas = k.ok(&["get", "deploy", "hello", "-o", "jsonpath={.spec.replicas}"]);
     assert_eq!(replicas, "1");
 
+    // Rollouts: status, a new template, history, undo, restart, wait.
+    k.ok(&["rollout", "status", "deploy/hello", "--timeout=30s"]);
+    k.ok(&["set", "image", "deploy/hello", "main=busybox:2"]);
+    k.ok(&["rollout", "status", "deploy/hello", "--timeout=30s"]);
+    let history = k.ok(&["rollout", "history", "deploy/hello"]);
+    assert!(
+        history.contains("REVISION") && history.lines().count() >= 4,
+        "{history}"
+    );
+    k.ok(&["rollout", "undo", "deploy/hello"]);
+    eventually(30, "the undo brings the first image back", || {
+        k.ok(&[
+            "get",
+            "deploy",
+            "hello",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ]) == "busybox"
+    });
+    k.ok(&["rollout", "restart", "deploy/hello"]);
+    k.ok(&["rollout", "status", "deploy/hello", "--timeout=30s"]);
+    k.ok(&[
+        "wait",
+        "--for=condition=Available",
+        "deploy/hello",
+        "--timeout=30s",
+    ]);
+
+    // describe lists the pod's events (a field-selected list of Events).
+    let described = k.ok(&["describe", "pods", "-l", "app=hello"]);
+    assert!(
+        described.contains("Events:") && described.contains("Scheduled"),
+        "{described}"
+    );
+
+    // Drain evicts through the eviction subresource (client-go sends it in protobuf), and
+    // the evicted pods come back once the node is uncordoned.
+    let node = k.ok(&["get", "nodes", "-o", "jsonpath={.items[0].metadata.name}"]);
+    let out = k.ok(&["drain", &node, "--ignore-daemonsets", "--timeout=30s"]);
+    assert!(out.contains("evicted") && out.contains("drained"), "{out}");
+    k.ok(&["uncordon", &node]);
+    eventually(30, "the pods run again", || running() == "Running");
+
     // Delete, and the pods go with the Deployment.
-    k.ok(&["delete", "deploy", "hello"]);
+    k.ok(&["delete", "deploy", "hello", "--cascade=foreground"]);
     eventually(30, "the pods go", || running().is_empty());
     e.shutdown();
     let _ = std::fs::remove_dir_all(dir);

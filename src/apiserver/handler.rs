@@ -233,6 +233,11 @@ fn discovery(store: &crate::store::Store, api_version: &str) -> Response<Body> {
 }
 
 async fn body_of(shared: &Shared, req: Request<Incoming>) -> Result<Value, Response<Body>> {
+    let protobuf = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|c| c.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/vnd.kubernetes.protobuf"));
     let bytes = match Limited::new(req.into_body(), shared.max_body)
         .collect()
         .await
@@ -248,6 +253,15 @@ async fn body_of(shared: &Shared, req: Request<Incoming>) -> Result<Value, Respo
     };
     if bytes.is_empty() {
         return Ok(Value::Null);
+    }
+    if protobuf {
+        return super::protobuf::decode(&bytes).map_err(|e| {
+            fail(
+                415,
+                "UnsupportedMediaType",
+                &format!("the body of the request was in an unknown format: {e}"),
+            )
+        });
     }
     serde_json::from_slice(&bytes)
         .map_err(|e| fail(400, "BadRequest", &format!("the body is not JSON: {e}")))
@@ -488,6 +502,29 @@ async fn resource_request(
             };
             let replicas = body.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
             patch_scale(&api, &r, name, PatchType::Merge, &json!({"spec": {"replicas": replicas}}))
+        }
+        (Method::POST, Some(name), Some("eviction")) if r.info.kind == "Pod" => {
+            let body = match body_of(&shared, req).await {
+                Ok(b) => b,
+                Err(resp) => return resp,
+            };
+            if body.pointer("/metadata/name").and_then(Value::as_str).is_some_and(|n| n != name) {
+                return fail(400, "BadRequest", "the name of the eviction does not match the pod's");
+            }
+            let options = body.get("deleteOptions").cloned().unwrap_or(Value::Null);
+            let params = match delete_params(&q, &options) {
+                Ok(p) => p,
+                Err(resp) => return resp,
+            };
+            // No PodDisruptionBudget kind is served yet, so no budget can refuse it.
+            match api.delete(name, &params) {
+                Ok(_) => json_response(
+                    201,
+                    &json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                            "status": "Success", "code": 201}),
+                ),
+                Err(e) => error(&e, Some(&plural)),
+            }
         }
         (Method::DELETE, Some(name), None) => {
             let body = match body_of(&shared, req).await {

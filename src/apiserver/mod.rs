@@ -10,7 +10,9 @@
 //!   ([`resources`]); `/openapi/v3` declares server-side field validation ([`openapi`]).
 //! - Verbs: get, list (label and field selectors, limit and continue), watch, create, update,
 //!   patch (JSON merge, JSON patch, strategic merge), delete and deletecollection;
-//!   subresources status and scale ([`handler`]).
+//!   subresources status, scale, log and eviction ([`handler`]). JSON throughout, but for
+//!   the `DeleteOptions` and `Eviction` bodies client-go sends in protobuf whatever the
+//!   server prefers.
 //! - Tables: `Accept: application/json;as=Table;g=meta.k8s.io;v=v1` gives kubectl's columns
 //!   ([`table`]).
 //! - Errors are `Status` objects with Kubernetes' reasons and codes ([`status`]).
@@ -26,6 +28,7 @@
 
 pub mod handler;
 pub mod openapi;
+mod protobuf;
 pub mod resources;
 pub mod status;
 pub mod table;

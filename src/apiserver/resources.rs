@@ -167,6 +167,10 @@ pub fn resource_list(store: &Store, api_version: &str) -> Option<Value> {
                 json!({"name": "pods/log", "singularName": "", "namespaced": true,
                 "kind": "Pod", "verbs": ["get"]}),
             );
+            list.push(
+                json!({"name": "pods/eviction", "singularName": "", "namespaced": true,
+                "group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"]}),
+            );
         }
     }
     Some(
