@@ -533,6 +533,21 @@ enum steady_result steady_engine_delete(const struct steady_engine *engine,
 enum steady_result steady_engine_metrics(const struct steady_engine *engine, char **out_text);
 
 /**
+ * The kubeconfig of the engine's Kubernetes API server (configuration key `api_server`):
+ * its URL, CA and token, as YAML for `kubectl` (`KUBECONFIG=...`).
+ *
+ * - On success `*out_yaml` is a new string owned by the caller (free with
+ *   `steady_string_free`); it holds the token: keep it private.
+ * - `STEADY_NOT_FOUND` when the engine does not serve the API (or this build of steady
+ *   lacks the `apiserver` feature).
+ * - Threads: any, concurrently.
+ *
+ * # Safety
+ * `engine` is a live engine; `out_yaml` valid for a write.
+ */
+enum steady_result steady_engine_kubeconfig(const struct steady_engine *engine, char **out_yaml);
+
+/**
  * The names of the nodes this engine runs, as a JSON array of strings, sorted (the
  * embedded default has one local node, named after the host). A pod runs on one of them
  * when its `spec.nodeName` names it.

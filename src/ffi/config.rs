@@ -4,8 +4,15 @@
 //! ```json
 //! {"workers": 4, "history_limit": 10000, "watch_capacity": 100000,
 //!  "max_object_bytes": 1572864, "shutdown_grace_ms": 30000,
-//!  "kinds": [{"apiVersion": "example.com/v1", "kind": "Cluster", "namespaced": false}]}
+//!  "kinds": [{"apiVersion": "example.com/v1", "kind": "Cluster", "namespaced": false}],
+//!  "api_server": {"bind": "127.0.0.1:6443", "tls": true, "token": "...",
+//!                 "cert": "server.pem", "key": "server-key.pem"}}
 //! ```
+//!
+//! `api_server` serves the Kubernetes API (builds with the `apiserver` feature; see
+//! `steady::apiserver`): `bind` is required, `tls` defaults to true (a generated
+//! certificate, or `cert` and `key` PEM files), `token` is generated when absent;
+//! `steady_engine_kubeconfig` gives the kubeconfig.
 //!
 //! Every key is optional; an unknown key or a value of the wrong type is an error naming the
 //! key.
@@ -19,13 +26,14 @@ use serde_json::Value;
 use std::time::Duration;
 
 /// The keys `steady_engine_new` accepts, in the order error messages list them.
-pub(crate) const KEYS: [&str; 6] = [
+pub(crate) const KEYS: [&str; 7] = [
     "workers",
     "history_limit",
     "watch_capacity",
     "max_object_bytes",
     "shutdown_grace_ms",
     "kinds",
+    "api_server",
 ];
 
 fn err(key: &str, message: impl std::fmt::Display) -> FfiError {
@@ -69,6 +77,7 @@ pub(crate) fn builder(config_json: Option<&str>) -> Result<EngineBuilder, FfiErr
                 }
                 b
             }
+            "api_server" => api_server(b, v)?,
             _ => {
                 return Err(FfiError::invalid(format!(
                     "engine configuration: unknown key {key:?} (known keys: {})",
@@ -78,6 +87,66 @@ pub(crate) fn builder(config_json: Option<&str>) -> Result<EngineBuilder, FfiErr
         };
     }
     Ok(b)
+}
+
+/// `api_server`: the Kubernetes API server's settings.
+#[cfg(feature = "apiserver")]
+fn api_server(b: EngineBuilder, v: &Value) -> Result<EngineBuilder, FfiError> {
+    use crate::apiserver::{ApiServerConfig, Tls};
+    let map = v
+        .as_object()
+        .ok_or_else(|| err("api_server", format!("expected an object, found {v}")))?;
+    let text = |k: &str| -> Result<Option<String>, FfiError> {
+        match map.get(k) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(err(
+                &format!("api_server.{k}"),
+                format!("expected a string, found {other}"),
+            )),
+        }
+    };
+    for k in map.keys() {
+        if !matches!(k.as_str(), "bind" | "tls" | "token" | "cert" | "key") {
+            return Err(err(
+                &format!("api_server.{k}"),
+                "unknown key (known keys: bind, tls, token, cert, key)",
+            ));
+        }
+    }
+    let bind = text("bind")?.ok_or_else(|| err("api_server.bind", "required"))?;
+    let mut c = ApiServerConfig::new(bind.parse().map_err(|_| {
+        err(
+            "api_server.bind",
+            format!("expected an address and port, as 127.0.0.1:6443, found {bind:?}"),
+        )
+    })?);
+    c.token = text("token")?;
+    let tls = match map.get("tls") {
+        None => true,
+        Some(t) => t
+            .as_bool()
+            .ok_or_else(|| err("api_server.tls", "expected true or false"))?,
+    };
+    c.tls = match (tls, text("cert")?, text("key")?) {
+        (false, None, None) => Tls::Disabled,
+        (false, _, _) => return Err(err("api_server.tls", "cert and key need tls: true")),
+        (true, Some(cert), Some(key)) => Tls::Files {
+            cert: cert.into(),
+            key: key.into(),
+        },
+        (true, None, None) => Tls::Generate,
+        (true, _, _) => return Err(err("api_server", "cert and key go together")),
+    };
+    Ok(b.api_server(c))
+}
+
+#[cfg(not(feature = "apiserver"))]
+fn api_server(_: EngineBuilder, _: &Value) -> Result<EngineBuilder, FfiError> {
+    Err(err(
+        "api_server",
+        "this build of steady does not include the API server (cargo feature apiserver)",
+    ))
 }
 
 /// One entry of `kinds`: a custom kind registered ahead of use (for a cluster-scoped one).

@@ -461,3 +461,35 @@ pub unsafe extern "C" fn steady_engine_metrics(
         Ok(())
     })
 }
+
+/// The kubeconfig of the engine's Kubernetes API server (configuration key `api_server`):
+/// its URL, CA and token, as YAML for `kubectl` (`KUBECONFIG=...`).
+///
+/// - On success `*out_yaml` is a new string owned by the caller (free with
+///   `steady_string_free`); it holds the token: keep it private.
+/// - `STEADY_NOT_FOUND` when the engine does not serve the API (or this build of steady
+///   lacks the `apiserver` feature).
+/// - Threads: any, concurrently.
+///
+/// # Safety
+/// `engine` is a live engine; `out_yaml` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn steady_engine_kubeconfig(
+    engine: *const steady_engine,
+    out_yaml: *mut *mut c_char,
+) -> steady_result {
+    ffi_boundary!("steady_engine_kubeconfig", {
+        let out = Out::required(out_yaml, "out_yaml")?;
+        let e = handle_arg(engine, "engine")?;
+        #[cfg(feature = "apiserver")]
+        if let Some(api) = e.engine.api_server() {
+            out.write(c_string(api.kubeconfig().into_bytes()));
+            return Ok(());
+        }
+        let _ = (e, out);
+        Err(FfiError::new(
+            steady_result::STEADY_NOT_FOUND,
+            "the engine does not serve the Kubernetes API: set \"api_server\" in its configuration",
+        ))
+    })
+}

@@ -52,6 +52,29 @@ int main(void) {
     CHECK_ERROR_MENTIONS("over the size limit of 65536 bytes");
     steady_engine_free(engine);
 
+    /* The Kubernetes API server, and its kubeconfig for kubectl. */
+    engine = NULL;
+    CHECK_OK(steady_engine_new("{\"workers\": 1, \"api_server\": {\"bind\": \"127.0.0.1:0\"}}", &engine));
+    json = NULL;
+    CHECK_OK(steady_engine_kubeconfig(engine, &json));
+    CHECK_CONTAINS(json, "server: https://127.0.0.1:");
+    CHECK_CONTAINS(json, "certificate-authority-data: ");
+    CHECK_CONTAINS(json, "token: ");
+    steady_string_free(json);
+    steady_engine_free(engine);
+    engine = NULL;
+    CHECK_OK(steady_engine_new(NULL, &engine));
+    json = NULL;
+    CHECK_RC(steady_engine_kubeconfig(engine, &json), STEADY_NOT_FOUND);
+    CHECK_ERROR_MENTIONS("api_server");
+    steady_engine_free(engine);
+    engine = NULL;
+    CHECK_RC(steady_engine_new("{\"api_server\": {\"bind\": \"0.0.0.0:0\", \"tls\": false}}", &engine),
+             STEADY_INVALID);
+    CHECK_ERROR_MENTIONS("needs TLS");
+    CHECK_RC(steady_engine_new("{\"api_server\": {\"bind\": \"here\"}}", &engine), STEADY_INVALID);
+    CHECK_ERROR_MENTIONS("api_server.bind");
+
     /* Bad configurations: the output is untouched, the message names the key. */
     steady_engine *sentinel = (steady_engine *)&check_failures;
     engine = sentinel;

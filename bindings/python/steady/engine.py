@@ -50,7 +50,9 @@ class Engine(Handle):
     ``Engine()`` starts the embedded default; keyword arguments (or a ``config`` dict) set
     the engine's configuration: ``workers``, ``history_limit``, ``watch_capacity``,
     ``max_object_bytes``, ``shutdown_grace_ms``, ``kinds`` (custom kinds registered ahead,
-    ``[{"apiVersion", "kind", "namespaced"}]``). An unknown key raises
+    ``[{"apiVersion", "kind", "namespaced"}]``), ``api_server`` (serve the Kubernetes API
+    for kubectl: ``{"bind": "127.0.0.1:6443", "tls": True, "token": ...}``, see
+    :meth:`kubeconfig`). An unknown key raises
     :class:`steady.Invalid`. steady serves the built-in kinds, the ``kinds`` given here and
     those a CustomResourceDefinition applied to it defines; any other kind raises
     :class:`steady.Invalid` ("no matches for kind ...").
@@ -241,6 +243,15 @@ class Engine(Handle):
         """The engine's metrics in the Prometheus text format."""
         out = ctypes.c_void_p()
         check(lib.steady_engine_metrics(self._ptr, ctypes.byref(out)))
+        return take_string(out)
+
+    def kubeconfig(self) -> str:
+        """The kubeconfig (YAML: server URL, CA, token) of the Kubernetes API the engine
+        serves when configured with ``api_server={"bind": "127.0.0.1:6443"}``; write it to a
+        private file and point ``KUBECONFIG`` at it to use ``kubectl``. Raises
+        :class:`steady.NotFound` when the engine does not serve the API."""
+        out = ctypes.c_void_p()
+        check(lib.steady_engine_kubeconfig(self._ptr, ctypes.byref(out)))
         return take_string(out)
 
     # -- transactions -----------------------------------------------------------------------

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import unittest
 from pathlib import Path
 
@@ -59,6 +61,26 @@ class EngineLifecycle(unittest.TestCase):
             with self.assertRaises(steady.TooLarge) as cm:
                 e.create(big)
             self.assertIn("over the size limit of 2048 bytes", str(cm.exception))
+
+    def test_the_api_server_serves_kubectl_with_its_kubeconfig(self) -> None:
+        with steady.Engine(workers=1, api_server={"bind": "127.0.0.1:0"}) as e:
+            config = e.kubeconfig()
+            self.assertIn("server: https://127.0.0.1:", config)
+            self.assertIn("certificate-authority-data:", config)
+            self.assertIn("token:", config)
+            if shutil.which("kubectl"):
+                with tempfile.TemporaryDirectory() as d:
+                    path = Path(d) / "kubeconfig"
+                    path.write_text(config)
+                    out = subprocess.run(
+                        ["kubectl", "get", "namespaces", "-o", "name"],
+                        env={**os.environ, "KUBECONFIG": str(path), "HOME": d},
+                        capture_output=True, text=True, timeout=60, check=True,
+                    ).stdout
+                    self.assertIn("namespace/kube-system", out)
+        with steady.Engine(workers=1) as e:
+            with self.assertRaises(steady.NotFound):
+                e.kubeconfig()
 
     def test_an_unknown_configuration_key_is_invalid_naming_it(self) -> None:
         with self.assertRaises(steady.Invalid) as cm:
