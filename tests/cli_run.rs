@@ -222,6 +222,63 @@ fn run_for_shows_the_pods_running_then_exits_0_leaving_no_process() {
 }
 
 #[test]
+fn secrets_never_show_in_the_output_and_nothing_of_the_pods_is_left_on_disk() {
+    let d = scratch("secret");
+    let data = d.join("data");
+    let f = d.join("app.yaml");
+    std::fs::write(
+        &f,
+        "apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+data: {password: aHVudGVyMg==}
+stringData: {token: plain-token-value}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: reader}
+spec:
+  containers:
+  - name: main
+    image: busybox
+    command: [sh, -c, 'test -s $STEADY_VOLUME_CREDS/password && echo mounted; sleep 600']
+  volumes:
+  - {name: creds, secret: {secretName: creds}}
+",
+    )
+    .unwrap();
+    let mut s = Steady::start(&[
+        "run",
+        "--for",
+        "3s",
+        "--output",
+        "json",
+        "--data-dir",
+        &data.display().to_string(),
+        &f.display().to_string(),
+    ]);
+    let (code, err) = s.wait(30);
+    assert_eq!(code, Some(0), "{err}");
+    let out = s.seen.join("\n");
+    assert!(out.contains("\"kind\":\"Secret\""), "{out}");
+    for value in [
+        "aHVudGVyMg==",
+        "hunter2",
+        "plain-token-value",
+        "cGxhaW4tdG9rZW4tdmFsdWU=",
+    ] {
+        assert!(!out.contains(value), "{value} printed: {out}");
+        assert!(!err.contains(value), "{value} printed: {err}");
+    }
+    assert!(
+        !data.join("pods").exists(),
+        "the pods' volumes are removed at exit: {:?}",
+        find(&data, "password")
+    );
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
 fn a_killed_process_is_restarted_and_sigterm_stops_everything_with_exit_0() {
     let m = marker("kill");
     let d = scratch("kill");

@@ -44,7 +44,7 @@ spec:
   template:
     metadata: {labels: {app: web}}
     spec:
-      containers: [{name: web, image: nginx:1.25}]
+      containers: [{name: web, image: nginx:1.25, command: [nginx, -g, daemon off;]}]
 ---
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -164,9 +164,20 @@ fn unknown_fields_are_warnings_on_their_line_and_do_not_fail() {
             "{f}:5: warning: document 1: ConfigMap/c: frobnicate: unknown field, kept but not implemented by steady\n"
         )
     );
-    // --strict: the same warning fails the check, for CI pipelines.
+    // --strict: the same warning is a problem, and fails the check, for CI pipelines.
     let o = steady(&["validate", "--strict", &f]);
     assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        format!(
+            "{f}:5: document 1: ConfigMap/c: frobnicate: unknown field, kept but not implemented by steady\n"
+        )
+    );
+    assert!(
+        stderr(&o).contains("1 problem(s), 0 warning(s)"),
+        "{}",
+        stderr(&o)
+    );
     let _ = std::fs::remove_dir_all(d);
 }
 
@@ -188,10 +199,11 @@ spec:
   affinity:
     podAntiAffinity:
       requiredDuringSchedulingIgnoredDuringExecution: [{topologyKey: zone}]
-  initContainers: [{name: side, image: x, restartPolicy: Always}]
+  initContainers: [{name: side, image: x, restartPolicy: Always, command: [sleep, '1']}]
   containers:
   - name: a
     image: x
+    command: [sleep, '1']
     resources: {limits: {memory: 1Gi}}
 ",
     );
@@ -205,13 +217,13 @@ spec:
     assert_eq!(
         fields,
         [
-            "spec.containers[0].resources.limits",
+            "spec.priorityClassName",
             "spec.affinity.podAntiAffinity",
-            "spec.priorityClassName"
+            "spec.containers[0].resources.limits"
         ],
         "{out}"
     );
-    assert!(out.starts_with(&format!("{f}:17: warning: document 1: Pod/p: spec.containers[0].resources.limits: kept but not implemented by steady: limits are not enforced")), "{out}");
+    assert!(out.contains(&format!("{f}:18: warning: document 1: Pod/p: spec.containers[0].resources.limits: kept but not implemented by steady: limits are not enforced")), "{out}");
     let _ = std::fs::remove_dir_all(d);
 }
 

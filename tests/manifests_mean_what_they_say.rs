@@ -214,6 +214,19 @@ fn the_initial_namespaces_exist_and_other_namespaces_must_be_created_first() {
     let namespaces = e.api::<Namespace>();
     for n in INITIAL_NAMESPACES {
         namespaces.get(n).unwrap();
+        // The cluster relies on them: they cannot be deleted.
+        let err = namespaces.delete(n, &DeleteParams::default()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("this namespace may not be deleted"),
+            "{err}"
+        );
+        assert!(namespaces
+            .get(n)
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_none());
     }
     let err = e
         .apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: team-a}\n")
@@ -405,4 +418,37 @@ fn file_modes_copied_from_the_kubernetes_documentation_are_octal() {
         .as_ref()
         .and_then(|s| s.default_mode);
     assert_eq!(mode, Some(0o400));
+}
+
+#[test]
+fn one_apply_may_list_objects_before_the_namespace_and_definition_they_need() {
+    let e = engine();
+    let report = e
+        .apply(&format!(
+            "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata: {{name: t, namespace: team-c}}\n---\n\
+             apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c, namespace: team-c}}\n---\n\
+             apiVersion: v1\nkind: Namespace\nmetadata: {{name: team-c}}\n---\n{CRONTAB_CRD}"
+        ))
+        .unwrap();
+    // Reported in document order.
+    let kinds: Vec<&str> = report
+        .objects
+        .iter()
+        .map(|a| a.object.kind.as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "CronTab",
+            "ConfigMap",
+            "Namespace",
+            "CustomResourceDefinition"
+        ]
+    );
+    e.api::<ConfigMap>().namespace("team-c").get("c").unwrap();
+    e.dynamic("stable.example.com/v1", "CronTab")
+        .unwrap()
+        .namespace("team-c")
+        .get("t")
+        .unwrap();
 }

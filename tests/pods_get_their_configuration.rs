@@ -286,6 +286,16 @@ fn a_container_waits_for_a_missing_configmap_and_key_and_starts_when_they_appear
         "held back by the missing ConfigMap",
         blocked(r#"configmap "app-config" not found"#),
     );
+    // And a Warning Failed event says so, as the kubelet's does.
+    let pod = e.api::<Pod>().get("app").unwrap();
+    let events = steady::runtime::events::events_for(e.store(), pod.as_ref()).unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|ev| ev.reason.as_deref() == Some("Failed")
+                && ev.message.as_deref() == Some(r#"Error: configmap "app-config" not found"#)),
+        "{events:#?}"
+    );
 
     e.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app-config}\ndata: {other: x}\n")
         .unwrap();

@@ -194,6 +194,21 @@ fn readiness_follows_an_exec_probe_and_liveness_restarts() {
         pid(&e, "probed").is_some_and(|p| p != before)
     });
     assert!(!alive(before));
+    // As the kubelet says it: Unhealthy for the failed probes, Killing for the restart.
+    let pod = e.api::<Pod>().get("probed").unwrap();
+    let events = steady::runtime::events::events_for(e.store(), pod.as_ref()).unwrap();
+    let said = |reason: &str, text: &str| {
+        events.iter().any(|ev| {
+            ev.reason.as_deref() == Some(reason)
+                && ev.message.as_deref().is_some_and(|m| m.contains(text))
+        })
+    };
+    assert!(said("Unhealthy", "Readiness probe failed"), "{events:#?}");
+    assert!(said("Unhealthy", "Liveness probe failed"), "{events:#?}");
+    assert!(
+        said("Killing", "failed liveness probe, will be restarted"),
+        "{events:#?}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 

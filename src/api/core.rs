@@ -1079,7 +1079,8 @@ crate::impl_resource!(
     namespaced = true,
     spec = [spec, extra],
     status = [status],
-    validate = validate_service
+    validate = validate_service,
+    validate_update = super::immutable::service
 );
 
 /// Admission checks of a [`Service`]: type, session affinity, and ports (at least one unless
@@ -1456,7 +1457,8 @@ crate::impl_resource!(
     namespaced = true,
     spec = [spec, extra],
     status = [status],
-    validate = validate_persistent_volume_claim
+    validate = validate_persistent_volume_claim,
+    validate_update = super::immutable::persistent_volume_claim
 );
 
 /// Admission checks of a [`PersistentVolumeClaim`]: those of its spec.

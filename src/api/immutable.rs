@@ -6,7 +6,10 @@
 //! - Deployment, ReplicaSet, DaemonSet: `spec.selector`.
 //! - StatefulSet: `spec.selector`, `spec.serviceName`, `spec.volumeClaimTemplates`,
 //!   `spec.podManagementPolicy`.
-//! - Job: `spec.selector`, `spec.template`.
+//! - Job: `spec.selector`, `spec.template`, `spec.completionMode`, and `spec.completions`
+//!   unless Indexed.
+//! - Service: `spec.clusterIP` once set.
+//! - PersistentVolumeClaim: the spec but `resources.requests`.
 //! - Pod: the whole spec but container and init-container images, `activeDeadlineSeconds`
 //!   (set, or lowered), added tolerations and `nodeName` while it is unset (binding).
 //! - ConfigMap and Secret with `immutable: true`: `data`, `binaryData` and `immutable`; a
@@ -14,7 +17,7 @@
 
 use super::apps::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use super::batch::Job;
-use super::core::{ConfigMap, Pod, PodSpec, Secret};
+use super::core::{ConfigMap, PersistentVolumeClaim, Pod, PodSpec, Secret, Service};
 use super::error::FieldError;
 
 const IMMUTABLE: &str = "field is immutable";
@@ -83,6 +86,59 @@ pub(crate) fn job(new: &Job, old: &Job, errors: &mut Vec<FieldError>) {
         &old.spec.template,
         errors,
     );
+    immutable(
+        "spec.completionMode",
+        &new.spec.completion_mode,
+        &old.spec.completion_mode,
+        errors,
+    );
+    // Only an Indexed Job may change its completions (with its parallelism).
+    if old.spec.completion_mode.as_deref() != Some("Indexed") {
+        immutable(
+            "spec.completions",
+            &new.spec.completions,
+            &old.spec.completions,
+            errors,
+        );
+    }
+}
+
+pub(crate) fn service(new: &Service, old: &Service, errors: &mut Vec<FieldError>) {
+    // Once a Service has a cluster IP (or `None`, headless), it keeps it.
+    if old
+        .spec
+        .cluster_ip
+        .as_deref()
+        .is_some_and(|ip| !ip.is_empty())
+    {
+        immutable(
+            "spec.clusterIP",
+            &new.spec.cluster_ip,
+            &old.spec.cluster_ip,
+            errors,
+        );
+    }
+}
+
+pub(crate) fn persistent_volume_claim(
+    new: &PersistentVolumeClaim,
+    old: &PersistentVolumeClaim,
+    errors: &mut Vec<FieldError>,
+) {
+    // Everything but the requested resources, as kube-apiserver allows.
+    let without_requests = |c: &PersistentVolumeClaim| {
+        let mut v = serde_json::to_value(&c.spec).unwrap_or_default();
+        if let Some(r) = v.get_mut("resources").and_then(|r| r.as_object_mut()) {
+            r.remove("requests");
+        }
+        v
+    };
+    if without_requests(new) != without_requests(old) {
+        errors.push(FieldError::new(
+            "spec",
+            "Forbidden: spec is immutable after creation except resources.requests",
+        ));
+    }
 }
 
 /// The fields of a pod's spec that may change, as kube-apiserver lists them.
@@ -313,5 +369,48 @@ mod tests {
             &mut e,
         );
         assert!(e.is_empty());
+    }
+
+    #[test]
+    fn job_completions_service_cluster_ip_and_claim_specs_are_fixed() {
+        let job = |completions: i32, mode: &str| -> Job {
+            serde_json::from_value(json!({"apiVersion": "batch/v1", "kind": "Job",
+                "metadata": {"name": "j"}, "spec": {"completions": completions,
+                "completionMode": mode, "template": {"spec": {"containers": []}}}}))
+            .unwrap()
+        };
+        let mut e = Vec::new();
+        super::job(&job(3, "NonIndexed"), &job(2, "NonIndexed"), &mut e);
+        assert_eq!(e[0].field, "spec.completions");
+        let mut e = Vec::new();
+        super::job(&job(3, "Indexed"), &job(2, "Indexed"), &mut e);
+        assert!(e.is_empty(), "an Indexed Job may change its completions");
+
+        let svc = |ip: Option<&str>| -> Service {
+            let mut v = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+                "spec": {}});
+            if let Some(ip) = ip {
+                v["spec"]["clusterIP"] = json!(ip);
+            }
+            serde_json::from_value(v).unwrap()
+        };
+        let mut e = Vec::new();
+        super::service(&svc(Some("10.0.0.1")), &svc(Some("None")), &mut e);
+        assert_eq!(e[0].field, "spec.clusterIP");
+        let mut e = Vec::new();
+        super::service(&svc(Some("10.0.0.1")), &svc(None), &mut e);
+        assert!(e.is_empty(), "an unset cluster IP may be set");
+
+        let pvc = |class: &str, storage: &str| -> PersistentVolumeClaim {
+            serde_json::from_value(json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                "metadata": {"name": "c"}, "spec": {"storageClassName": class,
+                "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": storage}}}}))
+            .unwrap()
+        };
+        let mut e = Vec::new();
+        super::persistent_volume_claim(&pvc("std", "2Gi"), &pvc("std", "1Gi"), &mut e);
+        assert!(e.is_empty(), "requests may change");
+        super::persistent_volume_claim(&pvc("fast", "1Gi"), &pvc("std", "1Gi"), &mut e);
+        assert_eq!(e[0].field, "spec");
     }
 }

@@ -54,8 +54,32 @@ fn decode_typed<K: Resource>(value: Value) -> Result<Arc<dyn Object>, FieldError
         .map_err(|e| {
             let path = e.path().to_string();
             let field = if path == "." { String::new() } else { path };
-            FieldError::new(field, e.into_inner().to_string())
+            let mut message = e.into_inner().to_string();
+            // serde quotes the offending value; a Secret's values never appear in errors.
+            if K::KIND == "Secret" {
+                message = redact_quoted(&message);
+            }
+            FieldError::new(field, message)
         })
+}
+
+/// `message` with every double-quoted part replaced by `"<redacted>"`.
+fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut parts = message.split('"');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    let mut inside = true;
+    for part in parts {
+        if inside {
+            out.push_str("\"<redacted>\"");
+        } else {
+            out.push_str(part);
+        }
+        inside = !inside;
+    }
+    out
 }
 
 fn decode_dynamic(value: Value) -> Result<Arc<dyn Object>, FieldError> {
@@ -223,6 +247,18 @@ mod tests {
 #[cfg(test)]
 mod served_tests {
     use super::*;
+
+    #[test]
+    fn a_secret_s_value_never_shows_in_a_decode_error() {
+        let info = KindInfo::of::<crate::api::Secret>();
+        let err = info
+            .decode(serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "s"}, "data": "topsecret9"}))
+            .unwrap_err();
+        assert_eq!(err.field, "data");
+        assert!(!err.message.contains("topsecret9"), "{}", err.message);
+        assert!(err.message.contains("<redacted>"), "{}", err.message);
+    }
 
     #[test]
     fn a_kind_is_served_only_in_its_versions_and_unregistered_no_more() {

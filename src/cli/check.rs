@@ -175,9 +175,63 @@ pub fn problems_of(file: &str, doc: &Document, label: &str, error: &Error) -> Ve
     }
 }
 
+/// Warnings for the containers of `doc` that have no `command`: `steady run` registers no
+/// in-process worker, so such a container would wait with ErrImageNeverPull for good.
+fn commandless(file: &str, doc: &Document, label: &str, kind: &str) -> Vec<Problem> {
+    let Some(prefix) = steady::manifest::fields::pod_spec_prefix(kind) else {
+        return Vec::new();
+    };
+    let spec = prefix.split('.').try_fold(&doc.value, |v, k| v.get(k));
+    let mut out = Vec::new();
+    for list in ["initContainers", "containers"] {
+        let containers = spec
+            .and_then(|s| s.get(list))
+            .and_then(|c| c.as_array())
+            .cloned()
+            .unwrap_or_default();
+        for (i, c) in containers.iter().enumerate() {
+            if c.get("command").is_some() {
+                continue;
+            }
+            let image = c.get("image").and_then(|i| i.as_str()).unwrap_or("");
+            let field = format!("{prefix}.{list}[{i}]");
+            out.push(Problem {
+                file: Some(file.to_string()),
+                line: Some(line_near(doc, &format!("{field}.image"))),
+                document: Some(document_label(doc)),
+                object: Some(label.to_string()),
+                field: Some(field),
+                message: format!(
+                    "no command: steady runs a container's command on the host, or a worker a \
+                     host registers under its image; steady run registers none, so it would \
+                     wait with ErrImageNeverPull for image {image:?}"
+                ),
+                warning: true,
+            });
+        }
+    }
+    out
+}
+
 /// Parses, decodes and validates every document of `sources`.
 pub fn check(sources: &[Source]) -> Checked {
     let store = offline_store();
+    // Definitions first, wherever they are: their kinds serve every document, as in apply.
+    for src in sources {
+        for doc in parse_documents(&src.text).unwrap_or_default() {
+            if doc.value.get("kind").and_then(|k| k.as_str()) != Some("CustomResourceDefinition") {
+                continue;
+            }
+            if let Ok(mut d) = steady::manifest::decode(&store, &doc.value.to_string()) {
+                if let Some(def) = d
+                    .pop()
+                    .and_then(|d| d.object.downcast_ref::<CustomResourceDefinition>().cloned())
+                {
+                    store.registry().register(def.served_kind());
+                }
+            }
+        }
+    }
     let mut out = Checked::default();
     // (kind, namespace, name) -> (file, line, document) of its first appearance.
     let mut seen: HashMap<(String, String, String), (usize, usize, String)> = HashMap::new();
@@ -219,10 +273,6 @@ pub fn check(sources: &[Source]) -> Checked {
                     continue;
                 }
             };
-            // A definition serves its kind to the documents after it, as apply does.
-            if let Some(def) = decoded.object.downcast_ref::<CustomResourceDefinition>() {
-                store.registry().register(def.served_kind());
-            }
             for w in &decoded.warnings {
                 out.problems.push(Problem {
                     file: Some(src.name.clone()),
@@ -234,6 +284,8 @@ pub fn check(sources: &[Source]) -> Checked {
                     warning: true,
                 });
             }
+            out.problems
+                .extend(commandless(&src.name, &doc, &label, &decoded.info.kind));
             let meta = decoded.object.meta();
             let key = (
                 decoded.info.kind.clone(),
@@ -266,6 +318,15 @@ pub fn check(sources: &[Source]) -> Checked {
             });
         }
     }
+    // In file order, then line order (a document's problems come from several checks).
+    let rank = |p: &Problem| {
+        let file = p
+            .file
+            .as_ref()
+            .and_then(|f| sources.iter().position(|s| &s.name == f));
+        (file, p.line)
+    };
+    out.problems.sort_by_key(rank);
     out
 }
 
@@ -291,7 +352,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: good}
 spec:
-  containers: [{name: main, image: busybox}]
+  containers: [{name: main, image: busybox, command: [sleep, '1']}]
 ---
 apiVersion: v1
 kind: Pod
@@ -301,6 +362,7 @@ spec:
   containers:
   - name: main
     image: busybox
+    command: [sleep, '1']
     ports:
     - containerPort: 99999
 ";
@@ -314,7 +376,7 @@ spec:
         );
         assert!(
             l[1].starts_with(
-                "pods.yaml:16: document 2: Pod/Bad_Name: spec.containers[0].ports[0].containerPort: "
+                "pods.yaml:17: document 2: Pod/Bad_Name: spec.containers[0].ports[0].containerPort: "
             ),
             "{l:#?}"
         );
@@ -437,6 +499,25 @@ spec:
         assert_eq!(
             lines(&c),
             ["n.yaml:5: document 1: Node/n1: metadata.namespace: Node is cluster-scoped: namespace must not be set"]
+        );
+    }
+
+    #[test]
+    fn a_container_without_a_command_is_a_warning_naming_its_image() {
+        let c = check(&[src(
+            "nginx.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: nginx}\nspec:\n\
+             \x20 selector: {matchLabels: {app: nginx}}\n  template:\n    metadata: {labels: {app: nginx}}\n\
+             \x20   spec:\n      containers:\n      - name: nginx\n        image: nginx:1.14.2\n",
+        )]);
+        assert_eq!(c.errors(), 0);
+        let l = lines(&c);
+        assert_eq!(l.len(), 1, "{l:?}");
+        assert!(
+            l[0].starts_with(
+                "nginx.yaml:11: warning: document 1: Deployment/nginx: spec.template.spec.containers[0]: no command"
+            ) && l[0].contains("ErrImageNeverPull for image \"nginx:1.14.2\""),
+            "{l:?}"
         );
     }
 }

@@ -11,6 +11,24 @@
 use super::status::Change;
 use crossbeam_channel::{Receiver, Sender};
 use serde_json::Value;
+
+/// A Secret as `steady run` prints it: its keys, never its values (the data's values, and
+/// the last-applied annotation, which holds them when apply was given them).
+pub fn redact_secret(object: &mut Value) {
+    if let Some(data) = object.get_mut("data").and_then(Value::as_object_mut) {
+        for v in data.values_mut() {
+            *v = Value::String("<redacted>".into());
+        }
+    }
+    if let Some(a) = object
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+    {
+        if let Some(v) = a.get_mut("kubectl.kubernetes.io/last-applied-configuration") {
+            *v = Value::String("<redacted>".into());
+        }
+    }
+}
 use std::collections::HashSet;
 use std::thread::JoinHandle;
 use steady::store::{Store, Watch, WatchEvent, WatchParams};
@@ -153,10 +171,14 @@ fn follow(store: Store, kind: String, mut watch: Watch, tx: Sender<Msg>) {
             // Closed: the engine is shutting down.
             Err(_) => return,
         };
+        let mut object = object.to_value();
+        if kind == "Secret" {
+            redact_secret(&mut object);
+        }
         let msg = Msg::Event {
             kind: kind.clone(),
             change,
-            object: object.to_value(),
+            object,
         };
         if tx.send(msg).is_err() {
             return;

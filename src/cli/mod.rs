@@ -134,7 +134,13 @@ fn validate(paths: &[std::path::PathBuf], strict: bool) -> i32 {
             return 1;
         }
     };
-    let checked = check::check(&sources);
+    let mut checked = check::check(&sources);
+    if strict {
+        // Warnings are problems: printed and counted as such.
+        for p in &mut checked.problems {
+            p.warning = false;
+        }
+    }
     for p in &checked.problems {
         println!("{p}");
     }
@@ -145,5 +151,5 @@ fn validate(paths: &[std::path::PathBuf], strict: bool) -> i32 {
         checked.entries.len(),
         sources.len()
     );
-    i32::from(errors > 0 || (strict && warnings > 0))
+    i32::from(errors > 0)
 }

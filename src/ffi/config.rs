@@ -223,7 +223,7 @@ mod tests {
         assert_eq!(
             message(r#"{"wrokers": 2}"#),
             "engine configuration: unknown key \"wrokers\" (known keys: workers, history_limit, \
-             watch_capacity, max_object_bytes, shutdown_grace_ms, kinds)"
+             watch_capacity, max_object_bytes, shutdown_grace_ms, kinds, api_server)"
         );
         assert_eq!(
             message(r#"{"workers": 0}"#),

@@ -29,31 +29,45 @@ pub struct NotImplemented {
     pub scope: Scope,
     /// Path from there; `[*]` stands for every element of a list.
     pub path: &'static str,
-    /// A value that steady does honour (`ClusterIP` for a Service's `type`): no warning.
-    pub except: Option<&'static str>,
+    /// Values that steady does honour (`ClusterIP` for a Service's `type`): no warning.
+    pub except: &'static [&'static str],
     /// What happens instead.
     pub note: &'static str,
 }
 
-const fn pod(path: &'static str, note: &'static str) -> NotImplemented {
+const fn rule(
+    scope: Scope,
+    path: &'static str,
+    except: &'static [&'static str],
+    note: &'static str,
+) -> NotImplemented {
     NotImplemented {
-        scope: Scope::PodSpec,
+        scope,
         path,
-        except: None,
+        except,
         note,
     }
 }
 
+const fn pod(path: &'static str, note: &'static str) -> NotImplemented {
+    rule(Scope::PodSpec, path, &[], note)
+}
+
+const fn of(kind: &'static str, path: &'static str, note: &'static str) -> NotImplemented {
+    rule(Scope::Kind(kind), path, &[], note)
+}
+
+const LIMITS: &str = "limits are not enforced (requests are scheduled by)";
+const SECURITY: &str = "processes run as the engine's user";
+const GRPC: &str = "gRPC probes are not supported: the probe fails";
+const HTTPS: &str = "HTTPS probes are not supported: the probe fails";
+const STORAGE: &str = "claims are host directories: their size is not enforced";
+const CLASS: &str = "claims are host directories: there are no storage classes";
+
 /// Every field steady keeps but does not act on.
 pub const NOT_IMPLEMENTED: &[NotImplemented] = &[
-    pod(
-        "containers[*].resources.limits",
-        "limits are not enforced (requests are scheduled by)",
-    ),
-    pod(
-        "initContainers[*].resources.limits",
-        "limits are not enforced (requests are scheduled by)",
-    ),
+    pod("containers[*].resources.limits", LIMITS),
+    pod("initContainers[*].resources.limits", LIMITS),
     pod(
         "affinity.podAffinity",
         "inter-pod affinity is not scheduled by",
@@ -70,32 +84,110 @@ pub const NOT_IMPLEMENTED: &[NotImplemented] = &[
         "serviceAccountName",
         "there are no service accounts or API credentials in pods",
     ),
+    pod("subdomain", "there is no cluster DNS"),
     pod(
         "containers[*].lifecycle",
         "postStart and preStop hooks are not run",
+    ),
+    pod("containers[*].livenessProbe.grpc", GRPC),
+    pod("containers[*].readinessProbe.grpc", GRPC),
+    pod("containers[*].startupProbe.grpc", GRPC),
+    rule(
+        Scope::PodSpec,
+        "containers[*].livenessProbe.httpGet.scheme",
+        &["HTTP"],
+        HTTPS,
+    ),
+    rule(
+        Scope::PodSpec,
+        "containers[*].readinessProbe.httpGet.scheme",
+        &["HTTP"],
+        HTTPS,
+    ),
+    rule(
+        Scope::PodSpec,
+        "containers[*].startupProbe.httpGet.scheme",
+        &["HTTP"],
+        HTTPS,
     ),
     pod("volumes[*].emptyDir.medium", "emptyDir is always on disk"),
     pod(
         "volumes[*].emptyDir.sizeLimit",
         "emptyDir size is not limited",
     ),
-    pod(
-        "containers[*].securityContext",
-        "processes run as the engine's user",
+    pod("containers[*].securityContext", SECURITY),
+    pod("securityContext", SECURITY),
+    rule(
+        Scope::Kind("Service"),
+        "spec.type",
+        &["ClusterIP"],
+        "only ClusterIP Services are served (no NodePort, LoadBalancer or ExternalName)",
     ),
-    pod("securityContext", "processes run as the engine's user"),
-    NotImplemented {
-        scope: Scope::Kind("Service"),
-        path: "spec.type",
-        except: Some("ClusterIP"),
-        note: "only ClusterIP Services are served (no NodePort, LoadBalancer or ExternalName)",
-    },
-    NotImplemented {
-        scope: Scope::Kind("CustomResourceDefinition"),
-        path: "spec.versions[*].schema",
-        except: None,
-        note: "objects are not checked against the schema",
-    },
+    rule(
+        Scope::Kind("Service"),
+        "spec.clusterIP",
+        &["None", ""],
+        "there are no virtual IPs: Engine::resolve picks a ready endpoint",
+    ),
+    rule(
+        Scope::Kind("Service"),
+        "spec.sessionAffinity",
+        &["None"],
+        "endpoints are picked round-robin, without session affinity",
+    ),
+    of(
+        "Job",
+        "spec.ttlSecondsAfterFinished",
+        "finished Jobs are kept until deleted",
+    ),
+    of(
+        "Job",
+        "spec.podFailurePolicy",
+        "every pod failure counts against backoffLimit",
+    ),
+    rule(
+        Scope::Kind("Job"),
+        "spec.completionMode",
+        &["NonIndexed"],
+        "Indexed Jobs are not supported: pods get no completion index",
+    ),
+    of(
+        "DaemonSet",
+        "spec.updateStrategy.rollingUpdate.maxSurge",
+        "a DaemonSet's pod is replaced by deleting it first",
+    ),
+    of(
+        "DaemonSet",
+        "spec.template.spec.affinity.nodeAffinity",
+        "a DaemonSet's pods go to every node its nodeSelector and taints allow",
+    ),
+    rule(
+        Scope::Kind("HorizontalPodAutoscaler"),
+        "spec.metrics[*].type",
+        &["Resource", "Pods"],
+        "only Resource and Pods metrics are measured",
+    ),
+    of("PersistentVolumeClaim", "spec.storageClassName", CLASS),
+    of(
+        "PersistentVolumeClaim",
+        "spec.resources.requests.storage",
+        STORAGE,
+    ),
+    of(
+        "StatefulSet",
+        "spec.volumeClaimTemplates[*].spec.storageClassName",
+        CLASS,
+    ),
+    of(
+        "StatefulSet",
+        "spec.volumeClaimTemplates[*].spec.resources.requests.storage",
+        STORAGE,
+    ),
+    of(
+        "CustomResourceDefinition",
+        "spec.versions[*].schema",
+        "objects are not checked against the schema",
+    ),
 ];
 
 /// Fields steady implements although the decoded object does not hold them as such (raw
@@ -130,8 +222,9 @@ const TEMPLATE_KINDS: &[&str] = &[
     "Job",
 ];
 
-/// Where the pod spec of an object of `kind` starts, if it has one.
-fn pod_spec_prefix(kind: &str) -> Option<&'static str> {
+/// Where the pod spec of an object of `kind` starts (`spec`, `spec.template.spec`), if it
+/// has one.
+pub fn pod_spec_prefix(kind: &str) -> Option<&'static str> {
     if kind == "Pod" {
         Some("spec")
     } else if TEMPLATE_KINDS.contains(&kind) {
@@ -226,7 +319,7 @@ pub fn not_implemented(kind: &str, value: &Value) -> Vec<FieldWarning> {
         let mut found = Vec::new();
         matches(root, prefix, rule.path, &mut found);
         for (path, v) in found {
-            if rule.except.is_some_and(|e| v.as_str() == Some(e)) {
+            if v.as_str().is_some_and(|s| rule.except.contains(&s)) {
                 continue;
             }
             out.push(FieldWarning {
@@ -285,10 +378,18 @@ pub fn not_implemented_markdown() -> String {
             Scope::PodSpec => ("pod specs (Pod and templates)".to_string(), rule.path),
             Scope::Kind(k) => (k.to_string(), rule.path),
         };
-        let except = rule
-            .except
-            .map(|e| format!(" (other than `{e}`)"))
-            .unwrap_or_default();
+        let except = match rule.except {
+            [] => String::new(),
+            values => format!(
+                " (other than {})",
+                values
+                    .iter()
+                    .filter(|v| !v.is_empty())
+                    .map(|v| format!("`{v}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
         s.push_str(&format!("- {kinds}: `{path}`{except}: {}\n", rule.note));
     }
     s

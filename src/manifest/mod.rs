@@ -63,23 +63,46 @@ fn in_doc(doc: &Document, field: Option<&str>, e: Error) -> Error {
     }
 }
 
+const DEFINITION: &str = "CustomResourceDefinition";
+
+/// The order in which apply writes kinds: definitions, then Namespaces, then the rest, so
+/// one apply can bring a kind or a namespace and what uses it, in any document order.
+fn apply_rank(kind: &str) -> u8 {
+    match kind {
+        DEFINITION => 0,
+        "Namespace" => 1,
+        _ => 2,
+    }
+}
+
 /// Parses `text` and decodes and validates every object in it, without touching the store.
 /// A kind the engine does not serve is [`Error::NoMatch`], unless a CustomResourceDefinition
-/// earlier in the same text defines it.
+/// in the same text defines it.
 pub fn decode(store: &Store, text: &str) -> Result<Vec<Decoded>> {
     let docs = parse::parse_documents(text).map_err(|e| Error::Parse {
         document: e.document,
         line: e.line,
         message: e.message.clone(),
     })?;
+    // Definitions first, wherever they are in the text: their kinds serve every document.
     let mut defined: Vec<Arc<KindInfo>> = Vec::new();
-    let mut out = Vec::with_capacity(docs.len());
-    for d in docs {
-        let decoded = decode_document(store, &defined, d)?;
+    let mut slots: Vec<Option<Decoded>> = docs.iter().map(|_| None).collect();
+    for (i, d) in docs.iter().enumerate() {
+        if d.value.get("kind").and_then(Value::as_str) != Some(DEFINITION) {
+            continue;
+        }
+        let decoded = decode_document(store, &defined, d.clone())?;
         if let Some(def) = decoded.object.downcast_ref::<CustomResourceDefinition>() {
             defined.push(Arc::new(def.served_kind()));
         }
-        out.push(decoded);
+        slots[i] = Some(decoded);
+    }
+    let mut out = Vec::with_capacity(docs.len());
+    for (d, slot) in docs.into_iter().zip(slots) {
+        out.push(match slot {
+            Some(decoded) => decoded,
+            None => decode_document(store, &defined, d)?,
+        });
     }
     Ok(out)
 }
@@ -194,7 +217,7 @@ fn decode_document(store: &Store, defined: &[Arc<KindInfo>], doc: Document) -> R
 /// Applies every object in `text` (YAML or JSON, one or many documents) as `kubectl apply`
 /// does, all-or-nothing. Applying the same text twice commits nothing the second time.
 pub fn apply(store: &Store, text: &str) -> Result<ApplyReport> {
-    let decoded = decode(store, text)?;
+    let mut decoded = decode(store, text)?;
     let mut warnings = Vec::new();
     for d in &decoded {
         let r = ObjectRef::new(
@@ -212,6 +235,8 @@ pub fn apply(store: &Store, text: &str) -> Result<ApplyReport> {
             ));
         }
     }
+    // Written in rank order (stable); reported in document order.
+    decoded.sort_by_key(|d| apply_rank(&d.info.kind));
     for attempt in 0.. {
         let mut ops = Vec::with_capacity(decoded.len());
         let mut lives = Vec::with_capacity(decoded.len());
@@ -241,7 +266,9 @@ pub fn apply(store: &Store, text: &str) -> Result<ApplyReport> {
         match store.transaction(ops) {
             Ok(results) => {
                 let mut objects = Vec::with_capacity(results.len());
+                let mut order = Vec::with_capacity(results.len());
                 for ((res, live), d) in results.into_iter().zip(lives).zip(&decoded) {
+                    order.push(d.document.index);
                     let o = res.expect("apply writes every object");
                     let action = match &live {
                         None => ApplyAction::Created,
@@ -258,6 +285,9 @@ pub fn apply(store: &Store, text: &str) -> Result<ApplyReport> {
                         resource_version: o.meta().resource_version.clone().unwrap_or_default(),
                     });
                 }
+                let mut objects: Vec<(usize, Applied)> = order.into_iter().zip(objects).collect();
+                objects.sort_by_key(|(i, _)| *i);
+                let objects = objects.into_iter().map(|(_, a)| a).collect();
                 return Ok(ApplyReport { objects, warnings });
             }
             // Someone changed an object between our read and the commit: merge again.

@@ -491,6 +491,14 @@ impl Kubelet {
         while !all_exited(&states) && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(2));
         }
+        // What the pods had on this host goes with them: configuration volumes (Secrets
+        // among them) and emptyDirs are not left behind. Claims stay, as they do when a pod
+        // goes.
+        for st in &states {
+            let uid = st.lock().uid.clone();
+            self.remove_pod_dir(&uid);
+        }
+        let _ = std::fs::remove_dir(self.inner.config.data_dir().join("pods"));
         self.inner.pods.clear();
         // Every instance has been stopped: end the worker threads kept for restarts.
         let left = self.inner.worker_runtime.shutdown(Duration::from_secs(2));
@@ -1222,13 +1230,26 @@ impl PodSync<'_> {
     /// Takes in a reported exit or finished probe of the current instance.
     fn observe(&mut self, c: &mut ContRt, init: bool) {
         let Some(inst) = &mut c.current else { return };
+        let mut unhealthy = Vec::new();
         for p in inst.probes.iter_mut() {
             let done = p.in_flight.as_ref().and_then(|slot| slot.lock().take());
             if let Some(outcome) = done {
                 p.in_flight = None;
+                if let Err(msg) = &outcome {
+                    unhealthy.push(format!("{} probe failed: {msg}", p.kind.as_str()));
+                }
                 p.record(outcome);
                 p.next_due = self.now + p.period;
             }
+        }
+        // As the kubelet: every failed probe is a Warning `Unhealthy` (repeats aggregate).
+        for message in unhealthy {
+            let _ = self.kubelet.inner.events.record(
+                self.pod,
+                EventKind::Warning,
+                "Unhealthy",
+                &message,
+            );
         }
         let exit = inst.exit.lock().clone();
         let Some(exit) = exit else { return };
@@ -1317,20 +1338,26 @@ impl PodSync<'_> {
             ));
             return;
         };
-        let mounts = match self.mounts(&c.spec) {
-            Ok(m) => m,
-            Err(msg) => {
-                c.waiting = Some(("CreateContainerConfigError".into(), msg));
-                self.wake_in(Duration::from_secs(10));
-                return;
-            }
+        let held = match self.mounts(&c.spec) {
+            Ok(mounts) => self.env(&c.spec, &mounts).map(|env| (mounts, env)),
+            Err(msg) => Err(msg),
         };
-        let env = match self.env(&c.spec, &mounts) {
-            Ok(env) => env,
+        let (mounts, env) = match held {
+            Ok(x) => x,
             Err(msg) => {
                 // As the kubelet: held back until the ConfigMap or Secret appears (its
-                // watch wakes the pod), retried now and then in any case.
-                c.waiting = Some(("CreateContainerConfigError".into(), msg));
+                // watch wakes the pod), retried now and then in any case; a Warning
+                // `Failed` event each time the reason changes.
+                let reason = "CreateContainerConfigError";
+                if c.waiting.as_ref() != Some(&(reason.to_string(), msg.clone())) {
+                    let _ = self.kubelet.inner.events.record(
+                        self.pod,
+                        EventKind::Warning,
+                        "Failed",
+                        &format!("Error: {msg}"),
+                    );
+                }
+                c.waiting = Some((reason.into(), msg));
                 self.wake_in(Duration::from_secs(10));
                 return;
             }
@@ -1756,6 +1783,11 @@ impl PodSync<'_> {
                 kind.as_str().to_lowercase()
             );
             log::info!("pod {}: {why}", self.key);
+            let _ = self
+                .kubelet
+                .inner
+                .events
+                .record(self.pod, EventKind::Normal, "Killing", &why);
             inst.stopping_for = Some(why);
             inst.ready = false;
             let grace = inst

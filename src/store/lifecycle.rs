@@ -105,6 +105,22 @@ impl super::Store {
         }
     }
 
+    /// Refuses deleting one of the [`INITIAL_NAMESPACES`], as kube-apiserver's
+    /// NamespaceLifecycle admission does: the cluster relies on them.
+    pub(super) fn check_namespace_deletion(&self, info: &KindInfo, name: &str) -> Result<()> {
+        if info.kind == "Namespace"
+            && self.namespaces_served()
+            && INITIAL_NAMESPACES.contains(&name)
+        {
+            return Err(Error::Denied {
+                object: ObjectRef::new("Namespace", None, name),
+                hook: "NamespaceLifecycle".into(),
+                message: "this namespace may not be deleted".into(),
+            });
+        }
+        Ok(())
+    }
+
     /// Stages what a prepared write of a Namespace or a CustomResourceDefinition brings for
     /// the operations after it, and checks that a definition claims a kind no one else has.
     pub(super) fn stage(&self, w: &super::Write, staged: &mut Staged) -> Result<()> {

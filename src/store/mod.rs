@@ -1236,6 +1236,7 @@ impl Store {
         params: &DeleteParams,
     ) -> Result<Write> {
         let info = &ks.info;
+        self.check_namespace_deletion(info, name)?;
         let Some((
             key,
             Stored {

@@ -185,6 +185,39 @@ pub fn validate_secret(s: &Secret, errors: &mut Vec<FieldError>) {
             ));
         }
     }
+    // The keys the built-in types require, as kube-apiserver's validation does.
+    let required: &[&str] = match s.type_.as_str() {
+        "kubernetes.io/tls" => &["tls.crt", "tls.key"],
+        "kubernetes.io/ssh-auth" => &["ssh-privatekey"],
+        "kubernetes.io/dockercfg" => &[".dockercfg"],
+        "kubernetes.io/dockerconfigjson" => &[".dockerconfigjson"],
+        _ => &[],
+    };
+    for key in required {
+        if !s.data.contains_key(*key) {
+            errors.push(FieldError::new(format!("data[{key}]"), "Required value"));
+        }
+    }
+    if s.type_ == "kubernetes.io/basic-auth"
+        && !s.data.contains_key("username")
+        && !s.data.contains_key("password")
+    {
+        errors.push(FieldError::new(
+            "data",
+            "Required value: at least one of username or password is required",
+        ));
+    }
+    if s.type_ == "kubernetes.io/service-account-token"
+        && !s
+            .metadata
+            .annotations
+            .contains_key("kubernetes.io/service-account.name")
+    {
+        errors.push(FieldError::new(
+            "metadata.annotations[kubernetes.io/service-account.name]",
+            "Required value",
+        ));
+    }
 }
 
 #[cfg(test)]
@@ -250,5 +283,30 @@ mod tests {
             .unwrap_err();
         assert!(err.field.starts_with("data"), "{err:?}");
         assert!(!format!("{err:?}").contains("987654321"), "{err:?}");
+    }
+
+    #[test]
+    fn built_in_secret_types_require_their_keys() {
+        let secret = |t: &str, data: Value| -> Secret {
+            serde_json::from_value(json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "s"}, "type": t, "data": data}))
+            .unwrap()
+        };
+        let mut e = Vec::new();
+        validate_secret(
+            &secret("kubernetes.io/tls", json!({"tls.key": "YQ=="})),
+            &mut e,
+        );
+        assert_eq!(fields(&e), ["data[tls.crt]"]);
+        let mut e = Vec::new();
+        validate_secret(&secret("kubernetes.io/basic-auth", json!({})), &mut e);
+        assert_eq!(fields(&e), ["data"]);
+        let mut e = Vec::new();
+        validate_secret(
+            &secret("kubernetes.io/basic-auth", json!({"username": "YQ=="})),
+            &mut e,
+        );
+        validate_secret(&secret("Opaque", json!({})), &mut e);
+        assert!(e.is_empty(), "{e:?}");
     }
 }
