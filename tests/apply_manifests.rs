@@ -276,3 +276,39 @@ spec:
         1000
     );
 }
+
+#[test]
+fn apply_merges_lists_by_their_keys_keeping_elements_others_added() {
+    let e = common::engine();
+    let manifest = |image: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n\
+             \x20 selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n\
+             \x20   spec:\n      containers:\n      - {{name: web, image: {image}, command: [sleep, '60'],\n\
+             \x20         env: [{{name: A, value: '1'}}]}}\n"
+        )
+    };
+    e.apply(&manifest("nginx:1")).unwrap();
+    // Another writer adds a sidecar and an env var (as an injector would).
+    let deployments = e.api::<steady::api::Deployment>();
+    let mut d = (*deployments.get("web").unwrap()).clone();
+    d.spec.template.spec.containers[0]
+        .env
+        .push(serde_json::from_value(json!({"name": "INJECTED", "value": "y"})).unwrap());
+    d.spec.template.spec.containers.push(
+        serde_json::from_value(
+            json!({"name": "sidecar", "image": "envoy", "command": ["sleep", "60"]}),
+        )
+        .unwrap(),
+    );
+    deployments.update(d).unwrap();
+    // Re-applying the edited manifest changes the image and keeps what the other added.
+    e.apply(&manifest("nginx:2")).unwrap();
+    let d = deployments.get("web").unwrap();
+    let c = &d.spec.template.spec.containers;
+    assert_eq!(c.len(), 2, "{c:?}");
+    assert_eq!(c[0].image.as_deref(), Some("nginx:2"));
+    let env: Vec<&str> = c[0].env.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(env, ["A", "INJECTED"]);
+    assert_eq!(c[1].name, "sidecar");
+}

@@ -82,7 +82,13 @@ pub(crate) fn prepare_apply(
                 .annotations
                 .get(LAST_APPLIED_ANNOTATION)
                 .and_then(|s| serde_json::from_str(s).ok());
-            let mut merged = merge::three_way_merge(last.as_ref(), &desired, &live_value);
+            // As kubectl: a strategic merge for built-in kinds (lists merged by their merge
+            // keys), a JSON merge for custom ones.
+            let mut merged = if info.is_dynamic() {
+                merge::three_way_merge(last.as_ref(), &desired, &live_value)
+            } else {
+                patch::strategic_three_way_merge(last.as_ref(), &desired, &live_value)
+            };
             // The update is a compare-and-swap against the object the merge was computed from.
             if let Some(m) = merged.get_mut("metadata").and_then(Value::as_object_mut) {
                 m.insert(

@@ -233,6 +233,115 @@ fn reorder(list: &mut [Value], order: &[Value], key: Option<&str>) {
     list.sort_by_key(rank);
 }
 
+/// What `kubectl apply` makes of `live` for a built-in kind: the three-way *strategic*
+/// merge of the last-applied configuration, the desired one and the live object.
+///
+/// As [`three_way_merge`](super::merge::three_way_merge) for maps (fields in `desired` are
+/// set, fields only in `last_applied` removed, the rest of `live` kept), and lists with a
+/// [`merge_key`] are merged element by element: an element `desired` names is merged the
+/// same way, one that only `last_applied` named is removed, and one set by someone else
+/// (neither named it) is kept, after the desired ones. So a container added by another
+/// writer survives an apply that edits the manifest's containers. Other lists are replaced.
+#[must_use]
+pub fn strategic_three_way_merge(
+    last_applied: Option<&Value>,
+    desired: &Value,
+    live: &Value,
+) -> Value {
+    let mut path = Vec::new();
+    merge3(last_applied, desired, Some(live), &mut path)
+}
+
+fn merge3(
+    last: Option<&Value>,
+    desired: &Value,
+    live: Option<&Value>,
+    path: &mut Vec<String>,
+) -> Value {
+    match desired {
+        Value::Object(want) => {
+            let mut out = match live {
+                Some(Value::Object(l)) => l.clone(),
+                _ => Map::new(),
+            };
+            if let Some(Value::Object(last)) = last {
+                for key in last.keys() {
+                    if !want.contains_key(key) {
+                        out.remove(key);
+                    }
+                }
+            }
+            for (key, value) in want {
+                if value.is_null() {
+                    out.remove(key);
+                    continue;
+                }
+                path.push(key.clone());
+                let merged = merge3(
+                    last.and_then(|l| l.get(key)),
+                    value,
+                    live.and_then(|l| l.get(key)),
+                    path,
+                );
+                path.pop();
+                out.insert(key.clone(), merged);
+            }
+            Value::Object(out)
+        }
+        Value::Array(want) => {
+            let names: Vec<&str> = path.iter().map(String::as_str).collect();
+            let live_list = live.and_then(Value::as_array);
+            let last_list = last.and_then(Value::as_array);
+            if primitive_merge(&names) {
+                let mut out: Vec<Value> = live_list
+                    .into_iter()
+                    .flatten()
+                    .filter(|v| want.contains(v) || !last_list.is_some_and(|l| l.contains(v)))
+                    .cloned()
+                    .collect();
+                for v in want {
+                    if !out.contains(v) {
+                        out.push(v.clone());
+                    }
+                }
+                return Value::Array(out);
+            }
+            let Some(key) = merge_key(&names) else {
+                return desired.clone();
+            };
+            let find = |list: Option<&Vec<Value>>, id: &Value| {
+                list.into_iter()
+                    .flatten()
+                    .find(|e| e.get(key) == Some(id))
+                    .cloned()
+            };
+            let mut out = Vec::new();
+            for w in want {
+                let Some(id) = w.get(key) else {
+                    out.push(w.clone());
+                    continue;
+                };
+                let l = find(live_list, id);
+                let a = find(last_list, id);
+                out.push(merge3(a.as_ref(), w, l.as_ref(), path));
+            }
+            for e in live_list.into_iter().flatten() {
+                let Some(id) = e.get(key) else { continue };
+                let named = want.iter().any(|w| w.get(key) == Some(id));
+                let applied_before = last_list
+                    .into_iter()
+                    .flatten()
+                    .any(|a| a.get(key) == Some(id));
+                if !named && !applied_before {
+                    out.push(e.clone());
+                }
+            }
+            Value::Array(out)
+        }
+        other => other.clone(),
+    }
+}
+
 /// Applies a JSON patch (RFC 6902: `add`, `remove`, `replace`, `move`, `copy`, `test`) to
 /// `target`. All or nothing: on an error `target` is unchanged.
 pub fn json_patch(target: &mut Value, patch: &Value) -> Result<(), String> {
@@ -449,5 +558,29 @@ mod tests {
         .unwrap_err();
         assert!(err.contains("operation 1"), "{err}");
         assert_eq!(doc, before);
+    }
+
+    #[test]
+    fn a_strategic_apply_keeps_list_elements_others_added_and_drops_those_it_removed() {
+        let last = json!({"spec": {"containers": [
+            {"name": "web", "image": "nginx:1", "env": [{"name": "A", "value": "1"}]},
+            {"name": "old", "image": "x"}]}});
+        let live = json!({"spec": {"containers": [
+            {"name": "web", "image": "nginx:1", "env": [{"name": "A", "value": "1"},
+                {"name": "INJECTED", "value": "y"}], "resources": {"requests": {"cpu": "1"}}},
+            {"name": "old", "image": "x"},
+            {"name": "sidecar", "image": "envoy"}]}, "status": {"phase": "Running"}});
+        let desired = json!({"spec": {"containers": [
+            {"name": "web", "image": "nginx:2", "env": [{"name": "A", "value": "2"}]}]}});
+        let out = strategic_three_way_merge(Some(&last), &desired, &live);
+        assert_eq!(
+            out["spec"]["containers"],
+            json!([
+                {"name": "web", "image": "nginx:2", "env": [{"name": "A", "value": "2"},
+                    {"name": "INJECTED", "value": "y"}], "resources": {"requests": {"cpu": "1"}}},
+                {"name": "sidecar", "image": "envoy"}
+            ])
+        );
+        assert_eq!(out["status"]["phase"], "Running");
     }
 }
