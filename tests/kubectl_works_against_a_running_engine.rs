@@ -272,6 +272,23 @@ spec:
     assert!(err.contains("unknown field \"frobnicate\""), "{err}");
     assert!(e.api::<steady::api::ConfigMap>().get("bad").is_err());
 
+    // The engine's metrics, through the same authenticated endpoint.
+    let metrics = k.ok(&["get", "--raw", "/metrics"]);
+    assert!(
+        metrics.contains("controller_runtime_reconcile_total"),
+        "{metrics}"
+    );
+
+    // A pod no node can take is Pending from its creation, as kube-apiserver makes it.
+    std::fs::write(
+        dir.join("stuck.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: stuck}\n\
+         spec: {nodeSelector: {disk: none}, containers: [{name: a, image: x, command: [sleep, '1']}]}\n",
+    )
+    .unwrap();
+    k.ok(&["apply", "-f", dir.join("stuck.yaml").to_str().unwrap()]);
+    let phase = k.ok(&["get", "pod", "stuck", "-o", "jsonpath={.status.phase}"]);
+    assert_eq!(phase, "Pending");
     // A kind the engine does not serve.
     let err = k.err(&["get", "cronjobs"]);
     assert!(

@@ -176,6 +176,15 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
                 .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
             r
         }
+        ["metrics"] if get => {
+            let text = crate::runtime::render_prometheus(&shared.metrics.snapshot());
+            let mut r = Response::new(full(text));
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            r
+        }
         ["api"] if get => json_response(200, &resources::core_versions()),
         ["apis"] if get => json_response(200, &resources::group_list(store)),
         ["apis", group] if get => match resources::group(store, group) {

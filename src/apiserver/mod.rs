@@ -16,6 +16,7 @@
 //! - Tables: `Accept: application/json;as=Table;g=meta.k8s.io;v=v1` gives kubectl's columns
 //!   ([`table`]).
 //! - Errors are `Status` objects with Kubernetes' reasons and codes ([`status`]).
+//! - `/metrics`: the engine's metrics in the Prometheus text format (token needed too).
 //!
 //! # Security
 //! Every request but none needs `Authorization: Bearer <token>`; a request without it gets
@@ -108,6 +109,7 @@ impl ApiServerConfig {
 pub(crate) struct Shared {
     pub(crate) store: crate::store::Store,
     pub(crate) kubelet: crate::node::Kubelet,
+    pub(crate) metrics: crate::runtime::MetricsRegistry,
     pub(crate) token: String,
     pub(crate) max_body: usize,
 }
@@ -190,6 +192,7 @@ impl ApiServer {
         let shared = Arc::new(Shared {
             store: engine.store().clone(),
             kubelet: engine.kubelet().clone(),
+            metrics: engine.metrics_registry().clone(),
             token: token.clone(),
             // Room for a patch's framing around an object of the largest size.
             max_body: engine.store().config().max_object_bytes + 64 * 1024,

@@ -245,6 +245,19 @@ impl EngineBuilder {
                 Some(p.spec.termination_grace_period_seconds.unwrap_or(30))
             }),
         );
+        // As kube-apiserver's pod strategy: a new pod is Pending until whatever runs it says
+        // otherwise (so `kubectl get pods` shows a phase for a pod no node has taken yet).
+        store.add_mutating_hook("PodPending", Some("Pod"), |op, obj, _| {
+            if op == crate::store::Operation::Create {
+                if let Some(pod) = obj.as_any_mut().downcast_mut::<Pod>() {
+                    pod.status
+                        .get_or_insert_with(Default::default)
+                        .phase
+                        .get_or_insert_with(|| "Pending".to_string());
+                }
+            }
+            Ok(())
+        });
         node_lifecycle::register_default_tolerations(
             &store,
             self.node_lifecycle.default_toleration_seconds,
