@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release --example bench -- --json          # every figure, one JSON object a line
 //! cargo run --release --example bench -- --json store.   # only figures whose name starts so
+//! cargo run --release --features apiserver --example bench -- --json api.   # the HTTP API
 //! ```
 //!
 //! The `controllers.` figures run the whole path on 100 simulated nodes: controllers,
@@ -1208,6 +1209,257 @@ fn scheduler_throughput(out: &Out) {
     );
 }
 
+// ---- api: the Kubernetes-compatible HTTP API -----------------------------------------------
+
+/// A minimal HTTP/1.1 keep-alive client (plain HTTP on loopback: the figures measure the
+/// API server, not TLS).
+#[cfg(feature = "apiserver")]
+struct Http {
+    stream: std::io::BufReader<std::net::TcpStream>,
+    host: String,
+    token: String,
+}
+
+#[cfg(feature = "apiserver")]
+impl Http {
+    fn connect(addr: std::net::SocketAddr, token: &str) -> Http {
+        let s = std::net::TcpStream::connect(addr).expect("connect");
+        s.set_nodelay(true).unwrap();
+        Http {
+            stream: std::io::BufReader::new(s),
+            host: addr.to_string(),
+            token: token.to_string(),
+        }
+    }
+
+    /// Sends a request; returns the status code once the whole body was read.
+    fn request(&mut self, method: &str, path: &str, body: &[u8]) -> u16 {
+        use std::io::{BufRead, Read, Write};
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.host,
+            self.token,
+            body.len()
+        );
+        let s = self.stream.get_mut();
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(body).unwrap();
+        let mut line = String::new();
+        self.stream.read_line(&mut line).unwrap();
+        let code: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut buf = vec![0; length];
+        self.stream.read_exact(&mut buf).unwrap();
+        code
+    }
+}
+
+/// Requests per second from `clients` keep-alive connections, each doing `op` for about
+/// `secs`; the in-process `baseline` on as many threads in the same run.
+#[cfg(feature = "apiserver")]
+fn per_second(
+    clients: usize,
+    secs: f64,
+    op: impl Fn(usize) -> Box<dyn FnMut() + Send> + Sync,
+) -> f64 {
+    let barrier = Barrier::new(clients);
+    let total: usize = thread::scope(|s| {
+        let hs: Vec<_> = (0..clients)
+            .map(|c| {
+                let mut f = op(c);
+                let barrier = &barrier;
+                s.spawn(move || {
+                    barrier.wait();
+                    let t0 = Instant::now();
+                    let mut n = 0;
+                    while t0.elapsed().as_secs_f64() < secs {
+                        for _ in 0..16 {
+                            f();
+                        }
+                        n += 16;
+                    }
+                    (n, t0.elapsed().as_secs_f64())
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| {
+                let (n, t) = h.join().unwrap();
+                (n as f64 / t * secs) as usize
+            })
+            .sum()
+    });
+    total as f64 / secs
+}
+
+#[cfg(feature = "apiserver")]
+fn api_server(out: &Out) {
+    use steady::apiserver::{ApiServerConfig, Tls};
+    let token = "bench-token-0123456789abcdef";
+    let mut config = ApiServerConfig::new("127.0.0.1:0".parse().unwrap());
+    config.tls = Tls::Disabled;
+    config.token = Some(token.into());
+    let e = Engine::builder()
+        .local_node(false)
+        .builtin_controllers(false)
+        .without_scheduler()
+        .api_server(config)
+        .build()
+        .unwrap();
+    let addr = e.api_server().unwrap().local_addr();
+    let cms = e.dynamic("v1", "ConfigMap").unwrap();
+    let object = |i: usize, v: u64| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": format!("bench-{i}"), "namespace": "default"},
+               "data": {"value": v.to_string(), "color": "blue"}})
+    };
+    for i in 0..64 {
+        cms.create(object(i, 0)).unwrap();
+    }
+    let secs = 2.0;
+    for clients in [1usize, 64] {
+        if out.wants("api.get_per_s") {
+            let http = per_second(clients, secs, |c| {
+                let mut h = Http::connect(addr, token);
+                let path = format!("/api/v1/namespaces/default/configmaps/bench-{c}");
+                Box::new(move || assert_eq!(h.request("GET", &path, b""), 200))
+            });
+            let base = per_second(clients, secs, |c| {
+                let cms = cms.clone();
+                let name = format!("bench-{c}");
+                Box::new(move || {
+                    cms.get(&name).unwrap();
+                })
+            });
+            out.emit(
+                &format!("api.get_per_s_{clients}"),
+                http,
+                "req/s",
+                Some(("in-process DynamicApi::get", base, base / http)),
+            );
+        }
+        if out.wants("api.put_per_s") {
+            let http = per_second(clients, secs, |c| {
+                let mut h = Http::connect(addr, token);
+                let path = format!("/api/v1/namespaces/default/configmaps/bench-{c}");
+                let mut v = 0u64;
+                Box::new(move || {
+                    v += 1;
+                    let body = serde_json::to_vec(&object(c, v)).unwrap();
+                    assert_eq!(h.request("PUT", &path, &body), 200);
+                })
+            });
+            let base = per_second(clients, secs, |c| {
+                let cms = cms.clone();
+                let mut v = 1u64 << 40;
+                Box::new(move || {
+                    v += 1;
+                    cms.update(object(c, v)).unwrap();
+                })
+            });
+            out.emit(
+                &format!("api.put_per_s_{clients}"),
+                http,
+                "req/s",
+                Some(("in-process DynamicApi::update", base, base / http)),
+            );
+        }
+    }
+    if out.wants("api.watch_latency") {
+        api_watch_latency(out, &e, addr, token);
+    }
+    e.shutdown();
+}
+
+/// Write-to-event latency of a watch over HTTP (a JSON line per event), beside an
+/// in-process watch of the same writes.
+#[cfg(feature = "apiserver")]
+fn api_watch_latency(out: &Out, e: &Engine, addr: std::net::SocketAddr, token: &str) {
+    use std::io::{BufRead, Write};
+    let cms = e.dynamic("v1", "ConfigMap").unwrap();
+    let since = e.store().revision();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_nodelay(true).unwrap();
+    write!(
+        s,
+        "GET /api/v1/namespaces/default/configmaps?watch=1&resourceVersion={since} HTTP/1.1\r\n\
+         Host: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n"
+    )
+    .unwrap();
+    let mut r = std::io::BufReader::new(s);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let mut local = e
+        .store()
+        .watch(
+            "ConfigMap",
+            &WatchParams {
+                since: Some(since),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let (mut http, mut base) = (Vec::new(), Vec::new());
+    for i in 0..400u64 {
+        let t0 = Instant::now();
+        cms.patch(
+            "bench-0",
+            &json!({"data": {"value": format!("w{i}")}}),
+            false,
+        )
+        .unwrap();
+        let local_at = {
+            local.recv().unwrap();
+            t0.elapsed()
+        };
+        // Chunked framing: a size line, the event line, then the chunk's CRLF.
+        loop {
+            line.clear();
+            r.read_line(&mut line).unwrap();
+            if line.contains(&format!("\"w{i}\"")) {
+                break;
+            }
+        }
+        http.push(t0.elapsed().as_secs_f64() * 1e6);
+        base.push(local_at.as_secs_f64() * 1e6);
+    }
+    let (hp50, bp50) = (percentile(&mut http, 0.5), percentile(&mut base, 0.5));
+    out.emit(
+        "api.watch_latency_p50_us",
+        hp50,
+        "us",
+        Some(("in-process watch", bp50, hp50 / bp50)),
+    );
+    let (hp99, bp99) = (percentile(&mut http, 0.99), percentile(&mut base, 0.99));
+    out.emit(
+        "api.watch_latency_p99_us",
+        hp99,
+        "us",
+        Some(("in-process watch", bp99, hp99 / bp99)),
+    );
+}
+
 fn main() {
     let mut json = false;
     let mut filter = Vec::new();
@@ -1265,5 +1517,9 @@ fn main() {
     }
     if out.wants("scheduler.") || out.wants("store.update_10k_pods_ms") {
         scheduler_throughput(&out);
+    }
+    #[cfg(feature = "apiserver")]
+    if out.wants("api.") {
+        api_server(&out);
     }
 }

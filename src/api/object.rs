@@ -46,6 +46,11 @@ pub trait Object: Send + Sync + fmt::Debug + 'static {
     fn clone_arc(&self) -> Arc<dyn Object>;
     /// The object as JSON, as it appears on the wire.
     fn to_value(&self) -> Value;
+    /// The object's compact JSON encoding, written straight from the object (no
+    /// intermediate [`Value`]): what servers send.
+    fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.to_value()).expect("JSON values always serialize")
+    }
     /// Kind-specific checks beyond metadata (quantities, probes, selectors...).
     fn validate(&self, errors: &mut Vec<FieldError>) {
         let _ = errors;
@@ -250,6 +255,10 @@ macro_rules! impl_resource {
             }
             fn to_value(&self) -> $crate::__private::serde_json::Value {
                 $crate::__private::serde_json::to_value(self)
+                    .expect("a typed kind always serializes to JSON")
+            }
+            fn to_json(&self) -> ::std::vec::Vec<u8> {
+                $crate::__private::serde_json::to_vec(self)
                     .expect("a typed kind always serializes to JSON")
             }
             $(

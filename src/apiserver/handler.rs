@@ -51,6 +51,19 @@ fn json_response(code: u16, v: &Value) -> Response<Body> {
     r
 }
 
+/// An object as the response body, encoded straight from the object when the apiVersion
+/// asked for is the one it carries (always, but for a custom kind's other served versions).
+fn object_response(code: u16, obj: &dyn Object, api_version: &str) -> Response<Body> {
+    if obj.api_version() != api_version {
+        return json_response(code, &wire(obj, api_version));
+    }
+    let mut r = Response::new(full(obj.to_json()));
+    *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
 fn fail(code: u16, reason: &str, message: &str) -> Response<Body> {
     json_response(code, &failure(code, reason, message))
 }
@@ -297,23 +310,29 @@ fn validation(q: &HashMap<String, String>) -> Result<Validation, Response<Body>>
     }
 }
 
-/// Checks the fields of `input` (an object of `r` as the client sent it) as
+/// A decoded object ready to write, with the warnings about its fields.
+type Checked = (Arc<dyn Object>, Vec<String>);
+
+/// Decodes `input` (an object of `r` as the client sent it) and checks its fields as
 /// `fieldValidation` asks: Strict refuses unknown fields; Warn (the default) returns them,
-/// with the fields kept but not implemented, as `Warning` headers.
-fn check_fields(
+/// with the fields kept but not implemented, as `Warning` headers. Returns the decoded
+/// object, ready to write (decoded once), and the warnings.
+fn decode_checked(
     r: &Resource,
     api: &DynamicApi,
-    input: &Value,
+    input: Value,
     how: Validation,
-) -> Result<Vec<String>, Response<Body>> {
+) -> Result<Checked, Response<Body>> {
     if how == Validation::Ignore {
-        return Ok(Vec::new());
+        let obj = api
+            .decode(input)
+            .map_err(|e| error(&e, Some(&r.info.plural)))?;
+        return Ok((obj, Vec::new()));
     }
-    let Ok(decoded) = api.decode(input.clone()) else {
-        // The write itself reports what is wrong.
-        return Ok(Vec::new());
-    };
-    let warnings = fields::warnings(&r.info, input, decoded.as_ref());
+    let obj = api
+        .decode(input.clone())
+        .map_err(|e| error(&e, Some(&r.info.plural)))?;
+    let warnings = fields::warnings(&r.info, &input, obj.as_ref());
     if how == Validation::Strict {
         let unknown: Vec<String> = warnings
             .iter()
@@ -328,10 +347,11 @@ fn check_fields(
             ));
         }
     }
-    Ok(warnings
+    let warnings = warnings
         .into_iter()
         .map(|w| format!("{}: {}", w.path, w.message))
-        .collect())
+        .collect();
+    Ok((obj, warnings))
 }
 
 fn with_warnings(mut r: Response<Body>, warnings: &[String]) -> Response<Body> {
@@ -398,11 +418,11 @@ async fn resource_request(
                     None,
                 ),
             ),
-            Ok(o) => json_response(200, &wire(o.as_ref(), &r.api_version)),
+            Ok(o) => object_response(200, o.as_ref(), &r.api_version),
             Err(e) => error(&e, Some(&plural)),
         },
         (Method::GET, Some(name), Some("status")) => match api.get(name) {
-            Ok(o) => json_response(200, &wire(o.as_ref(), &r.api_version)),
+            Ok(o) => object_response(200, o.as_ref(), &r.api_version),
             Err(e) => error(&e, Some(&plural)),
         },
         (Method::GET, Some(name), Some("scale")) => scale_of(&api, &r, name),
@@ -421,12 +441,12 @@ async fn resource_request(
             if let Err(resp) = namespace_matches(&r, &t, &mut body) {
                 return resp;
             }
-            let warnings = match check_fields(&r, &api, &body, how) {
-                Ok(w) => w,
+            let (obj, warnings) = match decode_checked(&r, &api, body, how) {
+                Ok(x) => x,
                 Err(resp) => return resp,
             };
-            match api.create(body) {
-                Ok(o) => with_warnings(json_response(201, &wire(o.as_ref(), &r.api_version)), &warnings),
+            match store.create(obj) {
+                Ok(o) => with_warnings(object_response(201, o.as_ref(), &r.api_version), &warnings),
                 Err(e) => error(&e, Some(&plural)),
             }
         }
@@ -449,17 +469,17 @@ async fn resource_request(
                     "the name of the object does not match the name on the URL",
                 );
             }
-            let warnings = match check_fields(&r, &api, &body, how) {
-                Ok(w) => w,
+            let (obj, warnings) = match decode_checked(&r, &api, body, how) {
+                Ok(x) => x,
                 Err(resp) => return resp,
             };
             let res = if sub == Some("status") {
-                api.update_status(body)
+                store.update_status(obj.as_ref())
             } else {
-                api.update(body)
+                store.update(obj)
             };
             match res {
-                Ok(o) => with_warnings(json_response(200, &wire(o.as_ref(), &r.api_version)), &warnings),
+                Ok(o) => with_warnings(object_response(200, o.as_ref(), &r.api_version), &warnings),
                 Err(e) => error(&e, Some(&plural)),
             }
         }
@@ -500,7 +520,7 @@ async fn resource_request(
                 return patch_scale(&api, &r, name, how, &patch);
             }
             match api.patch_as(name, how, &patch, sub == Some("status")) {
-                Ok(o) => json_response(200, &wire(o.as_ref(), &r.api_version)),
+                Ok(o) => object_response(200, o.as_ref(), &r.api_version),
                 Err(e) => error(&e, Some(&plural)),
             }
         }
@@ -546,7 +566,7 @@ async fn resource_request(
             };
             match api.delete(name, &params) {
                 Ok(Deleted::Gone(o)) | Ok(Deleted::Pending(o)) => {
-                    json_response(200, &wire(o.as_ref(), &r.api_version))
+                    object_response(200, o.as_ref(), &r.api_version)
                 }
                 Err(e) => error(&e, Some(&plural)),
             }

@@ -57,54 +57,59 @@ pub struct Resource {
 pub fn all(store: &Store) -> Vec<Resource> {
     let mut out = Vec::new();
     for info in store.registry().all() {
-        let mut short_names = Vec::new();
-        let mut categories = Vec::new();
-        let mut columns: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-        if let Some((_, names, all)) = BUILTIN_NAMES.iter().find(|(p, _, _)| *p == info.plural) {
-            short_names = names.iter().map(|s| s.to_string()).collect();
-            if *all {
-                categories.push("all".to_string());
-            }
-        }
-        if let Some(def) = info
-            .definition
-            .as_deref()
-            .and_then(|d| definition(store, d))
-        {
-            short_names = def.spec.names.short_names.clone();
-            if let Some(c) = def
-                .spec
-                .names
-                .extra
-                .get("categories")
-                .and_then(Value::as_array)
-            {
-                categories = c
-                    .iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect();
-            }
-            for v in &def.spec.versions {
-                columns.insert(
-                    format!("{}/{}", def.spec.group, v.name),
-                    v.additional_printer_columns.clone(),
-                );
-            }
-        }
         let versions =
             std::iter::once(info.api_version.clone()).chain(info.served_versions.clone());
         for api_version in versions {
-            out.push(Resource {
-                info: info.clone(),
-                printer_columns: columns.get(&api_version).cloned().unwrap_or_default(),
-                api_version,
-                short_names: short_names.clone(),
-                categories: categories.clone(),
-            });
+            out.push(resource(store, &info, api_version));
         }
     }
     out.sort_by(|a, b| (&a.api_version, &a.info.plural).cmp(&(&b.api_version, &b.info.plural)));
     out
+}
+
+/// The resource `info` served as `api_version`, with its names and printer columns.
+fn resource(store: &Store, info: &Arc<KindInfo>, api_version: String) -> Resource {
+    let mut r = Resource {
+        info: info.clone(),
+        api_version,
+        short_names: Vec::new(),
+        categories: Vec::new(),
+        printer_columns: Vec::new(),
+    };
+    if let Some((_, names, all)) = BUILTIN_NAMES.iter().find(|(p, _, _)| *p == info.plural) {
+        r.short_names = names.iter().map(|s| s.to_string()).collect();
+        if *all {
+            r.categories.push("all".to_string());
+        }
+    }
+    if let Some(def) = info
+        .definition
+        .as_deref()
+        .and_then(|d| definition(store, d))
+    {
+        r.short_names = def.spec.names.short_names.clone();
+        if let Some(c) = def
+            .spec
+            .names
+            .extra
+            .get("categories")
+            .and_then(Value::as_array)
+        {
+            r.categories = c
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+        }
+        if let Some(v) = def
+            .spec
+            .versions
+            .iter()
+            .find(|v| format!("{}/{}", def.spec.group, v.name) == r.api_version)
+        {
+            r.printer_columns = v.additional_printer_columns.clone();
+        }
+    }
+    r
 }
 
 fn definition(store: &Store, name: &str) -> Option<CustomResourceDefinition> {
@@ -112,11 +117,15 @@ fn definition(store: &Store, name: &str) -> Option<CustomResourceDefinition> {
     o.downcast_ref::<CustomResourceDefinition>().cloned()
 }
 
-/// The resource `plural` served as `api_version`.
+/// The resource `plural` served as `api_version` (a request's target: one registry scan,
+/// no discovery document built).
 pub fn find(store: &Store, api_version: &str, plural: &str) -> Option<Resource> {
-    all(store)
+    let info = store
+        .registry()
+        .all()
         .into_iter()
-        .find(|r| r.api_version == api_version && r.info.plural == plural)
+        .find(|i| i.plural == plural && i.serves(api_version))?;
+    Some(resource(store, &info, api_version.to_string()))
 }
 
 const VERBS: &[&str] = &[
