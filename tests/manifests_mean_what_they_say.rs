@@ -266,9 +266,19 @@ fn a_deleted_namespace_terminates_deletes_its_content_then_goes() {
     ))
     .unwrap();
     let namespaces = e.api::<Namespace>();
-    namespaces
+    let deleted = namespaces
         .delete("team-b", &DeleteParams::default())
         .unwrap();
+    // The deletion's answer already says Terminating.
+    let ns = deleted
+        .object()
+        .as_ref()
+        .downcast_ref::<Namespace>()
+        .unwrap();
+    assert_eq!(
+        ns.status.as_ref().unwrap().phase.as_deref(),
+        Some("Terminating")
+    );
     let cms = e.api::<ConfigMap>().namespace("team-b");
     eventually(10, "the content without finalizers goes", || {
         cms.get("c").is_err()

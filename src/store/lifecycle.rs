@@ -225,6 +225,16 @@ impl super::Store {
     }
 }
 
+/// A Namespace marked for deletion is `Terminating` in the same write, as kube-apiserver
+/// answers the deletion (the namespace controller then empties it).
+pub(super) fn mark_terminating(obj: &mut dyn Object) {
+    if let Some(ns) = obj.as_any_mut().downcast_mut::<Namespace>() {
+        if ns.metadata.deletion_timestamp.is_some() {
+            ns.status.get_or_insert_with(Default::default).phase = Some("Terminating".into());
+        }
+    }
+}
+
 /// Creates the Namespaces `names` that do not exist yet (tests across the crate write to
 /// namespaces of their own).
 #[cfg(test)]

@@ -1315,9 +1315,10 @@ impl Store {
                 m.deletion_grace_period_seconds = grace.or(params.grace_period_seconds).or(Some(0));
             }
         }
+        lifecycle::mark_terminating(o);
         self.admit(info, Operation::Delete, o, Some(cur.as_ref()))?;
-        let bound = o
-            .spec_eq(cur.as_ref())
+        // Only metadata changed (but for a Namespace's phase): bound from the stored size.
+        let bound = (o.spec_eq(cur.as_ref()) && o.status_eq(cur.as_ref()))
             .then(|| cur_size + meta_len_bound(o.meta()));
         let size = self.check_size(info, o, bound)?;
         Ok(Write {
