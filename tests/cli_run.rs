@@ -279,6 +279,50 @@ spec:
 }
 
 #[test]
+fn run_with_api_serves_kubectl_through_the_kubeconfig_it_writes() {
+    let m = marker("api");
+    let d = scratch("api");
+    let data = d.join("data");
+    let f = d.join("pods.yaml");
+    std::fs::write(&f, pod("alpha", "while :; do sleep 1; done", &m)).unwrap();
+    let mut s = Steady::start(&[
+        "run",
+        "--for",
+        "6s",
+        "--api",
+        "127.0.0.1:0",
+        "--data-dir",
+        &data.display().to_string(),
+        &f.display().to_string(),
+    ]);
+    let kubeconfig = data.join("kubeconfig");
+    eventually(20, "the kubeconfig is written", || kubeconfig.exists());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&kubeconfig).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the kubeconfig holds the token");
+    let names = Command::new("kubectl")
+        .args(["get", "pods", "-o", "name"])
+        .env("KUBECONFIG", &kubeconfig)
+        .env("HOME", &d)
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        String::from_utf8_lossy(&names.stdout).contains("pod/alpha"),
+        "{}{}",
+        String::from_utf8_lossy(&names.stdout),
+        String::from_utf8_lossy(&names.stderr)
+    );
+    let (code, err) = s.wait(30);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("serving the Kubernetes API on https://127.0.0.1:")
+            && err.contains(&format!("KUBECONFIG={}", kubeconfig.display())),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
 fn a_killed_process_is_restarted_and_sigterm_stops_everything_with_exit_0() {
     let m = marker("kill");
     let d = scratch("kill");
