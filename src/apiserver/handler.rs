@@ -430,17 +430,10 @@ async fn resource_request(
             logs(&shared, t.namespace.as_deref().unwrap_or("default"), name, &q)
         }
         (Method::POST, None, None) => {
-            let how = match validation(&q) {
-                Ok(h) => h,
+            let (body, how) = match object_body(&shared, req, &r, &t, &q).await {
+                Ok(x) => x,
                 Err(resp) => return resp,
             };
-            let mut body = match body_of(&shared, req).await {
-                Ok(b) => b,
-                Err(resp) => return resp,
-            };
-            if let Err(resp) = namespace_matches(&r, &t, &mut body) {
-                return resp;
-            }
             let (obj, warnings) = match decode_checked(&r, &api, body, how) {
                 Ok(x) => x,
                 Err(resp) => return resp,
@@ -451,17 +444,10 @@ async fn resource_request(
             }
         }
         (Method::PUT, Some(name), sub @ (None | Some("status"))) => {
-            let how = match validation(&q) {
-                Ok(h) => h,
+            let (body, how) = match object_body(&shared, req, &r, &t, &q).await {
+                Ok(x) => x,
                 Err(resp) => return resp,
             };
-            let mut body = match body_of(&shared, req).await {
-                Ok(b) => b,
-                Err(resp) => return resp,
-            };
-            if let Err(resp) = namespace_matches(&r, &t, &mut body) {
-                return resp;
-            }
             if body.pointer("/metadata/name").and_then(Value::as_str) != Some(name) {
                 return fail(
                     400,
@@ -611,6 +597,21 @@ async fn resource_request(
         ),
         _ => fail(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"),
     }
+}
+
+/// The object a create or update carries, its namespace checked against the URL's, and the
+/// field validation asked for.
+async fn object_body(
+    shared: &Shared,
+    req: Request<Incoming>,
+    r: &Resource,
+    t: &Target,
+    q: &HashMap<String, String>,
+) -> Result<(Value, Validation), Response<Body>> {
+    let how = validation(q)?;
+    let mut body = body_of(shared, req).await?;
+    namespace_matches(r, t, &mut body)?;
+    Ok((body, how))
 }
 
 fn is_true(v: Option<&String>) -> bool {

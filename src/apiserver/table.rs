@@ -224,6 +224,20 @@ fn containers_and_images(spec: &Value) -> (String, String) {
     )
 }
 
+/// `spec.replicas`, 1 when unset.
+fn replicas(v: &Value) -> i64 {
+    v.pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
+}
+
+/// The CONTAINERS, IMAGES and SELECTOR cells of a workload with a pod template.
+fn template_cells(v: &Value) -> (Value, Value, Value) {
+    let (c, i) = containers_and_images(v.pointer("/spec/template/spec").unwrap_or(&Value::Null));
+    let sel = selector_text(v.pointer("/spec/selector").unwrap_or(&Value::Null));
+    (json!(c), json!(i), json!(sel))
+}
+
 /// What `kubectl get pods` prints as STATUS, as kube-apiserver's printer derives it.
 fn pod_status(v: &Value) -> String {
     if v.pointer("/metadata/deletionTimestamp").is_some() {
@@ -297,61 +311,39 @@ fn cells(r: &Resource, v: &Value, now: Time, created: Option<Time>) -> Vec<Value
             ]
         }
         "Deployment" => {
-            let (c, i) =
-                containers_and_images(v.pointer("/spec/template/spec").unwrap_or(&Value::Null));
+            let (c, i, sel) = template_cells(v);
             vec![
                 json!(name),
-                json!(format!(
-                    "{}/{}",
-                    n(v, "/status/readyReplicas"),
-                    v.pointer("/spec/replicas")
-                        .and_then(Value::as_i64)
-                        .unwrap_or(1)
-                )),
+                json!(format!("{}/{}", n(v, "/status/readyReplicas"), replicas(v))),
                 json!(n(v, "/status/updatedReplicas")),
                 json!(n(v, "/status/availableReplicas")),
                 json!(age),
-                json!(c),
-                json!(i),
-                json!(selector_text(
-                    v.pointer("/spec/selector").unwrap_or(&Value::Null)
-                )),
+                c,
+                i,
+                sel,
             ]
         }
         "ReplicaSet" => {
-            let (c, i) =
-                containers_and_images(v.pointer("/spec/template/spec").unwrap_or(&Value::Null));
+            let (c, i, sel) = template_cells(v);
             vec![
                 json!(name),
-                json!(v
-                    .pointer("/spec/replicas")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(1)),
+                json!(replicas(v)),
                 json!(n(v, "/status/replicas")),
                 json!(n(v, "/status/readyReplicas")),
                 json!(age),
-                json!(c),
-                json!(i),
-                json!(selector_text(
-                    v.pointer("/spec/selector").unwrap_or(&Value::Null)
-                )),
+                c,
+                i,
+                sel,
             ]
         }
         "StatefulSet" => {
-            let (c, i) =
-                containers_and_images(v.pointer("/spec/template/spec").unwrap_or(&Value::Null));
+            let (c, i, _) = template_cells(v);
             vec![
                 json!(name),
-                json!(format!(
-                    "{}/{}",
-                    n(v, "/status/readyReplicas"),
-                    v.pointer("/spec/replicas")
-                        .and_then(Value::as_i64)
-                        .unwrap_or(1)
-                )),
+                json!(format!("{}/{}", n(v, "/status/readyReplicas"), replicas(v))),
                 json!(age),
-                json!(c),
-                json!(i),
+                c,
+                i,
             ]
         }
         "DaemonSet" => vec![
