@@ -138,11 +138,39 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
         k.ok(&["logs", &pod]).contains(&format!("hello from {pod}"))
     });
 
-    // Scale through the scale subresource; the ReplicaSet follows.
+    // Scale through the scale subresource while `kubectl get -w` follows the pods: the
+    // watch (in table form) sees the new pod arrive.
+    let mut watcher = Command::new("kubectl")
+        .args(["get", "pods", "-l", "app=hello", "-w", "--output-watch-events"])
+        .env("KUBECONFIG", &k.kubeconfig)
+        .env("HOME", k.kubeconfig.parent().unwrap())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubectl runs");
+    let watched = watcher.stdout.take().unwrap();
+    let lines = std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(watched)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<String>>()
+    });
     assert!(k
         .ok(&["scale", "deploy/hello", "--replicas=2"])
         .contains("scaled"));
     eventually(30, "two pods run", || running() == "Running Running");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    let lines = lines.join().unwrap();
+    let added = lines.iter().filter(|l| l.starts_with("ADDED")).count();
+    assert!(added >= 2, "the existing pod and the new one: {lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("MODIFIED") && l.contains("Running")),
+        "{lines:#?}"
+    );
 
     // Labels and annotations are strategic merge patches.
     k.ok(&["label", "deploy", "hello", "tier=front"]);
@@ -223,6 +251,25 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
     // Delete, and the pods go with the Deployment.
     k.ok(&["delete", "deploy", "hello", "--cascade=foreground"]);
     eventually(30, "the pods go", || running().is_empty());
+
+    // An orphaning delete keeps the ReplicaSet (and its pods), now without an owner.
+    std::fs::write(
+        dir.join("orph.yaml"),
+        APP.replace("hello", "orph").split("---").next().unwrap(),
+    )
+    .unwrap();
+    k.ok(&["apply", "-f", dir.join("orph.yaml").to_str().unwrap()]);
+    let sets = || k.ok(&["get", "rs", "-l", "app=orph", "-o", "jsonpath={.items[*].metadata.name}"]);
+    eventually(30, "the ReplicaSet exists", || !sets().is_empty());
+    let set = sets();
+    k.ok(&["delete", "deploy", "orph", "--cascade=orphan"]);
+    eventually(30, "the Deployment goes", || {
+        !k.ok(&["get", "deploy", "-o", "name"]).contains("orph")
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(sets(), set, "the orphaned ReplicaSet stays");
+    let owners = k.ok(&["get", "rs", &set, "-o", "jsonpath={.metadata.ownerReferences}"]);
+    assert_eq!(owners, "", "its owner reference is removed");
     e.shutdown();
     let _ = std::fs::remove_dir_all(dir);
 }
