@@ -141,7 +141,14 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
     // Scale through the scale subresource while `kubectl get -w` follows the pods: the
     // watch (in table form) sees the new pod arrive.
     let mut watcher = Command::new("kubectl")
-        .args(["get", "pods", "-l", "app=hello", "-w", "--output-watch-events"])
+        .args([
+            "get",
+            "pods",
+            "-l",
+            "app=hello",
+            "-w",
+            "--output-watch-events",
+        ])
         .env("KUBECONFIG", &k.kubeconfig)
         .env("HOME", k.kubeconfig.parent().unwrap())
         .stdout(std::process::Stdio::piped())
@@ -205,6 +212,38 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
     let replicas = k.ok(&["get", "deploy", "hello", "-o", "jsonpath={.spec.replicas}"]);
     assert_eq!(replicas, "1");
 
+    // Server-side dry runs check everything and change nothing.
+    let dry = APP.replace("image: busybox", "image: busybox:9");
+    std::fs::write(dir.join("dry.yaml"), &dry).unwrap();
+    let out = k.ok(&[
+        "apply",
+        "--dry-run=server",
+        "-f",
+        dir.join("dry.yaml").to_str().unwrap(),
+    ]);
+    assert!(out.contains("(server dry run)"), "{out}");
+    let image = || {
+        k.ok(&[
+            "get",
+            "deploy",
+            "hello",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ])
+    };
+    assert_eq!(image(), "busybox");
+    let bad = APP.replace("matchLabels: {app: hello}", "matchLabels: {app: other}");
+    std::fs::write(dir.join("bad.yaml"), &bad).unwrap();
+    let err = k.err(&[
+        "apply",
+        "--dry-run=server",
+        "-f",
+        dir.join("bad.yaml").to_str().unwrap(),
+    ]);
+    assert!(err.contains("field is immutable"), "{err}");
+    k.ok(&["delete", "deploy", "hello", "--dry-run=server"]);
+    assert_eq!(image(), "busybox", "still there");
+
     // Rollouts: status, a new template, history, undo, restart, wait.
     k.ok(&["rollout", "status", "deploy/hello", "--timeout=30s"]);
     k.ok(&["set", "image", "deploy/hello", "main=busybox:2"]);
@@ -259,7 +298,16 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
     )
     .unwrap();
     k.ok(&["apply", "-f", dir.join("orph.yaml").to_str().unwrap()]);
-    let sets = || k.ok(&["get", "rs", "-l", "app=orph", "-o", "jsonpath={.items[*].metadata.name}"]);
+    let sets = || {
+        k.ok(&[
+            "get",
+            "rs",
+            "-l",
+            "app=orph",
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        ])
+    };
     eventually(30, "the ReplicaSet exists", || !sets().is_empty());
     let set = sets();
     k.ok(&["delete", "deploy", "orph", "--cascade=orphan"]);
@@ -268,7 +316,13 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
     });
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(sets(), set, "the orphaned ReplicaSet stays");
-    let owners = k.ok(&["get", "rs", &set, "-o", "jsonpath={.metadata.ownerReferences}"]);
+    let owners = k.ok(&[
+        "get",
+        "rs",
+        &set,
+        "-o",
+        "jsonpath={.metadata.ownerReferences}",
+    ]);
     assert_eq!(owners, "", "its owner reference is removed");
     e.shutdown();
     let _ = std::fs::remove_dir_all(dir);

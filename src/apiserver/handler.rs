@@ -11,7 +11,7 @@ use crate::api::{Object, Selector};
 use crate::client::{DeleteParams, DynamicApi, ListParams, PatchType, Propagation, WatchParams};
 use crate::error::Error;
 use crate::manifest::fields;
-use crate::store::{Deleted, WatchEvent};
+use crate::store::{Deleted, TxnOp, WatchEvent};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Frame, Incoming};
@@ -385,13 +385,18 @@ async fn resource_request(
         return not_found();
     }
     let q = query(&req);
-    if q.get("dryRun").is_some_and(|d| !d.is_empty()) {
-        return fail(
-            400,
-            "BadRequest",
-            "dryRun is not supported by steady yet: run without --dry-run=server (kubectl diff needs it too)",
-        );
-    }
+    // Server-side dry run: every check a write makes, nothing committed.
+    let dry = match q.get("dryRun").map(String::as_str) {
+        None | Some("") => false,
+        Some("All") => true,
+        Some(other) => {
+            return fail(
+                400,
+                "BadRequest",
+                &format!("dryRun: Unsupported value: {other:?}: supported values: \"All\""),
+            )
+        }
+    };
     let plural = r.info.plural.clone();
     let method = req.method().clone();
     let table = wants_table(&req);
@@ -438,7 +443,14 @@ async fn resource_request(
                 Ok(x) => x,
                 Err(resp) => return resp,
             };
-            match store.create(obj) {
+            let res = if dry {
+                store
+                    .dry_run(&TxnOp::Create(obj))
+                    .map(|o| o.expect("a create writes an object"))
+            } else {
+                store.create(obj)
+            };
+            match res {
                 Ok(o) => with_warnings(object_response(201, o.as_ref(), &r.api_version), &warnings),
                 Err(e) => error(&e, Some(&plural)),
             }
@@ -459,10 +471,17 @@ async fn resource_request(
                 Ok(x) => x,
                 Err(resp) => return resp,
             };
-            let res = if sub == Some("status") {
-                store.update_status(obj.as_ref())
-            } else {
-                store.update(obj)
+            let res = match (dry, sub == Some("status")) {
+                (true, status) => {
+                    let op = if status {
+                        TxnOp::UpdateStatus(obj)
+                    } else {
+                        TxnOp::Update(obj)
+                    };
+                    store.dry_run(&op).map(|o| o.expect("an update keeps an object"))
+                }
+                (false, true) => store.update_status(obj.as_ref()),
+                (false, false) => store.update(obj),
             };
             match res {
                 Ok(o) => with_warnings(object_response(200, o.as_ref(), &r.api_version), &warnings),
@@ -503,9 +522,18 @@ async fn resource_request(
                 Err(resp) => return resp,
             };
             if sub == Some("scale") {
+                if dry {
+                    return fail(400, "BadRequest", "dryRun is not supported on the scale subresource");
+                }
                 return patch_scale(&api, &r, name, how, &patch);
             }
-            match api.patch_as(name, how, &patch, sub == Some("status")) {
+            let res = if dry {
+                dry_patch(store, &api, name, how, &patch, sub == Some("status"))
+            } else {
+                api.patch_as(name, how, &patch, sub == Some("status"))
+                    .map(|o| o as Arc<dyn Object>)
+            };
+            match res {
                 Ok(o) => object_response(200, o.as_ref(), &r.api_version),
                 Err(e) => error(&e, Some(&plural)),
             }
@@ -531,8 +559,14 @@ async fn resource_request(
                 Ok(p) => p,
                 Err(resp) => return resp,
             };
+            let dry = dry || body_dry_run(&options);
             // No PodDisruptionBudget kind is served yet, so no budget can refuse it.
-            match api.delete(name, &params) {
+            let res = if dry {
+                api.get(name).map(|_| ())
+            } else {
+                api.delete(name, &params).map(|_| ())
+            };
+            match res {
                 Ok(_) => json_response(
                     201,
                     &json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
@@ -550,6 +584,21 @@ async fn resource_request(
                 Ok(p) => p,
                 Err(resp) => return resp,
             };
+            // DeleteOptions carry dryRun in the body.
+            let dry = dry || body_dry_run(&body);
+            if dry {
+                let op = TxnOp::Delete {
+                    kind: r.info.kind.clone(),
+                    namespace: t.namespace.clone().filter(|_| r.info.namespaced),
+                    name: name.to_string(),
+                    params,
+                };
+                return match store.dry_run(&op) {
+                    Ok(Some(o)) => object_response(200, o.as_ref(), &r.api_version),
+                    Ok(None) => not_found(),
+                    Err(e) => error(&e, Some(&plural)),
+                };
+            }
             match api.delete(name, &params) {
                 Ok(Deleted::Gone(o)) | Ok(Deleted::Pending(o)) => {
                     object_response(200, o.as_ref(), &r.api_version)
@@ -566,11 +615,21 @@ async fn resource_request(
                 Ok(p) => p,
                 Err(resp) => return resp,
             };
+            // DeleteOptions carry dryRun in the body.
+            let dry = dry || body_dry_run(&body);
             let items = match select(&shared, &r, &t, &q) {
                 Ok((items, _)) => items,
                 Err(resp) => return resp,
             };
             let mut gone = Vec::new();
+            if dry {
+                let items: Vec<Value> = items.iter().map(|o| wire(o.as_ref(), &r.api_version)).collect();
+                return json_response(
+                    200,
+                    &json!({"kind": format!("{}List", r.info.kind), "apiVersion": r.api_version,
+                            "metadata": {}, "items": items}),
+                );
+            }
             for o in items {
                 let ns_api = match o.meta().namespace.as_deref() {
                     Some(ns) => api.namespace(ns),
@@ -612,6 +671,41 @@ async fn object_body(
     let mut body = body_of(shared, req).await?;
     namespace_matches(r, t, &mut body)?;
     Ok((body, how))
+}
+
+/// True when DeleteOptions ask for a dry run (`"dryRun": ["All"]`).
+fn body_dry_run(options: &Value) -> bool {
+    options
+        .get("dryRun")
+        .and_then(Value::as_array)
+        .is_some_and(|d| !d.is_empty())
+}
+
+/// A patch as a dry run: the patched object checked as its update would be, not written.
+fn dry_patch(
+    store: &crate::store::Store,
+    api: &DynamicApi,
+    name: &str,
+    how: PatchType,
+    patch: &Value,
+    status: bool,
+) -> crate::Result<Arc<dyn Object>> {
+    let cur = api.get(name)?;
+    let mut v = cur.to_value();
+    how.apply(&mut v, patch).map_err(|e| {
+        Error::invalid(
+            crate::ObjectRef::new(&cur.kind, cur.metadata.namespace.as_deref(), name),
+            "",
+            format!("the patch cannot be applied: {e}"),
+        )
+    })?;
+    let obj = api.decode(v)?;
+    let op = if status {
+        TxnOp::UpdateStatus(obj)
+    } else {
+        TxnOp::Update(obj)
+    };
+    Ok(store.dry_run(&op)?.expect("an update keeps an object"))
 }
 
 fn is_true(v: Option<&String>) -> bool {

@@ -971,6 +971,23 @@ impl Store {
         }
     }
 
+    /// Checks `op` exactly as a write would (kind, namespace, admission hooks, validation,
+    /// immutable fields, preconditions, size) and returns what it would write, committing
+    /// nothing: a server-side dry run (`kubectl apply --dry-run=server`). A deletion returns
+    /// the object as it would be marked, or as it is when it would go.
+    pub fn dry_run(&self, op: &TxnOp) -> Result<Option<Arc<dyn Object>>> {
+        if let TxnOp::Delete { kind, name, .. } = op {
+            if kind == DEFINITION_KIND {
+                self.check_undefine(name)?;
+            }
+        }
+        let w = self.prepare_op(op, &Staged::default())?;
+        Ok(match w.action {
+            Action::Put(o) => Some(o),
+            Action::Remove | Action::Keep => w.base,
+        })
+    }
+
     /// One write of a transaction through a transaction (the path that publishes kinds).
     fn single(&self, op: TxnOp) -> Result<Arc<dyn Object>> {
         let mut out = self.transaction(vec![op])?;
