@@ -125,6 +125,15 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
         "{yaml}"
     );
 
+    // kubectl top: the process's measured usage through the resource metrics API.
+    let top = k.ok(&["top", "pods", "-l", "app=hello"]);
+    assert!(
+        top.contains("CPU(cores)") && top.contains("hello-"),
+        "{top}"
+    );
+    let top = k.ok(&["top", "nodes"]);
+    assert!(top.contains("MEMORY(bytes)"), "{top}");
+
     // Logs of the process, through the log subresource.
     let pod = k.ok(&[
         "get",

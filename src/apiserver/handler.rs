@@ -6,7 +6,10 @@
 
 use super::resources::{self, Resource};
 use super::status::{failure, of_error};
-use super::{constant_time_eq, openapi, table, Body, Shared};
+use super::{constant_time_eq, metrics_api, openapi, table, Body, Shared};
+
+/// The resource metrics API's group (metrics-server's).
+const METRICS_GROUP: &str = "metrics.k8s.io";
 use crate::api::{Object, Selector};
 use crate::client::{DeleteParams, DynamicApi, ListParams, PatchType, Propagation, WatchParams};
 use crate::error::Error;
@@ -208,6 +211,31 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
                 "the server could not find the requested resource",
             ),
         },
+        ["apis", METRICS_GROUP] if get => match resources::group(store, METRICS_GROUP) {
+            Some(g) => json_response(200, &g),
+            None => not_found(),
+        },
+        ["apis", METRICS_GROUP, "v1beta1"] if get => {
+            json_response(200, &metrics_api::resource_list())
+        }
+        ["apis", METRICS_GROUP, "v1beta1", rest @ ..] if get => {
+            let found = match rest {
+                ["pods"] => metrics_api::pods(&shared, &shared.samples, None, None).await,
+                ["namespaces", ns, "pods"] => {
+                    metrics_api::pods(&shared, &shared.samples, Some(ns), None).await
+                }
+                ["namespaces", ns, "pods", name] => {
+                    metrics_api::pods(&shared, &shared.samples, Some(ns), Some(name)).await
+                }
+                ["nodes"] => metrics_api::nodes(&shared, &shared.samples, None).await,
+                ["nodes", name] => metrics_api::nodes(&shared, &shared.samples, Some(name)).await,
+                _ => None,
+            };
+            match found {
+                Some(v) => json_response(200, &v),
+                None => not_found(),
+            }
+        }
         ["api", "v1"] if get => discovery(store, "v1"),
         ["apis", g, v] if get => discovery(store, &format!("{g}/{v}")),
         ["openapi", "v3"] if get => json_response(200, &openapi::root(store)),

@@ -17,6 +17,8 @@
 //!   ([`table`]).
 //! - Errors are `Status` objects with Kubernetes' reasons and codes ([`status`]).
 //! - `/metrics`: the engine's metrics in the Prometheus text format (token needed too).
+//! - `metrics.k8s.io/v1beta1`: pods' and nodes' measured usage, for `kubectl top`
+//!   ([`metrics_api`]).
 //!
 //! # Security
 //! Every request but none needs `Authorization: Bearer <token>`; a request without it gets
@@ -28,6 +30,7 @@
 //! so one slow client cannot stall the others.
 
 pub mod handler;
+pub mod metrics_api;
 pub mod openapi;
 mod protobuf;
 pub mod resources;
@@ -110,6 +113,7 @@ pub(crate) struct Shared {
     pub(crate) store: crate::store::Store,
     pub(crate) kubelet: crate::node::Kubelet,
     pub(crate) metrics: crate::runtime::MetricsRegistry,
+    pub(crate) samples: metrics_api::Samples,
     pub(crate) token: String,
     pub(crate) max_body: usize,
 }
@@ -193,6 +197,7 @@ impl ApiServer {
             store: engine.store().clone(),
             kubelet: engine.kubelet().clone(),
             metrics: engine.metrics_registry().clone(),
+            samples: metrics_api::Samples::default(),
             token: token.clone(),
             // Room for a patch's framing around an object of the largest size.
             max_body: engine.store().config().max_object_bytes + 64 * 1024,

@@ -197,6 +197,8 @@ pub fn core_versions() -> Value {
 /// `GET /apis`: every named group and its versions.
 pub fn group_list(store: &Store) -> Value {
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // The resource metrics API (`kubectl top`), served beside the kinds.
+    groups.insert("metrics.k8s.io".into(), vec!["v1beta1".into()]);
     for r in all(store) {
         let (g, v) = group_version(&r.api_version);
         if g.is_empty() {

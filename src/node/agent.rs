@@ -92,6 +92,18 @@ struct NodeAgent {
     stopped: RwLock<bool>,
 }
 
+/// What one running container has used so far (see [`Kubelet::container_usage`]); `None`
+/// where its runtime cannot measure it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerUsage {
+    /// The container's name.
+    pub container: String,
+    /// CPU time (user + system) since it started.
+    pub cpu_time: Option<Duration>,
+    /// Resident memory now.
+    pub memory_bytes: Option<u64>,
+}
+
 /// The node agent of an engine. Cheap to clone.
 #[derive(Clone)]
 pub struct Kubelet {
@@ -457,6 +469,27 @@ impl Kubelet {
             }
         }
         total
+    }
+
+    /// What each running container of pod `namespace/pod` has used so far, as its runtime
+    /// measures it. `None` when the pod does not run here.
+    pub fn container_usage(&self, namespace: &str, pod: &str) -> Option<Vec<ContainerUsage>> {
+        let key: Arc<str> = format!("{namespace}/{pod}").into();
+        let st = self.inner.pods.get(&key)?.value().clone();
+        let st = st.lock();
+        Some(
+            st.containers
+                .iter()
+                .filter_map(|c| {
+                    let i = c.current.as_ref()?;
+                    Some(ContainerUsage {
+                        container: c.spec.name.clone(),
+                        cpu_time: i.handle.cpu_time(),
+                        memory_bytes: i.handle.memory_bytes(),
+                    })
+                })
+                .collect(),
+        )
     }
 
     /// Stops every container: a graceful stop (within each pod's grace period, at most the

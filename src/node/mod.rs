@@ -20,7 +20,7 @@ pub mod simulated;
 mod volumes;
 pub mod worker;
 
-pub use agent::{DefaultProber, Kubelet, KubeletBuilder, ProbeExecutor};
+pub use agent::{ContainerUsage, DefaultProber, Kubelet, KubeletBuilder, ProbeExecutor};
 pub use config::{KubeletConfig, NodeConfig, HOSTNAME_LABEL, LEASE_NAMESPACE, ZONE_LABEL};
 pub use logs::{LogBuffer, DEFAULT_LOG_LIMIT};
 pub use probe::{run_probe, ProbeKind, ProbeResult, ProbeSettings, ProbeTarget};

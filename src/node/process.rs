@@ -322,6 +322,13 @@ impl RunningContainer for ProcessContainer {
             st.final_cpu
         }
     }
+
+    fn memory_bytes(&self) -> Option<u64> {
+        let st = self.shared.state.lock();
+        // As cpu_time: only while the pid is still ours.
+        st.child.as_ref()?;
+        read_resident_bytes(self.shared.pid)
+    }
 }
 
 impl fmt::Debug for ProcessContainer {
@@ -688,6 +695,21 @@ fn read_cpu_time(pid: u32) -> Option<Duration> {
 
 #[cfg(not(target_os = "linux"))]
 fn read_cpu_time(_pid: u32) -> Option<Duration> {
+    None
+}
+
+/// Resident set size of `pid`, from `/proc/<pid>/statm` (its second field, in pages).
+#[cfg(target_os = "linux")]
+fn read_resident_bytes(pid: u32) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf takes no pointers and only reads a configuration value.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).ok().filter(|p| *p > 0).unwrap_or(4096))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_resident_bytes(_pid: u32) -> Option<u64> {
     None
 }
 

@@ -214,4 +214,9 @@ pub trait RunningContainer: Send + Sync {
     fn cpu_time(&self) -> Option<Duration> {
         None
     }
+
+    /// Resident memory in bytes, for runtimes that can measure it (`kubectl top`).
+    fn memory_bytes(&self) -> Option<u64> {
+        None
+    }
 }
