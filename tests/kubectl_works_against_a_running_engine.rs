@@ -119,6 +119,15 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
         wide.contains("CONTAINERS") && wide.contains("busybox"),
         "{wide}"
     );
+    // Objects carry kube-apiserver's defaults, so describe and -o yaml show them.
+    let strategy = k.ok(&[
+        "get",
+        "deploy",
+        "hello",
+        "-o",
+        "jsonpath={.spec.strategy.type} {.spec.revisionHistoryLimit}",
+    ]);
+    assert_eq!(strategy, "RollingUpdate 10");
     let yaml = k.ok(&["get", "deploy", "hello", "-o", "yaml"]);
     assert!(
         yaml.contains("kind: Deployment") && yaml.contains("resourceVersion:"),

@@ -1293,3 +1293,53 @@ mod tests {
         assert_eq!(cr.revision, 2);
     }
 }
+
+/// Sets the defaults kube-apiserver gives a Deployment's rollout settings where the object
+/// leaves them out: strategy `RollingUpdate` with `maxSurge` and `maxUnavailable` 25%,
+/// `revisionHistoryLimit` 10 and `progressDeadlineSeconds` 600 (the values the controller
+/// uses for them anyway).
+pub fn set_deployment_defaults(d: &mut Deployment) {
+    let s = &mut d.spec;
+    let strategy = s.strategy.get_or_insert_with(Default::default);
+    let kind = strategy.type_.get_or_insert_with(|| "RollingUpdate".into());
+    if kind == "RollingUpdate" {
+        let r = strategy.rolling_update.get_or_insert_with(Default::default);
+        r.max_surge
+            .get_or_insert_with(|| super::IntOrString::String("25%".into()));
+        r.max_unavailable
+            .get_or_insert_with(|| super::IntOrString::String("25%".into()));
+    }
+    s.revision_history_limit.get_or_insert(10);
+    s.progress_deadline_seconds.get_or_insert(600);
+}
+
+#[cfg(test)]
+mod default_tests {
+    use super::*;
+
+    #[test]
+    fn a_deployment_gets_kube_apiservers_rollout_defaults_and_keeps_its_own() {
+        let mut d = Deployment::default();
+        set_deployment_defaults(&mut d);
+        let s = &d.spec;
+        let strategy = s.strategy.as_ref().unwrap();
+        assert_eq!(strategy.type_.as_deref(), Some("RollingUpdate"));
+        let r = strategy.rolling_update.as_ref().unwrap();
+        assert_eq!(
+            r.max_surge,
+            Some(super::super::IntOrString::String("25%".into()))
+        );
+        assert_eq!(s.revision_history_limit, Some(10));
+        assert_eq!(s.progress_deadline_seconds, Some(600));
+
+        let mut own = Deployment::default();
+        own.spec.strategy = Some(DeploymentStrategy {
+            type_: Some("Recreate".into()),
+            ..Default::default()
+        });
+        own.spec.revision_history_limit = Some(2);
+        set_deployment_defaults(&mut own);
+        assert!(own.spec.strategy.as_ref().unwrap().rolling_update.is_none());
+        assert_eq!(own.spec.revision_history_limit, Some(2));
+    }
+}

@@ -50,6 +50,18 @@ pub fn merge_key(path: &[&str]) -> Option<&'static str> {
     })
 }
 
+/// True for the maps whose fields are one choice (`patchStrategy: retainKeys`): a
+/// Deployment's `strategy`, a DaemonSet's or StatefulSet's `updateStrategy`, a volume's
+/// source. A merge keeps only the keys the new version gives, so switching `type` to
+/// `Recreate` drops `rollingUpdate`, and a volume turned from emptyDir to configMap loses
+/// its `emptyDir`.
+fn retain_keys(path: &[&str]) -> bool {
+    matches!(
+        path.last(),
+        Some(&"strategy" | &"updateStrategy" | &"volumes")
+    )
+}
+
 /// True for the lists of scalars that are merged as sets (`patchStrategy: merge`).
 fn primitive_merge(path: &[&str]) -> bool {
     matches!(path, ["metadata", "finalizers"])
@@ -264,6 +276,10 @@ fn merge3(
                 Some(Value::Object(l)) => l.clone(),
                 _ => Map::new(),
             };
+            let names: Vec<&str> = path.iter().map(String::as_str).collect();
+            if retain_keys(&names) {
+                out.retain(|k, _| want.contains_key(k));
+            }
             if let Some(Value::Object(last)) = last {
                 for key in last.keys() {
                     if !want.contains_key(key) {
@@ -582,5 +598,22 @@ mod tests {
             ])
         );
         assert_eq!(out["status"]["phase"], "Running");
+    }
+
+    #[test]
+    fn a_strategy_switched_by_apply_keeps_only_the_keys_it_gives() {
+        let last = json!({"spec": {"strategy": {"type": "RollingUpdate"}}});
+        let live = json!({"spec": {"strategy": {"type": "RollingUpdate",
+            "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}}});
+        let desired = json!({"spec": {"strategy": {"type": "Recreate"}}});
+        let out = strategic_three_way_merge(Some(&last), &desired, &live);
+        assert_eq!(out["spec"]["strategy"], json!({"type": "Recreate"}));
+        let live = json!({"spec": {"volumes": [{"name": "v", "emptyDir": {}}]}});
+        let desired = json!({"spec": {"volumes": [{"name": "v", "configMap": {"name": "c"}}]}});
+        let out = strategic_three_way_merge(None, &desired, &live);
+        assert_eq!(
+            out["spec"]["volumes"],
+            json!([{"name": "v", "configMap": {"name": "c"}}])
+        );
     }
 }

@@ -258,6 +258,19 @@ impl EngineBuilder {
             }
             Ok(())
         });
+        // kube-apiserver's defaults for a Deployment's rollout settings, so every reader (and
+        // `kubectl describe`) sees what the controller does.
+        store.add_mutating_hook("DeploymentDefaults", Some("Deployment"), |op, obj, _| {
+            if matches!(
+                op,
+                crate::store::Operation::Create | crate::store::Operation::Update
+            ) {
+                if let Some(d) = obj.as_any_mut().downcast_mut::<crate::api::Deployment>() {
+                    crate::api::set_deployment_defaults(d);
+                }
+            }
+            Ok(())
+        });
         node_lifecycle::register_default_tolerations(
             &store,
             self.node_lifecycle.default_toleration_seconds,
