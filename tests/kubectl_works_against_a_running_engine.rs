@@ -173,29 +173,33 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
         .spawn()
         .expect("kubectl runs");
     let watched = watcher.stdout.take().unwrap();
-    let lines = std::thread::spawn(move || {
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
         use std::io::BufRead;
-        std::io::BufReader::new(watched)
+        for line in std::io::BufReader::new(watched)
             .lines()
             .map_while(Result::ok)
-            .collect::<Vec<String>>()
+        {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
     });
     assert!(k
         .ok(&["scale", "deploy/hello", "--replicas=2"])
         .contains("scaled"));
     eventually(30, "two pods run", || running() == "Running Running");
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The watch shows both pods added and one turning Running (as the stream delivers it).
+    let mut lines = Vec::new();
+    eventually(30, "kubectl get -w sees the new pod run", || {
+        lines.extend(rx.try_iter());
+        lines.iter().filter(|l| l.starts_with("ADDED")).count() >= 2
+            && lines
+                .iter()
+                .any(|l| l.starts_with("MODIFIED") && l.contains("Running"))
+    });
     let _ = watcher.kill();
     let _ = watcher.wait();
-    let lines = lines.join().unwrap();
-    let added = lines.iter().filter(|l| l.starts_with("ADDED")).count();
-    assert!(added >= 2, "the existing pod and the new one: {lines:#?}");
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("MODIFIED") && l.contains("Running")),
-        "{lines:#?}"
-    );
 
     // Labels and annotations are strategic merge patches.
     k.ok(&["label", "deploy", "hello", "tier=front"]);
