@@ -135,11 +135,11 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
     );
 
     // kubectl top: the process's measured usage through the resource metrics API.
-    let top = k.ok(&["top", "pods", "-l", "app=hello"]);
-    assert!(
-        top.contains("CPU(cores)") && top.contains("hello-"),
-        "{top}"
-    );
+    eventually(30, "kubectl top lists the pod", || {
+        let top = String::from_utf8_lossy(&k.run(&["top", "pods", "-l", "app=hello"]).stdout)
+            .into_owned();
+        top.contains("CPU(cores)") && top.contains("hello-")
+    });
     let top = k.ok(&["top", "nodes"]);
     assert!(top.contains("MEMORY(bytes)"), "{top}");
 
