@@ -39,6 +39,15 @@ impl Kubectl {
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
+    /// Writes `text` to `name` beside the kubeconfig and runs `kubectl <verb...> -f` on it.
+    fn with_file(&self, verb: &[&str], name: &str, text: &str) -> Output {
+        let path = self.kubeconfig.parent().unwrap().join(name);
+        std::fs::write(&path, text).unwrap();
+        let mut args = verb.to_vec();
+        args.extend(["-f", path.to_str().unwrap()]);
+        self.run(&args)
+    }
+
     fn err(&self, args: &[&str]) -> String {
         let o = self.run(args);
         assert!(!o.status.success(), "kubectl {} succeeded", args.join(" "));
@@ -236,13 +245,8 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
 
     // Server-side dry runs check everything and change nothing.
     let dry = APP.replace("image: busybox", "image: busybox:9");
-    std::fs::write(dir.join("dry.yaml"), &dry).unwrap();
-    let out = k.ok(&[
-        "apply",
-        "--dry-run=server",
-        "-f",
-        dir.join("dry.yaml").to_str().unwrap(),
-    ]);
+    let out = k.with_file(&["apply", "--dry-run=server"], "dry.yaml", &dry);
+    let out = String::from_utf8_lossy(&out.stdout);
     assert!(out.contains("(server dry run)"), "{out}");
     let image = || {
         k.ok(&[
@@ -255,13 +259,9 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
     };
     assert_eq!(image(), "busybox");
     let bad = APP.replace("matchLabels: {app: hello}", "matchLabels: {app: other}");
-    std::fs::write(dir.join("bad.yaml"), &bad).unwrap();
-    let err = k.err(&[
-        "apply",
-        "--dry-run=server",
-        "-f",
-        dir.join("bad.yaml").to_str().unwrap(),
-    ]);
+    let out = k.with_file(&["apply", "--dry-run=server"], "bad.yaml", &bad);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("field is immutable"), "{err}");
     k.ok(&["delete", "deploy", "hello", "--dry-run=server"]);
     assert_eq!(image(), "busybox", "still there");

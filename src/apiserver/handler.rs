@@ -604,16 +604,10 @@ async fn resource_request(
             }
         }
         (Method::DELETE, Some(name), None) => {
-            let body = match body_of(&shared, req).await {
-                Ok(b) => b,
+            let (params, dry) = match delete_request(&shared, req, &q, dry).await {
+                Ok(x) => x,
                 Err(resp) => return resp,
             };
-            let params = match delete_params(&q, &body) {
-                Ok(p) => p,
-                Err(resp) => return resp,
-            };
-            // DeleteOptions carry dryRun in the body.
-            let dry = dry || body_dry_run(&body);
             if dry {
                 let op = TxnOp::Delete {
                     kind: r.info.kind.clone(),
@@ -635,16 +629,10 @@ async fn resource_request(
             }
         }
         (Method::DELETE, None, None) => {
-            let body = match body_of(&shared, req).await {
-                Ok(b) => b,
+            let (params, dry) = match delete_request(&shared, req, &q, dry).await {
+                Ok(x) => x,
                 Err(resp) => return resp,
             };
-            let params = match delete_params(&q, &body) {
-                Ok(p) => p,
-                Err(resp) => return resp,
-            };
-            // DeleteOptions carry dryRun in the body.
-            let dry = dry || body_dry_run(&body);
             let items = match select(&shared, &r, &t, &q) {
                 Ok((items, _)) => items,
                 Err(resp) => return resp,
@@ -699,6 +687,19 @@ async fn object_body(
     let mut body = body_of(shared, req).await?;
     namespace_matches(r, t, &mut body)?;
     Ok((body, how))
+}
+
+/// The DeleteOptions of a DELETE (body, else query), and whether it is a dry run (the
+/// query's `dryRun`, or the body's).
+async fn delete_request(
+    shared: &Shared,
+    req: Request<Incoming>,
+    q: &HashMap<String, String>,
+    dry: bool,
+) -> Result<(DeleteParams, bool), Response<Body>> {
+    let body = body_of(shared, req).await?;
+    let params = delete_params(q, &body)?;
+    Ok((params, dry || body_dry_run(&body)))
 }
 
 /// True when DeleteOptions ask for a dry run (`"dryRun": ["All"]`).
