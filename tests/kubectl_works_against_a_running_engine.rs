@@ -404,6 +404,43 @@ spec:
     assert!(err.contains("unknown field \"frobnicate\""), "{err}");
     assert!(e.api::<steady::api::ConfigMap>().get("bad").is_err());
 
+    // kubectl create namespace|configmap|secret send their objects in protobuf.
+    k.ok(&["create", "namespace", "team-x"]);
+    k.ok(&[
+        "create",
+        "configmap",
+        "cfg",
+        "--from-literal=a=b",
+        "-n",
+        "team-x",
+    ]);
+    k.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "--from-literal=password=hunter2",
+    ]);
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "cm",
+            "cfg",
+            "-n",
+            "team-x",
+            "-o",
+            "jsonpath={.data.a}"
+        ]),
+        "b"
+    );
+    assert_eq!(
+        k.ok(&["get", "secret", "creds", "-o", "jsonpath={.data.password}"]),
+        "aHVudGVyMg=="
+    );
+    // Objects with pod templates are not read from protobuf yet: a clear 415.
+    let err = k.err(&["create", "deployment", "web", "--image=busybox"]);
+    assert!(err.contains("application/json"), "{err}");
+
     // The engine's metrics, through the same authenticated endpoint.
     let metrics = k.ok(&["get", "--raw", "/metrics"]);
     assert!(

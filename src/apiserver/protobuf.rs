@@ -1,7 +1,9 @@
 //! The few protobuf bodies kubectl sends whatever the server prefers: client-go's typed
 //! clients (`kubectl drain`, `kubectl delete` of pods by some paths) encode `DeleteOptions`
-//! and `Eviction` in Kubernetes' protobuf envelope. They are read into the JSON form the
-//! handlers take; any other protobuf body is refused with 415, naming JSON.
+//! and `Eviction`, and `kubectl create namespace|configmap|secret` their objects, in
+//! Kubernetes' protobuf envelope. They are read into the JSON form the handlers take (an
+//! object field steady does not read is refused, never dropped); any other protobuf body is
+//! refused with 415, naming JSON.
 //!
 //! The envelope is the 4 bytes `k8s\0` then a `runtime.Unknown` message: `typeMeta` (1:
 //! `apiVersion` 1, `kind` 2), `raw` (2: the object's own message). Fields as in
@@ -124,6 +126,120 @@ fn eviction(b: &[u8]) -> Option<Value> {
     Some(e)
 }
 
+/// True for a field that says nothing: zero, empty, or a message of such fields (Go's
+/// generated encoders write every non-pointer field, set or not: an empty `selfLink`, a zero
+/// `creationTimestamp`).
+fn is_unset(f: &Field<'_>) -> bool {
+    match f {
+        Field::Varint(v) => *v == 0,
+        Field::Bytes(b) => {
+            b.is_empty()
+                || fields(b).is_some_and(|fs| !fs.is_empty() && fs.iter().all(|(_, g)| is_unset(g)))
+        }
+    }
+}
+
+/// A `map<string, string>` entry (`key` 1, `value` 2); `bytes` values come back base64.
+fn map_entry(b: &[u8], bytes: bool) -> Result<(String, String), String> {
+    let (mut k, mut v) = (String::new(), String::new());
+    for (n, f) in fields(b).ok_or("malformed map entry")? {
+        match (n, &f) {
+            (1, _) => k = text(&f).ok_or("malformed map key")?,
+            (2, Field::Bytes(raw)) if bytes => v = crate::api::base64::encode(raw),
+            (2, _) => v = text(&f).ok_or("malformed map value")?,
+            _ => return Err(format!("map entry field {n}")),
+        }
+    }
+    Ok((k, v))
+}
+
+fn insert_entry(
+    o: &mut Map<String, Value>,
+    key: &str,
+    b: &[u8],
+    bytes: bool,
+) -> Result<(), String> {
+    let (k, v) = map_entry(b, bytes)?;
+    o.entry(key)
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .ok_or("not a map")?
+        .insert(k, json!(v));
+    Ok(())
+}
+
+/// ObjectMeta as clients set it on create: name, generateName, namespace, labels,
+/// annotations, finalizers. Any other field is refused (never dropped unread).
+fn object_meta(b: &[u8]) -> Result<Value, String> {
+    let mut m = Map::new();
+    for (n, f) in fields(b).ok_or("malformed metadata")? {
+        let s = || text(&f).ok_or(format!("metadata field {n}"));
+        match (n, &f) {
+            // Go writes every string field, set or not.
+            _ if is_unset(&f) => {}
+            (1, _) => {
+                m.insert("name".into(), json!(s()?));
+            }
+            (2, _) => {
+                m.insert("generateName".into(), json!(s()?));
+            }
+            (3, _) => {
+                m.insert("namespace".into(), json!(s()?));
+            }
+            (11, Field::Bytes(e)) => insert_entry(&mut m, "labels", e, false)?,
+            (12, Field::Bytes(e)) => insert_entry(&mut m, "annotations", e, false)?,
+            (14, _) => {
+                m.entry("finalizers")
+                    .or_insert_with(|| json!([]))
+                    .as_array_mut()
+                    .ok_or("finalizers")?
+                    .push(json!(s()?));
+            }
+            _ => return Err(format!("metadata field {n} is not read from protobuf")),
+        }
+    }
+    Ok(Value::Object(m))
+}
+
+/// The simple core/v1 objects `kubectl create namespace|configmap|secret` send in protobuf.
+fn core_object(kind: &str, b: &[u8]) -> Result<Value, String> {
+    let mut o = Map::new();
+    o.insert("apiVersion".into(), json!("v1"));
+    o.insert("kind".into(), json!(kind));
+    for (n, f) in fields(b).ok_or("malformed object")? {
+        match (kind, n, &f) {
+            (_, 1, Field::Bytes(m)) => {
+                o.insert("metadata".into(), object_meta(m)?);
+            }
+            ("Namespace", 2, Field::Bytes(spec)) => {
+                let mut finalizers = Vec::new();
+                for (m, g) in fields(spec).ok_or("malformed spec")? {
+                    match m {
+                        1 => finalizers.push(json!(text(&g).ok_or("finalizer")?)),
+                        _ => return Err(format!("Namespace spec field {m}")),
+                    }
+                }
+                o.insert("spec".into(), json!({"finalizers": finalizers}));
+            }
+            // A status on create is dropped by the store, as by kube-apiserver.
+            ("Namespace", 3, _) => {}
+            ("ConfigMap", 2, Field::Bytes(e)) => insert_entry(&mut o, "data", e, false)?,
+            ("ConfigMap", 3, Field::Bytes(e)) => insert_entry(&mut o, "binaryData", e, true)?,
+            ("ConfigMap", 4, Field::Varint(v)) | ("Secret", 5, Field::Varint(v)) => {
+                o.insert("immutable".into(), json!(*v != 0));
+            }
+            ("Secret", 2, Field::Bytes(e)) => insert_entry(&mut o, "data", e, true)?,
+            ("Secret", 3, _) => {
+                o.insert("type".into(), json!(text(&f).ok_or("type")?));
+            }
+            ("Secret", 4, Field::Bytes(e)) => insert_entry(&mut o, "stringData", e, false)?,
+            _ if is_unset(&f) => {}
+            _ => return Err(format!("{kind} field {n} is not read from protobuf")),
+        }
+    }
+    Ok(Value::Object(o))
+}
+
 /// The JSON form of a protobuf body, for the kinds kubectl sends that way; `Err` names
 /// what could not be read.
 pub fn decode(body: &[u8]) -> Result<Value, String> {
@@ -148,6 +264,11 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
     let value = match kind.as_str() {
         "DeleteOptions" => delete_options(raw),
         "Eviction" => eviction(raw),
+        "Namespace" | "ConfigMap" | "Secret" => {
+            return core_object(&kind, raw).map_err(|e| {
+                format!("{e}: send the object as application/json (kubectl apply -f)")
+            })
+        }
         other => {
             return Err(format!(
                 "{other} in protobuf: accepted media types include application/json"
@@ -195,5 +316,45 @@ mod tests {
             .contains("application/json"));
         assert!(decode(b"{}").is_err());
         assert!(decode(&envelope("DeleteOptions", &[0x12, 0x40])).is_err());
+    }
+
+    #[test]
+    fn created_namespaces_config_maps_and_secrets_read_as_json() {
+        let meta = [
+            field(1, b"team-a"),
+            field(11, &[field(1, b"tier"), field(2, b"front")].concat()),
+        ]
+        .concat();
+        let ns = decode(&envelope("Namespace", &field(1, &meta))).unwrap();
+        assert_eq!(
+            ns,
+            json!({"apiVersion": "v1", "kind": "Namespace",
+                   "metadata": {"name": "team-a", "labels": {"tier": "front"}}})
+        );
+        let cm = [
+            field(1, &field(1, b"settings")),
+            field(2, &[field(1, b"color"), field(2, b"blue")].concat()),
+        ]
+        .concat();
+        let cm = decode(&envelope("ConfigMap", &cm)).unwrap();
+        assert_eq!(cm["data"], json!({"color": "blue"}));
+        let secret = [
+            field(1, &field(1, b"creds")),
+            field(2, &[field(1, b"password"), field(2, b"hunter2")].concat()),
+            field(3, b"Opaque"),
+        ]
+        .concat();
+        let secret = decode(&envelope("Secret", &secret)).unwrap();
+        assert_eq!(secret["data"]["password"], "aHVudGVyMg==");
+        assert_eq!(secret["type"], "Opaque");
+        // What Go writes for fields left unset (an empty selfLink, a zero creationTimestamp)
+        // says nothing; a metadata field steady does not read (ownerReferences, 13) that is
+        // set is refused, not dropped.
+        let unset = [field(1, b"n"), field(4, b""), field(8, &[0x08, 0, 0x10, 0])].concat();
+        assert!(decode(&envelope("ConfigMap", &field(1, &unset))).is_ok());
+        let owned = field(1, &field(13, b"x"));
+        assert!(decode(&envelope("ConfigMap", &owned))
+            .unwrap_err()
+            .contains("metadata field 13"));
     }
 }
