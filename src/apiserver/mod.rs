@@ -387,3 +387,63 @@ mod tests {
         assert!(ApiServer::start(&e, c).is_err());
     }
 }
+
+#[cfg(test)]
+mod connection_tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Instant;
+
+    fn server(e: &Engine) -> ApiServer {
+        let mut c = ApiServerConfig::new("127.0.0.1:0".parse().unwrap());
+        c.tls = Tls::Disabled;
+        c.token = Some("connection-test-token-0123".into());
+        c.header_timeout = Duration::from_millis(300);
+        ApiServer::start(e, c).unwrap()
+    }
+
+    /// Reads until the server closes the connection; the time that took.
+    fn closed_within(s: &mut TcpStream, limit: Duration) -> Duration {
+        s.set_read_timeout(Some(limit)).unwrap();
+        let t0 = Instant::now();
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => return t0.elapsed(),
+                Ok(_) => continue,
+                Err(e) => panic!("not closed within {limit:?}: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn silent_slow_and_idle_connections_are_closed() {
+        let e = Engine::builder().local_node(false).build().unwrap();
+        let api = server(&e);
+        // Silent: connects and sends nothing; meanwhile another client is served.
+        let mut s = TcpStream::connect(api.local_addr()).unwrap();
+        let mut other = TcpStream::connect(api.local_addr()).unwrap();
+        other
+            .write_all(b"GET /version HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut head = [0u8; 12];
+        other.read_exact(&mut head).unwrap();
+        assert_eq!(
+            &head, b"HTTP/1.1 401",
+            "answered while the silent one waits"
+        );
+        closed_within(&mut s, Duration::from_secs(10));
+        // Slow: half a request line, then nothing.
+        let mut s = TcpStream::connect(api.local_addr()).unwrap();
+        s.write_all(b"GET /version HT").unwrap();
+        closed_within(&mut s, Duration::from_secs(10));
+        // Idle after a request: a whole exchange, then nothing.
+        let mut s = TcpStream::connect(api.local_addr()).unwrap();
+        s.write_all(
+            b"GET /version HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer connection-test-token-0123\r\n\r\n",
+        )
+        .unwrap();
+        closed_within(&mut s, Duration::from_secs(10));
+    }
+}
