@@ -446,4 +446,27 @@ mod connection_tests {
         .unwrap();
         closed_within(&mut s, Duration::from_secs(10));
     }
+
+    #[test]
+    fn a_body_over_the_object_size_limit_is_refused_with_413() {
+        let e = Engine::builder()
+            .local_node(false)
+            .max_object_bytes(1024)
+            .build()
+            .unwrap();
+        let api = server(&e);
+        let mut s = TcpStream::connect(api.local_addr()).unwrap();
+        let body = vec![b' '; 100 * 1024];
+        let head = format!(
+            "POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\n\
+             Authorization: Bearer connection-test-token-0123\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        let _ = s.write_all(&body);
+        let mut status = [0u8; 12];
+        s.read_exact(&mut status).unwrap();
+        assert_eq!(&status, b"HTTP/1.1 413");
+    }
 }
