@@ -469,4 +469,46 @@ mod connection_tests {
         s.read_exact(&mut status).unwrap();
         assert_eq!(&status, b"HTTP/1.1 413");
     }
+
+    #[test]
+    fn a_watch_from_a_revision_history_no_longer_has_ends_with_410_gone() {
+        let e = Engine::builder()
+            .local_node(false)
+            .history_limit(2)
+            .build()
+            .unwrap();
+        let cms = e.dynamic("v1", "ConfigMap").unwrap();
+        let since = e.store().revision();
+        for i in 0..5 {
+            cms.create(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": format!("c{i}")}}))
+                .unwrap();
+        }
+        let api = server(&e);
+        let mut s = TcpStream::connect(api.local_addr()).unwrap();
+        write!(
+            s,
+            "GET /api/v1/namespaces/default/configmaps?watch=1&resourceVersion={since} HTTP/1.1\r\n\
+             Host: x\r\nAuthorization: Bearer connection-test-token-0123\r\n\r\n"
+        )
+        .unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&got).contains("\"code\":410") {
+            let n = s.read(&mut buf).expect("the ERROR event arrives");
+            assert!(
+                n > 0,
+                "closed before the ERROR event: {}",
+                String::from_utf8_lossy(&got)
+            );
+            got.extend_from_slice(&buf[..n]);
+        }
+        let text = String::from_utf8_lossy(&got);
+        assert!(
+            text.contains("\"type\":\"ERROR\"") && text.contains("\"reason\":\"Expired\""),
+            "{text}"
+        );
+        assert!(text.contains("too old resource version"), "{text}");
+    }
 }
