@@ -125,7 +125,9 @@ fn rss_bytes() -> usize {
 
 fn bytes_per_pod(out: &Out) {
     const N: usize = 100_000;
+    // The store alone: no controller acts on the bench's pods (whose nodes do not exist).
     let e = Engine::builder()
+        .builtin_controllers(false)
         .local_node(false)
         .without_scheduler()
         .build()
@@ -155,7 +157,9 @@ fn updates(out: &Out, threads: usize) {
     const PODS: usize = 10_000;
     const BATCH: usize = 10_000;
     const BATCHES: usize = 40;
+    // The store alone: no controller acts on the bench's pods (whose nodes do not exist).
     let e = Engine::builder()
+        .builtin_controllers(false)
         .local_node(false)
         .without_scheduler()
         .build()
@@ -200,7 +204,13 @@ fn updates(out: &Out, threads: usize) {
                         let batch: Vec<Pod> = (0..BATCH)
                             .map(|j| {
                                 let idx = (j * threads + t) % PODS;
-                                let mut p = pod(idx, "web");
+                                // The stored pod (with what admission added at create: a
+                                // pod's spec is fixed), changed in metadata only.
+                                let mut p = match api.get(&pod(idx, "web").metadata.name) {
+                                    Ok(stored) => (*stored).clone(),
+                                    Err(_) => pod(idx, "web"),
+                                };
+                                p.metadata.resource_version = None;
                                 seq += 1;
                                 p.metadata.annotations.insert("seq".into(), seq.to_string());
                                 p
@@ -251,7 +261,9 @@ fn updates(out: &Out, threads: usize) {
 
 fn reads(out: &Out) {
     const N: usize = 100_000;
+    // The store alone: no controller acts on the bench's pods (whose nodes do not exist).
     let e = Engine::builder()
+        .builtin_controllers(false)
         .local_node(false)
         .without_scheduler()
         .build()
@@ -377,7 +389,9 @@ fn watch_latency(out: &Out, watchers: usize) {
     }
 
     // steady: the writer stamps the time just before the update; watchers read it back.
+    // The store alone: no controller acts on the bench's pods (whose nodes do not exist).
     let e = Engine::builder()
+        .builtin_controllers(false)
         .local_node(false)
         .without_scheduler()
         .build()
@@ -407,8 +421,11 @@ fn watch_latency(out: &Out, watchers: usize) {
         }));
     }
     let mut next = Instant::now();
+    // The stored pod (a pod's spec is fixed once admission completed it), metadata changed.
+    let mut stored = (*api.get(&pod(0, "web").metadata.name).unwrap()).clone();
+    stored.metadata.resource_version = None;
     for i in 0..samples {
-        let mut p = pod(0, "web");
+        let mut p = stored.clone();
         p.metadata.annotations.insert("seq".into(), i.to_string());
         next += pace;
         spin_until(next);
