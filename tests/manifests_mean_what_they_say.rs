@@ -462,3 +462,26 @@ fn one_apply_may_list_objects_before_the_namespace_and_definition_they_need() {
         .get("t")
         .unwrap();
 }
+
+#[test]
+fn a_kind_defined_again_in_another_version_serves_it_in_the_same_apply() {
+    let e = engine();
+    e.apply(CRONTAB_CRD).unwrap();
+    let crds = e
+        .dynamic("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+        .unwrap();
+    crds.delete("crontabs.stable.example.com", &DeleteParams::default())
+        .unwrap();
+    assert!(e.dynamic("stable.example.com/v1", "CronTab").is_err());
+    e.apply(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
+         metadata: {name: crontabs.stable.example.com}\n\
+         spec: {group: stable.example.com, scope: Namespaced, names: {kind: CronTab, plural: crontabs},\n\
+         \x20 versions: [{name: v2, served: true, storage: true}]}\n---\n\
+         apiVersion: stable.example.com/v2\nkind: CronTab\nmetadata: {name: again}\n",
+    )
+    .unwrap();
+    let tabs = e.dynamic("stable.example.com/v2", "CronTab").unwrap();
+    tabs.get("again").unwrap();
+    assert!(e.dynamic("stable.example.com/v1", "CronTab").is_err());
+}

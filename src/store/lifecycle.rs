@@ -33,8 +33,10 @@ pub(super) const DEFINITION_KIND: &str = "CustomResourceDefinition";
 /// What earlier operations of a transaction bring into being, for the later ones.
 #[derive(Default)]
 pub(super) struct Staged {
-    /// Kind stores of kinds defined by CustomResourceDefinitions created in the transaction.
-    pub(super) kinds: Vec<Arc<KindStore>>,
+    /// Kinds defined by CustomResourceDefinitions written in the transaction, each with the
+    /// kind store its objects go to (a new one, or the one a deleted definition of the same
+    /// kind left).
+    pub(super) kinds: Vec<(Arc<KindInfo>, Arc<KindStore>)>,
     /// Namespaces created in the transaction.
     pub(super) namespaces: Vec<String>,
 }
@@ -43,7 +45,8 @@ impl Staged {
     pub(super) fn kind(&self, api_version: &str, kind: &str) -> Option<&Arc<KindStore>> {
         self.kinds
             .iter()
-            .find(|ks| ks.info.kind == kind && ks.info.serves(api_version))
+            .find(|(info, _)| info.kind == kind && info.serves(api_version))
+            .map(|(_, ks)| ks)
     }
 }
 
@@ -151,17 +154,18 @@ impl super::Store {
                 Some(d) => taken(format!("by CustomResourceDefinition {d:?}")),
                 None => taken(format!("as {:?}", k.api_version)),
             },
-            None if staged.kinds.iter().any(|ks| ks.info.kind == info.kind) => {
+            None if staged.kinds.iter().any(|(k, _)| k.kind == info.kind) => {
                 taken("by another definition in the same transaction".into())
             }
             None => {
                 // A kind defined before (and undefined since) keeps its store, and its watches.
                 let old = self.inner.kinds.read().get(&info.kind).cloned();
+                let info = Arc::new(info);
                 let ks = match old {
                     Some(old) if old.info.namespaced == info.namespaced => old,
-                    _ => Arc::new(self.new_kind_store(Arc::new(info))),
+                    _ => Arc::new(self.new_kind_store(info.clone())),
                 };
-                staged.kinds.push(ks);
+                staged.kinds.push((info, ks));
                 Ok(())
             }
         }
@@ -210,7 +214,7 @@ impl super::Store {
                 }
                 continue;
             }
-            if let Some(ks) = staged.kinds.iter().find(|ks| ks.info.kind == info.kind) {
+            if let Some((_, ks)) = staged.kinds.iter().find(|(k, _)| k.kind == info.kind) {
                 let mut kinds = self.inner.kinds.write();
                 match kinds.get(&info.kind) {
                     // Defined again with the same scope: the old store (and its watches) go on.
