@@ -151,6 +151,11 @@ fn bytes_per_pod(out: &Out) {
     out.emit("store.resident_bytes_per_pod", per_pod, "bytes", None);
 }
 
+/// The custom kind the runtime sections reconcile (steady serves only registered kinds).
+fn widget_kind() -> steady::api::KindInfo {
+    steady::api::KindInfo::dynamic("example.com/v1", "Widget", true)
+}
+
 /// Single- and two-thread updates of existing Pods with one watcher draining, against the
 /// same number of `Arc` inserts into a bare DashMap.
 fn updates(out: &Out, threads: usize) {
@@ -505,7 +510,11 @@ fn runtime_throughput(out: &Out) {
     }
 
     // steady: the objects exist; a controller registered now reconciles each once.
-    let e = Engine::builder().workers(workers).build().unwrap();
+    let e = Engine::builder()
+        .workers(workers)
+        .kind(widget_kind())
+        .build()
+        .unwrap();
     for chunk in (0..N).collect::<Vec<_>>().chunks(1000) {
         e.store()
             .transaction(
@@ -573,6 +582,7 @@ fn runtime_latency(out: &Out) {
     let lat = Arc::new(std::sync::Mutex::new(Vec::with_capacity(SAMPLES)));
     let l = lat.clone();
     let e = Engine::builder()
+        .kind(widget_kind())
         .controller(
             steady::runtime::Controller::new("latency", "example.com/v1", "Widget").build(
                 move |ctx: &steady::runtime::Context| {
