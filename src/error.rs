@@ -62,6 +62,14 @@ fn fmt_named(object: &ObjectRef) -> String {
     }
 }
 
+fn fmt_version(api_version: &str) -> String {
+    if api_version.is_empty() {
+        String::new()
+    } else {
+        format!(" in version {api_version:?}")
+    }
+}
+
 fn fmt_line(line: &Option<usize>) -> String {
     line.map(|l| format!(", line {l}")).unwrap_or_default()
 }
@@ -158,9 +166,10 @@ pub enum Error {
     },
     /// The kind is not served: no built-in has it, and neither engine configuration nor a
     /// CustomResourceDefinition registered it (as kubectl's "no matches for kind").
-    #[error("{}no matches for kind {:?} in version {:?}: steady does not serve it; \
+    #[error("{}no matches for kind {:?}{}: steady does not serve it; \
              register it (EngineBuilder::kind, \"kinds\" in the C/Python engine config) or apply \
-             a CustomResourceDefinition for it first", fmt_named(object), object.kind, api_version)]
+             a CustomResourceDefinition for it first", fmt_named(object), object.kind,
+             fmt_version(api_version))]
     NoMatch {
         /// The object of that kind (its name empty when no object is involved).
         object: ObjectRef,
@@ -232,3 +241,23 @@ impl Error {
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kind_looked_up_by_name_alone_names_no_version() {
+        let by_name = Error::NoMatch {
+            object: ObjectRef::new("CronJob", None, ""),
+            api_version: String::new(),
+        };
+        assert!(by_name
+            .to_string()
+            .starts_with("no matches for kind \"CronJob\": steady does not serve it"));
+        let versioned = Error::no_match("batch/v1", "CronJob");
+        assert!(versioned
+            .to_string()
+            .starts_with("no matches for kind \"CronJob\" in version \"batch/v1\": "));
+    }
+}
