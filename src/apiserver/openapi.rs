@@ -17,14 +17,24 @@ pub fn doc_path(api_version: &str) -> String {
     }
 }
 
-/// `GET /openapi/v3`: the index of documents.
+/// `GET /openapi/v3`: the index of documents. Each URL carries a hash of what its document
+/// says (the kinds and versions served there), so clients keep their cached copy until the
+/// served kinds change, not on every write.
 pub fn root(store: &Store) -> Value {
-    let mut paths = Map::new();
+    use std::hash::{Hash, Hasher};
+    let mut docs: std::collections::BTreeMap<String, std::hash::DefaultHasher> =
+        std::collections::BTreeMap::new();
     for r in resources::all(store) {
-        let p = doc_path(&r.api_version);
-        let url = format!("/openapi/v3/{p}?hash={}", store.revision());
-        paths.insert(p, json!({"serverRelativeURL": url}));
+        let h = docs.entry(doc_path(&r.api_version)).or_default();
+        (&r.info.kind, &r.info.plural, r.info.namespaced).hash(h);
     }
+    let paths: Map<String, Value> = docs
+        .into_iter()
+        .map(|(p, h)| {
+            let url = format!("/openapi/v3/{p}?hash={:016x}", h.finish());
+            (p, json!({"serverRelativeURL": url}))
+        })
+        .collect();
     json!({"paths": paths})
 }
 
@@ -65,4 +75,35 @@ pub fn document(store: &Store, path: &str) -> Option<Value> {
         json!({"openapi": "3.0.0", "info": {"title": "steady", "version": env!("CARGO_PKG_VERSION")},
                "paths": paths, "components": {"schemas": {}}})
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Engine;
+
+    #[test]
+    fn document_urls_change_with_the_kinds_served_not_with_writes() {
+        let e = Engine::builder().local_node(false).build().unwrap();
+        let before = root(e.store());
+        e.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+            .unwrap();
+        assert_eq!(root(e.store()), before, "a write changes no document");
+        e.apply(
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
+             metadata: {name: crontabs.stable.example.com}\n\
+             spec: {group: stable.example.com, scope: Namespaced,\n\
+             \x20 names: {kind: CronTab, plural: crontabs},\n\
+             \x20 versions: [{name: v1, served: true, storage: true}]}\n",
+        )
+        .unwrap();
+        let after = root(e.store());
+        assert_eq!(after["paths"]["api/v1"], before["paths"]["api/v1"]);
+        assert!(after["paths"]["apis/stable.example.com/v1"].is_object());
+        let doc = document(e.store(), "apis/stable.example.com/v1").unwrap();
+        let patch = &doc["paths"]
+            ["/apis/stable.example.com/v1/namespaces/{namespace}/crontabs/{name}"]["patch"];
+        assert_eq!(patch["parameters"][0]["name"], "fieldValidation");
+        assert_eq!(patch["x-kubernetes-group-version-kind"]["kind"], "CronTab");
+    }
 }
