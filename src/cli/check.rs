@@ -216,9 +216,10 @@ fn commandless(file: &str, doc: &Document, label: &str, kind: &str) -> Vec<Probl
 /// Parses, decodes and validates every document of `sources`.
 pub fn check(sources: &[Source]) -> Checked {
     let store = offline_store();
+    let parsed: Vec<_> = sources.iter().map(|s| parse_documents(&s.text)).collect();
     // Definitions first, wherever they are: their kinds serve every document, as in apply.
-    for src in sources {
-        for doc in parse_documents(&src.text).unwrap_or_default() {
+    for docs in parsed.iter().filter_map(|p| p.as_ref().ok()) {
+        for doc in docs {
             if doc.value.get("kind").and_then(|k| k.as_str()) != Some("CustomResourceDefinition") {
                 continue;
             }
@@ -235,8 +236,8 @@ pub fn check(sources: &[Source]) -> Checked {
     let mut out = Checked::default();
     // (kind, namespace, name) -> (file, line, document) of its first appearance.
     let mut seen: HashMap<(String, String, String), (usize, usize, String)> = HashMap::new();
-    for (fi, src) in sources.iter().enumerate() {
-        let docs = match parse_documents(&src.text) {
+    for (fi, (src, parsed)) in sources.iter().zip(parsed).enumerate() {
+        let docs = match parsed {
             Ok(d) => d,
             Err(e) => {
                 out.problems.push(Problem {
