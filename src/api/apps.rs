@@ -227,7 +227,8 @@ crate::impl_resource!(
     spec = [spec, extra],
     status = [status],
     validate = validate_deployment,
-    validate_update = super::immutable::deployment
+    validate_update = super::immutable::deployment,
+    defaults = set_deployment_defaults
 );
 
 /// Admission checks of a [`Deployment`]: the workload checks (selector set and matching the
@@ -1298,7 +1299,7 @@ mod tests {
 /// leaves them out: strategy `RollingUpdate` with `maxSurge` and `maxUnavailable` 25%,
 /// `revisionHistoryLimit` 10 and `progressDeadlineSeconds` 600 (the values the controller
 /// uses for them anyway).
-pub fn set_deployment_defaults(d: &mut Deployment) {
+pub fn set_deployment_defaults(d: &mut Deployment, _creating: bool) {
     let s = &mut d.spec;
     let strategy = s.strategy.get_or_insert_with(Default::default);
     let kind = strategy.type_.get_or_insert_with(|| "RollingUpdate".into());
@@ -1320,7 +1321,7 @@ mod default_tests {
     #[test]
     fn a_deployment_gets_kube_apiservers_rollout_defaults_and_keeps_its_own() {
         let mut d = Deployment::default();
-        set_deployment_defaults(&mut d);
+        set_deployment_defaults(&mut d, true);
         let s = &d.spec;
         let strategy = s.strategy.as_ref().unwrap();
         assert_eq!(strategy.type_.as_deref(), Some("RollingUpdate"));
@@ -1338,7 +1339,7 @@ mod default_tests {
             ..Default::default()
         });
         own.spec.revision_history_limit = Some(2);
-        set_deployment_defaults(&mut own);
+        set_deployment_defaults(&mut own, true);
         assert!(own.spec.strategy.as_ref().unwrap().rolling_update.is_none());
         assert_eq!(own.spec.revision_history_limit, Some(2));
     }

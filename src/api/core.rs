@@ -187,8 +187,20 @@ crate::impl_resource!(
     spec = [spec, extra],
     status = [status],
     validate = validate_pod,
-    validate_update = super::immutable::pod
+    validate_update = super::immutable::pod,
+    defaults = set_pod_defaults
 );
+
+/// A new pod is `Pending` until whatever runs it says otherwise, as kube-apiserver's pod
+/// strategy makes it (so a pod no node has taken yet shows a phase).
+pub fn set_pod_defaults(pod: &mut Pod, creating: bool) {
+    if creating {
+        pod.status
+            .get_or_insert_with(Default::default)
+            .phase
+            .get_or_insert_with(|| "Pending".to_string());
+    }
+}
 
 /// Admission checks of a [`Pod`]: those of its [`PodSpec`].
 pub fn validate_pod(pod: &Pod, errors: &mut Vec<FieldError>) {

@@ -60,6 +60,12 @@ pub trait Object: Send + Sync + fmt::Debug + 'static {
     fn validate_update(&self, old: &dyn Object, errors: &mut Vec<FieldError>) {
         let _ = (old, errors);
     }
+    /// Fills in the defaults kube-apiserver gives the kind where the object leaves them out
+    /// (on every create and update; `creating` for what only a new object gets, such as a
+    /// pod's `Pending` phase). Runs before admission hooks and validation.
+    fn set_defaults(&mut self, creating: bool) {
+        let _ = creating;
+    }
     /// For downcasting a borrowed object.
     fn as_any(&self) -> &dyn Any;
     /// For downcasting a mutably borrowed object (admission hooks that change typed kinds).
@@ -164,7 +170,8 @@ tag_impls!(Kind, KIND);
 /// `generation`; `status` lists the fields owned by the status subresource. Optional
 /// `validate = path` names a `fn(&Self, &mut Vec<FieldError>)` run on every write of a changed
 /// spec, and `validate_update = path` a `fn(&Self, &Self /* stored */, &mut Vec<FieldError>)`
-/// run on updates (immutable fields).
+/// run on updates (immutable fields), and `defaults = path` a `fn(&mut Self, creating: bool)`
+/// filling in what the object leaves out (see [`Object::set_defaults`]).
 ///
 /// ```
 /// use serde::{Deserialize, Serialize};
@@ -197,7 +204,8 @@ tag_impls!(Kind, KIND);
 macro_rules! impl_resource {
     ($ty:ty, api_version = $av:literal, kind = $kind:literal, plural = $plural:literal,
      namespaced = $ns:literal, spec = [$($spec:ident),*], status = [$($status:ident),*]
-     $(, validate = $validate:path)? $(, validate_update = $validate_update:path)?) => {
+     $(, validate = $validate:path)? $(, validate_update = $validate_update:path)?
+     $(, defaults = $defaults:path)?) => {
         impl $crate::api::Resource for $ty {
             const API_VERSION: &'static str = $av;
             const KIND: &'static str = $kind;
@@ -275,6 +283,11 @@ macro_rules! impl_resource {
                 if let Some(old) = old.as_any().downcast_ref::<Self>() {
                     $validate_update(self, old, errors)
                 }
+            }
+            )?
+            $(
+            fn set_defaults(&mut self, creating: bool) {
+                $defaults(self, creating)
             }
             )?
             fn as_any(&self) -> &dyn ::std::any::Any {

@@ -245,32 +245,6 @@ impl EngineBuilder {
                 Some(p.spec.termination_grace_period_seconds.unwrap_or(30))
             }),
         );
-        // As kube-apiserver's pod strategy: a new pod is Pending until whatever runs it says
-        // otherwise (so `kubectl get pods` shows a phase for a pod no node has taken yet).
-        store.add_mutating_hook("PodPending", Some("Pod"), |op, obj, _| {
-            if op == crate::store::Operation::Create {
-                if let Some(pod) = obj.as_any_mut().downcast_mut::<Pod>() {
-                    pod.status
-                        .get_or_insert_with(Default::default)
-                        .phase
-                        .get_or_insert_with(|| "Pending".to_string());
-                }
-            }
-            Ok(())
-        });
-        // kube-apiserver's defaults for a Deployment's rollout settings, so every reader (and
-        // `kubectl describe`) sees what the controller does.
-        store.add_mutating_hook("DeploymentDefaults", Some("Deployment"), |op, obj, _| {
-            if matches!(
-                op,
-                crate::store::Operation::Create | crate::store::Operation::Update
-            ) {
-                if let Some(d) = obj.as_any_mut().downcast_mut::<crate::api::Deployment>() {
-                    crate::api::set_deployment_defaults(d);
-                }
-            }
-            Ok(())
-        });
         node_lifecycle::register_default_tolerations(
             &store,
             self.node_lifecycle.default_toleration_seconds,

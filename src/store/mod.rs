@@ -1101,6 +1101,7 @@ impl Store {
             m.deletion_grace_period_seconds = None;
         }
         o.clear_status();
+        o.set_defaults(true);
         self.admit(info, Operation::Create, o, None)?;
         self.validate_in(info, o)?;
         let size = self.check_size(info, o, None)?;
@@ -1146,6 +1147,7 @@ impl Store {
             m.generation = c.generation;
             m.resource_version = c.resource_version.clone();
         }
+        o.set_defaults(false);
         self.admit(info, Operation::Update, o, Some(cur.as_ref()))?;
         let spec_same = o.spec_eq(cur.as_ref());
         if c.deletion_timestamp.is_some() {
