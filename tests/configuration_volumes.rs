@@ -16,17 +16,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use steady::api::Pod;
 use steady::clock::ManualClock;
-use steady::node::{KubeletConfig, NodeConfig, WorkerContext};
+use steady::node::{KubeletConfig, WorkerContext};
 use steady::store::DeleteParams;
 use steady::Engine;
 
-const NODE: &str = "local-1";
+const NODE: &str = common::LOCAL_NODE;
 
 fn engine(clock: &Arc<ManualClock>, data_dir: &Path) -> Engine {
-    Engine::builder()
-        .clock(clock.clone())
-        .local_node(false)
-        .node(NodeConfig::local_named(NODE))
+    common::on_local_node(clock)
         .kubelet(KubeletConfig {
             data_dir: Some(data_dir.to_path_buf()),
             ..Default::default()

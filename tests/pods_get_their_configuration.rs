@@ -17,15 +17,10 @@ use steady::clock::ManualClock;
 use steady::node::{NodeConfig, WorkerContext};
 use steady::Engine;
 
-const NODE: &str = "local-1";
+const NODE: &str = common::LOCAL_NODE;
 
 fn engine(clock: &Arc<ManualClock>) -> Engine {
-    Engine::builder()
-        .clock(clock.clone())
-        .local_node(false)
-        .node(NodeConfig::local_named(NODE))
-        .build()
-        .unwrap()
+    common::on_local_node(clock).build().unwrap()
 }
 
 fn get(e: &Engine, name: &str) -> Option<Arc<Pod>> {

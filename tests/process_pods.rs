@@ -11,19 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 use steady::api::Pod;
 use steady::clock::ManualClock;
-use steady::node::NodeConfig;
 use steady::store::DeleteParams;
 use steady::Engine;
 
-const NODE: &str = "local-1";
+const NODE: &str = common::LOCAL_NODE;
 
 fn engine(clock: &Arc<ManualClock>) -> Engine {
-    Engine::builder()
-        .clock(clock.clone())
-        .local_node(false)
-        .node(NodeConfig::local_named(NODE))
-        .build()
-        .unwrap()
+    common::on_local_node(clock).build().unwrap()
 }
 
 fn apply(e: &Engine, name: &str, container: serde_json::Value, spec: serde_json::Value) {

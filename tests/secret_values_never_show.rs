@@ -14,10 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use steady::api::{Event, Object, Pod, Secret};
 use steady::clock::ManualClock;
-use steady::node::{KubeletConfig, NodeConfig, WorkerContext};
-use steady::Engine;
+use steady::node::{KubeletConfig, WorkerContext};
 
-const NODE: &str = "local-1";
+const NODE: &str = common::LOCAL_NODE;
 const VALUE: &str = "pa55-w0rd-never-shown";
 const BAD_VALUE: &str = "bm90LWEtdmFsaWQtYmFzZTY0!!";
 
@@ -65,10 +64,7 @@ fn secret_values_are_absent_from_logs_events_statuses_errors_and_debug() {
     log::set_max_level(log::LevelFilter::Trace);
     let clock = Arc::new(ManualClock::default());
     let dir = std::env::temp_dir().join(format!("steady-test-{}-secrets", std::process::id()));
-    let e = Engine::builder()
-        .clock(clock.clone())
-        .local_node(false)
-        .node(NodeConfig::local_named(NODE))
+    let e = common::on_local_node(&clock)
         .kubelet(KubeletConfig {
             data_dir: Some(dir.clone()),
             ..Default::default()

@@ -12,16 +12,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use steady::api::{Event, Pod};
 use steady::clock::ManualClock;
-use steady::node::{KubeletConfig, NodeConfig};
+use steady::node::KubeletConfig;
 use steady::Engine;
 
-const NODE: &str = "local-1";
+const NODE: &str = common::LOCAL_NODE;
 
 fn engine(clock: &Arc<ManualClock>, mount_namespaces: bool) -> Engine {
-    Engine::builder()
-        .clock(clock.clone())
-        .local_node(false)
-        .node(NodeConfig::local_named(NODE))
+    common::on_local_node(clock)
         .kubelet(KubeletConfig {
             mount_namespaces,
             ..Default::default()

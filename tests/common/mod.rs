@@ -8,6 +8,18 @@ use steady::api::{DynamicObject, KindInfo, Object};
 use steady::client::DynamicApi;
 use steady::Engine;
 
+/// The node of [`on_local_node`].
+pub const LOCAL_NODE: &str = "local-1";
+
+/// A builder on `clock` with one local node, [`LOCAL_NODE`], running real processes and
+/// in-process workers (instead of the default node named after the host).
+pub fn on_local_node(clock: &std::sync::Arc<steady::clock::ManualClock>) -> steady::EngineBuilder {
+    Engine::builder()
+        .clock(clock.clone())
+        .local_node(false)
+        .node(steady::node::NodeConfig::local_named(LOCAL_NODE))
+}
+
 /// The custom kinds the tests use (example.com/v1, namespaced).
 pub const TEST_KINDS: [&str; 4] = ["Counter", "Widget", "Gadget", "Gizmo"];
 
