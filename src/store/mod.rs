@@ -507,8 +507,16 @@ impl Store {
         if obj.kind().is_empty() {
             return Err(Error::invalid(obj_ref_any(obj), "kind", "kind is required"));
         }
-        // The registry decides what is served (a removed definition's kind store may linger
-        // while it still holds objects); the kind store is looked up after.
+        // The write path's common case: a kind that no definition registered (built-in or
+        // configured) is never unregistered, so its kind store alone says it is served.
+        if let Some(ks) = self.inner.kinds.read().get(obj.kind()) {
+            if ks.info.definition.is_none() && ks.info.serves(obj.api_version()) {
+                return Ok(ks.clone());
+            }
+        }
+        // For a defined kind the registry decides (a removed definition's kind store may
+        // linger while it still holds objects, and a new definition may serve other
+        // versions); the kind store is looked up after.
         if self
             .inner
             .registry
