@@ -1,6 +1,6 @@
 //! `DynamicApi`: any kind by name, objects as [`DynamicObject`]s.
 
-use super::{apply_value, patch_object, ApplyAction, PatchType};
+use super::{apply_value, modify_object, patch_object, ApplyAction, PatchType};
 use crate::api::{DynamicObject, KindInfo, Object};
 use crate::error::{Error, ObjectRef, Result};
 use crate::store::{DeleteParams, Deleted, ListParams, Store, Watch, WatchParams};
@@ -142,6 +142,44 @@ impl DynamicApi {
             patch,
             status,
             |v| self.decode(v),
+        )
+        .map(to_dynamic)
+    }
+
+    /// Changes the object named `name` as one compare-and-swap: `modify` gets the stored
+    /// object as JSON and returns the object to write (spec and metadata, or only the status
+    /// with `status`). When another writer changed the object in between, it is read again
+    /// and `modify` called again, so `modify` must depend only on what it is given. An error
+    /// from `modify` ends the attempt with nothing written.
+    ///
+    /// ```
+    /// # use steady::api::Object;
+    /// # let engine = steady::Engine::builder().build().unwrap();
+    /// engine.apply("{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"c\"}}").unwrap();
+    /// let api = engine.dynamic("v1", "ConfigMap").unwrap().namespace("default");
+    /// let c = api
+    ///     .modify("c", false, |cur| {
+    ///         let mut next = cur.clone();
+    ///         next["data"] = serde_json::json!({"count": "1"});
+    ///         Ok(next)
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(c.to_value()["data"]["count"], "1");
+    /// ```
+    pub fn modify(
+        &self,
+        name: &str,
+        status: bool,
+        modify: impl FnMut(&Value) -> Result<Value>,
+    ) -> Result<Arc<DynamicObject>> {
+        modify_object(
+            &self.store,
+            &self.info.kind,
+            self.ns(),
+            name,
+            status,
+            |v| self.decode(v),
+            modify,
         )
         .map(to_dynamic)
     }

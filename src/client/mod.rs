@@ -172,16 +172,36 @@ pub(crate) fn patch_object(
     status: bool,
     decode: impl Fn(Value) -> Result<Arc<dyn Object>>,
 ) -> Result<Arc<dyn Object>> {
-    loop {
-        let cur = store.get(kind, namespace, name)?;
-        let mut v = cur.to_value();
+    modify_object(store, kind, namespace, name, status, decode, |cur| {
+        let mut v = cur.clone();
         how.apply(&mut v, patch).map_err(|e| {
             Error::invalid(
-                ObjectRef::new(kind, cur.meta().namespace.as_deref(), name),
+                ObjectRef::new(kind, namespace, name),
                 "",
                 format!("the patch cannot be applied: {e}"),
             )
         })?;
+        Ok(v)
+    })
+}
+
+/// Read, modify, write as one atomic step: `modify` gets the stored object as JSON and
+/// returns the object to write, which is decoded and written with a compare-and-swap
+/// against the resourceVersion that was read. When another writer got there first, the
+/// object is read again and `modify` called again, so it must be a function of what it is
+/// given (kube-apiserver's "guaranteed update").
+pub(crate) fn modify_object(
+    store: &Store,
+    kind: &str,
+    namespace: Option<&str>,
+    name: &str,
+    status: bool,
+    decode: impl Fn(Value) -> Result<Arc<dyn Object>>,
+    mut modify: impl FnMut(&Value) -> Result<Value>,
+) -> Result<Arc<dyn Object>> {
+    loop {
+        let cur = store.get(kind, namespace, name)?;
+        let mut v = modify(&cur.to_value())?;
         if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
             m.insert(
                 "resourceVersion".into(),

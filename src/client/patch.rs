@@ -62,8 +62,9 @@ fn retain_keys(path: &[&str]) -> bool {
     )
 }
 
-/// True for the lists of scalars that are merged as sets (`patchStrategy: merge`).
-fn primitive_merge(path: &[&str]) -> bool {
+/// True for the lists of scalars that are merged as sets (`patchStrategy: merge`), by the
+/// path of field names from the object's root.
+pub fn is_set_list(path: &[&str]) -> bool {
     matches!(path, ["metadata", "finalizers"])
 }
 
@@ -171,7 +172,7 @@ fn apply_map(target: &mut Value, patch: &Value, path: &mut Vec<String>) -> Resul
 
 fn apply_list(slot: &mut Value, items: &[Value], path: &mut Vec<String>) -> Result<(), String> {
     let names: Vec<&str> = path.iter().map(String::as_str).collect();
-    if primitive_merge(&names) {
+    if is_set_list(&names) {
         let mut list = slot.as_array().cloned().unwrap_or_default();
         for v in items {
             if !list.contains(v) {
@@ -308,7 +309,7 @@ fn merge3(
             let names: Vec<&str> = path.iter().map(String::as_str).collect();
             let live_list = live.and_then(Value::as_array);
             let last_list = last.and_then(Value::as_array);
-            if primitive_merge(&names) {
+            if is_set_list(&names) {
                 let mut out: Vec<Value> = live_list
                     .into_iter()
                     .flatten()
