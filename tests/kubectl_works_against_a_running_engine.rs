@@ -359,6 +359,105 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Server-side apply as kube-apiserver does it: every write records its field manager in
+/// `managedFields`; an apply conflicts on a field another manager changed, takes it with
+/// `--force-conflicts`, and drops what it stopped applying unless someone else owns it.
+#[test]
+fn kubectl_applies_on_the_server_with_field_ownership() {
+    const SSA: &str = r"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ssa, labels: {app: ssa, tier: front}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: ssa}}
+  template:
+    metadata: {labels: {app: ssa}}
+    spec:
+      containers: [{name: main, image: busybox, command: [sleep, '600']}]
+";
+    let dir = scratch("ssa");
+    let (_e, k) = serve(&dir);
+    let file = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let first = file("ssa.yaml", SSA);
+    let out = k.ok(&["apply", "--server-side", "-f", &first]);
+    assert_eq!(out.trim(), "deployment.apps/ssa serverside-applied");
+    let managers = || {
+        k.ok(&[
+            "get",
+            "deploy",
+            "ssa",
+            "-o",
+            r#"jsonpath={range .metadata.managedFields[*]}{.manager}/{.operation}/{.subresource} {end}"#,
+        ])
+    };
+    assert_eq!(managers().trim(), "kubectl/Apply/");
+
+    // kubectl scale writes spec.replicas through the scale subresource: the field changes
+    // hands, and an apply that still says 2 conflicts with it.
+    k.ok(&["scale", "deploy", "ssa", "--replicas=3"]);
+    assert_eq!(managers().trim(), "kubectl/Apply/ kubectl/Update/scale");
+    let one = file("one.yaml", &SSA.replace("replicas: 2", "replicas: 1"));
+    let err = k.err(&["apply", "--server-side", "-f", &one]);
+    assert!(
+        err.contains(
+            r#"Apply failed with 1 conflict: conflict with "kubectl" with subresource "scale" using apps/v1: .spec.replicas"#
+        ),
+        "{err}"
+    );
+    // The same value is shared, not a conflict; forced, the field is the applier's again.
+    k.ok(&[
+        "apply",
+        "--server-side",
+        "-f",
+        &file("three.yaml", &SSA.replace("replicas: 2", "replicas: 3")),
+    ]);
+    k.ok(&["apply", "--server-side", "--force-conflicts", "-f", &one]);
+    let replicas = k.ok(&["get", "deploy", "ssa", "-o", "jsonpath={.spec.replicas}"]);
+    assert_eq!(replicas, "1");
+    assert_eq!(managers().trim(), "kubectl/Apply/");
+
+    // A label the apply no longer names goes; one another manager set stays. The server's
+    // dry run (`kubectl diff --server-side`) shows it first, without writing.
+    k.ok(&["label", "deploy", "ssa", "owner=ops"]);
+    let untiered = file(
+        "untiered.yaml",
+        &SSA.replace(", tier: front", "")
+            .replace("replicas: 2", "replicas: 1"),
+    );
+    let diff = k.run(&["diff", "--server-side", "-f", &untiered]);
+    let diff_out = String::from_utf8_lossy(&diff.stdout);
+    assert_eq!(diff.status.code(), Some(1), "kubectl diff: {diff_out}");
+    assert!(diff_out.contains("-    tier: front"), "{diff_out}");
+    assert!(!diff_out.contains("-    owner: ops"), "{diff_out}");
+    k.ok(&["apply", "--server-side", "-f", &untiered]);
+    let labels = k.ok(&["get", "deploy", "ssa", "-o", "jsonpath={.metadata.labels}"]);
+    assert_eq!(labels, r#"{"app":"ssa","owner":"ops"}"#);
+
+    // A custom field manager, and an apply of a field the applier does not own over an
+    // object someone else changed: the manager is named by what `--field-manager` says.
+    let err = k.err(&["apply", "--server-side", "--field-manager=ci", "-f", &first]);
+    assert!(
+        err.contains(r#"conflict with "kubectl""#) && err.contains(".spec.replicas"),
+        "{err}"
+    );
+    let yaml = k.ok(&[
+        "get",
+        "deploy",
+        "ssa",
+        "--show-managed-fields",
+        "-o",
+        "yaml",
+    ]);
+    assert!(
+        yaml.contains("fieldsType: FieldsV1") && yaml.contains("f:owner: {}"),
+        "{yaml}"
+    );
+}
+
 #[test]
 fn kubectl_serves_a_crd_s_kind_validates_strictly_and_needs_the_token() {
     let dir = scratch("crd");

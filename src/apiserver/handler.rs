@@ -4,6 +4,7 @@
 //! `[namespaces/<ns>/]<resource>[/<name>[/<subresource>]]`. Every verb goes through the
 //! dynamic client API, exactly as an in-process caller's would.
 
+use super::managed::{self, Lists, Part, Writer};
 use super::resources::{self, Resource};
 use super::status::{failure, of_error};
 use super::{constant_time_eq, metrics_api, openapi, table, Body, Shared};
@@ -283,11 +284,14 @@ fn discovery(store: &crate::store::Store, api_version: &str) -> Response<Body> {
 }
 
 async fn body_of(shared: &Shared, req: Request<Incoming>) -> Result<Value, Response<Body>> {
-    let protobuf = req
+    let content_type = req
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|c| c.to_str().ok())
-        .is_some_and(|c| c.starts_with("application/vnd.kubernetes.protobuf"));
+        .unwrap_or("");
+    let protobuf = content_type.starts_with("application/vnd.kubernetes.protobuf");
+    let yaml = content_type.starts_with("application/apply-patch+yaml")
+        || content_type.starts_with("application/yaml");
     let bytes = match Limited::new(req.into_body(), shared.max_body)
         .collect()
         .await
@@ -313,8 +317,28 @@ async fn body_of(shared: &Shared, req: Request<Incoming>) -> Result<Value, Respo
             )
         });
     }
-    serde_json::from_slice(&bytes)
-        .map_err(|e| fail(400, "BadRequest", &format!("the body is not JSON: {e}")))
+    match serde_json::from_slice(&bytes) {
+        Ok(v) => Ok(v),
+        Err(e) if !yaml => Err(fail(
+            400,
+            "BadRequest",
+            &format!("the body is not JSON: {e}"),
+        )),
+        Err(_) => {
+            let text = std::str::from_utf8(&bytes)
+                .map_err(|_| fail(400, "BadRequest", "the YAML body is not UTF-8"))?;
+            let docs = crate::manifest::parse::parse_documents(text)
+                .map_err(|e| fail(400, "BadRequest", &format!("the body is not YAML: {e}")))?;
+            match <[_; 1]>::try_from(docs) {
+                Ok([doc]) => Ok(doc.value),
+                Err(docs) => Err(fail(
+                    400,
+                    "BadRequest",
+                    &format!("the body holds {} documents, not one object", docs.len()),
+                )),
+            }
+        }
+    }
 }
 
 /// What `fieldValidation` asks for.
@@ -360,6 +384,11 @@ fn decode_checked(
     let obj = api
         .decode(input.clone())
         .map_err(|e| error(&e, Some(&r.info.plural)))?;
+    let mut input = input;
+    // The API server keeps managedFields itself ([`managed`]): never an unknown field here.
+    if let Some(meta) = input.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
     let warnings = fields::warnings(&r.info, &input, obj.as_ref());
     if how == Validation::Strict {
         let unknown: Vec<String> = warnings
@@ -434,6 +463,27 @@ async fn resource_request(
         .and_then(|c| c.to_str().ok())
         .unwrap_or("")
         .to_string();
+    let manager = field_manager(&req, &q);
+    let lists = if r.info.is_dynamic() {
+        Lists::Atomic
+    } else {
+        Lists::BuiltIn
+    };
+    let now = store.config().clock.now();
+    let writer = |part| Writer {
+        manager: &manager,
+        api_version: &r.api_version,
+        part,
+        lists,
+        now,
+    };
+    if q.contains_key("force") && !content_type.starts_with("application/apply-patch") {
+        return fail(
+            422,
+            "Invalid",
+            "force: Forbidden: may not be specified for non-apply patch",
+        );
+    }
     match (method, t.name.as_deref(), t.subresource.as_deref()) {
         (Method::GET, None, None) if is_true(q.get("watch")) => {
             watch(&shared, &r, &t, &q, table)
@@ -463,10 +513,11 @@ async fn resource_request(
             logs(&shared, t.namespace.as_deref().unwrap_or("default"), name, &q)
         }
         (Method::POST, None, None) => {
-            let (body, how) = match object_body(&shared, req, &r, &t, &q).await {
+            let (mut body, how) = match object_body(&shared, req, &r, &t, &q).await {
                 Ok(x) => x,
                 Err(resp) => return resp,
             };
+            managed::track_update(None, &mut body, writer(Part::Main));
             let (obj, warnings) = match decode_checked(&r, &api, body, how) {
                 Ok(x) => x,
                 Err(resp) => return resp,
@@ -484,7 +535,7 @@ async fn resource_request(
             }
         }
         (Method::PUT, Some(name), sub @ (None | Some("status"))) => {
-            let (body, how) = match object_body(&shared, req, &r, &t, &q).await {
+            let (mut body, how) = match object_body(&shared, req, &r, &t, &q).await {
                 Ok(x) => x,
                 Err(resp) => return resp,
             };
@@ -495,6 +546,13 @@ async fn resource_request(
                     "the name of the object does not match the name on the URL",
                 );
             }
+            let part = if sub == Some("status") {
+                Part::Status
+            } else {
+                Part::Main
+            };
+            let live = api.get(name).ok().map(|o| o.to_value());
+            managed::track_update(live.as_ref(), &mut body, writer(part));
             let (obj, warnings) = match decode_checked(&r, &api, body, how) {
                 Ok(x) => x,
                 Err(resp) => return resp,
@@ -527,16 +585,35 @@ async fn resource_request(
                         415,
                         "UnsupportedMediaType",
                         "the body of the request was in an unknown format - accepted media types \
-                         for a custom kind: application/json-patch+json, application/merge-patch+json",
+                         for a custom kind: application/json-patch+json, application/merge-patch+json, \
+                         application/apply-patch+yaml",
                     );
                 }
                 PatchType::Strategic
             } else if content_type.starts_with("application/apply-patch") {
-                return fail(
-                    415,
-                    "UnsupportedMediaType",
-                    "server-side apply is not supported by steady yet: use client-side \
-                     `kubectl apply` (without --server-side)",
+                let how = match validation(&q) {
+                    Ok(h) => h,
+                    Err(resp) => return resp,
+                };
+                let cfg = match body_of(&shared, req).await {
+                    Ok(b) => b,
+                    Err(resp) => return resp,
+                };
+                let force = match q.get("force").map(String::as_str) {
+                    None | Some("false") => false,
+                    Some("true") => true,
+                    Some(other) => {
+                        return fail(400, "BadRequest", &format!("force: invalid value {other:?}"))
+                    }
+                };
+                let explicit = q.get("fieldManager").is_some_and(|m| !m.is_empty());
+                return server_side_apply(
+                    &shared, &api, &r, &t, name, cfg, force, dry, how, explicit,
+                    writer(match sub {
+                        Some("status") => Part::Status,
+                        Some("scale") => Part::Scale,
+                        _ => Part::Main,
+                    }),
                 );
             } else {
                 return fail(
@@ -553,18 +630,30 @@ async fn resource_request(
                 if dry {
                     return fail(400, "BadRequest", "dryRun is not supported on the scale subresource");
                 }
-                return patch_scale(&api, &r, name, how, &patch);
+                return patch_scale(&api, &r, name, how, &patch, writer(Part::Scale));
             }
-            let res = if dry {
-                dry_patch(store, &api, name, how, &patch, sub == Some("status"))
+            let part = if sub == Some("status") {
+                Part::Status
             } else {
-                api.patch_as(name, how, &patch, sub == Some("status"))
-                    .map(|o| o as Arc<dyn Object>)
+                Part::Main
             };
-            match res {
-                Ok(o) => object_response(200, o.as_ref(), &r.api_version),
-                Err(e) => error(&e, Some(&plural)),
-            }
+            let w = writer(part);
+            guaranteed_update(store, &api, &r, name, part, dry, None, |live| {
+                let Some(live) = live else {
+                    let object = crate::ObjectRef::new(
+                        &r.info.kind,
+                        t.namespace.as_deref().filter(|_| r.info.namespaced),
+                        name,
+                    );
+                    return Err(error(&Error::NotFound { object }, Some(&plural)));
+                };
+                let mut v = live.clone();
+                how.apply(&mut v, &patch).map_err(|e| {
+                    fail(422, "Invalid", &format!("the patch cannot be applied: {e}"))
+                })?;
+                managed::track_update(Some(live), &mut v, w);
+                Ok(v)
+            })
         }
         (Method::PUT, Some(name), Some("scale")) => {
             let body = match body_of(&shared, req).await {
@@ -572,7 +661,14 @@ async fn resource_request(
                 Err(resp) => return resp,
             };
             let replicas = body.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
-            patch_scale(&api, &r, name, PatchType::Merge, &json!({"spec": {"replicas": replicas}}))
+            patch_scale(
+                &api,
+                &r,
+                name,
+                PatchType::Merge,
+                &json!({"spec": {"replicas": replicas}}),
+                writer(Part::Scale),
+            )
         }
         (Method::POST, Some(name), Some("eviction")) if r.info.kind == "Pod" => {
             let body = match body_of(&shared, req).await {
@@ -710,31 +806,194 @@ fn body_dry_run(options: &Value) -> bool {
         .is_some_and(|d| !d.is_empty())
 }
 
-/// A patch as a dry run: the patched object checked as its update would be, not written.
-fn dry_patch(
+/// The field manager a write is recorded under: `fieldManager`, else the client's
+/// User-Agent up to its first `/` (`kubectl`), as kube-apiserver names it; at most 128
+/// characters.
+fn field_manager(req: &Request<Incoming>, q: &HashMap<String, String>) -> String {
+    let m = match q.get("fieldManager").filter(|m| !m.is_empty()) {
+        Some(m) => m.clone(),
+        None => req
+            .headers()
+            .get(hyper::header::USER_AGENT)
+            .and_then(|u| u.to_str().ok())
+            .and_then(|u| u.split('/').next())
+            .filter(|u| !u.is_empty())
+            .unwrap_or("unknown")
+            .to_string(),
+    };
+    m.chars().take(128).collect()
+}
+
+/// Read, compute, write with a compare-and-swap against what was read, again from the read
+/// when another writer got there first (kube-apiserver's guaranteed update). `compute` gets
+/// the stored object (`None` when there is none) and returns the object to write; with
+/// `create`, a missing object is created (201) instead of 404. With `dry`, every check of the
+/// write is made and nothing is written. `validate` checks the written object's fields as a
+/// create or update would, and adds their warnings.
+#[allow(clippy::too_many_arguments)]
+fn guaranteed_update(
     store: &crate::store::Store,
     api: &DynamicApi,
+    r: &Resource,
     name: &str,
-    how: PatchType,
-    patch: &Value,
-    status: bool,
-) -> crate::Result<Arc<dyn Object>> {
-    let cur = api.get(name)?;
-    let mut v = cur.to_value();
-    how.apply(&mut v, patch).map_err(|e| {
-        Error::invalid(
-            crate::ObjectRef::new(&cur.kind, cur.metadata.namespace.as_deref(), name),
-            "",
-            format!("the patch cannot be applied: {e}"),
-        )
-    })?;
-    let obj = api.decode(v)?;
-    let op = if status {
-        TxnOp::UpdateStatus(obj)
-    } else {
-        TxnOp::Update(obj)
-    };
-    Ok(store.dry_run(&op)?.expect("an update keeps an object"))
+    part: Part,
+    dry: bool,
+    validate: Option<Validation>,
+    mut compute: impl FnMut(Option<&Value>) -> Result<Value, Response<Body>>,
+) -> Response<Body> {
+    let plural = &r.info.plural;
+    loop {
+        let live = match api.get(name) {
+            Ok(o) => Some(o),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return error(&e, Some(plural)),
+        };
+        let live_value = live.as_ref().map(|o| o.to_value());
+        let mut v = match compute(live_value.as_ref()) {
+            Ok(v) => v,
+            Err(resp) => return resp,
+        };
+        if let (Some(l), Some(m)) = (&live, v.get_mut("metadata").and_then(Value::as_object_mut)) {
+            m.insert(
+                "resourceVersion".into(),
+                l.metadata.resource_version.clone().into(),
+            );
+        }
+        let (obj, warnings) = match validate {
+            Some(how) => match decode_checked(r, api, v, how) {
+                Ok(x) => x,
+                Err(resp) => return resp,
+            },
+            None => match api.decode(v) {
+                Ok(o) => (o, Vec::new()),
+                Err(e) => return error(&e, Some(plural)),
+            },
+        };
+        let op = match (&live, part) {
+            (None, _) => TxnOp::Create(obj),
+            (Some(_), Part::Status) => TxnOp::UpdateStatus(obj),
+            (Some(_), _) => TxnOp::Update(obj),
+        };
+        let created = matches!(op, TxnOp::Create(_));
+        let res = if dry {
+            store
+                .dry_run(&op)
+                .map(|o| o.expect("a create or update writes an object"))
+        } else {
+            match op {
+                TxnOp::Create(obj) => store.create(obj),
+                TxnOp::UpdateStatus(obj) => store.update_status(obj.as_ref()),
+                TxnOp::Update(obj) => store.update(obj),
+                _ => unreachable!("only writes are built here"),
+            }
+        };
+        match res {
+            Ok(o) => {
+                let code = if created { 201 } else { 200 };
+                return with_warnings(object_response(code, o.as_ref(), &r.api_version), &warnings);
+            }
+            // Someone else wrote, created or deleted it meanwhile: read again.
+            Err(Error::Conflict { .. }) | Err(Error::AlreadyExists { .. }) => continue,
+            Err(e) if e.is_not_found() && live.is_some() => continue,
+            Err(e) => return error(&e, Some(plural)),
+        }
+    }
+}
+
+/// Server-side apply (`PATCH` with `application/apply-patch+yaml`): `cfg` is the field
+/// manager's whole intent for the object; it creates the object when there is none. See
+/// [`managed`] for the rules.
+#[allow(clippy::too_many_arguments)]
+fn server_side_apply(
+    shared: &Shared,
+    api: &DynamicApi,
+    r: &Resource,
+    t: &Target,
+    name: &str,
+    mut cfg: Value,
+    force: bool,
+    dry: bool,
+    how: Validation,
+    explicit_manager: bool,
+    w: Writer<'_>,
+) -> Response<Body> {
+    if !explicit_manager {
+        return fail(
+            422,
+            "Invalid",
+            "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+        );
+    }
+    if w.part == Part::Scale {
+        return fail(
+            400,
+            "BadRequest",
+            "server-side apply through the scale subresource is not served by steady: apply the object's spec.replicas",
+        );
+    }
+    if !cfg.is_object() {
+        return fail(
+            400,
+            "BadRequest",
+            "the applied configuration is not an object",
+        );
+    }
+    let (api_version, kind) = (
+        cfg.get("apiVersion").and_then(Value::as_str).unwrap_or(""),
+        cfg.get("kind").and_then(Value::as_str).unwrap_or(""),
+    );
+    if api_version != r.api_version || kind != r.info.kind {
+        return fail(
+            400,
+            "BadRequest",
+            &format!(
+                "the applied configuration is {api_version}/{kind}, the URL names {}/{}",
+                r.api_version, r.info.kind
+            ),
+        );
+    }
+    let meta = cfg
+        .as_object_mut()
+        .expect("checked above")
+        .entry("metadata")
+        .or_insert_with(|| json!({}));
+    match meta.get("name").and_then(Value::as_str) {
+        Some(n) if n != name => {
+            return fail(
+                400,
+                "BadRequest",
+                "the name of the object does not match the name on the URL",
+            )
+        }
+        Some(_) => {}
+        None => {
+            if let Some(m) = meta.as_object_mut() {
+                m.insert("name".into(), json!(name));
+            }
+        }
+    }
+    if let Err(resp) = namespace_matches(r, t, &mut cfg) {
+        return resp;
+    }
+    let part = w.part;
+    guaranteed_update(&shared.store, api, r, name, part, dry, Some(how), |live| {
+        if live.is_none() && part == Part::Status {
+            return Err(not_found());
+        }
+        managed::apply(live, &cfg, force, w).map_err(|conflicts| {
+            let causes: Vec<Value> = conflicts
+                .iter()
+                .map(|c| {
+                    json!({"reason": "FieldManagerConflict",
+                           "message": format!("conflict with {}", c.manager),
+                           "field": c.field})
+                })
+                .collect();
+            let mut s = failure(409, "Conflict", &managed::conflict_message(&conflicts));
+            s["details"] = json!({"causes": causes});
+            json_response(409, &s)
+        })
+    })
 }
 
 fn is_true(v: Option<&String>) -> bool {
@@ -1095,6 +1354,7 @@ fn patch_scale(
     name: &str,
     how: PatchType,
     patch: &Value,
+    w: Writer<'_>,
 ) -> Response<Body> {
     if !resources::SCALABLE.contains(&r.info.kind.as_str()) {
         return not_found();
@@ -1113,7 +1373,21 @@ fn patch_scale(
         return fail(422, "Invalid", &format!("the patch cannot be applied: {e}"));
     }
     let replicas = scale.pointer("/spec/replicas").cloned().unwrap_or(json!(1));
-    match api.patch(name, &json!({"spec": {"replicas": replicas}}), false) {
+    let res = api.modify(name, false, |live| {
+        let mut v = live.clone();
+        PatchType::Merge
+            .apply(&mut v, &json!({"spec": {"replicas": replicas}}))
+            .map_err(|e| {
+                Error::invalid(
+                    crate::ObjectRef::new(&r.info.kind, None, name),
+                    "spec.replicas",
+                    e,
+                )
+            })?;
+        managed::track_update(Some(live), &mut v, w);
+        Ok(v)
+    });
+    match res {
         Ok(o) => json_response(200, &scale_value(r, o.as_ref())),
         Err(e) => error(&e, Some(&r.info.plural)),
     }

@@ -30,6 +30,7 @@
 //! so one slow client cannot stall the others.
 
 pub mod handler;
+mod managed;
 pub mod metrics_api;
 pub mod openapi;
 mod protobuf;
@@ -391,6 +392,8 @@ mod tests {
 #[cfg(test)]
 mod connection_tests {
     use super::*;
+    use crate::api::Object;
+    use serde_json::Value;
     use std::io::{Read, Write};
     use std::net::TcpStream;
     use std::time::Instant;
@@ -415,6 +418,104 @@ mod connection_tests {
                 Err(e) => panic!("not closed within {limit:?}: {e}"),
             }
         }
+    }
+
+    /// One request on a fresh connection: the status code and the body.
+    fn exchange(
+        api: &ApiServer,
+        method: &str,
+        path: &str,
+        ctype: &str,
+        body: &str,
+    ) -> (u16, Value) {
+        let mut s = TcpStream::connect(api.local_addr()).unwrap();
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Authorization: Bearer connection-test-token-0123\r\n\
+             Content-Type: {ctype}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        let status = text[9..12].parse().unwrap();
+        let json = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        // A chunked body: the JSON sits between the chunk size line and the final chunk.
+        let start = json.find('{').unwrap_or(0);
+        let end = json.rfind('}').map_or(json.len(), |e| e + 1);
+        (
+            status,
+            serde_json::from_str(&json[start..end]).unwrap_or(Value::Null),
+        )
+    }
+
+    #[test]
+    fn server_side_apply_needs_a_manager_and_reports_conflicts_field_by_field() {
+        let e = Engine::builder().local_node(false).build().unwrap();
+        let api = server(&e);
+        let cm = "/api/v1/namespaces/default/configmaps/cfg";
+        let apply = "application/apply-patch+yaml";
+        let body =
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {x: '1', y: '2'}\n";
+        let (code, s) = exchange(&api, "PATCH", cm, apply, body);
+        assert_eq!(code, 422, "{s}");
+        assert!(
+            s["message"]
+                .as_str()
+                .unwrap()
+                .contains("fieldManager: Required value"),
+            "{s}"
+        );
+        let (code, s) = exchange(&api, "PATCH", &format!("{cm}?fieldManager=a"), apply, body);
+        assert_eq!(code, 201, "an apply creates: {s}");
+        assert_eq!(s["metadata"]["managedFields"][0]["manager"], "a");
+        // `force` belongs to apply only.
+        let (code, _) = exchange(
+            &api,
+            "PATCH",
+            &format!("{cm}?force=true"),
+            "application/merge-patch+json",
+            r#"{"data": {"x": "3"}}"#,
+        );
+        assert_eq!(code, 422);
+        // Manager b changes x with a merge patch; a's next apply of x=1 conflicts on it only.
+        let (code, s) = exchange(
+            &api,
+            "PATCH",
+            &format!("{cm}?fieldManager=b"),
+            "application/merge-patch+json",
+            r#"{"data": {"x": "3"}}"#,
+        );
+        assert_eq!(code, 200, "{s}");
+        let (code, s) = exchange(&api, "PATCH", &format!("{cm}?fieldManager=a"), apply, body);
+        assert_eq!(code, 409, "{s}");
+        assert_eq!(s["reason"], "Conflict");
+        assert_eq!(
+            s["details"]["causes"],
+            serde_json::json!([{"reason": "FieldManagerConflict",
+                                "message": "conflict with \"b\" using v1", "field": ".data.x"}])
+        );
+        // Nothing was written by the refused apply.
+        let live = e.dynamic("v1", "ConfigMap").unwrap().get("cfg").unwrap();
+        assert_eq!(live.to_value()["data"]["x"], "3");
+        // Forced, x is a's again, and b, which owned nothing else, leaves managedFields.
+        let (code, s) = exchange(
+            &api,
+            "PATCH",
+            &format!("{cm}?fieldManager=a&force=true"),
+            apply,
+            body,
+        );
+        assert_eq!(code, 200, "{s}");
+        assert_eq!(s["data"]["x"], "1");
+        let managers: Vec<&str> = s["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["manager"].as_str().unwrap())
+            .collect();
+        assert_eq!(managers, ["a"], "b owned only x, which a took");
     }
 
     #[test]
