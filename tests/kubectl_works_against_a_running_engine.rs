@@ -458,6 +458,73 @@ spec:
     );
 }
 
+/// `kubectl explain` reads the schemas the engine serves: the built-in kinds' from their
+/// types (steady's fields and descriptions), a CRD's from its `openAPIV3Schema`.
+#[test]
+fn kubectl_explains_built_in_and_custom_kinds() {
+    let dir = scratch("explain");
+    let (_e, k) = serve(&dir);
+    let deploy = k.ok(&["explain", "deployment"]);
+    assert!(deploy.contains("KIND:       Deployment"), "{deploy}");
+    assert!(deploy.contains("spec\t<DeploymentSpec>"), "{deploy}");
+    assert!(deploy.contains("status\t<DeploymentStatus>"), "{deploy}");
+    let containers = k.ok(&["explain", "pod.spec.containers"]);
+    assert!(
+        containers.contains("FIELD: containers <[]Container>"),
+        "{containers}"
+    );
+    for field in [
+        "command\t<[]string>",
+        "env\t<[]EnvVar>",
+        "resources\t<ResourceRequirements>",
+    ] {
+        assert!(containers.contains(field), "{field}: {containers}");
+    }
+    let replicas = k.ok(&["explain", "deploy.spec.replicas"]);
+    assert!(replicas.contains("FIELD: replicas <integer>"), "{replicas}");
+    // A field steady does not model is not offered.
+    let err = k.err(&["explain", "pod.spec.containers.imagePullPolicy"]);
+    assert!(
+        err.contains(r#"field "imagePullPolicy" does not exist"#),
+        "{err}"
+    );
+
+    let crd = dir.join("crd.yaml");
+    std::fs::write(
+        &crd,
+        "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: backups.ops.example.com}
+spec:
+  group: ops.example.com
+  scope: Namespaced
+  names: {plural: backups, singular: backup, kind: Backup}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            description: What to back up.
+            properties:
+              path: {type: string, description: The directory to copy.}
+",
+    )
+    .unwrap();
+    k.ok(&["apply", "-f", crd.to_str().unwrap()]);
+    eventually(10, "kubectl explains the custom kind", || {
+        let o = k.run(&["explain", "backup.spec"]);
+        let text = String::from_utf8_lossy(&o.stdout);
+        o.status.success()
+            && text.contains("path\t<string>")
+            && text.contains("The directory to copy.")
+    });
+}
+
 #[test]
 fn kubectl_serves_a_crd_s_kind_validates_strictly_and_needs_the_token() {
     let dir = scratch("crd");

@@ -19,6 +19,7 @@ use serde_json::Value;
 /// A CustomResourceDefinition (apiextensions.k8s.io/v1, cluster-scoped). Its name must be
 /// `<spec.names.plural>.<spec.group>`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 pub struct CustomResourceDefinition {
     /// `apiVersion`: always `apiextensions.k8s.io/v1`.
     #[serde(rename = "apiVersion", default)]
@@ -54,6 +55,7 @@ crate::impl_resource!(
 
 /// What a CustomResourceDefinition defines.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CustomResourceDefinitionSpec {
     /// API group of the kind (`stable.example.com`): its apiVersions are `<group>/<version>`.
@@ -76,6 +78,7 @@ pub struct CustomResourceDefinitionSpec {
 
 /// `spec.names` of a CustomResourceDefinition.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CustomResourceDefinitionNames {
     /// The kind, CamelCase (`CronTab`).
@@ -100,6 +103,7 @@ pub struct CustomResourceDefinitionNames {
 
 /// One entry of `spec.versions`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CustomResourceDefinitionVersion {
     /// The version (`v1`, `v1beta1`).

@@ -101,6 +101,7 @@ fn check_common(
 
 /// A ReplicaSet (apps/v1): keeps a number of identical pods running.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 pub struct ReplicaSet {
     /// `apiVersion`: always `apps/v1`.
     #[serde(rename = "apiVersion", default)]
@@ -145,6 +146,7 @@ pub fn validate_replica_set(rs: &ReplicaSet, errors: &mut Vec<FieldError>) {
 
 /// A ReplicaSet's desired state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicaSetSpec {
     /// Desired number of pods (default 1).
@@ -166,6 +168,7 @@ pub struct ReplicaSetSpec {
 
 /// A ReplicaSet's observed state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicaSetStatus {
     /// Pods the set owns.
@@ -197,6 +200,7 @@ pub struct ReplicaSetStatus {
 
 /// A Deployment (apps/v1): declarative updates of pods through ReplicaSets.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 pub struct Deployment {
     /// `apiVersion`: always `apps/v1`.
     #[serde(rename = "apiVersion", default)]
@@ -311,6 +315,7 @@ fn validate_surge_unavailable(
 
 /// A Deployment's desired state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentSpec {
     /// Desired number of pods (default 1).
@@ -344,6 +349,7 @@ pub struct DeploymentSpec {
 
 /// How a Deployment replaces pods.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentStrategy {
     /// `RollingUpdate` (the default) or `Recreate`.
@@ -359,6 +365,7 @@ pub struct DeploymentStrategy {
 
 /// Parameters of a Deployment's rolling update.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RollingUpdateDeployment {
     /// Pods above the desired count during the update: a number or a percentage, rounded
@@ -376,6 +383,7 @@ pub struct RollingUpdateDeployment {
 
 /// A Deployment's observed state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentStatus {
     /// The generation this status was computed from.
@@ -413,6 +421,7 @@ pub struct DeploymentStatus {
 
 /// A StatefulSet (apps/v1): pods with stable names and per-pod storage.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 pub struct StatefulSet {
     /// `apiVersion`: always `apps/v1`.
     #[serde(rename = "apiVersion", default)]
@@ -534,6 +543,7 @@ pub fn validate_stateful_set(ss: &StatefulSet, errors: &mut Vec<FieldError>) {
 
 /// A StatefulSet's desired state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StatefulSetSpec {
     /// Desired number of pods (default 1).
@@ -561,6 +571,7 @@ pub struct StatefulSetSpec {
         skip_serializing_if = "Vec::is_empty",
         with = "claim_templates"
     )]
+    #[cfg_attr(feature = "apiserver", schemars(with = "Vec<PersistentVolumeClaim>"))]
     pub volume_claim_templates: Vec<PersistentVolumeClaim>,
     /// What happens to the claims when the set is deleted or scaled down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -629,6 +640,7 @@ mod claim_templates {
 
 /// How a StatefulSet replaces pods.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StatefulSetUpdateStrategy {
     /// `RollingUpdate` (the default) or `OnDelete`.
@@ -644,6 +656,7 @@ pub struct StatefulSetUpdateStrategy {
 
 /// Parameters of a StatefulSet's rolling update.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RollingUpdateStatefulSetStrategy {
     /// Only pods with an ordinal >= partition are updated (default 0).
@@ -659,6 +672,7 @@ pub struct RollingUpdateStatefulSetStrategy {
 
 /// What happens to a StatefulSet's claims.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StatefulSetPersistentVolumeClaimRetentionPolicy {
     /// On deletion of the set: `Retain` (the default) or `Delete`.
@@ -674,6 +688,7 @@ pub struct StatefulSetPersistentVolumeClaimRetentionPolicy {
 
 /// Numbering of a StatefulSet's pods.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StatefulSetOrdinals {
     /// Ordinal of the first pod (default 0).
@@ -686,6 +701,7 @@ pub struct StatefulSetOrdinals {
 
 /// A StatefulSet's observed state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StatefulSetStatus {
     /// The generation this status was computed from.
@@ -729,6 +745,7 @@ pub struct StatefulSetStatus {
 
 /// A DaemonSet (apps/v1): one pod on every (matching) node.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 pub struct DaemonSet {
     /// `apiVersion`: always `apps/v1`.
     #[serde(rename = "apiVersion", default)]
@@ -800,6 +817,7 @@ pub fn validate_daemon_set(ds: &DaemonSet, errors: &mut Vec<FieldError>) {
 
 /// A DaemonSet's desired state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DaemonSetSpec {
     /// Which pods belong to the set; must match the template's labels.
@@ -824,6 +842,7 @@ pub struct DaemonSetSpec {
 
 /// How a DaemonSet replaces pods.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DaemonSetUpdateStrategy {
     /// `RollingUpdate` (the default) or `OnDelete`.
@@ -839,6 +858,7 @@ pub struct DaemonSetUpdateStrategy {
 
 /// Parameters of a DaemonSet's rolling update.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RollingUpdateDaemonSet {
     /// Nodes whose pod may be unavailable during the update (default 1).
@@ -854,6 +874,7 @@ pub struct RollingUpdateDaemonSet {
 
 /// A DaemonSet's observed state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DaemonSetStatus {
     /// Nodes running a daemon pod that should.
@@ -898,6 +919,7 @@ pub struct DaemonSetStatus {
 /// A ControllerRevision (apps/v1): an immutable snapshot of a StatefulSet's or DaemonSet's
 /// template, for rollouts and rollbacks.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 pub struct ControllerRevision {
     /// `apiVersion`: always `apps/v1`.
     #[serde(rename = "apiVersion", default)]

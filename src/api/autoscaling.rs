@@ -10,6 +10,7 @@ use serde_json::Value;
 /// A HorizontalPodAutoscaler (autoscaling/v2): scales a workload's replicas to keep metrics at
 /// their targets.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 pub struct HorizontalPodAutoscaler {
     /// `apiVersion`: always `autoscaling/v2`.
     #[serde(rename = "apiVersion", default)]
@@ -88,6 +89,7 @@ pub fn validate_horizontal_pod_autoscaler(
 
 /// An autoscaler's desired state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct HorizontalPodAutoscalerSpec {
     /// The scaled workload.
@@ -112,6 +114,7 @@ pub struct HorizontalPodAutoscalerSpec {
 
 /// A reference to an object of any apiVersion (`scaleTargetRef`, `describedObject`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CrossVersionObjectReference {
     /// apiVersion of the referent.
@@ -141,6 +144,7 @@ impl CrossVersionObjectReference {
 
 /// One metric of an autoscaler: `type` names which source field is set.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MetricSpec {
     /// `Resource`, `Pods`, `Object`, `ContainerResource` or `External`.
@@ -235,6 +239,7 @@ impl MetricSpec {
 
 /// `resource` metric source.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceMetricSource {
     /// Resource name (`cpu`, `memory`).
@@ -250,6 +255,7 @@ pub struct ResourceMetricSource {
 
 /// `containerResource` metric source.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerResourceMetricSource {
     /// Resource name (`cpu`, `memory`).
@@ -268,6 +274,7 @@ pub struct ContainerResourceMetricSource {
 
 /// `pods` metric source.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PodsMetricSource {
     /// The metric.
@@ -283,6 +290,7 @@ pub struct PodsMetricSource {
 
 /// `object` metric source.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectMetricSource {
     /// The object the metric describes.
@@ -301,6 +309,7 @@ pub struct ObjectMetricSource {
 
 /// A metric by name, optionally narrowed by labels.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MetricIdentifier {
     /// Metric name.
@@ -324,6 +333,7 @@ impl MetricIdentifier {
 
 /// The target of a metric: `type` names which value field is set.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MetricTarget {
     /// `Utilization`, `Value` or `AverageValue`.
@@ -383,6 +393,7 @@ impl MetricTarget {
 
 /// Scaling behavior: separate rules for scaling up and down.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct HorizontalPodAutoscalerBehavior {
     /// Rules for scaling up (default: no stabilization, double or +4 pods per 15s).
@@ -398,6 +409,7 @@ pub struct HorizontalPodAutoscalerBehavior {
 
 /// Scaling rules for one direction.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct HpaScalingRules {
     /// Seconds of past recommendations considered (0 to 3600).
@@ -453,6 +465,7 @@ impl HpaScalingRules {
 
 /// A limit on the change of replicas per period.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct HpaScalingPolicy {
     /// `Pods` (absolute) or `Percent` (of the current replicas).
@@ -471,6 +484,7 @@ pub struct HpaScalingPolicy {
 
 /// An autoscaler's observed state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct HorizontalPodAutoscalerStatus {
     /// The generation this status was computed from.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// A Job (batch/v1): pods run until a number of them complete successfully.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 pub struct Job {
     /// `apiVersion`: always `batch/v1`.
     #[serde(rename = "apiVersion", default)]
@@ -98,6 +99,7 @@ pub fn validate_job(job: &Job, errors: &mut Vec<FieldError>) {
 
 /// A Job's desired state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct JobSpec {
     /// Pods running at once (default 1).
@@ -137,6 +139,7 @@ pub struct JobSpec {
 
 /// A Job's observed state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct JobStatus {
     /// Pods running (not terminating).

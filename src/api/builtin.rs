@@ -50,6 +50,20 @@ pub fn builtin_kinds() -> Vec<KindInfo> {
     for_each_builtin!(infos)
 }
 
+/// The OpenAPI v3 schema of every built-in kind, each a reference into `generator`'s
+/// definitions (`#/components/schemas/<name>` with [`SchemaSettings::openapi3`]).
+///
+/// [`SchemaSettings::openapi3`]: schemars::generate::SchemaSettings::openapi3
+#[cfg(feature = "apiserver")]
+pub(crate) fn builtin_schemas(
+    generator: &mut schemars::SchemaGenerator,
+) -> Vec<(KindInfo, schemars::Schema)> {
+    macro_rules! schemas {
+        ($($k:ty),*) => { vec![$( (KindInfo::of::<$k>(), generator.subschema_for::<$k>()) ),*] };
+    }
+    for_each_builtin!(schemas)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

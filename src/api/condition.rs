@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// One observation of an aspect of an object's state (`Ready`, `Available`, `Progressing`...).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
     /// Condition type, e.g. `Ready`.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// A Lease (coordination.k8s.io/v1): a lock held by one holder at a time (leader election,
 /// node heartbeats).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 pub struct Lease {
     /// `apiVersion`: always `coordination.k8s.io/v1`.
     #[serde(rename = "apiVersion", default)]
@@ -48,6 +49,7 @@ pub fn validate_lease(lease: &Lease, errors: &mut Vec<FieldError>) {
 
 /// A lease's state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LeaseSpec {
     /// Current holder.

@@ -156,6 +156,7 @@ fn is_default<T: Default + PartialEq>(v: &T) -> bool {
 
 /// A Pod (core/v1): one or more containers scheduled together on a node.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 pub struct Pod {
     /// `apiVersion`: always `v1`.
     #[serde(rename = "apiVersion", default)]
@@ -209,6 +210,7 @@ pub fn validate_pod(pod: &Pod, errors: &mut Vec<FieldError>) {
 
 /// A pod's desired state (`spec` of a Pod, `spec.template.spec` of the workload kinds).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PodSpec {
     /// The containers; at least one.
@@ -269,6 +271,7 @@ pub struct PodSpec {
 
 /// A container of a pod.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Container {
     /// Name, a DNS-1123 label unique within the pod.
@@ -318,6 +321,7 @@ pub struct Container {
 /// The `heartbeat` probe handler (steady's extension for in-process workers); it has no
 /// fields of its own: the probe's `periodSeconds` is the longest silence tolerated.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 pub struct HeartbeatAction {
     /// Unmodelled fields.
     #[serde(flatten)]
@@ -326,6 +330,7 @@ pub struct HeartbeatAction {
 
 /// A port a container exposes (`containers[].ports[]`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerPort {
     /// Port name (an IANA service name, at most 15 characters), referable from Services.
@@ -350,6 +355,7 @@ pub struct ContainerPort {
 
 /// An environment variable of a container.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EnvVar {
     /// Variable name.
@@ -368,6 +374,7 @@ pub struct EnvVar {
 
 /// Compute resources of a container, or storage of a claim.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceRequirements {
     /// Amounts the container is guaranteed (and scheduled by).
@@ -384,6 +391,7 @@ pub struct ResourceRequirements {
 /// A health check of a container. Exactly one handler (`exec`, `httpGet`, `tcpSocket`,
 /// `grpc`) is set.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Probe {
     /// Runs a command in the container; exit status 0 is success.
@@ -428,6 +436,7 @@ pub struct Probe {
 
 /// `exec` probe handler.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ExecAction {
     /// Command line, run without a shell.
@@ -440,6 +449,7 @@ pub struct ExecAction {
 
 /// `httpGet` probe handler.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct HttpGetAction {
     /// Request path.
@@ -464,6 +474,7 @@ pub struct HttpGetAction {
 
 /// A header of an `httpGet` probe.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct HttpHeader {
     /// Header name.
@@ -479,6 +490,7 @@ pub struct HttpHeader {
 
 /// `tcpSocket` probe handler.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TcpSocketAction {
     /// Port number or container port name.
@@ -494,6 +506,7 @@ pub struct TcpSocketAction {
 
 /// A volume mounted into a container.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct VolumeMount {
     /// Name of a volume of the pod.
@@ -516,6 +529,7 @@ pub struct VolumeMount {
 /// A volume of a pod. The volume sources steady does not model (csi, nfs...) stay in
 /// `extra`; a volume with no source is an emptyDir.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Volume {
     /// Name, a DNS-1123 label unique within the pod.
@@ -553,6 +567,7 @@ pub struct Volume {
 
 /// `persistentVolumeClaim` volume source.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PersistentVolumeClaimVolumeSource {
     /// Name of the claim.
@@ -568,6 +583,7 @@ pub struct PersistentVolumeClaimVolumeSource {
 
 /// `hostPath` volume source.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct HostPathVolumeSource {
     /// Path on the node.
@@ -580,6 +596,7 @@ pub struct HostPathVolumeSource {
 
 /// A taint the pod tolerates.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Toleration {
     /// Taint key; empty with operator `Exists` tolerates everything.
@@ -604,6 +621,7 @@ pub struct Toleration {
 
 /// Scheduling affinity of a pod.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Affinity {
     /// Constraints on the node's labels.
@@ -622,6 +640,7 @@ pub struct Affinity {
 
 /// Node affinity: hard and soft constraints on the node a pod runs on.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NodeAffinity {
     /// Hard constraint: the node must match one of the terms.
@@ -637,6 +656,7 @@ pub struct NodeAffinity {
 
 /// A node selector: the terms are ORed.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NodeSelector {
     /// The terms; at least one.
@@ -649,6 +669,7 @@ pub struct NodeSelector {
 
 /// A node selector term: every requirement must hold.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NodeSelectorTerm {
     /// Requirements on node labels.
@@ -664,6 +685,7 @@ pub struct NodeSelectorTerm {
 
 /// One requirement of a node selector term: `key operator values`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NodeSelectorRequirement {
     /// Label key (or field name).
@@ -683,6 +705,7 @@ pub struct NodeSelectorRequirement {
 
 /// A weighted soft node affinity term.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PreferredSchedulingTerm {
     /// Weight, 1 to 100.
@@ -698,6 +721,7 @@ pub struct PreferredSchedulingTerm {
 
 /// How matching pods spread across a topology (zones, nodes).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TopologySpreadConstraint {
     /// Largest allowed difference of matching pods between two domains (>= 1).
@@ -719,6 +743,7 @@ pub struct TopologySpreadConstraint {
 
 /// A pod's observed state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PodStatus {
     /// `Pending`, `Running`, `Succeeded`, `Failed` or `Unknown`.
@@ -764,6 +789,7 @@ pub struct PodStatus {
 
 /// One IP of a pod (`status.podIPs[]`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PodIp {
     /// The address.
@@ -776,6 +802,7 @@ pub struct PodIp {
 
 /// Observed state of one container.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerStatus {
     /// Container name.
@@ -813,6 +840,7 @@ pub struct ContainerStatus {
 
 /// State of a container: exactly one of `waiting`, `running`, `terminated`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerState {
     /// Not running yet.
@@ -831,6 +859,7 @@ pub struct ContainerState {
 
 /// A container that is not running yet.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerStateWaiting {
     /// Why (`ContainerCreating`, `CrashLoopBackOff`, `ImagePullBackOff`...).
@@ -846,6 +875,7 @@ pub struct ContainerStateWaiting {
 
 /// A running container.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerStateRunning {
     /// When the container (last) started.
@@ -858,6 +888,7 @@ pub struct ContainerStateRunning {
 
 /// An exited container.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerStateTerminated {
     /// Exit status.
@@ -892,6 +923,7 @@ pub struct ContainerStateTerminated {
 
 /// The pod template of a workload (`spec.template`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PodTemplateSpec {
     /// Metadata given to the pods (labels the workload's selector matches).
@@ -911,6 +943,7 @@ pub struct PodTemplateSpec {
 
 /// A Node (core/v1, cluster-scoped): a machine pods run on.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 pub struct Node {
     /// `apiVersion`: always `v1`.
     #[serde(rename = "apiVersion", default)]
@@ -973,6 +1006,7 @@ const TAINT_EFFECTS: &[&str] = &["NoSchedule", "PreferNoSchedule", "NoExecute"];
 
 /// A node's desired state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NodeSpec {
     /// Cordoned: no new pods are scheduled.
@@ -998,6 +1032,7 @@ pub struct NodeSpec {
 
 /// A taint of a node.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Taint {
     /// Key.
@@ -1019,6 +1054,7 @@ pub struct Taint {
 
 /// A node's observed state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NodeStatus {
     /// Total resources of the node.
@@ -1043,6 +1079,7 @@ pub struct NodeStatus {
 
 /// An address of a node.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NodeAddress {
     /// `Hostname`, `InternalIP`, `ExternalIP`, `InternalDNS` or `ExternalDNS`.
@@ -1062,6 +1099,7 @@ pub struct NodeAddress {
 
 /// A Service (core/v1): a stable address for a set of pods.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 pub struct Service {
     /// `apiVersion`: always `v1`.
     #[serde(rename = "apiVersion", default)]
@@ -1153,6 +1191,7 @@ const PROTOCOLS: &[&str] = &["TCP", "UDP", "SCTP"];
 
 /// A service's desired state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceSpec {
     /// Labels of the pods traffic goes to.
@@ -1177,6 +1216,7 @@ pub struct ServiceSpec {
 
 /// A port of a service.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServicePort {
     /// Name; required when the service has several ports.
@@ -1201,6 +1241,7 @@ pub struct ServicePort {
 
 /// Endpoints (core/v1): the addresses behind a service, named after it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 pub struct Endpoints {
     /// `apiVersion`: always `v1`.
     #[serde(rename = "apiVersion", default)]
@@ -1260,6 +1301,7 @@ pub fn validate_endpoints(ep: &Endpoints, errors: &mut Vec<FieldError>) {
 
 /// Addresses and the ports they all serve.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointSubset {
     /// Ready addresses.
@@ -1278,6 +1320,7 @@ pub struct EndpointSubset {
 
 /// One endpoint address.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointAddress {
     /// IP.
@@ -1299,6 +1342,7 @@ pub struct EndpointAddress {
 
 /// One endpoint port.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointPort {
     /// Name (the service port's name).
@@ -1317,6 +1361,7 @@ pub struct EndpointPort {
 
 /// A reference to an object (Event's `involvedObject`, Endpoints' `targetRef`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectReference {
     /// Kind.
@@ -1351,6 +1396,7 @@ pub struct ObjectReference {
 
 /// An Event (core/v1): a report of something that happened to an object.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     /// `apiVersion`: always `v1`.
@@ -1421,6 +1467,7 @@ crate::impl_resource!(
 
 /// The component that reported an [`Event`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EventSource {
     /// Component (`kubelet`, `default-scheduler`).
@@ -1440,6 +1487,7 @@ pub struct EventSource {
 
 /// A PersistentVolumeClaim (core/v1): a request for storage.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 pub struct PersistentVolumeClaim {
     /// `apiVersion`: always `v1`.
     #[serde(rename = "apiVersion", default)]
@@ -1487,6 +1535,7 @@ const ACCESS_MODES: &[&str] = &[
 
 /// A claim's desired state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PersistentVolumeClaimSpec {
     /// `ReadWriteOnce`, `ReadOnlyMany`, `ReadWriteMany` or `ReadWriteOncePod`.
@@ -1532,6 +1581,7 @@ impl PersistentVolumeClaimSpec {
 
 /// A claim's observed state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PersistentVolumeClaimStatus {
     /// `Pending`, `Bound` or `Lost`.
@@ -1557,6 +1607,7 @@ pub struct PersistentVolumeClaimStatus {
 
 /// A Namespace (core/v1, cluster-scoped).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 pub struct Namespace {
     /// `apiVersion`: always `v1`.
     #[serde(rename = "apiVersion", default)]
@@ -1590,6 +1641,7 @@ crate::impl_resource!(
 
 /// A namespace's desired state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NamespaceSpec {
     /// Finalizers that must run before the namespace is removed.
@@ -1602,6 +1654,7 @@ pub struct NamespaceSpec {
 
 /// A namespace's observed state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NamespaceStatus {
     /// `Active` or `Terminating`.
@@ -1617,6 +1670,7 @@ pub struct NamespaceStatus {
 
 /// A ConfigMap (core/v1): configuration data as key-value pairs.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigMap {
     /// `apiVersion`: always `v1`.

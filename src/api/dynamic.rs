@@ -13,6 +13,7 @@ use std::sync::Arc;
 /// For generation and the status subresource, `status` is the status and every other
 /// top-level field is the desired state.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 pub struct DynamicObject {
     /// `apiVersion`, e.g. `example.com/v1`.
     #[serde(rename = "apiVersion", default)]

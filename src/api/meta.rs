@@ -70,6 +70,7 @@ impl<'de> Deserialize<'de> for Extra {
 /// owned by the store: values a client sends are ignored on create, and `resourceVersion` on
 /// update is the compare-and-swap precondition.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectMeta {
     /// Name, unique per kind and namespace. Empty only when `generate_name` is set on create.
@@ -139,6 +140,7 @@ impl ObjectMeta {
 
 /// A reference from a dependent to its owner (`metadata.ownerReferences[]`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct OwnerReference {
     /// Owner's apiVersion.

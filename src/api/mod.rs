@@ -25,6 +25,8 @@ mod object;
 mod quantity;
 mod registry;
 pub mod resources;
+#[cfg(feature = "apiserver")]
+mod schema;
 mod selector;
 mod time;
 pub mod validation;
@@ -33,6 +35,8 @@ pub use self::apiextensions::*;
 pub use self::apps::*;
 pub use self::autoscaling::*;
 pub use self::batch::*;
+#[cfg(feature = "apiserver")]
+pub(crate) use self::builtin::builtin_schemas;
 pub use self::builtin::{builtin_kinds, register_builtins};
 pub use self::coordination::*;
 pub use self::core::*;

@@ -14,6 +14,7 @@ use std::str::FromStr;
 /// An empty selector matches every object. Compile it with
 /// [`to_selector`](LabelSelector::to_selector) to match many label sets.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LabelSelector {
     /// Labels that must be present with exactly these values.
@@ -26,6 +27,7 @@ pub struct LabelSelector {
 
 /// One requirement of a [`LabelSelector`]: `key operator values`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LabelSelectorRequirement {
     /// The label key.

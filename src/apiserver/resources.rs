@@ -51,6 +51,8 @@ pub struct Resource {
     pub categories: Vec<String>,
     /// `additionalPrinterColumns` of a custom kind's served version.
     pub printer_columns: Vec<Value>,
+    /// `schema.openAPIV3Schema` of a custom kind's served version.
+    pub schema: Option<Value>,
 }
 
 /// Every resource served, for every served apiVersion of each kind.
@@ -75,6 +77,7 @@ fn resource(store: &Store, info: &Arc<KindInfo>, api_version: String) -> Resourc
         short_names: Vec::new(),
         categories: Vec::new(),
         printer_columns: Vec::new(),
+        schema: None,
     };
     if let Some((_, names, all)) = BUILTIN_NAMES.iter().find(|(p, _, _)| *p == info.plural) {
         r.short_names = names.iter().map(|s| s.to_string()).collect();
@@ -107,6 +110,11 @@ fn resource(store: &Store, info: &Arc<KindInfo>, api_version: String) -> Resourc
             .find(|v| format!("{}/{}", def.spec.group, v.name) == r.api_version)
         {
             r.printer_columns = v.additional_printer_columns.clone();
+            r.schema = v
+                .schema
+                .as_ref()
+                .and_then(|s| s.get("openAPIV3Schema"))
+                .cloned();
         }
     }
     r

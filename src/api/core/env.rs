@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 /// `valueFrom` of an environment variable: exactly one source.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EnvVarSource {
     /// A field of the pod (the downward API): `metadata.name`, `status.podIP`...
@@ -34,6 +35,7 @@ pub struct EnvVarSource {
 
 /// A field of the pod, by path (`fieldRef`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectFieldSelector {
     /// Version of the schema the path is written in: `v1` (the default).
@@ -50,6 +52,7 @@ pub struct ObjectFieldSelector {
 /// A resource of a container (`resourceFieldRef`): its value is divided by `divisor` and
 /// rounded up, as the kubelet does.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceFieldSelector {
     /// The container (default, for env: the container itself; required in volumes).
@@ -69,6 +72,7 @@ pub struct ResourceFieldSelector {
 
 /// A key of a ConfigMap or a Secret (`configMapKeyRef`, `secretKeyRef`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct KeySelector {
     /// Name of the object, in the pod's namespace.
@@ -94,6 +98,7 @@ pub type SecretKeySelector = KeySelector;
 /// One `envFrom` entry: every key of a ConfigMap or a Secret becomes a variable (named
 /// `prefix` + key). Keys that are not valid variable names are skipped, as the kubelet does.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EnvFromSource {
     /// Put in front of every key.
@@ -112,6 +117,7 @@ pub struct EnvFromSource {
 
 /// The object of an `envFrom` entry (`configMapRef`, `secretRef`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EnvSourceRef {
     /// Name of the object, in the pod's namespace.

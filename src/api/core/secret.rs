@@ -32,6 +32,7 @@ use std::fmt;
 /// assert!(!format!("{s:?}").contains("aHVudGVyMg=="));
 /// ```
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", from = "SecretWire")]
 pub struct Secret {
     /// `apiVersion`: always `v1`.
@@ -64,6 +65,7 @@ fn opaque() -> String {
 
 /// The Secret as read: with `stringData`, which [`Secret`] folds into `data`.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 struct SecretWire {
     #[serde(rename = "apiVersion", default)]

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 
 /// A key of a ConfigMap or a Secret written to a file at `path` (`items[]`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct KeyToPath {
     /// The key.
@@ -29,6 +30,7 @@ pub struct KeyToPath {
 
 /// `configMap` volume source: the keys of a ConfigMap as files.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigMapVolumeSource {
     /// Name of the ConfigMap, in the pod's namespace.
@@ -51,6 +53,7 @@ pub struct ConfigMapVolumeSource {
 
 /// `secret` volume source: the keys of a Secret as files (decoded).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SecretVolumeSource {
     /// Name of the Secret, in the pod's namespace.
@@ -72,6 +75,7 @@ pub struct SecretVolumeSource {
 
 /// One file of a downwardAPI volume: a field of the pod or a resource of a container.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DownwardApiVolumeFile {
     /// Relative path of the file.
@@ -93,6 +97,7 @@ pub struct DownwardApiVolumeFile {
 
 /// `downwardAPI` volume source: fields of the pod as files, updated when they change.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DownwardApiVolumeSource {
     /// The files.
@@ -108,6 +113,7 @@ pub struct DownwardApiVolumeSource {
 
 /// A ConfigMap or a Secret projected into a `projected` volume.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct KeyProjection {
     /// Name of the object, in the pod's namespace.
@@ -131,6 +137,7 @@ pub type SecretProjection = KeyProjection;
 
 /// `downwardAPI` of a projected volume.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DownwardApiProjection {
     /// The files.
@@ -143,6 +150,7 @@ pub struct DownwardApiProjection {
 
 /// One source of a projected volume: exactly one of its fields.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct VolumeProjection {
     /// A ConfigMap.
@@ -166,6 +174,7 @@ pub struct VolumeProjection {
 /// `projected` volume source: several ConfigMaps, Secrets and downward API files in one
 /// directory.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectedVolumeSource {
     /// The sources, in order (a later one's file wins over an earlier one's).
