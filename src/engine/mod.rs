@@ -177,6 +177,21 @@ impl EngineBuilder {
         self
     }
 
+    /// What image references run as processes (see [`crate::node::images`]): `redis:7` as
+    /// `redis-server --port 6379`, say. A registered worker keeps precedence.
+    ///
+    /// ```no_run
+    /// use steady::node::{Image, ImageTable};
+    /// let images = ImageTable::new()
+    ///     .with("redis:7", Image::command(["redis-server", "--port", "6379"]))
+    ///     .unwrap();
+    /// let engine = steady::Engine::builder().images(images).build().unwrap();
+    /// ```
+    pub fn images(mut self, images: crate::node::ImageTable) -> Self {
+        self.kubelet.images = images;
+        self
+    }
+
     /// Timings of node failure handling (see [`NodeLifecycleConfig`]; Kubernetes' values are
     /// [`NodeLifecycleConfig::kubernetes`]).
     pub fn node_lifecycle(mut self, config: NodeLifecycleConfig) -> Self {
@@ -263,14 +278,17 @@ impl EngineBuilder {
         }
         nodes.extend(self.nodes);
         #[cfg(unix)]
-        let mount_namespaces = self.kubelet.mount_namespaces;
+        let (mount_namespaces, images) =
+            (self.kubelet.mount_namespaces, self.kubelet.images.clone());
         let mut kb = KubeletBuilder::new(self.kubelet, nodes)
             .workers(self.workers)
             .simulated(self.simulated);
         #[cfg(unix)]
         let processes = {
             let p = Arc::new(
-                crate::node::ProcessRuntime::new().with_mount_namespaces(mount_namespaces),
+                crate::node::ProcessRuntime::new()
+                    .with_mount_namespaces(mount_namespaces)
+                    .with_images(images),
             );
             kb = kb.process_runtime(p.clone());
             p

@@ -6,8 +6,13 @@
 //!  "max_object_bytes": 1572864, "shutdown_grace_ms": 30000,
 //!  "kinds": [{"apiVersion": "example.com/v1", "kind": "Cluster", "namespaced": false}],
 //!  "api_server": {"bind": "127.0.0.1:6443", "tls": true, "token": "...",
-//!                 "cert": "server.pem", "key": "server-key.pem"}}
+//!                 "cert": "server.pem", "key": "server-key.pem"},
+//!  "images": {"redis:7": {"command": ["redis-server"], "args": ["--port", "6379"],
+//!                         "env": {"MODE": "x"}, "workingDir": "/srv"}}}
 //! ```
+//!
+//! `images` is the image table (`steady::node::images`): what each image reference runs as
+//! a process when no worker is registered for it.
 //!
 //! `api_server` serves the Kubernetes API (builds with the `apiserver` feature; see
 //! `steady::apiserver`): `bind` is required, `tls` defaults to true (a generated
@@ -26,7 +31,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 /// The keys `steady_engine_new` accepts, in the order error messages list them.
-pub(crate) const KEYS: [&str; 7] = [
+pub(crate) const KEYS: [&str; 8] = [
     "workers",
     "history_limit",
     "watch_capacity",
@@ -34,6 +39,7 @@ pub(crate) const KEYS: [&str; 7] = [
     "shutdown_grace_ms",
     "kinds",
     "api_server",
+    "images",
 ];
 
 fn err(key: &str, message: impl std::fmt::Display) -> FfiError {
@@ -78,6 +84,7 @@ pub(crate) fn builder(config_json: Option<&str>) -> Result<EngineBuilder, FfiErr
                 b
             }
             "api_server" => api_server(b, v)?,
+            "images" => b.images(crate::node::ImageTable::from_value(v).map_err(|e| err(key, e))?),
             _ => {
                 return Err(FfiError::invalid(format!(
                     "engine configuration: unknown key {key:?} (known keys: {})",
@@ -207,7 +214,8 @@ mod tests {
         let b = builder(Some(
             r#"{"workers": 2, "history_limit": 5, "watch_capacity": 10,
                 "max_object_bytes": 4096, "shutdown_grace_ms": 10,
-                "kinds": [{"apiVersion": "example.com/v1", "kind": "Cluster", "namespaced": false}]}"#,
+                "kinds": [{"apiVersion": "example.com/v1", "kind": "Cluster", "namespaced": false}],
+                "images": {"redis:7": {"command": ["redis-server"]}}}"#,
         ))
         .unwrap();
         let engine = b.build().unwrap();
@@ -216,6 +224,8 @@ mod tests {
         assert_eq!(engine.store().config().max_object_bytes, 4096);
         let cluster = engine.store().registry().get("Cluster").unwrap();
         assert!(!cluster.namespaced);
+        let images = &engine.kubelet().config().images;
+        assert_eq!(images.lookup("redis:7").unwrap().command, ["redis-server"]);
     }
 
     #[test]
@@ -223,7 +233,7 @@ mod tests {
         assert_eq!(
             message(r#"{"wrokers": 2}"#),
             "engine configuration: unknown key \"wrokers\" (known keys: workers, history_limit, \
-             watch_capacity, max_object_bytes, shutdown_grace_ms, kinds, api_server)"
+             watch_capacity, max_object_bytes, shutdown_grace_ms, kinds, api_server, images)"
         );
         assert_eq!(
             message(r#"{"workers": 0}"#),
@@ -234,6 +244,11 @@ mod tests {
         assert!(
             message(r#"{"kinds": [{"apiVersion": "x/v1", "kind": "Cluster", "scope": 1}]}"#)
                 .contains("kinds[0].scope")
+        );
+        let bad_image = message(r#"{"images": {"redis": {"args": "x"}}}"#);
+        assert!(
+            bad_image.contains("\"images\"") && bad_image.contains("args"),
+            "{bad_image}"
         );
         assert!(message("[1]").contains("expected a JSON object"));
         assert!(message("{").contains("malformed JSON"));

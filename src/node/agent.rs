@@ -300,6 +300,11 @@ impl Kubelet {
         );
     }
 
+    /// The settings this kubelet runs with.
+    pub fn config(&self) -> &KubeletConfig {
+        &self.inner.config
+    }
+
     /// Registers every node with the API (Node object, Lease) once the controllers run.
     pub fn start(&self) {
         for n in self.node_names() {
@@ -1365,7 +1370,10 @@ impl PodSync<'_> {
             c.waiting = Some((
                 "ErrImageNeverPull".into(),
                 format!(
-                    "image {image:?} is not a registered worker image and container {:?} has no command to run as a process",
+                    "image {image:?} is neither a registered worker image nor in the image table, \
+                     and container {:?} has no command to run as a process: map the image \
+                     (EngineBuilder::images, \"images\" in the C/Python config, steady run \
+                     --images FILE) or give the container a command",
                     c.spec.name
                 ),
             ));

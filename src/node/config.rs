@@ -1,5 +1,6 @@
 //! Settings of nodes and of the node agent.
 
+use super::images::ImageTable;
 use crate::api::{Map, Taint};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -123,6 +124,10 @@ pub struct KubeletConfig {
     /// `mountPath`, when the host allows it (Linux, root). Default true; when false or not
     /// allowed, volumes are only at `STEADY_VOLUME_<NAME>`.
     pub mount_namespaces: bool,
+    /// What image references run as processes ([`ImageTable`]): a container whose image is
+    /// here runs that program (its own `command` and `args` overriding the image's), unless
+    /// an in-process worker is registered for the image. Empty by default.
+    pub images: ImageTable,
 }
 
 impl Default for KubeletConfig {
@@ -137,6 +142,7 @@ impl Default for KubeletConfig {
             data_dir: None,
             shutdown_grace: Duration::from_secs(30),
             mount_namespaces: true,
+            images: ImageTable::new(),
         }
     }
 }

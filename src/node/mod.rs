@@ -10,6 +10,7 @@ pub mod agent;
 pub mod config;
 mod env;
 pub mod host;
+pub mod images;
 pub mod logs;
 pub mod mount_ns;
 pub mod probe;
@@ -22,6 +23,7 @@ pub mod worker;
 
 pub use agent::{ContainerUsage, DefaultProber, Kubelet, KubeletBuilder, ProbeExecutor};
 pub use config::{KubeletConfig, NodeConfig, HOSTNAME_LABEL, LEASE_NAMESPACE, ZONE_LABEL};
+pub use images::{Image, ImageRef, ImageTable};
 pub use logs::{LogBuffer, DEFAULT_LOG_LIMIT};
 pub use probe::{run_probe, ProbeKind, ProbeResult, ProbeSettings, ProbeTarget};
 #[cfg(unix)]

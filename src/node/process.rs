@@ -52,6 +52,7 @@
 //! 255 with reason `ContainerStatusUnknown`. A descendant that leaves the process group
 //! (`setsid`, `setpgid`) is out of reach, as it would be for any supervisor without cgroups.
 
+use super::images::ImageTable;
 use super::logs::LogBuffer;
 use super::runtime::{
     ContainerSpec, ExitNotifier, ExitStatus, RunningContainer, Runtime, StartError,
@@ -65,7 +66,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -101,6 +102,8 @@ pub struct ProcessRuntime {
     mount_namespaces: bool,
     /// The mount points this runtime created on the host.
     mount_points: Arc<super::mount_ns::MountPoints>,
+    /// What image references run ([`super::images`]).
+    images: Arc<ImageTable>,
 }
 
 /// The processes of one runtime that are not reaped yet, for [`ProcessRuntime::shutdown`].
@@ -134,7 +137,16 @@ impl ProcessRuntime {
             registry: Arc::new(Registry::default()),
             mount_namespaces: super::mount_ns::available(),
             mount_points: Arc::default(),
+            images: Arc::default(),
         }
+    }
+
+    /// Runs containers whose image `images` maps as that image's program, with the
+    /// container's own `command`, `args`, `env` and `workingDir` overriding the image's as
+    /// Kubernetes says ([`Image::argv`](super::images::Image::argv)).
+    pub fn with_images(mut self, images: ImageTable) -> Self {
+        self.images = Arc::new(images);
+        self
     }
 
     /// With `on` false, never gives processes a mount namespace of their own: volumes are
@@ -201,10 +213,11 @@ impl Runtime for ProcessRuntime {
         "process"
     }
 
-    /// Containers with a non-empty `command`. (The agent asks the worker runtime first, so a
-    /// registered worker image wins over a command.)
+    /// Containers whose image the image table maps, and containers with a non-empty
+    /// `command`. (The agent asks the worker runtime first, so a registered worker image wins
+    /// over both.)
     fn handles(&self, container: &Container) -> bool {
-        !container.command.is_empty()
+        !container.command.is_empty() || self.images.for_container(container).is_some()
     }
 
     fn mounts_at_mount_path(&self) -> bool {
@@ -221,18 +234,51 @@ impl Runtime for ProcessRuntime {
         } else {
             (None, None)
         };
-        let argv: Vec<String> = spec
-            .container
-            .command
-            .iter()
-            .chain(&spec.container.args)
-            .map(|a| expand_var_refs(a, &spec.env))
-            .collect();
+        let image = self.images.for_container(&spec.container);
+        // Only the container's own command and args are expanded, as the kubelet does.
+        let argv: Vec<String> = match image {
+            Some(image) => image
+                .argv(&spec.container)
+                .into_iter()
+                .map(|(a, own)| {
+                    if own {
+                        expand_var_refs(a, &spec.env)
+                    } else {
+                        a.to_string()
+                    }
+                })
+                .collect(),
+            None => spec
+                .container
+                .command
+                .iter()
+                .chain(&spec.container.args)
+                .map(|a| expand_var_refs(a, &spec.env))
+                .collect(),
+        };
+        // The image's ENV and WORKDIR are defaults under the container's own.
+        let mut env = Vec::new();
+        let mut working_dir = spec.working_dir.clone();
+        if let Some(image) = image {
+            env.extend(
+                image
+                    .env
+                    .iter()
+                    .filter(|(k, _)| !spec.env.iter().any(|(n, _)| n == *k))
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
+            if spec.container.working_dir.is_none() {
+                if let Some(dir) = &image.working_dir {
+                    working_dir = Some(PathBuf::from(dir));
+                }
+            }
+        }
+        env.extend(spec.env.iter().cloned());
         let started = launch(
             Launch {
                 argv: &argv,
-                env: &spec.env,
-                working_dir: spec.working_dir.as_deref(),
+                env: &env,
+                working_dir: working_dir.as_deref(),
                 log: spec.log.clone(),
                 on_exit: spec.on_exit.clone(),
                 mounts: plan,
