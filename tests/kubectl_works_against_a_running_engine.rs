@@ -437,10 +437,6 @@ spec:
         k.ok(&["get", "secret", "creds", "-o", "jsonpath={.data.password}"]),
         "aHVudGVyMg=="
     );
-    // Objects with pod templates are not read from protobuf yet: a clear 415.
-    let err = k.err(&["create", "deployment", "web", "--image=busybox"]);
-    assert!(err.contains("application/json"), "{err}");
-
     // The engine's metrics, through the same authenticated endpoint.
     let metrics = k.ok(&["get", "--raw", "/metrics"]);
     assert!(
