@@ -719,6 +719,137 @@ mod tests {
     }
 
     #[test]
+    fn embedded_messages_read_into_their_parent_object() {
+        // Go's embedded structs (`json:""`): a Volume's VolumeSource, a ConfigMap source's
+        // and a key selector's LocalObjectReference, a Probe's ProbeHandler.
+        let volume = [
+            field(1, b"cfg"),
+            field(
+                2,
+                &field(
+                    19,
+                    &[field(1, &field(1, b"settings")), int(3, 0o444)].concat(),
+                ),
+            ),
+        ]
+        .concat();
+        let env = [
+            field(1, b"PASSWORD"),
+            field(2, b""),
+            field(
+                3,
+                &field(
+                    4,
+                    &[field(1, &field(1, b"creds")), field(2, b"pw")].concat(),
+                ),
+            ),
+        ]
+        .concat();
+        let probe = [
+            field(
+                1,
+                &field(
+                    2,
+                    &[
+                        field(1, b"/healthz"),
+                        field(2, &[int(1, 1), field(3, b"http")].concat()),
+                    ]
+                    .concat(),
+                ),
+            ),
+            int(2, 5),
+        ]
+        .concat();
+        let container = [
+            field(1, b"app"),
+            field(7, &env),
+            field(9, &[field(1, b"cfg"), field(3, b"/etc/app")].concat()),
+            field(10, &probe),
+        ]
+        .concat();
+        let pod = [
+            field(1, &meta("p", &[])),
+            field(2, &[field(1, &volume), field(2, &container)].concat()),
+        ]
+        .concat();
+        let v = decode(&envelope("v1", "Pod", &pod)).unwrap();
+        assert_eq!(
+            v["spec"],
+            json!({
+                "volumes": [{"name": "cfg",
+                             "configMap": {"name": "settings", "defaultMode": 0o444}}],
+                "containers": [{
+                    "name": "app",
+                    "env": [{"name": "PASSWORD",
+                             "valueFrom": {"secretKeyRef": {"name": "creds", "key": "pw"}}}],
+                    "volumeMounts": [{"name": "cfg", "mountPath": "/etc/app"}],
+                    "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"},
+                                      "initialDelaySeconds": 5}
+                }]
+            })
+        );
+    }
+
+    #[test]
+    fn autoscalers_read_their_metric_targets() {
+        let target = [field(1, b"Utilization"), int(4, 80)].concat();
+        let metric = [
+            field(1, b"Resource"),
+            field(4, &[field(1, b"cpu"), field(2, &target)].concat()),
+        ]
+        .concat();
+        let spec = [
+            field(
+                1,
+                &[
+                    field(1, b"Deployment"),
+                    field(2, b"web"),
+                    field(3, b"apps/v1"),
+                ]
+                .concat(),
+            ),
+            int(2, 1),
+            int(3, 4),
+            field(4, &metric),
+        ]
+        .concat();
+        let hpa = [field(1, &meta("web", &[])), field(2, &spec)].concat();
+        let v = decode(&envelope("autoscaling/v2", "HorizontalPodAutoscaler", &hpa)).unwrap();
+        assert_eq!(
+            v["spec"],
+            json!({"scaleTargetRef": {"kind": "Deployment", "name": "web", "apiVersion": "apps/v1"},
+                   "minReplicas": 1, "maxReplicas": 4,
+                   "metrics": [{"type": "Resource", "resource": {"name": "cpu",
+                       "target": {"type": "Utilization", "averageUtilization": 80}}}]})
+        );
+    }
+
+    #[test]
+    fn repeated_numbers_read_packed_or_not() {
+        static T: Schema = Schema {
+            name: "T",
+            fields: &[
+                f(1, "n", Kind::Int, Card::Rep),
+                f(2, "b", Kind::Bool, Card::Rep),
+            ],
+        };
+        let b = [
+            int(1, 1),
+            field(1, &[varint(2), varint(300), varint(-1i64 as u64)].concat()),
+            int(1, 0),
+            field(2, &[1, 0]),
+        ]
+        .concat();
+        let v = message(&T, &b, "", 0).unwrap();
+        assert_eq!(
+            Value::Object(v),
+            json!({"n": [1, 2, 300, -1, 0], "b": [true, false]})
+        );
+        // A packed run cut inside a varint.
+        assert!(message(&T, &field(1, &[0x80]), "", 0).is_err());
+    }
+
+    #[test]
     fn services_read_their_int_or_string_target_ports() {
         let port = |p: i64, target: &[u8]| {
             field(
