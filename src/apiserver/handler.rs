@@ -309,12 +309,13 @@ async fn body_of(shared: &Shared, req: Request<Incoming>) -> Result<Value, Respo
         return Ok(Value::Null);
     }
     if protobuf {
-        return super::protobuf::decode(&bytes).map_err(|e| {
-            fail(
+        return super::protobuf::decode(&bytes).map_err(|e| match e {
+            super::protobuf::Error::Malformed(_) => fail(400, "BadRequest", &e.to_string()),
+            super::protobuf::Error::Unsupported(_) => fail(
                 415,
                 "UnsupportedMediaType",
                 &format!("the body of the request was in an unknown format: {e}"),
-            )
+            ),
         });
     }
     match serde_json::from_slice(&bytes) {

@@ -10,9 +10,10 @@
 //!   ([`resources`]); `/openapi/v3` declares server-side field validation ([`openapi`]).
 //! - Verbs: get, list (label and field selectors, limit and continue), watch, create, update,
 //!   patch (JSON merge, JSON patch, strategic merge), delete and deletecollection;
-//!   subresources status, scale, log and eviction ([`handler`]). JSON throughout, but for
-//!   the `DeleteOptions` and `Eviction` bodies client-go sends in protobuf whatever the
-//!   server prefers.
+//!   subresources status, scale, log and eviction ([`handler`]). JSON throughout, and the
+//!   protobuf bodies client-go sends for built-in kinds (workloads, Services, Pods,
+//!   Namespaces, ConfigMaps, Secrets, `DeleteOptions`, `Eviction`), read into JSON
+//!   (`protobuf`).
 //! - Tables: `Accept: application/json;as=Table;g=meta.k8s.io;v=v1` gives kubectl's columns
 //!   ([`table`]).
 //! - Errors are `Status` objects with Kubernetes' reasons and codes ([`status`]).
