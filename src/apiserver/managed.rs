@@ -233,9 +233,17 @@ fn key_of(item: &Value, key: &str) -> String {
 
 /// The fields an object sets, for the part `part` of it.
 pub fn fields_of(obj: &Value, part: Part, lists: Lists) -> FieldSet {
-    let mut out = BTreeSet::new();
+    FieldSet(leaves(obj, part, lists).into_keys().collect())
+}
+
+type Leaves<'v> = std::collections::BTreeMap<Path, &'v Value>;
+
+/// The fields an object sets, each with its value (an item's whole value for a keyed-list
+/// item or set member).
+fn leaves(obj: &Value, part: Part, lists: Lists) -> Leaves<'_> {
+    let mut out = Leaves::new();
     let Some(top) = obj.as_object() else {
-        return FieldSet(out);
+        return out;
     };
     for (k, v) in top {
         let wanted = match part {
@@ -263,14 +271,14 @@ pub fn fields_of(obj: &Value, part: Part, lists: Lists) -> FieldSet {
             collect(v, &mut schema, &mut path, &mut out, lists);
         }
     }
-    FieldSet(out)
+    out
 }
 
-fn collect(
-    v: &Value,
+fn collect<'v>(
+    v: &'v Value,
     schema: &mut Vec<String>,
     path: &mut Path,
-    out: &mut BTreeSet<Path>,
+    out: &mut Leaves<'v>,
     lists: Lists,
 ) {
     match v {
@@ -287,22 +295,22 @@ fn collect(
             if let Some(key) = list_key(lists, schema, items) {
                 for item in items {
                     path.push(Seg::Key(key_of(item, key)));
-                    out.insert(path.clone());
+                    out.insert(path.clone(), item);
                     collect(item, schema, path, out, lists);
                     path.pop();
                 }
             } else if is_set(lists, schema, items) {
                 for item in items {
                     path.push(Seg::Value(item.to_string()));
-                    out.insert(path.clone());
+                    out.insert(path.clone(), item);
                     path.pop();
                 }
             } else {
-                out.insert(path.clone());
+                out.insert(path.clone(), v);
             }
         }
         _ => {
-            out.insert(path.clone());
+            out.insert(path.clone(), v);
         }
     }
 }
@@ -566,22 +574,27 @@ pub fn track_update(old: Option<&Value>, new: &mut Value, w: Writer<'_>) {
         }
     }
     let mut entries = old.map(entries_of).unwrap_or_default();
-    let before = old
-        .map(|o| fields_of(o, w.part, w.lists))
-        .unwrap_or_default();
-    let after = fields_of(new, w.part, w.lists);
+    let before = old.map(|o| leaves(o, w.part, w.lists)).unwrap_or_default();
+    let after = leaves(new, w.part, w.lists);
     let changed: BTreeSet<Path> = after
-        .0
         .iter()
-        .filter(|p| {
+        .filter(|(p, v)| {
             // An item or set member changes hands only when it is new; a change inside an
             // item is a change of the fields below it.
             let member = matches!(p.last(), Some(Seg::Key(_) | Seg::Value(_)));
-            !before.0.contains(*p) || (!member && old.and_then(|o| get(o, p)) != get(new, p))
+            match before.get(*p) {
+                None => true,
+                Some(was) => !member && was != *v,
+            }
         })
-        .cloned()
+        .map(|(p, _)| p.clone())
         .collect();
-    let removed: Vec<&Path> = before.0.difference(&after.0).collect();
+    if old.is_some() && changed.is_empty() && before.len() == after.len() {
+        // This part is as it was (a no-op, or a write of another part): the stored managed
+        // fields stand.
+        return;
+    }
+    let removed: Vec<&Path> = before.keys().filter(|p| !after.contains_key(*p)).collect();
     let sub = w.part.subresource();
     for e in &mut entries {
         for p in &removed {
