@@ -221,6 +221,48 @@ fn run_for_shows_the_pods_running_then_exits_0_leaving_no_process() {
     let _ = std::fs::remove_dir_all(d);
 }
 
+/// A manifest that names an image and no command runs the program `--images` maps it to.
+#[test]
+fn run_with_an_image_table_starts_commandless_containers() {
+    let m = marker("images");
+    let d = scratch("images");
+    let images = d.join("images.yaml");
+    std::fs::write(
+        &images,
+        "\"cache:7\": {command: [sh, -c], args: ['exec sleep 1000'], env: {%s: %s}}\n"
+            .replacen("%s", MARKER_VAR, 1)
+            .replacen("%s", &format!("{m:?}"), 1),
+    )
+    .unwrap();
+    let f = d.join("pod.yaml");
+    std::fs::write(
+        &f,
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: cache}}\n\
+             spec: {{nodeName: {}, containers: [{{name: main, image: 'cache:7'}}]}}\n",
+            steady::node::host::hostname()
+        ),
+    )
+    .unwrap();
+    let mut s = Steady::start(&[
+        "run",
+        "--for",
+        "2s",
+        "--images",
+        &images.display().to_string(),
+        &f.display().to_string(),
+    ]);
+    s.until(20, "the pod runs", |l| {
+        l.contains("Pod default/cache: Running ready 1/1")
+            .then_some(())
+    });
+    assert_eq!(marked(&m).len(), 1, "the image's program runs");
+    let (code, err) = s.wait(30);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(marked(&m), Vec::<i32>::new(), "no process is left behind");
+    let _ = std::fs::remove_dir_all(d);
+}
+
 #[test]
 fn secrets_never_show_in_the_output_and_nothing_of_the_pods_is_left_on_disk() {
     let d = scratch("secret");

@@ -295,3 +295,33 @@ fn help_and_version_print_to_stdout_and_exit_0() {
         );
     }
 }
+
+#[test]
+fn an_image_table_maps_commandless_containers_and_its_errors_name_the_file() {
+    let d = scratch("images");
+    let pod = write(
+        &d,
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: cache}\n\
+         spec: {containers: [{name: redis, image: 'redis:7'}]}\n",
+    );
+    let o = steady(&["validate", &pod]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("ErrImageNeverPull"), "{}", stdout(&o));
+    let images = write(
+        &d,
+        "images.yaml",
+        "\"redis:7\": {command: [redis-server]}\n",
+    );
+    let o = steady(&["validate", "--images", &images, &pod]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "", "mapped: no warning");
+    let bad = write(&d, "bad.yaml", "\"redis:7\": {comand: [redis-server]}\n");
+    let o = steady(&["validate", "--images", &bad, &pod]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains(&bad) && out.contains("redis:7") && out.contains("comand"),
+        "{out}"
+    );
+}

@@ -58,6 +58,8 @@ pub struct RunArgs {
     pub output: Option<Output>,
     /// `--api ADDR`: serve the Kubernetes-compatible API there.
     pub api: Option<std::net::SocketAddr>,
+    /// `--images FILE`: the image table (YAML or JSON).
+    pub images: Option<PathBuf>,
 }
 
 /// Options of `steady validate`.
@@ -67,6 +69,8 @@ pub struct ValidateArgs {
     pub paths: Vec<PathBuf>,
     /// `--strict`: warnings count as problems (exit 1), for CI pipelines.
     pub strict: bool,
+    /// `--images FILE`: the image table `steady run` would use.
+    pub images: Option<PathBuf>,
 }
 
 /// A command line that cannot be understood; the usage of `topic` goes with it.
@@ -225,6 +229,13 @@ fn parse_run(args: &[String]) -> Result<Command, UsageError> {
                 }
                 run.data_dir = Some(PathBuf::from(v));
             }
+            Arg::Option(name @ "--images", v) => {
+                let v = w.value(name, v)?;
+                if v.is_empty() {
+                    return Err(usage_error(Topic::Run, "--images needs a file"));
+                }
+                run.images = Some(PathBuf::from(v));
+            }
             Arg::Option(name @ "--api", v) => {
                 let v = w.value(name, v)?;
                 let addr = v.parse().map_err(|_| {
@@ -274,6 +285,13 @@ fn parse_validate(args: &[String]) -> Result<Command, UsageError> {
             Arg::Option(name @ "--strict", value) => {
                 w.no_value(name, value)?;
                 v.strict = true;
+            }
+            Arg::Option(name @ "--images", value) => {
+                let value = w.value(name, value)?;
+                if value.is_empty() {
+                    return Err(usage_error(Topic::Validate, "--images needs a file"));
+                }
+                v.images = Some(PathBuf::from(value));
             }
             Arg::Option(name, _) => return Err(w.unknown(name)),
         }
@@ -356,7 +374,7 @@ mod tests {
     #[test]
     fn run_takes_paths_and_options_with_or_without_equals() {
         let c = parse(&args(
-            "run a.yaml --for 2s dir -o json --data-dir=/tmp/x --api 127.0.0.1:6443",
+            "run a.yaml --for 2s dir -o json --data-dir=/tmp/x --api 127.0.0.1:6443 --images i.yaml",
         ))
         .unwrap();
         assert_eq!(
@@ -367,6 +385,7 @@ mod tests {
                 data_dir: Some("/tmp/x".into()),
                 output: Some(Output::Json),
                 api: Some("127.0.0.1:6443".parse().unwrap()),
+                images: Some("i.yaml".into()),
             })
         );
         assert!(parse(&args("run a.yaml --api localhost")).is_err());

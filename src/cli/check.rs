@@ -14,6 +14,7 @@ use std::fmt;
 use std::sync::Arc;
 use steady::api::{register_builtins, CustomResourceDefinition, Registry};
 use steady::manifest::parse::{parse_documents, Document};
+use steady::node::ImageTable;
 use steady::store::{Store, StoreConfig};
 use steady::Error;
 
@@ -175,9 +176,16 @@ pub fn problems_of(file: &str, doc: &Document, label: &str, error: &Error) -> Ve
     }
 }
 
-/// Warnings for the containers of `doc` that have no `command`: `steady run` registers no
-/// in-process worker, so such a container would wait with ErrImageNeverPull for good.
-fn commandless(file: &str, doc: &Document, label: &str, kind: &str) -> Vec<Problem> {
+/// Warnings for the containers of `doc` that have no `command` and whose image the image
+/// table does not map: `steady run` registers no in-process worker, so such a container
+/// would wait with ErrImageNeverPull for good.
+fn commandless(
+    file: &str,
+    doc: &Document,
+    label: &str,
+    kind: &str,
+    images: &ImageTable,
+) -> Vec<Problem> {
     let Some(prefix) = steady::manifest::fields::pod_spec_prefix(kind) else {
         return Vec::new();
     };
@@ -190,10 +198,10 @@ fn commandless(file: &str, doc: &Document, label: &str, kind: &str) -> Vec<Probl
             .cloned()
             .unwrap_or_default();
         for (i, c) in containers.iter().enumerate() {
-            if c.get("command").is_some() {
+            let image = c.get("image").and_then(|i| i.as_str()).unwrap_or("");
+            if c.get("command").is_some() || images.lookup(image).is_some() {
                 continue;
             }
-            let image = c.get("image").and_then(|i| i.as_str()).unwrap_or("");
             let field = format!("{prefix}.{list}[{i}]");
             out.push(Problem {
                 file: Some(file.to_string()),
@@ -202,9 +210,10 @@ fn commandless(file: &str, doc: &Document, label: &str, kind: &str) -> Vec<Probl
                 object: Some(label.to_string()),
                 field: Some(field),
                 message: format!(
-                    "no command: steady runs a container's command on the host, or a worker a \
-                     host registers under its image; steady run registers none, so it would \
-                     wait with ErrImageNeverPull for image {image:?}"
+                    "no command: steady runs a container's command on the host, the program \
+                     the image table maps its image to (--images FILE), or a worker a host \
+                     registers under its image; image {image:?} is none of these, so it would \
+                     wait with ErrImageNeverPull"
                 ),
                 warning: true,
             });
@@ -213,8 +222,9 @@ fn commandless(file: &str, doc: &Document, label: &str, kind: &str) -> Vec<Probl
     out
 }
 
-/// Parses, decodes and validates every document of `sources`.
-pub fn check(sources: &[Source]) -> Checked {
+/// Parses, decodes and validates every document of `sources`; `images` is the image table
+/// the engine would run with.
+pub fn check(sources: &[Source], images: &ImageTable) -> Checked {
     let store = offline_store();
     let parsed: Vec<_> = sources.iter().map(|s| parse_documents(&s.text)).collect();
     // Definitions first, wherever they are: their kinds serve every document, as in apply.
@@ -285,8 +295,13 @@ pub fn check(sources: &[Source]) -> Checked {
                     warning: true,
                 });
             }
-            out.problems
-                .extend(commandless(&src.name, &doc, &label, &decoded.info.kind));
+            out.problems.extend(commandless(
+                &src.name,
+                &doc,
+                &label,
+                &decoded.info.kind,
+                images,
+            ));
             let meta = decoded.object.meta();
             let key = (
                 decoded.info.kind.clone(),
@@ -367,7 +382,7 @@ spec:
     ports:
     - containerPort: 99999
 ";
-        let c = check(&[src("pods.yaml", text)]);
+        let c = check(&[src("pods.yaml", text)], &ImageTable::new());
         assert_eq!(c.entries.len(), 1);
         let l = lines(&c);
         assert_eq!(l.len(), 2, "{l:#?}");
@@ -387,7 +402,7 @@ spec:
     #[test]
     fn a_decode_error_names_the_field_and_its_line() {
         let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: many\n";
-        let c = check(&[src("d.yaml", text)]);
+        let c = check(&[src("d.yaml", text)], &ImageTable::new());
         let l = lines(&c);
         assert_eq!(l.len(), 1);
         assert!(
@@ -398,13 +413,16 @@ spec:
 
     #[test]
     fn parse_errors_stop_at_their_file_and_the_next_file_is_still_checked() {
-        let c = check(&[
-            src("broken.yaml", "kind: Pod\nmetadata: {name: a\n"),
-            src(
-                "ok.yaml",
-                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
-            ),
-        ]);
+        let c = check(
+            &[
+                src("broken.yaml", "kind: Pod\nmetadata: {name: a\n"),
+                src(
+                    "ok.yaml",
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+                ),
+            ],
+            &ImageTable::new(),
+        );
         let l = lines(&c);
         assert_eq!(l.len(), 1, "{l:?}");
         assert!(l[0].starts_with("broken.yaml:"), "{l:?}");
@@ -416,7 +434,7 @@ spec:
     fn unknown_fields_are_warnings_on_their_line() {
         let text =
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\nimmutable: true\nsurprise: 1\n";
-        let c = check(&[src("c.yaml", text)]);
+        let c = check(&[src("c.yaml", text)], &ImageTable::new());
         assert_eq!(c.errors(), 0);
         let l = lines(&c);
         assert!(
@@ -431,10 +449,13 @@ spec:
     fn an_object_given_twice_is_a_problem_pointing_at_the_first() {
         let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n";
         let other = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n";
-        let c = check(&[
-            src("a.yaml", cm),
-            src("b.yaml", &format!("{other}---\n{cm}")),
-        ]);
+        let c = check(
+            &[
+                src("a.yaml", cm),
+                src("b.yaml", &format!("{other}---\n{cm}")),
+            ],
+            &ImageTable::new(),
+        );
         assert_eq!(
             lines(&c),
             ["b.yaml:5: document 2: ConfigMap/c: the same object as a.yaml:1 (document 1); an object may appear only once"]
@@ -444,10 +465,13 @@ spec:
 
     #[test]
     fn missing_kind_and_name_are_reported_with_placeholders() {
-        let c = check(&[src(
-            "x.yaml",
-            "apiVersion: v1\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Pod\n",
-        )]);
+        let c = check(
+            &[src(
+                "x.yaml",
+                "apiVersion: v1\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Pod\n",
+            )],
+            &ImageTable::new(),
+        );
         let l = lines(&c);
         assert_eq!(
             l,
@@ -456,10 +480,13 @@ spec:
                 "x.yaml:4: document 2: Pod/?: metadata.name: name is required",
             ]
         );
-        let c = check(&[src(
-            "y.yaml",
-            "apiVersion: v1\nkind: Pod\nmetadata:\n  labels: {a: b}\n",
-        )]);
+        let c = check(
+            &[src(
+                "y.yaml",
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  labels: {a: b}\n",
+            )],
+            &ImageTable::new(),
+        );
         assert_eq!(
             lines(&c),
             ["y.yaml:3: document 1: Pod/?: metadata.name: name is required",]
@@ -470,7 +497,10 @@ spec:
     fn unserved_kinds_are_refused_defined_ones_accepted_and_empty_files_warned_about() {
         const FLEET: &str =
             "apiVersion: games.example.com/v1\nkind: Fleet\nmetadata: {name: f}\nspec: {replicas: 2}\n";
-        let c = check(&[src("f.yaml", FLEET), src("empty.yaml", "# nothing yet\n")]);
+        let c = check(
+            &[src("f.yaml", FLEET), src("empty.yaml", "# nothing yet\n")],
+            &ImageTable::new(),
+        );
         assert_eq!(c.errors(), 1);
         let l = lines(&c);
         assert!(
@@ -486,17 +516,23 @@ spec:
                    metadata: {name: fleets.games.example.com}\n\
                    spec: {group: games.example.com, scope: Namespaced, names: {kind: Fleet, plural: fleets},\n\
                    \x20 versions: [{name: v1, served: true, storage: true}]}\n";
-        let c = check(&[src("crd.yaml", crd), src("f.yaml", FLEET)]);
+        let c = check(
+            &[src("crd.yaml", crd), src("f.yaml", FLEET)],
+            &ImageTable::new(),
+        );
         assert_eq!(c.errors(), 0, "{:?}", lines(&c));
         assert_eq!(c.entries.len(), 2);
     }
 
     #[test]
     fn a_namespace_on_a_cluster_scoped_kind_is_an_error() {
-        let c = check(&[src(
-            "n.yaml",
-            "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n  namespace: default\n",
-        )]);
+        let c = check(
+            &[src(
+                "n.yaml",
+                "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n  namespace: default\n",
+            )],
+            &ImageTable::new(),
+        );
         assert_eq!(
             lines(&c),
             ["n.yaml:5: document 1: Node/n1: metadata.namespace: Node is cluster-scoped: namespace must not be set"]
@@ -510,15 +546,23 @@ spec:
             "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: nginx}\nspec:\n\
              \x20 selector: {matchLabels: {app: nginx}}\n  template:\n    metadata: {labels: {app: nginx}}\n\
              \x20   spec:\n      containers:\n      - name: nginx\n        image: nginx:1.14.2\n",
-        )]);
+        )], &ImageTable::new());
         assert_eq!(c.errors(), 0);
         let l = lines(&c);
         assert_eq!(l.len(), 1, "{l:?}");
         assert!(
             l[0].starts_with(
                 "nginx.yaml:11: warning: document 1: Deployment/nginx: spec.template.spec.containers[0]: no command"
-            ) && l[0].contains("ErrImageNeverPull for image \"nginx:1.14.2\""),
+            ) && l[0].contains("image \"nginx:1.14.2\" is none of these"),
             "{l:?}"
         );
+        // Mapped by the image table (any tag of nginx): no warning.
+        let images = ImageTable::new()
+            .with("nginx", steady::node::Image::command(["nginx"]))
+            .unwrap();
+        let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n\
+                    spec: {containers: [{name: a, image: 'nginx:1.14.2'}]}\n";
+        let c = check(&[src("p.yaml", text)], &images);
+        assert_eq!(lines(&c), Vec::<String>::new());
     }
 }

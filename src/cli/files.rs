@@ -37,6 +37,29 @@ fn is_manifest(path: &Path) -> bool {
     )
 }
 
+/// The image table in the YAML or JSON file `path` (`--images`): one mapping from image
+/// references to what they run,
+///
+/// ```yaml
+/// "redis:7": {command: [redis-server], args: [--port, "6379"]}
+/// "python:3.12": {command: [python3], env: {PYTHONUNBUFFERED: "1"}, workingDir: /srv}
+/// ```
+pub fn read_images(path: &Path) -> Result<steady::node::ImageTable, ReadError> {
+    let fail = |message: String| ReadError {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let docs = steady::manifest::parse::parse_documents(&text).map_err(|e| fail(e.to_string()))?;
+    match docs.as_slice() {
+        [] => Ok(steady::node::ImageTable::new()),
+        [doc] => steady::node::ImageTable::from_value(&doc.value).map_err(|e| fail(e.to_string())),
+        _ => Err(fail(
+            "an image table is one mapping of image references, not several documents".into(),
+        )),
+    }
+}
+
 /// The files `paths` name, in order (each directory's files sorted by name).
 pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ReadError> {
     let mut files = Vec::new();

@@ -52,6 +52,9 @@ Options:
       --for DURATION     stop after DURATION (500ms, 30s, 2m, 1h30m) and exit 0
       --data-dir DIR     where claim and emptyDir directories live
                          (default: steady-<pid> under the system temporary directory)
+      --images FILE      the image table (YAML or JSON): what each image reference runs,
+                         for containers that name an image and no command, e.g.
+                         \"redis:7\": {command: [redis-server], args: [--port, \"6379\"]}
       --api ADDR         serve the Kubernetes API on ADDR (127.0.0.1:6443; port 0 picks one)
                          over TLS with a token, write a kubeconfig for it (mode 0600) into
                          the data directory and print its path: KUBECONFIG=PATH kubectl get pods
@@ -64,7 +67,7 @@ Options:
 Environment: STEADY_LOG=error|warn|info|debug|trace|off (default warn), logs on stderr.";
 
 const VALIDATE_USAGE: &str = "\
-Usage: steady validate [--strict] FILE|DIR...
+Usage: steady validate [--strict] [--images FILE] FILE|DIR...
 
 Parses, decodes and validates every document offline, as steady run would before starting
 anything. Prints one line per problem:
@@ -82,8 +85,10 @@ CustomResourceDefinition in the files defines it first.
 Exit status: 0 when there is no problem (warnings allowed), 1 otherwise.
 
 Options:
-  --strict      warnings are problems too (exit 1): for CI pipelines
-  -h, --help    print this help";
+  --strict        warnings are problems too (exit 1): for CI pipelines
+  --images FILE   the image table steady run would use (see steady run --help): a
+                  container without a command whose image it maps is not a warning
+  -h, --help      print this help";
 
 const VERSION_USAGE: &str = "\
 Usage: steady version
@@ -117,7 +122,7 @@ pub fn main(args: &[String]) -> i32 {
             println!("steady {}", env!("CARGO_PKG_VERSION"));
             0
         }
-        Command::Validate(v) => validate(&v.paths, v.strict),
+        Command::Validate(v) => validate(&v.paths, v.strict, v.images.as_deref()),
         Command::Run(r) => {
             term::init_logging();
             run::run(r)
@@ -126,7 +131,14 @@ pub fn main(args: &[String]) -> i32 {
 }
 
 /// `steady validate`: problems on stdout, a summary on stderr.
-fn validate(paths: &[std::path::PathBuf], strict: bool) -> i32 {
+fn validate(paths: &[std::path::PathBuf], strict: bool, images: Option<&std::path::Path>) -> i32 {
+    let images = match images.map(files::read_images).transpose() {
+        Ok(t) => t.unwrap_or_default(),
+        Err(e) => {
+            println!("{e}");
+            return 1;
+        }
+    };
     let sources = match files::read_all(paths) {
         Ok(s) => s,
         Err(e) => {
@@ -134,7 +146,7 @@ fn validate(paths: &[std::path::PathBuf], strict: bool) -> i32 {
             return 1;
         }
     };
-    let mut checked = check::check(&sources);
+    let mut checked = check::check(&sources, &images);
     if strict {
         // Warnings are problems: printed and counted as such.
         for p in &mut checked.problems {

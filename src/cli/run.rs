@@ -38,6 +38,13 @@ const DISCOVER_EVERY: Duration = Duration::from_millis(500);
 
 /// Runs `steady run`; returns the exit code.
 pub fn run(args: RunArgs) -> i32 {
+    let images = match args.images.as_deref().map(files::read_images).transpose() {
+        Ok(t) => t.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("steady: {e}");
+            return 1;
+        }
+    };
     let sources = match files::read_all(&args.paths) {
         Ok(s) => s,
         Err(e) => {
@@ -45,7 +52,7 @@ pub fn run(args: RunArgs) -> i32 {
             return 1;
         }
     };
-    let checked = check::check(&sources);
+    let checked = check::check(&sources, &images);
     for p in &checked.problems {
         eprintln!("{p}");
     }
@@ -74,7 +81,7 @@ pub fn run(args: RunArgs) -> i32 {
         }
     }
 
-    let mut builder = Engine::builder();
+    let mut builder = Engine::builder().images(images);
     if let Some(dir) = &args.data_dir {
         builder = builder.data_dir(dir.clone());
     }

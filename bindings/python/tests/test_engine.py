@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 from pathlib import Path
 
@@ -61,6 +62,28 @@ class EngineLifecycle(unittest.TestCase):
             with self.assertRaises(steady.TooLarge) as cm:
                 e.create(big)
             self.assertIn("over the size limit of 2048 bytes", str(cm.exception))
+
+    def test_an_image_table_runs_commandless_containers(self) -> None:
+        images = {"hello:1": {"command": ["sh", "-c"], "args": ["echo hello from $WHO; exec sleep 60"],
+                              "env": {"WHO": "the image"}}}
+        with steady.Engine(workers=1, images=images) as e:
+            e.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hello"},
+                     "spec": {"containers": [{"name": "main", "image": "hello:1"}]}})
+            deadline = time.monotonic() + 30
+            out = ""
+            while time.monotonic() < deadline:
+                try:
+                    out = e.logs("hello")
+                except steady.NotFound:
+                    out = ""
+                if out:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(out, "hello from the image\n")
+        with self.assertRaises(steady.Invalid) as cm:
+            steady.Engine(images={"hello": {"comand": ["x"]}})
+        self.assertIn('"images"', str(cm.exception))
+        self.assertIn("comand", str(cm.exception))
 
     def test_the_api_server_serves_kubectl_with_its_kubeconfig(self) -> None:
         with steady.Engine(workers=1, api_server={"bind": "127.0.0.1:0"}) as e:
