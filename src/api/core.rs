@@ -313,9 +313,121 @@ pub struct Container {
     /// Holds the other probes until it succeeds once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub startup_probe: Option<Box<Probe>>,
-    /// Unmodelled fields (imagePullPolicy, securityContext, lifecycle...).
+    /// Hooks run right after the container starts and before it is stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Box<Lifecycle>>,
+    /// Unmodelled fields (imagePullPolicy, securityContext...).
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// A container's lifecycle hooks, run by the node agent as the kubelet runs them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Lifecycle {
+    /// Runs right after the container starts (beside it, not before it). The container is
+    /// not started (no probes, not ready) until it returns; when it fails, the container
+    /// is killed and restarted by the pod's restart policy (event `FailedPostStartHook`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_start: Option<LifecycleHandler>,
+    /// Runs before the container is sent its stop signal, whatever the reason for the stop
+    /// (deletion, a failed liveness probe, a deadline), within the grace period: the signal
+    /// follows when it returns, or the container is killed when the grace period ends first
+    /// (event `FailedPreStopHook` when it fails).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_stop: Option<LifecycleHandler>,
+    /// Unmodelled fields (stopSignal...).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// What a lifecycle hook does: exactly one of `exec`, `httpGet` and `sleep`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LifecycleHandler {
+    /// Runs a command with the container's environment (and mounts); exit status 0 is
+    /// success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecAction>,
+    /// An HTTP GET against the pod; a status in 200..400 is success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_get: Option<HttpGetAction>,
+    /// Waits, on the engine clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sleep: Option<SleepAction>,
+    /// Kept for compatibility by Kubernetes, which never runs it; refused by steady.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_socket: Option<TcpSocketAction>,
+    /// Unmodelled fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The `sleep` hook handler.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SleepAction {
+    /// Seconds to wait (>= 0).
+    pub seconds: i64,
+    /// Unmodelled fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl LifecycleHandler {
+    /// Admission checks of the hook at `path`: exactly one handler, and that one valid.
+    pub fn validate(&self, path: &str, errors: &mut Vec<FieldError>) {
+        let set: Vec<&str> = [
+            ("exec", self.exec.is_some()),
+            ("httpGet", self.http_get.is_some()),
+            ("sleep", self.sleep.is_some()),
+            ("tcpSocket", self.tcp_socket.is_some()),
+        ]
+        .iter()
+        .filter(|(_, s)| *s)
+        .map(|(n, _)| *n)
+        .collect();
+        match set.len() {
+            0 => errors.push(FieldError::new(
+                path,
+                "Required value: must specify a handler type",
+            )),
+            1 => {}
+            _ => errors.push(FieldError::new(
+                format!("{path}.{}", set[1]),
+                "Forbidden: may not specify more than 1 handler type",
+            )),
+        }
+        if self.tcp_socket.is_some() {
+            errors.push(FieldError::new(
+                format!("{path}.tcpSocket"),
+                "Forbidden: tcpSocket is not a lifecycle handler Kubernetes runs (it is kept \
+                 only for compatibility); use exec, httpGet or sleep",
+            ));
+        }
+        if let Some(exec) = &self.exec {
+            if exec.command.is_empty() {
+                required(errors, format!("{path}.exec.command"));
+            }
+        }
+        if let Some(h) = &self.http_get {
+            check_port(errors, format!("{path}.httpGet.port"), &h.port);
+            if let Some(s) = &h.scheme {
+                check_enum(
+                    errors,
+                    format!("{path}.httpGet.scheme"),
+                    s,
+                    &["HTTP", "HTTPS"],
+                );
+            }
+        }
+        if let Some(s) = &self.sleep {
+            check_min(errors, format!("{path}.sleep.seconds"), s.seconds, 0);
+        }
+    }
 }
 
 /// The `heartbeat` probe handler (steady's extension for in-process workers); it has no
@@ -2077,6 +2189,14 @@ impl Container {
         for (field, probe, success_once) in probes {
             if let Some(p) = probe {
                 p.validate(&format!("{path}.{field}"), success_once, errors);
+            }
+        }
+        if let Some(l) = &self.lifecycle {
+            if let Some(h) = &l.post_start {
+                h.validate(&format!("{path}.lifecycle.postStart"), errors);
+            }
+            if let Some(h) = &l.pre_stop {
+                h.validate(&format!("{path}.lifecycle.preStop"), errors);
             }
         }
     }

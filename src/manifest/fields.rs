@@ -61,6 +61,7 @@ const LIMITS: &str = "limits are not enforced (requests are scheduled by)";
 const SECURITY: &str = "processes run as the engine's user";
 const GRPC: &str = "gRPC probes are not supported: the probe fails";
 const HTTPS: &str = "HTTPS probes are not supported: the probe fails";
+const HTTPS_HOOK: &str = "HTTPS hooks are not supported: the hook fails";
 const STORAGE: &str = "claims are host directories: their size is not enforced";
 const CLASS: &str = "claims are host directories: there are no storage classes";
 
@@ -85,10 +86,6 @@ pub const NOT_IMPLEMENTED: &[NotImplemented] = &[
         "there are no service accounts or API credentials in pods",
     ),
     pod("subdomain", "there is no cluster DNS"),
-    pod(
-        "containers[*].lifecycle",
-        "postStart and preStop hooks are not run",
-    ),
     pod("containers[*].livenessProbe.grpc", GRPC),
     pod("containers[*].readinessProbe.grpc", GRPC),
     pod("containers[*].startupProbe.grpc", GRPC),
@@ -109,6 +106,18 @@ pub const NOT_IMPLEMENTED: &[NotImplemented] = &[
         "containers[*].startupProbe.httpGet.scheme",
         &["HTTP"],
         HTTPS,
+    ),
+    rule(
+        Scope::PodSpec,
+        "containers[*].lifecycle.postStart.httpGet.scheme",
+        &["HTTP"],
+        HTTPS_HOOK,
+    ),
+    rule(
+        Scope::PodSpec,
+        "containers[*].lifecycle.preStop.httpGet.scheme",
+        &["HTTP"],
+        HTTPS_HOOK,
     ),
     pod("volumes[*].emptyDir.medium", "emptyDir is always on disk"),
     pod(

@@ -29,8 +29,8 @@ use super::simulated::SimulatedRuntime;
 use super::worker::{WorkerRegistry, WorkerRuntime};
 use crate::api::{
     Condition, Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
-    ContainerStateWaiting, ContainerStatus, Lease, LeaseSpec, Node, NodeAddress, NodeSpec,
-    NodeStatus, ObjectMeta, Pod, PodIp, PodStatus, Probe, Quantity, Time,
+    ContainerStateWaiting, ContainerStatus, Lease, LeaseSpec, LifecycleHandler, Node, NodeAddress,
+    NodeSpec, NodeStatus, ObjectMeta, Pod, PodIp, PodStatus, Probe, Quantity, Time,
 };
 use crate::clock::SharedClock;
 use crate::error::Error;
@@ -982,7 +982,35 @@ struct Instance {
     /// Runs in a mount namespace of its own (volumes at their mountPath).
     private_mounts: bool,
     kill_at: Option<Duration>,
+    /// The postStart hook while it runs: no probes, not started, not ready until it returns.
+    post_start: Option<Hook>,
+    /// The preStop hook while it runs; the stop signal follows it.
+    pre_stop: Option<Hook>,
+    /// The stop signal was sent (after the preStop hook, if any): the hook never runs twice.
+    term_sent: bool,
 }
+
+/// A lifecycle hook in progress.
+enum Hook {
+    /// `exec` or `httpGet`, on a thread of its own, which leaves its outcome here.
+    Running(ProbeSlot),
+    /// `sleep`: done at this monotonic time (the engine clock).
+    Sleeping(Duration),
+}
+
+impl Hook {
+    /// The outcome, once the hook is done.
+    fn poll(&self, now: Duration) -> Option<Result<(), String>> {
+        match self {
+            Hook::Running(slot) => slot.lock().take(),
+            Hook::Sleeping(until) => (now >= *until).then_some(Ok(())),
+        }
+    }
+}
+
+/// The longest an `exec` or `httpGet` postStart hook may run before it counts as failed
+/// (Kubernetes sets none; a hook that never returns would hold its container for good).
+const POST_START_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Where a probe thread leaves its outcome.
 type ProbeSlot = Arc<Mutex<Option<Result<(), String>>>>;
@@ -1236,13 +1264,7 @@ impl PodSync<'_> {
                 };
                 let grace = Duration::from_secs(grace.max(0) as u64);
                 for c in st.init.iter_mut().chain(st.containers.iter_mut()) {
-                    if let Some(i) = &c.current {
-                        if grace.is_zero() {
-                            i.handle.kill();
-                        } else {
-                            i.handle.terminate();
-                        }
-                    }
+                    self.stop_container(c, grace);
                 }
                 st.stopping = Some(Stopping {
                     kill_at: self.now + grace,
@@ -1259,10 +1281,119 @@ impl PodSync<'_> {
                 } else if !s.killed {
                     let at = s.kill_at;
                     self.wake_at(at);
+                    for c in st.init.iter_mut().chain(st.containers.iter_mut()) {
+                        self.poll_pre_stop(c);
+                    }
                 }
             }
         }
         !st.any_running()
+    }
+
+    /// Starts stopping `c`'s running instance within `grace`: at once by force when it is
+    /// zero; else its preStop hook first (the stop signal follows when the hook returns, see
+    /// [`Self::poll_pre_stop`]), or the stop signal now. The caller keeps the kill deadline.
+    fn stop_container(&mut self, c: &mut ContRt, grace: Duration) {
+        let Some(inst) = &c.current else { return };
+        if grace.is_zero() {
+            inst.handle.kill();
+            return;
+        }
+        if inst.term_sent || inst.pre_stop.is_some() {
+            return;
+        }
+        let hook = c
+            .spec
+            .lifecycle
+            .as_ref()
+            .and_then(|l| l.pre_stop.clone())
+            .filter(|_| inst.exit.lock().is_none());
+        match hook {
+            Some(h) => {
+                let running = self.start_hook(c, &h, grace);
+                if let Some(inst) = &mut c.current {
+                    inst.pre_stop = Some(running);
+                }
+                // It may be done already (a zero sleep).
+                self.poll_pre_stop(c);
+            }
+            None => {
+                if let Some(inst) = &mut c.current {
+                    inst.handle.terminate();
+                    inst.term_sent = true;
+                }
+            }
+        }
+    }
+
+    /// Sends the stop signal once `c`'s preStop hook returned; a failed hook is a Warning
+    /// `FailedPreStopHook` event, and the stop goes on.
+    fn poll_pre_stop(&mut self, c: &mut ContRt) {
+        let Some(inst) = &mut c.current else { return };
+        let Some(done) = inst.pre_stop.as_ref().and_then(|h| h.poll(self.now)) else {
+            if let Some(Hook::Sleeping(until)) = inst.pre_stop {
+                self.wake_at(until);
+            }
+            return;
+        };
+        inst.pre_stop = None;
+        inst.handle.terminate();
+        inst.term_sent = true;
+        if let Err(msg) = done {
+            log::info!("pod {}: {msg}", self.key);
+            let _ = self.kubelet.inner.events.record(
+                self.pod,
+                EventKind::Warning,
+                "FailedPreStopHook",
+                &msg,
+            );
+        }
+    }
+
+    /// Starts `handler` for `c`'s running instance: a `sleep` becomes a wake-up on the engine
+    /// clock; `exec` and `httpGet` run on a thread of their own (at most `timeout`) that
+    /// wakes the pod when done.
+    fn start_hook(&mut self, c: &ContRt, handler: &LifecycleHandler, timeout: Duration) -> Hook {
+        if let Some(sleep) = &handler.sleep {
+            let until = self.now + Duration::from_secs(sleep.seconds.max(0) as u64);
+            self.wake_at(until);
+            return Hook::Sleeping(until);
+        }
+        let slot: ProbeSlot = Arc::new(Mutex::new(None));
+        let inst = c
+            .current
+            .as_ref()
+            .expect("a hook runs for a running instance");
+        let target = ProbeTarget {
+            container: c.spec.clone(),
+            env: c.env.clone(),
+            working_dir: c.working_dir.clone(),
+            host: self.ip.clone(),
+            mount_namespace_of: if inst.private_mounts {
+                inst.handle.pid()
+            } else {
+                None
+            },
+        };
+        let trigger = self.kubelet.inner.pod_trigger.clone();
+        let key = ObjectKey::new(
+            Some(self.pod.metadata.namespace_str()),
+            &self.pod.metadata.name,
+        );
+        let (out, handler) = (slot.clone(), handler.clone());
+        let spawned = std::thread::Builder::new()
+            .name("steady-hook".into())
+            .spawn(move || {
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    super::probe::run_hook(&handler, &target, timeout)
+                }));
+                *out.lock() = Some(r.unwrap_or_else(|_| Err("the lifecycle hook panicked".into())));
+                trigger.enqueue(key);
+            });
+        if let Err(e) = spawned {
+            *slot.lock() = Some(Err(format!("cannot start the lifecycle hook: {e}")));
+        }
+        Hook::Running(slot)
     }
 
     /// Takes in a reported exit or finished probe of the current instance.
@@ -1462,6 +1593,7 @@ impl PodSync<'_> {
                 }
                 let started = !probes.iter().any(|p| p.kind == ProbeKind::Startup);
                 c.waiting = None;
+                let post_start = c.spec.lifecycle.as_ref().and_then(|l| l.post_start.clone());
                 c.current = Some(Instance {
                     handle,
                     exit,
@@ -1473,7 +1605,16 @@ impl PodSync<'_> {
                     stopping_for: None,
                     private_mounts,
                     kill_at: None,
+                    post_start: None,
+                    pre_stop: None,
+                    term_sent: false,
                 });
+                if let Some(h) = post_start {
+                    let hook = self.start_hook(c, &h, POST_START_TIMEOUT);
+                    if let Some(inst) = &mut c.current {
+                        inst.post_start = Some(hook);
+                    }
+                }
             }
             Err(e) => {
                 // As the kubelet reports a failed exec: a terminated instance with the
@@ -1497,6 +1638,9 @@ impl PodSync<'_> {
                     stopping_for: None,
                     private_mounts,
                     kill_at: None,
+                    post_start: None,
+                    pre_stop: None,
+                    term_sent: false,
                 });
                 self.observe(c, init);
                 if c.final_state.is_none() {
@@ -1703,9 +1847,42 @@ impl PodSync<'_> {
                     inst.kill_at = None;
                 } else {
                     self.wake_at(at);
+                    self.poll_pre_stop(c);
                 }
             }
             return;
+        }
+        // As the kubelet: probes start once the postStart hook returned; a failed hook
+        // kills the container (restarted by the pod's policy).
+        if let Some(hook) = &inst.post_start {
+            match hook.poll(self.now) {
+                None => {
+                    if let Hook::Sleeping(until) = hook {
+                        let until = *until;
+                        self.wake_at(until);
+                    }
+                    return;
+                }
+                Some(Ok(())) => inst.post_start = None,
+                Some(Err(msg)) => {
+                    inst.post_start = None;
+                    log::info!("pod {}: {msg}", self.key);
+                    let events = &self.kubelet.inner.events;
+                    let _ =
+                        events.record(self.pod, EventKind::Warning, "FailedPostStartHook", &msg);
+                    let why = format!("FailedPostStartHook: {msg}");
+                    let _ = events.record(self.pod, EventKind::Normal, "Killing", &why);
+                    inst.stopping_for = Some(why);
+                    let grace = self.pod.spec.termination_grace_period_seconds.unwrap_or(30);
+                    let grace = Duration::from_secs(grace.max(0) as u64);
+                    if !grace.is_zero() {
+                        inst.kill_at = Some(self.now + grace);
+                        self.wake_in(grace);
+                    }
+                    self.stop_container(c, grace);
+                    return;
+                }
+            }
         }
         let health = inst.handle.health();
         let mut fail: Option<(ProbeKind, String)> = None;
@@ -1839,13 +2016,11 @@ impl PodSync<'_> {
                 .or(self.pod.spec.termination_grace_period_seconds)
                 .unwrap_or(30);
             let grace = Duration::from_secs(grace.max(0) as u64);
-            if grace.is_zero() {
-                inst.handle.kill();
-            } else {
-                inst.handle.terminate();
+            if !grace.is_zero() {
                 inst.kill_at = Some(self.now + grace);
                 self.wake_in(grace);
             }
+            self.stop_container(c, grace);
         }
     }
 
@@ -1995,7 +2170,11 @@ fn container_status(c: &ContRt) -> ContainerStatus {
         }
     };
     let (ready, started, id) = match &c.current {
-        Some(i) => (i.ready, Some(i.started), Some(i.handle.id().to_string())),
+        Some(i) => (
+            i.ready,
+            Some(i.started && i.post_start.is_none()),
+            Some(i.handle.id().to_string()),
+        ),
         None => (
             false,
             Some(false),

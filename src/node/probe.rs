@@ -263,6 +263,44 @@ pub fn run_probe(
     }
 }
 
+/// Runs the `exec` or `httpGet` handler of a lifecycle hook against `target` (the `sleep`
+/// handler is a wait on the engine clock, which the node agent keeps itself). The error is
+/// worded as the kubelet words a failed hook in its `FailedPostStartHook` and
+/// `FailedPreStopHook` events: `Exec lifecycle hook ([sh -c exit 3]) for Container "web"
+/// failed - error: ...`.
+pub fn run_hook(
+    handler: &crate::api::LifecycleHandler,
+    target: &ProbeTarget,
+    timeout: Duration,
+) -> Result<(), String> {
+    let timeout = timeout.max(Duration::from_millis(1));
+    let container = &target.container.name;
+    let (what, outcome) = if let Some(exec) = &handler.exec {
+        (
+            format!("Exec lifecycle hook ({:?})", exec.command),
+            run_exec(exec, target, timeout),
+        )
+    } else if let Some(http) = &handler.http_get {
+        (
+            format!(
+                "HTTP lifecycle hook ({})",
+                http.path.as_deref().unwrap_or("/")
+            ),
+            run_http(http, target, timeout),
+        )
+    } else {
+        return Err(format!(
+            "lifecycle hook for Container {container:?}: no exec or httpGet handler to run"
+        ));
+    };
+    match outcome {
+        Outcome::Success => Ok(()),
+        Outcome::Failed(e) | Outcome::Errored(e) => Err(format!(
+            "{what} for Container {container:?} failed - error: {e}"
+        )),
+    }
+}
+
 /// A handler's result before it is worded for an event.
 enum Outcome {
     Success,
