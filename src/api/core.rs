@@ -321,6 +321,18 @@ pub struct Container {
     pub extra: Extra,
 }
 
+impl Container {
+    /// True for a native sidecar: an init container with `restartPolicy: Always`, started
+    /// in order with the other init containers, kept running (and restarted) beside the
+    /// main containers, and stopped after them.
+    pub fn is_sidecar(&self) -> bool {
+        self.extra
+            .get("restartPolicy")
+            .and_then(|v| v.as_str())
+            .is_some_and(|p| p == "Always")
+    }
+}
+
 /// A container's lifecycle hooks, run by the node agent as the kubelet runs them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
@@ -2080,6 +2092,37 @@ impl PodSpec {
                 ));
             }
             c.validate(&cpath, &volumes, errors);
+            // As Kubernetes: an init container may be a sidecar (`Always`), a main container
+            // has the pod's policy; and probes are for containers that keep running.
+            let init = cpath.contains(".initContainers[");
+            match (c.extra.get("restartPolicy"), init) {
+                (None, _) => {}
+                (Some(Value::String(p)), true) if p == "Always" => {}
+                (Some(v), true) => errors.push(FieldError::new(
+                    format!("{cpath}.restartPolicy"),
+                    format!("Unsupported value: {v}: supported values: \"Always\""),
+                )),
+                (Some(_), false) => errors.push(FieldError::new(
+                    format!("{cpath}.restartPolicy"),
+                    "Forbidden: may not be set for non-init containers",
+                )),
+            }
+            if init && !c.is_sidecar() {
+                let fields = [
+                    ("livenessProbe", c.liveness_probe.is_some()),
+                    ("readinessProbe", c.readiness_probe.is_some()),
+                    ("startupProbe", c.startup_probe.is_some()),
+                    ("lifecycle", c.lifecycle.is_some()),
+                ];
+                for (field, set) in fields {
+                    if set {
+                        errors.push(FieldError::new(
+                            format!("{cpath}.{field}"),
+                            "Forbidden: may not be set for init containers without restartPolicy=Always",
+                        ));
+                    }
+                }
+            }
         }
 
         for (i, t) in self.tolerations.iter().enumerate() {

@@ -236,10 +236,7 @@ fn container_requests_with(c: &Container, non_zero: bool) -> Resources {
 }
 
 fn is_sidecar(c: &Container) -> bool {
-    c.extra
-        .get("restartPolicy")
-        .and_then(|v| v.as_str())
-        .is_some_and(|p| p == "Always")
+    c.is_sidecar()
 }
 
 fn pod_requests_with(spec: &PodSpec, non_zero: bool) -> Resources {

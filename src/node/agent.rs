@@ -939,6 +939,8 @@ struct PodRt {
     grace: Duration,
     /// The pod failed for good (deadline exceeded, init failure with restartPolicy Never).
     failed: Option<(String, String)>,
+    /// While stopping: what is left of the grace period, for the sidecars stopped last.
+    grace_left: Duration,
 }
 
 struct Stopping {
@@ -1117,6 +1119,7 @@ impl PodRt {
                     .max(0) as u64,
             ),
             failed: None,
+            grace_left: Duration::ZERO,
         }
     }
 
@@ -1175,12 +1178,14 @@ impl PodSync<'_> {
         if st.start_time.is_none() {
             st.start_time = Some(self.wall);
         }
-        // Collect exits and probe results first: they are what usually woke us.
+        // Collect exits and probe results first: they are what usually woke us. Nothing is
+        // restarted once the pod is being stopped (its sidecars included).
+        let stopping = st.stopping.is_some();
         for i in 0..st.init.len() {
-            self.observe(&mut st.init[i], true);
+            self.observe(&mut st.init[i], true, stopping);
         }
         for i in 0..st.containers.len() {
-            self.observe(&mut st.containers[i], false);
+            self.observe(&mut st.containers[i], false, stopping);
         }
         let deleting = self.pod.metadata.deletion_timestamp.is_some();
         let deadline_passed = self.active_deadline_passed(st);
@@ -1200,11 +1205,27 @@ impl PodSync<'_> {
             return Outcome::Status(Box::new(self.status(st)));
         }
         if self.terminal(st).is_some() {
+            // The main containers are done: the sidecars go too.
+            self.stop_all(st, false);
             return Outcome::Status(Box::new(self.status(st)));
         }
-        // Init containers, one after the other, each to success.
+        // Init containers, one after the other, each to success; a sidecar counts once it
+        // started (and its startup probe and postStart hook passed), and keeps running.
         while st.init_done < st.init.len() {
             let idx = st.init_done;
+            if st.init[idx].spec.is_sidecar() {
+                self.ensure_running(&mut st.init[idx], true);
+                self.probe(&mut st.init[idx]);
+                let started = st.init[idx]
+                    .current
+                    .as_ref()
+                    .is_some_and(|i| i.started && i.post_start.is_none());
+                if started {
+                    st.init_done += 1;
+                    continue;
+                }
+                return Outcome::Status(Box::new(self.status(st)));
+            }
             let done = st.init[idx]
                 .final_state
                 .as_ref()
@@ -1225,6 +1246,12 @@ impl PodSync<'_> {
             return Outcome::Status(Box::new(self.status(st)));
         }
         self.refresh_volumes();
+        for i in 0..st.init.len() {
+            if st.init[i].spec.is_sidecar() {
+                self.ensure_running(&mut st.init[i], true);
+                self.probe(&mut st.init[i]);
+            }
+        }
         for i in 0..st.containers.len() {
             self.ensure_running(&mut st.containers[i], false);
             self.probe(&mut st.containers[i]);
@@ -1264,8 +1291,12 @@ impl PodSync<'_> {
                 };
                 let grace = Duration::from_secs(grace.max(0) as u64);
                 for c in st.init.iter_mut().chain(st.containers.iter_mut()) {
-                    self.stop_container(c, grace);
+                    if !c.spec.is_sidecar() {
+                        self.stop_container(c, grace);
+                    }
                 }
+                st.grace_left = grace;
+                self.stop_sidecars_after_mains(st);
                 st.stopping = Some(Stopping {
                     kill_at: self.now + grace,
                     killed: grace.is_zero(),
@@ -1284,10 +1315,29 @@ impl PodSync<'_> {
                     for c in st.init.iter_mut().chain(st.containers.iter_mut()) {
                         self.poll_pre_stop(c);
                     }
+                    st.grace_left = at.saturating_sub(self.now);
+                    self.stop_sidecars_after_mains(st);
                 }
             }
         }
         !st.any_running()
+    }
+
+    /// Stops the sidecars once no other container of the pod runs (as the kubelet stops
+    /// them after the main containers), within what is left of the grace period.
+    fn stop_sidecars_after_mains(&mut self, st: &mut PodRt) {
+        let mains_running = st
+            .init
+            .iter()
+            .chain(&st.containers)
+            .any(|c| !c.spec.is_sidecar() && c.running());
+        if mains_running {
+            return;
+        }
+        let grace = st.grace_left;
+        for c in st.init.iter_mut().rev().filter(|c| c.spec.is_sidecar()) {
+            self.stop_container(c, grace);
+        }
     }
 
     /// Starts stopping `c`'s running instance within `grace`: at once by force when it is
@@ -1397,7 +1447,7 @@ impl PodSync<'_> {
     }
 
     /// Takes in a reported exit or finished probe of the current instance.
-    fn observe(&mut self, c: &mut ContRt, init: bool) {
+    fn observe(&mut self, c: &mut ContRt, init: bool, stopping: bool) {
         let Some(inst) = &mut c.current else { return };
         let mut unhealthy = Vec::new();
         for p in inst.probes.iter_mut() {
@@ -1437,7 +1487,9 @@ impl PodSync<'_> {
             container_id: Some(inst.handle.id().to_string()),
             ..Default::default()
         };
-        let policy = if init && self.restart_policy() == "Always" {
+        let policy = if init && c.spec.is_sidecar() {
+            "Always" // a sidecar runs beside the main containers, whatever the pod's policy
+        } else if init && self.restart_policy() == "Always" {
             "OnFailure" // init containers must succeed once; Always restarts only failures
         } else {
             self.restart_policy()
@@ -1446,7 +1498,8 @@ impl PodSync<'_> {
             "Never" => false,
             "OnFailure" => exit.exit_code != 0 || inst.stopping_for.is_some(),
             _ => true,
-        } && self.pod.metadata.deletion_timestamp.is_none();
+        } && self.pod.metadata.deletion_timestamp.is_none()
+            && !stopping;
         // Crash-loop backoff: the first restart is immediate, then initial doubling to max;
         // a container that ran long enough starts over.
         let ran = self.now.saturating_sub(inst.started_mono);
@@ -1579,7 +1632,7 @@ impl PodSync<'_> {
         match runtime.start(spec) {
             Ok(handle) => {
                 let mut probes = Vec::new();
-                if !init {
+                if !init || c.spec.is_sidecar() {
                     let s = &c.spec;
                     for (kind, p) in [
                         (ProbeKind::Startup, &s.startup_probe),
@@ -1642,7 +1695,7 @@ impl PodSync<'_> {
                     pre_stop: None,
                     term_sent: false,
                 });
-                self.observe(c, init);
+                self.observe(c, init, false);
                 if c.final_state.is_none() {
                     // Restart by the crash-loop rules.
                     let nb = c.not_before.unwrap_or(self.now);
@@ -2061,16 +2114,21 @@ impl PodSync<'_> {
             }
             None => "Pending",
         };
+        // The sidecars' readiness counts with the main containers', as in Kubernetes.
+        let serving = || {
+            st.init
+                .iter()
+                .filter(|c| c.spec.is_sidecar())
+                .chain(&st.containers)
+        };
         let containers_ready = terminal.is_none()
             && !st.containers.is_empty()
-            && st.containers.iter().all(|c| {
+            && serving().all(|c| {
                 c.current
                     .as_ref()
                     .is_some_and(|i| i.ready && i.exit.lock().is_none())
             });
-        let not_ready: Vec<&str> = st
-            .containers
-            .iter()
+        let not_ready: Vec<&str> = serving()
             .filter(|c| !c.current.as_ref().is_some_and(|i| i.ready))
             .map(|c| c.spec.name.as_str())
             .collect();
