@@ -610,6 +610,43 @@ enum steady_result steady_engine_resolve(const struct steady_engine *engine,
                                          char **out_address);
 
 /**
+ * Reports the custom metric `name` of pod `ns/pod` (a plain number, e.g. requests per
+ * second): what HorizontalPodAutoscalers with a `Pods` metric of that name average and
+ * compare with `target.averageValue`. Replaces the previous value; kept until the pod is
+ * gone.
+ *
+ * - `ns`: NULL for `"default"`.
+ * - Errors: `STEADY_NULL_PARAMETER`, `STEADY_INVALID` (`value` is not finite).
+ * - Threads: any, concurrently; also from inside callbacks.
+ *
+ * # Safety
+ * `engine` is a live engine; strings NULL or NUL-terminated.
+ */
+enum steady_result steady_engine_report_pod_metric(const struct steady_engine *engine,
+                                                   const char *ns,
+                                                   const char *pod,
+                                                   const char *name,
+                                                   double value);
+
+/**
+ * Reports the usage of `resource` by pod `ns/pod` as a Kubernetes quantity (`cpu` in
+ * cores, `"250m"`; `memory` in bytes, `"128Mi"`), read by `Resource` metrics of
+ * HorizontalPodAutoscalers; it takes precedence over what the node agent measures.
+ *
+ * - `ns`: NULL for `"default"`.
+ * - Errors: `STEADY_NULL_PARAMETER`, `STEADY_INVALID` (`usage` is not a quantity).
+ * - Threads: any, concurrently; also from inside callbacks.
+ *
+ * # Safety
+ * `engine` is a live engine; strings NULL or NUL-terminated.
+ */
+enum steady_result steady_engine_report_pod_usage(const struct steady_engine *engine,
+                                                  const char *ns,
+                                                  const char *pod,
+                                                  const char *resource,
+                                                  const char *usage);
+
+/**
  * The message of the last `steady_` call on this thread that failed, or `""` if none has.
  *
  * - Ownership: the string belongs to steady; it stays valid until the next failing

@@ -204,7 +204,7 @@ spec:
   - name: a
     image: x
     command: [sleep, '1']
-    resources: {limits: {memory: 1Gi}}
+    resources: {limits: {memory: 1Gi, ephemeral-storage: 1Gi}}
 ",
     );
     let o = steady(&["validate", &f]);
@@ -219,11 +219,11 @@ spec:
         [
             "spec.priorityClassName",
             "spec.affinity.podAntiAffinity",
-            "spec.containers[0].resources.limits"
+            "spec.containers[0].resources.limits.ephemeral-storage"
         ],
         "{out}"
     );
-    assert!(out.contains(&format!("{f}:18: warning: document 1: Pod/p: spec.containers[0].resources.limits: kept but not implemented by steady: limits are not enforced")), "{out}");
+    assert!(out.contains(&format!("{f}:18: warning: document 1: Pod/p: spec.containers[0].resources.limits.ephemeral-storage: kept but not implemented by steady: ephemeral-storage limits are not enforced")), "{out}");
     let _ = std::fs::remove_dir_all(d);
 }
 

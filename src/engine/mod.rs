@@ -278,8 +278,11 @@ impl EngineBuilder {
         }
         nodes.extend(self.nodes);
         #[cfg(unix)]
-        let (mount_namespaces, images) =
-            (self.kubelet.mount_namespaces, self.kubelet.images.clone());
+        let (mount_namespaces, images, cgroups) = (
+            self.kubelet.mount_namespaces,
+            self.kubelet.images.clone(),
+            self.kubelet.cgroups,
+        );
         let mut kb = KubeletBuilder::new(self.kubelet, nodes)
             .workers(self.workers)
             .simulated(self.simulated);
@@ -288,7 +291,8 @@ impl EngineBuilder {
             let p = Arc::new(
                 crate::node::ProcessRuntime::new()
                     .with_mount_namespaces(mount_namespaces)
-                    .with_images(images),
+                    .with_images(images)
+                    .with_cgroups(cgroups),
             );
             kb = kb.process_runtime(p.clone());
             p
@@ -494,6 +498,13 @@ impl Engine {
     /// one](EngineBuilder::without_scheduler).
     pub fn scheduler(&self) -> Option<&Scheduler> {
         self.scheduler.as_ref()
+    }
+
+    /// The runtime of this engine's process containers: how many run, and whether their
+    /// `resources.limits` are enforced ([`cgroups_version`](crate::node::ProcessRuntime::cgroups_version)).
+    #[cfg(unix)]
+    pub fn process_runtime(&self) -> &crate::node::ProcessRuntime {
+        &self.processes
     }
 
     /// The node agent: nodes (add, stop, restart), the simulated runtime's fault injection.

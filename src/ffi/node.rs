@@ -102,3 +102,71 @@ pub unsafe extern "C" fn steady_engine_resolve(
         Ok(())
     })
 }
+
+/// Reports the custom metric `name` of pod `ns/pod` (a plain number, e.g. requests per
+/// second): what HorizontalPodAutoscalers with a `Pods` metric of that name average and
+/// compare with `target.averageValue`. Replaces the previous value; kept until the pod is
+/// gone.
+///
+/// - `ns`: NULL for `"default"`.
+/// - Errors: `STEADY_NULL_PARAMETER`, `STEADY_INVALID` (`value` is not finite).
+/// - Threads: any, concurrently; also from inside callbacks.
+///
+/// # Safety
+/// `engine` is a live engine; strings NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn steady_engine_report_pod_metric(
+    engine: *const steady_engine,
+    ns: *const c_char,
+    pod: *const c_char,
+    name: *const c_char,
+    value: f64,
+) -> steady_result {
+    ffi_boundary!("steady_engine_report_pod_metric", {
+        let e = handle_arg(engine, "engine")?;
+        let ns = opt_str_arg(ns, "ns")?.unwrap_or("default");
+        let pod = str_arg(pod, "pod")?;
+        let name = str_arg(name, "name")?;
+        if !value.is_finite() {
+            return Err(super::result::FfiError::invalid(format!(
+                "metric {name:?} of pod {ns}/{pod}: value {value} is not a finite number"
+            )));
+        }
+        e.engine.report_pod_metric(ns, pod, name, value);
+        Ok(())
+    })
+}
+
+/// Reports the usage of `resource` by pod `ns/pod` as a Kubernetes quantity (`cpu` in
+/// cores, `"250m"`; `memory` in bytes, `"128Mi"`), read by `Resource` metrics of
+/// HorizontalPodAutoscalers; it takes precedence over what the node agent measures.
+///
+/// - `ns`: NULL for `"default"`.
+/// - Errors: `STEADY_NULL_PARAMETER`, `STEADY_INVALID` (`usage` is not a quantity).
+/// - Threads: any, concurrently; also from inside callbacks.
+///
+/// # Safety
+/// `engine` is a live engine; strings NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn steady_engine_report_pod_usage(
+    engine: *const steady_engine,
+    ns: *const c_char,
+    pod: *const c_char,
+    resource: *const c_char,
+    usage: *const c_char,
+) -> steady_result {
+    ffi_boundary!("steady_engine_report_pod_usage", {
+        let e = handle_arg(engine, "engine")?;
+        let ns = opt_str_arg(ns, "ns")?.unwrap_or("default");
+        let pod = str_arg(pod, "pod")?;
+        let resource = str_arg(resource, "resource")?;
+        let usage = str_arg(usage, "usage")?;
+        let q = crate::api::Quantity::parse(usage).map_err(|err| {
+            super::result::FfiError::invalid(format!(
+                "usage of {resource} by pod {ns}/{pod}: {err}"
+            ))
+        })?;
+        e.engine.report_pod_usage(ns, pod, resource, &q);
+        Ok(())
+    })
+}

@@ -57,7 +57,7 @@ const fn of(kind: &'static str, path: &'static str, note: &'static str) -> NotIm
     rule(Scope::Kind(kind), path, &[], note)
 }
 
-const LIMITS: &str = "limits are not enforced (requests are scheduled by)";
+const LIMITS: &str = "ephemeral-storage limits are not enforced (requests are scheduled by)";
 const SECURITY: &str = "processes run as the engine's user";
 const GRPC: &str = "gRPC probes are not supported: the probe fails";
 const HTTPS: &str = "HTTPS probes are not supported: the probe fails";
@@ -67,8 +67,11 @@ const CLASS: &str = "claims are host directories: there are no storage classes";
 
 /// Every field steady keeps but does not act on.
 pub const NOT_IMPLEMENTED: &[NotImplemented] = &[
-    pod("containers[*].resources.limits", LIMITS),
-    pod("initContainers[*].resources.limits", LIMITS),
+    pod("containers[*].resources.limits.ephemeral-storage", LIMITS),
+    pod(
+        "initContainers[*].resources.limits.ephemeral-storage",
+        LIMITS,
+    ),
     pod(
         "affinity.podAffinity",
         "inter-pod affinity is not scheduled by",
@@ -412,7 +415,7 @@ mod tests {
     #[test]
     fn fields_in_pods_and_templates_are_found_with_their_indices() {
         let pod = json!({"spec": {"containers": [
-            {"name": "a"}, {"name": "b", "resources": {"limits": {"memory": "1Gi"}}}],
+            {"name": "a"}, {"name": "b", "resources": {"limits": {"memory": "1Gi", "ephemeral-storage": "1Gi"}}}],
             "affinity": {"podAntiAffinity": {}}}});
         let paths: Vec<String> = not_implemented("Pod", &pod)
             .into_iter()
@@ -421,7 +424,7 @@ mod tests {
         assert_eq!(
             paths,
             [
-                "spec.containers[1].resources.limits",
+                "spec.containers[1].resources.limits.ephemeral-storage",
                 "spec.affinity.podAntiAffinity"
             ]
         );

@@ -128,6 +128,12 @@ pub struct KubeletConfig {
     /// here runs that program (its own `command` and `args` overriding the image's), unless
     /// an in-process worker is registered for the image. Empty by default.
     pub images: ImageTable,
+    /// Put each process container in a control group of its own, when the host allows it
+    /// (cgroup v2 delegated, or v1): `resources.limits` are enforced (OOMKilled past the
+    /// memory limit, a CFS quota for CPU) and usage counts the container's children. Default
+    /// true; when false or not allowed, limits are not enforced (one warning) and usage is
+    /// the main process's.
+    pub cgroups: bool,
 }
 
 impl Default for KubeletConfig {
@@ -143,6 +149,7 @@ impl Default for KubeletConfig {
             shutdown_grace: Duration::from_secs(30),
             mount_namespaces: true,
             images: ImageTable::new(),
+            cgroups: true,
         }
     }
 }

@@ -7,6 +7,8 @@
 //!   instance).
 
 pub mod agent;
+#[cfg(target_os = "linux")]
+mod cgroups;
 pub mod config;
 mod env;
 pub mod host;

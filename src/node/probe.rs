@@ -345,6 +345,8 @@ fn run_exec(exec: &ExecAction, target: &ProbeTarget, timeout: Duration) -> Outco
             mounts: None,
             mount_points: None,
             join_mounts,
+            #[cfg(target_os = "linux")]
+            cgroup: None,
         },
         None,
     ) {

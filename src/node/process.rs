@@ -52,6 +52,8 @@
 //! 255 with reason `ContainerStatusUnknown`. A descendant that leaves the process group
 //! (`setsid`, `setpgid`) is out of reach, as it would be for any supervisor without cgroups.
 
+#[cfg(target_os = "linux")]
+use super::cgroups::{Cgroup, Cgroups, Limits};
 use super::images::ImageTable;
 use super::logs::LogBuffer;
 use super::runtime::{
@@ -104,6 +106,13 @@ pub struct ProcessRuntime {
     mount_points: Arc<super::mount_ns::MountPoints>,
     /// What image references run ([`super::images`]).
     images: Arc<ImageTable>,
+    /// The host's control groups for limits and usage; the reason when there are none.
+    #[cfg(target_os = "linux")]
+    cgroups: Option<Result<Cgroups, String>>,
+    /// Containers started, to name their control groups.
+    started: std::sync::atomic::AtomicU64,
+    /// Limits were asked for and could not be enforced: warned once.
+    warned_unlimited: std::sync::atomic::AtomicBool,
 }
 
 /// The processes of one runtime that are not reaped yet, for [`ProcessRuntime::shutdown`].
@@ -138,7 +147,70 @@ impl ProcessRuntime {
             mount_namespaces: super::mount_ns::available(),
             mount_points: Arc::default(),
             images: Arc::default(),
+            #[cfg(target_os = "linux")]
+            cgroups: Some(Cgroups::detect()),
+            started: Default::default(),
+            warned_unlimited: Default::default(),
         }
+    }
+
+    /// With `on` false, never puts processes in control groups of their own: limits are not
+    /// enforced and usage is the leader's alone. With `on` true (the default), does when
+    /// the host allows it ([`super::cgroups`]).
+    pub fn with_cgroups(mut self, on: bool) -> Self {
+        #[cfg(target_os = "linux")]
+        if !on {
+            self.cgroups = None;
+        } else if self.cgroups.is_none() {
+            self.cgroups = Some(Cgroups::detect());
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = on;
+        self
+    }
+
+    /// The cgroup version limits are enforced through (`"v1"` or `"v2"`), or `None` when
+    /// they are not (no usable control groups, or turned off).
+    pub fn cgroups_version(&self) -> Option<&'static str> {
+        #[cfg(target_os = "linux")]
+        if let Some(Ok(cg)) = &self.cgroups {
+            return Some(cg.version());
+        }
+        None
+    }
+
+    /// The control group a container starts in, with its limits: `None` when the host has
+    /// none steady can use (limits then not enforced, one warning) or creating it failed.
+    #[cfg(target_os = "linux")]
+    fn cgroup_for(&self, spec: &ContainerSpec) -> Option<Arc<Cgroup>> {
+        use std::sync::atomic::Ordering;
+        let limits = spec.container.resources.as_ref().map(|r| Limits {
+            memory_bytes: r.limits.get("memory").map(|q| q.value().max(0) as u64),
+            cpu_millis: r.limits.get("cpu").map(|q| q.milli_value().max(0) as u64),
+        });
+        let limited = limits.is_some_and(|l| l.memory_bytes.is_some() || l.cpu_millis.is_some());
+        let why = match &self.cgroups {
+            Some(Ok(cg)) => {
+                let n = self.started.fetch_add(1, Ordering::Relaxed);
+                let name = format!("{}-{}-{n}", spec.pod_uid, spec.container.name);
+                match cg.create(&name, limits.unwrap_or_default()) {
+                    Ok(g) => return Some(Arc::new(g)),
+                    Err(e) => format!("creating its control group failed: {e}"),
+                }
+            }
+            Some(Err(why)) => why.clone(),
+            None => "control groups are turned off".to_string(),
+        };
+        if limited && !self.warned_unlimited.swap(true, Ordering::Relaxed) {
+            log::warn!(
+                "resources.limits are not enforced for process containers ({}/{} container {} \
+                 and any later one): {why}",
+                spec.namespace,
+                spec.pod_name,
+                spec.container.name
+            );
+        }
+        None
     }
 
     /// Runs containers whose image `images` maps as that image's program, with the
@@ -284,6 +356,8 @@ impl Runtime for ProcessRuntime {
                 mounts: plan,
                 mount_points,
                 join_mounts: None,
+                #[cfg(target_os = "linux")]
+                cgroup: self.cgroup_for(&spec),
             },
             Some(&self.registry),
         )?;
@@ -308,6 +382,10 @@ pub struct ProcessContainer {
 struct Shared {
     pid: u32,
     state: Mutex<State>,
+    /// The process's control group: its usage, children included, and whether the OOM
+    /// killer struck. Removed once the process is reaped.
+    #[cfg(target_os = "linux")]
+    cgroup: Option<Arc<Cgroup>>,
 }
 
 #[derive(Default)]
@@ -363,7 +441,7 @@ impl RunningContainer for ProcessContainer {
         let st = self.shared.state.lock();
         // Read under the lock with the child held: the pid is still ours.
         if st.child.is_some() {
-            read_cpu_time(self.shared.pid)
+            self.shared.cpu_time_now()
         } else {
             st.final_cpu
         }
@@ -373,6 +451,10 @@ impl RunningContainer for ProcessContainer {
         let st = self.shared.state.lock();
         // As cpu_time: only while the pid is still ours.
         st.child.as_ref()?;
+        #[cfg(target_os = "linux")]
+        if let Some(cg) = &self.shared.cgroup {
+            return cg.memory_bytes();
+        }
         read_resident_bytes(self.shared.pid)
     }
 }
@@ -383,6 +465,33 @@ impl fmt::Debug for ProcessContainer {
             .field("id", &self.id)
             .field("exit", &self.exit_status())
             .finish()
+    }
+}
+
+impl Shared {
+    /// CPU time so far: the whole control group's (children included) when the process has
+    /// one, else the leader's and its waited-for children's. Call with the pid still ours.
+    fn cpu_time_now(&self) -> Option<Duration> {
+        #[cfg(target_os = "linux")]
+        if let Some(cg) = &self.cgroup {
+            return cg.cpu_time();
+        }
+        read_cpu_time(self.pid)
+    }
+
+    /// `status`, or with Kubernetes' reason `OOMKilled` when the container failed and the
+    /// kernel's OOM killer struck in its control group (exit code 137 when it killed the
+    /// leader).
+    fn oom_or(&self, status: ExitStatus) -> ExitStatus {
+        #[cfg(target_os = "linux")]
+        if status.exit_code != 0 && self.cgroup.as_ref().is_some_and(|cg| cg.oom_killed()) {
+            return ExitStatus {
+                reason: "OOMKilled".into(),
+                message: Some("the container went over its memory limit".into()),
+                ..status
+            };
+        }
+        status
     }
 }
 
@@ -401,6 +510,9 @@ pub(crate) struct Launch<'a> {
     pub mount_points: Option<super::mount_ns::MountPointsLease>,
     /// A mount namespace to enter before exec (an exec probe's container's).
     pub join_mounts: Option<super::mount_ns::JoinNamespace>,
+    /// The control group the process runs in (its limits, its usage), entered before exec.
+    #[cfg(target_os = "linux")]
+    pub cgroup: Option<Arc<Cgroup>>,
 }
 
 /// Starts `l.argv` as the leader of a new process group, with its output reader and its
@@ -462,6 +574,15 @@ pub(crate) fn launch(
                 cmd.pre_exec(move || ns.apply_in_child());
             }
         }
+        #[cfg(target_os = "linux")]
+        if let Some(cg) = l.cgroup.clone() {
+            // SAFETY: the closure runs in the child between fork and exec; `enter_in_child`
+            // allocates nothing (its paths were prepared before the fork) and calls only
+            // open, write and close, which are async-signal-safe.
+            unsafe {
+                cmd.pre_exec(move || cg.enter_in_child());
+            }
+        }
         if let Some(plan) = l.mounts {
             // SAFETY: the closure runs in the child between fork and exec; `apply_in_child`
             // allocates nothing (the plan was prepared before the fork) and makes only
@@ -481,6 +602,8 @@ pub(crate) fn launch(
             child: Some(child),
             ..State::default()
         }),
+        #[cfg(target_os = "linux")]
+        cgroup: l.cgroup.clone(),
     });
     let serial = match registry {
         Some(reg) => {
@@ -576,13 +699,14 @@ impl Waiter {
                 // below, under the lock, so this SIGKILL reaches our group only.
                 let mut st = self.shared.state.lock();
                 signal_group(pid, libc::SIGKILL);
-                st.final_cpu = read_cpu_time(pid);
-                match st.child.take().map(|mut c| c.wait()) {
+                st.final_cpu = self.shared.cpu_time_now();
+                let status = match st.child.take().map(|mut c| c.wait()) {
                     Some(Ok(s)) => exit_status_of(s),
                     Some(Err(e)) => unknown_exit(pid, &e),
                     // Only abort_start takes the child, and it never runs with a waiter.
                     None => unknown_exit(pid, &io::Error::from(io::ErrorKind::NotFound)),
-                }
+                };
+                self.shared.oom_or(status)
             }
             Err(e) => {
                 // Someone else reaped it (the host breaks the rule in the module docs): the
@@ -593,6 +717,10 @@ impl Waiter {
             }
         };
         drop(self.mount_points);
+        #[cfg(target_os = "linux")]
+        if let Some(cg) = &self.shared.cgroup {
+            cg.remove();
+        }
         if let Some((reg, serial)) = &self.registry {
             reg.remove(*serial);
         }

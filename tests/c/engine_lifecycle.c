@@ -111,6 +111,15 @@ int main(void) {
     CHECK_RC(steady_engine_get(b, "ConfigMap", NULL, "only-a", &json), STEADY_NOT_FOUND);
     CHECK(json == NULL);
     steady_engine_free(b);
+
+    /* Metrics and usage a host reports for its pods (read by HorizontalPodAutoscalers). */
+    CHECK_OK(steady_engine_report_pod_metric(a, NULL, "web-0", "requests_per_second", 12.5));
+    CHECK_OK(steady_engine_report_pod_usage(a, "default", "web-0", "cpu", "250m"));
+    CHECK_RC(steady_engine_report_pod_usage(a, NULL, "web-0", "memory", "lots"), STEADY_INVALID);
+    CHECK_ERROR_MENTIONS("usage of memory by pod default/web-0");
+    CHECK_RC(steady_engine_report_pod_metric(a, NULL, "web-0", "rps", 0.0 / 0.0), STEADY_INVALID);
+    CHECK_ERROR_MENTIONS("not a finite number");
+    CHECK_RC(steady_engine_report_pod_metric(a, NULL, NULL, "rps", 1.0), STEADY_NULL_PARAMETER);
     steady_engine_free(a);
 
     TEST_DONE();

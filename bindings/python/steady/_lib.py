@@ -150,6 +150,8 @@ def _declare(lib: ctypes.CDLL) -> None:
     fn("steady_engine_logs", [c_void_p, c_char_p, c_char_p, c_char_p, c_bool, _OUT])
     fn("steady_engine_resolve", [c_void_p, c_char_p, c_char_p, c_char_p, _OUT])
     fn("steady_engine_node_names", [c_void_p, _OUT])
+    fn("steady_engine_report_pod_metric", [c_void_p, c_char_p, c_char_p, c_char_p, ctypes.c_double])
+    fn("steady_engine_report_pod_usage", [c_void_p, c_char_p, c_char_p, c_char_p, c_char_p])
     fn("steady_engine_transaction", [c_void_p, c_char_p, _OUT])
 
 

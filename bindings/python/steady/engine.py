@@ -318,6 +318,32 @@ class Engine(Handle):
         """
         _worker.register(self, image, start, stop)
 
+    def report_pod_metric(
+        self, pod: str, name: str, value: float, namespace: str = "default"
+    ) -> None:
+        """Reports the custom metric ``name`` of a pod (a plain number, e.g. requests per
+        second), what HorizontalPodAutoscalers with a ``Pods`` metric of that name average.
+        Replaces the previous value. Raises :class:`steady.Invalid` for a value that is not
+        a finite number."""
+        check(
+            lib.steady_engine_report_pod_metric(
+                self._ptr, encode(namespace), encode(pod), encode(name), float(value)
+            )
+        )
+
+    def report_pod_usage(
+        self, pod: str, resource: str, usage: str, namespace: str = "default"
+    ) -> None:
+        """Reports a pod's usage of ``resource`` as a Kubernetes quantity (``cpu``:
+        ``"250m"``; ``memory``: ``"128Mi"``), read by ``Resource`` metrics of
+        HorizontalPodAutoscalers in preference to what the node agent measures. Raises
+        :class:`steady.Invalid` for a usage that is not a quantity."""
+        check(
+            lib.steady_engine_report_pod_usage(
+                self._ptr, encode(namespace), encode(pod), encode(resource), encode(usage)
+            )
+        )
+
     def logs(
         self,
         pod: str,

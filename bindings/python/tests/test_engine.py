@@ -85,6 +85,16 @@ class EngineLifecycle(unittest.TestCase):
         self.assertIn('"images"', str(cm.exception))
         self.assertIn("comand", str(cm.exception))
 
+    def test_a_host_reports_pod_metrics_and_usage(self) -> None:
+        with steady.Engine(workers=1) as e:
+            e.report_pod_metric("web-0", "requests_per_second", 12.5)
+            e.report_pod_usage("web-0", "cpu", "250m", namespace="default")
+            with self.assertRaises(steady.Invalid) as cm:
+                e.report_pod_usage("web-0", "memory", "lots")
+            self.assertIn("usage of memory by pod default/web-0", str(cm.exception))
+            with self.assertRaises(steady.Invalid):
+                e.report_pod_metric("web-0", "rps", float("nan"))
+
     def test_the_api_server_serves_kubectl_with_its_kubeconfig(self) -> None:
         with steady.Engine(workers=1, api_server={"bind": "127.0.0.1:0"}) as e:
             config = e.kubeconfig()

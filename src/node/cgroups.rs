@@ -1,0 +1,399 @@
+//! Resource limits and usage of process containers through the host's control groups, as
+//! the kubelet's container runtime applies them.
+//!
+//! Each process container gets a control group of its own, under one group per engine
+//! (`steady-<pid>`) inside the engine's own group, so that
+//! - `resources.limits.memory` becomes the group's memory limit: the kernel's OOM killer
+//!   kills the container when it goes over, and the exit is reported as Kubernetes reports
+//!   it (reason `OOMKilled`, exit code 137);
+//! - `resources.limits.cpu` becomes a CFS quota (limit x 100 ms per 100 ms period);
+//! - CPU time and memory are read for the whole container, children included (memory as
+//!   the kubelet's *working set*: usage minus inactive file pages).
+//!
+//! cgroup v2 is used where the unified hierarchy is mounted alone and delegated (its
+//! `memory` and `cpu` controllers can be enabled for the engine's group); cgroup v1 where
+//! the `memory`, `cpu` and `cpuacct` hierarchies are mounted and writable. A host with
+//! neither runs containers unlimited, with one warning (see
+//! [`ProcessRuntime`](super::ProcessRuntime)).
+
+use std::ffi::CString;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The CFS period the CPU limit is expressed in (Kubernetes' default, 100 ms).
+const CPU_PERIOD_US: u64 = 100_000;
+
+/// What one container may use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// `resources.limits.memory`, in bytes.
+    pub memory_bytes: Option<u64>,
+    /// `resources.limits.cpu`, in millicores.
+    pub cpu_millis: Option<u64>,
+}
+
+#[derive(Clone, Debug)]
+enum Layout {
+    /// The unified hierarchy: one directory per group.
+    V2 { parent: PathBuf },
+    /// One directory per group in each of the three hierarchies.
+    V1 {
+        memory: PathBuf,
+        cpu: PathBuf,
+        cpuacct: PathBuf,
+    },
+}
+
+/// The engine's control groups: where container groups are made. Removed when dropped.
+#[derive(Debug)]
+pub(crate) struct Cgroups {
+    layout: Layout,
+}
+
+impl Cgroups {
+    /// The host's control groups for this engine (`steady-<pid>` inside the engine's own
+    /// groups), created now; `None` with the reason when the host offers none steady can use.
+    pub fn detect() -> Result<Cgroups, String> {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+            .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
+        let own = std::fs::read_to_string("/proc/self/cgroup")
+            .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
+        let name = format!("steady-{}", std::process::id());
+        let mut v1: [Option<PathBuf>; 3] = [None, None, None];
+        let mut v2 = None;
+        for line in mountinfo.lines() {
+            // ... mount_point ... - fstype source super_options
+            let Some((left, right)) = line.split_once(" - ") else {
+                continue;
+            };
+            let mount = left.split(' ').nth(4).unwrap_or("");
+            let mut r = right.split(' ');
+            let fstype = r.next().unwrap_or("");
+            let options = r.nth(1).unwrap_or("");
+            match fstype {
+                "cgroup2" => v2 = Some(PathBuf::from(mount)),
+                "cgroup" => {
+                    for (i, c) in ["memory", "cpu", "cpuacct"].iter().enumerate() {
+                        if options.split(',').any(|o| o == *c) {
+                            v1[i] = Some(PathBuf::from(mount));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let own_path = |controller: &str| -> String {
+            own.lines()
+                .filter_map(|l| {
+                    let mut p = l.splitn(3, ':');
+                    let (_, list, path) = (p.next()?, p.next()?, p.next()?);
+                    (list.split(',').any(|c| c == controller)).then(|| path.to_string())
+                })
+                .next()
+                .unwrap_or_else(|| "/".to_string())
+        };
+        if let [Some(memory), Some(cpu), Some(cpuacct)] = &v1 {
+            let at = |mount: &Path, controller: &str| {
+                mount
+                    .join(own_path(controller).trim_start_matches('/'))
+                    .join(&name)
+            };
+            let layout = Layout::V1 {
+                memory: at(memory, "memory"),
+                cpu: at(cpu, "cpu"),
+                cpuacct: at(cpuacct, "cpuacct"),
+            };
+            for dir in layout.dirs() {
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            return Ok(Cgroups { layout });
+        }
+        let Some(unified) = v2 else {
+            return Err(
+                "neither cgroup v2 nor the memory, cpu and cpuacct hierarchies of \
+                        cgroup v1 are mounted"
+                    .into(),
+            );
+        };
+        let own_v2 = own
+            .lines()
+            .find_map(|l| l.strip_prefix("0::"))
+            .unwrap_or("/")
+            .trim_start_matches('/')
+            .to_string();
+        let base = unified.join(own_v2);
+        let parent = base.join(&name);
+        let controllers = std::fs::read_to_string(base.join("cgroup.controllers"))
+            .map_err(|e| format!("cannot read the cgroup v2 controllers: {e}"))?;
+        for c in ["memory", "cpu"] {
+            if !controllers.split_whitespace().any(|x| x == c) {
+                return Err(format!(
+                    "the cgroup v2 controller {c} is not delegated here"
+                ));
+            }
+        }
+        std::fs::create_dir_all(&parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        std::fs::write(parent.join("cgroup.subtree_control"), "+memory +cpu").map_err(|e| {
+            let _ = std::fs::remove_dir(&parent);
+            format!(
+                "cannot enable the memory and cpu controllers below {}: {e}",
+                parent.display()
+            )
+        })?;
+        Ok(Cgroups {
+            layout: Layout::V2 { parent },
+        })
+    }
+
+    /// Which cgroup version is in use (`"v1"` or `"v2"`).
+    pub fn version(&self) -> &'static str {
+        match self.layout {
+            Layout::V1 { .. } => "v1",
+            Layout::V2 { .. } => "v2",
+        }
+    }
+
+    /// A group named `name` with `limits`, ready for a process to enter
+    /// ([`Cgroup::enter_in_child`]).
+    pub fn create(&self, name: &str, limits: Limits) -> io::Result<Cgroup> {
+        let group = match &self.layout {
+            Layout::V1 {
+                memory,
+                cpu,
+                cpuacct,
+            } => Cgroup {
+                v2: false,
+                memory: memory.join(name),
+                cpu: cpu.join(name),
+                cpuacct: cpuacct.join(name),
+                procs: Vec::new(),
+            },
+            Layout::V2 { parent } => {
+                let dir = parent.join(name);
+                Cgroup {
+                    v2: true,
+                    memory: dir.clone(),
+                    cpu: dir.clone(),
+                    cpuacct: dir,
+                    procs: Vec::new(),
+                }
+            }
+        };
+        let mut group = group;
+        for dir in group.dirs() {
+            std::fs::create_dir_all(&dir)?;
+        }
+        let made = (|| {
+            if let Some(bytes) = limits.memory_bytes {
+                if group.v2 {
+                    write(&group.memory, "memory.max", &bytes.to_string())?;
+                    // No swapping past the limit, as the kubelet configures it.
+                    let _ = write(&group.memory, "memory.swap.max", "0");
+                } else {
+                    write(&group.memory, "memory.limit_in_bytes", &bytes.to_string())?;
+                }
+            }
+            if let Some(millis) = limits.cpu_millis {
+                let quota = (millis * CPU_PERIOD_US / 1000).max(1000);
+                if group.v2 {
+                    write(&group.cpu, "cpu.max", &format!("{quota} {CPU_PERIOD_US}"))?;
+                } else {
+                    write(&group.cpu, "cpu.cfs_period_us", &CPU_PERIOD_US.to_string())?;
+                    write(&group.cpu, "cpu.cfs_quota_us", &quota.to_string())?;
+                }
+            }
+            for dir in group.dirs() {
+                let file = dir.join("cgroup.procs");
+                group.procs.push(
+                    CString::new(file.as_os_str().as_encoded_bytes())
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+                );
+            }
+            Ok(())
+        })();
+        if let Err(e) = made {
+            group.remove();
+            return Err(e);
+        }
+        Ok(group)
+    }
+}
+
+impl Layout {
+    fn dirs(&self) -> Vec<PathBuf> {
+        match self {
+            Layout::V1 {
+                memory,
+                cpu,
+                cpuacct,
+            } => vec![memory.clone(), cpu.clone(), cpuacct.clone()],
+            Layout::V2 { parent } => vec![parent.clone()],
+        }
+    }
+}
+
+impl Drop for Cgroups {
+    fn drop(&mut self) {
+        for dir in self.layout.dirs() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+fn write(dir: &Path, file: &str, value: &str) -> io::Result<()> {
+    std::fs::write(dir.join(file), value)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.join(file).display())))
+}
+
+/// One container's control group.
+#[derive(Debug)]
+pub(crate) struct Cgroup {
+    v2: bool,
+    memory: PathBuf,
+    cpu: PathBuf,
+    cpuacct: PathBuf,
+    /// The `cgroup.procs` files to write in the child, prepared before the fork.
+    procs: Vec<CString>,
+}
+
+impl Cgroup {
+    fn dirs(&self) -> Vec<PathBuf> {
+        let mut d = vec![self.memory.clone()];
+        if !self.v2 {
+            d.push(self.cpu.clone());
+            d.push(self.cpuacct.clone());
+        }
+        d
+    }
+
+    /// Moves the calling process into the group. Meant for the child between fork and exec:
+    /// it allocates nothing and calls only open, write and close (async-signal-safe).
+    pub fn enter_in_child(&self) -> io::Result<()> {
+        for file in &self.procs {
+            // SAFETY: `file` is a NUL-terminated path prepared before the fork; open, write
+            // and close are async-signal-safe and get only valid pointers and lengths.
+            unsafe {
+                let fd = libc::open(file.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                // "0" is the writing process itself.
+                let n = libc::write(fd, b"0".as_ptr().cast(), 1);
+                let err = io::Error::last_os_error();
+                libc::close(fd);
+                if n != 1 {
+                    return Err(err);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// True when the kernel's OOM killer killed a process of this group.
+    pub fn oom_killed(&self) -> bool {
+        let (file, key) = if self.v2 {
+            ("memory.events", "oom_kill")
+        } else {
+            ("memory.oom_control", "oom_kill")
+        };
+        read_key(&self.memory.join(file), key).is_some_and(|n| n > 0)
+    }
+
+    /// CPU time of every process of the group, children included.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        if self.v2 {
+            read_key(&self.cpu.join("cpu.stat"), "usage_usec").map(Duration::from_micros)
+        } else {
+            let ns = std::fs::read_to_string(self.cpuacct.join("cpuacct.usage")).ok()?;
+            ns.trim().parse().ok().map(Duration::from_nanos)
+        }
+    }
+
+    /// The group's working set: memory in use minus inactive file pages (what the kubelet
+    /// reports and the memory limit is judged by).
+    pub fn memory_bytes(&self) -> Option<u64> {
+        let (usage_file, inactive_key) = if self.v2 {
+            ("memory.current", "inactive_file")
+        } else {
+            ("memory.usage_in_bytes", "total_inactive_file")
+        };
+        let usage: u64 = std::fs::read_to_string(self.memory.join(usage_file))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        let inactive = read_key(&self.memory.join("memory.stat"), inactive_key).unwrap_or(0);
+        Some(usage.saturating_sub(inactive))
+    }
+
+    /// Removes the group's directories (its processes gone); errors are ignored, a few
+    /// retries let the kernel finish tearing the last process down.
+    pub fn remove(&self) {
+        for dir in self.dirs() {
+            for attempt in 0..20 {
+                match std::fs::remove_dir(&dir) {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+                    Err(_) if attempt < 19 => std::thread::sleep(Duration::from_millis(5)),
+                    Err(e) => log::debug!("cannot remove {}: {e}", dir.display()),
+                }
+            }
+        }
+    }
+}
+
+/// The number after `key` in a flat-keyed cgroup file (`oom_kill 1`).
+fn read_key(file: &Path, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(file).ok()?;
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().ok()).flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flat_keyed_files_are_read_by_key() {
+        let dir = std::env::temp_dir().join(format!("steady-cg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("memory.oom_control");
+        std::fs::write(&f, "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n").unwrap();
+        assert_eq!(read_key(&f, "oom_kill"), Some(2));
+        assert_eq!(read_key(&f, "under_oom"), Some(0));
+        assert_eq!(read_key(&f, "missing"), None);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_group_limits_and_measures_its_processes_where_the_host_allows() {
+        let Ok(cg) = Cgroups::detect() else {
+            eprintln!("no usable cgroups on this host: only the reader is tested");
+            return;
+        };
+        let g = cg
+            .create(
+                "unit-test",
+                Limits {
+                    memory_bytes: Some(64 << 20),
+                    cpu_millis: Some(500),
+                },
+            )
+            .unwrap();
+        if cg.version() == "v1" {
+            let limit = std::fs::read_to_string(g.memory.join("memory.limit_in_bytes")).unwrap();
+            assert_eq!(limit.trim(), (64u64 << 20).to_string());
+            let quota = std::fs::read_to_string(g.cpu.join("cpu.cfs_quota_us")).unwrap();
+            assert_eq!(quota.trim(), "50000");
+        }
+        assert!(!g.oom_killed());
+        assert_eq!(g.cpu_time(), Some(Duration::ZERO));
+        g.remove();
+        assert!(!g.memory.exists());
+    }
+}
