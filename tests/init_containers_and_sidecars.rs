@@ -136,13 +136,16 @@ fn a_sidecar_runs_beside_the_main_containers_and_outlives_their_restarts() {
         &e,
         "meshed",
         json!({"initContainers": [
-                  {"name": "proxy", "restartPolicy": "Always", "command": ["sh", "-c", traps("proxy")]},
+                  // Started means its startup probe passed: it has written its line.
+                  {"name": "proxy", "restartPolicy": "Always", "command": ["sh", "-c", traps("proxy")],
+                   "startupProbe": {"exec": {"command": ["grep", "-q", "proxy", &log]}, "periodSeconds": 1}},
                   {"name": "setup", "command": ["sh", "-c", format!("echo setup >> {log}")]}],
                "containers": [
                   {"name": "app", "command": ["sh", "-c", traps("app")]},
                   {"name": "worker", "command": ["sh", "-c", "exec sleep 600"]}]}),
     );
     eventually(30, "all running and Ready", || {
+        clock.advance(Duration::from_millis(200));
         pid(&e, "meshed", "app").is_some()
             && pid(&e, "meshed", "worker").is_some()
             && condition(&e, "meshed", "Ready").as_deref() == Some("True")

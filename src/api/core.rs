@@ -389,30 +389,39 @@ pub struct SleepAction {
     pub extra: Extra,
 }
 
-impl LifecycleHandler {
-    /// Admission checks of the hook at `path`: exactly one handler, and that one valid.
-    pub fn validate(&self, path: &str, errors: &mut Vec<FieldError>) {
-        let set: Vec<&str> = [
-            ("exec", self.exec.is_some()),
-            ("httpGet", self.http_get.is_some()),
-            ("sleep", self.sleep.is_some()),
-            ("tcpSocket", self.tcp_socket.is_some()),
-        ]
+/// Kubernetes' check of a probe's or hook's handlers (`(name, set)`): exactly one is set.
+fn exactly_one_handler(path: &str, handlers: &[(&str, bool)], errors: &mut Vec<FieldError>) {
+    let set: Vec<&str> = handlers
         .iter()
         .filter(|(_, s)| *s)
         .map(|(n, _)| *n)
         .collect();
-        match set.len() {
-            0 => errors.push(FieldError::new(
-                path,
-                "Required value: must specify a handler type",
-            )),
-            1 => {}
-            _ => errors.push(FieldError::new(
-                format!("{path}.{}", set[1]),
-                "Forbidden: may not specify more than 1 handler type",
-            )),
-        }
+    match set.len() {
+        0 => errors.push(FieldError::new(
+            path,
+            "Required value: must specify a handler type",
+        )),
+        1 => {}
+        _ => errors.push(FieldError::new(
+            format!("{path}.{}", set[1]),
+            "Forbidden: may not specify more than 1 handler type",
+        )),
+    }
+}
+
+impl LifecycleHandler {
+    /// Admission checks of the hook at `path`: exactly one handler, and that one valid.
+    pub fn validate(&self, path: &str, errors: &mut Vec<FieldError>) {
+        exactly_one_handler(
+            path,
+            &[
+                ("exec", self.exec.is_some()),
+                ("httpGet", self.http_get.is_some()),
+                ("sleep", self.sleep.is_some()),
+                ("tcpSocket", self.tcp_socket.is_some()),
+            ],
+            errors,
+        );
         if self.tcp_socket.is_some() {
             errors.push(FieldError::new(
                 format!("{path}.tcpSocket"),
@@ -2251,29 +2260,17 @@ impl Probe {
     /// and thresholds >= 1 and the initial delay >= 0 when set; with `success_once`
     /// (liveness and startup probes) a success threshold of 1.
     pub fn validate(&self, path: &str, success_once: bool, errors: &mut Vec<FieldError>) {
-        let handlers = [
-            ("exec", self.exec.is_some()),
-            ("httpGet", self.http_get.is_some()),
-            ("tcpSocket", self.tcp_socket.is_some()),
-            ("grpc", self.grpc.is_some()),
-            ("heartbeat", self.heartbeat.is_some()),
-        ];
-        let set: Vec<&str> = handlers
-            .iter()
-            .filter(|(_, s)| *s)
-            .map(|(n, _)| *n)
-            .collect();
-        match set.len() {
-            0 => errors.push(FieldError::new(
-                path,
-                "Required value: must specify a handler type",
-            )),
-            1 => {}
-            _ => errors.push(FieldError::new(
-                format!("{path}.{}", set[1]),
-                "Forbidden: may not specify more than 1 handler type",
-            )),
-        }
+        exactly_one_handler(
+            path,
+            &[
+                ("exec", self.exec.is_some()),
+                ("httpGet", self.http_get.is_some()),
+                ("tcpSocket", self.tcp_socket.is_some()),
+                ("grpc", self.grpc.is_some()),
+                ("heartbeat", self.heartbeat.is_some()),
+            ],
+            errors,
+        );
         if let Some(exec) = &self.exec {
             if exec.command.is_empty() {
                 required(errors, format!("{path}.exec.command"));

@@ -992,6 +992,25 @@ struct Instance {
     term_sent: bool,
 }
 
+/// What an exec or httpGet probe or hook of `container` (its resolved environment and working
+/// directory, in the pod at `ip`) runs against; exec enters the mount namespace of process
+/// `mount_namespace_of` (the container's, when it has one of its own).
+fn probe_target(
+    container: &Container,
+    env: &[(String, String)],
+    working_dir: &Option<PathBuf>,
+    ip: &str,
+    mount_namespace_of: Option<u32>,
+) -> ProbeTarget {
+    ProbeTarget {
+        container: container.clone(),
+        env: env.to_vec(),
+        working_dir: working_dir.clone(),
+        host: ip.to_string(),
+        mount_namespace_of,
+    }
+}
+
 /// A lifecycle hook in progress.
 enum Hook {
     /// `exec` or `httpGet`, on a thread of its own, which leaves its outcome here.
@@ -1414,17 +1433,13 @@ impl PodSync<'_> {
             .current
             .as_ref()
             .expect("a hook runs for a running instance");
-        let target = ProbeTarget {
-            container: c.spec.clone(),
-            env: c.env.clone(),
-            working_dir: c.working_dir.clone(),
-            host: self.ip.clone(),
-            mount_namespace_of: if inst.private_mounts {
-                inst.handle.pid()
-            } else {
-                None
-            },
-        };
+        let target = probe_target(
+            &c.spec,
+            &c.env,
+            &c.working_dir,
+            &self.ip,
+            inst.private_mounts.then(|| inst.handle.pid()).flatten(),
+        );
         let trigger = self.kubelet.inner.pod_trigger.clone();
         let key = ObjectKey::new(
             Some(self.pod.metadata.namespace_str()),
@@ -2000,17 +2015,13 @@ impl PodSync<'_> {
             };
             let slot = Arc::new(Mutex::new(None));
             p.in_flight = Some(slot.clone());
-            let target = ProbeTarget {
-                container: c.spec.clone(),
-                env: c.env.clone(),
-                working_dir: c.working_dir.clone(),
-                host: self.ip.clone(),
-                mount_namespace_of: if inst.private_mounts {
-                    inst.handle.pid()
-                } else {
-                    None
-                },
-            };
+            let target = probe_target(
+                &c.spec,
+                &c.env,
+                &c.working_dir,
+                &self.ip,
+                inst.private_mounts.then(|| inst.handle.pid()).flatten(),
+            );
             let probe = p.probe.clone();
             let timeout = p.timeout;
             let trigger = self.kubelet.inner.pod_trigger.clone();

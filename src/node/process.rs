@@ -156,7 +156,7 @@ impl ProcessRuntime {
 
     /// With `on` false, never puts processes in control groups of their own: limits are not
     /// enforced and usage is the leader's alone. With `on` true (the default), does when
-    /// the host allows it ([`super::cgroups`]).
+    /// the host allows it (cgroup v2 delegated, or v1).
     pub fn with_cgroups(mut self, on: bool) -> Self {
         #[cfg(target_os = "linux")]
         if !on {
