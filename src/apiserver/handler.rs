@@ -671,6 +671,13 @@ async fn resource_request(
                 writer(Part::Scale),
             )
         }
+        (Method::POST, Some(name), Some("binding")) if r.info.kind == "Pod" => {
+            let body = match body_of(&shared, req).await {
+                Ok(b) => b,
+                Err(resp) => return resp,
+            };
+            bind_pod(store, t.namespace.as_deref(), name, &body, dry)
+        }
         (Method::POST, Some(name), Some("eviction")) if r.info.kind == "Pod" => {
             let body = match body_of(&shared, req).await {
                 Ok(b) => b,
@@ -995,6 +1002,99 @@ fn server_side_apply(
             json_response(409, &s)
         })
     })
+}
+
+/// `POST pods/<name>/binding`: what a scheduler does to place a pod, as kube-apiserver does
+/// it: `spec.nodeName` set to the Binding's `target.name` and the pod `PodScheduled`, by
+/// compare-and-swap; a pod already bound, or being deleted, is a 409 conflict.
+fn bind_pod(
+    store: &crate::store::Store,
+    namespace: Option<&str>,
+    name: &str,
+    body: &Value,
+    dry: bool,
+) -> Response<Body> {
+    use crate::api::Pod;
+    use crate::runtime::conditions::{condition, set_condition};
+    if body
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .is_some_and(|n| n != name)
+    {
+        return fail(
+            400,
+            "BadRequest",
+            "the name of the binding does not match the pod's",
+        );
+    }
+    let node = match body.pointer("/target/name").and_then(Value::as_str) {
+        Some(n) if !n.is_empty() => n.to_string(),
+        _ => {
+            return fail(
+                422,
+                "Invalid",
+                &format!("Binding.core \"{name}\" is invalid: target.name: Required value"),
+            )
+        }
+    };
+    if let Some(kind) = body.pointer("/target/kind").and_then(Value::as_str) {
+        if !kind.is_empty() && kind != "Node" {
+            return fail(
+                422,
+                "Invalid",
+                &format!("Binding.core \"{name}\" is invalid: target.kind: Unsupported value: {kind:?}: supported values: \"Node\""),
+            );
+        }
+    }
+    let conflict = |why: String| {
+        fail(
+            409,
+            "Conflict",
+            &format!("Operation cannot be fulfilled on pods/binding {name:?}: {why}"),
+        )
+    };
+    // A concurrent writer (the kubelet's status, a label) only makes us read again.
+    for _ in 0..16 {
+        let current = match store.get("Pod", namespace, name) {
+            Ok(o) => o,
+            Err(e) => return error(&e, Some("pods")),
+        };
+        let Some(pod) = current.downcast_ref::<Pod>() else {
+            return fail(500, "InternalError", "a pod is not held as a Pod");
+        };
+        if let Some(bound) = pod.spec.node_name.as_deref().filter(|n| !n.is_empty()) {
+            return conflict(format!("pod {name} is already assigned to node {bound:?}"));
+        }
+        if pod.metadata.deletion_timestamp.is_some() {
+            return conflict(format!(
+                "pod {name} is being deleted, cannot be assigned to a host"
+            ));
+        }
+        let mut bound = pod.clone();
+        bound.spec.node_name = Some(node.clone());
+        let status = bound.status.get_or_insert_with(Default::default);
+        set_condition(
+            &mut status.conditions,
+            condition("PodScheduled", "True", "", "", None),
+            store.config().clock.now(),
+        );
+        let success = || {
+            json_response(
+                201,
+                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                        "status": "Success", "code": 201}),
+            )
+        };
+        if dry {
+            return success();
+        }
+        match store.update_with_status(Arc::new(bound)) {
+            Ok(_) => return success(),
+            Err(e) if e.is_conflict() => continue,
+            Err(e) => return error(&e, Some("pods")),
+        }
+    }
+    conflict("the pod kept changing; try again".into())
 }
 
 fn is_true(v: Option<&String>) -> bool {

@@ -520,6 +520,66 @@ mod connection_tests {
     }
 
     #[test]
+    fn a_binding_places_an_unbound_pod_once() {
+        let e = Engine::builder().local_node(false).build().unwrap();
+        e.apply(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n\
+             spec: {schedulerName: mine, containers: [{name: c, image: x}]}\n",
+        )
+        .unwrap();
+        let api = server(&e);
+        let path = "/api/v1/namespaces/default/pods/p/binding";
+        let json = "application/json";
+        let (code, s) = exchange(
+            &api,
+            "POST",
+            path,
+            json,
+            r#"{"kind": "Binding", "target": {}}"#,
+        );
+        assert_eq!(code, 422, "{s}");
+        assert!(s["message"]
+            .as_str()
+            .unwrap()
+            .contains("target.name: Required value"));
+        let binding = r#"{"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p"},
+                          "target": {"apiVersion": "v1", "kind": "Node", "name": "n1"}}"#;
+        let (code, s) = exchange(&api, "POST", &format!("{path}?dryRun=All"), json, binding);
+        assert_eq!(code, 201, "{s}");
+        let pod = e.api::<crate::api::Pod>().get("p").unwrap();
+        assert_eq!(pod.spec.node_name, None, "a dry run binds nothing");
+        let (code, s) = exchange(&api, "POST", path, json, binding);
+        assert_eq!(code, 201, "{s}");
+        let pod = e.api::<crate::api::Pod>().get("p").unwrap();
+        assert_eq!(pod.spec.node_name.as_deref(), Some("n1"));
+        let scheduled = pod
+            .status
+            .as_ref()
+            .unwrap()
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "PodScheduled" && c.status == "True");
+        assert!(scheduled);
+        let (code, s) = exchange(&api, "POST", path, json, binding);
+        assert_eq!(code, 409, "{s}");
+        assert!(
+            s["message"]
+                .as_str()
+                .unwrap()
+                .contains("already assigned to node \"n1\""),
+            "{s}"
+        );
+        let (code, _) = exchange(
+            &api,
+            "POST",
+            "/api/v1/namespaces/default/pods/nope/binding",
+            json,
+            r#"{"target": {"name": "n1"}}"#,
+        );
+        assert_eq!(code, 404);
+    }
+
+    #[test]
     fn silent_slow_and_idle_connections_are_closed() {
         let e = Engine::builder().local_node(false).build().unwrap();
         let api = server(&e);

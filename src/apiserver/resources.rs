@@ -188,6 +188,10 @@ pub fn resource_list(store: &Store, api_version: &str) -> Option<Value> {
                 json!({"name": "pods/eviction", "singularName": "", "namespaced": true,
                 "group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"]}),
             );
+            list.push(
+                json!({"name": "pods/binding", "singularName": "", "namespaced": true,
+                "kind": "Binding", "verbs": ["create"]}),
+            );
         }
     }
     Some(

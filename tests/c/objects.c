@@ -46,9 +46,9 @@ static void manifests_mean_what_they_say(steady_engine *e) {
                                  "  versions: [{name: v1, served: true, storage: true}]}\n---\n"
                                  "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata: {name: t}\n---\n"
                                  "apiVersion: v1\nkind: Pod\nmetadata: {name: limited}\n"
-                                 "spec: {containers: [{name: a, image: x, resources: {limits: {memory: 1Gi}}}]}\n",
+                                 "spec: {containers: [{name: a, image: x, resources: {limits: {memory: 1Gi, ephemeral-storage: 1Gi}}}]}\n",
                                  &report));
-    CHECK_CONTAINS(report, "spec.containers[0].resources.limits: kept but not implemented by steady");
+    CHECK_CONTAINS(report, "spec.containers[0].resources.limits.ephemeral-storage: kept but not implemented by steady");
     steady_string_free(report);
     CHECK_OK(steady_engine_get(e, "stable.example.com/v1/CronTab", NULL, "t", &json));
     steady_string_free(json);
