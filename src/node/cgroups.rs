@@ -2,7 +2,7 @@
 //! the kubelet's container runtime applies them.
 //!
 //! Each process container gets a control group of its own, under one group per engine
-//! (`steady-<pid>`) inside the engine's own group, so that
+//! (`steady-<pid>-<n>`) inside the engine's own group, so that
 //! - `resources.limits.memory` becomes the group's memory limit: the kernel's OOM killer
 //!   kills the container when it goes over, and the exit is reported as Kubernetes reports
 //!   it (reason `OOMKilled`, exit code 137);
@@ -52,14 +52,18 @@ pub(crate) struct Cgroups {
 }
 
 impl Cgroups {
-    /// The host's control groups for this engine (`steady-<pid>` inside the engine's own
+    /// The host's control groups for one engine (`steady-<pid>-<n>` inside the process's own
     /// groups), created now; `None` with the reason when the host offers none steady can use.
     pub fn detect() -> Result<Cgroups, String> {
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
             .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
         let own = std::fs::read_to_string("/proc/self/cgroup")
             .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
-        let name = format!("steady-{}", std::process::id());
+        // One group per engine: several engines may live in one process (tests do), and
+        // each removes its own group when it goes.
+        static ENGINES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = ENGINES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("steady-{}-{n}", std::process::id());
         let mut v1: [Option<PathBuf>; 3] = [None, None, None];
         let mut v2 = None;
         for line in mountinfo.lines() {
@@ -267,6 +271,11 @@ impl Cgroup {
             d.push(self.cpuacct.clone());
         }
         d
+    }
+
+    /// True while every directory of the group exists.
+    pub fn exists(&self) -> bool {
+        self.dirs().iter().all(|d| d.is_dir())
     }
 
     /// Moves the calling process into the group. Meant for the child between fork and exec:

@@ -593,7 +593,18 @@ pub(crate) fn launch(
         }
         // `spawn` returns once the child has exec'd (or failed to), so the child already
         // leads its own process group when the group is first signalled.
-        cmd.spawn().map_err(|e| exec_error(program, &e))?
+        cmd.spawn().map_err(|e| {
+            // The child fails before exec when it cannot enter its control group; say so
+            // rather than blame the program.
+            #[cfg(target_os = "linux")]
+            if l.cgroup.as_ref().is_some_and(|cg| !cg.exists()) {
+                return StartError::new(
+                    START_ERROR,
+                    format!("entering the container's control group failed: {e}"),
+                );
+            }
+            exec_error(program, &e)
+        })?
     };
     let pid = child.id();
     let shared = Arc::new(Shared {
