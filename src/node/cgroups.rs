@@ -99,9 +99,9 @@ impl Cgroups {
         };
         if let [Some(memory), Some(cpu), Some(cpuacct)] = &v1 {
             let at = |mount: &Path, controller: &str| {
-                mount
-                    .join(own_path(controller).trim_start_matches('/'))
-                    .join(&name)
+                let own = mount.join(own_path(controller).trim_start_matches('/'));
+                remove_stale(&own);
+                own.join(&name)
             };
             let layout = Layout::V1 {
                 memory: at(memory, "memory"),
@@ -128,6 +128,7 @@ impl Cgroups {
             .trim_start_matches('/')
             .to_string();
         let base = unified.join(own_v2);
+        remove_stale(&base);
         let parent = base.join(&name);
         let controllers = std::fs::read_to_string(base.join("cgroup.controllers"))
             .map_err(|e| format!("cannot read the cgroup v2 controllers: {e}"))?;
@@ -244,6 +245,38 @@ impl Drop for Cgroups {
         for dir in self.layout.dirs() {
             let _ = std::fs::remove_dir(dir);
         }
+    }
+}
+
+/// Removes the groups that engines of processes no longer running left in `dir` (a process
+/// that exits without dropping its engine cannot remove them): `steady-<pid>-<n>` with no
+/// process `<pid>`, and the container groups in them. A group that still holds a process is
+/// left alone (the kernel refuses to remove it).
+fn remove_stale(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("steady-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        if let Ok(groups) = std::fs::read_dir(e.path()) {
+            for g in groups.flatten() {
+                if g.path().is_dir() {
+                    let _ = std::fs::remove_dir(g.path());
+                }
+            }
+        }
+        let _ = std::fs::remove_dir(e.path());
     }
 }
 
