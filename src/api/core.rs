@@ -1133,7 +1133,8 @@ crate::impl_resource!(
     validate_update = super::immutable::service
 );
 
-/// Admission checks of a [`Service`]: type, session affinity, and ports (at least one unless
+/// Admission checks of a [`Service`]: type, session affinity, `clusterIP` (see
+/// [`service_ip`](super::service_ip)), and ports (at least one unless
 /// headless or `ExternalName`; numbers in range; names unique and required when several).
 pub fn validate_service(svc: &Service, errors: &mut Vec<FieldError>) {
     let spec = &svc.spec;
@@ -1149,6 +1150,7 @@ pub fn validate_service(svc: &Service, errors: &mut Vec<FieldError>) {
     if let Some(a) = &spec.session_affinity {
         check_enum(errors, "spec.sessionAffinity", a, &["None", "ClientIP"]);
     }
+    super::service_ip::validate_cluster_ip(svc, errors);
     let headless = spec.cluster_ip.as_deref() == Some("None");
     if spec.ports.is_empty() && !headless && type_ != "ExternalName" {
         required(errors, "spec.ports");

@@ -260,6 +260,7 @@ impl EngineBuilder {
                 Some(p.spec.termination_grace_period_seconds.unwrap_or(30))
             }),
         );
+        register_service_addresses(&store);
         node_lifecycle::register_default_tolerations(
             &store,
             self.node_lifecycle.default_toleration_seconds,
@@ -335,6 +336,34 @@ impl EngineBuilder {
         }
         Ok(engine)
     }
+}
+
+/// Gives every Service that needs one a virtual address of its own (see
+/// [`crate::api::service_ip`]): `spec.clusterIP` is a unique field of Services, filled by the
+/// allocator as a Service is committed, and an update that leaves it out keeps it.
+fn register_service_addresses(store: &Store) {
+    use crate::api::service_ip::{self, ClusterIpAllocator};
+    use crate::api::Service;
+    use crate::store::{Operation, UniqueField};
+    // Two engines on one host start at different places of the range (see the allocator).
+    let seed =
+        std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u8);
+    let allocator = Arc::new(ClusterIpAllocator::new(seed as u32));
+    store.add_unique_field(
+        "Service",
+        UniqueField {
+            field: service_ip::CLUSTER_IP_FIELD.to_string(),
+            extract: Arc::new(|o| o.downcast_ref::<Service>().and_then(service_ip::cluster_ip)),
+            message: service_ip::ALREADY_ALLOCATED.to_string(),
+            allocate: Some(Arc::new(move |o, taken| allocator.allocate(o, taken))),
+        },
+    );
+    store.add_mutating_hook("ServiceClusterIP", Some("Service"), |op, obj, old| {
+        if op == Operation::Update {
+            service_ip::keep_allocated(obj, old);
+        }
+        Ok(())
+    });
 }
 
 /// A running steady engine.
