@@ -264,6 +264,11 @@ pub struct PodSpec {
     /// The ServiceAccount the pod runs as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account_name: Option<String>,
+    /// Whether containers get the environment variables of the Services of the pod's
+    /// namespace (`WEB_SERVICE_HOST`...; default true). With `false` only the `kubernetes`
+    /// Service of the `default` namespace, if there is one, still gives its variables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_service_links: Option<bool>,
     /// Unmodelled fields (securityContext, dnsPolicy, hostNetwork...).
     #[serde(flatten)]
     pub extra: Extra,
