@@ -40,6 +40,7 @@ pub struct EngineBuilder {
     simulated: SimulatedRuntime,
     node_lifecycle: NodeLifecycleConfig,
     scheduler: Option<SchedulerConfig>,
+    service_proxy: bool,
     #[cfg(feature = "apiserver")]
     api_server: Option<crate::apiserver::ApiServerConfig>,
 }
@@ -59,6 +60,7 @@ impl Default for EngineBuilder {
             simulated: SimulatedRuntime::new(),
             node_lifecycle: NodeLifecycleConfig::default(),
             scheduler: Some(SchedulerConfig::default()),
+            service_proxy: true,
             #[cfg(feature = "apiserver")]
             api_server: None,
         }
@@ -213,6 +215,15 @@ impl EngineBuilder {
         self
     }
 
+    /// Whether the engine serves Services at their virtual addresses (default true): the
+    /// Service proxy (see [`crate::node::proxy`]) listens on each Service's `clusterIP` and
+    /// forwards connections to ready endpoints. It runs only when the engine has a local
+    /// (non-simulated) node; addresses are allocated either way.
+    pub fn service_proxy(mut self, on: bool) -> Self {
+        self.service_proxy = on;
+        self
+    }
+
     /// Registers an in-process worker under `image`: containers with that image run it.
     pub fn worker(self, image: &str, worker: impl Worker) -> Self {
         self.workers.register(image, Arc::new(worker));
@@ -279,6 +290,17 @@ impl EngineBuilder {
         }
         nodes.extend(self.nodes);
         #[cfg(unix)]
+        let proxy = if self.service_proxy && nodes.iter().any(|n| !n.simulated) {
+            let (p, c) = crate::node::proxy::ServiceProxy::start(store.clone(), clock.clone())
+                .map_err(|e| crate::Error::Unavailable {
+                    object: crate::ObjectRef::new("Service", None, ""),
+                    message: format!("the service proxy cannot start: {e}"),
+                })?;
+            Some((p, c))
+        } else {
+            None
+        };
+        #[cfg(unix)]
         let (mount_namespaces, images) =
             (self.kubelet.mount_namespaces, self.kubelet.images.clone());
         let mut kb = KubeletBuilder::new(self.kubelet, nodes)
@@ -306,12 +328,18 @@ impl EngineBuilder {
             resolver: crate::controllers::endpoints::Resolver::new(store.clone()),
             #[cfg(unix)]
             processes,
+            #[cfg(unix)]
+            proxy: proxy.as_ref().map(|(p, _)| p.clone()),
             shut_down: AtomicBool::new(false),
             gc: Arc::new(GcRegistrar::default()),
             #[cfg(feature = "apiserver")]
             api_server: std::sync::OnceLock::new(),
         };
         for c in kubelet_controllers {
+            engine.add_controller(c)?;
+        }
+        #[cfg(unix)]
+        if let Some((_, c)) = proxy {
             engine.add_controller(c)?;
         }
         engine.kubelet.start();
@@ -378,6 +406,9 @@ pub struct Engine {
     pod_metrics: PodMetrics,
     #[cfg(unix)]
     processes: Arc<crate::node::ProcessRuntime>,
+    /// Serves Services at their virtual addresses; `None` without a local node.
+    #[cfg(unix)]
+    proxy: Option<crate::node::proxy::ServiceProxy>,
     shut_down: AtomicBool,
     gc: Arc<GcRegistrar>,
     #[cfg(feature = "apiserver")]
@@ -574,6 +605,11 @@ impl Engine {
             s.stop();
         }
         self.runtime.stop();
+        // No Service is served once its controller stopped following the Endpoints.
+        #[cfg(unix)]
+        if let Some(p) = &self.proxy {
+            p.stop();
+        }
         // With the controllers stopped, stop every container (graceful, then forced).
         self.kubelet.shutdown();
         // The last resort: no process group outlives the engine.
