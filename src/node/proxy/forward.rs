@@ -307,6 +307,9 @@ impl Loop {
                 continue;
             }
             self.conns.insert(cid, conn);
+            // On loopback the handshake is usually done already, and the client's first
+            // bytes may be waiting: start copying now rather than one poll later.
+            self.conn_event(cid, true);
         }
     }
 
