@@ -459,3 +459,69 @@ fn a_deployment_calls_another_through_the_service_while_its_pods_are_killed() {
     // A call in flight on the killed process may fail; the next ones go elsewhere.
     assert!(failed <= 3, "{failed} failed calls of {}", ok + failed);
 }
+
+#[test]
+fn listeners_go_with_their_port_and_their_service() {
+    const PORT: u16 = 7106;
+    let (e, _clock) = engine();
+    e.apply(&namers("twoports", 1, PORT, "")).unwrap();
+    wait_serving(&e, "twoports", 1, PORT);
+    let api = e.api::<Service>().namespace("default");
+    // A second port, to the same pods.
+    let mut svc = (*api.get("twoports").unwrap()).clone();
+    let mut second = svc.spec.ports[0].clone();
+    second.name = Some("other".into());
+    second.port = i32::from(PORT) + 100;
+    second.target_port = Some(steady::api::IntOrString::Int(PORT.into()));
+    svc.spec.ports.push(second);
+    let svc = api.update(svc).unwrap();
+    let (first, other) = (
+        service_addr(&e, "twoports", PORT),
+        service_addr(&e, "twoports", PORT + 100),
+    );
+    eventually(20, "both ports serve", || {
+        read_from(first).is_ok() && read_from(other).is_ok()
+    });
+    // The second port goes: its listener goes, the first stays.
+    let mut svc = (*svc).clone();
+    svc.spec.ports.truncate(1);
+    api.update(svc).unwrap();
+    eventually(20, "the removed port refuses", || {
+        read_from(other).is_err_and(|err| err.kind() == ErrorKind::ConnectionRefused)
+    });
+    assert!(read_from(first).is_ok());
+    // The Service goes: so does its last listener.
+    api.delete("twoports", &Default::default()).unwrap();
+    eventually(20, "the deleted Service refuses", || {
+        read_from(first).is_err_and(|err| err.kind() == ErrorKind::ConnectionRefused)
+    });
+}
+
+#[test]
+fn a_headless_service_resolves_to_each_ready_pod_in_turn() {
+    const PORT: u16 = 7107;
+    let (e, _clock) = engine();
+    e.apply(&namers("headless", 2, PORT, "clusterIP: None"))
+        .unwrap();
+    wait_serving(&e, "headless", 2, PORT);
+    let svc = e
+        .api::<Service>()
+        .namespace("default")
+        .get("headless")
+        .unwrap();
+    assert_eq!(svc.spec.cluster_ip.as_deref(), Some("None"));
+    let picks: Vec<SocketAddr> = (0..4)
+        .map(|_| e.resolve("default", "headless", None).unwrap())
+        .collect();
+    let pod_addrs: HashSet<SocketAddr> = pods(&e, "headless")
+        .iter()
+        .map(|p| format!("{}:{PORT}", pod_ip(p).unwrap()).parse().unwrap())
+        .collect();
+    assert_eq!(
+        picks[..2].iter().collect::<HashSet<_>>().len(),
+        2,
+        "{picks:?}"
+    );
+    assert_eq!(picks[..2], picks[2..], "{picks:?}");
+    assert!(picks.iter().all(|a| pod_addrs.contains(a)), "{picks:?}");
+}

@@ -50,8 +50,9 @@ struct Inner {
     waker: mio::Waker,
     thread: Mutex<Option<JoinHandle<()>>>,
     events: EventRecorder,
-    /// Service uid → the generation whose unsupported ports were reported.
-    warned: Mutex<HashMap<String, i64>>,
+    /// Service key → (uid, generation) whose unsupported ports were reported; forgotten
+    /// when the Service goes.
+    warned: Mutex<HashMap<String, (String, i64)>>,
 }
 
 impl std::fmt::Debug for ServiceProxy {
@@ -140,7 +141,10 @@ impl ServiceProxy {
         let key = ctx.key().to_string();
         let ports = match ctx.get::<Service>() {
             Some(svc) => self.ports_of(ctx, &svc)?,
-            None => Vec::new(),
+            None => {
+                self.inner.warned.lock().remove(&key);
+                Vec::new()
+            }
         };
         self.send(Command::Set(key, ports));
         Ok(Action::done())
@@ -187,9 +191,12 @@ impl ServiceProxy {
 
     /// One warning event per Service generation naming the ports that are not proxied.
     fn warn_unsupported(&self, svc: &Service, ports: &[String]) {
-        let uid = svc.metadata.uid.clone().unwrap_or_default();
-        let generation = svc.metadata.generation.unwrap_or(0);
-        if self.inner.warned.lock().insert(uid, generation) == Some(generation) {
+        let key = ObjectKey::of(svc).to_string();
+        let seen = (
+            svc.metadata.uid.clone().unwrap_or_default(),
+            svc.metadata.generation.unwrap_or(0),
+        );
+        if self.inner.warned.lock().insert(key, seen.clone()) == Some(seen) {
             return;
         }
         let _ = self.inner.events.record(
