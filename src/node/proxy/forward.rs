@@ -275,7 +275,9 @@ impl Loop {
                 continue;
             };
             let cid = self.next_conn;
-            self.next_conn = self.next_conn.wrapping_add(1) & !LISTENER_BIT;
+            // Ids stay below LISTENER_BIT >> 1, so `cid << 1 | side` is never a listener's
+            // token nor the waker's.
+            self.next_conn = (self.next_conn + 1) & ((LISTENER_BIT >> 1) - 1);
             let backend = match self.connect(cid, backend_addr) {
                 Ok(b) => b,
                 Err(_) => {
