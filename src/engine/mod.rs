@@ -541,6 +541,11 @@ impl Engine {
     /// One ready endpoint of Service `namespace/name` (its port named `port`, or its first
     /// port), taking turns among the ready pods: how a host routes work to healthy workers.
     /// [`Error::Unavailable`](crate::Error::Unavailable) when no pod is ready.
+    ///
+    /// Pods reach a Service through its virtual address instead (`spec.clusterIP`, named by
+    /// the `<NAME>_SERVICE_HOST` variables and served by [`crate::node::proxy`]); a headless
+    /// Service (`clusterIP: None`) has none, and this is how its pods are found: there is no
+    /// DNS.
     pub fn resolve(
         &self,
         namespace: &str,
