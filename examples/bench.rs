@@ -824,6 +824,122 @@ fn supervisord_restart() -> Option<[f64; 2]> {
 // ---- ffi: the C ABI and the Python bindings --------------------------------------------
 
 /// Median ns per call of `f` over rounds of `n` calls.
+/// One request through `addr`: connect, send 64 bytes, read the 64-byte answer to its end.
+/// Its latency in microseconds.
+fn proxy_request(addr: std::net::SocketAddr) -> f64 {
+    use std::io::{Read, Write};
+    let t0 = Instant::now();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_nodelay(true).unwrap();
+    s.write_all(&[b'x'; 64]).unwrap();
+    let mut buf = [0u8; 128];
+    let mut got = 0;
+    loop {
+        match s.read(&mut buf[got..]).unwrap() {
+            0 => break,
+            n => got += n,
+        }
+    }
+    assert_eq!(got, 64, "a full answer from {addr}");
+    t0.elapsed().as_nanos() as f64 / 1e3
+}
+
+/// The Service proxy: requests (a connection each) through a Service's virtual address
+/// against the same requests straight to the endpoint, in the same run. The endpoint is an
+/// echo server thread of this process (a Service without selector, its Endpoints written
+/// here), so both paths differ only by the proxy.
+#[cfg(unix)]
+fn service_proxy(out: &Out) {
+    use std::io::{Read, Write};
+    const ROUNDS: usize = 5;
+    const PER_ROUND: usize = 2000;
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let backend = server.local_addr().unwrap();
+    thread::spawn(move || {
+        for c in server.incoming() {
+            let Ok(mut c) = c else { continue };
+            let _ = c.set_nodelay(true);
+            let mut buf = [0u8; 64];
+            if c.read_exact(&mut buf).is_ok() {
+                let _ = c.write_all(&buf);
+            }
+        }
+    });
+    let e = Engine::builder()
+        .local_node(false)
+        .node(steady::node::NodeConfig::local_named("bench"))
+        .build()
+        .unwrap();
+    e.apply(&format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: echo}}\n\
+         spec: {{ports: [{{port: 9000}}]}}\n---\n\
+         apiVersion: v1\nkind: Endpoints\nmetadata: {{name: echo}}\n\
+         subsets: [{{addresses: [{{ip: 127.0.0.1}}], ports: [{{port: {}}}]}}]\n",
+        backend.port()
+    ))
+    .unwrap();
+    let ip = e
+        .api::<steady::api::Service>()
+        .namespace("default")
+        .get("echo")
+        .unwrap()
+        .spec
+        .cluster_ip
+        .clone()
+        .unwrap();
+    let service: std::net::SocketAddr = format!("{ip}:9000").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(service).is_err() {
+        assert!(Instant::now() < deadline, "the proxy serves {service}");
+        thread::sleep(Duration::from_millis(5));
+    }
+    for _ in 0..200 {
+        proxy_request(backend);
+        proxy_request(service);
+    }
+    // Rounds alternate so that both paths see the same machine load.
+    let (mut direct, mut proxied) = (Vec::new(), Vec::new());
+    let (mut direct_s, mut proxied_s) = (0.0, 0.0);
+    for _ in 0..ROUNDS {
+        let t = Instant::now();
+        direct.extend((0..PER_ROUND).map(|_| proxy_request(backend)));
+        direct_s += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        proxied.extend((0..PER_ROUND).map(|_| proxy_request(service)));
+        proxied_s += t.elapsed().as_secs_f64();
+    }
+    let n = (ROUNDS * PER_ROUND) as f64;
+    let (direct_rate, proxied_rate) = (n / direct_s, n / proxied_s);
+    out.emit(
+        "proxy.connect_per_s",
+        proxied_rate,
+        "conn/s",
+        Some((
+            "proxy.direct_connect_per_s",
+            direct_rate,
+            direct_rate / proxied_rate,
+        )),
+    );
+    let (d50, p50) = (percentile(&mut direct, 0.5), percentile(&mut proxied, 0.5));
+    out.emit(
+        "proxy.added_p50_us",
+        p50 - d50,
+        "us",
+        Some(("proxy.direct_p50_us", d50, p50 / d50)),
+    );
+    let (d99, p99) = (
+        percentile(&mut direct, 0.99),
+        percentile(&mut proxied, 0.99),
+    );
+    out.emit(
+        "proxy.added_p99_us",
+        p99 - d99,
+        "us",
+        Some(("proxy.direct_p99_us", d99, p99 / d99)),
+    );
+    e.shutdown();
+}
+
 fn median_ns(rounds: usize, n: usize, mut f: impl FnMut()) -> f64 {
     let mut per_call = Vec::with_capacity(rounds);
     for _ in 0..rounds {
@@ -1525,6 +1641,10 @@ fn main() {
     #[cfg(unix)]
     if out.wants("process.restart") {
         process_restart(&out);
+    }
+    #[cfg(unix)]
+    if out.wants("proxy.") {
+        service_proxy(&out);
     }
     if out.wants("ffi.") || out.wants("rust.dynamic_get") {
         ffi_get(&out);

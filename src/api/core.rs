@@ -264,6 +264,11 @@ pub struct PodSpec {
     /// The ServiceAccount the pod runs as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account_name: Option<String>,
+    /// Whether containers get the environment variables of the Services of the pod's
+    /// namespace (`WEB_SERVICE_HOST`...; default true). With `false` only the `kubernetes`
+    /// Service of the `default` namespace, if there is one, still gives its variables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_service_links: Option<bool>,
     /// Unmodelled fields (securityContext, dnsPolicy, hostNetwork...).
     #[serde(flatten)]
     pub extra: Extra,
@@ -1266,7 +1271,8 @@ crate::impl_resource!(
     validate_update = super::immutable::service
 );
 
-/// Admission checks of a [`Service`]: type, session affinity, and ports (at least one unless
+/// Admission checks of a [`Service`]: type, session affinity, `clusterIP` (see
+/// [`service_ip`](super::service_ip)), and ports (at least one unless
 /// headless or `ExternalName`; numbers in range; names unique and required when several).
 pub fn validate_service(svc: &Service, errors: &mut Vec<FieldError>) {
     let spec = &svc.spec;
@@ -1282,6 +1288,18 @@ pub fn validate_service(svc: &Service, errors: &mut Vec<FieldError>) {
     if let Some(a) = &spec.session_affinity {
         check_enum(errors, "spec.sessionAffinity", a, &["None", "ClientIP"]);
     }
+    let timeout = spec
+        .session_affinity_config
+        .as_ref()
+        .and_then(|c| c.client_ip.as_ref())
+        .and_then(|c| c.timeout_seconds);
+    if let Some(t) = timeout.filter(|t| !(1..=MAX_AFFINITY_TIMEOUT_SECONDS).contains(t)) {
+        errors.push(FieldError::new(
+            "spec.sessionAffinityConfig.clientIP.timeoutSeconds",
+            format!("Invalid value: {t}: must be greater than 0 and less than 86400"),
+        ));
+    }
+    super::service_ip::validate_cluster_ip(svc, errors);
     let headless = spec.cluster_ip.as_deref() == Some("None");
     if spec.ports.is_empty() && !headless && type_ != "ExternalName" {
         required(errors, "spec.ports");
@@ -1339,12 +1357,67 @@ pub struct ServiceSpec {
     /// Virtual IP; `None` for a headless service.
     #[serde(rename = "clusterIP", default, skip_serializing_if = "Option::is_none")]
     pub cluster_ip: Option<String>,
-    /// `None` (the default) or `ClientIP`.
+    /// `None` (the default) or `ClientIP`: connections from one client address go to one
+    /// endpoint while it stays ready (see [`ServiceSpec::affinity_timeout`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_affinity: Option<String>,
+    /// Settings of the session affinity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_affinity_config: Option<SessionAffinityConfig>,
     /// Unmodelled fields (clusterIPs, externalName, ipFamilies...).
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// Settings of a Service's session affinity.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SessionAffinityConfig {
+    /// Settings of `ClientIP` affinity.
+    #[serde(rename = "clientIP", default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<ClientIpConfig>,
+    /// Unmodelled fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Settings of `ClientIP` session affinity.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ClientIpConfig {
+    /// How long a client sticks to its endpoint after its last connection: 1 to 86400
+    /// seconds (default 10800, three hours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<i32>,
+    /// Unmodelled fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Kubernetes' default `sessionAffinityConfig.clientIP.timeoutSeconds`: three hours.
+pub const DEFAULT_AFFINITY_TIMEOUT_SECONDS: i32 = 10800;
+
+/// The largest `sessionAffinityConfig.clientIP.timeoutSeconds`: one day.
+pub const MAX_AFFINITY_TIMEOUT_SECONDS: i32 = 86400;
+
+impl ServiceSpec {
+    /// How long `ClientIP` affinity keeps a client on its endpoint; `None` without
+    /// `sessionAffinity: ClientIP`.
+    pub fn affinity_timeout(&self) -> Option<std::time::Duration> {
+        if self.session_affinity.as_deref() != Some("ClientIP") {
+            return None;
+        }
+        let secs = self
+            .session_affinity_config
+            .as_ref()
+            .and_then(|c| c.client_ip.as_ref())
+            .and_then(|c| c.timeout_seconds)
+            .unwrap_or(DEFAULT_AFFINITY_TIMEOUT_SECONDS)
+            .clamp(1, MAX_AFFINITY_TIMEOUT_SECONDS);
+        Some(std::time::Duration::from_secs(secs as u64))
+    }
 }
 
 /// A port of a service.

@@ -28,6 +28,7 @@ pub mod resources;
 #[cfg(feature = "apiserver")]
 mod schema;
 mod selector;
+pub mod service_ip;
 mod time;
 pub mod validation;
 

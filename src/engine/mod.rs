@@ -40,6 +40,7 @@ pub struct EngineBuilder {
     simulated: SimulatedRuntime,
     node_lifecycle: NodeLifecycleConfig,
     scheduler: Option<SchedulerConfig>,
+    service_proxy: bool,
     #[cfg(feature = "apiserver")]
     api_server: Option<crate::apiserver::ApiServerConfig>,
 }
@@ -59,6 +60,7 @@ impl Default for EngineBuilder {
             simulated: SimulatedRuntime::new(),
             node_lifecycle: NodeLifecycleConfig::default(),
             scheduler: Some(SchedulerConfig::default()),
+            service_proxy: true,
             #[cfg(feature = "apiserver")]
             api_server: None,
         }
@@ -213,6 +215,15 @@ impl EngineBuilder {
         self
     }
 
+    /// Whether the engine serves Services at their virtual addresses (default true): the
+    /// Service proxy (see [`crate::node::proxy`]) listens on each Service's `clusterIP` and
+    /// forwards connections to ready endpoints. It runs only when the engine has a local
+    /// (non-simulated) node; addresses are allocated either way.
+    pub fn service_proxy(mut self, on: bool) -> Self {
+        self.service_proxy = on;
+        self
+    }
+
     /// Registers an in-process worker under `image`: containers with that image run it.
     pub fn worker(self, image: &str, worker: impl Worker) -> Self {
         self.workers.register(image, Arc::new(worker));
@@ -260,6 +271,7 @@ impl EngineBuilder {
                 Some(p.spec.termination_grace_period_seconds.unwrap_or(30))
             }),
         );
+        register_service_addresses(&store);
         node_lifecycle::register_default_tolerations(
             &store,
             self.node_lifecycle.default_toleration_seconds,
@@ -277,6 +289,17 @@ impl EngineBuilder {
             nodes.push(NodeConfig::local());
         }
         nodes.extend(self.nodes);
+        #[cfg(unix)]
+        let proxy = if self.service_proxy && nodes.iter().any(|n| !n.simulated) {
+            let (p, c) = crate::node::proxy::ServiceProxy::start(store.clone(), clock.clone())
+                .map_err(|e| crate::Error::Unavailable {
+                    object: crate::ObjectRef::new("Service", None, ""),
+                    message: format!("the service proxy cannot start: {e}"),
+                })?;
+            Some((p, c))
+        } else {
+            None
+        };
         #[cfg(unix)]
         let (mount_namespaces, images, cgroups) = (
             self.kubelet.mount_namespaces,
@@ -309,12 +332,18 @@ impl EngineBuilder {
             resolver: crate::controllers::endpoints::Resolver::new(store.clone()),
             #[cfg(unix)]
             processes,
+            #[cfg(unix)]
+            proxy: proxy.as_ref().map(|(p, _)| p.clone()),
             shut_down: AtomicBool::new(false),
             gc: Arc::new(GcRegistrar::default()),
             #[cfg(feature = "apiserver")]
             api_server: std::sync::OnceLock::new(),
         };
         for c in kubelet_controllers {
+            engine.add_controller(c)?;
+        }
+        #[cfg(unix)]
+        if let Some((_, c)) = proxy {
             engine.add_controller(c)?;
         }
         engine.kubelet.start();
@@ -341,6 +370,34 @@ impl EngineBuilder {
     }
 }
 
+/// Gives every Service that needs one a virtual address of its own (see
+/// [`crate::api::service_ip`]): `spec.clusterIP` is a unique field of Services, filled by the
+/// allocator as a Service is committed, and an update that leaves it out keeps it.
+fn register_service_addresses(store: &Store) {
+    use crate::api::service_ip::{self, ClusterIpAllocator};
+    use crate::api::Service;
+    use crate::store::{Operation, UniqueField};
+    // Two engines on one host start at different places of the range (see the allocator).
+    let seed =
+        std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u8);
+    let allocator = Arc::new(ClusterIpAllocator::new(seed as u32));
+    store.add_unique_field(
+        "Service",
+        UniqueField {
+            field: service_ip::CLUSTER_IP_FIELD.to_string(),
+            extract: Arc::new(|o| o.downcast_ref::<Service>().and_then(service_ip::cluster_ip)),
+            message: service_ip::ALREADY_ALLOCATED.to_string(),
+            allocate: Some(Arc::new(move |o, taken| allocator.allocate(o, taken))),
+        },
+    );
+    store.add_mutating_hook("ServiceClusterIP", Some("Service"), |op, obj, old| {
+        if op == Operation::Update {
+            service_ip::keep_allocated(obj, old);
+        }
+        Ok(())
+    });
+}
+
 /// A running steady engine.
 pub struct Engine {
     store: Store,
@@ -353,6 +410,9 @@ pub struct Engine {
     pod_metrics: PodMetrics,
     #[cfg(unix)]
     processes: Arc<crate::node::ProcessRuntime>,
+    /// Serves Services at their virtual addresses; `None` without a local node.
+    #[cfg(unix)]
+    proxy: Option<crate::node::proxy::ServiceProxy>,
     shut_down: AtomicBool,
     gc: Arc<GcRegistrar>,
     #[cfg(feature = "apiserver")]
@@ -485,6 +545,11 @@ impl Engine {
     /// One ready endpoint of Service `namespace/name` (its port named `port`, or its first
     /// port), taking turns among the ready pods: how a host routes work to healthy workers.
     /// [`Error::Unavailable`](crate::Error::Unavailable) when no pod is ready.
+    ///
+    /// Pods reach a Service through its virtual address instead (`spec.clusterIP`, named by
+    /// the `<NAME>_SERVICE_HOST` variables and served by [`crate::node::proxy`]); a headless
+    /// Service (`clusterIP: None`) has none, and this is how its pods are found: there is no
+    /// DNS.
     pub fn resolve(
         &self,
         namespace: &str,
@@ -556,6 +621,11 @@ impl Engine {
             s.stop();
         }
         self.runtime.stop();
+        // No Service is served once its controller stopped following the Endpoints.
+        #[cfg(unix)]
+        if let Some(p) = &self.proxy {
+            p.stop();
+        }
         // With the controllers stopped, stop every container (graceful, then forced).
         self.kubelet.shutdown();
         // The last resort: no process group outlives the engine.

@@ -137,15 +137,9 @@ pub const NOT_IMPLEMENTED: &[NotImplemented] = &[
     ),
     rule(
         Scope::Kind("Service"),
-        "spec.clusterIP",
-        &["None", ""],
-        "there are no virtual IPs: Engine::resolve picks a ready endpoint",
-    ),
-    rule(
-        Scope::Kind("Service"),
-        "spec.sessionAffinity",
-        &["None"],
-        "endpoints are picked round-robin, without session affinity",
+        "spec.ports[*].protocol",
+        &["TCP"],
+        "only TCP ports are proxied: UDP and SCTP ports get no listener",
     ),
     of(
         "Job",

@@ -1845,8 +1845,8 @@ impl PodSync<'_> {
         Ok(out)
     }
 
-    /// The container's environment (see [`super::env`]): steady's own variables, then
-    /// `envFrom`, then `env`. An error names the missing ConfigMap, Secret or key.
+    /// The container's environment (see [`super::env`]): steady's own variables, then the
+    /// Service variables, then `envFrom`, then `env`. An error names the missing ConfigMap, Secret or key.
     fn env(&self, c: &Container, mounts: &[Mount]) -> Result<Vec<(String, String)>, String> {
         let m = &self.pod.metadata;
         let mut env = vec![
@@ -1881,6 +1881,8 @@ impl PodSync<'_> {
                 mt.host_path.display().to_string(),
             ));
         }
+        // Before envFrom and env, so those override them and `$(VAR)` can name them.
+        env.extend(super::env::service_env(&self.kubelet.inner.store, self.pod));
         let resolved = self.facts().container_env(c, env)?;
         for msg in &resolved.skipped {
             let _ = self.kubelet.inner.events.record(

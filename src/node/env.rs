@@ -2,7 +2,8 @@
 //! it shares with downwardAPI volumes.
 //!
 //! Order, as the kubelet builds it: steady's own variables (`POD_NAME`, `POD_IP`,
-//! `STEADY_VOLUME_<NAME>`...) first, then every `envFrom` source in order (`prefix` + key;
+//! `STEADY_VOLUME_<NAME>`...) first, then the Service variables ([`service_env`]), then
+//! every `envFrom` source in order (`prefix` + key;
 //! keys that are not valid variable names skipped and reported), then `env` in order. A
 //! later definition replaces an earlier one, so `env` wins over `envFrom`. A literal `value`
 //! has its `$(VAR)` references expanded against the variables defined before it
@@ -17,9 +18,10 @@
 
 use super::config::NodeConfig;
 use super::process::expand_var_refs;
+use crate::api::service_ip::cluster_ip;
 use crate::api::{
     is_env_var_name, ConfigMap, Container, ContainerResource, EnvVarSource, Pod, PodField,
-    Quantity, ResourceFieldSelector, Secret, ENV_FIELD_PATHS,
+    Quantity, ResourceFieldSelector, Secret, Service, ENV_FIELD_PATHS,
 };
 use crate::client::Api;
 use crate::store::Store;
@@ -271,6 +273,86 @@ impl PodFacts<'_> {
     }
 }
 
+/// The Service environment variables of a container of `pod`, as the kubelet writes them
+/// when the container starts: those of every Service of the pod's namespace that has a
+/// virtual address (headless Services give none), unless the pod says
+/// `enableServiceLinks: false`; and always those of the `kubernetes` Service of the
+/// `default` namespace, if there is one. Services in name order; see [`service_vars`].
+pub(crate) fn service_env(store: &Store, pod: &Pod) -> Vec<(String, String)> {
+    let ns = pod.metadata.namespace_str();
+    let links = pod.spec.enable_service_links != Some(false);
+    let mut services: Vec<Arc<Service>> = Vec::new();
+    if links {
+        if let Ok(list) = Api::<Service>::all(store.clone())
+            .namespace(ns)
+            .list(&Default::default())
+        {
+            services = list.items;
+        }
+    }
+    if !(links && ns == "default") {
+        if let Ok(Some(k)) = Api::<Service>::all(store.clone())
+            .namespace("default")
+            .get_opt("kubernetes")
+        {
+            // Named like a Service of the pod's namespace: the kubelet keeps the one of the
+            // pod's namespace.
+            if !services.iter().any(|s| s.metadata.name == "kubernetes") {
+                services.push(k);
+            }
+        }
+    }
+    services.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    services.iter().flat_map(|s| service_vars(s)).collect()
+}
+
+/// The variables of one Service, named as the kubelet names them (pkg/kubelet/envvars): the
+/// Service name upper-cased with `-` as `_`, then `_SERVICE_HOST` (the virtual address),
+/// `_SERVICE_PORT` (the first port), `_SERVICE_PORT_<PORT NAME>` for each named port, and
+/// the Docker-link family: `_PORT` (`tcp://host:port` of the first port), and for each port
+/// `_PORT_<port>_<PROTOCOL>` with its `_PROTO`, `_PORT` and `_ADDR`. A Service without an
+/// address or without ports gives none.
+pub(crate) fn service_vars(svc: &Service) -> Vec<(String, String)> {
+    let Some(host) = cluster_ip(svc) else {
+        return Vec::new();
+    };
+    let Some(first) = svc.spec.ports.first() else {
+        return Vec::new();
+    };
+    let prefix = svc.metadata.name.replace('-', "_").to_uppercase();
+    let var_name = |s: &str| s.replace('-', "_").to_uppercase();
+    let mut out = vec![
+        (format!("{prefix}_SERVICE_HOST"), host.to_string()),
+        (format!("{prefix}_SERVICE_PORT"), first.port.to_string()),
+    ];
+    for p in &svc.spec.ports {
+        if let Some(name) = p.name.as_deref().filter(|n| !n.is_empty()) {
+            out.push((
+                format!("{prefix}_SERVICE_PORT_{}", var_name(name)),
+                p.port.to_string(),
+            ));
+        }
+    }
+    for (i, p) in svc.spec.ports.iter().enumerate() {
+        let proto = p
+            .protocol
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .unwrap_or("TCP");
+        let lower = proto.to_lowercase();
+        let url = format!("{lower}://{host}:{}", p.port);
+        if i == 0 {
+            out.push((format!("{prefix}_PORT"), url.clone()));
+        }
+        let port_prefix = format!("{prefix}_PORT_{}_{}", p.port, proto.to_uppercase());
+        out.push((port_prefix.clone(), url));
+        out.push((format!("{port_prefix}_PROTO"), lower));
+        out.push((format!("{port_prefix}_PORT"), p.port.to_string()));
+        out.push((format!("{port_prefix}_ADDR"), host.to_string()));
+    }
+    out
+}
+
 /// Every key of a Secret, decoded (not UTF-8: replaced characters, as Go's `string(bytes)`
 /// would carry them through).
 fn secret_pairs(s: &Secret, ns: &str) -> Result<Vec<(String, String)>, String> {
@@ -426,6 +508,73 @@ mod tests {
             f.resource(&missing, a).unwrap_err(),
             "container nope not found"
         );
+    }
+
+    fn service(v: serde_json::Value) -> Service {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn service_variables_are_named_as_the_kubelet_names_them() {
+        let s = service(json!({
+            "metadata": {"name": "redis-master", "namespace": "default"},
+            "spec": {"clusterIP": "127.255.0.11", "ports": [
+                {"name": "redis", "port": 6379},
+                {"name": "metrics-port", "port": 9121, "protocol": "UDP"}
+            ]}
+        }));
+        let got: Vec<(String, String)> = service_vars(&s);
+        let want: Vec<(String, String)> = [
+            ("REDIS_MASTER_SERVICE_HOST", "127.255.0.11"),
+            ("REDIS_MASTER_SERVICE_PORT", "6379"),
+            ("REDIS_MASTER_SERVICE_PORT_REDIS", "6379"),
+            ("REDIS_MASTER_SERVICE_PORT_METRICS_PORT", "9121"),
+            ("REDIS_MASTER_PORT", "tcp://127.255.0.11:6379"),
+            ("REDIS_MASTER_PORT_6379_TCP", "tcp://127.255.0.11:6379"),
+            ("REDIS_MASTER_PORT_6379_TCP_PROTO", "tcp"),
+            ("REDIS_MASTER_PORT_6379_TCP_PORT", "6379"),
+            ("REDIS_MASTER_PORT_6379_TCP_ADDR", "127.255.0.11"),
+            ("REDIS_MASTER_PORT_9121_UDP", "udp://127.255.0.11:9121"),
+            ("REDIS_MASTER_PORT_9121_UDP_PROTO", "udp"),
+            ("REDIS_MASTER_PORT_9121_UDP_PORT", "9121"),
+            ("REDIS_MASTER_PORT_9121_UDP_ADDR", "127.255.0.11"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn an_unnamed_single_port_gives_no_port_name_variable() {
+        let s = service(json!({
+            "metadata": {"name": "web"},
+            "spec": {"clusterIP": "127.255.0.2", "ports": [{"port": 80}]}
+        }));
+        let names: Vec<String> = service_vars(&s).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            names,
+            [
+                "WEB_SERVICE_HOST",
+                "WEB_SERVICE_PORT",
+                "WEB_PORT",
+                "WEB_PORT_80_TCP",
+                "WEB_PORT_80_TCP_PROTO",
+                "WEB_PORT_80_TCP_PORT",
+                "WEB_PORT_80_TCP_ADDR"
+            ]
+        );
+    }
+
+    #[test]
+    fn headless_services_and_services_without_an_address_give_nothing() {
+        for ip in [json!("None"), json!(""), serde_json::Value::Null] {
+            let s = service(json!({
+                "metadata": {"name": "db"},
+                "spec": {"clusterIP": ip, "ports": [{"port": 5432}]}
+            }));
+            assert!(service_vars(&s).is_empty());
+        }
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //!   registers) and simulated (instant, for tests and scale benchmarks).
 //! - [`LogBuffer`]: bounded container output (`kubectl logs`, including the previous
 //!   instance).
+//! - [`proxy`]: the Service proxy, which serves each Service's virtual address and forwards
+//!   connections to ready endpoints.
 
 pub mod agent;
 #[cfg(target_os = "linux")]
@@ -18,6 +20,8 @@ pub mod mount_ns;
 pub mod probe;
 #[cfg(unix)]
 pub mod process;
+#[cfg(unix)]
+pub mod proxy;
 pub mod runtime;
 pub mod simulated;
 mod volumes;

@@ -8,6 +8,9 @@
 //!   lock sees exactly the changes committed after its registration point: no gap, no duplicate.
 //! - Readers (`get`) use the lock-striped map without the kind lock: they see the object before
 //!   or after a concurrent change, never a torn one (objects are immutable `Arc`s).
+//! - Unique fields ([`UniqueField`]) are filled and checked at commit, under the kind's lock,
+//!   against the field index, which holds exactly the committed objects: no two objects of a
+//!   kind ever hold one value, however many writers race.
 //! - A transaction locks every kind it touches in ascending kind-name order before taking its
 //!   single revision, so transactions never deadlock with each other or with single writes.
 
@@ -31,6 +34,45 @@ pub(crate) struct FieldIndex {
     pub(crate) name: String,
     extract: FieldExtractor,
     map: HashMap<String, HashSet<Key>>,
+    /// Set for a unique field (see [`UniqueField`]): no two objects share a value.
+    unique: Option<Arc<UniqueField>>,
+}
+
+/// Fills a unique field of an object being committed (see [`UniqueField::allocate`]): gets the
+/// object and `taken`, which tells whether a value is held by another object.
+pub type UniqueAllocator = Arc<
+    dyn Fn(&mut dyn Object, &dyn Fn(&str) -> bool) -> Result<(), crate::api::FieldError>
+        + Send
+        + Sync,
+>;
+
+/// A field whose value no two objects of a kind may share (a Service's `spec.clusterIP`),
+/// registered with [`Store::add_unique_field`](super::Store::add_unique_field).
+///
+/// The check runs when a write commits, under the kind's lock: every commit of the kind holds
+/// that lock and the index reflects exactly the committed objects, so "is it free?" and
+/// "take it" are one atomic step and concurrent writers can never both win a value.
+pub struct UniqueField {
+    /// Path of the field, named in errors (`spec.clusterIP`); also the index's name, so
+    /// [`ListParams::field`](super::ListParams::field) finds the holder of a value.
+    pub field: String,
+    /// The value an object holds; `None`: holds none.
+    pub extract: FieldExtractor,
+    /// The error when a value is taken (`provided IP is already allocated`).
+    pub message: String,
+    /// Fills the field of an object that should hold a value but has none, choosing a value
+    /// that is not `taken`. It runs under the kind's lock: it must be quick and must not use
+    /// the store. An error refuses the write (naming the field).
+    pub allocate: Option<UniqueAllocator>,
+}
+
+impl std::fmt::Debug for UniqueField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UniqueField")
+            .field("field", &self.field)
+            .field("message", &self.message)
+            .finish()
+    }
 }
 
 pub(crate) struct WatcherSlot {
@@ -235,6 +277,7 @@ impl KindState {
         &mut self,
         name: &str,
         extract: FieldExtractor,
+        unique: Option<Arc<UniqueField>>,
         objects: &DashMap<Key, Stored>,
     ) {
         if self.fields.iter().any(|f| f.name == name) {
@@ -252,7 +295,51 @@ impl KindState {
             name: name.to_string(),
             extract,
             map,
+            unique,
         });
+    }
+
+    /// Whether the kind has unique fields to check at commit.
+    pub(crate) fn has_unique(&self) -> bool {
+        self.fields.iter().any(|f| f.unique.is_some())
+    }
+
+    /// Fills (through their allocators) and checks the unique fields of `obj`, about to be
+    /// stored under `key`; true when an allocator ran (the object changed). `claimed` holds the values taken by earlier writes of the same
+    /// transaction, as (index, value); this write's values are added. Caller holds the
+    /// kind's lock. An error names the field and value.
+    pub(crate) fn claim_unique(
+        &self,
+        key: &Key,
+        obj: &mut Arc<dyn Object>,
+        claimed: &mut Vec<(String, String)>,
+    ) -> Result<bool, crate::api::FieldError> {
+        let mut allocated = false;
+        for idx in &self.fields {
+            let Some(u) = &idx.unique else { continue };
+            let taken = |v: &str| {
+                idx.map
+                    .get(v)
+                    .is_some_and(|holders| holders.iter().any(|k| k != key))
+                    || claimed.iter().any(|(i, c)| *i == idx.name && c == v)
+            };
+            if let Some(allocate) = &u.allocate {
+                if (idx.extract)(obj.as_ref()).is_none() {
+                    allocate(crate::api::make_mut(obj), &taken)?;
+                    allocated = true;
+                }
+            }
+            if let Some(v) = (idx.extract)(obj.as_ref()) {
+                if taken(v) {
+                    return Err(crate::api::FieldError::new(
+                        &u.field,
+                        format!("Invalid value: {v:?}: {}", u.message),
+                    ));
+                }
+                claimed.push((idx.name.clone(), v.to_string()));
+            }
+        }
+        Ok(allocated)
     }
 
     pub(crate) fn by_label(&self, k: &str, v: &str) -> Option<&HashSet<Key>> {

@@ -17,7 +17,7 @@ mod kind;
 mod lifecycle;
 mod watch;
 
-pub use kind::FieldExtractor;
+pub use kind::{FieldExtractor, UniqueAllocator, UniqueField};
 #[cfg(test)]
 pub(crate) use lifecycle::ensure_namespaces;
 pub use lifecycle::{INITIAL_NAMESPACES, NAMESPACE_FINALIZER};
@@ -297,7 +297,7 @@ struct Inner {
     revision: Arc<AtomicU64>,
     config: StoreConfig,
     admission: RwLock<Vec<Admission>>,
-    field_indexes: RwLock<Vec<(String, String, FieldExtractor)>>,
+    field_indexes: RwLock<Vec<RegisteredIndex>>,
     uid_seed: u64,
     uid_counter: AtomicU64,
     watch_ids: AtomicU64,
@@ -310,6 +310,9 @@ struct Inner {
     /// `lifecycle`).
     definitions: Mutex<()>,
 }
+
+/// A field index registered on the store: (kind, name, extractor, uniqueness).
+type RegisteredIndex = (String, String, FieldExtractor, Option<Arc<UniqueField>>);
 
 /// Decides whether deleting an object is graceful and for how long by default: `Some(seconds)`
 /// for an object that must be stopped before it goes (a pod running on a node), `None` for
@@ -428,14 +431,38 @@ impl Store {
     /// Adds a field index to `kind`: objects are filed under what `extract` returns, and
     /// [`ListParams::field`] with `(name, value)` looks them up without a scan.
     pub fn add_field_index(&self, kind: &str, name: &str, extract: FieldExtractor) {
+        self.add_index(kind, name, extract, None);
+    }
+
+    /// Makes `unique.field` of `kind` unique: a write that would give an object a value
+    /// another object of the kind holds fails with [`Error::Invalid`] naming the field, and
+    /// `unique.allocate` fills the field of objects that need a value and have none. Both
+    /// happen as the write commits, under the kind's lock, so concurrent writers never share
+    /// a value (see [`UniqueField`]). A value is free again once its holder is gone. The field
+    /// is also a field index named `unique.field`. Register before objects of the kind exist:
+    /// those already stored are not checked.
+    pub fn add_unique_field(&self, kind: &str, unique: UniqueField) {
+        let name = unique.field.clone();
+        let extract = unique.extract.clone();
+        self.add_index(kind, &name, extract, Some(Arc::new(unique)));
+    }
+
+    fn add_index(
+        &self,
+        kind: &str,
+        name: &str,
+        extract: FieldExtractor,
+        unique: Option<Arc<UniqueField>>,
+    ) {
         self.inner.field_indexes.write().push((
             kind.to_string(),
             name.to_string(),
             extract.clone(),
+            unique.clone(),
         ));
         if let Some(ks) = self.inner.kinds.read().get(kind) {
             let mut st = ks.state.lock();
-            st.add_field_index(name, extract, &ks.objects);
+            st.add_field_index(name, extract, unique, &ks.objects);
         }
     }
 
@@ -475,9 +502,9 @@ impl Store {
         let ks = KindStore::new(info, self.inner.config.history_limit);
         {
             let mut st = ks.state.lock();
-            for (k, name, ex) in self.inner.field_indexes.read().iter() {
+            for (k, name, ex, unique) in self.inner.field_indexes.read().iter() {
                 if *k == ks.info.kind {
-                    st.add_field_index(name, ex.clone(), &ks.objects);
+                    st.add_field_index(name, ex.clone(), unique.clone(), &ks.objects);
                 }
             }
         }
@@ -948,6 +975,19 @@ impl Store {
                 drop(guards);
                 continue;
             }
+            // Unique fields, in write order: a value claimed by an earlier write of this
+            // transaction is taken for the later ones.
+            let mut claimed = Vec::new();
+            for w in writes.iter_mut() {
+                let st = &guards
+                    .iter()
+                    .find(|(k, _)| Arc::ptr_eq(k, &w.ks))
+                    .expect("locked above")
+                    .1;
+                if st.has_unique() {
+                    self.claim_unique(st, w, &mut claimed)?;
+                }
+            }
             // A transaction that writes nothing commits nothing: no revision is taken.
             let writes_any = writes.iter().any(|w| !matches!(w.action, Action::Keep));
             let rev = if writes_any {
@@ -1379,8 +1419,38 @@ impl Store {
         if matches!(w.action, Action::Keep) {
             return Ok(Outcome::Done(w.base));
         }
+        let mut w = w;
+        if st.has_unique() {
+            self.claim_unique(&st, &mut w, &mut Vec::new())?;
+        }
         let rev = self.inner.revision.fetch_add(1, Ordering::AcqRel) + 1;
         Ok(Outcome::Done(apply(w, &mut st, rev)))
+    }
+
+    /// Fills and checks the unique fields of a write's object (see [`UniqueField`]). Caller
+    /// holds the kind's lock `st`.
+    fn claim_unique(
+        &self,
+        st: &KindState,
+        w: &mut Write,
+        claimed: &mut Vec<(String, String)>,
+    ) -> Result<()> {
+        let Action::Put(obj) = &mut w.action else {
+            return Ok(());
+        };
+        let invalid = |e: FieldError, o: &dyn Object| Error::Invalid {
+            object: obj_ref(&w.ks.info, o.meta()),
+            errors: vec![e],
+        };
+        match st.claim_unique(&w.key, obj, claimed) {
+            Ok(false) => Ok(()),
+            // The allocator added a value: measure again.
+            Ok(true) => {
+                w.size = self.check_size(&w.ks.info, obj.as_ref(), None)?;
+                Ok(())
+            }
+            Err(e) => Err(invalid(e, obj.as_ref())),
+        }
     }
 
     /// Ends every watch (they report [`Error::Closed`] once drained) and refuses new ones.
