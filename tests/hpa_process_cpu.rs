@@ -1,6 +1,7 @@
-//! A busy process pod drives a scale-up through the CPU time the OS measures: the
-//! autoscaler's CPU utilization of a process pod comes from the node agent, not from a
-//! reported value. The engine clock is manual; the CPU time is real.
+//! A busy process pod drives a scale-up through the CPU time the OS measures, and a big one
+//! through the memory its control group holds: the autoscaler's CPU and memory utilization
+//! of a process pod come from the node agent, not from a reported value. The engine clock
+//! is manual; the CPU time and memory are real.
 #![cfg(target_os = "linux")]
 
 mod common;
@@ -123,4 +124,91 @@ spec:
         .as_i64()
         .unwrap();
     assert!(measured >= 60, "measured {measured}% of the request");
+}
+
+/// Memory utilisation of a process pod comes from the node agent too: the working set of
+/// the container's control group, children included, with no value reported by the host.
+#[test]
+fn a_process_pod_over_its_memory_target_scales_its_deployment_up() {
+    let clock = Arc::new(ManualClock::default());
+    let e = Engine::builder()
+        .clock(clock.clone())
+        .local_node(false)
+        .node(NodeConfig::local_named(NODE))
+        .build()
+        .unwrap();
+    if e.process_runtime().cgroups_version().is_none() {
+        eprintln!("no usable control groups here: memory is measured for the leader only");
+    }
+    // The leader (sh) holds next to nothing; its child holds 64 MiB, written to.
+    e.apply(&format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: busy}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: busy}}}}
+  template:
+    metadata: {{labels: {{app: busy}}}}
+    spec:
+      nodeName: {NODE}
+      terminationGracePeriodSeconds: 0
+      containers:
+      - name: hold
+        command: [sh, -c, 'python3 -c \"import time; b = bytearray(64 << 20); b[::4096] = bytes(len(b[::4096])); time.sleep(600)\" & wait']
+        resources: {{requests: {{memory: 32Mi}}}}
+"
+    ))
+    .unwrap();
+    eventually(30, "the pod runs", || {
+        busy_pods(&e).iter().any(|p| is_ready(p))
+    });
+    let pod = busy_pods(&e)[0].metadata.name.clone();
+    let held = || {
+        e.kubelet()
+            .pod_memory_bytes("default", &pod)
+            .unwrap_or_default()
+    };
+    let wanted = if e.process_runtime().cgroups_version().is_some() {
+        60 << 20
+    } else {
+        1
+    };
+    eventually(60, "the memory is held", || held() >= wanted);
+    let before = syncs(&e);
+    e.apply(
+        "apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: busy}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: busy}
+  minReplicas: 1
+  maxReplicas: 2
+  metrics: [{type: Resource, resource: {name: memory, target: {type: Utilization, averageUtilization: 100}}}]
+",
+    )
+    .unwrap();
+    eventually(30, "an HPA sync", || syncs(&e) > before);
+    let hpa = e
+        .api::<HorizontalPodAutoscaler>()
+        .namespace("default")
+        .get("busy")
+        .unwrap();
+    let status = hpa.status.clone().unwrap();
+    let measured = status.current_metrics[0]["resource"]["current"]["averageUtilization"]
+        .as_i64()
+        .unwrap_or(0);
+    if e.process_runtime().cgroups_version().is_none() {
+        return;
+    }
+    // 64 MiB of 32 MiB requested: about 200%, over the 100% target.
+    assert!(measured >= 180, "measured {measured}%: {status:?}");
+    let replicas = e
+        .api::<Deployment>()
+        .namespace("default")
+        .get("busy")
+        .unwrap()
+        .spec
+        .replicas;
+    assert_eq!(replicas, Some(2), "status: {status:?}");
 }

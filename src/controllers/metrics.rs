@@ -10,7 +10,9 @@
 //!      window runs from the previous sample (at least [`MIN_WINDOW`] old; a sample taken
 //!      sooner returns the previous rate) or, for a pod's first sample, from its
 //!      `status.startTime` with zero CPU used. A pod whose CPU time went down (a container
-//!      restarted) starts a new window from zero.
+//!      restarted) starts a new window from zero; for `memory`, what the node agent
+//!      measures now ([`Kubelet::pod_memory_bytes`]: the working set of a process container,
+//!      children included where it has a control group).
 //! - **Custom metrics** (the `Pods` metric type): plain numbers the host reports per pod with
 //!   [`PodMetrics::report_pod_metric`], kept until replaced or the pod is gone.
 //!
@@ -150,7 +152,8 @@ impl PodMetrics {
     }
 
     /// The usage of `resource` by `pod` in milli-units (see the module documentation):
-    /// reported, else for `cpu` measured from the OS over a sampling window. `None` when
+    /// reported, else for `cpu` measured from the OS over a sampling window, for `memory`
+    /// measured now. `None` when
     /// neither is known yet.
     pub fn pod_usage_milli(&self, pod: &Pod, resource: &str) -> Option<i64> {
         self.prune_if_due();
@@ -163,6 +166,14 @@ impl PodMetrics {
             .and_then(|m| m.get(resource))
         {
             return Some(*v);
+        }
+        if resource == "memory" {
+            let bytes = self.kubelet.as_ref()?.pod_memory_bytes(&k.0, &k.1)?;
+            return Some(
+                i64::try_from(bytes)
+                    .unwrap_or(i64::MAX / 1000)
+                    .saturating_mul(1000),
+            );
         }
         if resource != "cpu" {
             return None;

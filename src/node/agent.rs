@@ -468,9 +468,36 @@ impl Kubelet {
         let st = self.inner.pods.get(&key)?.value().clone();
         let st = st.lock();
         let mut total = None;
-        for c in &st.containers {
+        for c in st
+            .init
+            .iter()
+            .filter(|c| c.spec.is_sidecar())
+            .chain(&st.containers)
+        {
             if let Some(t) = c.current.as_ref().and_then(|i| i.handle.cpu_time()) {
                 total = Some(total.unwrap_or(Duration::ZERO) + t);
+            }
+        }
+        total
+    }
+
+    /// The memory in use by the running containers (sidecars included) of pod
+    /// `namespace/pod`, as their runtimes measure it (a process container's working set,
+    /// children included where it has a control group). `None` when the pod does not run
+    /// here or no container is measured.
+    pub fn pod_memory_bytes(&self, namespace: &str, pod: &str) -> Option<u64> {
+        let key: Arc<str> = format!("{namespace}/{pod}").into();
+        let st = self.inner.pods.get(&key)?.value().clone();
+        let st = st.lock();
+        let mut total = None;
+        for c in st
+            .init
+            .iter()
+            .filter(|c| c.spec.is_sidecar())
+            .chain(&st.containers)
+        {
+            if let Some(m) = c.current.as_ref().and_then(|i| i.handle.memory_bytes()) {
+                total = Some(total.unwrap_or(0) + m);
             }
         }
         total
