@@ -118,6 +118,12 @@ typedef enum steady_result {
    */
   STEADY_UNAVAILABLE = 10,
   /**
+   * The engine's data dir (configuration key `persist`) cannot be used: another engine
+   * holds it, a newer steady wrote it, or reading, writing or fsyncing it failed. The
+   * message names the dir or file and what is wrong.
+   */
+  STEADY_STORAGE = 11,
+  /**
    * A required pointer parameter was NULL; the message names the parameter.
    */
   STEADY_NULL_PARAMETER = 100,

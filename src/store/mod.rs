@@ -15,12 +15,14 @@
 
 mod kind;
 mod lifecycle;
+pub mod persist;
 mod watch;
 
 pub use kind::FieldExtractor;
 #[cfg(test)]
 pub(crate) use lifecycle::ensure_namespaces;
 pub use lifecycle::{INITIAL_NAMESPACES, NAMESPACE_FINALIZER};
+pub use persist::{Durability, Persist, RecoveryReport, Truncation};
 pub use watch::{Event, EventType, Watch, WatchCloser, WatchEvent};
 
 use crate::api::validation::validate_meta;
@@ -34,7 +36,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use watch::WatchShared;
 
 /// Kubernetes' (and etcd's) default maximum request size: 1.5 MiB.
@@ -309,6 +311,22 @@ struct Inner {
     /// Held by every write of a CustomResourceDefinition from prepare to publish (see
     /// `lifecycle`).
     definitions: Mutex<()>,
+    /// Where commits are made durable ([`persist`]); unset for the in-memory store, whose
+    /// write path then only checks that it is unset.
+    backend: OnceLock<Arc<dyn persist::Backend>>,
+    /// What recovery did, for a store opened on a data dir.
+    recovery: OnceLock<RecoveryReport>,
+    /// Changes at or below this revision are in no kind's history (a store recovered from a
+    /// snapshot): kind stores start with it as their `compacted` mark.
+    history_floor: AtomicU64,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(b) = self.backend.get() {
+            b.close();
+        }
+    }
 }
 
 /// Decides whether deleting an object is graceful and for how long by default: `Some(seconds)`
@@ -360,8 +378,15 @@ impl Store {
     /// a Kubernetes cluster does, with the Namespaces [`INITIAL_NAMESPACES`] (created in one
     /// write, revision 2); otherwise it is empty at revision 1.
     pub fn new(registry: Arc<Registry>, config: StoreConfig) -> Self {
+        let store = Store::empty(registry, config);
+        store.create_initial_namespaces();
+        store
+    }
+
+    /// A store at revision 1 with nothing in it, not even the initial Namespaces.
+    fn empty(registry: Arc<Registry>, config: StoreConfig) -> Self {
         let seed = RandomState::new().hash_one(0x5eed_u64);
-        let store = Store {
+        Store {
             inner: Arc::new(Inner {
                 registry,
                 kinds: RwLock::new(HashMap::new()),
@@ -375,10 +400,11 @@ impl Store {
                 closed: AtomicBool::new(false),
                 graceful: RwLock::new(HashMap::new()),
                 definitions: Mutex::new(()),
+                backend: OnceLock::new(),
+                recovery: OnceLock::new(),
+                history_floor: AtomicU64::new(0),
             }),
-        };
-        store.create_initial_namespaces();
-        store
+        }
     }
 
     /// The kind registry.
@@ -475,6 +501,7 @@ impl Store {
         let ks = KindStore::new(info, self.inner.config.history_limit);
         {
             let mut st = ks.state.lock();
+            st.compacted = self.inner.history_floor.load(Ordering::Acquire);
             for (k, name, ex) in self.inner.field_indexes.read().iter() {
                 if *k == ks.info.kind {
                     st.add_field_index(name, ex.clone(), &ks.objects);
@@ -928,6 +955,14 @@ impl Store {
                     ));
                 }
             }
+            // A transaction is one log record: encoded before the locks, appended under them.
+            let backend = self.inner.backend.get();
+            let payload = match backend {
+                Some(_) if writes.iter().any(|w| !matches!(w.action, Action::Keep)) => {
+                    persist::replay::encode(&writes)
+                }
+                _ => Vec::new(),
+            };
             // Lock every kind involved, in ascending name order (see `kind` invariants).
             let mut kinds: Vec<Arc<KindStore>> = writes.iter().map(|w| w.ks.clone()).collect();
             kinds.sort_by(|a, b| a.info.kind.cmp(&b.info.kind));
@@ -950,10 +985,10 @@ impl Store {
             }
             // A transaction that writes nothing commits nothing: no revision is taken.
             let writes_any = writes.iter().any(|w| !matches!(w.action, Action::Keep));
-            let rev = if writes_any {
-                self.inner.revision.fetch_add(1, Ordering::AcqRel) + 1
-            } else {
-                0
+            let rev = match backend {
+                _ if !writes_any => 0,
+                None => self.inner.revision.fetch_add(1, Ordering::AcqRel) + 1,
+                Some(b) => b.append(&self.inner.revision, &payload)?,
             };
             let mut out = Vec::with_capacity(writes.len());
             let mut definitions = Vec::new();
@@ -974,6 +1009,9 @@ impl Store {
             drop(guards);
             if defines {
                 self.publish(&definitions, &staged);
+            }
+            if let Some(b) = backend.filter(|_| writes_any) {
+                b.wait(rev)?;
             }
             return Ok(out);
         }
@@ -1367,6 +1405,12 @@ impl Store {
 
     /// Commits one prepared write under its kind's lock.
     fn commit_one(&self, w: Write) -> Result<Outcome> {
+        let backend = self.inner.backend.get();
+        // Encoded before the lock: the lock is held only to order and apply the write.
+        let payload = match backend {
+            Some(_) if !matches!(w.action, Action::Keep) => persist::replay::encode([&w]),
+            _ => Vec::new(),
+        };
         let ks = w.ks.clone();
         let mut st = ks.state.lock();
         if !same(&ks.get(&w.key), &w.base) {
@@ -1379,8 +1423,15 @@ impl Store {
         if matches!(w.action, Action::Keep) {
             return Ok(Outcome::Done(w.base));
         }
-        let rev = self.inner.revision.fetch_add(1, Ordering::AcqRel) + 1;
-        Ok(Outcome::Done(apply(w, &mut st, rev)))
+        let Some(backend) = backend else {
+            let rev = self.inner.revision.fetch_add(1, Ordering::AcqRel) + 1;
+            return Ok(Outcome::Done(apply(w, &mut st, rev)));
+        };
+        let rev = backend.append(&self.inner.revision, &payload)?;
+        let out = apply(w, &mut st, rev);
+        drop(st);
+        backend.wait(rev)?;
+        Ok(Outcome::Done(out))
     }
 
     /// Ends every watch (they report [`Error::Closed`] once drained) and refuses new ones.
