@@ -7,7 +7,7 @@
 //! owner's pid, for the error message of the engine that is refused.
 
 use crate::error::{Error, Result};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
@@ -22,7 +22,7 @@ impl DirLock {
     /// Takes the lock on `dir`, or says who holds it.
     pub(crate) fn acquire(dir: &Path) -> Result<DirLock> {
         let path = dir.join("LOCK");
-        let mut file = OpenOptions::new()
+        let mut file = super::private_file()
             .read(true)
             .write(true)
             .create(true)

@@ -38,7 +38,9 @@
 //! 5. Stop at the first record that is torn (the file ends inside it), corrupt (checksum or
 //!    length wrong, or operations that do not parse), or out of sequence. Truncate its
 //!    segment there and rename every later segment to `*.dropped`; report it, with a log
-//!    line (an error when whole records were dropped, a warning for a torn tail only).
+//!    line (an error when whole records were dropped, a warning for a torn tail only). A
+//!    newest segment shorter than its header (its creation cut short) holds no record and
+//!    is removed; a segment with any other unreadable header is renamed aside with the rest.
 //! 6. New writes go to a new segment starting at the next revision.
 //!
 //! Revision, uids, generations and resourceVersions are those of the objects read back;
@@ -160,7 +162,11 @@ pub struct Truncation {
     pub offset: u64,
     /// Bytes removed from it.
     pub bytes: u64,
-    /// Why: `"torn record"`, `"corrupt record"`, `"revision out of sequence"`, ...
+    /// Why: `"torn record"` or `"torn segment header"` (a write or a segment's creation
+    /// cut short by a crash: nothing acknowledged in [`Durability::Sync`] is lost),
+    /// `"corrupt record"`, `"revision out of sequence"`, `"unreadable segment header"`, ...
+    /// A segment whose header cannot be read is set aside whole (`*.dropped`), or removed
+    /// when it is a torn newest one.
     pub reason: String,
     /// Later segments renamed to `*.dropped` (not read).
     pub dropped_segments: Vec<PathBuf>,
@@ -190,14 +196,14 @@ pub struct RecoveryReport {
 }
 
 impl RecoveryReport {
-    /// True when recovery dropped anything beyond a torn last record (which was never
-    /// acknowledged in [`Durability::Sync`]).
+    /// True when recovery dropped anything beyond a torn last record or a torn newest
+    /// segment header (which hold nothing acknowledged in [`Durability::Sync`]).
     pub fn lost_data(&self) -> bool {
         !self.skipped_snapshots.is_empty()
             || self
                 .truncation
                 .as_ref()
-                .is_some_and(|t| t.reason != "torn record" || !t.dropped_segments.is_empty())
+                .is_some_and(|t| !t.reason.starts_with("torn ") || !t.dropped_segments.is_empty())
     }
 }
 
@@ -340,6 +346,24 @@ fn list(dir: &Path) -> Result<(Vec<Segment>, Snapshots)> {
     Ok((segments, snaps))
 }
 
+/// Creates `dir` (and its parents) readable by its owner only when it is new: the data dir
+/// holds every object, Secrets included, as etcd's does.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
+/// Options for a new file of the data dir: readable by its owner only.
+pub(crate) fn private_file() -> OpenOptions {
+    let mut o = OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o
+}
+
 fn read(path: &Path) -> Result<Vec<u8>> {
     fs::read(path).map_err(|e| io_err(path, "cannot read", e))
 }
@@ -348,7 +372,7 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 pub(crate) fn recover(p: &Persist) -> Result<Recovered> {
     let started = Instant::now();
     let dir = &p.dir;
-    fs::create_dir_all(dir).map_err(|e| io_err(dir, "cannot create the data dir", e))?;
+    create_private_dir(dir).map_err(|e| io_err(dir, "cannot create the data dir", e))?;
     let lock = DirLock::acquire(dir)?;
     let (mut segments, snaps) = list(dir)?;
     let mut report = RecoveryReport {
@@ -406,6 +430,11 @@ pub(crate) fn recover(p: &Persist) -> Result<Recovered> {
         }
         let first = match format::read_wal_header(b) {
             Ok(f) => f,
+            // The newest segment, its creation cut short by a crash: it holds no record.
+            Err(format::HeaderError::Short) if next_first.is_none() => {
+                cut = Some((i, 0, "torn segment header".into()));
+                break;
+            }
             Err(e) => {
                 cut = Some((i, 0, format!("unreadable segment header ({e})")));
                 break;
@@ -460,9 +489,11 @@ pub(crate) fn recover(p: &Persist) -> Result<Recovered> {
         let seg = &segments[i];
         let len = segment_bytes[i].len() as u64;
         let mut dropped = Vec::new();
-        if offset < WAL_HEADER as u64 {
+        if reason == "torn segment header" {
+            fs::remove_file(&seg.path).map_err(|e| io_err(&seg.path, "cannot remove", e))?;
+        } else if offset < WAL_HEADER as u64 {
             // Nothing in it can be read: set it aside whole.
-            dropped.push(set_aside(&seg.path)?);
+            set_aside(&seg.path)?;
         } else {
             let f = OpenOptions::new()
                 .write(true)
@@ -591,7 +622,7 @@ fn create_segment(dir: &Path, first: u64) -> Result<(File, Segment)> {
     let path = dir.join(wal_name(first));
     // A segment of that name can only be an empty one (created just before a crash):
     // recovery read every record below `first`.
-    let mut file = OpenOptions::new()
+    let mut file = private_file()
         .write(true)
         .create(true)
         .truncate(true)
@@ -828,7 +859,11 @@ impl WalLog {
         let path = self.dir.join(snap_name(c.revision));
         let tmp = self.dir.join(format!("{}.tmp", snap_name(c.revision)));
         let write = || -> std::io::Result<()> {
-            let mut f = File::create(&tmp)?;
+            let mut f = private_file()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)?;
             f.write_all(&header)?;
             f.write_all(&body)?;
             f.sync_all()?;

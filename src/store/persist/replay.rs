@@ -39,7 +39,9 @@ impl Store {
         store.inner.history_floor.store(floor, Ordering::Release);
         store.load(&rec, persist)?;
         let mut report = rec.report.clone();
-        let fresh = report.fresh;
+        // Nothing was ever committed (a new dir, or a first start that crashed before its
+        // first commit): start as a new store does.
+        let fresh = store.revision() == 1;
         let weak = Arc::downgrade(&store.inner);
         let capture: CaptureFn = Box::new(move |log: &WalLog| capture(&weak, log));
         let clock = store.inner.config.clock.clone();

@@ -325,6 +325,28 @@ fn a_torn_last_record_is_cut_and_reported() {
 }
 
 #[test]
+fn a_newest_segment_cut_short_at_creation_is_removed() {
+    let dir = temp_dir("torn-header");
+    let store = open(&dir).unwrap();
+    write_some(&store);
+    shut(store);
+    // The segment the next start creates, killed before its header was whole.
+    let next = dir.join(wal_name(8));
+    fs::write(&next, &format::wal_header(8)[..10]).unwrap();
+    let again = open(&dir).unwrap();
+    let report = again.recovery_report().unwrap().clone();
+    assert_eq!(
+        report.truncation.as_ref().unwrap().reason,
+        "torn segment header"
+    );
+    assert!(!report.lost_data(), "{report}");
+    assert_eq!(again.revision(), 7);
+    again.create(cm("e", "1")).unwrap();
+    shut(again);
+    assert_eq!(open(&dir).unwrap().revision(), 8);
+}
+
+#[test]
 fn a_flipped_byte_in_the_middle_stops_replay_there() {
     let dir = temp_dir("flip");
     let store = open(&dir).unwrap();
