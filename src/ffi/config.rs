@@ -6,8 +6,15 @@
 //!  "max_object_bytes": 1572864, "shutdown_grace_ms": 30000,
 //!  "kinds": [{"apiVersion": "example.com/v1", "kind": "Cluster", "namespaced": false}],
 //!  "api_server": {"bind": "127.0.0.1:6443", "tls": true, "token": "...",
-//!                 "cert": "server.pem", "key": "server-key.pem"}}
+//!                 "cert": "server.pem", "key": "server-key.pem"},
+//!  "persist": {"dir": "/var/lib/app/steady", "durability": "sync", "snapshot_every": 10000}}
 //! ```
+//!
+//! `persist` keeps the engine's state across restarts in `dir` (see
+//! [`EngineBuilder::persist`]): `dir` is required; `durability` is `"sync"` (the default: a
+//! write returns after its log record is fsynced) or `"interval:<n>ms"` / `"interval:<n>s"`
+//! (writes return at once, the log is fsynced at least that often; a crash loses at most that
+//! window); `snapshot_every` is the number of log records between snapshots (default 10,000).
 //!
 //! `api_server` serves the Kubernetes API (builds with the `apiserver` feature; see
 //! `steady::apiserver`): `bind` is required, `tls` defaults to true (a generated
@@ -26,7 +33,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 /// The keys `steady_engine_new` accepts, in the order error messages list them.
-pub(crate) const KEYS: [&str; 7] = [
+pub(crate) const KEYS: [&str; 8] = [
     "workers",
     "history_limit",
     "watch_capacity",
@@ -34,6 +41,7 @@ pub(crate) const KEYS: [&str; 7] = [
     "shutdown_grace_ms",
     "kinds",
     "api_server",
+    "persist",
 ];
 
 fn err(key: &str, message: impl std::fmt::Display) -> FfiError {
@@ -78,6 +86,7 @@ pub(crate) fn builder(config_json: Option<&str>) -> Result<EngineBuilder, FfiErr
                 b
             }
             "api_server" => api_server(b, v)?,
+            "persist" => b.persist_with(persist(v)?),
             _ => {
                 return Err(FfiError::invalid(format!(
                     "engine configuration: unknown key {key:?} (known keys: {})",
@@ -147,6 +156,52 @@ fn api_server(_: EngineBuilder, _: &Value) -> Result<EngineBuilder, FfiError> {
         "api_server",
         "this build of steady does not include the API server (cargo feature apiserver)",
     ))
+}
+
+/// `persist`: the data dir and durability.
+fn persist(v: &Value) -> Result<crate::store::Persist, FfiError> {
+    use crate::store::{Durability, Persist};
+    let map = v.as_object().ok_or_else(|| {
+        err(
+            "persist",
+            format!(
+                "expected an object as {{\"dir\": \"/path\", \"durability\": \"sync\"}}, found {v}"
+            ),
+        )
+    })?;
+    for k in map.keys() {
+        if !matches!(k.as_str(), "dir" | "durability" | "snapshot_every") {
+            return Err(err(
+                &format!("persist.{k}"),
+                "unknown key (known keys: dir, durability, snapshot_every)",
+            ));
+        }
+    }
+    let dir = match map.get("dir") {
+        Some(Value::String(d)) if !d.is_empty() => d.clone(),
+        Some(other) => {
+            return Err(err(
+                "persist.dir",
+                format!("expected a directory path, found {other}"),
+            ))
+        }
+        None => return Err(err("persist.dir", "required")),
+    };
+    let durability = match map.get("durability") {
+        None => Durability::Sync,
+        Some(Value::String(d)) => Durability::parse(d).map_err(|m| err("persist.durability", m))?,
+        Some(other) => {
+            return Err(err(
+                "persist.durability",
+                format!("expected \"sync\" or \"interval:<n>ms\", found {other}"),
+            ))
+        }
+    };
+    let mut p = Persist::new(dir, durability);
+    if let Some(n) = map.get("snapshot_every") {
+        p = p.snapshot_every(count("persist.snapshot_every", n, 1)? as u64);
+    }
+    Ok(p)
 }
 
 /// One entry of `kinds`: a custom kind registered ahead of use (for a cluster-scoped one).
@@ -223,7 +278,7 @@ mod tests {
         assert_eq!(
             message(r#"{"wrokers": 2}"#),
             "engine configuration: unknown key \"wrokers\" (known keys: workers, history_limit, \
-             watch_capacity, max_object_bytes, shutdown_grace_ms, kinds, api_server)"
+             watch_capacity, max_object_bytes, shutdown_grace_ms, kinds, api_server, persist)"
         );
         assert_eq!(
             message(r#"{"workers": 0}"#),
@@ -234,6 +289,18 @@ mod tests {
         assert!(
             message(r#"{"kinds": [{"apiVersion": "x/v1", "kind": "Cluster", "scope": 1}]}"#)
                 .contains("kinds[0].scope")
+        );
+        assert!(message(r#"{"persist": "/tmp/x"}"#).contains("\"persist\": expected an object"));
+        assert!(message(r#"{"persist": {}}"#).contains("\"persist.dir\": required"));
+        assert!(
+            message(r#"{"persist": {"dir": "/tmp/x", "durability": "fast"}}"#)
+                .contains("\"persist.durability\": expected \"sync\" or \"interval:<n>ms\"")
+        );
+        assert!(message(r#"{"persist": {"dir": "/tmp/x", "fsync": true}}"#)
+            .contains("\"persist.fsync\": unknown key"));
+        assert!(
+            message(r#"{"persist": {"dir": "/tmp/x", "snapshot_every": 0}}"#)
+                .contains("persist.snapshot_every")
         );
         assert!(message("[1]").contains("expected a JSON object"));
         assert!(message("{").contains("malformed JSON"));
