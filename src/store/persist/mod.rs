@@ -81,8 +81,9 @@ use std::time::{Duration, Instant};
 pub enum Durability {
     /// A write returns after its log record is fsynced; concurrent writers share fsyncs.
     Sync,
-    /// Writes return at once; the log is fsynced at least this often. A crash loses at most
-    /// this window of writes.
+    /// Writes return at once; the log is fsynced at least this often (at least every
+    /// millisecond: shorter intervals count as 1 ms). A crash loses at most this window of
+    /// writes.
     Interval(Duration),
 }
 
@@ -123,6 +124,9 @@ impl std::fmt::Display for Durability {
         }
     }
 }
+
+/// The shortest fsync interval: `Interval(Duration::ZERO)` means this, not a busy loop.
+const MIN_INTERVAL: Duration = Duration::from_millis(1);
 
 /// Where and how a store keeps its state across restarts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -688,7 +692,7 @@ impl WalLog {
         let worker_log = log.clone();
         // The first deadline is set here, not by the thread: time may move before it runs.
         let first_deadline = match p.durability {
-            Durability::Interval(d) => Some(clock.monotonic() + d),
+            Durability::Interval(d) => Some(clock.monotonic() + d.max(MIN_INTERVAL)),
             Durability::Sync => None,
         };
         let handle = std::thread::Builder::new()
@@ -789,7 +793,7 @@ impl WalLog {
 
     fn serve(&self, clock: SharedClock, capture: CaptureFn, first: Option<Duration>) {
         let interval = match self.durability {
-            Durability::Interval(d) => Some(d),
+            Durability::Interval(d) => Some(d.max(MIN_INTERVAL)),
             Durability::Sync => None,
         };
         let mut deadline = first;
