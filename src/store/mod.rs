@@ -1405,11 +1405,33 @@ impl Store {
 
     /// Commits one prepared write under its kind's lock.
     fn commit_one(&self, w: Write) -> Result<Outcome> {
-        let backend = self.inner.backend.get();
-        // Encoded before the lock: the lock is held only to order and apply the write.
-        let payload = match backend {
-            Some(_) if !matches!(w.action, Action::Keep) => persist::replay::encode([&w]),
-            _ => Vec::new(),
+        if let Some(backend) = self.inner.backend.get() {
+            return self.commit_one_durable(w, backend.as_ref());
+        }
+        let ks = w.ks.clone();
+        let mut st = ks.state.lock();
+        if !same(&ks.get(&w.key), &w.base) {
+            drop(st);
+            if w.strict {
+                return Err(stale_error(&w));
+            }
+            return Ok(Outcome::Stale(w));
+        }
+        if matches!(w.action, Action::Keep) {
+            return Ok(Outcome::Done(w.base));
+        }
+        let rev = self.inner.revision.fetch_add(1, Ordering::AcqRel) + 1;
+        Ok(Outcome::Done(apply(w, &mut st, rev)))
+    }
+
+    /// [`Store::commit_one`] through a durable backend: the record is encoded before the
+    /// lock, appended (taking the revision) under it, and waited for after it. Kept apart so
+    /// that the in-memory path stays as it was.
+    #[cold]
+    fn commit_one_durable(&self, w: Write, backend: &dyn persist::Backend) -> Result<Outcome> {
+        let payload = match w.action {
+            Action::Keep => Vec::new(),
+            _ => persist::replay::encode([&w]),
         };
         let ks = w.ks.clone();
         let mut st = ks.state.lock();
@@ -1423,10 +1445,6 @@ impl Store {
         if matches!(w.action, Action::Keep) {
             return Ok(Outcome::Done(w.base));
         }
-        let Some(backend) = backend else {
-            let rev = self.inner.revision.fetch_add(1, Ordering::AcqRel) + 1;
-            return Ok(Outcome::Done(apply(w, &mut st, rev)));
-        };
         let rev = backend.append(&self.inner.revision, &payload)?;
         let out = apply(w, &mut st, rev);
         drop(st);
