@@ -9,6 +9,11 @@
 //! The `controllers.` figures run the whole path on 100 simulated nodes: controllers,
 //! scheduler and node agents.
 //!
+//! The `durable.` figures write to a data dir under the system temporary directory
+//! (`STEADY_BENCH_DIR` to put it elsewhere: the disk decides them): updates per second with
+//! `Durability::Sync` from 1 and 64 threads beside the in-memory store's in the same run,
+//! recovery time of 100,000 pods, and disk bytes per pod.
+//!
 //! Each line is `{"name", "value", "unit"}`; a figure with a baseline adds `"baseline"` (its
 //! name), `"baseline_value"` and `"ratio"`: steady's cost divided by the baseline's cost (time
 //! per operation, or latency), so lower is better and 1 means as fast as the baseline.
@@ -262,6 +267,156 @@ fn updates(out: &Out, threads: usize) {
         "ops/s",
         Some((bname, base, base / steady_rate)),
     );
+}
+
+/// A fresh data dir for a `durable.` figure.
+fn bench_dir(name: &str) -> std::path::PathBuf {
+    let root = std::env::var_os("STEADY_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let d = root.join(format!("steady-bench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// An engine that is the store alone, in memory or persisted in `dir`.
+fn store_engine(dir: Option<&std::path::Path>) -> Engine {
+    let mut b = Engine::builder()
+        .builtin_controllers(false)
+        .local_node(false)
+        .without_scheduler();
+    if let Some(d) = dir {
+        b = b.persist(d, steady::store::Durability::Sync);
+    }
+    b.build().unwrap()
+}
+
+/// Updates per second from `threads` threads, each updating pods of its own (metadata
+/// only, no resourceVersion: no conflicts), `per_thread` updates each.
+fn update_rate(e: &Engine, threads: usize, per_thread: usize) -> f64 {
+    const PODS_PER_THREAD: usize = 16;
+    let api = e.api::<Pod>();
+    for i in 0..threads * PODS_PER_THREAD {
+        let _ = api.create(pod(i, "web"));
+    }
+    let barrier = Arc::new(Barrier::new(threads + 1));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let api = api.clone();
+            let barrier = barrier.clone();
+            thread::spawn(move || {
+                let stored: Vec<Pod> = (0..PODS_PER_THREAD)
+                    .map(|j| {
+                        let name = pod(t * PODS_PER_THREAD + j, "web").metadata.name;
+                        let mut p = (*api.get(&name).unwrap()).clone();
+                        p.metadata.resource_version = None;
+                        p
+                    })
+                    .collect();
+                let batch: Vec<Pod> = (0..per_thread)
+                    .map(|i| {
+                        let mut p = stored[i % PODS_PER_THREAD].clone();
+                        p.metadata.annotations.insert("seq".into(), i.to_string());
+                        p
+                    })
+                    .collect();
+                barrier.wait();
+                for p in batch {
+                    api.update(p).unwrap();
+                }
+            })
+        })
+        .collect();
+    barrier.wait();
+    let t0 = Instant::now();
+    for h in handles {
+        h.join().unwrap();
+    }
+    (threads * per_thread) as f64 / t0.elapsed().as_secs_f64()
+}
+
+/// `durable.update_per_s[_64threads]`: Sync updates, beside the in-memory store's.
+fn durable_updates(out: &Out, threads: usize) {
+    // About two seconds of Sync writes on a disk that fsyncs in about 0.5 ms.
+    let per_thread = if threads == 1 { 4_000 } else { 600 };
+    let memory = store_engine(None);
+    let base = update_rate(&memory, threads, per_thread * 10);
+    drop(memory);
+    let dir = bench_dir("updates");
+    let durable = store_engine(Some(&dir));
+    let rate = update_rate(&durable, threads, per_thread);
+    drop(durable);
+    let _ = std::fs::remove_dir_all(&dir);
+    let suffix = if threads == 1 {
+        String::new()
+    } else {
+        format!("_{threads}threads")
+    };
+    let bname = format!("durable.memory_update_per_s{suffix}");
+    out.emit(&bname, base, "ops/s", None);
+    out.emit(
+        &format!("durable.update_per_s{suffix}"),
+        rate,
+        "ops/s",
+        Some((&bname, base, base / rate)),
+    );
+}
+
+/// `durable.recovery_100k_ms` (start of an engine on a dir of 100,000 pods: newest snapshot
+/// plus the log after it) and `durable.disk_bytes_per_pod`.
+fn durable_recovery(out: &Out) {
+    const PODS: usize = 100_000;
+    let dir = bench_dir("recovery");
+    {
+        let e = Engine::builder()
+            .builtin_controllers(false)
+            .local_node(false)
+            .without_scheduler()
+            .persist(
+                &dir,
+                steady::store::Durability::Interval(Duration::from_millis(100)),
+            )
+            .build()
+            .unwrap();
+        let api = e.api::<Pod>();
+        let threads = 8;
+        let hs: Vec<_> = (0..threads)
+            .map(|t| {
+                let api = api.clone();
+                thread::spawn(move || {
+                    for i in (t..PODS).step_by(threads) {
+                        api.create(pod(i, "web")).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        e.shutdown();
+    }
+    let bytes: u64 = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    let json_len = serde_json::to_vec(&pod(0, "web")).unwrap().len() as f64;
+    let per_pod = bytes as f64 / PODS as f64;
+    out.emit(
+        "durable.disk_bytes_per_pod",
+        per_pod,
+        "bytes",
+        Some(("pod.json_bytes", json_len, per_pod / json_len)),
+    );
+    let t0 = Instant::now();
+    let e = store_engine(Some(&dir));
+    let ms = t0.elapsed().as_secs_f64() * 1e3;
+    let report = e.recovery_report().unwrap().clone();
+    assert!(!report.lost_data(), "{report}");
+    assert_eq!(e.store().count("Pod"), PODS);
+    drop(e);
+    out.emit("durable.recovery_100k_ms", ms, "ms", None);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn reads(out: &Out) {
@@ -1624,6 +1779,11 @@ fn main() {
     }
     if out.wants("store.get_ns") || out.wants("store.list_by_label_ms") {
         reads(&out);
+    }
+    if out.wants("durable.") {
+        durable_updates(&out, 1);
+        durable_updates(&out, 64);
+        durable_recovery(&out);
     }
     if out.wants("watch.") {
         watch_latency(&out, 1);

@@ -118,6 +118,12 @@ typedef enum steady_result {
    */
   STEADY_UNAVAILABLE = 10,
   /**
+   * The engine's data dir (configuration key `persist`) cannot be used: another engine
+   * holds it, a newer steady wrote it, or reading, writing or fsyncing it failed. The
+   * message names the dir or file and what is wrong.
+   */
+  STEADY_STORAGE = 11,
+  /**
    * A required pointer parameter was NULL; the message names the parameter.
    */
   STEADY_NULL_PARAMETER = 100,
@@ -329,7 +335,14 @@ enum steady_result steady_reconcile_reply_error(struct steady_reconcile_reply *r
  *   resuming watches), `watch_capacity` (events a watch may queue before it expires),
  *   `max_object_bytes`, `shutdown_grace_ms` (how long freeing waits for running reconciles),
  *   `kinds` (custom kinds registered ahead: `[{"apiVersion", "kind", "namespaced"}]`, for
- *   cluster-scoped ones). An unknown key or a bad value is `STEADY_INVALID` naming the key.
+ *   cluster-scoped ones), `persist` (keep the state across restarts in a data dir:
+ *   `{"dir": "/path", "durability": "sync" | "interval:100ms", "snapshot_every": 10000}`;
+ *   `dir` required, `durability` `"sync"` by default: a write returns after its log record
+ *   is fsynced; `"interval:<n>ms"` returns at once and fsyncs at least every n ms, so a
+ *   crash loses at most that window). An unknown key or a bad value is `STEADY_INVALID`
+ *   naming the key.
+ * - `STEADY_STORAGE` when the `persist` dir cannot be used: another engine holds it (the
+ *   message names its pid), a newer steady wrote it, or it cannot be read or written.
  * - On success `*out_engine` is a new engine owned by the caller: free it with
  *   `steady_engine_free`.
  * - Threads: any.
@@ -531,6 +544,25 @@ enum steady_result steady_engine_delete(const struct steady_engine *engine,
  * `engine` is a live engine; `out_text` NULL or valid for a write.
  */
 enum steady_result steady_engine_metrics(const struct steady_engine *engine, char **out_text);
+
+/**
+ * What the engine found in its data dir when it started (configuration key `persist`), as
+ * JSON: `{"dir", "fresh": bool, "snapshotRevision": n | null, "snapshotObjects",
+ * "recordsReplayed", "revision", "durationMs", "skippedSnapshots": [{"file", "reason"}],
+ * "truncation": null | {"segment", "offset", "bytes", "reason", "droppedSegments": [...]},
+ * "lostData": bool, "message"}`. `truncation` says where a torn or corrupt log was cut;
+ * `lostData` is true when more than a torn last record was dropped.
+ *
+ * - On success `*out_json` is a new string owned by the caller (free with
+ *   `steady_string_free`).
+ * - `STEADY_NOT_FOUND` when the engine does not persist its state.
+ * - Threads: any, concurrently.
+ *
+ * # Safety
+ * `engine` is a live engine; `out_json` valid for a write.
+ */
+enum steady_result steady_engine_recovery_report(const struct steady_engine *engine,
+                                                 char **out_json);
 
 /**
  * The kubeconfig of the engine's Kubernetes API server (configuration key `api_server`):

@@ -182,6 +182,15 @@ pub enum Error {
     /// The engine or store has shut down.
     #[error("the engine is shut down")]
     Closed,
+    /// The data dir of a durable store cannot be used: locked by another engine, written by
+    /// a newer steady, unreadable, or a write or fsync failed. `path` is the dir or file.
+    #[error("data dir {path}: {message}")]
+    Storage {
+        /// The data dir, or the file in it that the message is about.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl Error {
@@ -194,6 +203,14 @@ impl Error {
         Error::Invalid {
             object,
             errors: vec![FieldError::new(field, message)],
+        }
+    }
+
+    /// An [`Error::Storage`] about `path`.
+    pub fn storage(path: &std::path::Path, message: impl Into<String>) -> Self {
+        Error::Storage {
+            path: path.display().to_string(),
+            message: message.into(),
         }
     }
 

@@ -117,6 +117,11 @@ fn transactions_commit_all_or_nothing() {
 }
 
 #[test]
+fn state_in_a_data_dir_outlives_the_engine() {
+    run("persist");
+}
+
+#[test]
 fn c_programs_are_clean_under_valgrind() {
     if Command::new("valgrind").arg("--version").output().is_err() {
         eprintln!("skipped: valgrind is not installed (apt-get install valgrind)");
@@ -131,6 +136,7 @@ fn c_programs_are_clean_under_valgrind() {
         "worker",
         "services",
         "transaction",
+        "persist",
     ] {
         let exe = compile(name);
         let out = Command::new("valgrind")

@@ -52,8 +52,11 @@ pub struct RunArgs {
     pub paths: Vec<PathBuf>,
     /// Stop after this long.
     pub run_for: Option<Duration>,
-    /// Where claim and emptyDir directories and logs go.
+    /// Where claim and emptyDir directories and logs go, and the store's state
+    /// (`DIR/store`), kept across restarts.
     pub data_dir: Option<PathBuf>,
+    /// `--durability`: when a write returns (needs `--data-dir`; default sync).
+    pub durability: Option<steady::store::Durability>,
     /// `None`: by whether stdout is a terminal.
     pub output: Option<Output>,
     /// `--api ADDR`: serve the Kubernetes-compatible API there.
@@ -236,6 +239,12 @@ fn parse_run(args: &[String]) -> Result<Command, UsageError> {
                 }
                 run.images = Some(PathBuf::from(v));
             }
+            Arg::Option(name @ "--durability", v) => {
+                let v = w.value(name, v)?;
+                let d = steady::store::Durability::parse(v)
+                    .map_err(|e| usage_error(Topic::Run, format!("--durability: {e}")))?;
+                run.durability = Some(d);
+            }
             Arg::Option(name @ "--api", v) => {
                 let v = w.value(name, v)?;
                 let addr = v.parse().map_err(|_| {
@@ -267,6 +276,12 @@ fn parse_run(args: &[String]) -> Result<Command, UsageError> {
         return Err(usage_error(
             Topic::Run,
             "no manifest given: name at least one FILE or DIR",
+        ));
+    }
+    if run.durability.is_some() && run.data_dir.is_none() {
+        return Err(usage_error(
+            Topic::Run,
+            "--durability needs --data-dir: without one, nothing is kept across restarts",
         ));
     }
     Ok(Command::Run(run))
@@ -383,11 +398,30 @@ mod tests {
                 paths: vec!["a.yaml".into(), "dir".into()],
                 run_for: Some(Duration::from_secs(2)),
                 data_dir: Some("/tmp/x".into()),
+                durability: None,
                 output: Some(Output::Json),
                 api: Some("127.0.0.1:6443".parse().unwrap()),
                 images: Some("i.yaml".into()),
             })
         );
+        let c = parse(&args(
+            "run a.yaml --data-dir /d --durability interval:100ms",
+        ))
+        .unwrap();
+        let Command::Run(r) = c else { panic!() };
+        assert_eq!(
+            r.durability,
+            Some(steady::store::Durability::Interval(Duration::from_millis(
+                100
+            )))
+        );
+        let e = parse(&args("run a.yaml --durability sync")).unwrap_err();
+        assert!(
+            e.to_string().contains("--durability needs --data-dir"),
+            "{e}"
+        );
+        let e = parse(&args("run a.yaml --data-dir /d --durability fast")).unwrap_err();
+        assert!(e.to_string().contains("--durability: expected"), "{e}");
         assert!(parse(&args("run a.yaml --api localhost")).is_err());
         let c = parse(&args("run --output=lines -- --odd-name.yaml -")).unwrap();
         let Command::Run(r) = c else { panic!() };

@@ -50,8 +50,13 @@ grace period (SIGTERM, then SIGKILL), then steady exits 0.
 
 Options:
       --for DURATION     stop after DURATION (500ms, 30s, 2m, 1h30m) and exit 0
-      --data-dir DIR     where claim and emptyDir directories live
-                         (default: steady-<pid> under the system temporary directory)
+      --data-dir DIR     keep state in DIR across restarts: the store (objects, revisions,
+                         in DIR/store, recovered on the next start) and the claim and
+                         emptyDir directories. Without it: steady-<pid> under the system
+                         temporary directory, and the store lives in memory only
+      --durability MODE  with --data-dir: sync (default; a change is on disk before it is
+                         acknowledged) or interval:100ms (fsync at least that often; a
+                         crash loses at most that window)
       --images FILE      the image table (YAML or JSON): what each image reference runs,
                          for containers that name an image and no command, e.g.
                          \"redis:7\": {command: [redis-server], args: [--port, \"6379\"]}

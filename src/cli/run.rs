@@ -83,7 +83,10 @@ pub fn run(args: RunArgs) -> i32 {
 
     let mut builder = Engine::builder().images(images);
     if let Some(dir) = &args.data_dir {
-        builder = builder.data_dir(dir.clone());
+        builder = builder.data_dir(dir.clone()).persist(
+            dir.join("store"),
+            args.durability.unwrap_or(steady::store::Durability::Sync),
+        );
     }
     if let Some(addr) = args.api {
         builder = builder.api_server(steady::apiserver::ApiServerConfig::new(addr));
@@ -95,6 +98,10 @@ pub fn run(args: RunArgs) -> i32 {
             return 1;
         }
     };
+
+    if let Some(r) = engine.recovery_report().filter(|r| !r.fresh) {
+        eprintln!("steady: recovered {r}");
+    }
 
     let text: Vec<String> = checked
         .entries

@@ -19,7 +19,7 @@ use crate::node::{
 };
 use crate::runtime::{Controller, MetricsRegistry, MetricsSnapshot, Runtime, RuntimeConfig};
 use crate::scheduler::{Scheduler, SchedulerConfig};
-use crate::store::{Store, StoreConfig};
+use crate::store::{Durability, Persist, RecoveryReport, Store, StoreConfig};
 use parking_lot::Mutex;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,6 +29,7 @@ use std::time::Duration;
 /// Builds an [`Engine`].
 pub struct EngineBuilder {
     store: StoreConfig,
+    persist: Option<Persist>,
     kinds: Vec<KindInfo>,
     runtime: RuntimeConfig,
     controllers: Vec<Controller>,
@@ -49,6 +50,7 @@ impl Default for EngineBuilder {
     fn default() -> Self {
         EngineBuilder {
             store: StoreConfig::default(),
+            persist: None,
             kinds: Vec::new(),
             runtime: RuntimeConfig::default(),
             controllers: Vec::new(),
@@ -71,6 +73,7 @@ impl std::fmt::Debug for EngineBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EngineBuilder")
             .field("store", &self.store)
+            .field("persist", &self.persist)
             .field("runtime", &self.runtime)
             .field("local_node", &self.local_node)
             .field("nodes", &self.nodes)
@@ -101,6 +104,26 @@ impl EngineBuilder {
     /// Largest accepted object in bytes of JSON (default 1.5 MiB, as Kubernetes).
     pub fn max_object_bytes(mut self, bytes: usize) -> Self {
         self.store.max_object_bytes = bytes;
+        self
+    }
+
+    /// Keeps the store's state across restarts in `dir` (created if missing): a write-ahead
+    /// log of every committed revision plus periodic snapshots. On start the engine recovers
+    /// what `dir` holds ([`Engine::recovery_report`] says what it found); objects, revision,
+    /// uids, generations and resourceVersions continue where they were. `durability` says
+    /// when a write returns: [`Durability::Sync`] after its log record is fsynced,
+    /// [`Durability::Interval`] at once, with the log fsynced at least that often. Reads and
+    /// watches are served from memory as without persistence. [`EngineBuilder::build`]
+    /// fails with [`Error::Storage`](crate::Error::Storage) when another engine holds
+    /// `dir` or a newer steady wrote it. See [`crate::store::persist`] for the format and
+    /// the recovery rules.
+    pub fn persist(self, dir: impl Into<std::path::PathBuf>, durability: Durability) -> Self {
+        self.persist_with(Persist::new(dir, durability))
+    }
+
+    /// [`EngineBuilder::persist`] with every setting (snapshot period).
+    pub fn persist_with(mut self, persist: Persist) -> Self {
+        self.persist = Some(persist);
         self
     }
 
@@ -246,7 +269,10 @@ impl EngineBuilder {
         for k in self.kinds {
             registry.register(k);
         }
-        let store = Store::new(registry, self.store);
+        let store = match &self.persist {
+            Some(p) => Store::open(registry, self.store, p)?,
+            None => Store::new(registry, self.store),
+        };
         // Events by the uid of the object they are about (EventRecorder aggregation, events_for).
         crate::runtime::events::register_involved_object_index(&store);
         // Pods by node: what node agents and the scheduler look up.
@@ -503,6 +529,13 @@ impl Engine {
         self.api_server.get()
     }
 
+    /// What the engine found in its data dir when it started ([`EngineBuilder::persist`]):
+    /// the snapshot loaded, the log records replayed, where a torn or corrupt log was cut.
+    /// `None` for an engine without persistence.
+    pub fn recovery_report(&self) -> Option<&RecoveryReport> {
+        self.store.recovery_report()
+    }
+
     /// The store underneath, for what the client APIs do not cover (transactions, hooks,
     /// indexes).
     pub fn store(&self) -> &Store {
@@ -633,6 +666,9 @@ impl Engine {
         self.processes.shutdown(Duration::from_secs(2));
         self.store.close_watches();
         self.runtime.join_background();
+        // Last: everything written during shutdown is made durable, then the data dir is
+        // released for the next engine.
+        self.store.close_persistence();
     }
 }
 

@@ -8,11 +8,18 @@
 //!  "api_server": {"bind": "127.0.0.1:6443", "tls": true, "token": "...",
 //!                 "cert": "server.pem", "key": "server-key.pem"},
 //!  "images": {"redis:7": {"command": ["redis-server"], "args": ["--port", "6379"],
-//!                         "env": {"MODE": "x"}, "workingDir": "/srv"}}}
+//!                         "env": {"MODE": "x"}, "workingDir": "/srv"}},
+//!  "persist": {"dir": "/var/lib/app/steady", "durability": "sync", "snapshot_every": 10000}}
 //! ```
 //!
 //! `images` is the image table (`steady::node::images`): what each image reference runs as
 //! a process when no worker is registered for it.
+//!
+//! `persist` keeps the engine's state across restarts in `dir` (see
+//! [`EngineBuilder::persist`]): `dir` is required; `durability` is `"sync"` (the default: a
+//! write returns after its log record is fsynced) or `"interval:<n>ms"` / `"interval:<n>s"`
+//! (writes return at once, the log is fsynced at least that often; a crash loses at most that
+//! window); `snapshot_every` is the number of log records between snapshots (default 10,000).
 //!
 //! `api_server` serves the Kubernetes API (builds with the `apiserver` feature; see
 //! `steady::apiserver`): `bind` is required, `tls` defaults to true (a generated
@@ -31,7 +38,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 /// The keys `steady_engine_new` accepts, in the order error messages list them.
-pub(crate) const KEYS: [&str; 8] = [
+pub(crate) const KEYS: [&str; 9] = [
     "workers",
     "history_limit",
     "watch_capacity",
@@ -40,6 +47,7 @@ pub(crate) const KEYS: [&str; 8] = [
     "kinds",
     "api_server",
     "images",
+    "persist",
 ];
 
 fn err(key: &str, message: impl std::fmt::Display) -> FfiError {
@@ -85,6 +93,7 @@ pub(crate) fn builder(config_json: Option<&str>) -> Result<EngineBuilder, FfiErr
             }
             "api_server" => api_server(b, v)?,
             "images" => b.images(crate::node::ImageTable::from_value(v).map_err(|e| err(key, e))?),
+            "persist" => b.persist_with(persist(v)?),
             _ => {
                 return Err(FfiError::invalid(format!(
                     "engine configuration: unknown key {key:?} (known keys: {})",
@@ -154,6 +163,52 @@ fn api_server(_: EngineBuilder, _: &Value) -> Result<EngineBuilder, FfiError> {
         "api_server",
         "this build of steady does not include the API server (cargo feature apiserver)",
     ))
+}
+
+/// `persist`: the data dir and durability.
+fn persist(v: &Value) -> Result<crate::store::Persist, FfiError> {
+    use crate::store::{Durability, Persist};
+    let map = v.as_object().ok_or_else(|| {
+        err(
+            "persist",
+            format!(
+                "expected an object as {{\"dir\": \"/path\", \"durability\": \"sync\"}}, found {v}"
+            ),
+        )
+    })?;
+    for k in map.keys() {
+        if !matches!(k.as_str(), "dir" | "durability" | "snapshot_every") {
+            return Err(err(
+                &format!("persist.{k}"),
+                "unknown key (known keys: dir, durability, snapshot_every)",
+            ));
+        }
+    }
+    let dir = match map.get("dir") {
+        Some(Value::String(d)) if !d.is_empty() => d.clone(),
+        Some(other) => {
+            return Err(err(
+                "persist.dir",
+                format!("expected a directory path, found {other}"),
+            ))
+        }
+        None => return Err(err("persist.dir", "required")),
+    };
+    let durability = match map.get("durability") {
+        None => Durability::Sync,
+        Some(Value::String(d)) => Durability::parse(d).map_err(|m| err("persist.durability", m))?,
+        Some(other) => {
+            return Err(err(
+                "persist.durability",
+                format!("expected \"sync\" or \"interval:<n>ms\", found {other}"),
+            ))
+        }
+    };
+    let mut p = Persist::new(dir, durability);
+    if let Some(n) = map.get("snapshot_every") {
+        p = p.snapshot_every(count("persist.snapshot_every", n, 1)? as u64);
+    }
+    Ok(p)
 }
 
 /// One entry of `kinds`: a custom kind registered ahead of use (for a cluster-scoped one).
@@ -233,7 +288,7 @@ mod tests {
         assert_eq!(
             message(r#"{"wrokers": 2}"#),
             "engine configuration: unknown key \"wrokers\" (known keys: workers, history_limit, \
-             watch_capacity, max_object_bytes, shutdown_grace_ms, kinds, api_server, images)"
+             watch_capacity, max_object_bytes, shutdown_grace_ms, kinds, api_server, images, persist)"
         );
         assert_eq!(
             message(r#"{"workers": 0}"#),
@@ -249,6 +304,18 @@ mod tests {
         assert!(
             bad_image.contains("\"images\"") && bad_image.contains("args"),
             "{bad_image}"
+        );
+        assert!(message(r#"{"persist": "/tmp/x"}"#).contains("\"persist\": expected an object"));
+        assert!(message(r#"{"persist": {}}"#).contains("\"persist.dir\": required"));
+        assert!(
+            message(r#"{"persist": {"dir": "/tmp/x", "durability": "fast"}}"#)
+                .contains("\"persist.durability\": expected \"sync\" or \"interval:<n>ms\"")
+        );
+        assert!(message(r#"{"persist": {"dir": "/tmp/x", "fsync": true}}"#)
+            .contains("\"persist.fsync\": unknown key"));
+        assert!(
+            message(r#"{"persist": {"dir": "/tmp/x", "snapshot_every": 0}}"#)
+                .contains("persist.snapshot_every")
         );
         assert!(message("[1]").contains("expected a JSON object"));
         assert!(message("{").contains("malformed JSON"));

@@ -83,7 +83,14 @@ unsafe fn scoped(api: DynamicApi, ns: *const c_char) -> Result<DynamicApi, FfiEr
 ///   resuming watches), `watch_capacity` (events a watch may queue before it expires),
 ///   `max_object_bytes`, `shutdown_grace_ms` (how long freeing waits for running reconciles),
 ///   `kinds` (custom kinds registered ahead: `[{"apiVersion", "kind", "namespaced"}]`, for
-///   cluster-scoped ones). An unknown key or a bad value is `STEADY_INVALID` naming the key.
+///   cluster-scoped ones), `persist` (keep the state across restarts in a data dir:
+///   `{"dir": "/path", "durability": "sync" | "interval:100ms", "snapshot_every": 10000}`;
+///   `dir` required, `durability` `"sync"` by default: a write returns after its log record
+///   is fsynced; `"interval:<n>ms"` returns at once and fsyncs at least every n ms, so a
+///   crash loses at most that window). An unknown key or a bad value is `STEADY_INVALID`
+///   naming the key.
+/// - `STEADY_STORAGE` when the `persist` dir cannot be used: another engine holds it (the
+///   message names its pid), a newer steady wrote it, or it cannot be read or written.
 /// - On success `*out_engine` is a new engine owned by the caller: free it with
 ///   `steady_engine_free`.
 /// - Threads: any.
@@ -459,6 +466,41 @@ pub unsafe extern "C" fn steady_engine_metrics(
         let text = crate::runtime::render_prometheus(&e.engine.metrics());
         out.write(c_string(text.into_bytes()));
         Ok(())
+    })
+}
+
+/// What the engine found in its data dir when it started (configuration key `persist`), as
+/// JSON: `{"dir", "fresh": bool, "snapshotRevision": n | null, "snapshotObjects",
+/// "recordsReplayed", "revision", "durationMs", "skippedSnapshots": [{"file", "reason"}],
+/// "truncation": null | {"segment", "offset", "bytes", "reason", "droppedSegments": [...]},
+/// "lostData": bool, "message"}`. `truncation` says where a torn or corrupt log was cut;
+/// `lostData` is true when more than a torn last record was dropped.
+///
+/// - On success `*out_json` is a new string owned by the caller (free with
+///   `steady_string_free`).
+/// - `STEADY_NOT_FOUND` when the engine does not persist its state.
+/// - Threads: any, concurrently.
+///
+/// # Safety
+/// `engine` is a live engine; `out_json` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn steady_engine_recovery_report(
+    engine: *const steady_engine,
+    out_json: *mut *mut c_char,
+) -> steady_result {
+    ffi_boundary!("steady_engine_recovery_report", {
+        let out = Out::required(out_json, "out_json")?;
+        let e = handle_arg(engine, "engine")?;
+        match e.engine.recovery_report() {
+            Some(r) => {
+                out.write(c_string(json::recovery_report(r)));
+                Ok(())
+            }
+            None => Err(FfiError::new(
+                steady_result::STEADY_NOT_FOUND,
+                "the engine keeps no state across restarts: set \"persist\" in its configuration",
+            )),
+        }
     })
 }
 

@@ -104,6 +104,33 @@ pub(crate) fn event(info_kind: &str, api_version: &str, ev: &WatchEvent) -> Vec<
     buf
 }
 
+/// A recovery report, as `steady_engine_recovery_report` documents it.
+pub(crate) fn recovery_report(r: &crate::store::RecoveryReport) -> Vec<u8> {
+    let path = |p: &std::path::Path| p.display().to_string();
+    let value = json!({
+        "dir": path(&r.dir),
+        "fresh": r.fresh,
+        "snapshotRevision": r.snapshot_revision,
+        "snapshotObjects": r.snapshot_objects,
+        "recordsReplayed": r.records_replayed,
+        "revision": r.revision,
+        "durationMs": r.duration.as_millis() as u64,
+        "skippedSnapshots": r.skipped_snapshots.iter()
+            .map(|(f, why)| json!({"file": path(f), "reason": why}))
+            .collect::<Vec<_>>(),
+        "truncation": r.truncation.as_ref().map(|t| json!({
+            "segment": path(&t.segment),
+            "offset": t.offset,
+            "bytes": t.bytes,
+            "reason": t.reason,
+            "droppedSegments": t.dropped_segments.iter().map(|p| path(p)).collect::<Vec<_>>(),
+        })),
+        "lostData": r.lost_data(),
+        "message": r.to_string(),
+    });
+    serde_json::to_vec(&value).expect("JSON values always serialize")
+}
+
 /// The event that ends a callback watch, as kube-apiserver sends it: `{"type": "ERROR",
 /// "object": {"kind": "Status", ..., "reason": "Expired", "code": 410, "message": ..}}`.
 pub(crate) fn error_event(e: &Error) -> Vec<u8> {

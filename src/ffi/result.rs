@@ -36,6 +36,10 @@ pub enum steady_result {
     /// The object exists but cannot serve the request now (a Service with no ready
     /// endpoint, 503): try again later.
     STEADY_UNAVAILABLE = 10,
+    /// The engine's data dir (configuration key `persist`) cannot be used: another engine
+    /// holds it, a newer steady wrote it, or reading, writing or fsyncing it failed. The
+    /// message names the dir or file and what is wrong.
+    STEADY_STORAGE = 11,
     /// A required pointer parameter was NULL; the message names the parameter.
     STEADY_NULL_PARAMETER = 100,
     /// A string parameter was not valid UTF-8; the message names the parameter.
@@ -66,6 +70,7 @@ impl steady_result {
             Error::Timeout => steady_result::STEADY_TIMEOUT,
             Error::Closed => steady_result::STEADY_CLOSED,
             Error::Unavailable { .. } => steady_result::STEADY_UNAVAILABLE,
+            Error::Storage { .. } => steady_result::STEADY_STORAGE,
             // `root` never returns the wrapper; keep the wrapper's meaning if it ever did.
             Error::InDocument { .. } => steady_result::STEADY_INVALID,
         }
@@ -155,7 +160,7 @@ pub extern "C" fn steady_result_name(code: i32) -> *const c_char {
 
 fn result_name(code: i32) -> *const c_char {
     use steady_result::*;
-    const ALL: [steady_result; 14] = [
+    const ALL: [steady_result; 15] = [
         STEADY_OK,
         STEADY_NOT_FOUND,
         STEADY_ALREADY_EXISTS,
@@ -167,6 +172,7 @@ fn result_name(code: i32) -> *const c_char {
         STEADY_TIMEOUT,
         STEADY_CLOSED,
         STEADY_UNAVAILABLE,
+        STEADY_STORAGE,
         STEADY_NULL_PARAMETER,
         STEADY_INVALID_UTF8,
         STEADY_PANIC,
@@ -193,6 +199,7 @@ impl steady_result {
             steady_result::STEADY_TIMEOUT => "STEADY_TIMEOUT\0",
             steady_result::STEADY_CLOSED => "STEADY_CLOSED\0",
             steady_result::STEADY_UNAVAILABLE => "STEADY_UNAVAILABLE\0",
+            steady_result::STEADY_STORAGE => "STEADY_STORAGE\0",
             steady_result::STEADY_NULL_PARAMETER => "STEADY_NULL_PARAMETER\0",
             steady_result::STEADY_INVALID_UTF8 => "STEADY_INVALID_UTF8\0",
             steady_result::STEADY_PANIC => "STEADY_PANIC\0",

@@ -15,12 +15,14 @@
 
 mod kind;
 mod lifecycle;
+pub mod persist;
 mod watch;
 
 pub use kind::{FieldExtractor, UniqueAllocator, UniqueField};
 #[cfg(test)]
 pub(crate) use lifecycle::ensure_namespaces;
 pub use lifecycle::{INITIAL_NAMESPACES, NAMESPACE_FINALIZER};
+pub use persist::{Durability, Persist, RecoveryReport, Truncation};
 pub use watch::{Event, EventType, Watch, WatchCloser, WatchEvent};
 
 use crate::api::validation::validate_meta;
@@ -34,7 +36,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use watch::WatchShared;
 
 /// Kubernetes' (and etcd's) default maximum request size: 1.5 MiB.
@@ -309,6 +311,22 @@ struct Inner {
     /// Held by every write of a CustomResourceDefinition from prepare to publish (see
     /// `lifecycle`).
     definitions: Mutex<()>,
+    /// Where commits are made durable ([`persist`]); unset for the in-memory store, whose
+    /// write path then only checks that it is unset.
+    backend: OnceLock<Arc<dyn persist::Backend>>,
+    /// What recovery did, for a store opened on a data dir.
+    recovery: OnceLock<RecoveryReport>,
+    /// Changes at or below this revision are in no kind's history (a store recovered from a
+    /// snapshot): kind stores start with it as their `compacted` mark.
+    history_floor: AtomicU64,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(b) = self.backend.get() {
+            b.close();
+        }
+    }
 }
 
 /// A field index registered on the store: (kind, name, extractor, uniqueness).
@@ -363,8 +381,15 @@ impl Store {
     /// a Kubernetes cluster does, with the Namespaces [`INITIAL_NAMESPACES`] (created in one
     /// write, revision 2); otherwise it is empty at revision 1.
     pub fn new(registry: Arc<Registry>, config: StoreConfig) -> Self {
+        let store = Store::empty(registry, config);
+        store.create_initial_namespaces();
+        store
+    }
+
+    /// A store at revision 1 with nothing in it, not even the initial Namespaces.
+    fn empty(registry: Arc<Registry>, config: StoreConfig) -> Self {
         let seed = RandomState::new().hash_one(0x5eed_u64);
-        let store = Store {
+        Store {
             inner: Arc::new(Inner {
                 registry,
                 kinds: RwLock::new(HashMap::new()),
@@ -378,10 +403,11 @@ impl Store {
                 closed: AtomicBool::new(false),
                 graceful: RwLock::new(HashMap::new()),
                 definitions: Mutex::new(()),
+                backend: OnceLock::new(),
+                recovery: OnceLock::new(),
+                history_floor: AtomicU64::new(0),
             }),
-        };
-        store.create_initial_namespaces();
-        store
+        }
     }
 
     /// The kind registry.
@@ -502,6 +528,7 @@ impl Store {
         let ks = KindStore::new(info, self.inner.config.history_limit);
         {
             let mut st = ks.state.lock();
+            st.compacted = self.inner.history_floor.load(Ordering::Acquire);
             for (k, name, ex, unique) in self.inner.field_indexes.read().iter() {
                 if *k == ks.info.kind {
                     st.add_field_index(name, ex.clone(), unique.clone(), &ks.objects);
@@ -955,6 +982,7 @@ impl Store {
                     ));
                 }
             }
+            let backend = self.inner.backend.get();
             // Lock every kind involved, in ascending name order (see `kind` invariants).
             let mut kinds: Vec<Arc<KindStore>> = writes.iter().map(|w| w.ks.clone()).collect();
             kinds.sort_by(|a, b| a.info.kind.cmp(&b.info.kind));
@@ -990,10 +1018,16 @@ impl Store {
             }
             // A transaction that writes nothing commits nothing: no revision is taken.
             let writes_any = writes.iter().any(|w| !matches!(w.action, Action::Keep));
-            let rev = if writes_any {
-                self.inner.revision.fetch_add(1, Ordering::AcqRel) + 1
-            } else {
-                0
+            // A transaction is one log record, encoded under the locks once the unique fields
+            // are claimed (an allocated value is part of what is logged), appended under them.
+            let payload = match backend {
+                Some(_) if writes_any => persist::replay::encode(&writes),
+                _ => Vec::new(),
+            };
+            let rev = match backend {
+                _ if !writes_any => 0,
+                None => self.inner.revision.fetch_add(1, Ordering::AcqRel) + 1,
+                Some(b) => b.append(&self.inner.revision, &payload)?,
             };
             let mut out = Vec::with_capacity(writes.len());
             let mut definitions = Vec::new();
@@ -1014,6 +1048,9 @@ impl Store {
             drop(guards);
             if defines {
                 self.publish(&definitions, &staged);
+            }
+            if let Some(b) = backend.filter(|_| writes_any) {
+                b.wait(rev)?;
             }
             return Ok(out);
         }
@@ -1407,6 +1444,9 @@ impl Store {
 
     /// Commits one prepared write under its kind's lock.
     fn commit_one(&self, w: Write) -> Result<Outcome> {
+        if let Some(backend) = self.inner.backend.get() {
+            return self.commit_one_durable(w, backend.as_ref());
+        }
         let ks = w.ks.clone();
         let mut st = ks.state.lock();
         if !same(&ks.get(&w.key), &w.base) {
@@ -1451,6 +1491,36 @@ impl Store {
             }
             Err(e) => Err(invalid(e, obj.as_ref())),
         }
+    }
+
+    /// [`Store::commit_one`] through a durable backend: the record is encoded and appended
+    /// (taking the revision) under the kind's lock, after the unique fields were claimed
+    /// (an allocated value is part of what is logged), and waited for after it. Kept apart
+    /// so that the in-memory path stays as it was.
+    #[cold]
+    fn commit_one_durable(&self, w: Write, backend: &dyn persist::Backend) -> Result<Outcome> {
+        let ks = w.ks.clone();
+        let mut st = ks.state.lock();
+        if !same(&ks.get(&w.key), &w.base) {
+            drop(st);
+            if w.strict {
+                return Err(stale_error(&w));
+            }
+            return Ok(Outcome::Stale(w));
+        }
+        if matches!(w.action, Action::Keep) {
+            return Ok(Outcome::Done(w.base));
+        }
+        let mut w = w;
+        if st.has_unique() {
+            self.claim_unique(&st, &mut w, &mut Vec::new())?;
+        }
+        let payload = persist::replay::encode([&w]);
+        let rev = backend.append(&self.inner.revision, &payload)?;
+        let out = apply(w, &mut st, rev);
+        drop(st);
+        backend.wait(rev)?;
+        Ok(Outcome::Done(out))
     }
 
     /// Ends every watch (they report [`Error::Closed`] once drained) and refuses new ones.

@@ -39,6 +39,7 @@ from .errors import (
     TerminalError,
     TooLarge,
     Unavailable,
+    StorageError,
 )
 from .watch import Watch, WatchEvent
 from .worker import WorkerContext
@@ -60,6 +61,7 @@ __all__ = [
     "Expired",
     "Closed",
     "Unavailable",
+    "StorageError",
     "TerminalError",
     "library_path",
     "__version__",

@@ -124,6 +124,7 @@ def _declare(lib: ctypes.CDLL) -> None:
     fn("steady_engine_delete", [c_void_p, c_char_p, c_char_p, c_char_p, c_char_p, _OUT])
     fn("steady_engine_metrics", [c_void_p, _OUT])
     fn("steady_engine_kubeconfig", [c_void_p, _OUT])
+    fn("steady_engine_recovery_report", [c_void_p, _OUT])
     fn("steady_watch_new", [c_void_p, c_char_p, c_char_p, c_char_p, c_int64, _OUT])
     fn("steady_watch_next", [c_void_p, c_int64, _OUT])
     fn("steady_watch_free", [c_void_p], None)

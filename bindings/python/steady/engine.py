@@ -52,8 +52,10 @@ class Engine(Handle):
     ``max_object_bytes``, ``shutdown_grace_ms``, ``kinds`` (custom kinds registered ahead,
     ``[{"apiVersion", "kind", "namespaced"}]``), ``api_server`` (serve the Kubernetes API
     for kubectl: ``{"bind": "127.0.0.1:6443", "tls": True, "token": ...}``, see
-    :meth:`kubeconfig`). An unknown key raises
-    :class:`steady.Invalid`. steady serves the built-in kinds, the ``kinds`` given here and
+    :meth:`kubeconfig`), ``persist`` (keep the state across restarts in a data dir:
+    ``{"dir": "/var/lib/app", "durability": "sync" | "interval:100ms"}``, see
+    :meth:`recovery_report`; :class:`steady.StorageError` when another engine holds the dir).
+    An unknown key raises :class:`steady.Invalid`. steady serves the built-in kinds, the ``kinds`` given here and
     those a CustomResourceDefinition applied to it defines; any other kind raises
     :class:`steady.Invalid` ("no matches for kind ...").
 
@@ -253,6 +255,16 @@ class Engine(Handle):
         out = ctypes.c_void_p()
         check(lib.steady_engine_kubeconfig(self._ptr, ctypes.byref(out)))
         return take_string(out)
+
+    def recovery_report(self) -> dict[str, Any]:
+        """What the engine found in its data dir when it started (configuration
+        ``persist={"dir": ..., "durability": "sync"}``): ``{"fresh", "snapshotRevision",
+        "recordsReplayed", "revision", "truncation", "lostData", "message", ...}``.
+        ``truncation`` says where a torn or corrupt log was cut. Raises
+        :class:`steady.NotFound` when the engine keeps no state across restarts."""
+        out = ctypes.c_void_p()
+        check(lib.steady_engine_recovery_report(self._ptr, ctypes.byref(out)))
+        return json.loads(take_string(out))
 
     # -- transactions -----------------------------------------------------------------------
 

@@ -92,6 +92,14 @@ class Unavailable(Error):
     code = 10
 
 
+class StorageError(Error):
+    """The engine's data dir (configuration key ``persist``) cannot be used: another engine
+    holds it, a newer steady wrote it, or reading, writing or fsyncing it failed
+    (``STEADY_STORAGE``). The message names the dir or file and what is wrong."""
+
+    code = 11
+
+
 class TerminalError(Exception):
     """Raise from a reconcile function when retrying cannot help: the failure is counted and
     recorded as a Warning Event, and the object is not reconciled again until it changes.
@@ -108,6 +116,7 @@ _BY_CODE: dict[int, type[Error]] = {
     7: Expired,
     9: Closed,
     10: Unavailable,
+    11: StorageError,
     101: Invalid,  # STEADY_INVALID_UTF8
 }
 
