@@ -263,6 +263,73 @@ fn run_with_an_image_table_starts_commandless_containers() {
     let _ = std::fs::remove_dir_all(d);
 }
 
+/// A data dir outlives a SIGKILLed engine: the next `steady run` on it kills what the dead
+/// engine left running, starts the pod again as after a node reboot (one more restart), and
+/// leaves a pod that had completed as it was.
+#[test]
+fn a_restart_on_the_data_dir_recovers_pods_as_after_a_node_reboot() {
+    let m = marker("recover");
+    let d = scratch("recover");
+    let data = d.join("data").display().to_string();
+    let f = d.join("pods.yaml");
+    let done = d.join("done-count");
+    let once = format!("echo x >> {}", done.display());
+    let mut job = pod("once", &once, &m);
+    job = job.replace("spec:\n", "spec:\n  restartPolicy: Never\n");
+    std::fs::write(
+        &f,
+        format!("{}---\n{job}", pod("alpha", "exec sleep 1000", &m)),
+    )
+    .unwrap();
+    let node = steady::node::host::hostname();
+    let mut s = Steady::start(&["run", "--data-dir", &data, &f.display().to_string()]);
+    s.until(20, "alpha runs", |l| {
+        l.contains(&format!(
+            "Pod default/alpha: Running ready 1/1 restarts 0 node {node}"
+        ))
+        .then_some(())
+    });
+    s.until(20, "once completes", |l| {
+        l.contains("Pod default/once: Succeeded").then_some(())
+    });
+    let first = marked(&m);
+    assert_eq!(first.len(), 1, "alpha's process runs");
+    // The engine dies without stopping anything: its process is left running.
+    s.child.kill().unwrap();
+    let _ = s.child.wait();
+    assert_eq!(marked(&m), first, "the orphan outlives its engine");
+
+    let mut s = Steady::start(&[
+        "run",
+        "--for",
+        "3s",
+        "--data-dir",
+        &data,
+        &f.display().to_string(),
+    ]);
+    s.until(20, "alpha runs again, one restart more", |l| {
+        l.contains(&format!(
+            "Pod default/alpha: Running ready 1/1 restarts 1 node {node}"
+        ))
+        .then_some(())
+    });
+    let now = marked(&m);
+    assert_eq!(now.len(), 1, "one process, not two: {now:?}");
+    assert_ne!(
+        now, first,
+        "the orphan was killed and a new process started"
+    );
+    let (code, err) = s.wait(30);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&done).unwrap(),
+        "x\n",
+        "the completed pod did not run again"
+    );
+    assert_eq!(marked(&m), Vec::<i32>::new());
+    let _ = std::fs::remove_dir_all(d);
+}
+
 #[test]
 fn secrets_never_show_in_the_output_and_nothing_of_the_pods_is_left_on_disk() {
     let d = scratch("secret");

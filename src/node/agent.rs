@@ -788,7 +788,18 @@ impl Kubelet {
                     return self.finish_deletion(ctx, &pod);
                 }
                 let ip = pod_ip(self.inner.next_ip.fetch_add(1, Ordering::Relaxed));
-                let st = Arc::new(Mutex::new(PodRt::new(&pod, &agent.config.name, ip)));
+                let mut rt = PodRt::new(&pod, &agent.config.name, ip);
+                if rt.recover(&pod) {
+                    // It ran before this engine started (a restart on a durable data dir):
+                    // started again as after a node reboot, and the event says why.
+                    let _ = self.inner.events.record(
+                        pod.as_ref(),
+                        EventKind::Normal,
+                        "SandboxChanged",
+                        "The engine restarted: the pod's containers are started again.",
+                    );
+                }
+                let st = Arc::new(Mutex::new(rt));
                 self.inner.pods.insert(key.clone(), st.clone());
                 st
             }
@@ -1038,6 +1049,35 @@ fn probe_target(
     }
 }
 
+/// Kills the process group a previous engine left running for container `id`
+/// (`process://<pid>`) of pod `uid`, if that pid still carries the pod's `POD_UID` (a
+/// recycled pid belongs to someone else and is left alone).
+#[cfg(target_os = "linux")]
+fn kill_orphan(id: Option<&str>, uid: &str) {
+    let Some(pid) = id
+        .and_then(|i| i.strip_prefix("process://"))
+        .and_then(|p| p.parse::<i32>().ok())
+        .filter(|p| *p > 1)
+    else {
+        return;
+    };
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    let marker = format!("POD_UID={uid}\0");
+    if uid.is_empty()
+        || !environ
+            .windows(marker.len())
+            .any(|w| w == marker.as_bytes())
+    {
+        return;
+    }
+    log::info!("killing process group {pid} left running by the previous engine (pod uid {uid})");
+    // SAFETY: kill takes no pointers; a negative pid signals the process group `pid` leads
+    // (every process container leads its own group), checked above to be this pod's.
+    unsafe {
+        libc::kill(-pid, libc::SIGKILL);
+    }
+}
+
 /// A lifecycle hook in progress.
 enum Hook {
     /// `exec` or `httpGet`, on a thread of its own, which leaves its outcome here.
@@ -1167,6 +1207,77 @@ impl PodRt {
             failed: None,
             grace_left: Duration::ZERO,
         }
+    }
+
+    /// Takes in what `pod`'s stored status says of containers that ran before this engine
+    /// started (the engine restarted on a durable data dir), as the kubelet does after a
+    /// node reboot. A pod that had finished stays finished: its containers' final states
+    /// are kept and nothing runs again. Otherwise each container that had started counts a
+    /// restart and keeps a `lastState` saying why, and a process the previous engine left
+    /// running (its pid still carries this pod's `POD_UID`) is killed with its group, so
+    /// nothing runs twice. True when the pod had run before.
+    fn recover(&mut self, pod: &Pod) -> bool {
+        let Some(status) = pod.status.as_ref() else {
+            return false;
+        };
+        if status.container_statuses.is_empty() && status.init_container_statuses.is_empty() {
+            return false;
+        }
+        let finished = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
+        let pairs = self
+            .init
+            .iter_mut()
+            .zip(&status.init_container_statuses)
+            .chain(self.containers.iter_mut().zip(&status.container_statuses));
+        for (c, stored) in pairs {
+            if stored.name != c.spec.name {
+                continue;
+            }
+            #[cfg(target_os = "linux")]
+            kill_orphan(stored.container_id.as_deref(), &self.uid);
+            let state = stored.state.as_ref();
+            let terminated = state.and_then(|s| s.terminated.as_deref().cloned());
+            if finished {
+                c.restart_count = stored.restart_count;
+                c.final_state = terminated.or_else(|| {
+                    Some(ContainerStateTerminated {
+                        exit_code: 0,
+                        reason: Some("Completed".into()),
+                        ..Default::default()
+                    })
+                });
+                c.waiting = None;
+                continue;
+            }
+            let ran = state.is_some_and(|s| s.running.is_some() || s.terminated.is_some())
+                || stored.restart_count > 0;
+            if ran {
+                c.restart_count = stored.restart_count + 1;
+                c.last_terminated = Some(ContainerStateTerminated {
+                    exit_code: 255,
+                    reason: Some("Unknown".into()),
+                    message: Some(
+                        "The container could not be located when the engine restarted".into(),
+                    ),
+                    started_at: state
+                        .and_then(|s| s.running.as_ref())
+                        .and_then(|r| r.started_at),
+                    ..Default::default()
+                });
+            }
+        }
+        if finished {
+            self.init_done = self.init.len();
+            if status.phase.as_deref() == Some("Failed")
+                && self.containers.iter().all(|c| c.final_state.is_none())
+            {
+                self.failed = Some((
+                    status.reason.clone().unwrap_or_else(|| "Failed".into()),
+                    status.message.clone().unwrap_or_default(),
+                ));
+            }
+        }
+        true
     }
 
     fn all_containers(&self) -> impl Iterator<Item = &ContRt> {
