@@ -199,3 +199,16 @@ fn a_data_dir_from_a_newer_steady_refuses_to_start() {
     assert!(err.contains("by a newer steady"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn claims_live_beside_the_store_unless_told_otherwise() {
+    let dir = data_dir("volumes");
+    let e = builder(&dir).build().unwrap();
+    assert_eq!(e.kubelet().config().data_dir, Some(dir.join("volumes")));
+    drop(e);
+    let elsewhere = dir.join("elsewhere");
+    let e = builder(&dir).data_dir(&elsewhere).build().unwrap();
+    assert_eq!(e.kubelet().config().data_dir, Some(elsewhere));
+    drop(e);
+    let _ = std::fs::remove_dir_all(dir);
+}

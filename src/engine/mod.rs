@@ -116,7 +116,9 @@ impl EngineBuilder {
     /// watches are served from memory as without persistence. [`EngineBuilder::build`]
     /// fails with [`Error::Storage`](crate::Error::Storage) when another engine holds
     /// `dir` or a newer steady wrote it. See [`crate::store::persist`] for the format and
-    /// the recovery rules.
+    /// the recovery rules. Unless [`data_dir`](Self::data_dir) says otherwise, claim and
+    /// emptyDir directories live in `dir/volumes`, so claims keep their data across
+    /// restarts too.
     pub fn persist(self, dir: impl Into<std::path::PathBuf>, durability: Durability) -> Self {
         self.persist_with(Persist::new(dir, durability))
     }
@@ -263,7 +265,7 @@ impl EngineBuilder {
     }
 
     /// Starts the engine.
-    pub fn build(self) -> Result<Engine> {
+    pub fn build(mut self) -> Result<Engine> {
         let registry = Arc::new(Registry::new());
         crate::api::register_builtins(&registry);
         for k in self.kinds {
@@ -273,6 +275,10 @@ impl EngineBuilder {
             Some(p) => Store::open(registry, self.store, p)?,
             None => Store::new(registry, self.store),
         };
+        if let (Some(p), None) = (&self.persist, &self.kubelet.data_dir) {
+            // Claims are state too: kept beside the store, not in a per-process directory.
+            self.kubelet.data_dir = Some(p.dir.join("volumes"));
+        }
         // Events by the uid of the object they are about (EventRecorder aggregation, events_for).
         crate::runtime::events::register_involved_object_index(&store);
         // Pods by node: what node agents and the scheduler look up.
