@@ -464,21 +464,8 @@ impl Kubelet {
 
     /// CPU time used by the running containers of a pod, where the runtime measures it.
     pub fn pod_cpu_time(&self, namespace: &str, pod: &str) -> Option<Duration> {
-        let key: Arc<str> = format!("{namespace}/{pod}").into();
-        let st = self.inner.pods.get(&key)?.value().clone();
-        let st = st.lock();
-        let mut total = None;
-        for c in st
-            .init
-            .iter()
-            .filter(|c| c.spec.is_sidecar())
-            .chain(&st.containers)
-        {
-            if let Some(t) = c.current.as_ref().and_then(|i| i.handle.cpu_time()) {
-                total = Some(total.unwrap_or(Duration::ZERO) + t);
-            }
-        }
-        total
+        self.sum_running(namespace, pod, |h| h.cpu_time())
+            .map(|t| t.into_iter().sum())
     }
 
     /// The memory in use by the running containers (sidecars included) of pod
@@ -486,21 +473,29 @@ impl Kubelet {
     /// children included where it has a control group). `None` when the pod does not run
     /// here or no container is measured.
     pub fn pod_memory_bytes(&self, namespace: &str, pod: &str) -> Option<u64> {
+        self.sum_running(namespace, pod, |h| h.memory_bytes())
+            .map(|m| m.into_iter().sum())
+    }
+
+    /// What `measure` gives for each running container (sidecars included) of pod
+    /// `namespace/pod`; `None` when the pod does not run here or nothing was measured.
+    fn sum_running<T>(
+        &self,
+        namespace: &str,
+        pod: &str,
+        measure: impl Fn(&dyn RunningContainer) -> Option<T>,
+    ) -> Option<Vec<T>> {
         let key: Arc<str> = format!("{namespace}/{pod}").into();
         let st = self.inner.pods.get(&key)?.value().clone();
         let st = st.lock();
-        let mut total = None;
-        for c in st
+        let measured: Vec<T> = st
             .init
             .iter()
             .filter(|c| c.spec.is_sidecar())
             .chain(&st.containers)
-        {
-            if let Some(m) = c.current.as_ref().and_then(|i| i.handle.memory_bytes()) {
-                total = Some(total.unwrap_or(0) + m);
-            }
-        }
-        total
+            .filter_map(|c| c.current.as_ref().and_then(|i| measure(i.handle.as_ref())))
+            .collect();
+        (!measured.is_empty()).then_some(measured)
     }
 
     /// What each running container of pod `namespace/pod` has used so far, as its runtime
