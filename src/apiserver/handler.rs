@@ -552,7 +552,12 @@ async fn resource_request(
             } else {
                 Part::Main
             };
-            let live = api.get(name).ok().map(|o| o.to_value());
+            // Straight from the store: a DynamicApi read would convert the typed object to a
+            // dynamic one first, only for it to become JSON again here.
+            let live = store
+                .get(&r.info.kind, t.namespace.as_deref().filter(|_| r.info.namespaced), name)
+                .ok()
+                .map(|o| o.to_value());
             managed::track_update(live.as_ref(), &mut body, writer(part));
             let (obj, warnings) = match decode_checked(&r, &api, body, how) {
                 Ok(x) => x,
