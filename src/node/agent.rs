@@ -465,7 +465,6 @@ impl Kubelet {
     /// CPU time used by the running containers of a pod, where the runtime measures it.
     pub fn pod_cpu_time(&self, namespace: &str, pod: &str) -> Option<Duration> {
         self.sum_running(namespace, pod, |h| h.cpu_time())
-            .map(|t| t.into_iter().sum())
     }
 
     /// The memory in use by the running containers (sidecars included) of pod
@@ -474,28 +473,29 @@ impl Kubelet {
     /// here or no container is measured.
     pub fn pod_memory_bytes(&self, namespace: &str, pod: &str) -> Option<u64> {
         self.sum_running(namespace, pod, |h| h.memory_bytes())
-            .map(|m| m.into_iter().sum())
     }
 
-    /// What `measure` gives for each running container (sidecars included) of pod
+    /// The sum of what `measure` gives for the running containers (sidecars included) of pod
     /// `namespace/pod`; `None` when the pod does not run here or nothing was measured.
-    fn sum_running<T>(
+    fn sum_running<T: std::iter::Sum<T>>(
         &self,
         namespace: &str,
         pod: &str,
         measure: impl Fn(&dyn RunningContainer) -> Option<T>,
-    ) -> Option<Vec<T>> {
+    ) -> Option<T> {
         let key: Arc<str> = format!("{namespace}/{pod}").into();
         let st = self.inner.pods.get(&key)?.value().clone();
         let st = st.lock();
-        let measured: Vec<T> = st
+        let mut any = false;
+        let total = st
             .init
             .iter()
             .filter(|c| c.spec.is_sidecar())
             .chain(&st.containers)
             .filter_map(|c| c.current.as_ref().and_then(|i| measure(i.handle.as_ref())))
-            .collect();
-        (!measured.is_empty()).then_some(measured)
+            .inspect(|_| any = true)
+            .sum();
+        any.then_some(total)
     }
 
     /// What each running container of pod `namespace/pod` has used so far, as its runtime
@@ -972,8 +972,6 @@ struct PodRt {
     grace: Duration,
     /// The pod failed for good (deadline exceeded, init failure with restartPolicy Never).
     failed: Option<(String, String)>,
-    /// While stopping: what is left of the grace period, for the sidecars stopped last.
-    grace_left: Duration,
 }
 
 struct Stopping {
@@ -1200,7 +1198,6 @@ impl PodRt {
                     .max(0) as u64,
             ),
             failed: None,
-            grace_left: Duration::ZERO,
         }
     }
 
@@ -1442,18 +1439,20 @@ impl PodSync<'_> {
                     self.pod.spec.termination_grace_period_seconds.unwrap_or(30)
                 };
                 let grace = Duration::from_secs(grace.max(0) as u64);
-                for c in st.init.iter_mut().chain(st.containers.iter_mut()) {
-                    if !c.spec.is_sidecar() {
-                        self.stop_container(c, grace);
-                    }
-                }
-                st.grace_left = grace;
-                self.stop_sidecars_after_mains(st);
                 st.stopping = Some(Stopping {
                     kill_at: self.now + grace,
                     killed: grace.is_zero(),
                 });
-                if !grace.is_zero() {
+                if grace.is_zero() {
+                    // No grace: everything at once, sidecars included.
+                    st.kill_all();
+                } else {
+                    for c in st.init.iter_mut().chain(st.containers.iter_mut()) {
+                        if !c.spec.is_sidecar() {
+                            self.stop_container(c, grace);
+                        }
+                    }
+                    self.stop_sidecars_after_mains(st);
                     self.wake_in(grace);
                 }
             }
@@ -1467,7 +1466,6 @@ impl PodSync<'_> {
                     for c in st.init.iter_mut().chain(st.containers.iter_mut()) {
                         self.poll_pre_stop(c);
                     }
-                    st.grace_left = at.saturating_sub(self.now);
                     self.stop_sidecars_after_mains(st);
                 }
             }
@@ -1483,10 +1481,11 @@ impl PodSync<'_> {
             .iter()
             .chain(&st.containers)
             .any(|c| !c.spec.is_sidecar() && c.running());
+        let Some(stopping) = &st.stopping else { return };
         if mains_running {
             return;
         }
-        let grace = st.grace_left;
+        let grace = stopping.kill_at.saturating_sub(self.now);
         for c in st.init.iter_mut().rev().filter(|c| c.spec.is_sidecar()) {
             self.stop_container(c, grace);
         }
