@@ -555,7 +555,7 @@ async fn resource_request(
             // Straight from the store: a DynamicApi read would convert the typed object to a
             // dynamic one first, only for it to become JSON again here.
             let live = store
-                .get(&r.info.kind, t.namespace.as_deref().filter(|_| r.info.namespaced), name)
+                .get(&r.info.kind, api.ns(), name)
                 .ok()
                 .map(|o| o.to_value());
             managed::track_update(live.as_ref(), &mut body, writer(part));
@@ -839,10 +839,10 @@ fn field_manager(req: &Request<Incoming>, q: &HashMap<String, String>) -> String
 
 /// Read, compute, write with a compare-and-swap against what was read, again from the read
 /// when another writer got there first (kube-apiserver's guaranteed update). `compute` gets
-/// the stored object (`None` when there is none) and returns the object to write; with
-/// `create`, a missing object is created (201) instead of 404. With `dry`, every check of the
-/// write is made and nothing is written. `validate` checks the written object's fields as a
-/// create or update would, and adds their warnings.
+/// the stored object as JSON (`None` when there is none: what it returns is then created,
+/// 201) and returns the object to write, or the response that ends the request. With
+/// `dry`, every check of the write is made and nothing is written. `validate` checks the
+/// written object's fields as a create or update would, and adds their warnings.
 #[allow(clippy::too_many_arguments)]
 fn guaranteed_update(
     store: &crate::store::Store,
@@ -856,7 +856,8 @@ fn guaranteed_update(
 ) -> Response<Body> {
     let plural = &r.info.plural;
     loop {
-        let live = match api.get(name) {
+        // Straight from the store: no dynamic copy of the typed object on the way to JSON.
+        let live = match store.get(&r.info.kind, api.ns(), name) {
             Ok(o) => Some(o),
             Err(e) if e.is_not_found() => None,
             Err(e) => return error(&e, Some(plural)),
@@ -869,7 +870,7 @@ fn guaranteed_update(
         if let (Some(l), Some(m)) = (&live, v.get_mut("metadata").and_then(Value::as_object_mut)) {
             m.insert(
                 "resourceVersion".into(),
-                l.metadata.resource_version.clone().into(),
+                l.meta().resource_version.clone().into(),
             );
         }
         let (obj, warnings) = match validate {

@@ -53,7 +53,7 @@ impl DynamicApi {
         &self.info
     }
 
-    fn ns(&self) -> Option<&str> {
+    pub(crate) fn ns(&self) -> Option<&str> {
         self.info
             .namespaced
             .then(|| self.namespace.as_deref().unwrap_or("default"))
