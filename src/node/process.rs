@@ -106,9 +106,13 @@ pub struct ProcessRuntime {
     mount_points: Arc<super::mount_ns::MountPoints>,
     /// What image references run ([`super::images`]).
     images: Arc<ImageTable>,
-    /// The host's control groups for limits and usage; the reason when there are none.
+    /// Whether containers get control groups ([`ProcessRuntime::with_cgroups`]).
     #[cfg(target_os = "linux")]
-    cgroups: Option<Result<Cgroups, String>>,
+    use_cgroups: bool,
+    /// The host's control groups for limits and usage, or the reason there are none: found
+    /// when the first container starts, so an engine that runs no process pays nothing.
+    #[cfg(target_os = "linux")]
+    cgroups: std::sync::OnceLock<Result<Cgroups, String>>,
     /// Containers started, to name their control groups.
     started: std::sync::atomic::AtomicU64,
     /// Limits were asked for and could not be enforced: warned once.
@@ -148,7 +152,9 @@ impl ProcessRuntime {
             mount_points: Arc::default(),
             images: Arc::default(),
             #[cfg(target_os = "linux")]
-            cgroups: Some(Cgroups::detect()),
+            use_cgroups: true,
+            #[cfg(target_os = "linux")]
+            cgroups: std::sync::OnceLock::new(),
             started: Default::default(),
             warned_unlimited: Default::default(),
         }
@@ -159,21 +165,26 @@ impl ProcessRuntime {
     /// the host allows it (cgroup v2 delegated, or v1).
     pub fn with_cgroups(mut self, on: bool) -> Self {
         #[cfg(target_os = "linux")]
-        if !on {
-            self.cgroups = None;
-        } else if self.cgroups.is_none() {
-            self.cgroups = Some(Cgroups::detect());
+        {
+            self.use_cgroups = on;
         }
         #[cfg(not(target_os = "linux"))]
         let _ = on;
         self
     }
 
+    /// The host's control groups, found on first use; `None` when turned off.
+    #[cfg(target_os = "linux")]
+    fn cgroups(&self) -> Option<&Result<Cgroups, String>> {
+        self.use_cgroups
+            .then(|| self.cgroups.get_or_init(Cgroups::detect))
+    }
+
     /// The cgroup version limits are enforced through (`"v1"` or `"v2"`), or `None` when
     /// they are not (no usable control groups, or turned off).
     pub fn cgroups_version(&self) -> Option<&'static str> {
         #[cfg(target_os = "linux")]
-        if let Some(Ok(cg)) = &self.cgroups {
+        if let Some(Ok(cg)) = self.cgroups() {
             return Some(cg.version());
         }
         None
@@ -189,7 +200,7 @@ impl ProcessRuntime {
             cpu_millis: r.limits.get("cpu").map(|q| q.milli_value().max(0) as u64),
         });
         let limited = limits.is_some_and(|l| l.memory_bytes.is_some() || l.cpu_millis.is_some());
-        let why = match &self.cgroups {
+        let why = match self.cgroups() {
             Some(Ok(cg)) => {
                 let n = self.started.fetch_add(1, Ordering::Relaxed);
                 let name = format!("{}-{}-{n}", spec.pod_uid, spec.container.name);
