@@ -491,6 +491,50 @@ fn controllers_added_at_run_time_see_existing_objects_and_shutdown_joins() {
         .is_err());
 }
 
+/// Informers queue a burst of changes (a controller's initial list, a transaction) and wake
+/// the pool once per burst: every key of the burst, and a lone change right after it, must
+/// still be reconciled, with the pool's workers asleep in between.
+#[test]
+fn bursts_of_changes_and_a_lone_change_after_them_are_all_reconciled() {
+    let e = common::builder().build().unwrap();
+    let widgets = e.dynamic("example.com/v1", "Widget").unwrap();
+    let txn = |from: usize, n: usize| {
+        let ops = (from..from + n)
+            .map(|i| {
+                let o: DynamicObject =
+                    serde_json::from_value(widget(&format!("w-{i}"), 0)).unwrap();
+                steady::store::TxnOp::Create(Arc::new(o))
+            })
+            .collect();
+        e.store().transaction(ops).unwrap();
+    };
+    txn(0, 1000);
+    let seen = Arc::new(Mutex::new(HashSet::new()));
+    let s = seen.clone();
+    e.add_controller(Controller::new("bursts", "example.com/v1", "Widget").build(
+        move |ctx: &Context| {
+            s.lock().unwrap().insert(ctx.name().to_string());
+            Ok(Action::done())
+        },
+    ))
+    .unwrap();
+    eventually(10, "the 1,000 widgets that existed before", || {
+        seen.lock().unwrap().len() == 1000
+    });
+    // Several bursts of 700 (more than one informer burst each), then one lone create.
+    for b in 0..3 {
+        txn(1000 + b * 700, 700);
+    }
+    eventually(10, "every widget of the transactions", || {
+        seen.lock().unwrap().len() == 1000 + 3 * 700
+    });
+    widgets.create(widget("lone", 0)).unwrap();
+    eventually(10, "the lone widget created after the bursts", || {
+        seen.lock().unwrap().contains("lone")
+    });
+    e.shutdown();
+}
+
 #[test]
 fn shutdown_lets_a_running_reconcile_finish_then_joins_everything() {
     let started = Arc::new(AtomicUsize::new(0));

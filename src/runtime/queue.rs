@@ -36,6 +36,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::hash::Hash;
 use std::ops::DerefMut;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -670,6 +671,15 @@ where
     K: Send,
 {
     state: S::Mutex<State<K>>,
+    /// `state.ready.len()` as of the last change, readable without the lock (a hint for the
+    /// pool's workers, which look at every controller's queue for work).
+    ///
+    /// Invariant (no lost wakeup): it is stored under the lock by every method that changes
+    /// `ready`, before the lock is released, so before the wake-up that follows a key becoming
+    /// ready. A worker that reads its wake-up epoch, then reads 0 here, either read it before
+    /// the store (and the wake-up after it moves the epoch, so its wait returns at once) or
+    /// after a later store of a true 0.
+    ready_len: AtomicUsize,
     /// Signalled once per key that becomes ready, and on shutdown / manual clock advance.
     ready_cond: S::Condvar,
     clock: SharedClock,
@@ -684,6 +694,7 @@ where
     fn new(clock: SharedClock, limiter: RateLimiter<K>) -> Self {
         Inner {
             state: S::mutex(State::new()),
+            ready_len: AtomicUsize::new(0),
             ready_cond: S::condvar(),
             clock,
             limiter,
@@ -692,6 +703,12 @@ where
 
     fn lock(&self) -> S::Guard<'_, State<K>> {
         S::lock(&self.state)
+    }
+
+    /// Publishes `s.ready.len()` to [`Inner::ready_len`]; call it holding the lock, after
+    /// changing `ready` (see the invariant there).
+    fn publish_len(&self, s: &State<K>) {
+        self.ready_len.store(s.ready.len(), Ordering::SeqCst);
     }
 
     /// Wakes `n` workers: blocked `get_blocking` callers through the condvar, pool workers
@@ -726,6 +743,7 @@ where
             let mut s = self.lock();
             let now = self.clock.monotonic();
             let added = s.add(key, now);
+            self.publish_len(&s);
             Signal::of(&s, added)
         };
         added.send(self);
@@ -774,8 +792,15 @@ where
 
     fn try_get(&self) -> Option<(K, Duration)> {
         let mut s = self.lock();
+        // An empty queue answers without reading the clock: the pool's workers ask every
+        // controller's queue in turn, most of them empty.
+        if s.ready.is_empty() {
+            return None;
+        }
         let now = self.clock.monotonic();
-        s.pop_timed(now)
+        let got = s.pop_timed(now);
+        self.publish_len(&s);
+        got
     }
 
     fn get_blocking(&self, timeout: Duration) -> Option<K> {
@@ -787,6 +812,7 @@ where
             // that makes a key ready signals after changing the state: no lost wakeup.
             let now = self.clock.monotonic();
             if let Some(key) = s.pop(now) {
+                self.publish_len(&s);
                 return Some(key);
             }
             if s.shutting_down {
@@ -811,6 +837,7 @@ where
             let mut s = self.lock();
             let now = self.clock.monotonic();
             let requeued = s.done(key, now);
+            self.publish_len(&s);
             Signal::of(&s, requeued)
         };
         requeued.send(self);
@@ -821,6 +848,7 @@ where
             let mut s = self.lock();
             let stamp = self.clock.monotonic();
             let (moved, readied) = s.promote(now, stamp);
+            self.publish_len(&s);
             (moved, readied, s.notify.clone())
         };
         self.wake(readied, notify);
@@ -850,7 +878,12 @@ where
         S::notify_all(&self.ready_cond);
     }
 
-    fn with_state<R>(&self, f: impl FnOnce(&State<K>, Duration) -> R) -> R {
+    fn with_state<R>(&self, f: impl FnOnce(&State<K>) -> R) -> R {
+        f(&self.lock())
+    }
+
+    /// [`Inner::with_state`] with a clock reading taken under the lock.
+    fn with_state_at<R>(&self, f: impl FnOnce(&State<K>, Duration) -> R) -> R {
         let s = self.lock();
         let now = self.clock.monotonic();
         f(&s, now)
@@ -911,6 +944,35 @@ where
     /// its [`WorkQueue::done`]. Ignored after [`WorkQueue::shut_down`].
     pub fn add(&self, key: K) {
         self.inner.add(key)
+    }
+
+    /// [`WorkQueue::add`] without running the notify callback: returns whether the key became
+    /// ready, and the caller then owes the pool the wake-up the callback would have given (a
+    /// burst of adds wakes the pool once). Blocked [`WorkQueue::get_blocking`] callers are
+    /// still woken.
+    pub(crate) fn add_quiet(&self, key: K) -> bool {
+        let ready = {
+            let mut s = self.inner.lock();
+            let now = self.inner.clock.monotonic();
+            let added = s.add(key, now);
+            self.inner.publish_len(&s);
+            match added {
+                Added::Ready => true,
+                Added::Parked { earliest: true } => {
+                    let notify = s.deadline_notify.clone();
+                    drop(s);
+                    if let Some(n) = notify {
+                        n();
+                    }
+                    return false;
+                }
+                Added::Parked { earliest: false } | Added::Nothing => false,
+            }
+        };
+        if ready {
+            self.inner.wake(1, None);
+        }
+        ready
     }
 
     /// Queues `key` once `delay` has passed on the queue's clock (`monotonic() + delay`).
@@ -996,7 +1058,7 @@ where
     /// the timer should call [`WorkQueue::promote_due`] then.
     pub fn next_deadline(&self) -> Option<Duration> {
         self.inner
-            .with_state(|s, _| s.waiting.keys().next().map(|(deadline, _)| *deadline))
+            .with_state(|s| s.waiting.keys().next().map(|(deadline, _)| *deadline))
     }
 
     /// Queues every parked key whose deadline is `now` or earlier, earliest first, with the
@@ -1043,59 +1105,67 @@ where
 
     /// True when no key is ready, processing or parked.
     pub fn is_idle(&self) -> bool {
-        self.inner.with_state(|s, _| s.is_idle())
+        self.inner.with_state(|s| s.is_idle())
     }
 
     /// `workqueue_depth`: how many keys are ready.
     pub fn depth(&self) -> usize {
-        self.inner.with_state(|s, _| s.ready.len())
+        self.inner.with_state(|s| s.ready.len())
+    }
+
+    /// How many keys were ready at the queue's last change, read without its lock: a hint
+    /// that may be stale by the time it is used. A reader that reads its wake-up epoch
+    /// before it cannot miss a key: a 0 read before a key became ready is followed by that
+    /// key's wake-up.
+    pub(crate) fn ready_hint(&self) -> usize {
+        self.inner.ready_len.load(Ordering::SeqCst)
     }
 
     /// How many keys are parked until a deadline.
     pub fn waiting_count(&self) -> usize {
-        self.inner.with_state(|s, _| s.waiting.len())
+        self.inner.with_state(|s| s.waiting.len())
     }
 
     /// `workqueue_adds_total`: adds that queued a key (deduplicated adds excluded).
     pub fn adds_total(&self) -> u64 {
-        self.inner.with_state(|s, _| s.adds_total)
+        self.inner.with_state(|s| s.adds_total)
     }
 
     /// `workqueue_retries_total`: accepted rate-limited adds.
     pub fn retries_total(&self) -> u64 {
-        self.inner.with_state(|s, _| s.retries_total)
+        self.inner.with_state(|s| s.retries_total)
     }
 
     /// Age of the oldest ready key (queue latency), zero when none is ready.
     pub fn longest_waiting(&self) -> Duration {
-        self.inner.with_state(|s, now| s.longest_waiting(now))
+        self.inner.with_state_at(|s, now| s.longest_waiting(now))
     }
 
     /// How many keys are processing (handed out, not yet done).
     pub fn processing_count(&self) -> usize {
-        self.inner.with_state(|s, _| s.processing.len())
+        self.inner.with_state(|s| s.processing.len())
     }
 
     /// `workqueue_unfinished_work_seconds`: the sum of how long the processing keys have been
     /// processing.
     pub fn unfinished_work(&self) -> Duration {
-        self.inner.with_state(|s, now| s.unfinished_work(now))
+        self.inner.with_state_at(|s, now| s.unfinished_work(now))
     }
 
     /// `workqueue_longest_running_processor_seconds`: how long the oldest processing key has
     /// been processing.
     pub fn longest_running(&self) -> Duration {
-        self.inner.with_state(|s, now| s.longest_running(now))
+        self.inner.with_state_at(|s, now| s.longest_running(now))
     }
 
     /// A consistent snapshot of every metric.
     pub fn metrics(&self) -> QueueMetrics {
-        self.inner.with_state(|s, now| s.metrics(now))
+        self.inner.with_state_at(|s, now| s.metrics(now))
     }
 
     #[cfg(test)]
     fn check_invariants(&self) {
-        self.inner.with_state(|s, _| s.check_invariants())
+        self.inner.with_state(|s| s.check_invariants())
     }
 }
 

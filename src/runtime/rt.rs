@@ -357,9 +357,16 @@ impl Runtime {
                     role,
                 };
                 if let Ok(list) = inner.store.list(&kind, &Default::default()) {
+                    // Woken every `BURST` keys: the workers start while the rest is queued.
+                    let mut wakes = 0;
                     for o in list.items {
-                        dispatch(&inner.store, &sub, &WatchEvent::Added(o), None, None);
+                        let added = WatchEvent::Added(o);
+                        dispatch(&inner.store, &sub, &added, None, None, &mut wakes);
+                        if wakes >= BURST {
+                            wake_pool(inner, &mut wakes);
+                        }
                     }
+                    wake_pool(inner, &mut wakes);
                 }
             }
         }
@@ -407,6 +414,15 @@ impl ControllerState {
         self.queue.add(key);
     }
 
+    /// [`ControllerState::enqueue`] for an informer's burst: no wake-up now, one count in
+    /// `wakes` when the key became ready (the informer wakes the pool after the burst).
+    fn enqueue_quiet(&self, key: ObjectKey, wakes: &mut usize) {
+        self.counters.adds.inc();
+        if self.queue.add_quiet(key) {
+            *wakes += 1;
+        }
+    }
+
     /// Whether the runtime stopped this controller (its queue takes no more keys).
     pub(crate) fn is_stopped(&self) -> bool {
         self.queue.is_shut_down()
@@ -444,6 +460,7 @@ fn dispatch(
     ev: &WatchEvent,
     prev: Option<&Arc<dyn Object>>,
     key: Option<&Arc<str>>,
+    wakes: &mut usize,
 ) {
     let Some(obj) = ev.object() else { return };
     let ctl = &sub.ctl;
@@ -460,10 +477,13 @@ fn dispatch(
                     return;
                 }
             }
-            ctl.enqueue(match key {
-                Some(k) => ObjectKey::from_store(k.clone()),
-                None => ObjectKey::of(obj.as_ref()),
-            });
+            ctl.enqueue_quiet(
+                match key {
+                    Some(k) => ObjectKey::from_store(k.clone()),
+                    None => ObjectKey::of(obj.as_ref()),
+                },
+                wakes,
+            );
         }
         Watched::Owned => {
             // The controller owner now, and the one before if it changed (adoption/release).
@@ -473,10 +493,10 @@ fn dispatch(
                 .and_then(|p| p.meta().controller_ref())
                 .filter(|r| r.kind == *ctl.kind);
             if let Some(r) = now {
-                ctl.enqueue(ObjectKey::new(ns, &r.name));
+                ctl.enqueue_quiet(ObjectKey::new(ns, &r.name), wakes);
             }
             if let Some(r) = before.filter(|b| now.is_none_or(|n| n.name != b.name)) {
-                ctl.enqueue(ObjectKey::new(ns, &r.name));
+                ctl.enqueue_quiet(ObjectKey::new(ns, &r.name), wakes);
             }
         }
         Watched::Mapped(mapper) => {
@@ -484,12 +504,24 @@ fn dispatch(
             match catch_unwind(AssertUnwindSafe(|| mapper(store, obj.as_ref()))) {
                 Ok(keys) => {
                     for k in keys {
-                        ctl.enqueue(k);
+                        ctl.enqueue_quiet(k, wakes);
                     }
                 }
                 Err(_) => log::error!("controller {}: a watch mapper panicked", ctl.name),
             }
         }
+    }
+}
+
+/// The most changes (or keys) an informer queues before it wakes the pool.
+const BURST: usize = 256;
+
+/// Wakes the pool for `wakes` keys readied quietly, and resets the count.
+fn wake_pool(inner: &Inner, wakes: &mut usize) {
+    match std::mem::take(wakes) {
+        0 => {}
+        1 => inner.work.notify_one(),
+        _ => inner.work.notify_all(),
     }
 }
 
@@ -516,6 +548,12 @@ fn informer_loop(
                 return;
             }
         };
+        // Keys readied since the pool was last woken. Invariant (no lost wakeup): a burst of
+        // changes (the initial state, a transaction) queues its keys quietly, and the pool is
+        // woken before this thread blocks for the next change, or after `BURST` changes, so a
+        // readied key waits at most for the rest of its burst, never for a later change.
+        let mut wakes = 0usize;
+        let mut in_burst = 0usize;
         loop {
             match w.recv_change() {
                 Ok(ch) => {
@@ -526,14 +564,26 @@ fn informer_loop(
                             &ch.event,
                             ch.prev.as_ref(),
                             ch.key.as_ref(),
+                            &mut wakes,
                         );
+                    }
+                    in_burst += 1;
+                    if wakes > 0 && (in_burst >= BURST || !w.has_pending()) {
+                        wake_pool(inner, &mut wakes);
+                        in_burst = 0;
+                    } else if wakes == 0 {
+                        in_burst = 0;
                     }
                 }
                 Err(Error::Expired { .. }) => {
+                    wake_pool(inner, &mut wakes);
                     log::warn!("informer {kind}: fell behind; relisting");
                     break;
                 }
-                Err(_) => return,
+                Err(_) => {
+                    wake_pool(inner, &mut wakes);
+                    return;
+                }
             }
         }
     }
@@ -565,6 +615,11 @@ fn next_work(inner: &Inner) -> Option<(Arc<ControllerState>, ObjectKey)> {
     let start = inner.cursor.fetch_add(1, Ordering::Relaxed);
     for i in 0..n {
         let c = &ctls[(start + i) % n];
+        // Empty queues are passed over without their lock: the caller read the work epoch
+        // before this scan, so a key readied after this read wakes it (see `ready_hint`).
+        if c.queue.ready_hint() == 0 {
+            continue;
+        }
         // Reserve a slot first, so concurrency is never exceeded between check and take.
         if c.active.fetch_add(1, Ordering::AcqRel) >= c.concurrency {
             c.active.fetch_sub(1, Ordering::AcqRel);
@@ -659,7 +714,7 @@ fn process(inner: &Arc<Inner>, ctl: &Arc<ControllerState>, key: ObjectKey) {
         inner.timer.notify_all();
     }
     // A key skipped while this controller was at its concurrency limit may be waiting.
-    if ctl.queue.depth() > 0 {
+    if ctl.queue.ready_hint() > 0 {
         inner.work.notify_one();
     }
 }

@@ -260,6 +260,12 @@ impl Watch {
         }
     }
 
+    /// Whether a change is ready for [`Watch::recv_change`] without blocking (it may still
+    /// turn out to be one this watch filters away).
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.pending.is_empty() || !self.rx.is_empty()
+    }
+
     /// The next event if one is ready, without blocking.
     pub fn try_recv(&mut self) -> Result<Option<WatchEvent>> {
         loop {
