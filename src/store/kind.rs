@@ -16,7 +16,7 @@
 
 use super::watch::{Event, WatchShared};
 use crate::api::{KindInfo, Object, Selector};
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::Sender;
 use dashmap::DashMap;
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -78,6 +78,8 @@ impl std::fmt::Debug for UniqueField {
 pub(crate) struct WatcherSlot {
     pub(crate) id: u64,
     pub(crate) tx: Sender<Arc<Event>>,
+    /// Events the watch may have queued; one more cuts it off with Expired.
+    pub(crate) capacity: usize,
     pub(crate) namespace: Option<String>,
     pub(crate) selector: Option<Selector>,
     pub(crate) shared: Arc<WatchShared>,
@@ -256,14 +258,13 @@ impl KindState {
             if !w.wants(&ev) {
                 return true;
             }
-            match w.tx.try_send(ev.clone()) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_)) => {
-                    w.shared.missed.store(ev.revision, Ordering::Release);
-                    false
-                }
-                Err(TrySendError::Disconnected(_)) => false,
+            // Sends of a kind are serialised by its lock (held here), so the length checked
+            // is at most what the receiver has since drained: never over capacity.
+            if w.tx.len() >= w.capacity {
+                w.shared.missed.store(ev.revision, Ordering::Release);
+                return false;
             }
+            w.tx.send(ev.clone()).is_ok()
         });
         if self.history.len() >= self.history_limit {
             if let Some(old) = self.history.pop_front() {

@@ -1536,7 +1536,11 @@ impl Store {
     /// [`Error::Expired`] when `since` is older than the kind's history.
     pub fn watch(&self, kind: &str, params: &WatchParams) -> Result<Watch> {
         let ks = self.kind_named(kind)?;
-        let (tx, rx) = crossbeam_channel::bounded(self.inner.config.watch_capacity.max(1));
+        // Unbounded, with the capacity enforced by `publish`: a bounded channel allocates and
+        // touches its whole capacity up front (1.6 MB per watch at the default), where this
+        // one grows with what is queued.
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let capacity = self.inner.config.watch_capacity.max(1);
         let shared = Arc::new(WatchShared::default());
         let id = self.inner.watch_ids.fetch_add(1, Ordering::Relaxed);
         let ns = params.namespace.clone().filter(|n| !n.is_empty());
@@ -1583,6 +1587,7 @@ impl Store {
             st.watchers.push(WatcherSlot {
                 id,
                 tx,
+                capacity,
                 namespace: ns.clone(),
                 selector: params.selector.clone(),
                 shared: shared.clone(),
