@@ -535,6 +535,52 @@ fn bursts_of_changes_and_a_lone_change_after_them_are_all_reconciled() {
     e.shutdown();
 }
 
+/// A watch that falls behind (here: the informer thread held up by a mapper while more
+/// changes arrive than a watch may queue) is reopened with the current state: every object
+/// is still reconciled.
+#[test]
+fn an_informer_that_falls_behind_relists_and_misses_nothing() {
+    let e = common::builder()
+        .local_node(false)
+        .watch_capacity(8)
+        .build()
+        .unwrap();
+    let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
+    let gate = Mutex::new(Some(gate_rx));
+    let seen = Arc::new(Mutex::new(HashSet::new()));
+    let s = seen.clone();
+    e.add_controller(
+        Controller::new("behind", "example.com/v1", "Widget")
+            .watches("ConfigMap", move |_: &dyn steady::api::Object| {
+                // The first ConfigMap holds the informer thread until the test lets go.
+                if let Some(rx) = gate.lock().unwrap().take() {
+                    let _ = rx.recv_timeout(Duration::from_secs(10));
+                }
+                Vec::new()
+            })
+            .build(move |ctx: &Context| {
+                s.lock().unwrap().insert(ctx.name().to_string());
+                Ok(Action::done())
+            }),
+    )
+    .unwrap();
+    let cms = e.api::<ConfigMap>().namespace("default");
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = "hold".into();
+    cms.create(cm).unwrap();
+    let widgets = e.dynamic("example.com/v1", "Widget").unwrap();
+    for i in 0..40 {
+        widgets.create(widget(&format!("w-{i}"), 0)).unwrap();
+    }
+    gate_tx.send(()).unwrap();
+    eventually(
+        10,
+        "all 40 widgets, after the Widget watch was reopened",
+        || seen.lock().unwrap().len() == 40,
+    );
+    e.shutdown();
+}
+
 #[test]
 fn shutdown_lets_a_running_reconcile_finish_then_joins_everything() {
     let started = Arc::new(AtomicUsize::new(0));

@@ -460,6 +460,10 @@ impl Controller {
     }
 
     /// Also reconcile whatever `mapper` returns when an object of `kind` changes.
+    ///
+    /// Mappers run on the engine's one informer thread, which serves every kind's watch:
+    /// keep them quick (look up, never wait), as Kubernetes asks of informer event handlers.
+    /// A mapper slow enough to let a watch fall behind costs a relist of that kind.
     pub fn watches<F>(self, kind: &str, mapper: F) -> Self
     where
         F: Fn(&dyn Object) -> Vec<ObjectKey> + Send + Sync + 'static,

@@ -172,6 +172,9 @@ struct Inner {
     config: RuntimeConfig,
     controllers: RwLock<Vec<Arc<ControllerState>>>,
     informers: Mutex<HashMap<String, Arc<Informer>>>,
+    /// The informer thread's mailbox: one thread serves every kind's watch (started with
+    /// the first informer).
+    hub: Mutex<Option<crossbeam_channel::Sender<HubMsg>>>,
     work: Signal,
     timer: Signal,
     stopping: AtomicBool,
@@ -202,6 +205,7 @@ impl Runtime {
                 config,
                 controllers: RwLock::new(Vec::new()),
                 informers: Mutex::new(HashMap::new()),
+                hub: Mutex::new(None),
                 work: Signal::default(),
                 timer: Signal::default(),
                 stopping: AtomicBool::new(false),
@@ -334,21 +338,35 @@ impl Runtime {
                 // A new informer starts with the current state of its kind for everyone.
                 // Its watch opens here, before `add` returns: a change made right after
                 // registering is then never missed (the thread might start late).
-                let first = match inner.store.watch(&kind, &WatchParams::default()) {
-                    Ok(w) => Some(w),
+                let watch = match inner.store.watch(&kind, &WatchParams::default()) {
+                    Ok(w) => w,
                     Err(Error::Closed) => return Err(Error::Closed),
                     Err(e) => {
                         log::error!("informer {kind}: {e}");
-                        None
+                        continue;
                     }
                 };
-                let inner2 = inner.clone();
-                let kind2 = kind.clone();
-                let h = std::thread::Builder::new()
-                    .name(format!("steady-informer-{kind}"))
-                    .spawn(move || informer_loop(&inner2, &kind2, &informer, first))
-                    .expect("spawning an informer thread");
-                inner.background.lock().push(h);
+                let mut hub = inner.hub.lock();
+                // `stop` sets the flag before it takes the mailbox: checked under the lock, no
+                // informer thread starts after it was told to stop.
+                if inner.stopping.load(Ordering::Acquire) {
+                    return Err(Error::Closed);
+                }
+                let tx = hub.get_or_insert_with(|| {
+                    let (tx, rx) = crossbeam_channel::unbounded();
+                    let inner2 = inner.clone();
+                    let h = std::thread::Builder::new()
+                        .name("steady-informers".into())
+                        .spawn(move || informer_hub(&inner2, rx))
+                        .expect("spawning the informer thread");
+                    inner.background.lock().push(h);
+                    tx
+                });
+                let _ = tx.send(HubMsg::Watch(Box::new(Slot {
+                    kind: kind.clone(),
+                    informer,
+                    watch,
+                })));
             } else {
                 // An existing informer is past its initial state: give the newcomer the
                 // current objects itself (subscribed first, so nothing falls in between).
@@ -382,6 +400,9 @@ impl Runtime {
         }
         for c in inner.controllers.read().iter() {
             c.queue.shut_down();
+        }
+        if let Some(hub) = inner.hub.lock().take() {
+            let _ = hub.send(HubMsg::Stop);
         }
         inner.work.notify_all();
         inner.timer.notify_all();
@@ -525,62 +546,104 @@ fn wake_pool(inner: &Inner, wakes: &mut usize) {
     }
 }
 
-fn informer_loop(
-    inner: &Arc<Inner>,
-    kind: &str,
-    informer: &Informer,
-    mut first: Option<crate::store::Watch>,
-) {
+/// One kind's watch, served by the informer thread.
+struct Slot {
+    kind: String,
+    informer: Arc<Informer>,
+    watch: crate::store::Watch,
+}
+
+enum HubMsg {
+    /// Serve this kind's watch from now on.
+    Watch(Box<Slot>),
+    /// The runtime is stopping.
+    Stop,
+}
+
+/// The informer thread: every kind's watch, one thread. It takes changes from whichever
+/// watch has one (the initial state first, then live changes), maps each to the keys of
+/// every subscribed controller, and queues them; a watch that fell behind (Expired) is
+/// reopened with the current state, as a relist.
+///
+/// Invariant (no lost wakeup): keys are queued quietly and the pool is woken before this
+/// thread blocks for the next change, or after `BURST` changes, so a readied key waits at
+/// most for the rest of its burst (an initial list, a transaction), never for a later
+/// change.
+fn informer_hub(inner: &Arc<Inner>, ctrl: crossbeam_channel::Receiver<HubMsg>) {
+    let mut slots: Vec<Slot> = Vec::new();
+    let mut wakes = 0usize;
+    let mut in_burst = 0usize;
+    let mut cursor = 0usize;
     loop {
-        if inner.stopping.load(Ordering::Acquire) {
-            return;
+        loop {
+            match ctrl.try_recv() {
+                Ok(HubMsg::Watch(slot)) => slots.push(*slot),
+                Ok(HubMsg::Stop) | Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    wake_pool(inner, &mut wakes);
+                    return;
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => break,
+            }
         }
-        // From now, with the current state first: also how it recovers from Expired.
-        let opened = match first.take() {
-            Some(w) => Ok(w),
-            None => inner.store.watch(kind, &WatchParams::default()),
-        };
-        let mut w = match opened {
-            Ok(w) => w,
-            Err(Error::Closed) => return, // the engine is shutting down
-            Err(e) => {
-                log::error!("informer {kind}: {e}");
-                return;
+        // A watch with a change queued, from a rotating start (no kind starves another).
+        let n = slots.len();
+        let ready = (0..n)
+            .map(|i| (cursor + i) % n.max(1))
+            .find(|&i| slots[i].watch.has_pending());
+        let at = match ready {
+            Some(i) => i,
+            None => {
+                wake_pool(inner, &mut wakes);
+                in_burst = 0;
+                let mut sel = crossbeam_channel::Select::new();
+                sel.recv(&ctrl);
+                for s in &slots {
+                    sel.recv(s.watch.receiver());
+                }
+                match sel.ready() {
+                    0 => continue,
+                    i => i - 1, // may be spurious, or a closed channel: read below
+                }
             }
         };
-        // Keys readied since the pool was last woken. Invariant (no lost wakeup): a burst of
-        // changes (the initial state, a transaction) queues its keys quietly, and the pool is
-        // woken before this thread blocks for the next change, or after `BURST` changes, so a
-        // readied key waits at most for the rest of its burst, never for a later change.
-        let mut wakes = 0usize;
-        let mut in_burst = 0usize;
-        loop {
-            match w.recv_change() {
-                Ok(ch) => {
-                    for sub in informer.subscribers.read().iter() {
-                        dispatch(
-                            &inner.store,
-                            sub,
-                            &ch.event,
-                            ch.prev.as_ref(),
-                            ch.key.as_ref(),
-                            &mut wakes,
-                        );
-                    }
-                    in_burst += 1;
-                    if wakes > 0 && (in_burst >= BURST || !w.has_pending()) {
-                        wake_pool(inner, &mut wakes);
-                        in_burst = 0;
-                    } else if wakes == 0 {
-                        in_burst = 0;
-                    }
+        cursor = at + 1;
+        let slot = &mut slots[at];
+        match slot.watch.try_recv_change() {
+            Ok(Some(ch)) => {
+                for sub in slot.informer.subscribers.read().iter() {
+                    dispatch(
+                        &inner.store,
+                        sub,
+                        &ch.event,
+                        ch.prev.as_ref(),
+                        ch.key.as_ref(),
+                        &mut wakes,
+                    );
                 }
-                Err(Error::Expired { .. }) => {
+                in_burst += 1;
+                if in_burst >= BURST {
                     wake_pool(inner, &mut wakes);
-                    log::warn!("informer {kind}: fell behind; relisting");
-                    break;
+                    in_burst = 0;
                 }
-                Err(_) => {
+            }
+            Ok(None) => {}
+            Err(Error::Expired { .. }) => {
+                // From now, with the current state first.
+                log::warn!("informer {}: fell behind; relisting", slot.kind);
+                match inner.store.watch(&slot.kind, &WatchParams::default()) {
+                    Ok(w) => slot.watch = w,
+                    Err(e) => {
+                        if !matches!(e, Error::Closed) {
+                            log::error!("informer {}: {e}", slot.kind);
+                        }
+                        slots.swap_remove(at);
+                    }
+                }
+            }
+            // The store closed its watches: this kind is done.
+            Err(_) => {
+                slots.swap_remove(at);
+                if slots.is_empty() && inner.stopping.load(Ordering::Acquire) {
                     wake_pool(inner, &mut wakes);
                     return;
                 }

@@ -260,6 +260,41 @@ impl Watch {
         }
     }
 
+    /// [`Watch::recv_change`] without blocking: `Ok(None)` when nothing is queued.
+    pub(crate) fn try_recv_change(&mut self) -> Result<Option<Change>> {
+        loop {
+            if let Some((event, key)) = self.pending.pop_front() {
+                return Ok(Some(Change {
+                    event,
+                    prev: None,
+                    key,
+                }));
+            }
+            if let Some(e) = &self.failed {
+                return Err(e.clone());
+            }
+            match self.rx.try_recv() {
+                Ok(ev) => {
+                    if let Some(event) = self.convert(&ev) {
+                        return Ok(Some(Change {
+                            event,
+                            prev: ev.prev.clone(),
+                            key: Some(ev.key.clone()),
+                        }));
+                    }
+                }
+                Err(TryRecvError::Empty) => return Ok(None),
+                Err(TryRecvError::Disconnected) => self.fail(),
+            }
+        }
+    }
+
+    /// The channel the store sends this watch's events on, for a `Select` over several
+    /// watches; read what it signals with [`Watch::try_recv_change`].
+    pub(crate) fn receiver(&self) -> &Receiver<Arc<Event>> {
+        &self.rx
+    }
+
     /// Whether a change is ready for [`Watch::recv_change`] without blocking (it may still
     /// turn out to be one this watch filters away).
     pub(crate) fn has_pending(&self) -> bool {
