@@ -1,15 +1,15 @@
-//! Following every kind: one store watch per kind, fanned into one channel.
+//! Following every kind: one store watch per kind, read as one [`WatchSet`] by the caller's
+//! thread.
 //!
 //! Each watch starts from revision 0, so it replays the kind's history from the engine's
 //! start (nothing committed before `steady run` started watching is missed); a kind the
 //! store no longer has the history for starts from a list instead. Kinds registered later
 //! (custom kinds a controller starts using) are picked up by [`Follower::discover`]. A watch
 //! that falls behind ([`Error::Expired`]) starts over from a fresh list, announced by
-//! [`Msg::Restart`] so the consumer can forget what it knew of that kind. The threads end
-//! when the store closes its watches at engine shutdown.
+//! [`Msg::Restart`] so the consumer can forget what it knew of that kind. A watch leaves the
+//! set when the store closes its watches at engine shutdown.
 
 use super::status::Change;
-use crossbeam_channel::{Receiver, Sender};
 use serde_json::Value;
 
 /// A Secret as `steady run` prints it: its keys, never its values (the data's values, and
@@ -29,12 +29,12 @@ pub fn redact_secret(object: &mut Value) {
         }
     }
 }
-use std::collections::HashSet;
-use std::thread::JoinHandle;
-use steady::store::{Store, Watch, WatchEvent, WatchParams};
+use std::collections::{HashSet, VecDeque};
+use std::time::{Duration, Instant};
+use steady::store::{Store, Watch, WatchEvent, WatchParams, WatchSet};
 use steady::Error;
 
-/// What the follower threads send.
+/// What the follower reports.
 #[derive(Debug)]
 pub enum Msg {
     /// A change of one object.
@@ -68,23 +68,26 @@ pub fn type_name(change: Change) -> &'static str {
 /// The watches of every kind. See the [module documentation](self).
 pub struct Follower {
     store: Store,
-    tx: Sender<Msg>,
     followed: HashSet<String>,
-    threads: Vec<JoinHandle<()>>,
+    watches: WatchSet,
+    /// The kind of each watch, by its index in `watches`.
+    kinds: Vec<String>,
+    /// Messages made and not yet taken (restarts announced before their events).
+    queued: VecDeque<Msg>,
 }
 
 impl Follower {
-    /// Follows every kind registered now; events arrive on the returned channel.
-    pub fn start(store: &Store) -> (Follower, Receiver<Msg>) {
-        let (tx, rx) = crossbeam_channel::unbounded();
+    /// Follows every kind registered now; read the events with [`Follower::recv_timeout`].
+    pub fn start(store: &Store) -> Follower {
         let mut f = Follower {
             store: store.clone(),
-            tx,
             followed: HashSet::new(),
-            threads: Vec::new(),
+            watches: WatchSet::new(),
+            kinds: Vec::new(),
+            queued: VecDeque::new(),
         };
         f.discover();
-        (f, rx)
+        f
     }
 
     /// Starts following the kinds registered since the last call.
@@ -100,31 +103,65 @@ impl Follower {
         kinds.sort();
         for kind in kinds {
             // The watch is opened here, so every kind known when this returns is followed.
-            let Some(watch) = open(&self.store, &kind, &self.tx) else {
+            let Some(watch) = open(&self.store, &kind, &mut self.queued) else {
                 return; // the store is closed
             };
             self.followed.insert(kind.clone());
-            let (store, tx) = (self.store.clone(), self.tx.clone());
-            let spawned = std::thread::Builder::new()
-                .name(format!("steady-follow-{kind}"))
-                .spawn(move || follow(store, kind, watch, tx));
-            match spawned {
-                Ok(t) => self.threads.push(t),
-                Err(e) => log::error!("cannot start a watch thread: {e}"),
-            }
+            let at = self.watches.push(watch);
+            self.kinds.resize(at + 1, String::new());
+            self.kinds[at] = kind;
         }
     }
 
-    /// Waits for every thread to end; call after the store closed its watches.
-    pub fn join(self) {
-        for t in self.threads {
-            let _ = t.join();
+    /// The next message, waiting at most `timeout`; `None` on timeout.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Option<Msg> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(m) = self.queued.pop_front() {
+                return Some(m);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (at, got) = self.watches.recv_timeout(left)?;
+            let kind = self.kinds[at].clone();
+            let (change, object) = match got {
+                Ok(WatchEvent::Added(o)) => (Change::Added, o),
+                Ok(WatchEvent::Modified(o)) => (Change::Modified, o),
+                Ok(WatchEvent::Deleted(o)) => (Change::Deleted, o),
+                Ok(WatchEvent::Bookmark(_)) => continue,
+                Err(e @ Error::Expired { .. }) => {
+                    // Fell behind: start over from a list (synthetic Added for every object).
+                    if let Ok(w) = self.store.watch(&kind, &WatchParams::default()) {
+                        self.watches.insert(at, w);
+                    }
+                    return Some(Msg::Restart {
+                        kind,
+                        reason: e.to_string(),
+                    });
+                }
+                // Closed: the engine is shutting down; the watch left the set.
+                Err(_) => continue,
+            };
+            let mut object = object.to_value();
+            if kind == "Secret" {
+                redact_secret(&mut object);
+            }
+            return Some(Msg::Event {
+                kind,
+                change,
+                object,
+            });
         }
+    }
+
+    /// The next message already queued, without waiting.
+    pub fn try_recv(&mut self) -> Option<Msg> {
+        self.recv_timeout(Duration::ZERO)
     }
 }
 
-/// A watch of `kind` from revision 0, or from a list when that history is gone.
-fn open(store: &Store, kind: &str, tx: &Sender<Msg>) -> Option<Watch> {
+/// A watch of `kind` from revision 0, or from a list when that history is gone (announced
+/// in `queued`).
+fn open(store: &Store, kind: &str, queued: &mut VecDeque<Msg>) -> Option<Watch> {
     let from_start = WatchParams {
         since: Some(0),
         ..Default::default()
@@ -132,56 +169,12 @@ fn open(store: &Store, kind: &str, tx: &Sender<Msg>) -> Option<Watch> {
     match store.watch(kind, &from_start) {
         Ok(w) => Some(w),
         Err(Error::Expired { .. }) => {
-            let _ = tx.send(Msg::Restart {
+            queued.push_back(Msg::Restart {
                 kind: kind.to_string(),
                 reason: "history from the start is gone; listing".into(),
             });
             store.watch(kind, &WatchParams::default()).ok()
         }
         Err(_) => None,
-    }
-}
-
-fn follow(store: Store, kind: String, mut watch: Watch, tx: Sender<Msg>) {
-    loop {
-        let (change, object) = match watch.recv() {
-            Ok(WatchEvent::Added(o)) => (Change::Added, o),
-            Ok(WatchEvent::Modified(o)) => (Change::Modified, o),
-            Ok(WatchEvent::Deleted(o)) => (Change::Deleted, o),
-            Ok(WatchEvent::Bookmark(_)) => continue,
-            Err(e @ Error::Expired { .. }) => {
-                // Fell behind: start over from a list (synthetic Added for every object).
-                if tx
-                    .send(Msg::Restart {
-                        kind: kind.clone(),
-                        reason: e.to_string(),
-                    })
-                    .is_err()
-                {
-                    return;
-                }
-                match store.watch(&kind, &WatchParams::default()) {
-                    Ok(w) => {
-                        watch = w;
-                        continue;
-                    }
-                    Err(_) => return,
-                }
-            }
-            // Closed: the engine is shutting down.
-            Err(_) => return,
-        };
-        let mut object = object.to_value();
-        if kind == "Secret" {
-            redact_secret(&mut object);
-        }
-        let msg = Msg::Event {
-            kind: kind.clone(),
-            change,
-            object,
-        };
-        if tx.send(msg).is_err() {
-            return;
-        }
     }
 }

@@ -158,7 +158,7 @@ pub fn run(args: RunArgs) -> i32 {
 
     let warnings = checked.problems.len();
     let mut screen = Screen::new(output, &sources, warnings);
-    let (mut follower, rx) = Follower::start(engine.store());
+    let mut follower = Follower::start(engine.store());
     let started = Instant::now();
     let deadline = args.run_for.map(|d| started + d);
     let mut next_discover = started + DISCOVER_EVERY;
@@ -176,10 +176,13 @@ pub fn run(args: RunArgs) -> i32 {
         }
         // Signals are polled at this granularity.
         wait = wait.min(REDRAW_EVERY);
-        if let Ok(msg) = rx.recv_timeout(wait) {
+        if let Some(msg) = follower.recv_timeout(wait) {
             screen.take(msg);
             // Whatever else is queued, in one batch (bounded, so the view stays live).
-            for msg in rx.try_iter().take(10_000) {
+            for _ in 0..10_000 {
+                let Some(msg) = follower.try_recv() else {
+                    break;
+                };
                 screen.take(msg);
             }
         }
@@ -195,8 +198,7 @@ pub fn run(args: RunArgs) -> i32 {
     let _ = screen.finish_view();
     eprintln!("steady: stopping ({why}): terminating processes within their grace period");
     engine.shutdown();
-    follower.join();
-    for msg in rx.try_iter() {
+    while let Some(msg) = follower.try_recv() {
         screen.take(msg);
     }
     let _ = screen.flush();

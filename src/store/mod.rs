@@ -23,7 +23,7 @@ pub use kind::{FieldExtractor, UniqueAllocator, UniqueField};
 pub(crate) use lifecycle::ensure_namespaces;
 pub use lifecycle::{INITIAL_NAMESPACES, NAMESPACE_FINALIZER};
 pub use persist::{Durability, Persist, RecoveryReport, Truncation};
-pub use watch::{Event, EventType, Watch, WatchCloser, WatchEvent};
+pub use watch::{Event, EventType, Watch, WatchCloser, WatchEvent, WatchSet};
 
 use crate::api::validation::validate_meta;
 use crate::api::{FieldError, KindInfo, Object, Registry, Selector};

@@ -356,6 +356,107 @@ impl Watch {
     }
 }
 
+/// Several watches read as one, by one thread: [`WatchSet::recv_timeout`] blocks until any
+/// of them has an event (or an error), so following many kinds needs no thread per kind.
+///
+/// Each watch keeps its own order; between watches, the set takes turns so that a busy
+/// kind does not starve a quiet one. A watch that reports an error ([`Error::Expired`],
+/// [`Error::Closed`]) leaves the set with that report; put a reopened watch in its place
+/// with [`WatchSet::insert`].
+#[derive(Debug, Default)]
+pub struct WatchSet {
+    slots: Vec<Option<Watch>>,
+    next: usize,
+}
+
+impl WatchSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `watch`; returns its index, under which its events are reported.
+    pub fn push(&mut self, watch: Watch) -> usize {
+        self.slots.push(Some(watch));
+        self.slots.len() - 1
+    }
+
+    /// Puts `watch` at `index` (e.g. a reopened watch where one failed), replacing and
+    /// returning whatever was there. Indexes past the end are added.
+    pub fn insert(&mut self, index: usize, watch: Watch) -> Option<Watch> {
+        if index >= self.slots.len() {
+            self.slots.resize_with(index + 1, || None);
+        }
+        self.slots[index].replace(watch)
+    }
+
+    /// The watch at `index`, if it is still in the set.
+    pub fn get(&self, index: usize) -> Option<&Watch> {
+        self.slots.get(index).and_then(Option::as_ref)
+    }
+
+    /// How many watches are in the set.
+    pub fn len(&self) -> usize {
+        self.slots.iter().flatten().count()
+    }
+
+    /// True when no watch is in the set.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The next event of any watch, without blocking: `None` when none has one queued.
+    pub fn try_recv(&mut self) -> Option<(usize, Result<WatchEvent>)> {
+        let n = self.slots.len();
+        for step in 0..n {
+            let i = (self.next + step) % n;
+            let Some(w) = self.slots[i].as_mut() else {
+                continue;
+            };
+            match w.try_recv() {
+                Ok(None) => continue,
+                Ok(Some(ev)) => {
+                    self.next = i + 1;
+                    return Some((i, Ok(ev)));
+                }
+                Err(e) => {
+                    self.slots[i] = None;
+                    self.next = i + 1;
+                    return Some((i, Err(e)));
+                }
+            }
+        }
+        None
+    }
+
+    /// Waits at most `timeout` for the next event of any watch; `None` on timeout (at once
+    /// when the set is empty).
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Option<(usize, Result<WatchEvent>)> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(got) = self.try_recv() {
+                return Some(got);
+            }
+            let mut sel = crossbeam_channel::Select::new();
+            let mut at = Vec::new();
+            for (i, w) in self.slots.iter().enumerate() {
+                if let Some(w) = w {
+                    sel.recv(&w.rx);
+                    at.push(i);
+                }
+            }
+            if at.is_empty() {
+                return None;
+            }
+            // Readiness only: `try_recv` above takes the event (or sees the channel closed),
+            // and a spurious wake-up just goes round again.
+            if sel.ready_deadline(deadline).is_err() {
+                return None;
+            }
+        }
+    }
+}
+
 pub(crate) fn convert(ev: &Event, ns: Option<&str>, sel: Option<&Selector>) -> Option<WatchEvent> {
     if let Some(ns) = ns {
         if ev.object.meta().namespace_str() != ns {
