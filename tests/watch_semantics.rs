@@ -252,3 +252,56 @@ fn dropping_a_watch_unregisters_it_and_shutdown_closes_the_rest() {
     e.shutdown();
     assert_eq!(w2.recv().unwrap_err(), Error::Closed);
 }
+
+/// A `WatchSet` reads several kinds' watches from one thread: every event arrives once,
+/// under its watch's index and in its watch's order; a quiet set times out; a watch the
+/// store closes reports Closed once and leaves the set.
+#[test]
+fn a_watch_set_delivers_every_kinds_events_in_order_and_drops_closed_watches() {
+    use std::time::Duration;
+    use steady::store::WatchSet;
+    let e = common::engine();
+    let counters = counters(&e);
+    let widgets = e.dynamic("example.com/v1", "Widget").unwrap();
+    let mut set = WatchSet::new();
+    let c = set.push(counters.watch(&WatchParams::default()).unwrap());
+    let w = set.push(widgets.watch(&WatchParams::default()).unwrap());
+    assert_eq!(set.len(), 2);
+    assert!(set.recv_timeout(Duration::from_millis(20)).is_none());
+    let writer = std::thread::spawn({
+        let counters = counters.clone();
+        let widgets = widgets.clone();
+        move || {
+            for i in 0..50 {
+                counters.create(counter(&format!("c{i}"), i)).unwrap();
+                widgets
+                    .create(json!({"apiVersion": "example.com/v1", "kind": "Widget",
+                                   "metadata": {"name": format!("w{i}")}}))
+                    .unwrap();
+            }
+        }
+    });
+    let mut got: [Vec<String>; 2] = Default::default();
+    while got[0].len() + got[1].len() < 100 {
+        let (at, ev) = set
+            .recv_timeout(Duration::from_secs(10))
+            .expect("an event within 10 s");
+        let ev = ev.unwrap();
+        assert_eq!(ev.type_name(), "ADDED");
+        got[at].push(ev.object().unwrap().meta().name.clone());
+    }
+    writer.join().unwrap();
+    let want = |p: &str| (0..50).map(|i| format!("{p}{i}")).collect::<Vec<_>>();
+    assert_eq!(got[c], want("c"));
+    assert_eq!(got[w], want("w"));
+    assert!(set.try_recv().is_none());
+    e.shutdown();
+    let mut closed = Vec::new();
+    while let Some((at, ev)) = set.recv_timeout(Duration::from_secs(5)) {
+        assert!(matches!(ev, Err(Error::Closed)), "{ev:?}");
+        closed.push(at);
+    }
+    closed.sort();
+    assert_eq!(closed, vec![c, w]);
+    assert!(set.is_empty());
+}
