@@ -879,8 +879,19 @@ impl Kubelet {
                     return Ok(());
                 }
             }
-            let mut p = (*cur).clone();
-            p.status = Some(Box::new(merged));
+            // The status subresource reads only the identity, the resourceVersion (the
+            // compare-and-swap) and the status: no copy of the spec and the rest of the pod.
+            let p = Pod {
+                metadata: ObjectMeta {
+                    name: cur.metadata.name.clone(),
+                    namespace: cur.metadata.namespace.clone(),
+                    uid: cur.metadata.uid.clone(),
+                    resource_version: cur.metadata.resource_version.clone(),
+                    ..Default::default()
+                },
+                status: Some(Box::new(merged)),
+                ..Default::default()
+            };
             match api.update_status(&p) {
                 Ok(_) => return Ok(()),
                 Err(e) if e.is_conflict() => match api.get_opt(&pod.metadata.name)? {
@@ -2029,13 +2040,13 @@ impl PodSync<'_> {
 
     /// What the downward API and ConfigMap/Secret references of this pod resolve against.
     fn facts(&self) -> super::env::PodFacts<'_> {
-        let data_dir = self.kubelet.inner.config.data_dir();
+        let config = &self.kubelet.inner.config;
         super::env::PodFacts {
             store: &self.kubelet.inner.store,
             pod: self.pod,
             node: &self.agent.config,
             pod_ip: &self.ip,
-            ephemeral_bytes: super::env::filesystem_bytes(&data_dir),
+            ephemeral_bytes: Box::new(|| super::env::filesystem_bytes(&config.data_dir())),
         }
     }
 

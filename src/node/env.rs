@@ -38,7 +38,8 @@ pub(crate) struct PodFacts<'a> {
     /// The pod's address (`status.podIP`).
     pub pod_ip: &'a str,
     /// Bytes of the filesystem holding pod data: the node's ephemeral-storage allocatable.
-    pub ephemeral_bytes: i64,
+    /// Asked only when a reference needs it (a statvfs of the data dir).
+    pub ephemeral_bytes: Box<dyn Fn() -> i64 + 'a>,
 }
 
 /// A resolved environment.
@@ -131,7 +132,7 @@ impl PodFacts<'_> {
         let allocatable = || match res.name {
             "cpu" => Quantity::from_milli(self.node.cpu_millis),
             "memory" => Quantity::from_value(self.node.memory_bytes),
-            _ => Quantity::from_value(self.ephemeral_bytes),
+            _ => Quantity::from_value((self.ephemeral_bytes)()),
         };
         let amount = if res.limit {
             limit.cloned().unwrap_or_else(allocatable)
@@ -479,7 +480,7 @@ mod tests {
             pod: &p,
             node: &node,
             pod_ip: "127.1.0.1",
-            ephemeral_bytes: 10_000,
+            ephemeral_bytes: Box::new(|| 10_000),
         };
         let a = &p.spec.containers[0];
         let v = |res: &str, divisor: Option<&str>, container: Option<&str>| {
