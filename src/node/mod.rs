@@ -24,6 +24,8 @@ pub mod process;
 pub mod proxy;
 pub mod runtime;
 pub mod simulated;
+#[cfg(unix)]
+mod spawner;
 mod volumes;
 pub mod worker;
 

@@ -556,8 +556,8 @@ pub(crate) fn launch(
         StartError::new(START_ERROR, format!("creating the output pipe failed: {e}"))
     })?;
     let child = {
-        // The Command owns the pipe's write ends; it is dropped at the end of this block so
-        // that the reader sees end of file once the process group is gone.
+        // The Command owns the pipe's write ends; the spawner drops it right after the fork,
+        // so that the reader sees end of file once the process group is gone.
         let stderr = out_writer.try_clone().map_err(|e| {
             StartError::new(START_ERROR, format!("creating the output pipe failed: {e}"))
         })?;
@@ -602,9 +602,10 @@ pub(crate) fn launch(
                 cmd.pre_exec(move || plan.apply_in_child());
             }
         }
-        // `spawn` returns once the child has exec'd (or failed to), so the child already
-        // leads its own process group when the group is first signalled.
-        cmd.spawn().map_err(|e| {
+        // Forked on the spawner thread, tied to the engine's life (`PR_SET_PDEATHSIG`: see
+        // `super::spawner`). `spawn` returns once the child has exec'd (or failed to), so
+        // the child already leads its own process group when the group is first signalled.
+        super::spawner::spawn(cmd).map_err(|e| {
             // The child fails before exec when it cannot enter its control group; say so
             // rather than blame the program.
             #[cfg(target_os = "linux")]
