@@ -17,6 +17,8 @@ pub mod host;
 pub mod images;
 pub mod logs;
 pub mod mount_ns;
+#[cfg(target_os = "linux")]
+mod orphans;
 pub mod probe;
 #[cfg(unix)]
 pub mod process;

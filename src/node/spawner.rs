@@ -26,7 +26,7 @@
 //! Not covered: a setuid or setgid program (or one with file capabilities) loses the tie at
 //! exec, as the kernel resets `PDEATHSIG` then; grandchildren never inherit it (the node
 //! agent kills them with their process group, and an engine restarted on the same data dir
-//! kills what a dead one left); and other unix systems, which have
+//! kills what a dead one left, see [`super::orphans`]); and other unix systems, which have
 //! no `PDEATHSIG` (the children are still forked on the spawner thread).
 
 use crossbeam_channel::{Receiver, Sender};
