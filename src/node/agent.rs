@@ -1053,35 +1053,6 @@ fn probe_target(
     }
 }
 
-/// Kills the process group a previous engine left running for container `id`
-/// (`process://<pid>`) of pod `uid`, if that pid still carries the pod's `POD_UID` (a
-/// recycled pid belongs to someone else and is left alone).
-#[cfg(target_os = "linux")]
-fn kill_orphan(id: Option<&str>, uid: &str) {
-    let Some(pid) = id
-        .and_then(|i| i.strip_prefix("process://"))
-        .and_then(|p| p.parse::<i32>().ok())
-        .filter(|p| *p > 1)
-    else {
-        return;
-    };
-    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-    let marker = format!("POD_UID={uid}\0");
-    if uid.is_empty()
-        || !environ
-            .windows(marker.len())
-            .any(|w| w == marker.as_bytes())
-    {
-        return;
-    }
-    log::info!("killing process group {pid} left running by the previous engine (pod uid {uid})");
-    // SAFETY: kill takes no pointers; a negative pid signals the process group `pid` leads
-    // (every process container leads its own group), checked above to be this pod's.
-    unsafe {
-        libc::kill(-pid, libc::SIGKILL);
-    }
-}
-
 /// A lifecycle hook in progress.
 enum Hook {
     /// `exec` or `httpGet`, on a thread of its own, which leaves its outcome here.
@@ -1216,9 +1187,10 @@ impl PodRt {
     /// started (the engine restarted on a durable data dir), as the kubelet does after a
     /// node reboot. A pod that had finished stays finished: its containers' final states
     /// are kept and nothing runs again. Otherwise each container that had started counts a
-    /// restart and keeps a `lastState` saying why, and a process the previous engine left
-    /// running (its pid still carries this pod's `POD_UID`) is killed with its group, so
-    /// nothing runs twice. True when the pod had run before.
+    /// restart and keeps a `lastState` saying why. Whatever of a process pod the previous
+    /// engine left running (its control groups, processes carrying its `POD_UID`, their
+    /// process groups: see [`super::orphans`]) is killed first, so nothing runs twice.
+    /// True when the pod had run before.
     fn recover(&mut self, pod: &Pod) -> bool {
         let Some(status) = pod.status.as_ref() else {
             return false;
@@ -1226,6 +1198,8 @@ impl PodRt {
         if status.container_statuses.is_empty() && status.init_container_statuses.is_empty() {
             return false;
         }
+        #[cfg(target_os = "linux")]
+        self.kill_left_behind(status);
         let finished = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
         let pairs = self
             .init
@@ -1236,8 +1210,6 @@ impl PodRt {
             if stored.name != c.spec.name {
                 continue;
             }
-            #[cfg(target_os = "linux")]
-            kill_orphan(stored.container_id.as_deref(), &self.uid);
             let state = stored.state.as_ref();
             let terminated = state.and_then(|s| s.terminated.as_deref().cloned());
             if finished {
@@ -1281,6 +1253,28 @@ impl PodRt {
             }
         }
         true
+    }
+
+    /// Kills what the previous engine left running of this pod, when it ran as processes
+    /// (a `process://<pid>` container id in `status`): the cost of a scan of /proc is paid
+    /// by process pods only.
+    #[cfg(target_os = "linux")]
+    fn kill_left_behind(&self, status: &PodStatus) {
+        let groups: Vec<i32> = status
+            .init_container_statuses
+            .iter()
+            .chain(&status.container_statuses)
+            .filter_map(|c| c.container_id.as_deref()?.strip_prefix("process://"))
+            .filter_map(|pid| pid.parse().ok())
+            .collect();
+        if groups.is_empty() {
+            return;
+        }
+        let names: Vec<&str> = self
+            .all_containers()
+            .map(|c| c.spec.name.as_str())
+            .collect();
+        super::orphans::kill_left_behind(&self.uid, &names, &groups);
     }
 
     fn all_containers(&self) -> impl Iterator<Item = &ContRt> {

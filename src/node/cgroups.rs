@@ -55,102 +55,41 @@ impl Cgroups {
     /// The host's control groups for one engine (`steady-<pid>-<n>` inside the process's own
     /// groups), created now; `None` with the reason when the host offers none steady can use.
     pub fn detect() -> Result<Cgroups, String> {
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
-            .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
-        let own = std::fs::read_to_string("/proc/self/cgroup")
-            .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
+        let own = own_groups()?;
         // One group per engine: several engines may live in one process (tests do), and
         // each removes its own group when it goes.
         static ENGINES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = ENGINES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("steady-{}-{n}", std::process::id());
-        let mut v1: [Option<PathBuf>; 3] = [None, None, None];
-        let mut v2 = None;
-        for line in mountinfo.lines() {
-            // ... mount_point ... - fstype source super_options
-            let Some((left, right)) = line.split_once(" - ") else {
-                continue;
-            };
-            let mount = left.split(' ').nth(4).unwrap_or("");
-            let mut r = right.split(' ');
-            let fstype = r.next().unwrap_or("");
-            let options = r.nth(1).unwrap_or("");
-            match fstype {
-                "cgroup2" => v2 = Some(PathBuf::from(mount)),
-                "cgroup" => {
-                    for (i, c) in ["memory", "cpu", "cpuacct"].iter().enumerate() {
-                        if options.split(',').any(|o| o == *c) {
-                            v1[i] = Some(PathBuf::from(mount));
-                        }
-                    }
+        for dir in own.dirs() {
+            remove_stale(&dir);
+        }
+        if let Layout::V2 { parent: base } = &own {
+            let controllers = std::fs::read_to_string(base.join("cgroup.controllers"))
+                .map_err(|e| format!("cannot read the cgroup v2 controllers: {e}"))?;
+            for c in ["memory", "cpu"] {
+                if !controllers.split_whitespace().any(|x| x == c) {
+                    return Err(format!(
+                        "the cgroup v2 controller {c} is not delegated here"
+                    ));
                 }
-                _ => {}
             }
         }
-        let own_path = |controller: &str| -> String {
-            own.lines()
-                .filter_map(|l| {
-                    let mut p = l.splitn(3, ':');
-                    let (_, list, path) = (p.next()?, p.next()?, p.next()?);
-                    (list.split(',').any(|c| c == controller)).then(|| path.to_string())
-                })
-                .next()
-                .unwrap_or_else(|| "/".to_string())
-        };
-        if let [Some(memory), Some(cpu), Some(cpuacct)] = &v1 {
-            let at = |mount: &Path, controller: &str| {
-                let own = mount.join(own_path(controller).trim_start_matches('/'));
-                remove_stale(&own);
-                own.join(&name)
-            };
-            let layout = Layout::V1 {
-                memory: at(memory, "memory"),
-                cpu: at(cpu, "cpu"),
-                cpuacct: at(cpuacct, "cpuacct"),
-            };
-            for dir in layout.dirs() {
-                std::fs::create_dir_all(&dir)
-                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-            }
-            return Ok(Cgroups { layout });
+        let layout = own.join(&name);
+        for dir in layout.dirs() {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
-        let Some(unified) = v2 else {
-            return Err(
-                "neither cgroup v2 nor the memory, cpu and cpuacct hierarchies of \
-                        cgroup v1 are mounted"
-                    .into(),
-            );
-        };
-        let own_v2 = own
-            .lines()
-            .find_map(|l| l.strip_prefix("0::"))
-            .unwrap_or("/")
-            .trim_start_matches('/')
-            .to_string();
-        let base = unified.join(own_v2);
-        remove_stale(&base);
-        let parent = base.join(&name);
-        let controllers = std::fs::read_to_string(base.join("cgroup.controllers"))
-            .map_err(|e| format!("cannot read the cgroup v2 controllers: {e}"))?;
-        for c in ["memory", "cpu"] {
-            if !controllers.split_whitespace().any(|x| x == c) {
-                return Err(format!(
-                    "the cgroup v2 controller {c} is not delegated here"
-                ));
-            }
+        if let Layout::V2 { parent } = &layout {
+            std::fs::write(parent.join("cgroup.subtree_control"), "+memory +cpu").map_err(|e| {
+                let _ = std::fs::remove_dir(parent);
+                format!(
+                    "cannot enable the memory and cpu controllers below {}: {e}",
+                    parent.display()
+                )
+            })?;
         }
-        std::fs::create_dir_all(&parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-        std::fs::write(parent.join("cgroup.subtree_control"), "+memory +cpu").map_err(|e| {
-            let _ = std::fs::remove_dir(&parent);
-            format!(
-                "cannot enable the memory and cpu controllers below {}: {e}",
-                parent.display()
-            )
-        })?;
-        Ok(Cgroups {
-            layout: Layout::V2 { parent },
-        })
+        Ok(Cgroups { layout })
     }
 
     /// Which cgroup version is in use (`"v1"` or `"v2"`).
@@ -227,7 +166,94 @@ impl Cgroups {
     }
 }
 
+/// This process's own control groups, where engine groups are made: the `memory`, `cpu`
+/// and `cpuacct` directories of cgroup v1 when all three hierarchies are mounted (preferred),
+/// else the cgroup v2 directory; the reason when neither is mounted.
+fn own_groups() -> Result<Layout, String> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
+    let own = std::fs::read_to_string("/proc/self/cgroup")
+        .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
+    let mut v1: [Option<PathBuf>; 3] = [None, None, None];
+    let mut v2 = None;
+    for line in mountinfo.lines() {
+        // ... mount_point ... - fstype source super_options
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mount = left.split(' ').nth(4).unwrap_or("");
+        let mut r = right.split(' ');
+        let fstype = r.next().unwrap_or("");
+        let options = r.nth(1).unwrap_or("");
+        match fstype {
+            "cgroup2" => v2 = Some(PathBuf::from(mount)),
+            "cgroup" => {
+                for (i, c) in ["memory", "cpu", "cpuacct"].iter().enumerate() {
+                    if options.split(',').any(|o| o == *c) {
+                        v1[i] = Some(PathBuf::from(mount));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let own_path = |controller: &str| -> String {
+        own.lines()
+            .filter_map(|l| {
+                let mut p = l.splitn(3, ':');
+                let (_, list, path) = (p.next()?, p.next()?, p.next()?);
+                (list.split(',').any(|c| c == controller)).then(|| path.to_string())
+            })
+            .next()
+            .unwrap_or_else(|| "/".to_string())
+    };
+    if let [Some(memory), Some(cpu), Some(cpuacct)] = &v1 {
+        let at = |mount: &Path, controller: &str| {
+            mount.join(own_path(controller).trim_start_matches('/'))
+        };
+        return Ok(Layout::V1 {
+            memory: at(memory, "memory"),
+            cpu: at(cpu, "cpu"),
+            cpuacct: at(cpuacct, "cpuacct"),
+        });
+    }
+    let Some(unified) = v2 else {
+        return Err(
+            "neither cgroup v2 nor the memory, cpu and cpuacct hierarchies of \
+                    cgroup v1 are mounted"
+                .into(),
+        );
+    };
+    let own_v2 = own
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap_or("/")
+        .trim_start_matches('/')
+        .to_string();
+    Ok(Layout::V2 {
+        parent: unified.join(own_v2),
+    })
+}
+
 impl Layout {
+    /// The same groups' subgroup `name`.
+    fn join(&self, name: &str) -> Layout {
+        match self {
+            Layout::V1 {
+                memory,
+                cpu,
+                cpuacct,
+            } => Layout::V1 {
+                memory: memory.join(name),
+                cpu: cpu.join(name),
+                cpuacct: cpuacct.join(name),
+            },
+            Layout::V2 { parent } => Layout::V2 {
+                parent: parent.join(name),
+            },
+        }
+    }
+
     fn dirs(&self) -> Vec<PathBuf> {
         match self {
             Layout::V1 {
@@ -277,6 +303,116 @@ fn remove_stale(dir: &Path) {
             }
         }
         let _ = std::fs::remove_dir(e.path());
+    }
+}
+
+/// Kills every process in the control groups an engine left for the containers `containers`
+/// of pod `uid` (`<uid>-<container>-<n>`, in any engine group `steady-*` of this process's
+/// own groups), then removes those groups. Returns the processes signalled.
+///
+/// Only for a pod this engine has started nothing for yet (a pod it recovers after a
+/// restart): any such group is then a dead engine's, and everything in it, whatever its
+/// process group or environment, is what that engine's container started.
+pub(crate) fn kill_left_behind(uid: &str, containers: &[&str]) -> usize {
+    let Ok(own) = own_groups() else {
+        return 0;
+    };
+    let mut killed = std::collections::BTreeSet::new();
+    for base in own.dirs() {
+        let Ok(engines) = std::fs::read_dir(&base) else {
+            continue;
+        };
+        for engine in engines.flatten() {
+            let is_engine = engine
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with("steady-"));
+            if !is_engine {
+                continue;
+            }
+            let Ok(groups) = std::fs::read_dir(engine.path()) else {
+                continue;
+            };
+            for group in groups.flatten() {
+                let name = group.file_name();
+                let ours = name
+                    .to_str()
+                    .is_some_and(|n| containers.iter().any(|c| is_group_of(n, uid, c)));
+                if ours && group.path().is_dir() {
+                    kill_members(&group.path(), &mut killed);
+                    remove_dir_retrying(&group.path());
+                }
+            }
+        }
+    }
+    killed.len()
+}
+
+/// True when `name` is the group of a container `container` of pod `uid`:
+/// `<uid>-<container>-<n>` (see `ProcessRuntime::cgroup_for`).
+fn is_group_of(name: &str, uid: &str, container: &str) -> bool {
+    !uid.is_empty()
+        && name
+            .strip_prefix(uid)
+            .and_then(|r| r.strip_prefix('-'))
+            .and_then(|r| r.strip_prefix(container))
+            .and_then(|r| r.strip_prefix('-'))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// SIGKILLs every process of the group at `dir` until no new one appears (a member may fork
+/// between the read of `cgroup.procs` and its kill; killed ones fork no more). The pids
+/// signalled are added to `killed`. cgroup v2's `cgroup.kill` (Linux 5.14) does it in one
+/// step, where there is one.
+fn kill_members(dir: &Path, killed: &mut std::collections::BTreeSet<i32>) {
+    let read = || -> Vec<i32> {
+        std::fs::read_to_string(dir.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    };
+    let kill = dir.join("cgroup.kill");
+    if kill.exists() {
+        let members = read();
+        if std::fs::write(&kill, "1").is_ok() {
+            killed.extend(members);
+            return;
+        }
+    }
+    // SAFETY: getpid takes no arguments and cannot fail.
+    let me = unsafe { libc::getpid() };
+    let mut signalled = std::collections::BTreeSet::new();
+    loop {
+        let fresh: Vec<i32> = read()
+            .into_iter()
+            .filter(|p| *p > 1 && *p != me && !signalled.contains(p))
+            .collect();
+        if fresh.is_empty() {
+            break;
+        }
+        for pid in fresh {
+            // SAFETY: kill takes no pointers; `pid` was listed as a member of this group,
+            // which only a dead engine's container used.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+            signalled.insert(pid);
+        }
+    }
+    killed.extend(signalled);
+}
+
+/// Removes the empty group directory `dir`, retrying a few times while the kernel finishes
+/// tearing its last process down; errors are ignored.
+fn remove_dir_retrying(dir: &Path) {
+    for attempt in 0..20 {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => break,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+            Err(_) if attempt < 19 => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => log::debug!("cannot remove {}: {e}", dir.display()),
+        }
     }
 }
 
@@ -375,14 +511,7 @@ impl Cgroup {
     /// retries let the kernel finish tearing the last process down.
     pub fn remove(&self) {
         for dir in self.dirs() {
-            for attempt in 0..20 {
-                match std::fs::remove_dir(&dir) {
-                    Ok(()) => break,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => break,
-                    Err(_) if attempt < 19 => std::thread::sleep(Duration::from_millis(5)),
-                    Err(e) => log::debug!("cannot remove {}: {e}", dir.display()),
-                }
-            }
+            remove_dir_retrying(&dir);
         }
     }
 }
@@ -410,6 +539,68 @@ mod tests {
         assert_eq!(read_key(&f, "under_oom"), Some(0));
         assert_eq!(read_key(&f, "missing"), None);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn container_groups_are_matched_by_uid_container_and_serial() {
+        let uid = "0b1c-4d";
+        assert!(is_group_of("0b1c-4d-main-0", uid, "main"));
+        assert!(is_group_of("0b1c-4d-main-17", uid, "main"));
+        assert!(!is_group_of("0b1c-4d-main-", uid, "main"));
+        assert!(!is_group_of("0b1c-4d-main-x", uid, "main"));
+        assert!(!is_group_of("0b1c-4d-main-sidecar-0", uid, "main"));
+        assert!(!is_group_of("0b1c-4d-web-0", uid, "main"));
+        assert!(!is_group_of("0b1c-4e-main-0", uid, "main"));
+        assert!(!is_group_of("-main-0", "", "main"));
+    }
+
+    #[test]
+    fn what_a_dead_engine_left_in_a_pods_group_is_killed_and_the_group_removed() {
+        let Ok(own) = own_groups() else {
+            eprintln!("no cgroups on this host: not tested");
+            return;
+        };
+        let uid = format!("cgtest-{}", std::process::id());
+        // Named so that no engine's clean-up of stale groups takes it for its own.
+        let engine = own.dirs()[0].join(format!("steady-unittest-{}", std::process::id()));
+        let group = engine.join(format!("{uid}-main-3"));
+        let sibling = engine.join(format!("{uid}-sidecar-0"));
+        if std::fs::create_dir_all(&group)
+            .and_then(|()| std::fs::create_dir_all(&sibling))
+            .is_err()
+        {
+            eprintln!("cannot create control groups here: not tested");
+            return;
+        }
+        // No POD_UID, a process group of its own: only its control group says whose it is.
+        let mut child = std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .unwrap();
+        if std::fs::write(group.join("cgroup.procs"), child.id().to_string()).is_err() {
+            let _ = child.kill();
+            let _ = child.wait();
+            eprintln!("cannot move processes between control groups here: not tested");
+            return;
+        }
+        assert_eq!(kill_left_behind(&uid, &["main"]), 1);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = child.kill();
+                break child.wait().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}");
+        assert!(!group.exists(), "the group is removed");
+        assert!(sibling.exists(), "another container's group is not touched");
+        let _ = std::fs::remove_dir(&sibling);
+        let _ = std::fs::remove_dir(&engine);
     }
 
     #[test]

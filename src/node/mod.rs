@@ -17,6 +17,8 @@ pub mod host;
 pub mod images;
 pub mod logs;
 pub mod mount_ns;
+#[cfg(target_os = "linux")]
+mod orphans;
 pub mod probe;
 #[cfg(unix)]
 pub mod process;
@@ -24,6 +26,8 @@ pub mod process;
 pub mod proxy;
 pub mod runtime;
 pub mod simulated;
+#[cfg(unix)]
+mod spawner;
 mod volumes;
 pub mod worker;
 

@@ -290,7 +290,10 @@ fn probe() -> bool {
     unsafe {
         cmd.pre_exec(move || plan.apply_in_child());
     }
-    cmd.status().is_ok_and(|s| s.success())
+    // On the spawner thread, as every child of the engine (tied to its life).
+    super::spawner::spawn(cmd)
+        .and_then(|mut child| child.wait())
+        .is_ok_and(|s| s.success())
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -26,6 +26,32 @@
 //!   process and reports its exit. Dropping the [`ProcessRuntime`] (or calling
 //!   [`ProcessRuntime::shutdown`]) kills every process group it started and still runs.
 //!
+//! # No process outlives its engine
+//!
+//! Exactly what is promised, and what is not:
+//!
+//! - **A graceful stop** (engine shutdown or drop; `steady run` on Ctrl-C, SIGTERM or the end
+//!   of `--for`) stops every container's process group (its stop signal, then SIGKILL) and
+//!   kills whatever group is left ([`ProcessRuntime::shutdown`]), on every unix.
+//! - **An engine that dies** (SIGKILL, a crash, an abort) takes every process this runtime
+//!   started with it, on Linux: containers, exec probes and exec hooks alike get SIGKILL from
+//!   the kernel at once. Each is forked with `PR_SET_PDEATHSIG` = SIGKILL, and from one
+//!   spawner thread that lives as long as the process (the signal follows the death of the
+//!   forking *thread*, and the agent's threads come and go); a child whose engine died
+//!   between fork and `prctl` exits before exec. Forks are serialized on that thread, which
+//!   adds one thread hand-off to each start.
+//! - **What those processes started** (a shell's background job, a server's workers) does not
+//!   inherit that tie and survives its parent. When an engine starts again on the same data
+//!   dir, it kills it before it starts the pod again: everything in the pod's control groups
+//!   of the dead engine, every process carrying the pod's `POD_UID`, and the process groups
+//!   of those and of the container processes the pod's status recorded.
+//! - **Not covered:** a setuid or setgid program, or one with file capabilities, loses the tie
+//!   at exec (the kernel clears `PDEATHSIG`), so it outlives a killed engine until the next
+//!   start on the data dir; unix systems other than Linux have no `PDEATHSIG` and no clean-up
+//!   at the next start; an engine without a data dir has no next start that knows its pods,
+//!   so what its processes started outlives it; and a descendant that left its control group
+//!   (or ran without one) and dropped `POD_UID` from its environment is not found.
+//!
 //! # Environment
 //!
 //! The process gets exactly the spec's `env` (the agent resolved it: `POD_NAME`,
@@ -556,8 +582,8 @@ pub(crate) fn launch(
         StartError::new(START_ERROR, format!("creating the output pipe failed: {e}"))
     })?;
     let child = {
-        // The Command owns the pipe's write ends; it is dropped at the end of this block so
-        // that the reader sees end of file once the process group is gone.
+        // The Command owns the pipe's write ends; the spawner drops it right after the fork,
+        // so that the reader sees end of file once the process group is gone.
         let stderr = out_writer.try_clone().map_err(|e| {
             StartError::new(START_ERROR, format!("creating the output pipe failed: {e}"))
         })?;
@@ -602,9 +628,10 @@ pub(crate) fn launch(
                 cmd.pre_exec(move || plan.apply_in_child());
             }
         }
-        // `spawn` returns once the child has exec'd (or failed to), so the child already
-        // leads its own process group when the group is first signalled.
-        cmd.spawn().map_err(|e| {
+        // Forked on the spawner thread, tied to the engine's life (`PR_SET_PDEATHSIG`: see
+        // `super::spawner`). `spawn` returns once the child has exec'd (or failed to), so
+        // the child already leads its own process group when the group is first signalled.
+        super::spawner::spawn(cmd).map_err(|e| {
             // The child fails before exec when it cannot enter its control group; say so
             // rather than blame the program.
             #[cfg(target_os = "linux")]
