@@ -983,6 +983,13 @@ impl Store {
                 }
             }
             let backend = self.inner.backend.get();
+            // A transaction is one log record, encoded before the locks (as in
+            // `commit_one_durable`) and again under them if a kind fills unique fields.
+            let writes_any = writes.iter().any(|w| !matches!(w.action, Action::Keep));
+            let mut payload = match backend {
+                Some(_) if writes_any => persist::replay::encode(&writes),
+                _ => Vec::new(),
+            };
             // Lock every kind involved, in ascending name order (see `kind` invariants).
             let mut kinds: Vec<Arc<KindStore>> = writes.iter().map(|w| w.ks.clone()).collect();
             kinds.sort_by(|a, b| a.info.kind.cmp(&b.info.kind));
@@ -1006,6 +1013,7 @@ impl Store {
             // Unique fields, in write order: a value claimed by an earlier write of this
             // transaction is taken for the later ones.
             let mut claimed = Vec::new();
+            let mut unique = false;
             for w in writes.iter_mut() {
                 let st = &guards
                     .iter()
@@ -1014,16 +1022,14 @@ impl Store {
                     .1;
                 if st.has_unique() {
                     self.claim_unique(st, w, &mut claimed)?;
+                    unique = true;
                 }
             }
+            // An allocated unique value is part of what is logged.
+            if unique && backend.is_some() && writes_any {
+                payload = persist::replay::encode(&writes);
+            }
             // A transaction that writes nothing commits nothing: no revision is taken.
-            let writes_any = writes.iter().any(|w| !matches!(w.action, Action::Keep));
-            // A transaction is one log record, encoded under the locks once the unique fields
-            // are claimed (an allocated value is part of what is logged), appended under them.
-            let payload = match backend {
-                Some(_) if writes_any => persist::replay::encode(&writes),
-                _ => Vec::new(),
-            };
             let rev = match backend {
                 _ if !writes_any => 0,
                 None => self.inner.revision.fetch_add(1, Ordering::AcqRel) + 1,
@@ -1499,6 +1505,15 @@ impl Store {
     /// so that the in-memory path stays as it was.
     #[cold]
     fn commit_one_durable(&self, w: Write, backend: &dyn persist::Backend) -> Result<Outcome> {
+        // Encoded before the kind's lock: the JSON is most of a durable write's CPU, and
+        // every writer of the kind would wait for it under the lock. The JSON's
+        // resourceVersion is never read back (the record's revision is), so the object can
+        // be encoded before its revision is known; one whose unique fields are filled at
+        // commit is encoded again under the lock.
+        let mut payload = match w.action {
+            Action::Keep => Vec::new(),
+            _ => persist::replay::encode([&w]),
+        };
         let ks = w.ks.clone();
         let mut st = ks.state.lock();
         if !same(&ks.get(&w.key), &w.base) {
@@ -1514,8 +1529,8 @@ impl Store {
         let mut w = w;
         if st.has_unique() {
             self.claim_unique(&st, &mut w, &mut Vec::new())?;
+            payload = persist::replay::encode([&w]);
         }
-        let payload = persist::replay::encode([&w]);
         let rev = backend.append(&self.inner.revision, &payload)?;
         let out = apply(w, &mut st, rev);
         drop(st);
