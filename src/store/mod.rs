@@ -1037,6 +1037,7 @@ impl Store {
             };
             let mut out = Vec::with_capacity(writes.len());
             let mut definitions = Vec::new();
+            let deferred = backend.is_some_and(|b| b.publishes_when_durable());
             for w in writes {
                 let st = &mut guards
                     .iter_mut()
@@ -1045,7 +1046,13 @@ impl Store {
                     .1;
                 let defines = w.ks.info.kind == DEFINITION_KIND;
                 let removed = matches!(w.action, Action::Remove);
-                let o = apply(w, st, rev);
+                let o = if deferred {
+                    let (o, ev) = apply_unpublished(w, st, rev);
+                    st.unpublished.extend(ev);
+                    o
+                } else {
+                    apply(w, st, rev)
+                };
                 if let Some(o) = o.as_ref().filter(|_| defines) {
                     definitions.push((o.clone(), removed));
                 }
@@ -1057,6 +1064,11 @@ impl Store {
             }
             if let Some(b) = backend.filter(|_| writes_any) {
                 b.wait(rev)?;
+                if deferred {
+                    for k in &kinds {
+                        k.state.lock().publish_durable(rev);
+                    }
+                }
             }
             return Ok(out);
         }
@@ -1532,9 +1544,19 @@ impl Store {
             payload = persist::replay::encode([&w]);
         }
         let rev = backend.append(&self.inner.revision, &payload)?;
-        let out = apply(w, &mut st, rev);
+        let deferred = backend.publishes_when_durable();
+        let out = if deferred {
+            let (out, ev) = apply_unpublished(w, &mut st, rev);
+            st.unpublished.extend(ev);
+            out
+        } else {
+            apply(w, &mut st, rev)
+        };
         drop(st);
         backend.wait(rev)?;
+        if deferred {
+            ks.state.lock().publish_durable(rev);
+        }
         Ok(Outcome::Done(out))
     }
 
@@ -1557,6 +1579,7 @@ impl Store {
         let ns = params.namespace.clone().filter(|n| !n.is_empty());
         let mut pending = VecDeque::new();
         let last;
+        let mut after = 0;
         {
             let mut st = ks.state.lock();
             // Checked under the kind lock: `close_watches` sets the flag before it takes each
@@ -1573,10 +1596,40 @@ impl Store {
                         ..Default::default()
                     };
                     // The initial state needs no order: unsorted, with the store keys.
-                    for (k, o) in select_locked(&ks, &st, &lp) {
-                        pending.push_back((WatchEvent::Added(o), Some(k)));
+                    let initial = select_locked(&ks, &st, &lp);
+                    if st.unpublished.is_empty() {
+                        for (k, o) in initial {
+                            pending.push_back((WatchEvent::Added(o), Some(k)));
+                        }
+                    } else {
+                        // The state as of the last published change: changes not yet durable
+                        // are undone here and delivered as events once they are.
+                        let mut undone: HashMap<Key, Option<Arc<dyn Object>>> = HashMap::new();
+                        for ev in &st.unpublished {
+                            undone
+                                .entry(ev.key.clone())
+                                .or_insert_with(|| ev.prev.clone());
+                        }
+                        for (k, o) in initial {
+                            if !undone.contains_key(&k) {
+                                pending.push_back((WatchEvent::Added(o), Some(k)));
+                            }
+                        }
+                        let wanted = |o: &dyn Object| {
+                            ns.as_deref()
+                                .is_none_or(|n| o.meta().namespace_str() == n)
+                                && params
+                                    .selector
+                                    .as_ref()
+                                    .is_none_or(|s| s.matches(&o.meta().labels))
+                        };
+                        for (k, prev) in undone {
+                            if let Some(o) = prev.filter(|o| wanted(o.as_ref())) {
+                                pending.push_back((WatchEvent::Added(o), Some(k)));
+                            }
+                        }
                     }
-                    last = now;
+                    last = st.published_through(now);
                 }
                 Some(since) => {
                     if since < st.compacted {
@@ -1593,10 +1646,16 @@ impl Store {
                         }
                     }
                     last = since.max(st.history.back().map_or(0, |e| e.revision));
+                    // A client that read changes not yet published (a list) does not get
+                    // them again when they are.
+                    if !st.unpublished.is_empty() {
+                        after = since;
+                    }
                 }
             }
             st.watchers.push(WatcherSlot {
                 id,
+                after,
                 tx,
                 namespace: ns.clone(),
                 selector: params.selector.clone(),
@@ -1784,8 +1843,25 @@ fn stale_error(w: &Write) -> Error {
     }
 }
 
-/// Applies a verified write at revision `rev`. Caller holds the kind's lock.
+/// Applies a verified write at revision `rev` and publishes it. Caller holds the kind's
+/// lock.
+#[inline]
 fn apply(w: Write, st: &mut KindState, rev: u64) -> Option<Arc<dyn Object>> {
+    let (o, ev) = apply_unpublished(w, st, rev);
+    if let Some(ev) = ev {
+        st.publish(ev);
+    }
+    o
+}
+
+/// Applies a verified write at revision `rev` and returns its event, not yet published.
+/// Caller holds the kind's lock.
+#[inline]
+fn apply_unpublished(
+    w: Write,
+    st: &mut KindState,
+    rev: u64,
+) -> (Option<Arc<dyn Object>>, Option<Arc<Event>>) {
     let Write {
         ks,
         key,
@@ -1795,7 +1871,7 @@ fn apply(w: Write, st: &mut KindState, rev: u64) -> Option<Arc<dyn Object>> {
         ..
     } = w;
     match action {
-        Action::Keep => base,
+        Action::Keep => (base, None),
         Action::Put(mut obj) => {
             uniq(&mut obj).meta_mut().resource_version = Some(rev.to_string());
             ks.objects.insert(
@@ -1811,14 +1887,14 @@ fn apply(w: Write, st: &mut KindState, rev: u64) -> Option<Arc<dyn Object>> {
             } else {
                 EventType::Added
             };
-            st.publish(Arc::new(Event {
+            let ev = Arc::new(Event {
                 revision: rev,
                 kind,
                 object: obj.clone(),
                 prev: base,
                 key: key.clone(),
-            }));
-            Some(obj)
+            });
+            (Some(obj), Some(ev))
         }
         Action::Remove => {
             let base = base.expect("a removal has a base");
@@ -1827,14 +1903,14 @@ fn apply(w: Write, st: &mut KindState, rev: u64) -> Option<Arc<dyn Object>> {
             // The DELETED event carries the deletion's revision, as in Kubernetes.
             let mut last = base.clone_arc();
             uniq(&mut last).meta_mut().resource_version = Some(rev.to_string());
-            st.publish(Arc::new(Event {
+            let ev = Arc::new(Event {
                 revision: rev,
                 kind: EventType::Deleted,
                 object: last.clone(),
                 prev: Some(base),
                 key: key.clone(),
-            }));
-            Some(last)
+            });
+            (Some(last), Some(ev))
         }
     }
 }

@@ -7,7 +7,7 @@
 //! buffer and takes the next revision (both under the log's append mutex, so log order is
 //! revision order); the change is applied in memory; the locks are released; then, in
 //! [`Durability::Sync`], the writer waits until its record is on disk (group commit, see
-//! [`WalLog::wait`]).
+//! [`WalLog::wait`]) and only then publishes the change to watchers.
 //!
 //! # What each mode promises
 //! - [`Durability::Sync`]: a write returns only after its record (and every record before
@@ -21,10 +21,25 @@
 //! - Without persistence (the default) nothing here runs: the write path takes no extra
 //!   lock and allocates nothing more.
 //!
-//! In both durable modes a write is visible to readers and watchers as soon as it is applied
-//! in memory, which is before it is durable: after a crash, state that was read but never
-//! acknowledged to its writer may be gone (so may everything after it, in revision order:
-//! the log never has holes).
+//! # What watchers and readers see before a write is durable
+//! - **Watchers** (every [`Watch`](crate::store::Watch): controllers, the C and Python
+//!   watches, the HTTP API's `?watch=1`): in [`Durability::Sync`] a change reaches watchers
+//!   and the kind's watch history only once its log record is on disk. Its writer publishes
+//!   it after the fsync, before the write returns. A watch started meanwhile starts from the
+//!   state without it (its initial ADDED events and its revision exclude it, a replay from
+//!   a revision does not include it) and its bookmarks stay below it; it gets the change,
+//!   once, when it is published. So no watcher sees a change that a crash takes back. In
+//!   [`Durability::Interval`] changes are published as soon as they are applied, before
+//!   they are durable, as their writers are answered: a crash may take back a change a
+//!   watcher saw, with every change after it.
+//! - **Reads** (`get`, `list`, and so the HTTP API's GET and LIST) serve the in-memory state,
+//!   which holds a change from the moment it is applied, in both modes: in `Sync`, a read
+//!   during the fsync of a write (well under a millisecond to a few, on the disks measured)
+//!   may return it although its writer has not been answered, and a crash then loses it,
+//!   with every change after it (the log never has holes). A list's revision then counts
+//!   it; a watch from that revision does not send it again when it is published.
+//! - If writing or fsyncing the log fails, the changes it held stay applied in memory but
+//!   are never published, and every later write is refused.
 //!
 //! # Recovery rules (on start)
 //! 1. Take the dir's lock: `flock(LOCK_EX | LOCK_NB)` on `DIR/LOCK`, which holds the
@@ -270,6 +285,11 @@ pub(crate) trait Backend: Send + Sync {
     fn append(&self, counter: &AtomicU64, payload: &[u8]) -> Result<u64>;
     /// Returns when revision `rev` is as durable as the backend promises.
     fn wait(&self, rev: u64) -> Result<()>;
+    /// True when a change may reach watchers only once `wait` returned for it (the store
+    /// then keeps its event unpublished until then): a watcher never sees a change that a
+    /// crash can take back. False when writes are acknowledged before they are durable
+    /// anyway ([`Durability::Interval`]).
+    fn publishes_when_durable(&self) -> bool;
     /// Makes everything appended durable, stops background work and releases the data dir.
     /// Later appends fail with [`Error::Closed`].
     fn close(&self);
@@ -1059,6 +1079,10 @@ impl WalLog {
 }
 
 impl Backend for WalLog {
+    fn publishes_when_durable(&self) -> bool {
+        self.durability == Durability::Sync
+    }
+
     #[cfg(test)]
     fn as_wal(&self) -> Option<&WalLog> {
         Some(self)

@@ -673,3 +673,73 @@ fn a_flipped_byte_in_the_middle_of_a_preallocated_segment_is_corruption() {
     assert!(report.lost_data());
     assert_eq!(again.revision(), 4);
 }
+
+/// With Sync durability a watcher gets a change only once its record is on disk; a watch
+/// started meanwhile does not hold it in its initial state, and its bookmarks stay below it.
+#[test]
+fn watchers_see_a_sync_write_only_once_it_is_durable() {
+    let dir = temp_dir("publish");
+    let store = open(&dir).unwrap();
+    store.create(cm("before", "1")).unwrap();
+    let wal = store.inner.backend.get().unwrap().as_wal().unwrap();
+    let mut early = store.watch("ConfigMap", &WatchParams::default()).unwrap();
+    while early.try_recv().unwrap().is_some() {}
+    let rev_before = store.revision();
+    std::thread::scope(|s| {
+        // Holding `io` stands for a long fsync.
+        let io = wal.io.lock();
+        let writer = {
+            let store = store.clone();
+            s.spawn(move || store.create(cm("late", "1")).unwrap())
+        };
+        while wal.appends.lock().appended <= rev_before {
+            std::thread::yield_now();
+        }
+        // Applied (a read sees it) but not durable: no watcher hears of it.
+        assert!(store.get("ConfigMap", None, "late").is_ok());
+        assert!(early.try_recv().unwrap().is_none());
+        let mut mid = store
+            .watch(
+                "ConfigMap",
+                &WatchParams {
+                    bookmarks: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let mut initial = Vec::new();
+        while let Some(e) = mid.try_recv().unwrap() {
+            initial.push(e.object().unwrap().meta().name.clone());
+        }
+        assert_eq!(initial, vec!["before".to_string()]);
+        assert_eq!(mid.revision(), rev_before);
+        assert_eq!(
+            mid.recv_timeout(Duration::ZERO).unwrap().map(|e| e.revision()),
+            Some(rev_before),
+            "a bookmark stays below the change not yet durable"
+        );
+        let mut replay = store
+            .watch(
+                "ConfigMap",
+                &WatchParams {
+                    since: Some(rev_before - 1),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            replay.try_recv().unwrap().unwrap().object().unwrap().meta().name,
+            "before"
+        );
+        assert!(replay.try_recv().unwrap().is_none());
+        drop(io);
+        let late = writer.join().unwrap();
+        let rev = late.meta().revision().unwrap();
+        // Published before the write returned: every watch has it, once.
+        for w in [&mut early, &mut mid, &mut replay] {
+            let e = w.try_recv().unwrap().expect("the change, now durable");
+            assert_eq!((e.type_name(), e.revision()), ("ADDED", rev));
+            assert!(w.try_recv().unwrap().is_none());
+        }
+    });
+}
