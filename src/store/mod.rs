@@ -1616,8 +1616,7 @@ impl Store {
                             }
                         }
                         let wanted = |o: &dyn Object| {
-                            ns.as_deref()
-                                .is_none_or(|n| o.meta().namespace_str() == n)
+                            ns.as_deref().is_none_or(|n| o.meta().namespace_str() == n)
                                 && params
                                     .selector
                                     .as_ref()

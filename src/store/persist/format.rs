@@ -39,7 +39,7 @@
 //! to its last record; the newest one may end in zeros. Version 1 segments have no zeros:
 //! they are read by the same rules.
 //!
-//! # Where a segment's log ends: [`read_record`]
+//! # Where a segment's log ends (`read_record`)
 //! Reading at `at` (the first byte after the previous record), with `rest` the bytes from
 //! `at` to the end of the file:
 //! 1. `rest` empty, or every byte of `rest` zero: the **end** of the segment's log (the
@@ -230,7 +230,11 @@ fn whole_record(b: &[u8]) -> Option<(u64, &[u8], usize)> {
     if crc(&b[8..RECORD_HEADER + len]) != u32_at(b, 4) {
         return None;
     }
-    Some((u64_at(b, 8), &b[RECORD_HEADER..RECORD_HEADER + len], RECORD_HEADER + len))
+    Some((
+        u64_at(b, 8),
+        &b[RECORD_HEADER..RECORD_HEADER + len],
+        RECORD_HEADER + len,
+    ))
 }
 
 /// Reads the record at offset `at` of the segment `seg` (the whole file, header included:
@@ -258,9 +262,11 @@ pub(crate) fn read_record(seg: &[u8], at: usize, after: u64) -> ReadRecord<'_> {
     // end, what it held before: zeros (the part before the record may hold records written
     // by earlier, fsynced writes).
     let unwritten = rest.len() < extent
-        || (at / BLOCK * BLOCK..at + extent)
-            .step_by(BLOCK)
-            .any(|b| seg[b.max(at)..(b + BLOCK).min(seg.len())].iter().all(|&x| x == 0));
+        || (at / BLOCK * BLOCK..at + extent).step_by(BLOCK).any(|b| {
+            seg[b.max(at)..(b + BLOCK).min(seg.len())]
+                .iter()
+                .all(|&x| x == 0)
+        });
     if !unwritten || later_record(rest, after) {
         ReadRecord::Corrupt
     } else {
@@ -553,7 +559,11 @@ mod tests {
         let mut b = Vec::new();
         push_record(&mut b, 3, &payload());
         for cut in 1..b.len() {
-            assert_eq!(read_record(&b[..cut], 0, 2), ReadRecord::Torn, "cut at {cut}");
+            assert_eq!(
+                read_record(&b[..cut], 0, 2),
+                ReadRecord::Torn,
+                "cut at {cut}"
+            );
         }
     }
 

@@ -6,8 +6,8 @@
 //! record; under the locks of the kinds it touches the record is appended to an in-memory
 //! buffer and takes the next revision (both under the log's append mutex, so log order is
 //! revision order); the change is applied in memory; the locks are released; then, in
-//! [`Durability::Sync`], the writer waits until its record is on disk (group commit, see
-//! [`WalLog::wait`]) and only then publishes the change to watchers.
+//! [`Durability::Sync`], the writer waits until its record is on disk (group commit: the
+//! invariants are in `WalLog::wait`) and only then publishes the change to watchers.
 //!
 //! # What each mode promises
 //! - [`Durability::Sync`]: a write returns only after its record (and every record before
@@ -54,7 +54,7 @@
 //! 5. Stop at the first record that is torn (a write a crash cut short), corrupt (checksum
 //!    or length wrong, or operations that do not parse), or out of sequence; the exact
 //!    rules, and the zeros a preallocated segment ends in, are in [where a segment's log
-//!    ends](format#where-a-segments-log-ends-read_record). A segment whose log ends in
+//!    ends](mod@format#where-a-segments-log-ends-read_record). A segment whose log ends in
 //!    zeros is cut back to its last record (it is closed: a new one starts). Truncate its
 //!    segment there and rename every later segment to `*.dropped`; report it, with a log
 //!    line (an error when whole records were dropped, a warning for a torn tail only). A
@@ -627,7 +627,7 @@ struct Io {
     /// Where the next record goes in `file`.
     pos: u64,
     /// The file's length: zeros from `pos` to here (see
-    /// [Preallocation](format#preallocation-format-version-2)).
+    /// [Preallocation](mod@format#preallocation-format-version-2)).
     allocated: u64,
 }
 
@@ -696,7 +696,7 @@ fn write_at(file: &File, buf: &[u8], offset: u64) -> std::io::Result<()> {
 }
 
 /// Grows `file` from `from` to `to` bytes with written zeros (see
-/// [Preallocation](format#preallocation-format-version-2)).
+/// [Preallocation](mod@format#preallocation-format-version-2)).
 fn grow(file: &File, from: u64, to: u64) -> std::io::Result<()> {
     static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
     let mut at = from;

@@ -599,12 +599,18 @@ fn a_running_segment_is_preallocated_and_its_zeros_read_as_the_end() {
     assert_eq!(len, format::SEGMENT_CHUNK, "grown by one chunk of zeros");
     let image = crash_image(&dir, "prealloc-image");
     shut(store);
-    assert!(fs::metadata(&seg).unwrap().len() < 4096, "cut back at close");
+    assert!(
+        fs::metadata(&seg).unwrap().len() < 4096,
+        "cut back at close"
+    );
 
     let again = open(&image).unwrap();
     let report = again.recovery_report().unwrap().clone();
     assert_eq!(report.truncation, None, "{report}");
-    assert_eq!(report.records_replayed, 6, "the namespaces' and write_some's");
+    assert_eq!(
+        report.records_replayed, 6,
+        "the namespaces' and write_some's"
+    );
     assert_eq!(again.revision(), 7);
     assert_eq!(value(&again, "b").unwrap().0, "2");
     // The recovered segment was closed: its zeros were cut off after its last record.
@@ -714,7 +720,9 @@ fn watchers_see_a_sync_write_only_once_it_is_durable() {
         assert_eq!(initial, vec!["before".to_string()]);
         assert_eq!(mid.revision(), rev_before);
         assert_eq!(
-            mid.recv_timeout(Duration::ZERO).unwrap().map(|e| e.revision()),
+            mid.recv_timeout(Duration::ZERO)
+                .unwrap()
+                .map(|e| e.revision()),
             Some(rev_before),
             "a bookmark stays below the change not yet durable"
         );
@@ -728,7 +736,14 @@ fn watchers_see_a_sync_write_only_once_it_is_durable() {
             )
             .unwrap();
         assert_eq!(
-            replay.try_recv().unwrap().unwrap().object().unwrap().meta().name,
+            replay
+                .try_recv()
+                .unwrap()
+                .unwrap()
+                .object()
+                .unwrap()
+                .meta()
+                .name,
             "before"
         );
         assert!(replay.try_recv().unwrap().is_none());
