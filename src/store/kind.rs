@@ -13,6 +13,10 @@
 //!   kind ever hold one value, however many writers race.
 //! - A transaction locks every kind it touches in ascending kind-name order before taking its
 //!   single revision, so transactions never deadlock with each other or with single writes.
+//! - With `Durability::Sync` a change is applied to `objects` at once but recorded in
+//!   `history` and sent to watchers only once its log record is on disk: until then its event
+//!   waits in `unpublished` (in revision order, under the same lock), and whatever a watch
+//!   starts with excludes it. So no watcher ever sees a change that a crash can take back.
 
 use super::watch::{Event, WatchShared};
 use crate::api::{KindInfo, Object, Selector};
@@ -77,6 +81,9 @@ impl std::fmt::Debug for UniqueField {
 
 pub(crate) struct WatcherSlot {
     pub(crate) id: u64,
+    /// Changes at or below this revision are not sent: the watch started after them (a
+    /// watch from a revision that changes still unpublished at its start are below).
+    pub(crate) after: u64,
     pub(crate) tx: Sender<Arc<Event>>,
     /// Events the watch may have queued; one more cuts it off with Expired.
     pub(crate) capacity: usize,
@@ -111,6 +118,9 @@ pub(crate) struct KindState {
     /// Highest revision of this kind no longer in `history` (0: nothing dropped yet).
     pub(crate) compacted: u64,
     pub(crate) watchers: Vec<WatcherSlot>,
+    /// Changes applied but not yet durable (`Durability::Sync` only), in revision order:
+    /// neither in `history` nor sent until [`KindState::publish_durable`].
+    pub(crate) unpublished: VecDeque<Arc<Event>>,
     labels: HashMap<String, HashSet<Key>>,
     owners: HashMap<String, HashSet<Key>>,
     pub(crate) fields: Vec<FieldIndex>,
@@ -162,6 +172,7 @@ impl KindStore {
                 history_limit: history_limit.max(1),
                 compacted: 0,
                 watchers: Vec::new(),
+                unpublished: VecDeque::new(),
                 labels: HashMap::new(),
                 owners: HashMap::new(),
                 fields: Vec::new(),
@@ -255,7 +266,7 @@ impl KindState {
     /// it already holds: it never silently misses an event.
     pub(crate) fn publish(&mut self, ev: Arc<Event>) {
         self.watchers.retain(|w| {
-            if !w.wants(&ev) {
+            if ev.revision <= w.after || !w.wants(&ev) {
                 return true;
             }
             // Sends of a kind are serialised by its lock (held here), so the length checked
@@ -272,6 +283,27 @@ impl KindState {
             }
         }
         self.history.push_back(ev);
+    }
+
+    /// Publishes the unpublished changes at or below `durable`, a revision whose log record
+    /// (and so every one before it) is on disk.
+    pub(crate) fn publish_durable(&mut self, durable: u64) {
+        while self
+            .unpublished
+            .front()
+            .is_some_and(|e| e.revision <= durable)
+        {
+            let ev = self.unpublished.pop_front().expect("checked above");
+            self.publish(ev);
+        }
+    }
+
+    /// The revision up to which this kind's changes are published: just below its first
+    /// unpublished change, or `now` (the store's revision) when there is none.
+    pub(crate) fn published_through(&self, now: u64) -> u64 {
+        self.unpublished
+            .front()
+            .map_or(now, |e| (e.revision - 1).min(now))
     }
 
     pub(crate) fn add_field_index(

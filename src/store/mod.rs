@@ -983,6 +983,13 @@ impl Store {
                 }
             }
             let backend = self.inner.backend.get();
+            // A transaction is one log record, encoded before the locks (as in
+            // `commit_one_durable`) and again under them if a kind fills unique fields.
+            let writes_any = writes.iter().any(|w| !matches!(w.action, Action::Keep));
+            let mut payload = match backend {
+                Some(_) if writes_any => persist::replay::encode(&writes),
+                _ => Vec::new(),
+            };
             // Lock every kind involved, in ascending name order (see `kind` invariants).
             let mut kinds: Vec<Arc<KindStore>> = writes.iter().map(|w| w.ks.clone()).collect();
             kinds.sort_by(|a, b| a.info.kind.cmp(&b.info.kind));
@@ -1006,6 +1013,7 @@ impl Store {
             // Unique fields, in write order: a value claimed by an earlier write of this
             // transaction is taken for the later ones.
             let mut claimed = Vec::new();
+            let mut unique = false;
             for w in writes.iter_mut() {
                 let st = &guards
                     .iter()
@@ -1014,16 +1022,14 @@ impl Store {
                     .1;
                 if st.has_unique() {
                     self.claim_unique(st, w, &mut claimed)?;
+                    unique = true;
                 }
             }
+            // An allocated unique value is part of what is logged.
+            if unique && backend.is_some() && writes_any {
+                payload = persist::replay::encode(&writes);
+            }
             // A transaction that writes nothing commits nothing: no revision is taken.
-            let writes_any = writes.iter().any(|w| !matches!(w.action, Action::Keep));
-            // A transaction is one log record, encoded under the locks once the unique fields
-            // are claimed (an allocated value is part of what is logged), appended under them.
-            let payload = match backend {
-                Some(_) if writes_any => persist::replay::encode(&writes),
-                _ => Vec::new(),
-            };
             let rev = match backend {
                 _ if !writes_any => 0,
                 None => self.inner.revision.fetch_add(1, Ordering::AcqRel) + 1,
@@ -1031,6 +1037,7 @@ impl Store {
             };
             let mut out = Vec::with_capacity(writes.len());
             let mut definitions = Vec::new();
+            let deferred = backend.is_some_and(|b| b.publishes_when_durable());
             for w in writes {
                 let st = &mut guards
                     .iter_mut()
@@ -1039,7 +1046,13 @@ impl Store {
                     .1;
                 let defines = w.ks.info.kind == DEFINITION_KIND;
                 let removed = matches!(w.action, Action::Remove);
-                let o = apply(w, st, rev);
+                let o = if deferred {
+                    let (o, ev) = apply_unpublished(w, st, rev);
+                    st.unpublished.extend(ev);
+                    o
+                } else {
+                    apply(w, st, rev)
+                };
                 if let Some(o) = o.as_ref().filter(|_| defines) {
                     definitions.push((o.clone(), removed));
                 }
@@ -1051,6 +1064,11 @@ impl Store {
             }
             if let Some(b) = backend.filter(|_| writes_any) {
                 b.wait(rev)?;
+                if deferred {
+                    for k in &kinds {
+                        k.state.lock().publish_durable(rev);
+                    }
+                }
             }
             return Ok(out);
         }
@@ -1499,6 +1517,15 @@ impl Store {
     /// so that the in-memory path stays as it was.
     #[cold]
     fn commit_one_durable(&self, w: Write, backend: &dyn persist::Backend) -> Result<Outcome> {
+        // Encoded before the kind's lock: the JSON is most of a durable write's CPU, and
+        // every writer of the kind would wait for it under the lock. The JSON's
+        // resourceVersion is never read back (the record's revision is), so the object can
+        // be encoded before its revision is known; one whose unique fields are filled at
+        // commit is encoded again under the lock.
+        let mut payload = match w.action {
+            Action::Keep => Vec::new(),
+            _ => persist::replay::encode([&w]),
+        };
         let ks = w.ks.clone();
         let mut st = ks.state.lock();
         if !same(&ks.get(&w.key), &w.base) {
@@ -1514,12 +1541,22 @@ impl Store {
         let mut w = w;
         if st.has_unique() {
             self.claim_unique(&st, &mut w, &mut Vec::new())?;
+            payload = persist::replay::encode([&w]);
         }
-        let payload = persist::replay::encode([&w]);
         let rev = backend.append(&self.inner.revision, &payload)?;
-        let out = apply(w, &mut st, rev);
+        let deferred = backend.publishes_when_durable();
+        let out = if deferred {
+            let (out, ev) = apply_unpublished(w, &mut st, rev);
+            st.unpublished.extend(ev);
+            out
+        } else {
+            apply(w, &mut st, rev)
+        };
         drop(st);
         backend.wait(rev)?;
+        if deferred {
+            ks.state.lock().publish_durable(rev);
+        }
         Ok(Outcome::Done(out))
     }
 
@@ -1546,6 +1583,7 @@ impl Store {
         let ns = params.namespace.clone().filter(|n| !n.is_empty());
         let mut pending = VecDeque::new();
         let last;
+        let mut after = 0;
         {
             let mut st = ks.state.lock();
             // Checked under the kind lock: `close_watches` sets the flag before it takes each
@@ -1562,10 +1600,39 @@ impl Store {
                         ..Default::default()
                     };
                     // The initial state needs no order: unsorted, with the store keys.
-                    for (k, o) in select_locked(&ks, &st, &lp) {
-                        pending.push_back((WatchEvent::Added(o), Some(k)));
+                    let initial = select_locked(&ks, &st, &lp);
+                    if st.unpublished.is_empty() {
+                        for (k, o) in initial {
+                            pending.push_back((WatchEvent::Added(o), Some(k)));
+                        }
+                    } else {
+                        // The state as of the last published change: changes not yet durable
+                        // are undone here and delivered as events once they are.
+                        let mut undone: HashMap<Key, Option<Arc<dyn Object>>> = HashMap::new();
+                        for ev in &st.unpublished {
+                            undone
+                                .entry(ev.key.clone())
+                                .or_insert_with(|| ev.prev.clone());
+                        }
+                        for (k, o) in initial {
+                            if !undone.contains_key(&k) {
+                                pending.push_back((WatchEvent::Added(o), Some(k)));
+                            }
+                        }
+                        let wanted = |o: &dyn Object| {
+                            ns.as_deref().is_none_or(|n| o.meta().namespace_str() == n)
+                                && params
+                                    .selector
+                                    .as_ref()
+                                    .is_none_or(|s| s.matches(&o.meta().labels))
+                        };
+                        for (k, prev) in undone {
+                            if let Some(o) = prev.filter(|o| wanted(o.as_ref())) {
+                                pending.push_back((WatchEvent::Added(o), Some(k)));
+                            }
+                        }
                     }
-                    last = now;
+                    last = st.published_through(now);
                 }
                 Some(since) => {
                     if since < st.compacted {
@@ -1582,10 +1649,16 @@ impl Store {
                         }
                     }
                     last = since.max(st.history.back().map_or(0, |e| e.revision));
+                    // A client that read changes not yet published (a list) does not get
+                    // them again when they are.
+                    if !st.unpublished.is_empty() {
+                        after = since;
+                    }
                 }
             }
             st.watchers.push(WatcherSlot {
                 id,
+                after,
                 tx,
                 capacity,
                 namespace: ns.clone(),
@@ -1774,8 +1847,25 @@ fn stale_error(w: &Write) -> Error {
     }
 }
 
-/// Applies a verified write at revision `rev`. Caller holds the kind's lock.
+/// Applies a verified write at revision `rev` and publishes it. Caller holds the kind's
+/// lock.
+#[inline]
 fn apply(w: Write, st: &mut KindState, rev: u64) -> Option<Arc<dyn Object>> {
+    let (o, ev) = apply_unpublished(w, st, rev);
+    if let Some(ev) = ev {
+        st.publish(ev);
+    }
+    o
+}
+
+/// Applies a verified write at revision `rev` and returns its event, not yet published.
+/// Caller holds the kind's lock.
+#[inline]
+fn apply_unpublished(
+    w: Write,
+    st: &mut KindState,
+    rev: u64,
+) -> (Option<Arc<dyn Object>>, Option<Arc<Event>>) {
     let Write {
         ks,
         key,
@@ -1785,7 +1875,7 @@ fn apply(w: Write, st: &mut KindState, rev: u64) -> Option<Arc<dyn Object>> {
         ..
     } = w;
     match action {
-        Action::Keep => base,
+        Action::Keep => (base, None),
         Action::Put(mut obj) => {
             uniq(&mut obj).meta_mut().resource_version = Some(rev.to_string());
             ks.objects.insert(
@@ -1801,14 +1891,14 @@ fn apply(w: Write, st: &mut KindState, rev: u64) -> Option<Arc<dyn Object>> {
             } else {
                 EventType::Added
             };
-            st.publish(Arc::new(Event {
+            let ev = Arc::new(Event {
                 revision: rev,
                 kind,
                 object: obj.clone(),
                 prev: base,
                 key: key.clone(),
-            }));
-            Some(obj)
+            });
+            (Some(obj), Some(ev))
         }
         Action::Remove => {
             let base = base.expect("a removal has a base");
@@ -1817,14 +1907,14 @@ fn apply(w: Write, st: &mut KindState, rev: u64) -> Option<Arc<dyn Object>> {
             // The DELETED event carries the deletion's revision, as in Kubernetes.
             let mut last = base.clone_arc();
             uniq(&mut last).meta_mut().resource_version = Some(rev.to_string());
-            st.publish(Arc::new(Event {
+            let ev = Arc::new(Event {
                 revision: rev,
                 kind: EventType::Deleted,
                 object: last.clone(),
                 prev: Some(base),
                 key: key.clone(),
-            }));
-            Some(last)
+            });
+            (Some(last), Some(ev))
         }
     }
 }

@@ -326,12 +326,14 @@ impl Watch {
     /// are still queued for it.
     fn bookmark(&mut self) -> Option<WatchEvent> {
         // Under the kind lock no change of this kind is between taking its revision and
-        // being sent; so an empty channel means every change up to the counter was delivered.
-        let _state = self.kind.state.lock();
+        // being sent (or queued as unpublished); so an empty channel means every change up
+        // to the counter, short of the unpublished ones, was delivered.
+        let state = self.kind.state.lock();
         if !self.rx.is_empty() {
             return None;
         }
-        let rev = self.revision_counter.load(Ordering::Acquire);
+        // Changes not yet durable are not delivered yet: the bookmark stays below them.
+        let rev = state.published_through(self.revision_counter.load(Ordering::Acquire));
         self.last = self.last.max(rev);
         Some(WatchEvent::Bookmark(self.last))
     }

@@ -27,8 +27,42 @@
 //! 16  payload    len bytes
 //! ```
 //! A record is one committed revision: a single write, a deletion, or a whole transaction.
-//! Records follow each other without padding; revisions are consecutive across a segment
-//! and across segments.
+//! Records follow each other without padding, from byte 32 of the segment; revisions are
+//! consecutive across a segment and across segments.
+//!
+//! # Preallocation (format version 2)
+//! A segment is grown ahead of its records in steps of [`SEGMENT_CHUNK`] bytes of written
+//! zeros (not `fallocate`: writing into unwritten extents would make every fsync commit
+//! the extents' conversion), so an `fdatasync` after an append only flushes data, never the
+//! file's size. Every byte after the header is written at most once after the zeros. A
+//! segment that was closed (its successor was started, or the engine shut down) is cut back
+//! to its last record; the newest one may end in zeros. Version 1 segments have no zeros:
+//! they are read by the same rules.
+//!
+//! # Where a segment's log ends (`read_record`)
+//! Reading at `at` (the first byte after the previous record), with `rest` the bytes from
+//! `at` to the end of the file:
+//! 1. `rest` empty, or every byte of `rest` zero: the **end** of the segment's log (the
+//!    preallocated tail that no record reached).
+//! 2. `rest` starts with a whole record (16-byte header, `len` at most `MAX_RECORD`, `16 +
+//!    len` bytes present, checksum matches): a **record**.
+//! 3. Otherwise the record at `at` is damaged. Its extent is `at .. at + 16 + len`, or `at ..
+//!    at + 16` when `len` is above `MAX_RECORD`. It is **torn** (a write a crash cut short:
+//!    a record that was never acknowledged in `Sync` mode) when both hold:
+//!    - the file ends inside the extent, or a 512-byte block of the file (at a multiple of
+//!      512 from its start: disks persist whole blocks) overlapping the extent is all zeros
+//!      from where the extent starts in it to the block's end: the write never reached that
+//!      block, which still holds what an earlier fsync left there (records before `at`,
+//!      then zeros). A written record leaves no such block (an object's JSON has no NUL
+//!      byte and ends with `}`; a header holds its non-zero revision);
+//!    - no record with a matching checksum and a higher revision starts anywhere after `at`
+//!      in `rest` (that would be an acknowledged successor: the damage is not at the tail).
+//!
+//!    Any other damaged record is **corrupt** (a flipped byte, a damaged sector).
+//!
+//! A damaged length field that makes the last record of the log look longer than the file,
+//! or reach into its zeros, cannot be told from a torn write and is reported as one: the
+//! same as in version 1, where a length past the end of the file read as torn.
 //!
 //! # Payload: the record's operations
 //! ```text
@@ -58,8 +92,11 @@
 
 use std::fmt;
 
-/// The format version this build writes, and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes, and the newest it reads. Version 2 preallocates
+/// segments (zero-filled tails, see [Preallocation](self#preallocation-format-version-2));
+/// version 1 files are read by the same rules. A version 1 build refuses a version 2 dir
+/// instead of reading a zero tail as a corrupt record.
+pub const FORMAT_VERSION: u32 = 2;
 /// Magic of a log segment.
 pub(crate) const WAL_MAGIC: &[u8; 8] = b"STEADYWL";
 /// Magic of a snapshot.
@@ -72,6 +109,12 @@ pub(crate) const RECORD_HEADER: usize = 16;
 pub(crate) const SNAP_HEADER: usize = 48;
 /// Largest payload a record may have (larger lengths are read as corruption).
 pub(crate) const MAX_RECORD: usize = 1 << 30;
+/// How far a segment is grown ahead of its records, in zeros (see
+/// [Preallocation](self#preallocation-format-version-2)): one fsync that commits a new file
+/// size every 4 MiB of log, about 7,000 small updates.
+pub const SEGMENT_CHUNK: u64 = 4 << 20;
+/// The unit disks persist atomically, for telling a torn write from corruption.
+pub(crate) const BLOCK: usize = 512;
 
 /// CRC-32C of `bytes`.
 pub(crate) fn crc(bytes: &[u8]) -> u32 {
@@ -153,7 +196,8 @@ pub(crate) fn push_record(out: &mut Vec<u8>, rev: u64, payload: &[u8]) {
     out[start + 4..start + 8].copy_from_slice(&c.to_le_bytes());
 }
 
-/// What reading the record at the start of a buffer found.
+/// What reading the record at an offset of a segment found (see [where a segment's log
+/// ends](self#where-a-segments-log-ends-read_record)).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ReadRecord<'a> {
     /// A whole record with a matching checksum: its revision, payload and total length.
@@ -165,37 +209,76 @@ pub(crate) enum ReadRecord<'a> {
         /// Header plus payload.
         len: usize,
     },
-    /// The buffer is empty: the clean end of the segment.
+    /// Nothing but zeros (or nothing) from here: the end of the segment's log.
     End,
-    /// The buffer ends inside the record: a write cut short by a crash.
+    /// A write cut short by a crash: the record ends past the file or in a block the write
+    /// never reached, and no checksummed record of a later revision follows.
     Torn,
-    /// The record is whole but its checksum (or its length field) is wrong.
+    /// The record is damaged otherwise: its checksum or length is wrong.
     Corrupt,
 }
 
-/// Reads the record at the start of `b`.
-pub(crate) fn read_record(b: &[u8]) -> ReadRecord<'_> {
-    if b.is_empty() {
-        return ReadRecord::End;
-    }
+/// A whole record at the start of `b`, if its header and checksum are right.
+fn whole_record(b: &[u8]) -> Option<(u64, &[u8], usize)> {
     if b.len() < RECORD_HEADER {
-        return ReadRecord::Torn;
+        return None;
     }
     let len = u32_at(b, 0) as usize;
-    if len > MAX_RECORD {
-        return ReadRecord::Corrupt;
-    }
-    if b.len() < RECORD_HEADER + len {
-        return ReadRecord::Torn;
+    if len > MAX_RECORD || b.len() < RECORD_HEADER + len {
+        return None;
     }
     if crc(&b[8..RECORD_HEADER + len]) != u32_at(b, 4) {
-        return ReadRecord::Corrupt;
+        return None;
     }
-    ReadRecord::Record {
-        rev: u64_at(b, 8),
-        payload: &b[RECORD_HEADER..RECORD_HEADER + len],
-        len: RECORD_HEADER + len,
+    Some((
+        u64_at(b, 8),
+        &b[RECORD_HEADER..RECORD_HEADER + len],
+        RECORD_HEADER + len,
+    ))
+}
+
+/// Reads the record at offset `at` of the segment `seg` (the whole file, header included:
+/// block boundaries count from its start). `after` is the revision of the record before
+/// it (a record of a higher revision found further on makes damage here corruption).
+pub(crate) fn read_record(seg: &[u8], at: usize, after: u64) -> ReadRecord<'_> {
+    let rest = &seg[at..];
+    if let Some((rev, payload, len)) = whole_record(rest) {
+        return ReadRecord::Record { rev, payload, len };
     }
+    if rest.iter().all(|&b| b == 0) {
+        return ReadRecord::End;
+    }
+    let claimed = if rest.len() >= 4 {
+        u32_at(rest, 0) as usize
+    } else {
+        0
+    };
+    let extent = if claimed > MAX_RECORD {
+        RECORD_HEADER
+    } else {
+        RECORD_HEADER + claimed
+    };
+    // A block the write did not reach holds, from where the record starts in it to its
+    // end, what it held before: zeros (the part before the record may hold records written
+    // by earlier, fsynced writes).
+    let unwritten = rest.len() < extent
+        || (at / BLOCK * BLOCK..at + extent).step_by(BLOCK).any(|b| {
+            seg[b.max(at)..(b + BLOCK).min(seg.len())]
+                .iter()
+                .all(|&x| x == 0)
+        });
+    if !unwritten || later_record(rest, after) {
+        ReadRecord::Corrupt
+    } else {
+        ReadRecord::Torn
+    }
+}
+
+/// True when a record of a revision above `after` with a matching checksum starts anywhere
+/// in `b` after its first byte.
+fn later_record(b: &[u8], after: u64) -> bool {
+    (1..b.len().saturating_sub(RECORD_HEADER - 1))
+        .any(|i| u64_at(b, i + 8) > after && whole_record(&b[i..]).is_some())
 }
 
 /// One operation of a record.
@@ -446,7 +529,7 @@ mod tests {
             rev,
             payload: p,
             len,
-        } = read_record(&b)
+        } = read_record(&b, 0, 6)
         else {
             panic!("not a record")
         };
@@ -465,7 +548,10 @@ mod tests {
                 }
             ]
         );
-        assert_eq!(read_record(&b[len..]), ReadRecord::End);
+        assert_eq!(read_record(&b, len, 7), ReadRecord::End);
+        // Zeros after the last record (a preallocated tail) are the end too.
+        b.resize(len + 3000, 0);
+        assert_eq!(read_record(&b, len, 7), ReadRecord::End);
     }
 
     #[test]
@@ -473,7 +559,11 @@ mod tests {
         let mut b = Vec::new();
         push_record(&mut b, 3, &payload());
         for cut in 1..b.len() {
-            assert_eq!(read_record(&b[..cut]), ReadRecord::Torn, "cut at {cut}");
+            assert_eq!(
+                read_record(&b[..cut], 0, 2),
+                ReadRecord::Torn,
+                "cut at {cut}"
+            );
         }
     }
 
@@ -488,26 +578,125 @@ mod tests {
                 // A flip in the length field may make the record look longer (torn) or
                 // shorter (then its checksum covers other bytes): never a valid record.
                 assert!(
-                    !matches!(read_record(&c), ReadRecord::Record { .. }),
+                    !matches!(read_record(&c, 0, 2), ReadRecord::Record { .. }),
                     "byte {i} bit {bit}"
                 );
             }
         }
     }
 
+    /// A preallocated segment: header, records of revisions 3.. (payloads of `sizes`
+    /// bytes of JSON), then zeros to 16 KiB. Returns the bytes and each record's offset.
+    fn segment(sizes: &[usize]) -> (Vec<u8>, Vec<usize>) {
+        let mut b = wal_header(3).to_vec();
+        let mut at = Vec::new();
+        for (i, &n) in sizes.iter().enumerate() {
+            at.push(b.len());
+            let mut p = PayloadWriter::new();
+            p.put("ConfigMap", "default/a", |j| {
+                j.push(b'"');
+                j.extend(std::iter::repeat_n(b'x', n));
+                j.push(b'"');
+            });
+            push_record(&mut b, 3 + i as u64, &p.finish());
+        }
+        b.resize(16 * 1024, 0);
+        (b, at)
+    }
+
+    /// Reads `b` from its first record as recovery does: the revisions read and how it
+    /// stopped.
+    fn read_all(b: &[u8]) -> (Vec<u64>, ReadRecord<'_>) {
+        let (mut at, mut prev, mut revs) = (WAL_HEADER, 2, Vec::new());
+        loop {
+            match read_record(b, at, prev) {
+                ReadRecord::Record { rev, len, .. } => {
+                    revs.push(rev);
+                    prev = rev;
+                    at += len;
+                }
+                other => return (revs, other),
+            }
+        }
+    }
+
+    #[test]
+    fn a_zero_tail_is_the_end_of_the_log() {
+        let (b, _) = segment(&[100, 700, 50]);
+        assert_eq!(read_all(&b), (vec![3, 4, 5], ReadRecord::End));
+        // Nothing but zeros after the header: an empty log.
+        let (b, _) = segment(&[]);
+        assert_eq!(read_all(&b), (vec![], ReadRecord::End));
+    }
+
+    #[test]
+    fn a_record_torn_before_zeros_is_torn_wherever_the_write_stopped() {
+        let (full, at) = segment(&[100, 1500, 50]);
+        // The write of records 4 and 5 reached the disk up to a block boundary inside
+        // record 4: the rest of that write is zeros.
+        let start = at[1];
+        let end = full.iter().rposition(|&x| x != 0).unwrap() + 1;
+        let cuts: Vec<usize> = (start / BLOCK + 1..)
+            .map(|k| k * BLOCK)
+            .take_while(|&c| c < at[2])
+            .collect();
+        assert_eq!(cuts.len(), 3);
+        for cut in cuts {
+            let mut b = full.clone();
+            b[cut..end].fill(0);
+            assert_eq!(read_all(&b), (vec![3], ReadRecord::Torn), "cut at {cut}");
+        }
+        // It reached none of them (record 4's header is zeros, after record 3 in the same
+        // block): the log simply ends after record 3.
+        let mut b = full.clone();
+        b[start..end].fill(0);
+        assert_eq!(read_all(&b), (vec![3], ReadRecord::End));
+        // A torn record whose file ends inside it (version 1, or a growth not on disk).
+        assert_eq!(read_all(&full[..at[1] + 900]), (vec![3], ReadRecord::Torn));
+    }
+
+    #[test]
+    fn a_flipped_byte_in_the_middle_is_corrupt_not_torn() {
+        let (full, at) = segment(&[100, 1500, 50]);
+        // A byte of record 4's payload, its checksum, and its length made longer (reaching
+        // into the zeros): record 5 follows, so the damage is not a torn tail.
+        for (i, bit) in [(at[1] + 700, 0x20), (at[1] + 5, 0x01), (at[1] + 1, 0x10)] {
+            let mut b = full.clone();
+            b[i] ^= bit;
+            assert_eq!(read_all(&b), (vec![3], ReadRecord::Corrupt), "byte {i}");
+        }
+        // A zeroed block inside record 4 while record 5 reached the disk (blocks persisted
+        // out of order by a crash, or a lost write): not taken for a torn tail either.
+        let mut b = full.clone();
+        let block = (at[1] / BLOCK + 1) * BLOCK;
+        b[block..block + BLOCK].fill(0);
+        assert_eq!(read_all(&b), (vec![3], ReadRecord::Corrupt));
+        // Damage in the last record with no zeros in it is corrupt too.
+        let mut b = full.clone();
+        b[at[2] + 30] ^= 0x04;
+        assert_eq!(read_all(&b), (vec![3, 4], ReadRecord::Corrupt));
+    }
+
     #[test]
     fn a_newer_version_is_refused_before_anything_else() {
+        let newer = FORMAT_VERSION + 1;
         let mut h = wal_header(1);
-        h[8..12].copy_from_slice(&2u32.to_le_bytes());
-        assert_eq!(read_wal_header(&h), Err(HeaderError::Newer(2)));
+        h[8..12].copy_from_slice(&newer.to_le_bytes());
+        assert_eq!(read_wal_header(&h), Err(HeaderError::Newer(newer)));
         // Even a header of another length is refused as newer, not as damaged.
-        assert_eq!(read_wal_header(&h[..12]), Err(HeaderError::Newer(2)));
+        assert_eq!(read_wal_header(&h[..12]), Err(HeaderError::Newer(newer)));
+        // Version 1 (before preallocation) is read.
+        let mut old = wal_header(9);
+        old[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let c = crc(&old[..28]);
+        old[28..32].copy_from_slice(&c.to_le_bytes());
+        assert_eq!(read_wal_header(&old), Ok(9));
         assert_eq!(read_wal_header(&wal_header(9)), Ok(9));
         let mut s = snap_header(5, 0, b"").to_vec();
-        s[8..12].copy_from_slice(&3u32.to_le_bytes());
+        s[8..12].copy_from_slice(&newer.to_le_bytes());
         assert_eq!(
             read_snapshot(&s).unwrap_err(),
-            SnapError::Header(HeaderError::Newer(3))
+            SnapError::Header(HeaderError::Newer(newer))
         );
     }
 

@@ -6,7 +6,8 @@
 //! record; under the locks of the kinds it touches the record is appended to an in-memory
 //! buffer and takes the next revision (both under the log's append mutex, so log order is
 //! revision order); the change is applied in memory; the locks are released; then, in
-//! [`Durability::Sync`], the writer waits until its record is on disk.
+//! [`Durability::Sync`], the writer waits until its record is on disk (group commit: the
+//! invariants are in `WalLog::wait`) and only then publishes the change to watchers.
 //!
 //! # What each mode promises
 //! - [`Durability::Sync`]: a write returns only after its record (and every record before
@@ -20,10 +21,25 @@
 //! - Without persistence (the default) nothing here runs: the write path takes no extra
 //!   lock and allocates nothing more.
 //!
-//! In both durable modes a write is visible to readers and watchers as soon as it is applied
-//! in memory, which is before it is durable: after a crash, state that was read but never
-//! acknowledged to its writer may be gone (so may everything after it, in revision order:
-//! the log never has holes).
+//! # What watchers and readers see before a write is durable
+//! - **Watchers** (every [`Watch`](crate::store::Watch): controllers, the C and Python
+//!   watches, the HTTP API's `?watch=1`): in [`Durability::Sync`] a change reaches watchers
+//!   and the kind's watch history only once its log record is on disk. Its writer publishes
+//!   it after the fsync, before the write returns. A watch started meanwhile starts from the
+//!   state without it (its initial ADDED events and its revision exclude it, a replay from
+//!   a revision does not include it) and its bookmarks stay below it; it gets the change,
+//!   once, when it is published. So no watcher sees a change that a crash takes back. In
+//!   [`Durability::Interval`] changes are published as soon as they are applied, before
+//!   they are durable, as their writers are answered: a crash may take back a change a
+//!   watcher saw, with every change after it.
+//! - **Reads** (`get`, `list`, and so the HTTP API's GET and LIST) serve the in-memory state,
+//!   which holds a change from the moment it is applied, in both modes: in `Sync`, a read
+//!   during the fsync of a write (well under a millisecond to a few, on the disks measured)
+//!   may return it although its writer has not been answered, and a crash then loses it,
+//!   with every change after it (the log never has holes). A list's revision then counts
+//!   it; a watch from that revision does not send it again when it is published.
+//! - If writing or fsyncing the log fails, the changes it held stay applied in memory but
+//!   are never published, and every later write is refused.
 //!
 //! # Recovery rules (on start)
 //! 1. Take the dir's lock: `flock(LOCK_EX | LOCK_NB)` on `DIR/LOCK`, which holds the
@@ -35,8 +51,11 @@
 //!    damaged ones. No usable snapshot: start from the empty store at revision 1.
 //! 4. Replay the segments in order of their first revision, skipping records at or below
 //!    the snapshot's revision. Each record must have the revision after the previous one.
-//! 5. Stop at the first record that is torn (the file ends inside it), corrupt (checksum or
-//!    length wrong, or operations that do not parse), or out of sequence. Truncate its
+//! 5. Stop at the first record that is torn (a write a crash cut short), corrupt (checksum
+//!    or length wrong, or operations that do not parse), or out of sequence; the exact
+//!    rules, and the zeros a preallocated segment ends in, are in [where a segment's log
+//!    ends](mod@format#where-a-segments-log-ends-read_record). A segment whose log ends in
+//!    zeros is cut back to its last record (it is closed: a new one starts). Truncate its
 //!    segment there and rename every later segment to `*.dropped`; report it, with a log
 //!    line (an error when whole records were dropped, a warning for a torn tail only). A
 //!    newest segment shorter than its header (its creation cut short) holds no record and
@@ -266,6 +285,11 @@ pub(crate) trait Backend: Send + Sync {
     fn append(&self, counter: &AtomicU64, payload: &[u8]) -> Result<u64>;
     /// Returns when revision `rev` is as durable as the backend promises.
     fn wait(&self, rev: u64) -> Result<()>;
+    /// True when a change may reach watchers only once `wait` returned for it (the store
+    /// then keeps its event unpublished until then): a watcher never sees a change that a
+    /// crash can take back. False when writes are acknowledged before they are durable
+    /// anyway ([`Durability::Interval`]).
+    fn publishes_when_durable(&self) -> bool;
     /// Makes everything appended durable, stops background work and releases the data dir.
     /// Later appends fail with [`Error::Closed`].
     fn close(&self);
@@ -426,6 +450,8 @@ pub(crate) fn recover(p: &Persist) -> Result<Recovered> {
     let mut records = Vec::new();
     let mut last = base;
     let mut cut: Option<(usize, u64, String)> = None;
+    // Segments whose log ends before the file does (a preallocated tail of zeros).
+    let mut zero_tails: Vec<(usize, u64)> = Vec::new();
     'segments: for (i, (s, b)) in segments.iter().zip(&segment_bytes).enumerate() {
         let next_first = segments.get(i + 1).map(|n| n.first);
         // A segment whose records all come before the snapshot is not read.
@@ -453,9 +479,15 @@ pub(crate) fn recover(p: &Persist) -> Result<Recovered> {
             break;
         }
         let mut at = WAL_HEADER;
+        let mut prev = first.saturating_sub(1);
         loop {
-            match format::read_record(&b[at..]) {
-                ReadRecord::End => break,
+            match format::read_record(b, at, prev) {
+                ReadRecord::End => {
+                    if at < b.len() {
+                        zero_tails.push((i, at as u64));
+                    }
+                    break;
+                }
                 ReadRecord::Torn => {
                     cut = Some((i, at as u64, "torn record".into()));
                     break 'segments;
@@ -484,10 +516,23 @@ pub(crate) fn recover(p: &Persist) -> Result<Recovered> {
                         records.push((rev, payload.to_vec()));
                         last = rev;
                     }
+                    prev = rev;
                     at += len;
                 }
             }
         }
+    }
+    // A segment is closed once read: its zeros go, as a running log's do at rotation.
+    for &(i, at) in &zero_tails {
+        let path = &segments[i].path;
+        OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|f| {
+                f.set_len(at)?;
+                f.sync_all()
+            })
+            .map_err(|e| io_err(path, "cannot cut the preallocated tail", e))?;
     }
     if let Some((i, offset, reason)) = cut {
         let seg = &segments[i];
@@ -579,13 +624,25 @@ struct Io {
     segments: Vec<Segment>,
     /// Revision of the last record written to the file.
     written: u64,
+    /// Where the next record goes in `file`.
+    pos: u64,
+    /// The file's length: zeros from `pos` to here (see
+    /// [Preallocation](mod@format#preallocation-format-version-2)).
+    allocated: u64,
 }
 
+/// Group commit (see [`WalLog::wait`] for the invariant).
 struct SyncState {
     /// Every record at or below this revision is on disk.
     synced: u64,
     /// A writer is writing and fsyncing for everyone (group commit).
     leader: bool,
+    /// The leader has taken the buffer: its fsync covers every record up to `covering`.
+    taken: bool,
+    covering: u64,
+    /// Number of the latest group (a leader's write and fsync); the waiters of group `g`
+    /// sleep on `WalLog::groups[g % 2]`.
+    group: u64,
     /// The first write or fsync error: the log accepts nothing after it.
     failed: Option<String>,
 }
@@ -604,7 +661,8 @@ pub(crate) struct WalLog {
     appends: Mutex<Appends>,
     io: Mutex<Io>,
     sync: Mutex<SyncState>,
-    synced_cv: Condvar,
+    /// Waiters of even and odd groups (see [`WalLog::wait`]).
+    groups: [Condvar; 2],
     wake: Mutex<Wake>,
     wake_cv: Condvar,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -620,6 +678,34 @@ impl std::fmt::Debug for WalLog {
             .field("durability", &self.durability)
             .finish()
     }
+}
+
+/// Writes `buf` at `offset` of `file`.
+fn write_at(file: &File, buf: &[u8], offset: u64) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::write_all_at(file, buf, offset)
+    }
+    #[cfg(not(unix))]
+    {
+        use std::io::{Seek, SeekFrom};
+        let mut f = file;
+        f.seek(SeekFrom::Start(offset))?;
+        f.write_all(buf)
+    }
+}
+
+/// Grows `file` from `from` to `to` bytes with written zeros (see
+/// [Preallocation](mod@format#preallocation-format-version-2)).
+fn grow(file: &File, from: u64, to: u64) -> std::io::Result<()> {
+    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(ZEROS.len() as u64);
+        write_at(file, &ZEROS[..n as usize], at)?;
+        at += n;
+    }
+    Ok(())
 }
 
 fn create_segment(dir: &Path, first: u64) -> Result<(File, Segment)> {
@@ -668,13 +754,18 @@ impl WalLog {
                 file,
                 segments,
                 written: last,
+                pos: WAL_HEADER as u64,
+                allocated: WAL_HEADER as u64,
             }),
             sync: Mutex::new(SyncState {
                 synced: last,
                 leader: false,
+                taken: false,
+                covering: last,
+                group: 0,
                 failed: None,
             }),
-            synced_cv: Condvar::new(),
+            groups: [Condvar::new(), Condvar::new()],
             wake: Mutex::new(Wake::default()),
             wake_cv: Condvar::new(),
             worker: Mutex::new(None),
@@ -703,19 +794,36 @@ impl WalLog {
         Ok(log)
     }
 
-    /// Writes the buffered records to the file and, with `fsync`, syncs it. Returns the
-    /// revision now written (and synced, with `fsync`). Caller holds `io`.
-    fn flush_locked(&self, io: &mut Io, fsync: bool) -> std::io::Result<u64> {
-        let (mut buf, target) = {
-            let mut a = self.appends.lock();
-            let spare = Vec::with_capacity(a.buf.capacity().min(1 << 20));
-            (std::mem::replace(&mut a.buf, spare), a.appended)
-        };
+    /// Takes the buffered records: the bytes and the revision of the last one. Caller holds
+    /// `io`, so buffers reach the file in the order they were taken.
+    fn take(&self) -> (Vec<u8>, u64) {
+        let mut a = self.appends.lock();
+        let spare = Vec::with_capacity(a.buf.capacity().min(1 << 20));
+        (std::mem::replace(&mut a.buf, spare), a.appended)
+    }
+
+    /// Writes `buf` (records up to `target`) where the segment's records end, in one write,
+    /// growing the segment first when they would pass its zeros; with `fsync`, syncs it.
+    /// Caller holds `io`.
+    fn write_locked(
+        &self,
+        io: &mut Io,
+        buf: &[u8],
+        target: u64,
+        fsync: bool,
+    ) -> std::io::Result<u64> {
         if !buf.is_empty() {
-            io.file.write_all(&buf)?;
+            let end = io.pos + buf.len() as u64;
+            if end > io.allocated {
+                // The next fsync also commits the new size: once per SEGMENT_CHUNK.
+                let to = end.div_ceil(format::SEGMENT_CHUNK) * format::SEGMENT_CHUNK;
+                grow(&io.file, io.allocated, to)?;
+                io.allocated = to;
+            }
+            write_at(&io.file, buf, io.pos)?;
+            io.pos = end;
             io.written = target;
         }
-        buf.clear();
         if fsync {
             io.file.sync_data()?;
             self.fsyncs.fetch_add(1, Ordering::Relaxed);
@@ -723,27 +831,48 @@ impl WalLog {
         Ok(target)
     }
 
-    /// Marks everything up to `rev` synced (or the log failed) and wakes the waiters; with
-    /// `leader`, also ends the caller's turn as the group commit leader.
-    fn settle(&self, r: std::io::Result<u64>, leader: bool) {
-        let mut s = self.sync.lock();
-        if leader {
-            s.leader = false;
+    /// Writes the buffered records to the file and, with `fsync`, syncs it. Returns the
+    /// revision now written (and synced, with `fsync`). Caller holds `io`.
+    fn flush_locked(&self, io: &mut Io, fsync: bool) -> std::io::Result<u64> {
+        let (buf, target) = self.take();
+        self.write_locked(io, &buf, target, fsync)
+    }
+
+    /// Writes everything buffered, cuts the segment's zeros off and fsyncs it: a closed
+    /// segment ends with its last record. Caller holds `io`.
+    fn finish_segment(&self, io: &mut Io) -> std::io::Result<u64> {
+        let target = self.flush_locked(io, false)?;
+        if io.allocated > io.pos {
+            io.file.set_len(io.pos)?;
+            io.allocated = io.pos;
         }
+        io.file.sync_data()?;
+        self.fsyncs.fetch_add(1, Ordering::Relaxed);
+        Ok(target)
+    }
+
+    /// Marks everything up to `rev` synced (or the log failed) and wakes every waiter it
+    /// covers. For fsyncs outside group commit (interval, rotation, close): they may cover
+    /// waiters of any group, so both groups are woken.
+    fn settle(&self, r: std::io::Result<u64>) {
+        let mut s = self.sync.lock();
         match r {
             Ok(rev) => s.synced = s.synced.max(rev),
-            Err(e) => {
-                if s.failed.is_none() {
-                    log::error!(
-                        "data dir {}: writing the log failed, refusing further writes: {e}",
-                        self.dir.display()
-                    );
-                    s.failed = Some(format!("writing the log failed: {e}"));
-                }
-            }
+            Err(e) => self.fail(&mut s, e),
         }
         drop(s);
-        self.synced_cv.notify_all();
+        self.groups[0].notify_all();
+        self.groups[1].notify_all();
+    }
+
+    fn fail(&self, s: &mut SyncState, e: std::io::Error) {
+        if s.failed.is_none() {
+            log::error!(
+                "data dir {}: writing the log failed, refusing further writes: {e}",
+                self.dir.display()
+            );
+            s.failed = Some(format!("writing the log failed: {e}"));
+        }
     }
 
     /// Writes and fsyncs everything appended so far.
@@ -751,21 +880,54 @@ impl WalLog {
         let mut io = self.io.lock();
         let r = self.flush_locked(&mut io, true);
         drop(io);
-        self.settle(r, false);
+        self.settle(r);
+    }
+
+    /// Leads one group (see [`WalLog::wait`]): takes the buffer, writes it in one write,
+    /// fsyncs, and wakes the group and the next group's first waiter.
+    fn lead(&self) {
+        let mut io = self.io.lock();
+        let (buf, target, group) = {
+            let mut s = self.sync.lock();
+            let (buf, target) = self.take();
+            s.group += 1;
+            s.taken = true;
+            s.covering = target;
+            (buf, target, s.group)
+        };
+        let r = self.write_locked(&mut io, &buf, target, true);
+        drop(io);
+        let mut s = self.sync.lock();
+        s.leader = false;
+        s.taken = false;
+        let failed = r.is_err();
+        match r {
+            Ok(rev) => s.synced = s.synced.max(rev),
+            Err(e) => self.fail(&mut s, e),
+        }
+        drop(s);
+        self.groups[(group % 2) as usize].notify_all();
+        if failed {
+            self.groups[((group + 1) % 2) as usize].notify_all();
+        } else {
+            self.groups[((group + 1) % 2) as usize].notify_one();
+        }
     }
 
     /// Called under every kind's lock by a snapshot: closes the current segment (written and
     /// fsynced: it holds every revision up to `at`) and starts `wal-<at+1>.log`.
     pub(crate) fn rotate(&self, at: u64) -> Result<()> {
         let mut io = self.io.lock();
-        let r = self.flush_locked(&mut io, true);
+        let r = self.finish_segment(&mut io);
         let ok = r.is_ok();
-        self.settle(r, false);
+        self.settle(r);
         if !ok {
             return Err(self.failure());
         }
         let (file, seg) = create_segment(&self.dir, at + 1)?;
         io.file = file;
+        io.pos = WAL_HEADER as u64;
+        io.allocated = WAL_HEADER as u64;
         io.segments.push(seg);
         let mut a = self.appends.lock();
         a.since_snapshot = 0;
@@ -917,6 +1079,10 @@ impl WalLog {
 }
 
 impl Backend for WalLog {
+    fn publishes_when_durable(&self) -> bool {
+        self.durability == Durability::Sync
+    }
+
     #[cfg(test)]
     fn as_wal(&self) -> Option<&WalLog> {
         Some(self)
@@ -940,14 +1106,31 @@ impl Backend for WalLog {
         Ok(rev)
     }
 
-    /// Group commit. Invariant: `synced` only grows, and a leader sets it to the revision of
-    /// the last record it wrote before its fsync began; records enter the buffer in revision
-    /// order and reach the file in buffer order (one writer at a time, under `io`). So when
-    /// `synced >= rev`, record `rev` and every record before it are on disk. A waiter whose
-    /// record is not synced either becomes the leader (no one else is writing) and syncs
-    /// everything buffered so far, its own record and those of everyone who appended before
-    /// it, or sleeps until the current leader finishes and checks again: one fsync serves
-    /// every writer that appended before it started.
+    /// Group commit. A waiter whose record is not on disk either leads the next group (no
+    /// one else is writing: it writes and fsyncs everything appended so far, its record and
+    /// those of everyone who appended before it) or sleeps until the group that covers its
+    /// record ends. While a leader fsyncs, the others append and wait; the next leader's one
+    /// write and fsync covers all of them.
+    ///
+    /// Invariants (all under `sync`):
+    /// - `synced` only grows, and is set to the revision of the last record a fsync covered;
+    ///   records enter the buffer in revision order and reach the file in buffer order (one
+    ///   writer at a time, under `io`), so `synced >= rev` means record `rev` and every one
+    ///   before it are on disk.
+    /// - A leader numbers its group (`group += 1`) in the same critical section in which it
+    ///   takes the buffer (`taken`, `covering`). A waiter therefore knows its group exactly:
+    ///   the leader's when the buffer is taken and holds its record (`rev <= covering`),
+    ///   else the next one, whose leader will take the buffer after this record was
+    ///   appended. It sleeps on `groups[its group % 2]`.
+    /// - When a group ends, its leader wakes every waiter of that group (all covered: no
+    ///   one sleeps again) and one waiter of the next group, which leads it (if someone else
+    ///   took the lead first, that waiter finds the buffer taken with its record in it and
+    ///   sleeps on the same condvar). So no wake-up is lost: a sleeper's group either has a
+    ///   leader that will wake it, or is the next one, whose first waiter is woken by the
+    ///   ending leader; and no thundering herd: only the covered waiters and one more wake.
+    ///   Waiters of group `g + 2` share a condvar with those of `g`, but only sleep there
+    ///   after `g` ended and woke all of its own.
+    /// - Fsyncs outside group commit (interval, rotation) wake both condvars.
     fn wait(&self, rev: u64) -> Result<()> {
         if self.durability != Durability::Sync {
             return Ok(());
@@ -963,15 +1146,16 @@ impl Backend for WalLog {
             if !s.leader {
                 s.leader = true;
                 drop(s);
-                let r = {
-                    let mut io = self.io.lock();
-                    self.flush_locked(&mut io, true)
-                };
-                self.settle(r, true);
+                self.lead();
                 s = self.sync.lock();
                 continue;
             }
-            self.synced_cv.wait(&mut s);
+            let group = if s.taken && rev <= s.covering {
+                s.group
+            } else {
+                s.group + 1
+            };
+            self.groups[(group % 2) as usize].wait(&mut s);
         }
     }
 
@@ -983,7 +1167,10 @@ impl Backend for WalLog {
             }
             a.closed = true;
         }
-        self.sync_now();
+        let mut io = self.io.lock();
+        let r = self.finish_segment(&mut io);
+        drop(io);
+        self.settle(r);
         self.wake.lock().stop = true;
         self.wake_cv.notify_all();
         let handle = self.worker.lock().take();

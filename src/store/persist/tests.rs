@@ -357,7 +357,7 @@ fn a_flipped_byte_in_the_middle_stops_replay_there() {
     // Find the record of revision 5 (the update of b) and flip a byte of its payload.
     let mut at = WAL_HEADER;
     let mut target = None;
-    while let ReadRecord::Record { rev, len, .. } = format::read_record(&b[at..]) {
+    while let ReadRecord::Record { rev, len, .. } = format::read_record(&b, at, 0) {
         if rev == 5 {
             target = Some(at);
         }
@@ -466,7 +466,7 @@ fn interval_mode_syncs_when_the_clock_passes_the_interval() {
     // The log thread wakes on the clock's advance; wait for it without a timer.
     let mut s = wal.sync.lock();
     while s.synced < rev {
-        wal.synced_cv.wait_for(&mut s, Duration::from_millis(10));
+        wal.groups[0].wait_for(&mut s, Duration::from_millis(10));
     }
 }
 
@@ -563,4 +563,198 @@ fn every_acknowledged_write_of_many_threads_survives() {
             .len(),
         16 * 5
     );
+}
+
+/// A copy of `dir` as a crash would leave it while `store` runs: the newest segment with
+/// its preallocated zeros (the lock file is not copied: its lock died with the process).
+fn crash_image(dir: &Path, name: &str) -> PathBuf {
+    let copy = temp_dir(name);
+    for e in fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        if e.file_name() != "LOCK" {
+            fs::copy(e.path(), copy.join(e.file_name())).unwrap();
+        }
+    }
+    copy
+}
+
+/// Offsets of the records in a segment's bytes, with their revisions.
+fn record_offsets(b: &[u8]) -> Vec<(u64, usize)> {
+    let mut at = WAL_HEADER;
+    let mut out = Vec::new();
+    while let ReadRecord::Record { rev, len, .. } = format::read_record(b, at, 0) {
+        out.push((rev, at));
+        at += len;
+    }
+    out
+}
+
+#[test]
+fn a_running_segment_is_preallocated_and_its_zeros_read_as_the_end() {
+    let dir = temp_dir("prealloc");
+    let store = open(&dir).unwrap();
+    write_some(&store);
+    let seg = segments(&dir).pop().unwrap();
+    let len = fs::metadata(&seg).unwrap().len();
+    assert_eq!(len, format::SEGMENT_CHUNK, "grown by one chunk of zeros");
+    let image = crash_image(&dir, "prealloc-image");
+    shut(store);
+    assert!(
+        fs::metadata(&seg).unwrap().len() < 4096,
+        "cut back at close"
+    );
+
+    let again = open(&image).unwrap();
+    let report = again.recovery_report().unwrap().clone();
+    assert_eq!(report.truncation, None, "{report}");
+    assert_eq!(
+        report.records_replayed, 6,
+        "the namespaces' and write_some's"
+    );
+    assert_eq!(again.revision(), 7);
+    assert_eq!(value(&again, "b").unwrap().0, "2");
+    // The recovered segment was closed: its zeros were cut off after its last record.
+    let b = fs::read(image.join(seg.file_name().unwrap())).unwrap();
+    let &(_, last) = record_offsets(&b).last().unwrap();
+    let ReadRecord::Record { len, .. } = format::read_record(&b, last, 0) else {
+        panic!("the last record reads")
+    };
+    assert_eq!(b.len(), last + len);
+}
+
+#[test]
+fn a_torn_record_followed_by_zeros_is_cut_as_torn() {
+    let dir = temp_dir("torn-zeros");
+    let store = open(&dir).unwrap();
+    write_some(&store);
+    // A last write long enough to cross blocks.
+    store.create(cm("big", &"x".repeat(3000))).unwrap();
+    let image = crash_image(&dir, "torn-zeros-image");
+    shut(store);
+    let seg = segments(&image).pop().unwrap();
+    let mut b = fs::read(&seg).unwrap();
+    let &(rev, at) = record_offsets(&b).last().unwrap();
+    assert_eq!(rev, 8);
+    // The crash kept the record's first blocks only.
+    let cut = (at / format::BLOCK + 2) * format::BLOCK;
+    b[cut..].fill(0);
+    fs::write(&seg, &b).unwrap();
+
+    let again = open(&image).unwrap();
+    let report = again.recovery_report().unwrap().clone();
+    let t = report.truncation.clone().expect("a truncation");
+    assert_eq!(t.reason, "torn record", "{report}");
+    assert_eq!(t.offset, at as u64);
+    assert!(!report.lost_data(), "{report}");
+    assert_eq!(again.revision(), 7);
+    assert!(value(&again, "big").is_none());
+    assert_eq!(fs::metadata(&seg).unwrap().len(), at as u64, "cut back");
+    again.create(cm("e", "1")).unwrap();
+    shut(again);
+    let third = open(&image).unwrap();
+    assert_eq!(third.recovery_report().unwrap().truncation, None);
+    assert_eq!(third.revision(), 8);
+}
+
+#[test]
+fn a_flipped_byte_in_the_middle_of_a_preallocated_segment_is_corruption() {
+    let dir = temp_dir("flip-zeros");
+    let store = open(&dir).unwrap();
+    write_some(&store);
+    let image = crash_image(&dir, "flip-zeros-image");
+    shut(store);
+    let seg = segments(&image).pop().unwrap();
+    let mut b = fs::read(&seg).unwrap();
+    let offsets = record_offsets(&b);
+    let &(_, at) = offsets.iter().find(|(rev, _)| *rev == 5).unwrap();
+    // Its length, made to reach into the zeros: a later record still follows it.
+    b[at + 1] ^= 0x10;
+    fs::write(&seg, &b).unwrap();
+
+    let again = open(&image).unwrap();
+    let report = again.recovery_report().unwrap().clone();
+    let t = report.truncation.clone().unwrap();
+    assert_eq!(t.reason, "corrupt record", "{report}");
+    assert_eq!(t.offset, at as u64);
+    assert!(report.lost_data());
+    assert_eq!(again.revision(), 4);
+}
+
+/// With Sync durability a watcher gets a change only once its record is on disk; a watch
+/// started meanwhile does not hold it in its initial state, and its bookmarks stay below it.
+#[test]
+fn watchers_see_a_sync_write_only_once_it_is_durable() {
+    let dir = temp_dir("publish");
+    let store = open(&dir).unwrap();
+    store.create(cm("before", "1")).unwrap();
+    let wal = store.inner.backend.get().unwrap().as_wal().unwrap();
+    let mut early = store.watch("ConfigMap", &WatchParams::default()).unwrap();
+    while early.try_recv().unwrap().is_some() {}
+    let rev_before = store.revision();
+    std::thread::scope(|s| {
+        // Holding `io` stands for a long fsync.
+        let io = wal.io.lock();
+        let writer = {
+            let store = store.clone();
+            s.spawn(move || store.create(cm("late", "1")).unwrap())
+        };
+        while wal.appends.lock().appended <= rev_before {
+            std::thread::yield_now();
+        }
+        // Applied (a read sees it) but not durable: no watcher hears of it.
+        assert!(store.get("ConfigMap", None, "late").is_ok());
+        assert!(early.try_recv().unwrap().is_none());
+        let mut mid = store
+            .watch(
+                "ConfigMap",
+                &WatchParams {
+                    bookmarks: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let mut initial = Vec::new();
+        while let Some(e) = mid.try_recv().unwrap() {
+            initial.push(e.object().unwrap().meta().name.clone());
+        }
+        assert_eq!(initial, vec!["before".to_string()]);
+        assert_eq!(mid.revision(), rev_before);
+        assert_eq!(
+            mid.recv_timeout(Duration::ZERO)
+                .unwrap()
+                .map(|e| e.revision()),
+            Some(rev_before),
+            "a bookmark stays below the change not yet durable"
+        );
+        let mut replay = store
+            .watch(
+                "ConfigMap",
+                &WatchParams {
+                    since: Some(rev_before - 1),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            replay
+                .try_recv()
+                .unwrap()
+                .unwrap()
+                .object()
+                .unwrap()
+                .meta()
+                .name,
+            "before"
+        );
+        assert!(replay.try_recv().unwrap().is_none());
+        drop(io);
+        let late = writer.join().unwrap();
+        let rev = late.meta().revision().unwrap();
+        // Published before the write returned: every watch has it, once.
+        for w in [&mut early, &mut mid, &mut replay] {
+            let e = w.try_recv().unwrap().expect("the change, now durable");
+            assert_eq!((e.type_name(), e.revision()), ("ADDED", rev));
+            assert!(w.try_recv().unwrap().is_none());
+        }
+    });
 }
