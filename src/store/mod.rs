@@ -1204,6 +1204,11 @@ impl Store {
             m.deletion_grace_period_seconds = None;
         }
         o.clear_status();
+        // As kube-apiserver's namespace strategy: a new Namespace is Active from its creation
+        // (not one write later, by the namespace controller).
+        if let Some(ns) = o.as_any_mut().downcast_mut::<crate::api::Namespace>() {
+            ns.status.get_or_insert_with(Default::default).phase = Some("Active".into());
+        }
         o.set_defaults(true);
         self.admit(info, Operation::Create, o, None)?;
         self.validate_in(info, o)?;
