@@ -1471,18 +1471,10 @@ impl Store {
             return self.commit_one_durable(w, backend.as_ref());
         }
         let ks = w.ks.clone();
-        let mut st = ks.state.lock();
-        if !same(&ks.get(&w.key), &w.base) {
-            drop(st);
-            if w.strict {
-                return Err(stale_error(&w));
-            }
-            return Ok(Outcome::Stale(w));
-        }
-        if matches!(w.action, Action::Keep) {
-            return Ok(Outcome::Done(w.base));
-        }
-        let mut w = w;
+        let (mut st, mut w) = match compare(&ks, w) {
+            Ok(go) => go,
+            Err(end) => return end,
+        };
         if st.has_unique() {
             self.claim_unique(&st, &mut w, &mut Vec::new())?;
         }
@@ -1532,18 +1524,10 @@ impl Store {
             _ => persist::replay::encode([&w]),
         };
         let ks = w.ks.clone();
-        let mut st = ks.state.lock();
-        if !same(&ks.get(&w.key), &w.base) {
-            drop(st);
-            if w.strict {
-                return Err(stale_error(&w));
-            }
-            return Ok(Outcome::Stale(w));
-        }
-        if matches!(w.action, Action::Keep) {
-            return Ok(Outcome::Done(w.base));
-        }
-        let mut w = w;
+        let (mut st, mut w) = match compare(&ks, w) {
+            Ok(go) => go,
+            Err(end) => return end,
+        };
         if st.has_unique() {
             self.claim_unique(&st, &mut w, &mut Vec::new())?;
             payload = persist::replay::encode([&w]);
@@ -1826,6 +1810,28 @@ fn check_preconditions(
         }
     }
     Ok(())
+}
+
+/// The compare half of a single write's compare-and-swap: takes `ks`'s lock and returns it
+/// with the write when the stored object is still the write's base, or how the commit ends
+/// (stale: released before its error is built; nothing to write: done).
+fn compare(
+    ks: &KindStore,
+    w: Write,
+) -> std::result::Result<(MutexGuard<'_, KindState>, Write), Result<Outcome>> {
+    let st = ks.state.lock();
+    if !same(&ks.get(&w.key), &w.base) {
+        drop(st);
+        return Err(if w.strict {
+            Err(stale_error(&w))
+        } else {
+            Ok(Outcome::Stale(w))
+        });
+    }
+    if matches!(w.action, Action::Keep) {
+        return Err(Ok(Outcome::Done(w.base)));
+    }
+    Ok((st, w))
 }
 
 fn stale_error(w: &Write) -> Error {
