@@ -159,6 +159,14 @@ impl WatchCloser {
     }
 }
 
+/// How long [`Watch::next_change`] waits on the channel.
+#[derive(Clone, Copy)]
+enum Wait {
+    Forever,
+    Until(std::time::Instant),
+    No,
+}
+
 impl Watch {
     /// The kind watched.
     pub fn kind(&self) -> &str {
@@ -181,50 +189,17 @@ impl Watch {
     /// Blocks until the next event. Errors: [`Error::Expired`] when the watch fell behind,
     /// [`Error::Closed`] when the store shut down.
     pub fn recv(&mut self) -> Result<WatchEvent> {
-        loop {
-            if let Some((ev, _)) = self.pending.pop_front() {
-                return Ok(ev);
-            }
-            if let Some(e) = &self.failed {
-                return Err(e.clone());
-            }
-            match self.rx.recv() {
-                Ok(ev) => {
-                    if let Some(we) = self.convert(&ev) {
-                        return Ok(we);
-                    }
-                }
-                Err(_) => self.fail(),
-            }
-        }
+        self.recv_change().map(|c| c.event)
     }
 
     /// Waits at most `timeout` for the next event. `Ok(None)` on timeout, or a
     /// [`WatchEvent::Bookmark`] instead when the watch was opened with bookmarks.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<WatchEvent>> {
         let deadline = std::time::Instant::now() + timeout;
-        loop {
-            if let Some((ev, _)) = self.pending.pop_front() {
-                return Ok(Some(ev));
-            }
-            if let Some(e) = &self.failed {
-                return Err(e.clone());
-            }
-            match self.rx.recv_deadline(deadline) {
-                Ok(ev) => {
-                    if let Some(we) = self.convert(&ev) {
-                        return Ok(Some(we));
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    return Ok(if self.bookmarks {
-                        self.bookmark()
-                    } else {
-                        None
-                    });
-                }
-                Err(RecvTimeoutError::Disconnected) => self.fail(),
-            }
+        match self.next_change(Wait::Until(deadline))? {
+            Some(c) => Ok(Some(c.event)),
+            None if self.bookmarks => Ok(self.bookmark()),
+            None => Ok(None),
         }
     }
 
@@ -234,34 +209,18 @@ impl Watch {
     /// controller runtime, whose predicates compare old and new and whose keys reuse the
     /// store's.
     pub(crate) fn recv_change(&mut self) -> Result<Change> {
-        loop {
-            if let Some((event, key)) = self.pending.pop_front() {
-                return Ok(Change {
-                    event,
-                    prev: None,
-                    key,
-                });
-            }
-            if let Some(e) = &self.failed {
-                return Err(e.clone());
-            }
-            match self.rx.recv() {
-                Ok(ev) => {
-                    if let Some(event) = self.convert(&ev) {
-                        return Ok(Change {
-                            event,
-                            prev: ev.prev.clone(),
-                            key: Some(ev.key.clone()),
-                        });
-                    }
-                }
-                Err(_) => self.fail(),
-            }
-        }
+        self.next_change(Wait::Forever)
+            .map(|c| c.expect("a wait without end ends with a change"))
     }
 
     /// [`Watch::recv_change`] without blocking: `Ok(None)` when nothing is queued.
     pub(crate) fn try_recv_change(&mut self) -> Result<Option<Change>> {
+        self.next_change(Wait::No)
+    }
+
+    /// The next change: the pending ones (initial state, replayed history) first, then the
+    /// channel, waiting for it as `wait` says; `Ok(None)` when that wait ended without one.
+    fn next_change(&mut self, wait: Wait) -> Result<Option<Change>> {
         loop {
             if let Some((event, key)) = self.pending.pop_front() {
                 return Ok(Some(Change {
@@ -273,8 +232,21 @@ impl Watch {
             if let Some(e) = &self.failed {
                 return Err(e.clone());
             }
-            match self.rx.try_recv() {
-                Ok(ev) => {
+            let got = match wait {
+                Wait::Forever => self.rx.recv().ok(),
+                Wait::Until(deadline) => match self.rx.recv_deadline(deadline) {
+                    Ok(ev) => Some(ev),
+                    Err(RecvTimeoutError::Timeout) => return Ok(None),
+                    Err(RecvTimeoutError::Disconnected) => None,
+                },
+                Wait::No => match self.rx.try_recv() {
+                    Ok(ev) => Some(ev),
+                    Err(TryRecvError::Empty) => return Ok(None),
+                    Err(TryRecvError::Disconnected) => None,
+                },
+            };
+            match got {
+                Some(ev) => {
                     if let Some(event) = self.convert(&ev) {
                         return Ok(Some(Change {
                             event,
@@ -283,8 +255,7 @@ impl Watch {
                         }));
                     }
                 }
-                Err(TryRecvError::Empty) => return Ok(None),
-                Err(TryRecvError::Disconnected) => self.fail(),
+                None => self.fail(),
             }
         }
     }
@@ -303,23 +274,7 @@ impl Watch {
 
     /// The next event if one is ready, without blocking.
     pub fn try_recv(&mut self) -> Result<Option<WatchEvent>> {
-        loop {
-            if let Some((ev, _)) = self.pending.pop_front() {
-                return Ok(Some(ev));
-            }
-            if let Some(e) = &self.failed {
-                return Err(e.clone());
-            }
-            match self.rx.try_recv() {
-                Ok(ev) => {
-                    if let Some(we) = self.convert(&ev) {
-                        return Ok(Some(we));
-                    }
-                }
-                Err(TryRecvError::Empty) => return Ok(None),
-                Err(TryRecvError::Disconnected) => self.fail(),
-            }
-        }
+        self.next_change(Wait::No).map(|c| c.map(|c| c.event))
     }
 
     /// A bookmark at the newest revision this watch is complete up to, or `None` when events
