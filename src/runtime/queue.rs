@@ -739,14 +739,16 @@ where
     }
 
     fn add(&self, key: K) {
-        let added = {
-            let mut s = self.lock();
-            let now = self.clock.monotonic();
-            let added = s.add(key, now);
-            self.publish_len(&s);
-            Signal::of(&s, added)
-        };
-        added.send(self);
+        self.add_signal(key).send(self);
+    }
+
+    /// Queues `key` and returns the wake-up it calls for, to be sent after the lock.
+    fn add_signal(&self, key: K) -> Signal {
+        let mut s = self.lock();
+        let now = self.clock.monotonic();
+        let added = s.add(key, now);
+        self.publish_len(&s);
+        Signal::of(&s, added)
     }
 
     /// Parks `key` until `since + delay`, where `since` is a reading of the queue clock (now, or
@@ -951,28 +953,16 @@ where
     /// burst of adds wakes the pool once). Blocked [`WorkQueue::get_blocking`] callers are
     /// still woken.
     pub(crate) fn add_quiet(&self, key: K) -> bool {
-        let ready = {
-            let mut s = self.inner.lock();
-            let now = self.inner.clock.monotonic();
-            let added = s.add(key, now);
-            self.inner.publish_len(&s);
-            match added {
-                Added::Ready => true,
-                Added::Parked { earliest: true } => {
-                    let notify = s.deadline_notify.clone();
-                    drop(s);
-                    if let Some(n) = notify {
-                        n();
-                    }
-                    return false;
-                }
-                Added::Parked { earliest: false } | Added::Nothing => false,
+        match self.inner.add_signal(key) {
+            Signal::Ready(_) => {
+                self.inner.wake(1, None);
+                true
             }
-        };
-        if ready {
-            self.inner.wake(1, None);
+            other => {
+                other.send(&self.inner);
+                false
+            }
         }
-        ready
     }
 
     /// Queues `key` once `delay` has passed on the queue's clock (`monotonic() + delay`).
