@@ -1566,36 +1566,58 @@ impl PodSync<'_> {
             return Hook::Sleeping(until);
         }
         let slot: ProbeSlot = Arc::new(Mutex::new(None));
+        let target = self.target_of(c);
+        let handler = handler.clone();
+        let spawned = self.off_thread(
+            "steady-hook",
+            &slot,
+            "the lifecycle hook panicked",
+            move || super::probe::run_hook(&handler, &target, timeout),
+        );
+        if let Err(e) = spawned {
+            *slot.lock() = Some(Err(format!("cannot start the lifecycle hook: {e}")));
+        }
+        Hook::Running(slot)
+    }
+
+    /// Where a probe or hook of `c`'s running instance reaches it.
+    fn target_of(&self, c: &ContRt) -> ProbeTarget {
         let inst = c
             .current
             .as_ref()
-            .expect("a hook runs for a running instance");
-        let target = probe_target(
+            .expect("probes and hooks run for a running instance");
+        probe_target(
             &c.spec,
             &c.env,
             &c.working_dir,
             &self.ip,
             inst.private_mounts.then(|| inst.handle.pid()).flatten(),
-        );
+        )
+    }
+
+    /// Runs `job` (a probe or a hook) on a thread of its own, puts its result in `slot`
+    /// (`panicked` if it panics) and queues this pod, whose next sync takes the result.
+    fn off_thread(
+        &self,
+        name: &str,
+        slot: &ProbeSlot,
+        panicked: &str,
+        job: impl FnOnce() -> Result<(), String> + Send + 'static,
+    ) -> std::io::Result<()> {
         let trigger = self.kubelet.inner.pod_trigger.clone();
         let key = ObjectKey::new(
             Some(self.pod.metadata.namespace_str()),
             &self.pod.metadata.name,
         );
-        let (out, handler) = (slot.clone(), handler.clone());
-        let spawned = std::thread::Builder::new()
-            .name("steady-hook".into())
+        let (out, panicked) = (slot.clone(), panicked.to_string());
+        std::thread::Builder::new()
+            .name(name.into())
             .spawn(move || {
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    super::probe::run_hook(&handler, &target, timeout)
-                }));
-                *out.lock() = Some(r.unwrap_or_else(|_| Err("the lifecycle hook panicked".into())));
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                *out.lock() = Some(r.unwrap_or(Err(panicked)));
                 trigger.enqueue(key);
-            });
-        if let Err(e) = spawned {
-            *slot.lock() = Some(Err(format!("cannot start the lifecycle hook: {e}")));
-        }
-        Hook::Running(slot)
+            })
+            .map(drop)
     }
 
     /// Takes in a reported exit or finished probe of the current instance.
@@ -2163,27 +2185,14 @@ impl PodSync<'_> {
             );
             let probe = p.probe.clone();
             let timeout = p.timeout;
-            let trigger = self.kubelet.inner.pod_trigger.clone();
-            let key = ObjectKey::new(
-                Some(self.pod.metadata.namespace_str()),
-                &self.pod.metadata.name,
-            );
-            let kind = p.kind.as_str();
-            let probe_kind = p.kind;
-            let spawned = std::thread::Builder::new()
-                .name("steady-probe".into())
-                .spawn(move || {
-                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        prober.run(probe_kind, &probe, &target, timeout)
-                    }));
-                    let r = match r {
-                        Ok(ProbeResult::Success) => Ok(()),
-                        Ok(ProbeResult::Failure(msg)) => Err(msg),
-                        Err(_) => Err(format!("{kind} probe panicked")),
-                    };
-                    *slot.lock() = Some(r);
-                    trigger.enqueue(key);
-                });
+            let kind = p.kind;
+            let panicked = format!("{} probe panicked", kind.as_str());
+            let spawned = self.off_thread("steady-probe", &slot, &panicked, move || {
+                match prober.run(kind, &probe, &target, timeout) {
+                    ProbeResult::Success => Ok(()),
+                    ProbeResult::Failure(msg) => Err(msg),
+                }
+            });
             if spawned.is_err() {
                 p.in_flight = None;
                 p.next_due = self.now + p.period;
