@@ -42,16 +42,19 @@ fn busy_pods(e: &Engine) -> Vec<Arc<Pod>> {
         .collect()
 }
 
-#[test]
-fn a_busy_process_pod_scales_its_deployment_up_on_measured_cpu() {
-    let clock = Arc::new(ManualClock::default());
-    let e = Engine::builder()
+/// An engine on a manual clock with the local node `NODE`.
+fn engine(clock: &Arc<ManualClock>) -> Engine {
+    Engine::builder()
         .clock(clock.clone())
         .local_node(false)
         .node(NodeConfig::local_named(NODE))
         .build()
-        .unwrap();
-    // The scheduler is not in main yet: the template binds the pods to the local node.
+        .unwrap()
+}
+
+/// Applies the Deployment `busy` (1 replica, bound to `NODE`) whose one container is
+/// `container` (YAML of a list item, indented for the template's `containers:`).
+fn busy_deployment(e: &Engine, container: &str) {
     e.apply(&format!(
         "apiVersion: apps/v1
 kind: Deployment
@@ -65,12 +68,22 @@ spec:
       nodeName: {NODE}
       terminationGracePeriodSeconds: 0
       containers:
-      - name: spin
-        command: [sh, -c, 'while :; do :; done']
-        resources: {{requests: {{cpu: 100m}}}}
+      {container}
 "
     ))
     .unwrap();
+}
+
+#[test]
+fn a_busy_process_pod_scales_its_deployment_up_on_measured_cpu() {
+    let clock = Arc::new(ManualClock::default());
+    let e = engine(&clock);
+    busy_deployment(
+        &e,
+        "- name: spin
+        command: [sh, -c, 'while :; do :; done']
+        resources: {requests: {cpu: 100m}}",
+    );
     eventually(30, "the busy pod runs and is ready", || {
         busy_pods(&e).iter().any(|p| is_ready(p))
     });
@@ -131,35 +144,17 @@ spec:
 #[test]
 fn a_process_pod_over_its_memory_target_scales_its_deployment_up() {
     let clock = Arc::new(ManualClock::default());
-    let e = Engine::builder()
-        .clock(clock.clone())
-        .local_node(false)
-        .node(NodeConfig::local_named(NODE))
-        .build()
-        .unwrap();
+    let e = engine(&clock);
     if e.process_runtime().cgroups_version().is_none() {
         eprintln!("no usable control groups here: memory is measured for the leader only");
     }
     // The leader (sh) holds next to nothing; its child holds 64 MiB, written to.
-    e.apply(&format!(
-        "apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: busy}}
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: busy}}}}
-  template:
-    metadata: {{labels: {{app: busy}}}}
-    spec:
-      nodeName: {NODE}
-      terminationGracePeriodSeconds: 0
-      containers:
-      - name: hold
+    busy_deployment(
+        &e,
+        "- name: hold
         command: [sh, -c, 'python3 -c \"import time; b = bytearray(64 << 20); b[::4096] = bytes(len(b[::4096])); time.sleep(600)\" & wait']
-        resources: {{requests: {{memory: 32Mi}}}}
-"
-    ))
-    .unwrap();
+        resources: {requests: {memory: 32Mi}}",
+    );
     eventually(30, "the pod runs", || {
         busy_pods(&e).iter().any(|p| is_ready(p))
     });
