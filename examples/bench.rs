@@ -40,8 +40,14 @@ struct Out {
 }
 
 impl Out {
+    /// Whether a figure or a section (a name's prefix, `api.`) is asked for: a filter
+    /// selects the names it starts, and the sections that hold them (`api.put` runs `api.`).
     fn wants(&self, name: &str) -> bool {
-        self.filter.is_empty() || self.filter.iter().any(|f| name.starts_with(f.as_str()))
+        self.filter.is_empty()
+            || self
+                .filter
+                .iter()
+                .any(|f| name.starts_with(f.as_str()) || f.starts_with(name))
     }
 
     fn emit(&self, name: &str, value: f64, unit: &str, baseline: Option<(&str, f64, f64)>) {
@@ -1573,16 +1579,18 @@ impl Http {
     /// Sends a request; returns the status code once the whole body was read.
     fn request(&mut self, method: &str, path: &str, body: &[u8]) -> u16 {
         use std::io::{BufRead, Read, Write};
-        let head = format!(
+        // One write for the head and the body, as a buffered client (Go's net/http, which
+        // kubectl and client-go use) sends a small request.
+        let mut request = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
              Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             self.host,
             self.token,
             body.len()
-        );
-        let s = self.stream.get_mut();
-        s.write_all(head.as_bytes()).unwrap();
-        s.write_all(body).unwrap();
+        )
+        .into_bytes();
+        request.extend_from_slice(body);
+        self.stream.get_mut().write_all(&request).unwrap();
         let mut line = String::new();
         self.stream.read_line(&mut line).unwrap();
         let code: u16 = line

@@ -17,6 +17,7 @@ use std::fmt;
 use std::sync::Arc;
 
 type DecodeFn = fn(Value) -> Result<Arc<dyn Object>, FieldError>;
+type DecodeRefFn = fn(&Value) -> Result<Arc<dyn Object>, FieldError>;
 
 /// What the store knows about one kind.
 pub struct KindInfo {
@@ -36,6 +37,7 @@ pub struct KindInfo {
     pub definition: Option<String>,
     type_id: TypeId,
     decode: DecodeFn,
+    decode_ref: DecodeRefFn,
 }
 
 impl fmt::Debug for KindInfo {
@@ -48,7 +50,13 @@ impl fmt::Debug for KindInfo {
     }
 }
 
-fn decode_typed<K: Resource>(value: Value) -> Result<Arc<dyn Object>, FieldError> {
+/// Decodes a typed object from a borrowed value: straight through serde, and only when that
+/// fails a second time through `serde_path_to_error`, for the path of the offending field
+/// (path tracking allocates a string per key: too dear for every decode).
+fn decode_typed<K: Resource>(value: &Value) -> Result<Arc<dyn Object>, FieldError> {
+    if let Ok(k) = K::deserialize(value) {
+        return Ok(Arc::new(k) as Arc<dyn Object>);
+    }
     serde_path_to_error::deserialize::<_, K>(value)
         .map(|k| Arc::new(k) as Arc<dyn Object>)
         .map_err(|e| {
@@ -61,6 +69,10 @@ fn decode_typed<K: Resource>(value: Value) -> Result<Arc<dyn Object>, FieldError
             }
             FieldError::new(field, message)
         })
+}
+
+fn decode_typed_owned<K: Resource>(value: Value) -> Result<Arc<dyn Object>, FieldError> {
+    decode_typed::<K>(&value)
 }
 
 /// `message` with every double-quoted part replaced by `"<redacted>"`.
@@ -88,6 +100,10 @@ fn decode_dynamic(value: Value) -> Result<Arc<dyn Object>, FieldError> {
         .map_err(|e| FieldError::new(e.path().to_string(), e.into_inner().to_string()))
 }
 
+fn decode_dynamic_ref(value: &Value) -> Result<Arc<dyn Object>, FieldError> {
+    decode_dynamic(value.clone())
+}
+
 impl KindInfo {
     /// The registration of a typed kind.
     pub fn of<K: Resource>() -> Self {
@@ -99,7 +115,8 @@ impl KindInfo {
             served_versions: Vec::new(),
             definition: None,
             type_id: TypeId::of::<K>(),
-            decode: decode_typed::<K>,
+            decode: decode_typed_owned::<K>,
+            decode_ref: decode_typed::<K>,
         }
     }
 
@@ -114,6 +131,7 @@ impl KindInfo {
             definition: None,
             type_id: TypeId::of::<DynamicObject>(),
             decode: decode_dynamic,
+            decode_ref: decode_dynamic_ref,
         }
     }
 
@@ -135,6 +153,12 @@ impl KindInfo {
     /// Decodes a JSON object of this kind. Errors name the offending field.
     pub fn decode(&self, value: Value) -> Result<Arc<dyn Object>, FieldError> {
         (self.decode)(value)
+    }
+
+    /// Decodes a JSON object of this kind, leaving `value` to the caller. Errors name the
+    /// offending field.
+    pub fn decode_ref(&self, value: &Value) -> Result<Arc<dyn Object>, FieldError> {
+        (self.decode_ref)(value)
     }
 }
 

@@ -382,10 +382,10 @@ fn decode_checked(
             .map_err(|e| error(&e, Some(&r.info.plural)))?;
         return Ok((obj, Vec::new()));
     }
-    let obj = api
-        .decode(input.clone())
-        .map_err(|e| error(&e, Some(&r.info.plural)))?;
     let mut input = input;
+    let obj = api
+        .decode_ref(&mut input)
+        .map_err(|e| error(&e, Some(&r.info.plural)))?;
     // The API server keeps managedFields itself ([`managed`]): never an unknown field here.
     if let Some(meta) = input.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.remove("managedFields");

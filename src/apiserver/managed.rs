@@ -315,6 +315,157 @@ fn collect<'v>(
     }
 }
 
+/// What an update changed in `part`: the paths whose values changed (as [`track_update`]
+/// counts them) and the paths it removed. Equal to comparing the [`leaves`] of both objects
+/// (the walk does exactly that below the first map member that differs), but a subtree
+/// that is equal on both sides costs one comparison and no paths.
+fn diff(old: &Value, new: &Value, part: Part, lists: Lists) -> (BTreeSet<Path>, Vec<Path>) {
+    let mut d = Diff {
+        changed: BTreeSet::new(),
+        removed: Vec::new(),
+        lists,
+    };
+    let empty = Map::new();
+    let (o, n) = (
+        old.as_object().unwrap_or(&empty),
+        new.as_object().unwrap_or(&empty),
+    );
+    for k in union(o, n) {
+        let wanted = match part {
+            Part::Main | Part::Scale => !matches!(k, "apiVersion" | "kind" | "status"),
+            Part::Status => k == "status",
+        };
+        if !wanted {
+            continue;
+        }
+        let mut path = vec![Seg::Field(k.to_string())];
+        let mut schema = vec![k.to_string()];
+        if k == "metadata" {
+            // As in `leaves`: metadata that is not a map sets nothing.
+            let om = o.get(k).and_then(Value::as_object).unwrap_or(&empty);
+            let nm = n.get(k).and_then(Value::as_object).unwrap_or(&empty);
+            for mk in union(om, nm) {
+                if SERVER_METADATA.contains(&mk) {
+                    continue;
+                }
+                path.push(Seg::Field(mk.to_string()));
+                schema.push(mk.to_string());
+                d.node(om.get(mk), nm.get(mk), &mut schema, &mut path);
+                path.pop();
+                schema.pop();
+            }
+        } else {
+            d.node(o.get(k), n.get(k), &mut schema, &mut path);
+        }
+    }
+    (d.changed, d.removed)
+}
+
+/// The keys of two maps, each once.
+fn union<'a>(a: &'a Map<String, Value>, b: &'a Map<String, Value>) -> Vec<&'a str> {
+    let mut keys: Vec<&str> = a.keys().map(String::as_str).collect();
+    keys.extend(b.keys().map(String::as_str).filter(|k| !a.contains_key(*k)));
+    keys
+}
+
+struct Diff {
+    changed: BTreeSet<Path>,
+    removed: Vec<Path>,
+    lists: Lists,
+}
+
+impl Diff {
+    /// Compares the values at `path` (either may be absent).
+    fn node(
+        &mut self,
+        old: Option<&Value>,
+        new: Option<&Value>,
+        schema: &mut Vec<String>,
+        path: &mut Path,
+    ) {
+        if old == new {
+            return;
+        }
+        if let (Some(Value::Object(o)), Some(Value::Object(n))) = (old, new) {
+            if !o.is_empty() && !n.is_empty() {
+                for k in union(o, n) {
+                    path.push(Seg::Field(k.to_string()));
+                    schema.push(k.to_string());
+                    self.node(o.get(k), n.get(k), schema, path);
+                    schema.pop();
+                    path.pop();
+                }
+                return;
+            }
+        }
+        // Anything else (a list, a scalar, a map on one side only): the leaves of both sides.
+        let mut before = Leaves::new();
+        let mut after = Leaves::new();
+        if let Some(o) = old {
+            collect(o, schema, path, &mut before, self.lists);
+        }
+        if let Some(n) = new {
+            collect(n, schema, path, &mut after, self.lists);
+        }
+        for (p, v) in &after {
+            // An item or set member changes hands only when it is new; a change inside an
+            // item is a change of the fields below it.
+            let member = matches!(p.last(), Some(Seg::Key(_) | Seg::Value(_)));
+            let changed = match before.get(p) {
+                None => true,
+                Some(was) => !member && was != v,
+            };
+            if changed {
+                self.changed.insert(p.clone());
+            }
+        }
+        self.removed
+            .extend(before.into_keys().filter(|p| !after.contains_key(p)));
+    }
+}
+
+/// True when the `FieldsV1` tree `tree` holds `path` (`buf` is scratch space).
+fn tree_holds(tree: &Value, path: &[Seg], buf: &mut String) -> bool {
+    let mut node = tree;
+    for seg in path {
+        buf.clear();
+        match seg {
+            Seg::Field(f) => {
+                buf.push_str("f:");
+                buf.push_str(f);
+            }
+            Seg::Key(k) => {
+                buf.push_str("k:");
+                buf.push_str(k);
+            }
+            Seg::Value(v) => {
+                buf.push_str("v:");
+                buf.push_str(v);
+            }
+        }
+        match node.get(buf.as_str()) {
+            Some(n) => node = n,
+            None => return false,
+        }
+    }
+    node.as_object()
+        .is_some_and(|m| m.is_empty() || m.contains_key("."))
+}
+
+/// True when `tree` is a `FieldsV1` tree [`FieldSet::from_fields_v1`] reads, owning at
+/// least one field (what [`entries_of`] and [`set_entries`] keep unchanged).
+fn is_plain_tree(tree: &Value) -> bool {
+    fn walk(node: &Map<String, Value>) -> bool {
+        node.iter()
+            .all(|(k, c)| k == "." || (seg_of_is_valid(k) && c.as_object().is_some_and(walk)))
+    }
+    tree.as_object().is_some_and(|m| !m.is_empty() && walk(m))
+}
+
+fn seg_of_is_valid(key: &str) -> bool {
+    key.starts_with("f:") || key.starts_with("k:") || key.starts_with("v:")
+}
+
 /// The value at `path` in `v`.
 fn get<'a>(v: &'a Value, path: &[Seg]) -> Option<&'a Value> {
     let mut at = v;
@@ -553,6 +704,11 @@ pub struct Writer<'a> {
 /// that sets `managedFields` itself to something other than what is stored replaces them
 /// (an empty list clears them), as kube-apiserver allows.
 pub fn track_update(old: Option<&Value>, new: &mut Value, w: Writer<'_>) {
+    track(old, new, w, true)
+}
+
+/// [`track_update`]; `in_place` allows the [`restamp`] shortcut (tests compare both ways).
+fn track(old: Option<&Value>, new: &mut Value, w: Writer<'_>, in_place: bool) {
     let stored = old.and_then(|o| o.pointer("/metadata/managedFields"));
     match new.pointer("/metadata/managedFields") {
         Some(Value::Array(given)) if given.is_empty() => {
@@ -573,32 +729,26 @@ pub fn track_update(old: Option<&Value>, new: &mut Value, w: Writer<'_>) {
             }
         }
     }
-    let mut entries = old.map(entries_of).unwrap_or_default();
-    let before = old.map(|o| leaves(o, w.part, w.lists)).unwrap_or_default();
-    let after = leaves(new, w.part, w.lists);
-    let changed: BTreeSet<Path> = after
-        .iter()
-        .filter(|(p, v)| {
-            // An item or set member changes hands only when it is new; a change inside an
-            // item is a change of the fields below it.
-            let member = matches!(p.last(), Some(Seg::Key(_) | Seg::Value(_)));
-            match before.get(*p) {
-                None => true,
-                Some(was) => !member && was != *v,
-            }
-        })
-        .map(|(p, _)| p.clone())
-        .collect();
-    if old.is_some() && changed.is_empty() && before.len() == after.len() {
+    let (changed, removed) = match old {
+        Some(o) => diff(o, new, w.part, w.lists),
+        None => (
+            leaves(new, w.part, w.lists).into_keys().collect(),
+            Vec::new(),
+        ),
+    };
+    if old.is_some() && changed.is_empty() && removed.is_empty() {
         // This part is as it was (a no-op, or a write of another part): the stored managed
         // fields stand.
         return;
     }
-    let removed: Vec<&Path> = before.keys().filter(|p| !after.contains_key(*p)).collect();
     let sub = w.part.subresource();
+    if in_place && old.is_some() && restamp(new, &changed, &removed, w) {
+        return;
+    }
+    let mut entries = old.map(entries_of).unwrap_or_default();
     for e in &mut entries {
         for p in &removed {
-            e.fields.0.remove(*p);
+            e.fields.0.remove(p);
         }
         if !e.is(w.manager, "Update", sub) {
             e.fields.0.retain(|p| !changed.contains(p));
@@ -623,6 +773,64 @@ pub fn track_update(old: Option<&Value>, new: &mut Value, w: Writer<'_>) {
         }
     }
     set_entries(new, &entries);
+}
+
+/// The common update, done in place on `new`'s managed fields (a copy of the stored
+/// ones): the writer already owns every field it changed, no other manager owns any of
+/// them, and it removed no owned field. Then only the writer's entry changes, its time and
+/// apiVersion, and the other entries are neither read nor rendered again. False (nothing
+/// touched) in any other case, and when an entry is one [`entries_of`] would drop or
+/// [`set_entries`] would render differently.
+fn restamp(new: &mut Value, changed: &BTreeSet<Path>, removed: &[Path], w: Writer<'_>) -> bool {
+    let sub = w.part.subresource();
+    if changed.is_empty() {
+        // Only removals of fields nobody owns: the writer's entry is not touched.
+        return false;
+    }
+    let Some(list) = new
+        .get_mut("metadata")
+        .and_then(|m| m.get_mut("managedFields"))
+        .and_then(Value::as_array_mut)
+    else {
+        return false;
+    };
+    let mut buf = String::new();
+    let mut mine = None;
+    for (i, e) in list.iter().enumerate() {
+        let (Some(manager), Some(operation), Some(tree)) = (
+            e.get("manager").and_then(Value::as_str),
+            e.get("operation").and_then(Value::as_str),
+            e.get("fieldsV1"),
+        ) else {
+            return false;
+        };
+        let subresource = match e.get("subresource") {
+            None => None,
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(_) => return false,
+        };
+        if !is_plain_tree(tree)
+            || e.get("fieldsType").and_then(Value::as_str) != Some("FieldsV1")
+            || removed.iter().any(|p| tree_holds(tree, p, &mut buf))
+        {
+            return false;
+        }
+        let writer = manager == w.manager && operation == "Update" && subresource == sub;
+        if writer {
+            if mine.is_some() || !changed.iter().all(|p| tree_holds(tree, p, &mut buf)) {
+                return false;
+            }
+            mine = Some(i);
+        } else if changed.iter().any(|p| tree_holds(tree, p, &mut buf)) {
+            return false;
+        }
+    }
+    let Some(e) = mine.and_then(|i| list[i].as_object_mut()) else {
+        return false;
+    };
+    e.insert("apiVersion".into(), w.api_version.into());
+    e.insert("time".into(), stamp(w.now));
+    true
 }
 
 /// A field another manager set to a different value than an apply asks for.
@@ -799,6 +1007,7 @@ pub fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn writer(manager: &str) -> Writer<'_> {
         Writer {
@@ -825,6 +1034,106 @@ mod tests {
             .into_iter()
             .map(|e| (e.manager, e.operation))
             .collect()
+    }
+
+    /// Small objects with maps, keyed lists (containers, ports), a set list (finalizers),
+    /// atomic lists, nulls and empty maps: what `diff` and `restamp` must get right.
+    fn objects() -> impl Strategy<Value = Value> {
+        let scalar = prop_oneof![
+            Just(Value::Null),
+            Just(json!({})),
+            (0i64..3).prop_map(|i| json!(i)),
+            "[ab]{1,2}".prop_map(Value::from),
+        ];
+        let container = (
+            "[ab]",
+            proptest::option::of("[xy]"),
+            proptest::option::of(0i64..3),
+        )
+            .prop_map(|(name, image, port)| {
+                let mut c = json!({"name": name});
+                if let Some(i) = image {
+                    c["image"] = json!(i);
+                }
+                if let Some(p) = port {
+                    c["ports"] = json!([{"containerPort": p, "protocol": "TCP"}]);
+                }
+                c
+            });
+        (
+            proptest::collection::btree_map("[abc]", scalar.clone(), 0..3),
+            proptest::collection::vec(container, 0..3),
+            proptest::collection::vec("[fg]", 0..3),
+            proptest::option::of(scalar),
+            proptest::collection::vec(0i64..3, 0..3),
+            proptest::option::of(0i64..3),
+        )
+            .prop_map(|(labels, containers, finalizers, extra, args, status)| {
+                let mut v = json!({
+                    "apiVersion": "apps/v1", "kind": "Deployment",
+                    "metadata": {"name": "web", "resourceVersion": "7",
+                                 "labels": labels, "finalizers": finalizers},
+                    "spec": {"template": {"spec": {"containers": containers}}, "args": args},
+                });
+                if let Some(e) = extra {
+                    v["spec"]["extra"] = e;
+                }
+                if let Some(s) = status {
+                    v["status"] = json!({"replicas": s});
+                }
+                v
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn the_diff_walk_finds_what_comparing_all_leaves_finds(
+            old in objects(), new in objects(), status in any::<bool>(),
+        ) {
+            let part = if status { Part::Status } else { Part::Main };
+            let (changed, mut removed) = diff(&old, &new, part, Lists::BuiltIn);
+            let before = leaves(&old, part, Lists::BuiltIn);
+            let after = leaves(&new, part, Lists::BuiltIn);
+            let expected: BTreeSet<Path> = after
+                .iter()
+                .filter(|(p, v)| {
+                    let member = matches!(p.last(), Some(Seg::Key(_) | Seg::Value(_)));
+                    before.get(*p).is_none_or(|was| !member && was != *v)
+                })
+                .map(|(p, _)| p.clone())
+                .collect();
+            let mut gone: Vec<Path> =
+                before.keys().filter(|p| !after.contains_key(*p)).cloned().collect();
+            removed.sort();
+            gone.sort();
+            prop_assert_eq!(changed, expected);
+            prop_assert_eq!(removed, gone);
+        }
+
+        #[test]
+        fn updating_managed_fields_in_place_equals_rebuilding_them(
+            steps in proptest::collection::vec((objects(), 0usize..3, any::<bool>()), 1..6),
+        ) {
+            let managers = ["kubectl", "kubectl-edit", "helm"];
+            let mut live: Option<Value> = None;
+            for (step, (next, who, status)) in steps.into_iter().enumerate() {
+                let part = if status && live.is_some() { Part::Status } else { Part::Main };
+                let w = Writer {
+                    part,
+                    api_version: ["apps/v1", "apps/v1beta2"][step % 2],
+                    now: Time::from_unix_micros(1_700_000_000_000_000 + step as i64 * 1_000_000),
+                    ..writer(managers[who])
+                };
+                let (mut fast, mut slow) = (next.clone(), next);
+                track(live.as_ref(), &mut fast, w, true);
+                track(live.as_ref(), &mut slow, w, false);
+                let owned = |v: &Value| -> Vec<String> {
+                    entries_of(v).iter().map(|e| format!("{e:?}")).collect()
+                };
+                prop_assert_eq!(owned(&fast), owned(&slow));
+                live = Some(slow);
+            }
+        }
     }
 
     #[test]

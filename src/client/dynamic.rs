@@ -61,6 +61,27 @@ impl DynamicApi {
 
     /// Decodes a JSON object of this kind into what the store holds.
     pub fn decode(&self, mut value: Value) -> Result<Arc<dyn Object>> {
+        self.complete(&mut value)?;
+        let r = ObjectRef::from_value(&self.info.kind, &value);
+        self.info.decode(value).map_err(|e| Error::Invalid {
+            object: r,
+            errors: vec![e],
+        })
+    }
+
+    /// [`DynamicApi::decode`], leaving `value` (completed with the defaults `decode` fills
+    /// in) to the caller.
+    pub(crate) fn decode_ref(&self, value: &mut Value) -> Result<Arc<dyn Object>> {
+        self.complete(value)?;
+        self.info.decode_ref(value).map_err(|e| Error::Invalid {
+            object: ObjectRef::from_value(&self.info.kind, value),
+            errors: vec![e],
+        })
+    }
+
+    /// Fills in this API's apiVersion, kind and namespace where `value` leaves them out, and
+    /// checks the kind.
+    fn complete(&self, value: &mut Value) -> Result<()> {
         if let Some(o) = value.as_object_mut() {
             o.entry("apiVersion")
                 .or_insert_with(|| self.info.api_version.clone().into());
@@ -77,12 +98,7 @@ impl DynamicApi {
                 }
             }
         }
-        check_kind(&self.info, &value)?;
-        let r = ObjectRef::from_value(&self.info.kind, &value);
-        self.info.decode(value).map_err(|e| Error::Invalid {
-            object: r,
-            errors: vec![e],
-        })
+        check_kind(&self.info, value)
     }
 
     /// The object named `name`.
