@@ -1615,6 +1615,69 @@ impl Http {
     }
 }
 
+/// Requests per second from `streams` concurrent HTTP/2 streams on one connection (plain
+/// HTTP/2 with prior knowledge), as kubectl and client-go send requests, and as the etcd
+/// peer's 64 clients share one gRPC connection. `request(stream, n)` gives the method,
+/// path and body of a stream's `n`th request; every answer must be 200.
+#[cfg(feature = "apiserver")]
+fn h2_per_second(
+    addr: std::net::SocketAddr,
+    token: &str,
+    streams: usize,
+    secs: f64,
+    request: impl Fn(usize, u64) -> (&'static str, String, Vec<u8>) + Send + Sync + 'static,
+) -> f64 {
+    use http_body_util::{BodyExt, Full};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let auth = format!("Bearer {token}");
+    let request = Arc::new(request);
+    rt.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tcp.set_nodelay(true).unwrap();
+        let (sender, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(tcp),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(conn);
+        let t0 = Instant::now();
+        let tasks: Vec<_> = (0..streams)
+            .map(|c| {
+                let mut sender = sender.clone();
+                let auth = auth.clone();
+                let request = request.clone();
+                tokio::spawn(async move {
+                    let mut n = 0u64;
+                    while t0.elapsed().as_secs_f64() < secs {
+                        let (method, path, body) = request(c, n);
+                        let req = hyper::Request::builder()
+                            .method(method)
+                            .uri(format!("http://{addr}{path}"))
+                            .header("authorization", &auth)
+                            .header("content-type", "application/json")
+                            .body(Full::new(bytes::Bytes::from(body)))
+                            .unwrap();
+                        let resp = sender.send_request(req).await.unwrap();
+                        assert_eq!(resp.status(), 200);
+                        resp.into_body().collect().await.unwrap();
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for t in tasks {
+            total += t.await.unwrap();
+        }
+        total as f64 / t0.elapsed().as_secs_f64()
+    })
+}
+
 /// Requests per second from `clients` keep-alive connections, each doing `op` for about
 /// `secs`; the in-process `baseline` on as many threads in the same run.
 #[cfg(feature = "apiserver")]
@@ -1725,6 +1788,47 @@ fn api_server(out: &Out) {
                 Some(("in-process DynamicApi::update", base, base / http)),
             );
         }
+    }
+    // HTTP/2: 64 streams on one connection, beside the same in-process baseline.
+    if out.wants("api.h2_get_per_s_64") {
+        let http = h2_per_second(addr, token, 64, secs, |c, _| {
+            let path = format!("/api/v1/namespaces/default/configmaps/bench-{c}");
+            ("GET", path, Vec::new())
+        });
+        let base = per_second(64, secs, |c| {
+            let cms = cms.clone();
+            let name = format!("bench-{c}");
+            Box::new(move || {
+                cms.get(&name).unwrap();
+            })
+        });
+        out.emit(
+            "api.h2_get_per_s_64",
+            http,
+            "req/s",
+            Some(("in-process DynamicApi::get", base, base / http)),
+        );
+    }
+    if out.wants("api.h2_put_per_s_64") {
+        let http = h2_per_second(addr, token, 64, secs, move |c, n| {
+            let path = format!("/api/v1/namespaces/default/configmaps/bench-{c}");
+            let body = serde_json::to_vec(&object(c, (1 << 50) + n)).unwrap();
+            ("PUT", path, body)
+        });
+        let base = per_second(64, secs, |c| {
+            let cms = cms.clone();
+            let mut v = 1u64 << 45;
+            Box::new(move || {
+                v += 1;
+                cms.update(object(c, v)).unwrap();
+            })
+        });
+        out.emit(
+            "api.h2_put_per_s_64",
+            http,
+            "req/s",
+            Some(("in-process DynamicApi::update", base, base / http)),
+        );
     }
     if out.wants("api.watch_latency") {
         api_watch_latency(out, &e, addr, token);

@@ -2,7 +2,8 @@
 //! real `kubectl` and Kubernetes client libraries work against steady unchanged.
 //!
 //! The server owns no state: every request goes through the same store and client API as
-//! every other caller. It speaks HTTP/1.1 (keep-alive, chunked watches) over TLS, with a
+//! every other caller. It speaks HTTP/2 (the protocol ALPN agrees on first, or prior
+//! knowledge on plain HTTP) and HTTP/1.1 (keep-alive, chunked watches) over TLS, with a
 //! bearer token; [`ApiServer::kubeconfig`] gives the kubeconfig a client needs.
 //!
 //! - Discovery: `/version`, `/api`, `/api/v1`, `/apis`, `/apis/<group>/<version>` list every
@@ -45,6 +46,7 @@ use crate::error::{Error, ObjectRef, Result};
 use crate::Engine;
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
+use http_body_util::BodyExt;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -339,30 +341,162 @@ async fn serve(
                 Some(acceptor) => {
                     let tls = tokio::time::timeout(header_timeout, acceptor.accept(stream)).await;
                     if let Ok(Ok(tls)) = tls {
-                        connection(tls, shared, header_timeout).await;
+                        // The protocol is the one ALPN agreed on (kubectl offers h2 first).
+                        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+                        connection(tls, h2, shared, header_timeout).await;
                     }
                 }
-                None => connection(stream, shared, header_timeout).await,
+                None => {
+                    // Plain HTTP: HTTP/2 with prior knowledge starts with its preface. A
+                    // client that sends nothing within the header timeout is dropped here.
+                    let h2 = tokio::time::timeout(header_timeout, starts_h2(&stream)).await;
+                    if let Ok(Ok(h2)) = h2 {
+                        connection(stream, h2, shared, header_timeout).await;
+                    }
+                }
             }
         });
     }
 }
 
-async fn connection<S>(stream: S, shared: Arc<Shared>, header_timeout: Duration)
+/// The client preface of HTTP/2 (RFC 9113, section 3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Whether the first bytes on `stream` are HTTP/2's preface, looked at without reading them.
+async fn starts_h2(stream: &tokio::net::TcpStream) -> std::io::Result<bool> {
+    let mut buf = [0u8; H2_PREFACE.len()];
+    loop {
+        let n = stream.peek(&mut buf).await?;
+        if n == 0 || buf[..n] != H2_PREFACE[..n] {
+            return Ok(false);
+        }
+        if n == H2_PREFACE.len() {
+            return Ok(true);
+        }
+        // Part of a preface so far: wait for more (peek returns at once while data waits).
+        stream.readable().await?;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+async fn connection<S>(stream: S, h2: bool, shared: Arc<Shared>, header_timeout: Duration)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let io = hyper_util::rt::TokioIo::new(stream);
-    let service = hyper::service::service_fn(move |req| {
-        let shared = shared.clone();
-        async move { Ok::<_, Infallible>(handler::handle(shared, req).await) }
-    });
-    let _ = hyper::server::conn::http1::Builder::new()
+    if !h2 {
+        let service = hyper::service::service_fn(move |req| {
+            let shared = shared.clone();
+            async move { Ok::<_, Infallible>(handler::handle(shared, req).await) }
+        });
+        let _ = hyper::server::conn::http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .keep_alive(true)
+            .serve_connection(io, service)
+            .await;
+        return;
+    }
+    // HTTP/2: requests are streams of one connection. The connection is closed (GOAWAY, then
+    // the streams in flight finish) once no stream has been open for the header timeout, as
+    // HTTP/1.1 closes an idle keep-alive connection; pings find a peer that went away.
+    let activity = Arc::new(Activity::default());
+    let service = {
+        let activity = activity.clone();
+        hyper::service::service_fn(move |req| {
+            let shared = shared.clone();
+            let open = Open::new(&activity);
+            async move {
+                let response = handler::handle(shared, req).await;
+                // The stream counts as open until its body is sent (a watch: until it ends).
+                Ok::<_, Infallible>(response.map(|body| Tracked { body, _open: open }.boxed()))
+            }
+        })
+    };
+    let conn = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(header_timeout)
-        .keep_alive(true)
-        .serve_connection(io, service)
-        .await;
+        .max_concurrent_streams(MAX_STREAMS)
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(20))
+        .serve_connection(io, service);
+    tokio::pin!(conn);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            _ = tokio::time::sleep(header_timeout), if !closing => {
+                if activity.idle_for(header_timeout) {
+                    conn.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+            }
+        }
+    }
+}
+
+/// Streams one HTTP/2 connection serves at once (Go's default, which kube-apiserver keeps).
+const MAX_STREAMS: u32 = 250;
+
+/// The open streams of an HTTP/2 connection, and when the last one ended.
+#[derive(Default)]
+struct Activity {
+    open: std::sync::atomic::AtomicUsize,
+    last: parking_lot::Mutex<Option<std::time::Instant>>,
+}
+
+impl Activity {
+    /// True when no stream is open and none was for `d`.
+    fn idle_for(&self, d: Duration) -> bool {
+        self.open.load(std::sync::atomic::Ordering::SeqCst) == 0
+            && self.last.lock().is_none_or(|t| t.elapsed() >= d)
+    }
+}
+
+/// One open stream: counted from its request until its response body is dropped.
+struct Open(Arc<Activity>);
+
+impl Open {
+    fn new(a: &Arc<Activity>) -> Open {
+        a.open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        *a.last.lock() = Some(std::time::Instant::now());
+        Open(a.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        // The time first: a check between the two sees the stream open, never idle early.
+        *self.0.last.lock() = Some(std::time::Instant::now());
+        self.0
+            .open
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A response body that holds its stream's [`Open`] until hyper drops it.
+struct Tracked {
+    body: Body,
+    _open: Open,
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<std::result::Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 #[cfg(test)]
@@ -394,6 +528,7 @@ mod tests {
 mod connection_tests {
     use super::*;
     use crate::api::Object;
+    use http_body_util::BodyExt;
     use serde_json::Value;
     use std::io::{Read, Write};
     use std::net::TcpStream;
@@ -607,6 +742,91 @@ mod connection_tests {
         )
         .unwrap();
         closed_within(&mut s, Duration::from_secs(10));
+    }
+
+    /// An HTTP/2 request on `sender`: the status and the body's first `limit` bytes, or
+    /// the whole body.
+    async fn h2_request(
+        sender: &mut hyper::client::conn::http2::SendRequest<http_body_util::Empty<Bytes>>,
+        path: &str,
+        token: Option<&str>,
+    ) -> (u16, hyper::body::Incoming) {
+        let mut req = hyper::Request::builder().uri(format!("http://x{path}"));
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let resp = sender
+            .send_request(req.body(http_body_util::Empty::new()).unwrap())
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.into_body())
+    }
+
+    #[test]
+    fn http2_streams_share_a_connection_which_closes_when_idle_but_not_while_a_watch_is_open() {
+        let e = Engine::builder().local_node(false).build().unwrap();
+        let api = server(&e);
+        let addr = api.local_addr();
+        let token = Some("connection-test-token-0123");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let connect = || async {
+                let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let (sender, conn) = hyper::client::conn::http2::handshake(
+                    hyper_util::rt::TokioExecutor::new(),
+                    hyper_util::rt::TokioIo::new(tcp),
+                )
+                .await
+                .unwrap();
+                (sender, tokio::spawn(conn))
+            };
+            let (mut sender, conn) = connect().await;
+            let (mut a, mut b) = (sender.clone(), sender.clone());
+            let (one, two, anonymous) = tokio::join!(
+                h2_request(&mut a, "/version", token),
+                h2_request(&mut b, "/api/v1/namespaces", token),
+                h2_request(&mut sender, "/version", None),
+            );
+            assert_eq!((one.0, two.0, anonymous.0), (200, 200, 401));
+            let version = one.1.collect().await.unwrap().to_bytes();
+            assert!(String::from_utf8_lossy(&version).contains("gitVersion"));
+            // Idle: closed by the server (GOAWAY) after the header timeout, 300 ms here.
+            tokio::time::timeout(Duration::from_secs(10), conn)
+                .await
+                .expect("an idle HTTP/2 connection is closed")
+                .unwrap()
+                .unwrap();
+
+            // A watch keeps its connection open past the timeout, and its events flow.
+            let (mut sender, _conn) = connect().await;
+            let (code, mut body) = h2_request(
+                &mut sender,
+                "/api/v1/namespaces/default/configmaps?watch=1",
+                token,
+            )
+            .await;
+            assert_eq!(code, 200);
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+            e.dynamic("v1", "ConfigMap")
+                .unwrap()
+                .create(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": "after-the-timeout"}}))
+                .unwrap();
+            let mut got = Vec::new();
+            while !String::from_utf8_lossy(&got).contains("after-the-timeout") {
+                let frame = tokio::time::timeout(Duration::from_secs(10), body.frame())
+                    .await
+                    .expect("the event arrives")
+                    .expect("the stream is still open")
+                    .unwrap();
+                if let Ok(data) = frame.into_data() {
+                    got.extend_from_slice(&data);
+                }
+            }
+        });
     }
 
     #[test]

@@ -28,8 +28,9 @@ fn acceptor(
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .map_err(|e| tls_error(format!("the certificate or key is not usable: {e}")))?;
-    // HTTP/1.1 only: clients that offer h2 (kubectl does) fall back to it.
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // HTTP/2 first, as kube-apiserver: kubectl and client-go then send every request of a
+    // command over one connection.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
