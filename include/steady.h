@@ -66,6 +66,12 @@
 #define STEADY_VERSION_PATCH 0
 
 /**
+ * The header's version as one number, `MAJOR * 1000000 + MINOR * 1000 + PATCH` (as
+ * SQLite numbers its versions), for `#if STEADY_VERSION_NUMBER >= ...`.
+ */
+#define STEADY_VERSION_NUMBER 1000
+
+/**
  * The result of every fallible `steady_` function. `STEADY_OK` is 0; every other value is a
  * failure, described in more detail by `steady_last_error()` on the same thread.
  */
@@ -798,16 +804,27 @@ enum steady_result steady_engine_transaction(const struct steady_engine *engine,
 const char *steady_version(void);
 
 /**
+ * The library's version as one number, `MAJOR * 1000000 + MINOR * 1000 + PATCH`: compare
+ * with `STEADY_VERSION_NUMBER` of the header you compiled against (a library older than the
+ * header lacks what the header declares).
+ *
+ * - Threads: any.
+ */
+uint32_t steady_version_number(void);
+
+/**
  * Starts watching a kind.
  *
  * - `kind` as `steady_engine_get`. `ns`: one namespace or NULL for all. `label_selector`:
  *   NULL or a Kubernetes selector (objects moving in or out of it are ADDED or DELETED).
  * - `since`: a resourceVersion (from a list or an object) to get every change after it,
- *   replayed from history (`STEADY_EXPIRED` when the engine no longer has it: list again);
+ *   replayed from history (`STEADY_EXPIRED` when the engine no longer has it: list again;
+ *   `STEADY_INVALID`, "too large resource version", when it is beyond the engine's);
  *   or -1 (any negative value) to start now, with a synthetic ADDED event per current object.
  * - On success `*out_watch` is a new watch owned by the caller: free it with
  *   `steady_watch_free` (it may outlive the engine; it then reports `STEADY_CLOSED`).
- * - Errors: `STEADY_INVALID` (unknown kind, bad selector), `STEADY_EXPIRED`, `STEADY_CLOSED`.
+ * - Errors: `STEADY_INVALID` (unknown kind, bad selector, `since` beyond the engine's
+ *   revision), `STEADY_EXPIRED`, `STEADY_CLOSED`.
  * - Threads: any; also from inside callbacks.
  *
  * # Safety

@@ -125,6 +125,16 @@ pub enum Error {
         /// The oldest revision the store can still deliver from.
         oldest: u64,
     },
+    /// A watch asked to start after a revision the store has not reached: a resourceVersion
+    /// from another store, or made up. Refused, as kube-apiserver refuses it, instead of
+    /// waiting for revisions that may never come.
+    #[error("too large resource version: {requested}, current: {current}")]
+    TooNew {
+        /// The revision asked for.
+        requested: u64,
+        /// The store's revision.
+        current: u64,
+    },
     /// The object exists but cannot serve the request now (a Service with no ready
     /// endpoint). Retry later.
     #[error("{object}: unavailable: {message}")]

@@ -128,6 +128,39 @@ fn watch_from_a_revision_older_than_history_is_expired_naming_both_revisions() {
 }
 
 #[test]
+fn a_watch_from_beyond_the_stores_revision_is_refused_as_too_large() {
+    let e = common::builder().local_node(false).build().unwrap();
+    let api = counters(&e);
+    api.create(counter("c", 0)).unwrap();
+    let now = e.store().revision();
+    let err = api
+        .watch(&WatchParams {
+            since: Some(now + 1),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::TooNew { requested, current } if requested == now + 1 && current == now),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("too large resource version: {}, current: {now}", now + 1)
+    );
+    // From the current revision it works, and delivers what comes next.
+    let mut w = api
+        .watch(&WatchParams {
+            since: Some(now),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(w.try_recv().unwrap().is_none());
+    api.patch("c", &json!({"spec": {"value": 1}}), false)
+        .unwrap();
+    assert!(matches!(w.recv().unwrap(), WatchEvent::Modified(_)));
+}
+
+#[test]
 fn a_watcher_that_falls_behind_gets_everything_it_was_sent_then_expired() {
     let e = common::builder()
         .local_node(false)

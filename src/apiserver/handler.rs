@@ -1355,6 +1355,8 @@ fn watch(
     let include = q.get("includeObject").map(String::as_str) == Some("Object");
     let mut w = match store.watch(&r.info.kind, &params) {
         Ok(w) => w,
+        // Refused before the watch starts, as kube-apiserver's watch cache refuses it.
+        Err(e @ Error::TooNew { .. }) => return error(&e, Some(&r.info.plural)),
         Err(e) => {
             let (_, status) = of_error(&e, Some(&r.info.plural));
             let _ = tx.try_send(watch_line("ERROR", status));

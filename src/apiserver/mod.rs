@@ -853,6 +853,33 @@ mod connection_tests {
     }
 
     #[test]
+    fn a_watch_from_beyond_the_current_revision_is_a_504_too_large() {
+        let e = Engine::builder().local_node(false).build().unwrap();
+        let api = server(&e);
+        let future = e.store().revision() + 100;
+        let (code, status) = exchange(
+            &api,
+            "GET",
+            &format!("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={future}"),
+            "application/json",
+            "",
+        );
+        assert_eq!(code, 504, "{status}");
+        assert_eq!(status["reason"], "Timeout");
+        assert_eq!(
+            status["details"]["causes"][0]["reason"],
+            "ResourceVersionTooLarge"
+        );
+        assert!(
+            status["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("Too large resource version: {future}, current: ")),
+            "{status}"
+        );
+    }
+
+    #[test]
     fn a_watch_from_a_revision_history_no_longer_has_ends_with_410_gone() {
         let e = Engine::builder()
             .local_node(false)

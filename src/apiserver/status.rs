@@ -18,7 +18,7 @@ pub fn code_of(e: &Error) -> (u16, &'static str) {
         Error::Denied { .. } => (403, "Forbidden"),
         Error::Expired { .. } => (410, "Expired"),
         Error::Unavailable { .. } => (503, "ServiceUnavailable"),
-        Error::Timeout => (504, "Timeout"),
+        Error::Timeout | Error::TooNew { .. } => (504, "Timeout"),
         Error::Closed => (503, "ServiceUnavailable"),
         _ => (500, "InternalError"),
     }
@@ -73,6 +73,15 @@ pub fn of_error(e: &Error, plural: Option<&str>) -> (u16, Value) {
                 "causes": errors.iter().map(|f| json!({
                     "reason": "FieldValueInvalid", "message": f.message, "field": f.field
                 })).collect::<Vec<_>>()
+            })),
+        ),
+        // kube-apiserver's words, which client-go's reflector recognises.
+        Error::TooNew { requested, current } => (
+            format!("Too large resource version: {requested}, current: {current}"),
+            Some(json!({
+                "causes": [{"reason": "ResourceVersionTooLarge",
+                            "message": "Too large resource version"}],
+                "retryAfterSeconds": 1
             })),
         ),
         other => (other.to_string(), None),

@@ -18,7 +18,8 @@
 //! - [`node`]: the engine's node names, container logs, Service resolution;
 //! - [`transaction`]: several writes committed together (`steady_engine_transaction`);
 //! - [`result`]: `steady_result` codes and `steady_last_error`;
-//! - [`string`] and [`version`]: `steady_string_free`, `steady_version`.
+//! - [`string`] and [`version`]: `steady_string_free`, `steady_version`,
+//!   `steady_version_number`.
 //!
 //! Conventions (the header repeats them):
 //! - every symbol starts with `steady_`; handles are opaque, made by `..._new` and released
@@ -70,7 +71,8 @@ pub use subscription::{
 };
 pub use transaction::steady_engine_transaction;
 pub use version::{
-    steady_version, STEADY_VERSION_MAJOR, STEADY_VERSION_MINOR, STEADY_VERSION_PATCH,
+    steady_version, steady_version_number, STEADY_VERSION_MAJOR, STEADY_VERSION_MINOR,
+    STEADY_VERSION_NUMBER, STEADY_VERSION_PATCH,
 };
 pub use watch::{steady_watch, steady_watch_free, steady_watch_new, steady_watch_next};
 pub use worker::{

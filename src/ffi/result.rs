@@ -61,9 +61,10 @@ impl steady_result {
             Error::NotFound { .. } => steady_result::STEADY_NOT_FOUND,
             Error::AlreadyExists { .. } => steady_result::STEADY_ALREADY_EXISTS,
             Error::Conflict { .. } => steady_result::STEADY_CONFLICT,
-            Error::Invalid { .. } | Error::Parse { .. } | Error::NoMatch { .. } => {
-                steady_result::STEADY_INVALID
-            }
+            Error::Invalid { .. }
+            | Error::Parse { .. }
+            | Error::NoMatch { .. }
+            | Error::TooNew { .. } => steady_result::STEADY_INVALID,
             Error::TooLarge { .. } => steady_result::STEADY_TOO_LARGE,
             Error::Denied { .. } => steady_result::STEADY_DENIED,
             Error::Expired { .. } => steady_result::STEADY_EXPIRED,

@@ -51,11 +51,13 @@ pub(crate) unsafe fn open(
 /// - `kind` as `steady_engine_get`. `ns`: one namespace or NULL for all. `label_selector`:
 ///   NULL or a Kubernetes selector (objects moving in or out of it are ADDED or DELETED).
 /// - `since`: a resourceVersion (from a list or an object) to get every change after it,
-///   replayed from history (`STEADY_EXPIRED` when the engine no longer has it: list again);
+///   replayed from history (`STEADY_EXPIRED` when the engine no longer has it: list again;
+///   `STEADY_INVALID`, "too large resource version", when it is beyond the engine's);
 ///   or -1 (any negative value) to start now, with a synthetic ADDED event per current object.
 /// - On success `*out_watch` is a new watch owned by the caller: free it with
 ///   `steady_watch_free` (it may outlive the engine; it then reports `STEADY_CLOSED`).
-/// - Errors: `STEADY_INVALID` (unknown kind, bad selector), `STEADY_EXPIRED`, `STEADY_CLOSED`.
+/// - Errors: `STEADY_INVALID` (unknown kind, bad selector, `since` beyond the engine's
+///   revision), `STEADY_EXPIRED`, `STEADY_CLOSED`.
 /// - Threads: any; also from inside callbacks.
 ///
 /// # Safety

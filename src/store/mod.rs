@@ -201,7 +201,8 @@ pub struct WatchParams {
     pub selector: Option<Selector>,
     /// `None`: first a synthetic Added event per current object (in no particular order),
     /// then live changes.
-    /// `Some(r)`: every change after revision `r`, replayed from history.
+    /// `Some(r)`: every change after revision `r`, replayed from history; `r` beyond the
+    /// store's revision is refused ([`Error::TooNew`]).
     pub since: Option<u64>,
     /// Deliver [`WatchEvent::Bookmark`]s when a `recv_timeout` finds nothing new.
     pub bookmarks: bool,
@@ -1559,7 +1560,8 @@ impl Store {
     }
 
     /// Watches `kind`. See [`WatchParams`] for where it starts. Errors with
-    /// [`Error::Expired`] when `since` is older than the kind's history.
+    /// [`Error::Expired`] when `since` is older than the kind's history, and with
+    /// [`Error::TooNew`] when it is beyond the store's revision.
     pub fn watch(&self, kind: &str, params: &WatchParams) -> Result<Watch> {
         let ks = self.kind_named(kind)?;
         // Unbounded, with the capacity enforced by `publish`: a bounded channel allocates and
@@ -1624,6 +1626,12 @@ impl Store {
                     last = st.published_through(now);
                 }
                 Some(since) => {
+                    if since > now {
+                        return Err(Error::TooNew {
+                            requested: since,
+                            current: now,
+                        });
+                    }
                     if since < st.compacted {
                         return Err(Error::Expired {
                             requested: since,

@@ -130,6 +130,12 @@ int main(void) {
     CHECK_RC(steady_engine_get(e, "v2/ConfigMap", NULL, "c", &out), STEADY_INVALID);
     CHECK_ERROR_MENTIONS("ConfigMap is served as \"v1\", not \"v2\"");
 
+    /* A resourceVersion beyond the engine's, as kube-apiserver refuses it. */
+    CHECK_RC(steady_watch_new(e, "ConfigMap", NULL, NULL, 1000000000, &w), STEADY_INVALID);
+    CHECK_ERROR_MENTIONS("too large resource version: 1000000000, current: ");
+    CHECK_RC(steady_subscription_new(e, "ConfigMap", NULL, NULL, 1000000000, never_called_watch, NULL, NULL, &s), STEADY_INVALID);
+    CHECK_ERROR_MENTIONS("too large resource version");
+
     /* Nothing was written through the outputs. */
     CHECK(out == UNTOUCHED);
     CHECK(w == (steady_watch *)UNTOUCHED);

@@ -7,6 +7,12 @@ int main(void) {
     snprintf(expected, sizeof expected, "%d.%d.%d", STEADY_VERSION_MAJOR, STEADY_VERSION_MINOR,
              STEADY_VERSION_PATCH);
     CHECK(strcmp(steady_version(), expected) == 0);
+    CHECK(steady_version_number() == STEADY_VERSION_NUMBER);
+    CHECK(STEADY_VERSION_NUMBER == STEADY_VERSION_MAJOR * 1000000 + STEADY_VERSION_MINOR * 1000 +
+                                       STEADY_VERSION_PATCH);
+#if STEADY_VERSION_NUMBER < 1000
+#error "STEADY_VERSION_NUMBER is usable in #if"
+#endif
 
     /* Result names, including a value that is not a code. */
     CHECK(strcmp(steady_result_name(STEADY_NOT_FOUND), "STEADY_NOT_FOUND") == 0);

@@ -226,7 +226,8 @@ class Engine(Handle):
         ``since``: a resourceVersion (of a list or an object) to get every change after it,
         or None to start now with an ``ADDED`` event per current object. ``timeout``:
         iteration ends when no event arrives for that many seconds (None: it waits on).
-        Raises :class:`steady.Expired` when the history is gone.
+        Raises :class:`steady.Expired` when the history is gone, and :class:`steady.Invalid`
+        when ``since`` is beyond the engine's resourceVersion.
         """
         out = ctypes.c_void_p()
         check(

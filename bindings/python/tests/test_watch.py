@@ -49,6 +49,12 @@ class Watches(unittest.TestCase):
             self.e.watch(W, since=1)
         self.assertIn("too old resource version", str(cm.exception))
 
+    def test_a_resource_version_beyond_the_engines_is_refused(self) -> None:
+        listed = self.e.list(W)
+        with self.assertRaises(steady.Invalid) as cm:
+            self.e.watch(W, since=int(listed.resource_version) + 1)
+        self.assertIn("too large resource version", str(cm.exception))
+
     def test_closing_the_engine_ends_the_iteration(self) -> None:
         w = self.e.watch(W)  # no timeout: it waits until the engine closes
         seen: list[str] = []
