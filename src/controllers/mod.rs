@@ -13,6 +13,7 @@
 //!   rolling updates with a partition.
 //! - [`job`]: pods run to completion (completions, parallelism, backoffLimit,
 //!   activeDeadlineSeconds).
+//! - [`ttl_after_finished`]: finished Jobs deleted `ttlSecondsAfterFinished` later.
 //! - [`cronjob`]: Jobs created on a cron schedule (time zones, missed times, concurrency
 //!   policies, history limits).
 //! - [`daemonset`]: one pod on every eligible node (nodeSelector, taints), following
@@ -51,6 +52,7 @@ pub mod replicaset;
 pub mod revisions;
 pub mod slow_start;
 pub mod statefulset;
+pub mod ttl_after_finished;
 pub mod volumes;
 
 use crate::api::Resource;
@@ -77,7 +79,7 @@ pub(crate) fn write_own_status<K: Resource>(
 }
 
 /// The built-in workload controllers, ready to register: ReplicaSet, Deployment,
-/// StatefulSet, Job, CronJob, DaemonSet, the claim binder and the namespace controller.
+/// StatefulSet, Job, the TTL-after-finished controller, CronJob, DaemonSet, the claim binder and the namespace controller.
 pub fn builtin() -> Vec<Controller> {
     vec![
         replicaset::controller(),
@@ -85,6 +87,7 @@ pub fn builtin() -> Vec<Controller> {
         statefulset::controller(),
         job::controller(),
         cronjob::controller(),
+        ttl_after_finished::controller(),
         daemonset::controller(),
         volumes::controller(),
         namespace::controller(),
