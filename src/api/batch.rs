@@ -42,10 +42,17 @@ crate::impl_resource!(
     validate_update = super::immutable::job
 );
 
-/// Admission checks of a [`Job`]: parallelism, completions, backoffLimit and
-/// ttlSecondsAfterFinished >= 0, activeDeadlineSeconds >= 1; completionMode `NonIndexed` or
-/// `Indexed` (which needs completions); a selector, when given, is well-formed and matches the
-/// template labels; the pod template is valid with restart policy `OnFailure` or `Never`.
+/// Admission checks of a [`Job`], with Kubernetes' messages: parallelism, completions,
+/// backoffLimit and ttlSecondsAfterFinished at least 0, activeDeadlineSeconds at least 1;
+/// completionMode `NonIndexed` or `Indexed` (which needs completions); a selector, when
+/// given, is well-formed and matches the template labels; the pod template is valid with
+/// restart policy `OnFailure` or `Never`. A `podFailurePolicy` needs restart policy
+/// `Never`, at most 20 rules, each with an action (`FailJob`, `FailIndex` (which needs
+/// `backoffLimitPerIndex`), `Ignore`, `Count`) and exactly one of `onExitCodes` (operator
+/// `In` or `NotIn`, 1 to 255 ascending distinct values, no 0 with `In`, a `containerName`
+/// of the template) and `onPodConditions`. `backoffLimitPerIndex` needs the Indexed mode
+/// (and at most 100,000 completions); `maxFailedIndexes` needs `backoffLimitPerIndex` and
+/// is at most `completions`.
 pub fn validate_job(job: &Job, errors: &mut Vec<FieldError>) {
     validate_job_spec(&job.spec, "spec", errors);
 }
@@ -107,6 +114,8 @@ fn validate_job_spec(s: &JobSpec, path: &str, errors: &mut Vec<FieldError>) {
     s.template
         .spec
         .validate(&format!("{path}.template.spec"), errors);
+    validate_pod_failure_policy(s, path, errors);
+    validate_per_index(s, path, errors);
 }
 
 /// A Job's desired state.
@@ -144,7 +153,18 @@ pub struct JobSpec {
     /// When true, `selector` is the user's, not generated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual_selector: Option<bool>,
-    /// Unmodelled fields (podFailurePolicy, successPolicy, podReplacementPolicy...).
+    /// How failed pods count: rules on exit codes and pod conditions (restart policy
+    /// `Never` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_failure_policy: Option<PodFailurePolicy>,
+    /// Indexed Jobs: retries of each index before that index fails (instead of
+    /// `backoffLimit` for the whole Job).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_limit_per_index: Option<i32>,
+    /// With `backoffLimitPerIndex`: failed indexes beyond which the whole Job fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_failed_indexes: Option<i32>,
+    /// Unmodelled fields (successPolicy, podReplacementPolicy...).
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -175,9 +195,266 @@ pub struct JobStatus {
     /// Ready pods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready: Option<i32>,
-    /// Unmodelled fields (completedIndexes, uncountedTerminatedPods...).
+    /// Indexed Jobs: the indexes that succeeded, compressed as Kubernetes writes them
+    /// (`1,3-5`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_indexes: Option<String>,
+    /// Indexed Jobs with `backoffLimitPerIndex`: the indexes that failed (`0,2-3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_indexes: Option<String>,
+    /// Unmodelled fields (uncountedTerminatedPods...).
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// A Job's `podFailurePolicy`: the first rule that matches a failed pod decides.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PodFailurePolicy {
+    /// Rules, in order (at most 20).
+    #[serde(default)]
+    pub rules: Vec<PodFailurePolicyRule>,
+    /// Unmodelled fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One rule of a [`PodFailurePolicy`]: an action, on exit codes or on pod conditions.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PodFailurePolicyRule {
+    /// `FailJob`, `FailIndex`, `Ignore` or `Count`.
+    #[serde(default)]
+    pub action: String,
+    /// Matches a failed container's exit code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_exit_codes: Option<PodFailurePolicyOnExitCodes>,
+    /// Matches when the pod has any of these conditions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on_pod_conditions: Vec<PodFailurePolicyOnPodCondition>,
+    /// Unmodelled fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Exit codes a [`PodFailurePolicyRule`] matches.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PodFailurePolicyOnExitCodes {
+    /// Only this container's exit code (any container, init containers included, when
+    /// unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+    /// `In` or `NotIn`.
+    #[serde(default)]
+    pub operator: String,
+    /// Exit codes, ascending, without duplicates.
+    #[serde(default)]
+    pub values: Vec<i32>,
+    /// Unmodelled fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A pod condition a [`PodFailurePolicyRule`] matches.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "apiserver", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PodFailurePolicyOnPodCondition {
+    /// Condition type (`DisruptionTarget`...).
+    #[serde(rename = "type", default)]
+    pub type_: String,
+    /// `True` (the default), `False` or `Unknown`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Unmodelled fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Most rules in a `podFailurePolicy`.
+pub const MAX_POD_FAILURE_POLICY_RULES: usize = 20;
+/// Most exit codes in one rule.
+pub const MAX_EXIT_CODES: usize = 255;
+/// Most completions (and `maxFailedIndexes`) with `backoffLimitPerIndex`.
+pub const MAX_COMPLETIONS_PER_INDEX_LIMIT: i32 = 100_000;
+
+fn validate_pod_failure_policy(s: &JobSpec, path: &str, errors: &mut Vec<FieldError>) {
+    let Some(policy) = &s.pod_failure_policy else {
+        return;
+    };
+    let at = format!("{path}.podFailurePolicy");
+    if s.template.spec.restart_policy.as_deref() != Some("Never") {
+        errors.push(FieldError::new(
+            format!("{path}.template.spec.restartPolicy"),
+            format!(
+                "Invalid value: {:?}: only \"Never\" is supported when podFailurePolicy is specified",
+                s.template.spec.restart_policy.as_deref().unwrap_or("")
+            ),
+        ));
+    }
+    if policy.rules.len() > MAX_POD_FAILURE_POLICY_RULES {
+        errors.push(FieldError::new(
+            format!("{at}.rules"),
+            format!(
+                "Too many: {}: must have at most {MAX_POD_FAILURE_POLICY_RULES} items",
+                policy.rules.len()
+            ),
+        ));
+    }
+    let containers: Vec<&str> = s
+        .template
+        .spec
+        .containers
+        .iter()
+        .chain(&s.template.spec.init_containers)
+        .map(|c| c.name.as_str())
+        .collect();
+    for (i, rule) in policy.rules.iter().enumerate() {
+        let rp = format!("{at}.rules[{i}]");
+        check_enum(
+            errors,
+            format!("{rp}.action"),
+            &rule.action,
+            &["Count", "FailIndex", "FailJob", "Ignore"],
+        );
+        if rule.action == "FailIndex" && s.backoff_limit_per_index.is_none() {
+            errors.push(FieldError::new(
+                format!("{rp}.action"),
+                "Invalid value: \"FailIndex\": requires the backoffLimitPerIndex to be set",
+            ));
+        }
+        match (&rule.on_exit_codes, rule.on_pod_conditions.is_empty()) {
+            (Some(_), false) => errors.push(FieldError::new(
+                rp.clone(),
+                "Invalid value: specifying both OnExitCodes and OnPodConditions is not supported",
+            )),
+            (None, true) => errors.push(FieldError::new(
+                rp.clone(),
+                "Invalid value: specifying one of OnExitCodes and OnPodConditions is required",
+            )),
+            _ => {}
+        }
+        if let Some(codes) = &rule.on_exit_codes {
+            let cp = format!("{rp}.onExitCodes");
+            if let Some(name) = &codes.container_name {
+                if !containers.contains(&name.as_str()) {
+                    errors.push(FieldError::new(
+                        format!("{cp}.containerName"),
+                        format!(
+                            "Invalid value: {name:?}: must be one of the container or \
+                             initContainer names in the pod template"
+                        ),
+                    ));
+                }
+            }
+            check_enum(
+                errors,
+                format!("{cp}.operator"),
+                &codes.operator,
+                &["In", "NotIn"],
+            );
+            if codes.values.is_empty() {
+                errors.push(FieldError::new(
+                    format!("{cp}.values"),
+                    "Invalid value: []: at least one value is required",
+                ));
+            }
+            if codes.values.len() > MAX_EXIT_CODES {
+                errors.push(FieldError::new(
+                    format!("{cp}.values"),
+                    format!(
+                        "Too many: {}: must have at most {MAX_EXIT_CODES} items",
+                        codes.values.len()
+                    ),
+                ));
+            }
+            for (j, v) in codes.values.iter().enumerate() {
+                let vp = format!("{cp}.values[{j}]");
+                if codes.operator == "In" && *v == 0 {
+                    errors.push(FieldError::new(
+                        vp.clone(),
+                        "Invalid value: 0: must not be 0 for the In operator",
+                    ));
+                }
+                if j > 0 && codes.values[j - 1] == *v {
+                    errors.push(FieldError::new(vp, format!("Duplicate value: {v}")));
+                } else if j > 0 && codes.values[j - 1] > *v {
+                    errors.push(FieldError::new(
+                        vp,
+                        format!("Invalid value: {v}: must be ordered"),
+                    ));
+                }
+            }
+        }
+        for (j, c) in rule.on_pod_conditions.iter().enumerate() {
+            let pp = format!("{rp}.onPodConditions[{j}]");
+            if c.type_.is_empty() {
+                errors.push(FieldError::new(format!("{pp}.type"), "Required value"));
+            }
+            if let Some(st) = &c.status {
+                check_enum(
+                    errors,
+                    format!("{pp}.status"),
+                    st,
+                    &["True", "False", "Unknown"],
+                );
+            }
+        }
+    }
+}
+
+fn validate_per_index(s: &JobSpec, path: &str, errors: &mut Vec<FieldError>) {
+    let indexed = s.completion_mode.as_deref() == Some("Indexed");
+    if let Some(b) = s.backoff_limit_per_index {
+        check_min(errors, format!("{path}.backoffLimitPerIndex"), b.into(), 0);
+        if !indexed {
+            errors.push(FieldError::new(
+                format!("{path}.backoffLimitPerIndex"),
+                format!("Invalid value: {b}: requires indexed completion mode"),
+            ));
+        }
+        if let Some(c) = s
+            .completions
+            .filter(|c| *c > MAX_COMPLETIONS_PER_INDEX_LIMIT)
+        {
+            errors.push(FieldError::new(
+                format!("{path}.completions"),
+                format!(
+                    "Invalid value: {c}: must be less than or equal to \
+                     {MAX_COMPLETIONS_PER_INDEX_LIMIT} when backoffLimitPerIndex is specified"
+                ),
+            ));
+        }
+    }
+    if let Some(m) = s.max_failed_indexes {
+        let mp = format!("{path}.maxFailedIndexes");
+        check_min(errors, mp.clone(), m.into(), 0);
+        if s.backoff_limit_per_index.is_none() {
+            errors.push(FieldError::new(
+                mp.clone(),
+                format!("Invalid value: {m}: requires the backoffLimitPerIndex to be set"),
+            ));
+        }
+        if let Some(c) = s.completions.filter(|c| m > *c) {
+            errors.push(FieldError::new(
+                mp.clone(),
+                format!("Invalid value: {m}: must be less than or equal to completions ({c})"),
+            ));
+        }
+        if m > MAX_COMPLETIONS_PER_INDEX_LIMIT {
+            errors.push(FieldError::new(
+                mp,
+                format!(
+                    "Invalid value: {m}: must be less than or equal to \
+                     {MAX_COMPLETIONS_PER_INDEX_LIMIT}"
+                ),
+            ));
+        }
+    }
 }
 
 /// A CronJob (batch/v1): Jobs created on a cron schedule.
