@@ -276,15 +276,15 @@ mod tests {
     #[test]
     fn a_kind_looked_up_by_name_alone_names_no_version() {
         let by_name = Error::NoMatch {
-            object: ObjectRef::new("CronJob", None, ""),
+            object: ObjectRef::new("Ingress", None, ""),
             api_version: String::new(),
         };
         assert!(by_name
             .to_string()
-            .starts_with("no matches for kind \"CronJob\": steady does not serve it"));
-        let versioned = Error::no_match("batch/v1", "CronJob");
+            .starts_with("no matches for kind \"Ingress\": steady does not serve it"));
+        let versioned = Error::no_match("networking.k8s.io/v1", "Ingress");
         assert!(versioned
             .to_string()
-            .starts_with("no matches for kind \"CronJob\" in version \"batch/v1\": "));
+            .starts_with("no matches for kind \"Ingress\" in version \"networking.k8s.io/v1\": "));
     }
 }

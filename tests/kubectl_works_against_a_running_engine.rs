@@ -624,9 +624,9 @@ spec:
     let phase = k.ok(&["get", "pod", "stuck", "-o", "jsonpath={.status.phase}"]);
     assert_eq!(phase, "Pending");
     // A kind the engine does not serve.
-    let err = k.err(&["get", "cronjobs"]);
+    let err = k.err(&["get", "ingresses"]);
     assert!(
-        err.contains("the server doesn't have a resource type \"cronjobs\""),
+        err.contains("the server doesn't have a resource type \"ingresses\""),
         "{err}"
     );
 

@@ -45,14 +45,14 @@ fn an_unknown_kind_is_refused_naming_it_and_nothing_of_the_file_is_applied() {
     let err = e
         .apply(
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: first}\n---\n\
-             apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: hello}\n\
-             spec: {schedule: '* * * * *'}\n",
+             apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: hello}\n\
+             spec: {ingressClassName: nginx}\n",
         )
         .unwrap_err();
     let text = err.to_string();
     assert!(
         text.contains("document 2, line 6")
-            && text.contains("no matches for kind \"CronJob\" in version \"batch/v1\""),
+            && text.contains("no matches for kind \"Ingress\" in version \"networking.k8s.io/v1\""),
         "{text}"
     );
     assert!(text.contains("CustomResourceDefinition"), "a hint: {text}");
@@ -61,10 +61,10 @@ fn an_unknown_kind_is_refused_naming_it_and_nothing_of_the_file_is_applied() {
     assert!(e.api::<ConfigMap>().get("first").is_err());
     // Nor does any API make the kind up on first use.
     assert!(matches!(
-        e.dynamic("batch/v1", "CronJob"),
+        e.dynamic("networking.k8s.io/v1", "Ingress"),
         Err(Error::NoMatch { .. })
     ));
-    assert!(e.store().registry().get("CronJob").is_none());
+    assert!(e.store().registry().get("Ingress").is_none());
 }
 
 #[test]

@@ -1,9 +1,9 @@
 //! The built-in kinds and their registration.
 
 use super::{
-    ConfigMap, ControllerRevision, CustomResourceDefinition, DaemonSet, Deployment, Endpoints,
-    Event, HorizontalPodAutoscaler, Job, KindInfo, Lease, Namespace, Node, PersistentVolumeClaim,
-    Pod, Registry, ReplicaSet, Secret, Service, StatefulSet,
+    ConfigMap, ControllerRevision, CronJob, CustomResourceDefinition, DaemonSet, Deployment,
+    Endpoints, Event, HorizontalPodAutoscaler, Job, KindInfo, Lease, Namespace, Node,
+    PersistentVolumeClaim, Pod, Registry, ReplicaSet, Secret, Service, StatefulSet,
 };
 
 /// Calls `$m!` with every built-in kind.
@@ -25,6 +25,7 @@ macro_rules! for_each_builtin {
             DaemonSet,
             ControllerRevision,
             Job,
+            CronJob,
             HorizontalPodAutoscaler,
             Lease,
             CustomResourceDefinition

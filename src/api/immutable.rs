@@ -6,8 +6,8 @@
 //! - Deployment, ReplicaSet, DaemonSet: `spec.selector`.
 //! - StatefulSet: `spec.selector`, `spec.serviceName`, `spec.volumeClaimTemplates`,
 //!   `spec.podManagementPolicy`.
-//! - Job: `spec.selector`, `spec.template`, `spec.completionMode`, and `spec.completions`
-//!   unless Indexed.
+//! - Job: `spec.selector`, `spec.template`, `spec.completionMode`, `spec.podFailurePolicy`,
+//!   `spec.backoffLimitPerIndex`, and `spec.completions` unless Indexed.
 //! - Service: `spec.clusterIP` once set.
 //! - PersistentVolumeClaim: the spec but `resources.requests`.
 //! - Pod: the whole spec but container and init-container images, `activeDeadlineSeconds`
@@ -90,6 +90,18 @@ pub(crate) fn job(new: &Job, old: &Job, errors: &mut Vec<FieldError>) {
         "spec.completionMode",
         &new.spec.completion_mode,
         &old.spec.completion_mode,
+        errors,
+    );
+    immutable(
+        "spec.podFailurePolicy",
+        &new.spec.pod_failure_policy,
+        &old.spec.pod_failure_policy,
+        errors,
+    );
+    immutable(
+        "spec.backoffLimitPerIndex",
+        &new.spec.backoff_limit_per_index,
+        &old.spec.backoff_limit_per_index,
         errors,
     );
     // Only an Indexed Job may change its completions (with its parallelism).
@@ -385,6 +397,16 @@ mod tests {
         let mut e = Vec::new();
         super::job(&job(3, "Indexed"), &job(2, "Indexed"), &mut e);
         assert!(e.is_empty(), "an Indexed Job may change its completions");
+        let mut limited = job(3, "Indexed");
+        limited.spec.backoff_limit_per_index = Some(1);
+        limited.spec.pod_failure_policy = Some(Default::default());
+        let mut e = Vec::new();
+        super::job(&limited, &job(3, "Indexed"), &mut e);
+        let fields: Vec<&str> = e.iter().map(|x| x.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["spec.podFailurePolicy", "spec.backoffLimitPerIndex"]
+        );
 
         let svc = |ip: Option<&str>| -> Service {
             let mut v = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},

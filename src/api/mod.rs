@@ -16,6 +16,7 @@ mod builtin;
 mod condition;
 pub mod coordination;
 pub mod core;
+pub mod cron;
 mod dynamic;
 mod error;
 mod immutable;

@@ -25,6 +25,7 @@ const BUILTIN_NAMES: &[(&str, &[&str], bool)] = &[
     ("daemonsets", &["ds"], true),
     ("controllerrevisions", &[], false),
     ("jobs", &[], true),
+    ("cronjobs", &["cj"], true),
     ("horizontalpodautoscalers", &["hpa"], true),
     ("leases", &[], false),
     ("customresourcedefinitions", &["crd", "crds"], false),

@@ -67,6 +67,15 @@ fn columns(kind: &str) -> &'static [Column] {
             ("Duration", "string", 0),
             ("Age", "string", 0),
         ],
+        "CronJob" => &[
+            ("Name", "string", 0),
+            ("Schedule", "string", 0),
+            ("Timezone", "string", 0),
+            ("Suspend", "boolean", 0),
+            ("Active", "integer", 0),
+            ("Last Schedule", "string", 0),
+            ("Age", "string", 0),
+        ],
         "Service" => &[
             ("Name", "string", 0),
             ("Type", "string", 0),
@@ -387,6 +396,26 @@ fn cells(r: &Resource, v: &Value, now: Time, created: Option<Time>) -> Vec<Value
                 json!(status),
                 json!(format!("{succeeded}/{completions}")),
                 json!(""),
+                json!(age),
+            ]
+        }
+        "CronJob" => {
+            let last = s(v, "/status/lastScheduleTime")
+                .parse::<Time>()
+                .map_or_else(
+                    |_| "<none>".to_string(),
+                    |t| human_duration(now.saturating_duration_since(t)),
+                );
+            vec![
+                json!(name),
+                json!(s(v, "/spec/schedule")),
+                json!(or_none(s(v, "/spec/timeZone"))),
+                json!(v.pointer("/spec/suspend") == Some(&json!(true))),
+                json!(v
+                    .pointer("/status/active")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len)),
+                json!(last),
                 json!(age),
             ]
         }

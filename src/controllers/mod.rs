@@ -13,6 +13,9 @@
 //!   rolling updates with a partition.
 //! - [`job`]: pods run to completion (completions, parallelism, backoffLimit,
 //!   activeDeadlineSeconds).
+//! - [`ttl_after_finished`]: finished Jobs deleted `ttlSecondsAfterFinished` later.
+//! - [`cronjob`]: Jobs created on a cron schedule (time zones, missed times, concurrency
+//!   policies, history limits).
 //! - [`daemonset`]: one pod on every eligible node (nodeSelector, taints), following
 //!   nodes as they come and go.
 //! - [`volumes`]: PersistentVolumeClaims bound to host directories.
@@ -33,6 +36,7 @@
 //! registers the garbage collector per kind (see [`gc::GarbageCollector`]).
 
 pub mod claim;
+pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
@@ -48,6 +52,7 @@ pub mod replicaset;
 pub mod revisions;
 pub mod slow_start;
 pub mod statefulset;
+pub mod ttl_after_finished;
 pub mod volumes;
 
 use crate::api::Resource;
@@ -74,13 +79,15 @@ pub(crate) fn write_own_status<K: Resource>(
 }
 
 /// The built-in workload controllers, ready to register: ReplicaSet, Deployment,
-/// StatefulSet, Job, DaemonSet, the claim binder and the namespace controller.
+/// StatefulSet, Job, the TTL-after-finished controller, CronJob, DaemonSet, the claim binder and the namespace controller.
 pub fn builtin() -> Vec<Controller> {
     vec![
         replicaset::controller(),
         deployment::controller(),
         statefulset::controller(),
         job::controller(),
+        cronjob::controller(),
+        ttl_after_finished::controller(),
         daemonset::controller(),
         volumes::controller(),
         namespace::controller(),

@@ -188,8 +188,19 @@ pub fn controlled_pods(
     namespace: Option<&str>,
     owner_uid: &str,
 ) -> crate::Result<Vec<Arc<Pod>>> {
+    controlled::<Pod>(store, namespace, owner_uid)
+}
+
+/// The objects of kind `K` in `namespace` (all namespaces with `None`) whose controller
+/// reference names the owner with uid `owner_uid`, in no particular order, from the store's
+/// owner index.
+pub fn controlled<K: Resource>(
+    store: &Store,
+    namespace: Option<&str>,
+    owner_uid: &str,
+) -> crate::Result<Vec<Arc<K>>> {
     let list = store.list_unordered(
-        <Pod as Resource>::KIND,
+        K::KIND,
         &ListParams {
             namespace: namespace.map(str::to_string),
             owner_uid: Some(owner_uid.to_string()),
@@ -200,7 +211,7 @@ pub fn controlled_pods(
         .items
         .into_iter()
         .filter(|o| is_controlled_by(o.meta(), owner_uid))
-        .filter_map(|o| o.downcast_arc::<Pod>().ok())
+        .filter_map(|o| o.downcast_arc::<K>().ok())
         .collect())
 }
 

@@ -142,22 +142,6 @@ pub const NOT_IMPLEMENTED: &[NotImplemented] = &[
         "only TCP ports are proxied: UDP and SCTP ports get no listener",
     ),
     of(
-        "Job",
-        "spec.ttlSecondsAfterFinished",
-        "finished Jobs are kept until deleted",
-    ),
-    of(
-        "Job",
-        "spec.podFailurePolicy",
-        "every pod failure counts against backoffLimit",
-    ),
-    rule(
-        Scope::Kind("Job"),
-        "spec.completionMode",
-        &["NonIndexed"],
-        "Indexed Jobs are not supported: pods get no completion index",
-    ),
-    of(
         "DaemonSet",
         "spec.updateStrategy.rollingUpdate.maxSurge",
         "a DaemonSet's pod is replaced by deleting it first",

@@ -31,10 +31,10 @@ static const char *WEB =
 static void manifests_mean_what_they_say(steady_engine *e) {
     CHECK_RC(steady_engine_apply(e,
                                  "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: before-cron}\n---\n"
-                                 "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly}\n",
+                                 "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: nightly}\n",
                                  NULL),
              STEADY_INVALID);
-    CHECK_ERROR_MENTIONS("no matches for kind \"CronJob\" in version \"batch/v1\"");
+    CHECK_ERROR_MENTIONS("no matches for kind \"Ingress\" in version \"networking.k8s.io/v1\"");
     char *json = NULL;
     CHECK_RC(steady_engine_get(e, "ConfigMap", NULL, "before-cron", &json), STEADY_NOT_FOUND);
     char *report = NULL;

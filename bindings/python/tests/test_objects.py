@@ -87,7 +87,7 @@ class Objects(unittest.TestCase):
             self.e.create(tab)
         self.assertIn('no matches for kind "CronTab" in version "stable.example.com/v1"', str(cm.exception))
         with self.assertRaises(steady.Invalid):
-            self.e.apply("apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly}\n")
+            self.e.apply("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: nightly}\n")
         self.e.apply(
             "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
             "metadata: {name: crontabs.stable.example.com}\n"
