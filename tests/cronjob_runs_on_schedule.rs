@@ -442,9 +442,15 @@ fn bad_schedules_and_time_zones_are_refused_naming_the_field() {
         m.contains("spec.schedule") && m.contains("never runs"),
         "{m}"
     );
+    // With timeZone (in `err`) or without it, as Kubernetes since 1.27.
     let m = err(json!({"schedule": "CRON_TZ=Europe/Berlin 0 0 * * *"}));
     assert!(
-        m.contains("cannot use both timeZone field and TZ or CRON_TZ in schedule"),
+        m.contains("cannot use TZ or CRON_TZ in schedule, use timeZone field instead"),
+        "{m}"
+    );
+    let m = err(json!({"schedule": "TZ=UTC 0 0 * * *", "timeZone": null}));
+    assert!(
+        m.contains("spec.schedule: Invalid value: \"TZ=UTC 0 0 * * *\": cannot use TZ"),
         "{m}"
     );
     let m = err(json!({"schedule": "@daily", "concurrencyPolicy": "Sometimes"}));

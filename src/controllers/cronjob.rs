@@ -28,8 +28,9 @@
 //!    deletes it with its CronJob. It joins `active`; `lastScheduleTime` is its time;
 //! 7. the controller reconciles again 100 ms after the next scheduled time.
 //!
-//! The schedule is read in `spec.timeZone`, else in the zone of a `CRON_TZ=` prefix, else in
-//! the host's zone (as kube-controller-manager reads it in its own).
+//! The schedule is read in `spec.timeZone`, else in the host's zone (as kube-controller-manager
+//! reads it in its own). Admission refuses a `CRON_TZ=` prefix, as Kubernetes does since 1.27;
+//! the controller still honours one, for an object written before that check.
 
 use super::pods::controlled;
 use crate::api::cron::{self, Schedule};
