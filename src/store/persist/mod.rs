@@ -364,14 +364,25 @@ fn list(dir: &Path) -> Result<(Vec<Segment>, Snapshots)> {
             });
         } else if let Some(rev) = parse_name(name, "snap-", ".snap") {
             snaps.push((rev, e.path()));
-        } else if name.ends_with(".tmp") {
-            // A snapshot whose writing a crash cut short.
-            let _ = fs::remove_file(e.path());
         }
     }
     segments.sort_by_key(|s| s.first);
     snaps.sort_by_key(|s| s.0);
     Ok((segments, snaps))
+}
+
+/// Removes the `.tmp` snapshots a crash cut short. Only at recovery, under the dir's lock and
+/// before the background thread starts: later, a `.tmp` is a snapshot being written (listing
+/// the dir once removed one under the writer's feet, and the snapshot was lost).
+fn remove_unfinished_snapshots(dir: &Path) -> Result<()> {
+    let entries = fs::read_dir(dir).map_err(|e| io_err(dir, "cannot list the data dir", e))?;
+    for e in entries {
+        let e = e.map_err(|e| io_err(dir, "cannot list the data dir", e))?;
+        if e.file_name().to_str().is_some_and(|n| n.ends_with(".tmp")) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+    Ok(())
 }
 
 /// Creates `dir` (and its parents) readable by its owner only when it is new: the data dir
@@ -402,6 +413,7 @@ pub(crate) fn recover(p: &Persist) -> Result<Recovered> {
     let dir = &p.dir;
     create_private_dir(dir).map_err(|e| io_err(dir, "cannot create the data dir", e))?;
     let lock = DirLock::acquire(dir)?;
+    remove_unfinished_snapshots(dir)?;
     let (mut segments, snaps) = list(dir)?;
     let mut report = RecoveryReport {
         dir: dir.clone(),
