@@ -218,7 +218,6 @@ spec:
         fields,
         [
             "spec.priorityClassName",
-            "spec.affinity.podAntiAffinity",
             "spec.containers[0].resources.limits.ephemeral-storage"
         ],
         "{out}"

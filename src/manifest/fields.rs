@@ -73,14 +73,6 @@ pub const NOT_IMPLEMENTED: &[NotImplemented] = &[
         LIMITS,
     ),
     pod(
-        "affinity.podAffinity",
-        "inter-pod affinity is not scheduled by",
-    ),
-    pod(
-        "affinity.podAntiAffinity",
-        "inter-pod anti-affinity is not scheduled by",
-    ),
-    pod(
         "priorityClassName",
         "PriorityClasses are not resolved (spec.priority is honoured)",
     ),
@@ -410,7 +402,7 @@ mod tests {
     fn fields_in_pods_and_templates_are_found_with_their_indices() {
         let pod = json!({"spec": {"containers": [
             {"name": "a"}, {"name": "b", "resources": {"limits": {"memory": "1Gi", "ephemeral-storage": "1Gi"}}}],
-            "affinity": {"podAntiAffinity": {}}}});
+            "securityContext": {"runAsUser": 1000}}});
         let paths: Vec<String> = not_implemented("Pod", &pod)
             .into_iter()
             .map(|w| w.path)
@@ -419,7 +411,7 @@ mod tests {
             paths,
             [
                 "spec.containers[1].resources.limits.ephemeral-storage",
-                "spec.affinity.podAntiAffinity"
+                "spec.securityContext"
             ]
         );
         let deployment = json!({"spec": {"template": {"spec": {"priorityClassName": "high"}}}});

@@ -21,6 +21,7 @@ use super::queue::{Location, QueueCounts, SchedulingQueue, Timings};
 use crate::api::{Node, Pod};
 use crate::clock::SharedClock;
 use crate::error::Error;
+use crate::store::Store;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -235,8 +236,8 @@ pub(crate) fn terminal(pod: &Pod) -> bool {
 }
 
 impl Core {
-    pub(crate) fn new(config: &SchedulerConfig, clock: SharedClock) -> Core {
-        let plugins = config.framework();
+    pub(crate) fn new(config: &SchedulerConfig, clock: SharedClock, store: Option<&Store>) -> Core {
+        let plugins = config.framework_for(store);
         let timings = Timings {
             initial_backoff: config.pod_initial_backoff,
             max_backoff: config.pod_max_backoff,
@@ -898,7 +899,7 @@ mod tests {
     #[test]
     fn a_node_reports_only_the_first_filter_that_rejects_it() {
         let clock: SharedClock = Arc::new(ManualClock::new(Time::from_unix_micros(0)));
-        let mut core = Core::new(&SchedulerConfig::default(), clock);
+        let mut core = Core::new(&SchedulerConfig::default(), clock, None);
         core.node_upserted(node(
             "cordoned",
             serde_json::json!({"spec": {"unschedulable": true}}),
@@ -934,7 +935,7 @@ mod tests {
     #[test]
     fn a_relist_replaces_what_the_watches_said() {
         let clock: SharedClock = Arc::new(ManualClock::new(Time::from_unix_micros(0)));
-        let mut core = Core::new(&SchedulerConfig::default(), clock);
+        let mut core = Core::new(&SchedulerConfig::default(), clock, None);
         core.node_upserted(node("a", serde_json::json!({})));
         core.node_upserted(node("gone", serde_json::json!({})));
         core.pod_upserted(bound_pod("stays", "a", "300m"));
@@ -970,7 +971,7 @@ mod tests {
     #[test]
     fn the_start_index_rotates_by_the_nodes_examined() {
         let clock: SharedClock = Arc::new(ManualClock::new(Time::from_unix_micros(0)));
-        let mut core = Core::new(&SchedulerConfig::default().seed(7), clock);
+        let mut core = Core::new(&SchedulerConfig::default().seed(7), clock, None);
         for i in 0..300 {
             let n: Node = serde_json::from_value(serde_json::json!({
                 "metadata": {"name": format!("n{i:03}")},

@@ -20,6 +20,7 @@
 //! wait for the scheduler (for example for another pod to be scheduled).
 
 use super::cache::NodeInfo;
+use super::plugins::inter_pod_affinity::AffinityTerms;
 use crate::api::resources::{pod_requests, pod_requests_non_zero, Resources};
 use crate::api::Pod;
 use crate::clock::SharedClock;
@@ -422,6 +423,7 @@ pub struct PodInfo {
     requests: Resources,
     non_zero: Resources,
     host_ports: Vec<HostPort>,
+    affinity: Option<Box<AffinityTerms>>,
 }
 
 impl PodInfo {
@@ -455,12 +457,14 @@ impl PodInfo {
                 }
             }
         }
+        let affinity = AffinityTerms::of(&pod);
         PodInfo {
             pod,
             key,
             requests,
             non_zero,
             host_ports,
+            affinity,
         }
     }
 
@@ -506,6 +510,16 @@ impl PodInfo {
     /// The host ports its containers bind.
     pub fn host_ports(&self) -> &[HostPort] {
         &self.host_ports
+    }
+
+    /// True when the pod has inter-pod affinity or anti-affinity terms.
+    pub fn has_pod_affinity(&self) -> bool {
+        self.affinity.is_some()
+    }
+
+    /// Its inter-pod (anti-)affinity terms, compiled; `None` without any.
+    pub(crate) fn affinity_terms(&self) -> Option<&AffinityTerms> {
+        self.affinity.as_deref()
     }
 }
 
