@@ -217,7 +217,6 @@ spec:
     assert_eq!(
         fields,
         [
-            "spec.priorityClassName",
             "spec.containers[0].resources.limits.ephemeral-storage"
         ],
         "{out}"

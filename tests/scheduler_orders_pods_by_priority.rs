@@ -11,10 +11,7 @@ use steady::scheduler::SchedulerConfig;
 fn when_room_appears_the_highest_priority_pod_gets_it() {
     let (e, clock) = engine(SchedulerConfig::default());
     for (name, priority) in [("low", 0), ("high", 1000), ("mid", 500)] {
-        create_pod(
-            &e,
-            pod(name, "800m", json!({"spec": {"priority": priority}})),
-        );
+        create_pod(&e, pod(name, "800m", with_priority(&e, priority)));
         wait_unschedulable(&e, name, "no nodes available to schedule pods");
     }
     // All three wait in backoff until the same instant, then compete for one slot.

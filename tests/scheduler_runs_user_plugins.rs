@@ -113,10 +113,7 @@ impl QueueSortPlugin for LowestFirst {
 fn a_user_queue_sort_replaces_priority_order() {
     let (e, clock) = engine(SchedulerConfig::default().queue_sort(Arc::new(LowestFirst)));
     for (name, priority) in [("high", 1000), ("low", 0)] {
-        create_pod(
-            &e,
-            pod(name, "800m", json!({"spec": {"priority": priority}})),
-        );
+        create_pod(&e, pod(name, "800m", with_priority(&e, priority)));
         wait_unschedulable(&e, name, "no nodes available to schedule pods");
     }
     add_node(&e, node("only", "1", "1Gi", json!({})));

@@ -248,6 +248,9 @@ pub struct PodSpec {
     /// Name of the PriorityClass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority_class_name: Option<String>,
+    /// `PreemptLowerPriority` or `Never`, resolved from the PriorityClass at admission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preemption_policy: Option<String>,
     /// The scheduler that places the pod (default `default-scheduler`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduler_name: Option<String>,

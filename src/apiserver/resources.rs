@@ -27,6 +27,7 @@ const BUILTIN_NAMES: &[(&str, &[&str], bool)] = &[
     ("jobs", &[], true),
     ("horizontalpodautoscalers", &["hpa"], true),
     ("leases", &[], false),
+    ("priorityclasses", &["pc"], false),
     ("customresourcedefinitions", &["crd", "crds"], false),
 ];
 

@@ -73,10 +73,6 @@ pub const NOT_IMPLEMENTED: &[NotImplemented] = &[
         LIMITS,
     ),
     pod(
-        "priorityClassName",
-        "PriorityClasses are not resolved (spec.priority is honoured)",
-    ),
-    pod(
         "serviceAccountName",
         "there are no service accounts or API credentials in pods",
     ),
@@ -414,10 +410,10 @@ mod tests {
                 "spec.securityContext"
             ]
         );
-        let deployment = json!({"spec": {"template": {"spec": {"priorityClassName": "high"}}}});
+        let deployment = json!({"spec": {"template": {"spec": {"subdomain": "web"}}}});
         assert_eq!(
             not_implemented("Deployment", &deployment)[0].path,
-            "spec.template.spec.priorityClassName"
+            "spec.template.spec.subdomain"
         );
         assert!(not_implemented("ConfigMap", &pod).is_empty());
     }
