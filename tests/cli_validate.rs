@@ -216,9 +216,7 @@ spec:
         .collect();
     assert_eq!(
         fields,
-        [
-            "spec.containers[0].resources.limits.ephemeral-storage"
-        ],
+        ["spec.containers[0].resources.limits.ephemeral-storage"],
         "{out}"
     );
     assert!(out.contains(&format!("{f}:18: warning: document 1: Pod/p: spec.containers[0].resources.limits.ephemeral-storage: kept but not implemented by steady: ephemeral-storage limits are not enforced")), "{out}");

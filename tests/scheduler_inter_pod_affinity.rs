@@ -89,7 +89,8 @@ fn anti_affinity_spreads_replicas_one_per_node_and_refuses_the_extra_one() {
         .find(|p| p.spec.node_name.is_none())
         .expect("one pending replica");
     let name = extra.metadata.name.clone();
-    let message = "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules.";
+    let message = "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules. \
+                   preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.";
     wait_unschedulable(&e, &name, message);
     eventually("a FailedScheduling event", || {
         events_for(e.store(), &*extra).unwrap().iter().any(|ev| {
@@ -149,7 +150,8 @@ fn a_placed_pods_anti_affinity_keeps_the_incoming_pod_away() {
         &e,
         "noisy-x",
         "0/2 nodes are available: 1 node(s) didn't satisfy existing pods anti-affinity rules, \
-         1 node(s) were unschedulable.",
+         1 node(s) were unschedulable. preemption: 0/2 nodes are available: \
+         1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling.",
     );
 }
 
@@ -168,7 +170,8 @@ fn required_affinity_puts_pods_beside_the_pod_they_need() {
     wait_unschedulable(
         &e,
         "early",
-        "0/3 nodes are available: 3 node(s) didn't match pod affinity rules.",
+        "0/3 nodes are available: 3 node(s) didn't match pod affinity rules. \
+         preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.",
     );
     create_pod(
         &e,
@@ -261,7 +264,8 @@ fn namespace_selector_picks_the_namespaces_whose_pods_count() {
     wait_unschedulable(
         &e,
         "own-namespace",
-        "0/2 nodes are available: 2 node(s) didn't match pod affinity rules.",
+        "0/2 nodes are available: 2 node(s) didn't match pod affinity rules. \
+         preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.",
     );
     create_pod(
         &e,
@@ -289,7 +293,8 @@ fn namespace_selector_picks_the_namespaces_whose_pods_count() {
     wait_unschedulable(
         &e,
         "away-from-all",
-        "0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules.",
+        "0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules. \
+         preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod.",
     );
 }
 

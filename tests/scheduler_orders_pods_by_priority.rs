@@ -19,7 +19,12 @@ fn when_room_appears_the_highest_priority_pod_gets_it() {
     clock.advance(Duration::from_secs(1));
     assert_eq!(wait_bound(&e, "high"), "only");
     for name in ["mid", "low"] {
-        wait_unschedulable(&e, name, "0/1 nodes are available: 1 Insufficient cpu.");
+        wait_unschedulable(
+            &e,
+            name,
+            "0/1 nodes are available: 1 Insufficient cpu. \
+         preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.",
+        );
     }
     assert_eq!(node_of(&e, "mid"), None);
     assert_eq!(node_of(&e, "low"), None);
@@ -36,6 +41,11 @@ fn equal_priorities_go_in_arrival_order() {
     clock.advance(Duration::from_secs(1));
     assert_eq!(wait_bound(&e, "first"), "only");
     for name in ["second", "third"] {
-        wait_unschedulable(&e, name, "0/1 nodes are available: 1 Insufficient cpu.");
+        wait_unschedulable(
+            &e,
+            name,
+            "0/1 nodes are available: 1 Insufficient cpu. \
+         preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.",
+        );
     }
 }

@@ -200,7 +200,7 @@ impl NodeInfo {
         self.sync_requested();
     }
 
-    fn remove_pod(&mut self, key: &str) -> Option<Arc<PodInfo>> {
+    pub(crate) fn remove_pod(&mut self, key: &str) -> Option<Arc<PodInfo>> {
         let c = &mut self.cold;
         let i = c.pods.iter().position(|p| p.key() == key)?;
         let pod = c.pods.swap_remove(i);

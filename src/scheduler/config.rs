@@ -6,9 +6,9 @@ use super::framework::{
     ReservePlugin, ScorePlugin,
 };
 use super::plugins::{
-    BalancedAllocation, DefaultBinder, InterPodAffinity, NodeAffinity, NodeName, NodePorts,
-    NodeResourcesFit, NodeUnschedulable, PodTopologySpread, PrioritySort, ScoringStrategy,
-    TaintToleration,
+    BalancedAllocation, DefaultBinder, DefaultPreemption, InterPodAffinity, NodeAffinity, NodeName,
+    NodePorts, NodeResourcesFit, NodeUnschedulable, PodTopologySpread, PrioritySort,
+    ScoringStrategy, TaintToleration,
 };
 use crate::store::Store;
 use std::sync::Arc;
@@ -347,6 +347,18 @@ impl SchedulerConfig {
         fw.score.retain(|(p, w)| on(p.name()) && *w != 0);
         fw.reserve.retain(|p| on(p.name()));
         fw.bind.retain(|p| on(p.name()));
+        // Preemption decides fit with the profile's own filters, so it is made last.
+        if on("DefaultPreemption")
+            && !fw
+                .post_filter
+                .iter()
+                .any(|p| p.name() == "DefaultPreemption")
+        {
+            fw.post_filter.insert(
+                0,
+                Arc::new(DefaultPreemption::new(store.cloned(), fw.filter.clone())),
+            );
+        }
         fw
     }
 }
@@ -393,6 +405,7 @@ mod tests {
             ]
         );
         assert_eq!(names(&fw.bind), ["DefaultBinder"]);
+        assert_eq!(names(&fw.post_filter), ["DefaultPreemption"]);
     }
 
     #[test]

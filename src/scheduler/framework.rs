@@ -271,10 +271,13 @@ pub struct PostFilterResult {
     /// The node the pod should go to once room is made; written to
     /// `status.nominatedNodeName`.
     pub nominated_node: Option<String>,
+    /// Pods to evict to make that room (preemption's victims): each gets the condition
+    /// `DisruptionTarget=True` (reason `PreemptionByScheduler`) and is deleted gracefully.
+    pub victims: Vec<Arc<Pod>>,
 }
 
 /// Runs when no node fits the pod, in order, until one succeeds: kube-scheduler's place for
-/// preemption. No default plugin is registered here.
+/// preemption (the default plugin here is `DefaultPreemption`; user plugins run after it).
 pub trait PostFilterPlugin: Plugin {
     /// The post-filter step.
     fn post_filter(

@@ -20,8 +20,9 @@
 //!    (a rotating start), until enough feasible nodes are found: all nodes below 100,
 //!    otherwise `percentageOfNodesToScore` of them (adaptive default `max(5, 50 - nodes/125)`
 //!    percent, at least 100 nodes). Nodes are visited zones interleaved;
-//! 4. **post-filter** ([`PostFilterPlugin`]) runs only when no node fits (preemption's place;
-//!    none by default);
+//! 4. **post-filter** ([`PostFilterPlugin`]) runs only when no node fits: `DefaultPreemption`
+//!    ([`plugins::DefaultPreemption`]) evicts lower-priority pods and nominates the node
+//!    (its victims are deleted by a binder thread; a nominated pod tries its node first);
 //! 5. **pre-score** and **score** ([`PreScorePlugin`], [`ScorePlugin`], with **normalize
 //!    score**) rank the feasible nodes, each plugin from 0 to 100 times its weight; the highest
 //!    total wins, ties at random;
@@ -65,8 +66,8 @@
 //! threads write bindings, status and Events. The cache is incremental: each store change
 //! adjusts one node's totals, nothing is rescanned per pod.
 //!
-//! Differences from kube-scheduler: no preemption, volume plugins or default (cluster-level)
-//! topology spread constraints; Permit/PreBind/PostBind are not offered. A change of a
+//! Differences from kube-scheduler: no volume plugins or default (cluster-level) topology
+//! spread constraints; preemption's limits are in [`plugins::default_preemption`]; Permit/PreBind/PostBind are not offered. A change of a
 //! Namespace's labels does not by itself retry pods waiting on a `namespaceSelector` (they are
 //! retried on the next pod or node change, or after 5 minutes).
 
