@@ -1443,35 +1443,13 @@ fn threads_cpu_ns(prefix: &str) -> u64 {
         .sum()
 }
 
-/// kube-scheduler's SchedulingBasic shape: 10,000 pods onto 5,000 nodes with the default
-/// plugins, from the first pod created to the last one bound (`spec.nodeName` set), against
-/// the same 10,000 compare-and-swap updates of `spec.nodeName` done by hand (the write a
-/// binding needs, without choosing a node). Also the CPU the scheduler's threads spent per pod
-/// (scheduling, forwarding watches, binding, status and events), which the load of a shared
-/// machine does not inflate as much as wall time.
-fn scheduler_throughput(out: &Out) {
+/// One timed scheduling run: `count` pods made by `make` onto 5,000 scheduler_perf nodes,
+/// from the first pod created to the last one bound (`spec.nodeName` set), in an engine with
+/// the store and the scheduler only, as kube-scheduler's scheduler_perf runs it (no other
+/// controller, no node agent: the nodes are objects only). Returns the wall time (ms), the
+/// CPU the scheduler's threads spent per pod (us) and every pod as bound.
+fn scheduling_run(count: usize, make: impl Fn(usize) -> Pod) -> (f64, f64, Vec<Arc<Pod>>) {
     const NODES: usize = 5_000;
-    const PODS: usize = 10_000;
-
-    // Baseline: create the pods, then time setting spec.nodeName on each (CAS on its
-    // resourceVersion), in an engine without a scheduler.
-    let base_ms = {
-        let e = Engine::builder().without_scheduler().build().unwrap();
-        let api = e.api::<Pod>();
-        let created: Vec<Arc<Pod>> = (0..PODS)
-            .map(|i| api.create(perf_pod(i)).unwrap())
-            .collect();
-        let t0 = Instant::now();
-        for (i, p) in created.iter().enumerate() {
-            let mut p = (**p).clone();
-            p.spec.node_name = Some(format!("node-{:05}", i % NODES));
-            api.update(p).unwrap();
-        }
-        t0.elapsed().as_secs_f64() * 1e3
-    };
-
-    // As kube-scheduler's scheduler_perf runs it: the store and the scheduler, no other
-    // controller and no node agent (the nodes are objects only).
     let e = Engine::builder()
         .builtin_controllers(false)
         .local_node(false)
@@ -1500,7 +1478,7 @@ fn scheduler_throughput(out: &Out) {
         .unwrap();
     let counter = thread::spawn(move || {
         let mut bound = std::collections::HashSet::new();
-        while bound.len() < PODS {
+        while bound.len() < count {
             if let Ok(Event::Modified(p)) = w.recv() {
                 if p.spec.node_name.is_some() && !bound.contains(&p.metadata.name) {
                     bound.insert(p.metadata.name.clone());
@@ -1509,7 +1487,7 @@ fn scheduler_throughput(out: &Out) {
         }
         Instant::now()
     });
-    let batch: Vec<Pod> = (0..PODS).map(perf_pod).collect();
+    let batch: Vec<Pod> = (0..count).map(make).collect();
     let cpu0 = threads_cpu_ns("steady-sched");
     let t0 = Instant::now();
     for p in batch {
@@ -1522,11 +1500,42 @@ fn scheduler_throughput(out: &Out) {
         thread::sleep(Duration::from_millis(1));
     }
     thread::sleep(Duration::from_millis(200));
-    let cpu_us_per_pod = (threads_cpu_ns("steady-sched") - cpu0) as f64 / 1e3 / PODS as f64;
+    let cpu_us_per_pod = (threads_cpu_ns("steady-sched") - cpu0) as f64 / 1e3 / count as f64;
+    let all = pods.list(&ListParams::default()).unwrap().items;
+    (ms, cpu_us_per_pod, all)
+}
+
+/// kube-scheduler's SchedulingBasic shape: 10,000 pods onto 5,000 nodes with the default
+/// plugins, against the same 10,000 compare-and-swap updates of `spec.nodeName` done by hand
+/// (the write a binding needs, without choosing a node). Also the CPU the scheduler's threads
+/// spent per pod (scheduling, forwarding watches, binding, status and events), which the load
+/// of a shared machine does not inflate as much as wall time. Returns the pods per second.
+fn scheduler_throughput(out: &Out) -> f64 {
+    const NODES: usize = 5_000;
+    const PODS: usize = 10_000;
+
+    // Baseline: create the pods, then time setting spec.nodeName on each (CAS on its
+    // resourceVersion), in an engine without a scheduler.
+    let base_ms = {
+        let e = Engine::builder().without_scheduler().build().unwrap();
+        let api = e.api::<Pod>();
+        let created: Vec<Arc<Pod>> = (0..PODS)
+            .map(|i| api.create(perf_pod(i)).unwrap())
+            .collect();
+        let t0 = Instant::now();
+        for (i, p) in created.iter().enumerate() {
+            let mut p = (**p).clone();
+            p.spec.node_name = Some(format!("node-{:05}", i % NODES));
+            api.update(p).unwrap();
+        }
+        t0.elapsed().as_secs_f64() * 1e3
+    };
+
+    let (ms, cpu_us_per_pod, pods) = scheduling_run(PODS, perf_pod);
     let rate = PODS as f64 / (ms / 1e3);
     // Every pod bound, within what its node offers.
     let mut per_node: std::collections::HashMap<String, i64> = Default::default();
-    for p in pods.list(&ListParams::default()).unwrap().items {
+    for p in pods {
         *per_node
             .entry(p.spec.node_name.clone().expect("every pod bound"))
             .or_default() += 100;
@@ -1551,6 +1560,82 @@ fn scheduler_throughput(out: &Out) {
             cpu_us_per_pod / base_us_per_update,
         )),
     );
+    rate
+}
+
+/// How many groups the inter-pod affinity figures split their pods into (one app label
+/// each): a node can hold one pod of each group under hostname anti-affinity.
+const AFFINITY_GROUPS: usize = 10;
+
+/// A scheduler_perf pod of group `i % AFFINITY_GROUPS`, with `affinity` (a JSON
+/// `spec.affinity` naming the group as `GROUP`).
+fn affinity_pod(i: usize, affinity: &str) -> Pod {
+    let group = format!("g{}", i % AFFINITY_GROUPS);
+    let mut p = perf_pod(i);
+    p.metadata.labels.insert("group".into(), group.clone());
+    p.spec.affinity = Some(serde_json::from_str(&affinity.replace("GROUP", &group)).unwrap());
+    p
+}
+
+const REQUIRED_ANTI_AFFINITY: &str = r#"{"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+    {"labelSelector": {"matchLabels": {"group": "GROUP"}}, "topologyKey": "kubernetes.io/hostname"}]}}"#;
+const PREFERRED_AFFINITY: &str = r#"{"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+    {"weight": 100, "podAffinityTerm": {"labelSelector": {"matchLabels": {"group": "GROUP"}},
+     "topologyKey": "kubernetes.io/hostname"}}]}}"#;
+
+/// The SchedulingBasic shape again (10,000 pods, 5,000 nodes), every pod in one of ten
+/// groups with required anti-affinity against its group on `kubernetes.io/hostname`
+/// (kube-scheduler's SchedulingPodAntiAffinity), then with preferred affinity towards its
+/// group (weight 100); each beside the plain figure of the same run (`plain`, measured here
+/// when the plain section did not run). The ratio is the plain rate over this one: how many
+/// times longer a pod with these terms takes.
+fn scheduler_affinity(out: &Out, plain: Option<f64>) {
+    const PODS: usize = 10_000;
+    let plain = plain.unwrap_or_else(|| {
+        let (ms, _, _) = scheduling_run(PODS, perf_pod);
+        PODS as f64 / (ms / 1e3)
+    });
+    if out.wants("scheduler.pods_per_s_5000_nodes_anti_affinity") {
+        let (ms, cpu, pods) = scheduling_run(PODS, |i| affinity_pod(i, REQUIRED_ANTI_AFFINITY));
+        // Never two pods of a group on one node.
+        let mut seen = std::collections::HashSet::new();
+        for p in &pods {
+            let key = (
+                p.spec.node_name.clone().expect("every pod bound"),
+                p.metadata.labels["group"].clone(),
+            );
+            assert!(seen.insert(key), "two pods of a group on one node");
+        }
+        let rate = PODS as f64 / (ms / 1e3);
+        out.emit(
+            "scheduler.pods_per_s_5000_nodes_anti_affinity",
+            rate,
+            "pods/s",
+            Some(("scheduler.pods_per_s_5000_nodes", plain, plain / rate)),
+        );
+        out.emit(
+            "scheduler.cpu_us_per_pod_5000_nodes_anti_affinity",
+            cpu,
+            "us",
+            None,
+        );
+    }
+    if out.wants("scheduler.pods_per_s_5000_nodes_preferred_affinity") {
+        let (ms, cpu, _) = scheduling_run(PODS, |i| affinity_pod(i, PREFERRED_AFFINITY));
+        let rate = PODS as f64 / (ms / 1e3);
+        out.emit(
+            "scheduler.pods_per_s_5000_nodes_preferred_affinity",
+            rate,
+            "pods/s",
+            Some(("scheduler.pods_per_s_5000_nodes", plain, plain / rate)),
+        );
+        out.emit(
+            "scheduler.cpu_us_per_pod_5000_nodes_preferred_affinity",
+            cpu,
+            "us",
+            None,
+        );
+    }
 }
 
 // ---- api: the Kubernetes-compatible HTTP API -----------------------------------------------
@@ -1978,8 +2063,19 @@ fn main() {
     {
         controllers_converge(&out);
     }
-    if out.wants("scheduler.") || out.wants("store.update_10k_pods_ms") {
-        scheduler_throughput(&out);
+    let plain = [
+        "scheduler.pods_per_s_5000_nodes",
+        "scheduler.ms_10k_pods_5000_nodes",
+        "scheduler.cpu_us_per_pod_5000_nodes",
+        "store.update_10k_pods_ms",
+    ]
+    .iter()
+    .any(|n| out.wants(n))
+    .then(|| scheduler_throughput(&out));
+    if out.wants("scheduler.pods_per_s_5000_nodes_anti_affinity")
+        || out.wants("scheduler.pods_per_s_5000_nodes_preferred_affinity")
+    {
+        scheduler_affinity(&out, plain);
     }
     #[cfg(feature = "apiserver")]
     if out.wants("api.") {

@@ -216,11 +216,7 @@ spec:
         .collect();
     assert_eq!(
         fields,
-        [
-            "spec.priorityClassName",
-            "spec.affinity.podAntiAffinity",
-            "spec.containers[0].resources.limits.ephemeral-storage"
-        ],
+        ["spec.containers[0].resources.limits.ephemeral-storage"],
         "{out}"
     );
     assert!(out.contains(&format!("{f}:18: warning: document 1: Pod/p: spec.containers[0].resources.limits.ephemeral-storage: kept but not implemented by steady: ephemeral-storage limits are not enforced")), "{out}");

@@ -389,15 +389,15 @@ fn apply_warns_about_each_field_kept_but_not_implemented_naming_document_line_an
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n\
              apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n\
              \x20 selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n\
-             \x20   spec:\n      priorityClassName: high\n\
+             \x20   spec:\n      subdomain: web\n\
              \x20     containers: [{name: web, image: nginx, imagePullPolicy: Always}]\n",
         )
         .unwrap();
     assert_eq!(
         report.warnings,
         [
-            "document 2, line 13: Deployment \"default/web\": spec.template.spec.priorityClassName: \
-             kept but not implemented by steady: PriorityClasses are not resolved (spec.priority is honoured)",
+            "document 2, line 13: Deployment \"default/web\": spec.template.spec.subdomain: \
+             kept but not implemented by steady: there is no cluster DNS",
             "document 2, line 14: Deployment \"default/web\": \
              spec.template.spec.containers[0].imagePullPolicy: unknown field, kept but not implemented by steady",
         ]

@@ -11,10 +11,7 @@ use steady::scheduler::SchedulerConfig;
 fn when_room_appears_the_highest_priority_pod_gets_it() {
     let (e, clock) = engine(SchedulerConfig::default());
     for (name, priority) in [("low", 0), ("high", 1000), ("mid", 500)] {
-        create_pod(
-            &e,
-            pod(name, "800m", json!({"spec": {"priority": priority}})),
-        );
+        create_pod(&e, pod(name, "800m", with_priority(&e, priority)));
         wait_unschedulable(&e, name, "no nodes available to schedule pods");
     }
     // All three wait in backoff until the same instant, then compete for one slot.
@@ -22,7 +19,12 @@ fn when_room_appears_the_highest_priority_pod_gets_it() {
     clock.advance(Duration::from_secs(1));
     assert_eq!(wait_bound(&e, "high"), "only");
     for name in ["mid", "low"] {
-        wait_unschedulable(&e, name, "0/1 nodes are available: 1 Insufficient cpu.");
+        wait_unschedulable(
+            &e,
+            name,
+            "0/1 nodes are available: 1 Insufficient cpu. \
+         preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.",
+        );
     }
     assert_eq!(node_of(&e, "mid"), None);
     assert_eq!(node_of(&e, "low"), None);
@@ -39,6 +41,11 @@ fn equal_priorities_go_in_arrival_order() {
     clock.advance(Duration::from_secs(1));
     assert_eq!(wait_bound(&e, "first"), "only");
     for name in ["second", "third"] {
-        wait_unschedulable(&e, name, "0/1 nodes are available: 1 Insufficient cpu.");
+        wait_unschedulable(
+            &e,
+            name,
+            "0/1 nodes are available: 1 Insufficient cpu. \
+         preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.",
+        );
     }
 }

@@ -236,7 +236,8 @@ fn hostname_spread_refuses_a_pod_that_would_skew_and_says_why() {
         &e,
         "w1",
         "0/2 nodes are available: 1 node(s) didn't match pod topology spread constraints, \
-         1 node(s) were unschedulable.",
+         1 node(s) were unschedulable. preemption: 0/2 nodes are available: \
+         1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling.",
     );
 }
 

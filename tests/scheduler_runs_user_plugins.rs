@@ -64,7 +64,8 @@ fn a_user_filter_keeps_pods_off_the_nodes_it_rejects() {
     wait_unschedulable(
         &e,
         "p3",
-        "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) were not in the gold pool.",
+        "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) were not in the gold pool. \
+         preemption: 0/3 nodes are available: 1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling.",
     );
 }
 
@@ -113,10 +114,7 @@ impl QueueSortPlugin for LowestFirst {
 fn a_user_queue_sort_replaces_priority_order() {
     let (e, clock) = engine(SchedulerConfig::default().queue_sort(Arc::new(LowestFirst)));
     for (name, priority) in [("high", 1000), ("low", 0)] {
-        create_pod(
-            &e,
-            pod(name, "800m", json!({"spec": {"priority": priority}})),
-        );
+        create_pod(&e, pod(name, "800m", with_priority(&e, priority)));
         wait_unschedulable(&e, name, "no nodes available to schedule pods");
     }
     add_node(&e, node("only", "1", "1Gi", json!({})));
@@ -192,7 +190,12 @@ fn a_binding_that_loses_the_race_is_undone_and_the_new_version_scheduled() {
     );
     // The freed reservation was not counted twice: a second 800m pod does not fit.
     create_pod(&e, pod("other", "800m", json!({})));
-    wait_unschedulable(&e, "other", "0/1 nodes are available: 1 Insufficient cpu.");
+    wait_unschedulable(
+        &e,
+        "other",
+        "0/1 nodes are available: 1 Insufficient cpu. \
+         preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.",
+    );
 }
 
 /// Binds pods annotated `binder: custom` itself, recording them; leaves the rest.
@@ -275,6 +278,7 @@ impl PostFilterPlugin for Nominator {
         PostFilterResult {
             status: Status::success(),
             nominated_node: biggest,
+            victims: Vec::new(),
         }
     }
 }

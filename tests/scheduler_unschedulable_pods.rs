@@ -24,7 +24,9 @@ fn an_unschedulable_pod_gets_kube_schedulers_message_and_runs_once_a_node_fits()
     add_node(&e, node("gone", "8", "8Gi", unreachable_taint()));
     create_pod(&e, pod("web", "2", json!({})));
     let message = "0/3 nodes are available: 1 node(s) had untolerated taint \
-                   {node.kubernetes.io/unreachable: }, 2 Insufficient cpu.";
+                   {node.kubernetes.io/unreachable: }, 2 Insufficient cpu. preemption: 0/3 nodes \
+                   are available: 1 Preemption is not helpful for scheduling, \
+                   2 No preemption victims found for incoming pod.";
     wait_unschedulable(&e, "web", message);
     let cond = scheduled_condition(&e, "web").unwrap();
     assert!(cond.last_transition_time.is_some());
@@ -90,7 +92,8 @@ fn a_pod_asking_more_than_any_node_has_stays_pending_naming_each_resource() {
         &e,
         "huge",
         "0/2 nodes are available: 1 Too many pods, 2 Insufficient cpu, \
-         2 Insufficient example.com/gpu, 2 Insufficient memory.",
+         2 Insufficient example.com/gpu, 2 Insufficient memory. \
+         preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod.",
     );
 }
 
@@ -111,7 +114,12 @@ fn backoff_doubles_per_attempt_on_the_engine_clock() {
     );
     clock.advance(Duration::from_millis(1));
     // Attempt 2 fails on the small node.
-    wait_unschedulable(&e, "web", "0/1 nodes are available: 1 Insufficient cpu.");
+    wait_unschedulable(
+        &e,
+        "web",
+        "0/1 nodes are available: 1 Insufficient cpu. \
+         preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.",
+    );
     // A fitting node: now the backoff is 2 s from the second attempt.
     add_node(&e, node("big", "4", "4Gi", json!({})));
     clock.advance(Duration::from_millis(1999));
@@ -126,7 +134,12 @@ fn an_unschedulable_pod_is_retried_after_five_minutes_without_any_change() {
     let (e, clock) = engine(SchedulerConfig::default());
     add_node(&e, node("a", "1", "1Gi", json!({})));
     create_pod(&e, pod("web", "2", json!({})));
-    wait_unschedulable(&e, "web", "0/1 nodes are available: 1 Insufficient cpu.");
+    wait_unschedulable(
+        &e,
+        "web",
+        "0/1 nodes are available: 1 Insufficient cpu. \
+         preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.",
+    );
     let pod = e.api::<Pod>().get("web").unwrap();
     let failures = || {
         events_for(e.store(), &*pod)
@@ -151,7 +164,12 @@ fn a_pod_deleted_elsewhere_frees_room_for_a_waiting_pod() {
     create_pod(&e, pod("first", "800m", json!({})));
     assert_eq!(wait_bound(&e, "first"), "a");
     create_pod(&e, pod("second", "800m", json!({})));
-    wait_unschedulable(&e, "second", "0/1 nodes are available: 1 Insufficient cpu.");
+    wait_unschedulable(
+        &e,
+        "second",
+        "0/1 nodes are available: 1 Insufficient cpu. \
+         preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.",
+    );
     // Node "a" has no agent to finish a graceful deletion: delete at once (grace 0), as
     // `kubectl delete --grace-period=0 --force` does.
     let now = steady::store::DeleteParams {
@@ -170,7 +188,12 @@ fn a_finished_pod_no_longer_holds_its_node() {
     create_pod(&e, pod("job", "800m", json!({})));
     assert_eq!(wait_bound(&e, "job"), "a");
     create_pod(&e, pod("next", "800m", json!({})));
-    wait_unschedulable(&e, "next", "0/1 nodes are available: 1 Insufficient cpu.");
+    wait_unschedulable(
+        &e,
+        "next",
+        "0/1 nodes are available: 1 Insufficient cpu. \
+         preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.",
+    );
     e.api::<Pod>()
         .patch_status("job", &json!({"status": {"phase": "Succeeded"}}))
         .unwrap();
@@ -215,7 +238,8 @@ fn pods_for_other_schedulers_or_being_deleted_are_left_alone() {
     wait_unschedulable(
         &e,
         "leaving",
-        "0/1 nodes are available: 1 Insufficient cpu.",
+        "0/1 nodes are available: 1 Insufficient cpu. \
+         preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.",
     );
     e.api::<Pod>()
         .delete("leaving", &Default::default())

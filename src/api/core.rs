@@ -16,9 +16,11 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 mod env;
+mod pod_affinity;
 mod secret;
 mod volume_sources;
 pub use env::*;
+pub use pod_affinity::*;
 pub use secret::*;
 pub use volume_sources::*;
 
@@ -228,7 +230,7 @@ pub struct PodSpec {
     /// Labels a node must have for the pod to be scheduled on it.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub node_selector: Map<String, String>,
-    /// Scheduling constraints (node affinity; pod (anti-)affinity kept as JSON).
+    /// Scheduling constraints: node affinity, pod affinity and anti-affinity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub affinity: Option<Box<Affinity>>,
     /// Taints the pod tolerates.
@@ -246,6 +248,9 @@ pub struct PodSpec {
     /// Name of the PriorityClass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority_class_name: Option<String>,
+    /// `PreemptLowerPriority` or `Never`, resolved from the PriorityClass at admission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preemption_policy: Option<String>,
     /// The scheduler that places the pod (default `default-scheduler`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduler_name: Option<String>,
@@ -765,12 +770,12 @@ pub struct Affinity {
     /// Constraints on the node's labels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_affinity: Option<NodeAffinity>,
-    /// Co-location with other pods, as JSON.
+    /// Co-location with other pods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pod_affinity: Option<Value>,
-    /// Separation from other pods, as JSON.
+    pub pod_affinity: Option<PodAffinity>,
+    /// Separation from other pods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pod_anti_affinity: Option<Value>,
+    pub pod_anti_affinity: Option<PodAntiAffinity>,
     /// Unmodelled fields.
     #[serde(flatten)]
     pub extra: Extra,
@@ -2217,6 +2222,14 @@ impl PodSpec {
         {
             na.validate(&format!("{path}.affinity.nodeAffinity"), errors);
         }
+        if let Some(a) = &self.affinity {
+            if let Some(pa) = &a.pod_affinity {
+                pa.validate(&format!("{path}.affinity.podAffinity"), errors);
+            }
+            if let Some(pa) = &a.pod_anti_affinity {
+                pa.validate(&format!("{path}.affinity.podAntiAffinity"), errors);
+            }
+        }
         for (i, c) in self.topology_spread_constraints.iter().enumerate() {
             let p = format!("{path}.topologySpreadConstraints[{i}]");
             if c.max_skew < 1 {
@@ -2683,7 +2696,13 @@ mod tests {
                             }
                         }]
                     },
-                    "podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}
+                    "podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
+                        "weight": 100,
+                        "podAffinityTerm": {
+                            "labelSelector": {"matchLabels": {"app": "goproxy"}},
+                            "topologyKey": "kubernetes.io/hostname"
+                        }
+                    }]}
                 },
                 "dnsPolicy": "ClusterFirst"
             }

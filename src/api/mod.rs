@@ -26,6 +26,7 @@ mod object;
 mod quantity;
 mod registry;
 pub mod resources;
+pub mod scheduling;
 #[cfg(feature = "apiserver")]
 mod schema;
 mod selector;
@@ -42,6 +43,7 @@ pub(crate) use self::builtin::builtin_schemas;
 pub use self::builtin::{builtin_kinds, register_builtins};
 pub use self::coordination::*;
 pub use self::core::*;
+pub use self::scheduling::PriorityClass;
 pub use condition::Condition;
 pub use dynamic::DynamicObject;
 pub use error::FieldError;

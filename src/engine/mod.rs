@@ -5,6 +5,8 @@
 //! ([`crate::controllers`], the garbage collector among them). Dropping
 //! the engine shuts it down.
 
+mod priority;
+
 use crate::api::Quantity;
 use crate::api::{KindInfo, Pod, Registry, Resource};
 use crate::client::{Api, DynamicApi};
@@ -304,6 +306,7 @@ impl EngineBuilder {
             }),
         );
         register_service_addresses(&store);
+        priority::register(&store)?;
         node_lifecycle::register_default_tolerations(
             &store,
             self.node_lifecycle.default_toleration_seconds,

@@ -6,15 +6,16 @@
 //! Events lag, and when too many wait, new ones are dropped (they are informational, as with
 //! client-go's event broadcaster).
 
-use super::core::{BindDone, BindFailure, BindTask, Outgoing};
+use super::core::{BindDone, BindFailure, BindTask, Outgoing, Preemption};
 use super::framework::{BindContext, BindOutcome, BindPlugin};
+use super::plugins::default_preemption::{DISRUPTION_TARGET, PREEMPTION_BY_SCHEDULER};
 use super::status::update_pod_status;
 use super::Msg;
 use crate::api::Pod;
 use crate::clock::SharedClock;
-use crate::runtime::conditions::{condition, set_condition, FALSE};
+use crate::runtime::conditions::{condition, set_condition, FALSE, TRUE};
 use crate::runtime::events::{EventKind, EventRecorder};
-use crate::store::Store;
+use crate::store::{DeleteParams, Store};
 use crossbeam_channel::{select_biased, Receiver, Sender, TrySendError};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -63,6 +64,7 @@ impl Binder {
                     Ok(Outgoing::Failed { pod, reason, message, nominated }) => {
                         self.failed(&pod, reason, &message, nominated);
                     }
+                    Ok(Outgoing::Preempt(p)) => self.preempt(&p),
                     Err(_) => return,
                 },
                 recv(events) -> e => {
@@ -119,6 +121,66 @@ impl Binder {
             let n = self.events_dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if n.is_power_of_two() {
                 log::warn!("scheduler: event queue full, {n} events dropped so far");
+            }
+        }
+    }
+
+    /// Evicts the victims of a preemption as kube-scheduler does: the condition
+    /// `DisruptionTarget=True` (reason `PreemptionByScheduler`), a `Preempted` event, then a
+    /// graceful deletion (the node agent stops the pod within its grace period; the
+    /// preemptor is retried once the pod is gone).
+    fn preempt(&self, p: &Preemption) {
+        let now = self.clock.now();
+        let message = format!(
+            "{}: preempting to accommodate a higher priority pod",
+            self.scheduler_name
+        );
+        for victim in &p.victims {
+            let res = update_pod_status(&self.store, victim, |_, status| {
+                set_condition(
+                    &mut status.conditions,
+                    condition(
+                        DISRUPTION_TARGET,
+                        TRUE,
+                        PREEMPTION_BY_SCHEDULER,
+                        &message,
+                        None,
+                    ),
+                    now,
+                )
+            });
+            if let Err(e) = res {
+                log::warn!(
+                    "scheduler: could not mark pod {:?} as preempted: {e}",
+                    victim.metadata.name
+                );
+            }
+            let _ = self.recorder.record(
+                &**victim,
+                EventKind::Normal,
+                "Preempted",
+                &format!(
+                    "Preempted by pod {} on node {}",
+                    p.pod.metadata.uid.as_deref().unwrap_or(""),
+                    p.node
+                ),
+            );
+            let params = DeleteParams {
+                uid: victim.metadata.uid.clone(),
+                ..Default::default()
+            };
+            match self.store.delete(
+                "Pod",
+                victim.metadata.namespace.as_deref(),
+                &victim.metadata.name,
+                &params,
+            ) {
+                Ok(_) => {}
+                Err(e) if e.is_not_found() || e.is_conflict() => {}
+                Err(e) => log::warn!(
+                    "scheduler: could not delete preempted pod {:?}: {e}",
+                    victim.metadata.name
+                ),
             }
         }
     }

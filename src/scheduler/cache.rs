@@ -39,6 +39,11 @@ pub struct NodeInfo {
     pub(crate) alloc_pods: i32,
     pub(crate) req_pods: i32,
     pub(crate) flags: u8,
+    /// How many of its pods have inter-pod (anti-)affinity terms, and required
+    /// anti-affinity terms: InterPodAffinity visits only the pods of such nodes for the terms
+    /// of placed pods.
+    pub(crate) with_affinity: u32,
+    pub(crate) with_required_anti_affinity: u32,
     cold: Box<Cold>,
 }
 
@@ -73,6 +78,8 @@ impl NodeInfo {
             alloc_pods: 0,
             req_pods: 0,
             flags: 0,
+            with_affinity: 0,
+            with_required_anti_affinity: 0,
             cold: Box::new(Cold {
                 node: node.clone(),
                 allocatable: Resources::new(),
@@ -181,6 +188,10 @@ impl NodeInfo {
     }
 
     pub(crate) fn add_pod(&mut self, pod: Arc<PodInfo>) {
+        if let Some(t) = pod.affinity_terms() {
+            self.with_affinity += 1;
+            self.with_required_anti_affinity += u32::from(t.has_required_anti_affinity());
+        }
         let c = &mut self.cold;
         c.requested.add(pod.requests());
         c.non_zero_requested.add(pod.non_zero_requests());
@@ -189,10 +200,15 @@ impl NodeInfo {
         self.sync_requested();
     }
 
-    fn remove_pod(&mut self, key: &str) -> Option<Arc<PodInfo>> {
+    pub(crate) fn remove_pod(&mut self, key: &str) -> Option<Arc<PodInfo>> {
         let c = &mut self.cold;
         let i = c.pods.iter().position(|p| p.key() == key)?;
         let pod = c.pods.swap_remove(i);
+        if let Some(t) = pod.affinity_terms() {
+            self.with_affinity -= 1;
+            self.with_required_anti_affinity -= u32::from(t.has_required_anti_affinity());
+        }
+        let c = &mut self.cold;
         c.requested.sub(pod.requests());
         c.non_zero_requested.sub(pod.non_zero_requests());
         for hp in pod.host_ports() {
@@ -374,8 +390,8 @@ impl Cache {
     }
 
     /// Records a pod seen bound to `node` in the store (confirming an assumed pod, moving a
-    /// pod, or taking in the new version of one). Returns whether it is new to the cache
-    /// (or changed node or labels), which may make waiting pods schedulable.
+    /// pod, or taking in the new version of one). Returns whether it is new to the cache, newly
+    /// confirmed bound, or changed node or labels: what may make waiting pods schedulable.
     pub(crate) fn upsert_bound_pod(&mut self, info: Arc<PodInfo>, node: &str) -> bool {
         let key = info.key_arc().clone();
         let fresh = match self.pods.get_mut(&key) {
@@ -386,9 +402,12 @@ impl Cache {
                     && c.info.requests() == info.requests()
                     && c.info.non_zero_requests() == info.non_zero_requests()
                     && c.info.host_ports() == info.host_ports()
+                    && c.info.has_pod_affinity() == info.has_pod_affinity()
                 {
                     // The common case, confirming our own binding: the totals stand, only
-                    // the pod's version is replaced.
+                    // the pod's version is replaced. The binding itself is news to pods
+                    // waiting for a pod to be placed (inter-pod affinity, spreading).
+                    let confirmed = c.state == PodState::Assumed;
                     c.state = PodState::Bound;
                     c.info = info.clone();
                     if let Some(&i) = self.by_name.get(node) {
@@ -403,7 +422,7 @@ impl Cache {
                     {
                         *slot = info;
                     }
-                    return relabelled;
+                    return relabelled || confirmed;
                 }
                 !same || relabelled
             }
@@ -541,7 +560,11 @@ mod tests {
         let mut c = Cache::default();
         c.upsert_node(node("a", "2", &[]));
         c.assume(pod("p", "500m"), "a");
-        assert!(!c.upsert_bound_pod(pod("p", "500m"), "a"), "confirmation");
+        assert!(c.upsert_bound_pod(pod("p", "500m"), "a"), "confirmation");
+        assert!(
+            !c.upsert_bound_pod(pod("p", "500m"), "a"),
+            "a later version"
+        );
         assert_eq!(c.pod_state("default/p").map(|s| s.0), Some(PodState::Bound));
         c.upsert_bound_pod(pod("p", "1500m"), "a");
         assert_eq!(c.nodes()[0].requested().cpu_millis, 1500);

@@ -6,9 +6,11 @@ use super::framework::{
     ReservePlugin, ScorePlugin,
 };
 use super::plugins::{
-    BalancedAllocation, DefaultBinder, NodeAffinity, NodeName, NodePorts, NodeResourcesFit,
-    NodeUnschedulable, PodTopologySpread, PrioritySort, ScoringStrategy, TaintToleration,
+    BalancedAllocation, DefaultBinder, DefaultPreemption, InterPodAffinity, NodeAffinity, NodeName,
+    NodePorts, NodeResourcesFit, NodeUnschedulable, PodTopologySpread, PrioritySort,
+    ScoringStrategy, TaintToleration,
 };
+use crate::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -261,8 +263,15 @@ impl SchedulerConfig {
         self
     }
 
-    /// The plugins of every extension point: defaults, then the user's, less the disabled.
+    /// The plugins of every extension point: defaults, then the user's, less the disabled;
+    /// without a store to read Namespaces from (see [`framework_for`](Self::framework_for)).
     pub(crate) fn framework(&self) -> Plugins {
+        self.framework_for(None)
+    }
+
+    /// The plugins, the default ones that read the store (InterPodAffinity's namespace
+    /// selectors) reading `store`.
+    pub(crate) fn framework_for(&self, store: Option<&Store>) -> Plugins {
         let fit = Arc::new(NodeResourcesFit::new(self.scoring_strategy));
         let affinity = Arc::new(NodeAffinity);
         let taints = Arc::new(TaintToleration);
@@ -270,12 +279,14 @@ impl SchedulerConfig {
         let ports = Arc::new(NodePorts);
         let node_name = Arc::new(NodeName);
         let balanced = Arc::new(BalancedAllocation);
+        let inter_pod = Arc::new(InterPodAffinity::new(store.cloned()));
 
         let pre_filter: Vec<Arc<dyn PreFilterPlugin>> = vec![
             node_name.clone(),
             affinity.clone(),
             ports.clone(),
             spread.clone(),
+            inter_pod.clone(),
         ];
         let filter: Vec<Arc<dyn FilterPlugin>> = vec![
             Arc::new(NodeUnschedulable),
@@ -285,11 +296,13 @@ impl SchedulerConfig {
             ports,
             fit.clone(),
             spread.clone(),
+            inter_pod.clone(),
         ];
         let pre_score: Vec<Arc<dyn PreScorePlugin>> = vec![
             taints.clone(),
             affinity.clone(),
             spread.clone(),
+            inter_pod.clone(),
             balanced.clone(),
         ];
         let mut score: Vec<(Arc<dyn ScorePlugin>, i64)> = vec![
@@ -297,6 +310,7 @@ impl SchedulerConfig {
             (affinity, 2),
             (fit, 1),
             (spread, 2),
+            (inter_pod, 2),
             (balanced, 1),
         ];
         for (p, w) in &self.score {
@@ -333,6 +347,18 @@ impl SchedulerConfig {
         fw.score.retain(|(p, w)| on(p.name()) && *w != 0);
         fw.reserve.retain(|p| on(p.name()));
         fw.bind.retain(|p| on(p.name()));
+        // Preemption decides fit with the profile's own filters, so it is made last.
+        if on("DefaultPreemption")
+            && !fw
+                .post_filter
+                .iter()
+                .any(|p| p.name() == "DefaultPreemption")
+        {
+            fw.post_filter.insert(
+                0,
+                Arc::new(DefaultPreemption::new(store.cloned(), fw.filter.clone())),
+            );
+        }
         fw
     }
 }
@@ -358,7 +384,8 @@ mod tests {
                 "NodeAffinity",
                 "NodePorts",
                 "NodeResourcesFit",
-                "PodTopologySpread"
+                "PodTopologySpread",
+                "InterPodAffinity"
             ]
         );
         let weights: Vec<(String, i64)> = fw
@@ -373,10 +400,12 @@ mod tests {
                 ("NodeAffinity".to_string(), 2),
                 ("NodeResourcesFit".to_string(), 1),
                 ("PodTopologySpread".to_string(), 2),
+                ("InterPodAffinity".to_string(), 2),
                 ("NodeResourcesBalancedAllocation".to_string(), 1)
             ]
         );
         assert_eq!(names(&fw.bind), ["DefaultBinder"]);
+        assert_eq!(names(&fw.post_filter), ["DefaultPreemption"]);
     }
 
     #[test]

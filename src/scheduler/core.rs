@@ -21,6 +21,7 @@ use super::queue::{Location, QueueCounts, SchedulingQueue, Timings};
 use crate::api::{Node, Pod};
 use crate::clock::SharedClock;
 use crate::error::Error;
+use crate::store::Store;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -79,7 +80,9 @@ pub(crate) fn fit_error_message(
     if let Some(st) = post_filter.filter(|s| !s.reasons().is_empty()) {
         msg.push(' ');
         msg.push_str(&st.message());
-        msg.push('.');
+        if !msg.ends_with('.') {
+            msg.push('.');
+        }
     }
     msg
 }
@@ -126,6 +129,9 @@ pub(crate) struct BindDone {
 /// Work for the binder threads.
 pub(crate) enum Outgoing {
     Bind(BindTask),
+    /// Evict a post-filter's victims (DisruptionTarget condition, `Preempted` event,
+    /// graceful deletion).
+    Preempt(Preemption),
     /// Record that the pod could not be scheduled: condition PodScheduled=False with
     /// `reason` and `message`, `nominatedNodeName`, and a `FailedScheduling` Event.
     Failed {
@@ -134,6 +140,13 @@ pub(crate) enum Outgoing {
         message: String,
         nominated: Option<String>,
     },
+}
+
+/// Victims a post-filter chose for `pod`, to mark and delete before it can go to `node`.
+pub(crate) struct Preemption {
+    pub(crate) pod: Arc<Pod>,
+    pub(crate) node: String,
+    pub(crate) victims: Vec<Arc<Pod>>,
 }
 
 /// The plugins, with what the cycle needs precomputed.
@@ -187,6 +200,7 @@ enum Failure {
         message: String,
         wake_on: ClusterEvents,
         nominated: Option<String>,
+        victims: Vec<Arc<Pod>>,
     },
     /// A plugin failed; retry after the backoff.
     Error(String),
@@ -214,6 +228,9 @@ pub(crate) struct Core {
     rng: u64,
     scratch: Scratch,
     out: Vec<Outgoing>,
+    /// Pods a post-filter nominated a node for (kube-scheduler's nominator): that node is
+    /// tried first on their next attempt.
+    nominated: HashMap<Arc<str>, String>,
 }
 
 /// xorshift64*: cheap, good enough for breaking ties.
@@ -235,8 +252,8 @@ pub(crate) fn terminal(pod: &Pod) -> bool {
 }
 
 impl Core {
-    pub(crate) fn new(config: &SchedulerConfig, clock: SharedClock) -> Core {
-        let plugins = config.framework();
+    pub(crate) fn new(config: &SchedulerConfig, clock: SharedClock, store: Option<&Store>) -> Core {
+        let plugins = config.framework_for(store);
         let timings = Timings {
             initial_backoff: config.pod_initial_backoff,
             max_backoff: config.pod_max_backoff,
@@ -258,6 +275,7 @@ impl Core {
             rng: seed | 1,
             scratch: Scratch::default(),
             out: Vec::new(),
+            nominated: HashMap::new(),
         }
     }
 
@@ -318,6 +336,7 @@ impl Core {
         if let Some(node) = pod.spec.node_name.as_deref().filter(|n| !n.is_empty()) {
             // Bound (by us, confirmed, or by anyone else): no longer ours to schedule.
             self.queue.delete(&key);
+            self.nominated.remove(&key);
             if terminal(&pod) {
                 if self.cache.remove_pod(&key) {
                     self.queue
@@ -354,6 +373,7 @@ impl Core {
     pub(crate) fn pod_deleted(&mut self, key: &str) {
         let now = self.clock.monotonic();
         self.queue.delete(key);
+        self.nominated.remove(key);
         if self.cache.remove_pod(key) {
             self.queue
                 .on_event(ClusterEvents::ASSIGNED_POD_DELETED, now);
@@ -466,8 +486,20 @@ impl Core {
                 message,
                 wake_on,
                 nominated,
+                victims,
             } => {
                 self.queue.unschedulable(key, wake_on, now);
+                if let Some(node) = &nominated {
+                    self.nominated
+                        .insert(qp.pod.key_arc().clone(), node.clone());
+                    if !victims.is_empty() {
+                        self.out.push(Outgoing::Preempt(Preemption {
+                            pod: qp.pod.pod().clone(),
+                            node: node.clone(),
+                            victims,
+                        }));
+                    }
+                }
                 ("Unschedulable", message, nominated)
             }
             Failure::Error(message) => {
@@ -502,6 +534,7 @@ impl Core {
                             message: st.message(),
                             wake_on: r.events(),
                             nominated: None,
+                            victims: Vec::new(),
                         }
                     } else {
                         Failure::Error(format!("reserve plugin {}: {}", r.name(), st.message()))
@@ -531,6 +564,7 @@ impl Core {
                 message: NO_NODES.to_string(),
                 wake_on: ClusterEvents::NODE_ADDED,
                 nominated: None,
+                victims: Vec::new(),
             });
         }
         self.cache.arrange();
@@ -557,6 +591,7 @@ impl Core {
                         message,
                         wake_on: fw.pre_filter_events[i],
                         nominated: None,
+                        victims: Vec::new(),
                     });
                 }
                 Code::Error => {
@@ -571,6 +606,29 @@ impl Core {
         sc.filters_on.clear();
         sc.filters_on
             .extend((0..fw.filter.len()).filter(|&f| !sc.skip_filter[f]));
+
+        // A pod nominated to a node by an earlier preemption tries that node first, and takes
+        // it if it fits (kube-scheduler's evaluateNominatedNode).
+        let nominated = self
+            .nominated
+            .get(pod.key())
+            .map(String::as_str)
+            .or_else(|| {
+                pod.pod()
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.nominated_node_name.as_deref())
+                    .filter(|n| !n.is_empty())
+            });
+        if let Some(idx) = nominated.and_then(|name| cache.node_index(name)) {
+            let fits = sc.filters_on.iter().all(|&f| {
+                let st = fw.filter[f].filter(state, pod, &nodes[idx]);
+                st.is_success()
+            });
+            if fits {
+                return Ok(idx);
+            }
+        }
 
         // Filter, from the rotating start, until enough feasible nodes are found. Nodes go
         // through the filters in batches; within a batch each filter sees only the nodes the
@@ -636,10 +694,12 @@ impl Core {
         if sc.feasible.is_empty() {
             let mut post = None;
             let mut nominated = None;
+            let mut victims = Vec::new();
             for p in &fw.post_filter {
                 let r = p.post_filter(state, pod, nodes, &diagnosis);
                 if r.status.is_success() {
                     nominated = r.nominated_node;
+                    victims = r.victims;
                     post = None;
                     wake_on = ClusterEvents::ALL;
                     break;
@@ -651,6 +711,7 @@ impl Core {
                 message,
                 wake_on,
                 nominated,
+                victims,
             });
         }
         if sc.feasible.len() == 1 {
@@ -898,7 +959,7 @@ mod tests {
     #[test]
     fn a_node_reports_only_the_first_filter_that_rejects_it() {
         let clock: SharedClock = Arc::new(ManualClock::new(Time::from_unix_micros(0)));
-        let mut core = Core::new(&SchedulerConfig::default(), clock);
+        let mut core = Core::new(&SchedulerConfig::default(), clock, None);
         core.node_upserted(node(
             "cordoned",
             serde_json::json!({"spec": {"unschedulable": true}}),
@@ -919,7 +980,9 @@ mod tests {
         assert_eq!(reason, "Unschedulable");
         assert_eq!(
             message,
-            "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) were unschedulable."
+            "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) were unschedulable. \
+             preemption: 0/2 nodes are available: 1 No preemption victims found for incoming \
+             pod, 1 Preemption is not helpful for scheduling."
         );
     }
 
@@ -934,7 +997,7 @@ mod tests {
     #[test]
     fn a_relist_replaces_what_the_watches_said() {
         let clock: SharedClock = Arc::new(ManualClock::new(Time::from_unix_micros(0)));
-        let mut core = Core::new(&SchedulerConfig::default(), clock);
+        let mut core = Core::new(&SchedulerConfig::default(), clock, None);
         core.node_upserted(node("a", serde_json::json!({})));
         core.node_upserted(node("gone", serde_json::json!({})));
         core.pod_upserted(bound_pod("stays", "a", "300m"));
@@ -970,7 +1033,7 @@ mod tests {
     #[test]
     fn the_start_index_rotates_by_the_nodes_examined() {
         let clock: SharedClock = Arc::new(ManualClock::new(Time::from_unix_micros(0)));
-        let mut core = Core::new(&SchedulerConfig::default().seed(7), clock);
+        let mut core = Core::new(&SchedulerConfig::default().seed(7), clock, None);
         for i in 0..300 {
             let n: Node = serde_json::from_value(serde_json::json!({
                 "metadata": {"name": format!("n{i:03}")},

@@ -20,6 +20,7 @@
 //! wait for the scheduler (for example for another pod to be scheduled).
 
 use super::cache::NodeInfo;
+use super::plugins::inter_pod_affinity::AffinityTerms;
 use crate::api::resources::{pod_requests, pod_requests_non_zero, Resources};
 use crate::api::Pod;
 use crate::clock::SharedClock;
@@ -270,10 +271,13 @@ pub struct PostFilterResult {
     /// The node the pod should go to once room is made; written to
     /// `status.nominatedNodeName`.
     pub nominated_node: Option<String>,
+    /// Pods to evict to make that room (preemption's victims): each gets the condition
+    /// `DisruptionTarget=True` (reason `PreemptionByScheduler`) and is deleted gracefully.
+    pub victims: Vec<Arc<Pod>>,
 }
 
 /// Runs when no node fits the pod, in order, until one succeeds: kube-scheduler's place for
-/// preemption. No default plugin is registered here.
+/// preemption (the default plugin here is `DefaultPreemption`; user plugins run after it).
 pub trait PostFilterPlugin: Plugin {
     /// The post-filter step.
     fn post_filter(
@@ -422,6 +426,7 @@ pub struct PodInfo {
     requests: Resources,
     non_zero: Resources,
     host_ports: Vec<HostPort>,
+    affinity: Option<Box<AffinityTerms>>,
 }
 
 impl PodInfo {
@@ -455,12 +460,14 @@ impl PodInfo {
                 }
             }
         }
+        let affinity = AffinityTerms::of(&pod);
         PodInfo {
             pod,
             key,
             requests,
             non_zero,
             host_ports,
+            affinity,
         }
     }
 
@@ -506,6 +513,16 @@ impl PodInfo {
     /// The host ports its containers bind.
     pub fn host_ports(&self) -> &[HostPort] {
         &self.host_ports
+    }
+
+    /// True when the pod has inter-pod affinity or anti-affinity terms.
+    pub fn has_pod_affinity(&self) -> bool {
+        self.affinity.is_some()
+    }
+
+    /// Its inter-pod (anti-)affinity terms, compiled; `None` without any.
+    pub(crate) fn affinity_terms(&self) -> Option<&AffinityTerms> {
+        self.affinity.as_deref()
     }
 }
 

@@ -20,8 +20,9 @@
 //!    (a rotating start), until enough feasible nodes are found: all nodes below 100,
 //!    otherwise `percentageOfNodesToScore` of them (adaptive default `max(5, 50 - nodes/125)`
 //!    percent, at least 100 nodes). Nodes are visited zones interleaved;
-//! 4. **post-filter** ([`PostFilterPlugin`]) runs only when no node fits (preemption's place;
-//!    none by default);
+//! 4. **post-filter** ([`PostFilterPlugin`]) runs only when no node fits: `DefaultPreemption`
+//!    ([`plugins::DefaultPreemption`]) evicts lower-priority pods and nominates the node
+//!    (its victims are deleted by a binder thread; a nominated pod tries its node first);
 //! 5. **pre-score** and **score** ([`PreScorePlugin`], [`ScorePlugin`], with **normalize
 //!    score**) rank the feasible nodes, each plugin from 0 to 100 times its weight; the highest
 //!    total wins, ties at random;
@@ -42,6 +43,7 @@
 //! | `NodePorts` | where a requested host port is taken | - |
 //! | `NodeResourcesFit` | without room for the requests, or at max pods (`pods`, default 110) | 1 (LeastAllocated, or MostAllocated for bin packing) |
 //! | `PodTopologySpread` | that would skew a `DoNotSchedule` constraint (hostname, zone, any label) | 2 (`ScheduleAnyway` constraints) |
+//! | `InterPodAffinity` | failing required pod affinity or anti-affinity, or a placed pod's required anti-affinity | 2 (preferred terms, placed pods' terms) |
 //! | `NodeResourcesBalancedAllocation` | - | 1 |
 //!
 //! Users add their own plugins from Rust on the [`SchedulerConfig`] (one registration per
@@ -64,9 +66,10 @@
 //! threads write bindings, status and Events. The cache is incremental: each store change
 //! adjusts one node's totals, nothing is rescanned per pod.
 //!
-//! Differences from kube-scheduler: no preemption, inter-pod affinity, volume plugins or
-//! default (cluster-level) topology spread constraints; Permit/PreBind/PostBind are not
-//! offered.
+//! Differences from kube-scheduler: no volume plugins or default (cluster-level) topology
+//! spread constraints; preemption's limits are in [`plugins::default_preemption`]; Permit/PreBind/PostBind are not offered. A change of a
+//! Namespace's labels does not by itself retry pods waiting on a `namespaceSelector` (they are
+//! retried on the next pod or node change, or after 5 minutes).
 
 mod binder;
 mod cache;
@@ -168,7 +171,7 @@ impl Scheduler {
     /// The store's error when it cannot be listed or watched (for example
     /// [`Error::Closed`] after shutdown).
     pub fn start(store: Store, clock: SharedClock, config: SchedulerConfig) -> Result<Scheduler> {
-        let mut core = Core::new(&config, clock.clone());
+        let mut core = Core::new(&config, clock.clone(), Some(&store));
         let mut nodes = store.list("Node", &ListParams::default())?;
         let mut pods = store.list("Pod", &ListParams::default())?;
         for n in nodes.items.drain(..) {

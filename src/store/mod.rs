@@ -352,6 +352,26 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// A handle that does not keep the store alive: what an admission hook registered on a
+/// store holds to read that store (a [`Store`] there would keep it alive forever).
+#[derive(Clone)]
+pub struct WeakStore {
+    inner: std::sync::Weak<Inner>,
+}
+
+impl std::fmt::Debug for WeakStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeakStore").finish()
+    }
+}
+
+impl WeakStore {
+    /// The store, unless it was dropped.
+    pub fn upgrade(&self) -> Option<Store> {
+        self.inner.upgrade().map(|inner| Store { inner })
+    }
+}
+
 fn thin(a: &Arc<dyn Object>) -> *const () {
     Arc::as_ptr(a) as *const ()
 }
@@ -419,6 +439,13 @@ impl Store {
     /// The store's settings.
     pub fn config(&self) -> &StoreConfig {
         &self.inner.config
+    }
+
+    /// A handle to this store that does not keep it alive.
+    pub fn downgrade(&self) -> WeakStore {
+        WeakStore {
+            inner: Arc::downgrade(&self.inner),
+        }
     }
 
     /// The newest revision. The store starts at 1; every committed change adds exactly one.

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
-use steady::api::{Condition, Node, Pod};
+use steady::api::{Condition, Node, Pod, PriorityClass};
 use steady::clock::ManualClock;
 use steady::scheduler::SchedulerConfig;
 use steady::Engine;
@@ -80,6 +80,30 @@ pub fn pod(name: &str, cpu: &str, extra: Value) -> Pod {
     });
     merge(&mut v, extra);
     serde_json::from_value(v).expect("a pod")
+}
+
+/// Creates the PriorityClass `name` with `value` (and `extra` merged in: `preemptionPolicy`,
+/// `globalDefault`...). Pods name it in `spec.priorityClassName`; the Priority admission
+/// gives them `spec.priority`.
+pub fn priority_class(e: &Engine, name: &str, value: i32, extra: Value) {
+    let mut v = json!({
+        "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+        "metadata": {"name": name}, "value": value
+    });
+    merge(&mut v, extra);
+    e.api::<PriorityClass>()
+        .create(serde_json::from_value(v).expect("a PriorityClass"))
+        .expect("PriorityClass created");
+}
+
+/// `json!({"spec": {"priorityClassName": "prio-<value>"}})`, creating that class on first
+/// use: a pod of priority `value`.
+pub fn with_priority(e: &Engine, value: i32) -> Value {
+    let name = format!("prio-{value}");
+    if e.api::<PriorityClass>().get_opt(&name).unwrap().is_none() {
+        priority_class(e, &name, value, json!({}));
+    }
+    json!({"spec": {"priorityClassName": name}})
 }
 
 pub fn create_pod(e: &Engine, p: Pod) {

@@ -10,11 +10,15 @@
 //! | [`NodePorts`] | pre-filter, filter | - |
 //! | [`NodeResourcesFit`] | filter, score | 1 |
 //! | [`PodTopologySpread`] | pre-filter, filter, pre-score, score | 2 |
+//! | [`InterPodAffinity`] | pre-filter, filter, pre-score, score | 2 |
 //! | [`BalancedAllocation`] (`NodeResourcesBalancedAllocation`) | pre-score, score | 1 |
+//! | [`DefaultPreemption`] | post-filter | - |
 //! | [`DefaultBinder`] | bind | - |
 
 mod balanced_allocation;
 mod default_binder;
+pub mod default_preemption;
+pub(crate) mod inter_pod_affinity;
 mod node_affinity;
 mod node_name;
 mod node_ports;
@@ -28,6 +32,8 @@ pub(crate) mod testing;
 
 pub use balanced_allocation::BalancedAllocation;
 pub use default_binder::DefaultBinder;
+pub use default_preemption::DefaultPreemption;
+pub use inter_pod_affinity::InterPodAffinity;
 pub use node_affinity::NodeAffinity;
 pub use node_name::NodeName;
 pub use node_ports::NodePorts;
