@@ -3,8 +3,7 @@
 use super::{
     ConfigMap, ControllerRevision, CronJob, CustomResourceDefinition, DaemonSet, Deployment,
     Endpoints, Event, HorizontalPodAutoscaler, Job, KindInfo, Lease, Namespace, Node,
-    PersistentVolumeClaim, Pod, PriorityClass, Registry, ReplicaSet, Secret, Service,
-    StatefulSet,
+    PersistentVolumeClaim, Pod, PriorityClass, Registry, ReplicaSet, Secret, Service, StatefulSet,
 };
 
 /// Calls `$m!` with every built-in kind.
