@@ -14,16 +14,6 @@ use steady::api::{CronJob, CronJobStatus, Job, Pod, Time};
 use steady::clock::{Clock, ManualClock};
 use steady::Engine;
 
-/// An engine on `clock` with one simulated node, `sim-0`.
-fn engine(clock: &Arc<ManualClock>) -> Engine {
-    Engine::builder()
-        .clock(clock.clone())
-        .local_node(false)
-        .simulated_nodes(1, 4000, 8 << 30)
-        .build()
-        .unwrap()
-}
-
 /// A CronJob `name` whose Jobs run one pod of `image` on sim-0 (backoffLimit 0), in UTC
 /// unless `spec` says otherwise.
 fn cron_job(name: &str, image: &str, spec: Value) -> String {
@@ -123,7 +113,7 @@ fn settle() {
 #[test]
 fn a_cronjob_runs_every_day_in_its_time_zone_and_keeps_three_successes() {
     let clock = Arc::new(ManualClock::default()); // Monday 2024-01-01 00:00 UTC
-    let e = engine(&clock);
+    let e = common::one_simulated_node(&clock);
     e.kubelet()
         .simulated()
         .crash_on_start(Some("task"), 0, 1000);
@@ -211,7 +201,7 @@ fn a_cronjob_runs_every_day_in_its_time_zone_and_keeps_three_successes() {
 #[test]
 fn a_window_missed_by_more_than_the_starting_deadline_is_skipped() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::one_simulated_node(&clock);
     e.kubelet()
         .simulated()
         .crash_on_start(Some("task"), 0, 1000);
@@ -252,7 +242,7 @@ fn a_window_missed_by_more_than_the_starting_deadline_is_skipped() {
 #[test]
 fn more_than_100_missed_times_warn_and_the_most_recent_still_runs() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::one_simulated_node(&clock);
     e.apply(&cron_job(
         "minutely",
         "long",
@@ -275,7 +265,7 @@ fn more_than_100_missed_times_warn_and_the_most_recent_still_runs() {
 #[test]
 fn allow_runs_side_by_side_forbid_skips_and_replace_replaces() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::one_simulated_node(&clock);
     for policy in ["Allow", "Forbid", "Replace"] {
         e.apply(&cron_job(
             &policy.to_lowercase(),
@@ -347,7 +337,7 @@ fn allow_runs_side_by_side_forbid_skips_and_replace_replaces() {
 #[test]
 fn a_suspended_cronjob_creates_nothing_until_resumed() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::one_simulated_node(&clock);
     let spec = |suspend: bool| {
         cron_job(
             "paused",
@@ -371,7 +361,7 @@ fn a_suspended_cronjob_creates_nothing_until_resumed() {
 #[test]
 fn history_limits_keep_the_newest_successes_and_failures() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::one_simulated_node(&clock);
     e.apply(&cron_job(
         "history",
         "task",
@@ -416,7 +406,7 @@ fn history_limits_keep_the_newest_successes_and_failures() {
 #[test]
 fn bad_schedules_and_time_zones_are_refused_naming_the_field() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::one_simulated_node(&clock);
     let err = |spec: Value| {
         e.apply(&cron_job("bad", "task", spec))
             .unwrap_err()

@@ -15,15 +15,6 @@ use steady::Engine;
 
 const INDEX: &str = "batch.kubernetes.io/job-completion-index";
 
-fn engine(clock: &Arc<ManualClock>) -> Engine {
-    Engine::builder()
-        .clock(clock.clone())
-        .local_node(false)
-        .simulated_nodes(1, 4000, 8 << 30)
-        .build()
-        .unwrap()
-}
-
 /// A Job `name` whose pods run image `image` (container `main`) on sim-0 with restart
 /// policy Never, plus `spec`.
 fn job(name: &str, image: &str, spec: Value) -> String {
@@ -98,7 +89,7 @@ fn exit(e: &Engine, pod: &Pod, code: i32) {
 #[test]
 fn an_indexed_job_gives_each_pod_its_index_and_retries_an_index_on_its_own() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::one_simulated_node(&clock);
     e.apply(&job(
         "idx",
         "long",
@@ -163,7 +154,7 @@ fn an_indexed_job_gives_each_pod_its_index_and_retries_an_index_on_its_own() {
 #[test]
 fn failed_indexes_fail_the_job_once_every_index_is_done() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::one_simulated_node(&clock);
     e.apply(&job(
         "perindex",
         "long",
@@ -209,7 +200,7 @@ fn failed_indexes_fail_the_job_once_every_index_is_done() {
 #[test]
 fn more_failed_indexes_than_max_failed_indexes_fail_the_job_early() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::one_simulated_node(&clock);
     e.kubelet()
         .simulated()
         .crash_on_start(Some("task"), 1, 1000);
@@ -232,7 +223,7 @@ fn more_failed_indexes_than_max_failed_indexes_fail_the_job_early() {
 #[test]
 fn a_fail_job_rule_fails_the_job_on_a_matching_exit_code() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::one_simulated_node(&clock);
     e.apply(&job(
         "failfast",
         "long",
@@ -268,7 +259,7 @@ fn a_fail_job_rule_fails_the_job_on_a_matching_exit_code() {
 #[test]
 fn ignore_rules_do_not_count_and_count_rules_do() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::one_simulated_node(&clock);
     e.apply(&job(
         "policy",
         "long",
@@ -312,7 +303,7 @@ fn ignore_rules_do_not_count_and_count_rules_do() {
 #[test]
 fn a_finished_job_is_deleted_after_its_ttl_on_the_engine_clock() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::one_simulated_node(&clock);
     e.kubelet()
         .simulated()
         .crash_on_start(Some("task"), 0, 1000);
@@ -349,7 +340,7 @@ fn a_finished_job_is_deleted_after_its_ttl_on_the_engine_clock() {
 #[test]
 fn job_policies_are_validated_as_kubernetes_validates_them() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::one_simulated_node(&clock);
     let err = |spec: Value| e.apply(&job("bad", "task", spec)).unwrap_err().to_string();
     let m = err(json!({"podFailurePolicy": {"rules": [
         {"action": "FailJob", "onExitCodes": {"operator": "In", "values": [3, 1, 0]}}]}}));

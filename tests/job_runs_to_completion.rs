@@ -14,15 +14,6 @@ use steady::clock::ManualClock;
 use steady::store::WatchParams;
 use steady::Engine;
 
-fn engine(clock: &Arc<ManualClock>) -> Engine {
-    Engine::builder()
-        .clock(clock.clone())
-        .local_node(false)
-        .simulated_nodes(1, 4000, 8 << 30)
-        .build()
-        .unwrap()
-}
-
 /// A Job `work` whose pods run image `task` on sim-0 (no scheduler: the template names the
 /// node).
 fn job(restart: &str, spec: Value) -> String {
@@ -59,7 +50,7 @@ fn pods(e: &Engine) -> Vec<Arc<Pod>> {
 #[test]
 fn a_job_completes_with_at_most_parallelism_pods_at_once() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::one_simulated_node(&clock);
     // Every container of image `task` exits 0 right after it starts.
     e.kubelet()
         .simulated()
@@ -120,7 +111,7 @@ fn a_job_completes_with_at_most_parallelism_pods_at_once() {
 #[test]
 fn a_job_retries_up_to_backoff_limit_then_fails() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::one_simulated_node(&clock);
     e.kubelet()
         .simulated()
         .crash_on_start(Some("task"), 1, 1000);
@@ -147,7 +138,7 @@ fn a_job_retries_up_to_backoff_limit_then_fails() {
 #[test]
 fn on_failure_restarts_in_place_count_toward_the_backoff_limit() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::one_simulated_node(&clock);
     e.kubelet()
         .simulated()
         .crash_on_start(Some("task"), 1, 1000);
@@ -178,7 +169,7 @@ fn on_failure_restarts_in_place_count_toward_the_backoff_limit() {
 #[test]
 fn the_active_deadline_fails_a_job_on_the_engine_clock() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::one_simulated_node(&clock);
     e.apply(&job("Never", json!({"activeDeadlineSeconds": 30})))
         .unwrap();
     eventually(10, "a pod is running", || status(&e).active == Some(1));

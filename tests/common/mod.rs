@@ -20,6 +20,17 @@ pub fn on_local_node(clock: &std::sync::Arc<steady::clock::ManualClock>) -> stea
         .node(steady::node::NodeConfig::local_named(LOCAL_NODE))
 }
 
+/// An engine on `clock` with one simulated node, `sim-0` (4 CPUs, 8 GiB), and no local
+/// node: pods that name `sim-0` run as simulated containers.
+pub fn one_simulated_node(clock: &std::sync::Arc<steady::clock::ManualClock>) -> Engine {
+    Engine::builder()
+        .clock(clock.clone())
+        .local_node(false)
+        .simulated_nodes(1, 4000, 8 << 30)
+        .build()
+        .expect("engine starts")
+}
+
 /// The custom kinds the tests use (example.com/v1, namespaced).
 pub const TEST_KINDS: [&str; 4] = ["Counter", "Widget", "Gadget", "Gizmo"];
 
