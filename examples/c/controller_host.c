@@ -6,7 +6,7 @@
  * The host applies two Widgets, watches ConfigMaps until both exist, changes one Widget and
  * sees its ConfigMap follow, then shuts down.
  *
- * Build and run (see docs/ffi.md for pkg-config):
+ * Build and run (README.md, "Using steady from C", says more):
  *   cargo build --release
  *   cc examples/c/controller_host.c -Iinclude -Ltarget/release -Wl,-rpath,$PWD/target/release \
  *      -lsteady -o controller_host && ./controller_host

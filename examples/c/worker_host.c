@@ -11,7 +11,7 @@
  * resolves the Service to ready workers, crashes one worker and watches it restart, reads its
  * logs, and shuts down (which stops every worker and waits for it).
  *
- * Build and run (see docs/ffi.md for pkg-config):
+ * Build and run (README.md, "Using steady from C", says more):
  *   cargo build --release
  *   cc examples/c/worker_host.c -Iinclude -Ltarget/release -Wl,-rpath,$PWD/target/release \
  *      -lsteady -o worker_host && ./worker_host
