@@ -145,6 +145,36 @@ typedef enum steady_result {
 } steady_result;
 
 /**
+ * How much the log callback receives (`log`'s levels).
+ */
+typedef enum steady_log_level {
+  /**
+   * Nothing.
+   */
+  STEADY_LOG_OFF = 0,
+  /**
+   * Errors: a reconcile that failed, a panic that was caught.
+   */
+  STEADY_LOG_ERROR = 1,
+  /**
+   * Warnings and errors.
+   */
+  STEADY_LOG_WARN = 2,
+  /**
+   * Information, warnings and errors.
+   */
+  STEADY_LOG_INFO = 3,
+  /**
+   * Debugging detail and above.
+   */
+  STEADY_LOG_DEBUG = 4,
+  /**
+   * Everything.
+   */
+  STEADY_LOG_TRACE = 5,
+} steady_log_level;
+
+/**
  * What a reconcile callback returns.
  */
 typedef enum steady_reconcile_action {
@@ -242,6 +272,16 @@ typedef struct steady_reconcile_request {
 typedef int32_t (*steady_reconcile_fn)(void *userdata,
                                        const struct steady_reconcile_request *request,
                                        struct steady_reconcile_reply *reply);
+
+/**
+ * Receives one log message: its level, its target (the Rust module that logged it,
+ * `steady::runtime`) and the message, both UTF-8 and borrowed for the call only. Called on
+ * whichever engine thread logged, possibly on several threads at once.
+ */
+typedef void (*steady_log_fn)(void *userdata,
+                              enum steady_log_level level,
+                              const char *target,
+                              const char *message);
 
 /**
  * Receives one watch event: `event_json` is `{"type": "ADDED" | "MODIFIED" | "DELETED",
@@ -584,6 +624,27 @@ enum steady_result steady_engine_recovery_report(const struct steady_engine *eng
  * `engine` is a live engine; `out_yaml` valid for a write.
  */
 enum steady_result steady_engine_kubeconfig(const struct steady_engine *engine, char **out_yaml);
+
+/**
+ * Sends the engine's log messages at `level` and above to `callback`, for every engine of
+ * the process (the log is process-wide); a NULL `callback` stops them.
+ *
+ * - `level`: `STEADY_LOG_OFF` to `STEADY_LOG_TRACE`. Messages below it are not even
+ *   formatted. `STEADY_LOG_WARN` suits most hosts.
+ * - `callback` is called as `steady_log_fn` says, on engine threads, possibly at once on
+ *   several; `userdata` is passed to it untouched and must stay valid until the callback
+ *   is replaced or removed. Once this returns, the previous callback is never called
+ *   again.
+ * - Errors: `STEADY_INVALID` when the process already has another logger for Rust's `log`
+ *   facade (a Rust host that installed one: it receives steady's messages itself), when
+ *   `level` is not a level, or when called from inside the log callback.
+ * - Threads: any.
+ *
+ * # Safety
+ * `callback`, if not NULL, must be a function of the `steady_log_fn` type, safe to call from
+ * any thread with `userdata`.
+ */
+enum steady_result steady_set_log_callback(uint32_t level, steady_log_fn callback, void *userdata);
 
 /**
  * The names of the nodes this engine runs, as a JSON array of strings, sorted (the

@@ -82,6 +82,11 @@ fn engines_are_created_from_configuration_and_freed() {
 }
 
 #[test]
+fn log_messages_reach_the_host_callback() {
+    run("logging");
+}
+
+#[test]
 fn objects_are_applied_read_written_and_deleted_as_json() {
     run("objects");
 }

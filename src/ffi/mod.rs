@@ -18,6 +18,7 @@
 //! - [`node`]: the engine's node names, container logs, Service resolution;
 //! - [`transaction`]: several writes committed together (`steady_engine_transaction`);
 //! - [`result`]: `steady_result` codes and `steady_last_error`;
+//! - [`logging`]: the engine's log messages to a host callback (`steady_set_log_callback`);
 //! - [`string`] and [`version`]: `steady_string_free`, `steady_version`,
 //!   `steady_version_number`.
 //!
@@ -43,6 +44,7 @@ pub mod controller;
 pub mod engine;
 mod json;
 mod kind;
+pub mod logging;
 pub mod node;
 mod options;
 pub mod result;
@@ -63,6 +65,7 @@ pub use engine::{
     steady_engine_free, steady_engine_get, steady_engine_list, steady_engine_metrics,
     steady_engine_new, steady_engine_patch, steady_engine_update, steady_engine_update_status,
 };
+pub use logging::{steady_log_fn, steady_log_level, steady_set_log_callback};
 pub use node::{steady_engine_logs, steady_engine_node_names, steady_engine_resolve};
 pub use result::{steady_last_error, steady_result, steady_result_name, FfiError};
 pub use string::steady_string_free;

@@ -27,6 +27,7 @@ from ._lib import lib as _lib
 from ._lib import library_path
 from .controller import Request
 from .engine import Engine, ObjectList
+from .log import set_log_level
 from .errors import (
     AlreadyExists,
     Closed,
@@ -64,6 +65,7 @@ __all__ = [
     "StorageError",
     "TerminalError",
     "library_path",
+    "set_log_level",
     "__version__",
 ]
 

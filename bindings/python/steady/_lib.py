@@ -94,6 +94,8 @@ class ReconcileRequest(Structure):
 RECONCILE_FN = CFUNCTYPE(c_int32, c_void_p, POINTER(ReconcileRequest), c_void_p)
 #: the userdata destructor type
 FREE_FN = CFUNCTYPE(None, c_void_p)
+#: ``steady_log_fn``: (userdata, level, target, message)
+LOG_FN = CFUNCTYPE(None, c_void_p, c_int, c_char_p, c_char_p)
 #: ``steady_worker_start_fn``: (userdata, worker) -> exit code
 WORKER_START_FN = CFUNCTYPE(c_int32, c_void_p, c_void_p)
 #: ``steady_worker_stop_fn``: (userdata, worker)
@@ -109,6 +111,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         f.restype = restype
 
     fn("steady_version", [], c_char_p)
+    fn("steady_set_log_callback", [c_uint32, LOG_FN, c_void_p])
     fn("steady_last_error", [], c_char_p)
     fn("steady_result_name", [c_int], c_char_p)
     fn("steady_string_free", [c_void_p], None)
