@@ -266,6 +266,8 @@ typedef struct steady_reconcile_request {
 /**
  * Reconciles one object: reads the current state (`steady_engine_get`), compares it with
  * the desired state, acts, and returns one of `steady_reconcile_action`. Must be idempotent.
+ * Any other return value is an error, retried with backoff as `STEADY_RECONCILE_ERROR` is,
+ * its message naming the value.
  *
  * `request` and `reply` are valid for the call only.
  */
@@ -333,7 +335,8 @@ extern "C" {
  *   dropped, during `steady_engine_free`. On failure neither is called: the caller keeps
  *   `userdata`.
  * - Errors: `STEADY_ALREADY_EXISTS`, `STEADY_INVALID` (unknown kind, bad options),
- *   `STEADY_CLOSED`.
+ *   `STEADY_CLOSED`, `STEADY_NULL_PARAMETER` (`engine`, `name`, `kind`, `reconcile`),
+ *   `STEADY_INVALID_UTF8` (`name`, `kind`, `options_json`).
  * - Threads: any; also from inside callbacks.
  *
  * # Safety
@@ -430,7 +433,8 @@ void steady_engine_free(struct steady_engine *engine);
  *   "name", "action": "created" | "configured" | "unchanged", "resourceVersion"}],
  *   "warnings": [..]}`.
  * - Errors: `STEADY_INVALID` (parse error or invalid object; the message names the document,
- *   line and field), `STEADY_CONFLICT`, `STEADY_TOO_LARGE`, `STEADY_DENIED`, `STEADY_CLOSED`.
+ *   line and field), `STEADY_CONFLICT`, `STEADY_TOO_LARGE`, `STEADY_DENIED`, `STEADY_CLOSED`,
+ *   `STEADY_NULL_PARAMETER` (`engine` or `manifest`), `STEADY_INVALID_UTF8` (`manifest`).
  * - Threads: any, concurrently; also from inside callbacks.
  *
  * # Safety
@@ -448,7 +452,8 @@ enum steady_result steady_engine_apply(const struct steady_engine *engine,
  *   any kind). `ns`: the namespace, NULL for `"default"`; ignored for cluster-scoped kinds.
  * - On success `*out_json` is a new string owned by the caller (free with
  *   `steady_string_free`): the object as JSON.
- * - Errors: `STEADY_NOT_FOUND`, `STEADY_INVALID` (unknown kind).
+ * - Errors: `STEADY_NOT_FOUND`, `STEADY_INVALID` (unknown kind), `STEADY_NULL_PARAMETER`
+ *   (`engine`, `kind`, `name`, `out_json`), `STEADY_INVALID_UTF8` (`kind`, `ns`, `name`).
  * - Threads: any, concurrently; also from inside callbacks.
  *
  * # Safety
@@ -470,7 +475,9 @@ enum steady_result steady_engine_get(const struct steady_engine *engine,
  *   `steady_string_free`): `{"apiVersion", "kind": "<Kind>List", "metadata":
  *   {"resourceVersion"}, "items": [..]}`. Watch from `metadata.resourceVersion` to follow on
  *   without a gap.
- * - Errors: `STEADY_INVALID` (unknown kind, bad selector).
+ * - Errors: `STEADY_INVALID` (unknown kind, bad selector), `STEADY_NULL_PARAMETER`
+ *   (`engine`, `kind`, `out_json`), `STEADY_INVALID_UTF8` (`kind`, `ns`,
+ *   `label_selector`).
  * - Threads: any, concurrently; also from inside callbacks.
  *
  * # Safety
@@ -491,7 +498,9 @@ enum steady_result steady_engine_list(const struct steady_engine *engine,
  *   (free with `steady_string_free`): the object as stored (uid, resourceVersion,
  *   creationTimestamp set).
  * - Errors: `STEADY_ALREADY_EXISTS`, `STEADY_INVALID` (malformed JSON, missing
- *   apiVersion/kind, invalid fields: each named), `STEADY_TOO_LARGE`, `STEADY_DENIED`.
+ *   apiVersion/kind, invalid fields: each named), `STEADY_TOO_LARGE`, `STEADY_DENIED`,
+ *   `STEADY_NULL_PARAMETER` (`engine`, `object_json`), `STEADY_INVALID_UTF8`
+ *   (`object_json`).
  * - Threads: any, concurrently; also from inside callbacks.
  *
  * # Safety
@@ -509,7 +518,8 @@ enum steady_result steady_engine_create(const struct steady_engine *engine,
  *
  * - Output and threads as `steady_engine_create`.
  * - Errors: `STEADY_NOT_FOUND`, `STEADY_CONFLICT`, `STEADY_INVALID`, `STEADY_TOO_LARGE`,
- *   `STEADY_DENIED`.
+ *   `STEADY_DENIED`, `STEADY_NULL_PARAMETER` (`engine`, `object_json`),
+ *   `STEADY_INVALID_UTF8` (`object_json`).
  *
  * # Safety
  * As `steady_engine_create`.
@@ -539,7 +549,8 @@ enum steady_result steady_engine_update_status(const struct steady_engine *engin
  * - On success, if `out_json` is not NULL, `*out_json` is a new string owned by the caller
  *   (free with `steady_string_free`): the patched object.
  * - Errors: `STEADY_NOT_FOUND`, `STEADY_INVALID` (malformed patch, invalid result),
- *   `STEADY_TOO_LARGE`, `STEADY_DENIED`.
+ *   `STEADY_TOO_LARGE`, `STEADY_DENIED`, `STEADY_NULL_PARAMETER` (`engine`, `kind`, `name`,
+ *   `patch_json`), `STEADY_INVALID_UTF8` (each string argument).
  * - Threads: any, concurrently; also from inside callbacks.
  *
  * # Safety
@@ -565,7 +576,8 @@ enum steady_result steady_engine_patch(const struct steady_engine *engine,
  *   (free with `steady_string_free`): the object's last state (marked for deletion if it
  *   stays).
  * - Errors: `STEADY_NOT_FOUND`, `STEADY_CONFLICT` (a precondition failed), `STEADY_INVALID`
- *   (bad options).
+ *   (bad options), `STEADY_NULL_PARAMETER` (`engine`, `kind`, `name`),
+ *   `STEADY_INVALID_UTF8` (each string argument).
  * - Threads: any, concurrently; also from inside callbacks.
  *
  * # Safety
@@ -843,8 +855,9 @@ void steady_subscription_free(struct steady_subscription *subscription);
  *   (for `delete` its last state; for `check` the object checked, or null).
  * - Errors: `STEADY_CONFLICT` (a resourceVersion or uid precondition failed: read again and
  *   retry), `STEADY_NOT_FOUND`, `STEADY_ALREADY_EXISTS`, `STEADY_INVALID` (malformed
- *   operations, named as `ops_json[i]`, or an invalid object), `STEADY_TOO_LARGE`,
- *   `STEADY_DENIED`. Nothing was written.
+ *   operations, named as `ops_json[i]`, an empty array, or an invalid object),
+ *   `STEADY_TOO_LARGE`, `STEADY_DENIED`, `STEADY_NULL_PARAMETER` (`engine`, `ops_json`),
+ *   `STEADY_INVALID_UTF8` (`ops_json`). Nothing was written.
  * - Threads: any, concurrently; also from inside callbacks.
  *
  * # Safety
@@ -885,7 +898,8 @@ uint32_t steady_version_number(void);
  * - On success `*out_watch` is a new watch owned by the caller: free it with
  *   `steady_watch_free` (it may outlive the engine; it then reports `STEADY_CLOSED`).
  * - Errors: `STEADY_INVALID` (unknown kind, bad selector, `since` beyond the engine's
- *   revision), `STEADY_EXPIRED`, `STEADY_CLOSED`.
+ *   revision), `STEADY_EXPIRED`, `STEADY_CLOSED`, `STEADY_NULL_PARAMETER` (`engine`, `kind`,
+ *   `out_watch`), `STEADY_INVALID_UTF8` (`kind`, `ns`, `label_selector`).
  * - Threads: any; also from inside callbacks.
  *
  * # Safety

@@ -92,13 +92,10 @@ fn waiting_message(e: &Engine, name: &str) -> String {
 fn nodes_register_with_capacity_conditions_and_a_lease() {
     let clock = Arc::new(ManualClock::default());
     let e = engine(&clock);
-    eventually(10, "both nodes registered", || {
-        e.api::<Node>()
-            .list(&Default::default())
-            .unwrap()
-            .items
-            .len()
-            == 2
+    // A node is registered in two writes, as kubelets do: the object, then its status.
+    eventually(10, "both nodes registered with a status", || {
+        let nodes = e.api::<Node>().list(&Default::default()).unwrap().items;
+        nodes.len() == 2 && nodes.iter().all(|n| n.status.is_some())
     });
     let sim = e.api::<Node>().get("sim-0").unwrap();
     let st = sim.status.as_ref().unwrap();

@@ -55,6 +55,8 @@ pub struct steady_reconcile_reply {
 
 /// Reconciles one object: reads the current state (`steady_engine_get`), compares it with
 /// the desired state, acts, and returns one of `steady_reconcile_action`. Must be idempotent.
+/// Any other return value is an error, retried with backoff as `STEADY_RECONCILE_ERROR` is,
+/// its message naming the value.
 ///
 /// `request` and `reply` are valid for the call only.
 pub type steady_reconcile_fn = Option<
@@ -149,7 +151,8 @@ impl HostReconciler {
 ///   dropped, during `steady_engine_free`. On failure neither is called: the caller keeps
 ///   `userdata`.
 /// - Errors: `STEADY_ALREADY_EXISTS`, `STEADY_INVALID` (unknown kind, bad options),
-///   `STEADY_CLOSED`.
+///   `STEADY_CLOSED`, `STEADY_NULL_PARAMETER` (`engine`, `name`, `kind`, `reconcile`),
+///   `STEADY_INVALID_UTF8` (`name`, `kind`, `options_json`).
 /// - Threads: any; also from inside callbacks.
 ///
 /// # Safety

@@ -178,7 +178,8 @@ pub unsafe extern "C" fn steady_engine_free(engine: *mut steady_engine) {
 ///   "name", "action": "created" | "configured" | "unchanged", "resourceVersion"}],
 ///   "warnings": [..]}`.
 /// - Errors: `STEADY_INVALID` (parse error or invalid object; the message names the document,
-///   line and field), `STEADY_CONFLICT`, `STEADY_TOO_LARGE`, `STEADY_DENIED`, `STEADY_CLOSED`.
+///   line and field), `STEADY_CONFLICT`, `STEADY_TOO_LARGE`, `STEADY_DENIED`, `STEADY_CLOSED`,
+///   `STEADY_NULL_PARAMETER` (`engine` or `manifest`), `STEADY_INVALID_UTF8` (`manifest`).
 /// - Threads: any, concurrently; also from inside callbacks.
 ///
 /// # Safety
@@ -207,7 +208,8 @@ pub unsafe extern "C" fn steady_engine_apply(
 ///   any kind). `ns`: the namespace, NULL for `"default"`; ignored for cluster-scoped kinds.
 /// - On success `*out_json` is a new string owned by the caller (free with
 ///   `steady_string_free`): the object as JSON.
-/// - Errors: `STEADY_NOT_FOUND`, `STEADY_INVALID` (unknown kind).
+/// - Errors: `STEADY_NOT_FOUND`, `STEADY_INVALID` (unknown kind), `STEADY_NULL_PARAMETER`
+///   (`engine`, `kind`, `name`, `out_json`), `STEADY_INVALID_UTF8` (`kind`, `ns`, `name`).
 /// - Threads: any, concurrently; also from inside callbacks.
 ///
 /// # Safety
@@ -239,7 +241,9 @@ pub unsafe extern "C" fn steady_engine_get(
 ///   `steady_string_free`): `{"apiVersion", "kind": "<Kind>List", "metadata":
 ///   {"resourceVersion"}, "items": [..]}`. Watch from `metadata.resourceVersion` to follow on
 ///   without a gap.
-/// - Errors: `STEADY_INVALID` (unknown kind, bad selector).
+/// - Errors: `STEADY_INVALID` (unknown kind, bad selector), `STEADY_NULL_PARAMETER`
+///   (`engine`, `kind`, `out_json`), `STEADY_INVALID_UTF8` (`kind`, `ns`,
+///   `label_selector`).
 /// - Threads: any, concurrently; also from inside callbacks.
 ///
 /// # Safety
@@ -315,7 +319,9 @@ unsafe fn write_object(
 ///   (free with `steady_string_free`): the object as stored (uid, resourceVersion,
 ///   creationTimestamp set).
 /// - Errors: `STEADY_ALREADY_EXISTS`, `STEADY_INVALID` (malformed JSON, missing
-///   apiVersion/kind, invalid fields: each named), `STEADY_TOO_LARGE`, `STEADY_DENIED`.
+///   apiVersion/kind, invalid fields: each named), `STEADY_TOO_LARGE`, `STEADY_DENIED`,
+///   `STEADY_NULL_PARAMETER` (`engine`, `object_json`), `STEADY_INVALID_UTF8`
+///   (`object_json`).
 /// - Threads: any, concurrently; also from inside callbacks.
 ///
 /// # Safety
@@ -338,7 +344,8 @@ pub unsafe extern "C" fn steady_engine_create(
 ///
 /// - Output and threads as `steady_engine_create`.
 /// - Errors: `STEADY_NOT_FOUND`, `STEADY_CONFLICT`, `STEADY_INVALID`, `STEADY_TOO_LARGE`,
-///   `STEADY_DENIED`.
+///   `STEADY_DENIED`, `STEADY_NULL_PARAMETER` (`engine`, `object_json`),
+///   `STEADY_INVALID_UTF8` (`object_json`).
 ///
 /// # Safety
 /// As `steady_engine_create`.
@@ -378,7 +385,8 @@ pub unsafe extern "C" fn steady_engine_update_status(
 /// - On success, if `out_json` is not NULL, `*out_json` is a new string owned by the caller
 ///   (free with `steady_string_free`): the patched object.
 /// - Errors: `STEADY_NOT_FOUND`, `STEADY_INVALID` (malformed patch, invalid result),
-///   `STEADY_TOO_LARGE`, `STEADY_DENIED`.
+///   `STEADY_TOO_LARGE`, `STEADY_DENIED`, `STEADY_NULL_PARAMETER` (`engine`, `kind`, `name`,
+///   `patch_json`), `STEADY_INVALID_UTF8` (each string argument).
 /// - Threads: any, concurrently; also from inside callbacks.
 ///
 /// # Safety
@@ -418,7 +426,8 @@ pub unsafe extern "C" fn steady_engine_patch(
 ///   (free with `steady_string_free`): the object's last state (marked for deletion if it
 ///   stays).
 /// - Errors: `STEADY_NOT_FOUND`, `STEADY_CONFLICT` (a precondition failed), `STEADY_INVALID`
-///   (bad options).
+///   (bad options), `STEADY_NULL_PARAMETER` (`engine`, `kind`, `name`),
+///   `STEADY_INVALID_UTF8` (each string argument).
 /// - Threads: any, concurrently; also from inside callbacks.
 ///
 /// # Safety

@@ -133,8 +133,9 @@ fn op(e: &steady_engine, at: &str, v: &Value) -> Result<TxnOp, FfiError> {
 ///   (for `delete` its last state; for `check` the object checked, or null).
 /// - Errors: `STEADY_CONFLICT` (a resourceVersion or uid precondition failed: read again and
 ///   retry), `STEADY_NOT_FOUND`, `STEADY_ALREADY_EXISTS`, `STEADY_INVALID` (malformed
-///   operations, named as `ops_json[i]`, or an invalid object), `STEADY_TOO_LARGE`,
-///   `STEADY_DENIED`. Nothing was written.
+///   operations, named as `ops_json[i]`, an empty array, or an invalid object),
+///   `STEADY_TOO_LARGE`, `STEADY_DENIED`, `STEADY_NULL_PARAMETER` (`engine`, `ops_json`),
+///   `STEADY_INVALID_UTF8` (`ops_json`). Nothing was written.
 /// - Threads: any, concurrently; also from inside callbacks.
 ///
 /// # Safety

@@ -57,7 +57,8 @@ pub(crate) unsafe fn open(
 /// - On success `*out_watch` is a new watch owned by the caller: free it with
 ///   `steady_watch_free` (it may outlive the engine; it then reports `STEADY_CLOSED`).
 /// - Errors: `STEADY_INVALID` (unknown kind, bad selector, `since` beyond the engine's
-///   revision), `STEADY_EXPIRED`, `STEADY_CLOSED`.
+///   revision), `STEADY_EXPIRED`, `STEADY_CLOSED`, `STEADY_NULL_PARAMETER` (`engine`, `kind`,
+///   `out_watch`), `STEADY_INVALID_UTF8` (`kind`, `ns`, `label_selector`).
 /// - Threads: any; also from inside callbacks.
 ///
 /// # Safety
