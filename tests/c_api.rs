@@ -142,6 +142,7 @@ fn c_programs_are_clean_under_valgrind() {
         "services",
         "transaction",
         "persist",
+        "logging",
     ] {
         let exe = compile(name);
         let out = Command::new("valgrind")
