@@ -71,6 +71,7 @@ impl DynamicApi {
 
     /// [`DynamicApi::decode`], leaving `value` (completed with the defaults `decode` fills
     /// in) to the caller.
+    #[cfg(feature = "apiserver")]
     pub(crate) fn decode_ref(&self, value: &mut Value) -> Result<Arc<dyn Object>> {
         self.complete(value)?;
         self.info.decode_ref(value).map_err(|e| Error::Invalid {
