@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-type DecodeFn = fn(Value) -> Result<Arc<dyn Object>, FieldError>;
-type DecodeRefFn = fn(&Value) -> Result<Arc<dyn Object>, FieldError>;
+/// Decodes a typed kind.
+type DecodeFn = fn(&Value) -> Result<Arc<dyn Object>, FieldError>;
 
 /// What the store knows about one kind.
 pub struct KindInfo {
@@ -36,8 +36,8 @@ pub struct KindInfo {
     /// and kinds registered by configuration.
     pub definition: Option<String>,
     type_id: TypeId,
-    decode: DecodeFn,
-    decode_ref: DecodeRefFn,
+    /// `None` for a custom kind: [`DynamicObject`]s are decoded by moving the value in.
+    decode: Option<DecodeFn>,
 }
 
 impl fmt::Debug for KindInfo {
@@ -71,10 +71,6 @@ fn decode_typed<K: Resource>(value: &Value) -> Result<Arc<dyn Object>, FieldErro
         })
 }
 
-fn decode_typed_owned<K: Resource>(value: Value) -> Result<Arc<dyn Object>, FieldError> {
-    decode_typed::<K>(&value)
-}
-
 /// `message` with every double-quoted part replaced by `"<redacted>"`.
 fn redact_quoted(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
@@ -100,10 +96,6 @@ fn decode_dynamic(value: Value) -> Result<Arc<dyn Object>, FieldError> {
         .map_err(|e| FieldError::new(e.path().to_string(), e.into_inner().to_string()))
 }
 
-fn decode_dynamic_ref(value: &Value) -> Result<Arc<dyn Object>, FieldError> {
-    decode_dynamic(value.clone())
-}
-
 impl KindInfo {
     /// The registration of a typed kind.
     pub fn of<K: Resource>() -> Self {
@@ -115,8 +107,7 @@ impl KindInfo {
             served_versions: Vec::new(),
             definition: None,
             type_id: TypeId::of::<K>(),
-            decode: decode_typed_owned::<K>,
-            decode_ref: decode_typed::<K>,
+            decode: Some(decode_typed::<K>),
         }
     }
 
@@ -130,8 +121,7 @@ impl KindInfo {
             served_versions: Vec::new(),
             definition: None,
             type_id: TypeId::of::<DynamicObject>(),
-            decode: decode_dynamic,
-            decode_ref: decode_dynamic_ref,
+            decode: None,
         }
     }
 
@@ -152,13 +142,19 @@ impl KindInfo {
 
     /// Decodes a JSON object of this kind. Errors name the offending field.
     pub fn decode(&self, value: Value) -> Result<Arc<dyn Object>, FieldError> {
-        (self.decode)(value)
+        match self.decode {
+            Some(typed) => typed(&value),
+            None => decode_dynamic(value),
+        }
     }
 
     /// Decodes a JSON object of this kind, leaving `value` to the caller. Errors name the
     /// offending field.
     pub fn decode_ref(&self, value: &Value) -> Result<Arc<dyn Object>, FieldError> {
-        (self.decode_ref)(value)
+        match self.decode {
+            Some(typed) => typed(value),
+            None => decode_dynamic(value.clone()),
+        }
     }
 }
 

@@ -437,18 +437,23 @@ where
 /// Streams one HTTP/2 connection serves at once (Go's default, which kube-apiserver keeps).
 const MAX_STREAMS: u32 = 250;
 
-/// The open streams of an HTTP/2 connection, and when the last one ended.
+/// The open streams of an HTTP/2 connection, and when one last opened or ended: both under
+/// one lock, so a check never sees a stream gone before the time it ended.
 #[derive(Default)]
-struct Activity {
-    open: std::sync::atomic::AtomicUsize,
-    last: parking_lot::Mutex<Option<std::time::Instant>>,
-}
+struct Activity(parking_lot::Mutex<(usize, Option<std::time::Instant>)>);
 
 impl Activity {
     /// True when no stream is open and none was for `d`.
     fn idle_for(&self, d: Duration) -> bool {
-        self.open.load(std::sync::atomic::Ordering::SeqCst) == 0
-            && self.last.lock().is_none_or(|t| t.elapsed() >= d)
+        let (open, last) = *self.0.lock();
+        open == 0 && last.is_none_or(|t| t.elapsed() >= d)
+    }
+
+    /// Counts a stream opening (`+1`) or ending (`-1`).
+    fn change(&self, by: isize) {
+        let mut a = self.0.lock();
+        a.0 = a.0.saturating_add_signed(by);
+        a.1 = Some(std::time::Instant::now());
     }
 }
 
@@ -457,19 +462,14 @@ struct Open(Arc<Activity>);
 
 impl Open {
     fn new(a: &Arc<Activity>) -> Open {
-        a.open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        *a.last.lock() = Some(std::time::Instant::now());
+        a.change(1);
         Open(a.clone())
     }
 }
 
 impl Drop for Open {
     fn drop(&mut self) {
-        // The time first: a check between the two sees the stream open, never idle early.
-        *self.0.last.lock() = Some(std::time::Instant::now());
-        self.0
-            .open
-            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.change(-1);
     }
 }
 

@@ -180,19 +180,14 @@ pub unsafe extern "C" fn steady_set_log_callback(
     })
 }
 
-/// Installs steady's logger in the `log` facade, once.
+/// Installs steady's logger in the `log` facade, unless it is there already.
 fn install() -> Result<(), FfiError> {
-    static INSTALLED: parking_lot::Mutex<bool> = parking_lot::Mutex::new(false);
-    let mut done = INSTALLED.lock();
-    if *done {
+    let ours = |l: &dyn log::Log| std::ptr::addr_eq(l, &LOGGER);
+    if log::set_logger(&LOGGER).is_ok() || ours(log::logger()) {
         return Ok(());
     }
-    log::set_logger(&LOGGER).map_err(|_| {
-        FfiError::invalid(
-            "another logger is installed for Rust's log facade in this process: steady's \
-             messages go to it",
-        )
-    })?;
-    *done = true;
-    Ok(())
+    Err(FfiError::invalid(
+        "another logger is installed for Rust's log facade in this process: steady's \
+         messages go to it",
+    ))
 }
