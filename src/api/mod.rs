@@ -22,6 +22,7 @@ mod error;
 mod immutable;
 pub mod map;
 mod meta;
+pub mod node_affinity;
 mod object;
 mod quantity;
 mod registry;

@@ -1,7 +1,7 @@
 //! `NodeAffinity`: `spec.nodeSelector` and node affinity (required terms filter, preferred
 //! terms score).
 
-use crate::api::{NodeSelectorRequirement, NodeSelectorTerm, Pod};
+use crate::api::node_affinity::{NodeSelectorMatcher, RequiredNodeAffinity};
 use crate::scheduler::cache::NodeInfo;
 use crate::scheduler::framework::{
     ClusterEvents, CycleState, FilterPlugin, NodeScore, Plugin, PodInfo, PreFilterPlugin,
@@ -19,149 +19,9 @@ pub struct NodeAffinity;
 /// The reason of a rejection.
 pub const REASON: &str = "node(s) didn't match Pod's node affinity/selector";
 
-#[derive(Clone, Debug)]
-enum Op {
-    In(Vec<String>),
-    NotIn(Vec<String>),
-    Exists,
-    DoesNotExist,
-    Gt(i64),
-    Lt(i64),
-    /// An operator or value that cannot match anything.
-    Never,
-}
-
-#[derive(Clone, Debug)]
-struct Req {
-    key: String,
-    op: Op,
-}
-
-impl Req {
-    fn compile(r: &NodeSelectorRequirement) -> Req {
-        let int = || {
-            (r.values.len() == 1)
-                .then(|| r.values[0].parse::<i64>().ok())
-                .flatten()
-        };
-        let op = match r.operator.as_str() {
-            "In" => Op::In(r.values.clone()),
-            "NotIn" => Op::NotIn(r.values.clone()),
-            "Exists" => Op::Exists,
-            "DoesNotExist" => Op::DoesNotExist,
-            "Gt" => int().map_or(Op::Never, Op::Gt),
-            "Lt" => int().map_or(Op::Never, Op::Lt),
-            _ => Op::Never,
-        };
-        Req {
-            key: r.key.clone(),
-            op,
-        }
-    }
-
-    fn matches(&self, value: Option<&str>) -> bool {
-        match (&self.op, value) {
-            (Op::In(vs), Some(v)) => vs.iter().any(|x| x == v),
-            (Op::In(_), None) => false,
-            (Op::NotIn(vs), Some(v)) => !vs.iter().any(|x| x == v),
-            (Op::NotIn(_), None) => true,
-            (Op::Exists, v) => v.is_some(),
-            (Op::DoesNotExist, v) => v.is_none(),
-            (Op::Gt(n), Some(v)) => v.parse::<i64>().is_ok_and(|x| x > *n),
-            (Op::Lt(n), Some(v)) => v.parse::<i64>().is_ok_and(|x| x < *n),
-            _ => false,
-        }
-    }
-}
-
-/// One compiled node selector term: label expressions and `metadata.name` field expressions.
-#[derive(Clone, Debug)]
-struct Term {
-    labels: Vec<Req>,
-    fields: Vec<Req>,
-}
-
-impl Term {
-    fn compile(t: &NodeSelectorTerm) -> Term {
-        Term {
-            labels: t.match_expressions.iter().map(Req::compile).collect(),
-            fields: t
-                .match_fields
-                .iter()
-                .map(|r| {
-                    let mut c = Req::compile(r);
-                    if r.key != "metadata.name" {
-                        c.op = Op::Never;
-                    }
-                    c
-                })
-                .collect(),
-        }
-    }
-
-    /// An empty term matches nothing, as in Kubernetes.
-    fn matches(&self, node: &NodeInfo) -> bool {
-        if self.labels.is_empty() && self.fields.is_empty() {
-            return false;
-        }
-        let labels = node.labels();
-        self.labels
-            .iter()
-            .all(|r| r.matches(labels.get(r.key.as_str()).map(String::as_str)))
-            && self.fields.iter().all(|r| r.matches(Some(node.name())))
-    }
-}
-
-/// A pod's hard node constraints compiled once: `nodeSelector` and the required affinity
-/// terms. Also what PodTopologySpread uses to decide which nodes count (nodeAffinityPolicy
-/// `Honor`).
-#[derive(Clone, Debug)]
-pub(crate) struct RequiredNodeAffinity {
-    selector: Vec<(String, String)>,
-    terms: Option<Vec<Term>>,
-}
-
-impl RequiredNodeAffinity {
-    /// `None` when the pod constrains nothing.
-    pub(crate) fn of(pod: &Pod) -> Option<RequiredNodeAffinity> {
-        let required = pod
-            .spec
-            .affinity
-            .as_ref()
-            .and_then(|a| a.node_affinity.as_ref())
-            .and_then(|na| {
-                na.required_during_scheduling_ignored_during_execution
-                    .as_ref()
-            });
-        if pod.spec.node_selector.is_empty() && required.is_none() {
-            return None;
-        }
-        Some(RequiredNodeAffinity {
-            selector: pod
-                .spec
-                .node_selector
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            terms: required.map(|r| r.node_selector_terms.iter().map(Term::compile).collect()),
-        })
-    }
-
-    pub(crate) fn matches(&self, node: &NodeInfo) -> bool {
-        let labels = node.labels();
-        self.selector
-            .iter()
-            .all(|(k, v)| labels.get(k.as_str()) == Some(v))
-            && self
-                .terms
-                .as_ref()
-                .is_none_or(|ts| ts.iter().any(|t| t.matches(node)))
-    }
-}
-
 struct FilterState(RequiredNodeAffinity);
 
-struct ScoreState(Vec<(i64, Term)>);
+struct ScoreState(Vec<(i64, NodeSelectorMatcher)>);
 
 impl Plugin for NodeAffinity {
     fn name(&self) -> &str {
@@ -175,7 +35,7 @@ impl Plugin for NodeAffinity {
 
 impl PreFilterPlugin for NodeAffinity {
     fn pre_filter(&self, state: &mut CycleState, pod: &PodInfo, _: &[NodeInfo]) -> Status {
-        match RequiredNodeAffinity::of(pod.pod()) {
+        match RequiredNodeAffinity::of(&pod.pod().spec) {
             None => Status::skip(),
             Some(r) => {
                 state.insert(FilterState(r));
@@ -188,9 +48,10 @@ impl PreFilterPlugin for NodeAffinity {
 impl FilterPlugin for NodeAffinity {
     fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
         let fits = match state.get::<FilterState>() {
-            Some(s) => s.0.matches(node),
+            Some(s) => s.0.matches(node.labels(), node.name()),
             // Called without its pre-filter (a user framework): compile on the spot.
-            None => RequiredNodeAffinity::of(pod.pod()).is_none_or(|r| r.matches(node)),
+            None => RequiredNodeAffinity::of(&pod.pod().spec)
+                .is_none_or(|r| r.matches(node.labels(), node.name())),
         };
         if fits {
             Status::success()
@@ -208,7 +69,7 @@ impl PreScorePlugin for NodeAffinity {
         _: &[NodeInfo],
         _: &[usize],
     ) -> Status {
-        let preferred: Vec<(i64, Term)> = pod
+        let preferred: Vec<(i64, NodeSelectorMatcher)> = pod
             .pod()
             .spec
             .affinity
@@ -218,7 +79,12 @@ impl PreScorePlugin for NodeAffinity {
                 na.preferred_during_scheduling_ignored_during_execution
                     .iter()
                     .filter(|p| p.weight != 0)
-                    .map(|p| (i64::from(p.weight), Term::compile(&p.preference)))
+                    .map(|p| {
+                        (
+                            i64::from(p.weight),
+                            NodeSelectorMatcher::compile(&p.preference),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -237,7 +103,7 @@ impl ScorePlugin for NodeAffinity {
         };
         Ok(s.0
             .iter()
-            .filter(|(_, t)| t.matches(node))
+            .filter(|(_, t)| t.matches(node.labels(), node.name()))
             .map(|(w, _)| *w)
             .sum())
     }

@@ -19,8 +19,8 @@
 //! Differences from kube-scheduler: no cluster-level default constraints for pods without
 //! their own.
 
-use super::node_affinity::RequiredNodeAffinity;
 use super::taint_toleration::untolerated;
+use crate::api::node_affinity::RequiredNodeAffinity;
 use crate::api::{Labels, Pod, Selector, TopologySpreadConstraint};
 use crate::scheduler::cache::NodeInfo;
 use crate::scheduler::framework::{
@@ -138,7 +138,7 @@ fn included(
     affinity: Option<&RequiredNodeAffinity>,
     node: &NodeInfo,
 ) -> bool {
-    if c.honor_affinity && affinity.is_some_and(|a| !a.matches(node)) {
+    if c.honor_affinity && affinity.is_some_and(|a| !a.matches(node.labels(), node.name())) {
         return false;
     }
     if c.honor_taints
@@ -187,7 +187,7 @@ impl PreFilterPlugin for PodTopologySpread {
             Ok(c) => c,
             Err(st) => return st,
         };
-        let affinity = RequiredNodeAffinity::of(p);
+        let affinity = RequiredNodeAffinity::of(&p.spec);
         let mut counts: Vec<HashMap<String, i64>> = vec![HashMap::new(); constraints.len()];
         for node in nodes {
             if !has_all_keys(node, &constraints) {
@@ -289,7 +289,7 @@ impl PreScorePlugin for PodTopologySpread {
             })
             .collect();
         // Domain counts come from every node that counts, feasible or not.
-        let affinity = RequiredNodeAffinity::of(p);
+        let affinity = RequiredNodeAffinity::of(&p.spec);
         for node in nodes {
             if !has_all_keys(node, &constraints) {
                 continue;
