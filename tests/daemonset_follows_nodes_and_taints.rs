@@ -1,6 +1,8 @@
 //! A DaemonSet runs one pod on every eligible node: it follows nodes added and removed,
-//! skips tainted nodes unless tolerated and nodes its nodeSelector excludes, and rolls a new
-//! template out one node at a time. Simulated nodes, manual clock.
+//! skips tainted nodes unless tolerated and nodes its nodeSelector or node affinity
+//! excludes, places its pods through the scheduler (a node without room leaves its pod
+//! Pending), and rolls a new template out one node at a time, or with maxSurge a new pod
+//! beside the old one. Simulated nodes, manual clock.
 
 mod common;
 
@@ -13,6 +15,7 @@ use steady::api::{DaemonSet, Node, Pod};
 use steady::client::Event;
 use steady::clock::ManualClock;
 use steady::node::NodeConfig;
+use steady::runtime::events::events_for;
 use steady::store::WatchParams;
 use steady::Engine;
 
@@ -149,8 +152,94 @@ fn a_rolling_update_replaces_one_node_at_a_time() {
             && s.number_available == Some(3)
     });
     // Replay the watch: at no point did more than one node lack a ready, live pod.
+    let (worst, _) = replay(&mut w, 3);
+    assert_eq!(worst, 1, "maxUnavailable 1");
+    let images: BTreeSet<String> = pods
+        .list(&Default::default())
+        .unwrap()
+        .items
+        .iter()
+        .map(|p| p.spec.containers[0].image.clone().unwrap())
+        .collect();
+    assert_eq!(images, BTreeSet::from(["agent:2".to_string()]));
+}
+
+#[test]
+fn required_node_affinity_chooses_the_nodes_and_the_scheduler_places_the_pods() {
+    let e = engine();
+    let affinity = json!({
+        "tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}],
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [
+                {"key": "disk", "operator": "DoesNotExist"}]}]}}}});
+    e.apply(&agent("agent:1", affinity)).unwrap();
+    eventually(10, "only on the node without a disk label", || {
+        placement(&e) == on(&["gpu-0"]) && status(&e).number_ready == 1
+    });
+    // The pod was bound by the scheduler: it names its node through node affinity.
+    let pods = e.api::<Pod>().namespace("default");
+    let pod = pods.list(&Default::default()).unwrap().items.remove(0);
+    let terms = &pod
+        .spec
+        .affinity
+        .as_ref()
+        .unwrap()
+        .node_affinity
+        .as_ref()
+        .unwrap()
+        .required_during_scheduling_ignored_during_execution
+        .as_ref()
+        .unwrap()
+        .node_selector_terms;
+    assert_eq!(terms.len(), 1);
+    assert_eq!(terms[0].match_fields[0].key, "metadata.name");
+    assert_eq!(terms[0].match_fields[0].values, ["gpu-0"]);
+}
+
+#[test]
+fn a_node_without_room_leaves_its_daemon_pod_pending() {
+    let e = engine();
+    let big = json!({"containers": [{"name": "agent", "image": "agent:1",
+        "resources": {"requests": {"cpu": "3", "memory": "7Gi"}}}]});
+    // Something already takes most of sim-0.
+    e.apply(
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hog"},
+            "spec": {"nodeName": "sim-0", "containers": [{"name": "hog", "image": "hog",
+                "resources": {"requests": {"cpu": "2"}}}]}})
+        .to_string(),
+    )
+    .unwrap();
+    e.apply(&agent("agent:1", big)).unwrap();
+    eventually(10, "a daemon pod for sim-0, unscheduled", || {
+        let s = status(&e);
+        s.desired_number_scheduled == 1 && s.current_number_scheduled == 1
+    });
+    let pods = e.api::<Pod>().namespace("default");
+    let pending = pods
+        .list(&Default::default())
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|p| p.metadata.name != "hog")
+        .unwrap();
+    assert_eq!(pending.spec.node_name, None);
+    eventually(10, "a FailedScheduling event", || {
+        events_for(e.store(), &*pending).unwrap().iter().any(|ev| {
+            ev.reason.as_deref() == Some("FailedScheduling")
+                && ev
+                    .message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("Insufficient cpu"))
+        })
+    });
+    assert_eq!(status(&e).number_ready, 0);
+}
+
+/// Replays `w` until it goes quiet: the most nodes that lacked a ready pod at once (once all
+/// `nodes` had one), and the most live pods at once.
+fn replay(w: &mut steady::client::TypedWatch<Pod>, nodes: usize) -> (usize, usize) {
     let mut live: BTreeMap<String, Arc<Pod>> = BTreeMap::new();
-    let mut worst = 0;
+    let (mut worst, mut most) = (0, 0);
     let mut settled = false;
     while let Some(ev) = w.recv_timeout(Duration::from_millis(100)).unwrap() {
         match ev {
@@ -177,12 +266,43 @@ fn a_rolling_update_replaces_one_node_at_a_time() {
             })
             .filter_map(|p| p.spec.node_name.clone())
             .collect();
-        settled |= ready_nodes.len() == 3;
+        settled |= ready_nodes.len() == nodes;
         if settled {
-            worst = worst.max(3 - ready_nodes.len());
+            worst = worst.max(nodes - ready_nodes.len());
+            most = most.max(live.len());
         }
     }
-    assert_eq!(worst, 1, "maxUnavailable 1");
+    (worst, most)
+}
+
+#[test]
+fn a_surging_update_starts_the_new_pod_before_the_old_one_goes() {
+    let e = Engine::builder()
+        .clock(Arc::new(ManualClock::default()))
+        .local_node(false)
+        .simulated_nodes(4, CPU, MEM)
+        .build()
+        .unwrap();
+    let surging = |image: &str| {
+        let mut ds: Value = serde_json::from_str(&agent(image, json!({}))).unwrap();
+        ds["spec"]["updateStrategy"] = json!({"type": "RollingUpdate",
+            "rollingUpdate": {"maxSurge": 2, "maxUnavailable": 0}});
+        ds.to_string()
+    };
+    e.apply(&surging("agent:1")).unwrap();
+    eventually(10, "4 ready", || status(&e).number_ready == 4);
+    let pods = e.api::<Pod>().namespace("default");
+    let mut w = pods.watch(&WatchParams::default()).unwrap();
+    e.apply(&surging("agent:2")).unwrap();
+    eventually(10, "all updated and ready, the old pods gone", || {
+        let s = status(&e);
+        s.updated_number_scheduled == Some(4)
+            && s.number_available == Some(4)
+            && placement(&e) == on(&["sim-0", "sim-1", "sim-2", "sim-3"])
+    });
+    let (worst, most) = replay(&mut w, 4);
+    assert_eq!(worst, 0, "no node ever lacked a ready pod");
+    assert_eq!(most, 6, "at most maxSurge (2) pods beside the 4");
     let images: BTreeSet<String> = pods
         .list(&Default::default())
         .unwrap()

@@ -782,7 +782,8 @@ crate::impl_resource!(
 /// Admission checks of a [`DaemonSet`]: the workload checks (selector set and matching the
 /// template labels, valid pod template with restart policy `Always`); minReadySeconds and
 /// revisionHistoryLimit >= 0; update strategy `RollingUpdate` or `OnDelete` with valid
-/// maxUnavailable/maxSurge, not both 0.
+/// maxUnavailable/maxSurge, exactly one of them non-zero (maxUnavailable defaults to 1, so a
+/// surging update sets it to 0).
 pub fn validate_daemon_set(ds: &DaemonSet, errors: &mut Vec<FieldError>) {
     let s = &ds.spec;
     check_common(errors, None, s.min_ready_seconds, s.revision_history_limit);
@@ -813,6 +814,20 @@ pub fn validate_daemon_set(ds: &DaemonSet, errors: &mut Vec<FieldError>) {
         &IntOrString::Int(1),
         errors,
     );
+    // Exactly one of the two is non-zero, once defaulted (maxUnavailable 1, maxSurge 0).
+    let surge = ru.max_surge.as_ref();
+    let unavailable = ru.max_unavailable.as_ref();
+    if surge.is_some_and(|v| !is_zero_int_or_percent(v))
+        && unavailable.is_none_or(|v| !is_zero_int_or_percent(v))
+    {
+        errors.push(FieldError::new(
+            "spec.updateStrategy.rollingUpdate.maxSurge",
+            format!(
+                "Invalid value: {}: may not be set when maxUnavailable is non-zero",
+                surge.map(|v| v.to_string()).unwrap_or_default()
+            ),
+        ));
+    }
 }
 
 /// A DaemonSet's desired state.
@@ -1302,6 +1317,40 @@ mod tests {
             fields(&errors_of(&ds)),
             vec!["spec.updateStrategy.rollingUpdate.maxUnavailable"]
         );
+        // A surging update: maxUnavailable 0 with maxSurge; both non-zero (maxUnavailable
+        // left to its default 1 included) is refused, as kube-apiserver does.
+        let ru = ds
+            .spec
+            .update_strategy
+            .as_mut()
+            .unwrap()
+            .rolling_update
+            .as_mut()
+            .unwrap();
+        ru.max_surge = Some(IntOrString::from("10%"));
+        assert_eq!(errors_of(&ds), vec![]);
+        for unavailable in [None, Some(IntOrString::Int(2))] {
+            let ru = ds
+                .spec
+                .update_strategy
+                .as_mut()
+                .unwrap()
+                .rolling_update
+                .as_mut()
+                .unwrap();
+            ru.max_unavailable = unavailable;
+            let errors = errors_of(&ds);
+            assert_eq!(
+                fields(&errors),
+                vec!["spec.updateStrategy.rollingUpdate.maxSurge"]
+            );
+            assert!(
+                errors[0]
+                    .to_string()
+                    .contains("10%: may not be set when maxUnavailable is non-zero"),
+                "{errors:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,35 +1,51 @@
 //! The DaemonSet controller: one pod on every eligible node, as Kubernetes' daemon set
 //! controller keeps it.
 //!
-//! A node is **eligible** when the template's `nodeSelector` matches its labels and every
-//! `NoSchedule`/`NoExecute` taint on it is tolerated ([`Toleration::tolerates`]) by the
-//! template's tolerations plus those Kubernetes gives every daemon pod
-//! ([`DAEMON_TOLERATIONS`]: not-ready, unreachable, disk/memory/pid pressure, unschedulable).
-//! Node affinity is not evaluated (no matcher exists yet; only `nodeSelector` restricts).
+//! A node is **eligible** ([`eligibility`]) when the template's `nodeName` (if any) is the
+//! node's, its `nodeSelector` and required node affinity match the node
+//! ([`RequiredNodeAffinity`]), and every `NoSchedule`/`NoExecute` taint on it is tolerated
+//! ([`Toleration::tolerates`]) by the template's tolerations plus those Kubernetes gives every
+//! daemon pod ([`DAEMON_TOLERATIONS`]: not-ready, unreachable, disk/memory/pid pressure,
+//! unschedulable). A pod already on a node whose only untolerated taints are `NoSchedule`
+//! keeps running there, as in Kubernetes; an untolerated `NoExecute` taint removes it.
+//!
+//! Daemon pods go **through the scheduler**, as since Kubernetes 1.12: a pod is created
+//! without `spec.nodeName`, its required node affinity replaced by one term matching the
+//! node's `metadata.name` ([`target_node`] reads it back), so the scheduler's filters
+//! (resources, ports, ...) apply and a node that cannot take the pod leaves it `Pending` with
+//! a `FailedScheduling` event. An engine built without a scheduler leaves daemon pods pending.
 //!
 //! One reconcile, level-triggered from the store (any Node event queues every DaemonSet):
 //! 1. claim the pods and sync the template history ([`revisions::sync`]); pods carry
 //!    `controller-revision-hash` = the revision's hash;
-//! 2. per node: an eligible node without an active pod gets one, bound directly with
-//!    `spec.nodeName` (there is no scheduler in the path, as before Kubernetes 1.12); a
-//!    `Failed` daemon pod is deleted (and replaced by the next reconcile); surplus pods on a
-//!    node, pods on ineligible nodes and pods bound to nodes that no longer exist are deleted;
-//! 3. `RollingUpdate` (the default): pods of an old revision are deleted node by node (in
-//!    node name order) while fewer than `maxUnavailable` (default 1; a percentage of the
-//!    desired count, rounded up) eligible nodes lack an available pod; old pods that are not
-//!    available go first without counting. `OnDelete`: only deleted pods are replaced.
+//! 2. per node: an eligible node without an active pod gets one; a `Failed` daemon pod is
+//!    deleted (and replaced); surplus pods on a node (beyond the oldest; with `maxSurge`,
+//!    beyond the oldest of each revision), pods on nodes they may no longer run on and pods
+//!    bound to nodes that no longer exist are deleted;
+//! 3. `RollingUpdate` (the default), with `maxSurge` 0 (the default): pods of an old
+//!    revision are deleted node by node (in node name order) while fewer than
+//!    `maxUnavailable` (default 1; a percentage of the desired count, rounded up) eligible
+//!    nodes lack an available pod; old pods that are not available go first without counting.
+//!    With `maxSurge` > 0 (then `maxUnavailable` must be 0, as admission checks): a new pod
+//!    starts beside the old one on up to `maxSurge` nodes at once (rounded up from a
+//!    percentage), on any node whose old pod is unavailable without counting, and the old pod
+//!    is deleted once the new one is available: no node is ever without an available pod
+//!    because of the update. `OnDelete`: only deleted pods are replaced.
 //! 4. `status`: desiredNumberScheduled, currentNumberScheduled, numberMisscheduled,
 //!    numberReady, numberAvailable, numberUnavailable, updatedNumberScheduled,
-//!    observedGeneration, collisionCount.
+//!    observedGeneration, collisionCount (counting the oldest pod of each node).
 //!
-//! Differences from Kubernetes: `maxSurge` is accepted but not used (old pods go before new
-//! ones start); failed pods are replaced at once, without backoff.
+//! Differences from Kubernetes: failed pods are replaced at once, without backoff; with
+//! `maxSurge`, an unavailable old pod on a node it may only continue on (a `NoSchedule`
+//! taint added since) is left alone rather than replaced elsewhere.
 
 use super::claim::ControllerRefManager;
 use super::pods::{self, pod_from_template};
 use super::revisions::{self, CONTROLLER_REVISION_HASH_LABEL};
+use crate::api::node_affinity::RequiredNodeAffinity;
 use crate::api::{
-    DaemonSet, DaemonSetStatus, IntOrString, Node, Pod, PodSpec, Resource, Time, Toleration,
+    DaemonSet, DaemonSetStatus, IntOrString, Node, NodeAffinity, NodeSelector,
+    NodeSelectorRequirement, NodeSelectorTerm, Pod, PodSpec, Resource, Time, Toleration,
 };
 use crate::error::Result;
 use crate::runtime::events::EventKind;
@@ -91,26 +107,86 @@ pub fn daemon_tolerations(spec: &PodSpec) -> Vec<Toleration> {
     all
 }
 
-/// True when a daemon pod of `spec` (tolerations as [`daemon_tolerations`] gives them) should
-/// run on `node`: its `nodeSelector` matches and its `NoSchedule`/`NoExecute` taints are
-/// tolerated.
-pub fn should_run(node: &Node, spec: &PodSpec) -> bool {
+/// Where a daemon pod of `spec` (tolerations as [`daemon_tolerations`] gives them) stands
+/// on `node`, as Kubernetes' `NodeShouldRunDaemonPod`: `(should_run, should_continue)`. A
+/// pod should run when the template's `nodeName` (if set) is the node, its `nodeSelector`
+/// and required node affinity match and every `NoSchedule`/`NoExecute` taint is tolerated; a
+/// pod already there may continue unless one of those fails other than by an untolerated
+/// `NoSchedule` taint.
+pub fn eligibility(node: &Node, spec: &PodSpec) -> (bool, bool) {
     if node.metadata.deletion_timestamp.is_some() {
-        return false;
+        return (false, false);
     }
-    let labels = &node.metadata.labels;
-    if !spec
-        .node_selector
-        .iter()
-        .all(|(k, v)| labels.get(k) == Some(v))
-    {
-        return false;
+    let name = node.metadata.name.as_str();
+    if spec.node_name.as_deref().is_some_and(|n| n != name) {
+        return (false, false);
     }
-    node.spec
-        .taints
+    if RequiredNodeAffinity::of(spec).is_some_and(|r| !r.matches(&node.metadata.labels, name)) {
+        return (false, false);
+    }
+    let untolerated = |effect: &str| {
+        node.spec
+            .taints
+            .iter()
+            .filter(|t| t.effect == effect)
+            .any(|t| !spec.tolerations.iter().any(|tol| tol.tolerates(t)))
+    };
+    if untolerated("NoExecute") {
+        return (false, false);
+    }
+    (!untolerated("NoSchedule"), true)
+}
+
+/// True when a daemon pod of `spec` should run on `node` (see [`eligibility`]).
+pub fn should_run(node: &Node, spec: &PodSpec) -> bool {
+    eligibility(node, spec).0
+}
+
+/// The node a daemon pod is for, as Kubernetes' `GetTargetNodeName`: `spec.nodeName` once
+/// bound, before that the one `metadata.name` value of an `In` field requirement of its
+/// required node affinity (what the controller writes).
+pub fn target_node(pod: &Pod) -> Option<&str> {
+    if let Some(n) = pod.spec.node_name.as_deref() {
+        return Some(n);
+    }
+    let terms = &pod
+        .spec
+        .affinity
+        .as_ref()?
+        .node_affinity
+        .as_ref()?
+        .required_during_scheduling_ignored_during_execution
+        .as_ref()?
+        .node_selector_terms;
+    terms
         .iter()
-        .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
-        .all(|t| spec.tolerations.iter().any(|tol| tol.tolerates(t)))
+        .flat_map(|t| &t.match_fields)
+        .find(|r| r.key == "metadata.name" && r.operator == "In")
+        .filter(|r| r.values.len() == 1)
+        .map(|r| r.values[0].as_str())
+}
+
+/// Pins a daemon pod to `node` through the scheduler, as Kubernetes'
+/// `ReplaceDaemonSetPodNodeNameNodeAffinity`: the required node affinity becomes one term
+/// matching the node's `metadata.name` (the template's own terms were checked by
+/// [`eligibility`]); preferred terms and pod (anti-)affinity stay.
+fn pin_to_node(spec: &mut PodSpec, node: &str) {
+    let term = NodeSelectorTerm {
+        match_fields: vec![NodeSelectorRequirement {
+            key: "metadata.name".into(),
+            operator: "In".into(),
+            values: vec![node.to_string()],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let affinity = spec.affinity.get_or_insert_with(Box::default);
+    let na = affinity
+        .node_affinity
+        .get_or_insert_with(NodeAffinity::default);
+    na.required_during_scheduling_ignored_during_execution
+        .get_or_insert_with(NodeSelector::default)
+        .node_selector_terms = vec![term];
 }
 
 /// One reconcile of the DaemonSet `ctx.key()` (see the module documentation).
@@ -140,10 +216,20 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
         min_ready: ds.spec.min_ready_seconds.unwrap_or(0),
     };
     if ds.metadata.deletion_timestamp.is_none() {
+        let desired = nodes
+            .iter()
+            .filter(|n| should_run(n, &d.template.spec))
+            .count();
+        let budgets = d.budgets(desired)?;
+        let surging = budgets.is_some_and(|(surge, _)| surge > 0);
         let by_node = d.pods_by_node(&d.owned()?);
-        d.manage(&nodes, &by_node)?;
+        d.manage(&nodes, &by_node, surging)?;
         let by_node = d.pods_by_node(&d.owned()?);
-        d.rolling_update(&nodes, &by_node)?;
+        match budgets {
+            None => {}
+            Some((surge, _)) if surge > 0 => d.surge(&nodes, &by_node, surge)?,
+            Some((_, unavailable)) => d.rolling_update(&nodes, &by_node, unavailable)?,
+        }
     }
     let owned = d.owned()?;
     let (status, next) = d.status(
@@ -192,14 +278,15 @@ impl Daemons<'_> {
         )
     }
 
-    /// Pods not being deleted, by node name (`""` for unbound), oldest first.
+    /// Pods not being deleted, by the node they are for ([`target_node`]; `""` for none),
+    /// oldest first.
     fn pods_by_node(&self, owned: &[Arc<Pod>]) -> BTreeMap<String, Vec<Arc<Pod>>> {
         let mut m: BTreeMap<String, Vec<Arc<Pod>>> = BTreeMap::new();
         for p in owned
             .iter()
             .filter(|p| p.metadata.deletion_timestamp.is_none())
         {
-            let node = p.spec.node_name.clone().unwrap_or_default();
+            let node = target_node(p).unwrap_or_default().to_string();
             m.entry(node).or_default().push(p.clone());
         }
         for v in m.values_mut() {
@@ -215,8 +302,50 @@ impl Daemons<'_> {
         pod.metadata.labels.get(CONTROLLER_REVISION_HASH_LABEL) == Some(&self.hash)
     }
 
+    /// `maxSurge` and `maxUnavailable` of a `RollingUpdate` resolved against `desired` nodes
+    /// (both rounded up); `None` for `OnDelete`. With no surge, at least one unavailable.
+    fn budgets(&self, desired: usize) -> Result<Option<(i32, i32)>> {
+        let strategy = self.ds.spec.update_strategy.as_ref();
+        if strategy.and_then(|s| s.type_.as_deref()) == Some("OnDelete") {
+            return Ok(None);
+        }
+        let ru = strategy.and_then(|s| s.rolling_update.as_ref());
+        let resolve = |v: Option<&IntOrString>, default: i32, field: &str| {
+            v.unwrap_or(&IntOrString::Int(default))
+                .resolve(desired as i32, true)
+                .map_err(|e| {
+                    crate::Error::invalid(
+                        crate::error::ObjectRef::new(
+                            DaemonSet::KIND,
+                            self.ds.metadata.namespace.as_deref(),
+                            &self.ds.metadata.name,
+                        ),
+                        format!("spec.updateStrategy.rollingUpdate.{field}"),
+                        e,
+                    )
+                })
+        };
+        let surge = resolve(ru.and_then(|r| r.max_surge.as_ref()), 0, "maxSurge")?.max(0);
+        let unavailable = resolve(
+            ru.and_then(|r| r.max_unavailable.as_ref()),
+            1,
+            "maxUnavailable",
+        )?;
+        let unavailable = if surge == 0 {
+            unavailable.max(1)
+        } else {
+            unavailable.max(0)
+        };
+        Ok(Some((surge, unavailable)))
+    }
+
     /// Creates missing daemon pods and deletes failed, surplus and misplaced ones.
-    fn manage(&self, nodes: &[Arc<Node>], by_node: &BTreeMap<String, Vec<Arc<Pod>>>) -> Result<()> {
+    fn manage(
+        &self,
+        nodes: &[Arc<Node>],
+        by_node: &BTreeMap<String, Vec<Arc<Pod>>>,
+        surging: bool,
+    ) -> Result<()> {
         let mut first_error = None;
         let mut keep = |r: Result<()>| {
             if let Err(e) = r {
@@ -224,28 +353,55 @@ impl Daemons<'_> {
             }
         };
         let known: HashSet<&str> = nodes.iter().map(|n| n.metadata.name.as_str()).collect();
+        let now = self.ctx.now();
         for node in nodes {
             let name = node.metadata.name.as_str();
             let here = by_node.get(name).map(Vec::as_slice).unwrap_or_default();
-            if !should_run(node, &self.template.spec) {
+            let (run, stay) = eligibility(node, &self.template.spec);
+            if !stay {
                 for p in here {
                     keep(self.delete(p, "not eligible"));
                 }
                 continue;
             }
-            let mut active = 0;
+            let mut active = Vec::new();
             for p in here {
                 if pods::phase(p) == pods::FAILED {
                     keep(self.delete(p, "failed"));
                 } else if pods::is_active(p) {
-                    active += 1;
-                    if active > 1 {
-                        keep(self.delete(p, "surplus"));
-                    }
+                    active.push(p);
                 }
             }
-            if active == 0 {
-                keep(self.create(name));
+            if active.is_empty() {
+                if run {
+                    keep(self.create(name));
+                }
+                continue;
+            }
+            if !surging {
+                // The oldest stays; every other goes.
+                for p in &active[1..] {
+                    keep(self.delete(p, "surplus"));
+                }
+                continue;
+            }
+            // Surging, as Kubernetes: the oldest pod of each revision may stay side by side;
+            // the old one goes once it is not ready or the new one is available.
+            let (mut new, mut old) = (None, None);
+            for p in active {
+                let slot = if self.updated(p) { &mut new } else { &mut old };
+                if slot.is_none() {
+                    *slot = Some(p);
+                } else {
+                    keep(self.delete(p, "surplus"));
+                }
+            }
+            if let (Some(new), Some(old)) = (new, old) {
+                if !pods::is_ready(old) {
+                    keep(self.delete(old, "old revision, not ready"));
+                } else if pods::is_available(new, self.min_ready, now) {
+                    keep(self.delete(old, "replaced by an available pod"));
+                }
             }
         }
         for (node, here) in by_node {
@@ -263,33 +419,12 @@ impl Daemons<'_> {
         &self,
         nodes: &[Arc<Node>],
         by_node: &BTreeMap<String, Vec<Arc<Pod>>>,
+        max_unavailable: i32,
     ) -> Result<()> {
-        let strategy = self.ds.spec.update_strategy.as_ref();
-        if strategy.and_then(|s| s.type_.as_deref()) == Some("OnDelete") {
-            return Ok(());
-        }
         let eligible: Vec<&Arc<Node>> = nodes
             .iter()
             .filter(|n| should_run(n, &self.template.spec))
             .collect();
-        let one = IntOrString::Int(1);
-        let max_unavailable = strategy
-            .and_then(|s| s.rolling_update.as_ref())
-            .and_then(|r| r.max_unavailable.as_ref())
-            .unwrap_or(&one)
-            .resolve(eligible.len() as i32, true)
-            .map_err(|e| {
-                crate::Error::invalid(
-                    crate::error::ObjectRef::new(
-                        DaemonSet::KIND,
-                        self.ds.metadata.namespace.as_deref(),
-                        &self.ds.metadata.name,
-                    ),
-                    "spec.updateStrategy.rollingUpdate.maxUnavailable",
-                    e,
-                )
-            })?
-            .max(1);
         let now = self.ctx.now();
         let available = |p: &Pod| pods::is_available(p, self.min_ready, now);
         let pod_on = |n: &Node| {
@@ -316,9 +451,60 @@ impl Daemons<'_> {
         Ok(())
     }
 
+    /// Starts new-revision pods beside old ones within the `maxSurge` budget, as
+    /// Kubernetes' surging rolling update: a node whose old pod is unavailable gets its new
+    /// pod at once; nodes whose old pod is available get one while fewer than `max_surge`
+    /// new pods are not available yet. [`Daemons::manage`] deletes the old pod once the new
+    /// one is available.
+    fn surge(
+        &self,
+        nodes: &[Arc<Node>],
+        by_node: &BTreeMap<String, Vec<Arc<Pod>>>,
+        max_surge: i32,
+    ) -> Result<()> {
+        let now = self.ctx.now();
+        let available = |p: &Pod| pods::is_available(p, self.min_ready, now);
+        let mut surging = 0;
+        let mut create: Vec<&str> = Vec::new();
+        let mut candidates: Vec<&str> = Vec::new();
+        for node in nodes {
+            let name = node.metadata.name.as_str();
+            let Some(here) = by_node.get(name) else {
+                continue;
+            };
+            let active: Vec<&Arc<Pod>> = here.iter().filter(|p| pods::is_active(p)).collect();
+            let new: Vec<&&Arc<Pod>> = active.iter().filter(|p| self.updated(p)).collect();
+            let old: Vec<&&Arc<Pod>> = active.iter().filter(|p| !self.updated(p)).collect();
+            match (new.as_slice(), old.as_slice()) {
+                (_, []) => {}
+                ([], [old]) if !available(old) => {
+                    // Replaced without counting, where a new pod may go.
+                    if should_run(node, &self.template.spec) {
+                        create.push(name);
+                    }
+                }
+                ([], [_]) => {
+                    if should_run(node, &self.template.spec) {
+                        candidates.push(name);
+                    }
+                }
+                ([new], [_]) if !available(new) => surging += 1,
+                ([_], [_]) => {}
+                // More than one of a revision: manage() trims it; it counts as surging.
+                _ => surging += 1,
+            }
+        }
+        let room = (max_surge - surging).clamp(0, candidates.len() as i32) as usize;
+        create.extend_from_slice(&candidates[..room]);
+        for name in create {
+            self.create(name)?;
+        }
+        Ok(())
+    }
+
     fn create(&self, node: &str) -> Result<()> {
         let mut pod = pod_from_template(&self.template, self.ds.as_ref());
-        pod.spec.node_name = Some(node.to_string());
+        pin_to_node(&mut pod.spec, node);
         pod.metadata.labels.insert(
             CONTROLLER_REVISION_HASH_LABEL.to_string(),
             self.hash.clone(),
@@ -458,5 +644,75 @@ mod tests {
             ..Default::default()
         });
         assert!(should_run(&node(vec![taint("x", "NoSchedule")]), &spec));
+    }
+
+    #[test]
+    fn a_node_no_longer_tolerated_keeps_its_pod_unless_the_taint_is_no_execute() {
+        let mut spec = PodSpec::default();
+        spec.tolerations = daemon_tolerations(&spec);
+        assert_eq!(eligibility(&node(vec![]), &spec), (true, true));
+        assert_eq!(
+            eligibility(&node(vec![taint("x", "NoSchedule")]), &spec),
+            (false, true)
+        );
+        assert_eq!(
+            eligibility(&node(vec![taint("x", "NoExecute")]), &spec),
+            (false, false)
+        );
+        spec.node_name = Some("other".into());
+        assert_eq!(eligibility(&node(vec![]), &spec), (false, false));
+    }
+
+    #[test]
+    fn required_node_affinity_chooses_the_nodes() {
+        let spec: PodSpec = serde_json::from_value(serde_json::json!({
+            "containers": [],
+            "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [
+                    {"key": "disk", "operator": "In", "values": ["nvme"]}]}]}}}
+        }))
+        .unwrap();
+        let mut n = node(vec![]);
+        assert!(!should_run(&n, &spec));
+        n.metadata.labels.insert("disk".into(), "nvme".into());
+        assert!(should_run(&n, &spec));
+    }
+
+    #[test]
+    fn a_pinned_pod_names_its_node_and_keeps_its_preferences() {
+        let mut pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p"},
+            "spec": {"containers": [], "affinity": {"nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                    {"matchExpressions": [{"key": "disk", "operator": "Exists"}]}]},
+                "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1,
+                    "preference": {"matchExpressions": [{"key": "z", "operator": "Exists"}]}}]}}}
+        }))
+        .unwrap();
+        assert_eq!(target_node(&pod), None);
+        pin_to_node(&mut pod.spec, "n-7");
+        assert_eq!(target_node(&pod), Some("n-7"));
+        let na = pod
+            .spec
+            .affinity
+            .as_ref()
+            .unwrap()
+            .node_affinity
+            .as_ref()
+            .unwrap();
+        let terms = &na
+            .required_during_scheduling_ignored_during_execution
+            .as_ref()
+            .unwrap()
+            .node_selector_terms;
+        assert_eq!(terms.len(), 1);
+        assert!(terms[0].match_expressions.is_empty());
+        assert_eq!(
+            na.preferred_during_scheduling_ignored_during_execution
+                .len(),
+            1
+        );
+        pod.spec.node_name = Some("n-8".into());
+        assert_eq!(target_node(&pod), Some("n-8"));
     }
 }

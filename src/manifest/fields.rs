@@ -129,16 +129,6 @@ pub const NOT_IMPLEMENTED: &[NotImplemented] = &[
         &["TCP"],
         "only TCP ports are proxied: UDP and SCTP ports get no listener",
     ),
-    of(
-        "DaemonSet",
-        "spec.updateStrategy.rollingUpdate.maxSurge",
-        "a DaemonSet's pod is replaced by deleting it first",
-    ),
-    of(
-        "DaemonSet",
-        "spec.template.spec.affinity.nodeAffinity",
-        "a DaemonSet's pods go to every node its nodeSelector and taints allow",
-    ),
     rule(
         Scope::Kind("HorizontalPodAutoscaler"),
         "spec.metrics[*].type",
