@@ -1,6 +1,6 @@
-//! A StatefulSet rolling update replaces pods from the highest ordinal down, one at a time,
-//! only at ordinals >= partition; lowering the partition finishes it. OnDelete replaces only
-//! deleted pods. Revisions are ControllerRevisions named `<set>-<hash>`.
+//! A StatefulSet rolling update replaces pods from the highest ordinal down, one at a time
+//! (maxUnavailable at a time when set), only at ordinals >= partition; lowering the partition
+//! finishes it. OnDelete replaces only deleted pods. Revisions are ControllerRevisions named `<set>-<hash>`.
 
 mod common;
 
@@ -135,4 +135,43 @@ fn on_delete_replaces_only_the_pods_the_user_deletes() {
     });
     assert_eq!(image(&e, "web-0").as_deref(), Some("app:1"));
     assert_eq!(image(&e, "web-2").as_deref(), Some("app:1"));
+}
+
+#[test]
+fn max_unavailable_replaces_that_many_pods_at_once_and_they_return_in_order() {
+    let e = engine();
+    let two = json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 2}});
+    e.apply(&web("app:1", two.clone())).unwrap();
+    eventually(10, "3 ready at revision 1", || settled(&e, 3));
+    let mut w = e
+        .api::<Pod>()
+        .namespace("default")
+        .watch(&WatchParams::default())
+        .unwrap();
+    e.apply(&web("app:2", two)).unwrap();
+    eventually(10, "all updated", || settled(&e, 3));
+    let mut log = Vec::new();
+    while let Some(ev) = w.recv_timeout(Duration::from_millis(100)).unwrap() {
+        match ev {
+            Event::Added(p) => log.push(format!("+{}", p.metadata.name)),
+            Event::Deleted(p) => log.push(format!("-{}", p.metadata.name)),
+            _ => {}
+        }
+    }
+    let log: Vec<&str> = log
+        .iter()
+        .map(String::as_str)
+        .skip_while(|s| s.starts_with('+'))
+        .collect();
+    // web-2 and web-1 went together (two unavailable at once), came back in ordinal order,
+    // and only then did web-0 go.
+    let mut first_two = log[..2].to_vec();
+    first_two.sort();
+    assert_eq!(first_two, ["-web-1", "-web-2"], "{log:?}");
+    assert_eq!(
+        log[2..],
+        ["+web-1", "+web-2", "-web-0", "+web-0"],
+        "{log:?}"
+    );
+    assert_eq!(image(&e, "web-0").as_deref(), Some("app:2"));
 }

@@ -16,8 +16,13 @@
 //!      `OrderedReady` (each after the previous one is gone);
 //!    - `RollingUpdate` (the default): from the highest ordinal down to `partition`, the first
 //!      pod not at the update revision is deleted (it comes back at the update revision) and
-//!      the update waits until every pod above it is healthy again: one pod at a time
-//!      (`maxUnavailable` 1). `OnDelete`: pods are only replaced when deleted.
+//!      the update waits until every pod above it is healthy again: one pod at a time. With
+//!      `maxUnavailable` set (an int, or a percentage of the replicas rounded down; at least
+//!      1), as Kubernetes' MaxUnavailableStatefulSet: the pods of the range that are not
+//!      healthy are counted, and old-revision pods are deleted from the highest ordinal down
+//!      to the partition until that many are unavailable (with `OrderedReady` they still
+//!      come back one by one in ordinal order). `OnDelete`: pods are only replaced when
+//!      deleted.
 //!
 //!    A re-created pod below the partition (or, without one, below the count of current
 //!    pods) gets the current revision's template, otherwise the update revision's.
@@ -41,8 +46,7 @@
 //! owner, as in Kubernetes. A claim whose pod comes back (scaled up again) loses the pod
 //! reference.
 //!
-//! Differences from Kubernetes: `maxUnavailable` above 1 is accepted but the update still
-//! replaces one pod at a time; the pod is re-created at the revision chosen from the pods of
+//! Differences from Kubernetes: the pod is re-created at the revision chosen from the pods of
 //! this reconcile rather than from the previous status.
 
 use super::claim::{adopters, ControllerRefManager};
@@ -50,7 +54,7 @@ use super::pods::{self, pod_from_template};
 use super::revisions::{self, History, CONTROLLER_REVISION_HASH_LABEL};
 use super::volumes;
 use crate::api::{
-    ObjectMeta, PersistentVolumeClaim, Pod, PodTemplateSpec, Resource, StatefulSet,
+    IntOrString, ObjectMeta, PersistentVolumeClaim, Pod, PodTemplateSpec, Resource, StatefulSet,
     StatefulSetStatus, Time,
 };
 use crate::error::Result;
@@ -113,6 +117,8 @@ struct Settings {
     parallel: bool,
     on_delete: bool,
     partition: Option<i32>,
+    /// `rollingUpdate.maxUnavailable` when set (see [`Sync::act`]).
+    max_unavailable: Option<IntOrString>,
     min_ready: i32,
     delete_with_set: bool,
     delete_on_scale_down: bool,
@@ -136,6 +142,9 @@ impl Settings {
             partition: strategy
                 .and_then(|u| u.rolling_update.as_ref())
                 .and_then(|r| r.partition),
+            max_unavailable: strategy
+                .and_then(|u| u.rolling_update.as_ref())
+                .and_then(|r| r.max_unavailable.clone()),
             min_ready: s.min_ready_seconds.unwrap_or(0),
             delete_with_set: retention.and_then(|r| r.when_deleted.as_deref()) == Some("Delete"),
             delete_on_scale_down: retention.and_then(|r| r.when_scaled.as_deref())
@@ -306,6 +315,28 @@ impl Sync<'_> {
         }
         let update = self.history.update.metadata.name.as_str();
         let lowest = cfg.start + cfg.partition.unwrap_or(0).max(0);
+        if let Some(max) = &cfg.max_unavailable {
+            // As Kubernetes with maxUnavailable: count the pods of the range that are not
+            // healthy; delete old-revision pods from the highest ordinal down to the partition
+            // until that many are unavailable. A percentage is of the replicas, rounded down,
+            // and at least 1.
+            let max = max.resolve(cfg.replicas, false).unwrap_or(1).max(1);
+            let unavailable = (cfg.start..cfg.end())
+                .filter(|o| slots.get(o).is_none_or(|p| !self.healthy(p)))
+                .count() as i32;
+            let mut budget = max - unavailable;
+            for ord in (lowest..cfg.end()).rev() {
+                if budget <= 0 {
+                    break;
+                }
+                let Some(pod) = slots.get(&ord) else { continue };
+                if revision_of(pod) != Some(update) && !terminating(pod) {
+                    self.delete(pod, "delete (rolling update)")?;
+                    budget -= 1;
+                }
+            }
+            return Ok(());
+        }
         for ord in (lowest..cfg.end()).rev() {
             let Some(pod) = slots.get(&ord) else { continue };
             if revision_of(pod) != Some(update) && !terminating(pod) {
