@@ -22,6 +22,8 @@ mod orphans;
 pub mod probe;
 #[cfg(unix)]
 pub mod process;
+#[cfg(target_os = "linux")]
+mod procmon;
 #[cfg(unix)]
 pub mod proxy;
 pub mod runtime;

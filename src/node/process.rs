@@ -2,11 +2,18 @@
 //!
 //! Each container is one process, the leader of a process group of its own, so that
 //! [`RunningContainer::terminate`] and [`RunningContainer::kill`] reach everything it started.
-//! Its stdin is `/dev/null`; stdout and stderr share one pipe whose reader thread appends to the
+//! Its stdin is `/dev/null`; stdout and stderr share one pipe whose reader appends to the
 //! container's [`LogBuffer`] (one pipe keeps the two streams in the order they were written,
-//! as `kubectl logs` shows them). One waiter thread per process learns of the leader's exit,
-//! kills what is left of its group (no orphan outlives its leader, as when a container's init
-//! process ends), reaps the leader, waits for the output to be drained, and reports the exit.
+//! as `kubectl logs` shows them). A waiter learns of the leader's exit, kills what is left of
+//! its group (no orphan outlives its leader, as when a container's init process ends), reaps
+//! the leader, waits for the output to be drained, and reports the exit.
+//!
+//! On Linux the reader and the waiter of every process are one thread, the process monitor
+//! ([`super::procmon`]): an epoll loop over the output pipes and the processes' pidfds, so a
+//! node running a thousand processes has no thread per process, as the kubelet has none per
+//! container. Elsewhere (or on a kernel without `pidfd_open`, before 5.3) each process has a
+//! reader thread and a waiter thread of its own. Either way the exit notifier runs on a
+//! shared thread and must not block.
 //!
 //! # Invariants
 //!
@@ -14,9 +21,9 @@
 //!   state lock is held and the leader's [`Child`] is still in it, that is not yet reaped; the
 //!   waiter reaps under that same lock. While the leader is unreaped (running, or a zombie) its
 //!   pid cannot be reused, and the group id is that pid, so the group signalled is ours.
-//! - **Exit seen without reaping.** The waiter waits with `waitid(P_PID, pid, WEXITED |
-//!   WNOWAIT)`: it learns of the exit while the zombie still pins the pid, sends SIGKILL to the
-//!   group, then reaps. It never calls `waitpid(-1)` and installs no SIGCHLD handler: steady is
+//! - **Exit seen without reaping.** The waiter (after the pidfd said the process ended, on
+//!   Linux) checks with `waitid(P_PID, pid, WEXITED | WNOWAIT)`: it learns of the exit while
+//!   the zombie still pins the pid, sends SIGKILL to the group, then reaps. It never calls `waitpid(-1)` and installs no SIGCHLD handler: steady is
 //!   embedded in a host that has children of its own.
 //! - **Exactly one exit report.** The waiter is the only caller of the exit notifier, once,
 //!   after the leader was reaped (no zombie is left) and the output reader reached end of file
@@ -682,27 +689,46 @@ pub(crate) fn launch(
             format!("starting the {what} thread failed: {e}"),
         )
     };
+    let waiter = Waiter {
+        shared: shared.clone(),
+        registry: registry.cloned().zip(serial),
+        on_exit: l.on_exit,
+        mount_points: l.mount_points,
+    };
+    let log = l.log;
+    // Linux: the one monitor thread reads the output and, through a pidfd, learns of the
+    // exit (no thread per process). Elsewhere, or without pidfds, a reader and a waiter
+    // thread of its own.
+    #[cfg(target_os = "linux")]
+    let (out_reader, log, waiter) =
+        match super::procmon::get().map(|m| (m, super::procmon::pidfd_open(pid))) {
+            Some((mon, Ok(pidfd))) => {
+                let exited: super::procmon::Exited = Box::new(move || {
+                    let report = waiter.reap();
+                    Box::new(move || report.send())
+                });
+                mon.watch(out_reader, log, pidfd, exited)
+                    .map_err(|e| fail("output monitor", e))?;
+                return Ok(ProcessContainer {
+                    id: format!("process://{pid}"),
+                    shared,
+                });
+            }
+            Some((_, Err(e))) => {
+                log::debug!("pidfd_open({pid}) failed, threads of its own wait for it: {e}");
+                (out_reader, log, waiter)
+            }
+            None => (out_reader, log, waiter),
+        };
     // The reader holds `drained_tx` and drops it at end of file: the waiter's receive then
     // returns at once (disconnected).
     let (drained_tx, drained_rx) = crossbeam_channel::bounded::<()>(0);
-    let log = l.log;
     std::thread::Builder::new()
         .name(format!("steady-out-{pid}"))
         .stack_size(READER_STACK)
         .spawn(move || read_output(out_reader, &log, drained_tx))
         .map_err(|e| fail("output reader", e))?;
-    let waiter = Waiter {
-        shared: shared.clone(),
-        registry: registry.cloned().zip(serial),
-        drained: drained_rx,
-        on_exit: l.on_exit,
-        mount_points: l.mount_points,
-    };
-    std::thread::Builder::new()
-        .name(format!("steady-wait-{pid}"))
-        .stack_size(WAITER_STACK)
-        .spawn(move || waiter.run())
-        .map_err(|e| fail("waiter", e))?;
+    spawn_waiter(pid, waiter, drained_rx).map_err(|e| fail("waiter", e))?;
     Ok(ProcessContainer {
         id: format!("process://{pid}"),
         shared,
@@ -728,19 +754,51 @@ fn exec_error(program: &str, e: &io::Error) -> StartError {
     StartError::new(START_ERROR, message)
 }
 
-/// The waiter thread's state: reports one process's exit.
+/// Starts the waiter thread of process `pid`: it waits for the exit, reaps, waits for the
+/// output to be drained (`drained` disconnects) and reports.
+fn spawn_waiter(pid: u32, waiter: Waiter, drained: Receiver<()>) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name(format!("steady-wait-{pid}"))
+        .stack_size(WAITER_STACK)
+        .spawn(move || {
+            let report = waiter.reap();
+            // Logs are complete when the exit is reported (bounded: see
+            // OUTPUT_DRAIN_TIMEOUT).
+            let _ = drained.recv_timeout(OUTPUT_DRAIN_TIMEOUT);
+            report.send();
+        })
+        .map(drop)
+}
+
+/// What reaps one process and reports its exit: run on a waiter thread of its own, or by
+/// the process monitor once the process's pidfd says it ended.
 struct Waiter {
     shared: Arc<Shared>,
     registry: Option<(Arc<Registry>, u64)>,
-    drained: Receiver<()>,
     on_exit: ExitNotifier,
     /// Released after the group is killed and the leader reaped: nothing of the process
     /// mounts on them any more.
     mount_points: Option<super::mount_ns::MountPointsLease>,
 }
 
+/// An exit, reaped, to report once the output is drained.
+struct ExitReport {
+    shared: Arc<Shared>,
+    status: ExitStatus,
+    on_exit: ExitNotifier,
+}
+
+impl ExitReport {
+    fn send(self) {
+        self.shared.state.lock().exit = Some(self.status.clone());
+        (self.on_exit)(self.status);
+    }
+}
+
 impl Waiter {
-    fn run(self) {
+    /// Waits for the leader's exit (at once when it already ended), kills what is left of
+    /// its group, reaps it and releases what it held.
+    fn reap(self) -> ExitReport {
         let pid = self.shared.pid;
         let status = match wait_exited_keep_zombie(pid) {
             Ok(()) => {
@@ -773,10 +831,11 @@ impl Waiter {
         if let Some((reg, serial)) = &self.registry {
             reg.remove(*serial);
         }
-        // Logs are complete when the exit is reported (bounded: see OUTPUT_DRAIN_TIMEOUT).
-        let _ = self.drained.recv_timeout(OUTPUT_DRAIN_TIMEOUT);
-        self.shared.state.lock().exit = Some(status.clone());
-        (self.on_exit)(status);
+        ExitReport {
+            shared: self.shared,
+            status,
+            on_exit: self.on_exit,
+        }
     }
 }
 

@@ -45,7 +45,8 @@ pub struct ContainerSpec {
     pub mounts: Vec<Mount>,
     /// Where the container's output goes (bounded).
     pub log: Arc<LogBuffer>,
-    /// Called once when the container ends.
+    /// Called once when the container ends, on a thread the runtime shares between its
+    /// containers (the process runtime's monitor): it must not block.
     pub on_exit: ExitNotifier,
     /// Called when what the container reports about itself changes (a worker turning ready
     /// or not ready), so the agent re-reads [`RunningContainer::health`]. Any thread.
