@@ -989,6 +989,102 @@ fn process_restart(out: &Out) {
     }
 }
 
+/// Scale of one node: 1,000 process pods (`sleep`) from one ReplicaSet on one local node.
+/// Time until all are Running beside spawning the same processes straight (fork and exec,
+/// same run); then, with them running, the engine's resident memory and threads beside
+/// the same engine before the pods, and its CPU at rest.
+#[cfg(unix)]
+fn process_pods_1000(out: &Out) {
+    const N: usize = 1000;
+    let t0 = Instant::now();
+    let mut bare: Vec<std::process::Child> = (0..N)
+        .map(|_| {
+            std::process::Command::new("sleep")
+                .arg("100000")
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let bare_ms = t0.elapsed().as_secs_f64() * 1e3;
+    for c in &mut bare {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    let e = Engine::builder()
+        .local_node(false)
+        .node(steady::node::NodeConfig::local().max_pods(N as i64 + 10))
+        .build()
+        .unwrap();
+    let threads = || std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count());
+    // Settled before the pods: the same engine's own footprint.
+    thread::sleep(Duration::from_millis(500));
+    let (rss0, threads0) = (rss_bytes(), threads());
+    let t0 = Instant::now();
+    e.apply(&format!(
+        "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {{name: sleepers}}\nspec:\n  replicas: {N}\n  selector: {{matchLabels: {{app: sleepers}}}}\n  template:\n    metadata: {{labels: {{app: sleepers}}}}\n    spec: {{containers: [{{name: s, command: [sleep, '100000']}}]}}\n"
+    ))
+    .unwrap();
+    let pods = e.api::<Pod>().namespace("default");
+    loop {
+        let running = pods
+            .list(&Default::default())
+            .unwrap()
+            .items
+            .iter()
+            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+            .count();
+        if running == N {
+            break;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    let running_ms = t0.elapsed().as_secs_f64() * 1e3;
+    out.emit(
+        "node.process_pods_1000_running_ms",
+        running_ms,
+        "ms",
+        Some((
+            "spawning 1,000 sleep processes straight",
+            bare_ms,
+            running_ms / bare_ms,
+        )),
+    );
+    // At rest: the kubelet's periodic work only.
+    thread::sleep(Duration::from_secs(2));
+    let (rss, n_threads) = (rss_bytes(), threads());
+    out.emit(
+        "node.process_pods_1000_rss_mb",
+        rss as f64 / 1e6,
+        "MB",
+        Some((
+            "the same engine before the pods",
+            rss0 as f64 / 1e6,
+            rss as f64 / rss0 as f64,
+        )),
+    );
+    out.emit(
+        "node.process_pods_1000_threads",
+        n_threads as f64,
+        "threads",
+        Some((
+            "the same engine before the pods",
+            threads0 as f64,
+            n_threads as f64 / threads0 as f64,
+        )),
+    );
+    let cpu0 = threads_cpu_ns("");
+    let w0 = Instant::now();
+    thread::sleep(Duration::from_secs(3));
+    let cpu = (threads_cpu_ns("") - cpu0) as f64 / w0.elapsed().as_nanos() as f64 * 100.0;
+    out.emit(
+        "node.process_pods_1000_idle_cpu_pct",
+        cpu,
+        "% of a core",
+        None,
+    );
+    e.shutdown();
+}
+
 /// supervisord's restart p50/p99 in ms from the peer script, if supervisord is installed.
 #[cfg(unix)]
 fn supervisord_restart() -> Option<[f64; 2]> {
@@ -2038,6 +2134,10 @@ fn main() {
     }
     if out.wants("worker.restart") {
         worker_restart(&out);
+    }
+    #[cfg(unix)]
+    if out.wants("node.process_pods_1000") {
+        process_pods_1000(&out);
     }
     #[cfg(unix)]
     if out.wants("process.restart") {
