@@ -370,7 +370,8 @@ fn run_exec(exec: &ExecAction, target: &ProbeTarget, timeout: Duration) -> Outco
             }
         }
         Err(_) => {
-            // The waiter thread reaps the killed group and drops the notifier; nothing waits.
+            // The waiter (the process monitor, on Linux) reaps the killed group and drops the
+            // notifier; nothing waits.
             process.kill();
             Outcome::Failed(format!("command {:?} timed out", argv.join(" ")))
         }
