@@ -114,7 +114,9 @@ struct Inner {
     store: Store,
     config: KubeletConfig,
     nodes: RwLock<HashMap<String, Arc<NodeAgent>>>,
-    pods: DashMap<Arc<str>, Arc<Mutex<PodRt>>>,
+    /// The pods this kubelet runs, by `namespace/name`; shared with the ConfigMap and
+    /// Secret mappers ([`pods_referring_to`]).
+    pods: Arc<DashMap<Arc<str>, Arc<Mutex<PodRt>>>>,
     pod_trigger: Trigger,
     node_trigger: Trigger,
     workers: Arc<WorkerRegistry>,
@@ -213,14 +215,22 @@ impl KubeletBuilder {
         let worker_runtime = Arc::new(WorkerRuntime::new(self.workers.clone(), clock.clone()));
         // A ConfigMap or Secret that appears or changes wakes the pods that use it: a
         // container held back by a missing one starts, and its volumes are rewritten.
+        let running: Arc<DashMap<Arc<str>, Arc<Mutex<PodRt>>>> = Arc::default();
+        let (r1, r2) = (running.clone(), running.clone());
         let pods = Controller::for_kind::<Pod>("kubelet")
             .concurrency(64)
-            .watches_with_store("ConfigMap", |store: &Store, o: &dyn crate::api::Object| {
-                pods_referring_to(store, o, false)
-            })
-            .watches_with_store("Secret", |store: &Store, o: &dyn crate::api::Object| {
-                pods_referring_to(store, o, true)
-            });
+            .watches_with_store(
+                "ConfigMap",
+                move |store: &Store, o: &dyn crate::api::Object| {
+                    pods_referring_to(store, &r1, o, false)
+                },
+            )
+            .watches_with_store(
+                "Secret",
+                move |store: &Store, o: &dyn crate::api::Object| {
+                    pods_referring_to(store, &r2, o, true)
+                },
+            );
         let nodes = Controller::for_kind::<Node>("kubelet-node").concurrency(4);
         let k = Kubelet {
             inner: Arc::new(Inner {
@@ -229,7 +239,7 @@ impl KubeletBuilder {
                 store,
                 config: self.config,
                 nodes: RwLock::new(HashMap::new()),
-                pods: DashMap::new(),
+                pods: running,
                 pod_trigger: pods.trigger(),
                 node_trigger: nodes.trigger(),
                 workers: self.workers,
@@ -258,15 +268,24 @@ impl KubeletBuilder {
     }
 }
 
-/// The pods of `o`'s namespace that use ConfigMap `o` (or Secret `o` when `secret`).
-fn pods_referring_to(store: &Store, o: &dyn crate::api::Object, secret: bool) -> Vec<ObjectKey> {
+/// The pods this kubelet runs (`running`) in `o`'s namespace that use ConfigMap `o` (or
+/// Secret `o` when `secret`). Only those: a ConfigMap write costs nothing when no pod of its
+/// namespace runs here, rather than a pass over every pod of the namespace.
+fn pods_referring_to(
+    store: &Store,
+    running: &DashMap<Arc<str>, Arc<Mutex<PodRt>>>,
+    o: &dyn crate::api::Object,
+    secret: bool,
+) -> Vec<ObjectKey> {
     let ns = o.meta().namespace_str();
-    let pods = crate::client::Api::<Pod>::all(store.clone())
-        .namespace(ns)
-        .list(&Default::default());
-    let Ok(pods) = pods else { return Vec::new() };
-    pods.items
+    let keys: Vec<Arc<str>> = running
         .iter()
+        .filter(|e| e.key().split_once('/').is_some_and(|(n, _)| n == ns))
+        .map(|e| e.key().clone())
+        .collect();
+    let pods = crate::client::Api::<Pod>::all(store.clone()).namespace(ns);
+    keys.iter()
+        .filter_map(|k| pods.get_opt(k.split_once('/')?.1).ok().flatten())
         .filter(|p| p.spec.node_name.is_some())
         .filter(|p| super::env::pod_refers_to(p, secret, &o.meta().name))
         .map(|p| ObjectKey::of(p.as_ref()))
