@@ -14,6 +14,7 @@ use std::time::Duration;
 use steady::api::{DaemonSet, Node, Pod};
 use steady::client::Event;
 use steady::clock::ManualClock;
+use steady::controllers::daemonset;
 use steady::node::NodeConfig;
 use steady::runtime::events::events_for;
 use steady::store::WatchParams;
@@ -63,6 +64,18 @@ fn placement(e: &Engine) -> BTreeMap<String, usize> {
         }
     }
     m
+}
+
+/// The images of the DaemonSet's pods.
+fn images(e: &Engine) -> BTreeSet<String> {
+    e.api::<Pod>()
+        .namespace("default")
+        .list(&Default::default())
+        .unwrap()
+        .items
+        .iter()
+        .map(|p| p.spec.containers[0].image.clone().unwrap())
+        .collect()
 }
 
 fn on(nodes: &[&str]) -> BTreeMap<String, usize> {
@@ -154,14 +167,7 @@ fn a_rolling_update_replaces_one_node_at_a_time() {
     // Replay the watch: at no point did more than one node lack a ready, live pod.
     let (worst, _) = replay(&mut w, 3);
     assert_eq!(worst, 1, "maxUnavailable 1");
-    let images: BTreeSet<String> = pods
-        .list(&Default::default())
-        .unwrap()
-        .items
-        .iter()
-        .map(|p| p.spec.containers[0].image.clone().unwrap())
-        .collect();
-    assert_eq!(images, BTreeSet::from(["agent:2".to_string()]));
+    assert_eq!(images(&e), BTreeSet::from(["agent:2".to_string()]));
 }
 
 #[test]
@@ -176,24 +182,19 @@ fn required_node_affinity_chooses_the_nodes_and_the_scheduler_places_the_pods() 
     eventually(10, "only on the node without a disk label", || {
         placement(&e) == on(&["gpu-0"]) && status(&e).number_ready == 1
     });
-    // The pod was bound by the scheduler: it names its node through node affinity.
+    // The pod was bound by the scheduler: before that, it named its node through node
+    // affinity, one term in place of the template's.
     let pods = e.api::<Pod>().namespace("default");
-    let pod = pods.list(&Default::default()).unwrap().items.remove(0);
-    let terms = &pod
-        .spec
-        .affinity
-        .as_ref()
-        .unwrap()
-        .node_affinity
-        .as_ref()
-        .unwrap()
+    let mut pod = (*pods.list(&Default::default()).unwrap().items[0]).clone();
+    pod.spec.node_name = None;
+    assert_eq!(daemonset::target_node(&pod), Some("gpu-0"));
+    let required = pod.spec.affinity.unwrap().node_affinity.unwrap();
+    let terms = required
         .required_during_scheduling_ignored_during_execution
-        .as_ref()
         .unwrap()
         .node_selector_terms;
     assert_eq!(terms.len(), 1);
-    assert_eq!(terms[0].match_fields[0].key, "metadata.name");
-    assert_eq!(terms[0].match_fields[0].values, ["gpu-0"]);
+    assert!(terms[0].match_expressions.is_empty());
 }
 
 #[test]
@@ -303,12 +304,5 @@ fn a_surging_update_starts_the_new_pod_before_the_old_one_goes() {
     let (worst, most) = replay(&mut w, 4);
     assert_eq!(worst, 0, "no node ever lacked a ready pod");
     assert_eq!(most, 6, "at most maxSurge (2) pods beside the 4");
-    let images: BTreeSet<String> = pods
-        .list(&Default::default())
-        .unwrap()
-        .items
-        .iter()
-        .map(|p| p.spec.containers[0].image.clone().unwrap())
-        .collect();
-    assert_eq!(images, BTreeSet::from(["agent:2".to_string()]));
+    assert_eq!(images(&e), BTreeSet::from(["agent:2".to_string()]));
 }

@@ -49,6 +49,20 @@ fn image(e: &Engine, pod: &str) -> Option<String> {
     p.spec.containers[0].image.clone()
 }
 
+/// The pods `w` saw come (`+name`) and go (`-name`) until it went quiet, from the first
+/// that went (the adds of the watch's start left out).
+fn comings_and_goings(w: &mut steady::client::TypedWatch<Pod>) -> Vec<String> {
+    let mut log = Vec::new();
+    while let Some(ev) = w.recv_timeout(Duration::from_millis(100)).unwrap() {
+        match ev {
+            Event::Added(p) => log.push(format!("+{}", p.metadata.name)),
+            Event::Deleted(p) => log.push(format!("-{}", p.metadata.name)),
+            _ => {}
+        }
+    }
+    log.into_iter().skip_while(|s| s.starts_with('+')).collect()
+}
+
 fn settled(e: &Engine, updated: i32) -> bool {
     let s = status(e);
     s.ready_replicas == Some(3) && s.updated_replicas == Some(updated) && s.replicas == 3
@@ -80,19 +94,7 @@ fn a_partitioned_update_replaces_only_high_ordinals_from_the_top_down() {
     assert_eq!(image(&e, "web-2").as_deref(), Some("app:2"));
 
     // The order: web-2 went and came back before web-1 began terminating.
-    let mut log = Vec::new();
-    while let Some(ev) = w.recv_timeout(Duration::from_millis(100)).unwrap() {
-        match ev {
-            Event::Added(p) => log.push(format!("+{}", p.metadata.name)),
-            Event::Deleted(p) => log.push(format!("-{}", p.metadata.name)),
-            _ => {}
-        }
-    }
-    let log: Vec<&str> = log
-        .iter()
-        .map(String::as_str)
-        .skip_while(|s| s.starts_with('+'))
-        .collect();
+    let log = comings_and_goings(&mut w);
     assert_eq!(log, ["-web-2", "+web-2", "-web-1", "+web-1"]);
 
     let revs = e
@@ -150,22 +152,10 @@ fn max_unavailable_replaces_that_many_pods_at_once_and_they_return_in_order() {
         .unwrap();
     e.apply(&web("app:2", two)).unwrap();
     eventually(10, "all updated", || settled(&e, 3));
-    let mut log = Vec::new();
-    while let Some(ev) = w.recv_timeout(Duration::from_millis(100)).unwrap() {
-        match ev {
-            Event::Added(p) => log.push(format!("+{}", p.metadata.name)),
-            Event::Deleted(p) => log.push(format!("-{}", p.metadata.name)),
-            _ => {}
-        }
-    }
-    let log: Vec<&str> = log
-        .iter()
-        .map(String::as_str)
-        .skip_while(|s| s.starts_with('+'))
-        .collect();
+    let log = comings_and_goings(&mut w);
     // web-2 and web-1 went together (two unavailable at once), came back in ordinal order,
     // and only then did web-0 go.
-    let mut first_two = log[..2].to_vec();
+    let mut first_two: Vec<&str> = log[..2].iter().map(String::as_str).collect();
     first_two.sort();
     assert_eq!(first_two, ["-web-1", "-web-2"], "{log:?}");
     assert_eq!(

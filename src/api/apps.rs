@@ -1319,26 +1319,14 @@ mod tests {
         );
         // A surging update: maxUnavailable 0 with maxSurge; both non-zero (maxUnavailable
         // left to its default 1 included) is refused, as kube-apiserver does.
-        let ru = ds
-            .spec
-            .update_strategy
-            .as_mut()
-            .unwrap()
-            .rolling_update
-            .as_mut()
-            .unwrap();
-        ru.max_surge = Some(IntOrString::from("10%"));
+        fn rolling(ds: &mut DaemonSet) -> &mut RollingUpdateDaemonSet {
+            let u = ds.spec.update_strategy.as_mut().unwrap();
+            u.rolling_update.as_mut().unwrap()
+        }
+        rolling(&mut ds).max_surge = Some(IntOrString::from("10%"));
         assert_eq!(errors_of(&ds), vec![]);
         for unavailable in [None, Some(IntOrString::Int(2))] {
-            let ru = ds
-                .spec
-                .update_strategy
-                .as_mut()
-                .unwrap()
-                .rolling_update
-                .as_mut()
-                .unwrap();
-            ru.max_unavailable = unavailable;
+            rolling(&mut ds).max_unavailable = unavailable;
             let errors = errors_of(&ds);
             assert_eq!(
                 fields(&errors),
