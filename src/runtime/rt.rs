@@ -172,9 +172,9 @@ struct Inner {
     config: RuntimeConfig,
     controllers: RwLock<Vec<Arc<ControllerState>>>,
     informers: Mutex<HashMap<String, Arc<Informer>>>,
-    /// The informer thread's mailbox: one thread serves every kind's watch (started with
-    /// the first informer).
-    hub: Mutex<Option<crossbeam_channel::Sender<HubMsg>>>,
+    /// The informer thread's mailbox, and the thread to unpark after a message: one thread
+    /// serves every kind's watch (started with the first informer).
+    hub: Mutex<Option<(crossbeam_channel::Sender<HubMsg>, std::thread::Thread)>>,
     work: Signal,
     timer: Signal,
     stopping: AtomicBool,
@@ -352,21 +352,23 @@ impl Runtime {
                 if inner.stopping.load(Ordering::Acquire) {
                     return Err(Error::Closed);
                 }
-                let tx = hub.get_or_insert_with(|| {
+                let (tx, thread) = hub.get_or_insert_with(|| {
                     let (tx, rx) = crossbeam_channel::unbounded();
                     let inner2 = inner.clone();
                     let h = std::thread::Builder::new()
                         .name("steady-informers".into())
                         .spawn(move || informer_hub(&inner2, rx))
                         .expect("spawning the informer thread");
+                    let thread = h.thread().clone();
                     inner.background.lock().push(h);
-                    tx
+                    (tx, thread)
                 });
                 let _ = tx.send(HubMsg::Watch(Box::new(Slot {
                     kind: kind.clone(),
                     informer,
                     watch,
                 })));
+                thread.unpark();
             } else {
                 // An existing informer is past its initial state: give the newcomer the
                 // current objects itself (subscribed first, so nothing falls in between).
@@ -401,8 +403,9 @@ impl Runtime {
         for c in inner.controllers.read().iter() {
             c.queue.shut_down();
         }
-        if let Some(hub) = inner.hub.lock().take() {
+        if let Some((hub, thread)) = inner.hub.lock().take() {
             let _ = hub.send(HubMsg::Stop);
+            thread.unpark();
         }
         inner.work.notify_all();
         inner.timer.notify_all();
@@ -577,7 +580,10 @@ fn informer_hub(inner: &Arc<Inner>, ctrl: crossbeam_channel::Receiver<HubMsg>) {
     loop {
         loop {
             match ctrl.try_recv() {
-                Ok(HubMsg::Watch(slot)) => slots.push(*slot),
+                Ok(HubMsg::Watch(slot)) => {
+                    slot.watch.ring(std::thread::current());
+                    slots.push(*slot);
+                }
                 Ok(HubMsg::Stop) | Err(crossbeam_channel::TryRecvError::Disconnected) => {
                     wake_pool(inner, &mut wakes);
                     return;
@@ -595,15 +601,12 @@ fn informer_hub(inner: &Arc<Inner>, ctrl: crossbeam_channel::Receiver<HubMsg>) {
             None => {
                 wake_pool(inner, &mut wakes);
                 in_burst = 0;
-                let mut sel = crossbeam_channel::Select::new();
-                sel.recv(&ctrl);
-                for s in &slots {
-                    sel.recv(s.watch.receiver());
-                }
-                match sel.ready() {
-                    0 => continue,
-                    i => i - 1, // may be spurious, or a closed channel: read below
-                }
+                // No lost wake-up: each watch rings this thread after it queues a change or
+                // closes, and the mailbox's senders unpark it after they send; both checks
+                // above ran after this thread was last unparked, and an unpark between them
+                // and here makes `park` return at once (see `WatchShared::ring`).
+                std::thread::park();
+                continue;
             }
         };
         cursor = at + 1;

@@ -92,6 +92,22 @@ pub(crate) struct WatcherSlot {
     pub(crate) shared: Arc<WatchShared>,
 }
 
+impl Drop for WatcherSlot {
+    /// However the slot goes (over capacity, the watch closed, the store closing its
+    /// watches), the watch learns of it: its sender goes with the slot, and a thread
+    /// following it by bell is rung after `closed` is set.
+    fn drop(&mut self) {
+        // The sender goes first (a dangling one, never used, takes its place), so that the
+        // watch finds the channel disconnected once it sees `closed`.
+        drop(std::mem::replace(
+            &mut self.tx,
+            crossbeam_channel::bounded(0).0,
+        ));
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.ring();
+    }
+}
+
 impl WatcherSlot {
     fn wants(&self, ev: &Event) -> bool {
         if let Some(ns) = &self.namespace {
@@ -275,7 +291,11 @@ impl KindState {
                 w.shared.missed.store(ev.revision, Ordering::Release);
                 return false;
             }
-            w.tx.send(ev.clone()).is_ok()
+            let sent = w.tx.send(ev.clone()).is_ok();
+            if sent {
+                w.shared.ring();
+            }
+            sent
         });
         if self.history.len() >= self.history_limit {
             if let Some(old) = self.history.pop_front() {

@@ -102,6 +102,24 @@ pub(crate) struct WatchShared {
     /// publisher before it drops the sender; read by the watch after the channel reports
     /// disconnection, so the Release/Acquire pair makes the value visible.
     pub(crate) missed: AtomicU64,
+    /// A thread to unpark when the watch gets an event or loses its sender ([`Watch::ring`]).
+    pub(crate) bell: parking_lot::Mutex<Option<std::thread::Thread>>,
+    /// Set when the store's side is gone (the channel disconnected), before the bell rings.
+    pub(crate) closed: std::sync::atomic::AtomicBool,
+}
+
+impl WatchShared {
+    /// Unparks the bell's thread, if one is set.
+    ///
+    /// Invariant (no lost wake-up): the publisher queues an event (or marks the watch
+    /// closed) *before* it rings, and the bell's thread checks [`Watch::has_pending`] after
+    /// it was rung or before it parks; `unpark` on a thread that is not parked makes its next
+    /// `park` return at once, so an event queued between that check and the park is seen.
+    pub(crate) fn ring(&self) {
+        if let Some(t) = self.bell.lock().as_ref() {
+            t.unpark();
+        }
+    }
 }
 
 /// A stream of one kind's changes. Dropping it unregisters it at once.
@@ -260,16 +278,20 @@ impl Watch {
         }
     }
 
-    /// The channel the store sends this watch's events on, for a `Select` over several
-    /// watches; read what it signals with [`Watch::try_recv_change`].
-    pub(crate) fn receiver(&self) -> &Receiver<Arc<Event>> {
-        &self.rx
+    /// Whether a change is ready for [`Watch::recv_change`] without blocking (it may still
+    /// turn out to be one this watch filters away), or the watch's end (an error) is.
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+            || !self.rx.is_empty()
+            || self.shared.closed.load(Ordering::Acquire)
     }
 
-    /// Whether a change is ready for [`Watch::recv_change`] without blocking (it may still
-    /// turn out to be one this watch filters away).
-    pub(crate) fn has_pending(&self) -> bool {
-        !self.pending.is_empty() || !self.rx.is_empty()
+    /// Has `thread` unparked whenever this watch gets an event or loses its sender, so one
+    /// thread can follow many watches with `std::thread::park` (see [`WatchShared::ring`]):
+    /// no channel select, and a publish to a watch whose thread is awake costs one atomic
+    /// swap rather than a wake-up.
+    pub(crate) fn ring(&self, thread: std::thread::Thread) {
+        *self.shared.bell.lock() = Some(thread);
     }
 
     /// The next event if one is ready, without blocking.
@@ -494,5 +516,96 @@ mod tests {
         assert_eq!(first.ok(), Some("ADDED"));
         assert!(matches!(second, Err(Error::Closed)), "{second:?}");
         assert_eq!(store.watch_count("ConfigMap"), 0);
+    }
+
+    /// The bell protocol (`Watch::ring`, `WatchShared::ring`) as the informer thread uses it:
+    /// one thread follows many watches with `park`, while writers on other threads publish
+    /// and the store cuts a slow watch off. No event and no cut-off may be slept through: the
+    /// follower must see every write (a hang here is a lost wake-up).
+    #[test]
+    fn one_thread_follows_many_watches_by_bell_and_misses_nothing() {
+        use std::collections::HashSet;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        const WRITES: usize = 2_000;
+        const KINDS: [&str; 4] = ["ConfigMap", "Secret", "Endpoints", "Event"];
+        let kinds = KINDS;
+        let registry = Arc::new(Registry::new());
+        crate::api::register_builtins(&registry);
+        // A small capacity, and the first kind left unread until the writers are done: its
+        // watch is cut off (Expired) mid-run, deterministically.
+        let store = Store::new(
+            registry,
+            StoreConfig {
+                watch_capacity: 64,
+                ..StoreConfig::default()
+            },
+        );
+        let gate = Arc::new(AtomicBool::new(false));
+        let follower = {
+            let (store, gate) = (store.clone(), gate.clone());
+            std::thread::spawn(move || {
+                let me = std::thread::current();
+                let open = |k: &str| {
+                    let w = store.watch(k, &WatchParams::default()).unwrap();
+                    w.ring(me.clone());
+                    w
+                };
+                let mut watches: Vec<_> = kinds.iter().map(|k| open(k)).collect();
+                let mut seen: HashSet<String> = HashSet::new();
+                let mut expired = 0;
+                while seen.len() < kinds.len() * WRITES {
+                    let mut any = false;
+                    for (i, w) in watches.iter_mut().enumerate() {
+                        if !w.has_pending() || (i == 0 && !gate.load(Ordering::Acquire)) {
+                            continue;
+                        }
+                        any = true;
+                        match w.try_recv() {
+                            Ok(Some(ev)) => {
+                                seen.extend(ev.object().map(|o| o.meta().name.clone()));
+                            }
+                            Ok(None) => {}
+                            Err(Error::Expired { .. }) => {
+                                // Catch up from the current state, as the informer relists.
+                                expired += 1;
+                                let list = store.list(kinds[i], &Default::default()).unwrap();
+                                seen.extend(list.items.iter().map(|o| o.meta().name.clone()));
+                                *w = open(kinds[i]);
+                            }
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                    if !any {
+                        std::thread::park();
+                    }
+                }
+                expired
+            })
+        };
+        // The follower's watches exist before the writes start.
+        while kinds.iter().any(|k| store.watch_count(k) == 0) {
+            std::thread::yield_now();
+        }
+        let writers: Vec<_> = KINDS
+            .iter()
+            .map(|kind| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let info = store.registry().get(kind).unwrap();
+                    for i in 0..WRITES {
+                        let v = serde_json::json!({"apiVersion": "v1", "kind": kind,
+                            "metadata": {"name": format!("{}-{i}", kind.to_lowercase()), "namespace": "default"}});
+                        store.create(info.decode(v).unwrap()).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        gate.store(true, Ordering::Release);
+        follower.thread().unpark();
+        let expired = follower.join().expect("the follower saw every write");
+        assert!(expired >= 1, "the unread watch was cut off and caught up");
     }
 }
