@@ -70,6 +70,23 @@ impl DrainReport {
     pub fn is_complete(&self) -> bool {
         self.failed.is_empty()
     }
+
+    /// The report as JSON, as the C and Python APIs and the CLI give it:
+    /// `{"evicted": [{"namespace", "name"}], "skipped": [{"namespace", "name", "reason"}],
+    /// "failed": [{"namespace", "name", "reason"}]}`.
+    pub fn to_value(&self) -> serde_json::Value {
+        let pod = |r: &ObjectRef| json!({"namespace": r.namespace, "name": r.name});
+        let with_reason = |s: &DrainSkip| {
+            let mut v = pod(&s.pod);
+            v["reason"] = json!(s.reason);
+            v
+        };
+        json!({
+            "evicted": self.evicted.iter().map(pod).collect::<Vec<_>>(),
+            "skipped": self.skipped.iter().map(with_reason).collect::<Vec<_>>(),
+            "failed": self.failed.iter().map(with_reason).collect::<Vec<_>>(),
+        })
+    }
 }
 
 /// How often a drain looks at the store again while it waits (real time; the deadlines
