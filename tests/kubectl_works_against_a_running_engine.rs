@@ -327,13 +327,14 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
         "--min-available=100%",
     ]);
     eventually(30, "the budget's status is computed", || {
-        k.ok(&[
+        !k.ok(&[
             "get",
             "pdb",
             "hello",
             "-o",
             "jsonpath={.status.expectedPods}",
-        ]) != ""
+        ])
+        .is_empty()
     });
     let pdbs = k.ok(&["get", "pdb"]);
     assert!(

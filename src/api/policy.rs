@@ -243,9 +243,9 @@ impl PodDisruptionBudgetStatus {
 }
 
 /// Admission checks of a [`PodDisruptionBudget`], as kube-apiserver's
-/// `ValidatePodDisruptionBudget`: not both `minAvailable` and `maxUnavailable`; each a count
-/// >= 0 or a percentage of at most 100%; the selector well-formed; a known
-/// `unhealthyPodEvictionPolicy`; the status counts >= 0.
+/// `ValidatePodDisruptionBudget`: not both `minAvailable` and `maxUnavailable`; each a
+/// count of at least 0 or a percentage of at most 100%; the selector well-formed; a known
+/// `unhealthyPodEvictionPolicy`; the status counts at least 0.
 pub fn validate_pod_disruption_budget(pdb: &PodDisruptionBudget, errors: &mut Vec<FieldError>) {
     let s = &pdb.spec;
     if s.min_available.is_some() && s.max_unavailable.is_some() {

@@ -233,9 +233,9 @@ fn count_healthy(pods: &[Arc<Pod>], disrupted: &Map<String, Time>, now: Time) ->
     pods.iter()
         .filter(|p| p.metadata.deletion_timestamp.is_none())
         .filter(|p| {
-            !disrupted
+            disrupted
                 .get(&p.metadata.name)
-                .is_some_and(|at| at.plus(DELETION_TIMEOUT) > now)
+                .is_none_or(|at| at.plus(DELETION_TIMEOUT) <= now)
         })
         .filter(|p| pods::is_ready(p))
         .count() as i32
