@@ -434,3 +434,21 @@ fn a_drain_blocked_by_a_budget_proceeds_when_a_replacement_is_ready() {
         None
     );
 }
+
+#[test]
+fn a_pod_relabelled_out_of_a_budget_stops_counting() {
+    let (e, _clock) = engine(1);
+    for n in ["a", "b"] {
+        bare_pod(&e, n, "solo");
+    }
+    ready_pods(&e, "solo", 2);
+    budget(&e, "solo", "solo", json!({"minAvailable": 1}));
+    eventually(20, "both counted", || allowed(&e, "solo") == 1);
+    e.api::<Pod>()
+        .patch("b", &json!({"metadata": {"labels": {"app": "elsewhere"}}}))
+        .unwrap();
+    eventually(20, "only a counted", || {
+        let s = pdb(&e, "solo").status.clone().unwrap();
+        s.expected_pods == 1 && s.current_healthy == 1 && s.disruptions_allowed == 0
+    });
+}
