@@ -93,6 +93,10 @@ impl DrainReport {
 /// themselves are on the engine clock).
 const POLL: Duration = Duration::from_millis(10);
 
+/// The least real time between two rounds of refused evictions retried because the store
+/// changed: a busy engine changes every millisecond, and each round reads the budgets.
+const MIN_RETRY_GAP: Duration = Duration::from_millis(50);
+
 fn pod_ref(pod: &Pod) -> ObjectRef {
     ObjectRef::new(
         Pod::KIND,
@@ -180,12 +184,15 @@ impl Engine {
         };
         let mut last_revision = 0;
         let mut last_try = None;
+        let mut last_round = std::time::Instant::now();
         loop {
             let revision = store.revision();
             let now = clock.monotonic();
             let retry_due = last_try.is_none_or(|t| now >= t + options.retry_interval);
-            if revision != last_revision || retry_due {
+            let changed = revision != last_revision && last_round.elapsed() >= MIN_RETRY_GAP;
+            if changed || retry_due {
                 last_revision = revision;
+                last_round = std::time::Instant::now();
                 last_try = Some(now);
                 let mut still = Vec::new();
                 for (pod, _) in pending.drain(..) {
