@@ -452,3 +452,39 @@ fn a_pod_relabelled_out_of_a_budget_stops_counting() {
         s.expected_pods == 1 && s.current_healthy == 1 && s.disruptions_allowed == 0
     });
 }
+
+#[test]
+fn an_unready_pod_goes_by_default_while_the_budget_has_its_healthy_pods() {
+    let (e, _clock) = engine(1);
+    for n in ["a", "b", "c"] {
+        bare_pod(&e, n, "solo");
+    }
+    ready_pods(&e, "solo", 3);
+    budget(&e, "solo", "solo", json!({"minAvailable": 2}));
+    eventually(20, "one allowed", || allowed(&e, "solo") == 1);
+    // c stops being ready: 2 healthy, as desired, none allowed.
+    let mut p = (*e.api::<Pod>().get("c").unwrap()).clone();
+    for c in &mut p.status.as_mut().unwrap().conditions {
+        if c.type_ == "Ready" {
+            c.status = "False".into();
+        }
+    }
+    p.metadata.resource_version = None;
+    e.api::<Pod>().update_status(&p).unwrap();
+    eventually(20, "two healthy, none allowed", || {
+        let s = pdb(&e, "solo").status.clone().unwrap();
+        s.current_healthy == 2 && s.disruptions_allowed == 0
+    });
+    // IfHealthyBudget (the default): the unready pod goes without using the budget; a
+    // ready one does not.
+    let err = e
+        .api::<Pod>()
+        .evict("a", &DeleteParams::default())
+        .unwrap_err();
+    assert!(matches!(err, Error::Unavailable { .. }), "{err}");
+    e.api::<Pod>()
+        .evict("c", &DeleteParams::default())
+        .expect("an unready pod goes while the budget is healthy");
+    let s = pdb(&e, "solo").status.clone().unwrap();
+    assert!(s.disrupted_pods.is_empty(), "nothing charged: {s:?}");
+}
