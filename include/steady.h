@@ -102,7 +102,9 @@ typedef enum steady_result {
    */
   STEADY_TOO_LARGE = 5,
   /**
-   * An admission hook refused the write (403 Forbidden).
+   * An admission hook refused the write (403 Forbidden), or an eviction was refused for
+   * good: more than one PodDisruptionBudget selects the pod, or its budget forbids
+   * evictions.
    */
   STEADY_DENIED = 6,
   /**
@@ -120,7 +122,8 @@ typedef enum steady_result {
   STEADY_CLOSED = 9,
   /**
    * The object exists but cannot serve the request now (a Service with no ready
-   * endpoint, 503): try again later.
+   * endpoint, 503; an eviction its PodDisruptionBudget does not allow now, 429): try
+   * again later.
    */
   STEADY_UNAVAILABLE = 10,
   /**
@@ -657,6 +660,83 @@ enum steady_result steady_engine_kubeconfig(const struct steady_engine *engine, 
  * any thread with `userdata`.
  */
 enum steady_result steady_set_log_callback(uint32_t level, steady_log_fn callback, void *userdata);
+
+/**
+ * Evicts a pod, as Kubernetes' `pods/eviction` subresource: it is deleted only if its
+ * PodDisruptionBudget allows it, and the budget is charged in the same write.
+ *
+ * - `ns`: NULL for `"default"`. `options_json`: NULL or DeleteOptions, as
+ *   `steady_engine_delete` (preconditions, `gracePeriodSeconds`).
+ * - On success, if `out_json` is not NULL, `*out_json` is a new string owned by the caller
+ *   (free with `steady_string_free`): the pod's last state (marked for deletion while it
+ *   terminates).
+ * - Errors: `STEADY_UNAVAILABLE` (a budget does not allow it now; the message is
+ *   Kubernetes' "Cannot evict pod as it would violate the pod's disruption budget." and
+ *   what the budget needs: try again later), `STEADY_DENIED` (more than one budget selects
+ *   the pod, or the budget forbids evictions), `STEADY_NOT_FOUND`, `STEADY_CONFLICT` (a
+ *   precondition failed), `STEADY_INVALID` (bad options), `STEADY_NULL_PARAMETER`
+ *   (`engine`, `name`), `STEADY_INVALID_UTF8` (each string argument).
+ * - Threads: any, concurrently; also from inside callbacks.
+ *
+ * # Safety
+ * `engine` is a live engine; strings NULL or NUL-terminated; `out_json` NULL or valid for
+ * a write.
+ */
+enum steady_result steady_engine_evict(const struct steady_engine *engine,
+                                       const char *ns,
+                                       const char *name,
+                                       const char *options_json,
+                                       char **out_json);
+
+/**
+ * Marks a node unschedulable (`kubectl cordon`): no new pod is placed there.
+ *
+ * - Errors: `STEADY_NOT_FOUND` (no such node), `STEADY_NULL_PARAMETER` (`engine`, `node`),
+ *   `STEADY_INVALID_UTF8` (`node`).
+ * - Threads: any, concurrently; also from inside callbacks.
+ *
+ * # Safety
+ * `engine` is a live engine; `node` NULL or NUL-terminated.
+ */
+enum steady_result steady_engine_cordon(const struct steady_engine *engine, const char *node);
+
+/**
+ * Makes a cordoned node schedulable again (`kubectl uncordon`).
+ *
+ * - Errors: as `steady_engine_cordon`.
+ * - Threads: any, concurrently; also from inside callbacks.
+ *
+ * # Safety
+ * As `steady_engine_cordon`.
+ */
+enum steady_result steady_engine_uncordon(const struct steady_engine *engine, const char *node);
+
+/**
+ * Drains a node (`kubectl drain`): cordons it, evicts every pod on it but DaemonSet pods
+ * through the eviction path (PodDisruptionBudgets honoured: an eviction a budget refuses
+ * is retried until the timeout), and waits for the evicted pods to be gone. Blocks until
+ * then.
+ *
+ * - `options_json`: NULL or `{"timeoutSeconds": n, "retryIntervalSeconds": n,
+ *   "gracePeriodSeconds": n}` (defaults 300, 5 and each pod's own; on the engine clock).
+ * - On success, if `out_json` is not NULL, `*out_json` is a new string owned by the caller
+ *   (free with `steady_string_free`): `{"evicted": [{"namespace", "name"}], "skipped":
+ *   [{"namespace", "name", "reason"}], "failed": [{"namespace", "name", "reason"}]}`. A
+ *   drain that could not evict everything still succeeds: `failed` says what is left.
+ * - Errors: `STEADY_NOT_FOUND` (no such node), `STEADY_INVALID` (bad options),
+ *   `STEADY_CLOSED` (the engine shut down meanwhile), `STEADY_NULL_PARAMETER` (`engine`,
+ *   `node`), `STEADY_INVALID_UTF8` (`node`, `options_json`).
+ * - Threads: any, concurrently; not from inside a host controller's reconcile or a worker
+ *   callback (it waits for pods to terminate, which may need that thread).
+ *
+ * # Safety
+ * `engine` is a live engine; strings NULL or NUL-terminated; `out_json` NULL or valid for
+ * a write.
+ */
+enum steady_result steady_engine_drain(const struct steady_engine *engine,
+                                       const char *node,
+                                       const char *options_json,
+                                       char **out_json);
 
 /**
  * The names of the nodes this engine runs, as a JSON array of strings, sorted (the

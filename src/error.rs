@@ -136,7 +136,8 @@ pub enum Error {
         current: u64,
     },
     /// The object exists but cannot serve the request now (a Service with no ready
-    /// endpoint). Retry later.
+    /// endpoint; an eviction the pod's PodDisruptionBudget does not allow now, which the
+    /// HTTP API answers with 429 TooManyRequests). Retry later.
     #[error("{object}: unavailable: {message}")]
     Unavailable {
         /// The object.
@@ -144,7 +145,9 @@ pub enum Error {
         /// Why.
         message: String,
     },
-    /// An admission hook refused the write.
+    /// An admission hook refused the write; also an eviction refused for good (more than
+    /// one PodDisruptionBudget selects the pod, or its budget forbids evictions: `hook` is
+    /// `"eviction"`).
     #[error("{object}: denied by admission hook {hook:?}: {message}")]
     Denied {
         /// The object.

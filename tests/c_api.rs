@@ -122,6 +122,11 @@ fn transactions_commit_all_or_nothing() {
 }
 
 #[test]
+fn evictions_honour_budgets_and_nodes_cordon_and_drain() {
+    run("maintenance");
+}
+
+#[test]
 fn state_in_a_data_dir_outlives_the_engine() {
     run("persist");
 }
@@ -143,6 +148,7 @@ fn c_programs_are_clean_under_valgrind() {
         "transaction",
         "persist",
         "logging",
+        "maintenance",
     ] {
         let exe = compile(name);
         let out = Command::new("valgrind")

@@ -444,6 +444,89 @@ fn run_with_api_serves_kubectl_through_the_kubeconfig_it_writes() {
     let _ = std::fs::remove_dir_all(d);
 }
 
+/// `steady NODE-COMMAND ... --kubeconfig K`: (exit code, stdout + stderr).
+fn node_command(args: &[&str], kubeconfig: &std::path::Path) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_steady"))
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .output()
+        .expect("steady runs");
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn cordon_uncordon_and_drain_act_on_a_running_engine_within_its_budgets() {
+    let m = marker("drain");
+    let d = scratch("drain");
+    let data = d.join("data");
+    let f = d.join("pods.yaml");
+    let guarded = pod("alpha", "while :; do sleep 1; done", &m).replace(
+        "metadata: {name: alpha}",
+        "metadata: {name: alpha, labels: {app: alpha}}",
+    );
+    std::fs::write(
+        &f,
+        format!(
+            "{guarded}---\n{}---\napiVersion: policy/v1\nkind: PodDisruptionBudget\n\
+             metadata: {{name: alpha}}\nspec: {{minAvailable: 1, selector: {{matchLabels: {{app: alpha}}}}}}\n",
+            pod("beta", "while :; do sleep 1; done", &m)
+        ),
+    )
+    .unwrap();
+    let mut s = Steady::start(&[
+        "run",
+        "--for",
+        "20s",
+        "--api",
+        "127.0.0.1:0",
+        "--data-dir",
+        &data.display().to_string(),
+        &f.display().to_string(),
+    ]);
+    let kubeconfig = data.join("kubeconfig");
+    eventually(20, "the kubeconfig is written", || kubeconfig.exists());
+    eventually(20, "both processes run", || marked(&m).len() >= 2);
+    let node = steady::node::host::hostname();
+
+    let (code, out) = node_command(&["cordon", &node], &kubeconfig);
+    assert_eq!(
+        (code, out.trim()),
+        (Some(0), format!("node/{node} cordoned").as_str())
+    );
+    let (code, out) = node_command(&["uncordon", &node], &kubeconfig);
+    assert_eq!(
+        (code, out.trim()),
+        (Some(0), format!("node/{node} uncordoned").as_str())
+    );
+
+    // beta goes; alpha's budget keeps it until the timeout: exit 1, saying why.
+    let (code, out) = node_command(&["drain", &node, "--timeout", "1s"], &kubeconfig);
+    assert_eq!(code, Some(1), "{out}");
+    for line in [
+        format!("node/{node} cordoned"),
+        "evicting pod default/beta".to_string(),
+        "pod/beta evicted".to_string(),
+        "Cannot evict pod as it would violate the pod's disruption budget.".to_string(),
+        format!("unable to drain node {node:?}: 1 pod(s) left"),
+    ] {
+        assert!(out.contains(&line), "{line:?} not in:\n{out}");
+    }
+    let (code, out) = node_command(&["drain", "no-such-node"], &kubeconfig);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("nodes \"no-such-node\" not found"), "{out}");
+    let (code, _) = s.wait(40);
+    assert_eq!(code, Some(0));
+    let _ = std::fs::remove_dir_all(d);
+}
+
 #[test]
 fn a_killed_process_is_restarted_and_sigterm_stops_everything_with_exit_0() {
     let m = marker("kill");

@@ -313,9 +313,46 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
         "{described}"
     );
 
-    // Drain evicts through the eviction subresource (client-go sends it in protobuf), and
-    // the evicted pods come back once the node is uncordoned.
+    // Drain evicts through the eviction subresource (client-go sends it in protobuf),
+    // within the pods' disruption budget, and the evicted pods come back once the node is
+    // uncordoned.
     let node = k.ok(&["get", "nodes", "-o", "jsonpath={.items[0].metadata.name}"]);
+    // A budget that allows no disruption: the evictions are refused with 429 and
+    // Kubernetes' message, and the drain gives up at its timeout.
+    k.ok(&[
+        "create",
+        "pdb",
+        "hello",
+        "--selector=app=hello",
+        "--min-available=100%",
+    ]);
+    eventually(30, "the budget's status is computed", || {
+        !k.ok(&[
+            "get",
+            "pdb",
+            "hello",
+            "-o",
+            "jsonpath={.status.expectedPods}",
+        ])
+        .is_empty()
+    });
+    let pdbs = k.ok(&["get", "pdb"]);
+    assert!(
+        pdbs.contains("MIN AVAILABLE") && pdbs.contains("100%"),
+        "{pdbs}"
+    );
+    let o = k.run(&["drain", &node, "--ignore-daemonsets", "--timeout=2s"]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!o.status.success(), "{said}");
+    assert!(
+        said.contains("Cannot evict pod as it would violate the pod's disruption budget."),
+        "{said}"
+    );
+    k.ok(&["delete", "pdb", "hello"]);
     let out = k.ok(&["drain", &node, "--ignore-daemonsets", "--timeout=30s"]);
     assert!(out.contains("evicted") && out.contains("drained"), "{out}");
     k.ok(&["uncordon", &node]);

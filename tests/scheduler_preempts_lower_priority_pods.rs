@@ -150,3 +150,38 @@ fn pods_of_equal_priority_are_not_preempted() {
     );
     assert!(!deleting(&e, "peer"));
 }
+
+#[test]
+fn a_disruption_budget_steers_preemption_to_the_pod_it_does_not_protect() {
+    let (e, _) = engine(SchedulerConfig::default());
+    add_node(&e, node("only", "2", "4Gi", json!({})));
+    // Without a budget the lowest-priority pod, "guarded", would be the victim.
+    let mut guarded = with_priority(&e, 5);
+    guarded["spec"]["nodeName"] = "only".into();
+    guarded["metadata"] = json!({"labels": {"app": "guarded"}});
+    create_pod(&e, pod("guarded", "1", guarded));
+    placed(&e, "free", "1", 10, "only");
+    e.apply(
+        "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: guarded}\n\
+         spec: {minAvailable: 1, selector: {matchLabels: {app: guarded}}}\n",
+    )
+    .unwrap();
+    // The status the disruption controller would write (this engine runs no controllers).
+    let api = e.api::<steady::api::PodDisruptionBudget>();
+    let mut b = (*api.get("guarded").unwrap()).clone();
+    b.status = Some(steady::api::policy::PodDisruptionBudgetStatus {
+        observed_generation: b.metadata.generation,
+        current_healthy: 1,
+        desired_healthy: 1,
+        expected_pods: 1,
+        disruptions_allowed: 0,
+        ..Default::default()
+    });
+    api.update_status(&b).unwrap();
+    barrier(&e);
+
+    create_pod(&e, pod("urgent", "1", with_priority(&e, 2000)));
+    eventually("the unprotected pod is the victim", || deleting(&e, "free"));
+    barrier(&e);
+    assert!(!deleting(&e, "guarded"), "the budget protects it");
+}

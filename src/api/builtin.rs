@@ -3,7 +3,8 @@
 use super::{
     ConfigMap, ControllerRevision, CronJob, CustomResourceDefinition, DaemonSet, Deployment,
     Endpoints, Event, HorizontalPodAutoscaler, Job, KindInfo, Lease, Namespace, Node,
-    PersistentVolumeClaim, Pod, PriorityClass, Registry, ReplicaSet, Secret, Service, StatefulSet,
+    PersistentVolumeClaim, Pod, PodDisruptionBudget, PriorityClass, Registry, ReplicaSet, Secret,
+    Service, StatefulSet,
 };
 
 /// Calls `$m!` with every built-in kind.
@@ -28,6 +29,7 @@ macro_rules! for_each_builtin {
             CronJob,
             HorizontalPodAutoscaler,
             Lease,
+            PodDisruptionBudget,
             PriorityClass,
             CustomResourceDefinition
         )
@@ -35,7 +37,7 @@ macro_rules! for_each_builtin {
 }
 
 /// Registers every built-in kind (core/v1, apps/v1, batch/v1, autoscaling/v2,
-/// coordination.k8s.io/v1, scheduling.k8s.io/v1, apiextensions.k8s.io/v1) as a typed kind. A kind already registered under the same name is
+/// coordination.k8s.io/v1, policy/v1, scheduling.k8s.io/v1, apiextensions.k8s.io/v1) as a typed kind. A kind already registered under the same name is
 /// left as it is.
 pub fn register_builtins(registry: &Registry) {
     macro_rules! register {

@@ -77,6 +77,45 @@ fn error(e: &Error, plural: Option<&str>) -> Response<Body> {
     json_response(code, &s)
 }
 
+/// The answer to `POST .../pods/NAME/eviction`, in kube-apiserver's words: 201 Success;
+/// 429 TooManyRequests with a `DisruptionBudget` cause when a budget refuses; 500 for a pod
+/// that several budgets select; 403 for a budget that forbids evictions.
+fn eviction_response(
+    store: &crate::store::Store,
+    namespace: &str,
+    name: &str,
+    params: &crate::store::DeleteParams,
+    dry: bool,
+    plural: &str,
+) -> Response<Body> {
+    use crate::api::policy::{DISRUPTION_BUDGET_CAUSE, EVICTION_REFUSED, MULTIPLE_BUDGETS};
+    use crate::client::eviction::{evict, Refused};
+    match evict(store, namespace, name, params, dry) {
+        Ok(_) => json_response(
+            201,
+            &json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                    "status": "Success", "code": 201}),
+        ),
+        Err(Refused::Budget { cause }) => {
+            let mut s = failure(429, "TooManyRequests", EVICTION_REFUSED);
+            s["details"] =
+                json!({"causes": [{"reason": DISRUPTION_BUDGET_CAUSE, "message": cause}]});
+            json_response(429, &s)
+        }
+        Err(Refused::MultipleBudgets) => fail(
+            500,
+            "InternalError",
+            &format!("Internal error occurred: {MULTIPLE_BUDGETS}"),
+        ),
+        Err(Refused::Forbidden { budget, message }) => fail(
+            403,
+            "Forbidden",
+            &format!("poddisruptionbudgets.policy {budget:?} is forbidden: {message}"),
+        ),
+        Err(Refused::Error(e)) => error(&e, Some(plural)),
+    }
+}
+
 /// An object as the wire carries it, in the apiVersion it was asked for.
 pub(crate) fn wire(obj: &dyn Object, api_version: &str) -> Value {
     let mut v = obj.to_value();
@@ -697,20 +736,8 @@ async fn resource_request(
                 Err(resp) => return resp,
             };
             let dry = dry || body_dry_run(&options);
-            // No PodDisruptionBudget kind is served yet, so no budget can refuse it.
-            let res = if dry {
-                api.get(name).map(|_| ())
-            } else {
-                api.delete(name, &params).map(|_| ())
-            };
-            match res {
-                Ok(_) => json_response(
-                    201,
-                    &json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
-                            "status": "Success", "code": 201}),
-                ),
-                Err(e) => error(&e, Some(&plural)),
-            }
+            let ns = t.namespace.as_deref().unwrap_or("default");
+            eviction_response(store, ns, name, &params, dry, &plural)
         }
         (Method::DELETE, Some(name), None) => {
             let (params, dry) = match delete_request(&shared, req, &q, dry).await {

@@ -655,6 +655,80 @@ mod connection_tests {
     }
 
     #[test]
+    fn evictions_answer_429_with_the_budget_cause_and_500_for_two_budgets() {
+        let e = Engine::builder().local_node(false).build().unwrap();
+        e.apply(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {app: a}}\n\
+             spec: {containers: [{name: c, image: i}]}\n",
+        )
+        .unwrap();
+        // No node runs it: the test says it runs and is ready, as a kubelet would.
+        let pods = e.api::<crate::api::Pod>();
+        let mut p = (*pods.get("p").unwrap()).clone();
+        p.status = Some(Box::new(
+            serde_json::from_value(serde_json::json!({"phase": "Running",
+                "conditions": [{"type": "Ready", "status": "True"}]}))
+            .unwrap(),
+        ));
+        pods.update_status(&p).unwrap();
+        e.apply(
+            "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: one}\n\
+             spec: {minAvailable: 1, selector: {matchLabels: {app: a}}}\n",
+        )
+        .unwrap();
+        let budgets = e.api::<crate::api::PodDisruptionBudget>();
+        let t0 = Instant::now();
+        while budgets
+            .get("one")
+            .unwrap()
+            .status
+            .as_ref()
+            .is_none_or(|s| s.current_healthy != 1)
+        {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "the status is computed"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let api = server(&e);
+        let path = "/api/v1/namespaces/default/pods/p/eviction";
+        let body = r#"{"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "p"}}"#;
+        let (code, s) = exchange(&api, "POST", path, "application/json", body);
+        assert_eq!(code, 429, "{s}");
+        assert_eq!(s["reason"], "TooManyRequests");
+        assert_eq!(
+            s["message"],
+            "Cannot evict pod as it would violate the pod's disruption budget."
+        );
+        assert_eq!(
+            s["details"]["causes"],
+            serde_json::json!([{"reason": "DisruptionBudget",
+                "message": "The disruption budget one needs 1 healthy pods and has 1 currently"}])
+        );
+        e.apply(
+            "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: two}\n\
+             spec: {maxUnavailable: 1, selector: {matchLabels: {app: a}}}\n",
+        )
+        .unwrap();
+        let (code, s) = exchange(&api, "POST", path, "application/json", body);
+        assert_eq!(code, 500, "{s}");
+        assert_eq!(
+            s["message"],
+            "Internal error occurred: This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."
+        );
+        for b in ["one", "two"] {
+            budgets.delete(b, &Default::default()).unwrap();
+        }
+        let (code, s) = exchange(&api, "POST", path, "application/json", body);
+        assert_eq!(code, 201, "{s}");
+        assert!(pods
+            .get_opt("p")
+            .unwrap()
+            .is_none_or(|p| p.metadata.deletion_timestamp.is_some()));
+    }
+
+    #[test]
     fn a_binding_places_an_unbound_pod_once() {
         let e = Engine::builder().local_node(false).build().unwrap();
         e.apply(

@@ -144,6 +144,11 @@ static ROOTS: &[(Option<&str>, &str, &Schema)] = &[
         "HorizontalPodAutoscaler",
         &schema::HORIZONTAL_POD_AUTOSCALER,
     ),
+    (
+        Some("policy/v1"),
+        "PodDisruptionBudget",
+        &schema::POD_DISRUPTION_BUDGET,
+    ),
     (Some("policy/v1"), "Eviction", &schema::EVICTION),
     (None, "DeleteOptions", &schema::DELETE_OPTIONS),
 ];
@@ -821,6 +826,26 @@ mod tests {
                    "minReplicas": 1, "maxReplicas": 4,
                    "metrics": [{"type": "Resource", "resource": {"name": "cpu",
                        "target": {"type": "Utilization", "averageUtilization": 80}}}]})
+        );
+    }
+
+    #[test]
+    fn disruption_budgets_read_int_or_percent_and_their_selector() {
+        // kubectl create pdb: minAvailable "100%" (IntOrString type 1, strVal 3).
+        let min = [int(1, 1), field(3, b"100%")].concat();
+        let selector = field(1, &[field(1, b"app"), field(2, b"web")].concat());
+        let spec = [
+            field(1, &min),
+            field(2, &selector),
+            field(4, b"AlwaysAllow"),
+        ]
+        .concat();
+        let pdb = [field(1, &meta("web", &[])), field(2, &spec)].concat();
+        let v = decode(&envelope("policy/v1", "PodDisruptionBudget", &pdb)).unwrap();
+        assert_eq!(
+            v["spec"],
+            json!({"minAvailable": "100%", "selector": {"matchLabels": {"app": "web"}},
+                   "unhealthyPodEvictionPolicy": "AlwaysAllow"})
         );
     }
 

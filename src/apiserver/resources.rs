@@ -28,6 +28,7 @@ const BUILTIN_NAMES: &[(&str, &[&str], bool)] = &[
     ("cronjobs", &["cj"], true),
     ("horizontalpodautoscalers", &["hpa"], true),
     ("leases", &[], false),
+    ("poddisruptionbudgets", &["pdb"], false),
     ("priorityclasses", &["pc"], false),
     ("customresourcedefinitions", &["crd", "crds"], false),
 ];

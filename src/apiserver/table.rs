@@ -109,6 +109,13 @@ fn columns(kind: &str) -> &'static [Column] {
             ("Data", "integer", 0),
             ("Age", "string", 0),
         ],
+        "PodDisruptionBudget" => &[
+            ("Name", "string", 0),
+            ("Min Available", "string", 0),
+            ("Max Unavailable", "string", 0),
+            ("Allowed Disruptions", "integer", 0),
+            ("Age", "string", 0),
+        ],
         "HorizontalPodAutoscaler" => &[
             ("Name", "string", 0),
             ("Reference", "string", 0),
@@ -508,6 +515,20 @@ fn cells(r: &Resource, v: &Value, now: Time, created: Option<Time>) -> Vec<Value
                 .map_or(0, |m| m.len())),
             json!(age),
         ],
+        "PodDisruptionBudget" => {
+            let int_or_percent = |p: &str| match v.pointer(p) {
+                Some(Value::String(x)) => x.clone(),
+                Some(Value::Number(x)) => x.to_string(),
+                _ => "N/A".to_string(),
+            };
+            vec![
+                json!(name),
+                json!(int_or_percent("/spec/minAvailable")),
+                json!(int_or_percent("/spec/maxUnavailable")),
+                json!(n(v, "/status/disruptionsAllowed")),
+                json!(age),
+            ]
+        }
         "HorizontalPodAutoscaler" => vec![
             json!(name),
             json!(format!(

@@ -15,10 +15,38 @@ pub enum Command {
     Run(RunArgs),
     /// `steady validate`.
     Validate(ValidateArgs),
+    /// `steady cordon`, `steady uncordon` or `steady drain`.
+    Node(NodeArgs),
     /// `steady version` or `--version`.
     Version,
     /// `--help` or `steady help [COMMAND]`: the usage of a topic.
     Help(Topic),
+}
+
+/// Node maintenance on a running engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeAction {
+    /// `steady cordon NODE`.
+    Cordon,
+    /// `steady uncordon NODE`.
+    Uncordon,
+    /// `steady drain NODE`.
+    Drain,
+}
+
+/// Options of `steady cordon`, `uncordon` and `drain`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeArgs {
+    /// Which command.
+    pub action: NodeAction,
+    /// The node.
+    pub node: String,
+    /// `--kubeconfig FILE` (else `$KUBECONFIG`): the engine's API server and token.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--timeout DURATION` (drain): give up after this long (default 5m).
+    pub timeout: Duration,
+    /// `--grace-period SECONDS` (drain): instead of each pod's own.
+    pub grace_period: Option<i64>,
 }
 
 /// Which usage text to show.
@@ -32,6 +60,8 @@ pub enum Topic {
     Validate,
     /// `steady version`.
     Version,
+    /// `steady cordon`, `uncordon`, `drain`.
+    Node,
 }
 
 /// How `steady run` shows what happens.
@@ -127,6 +157,9 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
         }
         "run" => parse_run(rest),
         "validate" => parse_validate(rest),
+        "cordon" => parse_node(rest, NodeAction::Cordon),
+        "uncordon" => parse_node(rest, NodeAction::Uncordon),
+        "drain" => parse_node(rest, NodeAction::Drain),
         a if a.starts_with('-') => Err(usage_error(
             Topic::Main,
             format!("unknown option {a:?} (options go after the command)"),
@@ -140,6 +173,7 @@ fn topic_named(name: &str) -> Option<Topic> {
         "run" => Some(Topic::Run),
         "validate" => Some(Topic::Validate),
         "version" => Some(Topic::Version),
+        "cordon" | "uncordon" | "drain" => Some(Topic::Node),
         _ => None,
     }
 }
@@ -287,6 +321,55 @@ fn parse_run(args: &[String]) -> Result<Command, UsageError> {
     Ok(Command::Run(run))
 }
 
+fn parse_node(args: &[String], action: NodeAction) -> Result<Command, UsageError> {
+    let mut w = walker(args, Topic::Node);
+    let mut node = None;
+    let mut n = NodeArgs {
+        action,
+        node: String::new(),
+        kubeconfig: None,
+        timeout: Duration::from_secs(300),
+        grace_period: None,
+    };
+    while let Some(arg) = w.next() {
+        match arg {
+            Arg::Operand(p) if node.is_none() => node = Some(p.to_string()),
+            Arg::Operand(p) => {
+                return Err(usage_error(
+                    Topic::Node,
+                    format!("unexpected argument {p:?}"),
+                ))
+            }
+            Arg::Option(name @ ("-h" | "--help"), v) => {
+                w.no_value(name, v)?;
+                return Ok(Command::Help(Topic::Node));
+            }
+            Arg::Option(name @ "--kubeconfig", v) => {
+                n.kubeconfig = Some(PathBuf::from(w.value(name, v)?));
+            }
+            Arg::Option(name @ "--timeout", v) if action == NodeAction::Drain => {
+                let v = w.value(name, v)?;
+                n.timeout = parse_duration(v)
+                    .map_err(|e| usage_error(Topic::Node, format!("--timeout {v:?}: {e}")))?;
+            }
+            Arg::Option(name @ "--grace-period", v) if action == NodeAction::Drain => {
+                let v = w.value(name, v)?;
+                n.grace_period = Some(v.parse().map_err(|_| {
+                    usage_error(
+                        Topic::Node,
+                        format!("--grace-period {v:?}: expected seconds"),
+                    )
+                })?);
+            }
+            Arg::Option(name, _) => return Err(w.unknown(name)),
+        }
+    }
+    n.node = node
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| usage_error(Topic::Node, "a NODE is required"))?;
+    Ok(Command::Node(n))
+}
+
 fn parse_validate(args: &[String]) -> Result<Command, UsageError> {
     let mut w = walker(args, Topic::Validate);
     let mut v = ValidateArgs::default();
@@ -384,6 +467,47 @@ mod tests {
         assert!(parse_duration("").is_err());
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("1..2s").is_err());
+    }
+
+    #[test]
+    fn node_commands_take_one_node_and_drain_its_options() {
+        assert_eq!(
+            parse(&args(
+                "drain n1 --timeout 30s --grace-period=0 --kubeconfig k"
+            ))
+            .unwrap(),
+            Command::Node(NodeArgs {
+                action: NodeAction::Drain,
+                node: "n1".into(),
+                kubeconfig: Some(PathBuf::from("k")),
+                timeout: Duration::from_secs(30),
+                grace_period: Some(0),
+            })
+        );
+        let c = parse(&args("cordon n1")).unwrap();
+        assert!(matches!(
+            c,
+            Command::Node(NodeArgs {
+                action: NodeAction::Cordon,
+                ..
+            })
+        ));
+        assert_eq!(
+            parse(&args("help uncordon")).unwrap(),
+            Command::Help(Topic::Node)
+        );
+        assert_eq!(
+            parse(&args("drain")).unwrap_err().message,
+            "a NODE is required"
+        );
+        assert_eq!(
+            parse(&args("cordon n1 --timeout 1s")).unwrap_err().message,
+            "unknown option \"--timeout\""
+        );
+        assert_eq!(
+            parse(&args("uncordon a b")).unwrap_err().message,
+            "unexpected argument \"b\""
+        );
     }
 
     #[test]

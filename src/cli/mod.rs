@@ -8,6 +8,8 @@
 //! - [`check`]: offline decoding and validation, one line per problem (`steady validate`).
 //! - [`run`]: the engine, apply, the live status and graceful shutdown (`steady run`).
 //! - [`follow`]: watches of every kind fanned into one channel.
+//! - [`node`]: `steady cordon`, `uncordon` and `drain` against a running engine's API server.
+//! - [`remote`]: that API server, from the kubeconfig `steady run --api` writes.
 //! - [`status`]: the status model and its rendering.
 //! - [`term`]: terminal size, redraw, logging.
 //!
@@ -18,6 +20,8 @@ pub mod args;
 pub mod check;
 pub mod files;
 pub mod follow;
+pub mod node;
+pub mod remote;
 pub mod run;
 pub mod status;
 pub mod term;
@@ -33,6 +37,8 @@ steady: declarative supervisor on the steady engine (Kubernetes-style manifests,
 Usage:
   steady run [OPTIONS] FILE|DIR...   start the engine, apply the manifests, show the status
   steady validate FILE|DIR...        check manifests offline, one line per problem
+  steady cordon|uncordon NODE        mark a node of a running engine (un)schedulable
+  steady drain NODE                  evict a node's pods within their disruption budgets
   steady version                     print the version
   steady help [COMMAND]              print the help of a command
 
@@ -100,12 +106,34 @@ Usage: steady version
 
 Prints the version of steady.";
 
+const NODE_USAGE: &str = "\
+Usage: steady cordon NODE [--kubeconfig FILE]
+       steady uncordon NODE [--kubeconfig FILE]
+       steady drain NODE [--kubeconfig FILE] [--timeout DURATION] [--grace-period SECONDS]
+
+Node maintenance on an engine started with steady run --api, through its API server (the
+kubeconfig it wrote; --kubeconfig or $KUBECONFIG names it), as kubectl cordon, uncordon
+and drain do.
+
+cordon marks the node unschedulable: no new pod goes there. uncordon undoes it. drain
+cordons the node, then evicts every pod on it but DaemonSet pods through the eviction API,
+so PodDisruptionBudgets are honoured: an eviction a budget refuses is retried every 5s
+until the timeout; then it waits for the evicted pods to be gone. Exit status 1 when a pod
+could not be evicted in time.
+
+Options:
+      --kubeconfig FILE        the kubeconfig of the engine's API server
+      --timeout DURATION       drain: give up after DURATION (default 5m)
+      --grace-period SECONDS   drain: termination grace period instead of each pod's own
+  -h, --help                   print this help";
+
 fn usage(topic: Topic) -> &'static str {
     match topic {
         Topic::Main => MAIN_USAGE,
         Topic::Run => RUN_USAGE,
         Topic::Validate => VALIDATE_USAGE,
         Topic::Version => VERSION_USAGE,
+        Topic::Node => NODE_USAGE,
     }
 }
 
@@ -128,6 +156,7 @@ pub fn main(args: &[String]) -> i32 {
             0
         }
         Command::Validate(v) => validate(&v.paths, v.strict, v.images.as_deref()),
+        Command::Node(n) => node::run(&n),
         Command::Run(r) => {
             term::init_logging();
             run::run(r)

@@ -130,6 +130,34 @@ impl<K: Resource> Iterator for TypedWatch<K> {
     }
 }
 
+impl Api<crate::api::Pod> {
+    /// Evicts the pod named `name`: deletes it (with `params`' preconditions and grace
+    /// period) only if its PodDisruptionBudget allows it, as Kubernetes' `pods/eviction`
+    /// subresource does (see [`eviction`](super::eviction) for the rules). An allowed
+    /// eviction charges the budget (`status.disruptionsAllowed` minus one, the pod in
+    /// `status.disruptedPods`) in the same transaction that deletes the pod.
+    ///
+    /// Errors: [`Error::Unavailable`] when a budget refuses it now (its message is
+    /// Kubernetes' "Cannot evict pod as it would violate the pod's disruption budget."
+    /// and what the budget needs; try again later); [`Error::Denied`] when more than one
+    /// budget selects the pod or the budget forbids evictions; [`Error::NotFound`] for a
+    /// missing pod; [`Error::Conflict`] when a precondition in `params` failed.
+    ///
+    /// ```
+    /// use steady::api::core::Pod;
+    /// use steady::client::DeleteParams;
+    /// let engine = steady::Engine::builder().build().unwrap();
+    /// let err = engine.api::<Pod>().evict("nope", &DeleteParams::default()).unwrap_err();
+    /// assert!(err.is_not_found());
+    /// ```
+    pub fn evict(&self, name: &str, params: &DeleteParams) -> Result<Deleted> {
+        let ns = self.ns().unwrap_or("default").to_string();
+        super::eviction::evict(&self.store, &ns, name, params, false)
+            .map(|d| d.expect("an eviction that is not a dry run deletes"))
+            .map_err(|r| r.into_error(ObjectRef::new("Pod", Some(&ns), name)))
+    }
+}
+
 impl<K: Resource> Api<K> {
     /// An API over every namespace; namespaced operations use `default` unless the object
     /// names its own namespace.

@@ -1,11 +1,13 @@
 //! The client (layer 3): typed [`Api<K>`] and the by-name [`DynamicApi`], with the verbs of
-//! kube-apiserver: get, list, create, update, update_status, merge patch, delete, apply, watch.
+//! kube-apiserver: get, list, create, update, update_status, merge patch, delete, apply, watch,
+//! and [`Api::evict`] for pods (the [`eviction`] path that honours PodDisruptionBudgets).
 //!
 //! In-process, the store is the cache: reads return the store's own `Arc` snapshots, and a
 //! write is visible to every later read as soon as it returns (read-your-writes).
 
 mod api;
 mod dynamic;
+pub mod eviction;
 pub mod merge;
 pub mod patch;
 

@@ -16,6 +16,8 @@
 //! - [`ttl_after_finished`]: finished Jobs deleted `ttlSecondsAfterFinished` later.
 //! - [`cronjob`]: Jobs created on a cron schedule (time zones, missed times, concurrency
 //!   policies, history limits).
+//! - [`disruption`]: PodDisruptionBudgets' status (healthy, desired and expected pods,
+//!   disruptions allowed, disrupted pods timing out on the engine clock).
 //! - [`daemonset`]: one pod on every eligible node (nodeSelector, taints), following
 //!   nodes as they come and go.
 //! - [`volumes`]: PersistentVolumeClaims bound to host directories.
@@ -39,6 +41,7 @@ pub mod claim;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
+pub mod disruption;
 pub mod endpoints;
 pub mod gc;
 pub mod hash;
@@ -79,7 +82,8 @@ pub(crate) fn write_own_status<K: Resource>(
 }
 
 /// The built-in workload controllers, ready to register: ReplicaSet, Deployment,
-/// StatefulSet, Job, the TTL-after-finished controller, CronJob, DaemonSet, the claim binder and the namespace controller.
+/// StatefulSet, Job, the TTL-after-finished controller, CronJob, DaemonSet, the disruption
+/// controller, the claim binder and the namespace controller.
 pub fn builtin() -> Vec<Controller> {
     vec![
         replicaset::controller(),
@@ -89,6 +93,7 @@ pub fn builtin() -> Vec<Controller> {
         cronjob::controller(),
         ttl_after_finished::controller(),
         daemonset::controller(),
+        disruption::controller(),
         volumes::controller(),
         namespace::controller(),
     ]

@@ -4,8 +4,14 @@
 //! the controller runtime, the scheduler, the local node and the built-in controllers
 //! ([`crate::controllers`], the garbage collector among them). Dropping
 //! the engine shuts it down.
+//!
+//! [`maintenance`]: node maintenance, [`Engine::cordon`], [`Engine::uncordon`] and
+//! [`Engine::drain`] (evictions that honour PodDisruptionBudgets).
 
+pub mod maintenance;
 mod priority;
+
+pub use maintenance::{DrainOptions, DrainReport, DrainSkip};
 
 use crate::api::Quantity;
 use crate::api::{KindInfo, Pod, Registry, Resource};
@@ -678,6 +684,13 @@ impl Engine {
         // Last: everything written during shutdown is made durable, then the data dir is
         // released for the next engine.
         self.store.close_persistence();
+    }
+}
+
+impl Engine {
+    /// True once [`Engine::shutdown`] has begun.
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::Acquire)
     }
 }
 

@@ -45,6 +45,7 @@ pub mod engine;
 mod json;
 mod kind;
 pub mod logging;
+pub mod maintenance;
 pub mod node;
 mod options;
 pub mod result;
@@ -66,6 +67,9 @@ pub use engine::{
     steady_engine_new, steady_engine_patch, steady_engine_update, steady_engine_update_status,
 };
 pub use logging::{steady_log_fn, steady_log_level, steady_set_log_callback};
+pub use maintenance::{
+    steady_engine_cordon, steady_engine_drain, steady_engine_evict, steady_engine_uncordon,
+};
 pub use node::{steady_engine_logs, steady_engine_node_names, steady_engine_resolve};
 pub use result::{steady_last_error, steady_result, steady_result_name, FfiError};
 pub use string::steady_string_free;

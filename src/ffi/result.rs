@@ -24,7 +24,9 @@ pub enum steady_result {
     STEADY_INVALID = 4,
     /// The object's JSON is over the engine's `max_object_bytes` (413).
     STEADY_TOO_LARGE = 5,
-    /// An admission hook refused the write (403 Forbidden).
+    /// An admission hook refused the write (403 Forbidden), or an eviction was refused for
+    /// good: more than one PodDisruptionBudget selects the pod, or its budget forbids
+    /// evictions.
     STEADY_DENIED = 6,
     /// A watch asked for history the engine no longer keeps, or fell behind (410 Gone):
     /// list again, then watch from the list's resourceVersion.
@@ -34,7 +36,8 @@ pub enum steady_result {
     /// The engine has shut down (or the watch ended with it).
     STEADY_CLOSED = 9,
     /// The object exists but cannot serve the request now (a Service with no ready
-    /// endpoint, 503): try again later.
+    /// endpoint, 503; an eviction its PodDisruptionBudget does not allow now, 429): try
+    /// again later.
     STEADY_UNAVAILABLE = 10,
     /// The engine's data dir (configuration key `persist`) cannot be used: another engine
     /// holds it, a newer steady wrote it, or reading, writing or fsyncing it failed. The

@@ -459,7 +459,9 @@ impl Controller {
         self.owns(K::KIND)
     }
 
-    /// Also reconcile whatever `mapper` returns when an object of `kind` changes.
+    /// Also reconcile whatever `mapper` returns when an object of `kind` changes. When an
+    /// update changed the object's labels, `mapper` also runs on the object as it was, so
+    /// what selected it before hears of the change (as controller-runtime maps both).
     ///
     /// Mappers run on the engine's one informer thread, which serves every kind's watch:
     /// keep them quick (look up, never wait), as Kubernetes asks of informer event handlers.

@@ -524,14 +524,20 @@ fn dispatch(
             }
         }
         Watched::Mapped(mapper) => {
-            // A mapper is the user's code: it must not take the runtime down.
-            match catch_unwind(AssertUnwindSafe(|| mapper(store, obj.as_ref()))) {
-                Ok(keys) => {
-                    for k in keys {
-                        ctl.enqueue_quiet(k, wakes);
+            // The object as it is now and, when its labels changed, as it was: the objects
+            // that selected it before (a budget, a ReplicaSet) must let go of it too, as
+            // controller-runtime maps both the old and the new object of an update.
+            let relabelled = prev.filter(|p| p.meta().labels != obj.meta().labels);
+            for o in std::iter::once(obj).chain(relabelled) {
+                // A mapper is the user's code: it must not take the runtime down.
+                match catch_unwind(AssertUnwindSafe(|| mapper(store, o.as_ref()))) {
+                    Ok(keys) => {
+                        for k in keys {
+                            ctl.enqueue_quiet(k, wakes);
+                        }
                     }
+                    Err(_) => log::error!("controller {}: a watch mapper panicked", ctl.name),
                 }
-                Err(_) => log::error!("controller {}: a watch mapper panicked", ctl.name),
             }
         }
     }

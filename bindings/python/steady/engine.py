@@ -211,6 +211,80 @@ class Engine(Handle):
         )
         return json.loads(take_string(out))
 
+    def evict(
+        self,
+        name: str,
+        namespace: str = "default",
+        preconditions: Optional[Mapping[str, str]] = None,
+        grace_period_seconds: Optional[int] = None,
+    ) -> Object:
+        """Evicts a pod, as Kubernetes' ``pods/eviction``: it is deleted only if its
+        PodDisruptionBudget allows it (the budget is charged in the same write); returns
+        the pod's last state. Raises :class:`steady.Unavailable` when a budget does not
+        allow it now (Kubernetes' message, "Cannot evict pod as it would violate the pod's
+        disruption budget.", and what the budget needs: try again later),
+        :class:`steady.Denied` when more than one budget selects the pod,
+        :class:`steady.NotFound` for a missing pod."""
+        options: dict[str, Any] = {}
+        if preconditions is not None:
+            options["preconditions"] = dict(preconditions)
+        if grace_period_seconds is not None:
+            options["gracePeriodSeconds"] = grace_period_seconds
+        out = ctypes.c_void_p()
+        check(
+            lib.steady_engine_evict(
+                self._ptr,
+                encode(namespace),
+                encode(name),
+                encode(json.dumps(options)) if options else None,
+                ctypes.byref(out),
+            )
+        )
+        return json.loads(take_string(out))
+
+    # -- node maintenance -------------------------------------------------------------------
+
+    def cordon(self, node: str) -> None:
+        """Marks ``node`` unschedulable (``kubectl cordon``): no new pod is placed there.
+        :class:`steady.NotFound` for an unknown node."""
+        check(lib.steady_engine_cordon(self._ptr, encode(node)))
+
+    def uncordon(self, node: str) -> None:
+        """Makes a cordoned ``node`` schedulable again (``kubectl uncordon``)."""
+        check(lib.steady_engine_uncordon(self._ptr, encode(node)))
+
+    def drain(
+        self,
+        node: str,
+        timeout: Optional[float] = None,
+        retry_interval: Optional[float] = None,
+        grace_period_seconds: Optional[int] = None,
+    ) -> dict[str, Any]:
+        """Drains ``node`` (``kubectl drain``): cordons it, evicts every pod on it but
+        DaemonSet pods through :meth:`evict` (PodDisruptionBudgets honoured: an eviction a
+        budget refuses is retried every ``retry_interval`` seconds, default 5, and on every
+        change, until ``timeout`` seconds, default 300), and waits for the evicted pods to
+        be gone. Blocks until then; returns ``{"evicted": [{"namespace", "name"}],
+        "skipped": [{"namespace", "name", "reason"}], "failed": [...]}``: what could not be
+        evicted in time is in ``failed``, not raised."""
+        options: dict[str, Any] = {}
+        if timeout is not None:
+            options["timeoutSeconds"] = timeout
+        if retry_interval is not None:
+            options["retryIntervalSeconds"] = retry_interval
+        if grace_period_seconds is not None:
+            options["gracePeriodSeconds"] = grace_period_seconds
+        out = ctypes.c_void_p()
+        check(
+            lib.steady_engine_drain(
+                self._ptr,
+                encode(node),
+                encode(json.dumps(options)) if options else None,
+                ctypes.byref(out),
+            )
+        )
+        return json.loads(take_string(out))
+
     # -- watches and metrics ----------------------------------------------------------------
 
     def watch(

@@ -67,7 +67,9 @@ class TooLarge(Error):
 
 
 class Denied(Error):
-    """An admission hook refused the write (``STEADY_DENIED``)."""
+    """An admission hook refused the write, or an eviction was refused for good: more than
+    one PodDisruptionBudget selects the pod, or its budget forbids evictions
+    (``STEADY_DENIED``)."""
 
     code = 6
 
@@ -86,8 +88,9 @@ class Closed(Error):
 
 
 class Unavailable(Error):
-    """The object cannot serve the request now, e.g. a Service with no ready endpoint
-    (``STEADY_UNAVAILABLE``): try again later."""
+    """The object cannot serve the request now, e.g. a Service with no ready endpoint, or
+    a PodDisruptionBudget that does not allow an eviction now (``STEADY_UNAVAILABLE``): try
+    again later."""
 
     code = 10
 

@@ -121,6 +121,40 @@ pub(super) static SECRET: Schema = Schema {
     ],
 };
 
+pub(super) static POD_DISRUPTION_BUDGET: Schema = Schema {
+    name: "PodDisruptionBudget",
+    fields: &[
+        f(1, "metadata", Msg(&OBJECT_META), One),
+        f(2, "spec", Msg(&POD_DISRUPTION_BUDGET_SPEC), One),
+        f(3, "status", Msg(&POD_DISRUPTION_BUDGET_STATUS), One),
+    ],
+};
+
+pub(super) static POD_DISRUPTION_BUDGET_SPEC: Schema = Schema {
+    name: "PodDisruptionBudgetSpec",
+    fields: &[
+        f(1, "minAvailable", IntOrString, Ptr),
+        f(2, "selector", Msg(&LABEL_SELECTOR), Ptr),
+        f(3, "maxUnavailable", IntOrString, Ptr),
+        f(4, "unhealthyPodEvictionPolicy", Str, Ptr),
+    ],
+};
+
+/// `disruptedPods` (a `map<string, Time>`) is the disruption controller's and the eviction
+/// path's to write: not read from protobuf.
+pub(super) static POD_DISRUPTION_BUDGET_STATUS: Schema = Schema {
+    name: "PodDisruptionBudgetStatus",
+    fields: &[
+        f(1, "observedGeneration", Int, One),
+        f(2, "disruptedPods", Unread, Rep),
+        f(3, "disruptionsAllowed", Int, One),
+        f(4, "currentHealthy", Int, One),
+        f(5, "desiredHealthy", Int, One),
+        f(6, "expectedPods", Int, One),
+        f(7, "conditions", Msg(&CONDITION), Rep),
+    ],
+};
+
 pub(super) static EVICTION: Schema = Schema {
     name: "Eviction",
     fields: &[

@@ -19,9 +19,11 @@
 //!    and deletes it gracefully. The pod waits in the unschedulable pool; once the victims
 //!    are gone it is retried, and its nominated node is tried first.
 //!
-//! PodDisruptionBudgets are read (`spec.selector`, `status.disruptionsAllowed`) only when a
-//! `PodDisruptionBudget` kind is served by the store (see [`pod_disruption_budgets`]);
-//! without one, no victim counts as violating a budget.
+//! PodDisruptionBudgets are read (`spec.selector`, `status.disruptionsAllowed`,
+//! `status.disruptedPods`) from the store's built-in `PodDisruptionBudget` kind, whose
+//! status the disruption controller keeps (see [`pod_disruption_budgets`]). Preemption
+//! does not charge a budget: like kube-scheduler it only prefers victims that do not break
+//! one, and deletes (it does not evict) the victims it must take.
 //!
 //! Differences from kube-scheduler: the filters re-run on the node without its victims, but
 //! the pre-filter's counts of InterPodAffinity and PodTopologySpread still include them, so
