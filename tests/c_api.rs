@@ -156,7 +156,7 @@ fn c_programs_are_clean_under_valgrind() {
             ])
             .arg(format!(
                 "--suppressions={}",
-                root().join("tests/c/valgrind.supp").display()
+                root().join("valgrind/steady.supp").display()
             ))
             .arg(&exe)
             .output()
