@@ -1,6 +1,10 @@
 //! The C programs under `tests/c` compiled with the system C compiler against
 //! `include/steady.h` and the built cdylib, and run; each covers one part of the C ABI with
-//! its errors. One test runs them all again under valgrind memcheck.
+//! its errors. One test runs them all again under valgrind memcheck; others install the
+//! library with `scripts/install-c.sh` into a temporary prefix, build against it with
+//! pkg-config, and run the programs under memcheck against that optimised build too.
+
+mod nested_cargo;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -131,48 +135,276 @@ fn state_in_a_data_dir_outlives_the_engine() {
     run("persist");
 }
 
+/// Every C program under `tests/c`: the memcheck runs cover them all.
+const PROGRAMS: [&str; 11] = [
+    "engine_lifecycle",
+    "objects",
+    "bad_input",
+    "watch",
+    "controller",
+    "worker",
+    "services",
+    "transaction",
+    "persist",
+    "logging",
+    "maintenance",
+];
+
+fn valgrind_installed() -> bool {
+    let found = Command::new("valgrind").arg("--version").output().is_ok();
+    if !found {
+        eprintln!("skipped: valgrind is not installed (apt-get install valgrind)");
+    }
+    found
+}
+
+/// Runs the programs under memcheck with the suppressions `supp` and fails naming every
+/// program with a report. Two at a time: memcheck runs a program's threads on one core and
+/// most of a program's time is spent waiting for the engine, while the other memcheck test
+/// runs beside this one and the programs' deadlines (10 s and more) must still hold.
+fn memcheck_all(programs: &[(&str, PathBuf)], supp: &Path, env: &[(&str, &Path)]) {
+    let failures: Vec<String> = programs
+        .chunks(2)
+        .flat_map(|chunk| {
+            std::thread::scope(|s| {
+                let runs: Vec<_> = chunk
+                    .iter()
+                    .map(|(name, exe)| {
+                        s.spawn(move || {
+                            let mut cmd = Command::new("valgrind");
+                            cmd.args([
+                                "--tool=memcheck",
+                                "--leak-check=full",
+                                "--show-leak-kinds=definite,indirect,possible",
+                                "--errors-for-leak-kinds=definite,indirect,possible",
+                                "--error-exitcode=99",
+                                "--quiet",
+                            ])
+                            .arg(format!("--suppressions={}", supp.display()))
+                            .arg(exe);
+                            for (k, v) in env {
+                                cmd.env(k, v);
+                            }
+                            let out = cmd.output().expect("running valgrind");
+                            (!out.status.success())
+                                .then(|| report(&format!("valgrind {name}"), &out))
+                        })
+                    })
+                    .collect();
+                runs.into_iter()
+                    .filter_map(|r| r.join().expect("a memcheck thread"))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The shipped suppression file (`valgrind/steady.supp`) with the debug library.
 #[test]
 fn c_programs_are_clean_under_valgrind() {
-    if Command::new("valgrind").arg("--version").output().is_err() {
-        eprintln!("skipped: valgrind is not installed (apt-get install valgrind)");
+    if !valgrind_installed() {
         return;
     }
-    for name in [
-        "engine_lifecycle",
-        "objects",
-        "bad_input",
-        "watch",
-        "controller",
-        "worker",
-        "services",
-        "transaction",
-        "persist",
-        "logging",
-        "maintenance",
-    ] {
-        let exe = compile(name);
-        let out = Command::new("valgrind")
-            .args([
-                "--tool=memcheck",
-                "--leak-check=full",
-                "--show-leak-kinds=definite,indirect,possible",
-                "--errors-for-leak-kinds=definite,indirect,possible",
-                "--error-exitcode=99",
-                "--quiet",
-            ])
-            .arg(format!(
-                "--suppressions={}",
-                root().join("tests/c/valgrind.supp").display()
-            ))
-            .arg(&exe)
+    let programs: Vec<_> = PROGRAMS.iter().map(|n| (*n, compile(n))).collect();
+    memcheck_all(&programs, &root().join("valgrind/steady.supp"), &[]);
+}
+
+/// A prefix installed by `scripts/install-c.sh`: a release build with the default features
+/// (no API server), in its own target dir; once per test process (the tests using it run in
+/// parallel and wait for the first).
+fn installed_prefix() -> &'static Path {
+    static PREFIX: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PREFIX.get_or_init(|| {
+        let prefix = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c-install/prefix");
+        let _ = std::fs::remove_dir_all(&prefix);
+        let out = nested_cargo::without_test_env(&mut Command::new("bash"))
+            .arg(root().join("scripts/install-c.sh"))
+            .arg("--prefix")
+            .arg(&prefix)
             .output()
-            .expect("running valgrind");
-        assert!(
-            out.status.success(),
-            "{}",
-            report(&format!("valgrind {name}"), &out)
+            .expect("running scripts/install-c.sh");
+        assert!(out.status.success(), "{}", report("install-c.sh", &out));
+        prefix
+    })
+}
+
+fn pkg_config_found() -> bool {
+    let found = Command::new("pkg-config").arg("--version").output().is_ok();
+    if !found {
+        eprintln!("skipped: pkg-config is not installed");
+    }
+    found
+}
+
+fn pkg_config_installed(prefix: &Path, args: &[&str]) -> Option<Vec<String>> {
+    let out = Command::new("pkg-config")
+        .args(args)
+        .arg("steady")
+        .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
+        .output()
+        .ok()?;
+    assert!(out.status.success(), "{}", report("pkg-config", &out));
+    Some(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+/// `cc SOURCE $(pkg-config --cflags --libs steady)` against the installed prefix.
+fn compile_installed(prefix: &Path, source: &Path, exe: &Path, flags: &[String]) {
+    let out = Command::new("cc")
+        .args([
+            "-std=c11",
+            "-D_POSIX_C_SOURCE=200809L",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-g",
+            "-pthread",
+        ])
+        .arg(source)
+        .args(flags)
+        .arg("-o")
+        .arg(exe)
+        .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
+        .output()
+        .expect("the system C compiler `cc` runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        report(&format!("cc {}", source.display()), &out)
+    );
+}
+
+fn dynamic_section(file: &Path) -> String {
+    let out = Command::new("readelf")
+        .arg("-d")
+        .arg(file)
+        .output()
+        .expect("readelf (binutils) runs");
+    assert!(out.status.success(), "{}", report("readelf -d", &out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_install_script_installs_what_pkg_config_builds_against() {
+    if !pkg_config_found() {
+        return;
+    }
+    let prefix = installed_prefix();
+    let version = env!("CARGO_PKG_VERSION");
+    let lib = prefix.join("lib");
+    for file in [
+        prefix.join("include/steady.h"),
+        lib.join(format!("libsteady.so.{version}")),
+        lib.join("libsteady.a"),
+        lib.join("pkgconfig/steady.pc"),
+        prefix.join("share/steady/steady.supp"),
+    ] {
+        assert!(file.is_file(), "{} not installed", file.display());
+    }
+    for (link, to) in [
+        ("libsteady.so.0", format!("libsteady.so.{version}")),
+        ("libsteady.so", "libsteady.so.0".to_string()),
+    ] {
+        assert_eq!(
+            std::fs::read_link(lib.join(link)).unwrap(),
+            PathBuf::from(&to),
+            "{link}"
         );
     }
+    let dynamic = dynamic_section(&lib.join(format!("libsteady.so.{version}")));
+    assert!(
+        dynamic.contains("Library soname: [libsteady.so.0]"),
+        "{dynamic}"
+    );
+    assert_eq!(
+        pkg_config_installed(prefix, &["--modversion"]).unwrap(),
+        [version]
+    );
+
+    // Dynamically linked, found at run time through LD_LIBRARY_PATH.
+    let flags = pkg_config_installed(prefix, &["--cflags", "--libs"]).unwrap();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c-install");
+    let exe = dir.join("controller_host");
+    compile_installed(
+        prefix,
+        &root().join("examples/c/controller_host.c"),
+        &exe,
+        &flags,
+    );
+    let dynamic = dynamic_section(&exe);
+    assert!(
+        dynamic.contains("Shared library: [libsteady.so.0]"),
+        "the program needs the soname, not the file: {dynamic}"
+    );
+    let out = Command::new(&exe)
+        .env("LD_LIBRARY_PATH", &lib)
+        .output()
+        .expect("running the example");
+    assert!(out.status.success(), "{}", report("controller_host", &out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ConfigMap sky has color grey"));
+
+    // Statically linked: the archive and the private libraries of the .pc file.
+    let mut flags = pkg_config_installed(prefix, &["--cflags"]).unwrap();
+    flags.push(lib.join("libsteady.a").display().to_string());
+    flags.extend(
+        pkg_config_installed(prefix, &["--static", "--libs-only-l"])
+            .unwrap()
+            .into_iter()
+            .filter(|l| l != "-lsteady"),
+    );
+    let exe = dir.join("controller_host_static");
+    compile_installed(
+        prefix,
+        &root().join("examples/c/controller_host.c"),
+        &exe,
+        &flags,
+    );
+    assert!(!dynamic_section(&exe).contains("libsteady"));
+    let out = Command::new(&exe).output().expect("running the example");
+    assert!(
+        out.status.success(),
+        "{}",
+        report("controller_host_static", &out)
+    );
+}
+
+/// The optimised library, as installed, with the installed suppression file: the release
+/// build's false positives (an `Option`'s unused payload read by optimised code) are
+/// suppressed, and nothing else is reported. `engine_lifecycle` starts the API server, which
+/// the installed library (default features) does not have.
+#[test]
+fn c_programs_are_clean_under_valgrind_in_a_release_build() {
+    if !valgrind_installed() {
+        return;
+    }
+    if !pkg_config_found() {
+        return;
+    }
+    let prefix = installed_prefix();
+    let flags = pkg_config_installed(prefix, &["--cflags", "--libs"]).unwrap();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c-install/release");
+    std::fs::create_dir_all(&dir).unwrap();
+    let programs: Vec<_> = PROGRAMS
+        .iter()
+        .filter(|n| **n != "engine_lifecycle")
+        .map(|n| {
+            let exe = dir.join(n);
+            compile_installed(prefix, &root().join(format!("tests/c/{n}.c")), &exe, &flags);
+            (*n, exe)
+        })
+        .collect();
+    let lib = prefix.join("lib");
+    memcheck_all(
+        &programs,
+        &prefix.join("share/steady/steady.supp"),
+        &[("LD_LIBRARY_PATH", &lib)],
+    );
 }
 
 /// `steady.pc.in` rendered for this checkout: the library folder of this build and the

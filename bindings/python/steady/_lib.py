@@ -3,8 +3,8 @@
 The library is looked up, in order:
 
 1. the path in the ``STEADY_LIBRARY`` environment variable;
-2. the package folder (``steady/libsteady.so``, ``.dylib`` or ``steady.dll``), for a
-   package built with the library inside it;
+2. the package folder (``steady/libsteady.so``, ``.dylib`` or ``steady.dll``), where
+   ``pip install ./bindings/python`` puts it (see ``bindings/python/setup.py``);
 3. ``target/release`` then ``target/debug`` of the checkout this package sits in
    (``bindings/python/steady`` -> the repository root), after ``cargo build``.
 
@@ -72,8 +72,9 @@ def library_path() -> str:
             return str(p)
     tried = ", ".join(str(p) for p in _candidates())
     raise OSError(
-        "the steady library was not found: set STEADY_LIBRARY, or run `cargo build "
-        f"--release` in the checkout (looked for {tried})"
+        "the steady library was not found: set STEADY_LIBRARY, run `cargo build "
+        "--release` in the checkout, or install the package with `pip install "
+        f"./bindings/python` (looked for {tried})"
     )
 
 

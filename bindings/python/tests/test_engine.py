@@ -96,7 +96,14 @@ class EngineLifecycle(unittest.TestCase):
                 e.report_pod_metric("web-0", "rps", float("nan"))
 
     def test_the_api_server_serves_kubectl_with_its_kubeconfig(self) -> None:
-        with steady.Engine(workers=1, api_server={"bind": "127.0.0.1:0"}) as e:
+        try:
+            served = steady.Engine(workers=1, api_server={"bind": "127.0.0.1:0"})
+        except steady.Invalid as err:
+            # A package built with the library's default features (pip install) has none.
+            if "does not include the API server" in str(err):
+                self.skipTest(str(err))
+            raise
+        with served as e:
             config = e.kubeconfig()
             self.assertIn("server: https://127.0.0.1:", config)
             self.assertIn("certificate-authority-data:", config)
