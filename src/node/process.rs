@@ -9,7 +9,7 @@
 //! the leader, waits for the output to be drained, and reports the exit.
 //!
 //! On Linux the reader and the waiter of every process are one thread, the process monitor
-//! ([`super::procmon`]): an epoll loop over the output pipes and the processes' pidfds, so a
+//! (`node::procmon`): an epoll loop over the output pipes and the processes' pidfds, so a
 //! node running a thousand processes has no thread per process, as the kubelet has none per
 //! container. Elsewhere (or on a kernel without `pidfd_open`, before 5.3) each process has a
 //! reader thread and a waiter thread of its own. Either way the exit notifier runs on a
