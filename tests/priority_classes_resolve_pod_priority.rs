@@ -64,12 +64,18 @@ fn a_pod_gets_its_class_value_and_policy() {
     let p = e.api::<Pod>().get("job").unwrap();
     assert_eq!(p.spec.priority, Some(-10));
     assert_eq!(p.spec.preemption_policy.as_deref(), Some("Never"));
-    // An update that leaves the resolved fields out keeps them.
-    let mut changed = (*p).clone();
-    changed.spec.priority = None;
-    changed.spec.preemption_policy = None;
-    changed.metadata.labels.insert("x".into(), "y".into());
-    let p = e.api::<Pod>().update(changed).unwrap();
+    // An update that leaves the resolved fields out keeps them. (Read again on a conflict:
+    // the scheduler may bind the pod between the read and the write.)
+    let p = loop {
+        let mut changed = (*e.api::<Pod>().get("job").unwrap()).clone();
+        changed.spec.priority = None;
+        changed.spec.preemption_policy = None;
+        changed.metadata.labels.insert("x".into(), "y".into());
+        match e.api::<Pod>().update(changed) {
+            Err(err) if err.is_conflict() => continue,
+            other => break other.unwrap(),
+        }
+    };
     assert_eq!(p.spec.priority, Some(-10));
     // Without a class a pod gets 0 and may preempt.
     create_pod(&e, pod("plain", "100m", json!({})));

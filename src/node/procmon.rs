@@ -327,12 +327,6 @@ impl Monitor {
             }
         }
     }
-
-    /// Processes watched and not finished (their pipe open or their exit not reported).
-    #[cfg(test)]
-    fn watched(&self) -> usize {
-        self.jobs.lock().by_token.len()
-    }
 }
 
 fn set_nonblocking(fd: RawFd) -> io::Result<()> {
@@ -356,7 +350,12 @@ mod tests {
 
     /// A child writing `script`'s output to a pipe we read through the monitor.
     fn watched_child(m: &Monitor, script: &str) -> (Arc<LogBuffer>, mpsc::Receiver<String>) {
-        let (r, w) = std::io::pipe().unwrap();
+        // (std::io::pipe is newer than the crate's rust-version.)
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: both fds were just created and nothing else owns them.
+        let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         let w2 = w.try_clone().unwrap();
         let mut child = Command::new("sh")
             .args(["-c", script])
@@ -377,15 +376,13 @@ mod tests {
             })
         });
         let pidfd = pidfd_open(pid).unwrap();
-        m.watch(File::from(OwnedFd::from(r)), log.clone(), pidfd, exited)
-            .unwrap();
+        m.watch(File::from(r), log.clone(), pidfd, exited).unwrap();
         (log, rx)
     }
 
     #[test]
     fn many_processes_are_reported_once_each_with_their_whole_output() {
         let m = get().expect("epoll is available");
-        let before = m.watched();
         let children: Vec<_> = (0..50)
             .map(|i| {
                 let script = format!(
@@ -412,11 +409,6 @@ mod tests {
                 "one report"
             );
         }
-        // Everything finished leaves the table (other tests may be watching too).
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while m.watched() > before && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
     }
 
     #[test]
@@ -424,10 +416,8 @@ mod tests {
         let m = get().expect("epoll is available");
         // The shell exits at once; its background sleep keeps the pipe open for 5 s.
         let (_, rx) = watched_child(&m, "echo started; (sleep 5 &) ; exit 7");
-        let t0 = Instant::now();
         let report = rx.recv_timeout(Duration::from_secs(4)).unwrap();
         assert!(report.starts_with("exit status: 7"), "{report}");
         assert!(report.contains("started"), "{report}");
-        assert!(t0.elapsed() < Duration::from_secs(4));
     }
 }
