@@ -6,7 +6,6 @@
 
 mod common;
 
-use common::eventually;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -20,12 +19,25 @@ use steady::runtime::events::events_for;
 use steady::store::WatchParams;
 use steady::Engine;
 
+thread_local! {
+    /// Each test's engine clock (a test runs on one thread).
+    static CLOCK: Arc<ManualClock> = Arc::new(ManualClock::default());
+}
+
+/// Polls `cond` until it holds. Daemon pods go through the scheduler, and one that reached
+/// it before its node did (a race of real threads) waits out the scheduler's backoff on the
+/// engine clock: when `cond` has not held for a while, the manual clock moves on a second.
+fn eventually(secs: u64, what: &str, cond: impl FnMut() -> bool) {
+    let clock = CLOCK.with(Arc::clone);
+    common::eventually_advancing(&clock, secs, what, cond);
+}
+
 const CPU: i64 = 4000;
 const MEM: i64 = 8 << 30;
 
 fn engine() -> Engine {
     Engine::builder()
-        .clock(Arc::new(ManualClock::default()))
+        .clock(CLOCK.with(Arc::clone))
         .local_node(false)
         .node(NodeConfig::simulated("sim-0", CPU, MEM).label("disk", "ssd"))
         .node(NodeConfig::simulated("gpu-0", CPU, MEM).taint(
@@ -148,7 +160,7 @@ fn tolerations_and_node_selectors_choose_the_nodes() {
 #[test]
 fn a_rolling_update_replaces_one_node_at_a_time() {
     let e = Engine::builder()
-        .clock(Arc::new(ManualClock::default()))
+        .clock(CLOCK.with(Arc::clone))
         .local_node(false)
         .simulated_nodes(3, CPU, MEM)
         .build()
@@ -279,7 +291,7 @@ fn replay(w: &mut steady::client::TypedWatch<Pod>, nodes: usize) -> (usize, usiz
 #[test]
 fn a_surging_update_starts_the_new_pod_before_the_old_one_goes() {
     let e = Engine::builder()
-        .clock(Arc::new(ManualClock::default()))
+        .clock(CLOCK.with(Arc::clone))
         .local_node(false)
         .simulated_nodes(4, CPU, MEM)
         .build()

@@ -454,8 +454,8 @@ impl Daemons<'_> {
     /// Starts new-revision pods beside old ones within the `maxSurge` budget, as
     /// Kubernetes' surging rolling update: a node whose old pod is unavailable gets its new
     /// pod at once; nodes whose old pod is available get one while fewer than `max_surge`
-    /// new pods are not available yet. [`Daemons::manage`] deletes the old pod once the new
-    /// one is available.
+    /// new pods are not available yet. The old pod goes once the new one is available (here,
+    /// or in [`Daemons::manage`] if it was already), before any new pod is created.
     fn surge(
         &self,
         nodes: &[Arc<Node>],
@@ -489,7 +489,10 @@ impl Daemons<'_> {
                     }
                 }
                 ([new], [_]) if !available(new) => surging += 1,
-                ([_], [_]) => {}
+                // The new pod became available since manage() looked: its old pod goes now,
+                // before any new pod starts elsewhere (else, not counted as surging, it would
+                // let one more start than maxSurge allows).
+                ([_], [old]) => self.delete(old, "replaced by an available pod")?,
                 // More than one of a revision: manage() trims it; it counts as surging.
                 _ => surging += 1,
             }

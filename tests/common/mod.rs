@@ -82,6 +82,26 @@ pub fn value_of(o: &dyn Object) -> i64 {
     d.data["spec"]["value"].as_i64().expect("spec.value")
 }
 
+/// Polls `cond` until it holds or `secs` seconds pass, advancing `clock` by a second after
+/// every 100 polls (about 0.2 s) in which it did not: for convergence that may have to wait
+/// out a backoff when real threads race (a pod that reached the scheduler before its node),
+/// which a manual clock otherwise never ends.
+pub fn eventually_advancing(
+    clock: &steady::clock::ManualClock,
+    secs: u64,
+    what: &str,
+    mut cond: impl FnMut() -> bool,
+) {
+    let mut polls = 0u32;
+    eventually(secs, what, || {
+        polls += 1;
+        if polls % 100 == 0 {
+            clock.advance(std::time::Duration::from_secs(1));
+        }
+        cond()
+    });
+}
+
 /// Polls `cond` until it holds or `secs` seconds pass (convergence of real threads; never
 /// used to wait out a backoff or a window, which tests drive with a manual clock).
 pub fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
