@@ -290,18 +290,24 @@ fn apply_merges_lists_by_their_keys_keeping_elements_others_added() {
     };
     e.apply(&manifest("nginx:1")).unwrap();
     // Another writer adds a sidecar and an env var (as an injector would).
+    // (Read again on a conflict: the controller writes the Deployment's status meanwhile.)
     let deployments = e.api::<steady::api::Deployment>();
-    let mut d = (*deployments.get("web").unwrap()).clone();
-    d.spec.template.spec.containers[0]
-        .env
-        .push(serde_json::from_value(json!({"name": "INJECTED", "value": "y"})).unwrap());
-    d.spec.template.spec.containers.push(
-        serde_json::from_value(
-            json!({"name": "sidecar", "image": "envoy", "command": ["sleep", "60"]}),
-        )
-        .unwrap(),
-    );
-    deployments.update(d).unwrap();
+    loop {
+        let mut d = (*deployments.get("web").unwrap()).clone();
+        d.spec.template.spec.containers[0]
+            .env
+            .push(serde_json::from_value(json!({"name": "INJECTED", "value": "y"})).unwrap());
+        d.spec.template.spec.containers.push(
+            serde_json::from_value(
+                json!({"name": "sidecar", "image": "envoy", "command": ["sleep", "60"]}),
+            )
+            .unwrap(),
+        );
+        match deployments.update(d) {
+            Err(err) if err.is_conflict() => continue,
+            other => break drop(other.unwrap()),
+        }
+    }
     // Re-applying the edited manifest changes the image and keeps what the other added.
     e.apply(&manifest("nginx:2")).unwrap();
     let d = deployments.get("web").unwrap();

@@ -104,6 +104,9 @@ fn a_high_priority_pod_preempts_exactly_the_lowest_victims_and_waits_for_them() 
     // Once they are gone, it goes to its nominated node.
     finish_termination(&e, "low-a");
     finish_termination(&e, "low-b");
+    // The scheduler has seen them go (and started the pod's backoff) before the clock
+    // moves past that backoff: else it waits for a clock nobody advances any more.
+    barrier(&e);
     clock.advance(Duration::from_secs(10));
     assert_eq!(wait_bound(&e, "urgent"), "n1");
     for name in ["mid-1", "top", "mid-2", "mid-3"] {
