@@ -242,7 +242,8 @@ impl EngineBuilder {
     }
 
     /// Runs no scheduler: pods stay pending unless something else binds them (or they name
-    /// their node in `spec.nodeName`).
+    /// their node in `spec.nodeName`). DaemonSet pods too: they go through the scheduler,
+    /// as in Kubernetes since 1.12.
     pub fn without_scheduler(mut self) -> Self {
         self.scheduler = None;
         self
