@@ -25,7 +25,7 @@
 
 use super::logs::LogBuffer;
 use parking_lot::Mutex;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -56,6 +56,10 @@ struct Jobs {
     /// Job by its token; an fd's epoll data is its job's token, times two, plus one for the
     /// pidfd.
     by_token: HashMap<u64, Job>,
+    /// Reports waiting for their output to be drained, by deadline: the deadline is the
+    /// exit's time plus a constant, so the queue is in order. An entry whose report went
+    /// out already (end of file came first) is skipped when reached.
+    waiting: VecDeque<(Instant, u64)>,
 }
 
 struct Job {
@@ -65,8 +69,8 @@ struct Job {
     /// The pidfd, until the exit was seen.
     pidfd: Option<OwnedFd>,
     exited: Option<Exited>,
-    /// The exit's report, waiting for the output to be drained, and until when it waits.
-    report: Option<(Instant, Report)>,
+    /// The exit's report, waiting for the output to be drained (see `Jobs::waiting`).
+    report: Option<Report>,
 }
 
 static MONITOR: Mutex<Option<(Arc<Monitor>, u32)>> = Mutex::new(None);
@@ -224,13 +228,21 @@ impl Monitor {
         }
     }
 
-    /// The earliest drain deadline of a reported exit, if any.
+    /// The earliest drain deadline of a report still waiting, if any.
     fn next_deadline(&self) -> Option<Instant> {
-        let jobs = self.jobs.lock();
-        jobs.by_token
-            .values()
-            .filter_map(|j| j.report.as_ref().map(|(d, _)| *d))
-            .min()
+        let mut jobs = self.jobs.lock();
+        let jobs = &mut *jobs;
+        while let Some(&(deadline, token)) = jobs.waiting.front() {
+            if jobs
+                .by_token
+                .get(&token)
+                .is_some_and(|j| j.report.is_some())
+            {
+                return Some(deadline);
+            }
+            jobs.waiting.pop_front();
+        }
+        None
     }
 
     /// Reads what the pipe of `token` has; at end of file, closes it and releases a waiting
@@ -270,7 +282,7 @@ impl Monitor {
         if let Some(pipe) = job.pipe.take() {
             self.del(pipe.as_raw_fd());
         }
-        if let Some((_, report)) = job.report.take() {
+        if let Some(report) = job.report.take() {
             due.push(report);
         }
         if job.exited.is_none() {
@@ -309,8 +321,9 @@ impl Monitor {
             jobs.by_token.remove(&token);
             due.push(report);
         } else {
+            job.report = Some(report);
             let deadline = Instant::now() + super::process::OUTPUT_DRAIN_TIMEOUT;
-            job.report = Some((deadline, report));
+            jobs.waiting.push_back((deadline, token));
         }
     }
 
@@ -319,11 +332,14 @@ impl Monitor {
     fn take_overdue(&self, due: &mut Vec<Report>) {
         let now = Instant::now();
         let mut jobs = self.jobs.lock();
-        for job in jobs.by_token.values_mut() {
-            if job.report.as_ref().is_some_and(|(d, _)| *d <= now) {
-                if let Some((_, r)) = job.report.take() {
-                    due.push(r);
-                }
+        let jobs = &mut *jobs;
+        while let Some(&(deadline, token)) = jobs.waiting.front() {
+            if deadline > now {
+                break;
+            }
+            jobs.waiting.pop_front();
+            if let Some(r) = jobs.by_token.get_mut(&token).and_then(|j| j.report.take()) {
+                due.push(r);
             }
         }
     }
