@@ -237,11 +237,13 @@ fn pkg_config_found() -> bool {
     found
 }
 
-fn pkg_config_installed(prefix: &Path, args: &[&str]) -> Option<Vec<String>> {
+/// `pkg-config ARGS steady` with `.pc` files from `dir`: its words; `None` without
+/// pkg-config.
+fn pkg_config_in(dir: &Path, args: &[&str]) -> Option<Vec<String>> {
     let out = Command::new("pkg-config")
         .args(args)
         .arg("steady")
-        .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
+        .env("PKG_CONFIG_PATH", dir)
         .output()
         .ok()?;
     assert!(out.status.success(), "{}", report("pkg-config", &out));
@@ -252,6 +254,10 @@ fn pkg_config_installed(prefix: &Path, args: &[&str]) -> Option<Vec<String>> {
             .map(str::to_string)
             .collect(),
     )
+}
+
+fn pkg_config_installed(prefix: &Path, args: &[&str]) -> Option<Vec<String>> {
+    pkg_config_in(&prefix.join("lib/pkgconfig"), args)
 }
 
 /// `cc SOURCE $(pkg-config --cflags --libs steady)` against the installed prefix.
@@ -432,20 +438,24 @@ fn pkg_config_dir() -> PathBuf {
 }
 
 fn pkg_config(args: &[&str]) -> Option<Vec<String>> {
-    let out = Command::new("pkg-config")
+    pkg_config_in(&pkg_config_dir(), args)
+}
+
+/// `cc -std=c11 -Wall -Wextra -Werror SOURCE ARGS -o EXE`, which must succeed.
+fn cc_example(source: &str, args: &[String], exe: &Path) {
+    let out = Command::new("cc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
+        .arg(root().join(source))
         .args(args)
-        .arg("steady")
-        .env("PKG_CONFIG_PATH", pkg_config_dir())
+        .arg("-o")
+        .arg(exe)
         .output()
-        .ok()?;
-    assert!(out.status.success(), "{}", report("pkg-config", &out));
-    Some(
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .split_whitespace()
-            .map(str::to_string)
-            .collect(),
-    )
+        .expect("the system C compiler `cc` runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        report(&format!("cc {source}"), &out)
+    );
 }
 
 #[test]
@@ -456,16 +466,9 @@ fn c_example_builds_with_pkg_config_and_runs() {
     };
     assert!(flags.iter().any(|f| f == "-lsteady"), "{flags:?}");
     let exe = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("controller_host");
-    let out = Command::new("cc")
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
-        .arg(root().join("examples/c/controller_host.c"))
-        .args(&flags)
-        .arg(format!("-Wl,-rpath,{}", library_dir().display()))
-        .arg("-o")
-        .arg(&exe)
-        .output()
-        .expect("the system C compiler `cc` runs");
-    assert!(out.status.success(), "{}", report("cc", &out));
+    let mut args = flags;
+    args.push(format!("-Wl,-rpath,{}", library_dir().display()));
+    cc_example("examples/c/controller_host.c", &args, &exe);
     let out = Command::new(&exe).output().expect("running the example");
     assert!(out.status.success(), "{}", report("controller_host", &out));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -479,16 +482,9 @@ fn c_worker_example_builds_with_pkg_config_and_runs() {
         return;
     };
     let exe = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("worker_host");
-    let out = Command::new("cc")
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
-        .arg(root().join("examples/c/worker_host.c"))
-        .args(&flags)
-        .arg(format!("-Wl,-rpath,{}", library_dir().display()))
-        .arg("-o")
-        .arg(&exe)
-        .output()
-        .expect("the system C compiler `cc` runs");
-    assert!(out.status.success(), "{}", report("cc", &out));
+    let mut args = flags;
+    args.push(format!("-Wl,-rpath,{}", library_dir().display()));
+    cc_example("examples/c/worker_host.c", &args, &exe);
     let out = Command::new(&exe).output().expect("running the example");
     assert!(out.status.success(), "{}", report("worker_host", &out));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -514,17 +510,10 @@ fn c_example_links_statically_with_the_private_libraries() {
     let archive = library_dir().join("libsteady.a");
     assert!(archive.exists(), "{} not built", archive.display());
     let exe = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("controller_host_static");
-    let out = Command::new("cc")
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
-        .arg(root().join("examples/c/controller_host.c"))
-        .args(&flags)
-        .arg(&archive)
-        .args(private.iter().filter(|l| *l != "-lsteady"))
-        .arg("-o")
-        .arg(&exe)
-        .output()
-        .expect("the system C compiler `cc` runs");
-    assert!(out.status.success(), "{}", report("cc (static)", &out));
+    let mut args = flags;
+    args.push(archive.display().to_string());
+    args.extend(private.into_iter().filter(|l| l != "-lsteady"));
+    cc_example("examples/c/controller_host.c", &args, &exe);
     let out = Command::new(&exe).output().expect("running the example");
     assert!(
         out.status.success(),

@@ -12,7 +12,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -186,6 +186,24 @@ fn running_pid(line: &str, name: &str) -> Option<(i32, i64)> {
         .parse()
         .ok()?;
     Some((pid, c["restartCount"].as_i64().unwrap_or(0)))
+}
+
+/// `steady run --for FOR --api 127.0.0.1:0 --data-dir DATA FILE`, once the kubeconfig it
+/// writes (returned) is there.
+fn run_with_api(for_: &str, data: &Path, f: &Path) -> (Steady, PathBuf) {
+    let s = Steady::start(&[
+        "run",
+        "--for",
+        for_,
+        "--api",
+        "127.0.0.1:0",
+        "--data-dir",
+        &data.display().to_string(),
+        &f.display().to_string(),
+    ]);
+    let kubeconfig = data.join("kubeconfig");
+    eventually(20, "the kubeconfig is written", || kubeconfig.exists());
+    (s, kubeconfig)
 }
 
 #[test]
@@ -407,18 +425,7 @@ fn run_with_api_serves_kubectl_through_the_kubeconfig_it_writes() {
     let data = d.join("data");
     let f = d.join("pods.yaml");
     std::fs::write(&f, pod("alpha", "while :; do sleep 1; done", &m)).unwrap();
-    let mut s = Steady::start(&[
-        "run",
-        "--for",
-        "6s",
-        "--api",
-        "127.0.0.1:0",
-        "--data-dir",
-        &data.display().to_string(),
-        &f.display().to_string(),
-    ]);
-    let kubeconfig = data.join("kubeconfig");
-    eventually(20, "the kubeconfig is written", || kubeconfig.exists());
+    let (mut s, kubeconfig) = run_with_api("6s", &data, &f);
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&kubeconfig).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "the kubeconfig holds the token");
@@ -481,18 +488,7 @@ fn cordon_uncordon_and_drain_act_on_a_running_engine_within_its_budgets() {
         ),
     )
     .unwrap();
-    let mut s = Steady::start(&[
-        "run",
-        "--for",
-        "20s",
-        "--api",
-        "127.0.0.1:0",
-        "--data-dir",
-        &data.display().to_string(),
-        &f.display().to_string(),
-    ]);
-    let kubeconfig = data.join("kubeconfig");
-    eventually(20, "the kubeconfig is written", || kubeconfig.exists());
+    let (mut s, kubeconfig) = run_with_api("20s", &data, &f);
     eventually(20, "both processes run", || marked(&m).len() >= 2);
     let node = steady::node::host::hostname();
 
