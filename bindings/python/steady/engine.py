@@ -44,6 +44,22 @@ class ObjectList(list):
     resource_version: str = ""
 
 
+
+def _delete_options(
+    propagation: Optional[str],
+    preconditions: Optional[Mapping[str, str]],
+    grace_period_seconds: Optional[int],
+) -> dict[str, Any]:
+    """The DeleteOptions JSON of a delete or an eviction: only what was given."""
+    options: dict[str, Any] = {}
+    if propagation is not None:
+        options["propagationPolicy"] = propagation
+    if preconditions is not None:
+        options["preconditions"] = dict(preconditions)
+    if grace_period_seconds is not None:
+        options["gracePeriodSeconds"] = grace_period_seconds
+    return options
+
 class Engine(Handle):
     """A running steady engine.
 
@@ -191,13 +207,7 @@ class Engine(Handle):
         "resourceVersion": ..}`` (:class:`steady.Conflict` when they fail). An object with
         finalizers stays, marked with ``metadata.deletionTimestamp``, until they are
         removed."""
-        options: dict[str, Any] = {}
-        if propagation is not None:
-            options["propagationPolicy"] = propagation
-        if preconditions is not None:
-            options["preconditions"] = dict(preconditions)
-        if grace_period_seconds is not None:
-            options["gracePeriodSeconds"] = grace_period_seconds
+        options = _delete_options(propagation, preconditions, grace_period_seconds)
         out = ctypes.c_void_p()
         check(
             lib.steady_engine_delete(
@@ -225,11 +235,7 @@ class Engine(Handle):
         disruption budget.", and what the budget needs: try again later),
         :class:`steady.Denied` when more than one budget selects the pod,
         :class:`steady.NotFound` for a missing pod."""
-        options: dict[str, Any] = {}
-        if preconditions is not None:
-            options["preconditions"] = dict(preconditions)
-        if grace_period_seconds is not None:
-            options["gracePeriodSeconds"] = grace_period_seconds
+        options = _delete_options(None, preconditions, grace_period_seconds)
         out = ctypes.c_void_p()
         check(
             lib.steady_engine_evict(
