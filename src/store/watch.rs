@@ -102,8 +102,9 @@ pub(crate) struct WatchShared {
     /// publisher before it drops the sender; read by the watch after the channel reports
     /// disconnection, so the Release/Acquire pair makes the value visible.
     pub(crate) missed: AtomicU64,
-    /// A thread to unpark when the watch gets an event or loses its sender ([`Watch::ring`]).
-    pub(crate) bell: parking_lot::Mutex<Option<std::thread::Thread>>,
+    /// A thread to unpark when the watch gets an event or loses its sender ([`Watch::ring`]);
+    /// set once, so the publisher reads it without a lock.
+    pub(crate) bell: std::sync::OnceLock<std::thread::Thread>,
     /// Set when the store's side is gone (the channel disconnected), before the bell rings.
     pub(crate) closed: std::sync::atomic::AtomicBool,
 }
@@ -116,7 +117,7 @@ impl WatchShared {
     /// it was rung or before it parks; `unpark` on a thread that is not parked makes its next
     /// `park` return at once, so an event queued between that check and the park is seen.
     pub(crate) fn ring(&self) {
-        if let Some(t) = self.bell.lock().as_ref() {
+        if let Some(t) = self.bell.get() {
             t.unpark();
         }
     }
@@ -289,9 +290,9 @@ impl Watch {
     /// Has `thread` unparked whenever this watch gets an event or loses its sender, so one
     /// thread can follow many watches with `std::thread::park` (see [`WatchShared::ring`]):
     /// no channel select, and a publish to a watch whose thread is awake costs one atomic
-    /// swap rather than a wake-up.
+    /// swap rather than a wake-up. Set once per watch: a later call is ignored.
     pub(crate) fn ring(&self, thread: std::thread::Thread) {
-        *self.shared.bell.lock() = Some(thread);
+        let _ = self.shared.bell.set(thread);
     }
 
     /// The next event if one is ready, without blocking.
