@@ -55,6 +55,10 @@ struct Cold {
     non_zero_requested: Resources,
     pods: Vec<Arc<PodInfo>>,
     used_ports: Vec<HostPort>,
+    /// How many of `pods` have each priority, lowest first (few distinct values in
+    /// practice): preemption skips a node without pods below the preemptor at a glance,
+    /// where a full cluster would otherwise walk every pod of every node for each pending pod.
+    priorities: Vec<(i32, u32)>,
 }
 
 pub(crate) const UNSCHEDULABLE: u8 = 1;
@@ -87,6 +91,7 @@ impl NodeInfo {
                 non_zero_requested: Resources::new(),
                 pods: Vec::new(),
                 used_ports: Vec::new(),
+                priorities: Vec::new(),
             }),
         };
         n.set_node(node);
@@ -187,6 +192,11 @@ impl NodeInfo {
         &self.cold.used_ports
     }
 
+    /// The lowest priority ([`PodInfo::priority`]) among its pods; `None` without pods.
+    pub fn lowest_priority(&self) -> Option<i32> {
+        self.cold.priorities.first().map(|&(p, _)| p)
+    }
+
     pub(crate) fn add_pod(&mut self, pod: Arc<PodInfo>) {
         if let Some(t) = pod.affinity_terms() {
             self.with_affinity += 1;
@@ -196,6 +206,11 @@ impl NodeInfo {
         c.requested.add(pod.requests());
         c.non_zero_requested.add(pod.non_zero_requests());
         c.used_ports.extend(pod.host_ports().iter().cloned());
+        let priority = pod.priority();
+        match c.priorities.binary_search_by_key(&priority, |&(p, _)| p) {
+            Ok(i) => c.priorities[i].1 += 1,
+            Err(i) => c.priorities.insert(i, (priority, 1)),
+        }
         c.pods.push(pod);
         self.sync_requested();
     }
@@ -214,6 +229,15 @@ impl NodeInfo {
         for hp in pod.host_ports() {
             if let Some(j) = c.used_ports.iter().position(|u| u == hp) {
                 c.used_ports.swap_remove(j);
+            }
+        }
+        if let Ok(j) = c
+            .priorities
+            .binary_search_by_key(&pod.priority(), |&(p, _)| p)
+        {
+            c.priorities[j].1 -= 1;
+            if c.priorities[j].1 == 0 {
+                c.priorities.remove(j);
             }
         }
         self.sync_requested();
@@ -403,6 +427,7 @@ impl Cache {
                     && c.info.non_zero_requests() == info.non_zero_requests()
                     && c.info.host_ports() == info.host_ports()
                     && c.info.has_pod_affinity() == info.has_pod_affinity()
+                    && c.info.priority() == info.priority()
                 {
                     // The common case, confirming our own binding: the totals stand, only
                     // the pod's version is replaced. The binding itself is news to pods
@@ -553,6 +578,37 @@ mod tests {
         assert_eq!(c.nodes()[0].requested().cpu_millis, 750);
         assert!(c.remove_pod("default/p1"));
         assert_eq!(c.nodes()[0].requested().cpu_millis, 250);
+    }
+
+    fn pod_with_priority(name: &str, priority: i32) -> Arc<PodInfo> {
+        let mut p = (**pod(name, "100m").pod()).clone();
+        p.spec.priority = Some(priority);
+        Arc::new(PodInfo::new(Arc::new(p)))
+    }
+
+    #[test]
+    fn a_node_knows_the_lowest_priority_of_its_pods() {
+        let mut c = Cache::default();
+        c.upsert_node(node("a", "8", &[]));
+        assert_eq!(c.nodes()[0].lowest_priority(), None);
+        for (name, priority) in [("p1", 5), ("p2", 1), ("p3", 1), ("p4", 3)] {
+            c.upsert_bound_pod(pod_with_priority(name, priority), "a");
+        }
+        assert_eq!(c.nodes()[0].lowest_priority(), Some(1));
+        c.remove_pod("default/p2");
+        assert_eq!(c.nodes()[0].lowest_priority(), Some(1), "p3 is still at 1");
+        c.remove_pod("default/p3");
+        assert_eq!(c.nodes()[0].lowest_priority(), Some(3));
+        // A new version with another priority is recounted, not replaced in place.
+        c.upsert_bound_pod(pod_with_priority("p4", 9), "a");
+        assert_eq!(c.nodes()[0].lowest_priority(), Some(5));
+        // Orphaned with the node and back with it.
+        c.remove_node("a");
+        c.upsert_node(node("a", "8", &[]));
+        assert_eq!(c.nodes()[0].lowest_priority(), Some(5));
+        c.remove_pod("default/p1");
+        c.remove_pod("default/p4");
+        assert_eq!(c.nodes()[0].lowest_priority(), None);
     }
 
     #[test]

@@ -145,6 +145,10 @@ impl DefaultPreemption {
         budgets: &[Budget],
     ) -> Result<Candidate, Status> {
         let priority = pod.priority();
+        // Most nodes of a full cluster hold no pod below the preemptor: no walk over them.
+        if node.lowest_priority().is_none_or(|p| p >= priority) {
+            return Err(Status::unresolvable(NO_VICTIMS));
+        }
         let (mut lower, keep): (Vec<&Arc<PodInfo>>, Vec<&Arc<PodInfo>>) =
             node.pods().iter().partition(|p| p.priority() < priority);
         if lower.is_empty() {
