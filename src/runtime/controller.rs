@@ -33,7 +33,14 @@ impl ObjectKey {
     /// A key from parts (`None`: a cluster-scoped object).
     pub fn new(namespace: Option<&str>, name: &str) -> Self {
         match namespace.filter(|n| !n.is_empty()) {
-            Some(ns) => ObjectKey(format!("{ns}/{name}").into()),
+            Some(ns) => {
+                // Not `format!`: this runs for every key a controller queues.
+                let mut key = String::with_capacity(ns.len() + 1 + name.len());
+                key.push_str(ns);
+                key.push('/');
+                key.push_str(name);
+                ObjectKey(key.into())
+            }
             None => ObjectKey(name.into()),
         }
     }

@@ -376,12 +376,15 @@ impl Runtime {
                     ctl: ctl.clone(),
                     role,
                 };
-                if let Ok(list) = inner.store.list(&kind, &Default::default()) {
+                // In no particular order (as a fresh informer's initial events are not
+                // either, to its subscribers' reconciles), with the store's keys: no sort and
+                // no key formatting for thousands of objects.
+                if let Ok(items) = inner.store.list_keyed(&kind, &Default::default()) {
                     // Woken every `BURST` keys: the workers start while the rest is queued.
                     let mut wakes = 0;
-                    for o in list.items {
+                    for (key, o) in items {
                         let added = WatchEvent::Added(o);
-                        dispatch(&inner.store, &sub, &added, None, None, &mut wakes);
+                        dispatch(&inner.store, &sub, &added, None, Some(&key), &mut wakes);
                         if wakes >= BURST {
                             wake_pool(inner, &mut wakes);
                         }

@@ -814,6 +814,21 @@ impl Store {
         })
     }
 
+    /// [`Store::list_unordered`] with each object's store key (`namespace/name`, or `name`
+    /// for a cluster-scoped kind), shared rather than formatted again: what the controller
+    /// runtime queues when it hands a newcomer the current objects.
+    pub(crate) fn list_keyed(
+        &self,
+        kind: &str,
+        params: &ListParams,
+    ) -> Result<Vec<(Key, Arc<dyn Object>)>> {
+        let ks = self.kind_named(kind)?;
+        let st = ks.state.lock();
+        let mut out = Vec::with_capacity(ks.objects.len());
+        visit_locked(&ks, &st, params, |k, o| out.push((k.clone(), o.clone())));
+        Ok(out)
+    }
+
     /// Number of objects of `kind` (in every namespace) with an owner reference to the owner
     /// with uid `owner_uid`: the size of the owner index entry, without reading the objects.
     pub fn owned_count(&self, kind: &str, owner_uid: &str) -> Result<usize> {
