@@ -43,35 +43,7 @@ pub use pod_topology_spread::{PodTopologySpread, HOSTNAME_LABEL};
 pub use queue_sort::PrioritySort;
 pub use taint_toleration::{tolerates, TaintToleration};
 
-use super::cache::NodeInfo;
-use super::framework::{NodeScore, Status, MAX_NODE_SCORE};
-
-/// The batch filter of a plugin whose nodes mostly pass a cheap test: `decide` (the plugin's
-/// own filter) runs only for the alive candidates `suspect` flags; the others pass.
-#[inline]
-pub(crate) fn filter_suspects(
-    nodes: &[NodeInfo],
-    candidates: &[usize],
-    alive: &mut u64,
-    rejected: &mut Vec<(usize, Status)>,
-    suspect: impl Fn(&NodeInfo) -> bool,
-    decide: impl Fn(&NodeInfo) -> Status,
-) {
-    let mut bits = *alive;
-    while bits != 0 {
-        let i = bits.trailing_zeros() as usize;
-        bits &= bits - 1;
-        let n = candidates[i];
-        let node = &nodes[n];
-        if suspect(node) {
-            let st = decide(node);
-            if !st.is_success() {
-                *alive &= !(1u64 << i);
-                rejected.push((n, st));
-            }
-        }
-    }
-}
+use super::framework::{NodeScore, MAX_NODE_SCORE};
 
 /// kube-scheduler's `DefaultNormalizeScore`: scales the scores so the highest becomes 100
 /// (all 0 stay 0); with `reverse`, a lower raw score is better (`100 - scaled`).
@@ -98,6 +70,95 @@ pub fn default_normalize(scores: &mut [NodeScore], reverse: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::{Node, Pod};
+    use crate::scheduler::cache::NodeInfo;
+    use crate::scheduler::framework::{CycleState, FilterPlugin, PodInfo, FILTER_BATCH};
+    use serde_json::json;
+    use std::sync::Arc;
+
+    /// The batch filter of each plugin that narrows it with `may_reject` decides every node
+    /// exactly as its `filter` does: tainted, cordoned, full and roomy nodes alike.
+    #[test]
+    fn batch_filters_decide_as_filter_does() {
+        let node = |name: &str, spec: serde_json::Value, pods: &str| {
+            let n: Node = serde_json::from_value(json!({
+                "metadata": {"name": name},
+                "spec": spec,
+                "status": {"allocatable": {"cpu": "1", "memory": "1Gi", "pods": pods}}
+            }))
+            .unwrap();
+            NodeInfo::new(Arc::new(n))
+        };
+        let taint = json!({"taints": [{"key": "k", "effect": "NoSchedule"}]});
+        let mut nodes = vec![
+            node("plain", json!({}), "10"),
+            node("tainted", taint.clone(), "10"),
+            node("cordoned", json!({"unschedulable": true}), "10"),
+            node("no-pods", json!({}), "0"),
+        ];
+        let mut busy = node("busy", json!({}), "10");
+        let hog: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "hog", "namespace": "default", "uid": "u-hog"},
+            "spec": {"containers": [{"name": "c",
+                "resources": {"requests": {"cpu": "900m", "memory": "900Mi"}}}]}
+        }))
+        .unwrap();
+        busy.add_pod(Arc::new(PodInfo::new(Arc::new(hog))));
+        nodes.push(busy);
+        let pods: Vec<PodInfo> = [
+            json!({"containers": [{"name": "c"}]}),
+            json!({"containers": [{"name": "c",
+                "resources": {"requests": {"cpu": "500m", "memory": "64Mi"}}}]}),
+            json!({"containers": [{"name": "c",
+                "resources": {"requests": {"ephemeral-storage": "1Gi"}}}],
+                "tolerations": [{"key": "k", "operator": "Exists"}]}),
+        ]
+        .into_iter()
+        .map(|spec| {
+            let p: Pod = serde_json::from_value(json!({
+                "metadata": {"name": "p", "namespace": "default"}, "spec": spec
+            }))
+            .unwrap();
+            PodInfo::new(Arc::new(p))
+        })
+        .collect();
+        let plugins: Vec<Arc<dyn FilterPlugin>> = vec![
+            Arc::new(TaintToleration),
+            Arc::new(NodeUnschedulable),
+            Arc::new(NodeResourcesFit::default()),
+        ];
+        let state = CycleState::default();
+        let candidates: Vec<usize> = (0..nodes.len()).collect();
+        assert!(candidates.len() <= FILTER_BATCH);
+        for plugin in &plugins {
+            for pod in &pods {
+                let mut alive = (1u64 << nodes.len()) - 1;
+                let mut rejected = Vec::new();
+                plugin.filter_nodes(&state, pod, &nodes, &candidates, &mut alive, &mut rejected);
+                for (i, n) in nodes.iter().enumerate() {
+                    let st = plugin.filter(&state, pod, n);
+                    let batch = rejected.iter().find(|(j, _)| *j == i);
+                    assert_eq!(
+                        alive & (1 << i) != 0,
+                        st.is_success(),
+                        "{} on node {}",
+                        plugin.name(),
+                        n.name()
+                    );
+                    assert_eq!(
+                        batch.map(|(_, s)| s.reasons()),
+                        (!st.is_success()).then(|| st.reasons())
+                    );
+                }
+            }
+        }
+        assert!(
+            plugins.iter().any(|p| pods
+                .iter()
+                .any(|pod| nodes.iter().any(|n| !p.filter(&state, pod, n).is_success()))),
+            "some node is rejected, or the test shows nothing"
+        );
+    }
 
     fn scores(v: &[i64]) -> Vec<NodeScore> {
         v.iter()

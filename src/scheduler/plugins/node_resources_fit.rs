@@ -7,7 +7,6 @@ use crate::scheduler::framework::{
     ClusterEvents, CycleState, FilterPlugin, NodeScore, Plugin, PodInfo, ScorePlugin, Status,
     MAX_NODE_SCORE,
 };
-use crate::scheduler::plugins::filter_suspects;
 use std::borrow::Cow;
 
 /// How [`NodeResourcesFit`] scores a node.
@@ -153,33 +152,16 @@ impl FilterPlugin for NodeResourcesFit {
         insufficient(pod.requests(), node)
     }
 
-    fn filter_nodes(
-        &self,
-        _: &CycleState,
-        pod: &PodInfo,
-        nodes: &[NodeInfo],
-        candidates: &[usize],
-        alive: &mut u64,
-        rejected: &mut Vec<(usize, Status)>,
-    ) {
+    fn may_reject(&self, _: &CycleState, pod: &PodInfo, n: &NodeInfo) -> bool {
         let want = pod.requests();
         // Only pods, CPU and memory can be checked from the inline figures; anything else
         // takes the full check for every node.
         let simple = want.ephemeral_storage_bytes <= 0 && want.extended.is_empty();
         let (cpu, mem) = (want.cpu_millis, want.memory_bytes);
-        filter_suspects(
-            nodes,
-            candidates,
-            alive,
-            rejected,
-            |n| {
-                !simple
-                    || n.req_pods >= n.alloc_pods
-                    || (cpu > 0 && cpu > n.alloc_cpu - n.req_cpu)
-                    || (mem > 0 && mem > n.alloc_mem - n.req_mem)
-            },
-            |n| insufficient(want, n),
-        );
+        !simple
+            || n.req_pods >= n.alloc_pods
+            || (cpu > 0 && cpu > n.alloc_cpu - n.req_cpu)
+            || (mem > 0 && mem > n.alloc_mem - n.req_mem)
     }
 }
 

@@ -1,6 +1,5 @@
 //! `NodeUnschedulable`: cordoned nodes take no new pods.
 
-use super::filter_suspects;
 use super::taint_toleration::tolerates;
 use crate::api::Taint;
 use crate::scheduler::cache::NodeInfo;
@@ -30,23 +29,8 @@ impl Plugin for NodeUnschedulable {
 }
 
 impl FilterPlugin for NodeUnschedulable {
-    fn filter_nodes(
-        &self,
-        state: &CycleState,
-        pod: &PodInfo,
-        nodes: &[NodeInfo],
-        candidates: &[usize],
-        alive: &mut u64,
-        rejected: &mut Vec<(usize, Status)>,
-    ) {
-        filter_suspects(
-            nodes,
-            candidates,
-            alive,
-            rejected,
-            NodeInfo::unschedulable,
-            |n| self.filter(state, pod, n),
-        );
+    fn may_reject(&self, _: &CycleState, _: &PodInfo, node: &NodeInfo) -> bool {
+        node.unschedulable()
     }
 
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {

@@ -6,7 +6,7 @@ use crate::scheduler::framework::{
     ClusterEvents, CycleState, FilterPlugin, NodeScore, Plugin, PodInfo, PreScorePlugin,
     ScorePlugin, Status,
 };
-use crate::scheduler::plugins::{default_normalize, filter_suspects};
+use crate::scheduler::plugins::default_normalize;
 
 /// Filter: rejects nodes with a `NoSchedule` or `NoExecute` taint the pod does not tolerate.
 /// Score (weight 3): fewer untolerated `PreferNoSchedule` taints is better.
@@ -41,23 +41,8 @@ impl Plugin for TaintToleration {
 }
 
 impl FilterPlugin for TaintToleration {
-    fn filter_nodes(
-        &self,
-        state: &CycleState,
-        pod: &PodInfo,
-        nodes: &[NodeInfo],
-        candidates: &[usize],
-        alive: &mut u64,
-        rejected: &mut Vec<(usize, Status)>,
-    ) {
-        filter_suspects(
-            nodes,
-            candidates,
-            alive,
-            rejected,
-            NodeInfo::has_hard_taints,
-            |n| self.filter(state, pod, n),
-        );
+    fn may_reject(&self, _: &CycleState, _: &PodInfo, node: &NodeInfo) -> bool {
+        node.has_hard_taints()
     }
 
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
