@@ -345,6 +345,49 @@ fn orphan_deletion_strips_the_owner_reference_and_keeps_the_dependents() {
     assert!(owners_of(&e, "Widget", "gadget").is_empty());
 }
 
+/// Orphaning races the collector's look at each new dependent: an owner deleted with
+/// Orphan right after its dependents were created strips its reference from each and goes,
+/// while the collector may be examining a dependent that still names it. The dependent
+/// must stay (a delete decided on the version that named the owner is refused), in every
+/// round.
+#[test]
+fn orphaned_dependents_survive_the_collector_looking_at_them_meanwhile() {
+    const ROUNDS: usize = 30;
+    const DEPENDENTS: usize = 20;
+    let e = engine();
+    let cms = e.api::<ConfigMap>();
+    let w = widgets(&e);
+    for round in 0..ROUNDS {
+        let owner = cms
+            .create(config_map(&format!("owner-{round}"), vec![], &[]))
+            .unwrap();
+        for i in 0..DEPENDENTS {
+            w.create(widget(
+                &format!("w-{round}-{i}"),
+                &[owner_reference(owner.as_ref(), true)],
+            ))
+            .unwrap();
+        }
+        delete(
+            &e,
+            "ConfigMap",
+            &format!("owner-{round}"),
+            Propagation::Orphan,
+        );
+    }
+    eventually(10, "every owner gone", || {
+        (0..ROUNDS).all(|r| !exists(&e, "ConfigMap", &format!("owner-{r}")))
+    });
+    settle();
+    for round in 0..ROUNDS {
+        for i in 0..DEPENDENTS {
+            let name = format!("w-{round}-{i}");
+            assert!(exists(&e, "Widget", &name), "{name} was collected");
+            assert!(owners_of(&e, "Widget", &name).is_empty(), "{name}");
+        }
+    }
+}
+
 #[test]
 fn custom_kind_owners_are_collected_like_built_in_ones() {
     let e = engine();

@@ -44,6 +44,7 @@
 //! owner waits for a dependent that already went.
 
 use crate::api::{make_mut, Object, OwnerReference};
+use crate::runtime::finalizer::{current, has_finalizer, remove_finalizer};
 use crate::runtime::{Action, Context, Controller, ObjectKey, Predicate, ReconcileResult, Trigger};
 use crate::store::{DeleteParams, ListParams, Propagation, Store};
 use parking_lot::{Mutex, RwLock};
@@ -113,10 +114,6 @@ fn relevant(old: Option<&dyn Object>, new: &dyn Object) -> bool {
         || o.finalizers != n.finalizers
         || o.deletion_timestamp != n.deletion_timestamp
         || o.uid != n.uid
-}
-
-fn has_finalizer(o: &dyn Object, f: &str) -> bool {
-    o.meta().finalizers.iter().any(|x| x == f)
 }
 
 fn blocks(o: &dyn Object, owner_uid: &str) -> bool {
@@ -243,6 +240,18 @@ impl Shared {
         dep: &dyn Object,
         from_owner: Option<&str>,
     ) -> crate::Result<()> {
+        self.attempt_to_delete_from(store, dep, from_owner, 0)
+    }
+
+    /// [`Self::attempt_to_delete`] on the version `dep` examined; `tries` earlier versions
+    /// changed under it.
+    fn attempt_to_delete_from(
+        &self,
+        store: &Store,
+        dep: &dyn Object,
+        from_owner: Option<&str>,
+        tries: usize,
+    ) -> crate::Result<()> {
         if dep.meta().deletion_timestamp.is_some() || dep.meta().owner_references.is_empty() {
             return Ok(());
         }
@@ -291,15 +300,35 @@ impl Shared {
             } else {
                 Propagation::Background
             };
+            // Deleted only as examined: at this resourceVersion. Otherwise an owner being
+            // orphaned could strip its reference (and then go) between the look-up above and
+            // the delete, and a dependent that was just orphaned would be collected as if
+            // its owner had gone with it.
             let m = dep.meta();
             let params = DeleteParams {
                 uid: m.uid.clone(),
+                resource_version: m.resource_version.clone(),
                 propagation,
                 ..Default::default()
             };
             match store.delete(dep.kind(), m.namespace.as_deref(), &m.name, &params) {
                 Ok(_) => {}
-                Err(e) if e.is_not_found() || e.is_conflict() => {}
+                Err(e) if e.is_not_found() => {}
+                // Changed since examined: decide again on the newest version (gone, or
+                // replaced by another object of the name: nothing to do).
+                Err(e) if e.is_conflict() => {
+                    return match current(store, dep)? {
+                        Some(fresh) if tries + 1 < MAX_ATTEMPTS => self.attempt_to_delete_from(
+                            store,
+                            fresh.as_ref(),
+                            from_owner,
+                            tries + 1,
+                        ),
+                        // Kept changing: the reconcile's backoff retries it.
+                        Some(_) => Err(e),
+                        None => Ok(()),
+                    };
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -424,17 +453,6 @@ fn has_dependents(store: &Store, o: &dyn Object) -> crate::Result<bool> {
     }
 }
 
-/// Re-reads `o` (same uid) for a retry after a conflict; `None` when it is gone.
-fn reread(store: &Store, o: &dyn Object) -> crate::Result<Option<Arc<dyn Object>>> {
-    let m = o.meta();
-    match store.get(o.kind(), m.namespace.as_deref(), &m.name) {
-        Ok(fresh) if fresh.meta().uid == m.uid => Ok(Some(fresh)),
-        Ok(_) => Ok(None),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 /// Removes from `dep` its owner references to `uids` (compare-and-swap, retried).
 fn strip_owner_references(
     store: &Store,
@@ -459,7 +477,7 @@ fn strip_owner_references(
         match store.update(next) {
             Ok(_) => return Ok(()),
             Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) if e.is_conflict() => match reread(store, cur.as_ref())? {
+            Err(e) if e.is_conflict() => match current(store, cur.as_ref())? {
                 Some(fresh) => cur = fresh,
                 None => return Ok(()),
             },
@@ -476,28 +494,90 @@ fn strip_owner_references(
     })
 }
 
-/// Removes finalizer `f` from `o` (compare-and-swap, retried); the store deletes the object if
-/// it was the last.
-fn remove_finalizer(store: &Store, o: &dyn Object, f: &str) -> crate::Result<()> {
-    let mut cur: Arc<dyn Object> = o.clone_arc();
-    for _ in 0..MAX_ATTEMPTS {
-        if !has_finalizer(cur.as_ref(), f) {
-            return Ok(());
-        }
-        let mut next = cur.clone();
-        make_mut(&mut next).meta_mut().finalizers.retain(|x| x != f);
-        match store.update(next) {
-            Ok(_) => return Ok(()),
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) if e.is_conflict() => match reread(store, cur.as_ref())? {
-                Some(fresh) => cur = fresh,
-                None => return Ok(()),
-            },
-            Err(e) => return Err(e),
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{ConfigMap, Registry};
+    use crate::runtime::owner_reference;
+    use crate::store::StoreConfig;
+
+    fn store() -> Store {
+        let registry = Registry::new();
+        crate::api::register_builtins(&registry);
+        Store::new(Arc::new(registry), StoreConfig::default())
     }
-    Err(crate::Error::Conflict {
-        object: crate::ObjectRef::new(o.kind(), o.meta().namespace.as_deref(), &o.meta().name),
-        message: format!("removing finalizer {f:?} kept losing to other writers"),
-    })
+
+    fn config_map(name: &str, owners: Vec<OwnerReference>) -> Arc<dyn Object> {
+        let mut c = ConfigMap::default();
+        c.metadata.name = name.into();
+        c.metadata.owner_references = owners;
+        Arc::new(c)
+    }
+
+    /// The race of an owner deleted with Orphan against the collector examining one of its
+    /// dependents: the collector read the dependent while it still named the owner, then the
+    /// orphaning stripped the reference and the owner went, and only then did the collector
+    /// look the owner up (gone) and act. The dependent was orphaned, not collected: the
+    /// delete decided on the old version is refused, and the newest version has no owner.
+    #[test]
+    fn a_dependent_orphaned_after_it_was_examined_is_kept() {
+        let store = store();
+        let owner = store.create(config_map("owner", vec![])).unwrap();
+        let examined = store
+            .create(config_map(
+                "dependent",
+                vec![owner_reference(owner.as_ref(), true)],
+            ))
+            .unwrap();
+        // The orphaning, done meanwhile: the reference stripped, the owner gone.
+        let mut stripped = examined.clone();
+        make_mut(&mut stripped).meta_mut().owner_references.clear();
+        store.update(stripped).unwrap();
+        store
+            .delete(
+                "ConfigMap",
+                Some("default"),
+                "owner",
+                &DeleteParams::default(),
+            )
+            .unwrap();
+        let gc = GarbageCollector::new();
+        gc.shared
+            .attempt_to_delete(&store, examined.as_ref(), None)
+            .unwrap();
+        let kept = store
+            .get("ConfigMap", Some("default"), "dependent")
+            .unwrap();
+        assert!(kept.meta().owner_references.is_empty());
+        assert!(kept.meta().deletion_timestamp.is_none());
+
+        // A dependent whose owner really went is still collected, from a stale version too.
+        let owner = store.create(config_map("owner2", vec![])).unwrap();
+        let examined = store
+            .create(config_map(
+                "dependent2",
+                vec![owner_reference(owner.as_ref(), true)],
+            ))
+            .unwrap();
+        let mut relabelled = examined.clone();
+        make_mut(&mut relabelled)
+            .meta_mut()
+            .labels
+            .insert("changed".into(), "yes".into());
+        store.update(relabelled).unwrap();
+        store
+            .delete(
+                "ConfigMap",
+                Some("default"),
+                "owner2",
+                &DeleteParams::default(),
+            )
+            .unwrap();
+        gc.shared
+            .attempt_to_delete(&store, examined.as_ref(), None)
+            .unwrap();
+        assert!(store
+            .get("ConfigMap", Some("default"), "dependent2")
+            .is_err_and(|e| e.is_not_found()));
+    }
 }

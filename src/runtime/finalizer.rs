@@ -158,7 +158,7 @@ pub fn finalizer<T, E>(
             (true, true) => {
                 let value = reconcile(FinalizerEvent::Cleanup(&obj))
                     .map_err(FinalizerError::CleanupFailed)?;
-                remove_finalizer(store, finalizer_name, obj)
+                remove_finalizer(store, obj.as_ref(), finalizer_name)
                     .map_err(FinalizerError::RemoveFinalizer)?;
                 return Ok(FinalizerOutcome::CleanedUp(value));
             }
@@ -173,7 +173,7 @@ pub fn finalizer<T, E>(
                     Ok(updated) => obj = updated,
                     Err(e) if e.is_conflict() && attempts + 1 < MAX_ATTEMPTS => {
                         attempts += 1;
-                        match reread(store, &obj) {
+                        match current(store, obj.as_ref()) {
                             Ok(Some(fresh)) => obj = fresh,
                             // Gone, or replaced by a new object (which gets its own turn).
                             Ok(None) => return Ok(FinalizerOutcome::Skipped),
@@ -188,15 +188,19 @@ pub fn finalizer<T, E>(
     }
 }
 
-/// Removes `finalizer_name` from `object` (and from newer versions of the same object, when
-/// the write loses a race). An object that is gone, or was replaced by one with another uid,
-/// needs nothing removed.
-fn remove_finalizer(
+/// Removes `finalizer_name` from `object`, a compare-and-swap retried on the newest version
+/// when it loses a race (up to 8 tries, then the conflict is returned). The store deletes an
+/// object being deleted once its last finalizer goes. An object that is gone, or was
+/// replaced by one with another uid, needs nothing removed: `Ok`.
+///
+/// What [`finalizer`] does after a cleanup, for a controller that keeps its finalizer some
+/// other way (the garbage collector removes `orphan` and `foregroundDeletion` with it).
+pub fn remove_finalizer(
     store: &Store,
+    object: &dyn Object,
     finalizer_name: &str,
-    object: Arc<dyn Object>,
 ) -> Result<(), Error> {
-    let mut cur = object;
+    let mut cur = object.clone_arc();
     let mut attempts = 0;
     loop {
         if !has_finalizer(cur.as_ref(), finalizer_name) {
@@ -212,7 +216,7 @@ fn remove_finalizer(
             Err(e) if e.is_not_found() => return Ok(()),
             Err(e) if e.is_conflict() && attempts + 1 < MAX_ATTEMPTS => {
                 attempts += 1;
-                match reread(store, &cur)? {
+                match current(store, cur.as_ref())? {
                     Some(fresh) => cur = fresh,
                     None => return Ok(()),
                 }
@@ -222,8 +226,9 @@ fn remove_finalizer(
     }
 }
 
-/// The newest version of `object`; `None` when it is gone or replaced by another uid.
-fn reread(store: &Store, object: &Arc<dyn Object>) -> Result<Option<Arc<dyn Object>>, Error> {
+/// The newest version of `object` in `store`; `None` when it is gone or was replaced by an
+/// object of the same name with another uid (which is not the one a retried write meant).
+pub fn current(store: &Store, object: &dyn Object) -> Result<Option<Arc<dyn Object>>, Error> {
     let meta = object.meta();
     match store.get(object.kind(), meta.namespace.as_deref(), &meta.name) {
         Ok(fresh) if fresh.meta().uid == meta.uid => Ok(Some(fresh)),
