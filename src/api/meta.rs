@@ -22,8 +22,10 @@ thread_local! {
 }
 
 impl Extra {
-    /// Runs `f` with every `Extra` serializing as empty on this thread.
-    pub(crate) fn without<R>(f: impl FnOnce() -> R) -> R {
+    /// Runs `f` with every `Extra` serializing as empty on this thread: an object encoded
+    /// inside shows only the fields steady models, and comparing that with the manifest it
+    /// came from names the fields it does not (what apply reports as unknown fields).
+    pub fn without<R>(f: impl FnOnce() -> R) -> R {
         struct Reset(bool);
         impl Drop for Reset {
             fn drop(&mut self) {

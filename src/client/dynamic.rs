@@ -230,8 +230,15 @@ impl DynamicApi {
     }
 }
 
-/// Checks `kind` and `apiVersion` of a JSON object against the registration.
-pub(crate) fn check_kind(info: &KindInfo, v: &Value) -> Result<()> {
+/// Checks `kind` and `apiVersion` of a JSON object against the registration `info`: the
+/// kind must be `info`'s and the apiVersion one it serves.
+///
+/// # Errors
+///
+/// [`Error::Invalid`] naming `kind` (missing or another kind) or `apiVersion` (missing, or
+/// a version of a built-in kind it does not serve); [`Error::NoMatch`] for a version of a
+/// custom kind it does not serve.
+pub fn check_kind(info: &KindInfo, v: &Value) -> Result<()> {
     let r = || ObjectRef::from_value(&info.kind, v);
     match v.get("kind").and_then(Value::as_str) {
         Some(k) if k == info.kind => {}

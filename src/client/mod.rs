@@ -12,7 +12,7 @@ pub mod merge;
 pub mod patch;
 
 pub use api::{Api, Event, List, TypedWatch};
-pub(crate) use dynamic::check_kind;
+pub use dynamic::check_kind;
 pub use dynamic::DynamicApi;
 
 pub use crate::store::{DeleteParams, Deleted, ListParams, Propagation, WatchParams};
@@ -63,10 +63,18 @@ pub enum ApplyAction {
     Unchanged,
 }
 
-/// Prepares the object an apply of `desired` writes, given the live object (if any):
-/// the three-way merge of `kubectl apply` over the last-applied annotation.
-/// Returns the object to write and what it will be.
-pub(crate) fn prepare_apply(
+/// Prepares the object an apply of `desired` (an object of the kind `info` describes, as a
+/// manifest gives it) writes, given the live object (if any): the three-way merge of
+/// `kubectl apply` over the last-applied annotation (a strategic merge for built-in kinds,
+/// a JSON merge for custom ones), recording the new last-applied configuration. Returns the
+/// object to write (an update carries the live resourceVersion: a compare-and-swap) and
+/// what writing it will be; nothing is written. [`Api::apply`] and [`crate::manifest`] are
+/// built on it.
+///
+/// # Errors
+///
+/// The object does not decode as the kind, naming the field.
+pub fn prepare_apply(
     info: &KindInfo,
     mut desired: Value,
     live: Option<&Arc<dyn Object>>,

@@ -62,11 +62,16 @@ use crate::api::Resource;
 use crate::client::Api;
 use crate::runtime::Controller;
 
-/// Writes the status `put` sets on a copy of `obj`, unless it equals the stored one. No
-/// compare-and-swap: for a controller that alone writes its objects' status, one reconcile
-/// per object at a time, so `observedGeneration` names the spec it acted on even when the
-/// spec changed meanwhile.
-pub(crate) fn write_own_status<K: Resource>(
+/// Writes the status `put` sets on a copy of `obj`, unless it equals `obj`'s (then nothing is
+/// written and no watcher wakes). No compare-and-swap: for a controller that alone writes
+/// its objects' status, one reconcile per object at a time (the runtime's guarantee), so
+/// `observedGeneration` names the spec it acted on even when the spec changed meanwhile.
+/// The built-in workload controllers write their status so.
+///
+/// # Errors
+///
+/// The store's: the object is gone (NotFound), or the status fails validation.
+pub fn write_own_status<K: Resource>(
     api: &Api<K>,
     obj: &K,
     put: impl FnOnce(&mut K),

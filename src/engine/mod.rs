@@ -467,7 +467,7 @@ pub struct Engine {
 struct GcRegistrar {
     /// The runtime to register on; emptied at shutdown, so a kind registered afterwards
     /// starts nothing. (The registry's hook holds this registrar weakly: no cycle.)
-    runtime: Mutex<Option<Runtime>>,
+    runtime: Mutex<Option<crate::runtime::ControllerRegistrar>>,
     gc: GarbageCollector,
     /// Kinds with a collector controller; held while registering, so a kind announced by the
     /// hook and found by the start-up loop at once gets one controller.
@@ -502,7 +502,7 @@ impl Engine {
     /// Starts the garbage collector: its controller for every kind known now and, through a
     /// registry hook, for every kind registered later.
     fn start_garbage_collector(&self) {
-        *self.gc.runtime.lock() = Some(self.runtime.clone());
+        *self.gc.runtime.lock() = Some(self.controllers());
         let registrar = Arc::downgrade(&self.gc);
         self.store
             .registry()
@@ -562,6 +562,14 @@ impl Engine {
     /// existing object of its primary kind.
     pub fn add_controller(&self, controller: Controller) -> Result<()> {
         self.runtime.add(controller)
+    }
+
+    /// A handle that registers controllers on this engine from anywhere (a registry hook, a
+    /// reconcile, a thread of the host), without keeping the engine alive: the built-in
+    /// garbage collector gives every kind registered later its controller through one, from
+    /// a [`Registry::on_register`](crate::api::Registry::on_register) hook.
+    pub fn controllers(&self) -> crate::runtime::ControllerRegistrar {
+        self.runtime.registrar()
     }
 
     /// A snapshot of every metric: the controllers' (controller-runtime's names: reconciles,

@@ -51,9 +51,14 @@ use crate::api::Pod;
 use crate::store::{ListParams, Store};
 use std::sync::Arc;
 
-/// The pods bound to node `node` (`spec.nodeName`), from the engine's field index, in name
-/// order: what a node agent drives and what the node lifecycle controller evicts.
-pub(crate) fn pods_on(store: &Store, node: &str) -> crate::Result<Vec<Arc<Pod>>> {
+/// The pods bound to node `node` (`spec.nodeName`), from the store's field index of that
+/// field, in name order: what a node agent drives, what the node lifecycle controller
+/// evicts and what a drain moves. Terminal pods included.
+///
+/// # Errors
+///
+/// The store's, when it no longer serves Pods (shut down).
+pub fn pods_on(store: &Store, node: &str) -> crate::Result<Vec<Arc<Pod>>> {
     let list = store.list(
         "Pod",
         &ListParams {

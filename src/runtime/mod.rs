@@ -32,4 +32,5 @@ pub use controller::{
 };
 pub use metrics::{render_prometheus, MetricsRegistry, MetricsSnapshot};
 pub use owner::owner_reference;
+pub use rt::ControllerRegistrar;
 pub(crate) use rt::{Runtime, RuntimeConfig};

@@ -190,7 +190,54 @@ pub(crate) struct Runtime {
     inner: Arc<Inner>,
 }
 
+/// Registers controllers on an engine's runtime from wherever a host or a controller needs
+/// to: a [`Registry`](crate::api::Registry) hook that gives every kind registered later a
+/// controller of its own (the garbage collector registers its controllers so), another
+/// controller's reconcile, a thread of the host. From [`Engine::controllers`].
+///
+/// Cheap to clone, and it does not keep the runtime alive: once the engine shut down,
+/// [`ControllerRegistrar::add`] returns [`Error::Closed`].
+///
+/// [`Engine::controllers`]: crate::Engine::controllers
+#[derive(Clone)]
+pub struct ControllerRegistrar {
+    inner: std::sync::Weak<Inner>,
+}
+
+impl std::fmt::Debug for ControllerRegistrar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControllerRegistrar")
+            .field("running", &(self.inner.strong_count() > 0))
+            .finish()
+    }
+}
+
+impl ControllerRegistrar {
+    /// Registers and starts `controller`, as [`Engine::add_controller`] does: it first
+    /// reconciles every existing object of its primary kind.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] after shutdown; [`Error::AlreadyExists`] for a controller name
+    /// taken; an error naming the kind when a kind it reconciles or watches is not served.
+    ///
+    /// [`Engine::add_controller`]: crate::Engine::add_controller
+    pub fn add(&self, controller: Controller) -> Result<()> {
+        match self.inner.upgrade() {
+            Some(inner) => Runtime { inner }.add(controller),
+            None => Err(Error::Closed),
+        }
+    }
+}
+
 impl Runtime {
+    /// A handle that registers controllers on this runtime without keeping it alive.
+    pub(crate) fn registrar(&self) -> ControllerRegistrar {
+        ControllerRegistrar {
+            inner: Arc::downgrade(&self.inner),
+        }
+    }
+
     /// Starts the worker pool and the timer.
     pub(crate) fn start(
         store: Store,
