@@ -6,6 +6,10 @@
 //! Kubernetes stay strings (so unknown values survive a round trip) and are checked by the
 //! kind's validation; every struct keeps the fields it does not model in its `extra`.
 
+use super::validation::{
+    check_enum, check_min, check_port, check_port_number, dns_label_message, is_dns1123_label,
+    is_port_name, port_name_message, required,
+};
 use super::{
     ApiVersion, Condition, Extra, FieldError, Kind, LabelSelector, Map, ObjectMeta, Quantity, Time,
 };
@@ -441,7 +445,7 @@ impl LifecycleHandler {
         }
         if let Some(exec) = &self.exec {
             if exec.command.is_empty() {
-                required(errors, format!("{path}.exec.command"));
+                errors.push(required(format!("{path}.exec.command"), ""));
             }
         }
         if let Some(h) = &self.http_get {
@@ -1126,10 +1130,10 @@ pub fn validate_node(node: &Node, errors: &mut Vec<FieldError>) {
     for (i, t) in node.spec.taints.iter().enumerate() {
         let path = format!("spec.taints[{i}]");
         if t.key.is_empty() {
-            required(errors, format!("{path}.key"));
+            errors.push(required(format!("{path}.key"), ""));
         }
         if t.effect.is_empty() {
-            required(errors, format!("{path}.effect"));
+            errors.push(required(format!("{path}.effect"), ""));
         } else {
             check_enum(errors, format!("{path}.effect"), &t.effect, TAINT_EFFECTS);
         }
@@ -1307,7 +1311,7 @@ pub fn validate_service(svc: &Service, errors: &mut Vec<FieldError>) {
     super::service_ip::validate_cluster_ip(svc, errors);
     let headless = spec.cluster_ip.as_deref() == Some("None");
     if spec.ports.is_empty() && !headless && type_ != "ExternalName" {
-        required(errors, "spec.ports");
+        errors.push(required("spec.ports", ""));
     }
     let mut names = BTreeSet::new();
     for (i, p) in spec.ports.iter().enumerate() {
@@ -1327,7 +1331,7 @@ pub fn validate_service(svc: &Service, errors: &mut Vec<FieldError>) {
                     ));
                 }
             }
-            None if spec.ports.len() > 1 => required(errors, format!("{path}.name")),
+            None if spec.ports.len() > 1 => errors.push(required(format!("{path}.name"), "")),
             None => {}
         }
         check_port_number(errors, format!("{path}.port"), p.port);
@@ -1492,7 +1496,7 @@ pub fn validate_endpoints(ep: &Endpoints, errors: &mut Vec<FieldError>) {
         for (field, list) in lists {
             for (j, a) in list.iter().enumerate() {
                 if a.ip.is_empty() {
-                    required(errors, format!("subsets[{i}].{field}[{j}].ip"));
+                    errors.push(required(format!("subsets[{i}].{field}[{j}].ip"), ""));
                 }
             }
         }
@@ -1785,7 +1789,7 @@ impl PersistentVolumeClaimSpec {
             .as_ref()
             .is_some_and(|r| r.requests.contains_key("storage"));
         if !has_storage {
-            required(errors, format!("{path}.resources.requests.storage"));
+            errors.push(required(format!("{path}.resources.requests.storage"), ""));
         }
     }
 }
@@ -1958,134 +1962,6 @@ pub fn is_config_key(k: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
-// ---------------------------------------------------------------------------------------------
-// Validation helpers (shared with the other built-in kinds' modules)
-// ---------------------------------------------------------------------------------------------
-
-/// True for a DNS-1123 label (the rule lives in [`validation::dns1123_label`]).
-pub(crate) fn is_dns1123_label(s: &str) -> bool {
-    super::validation::dns1123_label(s).is_ok()
-}
-
-pub(crate) fn dns_label_message(s: &str) -> String {
-    format!(
-        "Invalid value: {s:?}: a lowercase RFC 1123 label must consist of lower case \
-         alphanumeric characters or '-', start and end with an alphanumeric character, \
-         and be at most 63 characters"
-    )
-}
-
-/// True for an IANA service name (a port name): at most 15 lower-case alphanumerics and `-`,
-/// at least one letter, no leading, trailing or double `-`.
-fn is_port_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 15
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && s.bytes().any(|b| b.is_ascii_lowercase())
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-        && !s.contains("--")
-}
-
-fn port_name_message(s: &str) -> String {
-    format!(
-        "Invalid value: {s:?}: a port name must be at most 15 lower case alphanumeric \
-         characters or '-', with at least one letter, not starting or ending with '-'"
-    )
-}
-
-pub(crate) fn required(errors: &mut Vec<FieldError>, path: impl Into<String>) {
-    errors.push(FieldError::new(path, "Required value"));
-}
-
-pub(crate) fn check_min(errors: &mut Vec<FieldError>, path: impl Into<String>, v: i64, min: i64) {
-    if v < min {
-        errors.push(FieldError::new(
-            path,
-            format!("Invalid value: {v}: must be greater than or equal to {min}"),
-        ));
-    }
-}
-
-pub(crate) fn check_enum(
-    errors: &mut Vec<FieldError>,
-    path: impl Into<String>,
-    v: &str,
-    allowed: &[&str],
-) {
-    if !allowed.contains(&v) {
-        let list: Vec<String> = allowed.iter().map(|a| format!("{a:?}")).collect();
-        errors.push(FieldError::new(
-            path,
-            format!(
-                "Unsupported value: {v:?}: supported values: {}",
-                list.join(", ")
-            ),
-        ));
-    }
-}
-
-fn check_port_number(errors: &mut Vec<FieldError>, path: impl Into<String>, port: i32) {
-    if !(1..=65535).contains(&port) {
-        errors.push(FieldError::new(
-            path,
-            format!("Invalid value: {port}: must be between 1 and 65535, inclusive"),
-        ));
-    }
-}
-
-/// A port given as a number (1..65535) or a port name.
-fn check_port(errors: &mut Vec<FieldError>, path: String, port: &IntOrString) {
-    match port {
-        IntOrString::Int(p) => check_port_number(errors, path, *p),
-        IntOrString::String(s) if !is_port_name(s) => {
-            errors.push(FieldError::new(path, port_name_message(s)))
-        }
-        IntOrString::String(_) => {}
-    }
-}
-
-/// An integer >= 0 or a percentage `"<integer>%"` >= 0% (rollingUpdate's maxSurge and
-/// maxUnavailable). With `max_100`, a percentage must be at most 100%.
-pub(crate) fn check_int_or_percent(
-    errors: &mut Vec<FieldError>,
-    path: impl Into<String>,
-    v: &IntOrString,
-    max_100: bool,
-) {
-    let path = path.into();
-    match v {
-        IntOrString::Int(i) => check_min(errors, path, i64::from(*i), 0),
-        IntOrString::String(s) => match v.percent() {
-            None => errors.push(FieldError::new(
-                path,
-                format!(
-                    "Invalid value: {s:?}: a valid percent string must be a numeric string \
-                     followed by an ending '%'"
-                ),
-            )),
-            Some(p) if p < 0 => errors.push(FieldError::new(
-                path,
-                format!("Invalid value: {s:?}: must be greater than or equal to 0"),
-            )),
-            Some(p) if max_100 && p > 100 => errors.push(FieldError::new(
-                path,
-                format!("Invalid value: {s:?}: must not be greater than 100%"),
-            )),
-            Some(_) => {}
-        },
-    }
-}
-
-/// True when an int-or-percent resolves to zero (`0` or `"0%"`).
-pub(crate) fn is_zero_int_or_percent(v: &IntOrString) -> bool {
-    match v {
-        IntOrString::Int(i) => *i == 0,
-        IntOrString::String(_) => v.percent() == Some(0),
-    }
-}
-
 const RESTART_POLICIES: &[&str] = &["Always", "OnFailure", "Never"];
 
 impl PodSpec {
@@ -2139,7 +2015,7 @@ impl PodSpec {
         for (i, v) in self.volumes.iter().enumerate() {
             let p = format!("{path}.volumes[{i}].name");
             if v.name.is_empty() {
-                required(errors, p);
+                errors.push(required(p, ""));
             } else if !is_dns1123_label(&v.name) {
                 errors.push(FieldError::new(p, dns_label_message(&v.name)));
             } else if !volumes.insert(v.name.as_str()) {
@@ -2150,7 +2026,7 @@ impl PodSpec {
 
         volumes.extend(more_volumes.iter().copied());
         if self.containers.is_empty() {
-            required(errors, format!("{path}.containers"));
+            errors.push(required(format!("{path}.containers"), ""));
         }
         let mut names = BTreeSet::new();
         let all = self
@@ -2166,7 +2042,7 @@ impl PodSpec {
             );
         for (cpath, c) in all {
             if c.name.is_empty() {
-                required(errors, format!("{cpath}.name"));
+                errors.push(required(format!("{cpath}.name"), ""));
             } else if !is_dns1123_label(&c.name) {
                 errors.push(FieldError::new(
                     format!("{cpath}.name"),
@@ -2239,7 +2115,7 @@ impl PodSpec {
                 ));
             }
             if c.topology_key.is_empty() {
-                required(errors, format!("{p}.topologyKey"));
+                errors.push(required(format!("{p}.topologyKey"), ""));
             }
             check_enum(
                 errors,
@@ -2284,7 +2160,7 @@ impl Container {
         }
         for (i, e) in self.env.iter().enumerate() {
             if e.name.is_empty() {
-                required(errors, format!("{path}.env[{i}].name"));
+                errors.push(required(format!("{path}.env[{i}].name"), ""));
             }
         }
         validate_env(&self.env, &self.env_from, path, errors);
@@ -2295,7 +2171,7 @@ impl Container {
         for (i, m) in self.volume_mounts.iter().enumerate() {
             let mp = format!("{path}.volumeMounts[{i}]");
             if m.name.is_empty() {
-                required(errors, format!("{mp}.name"));
+                errors.push(required(format!("{mp}.name"), ""));
             } else if !volumes.contains(m.name.as_str()) {
                 errors.push(FieldError::new(
                     format!("{mp}.name"),
@@ -2311,7 +2187,7 @@ impl Container {
                 }
             }
             if m.mount_path.is_empty() {
-                required(errors, format!("{mp}.mountPath"));
+                errors.push(required(format!("{mp}.mountPath"), ""));
             } else if !mount_paths.insert(m.mount_path.as_str()) {
                 errors.push(FieldError::new(
                     format!("{mp}.mountPath"),
@@ -2359,7 +2235,7 @@ impl Probe {
         );
         if let Some(exec) = &self.exec {
             if exec.command.is_empty() {
-                required(errors, format!("{path}.exec.command"));
+                errors.push(required(format!("{path}.exec.command"), ""));
             }
         }
         if let Some(h) = &self.http_get {
@@ -2526,7 +2402,7 @@ impl NodeSelectorTerm {
             );
         for (p, r) in reqs {
             if r.key.is_empty() {
-                required(errors, format!("{p}.key"));
+                errors.push(required(format!("{p}.key"), ""));
             }
             let values_ok = match r.operator.as_str() {
                 "In" | "NotIn" => !r.values.is_empty(),
