@@ -1,4 +1,4 @@
-//! Time, as every layer of steady sees it.
+//! Time, as every layer of steady sees it (below every layer: any may use it).
 //!
 //! Nothing in steady reads the system clock directly: timestamps (creationTimestamp,
 //! deletionTimestamp, condition transition times) and every delay (backoff, grace periods,

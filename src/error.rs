@@ -1,4 +1,4 @@
-//! The error every public operation of steady returns.
+//! The error every public operation of steady returns (below every layer: any may use it).
 //!
 //! Each variant names the object (kind, namespace, name) and, where it applies, the field, so
 //! a message read out of context still says what was wrong and where.

@@ -2,8 +2,11 @@
 //! [`ControllerRevision`].
 
 use super::core::{
-    check_enum, check_int_or_percent, check_min, is_zero_int_or_percent, required, IntOrString,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimStatus, PodTemplateSpec,
+    IntOrString, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimStatus,
+    PodTemplateSpec,
+};
+use super::validation::{
+    check_enum, check_int_or_percent, check_min, is_zero_int_or_percent, required,
 };
 use super::{ApiVersion, Condition, Extra, FieldError, Kind, LabelSelector, ObjectMeta};
 use serde::{Deserialize, Serialize};
@@ -22,7 +25,7 @@ pub(crate) fn validate_selector(
     for (i, r) in selector.match_expressions.iter().enumerate() {
         let p = format!("{path}.matchExpressions[{i}]");
         if r.key.is_empty() {
-            required(errors, format!("{p}.key"));
+            errors.push(required(format!("{p}.key"), ""));
         }
         match r.operator.as_str() {
             "In" | "NotIn" if r.values.is_empty() => errors.push(FieldError::new(
@@ -535,7 +538,7 @@ pub fn validate_stateful_set(ss: &StatefulSet, errors: &mut Vec<FieldError>) {
     for (i, c) in s.volume_claim_templates.iter().enumerate() {
         let path = format!("spec.volumeClaimTemplates[{i}]");
         if c.metadata.name.is_empty() {
-            required(errors, format!("{path}.metadata.name"));
+            errors.push(required(format!("{path}.metadata.name"), ""));
         }
         c.spec.validate(&format!("{path}.spec"), errors);
     }

@@ -1,6 +1,6 @@
 //! autoscaling/v2 kinds: [`HorizontalPodAutoscaler`].
 
-use super::core::{check_enum, check_min, required};
+use super::validation::{check_enum, check_min, required};
 use super::{
     ApiVersion, Condition, Extra, FieldError, Kind, LabelSelector, ObjectMeta, Quantity, Time,
 };
@@ -134,10 +134,10 @@ pub struct CrossVersionObjectReference {
 impl CrossVersionObjectReference {
     fn validate(&self, path: &str, errors: &mut Vec<FieldError>) {
         if self.kind.is_empty() {
-            required(errors, format!("{path}.kind"));
+            errors.push(required(format!("{path}.kind"), ""));
         }
         if self.name.is_empty() {
-            required(errors, format!("{path}.name"));
+            errors.push(required(format!("{path}.name"), ""));
         }
     }
 }
@@ -179,7 +179,7 @@ impl MetricSpec {
             "ContainerResource" => self.container_resource.is_some(),
             "External" => self.external.is_some(),
             "" => {
-                required(errors, format!("{path}.type"));
+                errors.push(required(format!("{path}.type"), ""));
                 true
             }
             t => {
@@ -199,7 +199,7 @@ impl MetricSpec {
         }
         if let Some(r) = &self.resource {
             if r.name.is_empty() {
-                required(errors, format!("{path}.resource.name"));
+                errors.push(required(format!("{path}.resource.name"), ""));
             }
             r.target
                 .validate(&format!("{path}.resource.target"), true, errors);
@@ -226,10 +226,10 @@ impl MetricSpec {
         }
         if let Some(c) = &self.container_resource {
             if c.name.is_empty() {
-                required(errors, format!("{path}.containerResource.name"));
+                errors.push(required(format!("{path}.containerResource.name"), ""));
             }
             if c.container.is_empty() {
-                required(errors, format!("{path}.containerResource.container"));
+                errors.push(required(format!("{path}.containerResource.container"), ""));
             }
             c.target
                 .validate(&format!("{path}.containerResource.target"), true, errors);
@@ -326,7 +326,7 @@ pub struct MetricIdentifier {
 impl MetricIdentifier {
     fn validate(&self, path: &str, errors: &mut Vec<FieldError>) {
         if self.name.is_empty() {
-            required(errors, format!("{path}.name"));
+            errors.push(required(format!("{path}.name"), ""));
         }
     }
 }
@@ -363,7 +363,7 @@ impl MetricTarget {
             "Value" => self.value.is_none().then_some("value"),
             "AverageValue" => self.average_value.is_none().then_some("averageValue"),
             "" => {
-                required(errors, format!("{path}.type"));
+                errors.push(required(format!("{path}.type"), ""));
                 None
             }
             t => {

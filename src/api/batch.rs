@@ -1,8 +1,9 @@
 //! batch/v1 kinds: [`Job`] and [`CronJob`].
 
 use super::apps::validate_selector;
-use super::core::{check_enum, check_min, ObjectReference, PodTemplateSpec};
+use super::core::{ObjectReference, PodTemplateSpec};
 use super::cron::{time_zone, Schedule};
+use super::validation::{check_enum, check_min};
 use super::{ApiVersion, Condition, Extra, FieldError, Kind, LabelSelector, ObjectMeta, Time};
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,6 @@
 //! coordination.k8s.io/v1 kinds: [`Lease`].
 
-use super::core::check_min;
+use super::validation::check_min;
 use super::{ApiVersion, Extra, FieldError, Kind, ObjectMeta, Time};
 use serde::{Deserialize, Serialize};
 

@@ -9,7 +9,8 @@
 //! ([`crate::controllers::disruption`]) and, for each eviction it allows, by the eviction
 //! path ([`crate::client::Api::evict`]).
 
-use super::core::{check_enum, check_int_or_percent, check_min, IntOrString};
+use super::core::IntOrString;
+use super::validation::{check_enum, check_int_or_percent, check_min};
 use super::{ApiVersion, Condition, Extra, FieldError, Kind, LabelSelector, Map, ObjectMeta, Time};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;

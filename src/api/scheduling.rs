@@ -9,7 +9,7 @@
 //! `PreemptLowerPriority`); one naming a missing class, or setting `spec.priority` or
 //! `spec.preemptionPolicy` other than its class says, is refused.
 
-use super::core::check_enum;
+use super::validation::check_enum;
 use super::{ApiVersion, Extra, FieldError, Kind, ObjectMeta, Pod};
 use serde::{Deserialize, Serialize};
 

@@ -4,7 +4,11 @@
 //! are joined with `"; "`); [`validate_meta`] turns them into [`FieldError`]s such as
 //! `metadata.name: Invalid value: "Foo_bar": a lowercase RFC 1123 subdomain must consist of
 //! ...`.
+//!
+//! The field checks the built-in kinds share (`required`, `check_min`, `check_enum`, port
+//! numbers and names, int-or-percent values) live here too, so each message has one wording.
 
+use super::core::IntOrString;
 use super::error::FieldError;
 use super::meta::ObjectMeta;
 
@@ -154,6 +158,130 @@ pub(crate) fn required(field: impl Into<String>, message: &str) -> FieldError {
 /// `field: Forbidden: message`, as Kubernetes' `field.Forbidden`.
 pub(crate) fn forbidden(field: impl Into<String>, message: &str) -> FieldError {
     FieldError::new(field, format!("Forbidden: {message}"))
+}
+
+/// True for a DNS-1123 label (the rule is [`dns1123_label`]'s).
+pub(crate) fn is_dns1123_label(s: &str) -> bool {
+    dns1123_label(s).is_ok()
+}
+
+/// `Invalid value: "s": ...` for a value that is not a DNS-1123 label, worded as
+/// [`dns1123_label`] words it (the message of a [`FieldError`] on a container, volume or
+/// host name).
+pub(crate) fn dns_label_message(s: &str) -> String {
+    let why = dns1123_label(s).err().unwrap_or_default();
+    format!("Invalid value: {s:?}: {why}")
+}
+
+/// True for an IANA service name (a port name): at most 15 lower-case alphanumerics and `-`,
+/// at least one letter, no leading, trailing or double `-`.
+pub(crate) fn is_port_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 15
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes().any(|b| b.is_ascii_lowercase())
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && !s.contains("--")
+}
+
+/// `Invalid value: "s": ...` for a value that is not a port name ([`is_port_name`]).
+pub(crate) fn port_name_message(s: &str) -> String {
+    format!(
+        "Invalid value: {s:?}: a port name must be at most 15 lower case alphanumeric \
+         characters or '-', with at least one letter, not starting or ending with '-'"
+    )
+}
+
+/// An integer at least `min`.
+pub(crate) fn check_min(errors: &mut Vec<FieldError>, path: impl Into<String>, v: i64, min: i64) {
+    if v < min {
+        errors.push(FieldError::new(
+            path,
+            format!("Invalid value: {v}: must be greater than or equal to {min}"),
+        ));
+    }
+}
+
+/// One of the `allowed` values (Kubernetes' `field.NotSupported`).
+pub(crate) fn check_enum(
+    errors: &mut Vec<FieldError>,
+    path: impl Into<String>,
+    v: &str,
+    allowed: &[&str],
+) {
+    if !allowed.contains(&v) {
+        let list: Vec<String> = allowed.iter().map(|a| format!("{a:?}")).collect();
+        errors.push(FieldError::new(
+            path,
+            format!(
+                "Unsupported value: {v:?}: supported values: {}",
+                list.join(", ")
+            ),
+        ));
+    }
+}
+
+/// A port number: 1 to 65535.
+pub(crate) fn check_port_number(errors: &mut Vec<FieldError>, path: impl Into<String>, port: i32) {
+    if !(1..=65535).contains(&port) {
+        errors.push(FieldError::new(
+            path,
+            format!("Invalid value: {port}: must be between 1 and 65535, inclusive"),
+        ));
+    }
+}
+
+/// A port given as a number (1..65535) or a port name.
+pub(crate) fn check_port(errors: &mut Vec<FieldError>, path: String, port: &IntOrString) {
+    match port {
+        IntOrString::Int(p) => check_port_number(errors, path, *p),
+        IntOrString::String(s) if !is_port_name(s) => {
+            errors.push(FieldError::new(path, port_name_message(s)))
+        }
+        IntOrString::String(_) => {}
+    }
+}
+
+/// An integer >= 0 or a percentage `"<integer>%"` >= 0% (rollingUpdate's maxSurge and
+/// maxUnavailable). With `max_100`, a percentage must be at most 100%.
+pub(crate) fn check_int_or_percent(
+    errors: &mut Vec<FieldError>,
+    path: impl Into<String>,
+    v: &IntOrString,
+    max_100: bool,
+) {
+    let path = path.into();
+    match v {
+        IntOrString::Int(i) => check_min(errors, path, i64::from(*i), 0),
+        IntOrString::String(s) => match v.percent() {
+            None => errors.push(FieldError::new(
+                path,
+                format!(
+                    "Invalid value: {s:?}: a valid percent string must be a numeric string \
+                     followed by an ending '%'"
+                ),
+            )),
+            Some(p) if p < 0 => errors.push(FieldError::new(
+                path,
+                format!("Invalid value: {s:?}: must be greater than or equal to 0"),
+            )),
+            Some(p) if max_100 && p > 100 => errors.push(FieldError::new(
+                path,
+                format!("Invalid value: {s:?}: must not be greater than 100%"),
+            )),
+            Some(_) => {}
+        },
+    }
+}
+
+/// True when an int-or-percent resolves to zero (`0` or `"0%"`).
+pub(crate) fn is_zero_int_or_percent(v: &IntOrString) -> bool {
+    match v {
+        IntOrString::Int(i) => *i == 0,
+        IntOrString::String(_) => v.percent() == Some(0),
+    }
 }
 
 /// Checks `metadata` the way Kubernetes' `ValidateObjectMeta` does, returning every problem.

@@ -1,4 +1,4 @@
-//! The `steady` command-line tool (built with the cargo feature `cli`).
+//! The `steady` command-line tool (layer 12, the top; built with the cargo feature `cli`).
 //!
 //! A consumer of the library's public API only: it is compiled into the binary
 //! (`src/bin/steady.rs`), not into the library, so nothing crate-private is in reach.

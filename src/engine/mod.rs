@@ -1,4 +1,4 @@
-//! The engine (layer 8): configuration, start-up of the layers, shutdown.
+//! The engine (layer 9): configuration, start-up of the layers, shutdown.
 //!
 //! `Engine::builder().build()` gives a running engine on the embedded default: the store,
 //! the controller runtime, the scheduler, the local node and the built-in controllers

@@ -1,4 +1,4 @@
-//! The C ABI (layer 10): the engine, the dynamic API, watches and host controllers, for C,
+//! The C ABI (layer 11): the engine, the dynamic API, watches and host controllers, for C,
 //! C++ and Python (through ctypes). The header is `include/steady.h`, generated from these
 //! declarations by cbindgen (`cbindgen.toml`); a test fails when it is stale.
 //!

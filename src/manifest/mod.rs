@@ -1,4 +1,4 @@
-//! Manifests (layer 9): YAML or JSON text to objects, and apply.
+//! Manifests (layer 8): YAML or JSON text to objects, and apply.
 //!
 //! [`apply`] is all-or-nothing: every document is parsed, decoded and validated before any is
 //! committed, and the writes then commit in one store transaction under one revision. Errors

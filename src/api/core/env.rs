@@ -7,8 +7,9 @@
 //! The node agent resolves them when it starts a container (`node::env`), with the
 //! kubelet's rules.
 
-use super::{check_enum, is_config_key, required, Extra, FieldError, CONFIG_KEY_MESSAGE};
-use crate::api::Quantity;
+use super::{is_config_key, CONFIG_KEY_MESSAGE};
+use crate::api::validation::{check_enum, required};
+use crate::api::{Extra, FieldError, Quantity};
 use serde::{Deserialize, Serialize};
 
 /// `valueFrom` of an environment variable: exactly one source.
@@ -280,10 +281,10 @@ impl ResourceFieldSelector {
     /// name when `container_required` (volumes).
     pub fn validate(&self, path: &str, container_required: bool, errors: &mut Vec<FieldError>) {
         if container_required && self.container_name.as_deref().unwrap_or("").is_empty() {
-            required(errors, format!("{path}.containerName"));
+            errors.push(required(format!("{path}.containerName"), ""));
         }
         if self.resource.is_empty() {
-            required(errors, format!("{path}.resource"));
+            errors.push(required(format!("{path}.resource"), ""));
             return;
         }
         let Some(res) = ContainerResource::parse(&self.resource) else {
@@ -334,7 +335,7 @@ impl ObjectFieldSelector {
             }
         }
         if self.field_path.is_empty() {
-            required(errors, format!("{path}.fieldPath"));
+            errors.push(required(format!("{path}.fieldPath"), ""));
         } else if let Err(msg) = PodField::parse(&self.field_path, allowed) {
             errors.push(FieldError::new(format!("{path}.fieldPath"), msg));
         }
@@ -344,10 +345,10 @@ impl ObjectFieldSelector {
 impl KeySelector {
     fn validate(&self, path: &str, errors: &mut Vec<FieldError>) {
         if self.name.is_empty() {
-            required(errors, format!("{path}.name"));
+            errors.push(required(format!("{path}.name"), ""));
         }
         if self.key.is_empty() {
-            required(errors, format!("{path}.key"));
+            errors.push(required(format!("{path}.key"), ""));
         } else if !is_config_key(&self.key) {
             errors.push(FieldError::new(
                 format!("{path}.key"),
@@ -447,7 +448,7 @@ pub(crate) fn validate_env(
         ] {
             if let Some(r) = r {
                 if r.name.is_empty() {
-                    required(errors, format!("{p}.{field}.name"));
+                    errors.push(required(format!("{p}.{field}.name"), ""));
                 }
             }
         }

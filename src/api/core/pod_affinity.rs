@@ -3,7 +3,7 @@
 //! and the topology (node label) they share. The scheduler's `InterPodAffinity` plugin acts on
 //! them; this module holds their wire shape and admission checks.
 
-use super::{dns_label_message, is_dns1123_label, required};
+use crate::api::validation::{dns_label_message, is_dns1123_label, required};
 use crate::api::{Extra, FieldError, LabelSelector};
 use serde::{Deserialize, Serialize};
 
@@ -160,7 +160,7 @@ impl PodAffinityTerm {
                     continue;
                 }
                 if key.is_empty() {
-                    required(errors, p);
+                    errors.push(required(p, ""));
                     continue;
                 }
                 if let Err(m) = crate::api::validation::qualified_name(key) {

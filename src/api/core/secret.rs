@@ -1,8 +1,7 @@
 //! The [`Secret`] kind (core/v1): confidential key-value data whose values never show.
 
-use super::{
-    is_config_key, ApiVersion, Extra, FieldError, Kind, Map, ObjectMeta, CONFIG_KEY_MESSAGE,
-};
+use super::{is_config_key, CONFIG_KEY_MESSAGE};
+use crate::api::{ApiVersion, Extra, FieldError, Kind, Map, ObjectMeta};
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

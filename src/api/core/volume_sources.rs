@@ -5,7 +5,9 @@
 //! writes atomically and rewrites in place when the source changes (`node::volumes`).
 
 use super::env::{ObjectFieldSelector, ResourceFieldSelector, VOLUME_FIELD_PATHS};
-use super::{is_config_key, required, Extra, FieldError, CONFIG_KEY_MESSAGE};
+use super::{is_config_key, CONFIG_KEY_MESSAGE};
+use crate::api::validation::required;
+use crate::api::{Extra, FieldError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -191,7 +193,7 @@ pub struct ProjectedVolumeSource {
 /// Checks a relative file path of a volume: not empty, not absolute, no `..` element.
 fn check_path(path: &str, field: String, errors: &mut Vec<FieldError>) {
     if path.is_empty() {
-        required(errors, field);
+        errors.push(required(field, ""));
     } else if path.starts_with('/') {
         errors.push(FieldError::new(
             field,
@@ -227,7 +229,7 @@ fn check_items(items: &[KeyToPath], path: &str, errors: &mut Vec<FieldError>) {
     for (i, it) in items.iter().enumerate() {
         let p = format!("{path}.items[{i}]");
         if it.key.is_empty() {
-            required(errors, format!("{p}.key"));
+            errors.push(required(format!("{p}.key"), ""));
         } else if !is_config_key(&it.key) {
             errors.push(FieldError::new(
                 format!("{p}.key"),
@@ -290,7 +292,7 @@ pub(crate) fn validate_volume_sources(
     if let Some(c) = &volume.config_map {
         let p = format!("{path}.configMap");
         if c.name.is_empty() {
-            required(errors, format!("{p}.name"));
+            errors.push(required(format!("{p}.name"), ""));
         }
         check_items(&c.items, &p, errors);
         check_mode(c.default_mode, format!("{p}.defaultMode"), errors);
@@ -298,7 +300,7 @@ pub(crate) fn validate_volume_sources(
     if let Some(s) = &volume.secret {
         let p = format!("{path}.secret");
         if s.secret_name.is_empty() {
-            required(errors, format!("{p}.secretName"));
+            errors.push(required(format!("{p}.secretName"), ""));
         }
         check_items(&s.items, &p, errors);
         check_mode(s.default_mode, format!("{p}.defaultMode"), errors);
@@ -332,7 +334,7 @@ pub(crate) fn validate_volume_sources(
                 if let Some(k) = k {
                     let kp = format!("{sp}.{field}");
                     if k.name.is_empty() {
-                        required(errors, format!("{kp}.name"));
+                        errors.push(required(format!("{kp}.name"), ""));
                     }
                     check_items(&k.items, &kp, errors);
                     for (j, it) in k.items.iter().enumerate() {

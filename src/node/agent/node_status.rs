@@ -1,0 +1,182 @@
+//! A node's own objects: registering its Node, writing the Node's status (capacity,
+//! allocatable, conditions, addresses, node info) and renewing its Lease in
+//! `kube-node-lease`, as the kubelet's node status loop does.
+
+use super::kubelet::Kubelet;
+use crate::api::{
+    Lease, LeaseSpec, Node, NodeAddress, NodeSpec, NodeStatus, ObjectMeta, Quantity, Time,
+};
+use crate::node::config::{NodeConfig, HOSTNAME_LABEL, LEASE_NAMESPACE};
+use crate::runtime::conditions::{condition, set_condition};
+use crate::runtime::{Action, Context, ReconcileResult};
+use std::sync::atomic::Ordering;
+
+impl Kubelet {
+    pub(super) fn reconcile_node(&self, ctx: &Context) -> ReconcileResult {
+        let name = ctx.name();
+        let Some(agent) = self.inner.nodes.read().get(name).cloned() else {
+            return Ok(Action::done());
+        };
+        // Held to the end of the reconcile: see `NodeAgent::stopped`.
+        let stopped = agent.stopped.read();
+        if *stopped || self.inner.shutting_down.load(Ordering::Acquire) {
+            return Ok(Action::done());
+        }
+        let now = ctx.now();
+        let nodes = ctx.api::<Node>();
+        let status = self.node_status(&agent.config, now);
+        match nodes.get_opt(name)? {
+            None => {
+                let mut labels = agent.config.labels.clone();
+                labels.insert(HOSTNAME_LABEL.to_string(), name.to_string());
+                labels.insert("kubernetes.io/os".into(), std::env::consts::OS.into());
+                labels.insert("kubernetes.io/arch".into(), go_arch().into());
+                let node = Node {
+                    metadata: ObjectMeta {
+                        name: name.to_string(),
+                        labels,
+                        ..Default::default()
+                    },
+                    spec: NodeSpec {
+                        taints: agent.config.taints.clone(),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                };
+                // Created in two steps as kubelets do: the object, then its status. A
+                // conflict (someone created it meanwhile) retries with backoff.
+                let created = nodes.create(node)?;
+                let mut n = (*created).clone();
+                n.status = Some(status);
+                nodes.update_status(&n)?;
+            }
+            Some(cur) => {
+                let mut n = (*cur).clone();
+                let mut st = n.status.clone().unwrap_or_default();
+                st.capacity = status.capacity.clone();
+                st.allocatable = status.allocatable.clone();
+                st.addresses = status.addresses.clone();
+                if st.node_info.is_none() {
+                    st.node_info = status.node_info.clone();
+                }
+                for c in status.conditions {
+                    set_condition(&mut st.conditions, c, now);
+                }
+                // The heartbeat time moves on every renewal, as the kubelet's does.
+                if let Some(r) = st.conditions.iter_mut().find(|c| c.type_ == "Ready") {
+                    r.last_update_time = Some(now);
+                }
+                n.status = Some(st);
+                nodes.update_status(&n)?;
+            }
+        }
+        self.renew_lease(ctx, name, now)?;
+        Ok(Action::requeue(self.inner.config.heartbeat_period))
+    }
+
+    fn node_status(&self, config: &NodeConfig, _now: Time) -> NodeStatus {
+        let mut capacity = crate::api::ResourceList::new();
+        capacity.insert("cpu".into(), Quantity::from_milli(config.cpu_millis));
+        capacity.insert(
+            "memory".into(),
+            Quantity::from_bytes_binary(config.memory_bytes),
+        );
+        capacity.insert("pods".into(), Quantity::from_value(config.max_pods));
+        let ready = condition(
+            "Ready",
+            "True",
+            "KubeletReady",
+            "steady node agent is posting ready status",
+            None,
+        );
+        let pressure = |t: &str, reason: &str, msg: &str| condition(t, "False", reason, msg, None);
+        NodeStatus {
+            allocatable: capacity.clone(),
+            capacity,
+            conditions: vec![
+                pressure(
+                    "MemoryPressure",
+                    "KubeletHasSufficientMemory",
+                    "kubelet has sufficient memory available",
+                ),
+                pressure(
+                    "DiskPressure",
+                    "KubeletHasNoDiskPressure",
+                    "kubelet has no disk pressure",
+                ),
+                pressure(
+                    "PIDPressure",
+                    "KubeletHasSufficientPID",
+                    "kubelet has sufficient PID available",
+                ),
+                ready,
+            ],
+            addresses: vec![
+                NodeAddress {
+                    type_: "InternalIP".into(),
+                    address: "127.0.0.1".into(),
+                    ..Default::default()
+                },
+                NodeAddress {
+                    type_: "Hostname".into(),
+                    address: config.name.clone(),
+                    ..Default::default()
+                },
+            ],
+            node_info: Some(serde_json::json!({
+                "kubeletVersion": concat!("steady-", env!("CARGO_PKG_VERSION")),
+                "operatingSystem": std::env::consts::OS,
+                "architecture": go_arch(),
+                "containerRuntimeVersion": if config.simulated { "simulated" } else { "process" },
+            })),
+            ..Default::default()
+        }
+    }
+
+    fn renew_lease(
+        &self,
+        ctx: &Context,
+        name: &str,
+        now: Time,
+    ) -> Result<(), crate::runtime::ReconcileError> {
+        let leases = ctx.api::<Lease>().namespace(LEASE_NAMESPACE);
+        let secs = self.inner.config.lease_duration.as_secs().max(1) as i32;
+        match leases.get_opt(name)? {
+            None => {
+                let lease = Lease {
+                    metadata: ObjectMeta {
+                        name: name.to_string(),
+                        namespace: Some(LEASE_NAMESPACE.into()),
+                        ..Default::default()
+                    },
+                    spec: LeaseSpec {
+                        holder_identity: Some(name.to_string()),
+                        lease_duration_seconds: Some(secs),
+                        acquire_time: Some(now),
+                        renew_time: Some(now),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                };
+                leases.create(lease)?;
+            }
+            Some(cur) => {
+                let mut l = (*cur).clone();
+                l.spec.renew_time = Some(now);
+                l.spec.lease_duration_seconds = Some(secs);
+                leases.update(l)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Go's name of this architecture, as Kubernetes labels nodes.
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    }
+}
