@@ -1448,7 +1448,7 @@ fn controllers_converge(out: &Out) {
             "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]}
     }))
     .unwrap();
-    let pod = steady::controllers::pods::pod_from_template(&template, owner.as_ref());
+    let pod = steady::controllers::pod_util::pod_from_template(&template, owner.as_ref());
     let pods = e.api::<Pod>();
     let t0 = Instant::now();
     for _ in 0..N {

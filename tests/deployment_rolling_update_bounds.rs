@@ -14,7 +14,7 @@ use steady::api::{Deployment, Pod, ReplicaSet};
 use steady::client::Event;
 use steady::controllers::deployment::{self, REVISION_ANNOTATION};
 use steady::controllers::hash::POD_TEMPLATE_HASH_LABEL;
-use steady::controllers::pods::{is_active, is_ready};
+use steady::controllers::pod_util::{is_active, is_ready};
 use steady::runtime::conditions::find_condition;
 use steady::store::{ListParams, WatchParams};
 use steady::Engine;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use steady::api::{Deployment, HorizontalPodAutoscaler, Pod};
 use steady::clock::ManualClock;
 use steady::controllers::hpa::NAME;
-use steady::controllers::pods::is_ready;
+use steady::controllers::pod_util::is_ready;
 use steady::node::NodeConfig;
 use steady::store::ListParams;
 use steady::Engine;

@@ -17,7 +17,7 @@ use std::time::Duration;
 use steady::api::{Deployment, HorizontalPodAutoscaler, Pod, Quantity};
 use steady::clock::ManualClock;
 use steady::controllers::hpa::{ABLE_TO_SCALE, NAME, SCALING_ACTIVE, SCALING_LIMITED};
-use steady::controllers::pods::is_ready;
+use steady::controllers::pod_util::is_ready;
 use steady::runtime::conditions::find_condition;
 use steady::store::ListParams;
 use steady::Engine;

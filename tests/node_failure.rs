@@ -321,7 +321,7 @@ spec:
                 .unwrap()
                 .items
                 .iter()
-                .all(|p| steady::controllers::pods::is_ready(p))
+                .all(|p| steady::controllers::pod_util::is_ready(p))
             && e.kubelet().simulated().running() == 4
     });
     eventually(20, "the Deployment counts them available", || {

@@ -9,7 +9,7 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use steady::api::{Pod, ReplicaSet};
-use steady::controllers::pods::{is_ready, POD_DELETION_COST};
+use steady::controllers::pod_util::{is_ready, POD_DELETION_COST};
 use steady::runtime::owner::is_controlled_by;
 use steady::store::ListParams;
 use steady::Engine;

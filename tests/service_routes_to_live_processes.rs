@@ -16,7 +16,7 @@ use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 use steady::api::{Endpoints, Pod};
-use steady::controllers::pods::is_ready;
+use steady::controllers::pod_util::is_ready;
 use steady::node::NodeConfig;
 use steady::store::ListParams;
 use steady::{Engine, Error};

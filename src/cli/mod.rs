@@ -17,7 +17,6 @@
 //! 2 a command line that cannot be understood.
 
 pub mod args;
-pub mod check;
 pub mod files;
 pub mod follow;
 pub mod node;
@@ -25,6 +24,7 @@ pub mod remote;
 pub mod run;
 pub mod status;
 pub mod term;
+pub mod validate;
 
 use args::{Command, Topic};
 
@@ -180,7 +180,7 @@ fn validate(paths: &[std::path::PathBuf], strict: bool, images: Option<&std::pat
             return 1;
         }
     };
-    let mut checked = check::check(&sources, &images);
+    let mut checked = validate::check(&sources, &images);
     if strict {
         // Warnings are problems: printed and counted as such.
         for p in &mut checked.problems {

@@ -15,11 +15,11 @@
 //!    within its grace period, then killed), remaining events are shown, exit 0.
 
 use super::args::{Output, RunArgs};
-use super::check::{self, Checked};
 use super::files::{self, Source};
 use super::follow::{type_name, Follower, Msg};
 use super::status::{age, Status};
 use super::term;
+use super::validate::{self, Checked};
 use serde_json::json;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,7 +52,7 @@ pub fn run(args: RunArgs) -> i32 {
             return 1;
         }
     };
-    let checked = check::check(&sources, &images);
+    let checked = validate::check(&sources, &images);
     for p in &checked.problems {
         eprintln!("{p}");
     }
@@ -207,13 +207,13 @@ pub fn run(args: RunArgs) -> i32 {
 }
 
 /// The problems an apply error stands for, located in the files.
-fn apply_problems(sources: &[Source], checked: &Checked, e: &Error) -> Vec<check::Problem> {
+fn apply_problems(sources: &[Source], checked: &Checked, e: &Error) -> Vec<validate::Problem> {
     if let Error::InDocument { document, .. } = e {
         if let Some(entry) = document.checked_sub(1).and_then(|i| checked.entries.get(i)) {
-            return check::problems_of(&sources[entry.file].name, &entry.doc, &entry.label, e);
+            return validate::problems_of(&sources[entry.file].name, &entry.doc, &entry.label, e);
         }
     }
-    vec![check::Problem {
+    vec![validate::Problem {
         file: None,
         line: None,
         document: None,

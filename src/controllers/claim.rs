@@ -198,7 +198,7 @@ impl<'a> ControllerRefManager<'a> {
     /// Sorts `candidates` into the objects the owner controls, adopting matching orphans and
     /// releasing owned objects that no longer match. Objects for which `filter` is false are
     /// neither adopted, released nor returned (a ReplicaSet passes
-    /// [`is_active`](super::pods::is_active)). Every candidate is tried; the first write
+    /// [`is_active`](super::pod_util::is_active)). Every candidate is tried; the first write
     /// error is returned after the others were handled.
     pub fn claim<K: Resource>(
         &mut self,

@@ -32,7 +32,7 @@
 //! reads it in its own). Admission refuses a `CRON_TZ=` prefix, as Kubernetes does since 1.27;
 //! the controller still honours one, for an object written before that check.
 
-use super::pods::controlled;
+use super::pod_util::controlled;
 use crate::api::cron::{self, Schedule};
 use crate::api::{CronJob, CronJobStatus, Job, ObjectReference, Time};
 use crate::runtime::conditions::is_condition_true;

@@ -40,7 +40,7 @@
 //! taint added since) is left alone rather than replaced elsewhere.
 
 use super::claim::ControllerRefManager;
-use super::pods::{self, pod_from_template};
+use super::pod_util::{self, pod_from_template};
 use super::revisions::{self, CONTROLLER_REVISION_HASH_LABEL};
 use crate::api::node_affinity::RequiredNodeAffinity;
 use crate::api::{
@@ -194,7 +194,7 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
     let Some(ds) = ctx.get::<DaemonSet>() else {
         return Ok(Action::done());
     };
-    let selector = pods::workload_selector("DaemonSet", ctx.key(), &ds.spec.selector)?;
+    let selector = pod_util::workload_selector("DaemonSet", ctx.key(), &ds.spec.selector)?;
     let store = ctx.store();
     ControllerRefManager::new(store, ds.as_ref(), &selector).claim_all(|_: &Pod| true)?;
     let prev = ds.status.clone().unwrap_or_default();
@@ -271,7 +271,7 @@ struct Daemons<'a> {
 impl Daemons<'_> {
     fn owned(&self) -> Result<Vec<Arc<Pod>>> {
         let m = &self.ds.metadata;
-        pods::controlled_pods(
+        pod_util::controlled_pods(
             self.ctx.store(),
             m.namespace.as_deref(),
             m.uid.as_deref().unwrap_or_default(),
@@ -366,9 +366,9 @@ impl Daemons<'_> {
             }
             let mut active = Vec::new();
             for p in here {
-                if pods::phase(p) == pods::FAILED {
+                if pod_util::phase(p) == pod_util::FAILED {
                     keep(self.delete(p, "failed"));
-                } else if pods::is_active(p) {
+                } else if pod_util::is_active(p) {
                     active.push(p);
                 }
             }
@@ -397,9 +397,9 @@ impl Daemons<'_> {
                 }
             }
             if let (Some(new), Some(old)) = (new, old) {
-                if !pods::is_ready(old) {
+                if !pod_util::is_ready(old) {
                     keep(self.delete(old, "old revision, not ready"));
-                } else if pods::is_available(new, self.min_ready, now) {
+                } else if pod_util::is_available(new, self.min_ready, now) {
                     keep(self.delete(old, "replaced by an available pod"));
                 }
             }
@@ -426,11 +426,11 @@ impl Daemons<'_> {
             .filter(|n| should_run(n, &self.template.spec))
             .collect();
         let now = self.ctx.now();
-        let available = |p: &Pod| pods::is_available(p, self.min_ready, now);
+        let available = |p: &Pod| pod_util::is_available(p, self.min_ready, now);
         let pod_on = |n: &Node| {
             by_node
                 .get(&n.metadata.name)
-                .and_then(|v| v.iter().find(|p| pods::is_active(p)))
+                .and_then(|v| v.iter().find(|p| pod_util::is_active(p)))
         };
         let mut unavailable = eligible
             .iter()
@@ -463,7 +463,7 @@ impl Daemons<'_> {
         max_surge: i32,
     ) -> Result<()> {
         let now = self.ctx.now();
-        let available = |p: &Pod| pods::is_available(p, self.min_ready, now);
+        let available = |p: &Pod| pod_util::is_available(p, self.min_ready, now);
         let mut surging = 0;
         let mut create: Vec<&str> = Vec::new();
         let mut candidates: Vec<&str> = Vec::new();
@@ -472,7 +472,7 @@ impl Daemons<'_> {
             let Some(here) = by_node.get(name) else {
                 continue;
             };
-            let active: Vec<&Arc<Pod>> = here.iter().filter(|p| pods::is_active(p)).collect();
+            let active: Vec<&Arc<Pod>> = here.iter().filter(|p| pod_util::is_active(p)).collect();
             let new: Vec<&&Arc<Pod>> = active.iter().filter(|p| self.updated(p)).collect();
             let old: Vec<&&Arc<Pod>> = active.iter().filter(|p| !self.updated(p)).collect();
             match (new.as_slice(), old.as_slice()) {
@@ -568,7 +568,7 @@ impl Daemons<'_> {
         for n in nodes {
             let pod = by_node
                 .get(&n.metadata.name)
-                .and_then(|v| v.iter().find(|p| pods::is_active(p)));
+                .and_then(|v| v.iter().find(|p| pod_util::is_active(p)));
             if !should_run(n, &self.template.spec) {
                 mis += i32::from(pod.is_some());
                 continue;
@@ -577,7 +577,7 @@ impl Daemons<'_> {
             let Some(p) = pod else { continue };
             current += 1;
             updated += i32::from(self.updated(p));
-            if let Some(wait) = pods::available_in(p, self.min_ready, now) {
+            if let Some(wait) = pod_util::available_in(p, self.min_ready, now) {
                 ready += 1;
                 if wait.is_zero() {
                     available += 1;

@@ -54,7 +54,7 @@
 
 use super::claim::{adopters, ControllerRefManager};
 use super::hash::POD_TEMPLATE_HASH_LABEL;
-use super::pods;
+use super::pod_util;
 use super::replicaset::desired_replicas;
 use crate::api::{
     Condition, Deployment, DeploymentStatus, IntOrString, ObjectMeta, Pod, ReplicaSet, Resource,
@@ -316,7 +316,7 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
     let Some(d) = ctx.get::<Deployment>() else {
         return Ok(Action::done());
     };
-    let selector = pods::workload_selector("Deployment", ctx.key(), &d.spec.selector)?;
+    let selector = pod_util::workload_selector("Deployment", ctx.key(), &d.spec.selector)?;
     resolve_fenceposts(&d)
         .map_err(|e| ReconcileError::terminal(format!("Deployment {}: {e}", ctx.key())))?;
     let rs_list = ControllerRefManager::new(ctx.store(), d.as_ref(), &selector)

@@ -27,7 +27,7 @@
 //! overwrites the other: a status write here that loses the race is retried from a fresh
 //! read, which sees the evicted pod being deleted.
 
-use super::pods;
+use super::pod_util;
 use crate::api::policy::{PodDisruptionBudgetStatus, DELETION_TIMEOUT, SYNC_FAILED};
 use crate::api::{
     Deployment, IntOrString, Map, Object, Pod, PodDisruptionBudget, ReplicaSet, Resource,
@@ -237,7 +237,7 @@ fn count_healthy(pods: &[Arc<Pod>], disrupted: &Map<String, Time>, now: Time) ->
                 .get(&p.metadata.name)
                 .is_none_or(|at| at.plus(DELETION_TIMEOUT) <= now)
         })
-        .filter(|p| pods::is_ready(p))
+        .filter(|p| pod_util::is_ready(p))
         .count() as i32
 }
 

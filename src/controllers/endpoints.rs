@@ -117,7 +117,7 @@ fn reconcile(ctx: &Context) -> ReconcileResult {
     let mut subsets: BTreeMap<Ports, Addrs> = BTreeMap::new();
     for pod in pods.items.iter() {
         // Deleting and finished pods serve nothing (the resolver applies the same rule).
-        if !super::pods::is_active(pod) {
+        if !super::pod_util::is_active(pod) {
             continue;
         }
         let Some(ip) = pod.status.as_deref().and_then(|s| s.pod_ip.clone()) else {
@@ -145,7 +145,7 @@ fn reconcile(ctx: &Context) -> ReconcileResult {
             ..Default::default()
         };
         let entry = subsets.entry(ports).or_default();
-        if super::pods::is_ready(pod) {
+        if super::pod_util::is_ready(pod) {
             entry.0.push(addr);
         } else {
             entry.1.push(addr);
@@ -307,8 +307,8 @@ impl Resolver {
                     .uid
                     .as_ref()
                     .is_none_or(|u| p.metadata.uid.as_ref() == Some(u))
-                    && super::pods::is_active(p)
-                    && super::pods::is_ready(p)
+                    && super::pod_util::is_active(p)
+                    && super::pod_util::is_ready(p)
             }),
             Err(_) => false,
         }

@@ -63,8 +63,8 @@
 //! proposals per metric, `behavior` the stabilization windows and rate policies, `scale` the
 //! access to the target's replicas.
 
-use super::metrics::PodMetrics;
-use super::pods;
+use super::pod_metrics::PodMetrics;
+use super::pod_util;
 use crate::api::Selector;
 use crate::api::{Condition, HorizontalPodAutoscaler, HorizontalPodAutoscalerStatus, Pod};
 use crate::runtime::conditions::{condition, set_condition, status_of};
@@ -345,7 +345,7 @@ impl Autoscaler {
         Ok(list
             .items
             .into_iter()
-            .filter(|p| pods::is_active(p))
+            .filter(|p| pod_util::is_active(p))
             .collect())
     }
 

@@ -55,7 +55,7 @@
 //! count against `backoffLimit` only (not per index).
 
 use super::claim::ControllerRefManager;
-use super::pods::{self, pod_from_template, DeletionOrder};
+use super::pod_util::{self, pod_from_template, DeletionOrder};
 use super::slow_start::{slow_start_batch, BURST_REPLICAS, SLOW_START_INITIAL_BATCH};
 use crate::api::{
     EnvVar, EnvVarSource, Job, JobStatus, ObjectFieldSelector, Pod, PodFailurePolicy, Selector,
@@ -318,7 +318,7 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
     let index_of = |p: &Pod| completion_index(p, completions.unwrap_or(0));
     let mut active: Vec<Arc<Pod>> = owned
         .iter()
-        .filter(|p| pods::is_active(p))
+        .filter(|p| pod_util::is_active(p))
         .cloned()
         .collect();
 
@@ -327,7 +327,10 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
     let mut fail_job = None;
     let mut failures_per_index: BTreeMap<i32, i32> = BTreeMap::new();
     let mut failed_indexes: BTreeSet<i32> = BTreeSet::new();
-    for pod in owned.iter().filter(|p| pods::phase(p) == pods::FAILED) {
+    for pod in owned
+        .iter()
+        .filter(|p| pod_util::phase(p) == pod_util::FAILED)
+    {
         let v = spec
             .pod_failure_policy
             .as_ref()
@@ -350,7 +353,7 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
     }
     let succeeded_indexes: BTreeSet<i32> = owned
         .iter()
-        .filter(|p| pods::phase(p) == pods::SUCCEEDED)
+        .filter(|p| pod_util::phase(p) == pod_util::SUCCEEDED)
         .filter_map(|p| index_of(p))
         .collect();
     let succeeded = if indexed {
@@ -358,7 +361,7 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
     } else {
         owned
             .iter()
-            .filter(|p| pods::phase(p) == pods::SUCCEEDED)
+            .filter(|p| pod_util::phase(p) == pod_util::SUCCEEDED)
             .count() as i32
     };
     let per_index_limit = spec.backoff_limit_per_index.filter(|_| indexed);
@@ -504,7 +507,7 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
         active: Some(active.len() as i32),
         succeeded: Some(succeeded),
         failed: Some(failed),
-        ready: Some(active.iter().filter(|p| pods::is_ready(p)).count() as i32),
+        ready: Some(active.iter().filter(|p| pod_util::is_ready(p)).count() as i32),
         start_time: Some(start),
         completion_time,
         conditions,
@@ -591,7 +594,7 @@ fn new_pod(job: &Job, index: Option<i32>) -> Pod {
         pod.metadata
             .annotations
             .insert(COMPLETION_INDEX_ANNOTATION.to_string(), i.clone());
-        pod.metadata.generate_name = Some(pods::generate_name_prefix(&format!("{name}-{i}")));
+        pod.metadata.generate_name = Some(pod_util::generate_name_prefix(&format!("{name}-{i}")));
         pod.spec.hostname = Some(format!("{name}-{i}"));
         let env = EnvVar {
             name: COMPLETION_INDEX_ENV.to_string(),

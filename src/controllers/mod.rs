@@ -47,10 +47,16 @@ pub mod gc;
 pub mod hash;
 pub mod hpa;
 pub mod job;
-pub mod metrics;
+pub mod pod_metrics;
+/// The former name of [`pod_metrics`] (a source of pod metrics for the HPA).
+#[doc(hidden)]
+pub use self::pod_metrics as metrics;
 pub mod namespace;
 pub mod node_lifecycle;
-pub mod pods;
+pub mod pod_util;
+/// The former name of [`pod_util`] (it holds helpers about pods, not a Pod controller).
+#[doc(hidden)]
+pub use self::pod_util as pods;
 pub mod replicaset;
 pub mod revisions;
 pub mod slow_start;

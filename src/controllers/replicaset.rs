@@ -24,7 +24,7 @@
 //! converge towards it from `status.replicas`, never beyond both.
 
 use super::claim::{adopters, ControllerRefManager};
-use super::pods::{self, pod_from_template, DeletionOrder};
+use super::pod_util::{self, pod_from_template, DeletionOrder};
 use super::slow_start::{slow_start_batch, BURST_REPLICAS, SLOW_START_INITIAL_BATCH};
 use crate::api::{Condition, Pod, ReplicaSet, ReplicaSetStatus, Resource, Time};
 use crate::runtime::conditions::{self, condition, set_condition, TRUE};
@@ -67,10 +67,10 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
     let Some(rs) = ctx.get::<ReplicaSet>() else {
         return Ok(Action::done());
     };
-    let selector = pods::workload_selector("ReplicaSet", ctx.key(), &rs.spec.selector)?;
+    let selector = pod_util::workload_selector("ReplicaSet", ctx.key(), &rs.spec.selector)?;
     let store = ctx.store();
     let claimed =
-        ControllerRefManager::new(store, rs.as_ref(), &selector).claim_all(pods::is_active)?;
+        ControllerRefManager::new(store, rs.as_ref(), &selector).claim_all(pod_util::is_active)?;
     let mut owned = claimed.owned;
     let mut failure = None;
     if rs.metadata.deletion_timestamp.is_none() {
@@ -220,7 +220,7 @@ fn related_pods(ctx: &Context, rs: &ReplicaSet, own: &[Arc<Pod>]) -> crate::Resu
             continue;
         }
         let uid = sib.metadata.uid.as_deref().unwrap_or_default();
-        out.extend(pods::controlled_pods(ctx.store(), ns.as_deref(), uid)?);
+        out.extend(pod_util::controlled_pods(ctx.store(), ns.as_deref(), uid)?);
     }
     Ok(out)
 }
@@ -249,7 +249,7 @@ fn calculate_status(
         {
             fully_labeled += 1;
         }
-        if let Some(wait) = pods::available_in(p, min_ready, now) {
+        if let Some(wait) = pod_util::available_in(p, min_ready, now) {
             ready += 1;
             if wait.is_zero() {
                 available += 1;

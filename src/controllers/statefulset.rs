@@ -50,7 +50,7 @@
 //! this reconcile rather than from the previous status.
 
 use super::claim::{adopters, ControllerRefManager};
-use super::pods::{self, pod_from_template};
+use super::pod_util::{self, pod_from_template};
 use super::revisions::{self, History, CONTROLLER_REVISION_HASH_LABEL};
 use super::volumes;
 use crate::api::{
@@ -162,7 +162,7 @@ pub fn reconcile(ctx: &Context) -> ReconcileResult {
     let Some(set) = ctx.get::<StatefulSet>() else {
         return Ok(Action::done());
     };
-    let selector = pods::workload_selector("StatefulSet", ctx.key(), &set.spec.selector)?;
+    let selector = pod_util::workload_selector("StatefulSet", ctx.key(), &set.spec.selector)?;
     // Claim names must be valid before anything is created (admission does not know the
     // set's name length limits of every ordinal).
     let cfg = Settings::of(&set);
@@ -235,16 +235,16 @@ impl Sync<'_> {
     fn owned_pods(&self) -> Result<Vec<Arc<Pod>>> {
         let m = &self.set.metadata;
         let uid = m.uid.as_deref().unwrap_or_default();
-        let mut pods = pods::controlled_pods(self.ctx.store(), m.namespace.as_deref(), uid)?;
+        let mut pods = pod_util::controlled_pods(self.ctx.store(), m.namespace.as_deref(), uid)?;
         pods.retain(|p| ordinal_of(&m.name, &p.metadata.name).is_some());
         Ok(pods)
     }
 
     /// Running and available (ready for `minReadySeconds`) at `now`.
     fn healthy(&self, pod: &Pod) -> bool {
-        pods::phase(pod) == pods::RUNNING
+        pod_util::phase(pod) == pod_util::RUNNING
             && !terminating(pod)
-            && pods::is_available(pod, self.cfg.min_ready, self.ctx.now())
+            && pod_util::is_available(pod, self.cfg.min_ready, self.ctx.now())
     }
 
     /// Steps 2 of the module documentation. Returns when a step must wait.
@@ -275,7 +275,7 @@ impl Sync<'_> {
                         return Ok(());
                     }
                 }
-                Some(pod) if pods::is_terminal(pod) && !terminating(pod) => {
+                Some(pod) if pod_util::is_terminal(pod) && !terminating(pod) => {
                     self.delete(pod, "delete terminated")?;
                     if monotonic {
                         return Ok(());
@@ -553,8 +553,8 @@ impl Sync<'_> {
         let mut next: Option<Duration> = None;
         for p in pods.iter().filter(|p| !terminating(p)) {
             replicas += 1;
-            if pods::phase(p) == pods::RUNNING {
-                if let Some(wait) = pods::available_in(p, self.cfg.min_ready, now) {
+            if pod_util::phase(p) == pod_util::RUNNING {
+                if let Some(wait) = pod_util::available_in(p, self.cfg.min_ready, now) {
                     ready += 1;
                     if wait.is_zero() {
                         available += 1;

@@ -18,8 +18,8 @@ use crate::api::{KindInfo, Pod, Registry, Resource};
 use crate::client::{Api, DynamicApi};
 use crate::clock::SharedClock;
 use crate::controllers::gc::GarbageCollector;
-use crate::controllers::metrics::PodMetrics;
 use crate::controllers::node_lifecycle::{self, NodeLifecycleConfig};
+use crate::controllers::pod_metrics::PodMetrics;
 use crate::error::Result;
 use crate::manifest::{self, ApplyReport};
 use crate::node::{
@@ -45,7 +45,7 @@ pub struct EngineBuilder {
     local_node: bool,
     nodes: Vec<NodeConfig>,
     kubelet: KubeletConfig,
-    workers: Arc<WorkerRegistry>,
+    worker_registry: Arc<WorkerRegistry>,
     simulated: SimulatedRuntime,
     node_lifecycle: NodeLifecycleConfig,
     scheduler: Option<SchedulerConfig>,
@@ -66,7 +66,7 @@ impl Default for EngineBuilder {
             local_node: true,
             nodes: Vec::new(),
             kubelet: KubeletConfig::default(),
-            workers: Arc::new(WorkerRegistry::default()),
+            worker_registry: Arc::new(WorkerRegistry::default()),
             simulated: SimulatedRuntime::new(),
             node_lifecycle: NodeLifecycleConfig::default(),
             scheduler: Some(SchedulerConfig::default()),
@@ -260,7 +260,7 @@ impl EngineBuilder {
 
     /// Registers an in-process worker under `image`: containers with that image run it.
     pub fn worker(self, image: &str, worker: impl Worker) -> Self {
-        self.workers.register(image, Arc::new(worker));
+        self.worker_registry.register(image, Arc::new(worker));
         self
     }
 
@@ -349,7 +349,7 @@ impl EngineBuilder {
             self.kubelet.cgroups,
         );
         let mut kb = KubeletBuilder::new(self.kubelet, nodes)
-            .workers(self.workers)
+            .worker_registry(self.worker_registry)
             .simulated(self.simulated);
         #[cfg(unix)]
         let processes = {
@@ -583,7 +583,9 @@ impl Engine {
     /// Registers (or replaces) an in-process worker under `image`: containers with that
     /// image run it from now on.
     pub fn register_worker(&self, image: &str, worker: impl Worker) {
-        self.kubelet.workers().register(image, Arc::new(worker));
+        self.kubelet
+            .worker_registry()
+            .register(image, Arc::new(worker));
     }
 
     /// The output of a container of a pod: the current instance, or with `previous` the one

@@ -4,7 +4,7 @@
 //! simulated nodes); per node it keeps the runtimes and whether the node is up. It is an
 //! ordinary controller on Pods (named `kubelet`): a reconcile of a pod compares what the pod
 //! asks for with what runs and acts: starts containers through the node's first
-//! [`Runtime`](crate::node::Runtime) that handles them, restarts them by restart policy with crash-loop backoff,
+//! [`ContainerRuntime`](crate::node::ContainerRuntime) that handles them, restarts them by restart policy with crash-loop backoff,
 //! runs probes, stops containers gracefully (SIGTERM, then SIGKILL after the grace period)
 //! when the pod is deleted, and writes the pod's status (phase, conditions, container
 //! statuses). Everything outside the store that matters to a pod (a container exit, a probe

@@ -1,6 +1,6 @@
 //! Node agents (layer 6): the kubelet of steady.
 //!
-//! - [`Runtime`]: the interface to what runs containers; [`RunningContainer`] is one started
+//! - [`ContainerRuntime`]: the interface to what runs containers; [`RunningContainer`] is one started
 //!   container. Runtimes: process (real OS processes), worker (in-process workers the host
 //!   registers) and simulated (instant, for tests and scale benchmarks).
 //! - [`LogBuffer`]: bounded container output (`kubectl logs`, including the previous
@@ -40,9 +40,13 @@ pub use logs::{LogBuffer, DEFAULT_LOG_LIMIT};
 pub use probe::{run_probe, ProbeKind, ProbeResult, ProbeSettings, ProbeTarget};
 #[cfg(unix)]
 pub use process::{ProcessContainer, ProcessRuntime};
+/// The former name of [`ContainerRuntime`] (one of three things called Runtime: this trait,
+/// the controller runtime's folder and its pool), kept so code written against it builds.
+#[doc(hidden)]
+pub use runtime::ContainerRuntime as Runtime;
 pub use runtime::{
-    ChangeNotifier, ContainerSpec, ExitNotifier, ExitStatus, Mount, RunningContainer, Runtime,
-    StartError, WorkerHealth,
+    ChangeNotifier, ContainerRuntime, ContainerSpec, ExitNotifier, ExitStatus, Mount,
+    RunningContainer, StartError, WorkerHealth,
 };
 pub use simulated::SimulatedRuntime;
 pub use worker::{Worker, WorkerContext, WorkerRegistry, WorkerRuntime};

@@ -90,7 +90,7 @@ use super::cgroups::{Cgroup, Cgroups, Limits};
 use super::images::ImageTable;
 use super::logs::LogBuffer;
 use super::runtime::{
-    ContainerSpec, ExitNotifier, ExitStatus, RunningContainer, Runtime, StartError,
+    ContainerRuntime, ContainerSpec, ExitNotifier, ExitStatus, RunningContainer, StartError,
 };
 use crate::api::Container;
 use crossbeam_channel::{Receiver, Sender};
@@ -324,7 +324,7 @@ impl fmt::Debug for ProcessRuntime {
     }
 }
 
-impl Runtime for ProcessRuntime {
+impl ContainerRuntime for ProcessRuntime {
     fn name(&self) -> &str {
         "process"
     }

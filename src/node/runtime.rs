@@ -1,7 +1,7 @@
 //! The container runtime interface: how the node agent starts, stops and observes what runs a
 //! container.
 //!
-//! A [`Runtime`] turns a [`ContainerSpec`] into a [`RunningContainer`]. The agent owns every
+//! A [`ContainerRuntime`] turns a [`ContainerSpec`] into a [`RunningContainer`]. The agent owns every
 //! timing decision (grace periods, crash-loop backoff, probe periods run on the engine clock),
 //! so a runtime only does what it is told, at once: start, ask politely to stop
 //! ([`RunningContainer::terminate`]), stop by force ([`RunningContainer::kill`]). When a
@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Called exactly once when a started container ends, with how it ended. May be called from
-/// any thread, including from inside [`Runtime::start`] (a container that ends at once).
+/// any thread, including from inside [`ContainerRuntime::start`] (a container that ends at once).
 pub type ExitNotifier = Arc<dyn Fn(ExitStatus) + Send + Sync>;
 
 /// Everything a runtime needs to start one container of one pod.
@@ -164,7 +164,7 @@ pub struct WorkerHealth {
 }
 
 /// Something that runs containers.
-pub trait Runtime: Send + Sync + 'static {
+pub trait ContainerRuntime: Send + Sync + 'static {
     /// A short name, used in container IDs (`process://...`) and messages.
     fn name(&self) -> &str;
 

@@ -7,7 +7,7 @@
 //! ([`SimulatedRuntime::crash`]), or crash every instance a fraction of the time on start
 //! ([`SimulatedRuntime::crash_on_start`]).
 
-use super::runtime::{ContainerSpec, ExitStatus, RunningContainer, Runtime, StartError};
+use super::runtime::{ContainerRuntime, ContainerSpec, ExitStatus, RunningContainer, StartError};
 use crate::api::Container;
 use dashmap::DashMap;
 use parking_lot::Mutex;
@@ -205,7 +205,7 @@ impl RunningContainer for Handle {
     }
 }
 
-impl Runtime for SimulatedRuntime {
+impl ContainerRuntime for SimulatedRuntime {
     fn name(&self) -> &str {
         "simulated"
     }

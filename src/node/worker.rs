@@ -14,7 +14,8 @@
 
 use super::logs::LogBuffer;
 use super::runtime::{
-    ContainerSpec, ExitNotifier, ExitStatus, RunningContainer, Runtime, StartError, WorkerHealth,
+    ContainerRuntime, ContainerSpec, ExitNotifier, ExitStatus, RunningContainer, StartError,
+    WorkerHealth,
 };
 use crate::api::Container;
 use crate::clock::SharedClock;
@@ -399,7 +400,7 @@ impl WorkerRuntime {
     }
 }
 
-impl Runtime for WorkerRuntime {
+impl ContainerRuntime for WorkerRuntime {
     fn name(&self) -> &str {
         "worker"
     }

@@ -4,7 +4,7 @@
 use super::progress::deployment_complete;
 use super::{all_of, is_active, replicas, sum, Sync};
 use crate::api::ReplicaSet;
-use crate::controllers::pods;
+use crate::controllers::pod_util;
 use crate::controllers::replicaset::{desired_replicas, status_replicas};
 use crate::runtime::ReconcileResult;
 use std::sync::Arc;
@@ -52,8 +52,8 @@ impl Sync<'_> {
         let ns = self.d.metadata.namespace.as_deref();
         for rs in old {
             let uid = rs.metadata.uid.as_deref().unwrap_or_default();
-            let owned = pods::controlled_pods(self.ctx.store(), ns, uid)?;
-            if owned.iter().any(|p| !pods::is_terminal(p)) {
+            let owned = pod_util::controlled_pods(self.ctx.store(), ns, uid)?;
+            if owned.iter().any(|p| !pod_util::is_terminal(p)) {
                 return Ok(true);
             }
         }

@@ -4,7 +4,7 @@
 
 use super::{Autoscaler, DEFAULT_CPU_UTILIZATION, TOLERANCE};
 use crate::api::{HorizontalPodAutoscaler, MetricSpec, Pod, Quantity};
-use crate::controllers::pods;
+use crate::controllers::pod_util;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -160,7 +160,7 @@ fn pod_request(pod: &Pod, resource: &str) -> Result<i64, String> {
 
 /// Running and Ready: a pod whose metric counts as it is.
 fn counts_as_ready(pod: &Pod) -> bool {
-    pods::phase(pod) == pods::RUNNING && pods::is_ready(pod)
+    pod_util::phase(pod) == pod_util::RUNNING && pod_util::is_ready(pod)
 }
 
 fn quantity(milli: i64) -> String {

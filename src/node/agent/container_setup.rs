@@ -5,7 +5,7 @@
 use super::kubelet::Kubelet;
 use super::pod_sync::PodSync;
 use crate::api::{Container, Pod};
-use crate::node::runtime::{Mount, Runtime};
+use crate::node::runtime::{ContainerRuntime, Mount};
 use crate::runtime::events::EventKind;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -94,7 +94,7 @@ impl PodSync<'_> {
     /// (`VolumesNotAtMountPath`), and warns once per engine of the latter for processes.
     pub(super) fn record_mount_mode(
         &self,
-        runtime: &dyn Runtime,
+        runtime: &dyn ContainerRuntime,
         container: &str,
         mounts: &[Mount],
     ) {

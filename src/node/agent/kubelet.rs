@@ -8,7 +8,7 @@ use crate::clock::SharedClock;
 use crate::error::Error;
 use crate::node::config::{KubeletConfig, NodeConfig};
 use crate::node::probe::{run_probe, ProbeKind, ProbeResult, ProbeTarget};
-use crate::node::runtime::{RunningContainer, Runtime};
+use crate::node::runtime::{ContainerRuntime, RunningContainer};
 use crate::node::simulated::SimulatedRuntime;
 use crate::node::worker::{WorkerRegistry, WorkerRuntime};
 use crate::runtime::events::EventRecorder;
@@ -55,7 +55,7 @@ impl ProbeExecutor for DefaultProber {
 /// The runtimes of a node, in the order they are asked.
 pub(super) struct NodeAgent {
     pub(super) config: NodeConfig,
-    pub(super) runtimes: Vec<Arc<dyn Runtime>>,
+    pub(super) runtimes: Vec<Arc<dyn ContainerRuntime>>,
     /// Whether the node is stopped (a simulated power failure).
     ///
     /// Invariant: every reconcile that acts for this node (starts containers, writes its
@@ -96,7 +96,7 @@ pub(super) struct Inner {
     node_trigger: Trigger,
     workers: Arc<WorkerRegistry>,
     worker_runtime: Arc<WorkerRuntime>,
-    process_runtime: Option<Arc<dyn Runtime>>,
+    process_runtime: Option<Arc<dyn ContainerRuntime>>,
     pub(super) simulated: SimulatedRuntime,
     pub(super) prober: Option<Arc<dyn ProbeExecutor>>,
     /// Events about pods (skipped envFrom keys...), as component `kubelet`.
@@ -134,7 +134,7 @@ pub struct KubeletBuilder {
     pub(super) config: KubeletConfig,
     pub(super) nodes: Vec<NodeConfig>,
     workers: Arc<WorkerRegistry>,
-    process_runtime: Option<Arc<dyn Runtime>>,
+    process_runtime: Option<Arc<dyn ContainerRuntime>>,
     pub(super) simulated: SimulatedRuntime,
     pub(super) prober: Option<Arc<dyn ProbeExecutor>>,
 }
@@ -160,14 +160,22 @@ impl KubeletBuilder {
         }
     }
 
-    /// The worker registry shared with the engine.
-    pub fn workers(mut self, workers: Arc<WorkerRegistry>) -> Self {
+    /// The registry of in-process workers (by image) shared with the engine.
+    pub fn worker_registry(mut self, workers: Arc<WorkerRegistry>) -> Self {
         self.workers = workers;
         self
     }
 
+    /// The former name of [`KubeletBuilder::worker_registry`] (beside
+    /// `EngineBuilder::workers(n)`, a thread count, the name said the wrong thing).
+    #[doc(hidden)]
+    #[deprecated(note = "renamed worker_registry")]
+    pub fn workers(self, workers: Arc<WorkerRegistry>) -> Self {
+        self.worker_registry(workers)
+    }
+
     /// The runtime of real processes on local nodes.
-    pub fn process_runtime(mut self, rt: Arc<dyn Runtime>) -> Self {
+    pub fn process_runtime(mut self, rt: Arc<dyn ContainerRuntime>) -> Self {
         self.process_runtime = Some(rt);
         self
     }
@@ -277,7 +285,7 @@ impl Kubelet {
     }
 
     fn add_node_agent(&self, config: NodeConfig) {
-        let mut runtimes: Vec<Arc<dyn Runtime>> = vec![self.inner.worker_runtime.clone()];
+        let mut runtimes: Vec<Arc<dyn ContainerRuntime>> = vec![self.inner.worker_runtime.clone()];
         if config.simulated {
             runtimes.push(Arc::new(self.inner.simulated.clone()));
         } else if let Some(p) = &self.inner.process_runtime {
@@ -377,9 +385,16 @@ impl Kubelet {
         v
     }
 
-    /// The worker registry.
-    pub fn workers(&self) -> &Arc<WorkerRegistry> {
+    /// The registry of in-process workers (by image).
+    pub fn worker_registry(&self) -> &Arc<WorkerRegistry> {
         &self.inner.workers
+    }
+
+    /// The former name of [`Kubelet::worker_registry`].
+    #[doc(hidden)]
+    #[deprecated(note = "renamed worker_registry")]
+    pub fn workers(&self) -> &Arc<WorkerRegistry> {
+        self.worker_registry()
     }
 
     /// The simulated runtime (fault injection).
