@@ -3,8 +3,27 @@
 //! Each variant names the object (kind, namespace, name) and, where it applies, the field, so
 //! a message read out of context still says what was wrong and where.
 
-use crate::api::FieldError;
 use std::fmt;
+
+/// A problem with one field of an object: `spec.replicas: must be >= 0`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    /// JSON path of the field (`spec.template.spec.containers[0].image`).
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A field error.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
 
 /// Which object an error is about.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]

@@ -8,11 +8,11 @@
 //! conversion webhooks and printer columns are kept but not acted on: objects are not
 //! checked against the schema (apply warns so).
 
-use super::error::FieldError;
 use super::meta::{Extra, ObjectMeta};
 use super::object::{ApiVersion, Kind};
 use super::registry::KindInfo;
 use super::validation::{dns1123_label, dns1123_subdomain};
+use crate::error::FieldError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -1,7 +1,7 @@
 //! Status conditions (`status.conditions[]`), as in metav1.Condition.
 
 use super::meta::Extra;
-use super::time::Time;
+use crate::clock::Time;
 use serde::{Deserialize, Serialize};
 
 /// One observation of an aspect of an object's state (`Ready`, `Available`, `Progressing`...).

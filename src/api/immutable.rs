@@ -18,7 +18,7 @@
 use super::apps::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use super::batch::Job;
 use super::core::{ConfigMap, PersistentVolumeClaim, Pod, PodSpec, Secret, Service};
-use super::error::FieldError;
+use crate::error::FieldError;
 
 const IMMUTABLE: &str = "field is immutable";
 

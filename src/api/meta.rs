@@ -1,7 +1,7 @@
 //! Object metadata (`metadata:` of every object) and the carrier of fields steady does not model.
 
 use super::map::Map;
-use super::time::Time;
+use crate::clock::Time;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use std::cell::Cell;

@@ -18,7 +18,6 @@ pub mod coordination;
 pub mod core;
 pub mod cron;
 mod dynamic;
-mod error;
 mod immutable;
 pub mod map;
 mod meta;
@@ -33,7 +32,6 @@ pub mod scheduling;
 mod schema;
 mod selector;
 pub mod service_ip;
-mod time;
 pub mod validation;
 
 pub use self::apiextensions::*;
@@ -47,9 +45,13 @@ pub use self::coordination::*;
 pub use self::core::*;
 pub use self::policy::PodDisruptionBudget;
 pub use self::scheduling::PriorityClass;
+/// Defined beside the clock ([`crate::clock`], which hands it out); re-exported here.
+pub use crate::clock::{Time, TimeParseError};
+/// Defined below every layer (in [`crate::error`], which carries it); re-exported here, with the
+/// object model whose fields it names.
+pub use crate::error::FieldError;
 pub use condition::Condition;
 pub use dynamic::DynamicObject;
-pub use error::FieldError;
 pub use map::Map;
 pub use meta::{Extra, ObjectMeta, OwnerReference};
 pub use object::{json_len, make_mut, ApiVersion, Kind, Object, Resource};
@@ -59,4 +61,3 @@ pub use resources::{node_allocatable, pod_requests, Resources};
 pub use selector::{
     LabelSelector, LabelSelectorRequirement, Labels, Operator, Requirement, Selector, SelectorError,
 };
-pub use time::{Time, TimeParseError};

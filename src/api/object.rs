@@ -4,8 +4,8 @@
 //! without copying. A typed kind implements both traits through [`impl_resource!`]; custom
 //! kinds are [`DynamicObject`](super::DynamicObject)s.
 
-use super::error::FieldError;
 use super::meta::ObjectMeta;
+use crate::error::FieldError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;

@@ -7,8 +7,8 @@
 //! custom kind).
 
 use super::dynamic::DynamicObject;
-use super::error::FieldError;
 use super::object::{Object, Resource};
+use crate::error::FieldError;
 use parking_lot::RwLock;
 use serde_json::Value;
 use std::any::TypeId;

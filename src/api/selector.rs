@@ -1,9 +1,9 @@
 //! Label selectors: the structured form (`matchLabels`, `matchExpressions`) and the string
 //! form (`a=b,c!=d,e in (x,y),!f`), both compiled to a [`Selector`].
 
-use super::error::FieldError;
 use super::map::Map;
 use super::validation::{self, forbidden, invalid, required};
+use crate::error::FieldError;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;

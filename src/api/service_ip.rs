@@ -15,8 +15,8 @@
 //! which is what makes allocation race-free; the allocator's cursor only spreads picks.
 
 use super::core::Service;
-use super::error::FieldError;
 use super::object::Object;
+use crate::error::FieldError;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU32, Ordering};
 

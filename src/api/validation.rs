@@ -9,8 +9,8 @@
 //! numbers and names, int-or-percent values) live here too, so each message has one wording.
 
 use super::core::IntOrString;
-use super::error::FieldError;
 use super::meta::ObjectMeta;
+use crate::error::FieldError;
 
 /// Maximum length of a DNS-1123 label (namespace names, label-key names, label values).
 pub const DNS1123_LABEL_MAX_LEN: usize = 63;

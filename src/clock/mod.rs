@@ -5,10 +5,12 @@
 //! windows) come from a [`Clock`]. Tests install a [`ManualClock`] and move time forward by hand,
 //! so no test ever sleeps to wait for a backoff or a window.
 
-use crate::api::Time;
+mod time;
+
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+pub use time::{Time, TimeParseError};
 
 /// A source of wall-clock and monotonic time.
 pub trait Clock: Send + Sync + 'static {
