@@ -8,6 +8,7 @@
 //! relists and watches again from the list's revision.
 
 use super::kind::KindStore;
+use super::*;
 use crate::api::{Object, Selector};
 use crate::error::{Error, Result};
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
@@ -478,6 +479,136 @@ impl Drop for Watch {
     fn drop(&mut self) {
         let id = self.id;
         self.kind.state.lock().watchers.retain(|w| w.id != id);
+    }
+}
+
+impl Store {
+    /// Ends every watch (they report [`Error::Closed`] once drained) and refuses new ones.
+    /// Used at engine shutdown.
+    pub fn close_watches(&self) {
+        self.inner.closed.store(true, Ordering::SeqCst);
+        for ks in self.inner.kinds.read().values() {
+            ks.state.lock().watchers.clear();
+        }
+    }
+
+    /// Watches `kind`. See [`WatchParams`] for where it starts. Errors with
+    /// [`Error::Expired`] when `since` is older than the kind's history, and with
+    /// [`Error::TooNew`] when it is beyond the store's revision.
+    pub fn watch(&self, kind: &str, params: &WatchParams) -> Result<Watch> {
+        let ks = self.kind_named(kind)?;
+        // Unbounded, with the capacity enforced by `publish`: a bounded channel allocates and
+        // touches its whole capacity up front (1.6 MB per watch at the default), where this
+        // one grows with what is queued.
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let capacity = self.inner.config.watch_capacity.max(1);
+        let shared = Arc::new(WatchShared::default());
+        let id = self.inner.watch_ids.fetch_add(1, Ordering::Relaxed);
+        let ns = params.namespace.clone().filter(|n| !n.is_empty());
+        let mut pending = VecDeque::new();
+        let last;
+        let mut after = 0;
+        {
+            let mut st = ks.state.lock();
+            // Checked under the kind lock: `close_watches` sets the flag before it takes each
+            // kind's lock to end its watches, so a watch either sees the flag or is ended.
+            if self.inner.closed.load(Ordering::SeqCst) {
+                return Err(Error::Closed);
+            }
+            let now = self.revision();
+            match params.since {
+                None => {
+                    let lp = ListParams {
+                        namespace: ns.clone(),
+                        selector: params.selector.clone(),
+                        ..Default::default()
+                    };
+                    // The initial state needs no order: unsorted, with the store keys.
+                    let initial = select_locked(&ks, &st, &lp);
+                    if st.unpublished.is_empty() {
+                        for (k, o) in initial {
+                            pending.push_back((WatchEvent::Added(o), Some(k)));
+                        }
+                    } else {
+                        // The state as of the last published change: changes not yet durable
+                        // are undone here and delivered as events once they are.
+                        let mut undone: HashMap<Key, Option<Arc<dyn Object>>> = HashMap::new();
+                        for ev in &st.unpublished {
+                            undone
+                                .entry(ev.key.clone())
+                                .or_insert_with(|| ev.prev.clone());
+                        }
+                        for (k, o) in initial {
+                            if !undone.contains_key(&k) {
+                                pending.push_back((WatchEvent::Added(o), Some(k)));
+                            }
+                        }
+                        let wanted = |o: &dyn Object| {
+                            ns.as_deref().is_none_or(|n| o.meta().namespace_str() == n)
+                                && params
+                                    .selector
+                                    .as_ref()
+                                    .is_none_or(|s| s.matches(&o.meta().labels))
+                        };
+                        for (k, prev) in undone {
+                            if let Some(o) = prev.filter(|o| wanted(o.as_ref())) {
+                                pending.push_back((WatchEvent::Added(o), Some(k)));
+                            }
+                        }
+                    }
+                    last = st.published_through(now);
+                }
+                Some(since) => {
+                    if since > now {
+                        return Err(Error::TooNew {
+                            requested: since,
+                            current: now,
+                        });
+                    }
+                    if since < st.compacted {
+                        return Err(Error::Expired {
+                            requested: since,
+                            oldest: st.compacted + 1,
+                        });
+                    }
+                    for ev in st.history.iter().filter(|e| e.revision > since) {
+                        if let Some(we) =
+                            watch::convert(ev, ns.as_deref(), params.selector.as_ref())
+                        {
+                            pending.push_back((we, Some(ev.key.clone())));
+                        }
+                    }
+                    last = since.max(st.history.back().map_or(0, |e| e.revision));
+                    // A client that read changes not yet published (a list) does not get
+                    // them again when they are.
+                    if !st.unpublished.is_empty() {
+                        after = since;
+                    }
+                }
+            }
+            st.watchers.push(WatcherSlot {
+                id,
+                after,
+                tx,
+                capacity,
+                namespace: ns.clone(),
+                selector: params.selector.clone(),
+                shared: shared.clone(),
+            });
+        }
+        Ok(Watch {
+            kind: ks,
+            id,
+            rx,
+            pending,
+            namespace: ns,
+            selector: params.selector.clone(),
+            shared,
+            revision_counter: self.inner.revision.clone(),
+            last,
+            bookmarks: params.bookmarks,
+            failed: None,
+        })
     }
 }
 
