@@ -30,7 +30,7 @@ use steady::api::{
     Container, Map, Node, ObjectMeta, OwnerReference, Pod, PodSpec, Quantity, ResourceRequirements,
     Selector,
 };
-use steady::client::{Api, Event};
+use steady::client::{Api, TypedEvent};
 use steady::store::{ListParams, WatchParams};
 use steady::Engine;
 
@@ -618,7 +618,7 @@ fn watch_latency(out: &Out, watchers: usize) {
             for _ in 0..samples {
                 let ev = w.recv().unwrap();
                 let now = origin.elapsed().as_nanos() as u64;
-                if let Event::Modified(p) = ev {
+                if let TypedEvent::Modified(p) = ev {
                     let sent: u64 = p.metadata.annotations["sent"].parse().unwrap();
                     lat.push((now - sent) as f64 / 1e3);
                 }
@@ -1575,7 +1575,7 @@ fn scheduling_run(count: usize, make: impl Fn(usize) -> Pod) -> (f64, f64, Vec<A
     let counter = thread::spawn(move || {
         let mut bound = std::collections::HashSet::new();
         while bound.len() < count {
-            if let Ok(Event::Modified(p)) = w.recv() {
+            if let Ok(TypedEvent::Modified(p)) = w.recv() {
                 if p.spec.node_name.is_some() && !bound.contains(&p.metadata.name) {
                     bound.insert(p.metadata.name.clone());
                 }

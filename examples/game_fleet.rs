@@ -37,9 +37,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 use steady::api::{DynamicObject, KindInfo, LabelSelector, Node, Object, Pod, Selector};
+use steady::client::events::EventKind;
 use steady::clock::{ManualClock, SharedClock};
 use steady::node::{NodeConfig, Worker, WorkerContext};
-use steady::runtime::events::EventKind;
 use steady::runtime::finalizer::{finalizer, FinalizerEvent};
 use steady::runtime::{
     owner_reference, Action, Context, Controller, ObjectKey, ReconcileError, ReconcileResult,

@@ -14,6 +14,7 @@ pub mod base64;
 pub mod batch;
 mod builtin;
 mod condition;
+pub mod conditions;
 pub mod coordination;
 pub mod core;
 pub mod cron;

@@ -1047,8 +1047,8 @@ fn bind_pod(
     body: &Value,
     dry: bool,
 ) -> Response<Body> {
+    use crate::api::conditions::{condition, set_condition};
     use crate::api::Pod;
-    use crate::runtime::conditions::{condition, set_condition};
     if body
         .pointer("/metadata/name")
         .and_then(Value::as_str)

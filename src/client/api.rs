@@ -52,9 +52,9 @@ pub struct List<K> {
     pub revision: u64,
 }
 
-/// A typed watch event.
+/// A typed watch event: what a [`TypedWatch`] yields (the typed form of [`WatchEvent`]).
 #[derive(Debug)]
-pub enum Event<K> {
+pub enum TypedEvent<K> {
     /// Created, or started matching the watch's filter (also the initial state).
     Added(Arc<K>),
     /// Changed.
@@ -65,12 +65,12 @@ pub enum Event<K> {
     Bookmark(u64),
 }
 
-impl<K> Event<K> {
+impl<K> TypedEvent<K> {
     /// The object, unless this is a bookmark.
     pub fn object(&self) -> Option<&Arc<K>> {
         match self {
-            Event::Added(o) | Event::Modified(o) | Event::Deleted(o) => Some(o),
-            Event::Bookmark(_) => None,
+            TypedEvent::Added(o) | TypedEvent::Modified(o) | TypedEvent::Deleted(o) => Some(o),
+            TypedEvent::Bookmark(_) => None,
         }
     }
 }
@@ -92,28 +92,28 @@ fn typed<K: Resource>(o: Arc<dyn Object>) -> Arc<K> {
     })
 }
 
-fn typed_event<K: Resource>(e: WatchEvent) -> Event<K> {
+fn typed_event<K: Resource>(e: WatchEvent) -> TypedEvent<K> {
     match e {
-        WatchEvent::Added(o) => Event::Added(typed(o)),
-        WatchEvent::Modified(o) => Event::Modified(typed(o)),
-        WatchEvent::Deleted(o) => Event::Deleted(typed(o)),
-        WatchEvent::Bookmark(r) => Event::Bookmark(r),
+        WatchEvent::Added(o) => TypedEvent::Added(typed(o)),
+        WatchEvent::Modified(o) => TypedEvent::Modified(typed(o)),
+        WatchEvent::Deleted(o) => TypedEvent::Deleted(typed(o)),
+        WatchEvent::Bookmark(r) => TypedEvent::Bookmark(r),
     }
 }
 
 impl<K: Resource> TypedWatch<K> {
     /// Blocks for the next event.
-    pub fn recv(&mut self) -> Result<Event<K>> {
+    pub fn recv(&mut self) -> Result<TypedEvent<K>> {
         self.inner.recv().map(typed_event)
     }
 
     /// Waits at most `timeout`; see [`Watch::recv_timeout`].
-    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Event<K>>> {
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<TypedEvent<K>>> {
         Ok(self.inner.recv_timeout(timeout)?.map(typed_event))
     }
 
     /// The next event if one is ready.
-    pub fn try_recv(&mut self) -> Result<Option<Event<K>>> {
+    pub fn try_recv(&mut self) -> Result<Option<TypedEvent<K>>> {
         Ok(self.inner.try_recv()?.map(typed_event))
     }
 
@@ -124,7 +124,7 @@ impl<K: Resource> TypedWatch<K> {
 }
 
 impl<K: Resource> Iterator for TypedWatch<K> {
-    type Item = Result<Event<K>>;
+    type Item = Result<TypedEvent<K>>;
     fn next(&mut self) -> Option<Self::Item> {
         self.inner.next().map(|r| r.map(typed_event))
     }

@@ -7,11 +7,15 @@
 
 mod api;
 mod dynamic;
+pub mod events;
 pub mod eviction;
 pub mod merge;
 pub mod patch;
 
-pub use api::{Api, Event, List, TypedWatch};
+/// The former name of [`TypedEvent`] (renamed: `api::Event` is the Kubernetes Event kind).
+#[doc(hidden)]
+pub use api::TypedEvent as Event;
+pub use api::{Api, List, TypedEvent, TypedWatch};
 pub use dynamic::check_kind;
 pub use dynamic::DynamicApi;
 

@@ -33,10 +33,10 @@
 //! the controller still honours one, for an object written before that check.
 
 use super::pod_util::controlled;
+use crate::api::conditions::is_condition_true;
 use crate::api::cron::{self, Schedule};
 use crate::api::{CronJob, CronJobStatus, Job, ObjectReference, Time};
-use crate::runtime::conditions::is_condition_true;
-use crate::runtime::events::EventKind;
+use crate::client::events::EventKind;
 use crate::runtime::owner::{is_controlled_by, set_controller_reference};
 use crate::runtime::{Action, Context, Controller, ReconcileError, ReconcileResult};
 use crate::store::{DeleteParams, Propagation};

@@ -47,8 +47,8 @@ use crate::api::{
     DaemonSet, DaemonSetStatus, IntOrString, Node, NodeAffinity, NodeSelector,
     NodeSelectorRequirement, NodeSelectorTerm, Pod, PodSpec, Resource, Time, Toleration,
 };
+use crate::client::events::EventKind;
 use crate::error::Result;
-use crate::runtime::events::EventKind;
 use crate::runtime::{Action, Context, Controller, ObjectKey, ReconcileResult};
 use crate::store::{DeleteParams, ListParams, Store};
 use std::collections::{BTreeMap, HashSet};

@@ -56,13 +56,13 @@ use super::claim::{adopters, ControllerRefManager};
 use super::hash::POD_TEMPLATE_HASH_LABEL;
 use super::pod_util;
 use super::replicaset::desired_replicas;
+use crate::api::conditions::{condition, find_condition};
 use crate::api::{
     Condition, Deployment, DeploymentStatus, IntOrString, ObjectMeta, Pod, ReplicaSet, Resource,
     Time,
 };
+use crate::client::events::EventKind;
 use crate::client::Api;
-use crate::runtime::conditions::{condition, find_condition};
-use crate::runtime::events::EventKind;
 use crate::runtime::{Action, Context, Controller, ObjectKey, ReconcileError, ReconcileResult};
 use crate::store::Store;
 use std::sync::Arc;
@@ -393,8 +393,8 @@ impl Sync<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::conditions::{FALSE, TRUE};
     use crate::api::{DeploymentStrategy, RollingUpdateDeployment};
-    use crate::runtime::conditions::{FALSE, TRUE};
 
     fn deployment(
         replicas: i32,

@@ -33,7 +33,7 @@ use crate::api::{
     Deployment, IntOrString, Map, Object, Pod, PodDisruptionBudget, ReplicaSet, Resource,
     StatefulSet, Time,
 };
-use crate::runtime::events::EventKind;
+use crate::client::events::EventKind;
 use crate::runtime::{Action, Context, Controller, ObjectKey, ReconcileError, ReconcileResult};
 use crate::store::{ListParams, Store};
 use std::collections::BTreeMap;

@@ -65,10 +65,10 @@
 
 use super::pod_metrics::PodMetrics;
 use super::pod_util;
+use crate::api::conditions::{condition, set_condition, status_of};
 use crate::api::Selector;
 use crate::api::{Condition, HorizontalPodAutoscaler, HorizontalPodAutoscalerStatus, Pod};
-use crate::runtime::conditions::{condition, set_condition, status_of};
-use crate::runtime::events::EventKind;
+use crate::client::events::EventKind;
 use crate::runtime::{Action, Context, Controller, ReconcileError, ReconcileResult};
 use crate::store::ListParams;
 use parking_lot::Mutex;

@@ -57,12 +57,12 @@
 use super::claim::ControllerRefManager;
 use super::pod_util::{self, pod_from_template, DeletionOrder};
 use super::slow_start::{slow_start_batch, BURST_REPLICAS, SLOW_START_INITIAL_BATCH};
+use crate::api::conditions::{condition, is_condition_true, set_condition, TRUE};
 use crate::api::{
     EnvVar, EnvVarSource, Job, JobStatus, ObjectFieldSelector, Pod, PodFailurePolicy, Selector,
     Time,
 };
-use crate::runtime::conditions::{condition, is_condition_true, set_condition, TRUE};
-use crate::runtime::events::EventKind;
+use crate::client::events::EventKind;
 use crate::runtime::{Action, Context, Controller, ReconcileError, ReconcileResult};
 use crate::store::DeleteParams;
 use std::collections::{BTreeMap, BTreeSet};

@@ -15,10 +15,10 @@
 //! until the node returns or is deleted; here nobody could ever confirm their end). Pods
 //! bound to a node that no longer exists are deleted likewise (Kubernetes' pod GC).
 
+use crate::api::conditions::{condition, find_condition, set_condition};
 use crate::api::{Lease, Node, Pod, Taint, Toleration};
+use crate::client::events::EventKind;
 use crate::node::LEASE_NAMESPACE;
-use crate::runtime::conditions::{condition, find_condition, set_condition};
-use crate::runtime::events::EventKind;
 use crate::runtime::{Action, Context, Controller, ObjectKey, ReconcileResult};
 use crate::store::{DeleteParams, Operation, Store};
 use std::time::Duration;

@@ -83,20 +83,20 @@ pub fn is_active(pod: &Pod) -> bool {
 
 /// True when the pod's `Ready` condition is `True`.
 pub fn is_ready(pod: &Pod) -> bool {
-    ready_condition(pod).is_some_and(|c| c.status == crate::runtime::conditions::TRUE)
+    ready_condition(pod).is_some_and(|c| c.status == crate::api::conditions::TRUE)
 }
 
 fn ready_condition(pod: &Pod) -> Option<&crate::api::Condition> {
     pod.status
         .as_ref()
-        .and_then(|s| crate::runtime::conditions::find_condition(&s.conditions, "Ready"))
+        .and_then(|s| crate::api::conditions::find_condition(&s.conditions, "Ready"))
 }
 
 /// When a ready pod became ready (its `Ready` condition's `lastTransitionTime`); `None` for a
 /// pod that is not ready or does not say.
 pub fn ready_since(pod: &Pod) -> Option<Time> {
     ready_condition(pod)
-        .filter(|c| c.status == crate::runtime::conditions::TRUE)
+        .filter(|c| c.status == crate::api::conditions::TRUE)
         .and_then(|c| c.last_transition_time)
 }
 
@@ -109,7 +109,7 @@ pub fn ready_since(pod: &Pod) -> Option<Time> {
 /// once it has been ready for at least that long, so a manual clock advanced by exactly
 /// `minReadySeconds` makes it available.
 pub fn available_in(pod: &Pod, min_ready_seconds: i32, now: Time) -> Option<Duration> {
-    let ready = ready_condition(pod).filter(|c| c.status == crate::runtime::conditions::TRUE)?;
+    let ready = ready_condition(pod).filter(|c| c.status == crate::api::conditions::TRUE)?;
     if min_ready_seconds <= 0 {
         return Some(Duration::ZERO);
     }

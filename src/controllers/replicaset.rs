@@ -26,9 +26,9 @@
 use super::claim::{adopters, ControllerRefManager};
 use super::pod_util::{self, pod_from_template, DeletionOrder};
 use super::slow_start::{slow_start_batch, BURST_REPLICAS, SLOW_START_INITIAL_BATCH};
+use crate::api::conditions::{self, condition, set_condition, TRUE};
 use crate::api::{Condition, Pod, ReplicaSet, ReplicaSetStatus, Resource, Time};
-use crate::runtime::conditions::{self, condition, set_condition, TRUE};
-use crate::runtime::events::EventKind;
+use crate::client::events::EventKind;
 use crate::runtime::{Action, Context, Controller, ReconcileError, ReconcileResult};
 use crate::store::{DeleteParams, ListParams};
 use std::collections::HashSet;

@@ -57,8 +57,8 @@ use crate::api::{
     IntOrString, ObjectMeta, PersistentVolumeClaim, Pod, PodTemplateSpec, Resource, StatefulSet,
     StatefulSetStatus, Time,
 };
+use crate::client::events::EventKind;
 use crate::error::Result;
-use crate::runtime::events::EventKind;
 use crate::runtime::owner::{owner_reference, set_owner_reference};
 use crate::runtime::{Action, Context, Controller, ReconcileError, ReconcileResult};
 use crate::store::DeleteParams;

@@ -25,7 +25,9 @@ use crate::manifest::{self, ApplyReport};
 use crate::node::{
     Kubelet, KubeletBuilder, KubeletConfig, NodeConfig, SimulatedRuntime, Worker, WorkerRegistry,
 };
-use crate::runtime::{Controller, MetricsRegistry, MetricsSnapshot, Runtime, RuntimeConfig};
+use crate::runtime::{
+    Controller, ControllerManager, ManagerConfig, MetricsRegistry, MetricsSnapshot,
+};
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::store::{Durability, Persist, RecoveryReport, Store, StoreConfig};
 use parking_lot::Mutex;
@@ -39,7 +41,7 @@ pub struct EngineBuilder {
     store: StoreConfig,
     persist: Option<Persist>,
     kinds: Vec<KindInfo>,
-    runtime: RuntimeConfig,
+    runtime: ManagerConfig,
     controllers: Vec<Controller>,
     without_builtins: bool,
     local_node: bool,
@@ -60,7 +62,7 @@ impl Default for EngineBuilder {
             store: StoreConfig::default(),
             persist: None,
             kinds: Vec::new(),
-            runtime: RuntimeConfig::default(),
+            runtime: ManagerConfig::default(),
             controllers: Vec::new(),
             without_builtins: false,
             local_node: true,
@@ -289,7 +291,7 @@ impl EngineBuilder {
             self.kubelet.data_dir = Some(p.dir.join("volumes"));
         }
         // Events by the uid of the object they are about (EventRecorder aggregation, events_for).
-        crate::runtime::events::register_involved_object_index(&store);
+        crate::client::events::register_involved_object_index(&store);
         // Pods by node: what node agents and the scheduler look up.
         store.add_field_index(
             "Pod",
@@ -325,7 +327,8 @@ impl EngineBuilder {
             None => None,
         };
         let metrics = MetricsRegistry::new();
-        let runtime = Runtime::start(store.clone(), clock.clone(), self.runtime, metrics.clone());
+        let runtime =
+            ControllerManager::start(store.clone(), clock.clone(), self.runtime, metrics.clone());
         let mut nodes = Vec::new();
         if self.local_node {
             nodes.push(NodeConfig::local());
@@ -444,7 +447,7 @@ fn register_service_addresses(store: &Store) {
 pub struct Engine {
     store: Store,
     scheduler: Option<Scheduler>,
-    runtime: Runtime,
+    runtime: ControllerManager,
     metrics: MetricsRegistry,
     kubelet: Kubelet,
     resolver: crate::controllers::endpoints::Resolver,

@@ -8,10 +8,10 @@
 //! state from the store (level-triggered) and acts.
 
 use crate::api::{DynamicObject, Object, Resource, Selector, Time};
+use crate::client::events::{EventKind, EventRecorder};
 use crate::client::{Api, DynamicApi};
 use crate::clock::SharedClock;
 use crate::error::Result;
-use crate::runtime::events::{EventKind, EventRecorder};
 use crate::runtime::queue::RateLimiterConfig;
 use crate::store::Store;
 use std::fmt;
@@ -567,7 +567,7 @@ impl Controller {
 /// reconcile. Keys are deduplicated and excluded per key like any other.
 #[derive(Clone, Default)]
 pub struct Trigger {
-    pub(crate) slot: Arc<std::sync::OnceLock<std::sync::Weak<super::rt::ControllerState>>>,
+    pub(crate) slot: Arc<std::sync::OnceLock<std::sync::Weak<super::manager::ControllerState>>>,
 }
 
 impl fmt::Debug for Trigger {
@@ -579,7 +579,7 @@ impl fmt::Debug for Trigger {
 }
 
 impl Trigger {
-    fn running(&self) -> Option<Arc<super::rt::ControllerState>> {
+    fn running(&self) -> Option<Arc<super::manager::ControllerState>> {
         self.slot
             .get()
             .and_then(|w| w.upgrade())

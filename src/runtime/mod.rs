@@ -16,21 +16,25 @@
 //! the other controllers go on. Shutdown stops taking work, lets running reconciles finish
 //! within a deadline, and joins every thread.
 
-pub mod conditions;
 mod controller;
-pub mod events;
 pub mod finalizer;
+mod manager;
 pub mod metrics;
 pub mod owner;
 pub mod queue;
-mod rt;
 mod signal;
 
+/// Status condition helpers; they live in [`crate::api::conditions`] (below the runtime, so
+/// the scheduler and the kubelet use them without the controller runtime). This path stays.
+pub use crate::api::conditions;
+/// The Event recorder; it lives in [`crate::client::events`] (below the runtime). This path
+/// stays.
+pub use crate::client::events;
 pub use controller::{
     Action, Context, Controller, Mapper, ObjectKey, Predicate, PredicateFn, ReconcileError,
     ReconcileResult, Reconciler, StoreMapper, Trigger, DEFAULT_PACING,
 };
+pub use manager::ControllerRegistrar;
+pub(crate) use manager::{ControllerManager, ManagerConfig};
 pub use metrics::{render_prometheus, MetricsRegistry, MetricsSnapshot};
 pub use owner::owner_reference;
-pub use rt::ControllerRegistrar;
-pub(crate) use rt::{Runtime, RuntimeConfig};

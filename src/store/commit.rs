@@ -199,7 +199,7 @@ pub(super) fn apply_unpublished(
     w: Write,
     st: &mut KindState,
     rev: u64,
-) -> (Option<Arc<dyn Object>>, Option<Arc<Event>>) {
+) -> (Option<Arc<dyn Object>>, Option<Arc<Change>>) {
     let Write {
         ks,
         key,
@@ -221,11 +221,11 @@ pub(super) fn apply_unpublished(
             );
             st.reindex(&key, base.as_deref(), Some(obj.as_ref()));
             let kind = if base.is_some() {
-                EventType::Modified
+                ChangeType::Modified
             } else {
-                EventType::Added
+                ChangeType::Added
             };
-            let ev = Arc::new(Event {
+            let ev = Arc::new(Change {
                 revision: rev,
                 kind,
                 object: obj.clone(),
@@ -241,9 +241,9 @@ pub(super) fn apply_unpublished(
             // The DELETED event carries the deletion's revision, as in Kubernetes.
             let mut last = base.clone_arc();
             uniq(&mut last).meta_mut().resource_version = Some(rev.to_string());
-            let ev = Arc::new(Event {
+            let ev = Arc::new(Change {
                 revision: rev,
-                kind: EventType::Deleted,
+                kind: ChangeType::Deleted,
                 object: last.clone(),
                 prev: Some(base),
                 key: key.clone(),

@@ -18,7 +18,7 @@
 //!   waits in `unpublished` (in revision order, under the same lock), and whatever a watch
 //!   starts with excludes it. So no watcher ever sees a change that a crash can take back.
 
-use super::watch::{Event, WatchShared};
+use super::watch::{Change, WatchShared};
 use crate::api::{KindInfo, Object, Selector};
 use crossbeam_channel::Sender;
 use dashmap::DashMap;
@@ -84,7 +84,7 @@ pub(crate) struct WatcherSlot {
     /// Changes at or below this revision are not sent: the watch started after them (a
     /// watch from a revision that changes still unpublished at its start are below).
     pub(crate) after: u64,
-    pub(crate) tx: Sender<Arc<Event>>,
+    pub(crate) tx: Sender<Arc<Change>>,
     /// Events the watch may have queued; one more cuts it off with Expired.
     pub(crate) capacity: usize,
     pub(crate) namespace: Option<String>,
@@ -109,7 +109,7 @@ impl Drop for WatcherSlot {
 }
 
 impl WatcherSlot {
-    fn wants(&self, ev: &Event) -> bool {
+    fn wants(&self, ev: &Change) -> bool {
         if let Some(ns) = &self.namespace {
             if ev.object.meta().namespace_str() != ns {
                 return false;
@@ -129,14 +129,14 @@ impl WatcherSlot {
 }
 
 pub(crate) struct KindState {
-    pub(crate) history: VecDeque<Arc<Event>>,
+    pub(crate) history: VecDeque<Arc<Change>>,
     pub(crate) history_limit: usize,
     /// Highest revision of this kind no longer in `history` (0: nothing dropped yet).
     pub(crate) compacted: u64,
     pub(crate) watchers: Vec<WatcherSlot>,
     /// Changes applied but not yet durable (`Durability::Sync` only), in revision order:
     /// neither in `history` nor sent until [`KindState::publish_durable`].
-    pub(crate) unpublished: VecDeque<Arc<Event>>,
+    pub(crate) unpublished: VecDeque<Arc<Change>>,
     labels: HashMap<String, HashSet<Key>>,
     owners: HashMap<String, HashSet<Key>>,
     pub(crate) fields: Vec<FieldIndex>,
@@ -280,7 +280,7 @@ impl KindState {
     /// Records `ev` in the bounded history and hands it to every interested watcher.
     /// A watcher whose channel is full is cut off here and told Expired when it has read what
     /// it already holds: it never silently misses an event.
-    pub(crate) fn publish(&mut self, ev: Arc<Event>) {
+    pub(crate) fn publish(&mut self, ev: Arc<Change>) {
         self.watchers.retain(|w| {
             if ev.revision <= w.after || !w.wants(&ev) {
                 return true;

@@ -38,7 +38,13 @@ pub use lifecycle::{INITIAL_NAMESPACES, NAMESPACE_FINALIZER};
 pub use params::{DeleteParams, Deleted, ListParams, ObjectList, Propagation, WatchParams};
 pub use persist::{Durability, Persist, RecoveryReport, Truncation};
 pub use txn::TxnOp;
-pub use watch::{Event, EventType, Watch, WatchCloser, WatchEvent, WatchSet};
+/// The former name of [`Change`] (renamed: `api::Event` is the Kubernetes Event kind).
+#[doc(hidden)]
+pub use watch::Change as Event;
+/// The former name of [`ChangeType`].
+#[doc(hidden)]
+pub use watch::ChangeType as EventType;
+pub use watch::{Change, ChangeType, Watch, WatchCloser, WatchEvent, WatchSet};
 
 use crate::api::validation::validate_meta;
 use crate::api::{FieldError, KindInfo, Object, Registry, Selector};

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 /// What happened to an object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum EventType {
+pub enum ChangeType {
     /// Created (or, for a filtered watch, started to match).
     Added,
     /// Changed.
@@ -30,12 +30,12 @@ pub enum EventType {
 
 /// One committed change, as recorded in history and sent to watchers.
 #[derive(Clone, Debug)]
-pub struct Event {
+pub struct Change {
     /// Store revision of the change. Several events share one revision when a transaction
     /// changed several objects.
     pub revision: u64,
     /// Created, changed or deleted.
-    pub kind: EventType,
+    pub kind: ChangeType,
     /// The object after the change (for a deletion: its last state).
     pub object: Arc<dyn Object>,
     /// The object before the change (`None` for a creation).
@@ -89,8 +89,8 @@ impl WatchEvent {
     }
 }
 
-/// A watch event with what the controller runtime needs besides it.
-pub(crate) struct Change {
+/// A watch event as delivered to the controller runtime, with what it needs besides it.
+pub(crate) struct Delivered {
     pub(crate) event: WatchEvent,
     pub(crate) prev: Option<Arc<dyn Object>>,
     pub(crate) key: Option<Arc<str>>,
@@ -128,7 +128,7 @@ impl WatchShared {
 pub struct Watch {
     pub(crate) kind: Arc<KindStore>,
     pub(crate) id: u64,
-    pub(crate) rx: Receiver<Arc<Event>>,
+    pub(crate) rx: Receiver<Arc<Change>>,
     /// Replayed or initial events (with their store keys), delivered before the channel.
     pub(crate) pending: VecDeque<(WatchEvent, Option<Arc<str>>)>,
     pub(crate) namespace: Option<String>,
@@ -228,22 +228,22 @@ impl Watch {
     /// history). For the
     /// controller runtime, whose predicates compare old and new and whose keys reuse the
     /// store's.
-    pub(crate) fn recv_change(&mut self) -> Result<Change> {
+    pub(crate) fn recv_change(&mut self) -> Result<Delivered> {
         self.next_change(Wait::Forever)
             .map(|c| c.expect("a wait without end ends with a change"))
     }
 
     /// [`Watch::recv_change`] without blocking: `Ok(None)` when nothing is queued.
-    pub(crate) fn try_recv_change(&mut self) -> Result<Option<Change>> {
+    pub(crate) fn try_recv_change(&mut self) -> Result<Option<Delivered>> {
         self.next_change(Wait::No)
     }
 
     /// The next change: the pending ones (initial state, replayed history) first, then the
     /// channel, waiting for it as `wait` says; `Ok(None)` when that wait ended without one.
-    fn next_change(&mut self, wait: Wait) -> Result<Option<Change>> {
+    fn next_change(&mut self, wait: Wait) -> Result<Option<Delivered>> {
         loop {
             if let Some((event, key)) = self.pending.pop_front() {
-                return Ok(Some(Change {
+                return Ok(Some(Delivered {
                     event,
                     prev: None,
                     key,
@@ -268,7 +268,7 @@ impl Watch {
             match got {
                 Some(ev) => {
                     if let Some(event) = self.convert(&ev) {
-                        return Ok(Some(Change {
+                        return Ok(Some(Delivered {
                             event,
                             prev: ev.prev.clone(),
                             key: Some(ev.key.clone()),
@@ -331,7 +331,7 @@ impl Watch {
 
     /// Turns a store event into what this watch reports, applying its filter: an object
     /// that starts matching a label selector is Added, one that stops matching is Deleted.
-    fn convert(&mut self, ev: &Event) -> Option<WatchEvent> {
+    fn convert(&mut self, ev: &Change) -> Option<WatchEvent> {
         self.last = ev.revision;
         convert(ev, self.namespace.as_deref(), self.selector.as_ref())
     }
@@ -438,7 +438,7 @@ impl WatchSet {
     }
 }
 
-pub(crate) fn convert(ev: &Event, ns: Option<&str>, sel: Option<&Selector>) -> Option<WatchEvent> {
+pub(crate) fn convert(ev: &Change, ns: Option<&str>, sel: Option<&Selector>) -> Option<WatchEvent> {
     if let Some(ns) = ns {
         if ev.object.meta().namespace_str() != ns {
             return None;
@@ -452,9 +452,9 @@ pub(crate) fn convert(ev: &Event, ns: Option<&str>, sel: Option<&Selector>) -> O
     };
     let obj = ev.object.clone();
     match ev.kind {
-        EventType::Added => now.then_some(WatchEvent::Added(obj)),
-        EventType::Deleted => now.then_some(WatchEvent::Deleted(obj)),
-        EventType::Modified => match (before, now) {
+        ChangeType::Added => now.then_some(WatchEvent::Added(obj)),
+        ChangeType::Deleted => now.then_some(WatchEvent::Deleted(obj)),
+        ChangeType::Modified => match (before, now) {
             (true, true) => Some(WatchEvent::Modified(obj)),
             (false, true) => Some(WatchEvent::Added(obj)),
             (true, false) => Some(WatchEvent::Deleted(obj)),

@@ -6,9 +6,9 @@ use super::{
     progress_deadline, replicas, set_deployment_condition, Sync, NEW_RS_AVAILABLE, PROGRESSING,
     RS_UPDATED, TIMED_OUT,
 };
+use crate::api::conditions::{find_condition, remove_condition, FALSE, TRUE};
 use crate::api::{Deployment, DeploymentStatus, ReplicaSet, Time};
 use crate::controllers::replicaset::REPLICA_FAILURE;
-use crate::runtime::conditions::{find_condition, remove_condition, FALSE, TRUE};
 use crate::runtime::{Action, ReconcileResult};
 use std::sync::Arc;
 use std::time::Duration;

@@ -9,7 +9,9 @@ use super::{
     MAX_REPLICAS_ANNOTATION, MIN_AVAILABLE, MIN_UNAVAILABLE, NEW_RS_CREATED, PAUSED, PROGRESSING,
     RESUMED, REVISION_ANNOTATION, REVISION_HISTORY_ANNOTATION, TIMED_OUT,
 };
+use crate::api::conditions::{find_condition, FALSE, TRUE, UNKNOWN};
 use crate::api::{DeploymentStatus, ObjectMeta, ReplicaSet, ReplicaSetSpec, Resource};
+use crate::client::events::EventKind;
 use crate::client::LAST_APPLIED_ANNOTATION;
 use crate::controllers::hash::{
     equal_ignoring_hash, template_hash, with_hash_label, POD_TEMPLATE_HASH_LABEL,
@@ -18,8 +20,6 @@ use crate::controllers::replicaset::{
     available_replicas, desired_replicas, is_observed, ready_replicas, status_replicas,
 };
 use crate::error::{Error, ObjectRef};
-use crate::runtime::conditions::{find_condition, FALSE, TRUE, UNKNOWN};
-use crate::runtime::events::EventKind;
 use crate::runtime::owner::{is_controlled_by, owner_reference};
 use crate::runtime::{Action, ReconcileResult};
 use serde_json::json;

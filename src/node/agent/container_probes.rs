@@ -5,8 +5,8 @@
 use super::pod_state::{probe_target, ContRt, Hook, ProbeSlot};
 use super::pod_sync::PodSync;
 use crate::api::Probe;
+use crate::client::events::EventKind;
 use crate::node::probe::{ProbeKind, ProbeResult};
-use crate::runtime::events::EventKind;
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,8 +5,8 @@
 use super::kubelet::Kubelet;
 use super::pod_sync::PodSync;
 use crate::api::{Container, Pod};
+use crate::client::events::EventKind;
 use crate::node::runtime::{ContainerRuntime, Mount};
-use crate::runtime::events::EventKind;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 

@@ -4,6 +4,7 @@
 
 use super::pod_state::PodRt;
 use crate::api::{Node, Pod, Probe};
+use crate::client::events::EventRecorder;
 use crate::clock::SharedClock;
 use crate::error::Error;
 use crate::node::config::{KubeletConfig, NodeConfig};
@@ -11,7 +12,6 @@ use crate::node::probe::{run_probe, ProbeKind, ProbeResult, ProbeTarget};
 use crate::node::runtime::{ContainerRuntime, RunningContainer};
 use crate::node::simulated::SimulatedRuntime;
 use crate::node::worker::{WorkerRegistry, WorkerRuntime};
-use crate::runtime::events::EventRecorder;
 use crate::runtime::{Context, Controller, ObjectKey, Trigger};
 use crate::store::Store;
 use dashmap::DashMap;

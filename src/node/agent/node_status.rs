@@ -3,11 +3,11 @@
 //! `kube-node-lease`, as the kubelet's node status loop does.
 
 use super::kubelet::Kubelet;
+use crate::api::conditions::{condition, set_condition};
 use crate::api::{
     Lease, LeaseSpec, Node, NodeAddress, NodeSpec, NodeStatus, ObjectMeta, Quantity, Time,
 };
 use crate::node::config::{NodeConfig, HOSTNAME_LABEL, LEASE_NAMESPACE};
-use crate::runtime::conditions::{condition, set_condition};
 use crate::runtime::{Action, Context, ReconcileResult};
 use std::sync::atomic::Ordering;
 

@@ -4,11 +4,11 @@
 use super::kubelet::Kubelet;
 use super::pod_state::{ContRt, PodRt};
 use super::pod_sync::PodSync;
+use crate::api::conditions::{condition, set_condition, status_of};
 use crate::api::{
     Condition, ContainerState, ContainerStateRunning, ContainerStateWaiting, ContainerStatus,
     ObjectMeta, Pod, PodIp, PodStatus,
 };
-use crate::runtime::conditions::{condition, set_condition, status_of};
 use crate::runtime::Context;
 use std::sync::Arc;
 

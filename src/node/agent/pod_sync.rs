@@ -10,10 +10,10 @@ use super::pod_state::{
     POST_START_TIMEOUT,
 };
 use crate::api::{ContainerStateTerminated, LifecycleHandler, Pod, PodStatus, Time};
+use crate::client::events::EventKind;
 use crate::node::logs::LogBuffer;
 use crate::node::probe::{ProbeKind, ProbeTarget};
 use crate::node::runtime::{ContainerSpec, ExitStatus};
-use crate::runtime::events::EventKind;
 use crate::runtime::{Action, Context, ObjectKey, ReconcileResult};
 use crate::store::DeleteParams;
 use parking_lot::Mutex;

@@ -23,11 +23,11 @@
 mod balancer;
 mod forward;
 
+use crate::api::conditions::{find_condition, TRUE};
 use crate::api::service_ip::cluster_ip;
 use crate::api::{Endpoints, Object, Pod, Service};
+use crate::client::events::{EventKind, EventRecorder};
 use crate::clock::SharedClock;
-use crate::runtime::conditions::{find_condition, TRUE};
-use crate::runtime::events::{EventKind, EventRecorder};
 use crate::runtime::{Action, Context, Controller, ObjectKey, ReconcileResult};
 use crate::store::Store;
 use balancer::{Backend, PodRef};

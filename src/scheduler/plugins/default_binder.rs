@@ -1,8 +1,8 @@
 //! `DefaultBinder`: writes the decision into the store.
 
+use crate::api::conditions::{condition, set_condition, TRUE};
 use crate::api::Pod;
 use crate::error::Result;
-use crate::runtime::conditions::{condition, set_condition, TRUE};
 use crate::scheduler::framework::{BindContext, BindOutcome, BindPlugin, Plugin};
 use std::sync::Arc;
 

@@ -23,7 +23,7 @@ pub const UNKNOWN: &str = "Unknown";
 /// [`set_condition`] fills it in.
 ///
 /// ```
-/// use steady::runtime::conditions::{condition, TRUE};
+/// use steady::api::conditions::{condition, TRUE};
 /// let ready = condition("Ready", TRUE, "AllReplicasReady", "3/3 replicas ready", Some(4));
 /// assert_eq!(ready.observed_generation, Some(4));
 /// ```

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 /// Settings of the controller runtime.
 #[derive(Clone, Debug)]
-pub(crate) struct RuntimeConfig {
+pub(crate) struct ManagerConfig {
     /// Worker threads shared by all controllers.
     pub workers: usize,
     /// How long shutdown waits for running reconciles.
@@ -29,9 +29,9 @@ pub(crate) struct RuntimeConfig {
     pub max_requeue: Duration,
 }
 
-impl Default for RuntimeConfig {
+impl Default for ManagerConfig {
     fn default() -> Self {
-        RuntimeConfig {
+        ManagerConfig {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             shutdown_grace: Duration::from_secs(30),
             max_requeue: Duration::from_secs(24 * 3600),
@@ -169,7 +169,7 @@ struct Informer {
 struct Inner {
     store: Store,
     clock: SharedClock,
-    config: RuntimeConfig,
+    config: ManagerConfig,
     controllers: RwLock<Vec<Arc<ControllerState>>>,
     informers: Mutex<HashMap<String, Arc<Informer>>>,
     /// The informer thread's mailbox, and the thread to unpark after a message: one thread
@@ -184,9 +184,10 @@ struct Inner {
     metrics: MetricsRegistry,
 }
 
-/// The controller runtime of one engine.
+/// The controller runtime of one engine: the controller manager that runs every controller
+/// on one worker pool (kube-controller-manager's role; controller-runtime's Manager).
 #[derive(Clone)]
-pub(crate) struct Runtime {
+pub(crate) struct ControllerManager {
     inner: Arc<Inner>,
 }
 
@@ -224,13 +225,13 @@ impl ControllerRegistrar {
     /// [`Engine::add_controller`]: crate::Engine::add_controller
     pub fn add(&self, controller: Controller) -> Result<()> {
         match self.inner.upgrade() {
-            Some(inner) => Runtime { inner }.add(controller),
+            Some(inner) => ControllerManager { inner }.add(controller),
             None => Err(Error::Closed),
         }
     }
 }
 
-impl Runtime {
+impl ControllerManager {
     /// A handle that registers controllers on this runtime without keeping it alive.
     pub(crate) fn registrar(&self) -> ControllerRegistrar {
         ControllerRegistrar {
@@ -242,10 +243,10 @@ impl Runtime {
     pub(crate) fn start(
         store: Store,
         clock: SharedClock,
-        config: RuntimeConfig,
+        config: ManagerConfig,
         metrics: MetricsRegistry,
-    ) -> Runtime {
-        let rt = Runtime {
+    ) -> ControllerManager {
+        let rt = ControllerManager {
             inner: Arc::new(Inner {
                 store,
                 clock: clock.clone(),
