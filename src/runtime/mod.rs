@@ -22,7 +22,9 @@ mod manager;
 pub mod metrics;
 pub mod owner;
 pub mod queue;
+mod rate_limiter;
 mod signal;
+mod sync;
 
 /// Status condition helpers; they live in [`crate::api::conditions`] (below the runtime, so
 /// the scheduler and the kubelet use them without the controller runtime). This path stays.
