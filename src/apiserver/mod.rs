@@ -289,6 +289,38 @@ impl ApiServer {
     }
 }
 
+impl crate::engine::FrontDoor for ApiServer {
+    fn stop(&self) {
+        ApiServer::stop(self);
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+impl crate::EngineBuilder {
+    /// Serves the Kubernetes-compatible HTTP API once the engine runs (feature `apiserver`):
+    /// kubectl and client libraries work against it (see [`crate::apiserver`] and
+    /// [`Engine::api_server`]). It starts after every controller, and stops first.
+    pub fn api_server(mut self, config: ApiServerConfig) -> Self {
+        self.front_doors.push(Box::new(move |engine: &Engine| {
+            ApiServer::start(engine, config)
+                .map(|s| Box::new(s) as Box<dyn crate::engine::FrontDoor>)
+        }));
+        self
+    }
+}
+
+impl Engine {
+    /// The Kubernetes-compatible HTTP API, when [`EngineBuilder::api_server`] asked for it:
+    /// its address, token and kubeconfig.
+    ///
+    /// [`EngineBuilder::api_server`]: crate::EngineBuilder::api_server
+    pub fn api_server(&self) -> Option<&ApiServer> {
+        self.front_door::<ApiServer>()
+    }
+}
+
 impl Drop for ApiServer {
     fn drop(&mut self) {
         self.stop();

@@ -52,8 +52,8 @@ pub struct EngineBuilder {
     node_lifecycle: NodeLifecycleConfig,
     scheduler: Option<SchedulerConfig>,
     service_proxy: bool,
-    #[cfg(feature = "apiserver")]
-    api_server: Option<crate::apiserver::ApiServerConfig>,
+    /// Services started on the built engine (the API server is one), in order.
+    pub(crate) front_doors: Vec<StartFrontDoor>,
 }
 
 impl Default for EngineBuilder {
@@ -73,8 +73,7 @@ impl Default for EngineBuilder {
             node_lifecycle: NodeLifecycleConfig::default(),
             scheduler: Some(SchedulerConfig::default()),
             service_proxy: true,
-            #[cfg(feature = "apiserver")]
-            api_server: None,
+            front_doors: Vec::new(),
         }
     }
 }
@@ -266,15 +265,6 @@ impl EngineBuilder {
         self
     }
 
-    /// Serves the Kubernetes-compatible HTTP API once the engine runs (feature `apiserver`):
-    /// kubectl and client libraries work against it (see [`crate::apiserver`] and
-    /// [`Engine::api_server`]).
-    #[cfg(feature = "apiserver")]
-    pub fn api_server(mut self, config: crate::apiserver::ApiServerConfig) -> Self {
-        self.api_server = Some(config);
-        self
-    }
-
     /// Starts the engine.
     pub fn build(mut self) -> Result<Engine> {
         let registry = Arc::new(Registry::new());
@@ -381,8 +371,7 @@ impl EngineBuilder {
             proxy: proxy.as_ref().map(|(p, _)| p.clone()),
             shut_down: AtomicBool::new(false),
             gc: Arc::new(GcRegistrar::default()),
-            #[cfg(feature = "apiserver")]
-            api_server: std::sync::OnceLock::new(),
+            front_doors: std::sync::OnceLock::new(),
         };
         for c in kubelet_controllers {
             engine.add_controller(c)?;
@@ -406,11 +395,19 @@ impl EngineBuilder {
         for c in self.controllers {
             engine.add_controller(c)?;
         }
-        #[cfg(feature = "apiserver")]
-        if let Some(config) = self.api_server {
-            let server = crate::apiserver::ApiServer::start(&engine, config)?;
-            let _ = engine.api_server.set(server);
+        // Front doors last: a client that gets in finds every controller running. One that
+        // fails to start stops those started before it (and the engine, when dropped).
+        let mut doors: Vec<Box<dyn FrontDoor>> = Vec::new();
+        for start in self.front_doors {
+            match start(&engine) {
+                Ok(door) => doors.push(door),
+                Err(e) => {
+                    doors.iter().for_each(|d| d.stop());
+                    return Err(e);
+                }
+            }
         }
+        let _ = engine.front_doors.set(doors);
         Ok(engine)
     }
 }
@@ -460,9 +457,24 @@ pub struct Engine {
     proxy: Option<crate::node::proxy::ServiceProxy>,
     shut_down: AtomicBool,
     gc: Arc<GcRegistrar>,
-    #[cfg(feature = "apiserver")]
-    api_server: std::sync::OnceLock<crate::apiserver::ApiServer>,
+    /// The front doors started by [`EngineBuilder::build`]; set once, when all are running.
+    front_doors: std::sync::OnceLock<Vec<Box<dyn FrontDoor>>>,
 }
+
+/// A service that lets clients into a built engine from outside (the Kubernetes-compatible API
+/// server is one). It sits above the engine: the engine starts it last, through the closure
+/// its module gave [`EngineBuilder`], and stops it first, so no client changes anything once
+/// shutdown has begun. The engine never names the service's type.
+pub(crate) trait FrontDoor: std::any::Any + Send + Sync {
+    /// Stops serving; idempotent.
+    fn stop(&self);
+    /// The service as `Any`, for [`Engine::front_door`].
+    #[cfg_attr(not(feature = "apiserver"), allow(dead_code))] // the one front door today
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+/// Starts a front door on the built engine.
+pub(crate) type StartFrontDoor = Box<dyn FnOnce(&Engine) -> Result<Box<dyn FrontDoor>> + Send>;
 
 /// Registers the garbage collector's controller of each kind exactly once: for the kinds known
 /// at start and, through a registry hook, for every kind registered later.
@@ -541,11 +553,13 @@ impl Engine {
         DynamicApi::new(self.store.clone(), api_version, kind)
     }
 
-    /// The Kubernetes-compatible HTTP API, when [`EngineBuilder::api_server`] asked for it:
-    /// its address, token and kubeconfig.
-    #[cfg(feature = "apiserver")]
-    pub fn api_server(&self) -> Option<&crate::apiserver::ApiServer> {
-        self.api_server.get()
+    /// The running front door of type `T`, if the builder asked for one.
+    #[cfg_attr(not(feature = "apiserver"), allow(dead_code))] // the one front door today
+    pub(crate) fn front_door<T: FrontDoor>(&self) -> Option<&T> {
+        self.front_doors
+            .get()?
+            .iter()
+            .find_map(|d| d.as_any().downcast_ref::<T>())
     }
 
     /// What the engine found in its data dir when it started ([`EngineBuilder::persist`]):
@@ -674,9 +688,8 @@ impl Engine {
             return;
         }
         // No client changes anything once shutdown has begun.
-        #[cfg(feature = "apiserver")]
-        if let Some(api) = self.api_server.get() {
-            api.stop();
+        for door in self.front_doors.get().into_iter().flatten() {
+            door.stop();
         }
         *self.gc.runtime.lock() = None;
         if let Some(s) = &self.scheduler {

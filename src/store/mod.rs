@@ -13,10 +13,10 @@
 //! change is applied, indexed, recorded and published. The invariants are stated in the
 //! `kind` module.
 //!
-//! The rooms: [`params`] (what reads, watches and deletions take and return), `admission`
+//! The rooms: `params` (what reads, watches and deletions take and return), `admission`
 //! (hooks and validation), `write` (preparing creates, updates and deletions), `commit`
 //! (the compare-and-swap under the kind's lock), `txn` (atomic multi-object writes),
-//! `list` (reads), [`watch`] (change streams), `kind` (per-kind state and its invariants),
+//! `list` (reads), `watch` (change streams), `kind` (per-kind state and its invariants),
 //! `lifecycle` (namespaces and definitions) and [`persist`] (durability).
 
 mod admission;
