@@ -10,20 +10,12 @@ mod common;
 
 use common::eventually;
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use steady::api::{ContainerStatus, Pod};
 use steady::clock::ManualClock;
 use steady::store::DeleteParams;
 use steady::Engine;
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("steady-sidecars-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn apply(e: &Engine, name: &str, spec: Value) {
     let mut s = json!({"nodeName": common::LOCAL_NODE, "terminationGracePeriodSeconds": 30});
@@ -79,7 +71,7 @@ fn kill(pid: i32) {
 fn init_containers_run_in_order_to_success_and_a_failing_one_is_retried() {
     let clock = Arc::new(ManualClock::default());
     let e = common::on_local_node(&clock).build().unwrap();
-    let dir = scratch("init");
+    let dir = common::scratch("init");
     let log = dir.join("order").display().to_string();
     let counter = dir.join("tries").display().to_string();
     // The second init container fails on its first try: with restartPolicy Always an init
@@ -125,7 +117,7 @@ fn init_containers_run_in_order_to_success_and_a_failing_one_is_retried() {
 fn a_sidecar_runs_beside_the_main_containers_and_outlives_their_restarts() {
     let clock = Arc::new(ManualClock::default());
     let e = common::on_local_node(&clock).build().unwrap();
-    let dir = scratch("sidecar");
+    let dir = common::scratch("sidecar");
     let log = dir.join("order").display().to_string();
     // The sidecar starts before the next init container and the main ones; it is stopped
     // after them (each records its SIGTERM).

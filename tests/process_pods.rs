@@ -6,7 +6,6 @@ mod common;
 
 use common::eventually;
 use serde_json::json;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use steady::api::Pod;
@@ -62,12 +61,6 @@ fn ready(e: &Engine, name: &str) -> bool {
                 .any(|c| c.type_ == "Ready" && c.status == "True")
         })
     })
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("steady-test-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 #[test]
@@ -146,7 +139,7 @@ fn a_command_that_does_not_exist_fails_with_the_os_error() {
 fn readiness_follows_an_exec_probe_and_liveness_restarts() {
     let clock = Arc::new(ManualClock::default());
     let e = engine(&clock);
-    let dir = scratch("probes");
+    let dir = common::scratch("probes");
     let ready_file = dir.join("ready");
     let live_file = dir.join("live");
     std::fs::write(&live_file, "").unwrap();

@@ -102,6 +102,19 @@ pub fn eventually_advancing(
     });
 }
 
+/// A fresh, empty directory `steady-<test crate>-<pid>-<name>` under the system temp dir
+/// (one left over from an earlier run with the same pid is removed first).
+pub fn scratch(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "steady-{}-{}-{name}",
+        env!("CARGO_CRATE_NAME"),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
 /// Polls `cond` until it holds or `secs` seconds pass (convergence of real threads; never
 /// used to wait out a backoff or a window, which tests drive with a manual clock).
 pub fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
