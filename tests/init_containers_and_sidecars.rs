@@ -9,6 +9,7 @@
 mod common;
 
 use common::eventually;
+use common::processes::{kill, running_pid};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,9 +42,7 @@ fn status(e: &Engine, pod_name: &str, container: &str) -> Option<ContainerStatus
 }
 
 fn pid(e: &Engine, pod_name: &str, container: &str) -> Option<i32> {
-    let s = status(e, pod_name, container)?;
-    s.state.as_ref()?.running.as_ref()?;
-    s.container_id?.strip_prefix("process://")?.parse().ok()
+    running_pid(&status(e, pod_name, container)?)
 }
 
 fn condition(e: &Engine, name: &str, type_: &str) -> Option<String> {
@@ -57,14 +56,6 @@ fn condition(e: &Engine, name: &str, type_: &str) -> Option<String> {
 
 fn phase(e: &Engine, name: &str) -> Option<String> {
     pod(e, name)?.status.as_ref()?.phase.clone()
-}
-
-fn kill(pid: i32) {
-    assert!(std::process::Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status()
-        .unwrap()
-        .success());
 }
 
 #[test]

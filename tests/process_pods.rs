@@ -5,6 +5,7 @@
 mod common;
 
 use common::eventually;
+use common::processes::running_pid;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,9 +43,7 @@ fn status(e: &Engine, name: &str) -> Option<steady::api::ContainerStatus> {
 }
 
 fn pid(e: &Engine, name: &str) -> Option<i32> {
-    let s = status(e, name)?;
-    s.state.as_ref()?.running.as_ref()?;
-    s.container_id?.strip_prefix("process://")?.parse().ok()
+    running_pid(&status(e, name)?)
 }
 
 fn alive(pid: i32) -> bool {

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod kubelet;
+pub mod processes;
 
 use serde_json::{json, Value};
 use steady::api::{DynamicObject, KindInfo, Object};
