@@ -61,7 +61,7 @@ fn phase(e: &Engine, name: &str) -> Option<String> {
 #[test]
 fn init_containers_run_in_order_to_success_and_a_failing_one_is_retried() {
     let clock = Arc::new(ManualClock::default());
-    let e = common::on_local_node(&clock).build().unwrap();
+    let e = common::local_engine(&clock);
     let dir = common::scratch("init");
     let log = dir.join("order").display().to_string();
     let counter = dir.join("tries").display().to_string();
@@ -107,7 +107,7 @@ fn init_containers_run_in_order_to_success_and_a_failing_one_is_retried() {
 #[test]
 fn a_sidecar_runs_beside_the_main_containers_and_outlives_their_restarts() {
     let clock = Arc::new(ManualClock::default());
-    let e = common::on_local_node(&clock).build().unwrap();
+    let e = common::local_engine(&clock);
     let dir = common::scratch("sidecar");
     let log = dir.join("order").display().to_string();
     // The sidecar starts before the next init container and the main ones; it is stopped
@@ -180,7 +180,7 @@ fn a_sidecar_runs_beside_the_main_containers_and_outlives_their_restarts() {
 #[test]
 fn a_pod_whose_main_container_completes_stops_its_sidecar_and_succeeds() {
     let clock = Arc::new(ManualClock::default());
-    let e = common::on_local_node(&clock).build().unwrap();
+    let e = common::local_engine(&clock);
     apply(
         &e,
         "batch",

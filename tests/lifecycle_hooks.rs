@@ -68,7 +68,7 @@ fn read(path: &str) -> String {
 #[test]
 fn pre_stop_runs_before_the_stop_signal() {
     let clock = Arc::new(ManualClock::default());
-    let e = common::on_local_node(&clock).build().unwrap();
+    let e = common::local_engine(&clock);
     let dir = common::scratch("exec");
     let drain = dir.join("drain").display().to_string();
     let out = dir.join("out").display().to_string();
@@ -91,7 +91,7 @@ fn pre_stop_runs_before_the_stop_signal() {
 #[test]
 fn a_sleeping_pre_stop_holds_the_signal_on_the_engine_clock_and_a_failing_one_is_an_event() {
     let clock = Arc::new(ManualClock::default());
-    let e = common::on_local_node(&clock).build().unwrap();
+    let e = common::local_engine(&clock);
     let dir = common::scratch("sleep");
     let never = dir.join("never").display().to_string();
     let (slept, failed) = (
@@ -141,7 +141,7 @@ fn a_sleeping_pre_stop_holds_the_signal_on_the_engine_clock_and_a_failing_one_is
 #[test]
 fn post_start_runs_beside_the_container_and_a_failure_restarts_it() {
     let clock = Arc::new(ManualClock::default());
-    let e = common::on_local_node(&clock).build().unwrap();
+    let e = common::local_engine(&clock);
     let dir = common::scratch("post");
     let marker = dir.join("started").display().to_string();
     // The container waits for what its postStart hook writes: the hook runs beside it.

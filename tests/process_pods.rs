@@ -16,10 +16,6 @@ use steady::Engine;
 
 const NODE: &str = common::LOCAL_NODE;
 
-fn engine(clock: &Arc<ManualClock>) -> Engine {
-    common::on_local_node(clock).build().unwrap()
-}
-
 fn apply(e: &Engine, name: &str, container: serde_json::Value, spec: serde_json::Value) {
     let mut s = json!({"nodeName": NODE, "containers": [container]});
     for (k, v) in spec.as_object().unwrap() {
@@ -65,7 +61,7 @@ fn ready(e: &Engine, name: &str) -> bool {
 #[test]
 fn a_killed_process_is_restarted_and_its_previous_output_kept() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::local_engine(&clock);
     apply(
         &e,
         "sleeper",
@@ -107,7 +103,7 @@ fn unsafe_kill(pid: i32, sig: i32) {
 #[test]
 fn a_command_that_does_not_exist_fails_with_the_os_error() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::local_engine(&clock);
     apply(
         &e,
         "missing",
@@ -137,7 +133,7 @@ fn a_command_that_does_not_exist_fails_with_the_os_error() {
 #[test]
 fn readiness_follows_an_exec_probe_and_liveness_restarts() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::local_engine(&clock);
     let dir = common::scratch("probes");
     let ready_file = dir.join("ready");
     let live_file = dir.join("live");
@@ -201,7 +197,7 @@ fn readiness_follows_an_exec_probe_and_liveness_restarts() {
 #[test]
 fn a_process_ignoring_sigterm_is_killed_after_the_grace_period() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::local_engine(&clock);
     apply(
         &e,
         "stubborn",
@@ -235,7 +231,7 @@ fn a_process_ignoring_sigterm_is_killed_after_the_grace_period() {
 #[test]
 fn engine_shutdown_leaves_no_process_behind() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::local_engine(&clock);
     for i in 0..3 {
         apply(
             &e,
@@ -277,7 +273,7 @@ fn engine_shutdown_leaves_no_process_behind() {
 #[test]
 fn every_pod_has_its_own_loopback_address_so_replicas_share_a_port() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::local_engine(&clock);
     for name in ["web-a", "web-b"] {
         apply(
             &e,

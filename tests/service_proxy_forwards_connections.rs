@@ -145,7 +145,7 @@ fn wait_serving(e: &Engine, app: &str, n: usize, port: u16) {
 /// An engine on a manual clock that never moves unless a test moves it.
 fn engine() -> (Engine, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::default());
-    (common::on_local_node(&clock).build().unwrap(), clock)
+    (common::local_engine(&clock), clock)
 }
 
 #[test]
