@@ -3,6 +3,7 @@
 
 pub mod kubelet;
 pub mod processes;
+pub mod workloads;
 
 use serde_json::{json, Value};
 use steady::api::{DynamicObject, KindInfo, Object};
