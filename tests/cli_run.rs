@@ -10,6 +10,8 @@
 //! by process group instead (every container is the leader of its own group).
 #![cfg(all(feature = "cli", target_os = "linux"))]
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -21,13 +23,6 @@ const MARKER_VAR: &str = "STEADY_CLI_TEST_MARKER";
 
 fn marker(test: &str) -> String {
     format!("{}-{test}", std::process::id())
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("steady-cli-run-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 /// A bare Pod on the local node running `script` under `sh -c`, marked with `marker`.
@@ -209,7 +204,7 @@ fn run_with_api(for_: &str, data: &Path, f: &Path) -> (Steady, PathBuf) {
 #[test]
 fn run_for_shows_the_pods_running_then_exits_0_leaving_no_process() {
     let m = marker("for");
-    let d = scratch("for");
+    let d = common::scratch("for");
     let f = d.join("pods.yaml");
     std::fs::write(
         &f,
@@ -243,7 +238,7 @@ fn run_for_shows_the_pods_running_then_exits_0_leaving_no_process() {
 #[test]
 fn run_with_an_image_table_starts_commandless_containers() {
     let m = marker("images");
-    let d = scratch("images");
+    let d = common::scratch("images");
     let images = d.join("images.yaml");
     std::fs::write(
         &images,
@@ -288,7 +283,7 @@ fn run_with_an_image_table_starts_commandless_containers() {
 #[test]
 fn a_restart_on_the_data_dir_recovers_pods_as_after_a_node_reboot() {
     let m = marker("recover");
-    let d = scratch("recover");
+    let d = common::scratch("recover");
     let data = d.join("data").display().to_string();
     let f = d.join("pods.yaml");
     let done = d.join("done-count");
@@ -363,7 +358,7 @@ fn a_restart_on_the_data_dir_recovers_pods_as_after_a_node_reboot() {
 
 #[test]
 fn secrets_never_show_in_the_output_and_nothing_of_the_pods_is_left_on_disk() {
-    let d = scratch("secret");
+    let d = common::scratch("secret");
     let data = d.join("data");
     let f = d.join("app.yaml");
     std::fs::write(
@@ -421,7 +416,7 @@ spec:
 #[test]
 fn run_with_api_serves_kubectl_through_the_kubeconfig_it_writes() {
     let m = marker("api");
-    let d = scratch("api");
+    let d = common::scratch("api");
     let data = d.join("data");
     let f = d.join("pods.yaml");
     std::fs::write(&f, pod("alpha", "while :; do sleep 1; done", &m)).unwrap();
@@ -472,7 +467,7 @@ fn node_command(args: &[&str], kubeconfig: &std::path::Path) -> (Option<i32>, St
 #[test]
 fn cordon_uncordon_and_drain_act_on_a_running_engine_within_its_budgets() {
     let m = marker("drain");
-    let d = scratch("drain");
+    let d = common::scratch("drain");
     let data = d.join("data");
     let f = d.join("pods.yaml");
     let guarded = pod("alpha", "while :; do sleep 1; done", &m).replace(
@@ -526,7 +521,7 @@ fn cordon_uncordon_and_drain_act_on_a_running_engine_within_its_budgets() {
 #[test]
 fn a_killed_process_is_restarted_and_sigterm_stops_everything_with_exit_0() {
     let m = marker("kill");
-    let d = scratch("kill");
+    let d = common::scratch("kill");
     let f = d.join("pod.yaml");
     // The shell's children share its marker: the whole tree must go.
     std::fs::write(
@@ -555,7 +550,7 @@ fn a_killed_process_is_restarted_and_sigterm_stops_everything_with_exit_0() {
 #[test]
 fn a_broken_manifest_starts_nothing_and_exits_1_naming_the_line() {
     let m = marker("broken");
-    let d = scratch("broken");
+    let d = common::scratch("broken");
     let good = d.join("a.yaml");
     std::fs::write(&good, pod("fine", "sleep 1000", &m)).unwrap();
     let bad = d.join("b.yaml");
@@ -660,7 +655,7 @@ fn find(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
 
 #[test]
 fn the_appliance_example_runs_heals_a_killed_process_and_sigterm_leaves_nothing() {
-    let d = scratch("appliance");
+    let d = common::scratch("appliance");
     let manifests = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/appliance");
     let data = d.display().to_string();
     let mut s = Steady::start(&["run", "--output", "json", "--data-dir", &data, manifests]);

@@ -2,7 +2,9 @@
 //! object and field; warnings that do not fail; exit codes; help, version and usage errors.
 #![cfg(feature = "cli")]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn steady(args: &[&str]) -> Output {
@@ -18,14 +20,6 @@ fn stdout(o: &Output) -> String {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A fresh directory for this test's manifests.
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("steady-cli-validate-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
@@ -87,7 +81,7 @@ spec:
 
 #[test]
 fn good_manifests_validate_with_no_output_and_exit_0() {
-    let d = scratch("good");
+    let d = common::scratch("good");
     let f = write(&d, "good.yaml", GOOD);
     let o = steady(&["validate", &f]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
@@ -102,7 +96,7 @@ fn good_manifests_validate_with_no_output_and_exit_0() {
 
 #[test]
 fn every_problem_is_one_line_with_file_line_document_object_and_field_and_exit_1() {
-    let d = scratch("broken");
+    let d = common::scratch("broken");
     let f = write(&d, "broken.yaml", BROKEN);
     let o = steady(&["validate", &f]);
     assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
@@ -122,7 +116,7 @@ fn every_problem_is_one_line_with_file_line_document_object_and_field_and_exit_1
 
 #[test]
 fn a_yaml_syntax_error_names_its_line_and_the_other_files_are_still_checked() {
-    let d = scratch("syntax");
+    let d = common::scratch("syntax");
     let bad = write(
         &d,
         "a-bad.yaml",
@@ -150,7 +144,7 @@ fn a_yaml_syntax_error_names_its_line_and_the_other_files_are_still_checked() {
 
 #[test]
 fn unknown_fields_are_warnings_on_their_line_and_do_not_fail() {
-    let d = scratch("warn");
+    let d = common::scratch("warn");
     let f = write(
         &d,
         "cm.yaml",
@@ -183,7 +177,7 @@ fn unknown_fields_are_warnings_on_their_line_and_do_not_fail() {
 
 #[test]
 fn fields_steady_keeps_but_does_not_implement_are_warned_about_and_implemented_ones_are_not() {
-    let d = scratch("unimplemented");
+    let d = common::scratch("unimplemented");
     let f = write(
         &d,
         "pod.yaml",
@@ -294,7 +288,7 @@ fn help_and_version_print_to_stdout_and_exit_0() {
 
 #[test]
 fn an_image_table_maps_commandless_containers_and_its_errors_name_the_file() {
-    let d = scratch("images");
+    let d = common::scratch("images");
     let pod = write(
         &d,
         "pod.yaml",

@@ -32,13 +32,6 @@ fn engine(clock: &Arc<ManualClock>, data_dir: &Path) -> Engine {
         .unwrap()
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("steady-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 fn get(e: &Engine, name: &str) -> Option<Arc<Pod>> {
     e.api::<Pod>().namespace("default").get_opt(name).unwrap()
 }
@@ -60,7 +53,7 @@ type Env = Arc<Mutex<Vec<(String, String)>>>;
 #[test]
 fn a_config_file_is_replaced_atomically_and_a_reader_sees_each_version_whole() {
     let clock = Arc::new(ManualClock::default());
-    let dir = scratch("atomic");
+    let dir = common::scratch("atomic");
     let e = engine(&clock, &dir);
     let seen: Arc<Mutex<BTreeSet<char>>> = Arc::default();
     let torn = Arc::new(AtomicUsize::new(0));
@@ -133,7 +126,7 @@ fn a_config_file_is_replaced_atomically_and_a_reader_sees_each_version_whole() {
 #[test]
 fn a_process_reading_its_config_file_in_a_loop_sees_the_update() {
     let clock = Arc::new(ManualClock::default());
-    let dir = scratch("process-reader");
+    let dir = common::scratch("process-reader");
     let e = engine(&clock, &dir);
     e.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: flags}\ndata: {mode: slow}\n")
         .unwrap();
@@ -164,7 +157,7 @@ fn a_process_reading_its_config_file_in_a_loop_sees_the_update() {
 #[test]
 fn secret_downward_api_and_projected_volumes_hold_their_files() {
     let clock = Arc::new(ManualClock::default());
-    let dir = scratch("sources");
+    let dir = common::scratch("sources");
     let e = engine(&clock, &dir);
     let env: Env = Arc::default();
     let en = env.clone();
@@ -254,7 +247,7 @@ fn secret_downward_api_and_projected_volumes_hold_their_files() {
 #[test]
 fn a_missing_configmap_volume_holds_the_container_back_until_it_appears() {
     let clock = Arc::new(ManualClock::default());
-    let dir = scratch("missing-volume");
+    let dir = common::scratch("missing-volume");
     let e = engine(&clock, &dir);
     let started = Arc::new(AtomicBool::new(false));
     let st = started.clone();
@@ -310,7 +303,7 @@ fn a_missing_configmap_volume_holds_the_container_back_until_it_appears() {
 #[test]
 fn an_empty_dir_is_removed_when_its_pod_goes() {
     let clock = Arc::new(ManualClock::default());
-    let dir = scratch("empty-dir");
+    let dir = common::scratch("empty-dir");
     let e = engine(&clock, &dir);
     let path: Arc<Mutex<Option<PathBuf>>> = Arc::default();
     let p = path.clone();

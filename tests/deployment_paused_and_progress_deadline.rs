@@ -6,6 +6,7 @@ mod common;
 
 use common::eventually;
 use common::kubelet::{engine_with, FakeKubelet, Mode};
+use common::workloads;
 use serde_json::json;
 use std::time::Duration;
 use steady::api::{Condition, Deployment, Pod, ReplicaSet};
@@ -13,20 +14,9 @@ use steady::runtime::conditions::find_condition;
 use steady::store::ListParams;
 use steady::Engine;
 
-fn deployment(image: &str, extra: &str) -> String {
-    format!(
-        "apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: web}}
-spec:
-  replicas: 2
-{extra}  selector: {{matchLabels: {{app: web}}}}
-  template:
-    metadata: {{labels: {{app: web}}}}
-    spec:
-      containers: [{{name: main, image: '{image}'}}]
-"
-    )
+/// Deployment `web`: two replicas of `image`, and `more` spec fields.
+fn deployment(image: &str, more: &str) -> String {
+    workloads::deployment("web", Some(2), more, &workloads::one_container(image))
 }
 
 fn condition(e: &Engine, type_: &str) -> Option<Condition> {

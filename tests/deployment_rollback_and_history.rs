@@ -5,47 +5,36 @@ mod common;
 
 use common::eventually;
 use common::kubelet::{engine_with, FakeKubelet};
+use common::workloads;
 use std::collections::BTreeSet;
 use steady::api::{Deployment, Pod, ReplicaSet};
 use steady::controllers::deployment::{
-    self, history, rollback, REVISION_ANNOTATION, REVISION_HISTORY_ANNOTATION,
+    history, rollback, REVISION_ANNOTATION, REVISION_HISTORY_ANNOTATION,
 };
 use steady::controllers::hash::POD_TEMPLATE_HASH_LABEL;
-use steady::runtime::conditions::find_condition;
 use steady::store::ListParams;
 use steady::{Engine, Error};
 
 fn apply(e: &Engine, image: &str, history_limit: Option<i32>) {
     let limit = history_limit
-        .map(|l| format!("  revisionHistoryLimit: {l}\n"))
-        .unwrap_or_default();
-    e.apply(&format!(
-        "apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: web}}
-spec:
-  replicas: 3
-{limit}  selector: {{matchLabels: {{app: web}}}}
-  template:
-    metadata: {{labels: {{app: web}}}}
-    spec:
-      containers: [{{name: main, image: '{image}'}}]
+        .map(|l| {
+            format!(
+                "  revisionHistoryLimit: {l}
 "
+            )
+        })
+        .unwrap_or_default();
+    e.apply(&workloads::deployment(
+        "web",
+        Some(3),
+        &limit,
+        &workloads::one_container(image),
     ))
     .unwrap();
 }
 
 fn complete(e: &Engine) -> bool {
-    let d = e.api::<Deployment>().get("web").unwrap();
-    let n = deployment::replicas(&d);
-    d.status.as_ref().is_some_and(|st| {
-        st.observed_generation == d.metadata.generation
-            && st.updated_replicas == Some(n)
-            && st.replicas == Some(n)
-            && st.available_replicas == Some(n)
-            && find_condition(&st.conditions, "Progressing")
-                .is_some_and(|c| c.reason.as_deref() == Some("NewReplicaSetAvailable"))
-    })
+    workloads::rollout_complete(e, "web")
 }
 
 fn image(e: &Engine) -> String {

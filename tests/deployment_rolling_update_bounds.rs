@@ -6,13 +6,14 @@ mod common;
 
 use common::eventually;
 use common::kubelet::{engine_with, FakeKubelet};
+use common::workloads::{deployment, one_container, rollout_complete};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use steady::api::{Deployment, Pod, ReplicaSet};
 use steady::client::Event;
-use steady::controllers::deployment::{self, REVISION_ANNOTATION};
+use steady::controllers::deployment::REVISION_ANNOTATION;
 use steady::controllers::hash::POD_TEMPLATE_HASH_LABEL;
 use steady::controllers::pod_util::{is_active, is_ready};
 use steady::runtime::conditions::find_condition;
@@ -20,35 +21,11 @@ use steady::store::{ListParams, WatchParams};
 use steady::Engine;
 
 fn manifest(name: &str, replicas: i32, strategy: &str, image: &str) -> String {
-    format!(
-        "apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: {name}}}}}
-  strategy: {strategy}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:
-      containers: [{{name: main, image: '{image}'}}]
+    let strategy = format!(
+        "  strategy: {strategy}
 "
-    )
-}
-
-/// The rollout of the current template is complete.
-fn complete(e: &Engine, name: &str) -> bool {
-    let d = e.api::<Deployment>().get(name).unwrap();
-    let n = deployment::replicas(&d);
-    let Some(st) = d.status.as_ref() else {
-        return false;
-    };
-    st.observed_generation == d.metadata.generation
-        && st.updated_replicas == Some(n)
-        && st.replicas == Some(n)
-        && st.available_replicas == Some(n)
-        && find_condition(&st.conditions, "Progressing")
-            .is_some_and(|c| c.reason.as_deref() == Some("NewReplicaSetAvailable"))
+    );
+    deployment(name, Some(replicas), &strategy, &one_container(image))
 }
 
 /// Follows the pods from `since` until the rollout of `name` completes, calling `check` with
@@ -91,7 +68,7 @@ fn follow_rollout(
             }
             Some(Event::Bookmark(_)) => continue,
             None => {
-                if complete(e, name) {
+                if rollout_complete(e, name) {
                     return events;
                 }
                 continue;
@@ -126,7 +103,7 @@ fn roll_and_check(replicas: i32, strategy: &str, surge: usize, unavailable: usiz
     let (e, _clock) = engine_with(&kubelet);
     e.apply(&manifest("web", replicas, strategy, "nginx:1.25"))
         .unwrap();
-    eventually(20, "the first rollout", || complete(&e, "web"));
+    eventually(20, "the first rollout", || rollout_complete(&e, "web"));
     let (pods, rev) = current_pods(&e);
     let old_hash = hash_of(pods.values().next().unwrap());
     assert_eq!(pods.len(), replicas as usize);
@@ -250,7 +227,7 @@ fn recreate_stops_every_old_pod_before_starting_a_new_one() {
     let (e, _clock) = engine_with(&kubelet);
     e.apply(&manifest("batch", 3, "{type: Recreate}", "worker:1"))
         .unwrap();
-    eventually(20, "the first rollout", || complete(&e, "batch"));
+    eventually(20, "the first rollout", || rollout_complete(&e, "batch"));
     let (pods, rev) = current_pods(&e);
     let old_hash = hash_of(pods.values().next().unwrap());
     e.apply(&manifest("batch", 3, "{type: Recreate}", "worker:2"))
@@ -277,11 +254,11 @@ fn scaling_a_deployment_scales_its_replica_set() {
     let (e, _clock) = engine_with(&kubelet);
     e.apply(&manifest("web", 2, "{type: RollingUpdate}", "nginx:1.25"))
         .unwrap();
-    eventually(20, "2 replicas", || complete(&e, "web"));
+    eventually(20, "2 replicas", || rollout_complete(&e, "web"));
     e.api::<Deployment>()
         .patch("web", &json!({"spec": {"replicas": 5}}))
         .unwrap();
-    eventually(20, "5 replicas", || complete(&e, "web"));
+    eventually(20, "5 replicas", || rollout_complete(&e, "web"));
     let rss = e
         .api::<ReplicaSet>()
         .list(&ListParams::default())
@@ -309,7 +286,7 @@ fn scaling_a_deployment_scales_its_replica_set() {
         .patch("web", &json!({"spec": {"replicas": 1}}))
         .unwrap();
     eventually(20, "1 replica", || {
-        complete(&e, "web")
+        rollout_complete(&e, "web")
             && e.api::<Pod>()
                 .list(&ListParams::default())
                 .unwrap()

@@ -4,6 +4,7 @@
 mod common;
 
 use common::eventually;
+use common::workloads;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -190,18 +191,12 @@ fn foreground_deletion_keeps_the_owner_until_blocking_dependents_are_gone() {
 #[test]
 fn foreground_deletion_of_a_deployment_removes_pods_then_replica_sets_then_the_deployment() {
     let e = engine();
-    e.apply(
-        "apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec: {containers: [{name: main, image: 'nginx:1.25'}]}
-",
-    )
+    e.apply(&workloads::deployment(
+        "web",
+        Some(3),
+        "",
+        &workloads::one_container("nginx:1.25"),
+    ))
     .unwrap();
     eventually(10, "3 pods", || {
         e.api::<Pod>()
@@ -265,18 +260,12 @@ spec:
 #[test]
 fn background_deletion_of_a_deployment_collects_its_replica_sets_and_pods() {
     let e = engine();
-    e.apply(
-        "apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec: {containers: [{name: main, image: 'nginx:1.25'}]}
-",
-    )
+    e.apply(&workloads::deployment(
+        "web",
+        Some(2),
+        "",
+        &workloads::one_container("nginx:1.25"),
+    ))
     .unwrap();
     let stray = e
         .api::<Pod>()

@@ -13,7 +13,6 @@ use steady::api::{Deployment, HorizontalPodAutoscaler, Pod};
 use steady::clock::ManualClock;
 use steady::controllers::hpa::NAME;
 use steady::controllers::pod_util::is_ready;
-use steady::node::NodeConfig;
 use steady::store::ListParams;
 use steady::Engine;
 
@@ -44,12 +43,7 @@ fn busy_pods(e: &Engine) -> Vec<Arc<Pod>> {
 
 /// An engine on a manual clock with the local node `NODE`.
 fn engine(clock: &Arc<ManualClock>) -> Engine {
-    Engine::builder()
-        .clock(clock.clone())
-        .local_node(false)
-        .node(NodeConfig::local_named(NODE))
-        .build()
-        .unwrap()
+    common::on_node(clock, NODE).build().unwrap()
 }
 
 /// Applies the Deployment `busy` (1 replica, bound to `NODE`) whose one container is

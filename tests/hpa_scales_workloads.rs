@@ -30,22 +30,9 @@ fn engine() -> (Engine, Arc<ManualClock>) {
 /// A Deployment `app` of `replicas` pods requesting 100m CPU each; `replicas` `None` leaves
 /// the field out.
 fn deployment(app: &str, replicas: Option<i32>) -> String {
-    let replicas = replicas.map_or(String::new(), |r| format!("  replicas: {r}\n"));
-    format!(
-        "apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {app}}}
-spec:
-{replicas}  selector: {{matchLabels: {{app: {app}}}}}
-  template:
-    metadata: {{labels: {{app: {app}}}}}
-    spec:
-      containers:
-      - name: main
-        image: 'php-apache:1'
-        resources: {{requests: {{cpu: 100m}}}}
-"
-    )
+    let pod =
+        "{containers: [{name: main, image: 'php-apache:1', resources: {requests: {cpu: 100m}}}]}";
+    common::workloads::deployment(app, replicas, "", pod)
 }
 
 /// An autoscaler of Deployment `app` with `metrics` and `behavior` (YAML flow values).

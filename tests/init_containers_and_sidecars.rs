@@ -9,21 +9,14 @@
 mod common;
 
 use common::eventually;
+use common::processes::{kill, running_pid};
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use steady::api::{ContainerStatus, Pod};
 use steady::clock::ManualClock;
 use steady::store::DeleteParams;
 use steady::Engine;
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("steady-sidecars-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn apply(e: &Engine, name: &str, spec: Value) {
     let mut s = json!({"nodeName": common::LOCAL_NODE, "terminationGracePeriodSeconds": 30});
@@ -49,9 +42,7 @@ fn status(e: &Engine, pod_name: &str, container: &str) -> Option<ContainerStatus
 }
 
 fn pid(e: &Engine, pod_name: &str, container: &str) -> Option<i32> {
-    let s = status(e, pod_name, container)?;
-    s.state.as_ref()?.running.as_ref()?;
-    s.container_id?.strip_prefix("process://")?.parse().ok()
+    running_pid(&status(e, pod_name, container)?)
 }
 
 fn condition(e: &Engine, name: &str, type_: &str) -> Option<String> {
@@ -67,19 +58,11 @@ fn phase(e: &Engine, name: &str) -> Option<String> {
     pod(e, name)?.status.as_ref()?.phase.clone()
 }
 
-fn kill(pid: i32) {
-    assert!(std::process::Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status()
-        .unwrap()
-        .success());
-}
-
 #[test]
 fn init_containers_run_in_order_to_success_and_a_failing_one_is_retried() {
     let clock = Arc::new(ManualClock::default());
-    let e = common::on_local_node(&clock).build().unwrap();
-    let dir = scratch("init");
+    let e = common::local_engine(&clock);
+    let dir = common::scratch("init");
     let log = dir.join("order").display().to_string();
     let counter = dir.join("tries").display().to_string();
     // The second init container fails on its first try: with restartPolicy Always an init
@@ -124,8 +107,8 @@ fn init_containers_run_in_order_to_success_and_a_failing_one_is_retried() {
 #[test]
 fn a_sidecar_runs_beside_the_main_containers_and_outlives_their_restarts() {
     let clock = Arc::new(ManualClock::default());
-    let e = common::on_local_node(&clock).build().unwrap();
-    let dir = scratch("sidecar");
+    let e = common::local_engine(&clock);
+    let dir = common::scratch("sidecar");
     let log = dir.join("order").display().to_string();
     // The sidecar starts before the next init container and the main ones; it is stopped
     // after them (each records its SIGTERM).
@@ -197,7 +180,7 @@ fn a_sidecar_runs_beside_the_main_containers_and_outlives_their_restarts() {
 #[test]
 fn a_pod_whose_main_container_completes_stops_its_sidecar_and_succeeds() {
     let clock = Arc::new(ManualClock::default());
-    let e = common::on_local_node(&clock).build().unwrap();
+    let e = common::local_engine(&clock);
     apply(
         &e,
         "batch",

@@ -58,13 +58,6 @@ impl Kubectl {
     }
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("steady-kubectl-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 fn serve(dir: &Path) -> (Engine, Kubectl) {
     let e = Engine::builder()
         .data_dir(dir.join("data"))
@@ -104,7 +97,7 @@ spec:
 
 #[test]
 fn kubectl_applies_lists_scales_labels_and_reads_logs() {
-    let dir = scratch("basics");
+    let dir = common::scratch("basics");
     let (e, k) = serve(&dir);
     std::fs::write(dir.join("app.yaml"), APP).unwrap();
     let out = k.ok(&["apply", "-f", dir.join("app.yaml").to_str().unwrap()]);
@@ -415,7 +408,7 @@ spec:
     spec:
       containers: [{name: main, image: busybox, command: [sleep, '600']}]
 ";
-    let dir = scratch("ssa");
+    let dir = common::scratch("ssa");
     let (_e, k) = serve(&dir);
     let file = |name: &str, text: &str| {
         let path = dir.join(name);
@@ -502,7 +495,7 @@ spec:
 /// types (steady's fields and descriptions), a CRD's from its `openAPIV3Schema`.
 #[test]
 fn kubectl_explains_built_in_and_custom_kinds() {
-    let dir = scratch("explain");
+    let dir = common::scratch("explain");
     let (_e, k) = serve(&dir);
     let deploy = k.ok(&["explain", "deployment"]);
     assert!(deploy.contains("KIND:       Deployment"), "{deploy}");
@@ -567,7 +560,7 @@ spec:
 
 #[test]
 fn kubectl_serves_a_crd_s_kind_validates_strictly_and_needs_the_token() {
-    let dir = scratch("crd");
+    let dir = common::scratch("crd");
     let (e, k) = serve(&dir);
     std::fs::write(
         dir.join("crd.yaml"),
@@ -690,7 +683,7 @@ spec:
 /// the engine reads them into the same objects a manifest gives.
 #[test]
 fn kubectl_create_run_and_expose_send_protobuf_the_engine_reads() {
-    let dir = scratch("protobuf");
+    let dir = common::scratch("protobuf");
     let (e, k) = serve(&dir);
     // `--image=nginx` without a command: an in-process worker stands in for the image.
     e.register_worker("nginx", |ctx: &WorkerContext| {

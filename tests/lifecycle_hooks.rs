@@ -9,20 +9,12 @@ mod common;
 
 use common::eventually;
 use serde_json::json;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use steady::api::Pod;
 use steady::clock::ManualClock;
 use steady::store::DeleteParams;
 use steady::Engine;
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("steady-hooks-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn apply(e: &Engine, name: &str, container: serde_json::Value) {
     let p = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
@@ -76,8 +68,8 @@ fn read(path: &str) -> String {
 #[test]
 fn pre_stop_runs_before_the_stop_signal() {
     let clock = Arc::new(ManualClock::default());
-    let e = common::on_local_node(&clock).build().unwrap();
-    let dir = scratch("exec");
+    let e = common::local_engine(&clock);
+    let dir = common::scratch("exec");
     let drain = dir.join("drain").display().to_string();
     let out = dir.join("out").display().to_string();
     apply(
@@ -99,8 +91,8 @@ fn pre_stop_runs_before_the_stop_signal() {
 #[test]
 fn a_sleeping_pre_stop_holds_the_signal_on_the_engine_clock_and_a_failing_one_is_an_event() {
     let clock = Arc::new(ManualClock::default());
-    let e = common::on_local_node(&clock).build().unwrap();
-    let dir = scratch("sleep");
+    let e = common::local_engine(&clock);
+    let dir = common::scratch("sleep");
     let never = dir.join("never").display().to_string();
     let (slept, failed) = (
         dir.join("slept").display().to_string(),
@@ -149,8 +141,8 @@ fn a_sleeping_pre_stop_holds_the_signal_on_the_engine_clock_and_a_failing_one_is
 #[test]
 fn post_start_runs_beside_the_container_and_a_failure_restarts_it() {
     let clock = Arc::new(ManualClock::default());
-    let e = common::on_local_node(&clock).build().unwrap();
-    let dir = scratch("post");
+    let e = common::local_engine(&clock);
+    let dir = common::scratch("post");
     let marker = dir.join("started").display().to_string();
     // The container waits for what its postStart hook writes: the hook runs beside it.
     apply(

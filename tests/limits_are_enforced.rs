@@ -32,7 +32,7 @@ fn enforced(e: &Engine) -> bool {
 #[test]
 fn a_process_over_its_memory_limit_is_oom_killed_and_restarted() {
     let clock = Arc::new(ManualClock::default());
-    let e = common::on_local_node(&clock).build().unwrap();
+    let e = common::local_engine(&clock);
     if !enforced(&e) {
         return;
     }
@@ -62,7 +62,7 @@ fn a_process_over_its_memory_limit_is_oom_killed_and_restarted() {
 #[test]
 fn usage_counts_the_children_of_a_container() {
     let clock = Arc::new(ManualClock::default());
-    let e = common::on_local_node(&clock).build().unwrap();
+    let e = common::local_engine(&clock);
     if !enforced(&e) {
         return;
     }

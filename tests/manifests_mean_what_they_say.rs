@@ -9,14 +9,7 @@ use common::eventually;
 use serde_json::json;
 use steady::api::{ConfigMap, Deployment, Namespace, Pod, StatefulSet};
 use steady::store::{DeleteParams, INITIAL_NAMESPACES};
-use steady::{Engine, Error};
-
-fn engine() -> Engine {
-    Engine::builder()
-        .local_node(false)
-        .build()
-        .expect("engine starts")
-}
+use steady::Error;
 
 const CRONTAB_CRD: &str = "\
 apiVersion: apiextensions.k8s.io/v1
@@ -40,7 +33,7 @@ spec:
 
 #[test]
 fn an_unknown_kind_is_refused_naming_it_and_nothing_of_the_file_is_applied() {
-    let e = engine();
+    let e = common::bare_engine();
     let before = e.store().revision();
     let err = e
         .apply(
@@ -69,7 +62,7 @@ fn an_unknown_kind_is_refused_naming_it_and_nothing_of_the_file_is_applied() {
 
 #[test]
 fn a_definition_serves_its_kind_in_the_same_apply_and_in_every_served_version() {
-    let e = engine();
+    let e = common::bare_engine();
     let report = e
         .apply(&format!(
             "{CRONTAB_CRD}---\napiVersion: stable.example.com/v1\nkind: CronTab\n\
@@ -98,7 +91,7 @@ fn a_definition_serves_its_kind_in_the_same_apply_and_in_every_served_version() 
 
 #[test]
 fn a_failed_apply_registers_no_kind() {
-    let e = engine();
+    let e = common::bare_engine();
     let err = e
         .apply(&format!(
             "{CRONTAB_CRD}---\napiVersion: stable.example.com/v1\nkind: CronTab\n\
@@ -112,7 +105,7 @@ fn a_failed_apply_registers_no_kind() {
 
 #[test]
 fn a_cluster_scoped_definition_never_gets_a_namespace() {
-    let e = engine();
+    let e = common::bare_engine();
     e.apply(
         "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
          metadata: {name: regions.geo.example.com}\n\
@@ -139,7 +132,7 @@ fn a_cluster_scoped_definition_never_gets_a_namespace() {
 
 #[test]
 fn a_second_definition_of_a_served_kind_is_refused() {
-    let e = engine();
+    let e = common::bare_engine();
     e.apply(CRONTAB_CRD).unwrap();
     let err = e
         .apply(
@@ -173,7 +166,7 @@ fn a_second_definition_of_a_served_kind_is_refused() {
 
 #[test]
 fn a_definition_goes_only_once_its_objects_are_gone_and_takes_its_kind_with_it() {
-    let e = engine();
+    let e = common::bare_engine();
     e.apply(&format!(
         "{CRONTAB_CRD}---\napiVersion: stable.example.com/v1\nkind: CronTab\nmetadata: {{name: t}}\n"
     ))
@@ -210,7 +203,7 @@ fn a_definition_goes_only_once_its_objects_are_gone_and_takes_its_kind_with_it()
 
 #[test]
 fn the_initial_namespaces_exist_and_other_namespaces_must_be_created_first() {
-    let e = engine();
+    let e = common::bare_engine();
     let namespaces = e.api::<Namespace>();
     for n in INITIAL_NAMESPACES {
         namespaces.get(n).unwrap();
@@ -256,7 +249,7 @@ fn the_initial_namespaces_exist_and_other_namespaces_must_be_created_first() {
 
 #[test]
 fn a_deleted_namespace_terminates_deletes_its_content_then_goes() {
-    let e = engine();
+    let e = common::bare_engine();
     e.apply(&format!(
         "{CRONTAB_CRD}---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: team-b}}\n---\n\
          apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c, namespace: team-b}}\n---\n\
@@ -311,7 +304,7 @@ fn a_deleted_namespace_terminates_deletes_its_content_then_goes() {
 
 #[test]
 fn immutable_fields_are_refused_on_update_with_kubernetes_message() {
-    let e = engine();
+    let e = common::bare_engine();
     e.apply(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n\
          \x20 template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: nginx:1.25}]}\n---\n\
@@ -383,7 +376,7 @@ fn immutable_fields_are_refused_on_update_with_kubernetes_message() {
 
 #[test]
 fn apply_warns_about_each_field_kept_but_not_implemented_naming_document_line_and_path() {
-    let e = engine();
+    let e = common::bare_engine();
     let report = e
         .apply(
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n\
@@ -416,7 +409,7 @@ fn apply_warns_about_each_field_kept_but_not_implemented_naming_document_line_an
 
 #[test]
 fn file_modes_copied_from_the_kubernetes_documentation_are_octal() {
-    let e = engine();
+    let e = common::bare_engine();
     e.apply(
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: x}]\n\
          \x20 volumes:\n  - name: creds\n    secret: {secretName: creds, defaultMode: 0400}\n",
@@ -432,7 +425,7 @@ fn file_modes_copied_from_the_kubernetes_documentation_are_octal() {
 
 #[test]
 fn one_apply_may_list_objects_before_the_namespace_and_definition_they_need() {
-    let e = engine();
+    let e = common::bare_engine();
     let report = e
         .apply(&format!(
             "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata: {{name: t, namespace: team-c}}\n---\n\
@@ -465,7 +458,7 @@ fn one_apply_may_list_objects_before_the_namespace_and_definition_they_need() {
 
 #[test]
 fn a_kind_defined_again_in_another_version_serves_it_in_the_same_apply() {
-    let e = engine();
+    let e = common::bare_engine();
     e.apply(CRONTAB_CRD).unwrap();
     let crds = e
         .dynamic("apiextensions.k8s.io/v1", "CustomResourceDefinition")

@@ -19,13 +19,6 @@ use std::time::{Duration, Instant};
 
 const MARKER_VAR: &str = "STEADY_SIGKILL_TEST_MARKER";
 
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("steady-sigkill-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 /// A process: pid, and its start time (`/proc/<pid>/stat` field 22), so that a recycled pid
 /// is not taken for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,7 +180,7 @@ spec:
 #[test]
 fn every_process_of_a_sigkilled_engine_dies_with_it() {
     let m = format!("{}-pods", std::process::id());
-    let d = scratch("pods");
+    let d = common::scratch("pods");
     let f = d.join("pods.yaml");
     let deployment = format!(
         "apiVersion: apps/v1
@@ -239,7 +232,7 @@ spec:
 /// left every process it started running (5 of 5).
 #[test]
 fn kill_9_of_the_appliance_example_leaves_none_of_its_processes() {
-    let d = scratch("appliance");
+    let d = common::scratch("appliance");
     let manifests = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/appliance");
     let data = d.join("data").display().to_string();
     let mut s = Steady::start(

@@ -19,10 +19,7 @@ const NODE: &str = "n1";
 
 /// An engine on a manual clock with one local node `n1` (workers; no processes needed).
 fn engine(clock: &Arc<ManualClock>) -> Engine {
-    Engine::builder()
-        .clock(clock.clone())
-        .local_node(false)
-        .node(NodeConfig::local_named(NODE))
+    common::on_node(clock, NODE)
         .node(NodeConfig::simulated("sim-0", 4000, 8 << 30))
         .build()
         .unwrap()

@@ -14,15 +14,6 @@ use steady::controllers::node_lifecycle::UNREACHABLE_TAINT;
 use steady::store::{DeleteParams, Operation};
 use steady::Engine;
 
-fn engine(clock: &Arc<ManualClock>) -> Engine {
-    Engine::builder()
-        .clock(clock.clone())
-        .local_node(false)
-        .simulated_nodes(2, 4000, 8 << 30)
-        .build()
-        .unwrap()
-}
-
 fn apply_pod(e: &Engine, name: &str, node: &str, tolerations: serde_json::Value) {
     let p = json!({
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
@@ -58,7 +49,7 @@ fn ready_condition(e: &Engine, node: &str) -> String {
 #[test]
 fn every_pod_gets_the_default_not_ready_and_unreachable_tolerations() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::simulated_nodes(&clock, 2);
     apply_pod(&e, "p", "sim-0", json!([]));
     let p = e.api::<Pod>().namespace("default").get("p").unwrap();
     let keys: Vec<(&str, Option<i64>)> = p
@@ -79,7 +70,7 @@ fn every_pod_gets_the_default_not_ready_and_unreachable_tolerations() {
 #[test]
 fn a_silent_node_is_tainted_and_its_pods_evicted_by_their_tolerations() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::simulated_nodes(&clock, 2);
     // Default toleration (30 s), none at all is impossible (the hook adds it), so: one pod
     // with the default, one tolerating for 100 s, one tolerating forever, and one on the
     // healthy node.
@@ -153,7 +144,7 @@ fn a_silent_node_is_tainted_and_its_pods_evicted_by_their_tolerations() {
 #[test]
 fn pods_of_a_deleted_node_are_removed() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::simulated_nodes(&clock, 2);
     apply_pod(&e, "orphan", "sim-0", json!([]));
     eventually(10, "node registered", || {
         ready_condition(&e, "sim-0") == "True"
@@ -171,7 +162,7 @@ fn pods_of_a_deleted_node_are_removed() {
 #[test]
 fn nothing_acts_for_a_stopped_node_once_stop_node_returns() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::simulated_nodes(&clock, 2);
     eventually(10, "node registered", || {
         ready_condition(&e, "sim-0") == "True"
     });
@@ -266,7 +257,7 @@ fn pods_by_node(e: &Engine) -> Vec<(String, String)> {
 #[test]
 fn a_failed_nodes_deployment_pods_are_evicted_and_rescheduled_on_a_healthy_node() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::simulated_nodes(&clock, 2);
     e.apply(
         "apiVersion: apps/v1
 kind: Deployment

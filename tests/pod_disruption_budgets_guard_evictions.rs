@@ -19,12 +19,7 @@ use steady::{Engine, Error};
 
 fn engine(nodes: usize) -> (Engine, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::default());
-    let e = Engine::builder()
-        .clock(clock.clone())
-        .local_node(false)
-        .simulated_nodes(nodes, 4000, 8 << 30)
-        .build()
-        .expect("engine starts");
+    let e = common::simulated_nodes(&clock, nodes);
     (e, clock)
 }
 

@@ -22,7 +22,7 @@ type Seen = Arc<Mutex<HashMap<String, HashMap<String, String>>>>;
 /// An engine with a worker `env-reader` that records each pod's environment.
 fn engine() -> (Engine, Seen) {
     let clock = Arc::new(ManualClock::default());
-    let e = common::on_local_node(&clock).build().unwrap();
+    let e = common::local_engine(&clock);
     let seen: Seen = Arc::default();
     let s = seen.clone();
     e.register_worker("env-reader", move |ctx: &WorkerContext| {

@@ -19,10 +19,6 @@ use steady::Engine;
 
 const NODE: &str = common::LOCAL_NODE;
 
-fn engine(clock: &Arc<ManualClock>) -> Engine {
-    common::on_local_node(clock).build().unwrap()
-}
-
 fn get(e: &Engine, name: &str) -> Option<Arc<Pod>> {
     e.api::<Pod>().namespace("default").get_opt(name).unwrap()
 }
@@ -146,7 +142,7 @@ const NEVER_SET: &[&str] = &["OPTIONAL", "1starts-with-digit"];
 #[test]
 fn env_from_configmaps_secrets_and_the_downward_api_reaches_a_process() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::local_engine(&clock);
     e.apply(CONFIG).unwrap();
     e.apply(&pod_with(
         "proc",
@@ -197,7 +193,7 @@ fn env_from_configmaps_secrets_and_the_downward_api_reaches_a_process() {
 #[test]
 fn env_from_configmaps_secrets_and_the_downward_api_reaches_a_worker() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::local_engine(&clock);
     let seen: Arc<Mutex<HashMap<String, Option<String>>>> = Arc::default();
     let s = seen.clone();
     e.register_worker("env-reader", move |ctx: &WorkerContext| {
@@ -252,7 +248,7 @@ fn env_from_configmaps_secrets_and_the_downward_api_reaches_a_worker() {
 #[test]
 fn a_container_waits_for_a_missing_configmap_and_key_and_starts_when_they_appear() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::local_engine(&clock);
     let runs = Arc::new(Mutex::new(Vec::new()));
     let r = runs.clone();
     e.register_worker("needs-config", move |ctx: &WorkerContext| {
@@ -331,7 +327,7 @@ fn a_container_waits_for_a_missing_configmap_and_key_and_starts_when_they_appear
 #[test]
 fn the_configuration_example_runs_and_follows_its_configmap() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::local_engine(&clock);
     let manifest = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/examples/configuration/app.yaml"

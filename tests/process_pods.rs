@@ -5,8 +5,8 @@
 mod common;
 
 use common::eventually;
+use common::processes::running_pid;
 use serde_json::json;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use steady::api::Pod;
@@ -15,10 +15,6 @@ use steady::store::DeleteParams;
 use steady::Engine;
 
 const NODE: &str = common::LOCAL_NODE;
-
-fn engine(clock: &Arc<ManualClock>) -> Engine {
-    common::on_local_node(clock).build().unwrap()
-}
 
 fn apply(e: &Engine, name: &str, container: serde_json::Value, spec: serde_json::Value) {
     let mut s = json!({"nodeName": NODE, "containers": [container]});
@@ -43,9 +39,7 @@ fn status(e: &Engine, name: &str) -> Option<steady::api::ContainerStatus> {
 }
 
 fn pid(e: &Engine, name: &str) -> Option<i32> {
-    let s = status(e, name)?;
-    s.state.as_ref()?.running.as_ref()?;
-    s.container_id?.strip_prefix("process://")?.parse().ok()
+    running_pid(&status(e, name)?)
 }
 
 fn alive(pid: i32) -> bool {
@@ -64,16 +58,10 @@ fn ready(e: &Engine, name: &str) -> bool {
     })
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("steady-test-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 #[test]
 fn a_killed_process_is_restarted_and_its_previous_output_kept() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::local_engine(&clock);
     apply(
         &e,
         "sleeper",
@@ -115,7 +103,7 @@ fn unsafe_kill(pid: i32, sig: i32) {
 #[test]
 fn a_command_that_does_not_exist_fails_with_the_os_error() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::local_engine(&clock);
     apply(
         &e,
         "missing",
@@ -145,8 +133,8 @@ fn a_command_that_does_not_exist_fails_with_the_os_error() {
 #[test]
 fn readiness_follows_an_exec_probe_and_liveness_restarts() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
-    let dir = scratch("probes");
+    let e = common::local_engine(&clock);
+    let dir = common::scratch("probes");
     let ready_file = dir.join("ready");
     let live_file = dir.join("live");
     std::fs::write(&live_file, "").unwrap();
@@ -209,7 +197,7 @@ fn readiness_follows_an_exec_probe_and_liveness_restarts() {
 #[test]
 fn a_process_ignoring_sigterm_is_killed_after_the_grace_period() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::local_engine(&clock);
     apply(
         &e,
         "stubborn",
@@ -243,7 +231,7 @@ fn a_process_ignoring_sigterm_is_killed_after_the_grace_period() {
 #[test]
 fn engine_shutdown_leaves_no_process_behind() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::local_engine(&clock);
     for i in 0..3 {
         apply(
             &e,
@@ -285,7 +273,7 @@ fn engine_shutdown_leaves_no_process_behind() {
 #[test]
 fn every_pod_has_its_own_loopback_address_so_replicas_share_a_port() {
     let clock = Arc::new(ManualClock::default());
-    let e = engine(&clock);
+    let e = common::local_engine(&clock);
     for name in ["web-a", "web-b"] {
         apply(
             &e,

@@ -8,6 +8,7 @@
 mod common;
 
 use common::eventually;
+use common::processes::{kill, pod_pid};
 use std::collections::HashSet;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -144,7 +145,7 @@ fn wait_serving(e: &Engine, app: &str, n: usize, port: u16) {
 /// An engine on a manual clock that never moves unless a test moves it.
 fn engine() -> (Engine, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::default());
-    (common::on_local_node(&clock).build().unwrap(), clock)
+    (common::local_engine(&clock), clock)
 }
 
 #[test]
@@ -402,16 +403,6 @@ fn wait_calls(e: &Engine, n: usize) {
     }
 }
 
-fn pid(p: &Pod) -> Option<i32> {
-    let s = p.status.as_ref()?.container_statuses.first()?;
-    s.state.as_ref()?.running.as_ref()?;
-    s.container_id
-        .as_deref()?
-        .strip_prefix("process://")?
-        .parse()
-        .ok()
-}
-
 /// A Deployment calls another through `$WEB_SERVICE_HOST:$WEB_SERVICE_PORT` and keeps
 /// getting answers while the callee's pods are killed one after the other. The whole
 /// engine runs on the real clock (probes every second), as a host runs it.
@@ -443,15 +434,11 @@ fn a_deployment_calls_another_through_the_service_while_its_pods_are_killed() {
         all_ready();
         let p = pods(&e, "web")
             .into_iter()
-            .filter(|p| pid(p).is_some())
+            .filter(|p| pod_pid(p).is_some())
             .nth(victim % 3)
             .expect("a running web pod");
         let before = calls(&e).0;
-        let status = std::process::Command::new("kill")
-            .args(["-KILL", &pid(&p).unwrap().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        kill(pod_pid(&p).unwrap());
         wait_calls(&e, before + 20);
     }
     let (ok, failed) = calls(&e);

@@ -10,6 +10,7 @@
 mod common;
 
 use common::eventually;
+use common::processes::{kill, pod_pid};
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -88,16 +89,6 @@ fn ready_ips(e: &Engine) -> HashSet<IpAddr> {
         .collect()
 }
 
-fn pid(p: &Pod) -> Option<i32> {
-    let s = p.status.as_ref()?.container_statuses.first()?;
-    s.state.as_ref()?.running.as_ref()?;
-    s.container_id
-        .as_deref()?
-        .strip_prefix("process://")?
-        .parse()
-        .ok()
-}
-
 fn restarts(p: &Pod) -> i32 {
     p.status
         .as_ref()
@@ -150,12 +141,8 @@ fn a_killed_process_is_never_resolved_while_not_ready_and_three_ready_endpoints_
     assert_eq!(pods.len(), 3);
     let victim = pods[0].metadata.name.clone();
     let victim_ip = ip(&pods[0]);
-    let victim_pid = pid(&pods[0]).expect("the victim runs");
-    let status = std::process::Command::new("kill")
-        .args(["-KILL", &victim_pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let victim_pid = pod_pid(&pods[0]).expect("the victim runs");
+    kill(victim_pid);
     eventually(30, "the victim's pod is not ready", || {
         !is_ready(&pod(&e, &victim))
     });
@@ -189,7 +176,7 @@ fn a_killed_process_is_never_resolved_while_not_ready_and_three_ready_endpoints_
     let after = pod(&e, &victim);
     assert_eq!(restarts(&after), 1);
     assert_eq!(ip(&after), victim_ip);
-    assert_ne!(pid(&after), Some(victim_pid));
+    assert_ne!(pod_pid(&after), Some(victim_pid));
     assert_eq!(web_pods(&e).len(), 3);
     let round = resolve_round(&e);
     assert_eq!(round.len(), 3, "{round:?}");

@@ -11,14 +11,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use steady::api::Service;
 use steady::store::{DeleteParams, TxnOp};
-use steady::{Engine, Error};
-
-fn engine() -> Engine {
-    Engine::builder()
-        .local_node(false)
-        .build()
-        .expect("engine starts")
-}
+use steady::Error;
 
 fn service(name: &str, cluster_ip: Option<&str>) -> Service {
     let mut spec = serde_json::json!({"selector": {"app": name}, "ports": [{"port": 80}]});
@@ -57,7 +50,7 @@ fn invalid_field(e: &Error) -> String {
 
 #[test]
 fn a_service_gets_an_address_in_the_service_range_and_keeps_it() {
-    let e = engine();
+    let e = common::bare_engine();
     let api = e.api::<Service>().namespace("default");
     let web = api.create(service("web", None)).unwrap();
     let ip = ip_of(&web);
@@ -88,7 +81,7 @@ fn a_service_gets_an_address_in_the_service_range_and_keeps_it() {
 
 #[test]
 fn headless_and_external_name_services_get_no_address() {
-    let e = engine();
+    let e = common::bare_engine();
     let api = e.api::<Service>().namespace("default");
     let headless = api.create(service("db", Some("None"))).unwrap();
     assert_eq!(headless.spec.cluster_ip.as_deref(), Some("None"));
@@ -100,7 +93,7 @@ fn headless_and_external_name_services_get_no_address() {
 
 #[test]
 fn a_requested_address_is_honoured_or_refused_naming_the_field() {
-    let e = engine();
+    let e = common::bare_engine();
     let api = e.api::<Service>().namespace("default");
     let a = api.create(service("a", Some("127.255.7.7"))).unwrap();
     assert_eq!(a.spec.cluster_ip.as_deref(), Some("127.255.7.7"));
@@ -121,7 +114,7 @@ fn a_requested_address_is_honoured_or_refused_naming_the_field() {
 
 #[test]
 fn a_transaction_cannot_give_one_address_to_two_services() {
-    let e = engine();
+    let e = common::bare_engine();
     let ops = vec![
         TxnOp::Create(Arc::new(service("x", Some("127.255.1.2")))),
         TxnOp::Create(Arc::new(service("y", Some("127.255.1.2")))),
@@ -158,7 +151,7 @@ fn a_transaction_cannot_give_one_address_to_two_services() {
 
 #[test]
 fn concurrent_creates_never_share_an_address() {
-    let e = Arc::new(engine());
+    let e = Arc::new(common::bare_engine());
     const THREADS: usize = 8;
     const EACH: usize = 40;
     let requested = "127.255.200.1";

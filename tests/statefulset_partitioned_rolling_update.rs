@@ -14,13 +14,9 @@ use steady::clock::ManualClock;
 use steady::store::WatchParams;
 use steady::Engine;
 
+/// An engine with one simulated node, on a manual clock that stays put.
 fn engine() -> Engine {
-    Engine::builder()
-        .clock(Arc::new(ManualClock::default()))
-        .local_node(false)
-        .simulated_nodes(1, 4000, 8 << 30)
-        .build()
-        .unwrap()
+    common::one_simulated_node(&Arc::new(ManualClock::default()))
 }
 
 fn web(image: &str, strategy: serde_json::Value) -> String {

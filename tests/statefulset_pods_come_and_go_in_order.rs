@@ -16,13 +16,9 @@ use steady::clock::ManualClock;
 use steady::store::WatchParams;
 use steady::Engine;
 
+/// An engine with one simulated node, on a manual clock that stays put.
 fn engine() -> Engine {
-    Engine::builder()
-        .clock(Arc::new(ManualClock::default()))
-        .local_node(false)
-        .simulated_nodes(1, 4000, 8 << 30)
-        .build()
-        .unwrap()
+    common::one_simulated_node(&Arc::new(ManualClock::default()))
 }
 
 /// A StatefulSet `web` of `replicas` pods bound to `node` (there is no scheduler: the

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod kubelet;
+pub mod processes;
+pub mod workloads;
 
 use serde_json::{json, Value};
 use steady::api::{DynamicObject, KindInfo, Object};
@@ -11,22 +13,49 @@ use steady::Engine;
 /// The node of [`on_local_node`].
 pub const LOCAL_NODE: &str = "local-1";
 
-/// A builder on `clock` with one local node, [`LOCAL_NODE`], running real processes and
+/// A builder on `clock` with one local node named `name`, running real processes and
 /// in-process workers (instead of the default node named after the host).
-pub fn on_local_node(clock: &std::sync::Arc<steady::clock::ManualClock>) -> steady::EngineBuilder {
+pub fn on_node(
+    clock: &std::sync::Arc<steady::clock::ManualClock>,
+    name: &str,
+) -> steady::EngineBuilder {
     Engine::builder()
         .clock(clock.clone())
         .local_node(false)
-        .node(steady::node::NodeConfig::local_named(LOCAL_NODE))
+        .node(steady::node::NodeConfig::local_named(name))
+}
+
+/// A builder on `clock` with one local node, [`LOCAL_NODE`] (see [`on_node`]).
+pub fn on_local_node(clock: &std::sync::Arc<steady::clock::ManualClock>) -> steady::EngineBuilder {
+    on_node(clock, LOCAL_NODE)
+}
+
+/// An engine of [`on_local_node`], as it is.
+pub fn local_engine(clock: &std::sync::Arc<steady::clock::ManualClock>) -> Engine {
+    on_local_node(clock).build().unwrap()
+}
+
+/// An engine on `clock` with `n` simulated nodes, `sim-0`, `sim-1`, … (4 CPUs, 8 GiB each),
+/// and no local node.
+pub fn simulated_nodes(clock: &std::sync::Arc<steady::clock::ManualClock>, n: usize) -> Engine {
+    Engine::builder()
+        .clock(clock.clone())
+        .local_node(false)
+        .simulated_nodes(n, 4000, 8 << 30)
+        .build()
+        .expect("engine starts")
 }
 
 /// An engine on `clock` with one simulated node, `sim-0` (4 CPUs, 8 GiB), and no local
 /// node: pods that name `sim-0` run as simulated containers.
 pub fn one_simulated_node(clock: &std::sync::Arc<steady::clock::ManualClock>) -> Engine {
+    simulated_nodes(clock, 1)
+}
+
+/// An engine with no node and nothing but the built-in kinds, on the real clock.
+pub fn bare_engine() -> Engine {
     Engine::builder()
-        .clock(clock.clone())
         .local_node(false)
-        .simulated_nodes(1, 4000, 8 << 30)
         .build()
         .expect("engine starts")
 }
@@ -100,6 +129,19 @@ pub fn eventually_advancing(
         }
         cond()
     });
+}
+
+/// A fresh, empty directory `steady-<test crate>-<pid>-<name>` under the system temp dir
+/// (one left over from an earlier run with the same pid is removed first).
+pub fn scratch(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "steady-{}-{}-{name}",
+        env!("CARGO_CRATE_NAME"),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
 }
 
 /// Polls `cond` until it holds or `secs` seconds pass (convergence of real threads; never
