@@ -91,7 +91,7 @@ fn active(e: &Engine, cj: &str) -> Vec<String> {
 
 fn has_event(e: &Engine, cj: &str, reason: &str) -> bool {
     let obj = e.api::<CronJob>().namespace("default").get(cj).unwrap();
-    steady::runtime::events::events_for(e.store(), obj.as_ref())
+    steady::client::events::events_for(e.store(), obj.as_ref())
         .unwrap()
         .iter()
         .any(|ev| ev.reason.as_deref() == Some(reason))

@@ -11,11 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 use steady::api::{DaemonSet, Node, Pod};
-use steady::client::Event;
+use steady::client::events::events_for;
+use steady::client::TypedEvent;
 use steady::clock::ManualClock;
 use steady::controllers::daemonset;
 use steady::node::NodeConfig;
-use steady::runtime::events::events_for;
 use steady::store::WatchParams;
 use steady::Engine;
 
@@ -256,17 +256,17 @@ fn replay(w: &mut steady::client::TypedWatch<Pod>, nodes: usize) -> (usize, usiz
     let mut settled = false;
     while let Some(ev) = w.recv_timeout(Duration::from_millis(100)).unwrap() {
         match ev {
-            Event::Added(p) | Event::Modified(p) => {
+            TypedEvent::Added(p) | TypedEvent::Modified(p) => {
                 if p.metadata.deletion_timestamp.is_some() {
                     live.remove(&p.metadata.name);
                 } else {
                     live.insert(p.metadata.name.clone(), p);
                 }
             }
-            Event::Deleted(p) => {
+            TypedEvent::Deleted(p) => {
                 live.remove(&p.metadata.name);
             }
-            Event::Bookmark(_) => {}
+            TypedEvent::Bookmark(_) => {}
         }
         let ready_nodes: BTreeSet<String> = live
             .values()

@@ -9,8 +9,8 @@ use common::kubelet::{engine_with, FakeKubelet, Mode};
 use common::workloads;
 use serde_json::json;
 use std::time::Duration;
+use steady::api::conditions::find_condition;
 use steady::api::{Condition, Deployment, Pod, ReplicaSet};
-use steady::runtime::conditions::find_condition;
 use steady::store::ListParams;
 use steady::Engine;
 

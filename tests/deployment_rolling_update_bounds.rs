@@ -11,12 +11,12 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use steady::api::conditions::find_condition;
 use steady::api::{Deployment, Pod, ReplicaSet};
-use steady::client::Event;
+use steady::client::TypedEvent;
 use steady::controllers::deployment::REVISION_ANNOTATION;
 use steady::controllers::hash::POD_TEMPLATE_HASH_LABEL;
 use steady::controllers::pod_util::{is_active, is_ready};
-use steady::runtime::conditions::find_condition;
 use steady::store::{ListParams, WatchParams};
 use steady::Engine;
 
@@ -60,13 +60,13 @@ fn follow_rollout(
                 .collect::<Vec<_>>()
         );
         match watch.recv_timeout(Duration::from_millis(20)).unwrap() {
-            Some(Event::Added(p)) | Some(Event::Modified(p)) => {
+            Some(TypedEvent::Added(p)) | Some(TypedEvent::Modified(p)) => {
                 pods.insert(p.metadata.name.clone(), p);
             }
-            Some(Event::Deleted(p)) => {
+            Some(TypedEvent::Deleted(p)) => {
                 pods.remove(&p.metadata.name);
             }
-            Some(Event::Bookmark(_)) => continue,
+            Some(TypedEvent::Bookmark(_)) => continue,
             None => {
                 if rollout_complete(e, name) {
                     return events;

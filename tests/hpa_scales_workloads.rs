@@ -14,11 +14,11 @@ use common::eventually;
 use common::kubelet::{engine_with, FakeKubelet, MODE_ANNOTATION};
 use std::sync::Arc;
 use std::time::Duration;
+use steady::api::conditions::find_condition;
 use steady::api::{Deployment, HorizontalPodAutoscaler, Pod, Quantity};
 use steady::clock::ManualClock;
 use steady::controllers::hpa::{ABLE_TO_SCALE, NAME, SCALING_ACTIVE, SCALING_LIMITED};
 use steady::controllers::pod_util::is_ready;
-use steady::runtime::conditions::find_condition;
 use steady::store::ListParams;
 use steady::Engine;
 

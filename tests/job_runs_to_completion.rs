@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use steady::api::{Job, Pod};
-use steady::client::Event;
+use steady::client::TypedEvent;
 use steady::clock::ManualClock;
 use steady::store::WatchParams;
 use steady::Engine;
@@ -90,7 +90,7 @@ fn a_job_completes_with_at_most_parallelism_pods_at_once() {
     let mut running: HashSet<String> = HashSet::new();
     let mut most = 0;
     while let Some(ev) = w.recv_timeout(Duration::from_millis(100)).unwrap() {
-        let (Event::Added(p) | Event::Modified(p)) = ev else {
+        let (TypedEvent::Added(p) | TypedEvent::Modified(p)) = ev else {
             continue;
         };
         let phase = p

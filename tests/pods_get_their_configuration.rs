@@ -177,7 +177,7 @@ fn env_from_configmaps_secrets_and_the_downward_api_reaches_a_process() {
     // The skipped key is reported on the pod, by name.
     let pod = get(&e, "proc").unwrap();
     eventually(10, "an event naming the skipped key", || {
-        steady::runtime::events::events_for(e.store(), pod.as_ref())
+        steady::client::events::events_for(e.store(), pod.as_ref())
             .unwrap()
             .iter()
             .any(|ev: &Arc<Event>| {
@@ -279,7 +279,7 @@ fn a_container_waits_for_a_missing_configmap_and_key_and_starts_when_they_appear
     );
     // And a Warning Failed event says so, as the kubelet's does.
     let pod = e.api::<Pod>().get("app").unwrap();
-    let events = steady::runtime::events::events_for(e.store(), pod.as_ref()).unwrap();
+    let events = steady::client::events::events_for(e.store(), pod.as_ref()).unwrap();
     assert!(
         events
             .iter()

@@ -178,7 +178,7 @@ fn readiness_follows_an_exec_probe_and_liveness_restarts() {
     assert!(!alive(before));
     // As the kubelet says it: Unhealthy for the failed probes, Killing for the restart.
     let pod = e.api::<Pod>().get("probed").unwrap();
-    let events = steady::runtime::events::events_for(e.store(), pod.as_ref()).unwrap();
+    let events = steady::client::events::events_for(e.store(), pod.as_ref()).unwrap();
     let said = |reason: &str, text: &str| {
         events.iter().any(|ev| {
             ev.reason.as_deref() == Some(reason)

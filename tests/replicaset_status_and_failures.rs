@@ -8,8 +8,8 @@ use common::kubelet::{engine_with, FakeKubelet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use steady::api::conditions::find_condition;
 use steady::api::{ReplicaSet, ReplicaSetStatus};
-use steady::runtime::conditions::find_condition;
 use steady::Engine;
 
 fn status(e: &Engine, name: &str) -> ReplicaSetStatus {

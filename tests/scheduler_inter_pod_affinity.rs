@@ -10,8 +10,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use steady::api::{Deployment, Namespace, Pod};
+use steady::client::events::events_for;
 use steady::clock::ManualClock;
-use steady::runtime::events::events_for;
 use steady::scheduler::SchedulerConfig;
 use steady::Engine;
 

@@ -10,7 +10,7 @@ use scheduler_support::*;
 use serde_json::json;
 use std::time::Duration;
 use steady::api::Pod;
-use steady::runtime::events::events_for;
+use steady::client::events::events_for;
 use steady::scheduler::SchedulerConfig;
 use steady::store::DeleteParams;
 

@@ -9,7 +9,7 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use steady::api::{ControllerRevision, Pod, StatefulSet};
-use steady::client::Event;
+use steady::client::TypedEvent;
 use steady::clock::ManualClock;
 use steady::store::WatchParams;
 use steady::Engine;
@@ -51,8 +51,8 @@ fn comings_and_goings(w: &mut steady::client::TypedWatch<Pod>) -> Vec<String> {
     let mut log = Vec::new();
     while let Some(ev) = w.recv_timeout(Duration::from_millis(100)).unwrap() {
         match ev {
-            Event::Added(p) => log.push(format!("+{}", p.metadata.name)),
-            Event::Deleted(p) => log.push(format!("-{}", p.metadata.name)),
+            TypedEvent::Added(p) => log.push(format!("+{}", p.metadata.name)),
+            TypedEvent::Deleted(p) => log.push(format!("-{}", p.metadata.name)),
             _ => {}
         }
     }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use steady::api::{PersistentVolumeClaim, Pod, StatefulSet};
-use steady::client::Event;
+use steady::client::TypedEvent;
 use steady::clock::ManualClock;
 use steady::store::WatchParams;
 use steady::Engine;
@@ -102,7 +102,7 @@ fn observe(
             continue;
         };
         match ev {
-            Event::Added(p) => {
+            TypedEvent::Added(p) => {
                 let n = p.metadata.name.clone();
                 let all_ready = state
                     .values()
@@ -117,7 +117,7 @@ fn observe(
                 seen.log.push(("added".into(), n.clone()));
                 state.insert(n, p);
             }
-            Event::Modified(p) => {
+            TypedEvent::Modified(p) => {
                 let n = p.metadata.name.clone();
                 let was_deleting = state
                     .get(&n)
@@ -129,11 +129,11 @@ fn observe(
                 }
                 state.insert(n, p);
             }
-            Event::Deleted(p) => {
+            TypedEvent::Deleted(p) => {
                 seen.log.push(("deleted".into(), p.metadata.name.clone()));
                 state.remove(&p.metadata.name);
             }
-            Event::Bookmark(_) => {}
+            TypedEvent::Bookmark(_) => {}
         }
     }
     seen

@@ -37,7 +37,7 @@ fn root(name: &str) -> PathBuf {
 
 fn events(e: &Engine, name: &str) -> Vec<Arc<Event>> {
     let pod = e.api::<Pod>().namespace("default").get(name).unwrap();
-    steady::runtime::events::events_for(e.store(), pod.as_ref()).unwrap()
+    steady::client::events::events_for(e.store(), pod.as_ref()).unwrap()
 }
 
 fn has_event(e: &Engine, name: &str, reason: &str) -> bool {

@@ -21,8 +21,8 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
+use steady::api::conditions::{condition, set_condition, FALSE, TRUE};
 use steady::api::{Condition, ContainerStatus, Pod, PodStatus};
-use steady::runtime::conditions::{condition, set_condition, FALSE, TRUE};
 use steady::runtime::{Action, Context, Controller, ReconcileResult};
 use steady::store::DeleteParams;
 

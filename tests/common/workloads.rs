@@ -1,8 +1,8 @@
 //! Workloads as the tests write them: manifests and the states they wait for.
 
+use steady::api::conditions::find_condition;
 use steady::api::Deployment;
 use steady::controllers::deployment;
-use steady::runtime::conditions::find_condition;
 use steady::Engine;
 
 /// A Deployment `name` as YAML, its pods labelled `app: <name>`: `replicas` (`None`: left
