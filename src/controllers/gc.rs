@@ -283,13 +283,14 @@ impl Shared {
         if dangling.is_empty() && waiting.is_empty() {
             return Ok(());
         }
-        if solid > 0 {
+        let result = if solid > 0 {
             let strip: HashSet<&str> = dangling
                 .iter()
                 .chain(waiting.iter())
                 .map(|r| r.uid.as_str())
                 .collect();
             strip_owner_references(store, dep, &strip)?;
+            Ok(())
         } else {
             let propagation = if !waiting.is_empty() && has_dependents(store, dep)? {
                 Propagation::Foreground
@@ -312,34 +313,31 @@ impl Shared {
                 ..Default::default()
             };
             match store.delete(dep.kind(), m.namespace.as_deref(), &m.name, &params) {
-                Ok(_) => {}
-                Err(e) if e.is_not_found() => {}
+                Ok(_) => Ok(()),
+                Err(e) if e.is_not_found() => Ok(()),
                 // Changed since examined: decide again on the newest version (gone, or
                 // replaced by another object of the name: nothing to do).
-                Err(e) if e.is_conflict() => {
-                    return match current(store, dep)? {
-                        Some(fresh) if tries + 1 < MAX_ATTEMPTS => self.attempt_to_delete_from(
-                            store,
-                            fresh.as_ref(),
-                            from_owner,
-                            tries + 1,
-                        ),
-                        // Kept changing: the reconcile's backoff retries it.
-                        Some(_) => Err(e),
-                        None => Ok(()),
-                    };
-                }
+                Err(e) if e.is_conflict() => match current(store, dep)? {
+                    Some(fresh) if tries + 1 < MAX_ATTEMPTS => {
+                        self.attempt_to_delete_from(store, fresh.as_ref(), from_owner, tries + 1)
+                    }
+                    // Kept changing: the reconcile's backoff retries it.
+                    Some(_) => Err(e),
+                    None => Ok(()),
+                },
                 Err(e) => return Err(e),
             }
-        }
+        };
         // Gone owners forget this dependent in their own reconcile; waiting owners re-list
-        // what still blocks them.
+        // what still blocks them. Also after a retry on a newer version, which may have
+        // returned early (no owner left): the owners recorded above must still hear of it,
+        // or a gone owner's record of this dependent would stay for good.
         for r in dangling.iter().chain(waiting.iter()) {
             if from_owner != Some(r.uid.as_str()) {
                 self.trigger(&r.kind, owner_key(store, dep, r));
             }
         }
-        Ok(())
+        result
     }
 
     /// Foreground deletion of `owner`: deletes its dependents, and removes its finalizer once
