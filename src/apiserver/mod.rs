@@ -1,5 +1,6 @@
-//! A Kubernetes-compatible HTTP API over a running engine (feature `apiserver`), so that the
-//! real `kubectl` and Kubernetes client libraries work against steady unchanged.
+//! The API server (layer 10): a Kubernetes-compatible HTTP API over a running engine (feature
+//! `apiserver`), so that the real `kubectl` and Kubernetes client libraries work against
+//! steady unchanged.
 //!
 //! The server owns no state: every request goes through the same store and client API as
 //! every other caller. It speaks HTTP/2 (the protocol ALPN agrees on first, or prior
@@ -302,12 +303,15 @@ impl crate::EngineBuilder {
     /// Serves the Kubernetes-compatible HTTP API once the engine runs (feature `apiserver`):
     /// kubectl and client libraries work against it (see [`crate::apiserver`] and
     /// [`Engine::api_server`]). It starts after every controller, and stops first.
-    pub fn api_server(mut self, config: ApiServerConfig) -> Self {
-        self.front_doors.push(Box::new(move |engine: &Engine| {
-            ApiServer::start(engine, config)
-                .map(|s| Box::new(s) as Box<dyn crate::engine::FrontDoor>)
-        }));
-        self
+    /// Asked again, the last configuration wins: an engine serves one API server.
+    pub fn api_server(self, config: ApiServerConfig) -> Self {
+        self.front_door(
+            "apiserver",
+            Box::new(move |engine: &Engine| {
+                ApiServer::start(engine, config)
+                    .map(|s| Box::new(s) as Box<dyn crate::engine::FrontDoor>)
+            }),
+        )
     }
 }
 
@@ -553,6 +557,29 @@ mod tests {
         let mut c = ApiServerConfig::new("127.0.0.1:0".parse().unwrap());
         c.token = Some("short".into());
         assert!(ApiServer::start(&e, c).is_err());
+    }
+
+    #[test]
+    fn the_builder_serves_one_api_server_the_last_configuration_asked_for() {
+        // A port that was free a moment ago, asked for first; then another configuration.
+        let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let first_addr = first.local_addr().unwrap();
+        drop(first);
+        let mut last = ApiServerConfig::new("127.0.0.1:0".parse().unwrap());
+        last.token = Some("the-last-configuration-token".into());
+        let e = Engine::builder()
+            .local_node(false)
+            .api_server(ApiServerConfig::new(first_addr))
+            .api_server(last)
+            .build()
+            .unwrap();
+        let api = e.api_server().expect("an API server runs");
+        assert_eq!(api.token(), "the-last-configuration-token");
+        assert_ne!(api.local_addr(), first_addr);
+        assert!(
+            std::net::TcpStream::connect(first_addr).is_err(),
+            "the configuration asked for first must not be served as well"
+        );
     }
 }
 
