@@ -1,4 +1,4 @@
-//! Lower layers never import higher ones (architecture.md, "Layers"; the order lib.rs lists).
+//! Lower layers never import higher ones (the order lib.rs lists; README, "Layout").
 //!
 //! Reads every file under `src/`, maps it to its top-level module and that module to its
 //! layer, and fails naming the file, the line and the path for every `crate::X` (or, in the
@@ -92,8 +92,44 @@ fn is_ident(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
+/// The first identifier of each top-level item of a `{ ... }` group (`api`, `store` and
+/// `engine` in `{api::Pod, store::{Store, Watch}, engine}`); `group` starts after the `{`.
+fn group_heads(group: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut item_start) = (0usize, true);
+    for (i, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => break,
+            '}' => depth -= 1,
+            ',' if depth == 0 => item_start = true,
+            c if c.is_whitespace() => {}
+            c if item_start && depth == 0 && is_ident(c) => {
+                let rest = &group[i..];
+                let len = rest.find(|c: char| !is_ident(c)).unwrap_or(rest.len());
+                out.push(&rest[..len]);
+                item_start = false;
+            }
+            _ => item_start = false,
+        }
+    }
+    out
+}
+
+/// Whether `code` starts a `use` item.
+fn starts_use(code: &str) -> bool {
+    let t = code.trim_start();
+    let t = t
+        .strip_prefix("pub(crate) ")
+        .or_else(|| t.strip_prefix("pub(super) "))
+        .or_else(|| t.strip_prefix("pub "))
+        .unwrap_or(t);
+    t.starts_with("use ")
+}
+
 /// The identifiers following each `prefix` (`crate::` -> `api` in `use crate::api::Pod`)
-/// that is not itself the tail of a longer path (`foo_crate::` does not count).
+/// that is not itself the tail of a longer path (`foo_crate::` does not count); for a group
+/// (`crate::{api::Pod, engine::Engine}`), the head of each of its items.
 fn names_after<'a>(code: &'a str, prefix: &str) -> Vec<&'a str> {
     let mut out = Vec::new();
     let mut from = 0;
@@ -103,6 +139,9 @@ fn names_after<'a>(code: &'a str, prefix: &str) -> Vec<&'a str> {
         let before = code[..start].chars().next_back();
         if !before.is_some_and(|c| is_ident(c) || c == ':') || before == Some('$') {
             let rest = &code[end..];
+            if let Some(group) = rest.strip_prefix('{') {
+                out.extend(group_heads(group));
+            }
             let len = rest.find(|c: char| !is_ident(c)).unwrap_or(rest.len());
             if len > 0 {
                 out.push(&rest[..len]);
@@ -168,8 +207,26 @@ fn upward_imports(src: &Path) -> Vec<Violation> {
         // they are not part of their layer's code, and are skipped.
         let mut inline: Vec<(usize, String, bool)> = Vec::new();
         let mut cfg_test = false;
+        // A `use` spread over several lines is read as one, at the line where it starts.
+        let mut open_use: Option<(usize, String)> = None;
         for (n, line) in text.lines().enumerate() {
-            let code = code_of(line);
+            let joined: String;
+            let mut code = code_of(line);
+            let mut n = n;
+            if let Some((first, mut so_far)) = open_use.take() {
+                so_far.push(' ');
+                so_far.push_str(code.trim());
+                if !code.contains(';') {
+                    open_use = Some((first, so_far));
+                    continue;
+                }
+                joined = so_far;
+                code = &joined;
+                n = first;
+            } else if starts_use(code) && !code.contains(';') {
+                open_use = Some((n, code.to_string()));
+                continue;
+            }
             let indent = line.len() - line.trim_start().len();
             if code.trim() == "}" && inline.last().is_some_and(|(i, _, _)| *i == indent) {
                 inline.pop();
@@ -217,8 +274,14 @@ fn upward_imports(src: &Path) -> Vec<Violation> {
                 }
                 let rest = &code[at..];
                 let len = rest.find(|c: char| !is_ident(c)).unwrap_or(rest.len());
-                if let Some(t) = super_target(&path, depth, &rest[..len]) {
-                    targets.push(t);
+                let heads = match rest.strip_prefix('{') {
+                    Some(group) => group_heads(group),
+                    None => vec![&rest[..len]],
+                };
+                for head in heads {
+                    if let Some(t) = super_target(&path, depth, head) {
+                        targets.push(t);
+                    }
                 }
                 from = at;
             }
@@ -301,8 +364,8 @@ fn no_module_imports_a_higher_layer() {
 
 #[test]
 fn an_upward_import_is_found_with_its_file_and_line() {
-    // A tree of its own: the store (layer 2) reaching up to the engine (layer 9), once by
-    // path and once by climbing out of its module with `super::`.
+    // A tree of its own: the store (layer 2) reaching up by path, in groups (on one line and
+    // over several) and by climbing out of its module with `super::`.
     let dir = std::env::temp_dir().join(format!("steady-layers-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("store")).unwrap();
@@ -310,12 +373,15 @@ fn an_upward_import_is_found_with_its_file_and_line() {
         dir.join("store/mod.rs"),
         "//! The store. Links such as [`crate::engine::Engine`] are not imports.\n\
          use crate::api::Pod;\n\
-         use crate::engine::Engine;\n",
+         use crate::engine::Engine;\n\
+         use crate::{api::Pod, manifest::apply};\n\
+         pub(crate) use crate::{\n    clock::Clock,\n    scheduler::{Plugin, Framework},\n};\n",
     )
     .unwrap();
     std::fs::write(
         dir.join("store/watch.rs"),
         "use super::Store;\nfn f() { let _ = super::super::controllers::NAME; }\n\
+         use super::super::{api, node::Kubelet};\n\
          #[cfg(test)]\nmod tests {\n    use crate::Engine;\n}\n",
     )
     .unwrap();
@@ -329,7 +395,10 @@ fn an_upward_import_is_found_with_its_file_and_line() {
         found,
         vec![
             ("src/store/mod.rs", 3, "engine"),
-            ("src/store/watch.rs", 2, "controllers")
+            ("src/store/mod.rs", 4, "manifest"),
+            ("src/store/mod.rs", 5, "scheduler"),
+            ("src/store/watch.rs", 2, "controllers"),
+            ("src/store/watch.rs", 3, "node")
         ]
     );
 }
