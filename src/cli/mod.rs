@@ -5,7 +5,7 @@
 //!
 //! - [`args`]: the command line.
 //! - [`files`]: `FILE|DIR...` to manifest texts.
-//! - [`check`]: offline decoding and validation, one line per problem (`steady validate`).
+//! - [`validate`]: offline decoding and validation, one line per problem (`steady validate`).
 //! - [`run`]: the engine, apply, the live status and graceful shutdown (`steady run`).
 //! - [`follow`]: watches of every kind fanned into one channel.
 //! - [`node`]: `steady cordon`, `uncordon` and `drain` against a running engine's API server.

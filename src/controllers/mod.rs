@@ -7,7 +7,7 @@
 //! - [`deployment`]: rolls ReplicaSets out (RollingUpdate, Recreate), revisions, rollback,
 //!   pause, progress deadline.
 //! - [`hpa`]: the HorizontalPodAutoscaler (autoscaling/v2), reading pod metrics from
-//!   [`metrics::PodMetrics`]; the engine registers it with its metrics (see
+//!   [`pod_metrics::PodMetrics`]; the engine registers it with its metrics (see
 //!   [`hpa::controller`]).
 //! - [`statefulset`]: pods with stable names and per-pod claims, ordered or parallel,
 //!   rolling updates with a partition.
@@ -26,8 +26,8 @@
 //!   deletion), one controller per kind, custom kinds included.
 //!
 //! The pieces the workload controllers share, written once:
-//! - [`pods`]: pod predicates (active, ready, available on the engine clock), pods built from
-//!   templates for an owner, and the scale-down order ([`pods::DeletionOrder`]);
+//! - [`pod_util`]: pod predicates (active, ready, available on the engine clock), pods built from
+//!   templates for an owner, and the scale-down order ([`pod_util::DeletionOrder`]);
 //! - [`claim`]: the controller-reference manager (adopt matching orphans, release what stopped
 //!   matching), for any owner and any dependent kind;
 //! - [`hash`]: the stable template hash (`pod-template-hash`, revision names);

@@ -1,7 +1,7 @@
 //! Node agents (layer 6): the kubelet of steady.
 //!
-//! - [`ContainerRuntime`]: the interface to what runs containers; [`RunningContainer`] is one started
-//!   container. Runtimes: process (real OS processes), worker (in-process workers the host
+//! - [`ContainerRuntime`]: the interface to what runs containers; [`RunningContainer`] is one
+//!   started container. Runtimes: process (real OS processes), worker (in-process workers the host
 //!   registers) and simulated (instant, for tests and scale benchmarks).
 //! - [`LogBuffer`]: bounded container output (`kubectl logs`, including the previous
 //!   instance).

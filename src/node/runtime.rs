@@ -1,9 +1,9 @@
 //! The container runtime interface: how the node agent starts, stops and observes what runs a
 //! container.
 //!
-//! A [`ContainerRuntime`] turns a [`ContainerSpec`] into a [`RunningContainer`]. The agent owns every
-//! timing decision (grace periods, crash-loop backoff, probe periods run on the engine clock),
-//! so a runtime only does what it is told, at once: start, ask politely to stop
+//! A [`ContainerRuntime`] turns a [`ContainerSpec`] into a [`RunningContainer`]. The agent owns
+//! every timing decision (grace periods, crash-loop backoff, probe periods run on the engine
+//! clock), so a runtime only does what it is told, at once: start, ask politely to stop
 //! ([`RunningContainer::terminate`]), stop by force ([`RunningContainer::kill`]). When a
 //! container ends, by itself or because it was stopped, the runtime calls the spec's
 //! [`ExitNotifier`] exactly once, from any thread; the agent reacts to that call (it is what

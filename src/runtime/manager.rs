@@ -1,12 +1,12 @@
 //! The runtime proper: informers, the shared worker pool and the timer.
 
 use super::controller::{Context, Controller, ObjectKey, Predicate, ReconcileError, Watched};
-use super::events::{EventKind, EventRecorder};
 use super::metrics::{Counter, Histogram, MetricsRegistry, RECONCILE_TIME_BUCKETS};
 use super::queue::{QueueMetrics, WorkQueue};
 use super::signal::Signal;
 use super::Action;
 use crate::api::{Object, Selector};
+use crate::client::events::{EventKind, EventRecorder};
 use crate::clock::SharedClock;
 use crate::error::{Error, Result};
 use crate::store::{Store, WatchEvent, WatchParams};
