@@ -38,7 +38,6 @@ use crate::clock::SharedClock;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -418,7 +417,7 @@ where
     /// ready. A worker that reads its wake-up epoch, then reads 0 here, either read it before
     /// the store (and the wake-up after it moves the epoch, so its wait returns at once) or
     /// after a later store of a true 0.
-    ready_len: AtomicUsize,
+    ready_len: S::AtomicUsize,
     /// Signalled once per key that becomes ready, and on shutdown / manual clock advance.
     ready_cond: S::Condvar,
     clock: SharedClock,
@@ -433,7 +432,7 @@ where
     fn new(clock: SharedClock, limiter: RateLimiter<K>) -> Self {
         Inner {
             state: S::mutex(State::new()),
-            ready_len: AtomicUsize::new(0),
+            ready_len: S::usize_zero(),
             ready_cond: S::condvar(),
             clock,
             limiter,
@@ -447,7 +446,12 @@ where
     /// Publishes `s.ready.len()` to [`Inner::ready_len`]; call it holding the lock, after
     /// changing `ready` (see the invariant there).
     fn publish_len(&self, s: &State<K>) {
-        self.ready_len.store(s.ready.len(), Ordering::SeqCst);
+        S::usize_store(&self.ready_len, s.ready.len());
+    }
+
+    /// [`WorkQueue::ready_hint`]: the count [`Inner::publish_len`] last published.
+    fn ready_hint(&self) -> usize {
+        S::usize_load(&self.ready_len)
     }
 
     /// Wakes `n` workers: blocked `get_blocking` callers through the condvar, pool workers
@@ -847,7 +851,7 @@ where
     /// before it cannot miss a key: a 0 read before a key became ready is followed by that
     /// key's wake-up.
     pub(crate) fn ready_hint(&self) -> usize {
-        self.inner.ready_len.load(Ordering::SeqCst)
+        self.inner.ready_hint()
     }
 
     /// How many keys are parked until a deadline.
@@ -1852,6 +1856,68 @@ mod tests {
         check_ledger(&q, &book);
     }
 
+    /// The pool as the controller manager runs it: a worker reads the work signal's epoch,
+    /// passes the queue over without its lock when [`WorkQueue::ready_hint`] says nothing is
+    /// ready, and otherwise takes a key; with nothing taken it sleeps on the epoch it read.
+    /// The queue's notify callback wakes one sleeper, and a worker that finished a key wakes
+    /// another while keys are ready (as `manager::process` does). A key readied after a
+    /// worker read 0 must still wake it: a lost wakeup leaves a worker asleep with the key
+    /// pending, which shuttle reports as a deadlock.
+    fn hinted_pool_scenario() {
+        use super::super::signal::Signal;
+        use shuttle::sync::atomic::AtomicBool;
+        use std::sync::atomic::Ordering::SeqCst;
+
+        let q = model_queue();
+        let book = Arc::new(Book::default());
+        let signal = Arc::new(Signal::<Shuttle>::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        {
+            let signal = signal.clone();
+            q.lock().notify = Some(Arc::new(move || signal.notify_one()));
+        }
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let (q, book, signal, stop) =
+                    (q.clone(), book.clone(), signal.clone(), stop.clone());
+                shuttle::thread::spawn(move || loop {
+                    let seen = signal.epoch();
+                    if stop.load(SeqCst) {
+                        return;
+                    }
+                    if q.ready_hint() > 0 {
+                        if let Some((k, _)) = q.try_get() {
+                            process(&q, &book, k);
+                            if q.ready_hint() > 0 {
+                                signal.notify_one();
+                            }
+                            continue;
+                        }
+                    }
+                    signal.wait(seen, None);
+                })
+            })
+            .collect();
+        let adders: Vec<_> = [[0u8, 1, 0], [1, 1, 0]]
+            .into_iter()
+            .map(|keys| {
+                let (q, book) = (q.clone(), book.clone());
+                shuttle::thread::spawn(move || adder(&q, &book, &keys))
+            })
+            .collect();
+        for a in adders {
+            a.join().unwrap();
+        }
+        wait_until_all_processed(&q, &book);
+        q.shut_down();
+        stop.store(true, SeqCst);
+        signal.notify_all();
+        for w in workers {
+            w.join().unwrap();
+        }
+        check_ledger(&q, &book);
+    }
+
     #[test]
     fn model_check_blocking_workers_random_schedules() {
         shuttle::check_random(blocking_workers_scenario, 3000);
@@ -1865,6 +1931,16 @@ mod tests {
     #[test]
     fn model_check_notify_pool_random_schedules() {
         shuttle::check_random(pool_workers_scenario, 3000);
+    }
+
+    #[test]
+    fn model_check_hinted_pool_random_schedules() {
+        shuttle::check_random(hinted_pool_scenario, 3000);
+    }
+
+    #[test]
+    fn model_check_hinted_pool_pct_schedules() {
+        shuttle::check_pct(hinted_pool_scenario, 3000, 3);
     }
 
     #[test]

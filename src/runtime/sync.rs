@@ -60,6 +60,8 @@ pub(crate) trait SyncFamily: Send + Sync + 'static {
     fn usize_increment(a: &Self::AtomicUsize);
     /// Takes one from `a`.
     fn usize_decrement(a: &Self::AtomicUsize);
+    /// Sets `a` to `v`.
+    fn usize_store(a: &Self::AtomicUsize, v: usize);
 }
 
 /// parking_lot's locks and std's atomics: the family the engine runs on.
@@ -119,6 +121,9 @@ impl SyncFamily for ParkingLot {
     }
     fn usize_decrement(a: &Self::AtomicUsize) {
         a.fetch_sub(1, SeqCst);
+    }
+    fn usize_store(a: &Self::AtomicUsize, v: usize) {
+        a.store(v, SeqCst);
     }
 }
 
@@ -184,5 +189,8 @@ impl SyncFamily for Shuttle {
     }
     fn usize_decrement(a: &Self::AtomicUsize) {
         a.fetch_sub(1, SeqCst);
+    }
+    fn usize_store(a: &Self::AtomicUsize, v: usize) {
+        a.store(v, SeqCst);
     }
 }
