@@ -60,7 +60,12 @@ impl Store {
             self.claim_unique(&st, &mut w, &mut Vec::new())?;
         }
         let rev = self.inner.revision.fetch_add(1, Ordering::AcqRel) + 1;
-        Ok(Outcome::Done(apply(w, &mut st, rev)))
+        let out = apply(w, &mut st, rev);
+        // Whatever the publish pushed out of the history is freed after the lock.
+        let evicted = st.take_evicted();
+        drop(st);
+        drop(evicted);
+        Ok(Outcome::Done(out))
     }
 
     /// Fills and checks the unique fields of a write's object (see [`UniqueField`]). Caller

@@ -137,6 +137,9 @@ pub(crate) struct KindState {
     /// Changes applied but not yet durable (`Durability::Sync` only), in revision order:
     /// neither in `history` nor sent until [`KindState::publish_durable`].
     pub(crate) unpublished: VecDeque<Arc<Change>>,
+    /// The change the last publish pushed out of `history`, for the writer to drop after it
+    /// released the lock (see [`KindState::take_evicted`]).
+    evicted: Option<Arc<Change>>,
     labels: HashMap<String, HashSet<Key>>,
     owners: HashMap<String, HashSet<Key>>,
     pub(crate) fields: Vec<FieldIndex>,
@@ -189,6 +192,7 @@ impl KindStore {
                 compacted: 0,
                 watchers: Vec::new(),
                 unpublished: VecDeque::new(),
+                evicted: None,
                 labels: HashMap::new(),
                 owners: HashMap::new(),
                 fields: Vec::new(),
@@ -300,9 +304,22 @@ impl KindState {
         if self.history.len() >= self.history_limit {
             if let Some(old) = self.history.pop_front() {
                 self.compacted = old.revision;
+                // Often the last reference to an old version of an object, cold in the
+                // cache: freeing it is a good part of a write's cost. Kept (one) for the
+                // writer to free after the lock; when the slot is taken, freed here.
+                if self.evicted.is_none() {
+                    self.evicted = Some(old);
+                }
             }
         }
         self.history.push_back(ev);
+    }
+
+    /// The change the last publish evicted from the history, to be dropped by the caller
+    /// once it released this kind's lock, so that other writers of the kind do not wait
+    /// while an old object is freed.
+    pub(crate) fn take_evicted(&mut self) -> Option<Arc<Change>> {
+        self.evicted.take()
     }
 
     /// Publishes the unpublished changes at or below `durable`, a revision whose log record
