@@ -394,3 +394,33 @@ fn engine_shutdown_stops_every_worker() {
     e.shutdown();
     assert_eq!(stopped.load(Ordering::SeqCst), 3);
 }
+
+/// A kubelet registers its node at start and kube-scheduler waits for its caches: when
+/// `build` returns, every node of the engine exists with a status and the scheduler counts
+/// it. Otherwise a pod applied at once could be tried against no node and, on a manual clock,
+/// wait out a backoff that never ends (it did, in about one run in twenty).
+#[test]
+fn nodes_are_registered_and_known_to_the_scheduler_when_build_returns() {
+    for _ in 0..20 {
+        let clock = Arc::new(ManualClock::default());
+        let e = common::simulated_nodes(&clock, 3);
+        let nodes = e.api::<Node>();
+        for name in ["sim-0", "sim-1", "sim-2"] {
+            let n = nodes.get(name).expect("registered before build returned");
+            assert!(n.status.is_some(), "{name} has its status");
+            let rv: u64 = n
+                .metadata
+                .resource_version
+                .as_deref()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let synced = e.scheduler().unwrap().last_synced_revision("Node");
+            assert!(
+                synced >= rv,
+                "the scheduler saw {name} (at {rv}; synced {synced})"
+            );
+        }
+        e.shutdown();
+    }
+}

@@ -405,6 +405,10 @@ impl EngineBuilder {
         for c in self.controllers {
             engine.add_controller(c)?;
         }
+        // As kube-scheduler waits for its caches and a kubelet registers at start: a pod
+        // created once `build` returned finds the engine's nodes, even on a manual clock
+        // (where a pod tried before them would wait out a backoff that never ends).
+        engine.await_nodes_registered(NODES_REGISTERED_WITHIN);
         // Front doors last: a client that gets in finds every controller running. One that
         // fails to start stops those started before it (and the engine, when dropped).
         let mut doors: Vec<Box<dyn FrontDoor>> = Vec::new();
@@ -421,6 +425,11 @@ impl EngineBuilder {
         Ok(engine)
     }
 }
+
+/// How long [`EngineBuilder::build`] waits for the engine's nodes to be registered and seen
+/// by the scheduler before it returns anyway (a registration that keeps failing is retried
+/// with backoff and logged by the node agent; it does not keep the engine from starting).
+const NODES_REGISTERED_WITHIN: Duration = Duration::from_secs(10);
 
 /// Gives every Service that needs one a virtual address of its own (see
 /// [`crate::api::service_ip`]): `spec.clusterIP` is a unique field of Services, filled by the
@@ -561,6 +570,50 @@ impl Engine {
     /// is [`Error::NoMatch`](crate::Error::NoMatch): kinds are never made up on first use.
     pub fn dynamic(&self, api_version: &str, kind: &str) -> Result<DynamicApi> {
         DynamicApi::new(self.store.clone(), api_version, kind)
+    }
+
+    /// Waits, at most `within` of real time, until every node of this engine has its Node
+    /// object with a status and the scheduler (if any) has applied that status: start-up
+    /// convergence of real threads, typically well under a millisecond. Polls, since the
+    /// scheduler's progress is a counter ([`Scheduler::last_synced_revision`]).
+    fn await_nodes_registered(&self, within: Duration) {
+        let names = self.kubelet.node_names();
+        if names.is_empty() {
+            return;
+        }
+        let deadline = std::time::Instant::now() + within;
+        let nodes = self.api::<crate::api::Node>();
+        loop {
+            // The newest revision among the registered nodes, once all have a status.
+            let newest = names.iter().try_fold(0u64, |newest, name| {
+                let node = nodes.get_opt(name).ok()??;
+                node.status.as_ref()?;
+                let rv = node
+                    .metadata
+                    .resource_version
+                    .as_deref()?
+                    .parse::<u64>()
+                    .ok()?;
+                Some(newest.max(rv))
+            });
+            if let Some(rev) = newest {
+                if self
+                    .scheduler
+                    .as_ref()
+                    .is_none_or(|s| s.last_synced_revision("Node") >= rev)
+                {
+                    return;
+                }
+            }
+            if std::time::Instant::now() >= deadline {
+                log::warn!(
+                    "engine: nodes {names:?} not registered and scheduled against within \
+                     {within:?}; starting anyway"
+                );
+                return;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
     }
 
     /// The running front door of type `T`, if the builder asked for one.
