@@ -60,10 +60,17 @@ impl Store {
             self.claim_unique(&st, &mut w, &mut Vec::new())?;
         }
         let rev = self.inner.revision.fetch_add(1, Ordering::AcqRel) + 1;
+        st.defer_rings = true;
         let out = apply(w, &mut st, rev);
-        // Whatever the publish pushed out of the history is freed after the lock.
+        st.defer_rings = false;
+        // Whatever the publish pushed out of the history is freed, and the watches it fed
+        // are rung, after the lock (see `KindState::publish`).
         let evicted = st.take_evicted();
+        let rings = std::mem::take(&mut st.rings);
         drop(st);
+        for shared in &rings {
+            shared.ring();
+        }
         drop(evicted);
         Ok(Outcome::Done(out))
     }

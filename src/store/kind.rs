@@ -140,6 +140,11 @@ pub(crate) struct KindState {
     /// The change the last publish pushed out of `history`, for the writer to drop after it
     /// released the lock (see [`KindState::take_evicted`]).
     evicted: Option<Arc<Change>>,
+    /// While set (by a writer, around its publish), the bells of the watches a publish fed
+    /// are collected in `rings` rather than rung under the lock (see [`KindState::publish`]).
+    pub(crate) defer_rings: bool,
+    /// The watches to ring once the writer released the lock.
+    pub(crate) rings: Vec<Arc<WatchShared>>,
     labels: HashMap<String, HashSet<Key>>,
     owners: HashMap<String, HashSet<Key>>,
     pub(crate) fields: Vec<FieldIndex>,
@@ -193,6 +198,8 @@ impl KindStore {
                 watchers: Vec::new(),
                 unpublished: VecDeque::new(),
                 evicted: None,
+                defer_rings: false,
+                rings: Vec::new(),
                 labels: HashMap::new(),
                 owners: HashMap::new(),
                 fields: Vec::new(),
@@ -284,7 +291,14 @@ impl KindState {
     /// Records `ev` in the bounded history and hands it to every interested watcher.
     /// A watcher whose channel is full is cut off here and told Expired when it has read what
     /// it already holds: it never silently misses an event.
+    ///
+    /// Waking a watch's thread (its bell) is a system call when that thread is parked. With
+    /// `defer_rings` set, the writer rings after releasing the lock instead, so the other
+    /// writers of the kind do not wait for it. No wake-up is lost: the event is queued here,
+    /// under the lock, before the ring, which the same writer makes right after unlocking
+    /// (see [`WatchShared::ring`] for the bell's side); only the moment moves.
     pub(crate) fn publish(&mut self, ev: Arc<Change>) {
+        let (defer, rings) = (self.defer_rings, &mut self.rings);
         self.watchers.retain(|w| {
             if ev.revision <= w.after || !w.wants(&ev) {
                 return true;
@@ -297,7 +311,11 @@ impl KindState {
             }
             let sent = w.tx.send(ev.clone()).is_ok();
             if sent {
-                w.shared.ring();
+                if !defer {
+                    w.shared.ring();
+                } else if w.shared.bell.get().is_some() {
+                    rings.push(w.shared.clone());
+                }
             }
             sent
         });
