@@ -578,6 +578,12 @@ fn an_informer_that_falls_behind_relists_and_misses_nothing() {
         "all 40 widgets, after the Widget watch was reopened",
         || seen.lock().unwrap().len() == 40,
     );
+    // The reopened watch wakes the informer as the first one did: a change made once it is
+    // idle again is reconciled too (not only when another kind happens to wake it).
+    widgets.create(widget("w-late", 0)).unwrap();
+    eventually(10, "the widget created after the relist", || {
+        seen.lock().unwrap().contains("w-late")
+    });
     e.shutdown();
 }
 

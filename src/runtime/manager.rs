@@ -691,7 +691,12 @@ fn informer_hub(inner: &Arc<Inner>, ctrl: crossbeam_channel::Receiver<HubMsg>) {
                 // From now, with the current state first.
                 log::warn!("informer {}: fell behind; relisting", slot.kind);
                 match inner.store.watch(&slot.kind, &WatchParams::default()) {
-                    Ok(w) => slot.watch = w,
+                    Ok(w) => {
+                        // The new watch must ring this thread too, or it parks deaf to
+                        // this kind (see "No lost wakeups" above).
+                        w.ring(std::thread::current());
+                        slot.watch = w;
+                    }
                     Err(e) => {
                         if !matches!(e, Error::Closed) {
                             log::error!("informer {}: {e}", slot.kind);
