@@ -60,18 +60,15 @@ impl Store {
             self.claim_unique(&st, &mut w, &mut Vec::new())?;
         }
         let rev = self.inner.revision.fetch_add(1, Ordering::AcqRel) + 1;
-        st.defer_rings = true;
-        let out = apply(w, &mut st, rev);
-        st.defer_rings = false;
-        // Whatever the publish pushed out of the history is freed, and the watches it fed
-        // are rung, after the lock (see `KindState::publish`).
-        let evicted = st.take_evicted();
-        let rings = std::mem::take(&mut st.rings);
-        drop(st);
-        for shared in &rings {
-            shared.ring();
+        // The watches the publish fed are rung, and what it pushed out of the history is
+        // freed, after the lock (see `KindState::publish_then`).
+        let mut after = AfterUnlock::default();
+        let (out, ev) = apply_unpublished(w, &mut st, rev);
+        if let Some(ev) = ev {
+            st.publish_then(ev, &mut after);
         }
-        drop(evicted);
+        drop(st);
+        after.run();
         Ok(Outcome::Done(out))
     }
 

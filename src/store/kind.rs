@@ -79,6 +79,35 @@ impl std::fmt::Debug for UniqueField {
     }
 }
 
+/// What a publish leaves for after the kind's lock is released (see
+/// [`KindState::publish_then`]): the watches to ring and the changes to free.
+/// The usual case, one watch to ring (the informer's) and one change evicted, allocates
+/// nothing.
+#[derive(Default)]
+pub(crate) struct AfterUnlock {
+    ring: Option<Arc<WatchShared>>,
+    more_rings: Vec<Arc<WatchShared>>,
+    evicted: Option<Arc<Change>>,
+}
+
+impl AfterUnlock {
+    fn ring_later(&mut self, shared: &Arc<WatchShared>) {
+        if self.ring.is_none() {
+            self.ring = Some(shared.clone());
+        } else {
+            self.more_rings.push(shared.clone());
+        }
+    }
+
+    /// Rings the watches, then frees the change. Call it once the lock is released.
+    pub(crate) fn run(self) {
+        for shared in self.ring.iter().chain(&self.more_rings) {
+            shared.ring();
+        }
+        drop(self.evicted);
+    }
+}
+
 pub(crate) struct WatcherSlot {
     pub(crate) id: u64,
     /// Changes at or below this revision are not sent: the watch started after them (a
@@ -137,14 +166,6 @@ pub(crate) struct KindState {
     /// Changes applied but not yet durable (`Durability::Sync` only), in revision order:
     /// neither in `history` nor sent until [`KindState::publish_durable`].
     pub(crate) unpublished: VecDeque<Arc<Change>>,
-    /// The change the last publish pushed out of `history`, for the writer to drop after it
-    /// released the lock (see [`KindState::take_evicted`]).
-    evicted: Option<Arc<Change>>,
-    /// While set (by a writer, around its publish), the bells of the watches a publish fed
-    /// are collected in `rings` rather than rung under the lock (see [`KindState::publish`]).
-    pub(crate) defer_rings: bool,
-    /// The watches to ring once the writer released the lock.
-    pub(crate) rings: Vec<Arc<WatchShared>>,
     labels: HashMap<String, HashSet<Key>>,
     owners: HashMap<String, HashSet<Key>>,
     pub(crate) fields: Vec<FieldIndex>,
@@ -197,9 +218,6 @@ impl KindStore {
                 compacted: 0,
                 watchers: Vec::new(),
                 unpublished: VecDeque::new(),
-                evicted: None,
-                defer_rings: false,
-                rings: Vec::new(),
                 labels: HashMap::new(),
                 owners: HashMap::new(),
                 fields: Vec::new(),
@@ -291,14 +309,22 @@ impl KindState {
     /// Records `ev` in the bounded history and hands it to every interested watcher.
     /// A watcher whose channel is full is cut off here and told Expired when it has read what
     /// it already holds: it never silently misses an event.
-    ///
-    /// Waking a watch's thread (its bell) is a system call when that thread is parked. With
-    /// `defer_rings` set, the writer rings after releasing the lock instead, so the other
-    /// writers of the kind do not wait for it. No wake-up is lost: the event is queued here,
-    /// under the lock, before the ring, which the same writer makes right after unlocking
-    /// (see [`WatchShared::ring`] for the bell's side); only the moment moves.
+    /// Rings the fed watches and frees what leaves the history here, under the lock; see
+    /// [`KindState::publish_then`] for a writer that does both after it.
     pub(crate) fn publish(&mut self, ev: Arc<Change>) {
-        let (defer, rings) = (self.defer_rings, &mut self.rings);
+        let mut after = AfterUnlock::default();
+        self.publish_then(ev, &mut after);
+        after.run();
+    }
+
+    /// [`KindState::publish`], leaving to `after` what can wait for the lock's release:
+    /// waking the fed watches' threads (a system call when one is parked) and freeing the
+    /// change pushed out of the history (often the last reference to an old, cache-cold
+    /// version of an object), so that the other writers of the kind do not wait for either.
+    /// The caller runs `after` right after unlocking. No wake-up is lost: the event is
+    /// queued here, under the lock, before its ring (see [`WatchShared::ring`] for the
+    /// bell's side); only the moment moves.
+    pub(crate) fn publish_then(&mut self, ev: Arc<Change>, after: &mut AfterUnlock) {
         self.watchers.retain(|w| {
             if ev.revision <= w.after || !w.wants(&ev) {
                 return true;
@@ -310,34 +336,20 @@ impl KindState {
                 return false;
             }
             let sent = w.tx.send(ev.clone()).is_ok();
-            if sent {
-                if !defer {
-                    w.shared.ring();
-                } else if w.shared.bell.get().is_some() {
-                    rings.push(w.shared.clone());
-                }
+            if sent && w.shared.bell.get().is_some() {
+                after.ring_later(&w.shared);
             }
             sent
         });
         if self.history.len() >= self.history_limit {
             if let Some(old) = self.history.pop_front() {
                 self.compacted = old.revision;
-                // Often the last reference to an old version of an object, cold in the
-                // cache: freeing it is a good part of a write's cost. Kept (one) for the
-                // writer to free after the lock; when the slot is taken, freed here.
-                if self.evicted.is_none() {
-                    self.evicted = Some(old);
-                }
+                // At most one per publish; an earlier one (a caller publishing several
+                // changes with one `after`) is freed here.
+                drop(after.evicted.replace(old));
             }
         }
         self.history.push_back(ev);
-    }
-
-    /// The change the last publish evicted from the history, to be dropped by the caller
-    /// once it released this kind's lock, so that other writers of the kind do not wait
-    /// while an old object is freed.
-    pub(crate) fn take_evicted(&mut self) -> Option<Arc<Change>> {
-        self.evicted.take()
     }
 
     /// Publishes the unpublished changes at or below `durable`, a revision whose log record
