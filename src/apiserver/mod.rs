@@ -561,10 +561,10 @@ mod tests {
 
     #[test]
     fn the_builder_serves_one_api_server_the_last_configuration_asked_for() {
-        // A port that was free a moment ago, asked for first; then another configuration.
+        // A port held here, asked for first: were that configuration started as well,
+        // its bind would fail and so would `build`. Then another configuration.
         let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let first_addr = first.local_addr().unwrap();
-        drop(first);
         let mut last = ApiServerConfig::new("127.0.0.1:0".parse().unwrap());
         last.token = Some("the-last-configuration-token".into());
         let e = Engine::builder()
@@ -576,10 +576,7 @@ mod tests {
         let api = e.api_server().expect("an API server runs");
         assert_eq!(api.token(), "the-last-configuration-token");
         assert_ne!(api.local_addr(), first_addr);
-        assert!(
-            std::net::TcpStream::connect(first_addr).is_err(),
-            "the configuration asked for first must not be served as well"
-        );
+        drop(first);
     }
 }
 
