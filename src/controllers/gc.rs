@@ -289,8 +289,7 @@ impl Shared {
                 .chain(waiting.iter())
                 .map(|r| r.uid.as_str())
                 .collect();
-            strip_owner_references(store, dep, &strip)?;
-            Ok(())
+            strip_owner_references(store, dep, &strip).map(|_| ())
         } else {
             let propagation = if !waiting.is_empty() && has_dependents(store, dep)? {
                 Propagation::Foreground
@@ -325,13 +324,15 @@ impl Shared {
                     Some(_) => Err(e),
                     None => Ok(()),
                 },
-                Err(e) => return Err(e),
+                Err(e) => Err(e),
             }
         };
         // Gone owners forget this dependent in their own reconcile; waiting owners re-list
-        // what still blocks them. Also after a retry on a newer version, which may have
-        // returned early (no owner left): the owners recorded above must still hear of it,
-        // or a gone owner's record of this dependent would stay for good.
+        // what still blocks them. Also when the write failed, and after a retry on a newer
+        // version, which may have returned early (no owner left): the owners recorded above
+        // must still hear of it, or a gone owner's record of this dependent could stay for
+        // good. (Only a failed read, `has_dependents` or `current` after a conflict, returns
+        // before this; the reconcile's retry then records and triggers them again.)
         for r in dangling.iter().chain(waiting.iter()) {
             if from_owner != Some(r.uid.as_str()) {
                 self.trigger(&r.kind, owner_key(store, dep, r));
