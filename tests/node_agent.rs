@@ -424,3 +424,19 @@ fn nodes_are_registered_and_known_to_the_scheduler_when_build_returns() {
         e.shutdown();
     }
 }
+
+/// A node the kubelet could never register (its name is not a DNS subdomain) is refused by
+/// `build`, naming the node and the field, rather than started and waited for.
+#[test]
+fn a_node_with_an_invalid_name_is_refused_at_build() {
+    let err = Engine::builder()
+        .local_node(false)
+        .node(NodeConfig::local_named("Node_1"))
+        .build()
+        .expect_err("an invalid node name is refused");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("Node_1") && msg.contains("metadata.name"),
+        "{msg}"
+    );
+}
