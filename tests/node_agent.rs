@@ -408,17 +408,14 @@ fn nodes_are_registered_and_known_to_the_scheduler_when_build_returns() {
         for name in ["sim-0", "sim-1", "sim-2"] {
             let n = nodes.get(name).expect("registered before build returned");
             assert!(n.status.is_some(), "{name} has its status");
-            let rv: u64 = n
-                .metadata
-                .resource_version
-                .as_deref()
-                .unwrap()
-                .parse()
-                .unwrap();
+            let rev = e
+                .kubelet()
+                .node_status_revision(name)
+                .expect("the kubelet wrote the status");
             let synced = e.scheduler().unwrap().last_synced_revision("Node");
             assert!(
-                synced >= rv,
-                "the scheduler saw {name} (at {rv}; synced {synced})"
+                synced >= rev,
+                "the scheduler saw {name} (at {rev}; synced {synced})"
             );
         }
         e.shutdown();

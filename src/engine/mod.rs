@@ -583,29 +583,22 @@ impl Engine {
         DynamicApi::new(self.store.clone(), api_version, kind)
     }
 
-    /// Waits, at most `within` of real time, until every node of this engine has its Node
-    /// object with a status and the scheduler (if any) has applied that status: start-up
-    /// convergence of real threads, typically well under a millisecond. Polls, since the
-    /// scheduler's progress is a counter ([`Scheduler::last_synced_revision`]).
+    /// Waits, at most `within` of real time, until this engine's kubelet has written every
+    /// node's status (registered it, or renewed what a data dir held) and the scheduler (if
+    /// any) has applied that write: start-up convergence of real threads, typically well
+    /// under a millisecond. Polls, since the scheduler's progress is a counter
+    /// ([`Scheduler::last_synced_revision`]).
     fn await_nodes_registered(&self, within: Duration) {
         let names = self.kubelet.node_names();
         if names.is_empty() {
             return;
         }
         let deadline = std::time::Instant::now() + within;
-        let nodes = self.api::<crate::api::Node>();
         loop {
-            // The newest revision among the registered nodes, once all have a status.
+            // The newest revision among this kubelet's first status writes, once every node
+            // has one (a Node left in a data dir by a previous run does not count).
             let newest = names.iter().try_fold(0u64, |newest, name| {
-                let node = nodes.get_opt(name).ok()??;
-                node.status.as_ref()?;
-                let rv = node
-                    .metadata
-                    .resource_version
-                    .as_deref()?
-                    .parse::<u64>()
-                    .ok()?;
-                Some(newest.max(rv))
+                Some(newest.max(self.kubelet.node_status_revision(name)?))
             });
             if let Some(rev) = newest {
                 if self

@@ -65,6 +65,10 @@ pub(super) struct NodeAgent {
     /// one that had checked the flag just before could recreate a Node deleted meanwhile,
     /// or start a container the stop had already killed.
     pub(super) stopped: RwLock<bool>,
+    /// The revision of this kubelet's first write of the node's status (0: none yet): from
+    /// then on the Node says what this process found, not what a previous one left in a
+    /// data dir. See [`Kubelet::node_status_revision`].
+    pub(super) registered: std::sync::atomic::AtomicU64,
 }
 
 /// What one running container has used so far (see [`Kubelet::container_usage`]); `None`
@@ -298,6 +302,7 @@ impl Kubelet {
                 config,
                 runtimes,
                 stopped: RwLock::new(false),
+                registered: std::sync::atomic::AtomicU64::new(0),
             }),
         );
     }
@@ -376,6 +381,20 @@ impl Kubelet {
         self.inner.node_trigger.enqueue(ObjectKey::new(None, name));
         self.enqueue_pods_of(name);
         true
+    }
+
+    /// The store revision of this kubelet's first write of `node`'s status since it started
+    /// (the node registered, or its status renewed after a restart on a data dir), or
+    /// `None` before that or for a node it does not run.
+    pub fn node_status_revision(&self, node: &str) -> Option<u64> {
+        let rev = self
+            .inner
+            .nodes
+            .read()
+            .get(node)?
+            .registered
+            .load(std::sync::atomic::Ordering::Acquire);
+        (rev > 0).then_some(rev)
     }
 
     /// Names of the nodes this kubelet runs, sorted.

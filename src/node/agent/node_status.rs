@@ -48,7 +48,8 @@ impl Kubelet {
                 let created = nodes.create(node)?;
                 let mut n = (*created).clone();
                 n.status = Some(status);
-                nodes.update_status(&n)?;
+                let written = nodes.update_status(&n)?;
+                note_registered(&agent, &written);
             }
             Some(cur) => {
                 let mut n = (*cur).clone();
@@ -67,7 +68,8 @@ impl Kubelet {
                     r.last_update_time = Some(now);
                 }
                 n.status = Some(st);
-                nodes.update_status(&n)?;
+                let written = nodes.update_status(&n)?;
+                note_registered(&agent, &written);
             }
         }
         self.renew_lease(ctx, name, now)?;
@@ -179,4 +181,17 @@ fn go_arch() -> &'static str {
         "x86" => "386",
         other => other,
     }
+}
+
+/// Records the revision of the agent's first status write (see `NodeAgent::registered`).
+fn note_registered(agent: &super::kubelet::NodeAgent, written: &Node) {
+    let rev = written
+        .metadata
+        .resource_version
+        .as_deref()
+        .and_then(|rv| rv.parse().ok())
+        .unwrap_or(0);
+    let _ = agent
+        .registered
+        .compare_exchange(0, rev, Ordering::AcqRel, Ordering::Acquire);
 }
