@@ -60,13 +60,8 @@ impl Store {
             self.claim_unique(&st, &mut w, &mut Vec::new())?;
         }
         let rev = self.inner.revision.fetch_add(1, Ordering::AcqRel) + 1;
-        // The watches the publish fed are rung, and what it pushed out of the history is
-        // freed, after the lock (see `KindState::publish_then`).
         let mut after = AfterUnlock::default();
-        let (out, ev) = apply_unpublished(w, &mut st, rev);
-        if let Some(ev) = ev {
-            st.publish_then(ev, &mut after);
-        }
+        let out = apply(w, &mut st, rev, &mut after);
         drop(st);
         after.run();
         Ok(Outcome::Done(out))
@@ -128,17 +123,21 @@ impl Store {
         }
         let rev = backend.append(&self.inner.revision, &payload)?;
         let deferred = backend.publishes_when_durable();
+        let mut after = AfterUnlock::default();
         let out = if deferred {
             let (out, ev) = apply_unpublished(w, &mut st, rev);
             st.unpublished.extend(ev);
             out
         } else {
-            apply(w, &mut st, rev)
+            apply(w, &mut st, rev, &mut after)
         };
         drop(st);
+        after.run();
         backend.wait(rev)?;
         if deferred {
-            ks.state.lock().publish_durable(rev);
+            let mut after = AfterUnlock::default();
+            ks.state.lock().publish_durable(rev, &mut after);
+            after.run();
         }
         Ok(Outcome::Done(out))
     }
@@ -190,13 +189,19 @@ pub(super) fn stale_error(w: &Write) -> Error {
     }
 }
 
-/// Applies a verified write at revision `rev` and publishes it. Caller holds the kind's
-/// lock.
+/// Applies a verified write at revision `rev` and publishes it, leaving to `after` what can
+/// wait for the lock's release (see [`KindState::publish`]). Caller holds the kind's lock,
+/// and runs `after` once it released it.
 #[inline]
-pub(super) fn apply(w: Write, st: &mut KindState, rev: u64) -> Option<Arc<dyn Object>> {
+pub(super) fn apply(
+    w: Write,
+    st: &mut KindState,
+    rev: u64,
+    after: &mut AfterUnlock,
+) -> Option<Arc<dyn Object>> {
     let (o, ev) = apply_unpublished(w, st, rev);
     if let Some(ev) = ev {
-        st.publish(ev);
+        st.publish(ev, after);
     }
     o
 }

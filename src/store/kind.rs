@@ -80,28 +80,55 @@ impl std::fmt::Debug for UniqueField {
 }
 
 /// What a publish leaves for after the kind's lock is released (see
-/// [`KindState::publish_then`]): the watches to ring and the changes to free.
-/// The usual case, one watch to ring (the informer's) and one change evicted, allocates
-/// nothing.
+/// [`KindState::publish`]): the watches to ring and the changes to free.
+/// The usual case, one write with one watch to ring (the informer's) and one change
+/// evicted, allocates nothing.
 #[derive(Default)]
 pub(crate) struct AfterUnlock {
-    ring: Option<Arc<WatchShared>>,
-    more_rings: Vec<Arc<WatchShared>>,
-    evicted: Option<Arc<Change>>,
+    rings: FirstThenMore<Arc<WatchShared>>,
+    evicted: FirstThenMore<Arc<Change>>,
+}
+
+/// A list whose first element is kept inline (no allocation for one).
+struct FirstThenMore<T> {
+    first: Option<T>,
+    more: Vec<T>,
+}
+
+impl<T> Default for FirstThenMore<T> {
+    fn default() -> Self {
+        FirstThenMore {
+            first: None,
+            more: Vec::new(),
+        }
+    }
+}
+
+impl<T> FirstThenMore<T> {
+    fn push(&mut self, t: T) {
+        match self.first {
+            None => self.first = Some(t),
+            Some(_) => self.more.push(t),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        self.first.iter().chain(&self.more)
+    }
 }
 
 impl AfterUnlock {
     fn ring_later(&mut self, shared: &Arc<WatchShared>) {
-        if self.ring.is_none() {
-            self.ring = Some(shared.clone());
-        } else {
-            self.more_rings.push(shared.clone());
-        }
+        self.rings.push(shared.clone());
     }
 
-    /// Rings the watches, then frees the change. Call it once the lock is released.
+    fn free_later(&mut self, change: Arc<Change>) {
+        self.evicted.push(change);
+    }
+
+    /// Rings the watches, then frees the changes. Call it once the lock is released.
     pub(crate) fn run(self) {
-        for shared in self.ring.iter().chain(&self.more_rings) {
+        for shared in self.rings.iter() {
             shared.ring();
         }
         drop(self.evicted);
@@ -309,22 +336,14 @@ impl KindState {
     /// Records `ev` in the bounded history and hands it to every interested watcher.
     /// A watcher whose channel is full is cut off here and told Expired when it has read what
     /// it already holds: it never silently misses an event.
-    /// Rings the fed watches and frees what leaves the history here, under the lock; see
-    /// [`KindState::publish_then`] for a writer that does both after it.
-    pub(crate) fn publish(&mut self, ev: Arc<Change>) {
-        let mut after = AfterUnlock::default();
-        self.publish_then(ev, &mut after);
-        after.run();
-    }
-
-    /// [`KindState::publish`], leaving to `after` what can wait for the lock's release:
-    /// waking the fed watches' threads (a system call when one is parked) and freeing the
-    /// change pushed out of the history (often the last reference to an old, cache-cold
-    /// version of an object), so that the other writers of the kind do not wait for either.
-    /// The caller runs `after` right after unlocking. No wake-up is lost: the event is
-    /// queued here, under the lock, before its ring (see [`WatchShared::ring`] for the
-    /// bell's side); only the moment moves.
-    pub(crate) fn publish_then(&mut self, ev: Arc<Change>, after: &mut AfterUnlock) {
+    ///
+    /// What can wait for the lock's release is left to `after`, which the caller runs once it
+    /// released the lock: waking the fed watches' threads (a system call when one is parked)
+    /// and freeing the change pushed out of the history (often the last reference to an old,
+    /// cache-cold version of an object), so that the other writers of the kind do not wait
+    /// for either. No wake-up is lost: the event is queued here, under the lock, before its
+    /// ring (see [`WatchShared::ring`] for the bell's side); only the moment moves.
+    pub(crate) fn publish(&mut self, ev: Arc<Change>, after: &mut AfterUnlock) {
         self.watchers.retain(|w| {
             if ev.revision <= w.after || !w.wants(&ev) {
                 return true;
@@ -344,9 +363,7 @@ impl KindState {
         if self.history.len() >= self.history_limit {
             if let Some(old) = self.history.pop_front() {
                 self.compacted = old.revision;
-                // At most one per publish; an earlier one (a caller publishing several
-                // changes with one `after`) is freed here.
-                drop(after.evicted.replace(old));
+                after.free_later(old);
             }
         }
         self.history.push_back(ev);
@@ -354,14 +371,14 @@ impl KindState {
 
     /// Publishes the unpublished changes at or below `durable`, a revision whose log record
     /// (and so every one before it) is on disk.
-    pub(crate) fn publish_durable(&mut self, durable: u64) {
+    pub(crate) fn publish_durable(&mut self, durable: u64, after: &mut AfterUnlock) {
         while self
             .unpublished
             .front()
             .is_some_and(|e| e.revision <= durable)
         {
             let ev = self.unpublished.pop_front().expect("checked above");
-            self.publish(ev);
+            self.publish(ev, after);
         }
     }
 

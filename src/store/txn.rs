@@ -135,6 +135,7 @@ impl Store {
                 Some(b) => b.append(&self.inner.revision, &payload)?,
             };
             let mut out = Vec::with_capacity(writes.len());
+            let mut after = AfterUnlock::default();
             let mut definitions = Vec::new();
             let deferred = backend.is_some_and(|b| b.publishes_when_durable());
             for w in writes {
@@ -150,7 +151,7 @@ impl Store {
                     st.unpublished.extend(ev);
                     o
                 } else {
-                    apply(w, st, rev)
+                    apply(w, st, rev, &mut after)
                 };
                 if let Some(o) = o.as_ref().filter(|_| defines) {
                     definitions.push((o.clone(), removed));
@@ -158,6 +159,7 @@ impl Store {
                 out.push(o);
             }
             drop(guards);
+            after.run();
             if defines {
                 self.publish(&definitions, &staged);
             }
@@ -165,7 +167,9 @@ impl Store {
                 b.wait(rev)?;
                 if deferred {
                     for k in &kinds {
-                        k.state.lock().publish_durable(rev);
+                        let mut after = AfterUnlock::default();
+                        k.state.lock().publish_durable(rev, &mut after);
+                        after.run();
                     }
                 }
             }

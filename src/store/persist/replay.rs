@@ -4,7 +4,7 @@
 use super::{Backend, CaptureFn, Captured, PayloadWriter, Persist, RecoveryReport, WalLog};
 use crate::api::{Object, Registry};
 use crate::error::{Error, Result};
-use crate::store::kind::{KindStore, Stored};
+use crate::store::kind::{AfterUnlock, KindStore, Stored};
 use crate::store::lifecycle::{Staged, DEFINITION_KIND};
 use crate::store::{apply, make_key, Action, Inner, Store, StoreConfig, Write};
 use std::sync::atomic::Ordering;
@@ -143,9 +143,11 @@ impl Store {
                     strict: false,
                     size,
                 };
+                let mut after = AfterUnlock::default();
                 let mut st = ks.state.lock();
-                let o = apply(w, &mut st, *rev);
+                let o = apply(w, &mut st, *rev, &mut after);
                 drop(st);
+                after.run();
                 if let Some(o) = o.filter(|_| defines) {
                     definitions.push((o, removed));
                 }
