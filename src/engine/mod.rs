@@ -280,13 +280,7 @@ impl EngineBuilder {
         // A node the kubelet could never register is refused here, by name and field, as
         // `Kubelet::add_node` refuses it at run time.
         for n in &self.nodes {
-            crate::api::validation::dns1123_subdomain(&n.name).map_err(|e| {
-                crate::Error::invalid(
-                    crate::ObjectRef::new("Node", None, &n.name),
-                    "metadata.name",
-                    e,
-                )
-            })?;
+            n.check_name()?;
         }
         let registry = Arc::new(Registry::new());
         crate::api::register_builtins(&registry);

@@ -33,6 +33,18 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
+    /// Refuses a name the node could never be registered under (not a DNS subdomain),
+    /// naming the node and the field.
+    pub(crate) fn check_name(&self) -> crate::Result<()> {
+        crate::api::validation::dns1123_subdomain(&self.name).map_err(|e| {
+            crate::Error::invalid(
+                crate::ObjectRef::new("Node", None, &self.name),
+                "metadata.name",
+                e,
+            )
+        })
+    }
+
     /// The embedded default: a local node named after the host, with the host's CPUs and
     /// memory.
     pub fn local() -> Self {

@@ -321,13 +321,7 @@ impl Kubelet {
 
     /// Adds a node while the engine runs.
     pub fn add_node(&self, config: NodeConfig) -> crate::Result<()> {
-        crate::api::validation::dns1123_subdomain(&config.name).map_err(|e| {
-            Error::invalid(
-                crate::ObjectRef::new("Node", None, &config.name),
-                "metadata.name",
-                e,
-            )
-        })?;
+        config.check_name()?;
         if self.inner.nodes.read().contains_key(&config.name) {
             return Err(Error::AlreadyExists {
                 object: crate::ObjectRef::new("Node", None, &config.name),

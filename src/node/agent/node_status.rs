@@ -185,12 +185,7 @@ fn go_arch() -> &'static str {
 
 /// Records the revision of the agent's first status write (see `NodeAgent::registered`).
 fn note_registered(agent: &super::kubelet::NodeAgent, written: &Node) {
-    let rev = written
-        .metadata
-        .resource_version
-        .as_deref()
-        .and_then(|rv| rv.parse().ok())
-        .unwrap_or(0);
+    let rev = written.metadata.revision().unwrap_or(0);
     let _ = agent
         .registered
         .compare_exchange(0, rev, Ordering::AcqRel, Ordering::Acquire);
