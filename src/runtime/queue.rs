@@ -1746,6 +1746,27 @@ mod tests {
     /// Blocks until every add was seen by a processing start and the queue is idle, without
     /// shutting the queue down: a lost wakeup or a lost update leaves this waiting forever,
     /// which shuttle reports as a deadlock.
+    /// Two adder threads add `keys` (one list each); once both ended and every add was
+    /// processed, the queue is shut down.
+    fn add_from_two_threads_then_shut_down(
+        q: &Arc<ModelQueue>,
+        book: &Arc<Book>,
+        keys: [[u8; 3]; 2],
+    ) {
+        let adders: Vec<_> = keys
+            .into_iter()
+            .map(|keys| {
+                let (q, book) = (q.clone(), book.clone());
+                shuttle::thread::spawn(move || adder(&q, &book, &keys))
+            })
+            .collect();
+        for a in adders {
+            a.join().unwrap();
+        }
+        wait_until_all_processed(q, book);
+        q.shut_down();
+    }
+
     fn wait_until_all_processed(q: &ModelQueue, book: &Book) {
         let mut l = book.ledger.lock().unwrap();
         while !(l.seen == l.generation && q.lock().is_idle()) {
@@ -1780,18 +1801,7 @@ mod tests {
                 })
             })
             .collect();
-        let adders: Vec<_> = [[0u8, 1, 0], [1, 0, 1]]
-            .into_iter()
-            .map(|keys| {
-                let (q, book) = (q.clone(), book.clone());
-                shuttle::thread::spawn(move || adder(&q, &book, &keys))
-            })
-            .collect();
-        for a in adders {
-            a.join().unwrap();
-        }
-        wait_until_all_processed(&q, &book);
-        q.shut_down();
+        add_from_two_threads_then_shut_down(&q, &book, [[0, 1, 0], [1, 0, 1]]);
         for w in workers {
             w.join().unwrap();
         }
@@ -1836,18 +1846,7 @@ mod tests {
                 })
             })
             .collect();
-        let adders: Vec<_> = [[0u8, 1, 0], [1, 1, 0]]
-            .into_iter()
-            .map(|keys| {
-                let (q, book) = (q.clone(), book.clone());
-                shuttle::thread::spawn(move || adder(&q, &book, &keys))
-            })
-            .collect();
-        for a in adders {
-            a.join().unwrap();
-        }
-        wait_until_all_processed(&q, &book);
-        q.shut_down();
+        add_from_two_threads_then_shut_down(&q, &book, [[0, 1, 0], [1, 1, 0]]);
         pool.0.lock().unwrap().1 = true;
         pool.1.notify_all();
         for w in workers {
@@ -1898,18 +1897,7 @@ mod tests {
                 })
             })
             .collect();
-        let adders: Vec<_> = [[0u8, 1, 0], [1, 1, 0]]
-            .into_iter()
-            .map(|keys| {
-                let (q, book) = (q.clone(), book.clone());
-                shuttle::thread::spawn(move || adder(&q, &book, &keys))
-            })
-            .collect();
-        for a in adders {
-            a.join().unwrap();
-        }
-        wait_until_all_processed(&q, &book);
-        q.shut_down();
+        add_from_two_threads_then_shut_down(&q, &book, [[0, 1, 0], [1, 1, 0]]);
         stop.store(true, SeqCst);
         signal.notify_all();
         for w in workers {
