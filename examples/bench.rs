@@ -1534,13 +1534,13 @@ fn process_cpu_ns() -> u64 {
     // The fields after the command name, which is in parentheses and may hold spaces:
     // utime and stime are the 14th and 15th fields, the 12th and 13th after it.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<u64> = rest
+    let ticks: u64 = rest
         .split_whitespace()
         .skip(11)
         .take(2)
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    f.iter().sum::<u64>() * 10_000_000
+        .filter_map(|x| x.parse::<u64>().ok())
+        .sum();
+    ticks * 10_000_000
 }
 
 /// CPU time (ns) used so far by this process's threads whose name starts with `prefix`
