@@ -437,3 +437,45 @@ fn a_node_with_an_invalid_name_is_refused_at_build() {
         "{msg}"
     );
 }
+
+/// An engine without nodes (an API server and controllers only) runs no kubelet: nothing
+/// watches ConfigMaps or Secrets for it, so their writes wake no informer. The first node
+/// added starts it, and a pod bound to that node runs.
+#[test]
+fn an_engine_without_nodes_runs_no_kubelet_until_one_is_added() {
+    let e = Engine::builder()
+        .local_node(false)
+        .builtin_controllers(false)
+        .without_scheduler()
+        .build()
+        .unwrap();
+    for kind in ["ConfigMap", "Secret", "Pod", "Node"] {
+        assert_eq!(e.store().watch_count(kind), 0, "{kind} is watched");
+    }
+    e.apply(&pod("early", "sim-9", "sleeper", json!({})))
+        .unwrap();
+    e.kubelet()
+        .add_node(NodeConfig::simulated("sim-9", 4000, 8 << 30))
+        .unwrap();
+    for kind in ["ConfigMap", "Secret", "Pod", "Node"] {
+        assert!(e.store().watch_count(kind) > 0, "{kind} is not watched");
+    }
+    eventually(10, "the pod bound before the node existed runs", || {
+        phase(&e, "early") == "Running"
+    });
+    e.apply(&pod("late", "sim-9", "sleeper", json!({})))
+        .unwrap();
+    eventually(10, "a pod bound after it runs", || {
+        phase(&e, "late") == "Running"
+    });
+    // A second node is added to the running kubelet.
+    e.kubelet()
+        .add_node(NodeConfig::simulated("sim-10", 4000, 8 << 30))
+        .unwrap();
+    e.apply(&pod("third", "sim-10", "sleeper", json!({})))
+        .unwrap();
+    eventually(10, "a pod on the second node runs", || {
+        phase(&e, "third") == "Running"
+    });
+    e.shutdown();
+}

@@ -388,9 +388,9 @@ impl EngineBuilder {
             gc: Arc::new(GcRegistrar::default()),
             front_doors: std::sync::OnceLock::new(),
         };
-        for c in kubelet_controllers {
-            engine.add_controller(c)?;
-        }
+        engine
+            .kubelet
+            .register_controllers(kubelet_controllers, engine.controllers())?;
         #[cfg(unix)]
         if let Some((_, c)) = proxy {
             engine.add_controller(c)?;

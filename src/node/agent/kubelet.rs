@@ -12,7 +12,7 @@ use crate::node::probe::{run_probe, ProbeKind, ProbeResult, ProbeTarget};
 use crate::node::runtime::{ContainerRuntime, RunningContainer};
 use crate::node::simulated::SimulatedRuntime;
 use crate::node::worker::{WorkerRegistry, WorkerRuntime};
-use crate::runtime::{Context, Controller, ObjectKey, Trigger};
+use crate::runtime::{Context, Controller, ControllerRegistrar, ObjectKey, Trigger};
 use crate::store::Store;
 use dashmap::DashMap;
 use parking_lot::{Mutex, RwLock};
@@ -110,6 +110,11 @@ pub(super) struct Inner {
     pub(super) shutting_down: AtomicBool,
     /// Next pod address (see [`pod_ip`]).
     pub(super) next_ip: std::sync::atomic::AtomicU32,
+    /// The kubelet's controllers while it has no node, with the engine's registrar: an
+    /// engine without nodes (an API server and controllers only) runs no kubelet, so its
+    /// writes of Pods, ConfigMaps and Secrets wake no informer for it. The first
+    /// [`Kubelet::add_node`] registers them. Taken (None) once they run.
+    deferred: Mutex<Option<(Vec<Controller>, ControllerRegistrar)>>,
 }
 
 /// The `n`th pod address: `127.a.b.c` with `a` >= 1 and `c` in 1..=254, so never 127.0.0.1
@@ -236,6 +241,7 @@ impl KubeletBuilder {
                 prober: self.prober,
                 shutting_down: AtomicBool::new(false),
                 next_ip: std::sync::atomic::AtomicU32::new(0),
+                deferred: Mutex::new(None),
             }),
         };
         for n in self.nodes {
@@ -319,6 +325,23 @@ impl Kubelet {
         }
     }
 
+    /// Registers the kubelet's `controllers` (from [`KubeletBuilder::build`]) through
+    /// `registrar` now when it has a node, else at the first [`Kubelet::add_node`].
+    pub(crate) fn register_controllers(
+        &self,
+        controllers: Vec<Controller>,
+        registrar: ControllerRegistrar,
+    ) -> crate::Result<()> {
+        // Under `deferred`'s lock, as add_node checks it: a node added meanwhile either
+        // sees the controllers deferred and registers them, or finds them registered.
+        let mut deferred = self.inner.deferred.lock();
+        if self.inner.nodes.read().is_empty() {
+            *deferred = Some((controllers, registrar));
+            return Ok(());
+        }
+        controllers.into_iter().try_for_each(|c| registrar.add(c))
+    }
+
     /// Adds a node while the engine runs.
     pub fn add_node(&self, config: NodeConfig) -> crate::Result<()> {
         config.check_name()?;
@@ -327,6 +350,14 @@ impl Kubelet {
                 object: crate::ObjectRef::new("Node", None, &config.name),
             });
         }
+        // The first node starts the kubelet's controllers (see `Inner::deferred`) before its
+        // key is queued: a key queued for a controller not yet registered would be lost. The
+        // lock is held while they register, so a second node added meanwhile waits for them.
+        let mut deferred = self.inner.deferred.lock();
+        if let Some((controllers, registrar)) = deferred.take() {
+            controllers.into_iter().try_for_each(|c| registrar.add(c))?;
+        }
+        drop(deferred);
         let name = config.name.clone();
         self.add_node_agent(config);
         self.inner.node_trigger.enqueue(ObjectKey::new(None, &name));
