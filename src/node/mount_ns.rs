@@ -274,22 +274,18 @@ pub fn available() -> bool {
 
 #[cfg(target_os = "linux")]
 fn probe() -> bool {
-    use std::os::unix::process::CommandExt;
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return false;
     }
     let plan = MountPlan::default();
-    let mut cmd = std::process::Command::new("/bin/sh");
-    cmd.args(["-c", "exit 0"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    // SAFETY: the closure runs between fork and exec and only calls `apply_in_child`,
+    // SAFETY: the hook runs in the child before exec and only calls `apply_in_child`,
     // which allocates nothing and makes only async-signal-safe calls.
-    unsafe {
-        cmd.pre_exec(move || plan.apply_in_child());
-    }
+    let cmd = unsafe {
+        super::spawner::Spawn::new("/bin/sh")
+            .args(["-c", "exit 0"])
+            .pre_exec(move || plan.apply_in_child())
+    };
     // On the spawner thread, as every child of the engine (tied to its life).
     super::spawner::spawn(cmd)
         .and_then(|mut child| child.wait())

@@ -42,11 +42,13 @@
 //!   kills whatever group is left ([`ProcessRuntime::shutdown`]), on every unix.
 //! - **An engine that dies** (SIGKILL, a crash, an abort) takes every process this runtime
 //!   started with it, on Linux: containers, exec probes and exec hooks alike get SIGKILL from
-//!   the kernel at once. Each is forked with `PR_SET_PDEATHSIG` = SIGKILL, and from one
+//!   the kernel at once. Each is started with `PR_SET_PDEATHSIG` = SIGKILL, and from one
 //!   spawner thread that lives as long as the process (the signal follows the death of the
-//!   forking *thread*, and the agent's threads come and go); a child whose engine died
-//!   between fork and `prctl` exits before exec. Forks are serialized on that thread, which
-//!   adds one thread hand-off to each start.
+//!   starting *thread*, and the agent's threads come and go); a child whose engine died
+//!   between its clone and `prctl` exits before exec. Starts are serialized on that thread,
+//!   which adds one thread hand-off to each; each is a `clone(CLONE_VM | CLONE_VFORK)` as
+//!   `posix_spawn` makes, not a fork, so its cost does not grow with the host's memory (see
+//!   [`super::spawner`]).
 //! - **What those processes started** (a shell's background job, a server's workers) does not
 //!   inherit that tie and survives its parent. When an engine starts again on the same data
 //!   dir, it kills it before it starts the pod again: everything in the pod's control groups
@@ -92,6 +94,7 @@ use super::logs::LogBuffer;
 use super::runtime::{
     ContainerRuntime, ContainerSpec, ExitNotifier, ExitStatus, RunningContainer, StartError,
 };
+use super::spawner::Child;
 use crate::api::Container;
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Condvar, Mutex};
@@ -100,9 +103,8 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -589,51 +591,45 @@ pub(crate) fn launch(
         StartError::new(START_ERROR, format!("creating the output pipe failed: {e}"))
     })?;
     let child = {
-        // The Command owns the pipe's write ends; the spawner drops it right after the fork,
+        // The Spawn owns the pipe's write ends; the spawner drops them right after the clone,
         // so that the reader sees end of file once the process group is gone.
         let stderr = out_writer.try_clone().map_err(|e| {
             StartError::new(START_ERROR, format!("creating the output pipe failed: {e}"))
         })?;
-        let mut cmd = Command::new(program);
-        cmd.args(&l.argv[1..])
-            .env_clear()
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(out_writer))
-            .stderr(Stdio::from(stderr))
-            .process_group(0);
+        let mut cmd = super::spawner::Spawn::new(program)
+            .args(&l.argv[1..])
+            .stdout(out_writer)
+            .stderr(stderr)
+            .process_group();
         for key in PASSTHROUGH_ENV {
             if let Some(v) = std::env::var_os(key) {
-                cmd.env(key, v);
+                cmd = cmd.env(key, v);
             }
         }
         // Later entries win, so the spec's values override the passed-through ones.
-        cmd.envs(l.env.iter().map(|(k, v)| (k, v)));
+        for (k, v) in l.env {
+            cmd = cmd.env(k, v);
+        }
         if let Some(dir) = l.working_dir {
-            cmd.current_dir(dir);
+            cmd = cmd.current_dir(dir);
         }
         if let Some(ns) = l.join_mounts {
-            // SAFETY: the closure runs in the child between fork and exec and makes one
-            // async-signal-safe call (setns) on a descriptor opened before the fork.
-            unsafe {
-                cmd.pre_exec(move || ns.apply_in_child());
-            }
+            // SAFETY: the hook runs in the child before exec and makes one
+            // async-signal-safe call (setns) on a descriptor opened before the clone.
+            cmd = unsafe { cmd.pre_exec(move || ns.apply_in_child()) };
         }
         #[cfg(target_os = "linux")]
         if let Some(cg) = l.cgroup.clone() {
-            // SAFETY: the closure runs in the child between fork and exec; `enter_in_child`
-            // allocates nothing (its paths were prepared before the fork) and calls only
-            // open, write and close, which are async-signal-safe.
-            unsafe {
-                cmd.pre_exec(move || cg.enter_in_child());
-            }
+            // SAFETY: the hook runs in the child before exec; `enter_in_child` allocates
+            // nothing (its paths were prepared before) and calls only open, write and
+            // close, which are async-signal-safe.
+            cmd = unsafe { cmd.pre_exec(move || cg.enter_in_child()) };
         }
         if let Some(plan) = l.mounts {
-            // SAFETY: the closure runs in the child between fork and exec; `apply_in_child`
-            // allocates nothing (the plan was prepared before the fork) and makes only
-            // async-signal-safe calls (unshare, mount, mkdir, open, close).
-            unsafe {
-                cmd.pre_exec(move || plan.apply_in_child());
-            }
+            // SAFETY: the hook runs in the child before exec; `apply_in_child` allocates
+            // nothing (the plan was prepared before) and makes only async-signal-safe
+            // calls (unshare, mount, mkdir, open, close).
+            cmd = unsafe { cmd.pre_exec(move || plan.apply_in_child()) };
         }
         // Forked on the spawner thread, tied to the engine's life (`PR_SET_PDEATHSIG`: see
         // `super::spawner`). `spawn` returns once the child has exec'd (or failed to), so
