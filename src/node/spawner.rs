@@ -265,7 +265,7 @@ impl Prepared {
             .iter()
             .find(|(k, _)| k == "PATH")
             .map(|(_, v)| v.clone());
-        let path = resolve(&spec.program, env_path.as_deref())?;
+        let path = resolve(&spec.program, env_path.as_deref(), spec.cwd.as_deref())?;
         let path = cstring(path.as_os_str().as_bytes(), "program's path")?;
         let mut argv = vec![cstring(spec.program.as_bytes(), "program")?];
         for a in &spec.args {
@@ -317,9 +317,15 @@ impl Prepared {
 
 /// Where `program` is: itself when it holds a `/`, else the first executable regular file
 /// of that name in `path` (`/bin:/usr/bin` when None; an empty entry is the working
-/// directory), as `execvp` searches. `NotFound`, or `PermissionDenied` when only files
-/// that cannot be executed were found.
-fn resolve(program: &std::ffi::OsStr, path: Option<&std::ffi::OsStr>) -> io::Result<PathBuf> {
+/// directory), as `execvp` searches in the child. Relative entries are looked at from the
+/// child's working directory `cwd` (the path returned stays relative: exec resolves it
+/// there). `NotFound`, or `PermissionDenied` when only files that cannot be executed were
+/// found.
+fn resolve(
+    program: &std::ffi::OsStr,
+    path: Option<&std::ffi::OsStr>,
+    cwd: Option<&std::path::Path>,
+) -> io::Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     if program.as_bytes().contains(&b'/') {
         return Ok(PathBuf::from(program));
@@ -332,7 +338,11 @@ fn resolve(program: &std::ffi::OsStr, path: Option<&std::ffi::OsStr>) -> io::Res
     for dir in path.as_bytes().split(|b| *b == b':') {
         let dir = if dir.is_empty() { b"." as &[u8] } else { dir };
         let candidate = PathBuf::from(std::ffi::OsStr::from_bytes(dir)).join(program);
-        match std::fs::metadata(&candidate) {
+        let seen_from = match cwd {
+            Some(cwd) if candidate.is_relative() => cwd.join(&candidate),
+            _ => candidate.clone(),
+        };
+        match std::fs::metadata(&seen_from) {
             Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => return Ok(candidate),
             Ok(_) => denied = true,
             Err(_) => {}
@@ -983,6 +993,15 @@ echo "group: $(cut -d' ' -f5 /proc/$$/stat) of $$""#;
             assert!(status.success(), "{name}: {status}: {out}");
             assert_eq!(out, want, "{name}");
         }
+        // A relative entry is looked at from the child's working directory.
+        let (out, status) = output(
+            Spawn::new("steady-shebang")
+                .args(["y"])
+                .env("PATH", ".")
+                .current_dir(&dir),
+        );
+        assert!(status.success(), "relative PATH entry: {status}: {out}");
+        assert_eq!(out, "shebang y\n");
         let e = spawn(Spawn::new("steady-not-executable").env("PATH", &path)).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
         let e = spawn(Spawn::new("steady-shebang")).unwrap_err();
