@@ -24,7 +24,7 @@
 //!   directory, process group and signals, the hooks of the [`Spawn`] (`prctl`, `getppid`
 //!   and `_exit` for the tie; `setns`, the cgroup entry and bind mounts where asked), and
 //!   exec, all async-signal-safe, with no allocation: everything the child reads was
-//!   prepared before, in [`Spawn`]'s prepared form.
+//!   prepared before, in [`Spawn`]'s prepared form, and the hooks must never panic.
 //!
 //! # How a child is started
 //!
@@ -37,9 +37,14 @@
 //! would run on the host's memory): every signal is blocked around the clone, and the
 //! child resets handled signals to their defaults (and `SIGPIPE`, which Rust ignores) and
 //! empties its mask before its hooks, as `std::process` does. A name without a `/` is looked
-//! up in the `PATH` of the child's own environment before the clone, as `execvp` would, and
-//! a file without a `#!` line is run by `/bin/sh`. Other unix systems fork through
-//! `std::process`.
+//! up in the child, after its hooks (a mount namespace may change what a path names), in the
+//! `PATH` of its own environment, by `execvp`'s rules, and a file without a `#!` line is run
+//! by `/bin/sh`. How far the child got (exec'd, failed with an error, killed before exec)
+//! comes back in the memory it shares with the parent, and through a close-on-exec pipe
+//! where the clone turned out to be a fork (under valgrind). Other unix systems fork
+//! through `std::process`. Signals 32 and 33, which glibc keeps for itself, cannot be
+//! blocked through its API; they are only ever sent to threads of the engine by thread id,
+//! never to the child.
 //!
 //! Not covered: a setuid or setgid program (or one with file capabilities) loses the tie at
 //! exec, as the kernel resets `PDEATHSIG` then; grandchildren never inherit it (the node
@@ -153,7 +158,8 @@ impl Spawn {
     /// # Safety
     /// On Linux the child shares this process's memory until it execs (`CLONE_VM`, as
     /// `posix_spawn` does), and elsewhere it is a fork of a multi-threaded process: `hook`
-    /// must allocate nothing, take no lock and make only async-signal-safe calls.
+    /// must allocate nothing, take no lock, never panic (the panic machinery would run on
+    /// the host's memory) and make only async-signal-safe calls.
     pub(crate) unsafe fn pre_exec(
         mut self,
         hook: impl FnMut() -> io::Result<()> + Send + 'static,
@@ -219,15 +225,20 @@ pub(crate) fn spawn(spec: Spawn) -> io::Result<Child> {
 
 /// A [`Spawn`] turned into what exec takes: C strings and null-terminated arrays of them.
 struct Prepared {
-    /// The program's path (looked up in `PATH` already).
-    path: CString,
-    /// `argv` and `envp` own the strings `argv_ptrs` and `envp_ptrs` point into.
-    _argv: Vec<CString>,
+    /// The paths to exec, in order: the program itself when it holds a `/`, else the
+    /// program in each `PATH` directory, tried in the child as `execvp` tries them (after
+    /// the hooks, which may change what the paths name: a mount namespace).
+    candidates: Vec<CString>,
+    /// `argv` and `envp` own the strings `argv_ptrs` and `envp_ptrs` point into (and are
+    /// read where the child is started through `std::process`).
+    #[cfg_attr(any(target_os = "linux", target_os = "android"), allow(dead_code))]
+    argv: Vec<CString>,
     argv_ptrs: Vec<*const libc::c_char>,
-    _envp: Vec<CString>,
+    #[cfg_attr(any(target_os = "linux", target_os = "android"), allow(dead_code))]
+    envp: Vec<CString>,
     envp_ptrs: Vec<*const libc::c_char>,
-    /// `/bin/sh path args...`, for a file exec refuses as not an executable format
-    /// (`ENOEXEC`): run by the shell, as `execvp` does.
+    /// `/bin/sh <candidate> args...`, for a file exec refuses as not an executable format
+    /// (`ENOEXEC`): run by the shell, as `execvp` does. Slot 1 is set in the child.
     _sh: CString,
     sh_ptrs: Vec<*const libc::c_char>,
     cwd: Option<CString>,
@@ -258,15 +269,39 @@ fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
         .collect()
 }
 
+/// The paths `execvp` would try for `program`: itself when it holds a `/`, else
+/// `dir/program` for each entry of `path` (`/bin:/usr/bin` when None; an empty entry is
+/// the working directory, `.`), relative entries staying relative (exec resolves them
+/// from the child's working directory).
+fn candidates(program: &[u8], path: Option<&[u8]>) -> io::Result<Vec<CString>> {
+    if program.is_empty() {
+        return Err(io::Error::from_raw_os_error(libc::ENOENT));
+    }
+    if program.contains(&b'/') {
+        return Ok(vec![cstring(program, "program")?]);
+    }
+    path.unwrap_or(b"/bin:/usr/bin")
+        .split(|b| *b == b':')
+        .map(|dir| {
+            let dir = if dir.is_empty() { b"." as &[u8] } else { dir };
+            let mut p = dir.to_vec();
+            if !p.ends_with(b"/") {
+                p.push(b'/');
+            }
+            p.extend_from_slice(program);
+            cstring(&p, "program's path")
+        })
+        .collect()
+}
+
 impl Prepared {
     fn new(spec: Spawn) -> io::Result<Prepared> {
         let env_path = spec
             .env
             .iter()
             .find(|(k, _)| k == "PATH")
-            .map(|(_, v)| v.clone());
-        let path = resolve(&spec.program, env_path.as_deref(), spec.cwd.as_deref())?;
-        let path = cstring(path.as_os_str().as_bytes(), "program's path")?;
+            .map(|(_, v)| v.as_bytes().to_vec());
+        let candidates = candidates(spec.program.as_bytes(), env_path.as_deref())?;
         let mut argv = vec![cstring(spec.program.as_bytes(), "program")?];
         for a in &spec.args {
             argv.push(cstring(a.as_bytes(), "argument")?);
@@ -279,7 +314,7 @@ impl Prepared {
             envp.push(cstring(&kv, "environment")?);
         }
         let sh = CString::new("/bin/sh").expect("no NUL");
-        let mut sh_ptrs = vec![sh.as_ptr(), path.as_ptr()];
+        let mut sh_ptrs = vec![sh.as_ptr(), candidates[0].as_ptr()];
         sh_ptrs.extend(argv[1..].iter().map(|c| c.as_ptr()));
         sh_ptrs.push(std::ptr::null());
         let cwd = match &spec.cwd {
@@ -302,9 +337,9 @@ impl Prepared {
         Ok(Prepared {
             argv_ptrs: null_terminated(&argv),
             envp_ptrs: null_terminated(&envp),
-            path,
-            _argv: argv,
-            _envp: envp,
+            candidates,
+            argv,
+            envp,
             _sh: sh,
             sh_ptrs,
             cwd,
@@ -315,59 +350,25 @@ impl Prepared {
     }
 }
 
-/// Where `program` is: itself when it holds a `/`, else the first executable regular file
-/// of that name in `path` (`/bin:/usr/bin` when None; an empty entry is the working
-/// directory), as `execvp` searches in the child. Relative entries are looked at from the
-/// child's working directory `cwd` (the path returned stays relative: exec resolves it
-/// there). `NotFound`, or `PermissionDenied` when only files that cannot be executed were
-/// found.
-fn resolve(
-    program: &std::ffi::OsStr,
-    path: Option<&std::ffi::OsStr>,
-    cwd: Option<&std::path::Path>,
-) -> io::Result<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    if program.as_bytes().contains(&b'/') {
-        return Ok(PathBuf::from(program));
-    }
-    if program.is_empty() {
-        return Err(io::Error::from_raw_os_error(libc::ENOENT));
-    }
-    let path = path.unwrap_or(std::ffi::OsStr::new("/bin:/usr/bin"));
-    let mut denied = false;
-    for dir in path.as_bytes().split(|b| *b == b':') {
-        let dir = if dir.is_empty() { b"." as &[u8] } else { dir };
-        let candidate = PathBuf::from(std::ffi::OsStr::from_bytes(dir)).join(program);
-        let seen_from = match cwd {
-            Some(cwd) if candidate.is_relative() => cwd.join(&candidate),
-            _ => candidate.clone(),
-        };
-        match std::fs::metadata(&seen_from) {
-            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => return Ok(candidate),
-            Ok(_) => denied = true,
-            Err(_) => {}
-        }
-    }
-    // The OS error execvp would have failed with.
-    Err(io::Error::from_raw_os_error(if denied {
-        libc::EACCES
-    } else {
-        libc::ENOENT
-    }))
-}
-
 /// Bytes of the stack a child runs on until it execs, below a guard page.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 const CHILD_STACK: usize = 128 * 1024;
 
-/// What the child of [`Prepared::start`] reads (shared memory: `CLONE_VM`).
+/// What the child of [`Prepared::start`] reads, and how it says how far it got (shared
+/// memory: `CLONE_VM`).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 struct ChildArgs<'a> {
     prepared: &'a mut Prepared,
-    /// The write end of a close-on-exec pipe: the child writes the OS error code that ends
-    /// it before exec there; exec closes it. A pipe rather than the shared memory, so that
-    /// it holds where the clone is a fork after all (valgrind makes it one).
-    error: libc::c_int,
+    /// Set by the child first thing: the parent then knows the clone shared its memory.
+    started: std::sync::atomic::AtomicBool,
+    /// Set by the child once its setup and hooks are done, just before it execs.
+    reached_exec: std::sync::atomic::AtomicBool,
+    /// The OS error code that ends the child before exec (0: none).
+    error: std::sync::atomic::AtomicI32,
+    /// The write end (at 3 or above, close-on-exec) of a pipe the child also writes that
+    /// code to. Read only when the clone turned out to be a fork (valgrind makes it one),
+    /// where the child's writes to memory are its own: exec closes it.
+    pipe: libc::c_int,
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -382,12 +383,21 @@ impl Prepared {
     /// All signals are blocked around the clone, so that no handler of the host runs in the
     /// child (on the host's memory); the child resets handled signals to their default and
     /// unblocks them all before its hooks, as `posix_spawn` and `std::process` do.
+    ///
+    /// When the clone returns, the child has exec'd or ended; what it left in `ChildArgs`
+    /// says which. Only when it left nothing at all (the clone was a fork) is the pipe read,
+    /// to its end: a process the host forked meanwhile without exec could hold a
+    /// copy of its write end, so it is not read otherwise.
     fn start(&mut self) -> io::Result<Child> {
+        use std::sync::atomic::Ordering;
         let stack = ChildStack::new(CHILD_STACK)?;
-        let (mut error_r, error_w) = error_pipe()?;
+        let (mut pipe_r, pipe_w) = error_pipe()?;
         let mut args = ChildArgs {
             prepared: self,
-            error: error_w.as_raw_fd(),
+            started: std::sync::atomic::AtomicBool::new(false),
+            reached_exec: std::sync::atomic::AtomicBool::new(false),
+            error: std::sync::atomic::AtomicI32::new(0),
+            pipe: pipe_w.as_raw_fd(),
         };
         // SAFETY: sigset_t is plain data; sigfillset initializes it.
         let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
@@ -417,7 +427,7 @@ impl Prepared {
         }
         drop(stack);
         // Only the child's copy may stay open: end of file once it exec'd or exited.
-        drop(error_w);
+        drop(pipe_w);
         if pid < 0 {
             return Err(clone_error);
         }
@@ -425,12 +435,28 @@ impl Prepared {
             pid: pid as u32,
             status: None,
         };
+        let code = args.error.load(Ordering::Acquire);
+        if code != 0 {
+            // It ended before exec: reap it, and report why.
+            let _ = child.wait();
+            return Err(io::Error::from_raw_os_error(code));
+        }
+        if args.reached_exec.load(Ordering::Acquire) {
+            return Ok(child);
+        }
+        if args.started.load(Ordering::Acquire) {
+            // It ran in our memory, and left without exec or error: a signal ended it.
+            let status = child.wait()?;
+            return Err(io::Error::other(format!(
+                "the process ended before it could exec: {status}"
+            )));
+        }
+        // Nothing left in memory: the clone was a fork, or the child died at once.
         let mut code = [0u8; 4];
-        match read_full(&mut error_r, &mut code) {
-            // End of file: it exec'd.
+        match read_full(&mut pipe_r, &mut code) {
+            // End of file: it exec'd (or died since: its exit is reported as any other).
             Ok(0) => Ok(child),
             Ok(4) => {
-                // It ended before exec: reap it, and report why.
                 let _ = child.wait();
                 Err(io::Error::from_raw_os_error(i32::from_ne_bytes(code)))
             }
@@ -444,7 +470,8 @@ impl Prepared {
     }
 }
 
-/// A close-on-exec pipe: (read end, write end).
+/// A close-on-exec pipe: (read end, write end), the write end at 3 or above (so that it
+/// cannot be one of the child's standard streams when the host closed its own).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn error_pipe() -> io::Result<(std::fs::File, OwnedFd)> {
     use std::os::fd::FromRawFd;
@@ -454,12 +481,22 @@ fn error_pipe() -> io::Result<(std::fs::File, OwnedFd)> {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: both fds were just created and nothing else owns them.
-    Ok(unsafe {
+    let (r, mut w) = unsafe {
         (
             std::fs::File::from_raw_fd(fds[0]),
             OwnedFd::from_raw_fd(fds[1]),
         )
-    })
+    };
+    if w.as_raw_fd() < 3 {
+        // SAFETY: duplicates a descriptor this function owns.
+        let high = unsafe { libc::fcntl(w.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+        if high < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `high` was just created and nothing else owns it.
+        w = unsafe { OwnedFd::from_raw_fd(high) };
+    }
+    Ok((r, w))
 }
 
 /// Reads until `buf` is full or end of file; the bytes read.
@@ -479,39 +516,73 @@ fn read_full(r: &mut std::fs::File, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// The child of [`Prepared::start`], until exec. It shares the parent's memory and runs on
-/// its own stack while the parent's thread is suspended: it only reads `Prepared` and
-/// writes to the `error` pipe, allocates nothing, takes no lock and makes only async-signal-safe calls
-/// (the hooks promise the same). It never returns: it execs or `_exit`s.
+/// its own stack while the parent's thread is suspended: it only reads `Prepared` (and
+/// sets slot 1 of its shell arguments), writes its `ChildArgs` flags and the pipe,
+/// allocates nothing, takes no lock and makes only async-signal-safe calls (the hooks
+/// promise the same). It never returns: it execs or `_exit`s.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
+    use std::sync::atomic::Ordering;
     // SAFETY: `arg` is the `ChildArgs` of `Prepared::start`, alive and not otherwise used
     // until this child has exec'd or exited.
     let args = unsafe { &mut *(arg as *mut ChildArgs) };
+    args.started.store(true, Ordering::Release);
     let code = match child_setup(args.prepared) {
         Ok(()) => {
-            let p = &*args.prepared;
-            // SAFETY: the path and the null-terminated arrays point into CStrings owned by
-            // `Prepared`, alive while the parent waits.
-            unsafe {
-                libc::execve(p.path.as_ptr(), p.argv_ptrs.as_ptr(), p.envp_ptrs.as_ptr());
-                let mut e = *libc::__errno_location();
-                if e == libc::ENOEXEC {
-                    // A file without a `#!` line: run it with the shell, as execvp does.
-                    libc::execve(p.sh_ptrs[0], p.sh_ptrs.as_ptr(), p.envp_ptrs.as_ptr());
-                    e = *libc::__errno_location();
-                }
-                e
-            }
+            args.reached_exec.store(true, Ordering::Release);
+            exec_candidates(args.prepared)
         }
         Err(e) => e.raw_os_error().unwrap_or(libc::EINVAL),
-    };
-    let bytes = code.max(1).to_ne_bytes();
+    }
+    .max(1);
+    args.error.store(code, Ordering::Release);
+    let bytes = code.to_ne_bytes();
     // SAFETY: write of 4 bytes from this frame to the pipe's write end (async-signal-safe;
     // a pipe takes 4 bytes at once); _exit ends the child at once (no atexit handlers, no
     // unwinding).
     unsafe {
-        libc::write(args.error, bytes.as_ptr().cast(), bytes.len());
+        libc::write(args.pipe, bytes.as_ptr().cast(), bytes.len());
         libc::_exit(127)
+    }
+}
+
+/// Execs the candidates in order as `execvp` does: an error that says the file is not
+/// there (`ENOENT`, `ENOTDIR`, `ESTALE`, `ENODEV`, `ETIMEDOUT`) or may not be run
+/// (`EACCES`, remembered) goes on to the next; a file that is not an executable format
+/// (`ENOEXEC`) is run by `/bin/sh`; any other error ends the search. Returns only on
+/// failure, with the error: `EACCES` if any candidate gave it, else the last one's.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn exec_candidates(p: &mut Prepared) -> libc::c_int {
+    let mut denied = false;
+    let mut last = libc::ENOENT;
+    for i in 0..p.candidates.len() {
+        let path = p.candidates[i].as_ptr();
+        // SAFETY: the path and the null-terminated arrays point into CStrings owned by
+        // `Prepared`, alive while the parent waits; errno is read right after the call.
+        let e = unsafe {
+            libc::execve(path, p.argv_ptrs.as_ptr(), p.envp_ptrs.as_ptr());
+            *libc::__errno_location()
+        };
+        match e {
+            libc::ENOEXEC => {
+                // A file without a `#!` line: run it with the shell, as execvp does.
+                p.sh_ptrs[1] = path;
+                // SAFETY: as above; `sh_ptrs` is null-terminated.
+                return unsafe {
+                    libc::execve(p.sh_ptrs[0], p.sh_ptrs.as_ptr(), p.envp_ptrs.as_ptr());
+                    *libc::__errno_location()
+                };
+            }
+            libc::EACCES => denied = true,
+            libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT => {}
+            other => return other,
+        }
+        last = e;
+    }
+    if denied {
+        libc::EACCES
+    } else {
+        last
     }
 }
 
@@ -547,7 +618,7 @@ fn child_setup(p: &mut Prepared) -> io::Result<()> {
         // Handlers of the host must not run here: every handled signal is reset to its
         // default (the child has its own copy of the dispositions: no CLONE_SIGHAND), and
         // SIGPIPE too, which Rust programs ignore; then the mask is emptied.
-        for sig in 1..libc::SIGRTMAX() {
+        for sig in 1..=libc::SIGRTMAX() {
             if sig == libc::SIGKILL || sig == libc::SIGSTOP {
                 continue;
             }
@@ -630,15 +701,16 @@ impl Prepared {
     /// hooks set as on Linux.
     fn start(&mut self) -> io::Result<Child> {
         use std::os::unix::process::CommandExt;
-        let program = std::ffi::OsStr::from_bytes(self.path.as_bytes());
+        // std's Command looks the program up in the child's PATH itself.
+        let program = std::ffi::OsStr::from_bytes(self.argv[0].as_bytes());
         let mut cmd = std::process::Command::new(program);
         cmd.args(
-            self._argv[1..]
+            self.argv[1..]
                 .iter()
                 .map(|c| std::ffi::OsStr::from_bytes(c.as_bytes())),
         )
         .env_clear();
-        for kv in &self._envp {
+        for kv in &self.envp {
             let b = kv.as_bytes();
             let eq = b.iter().position(|c| *c == b'=').unwrap_or(b.len());
             cmd.env(
@@ -1013,6 +1085,50 @@ echo "group: $(cut -d' ' -f5 /proc/$$/stat) of $$""#;
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// The PATH lookup happens in the child after its hooks, as execvp there did: what a
+    /// hook changes (here the working directory; a mount namespace in the node agent)
+    /// decides which file runs.
+    #[test]
+    fn the_program_is_looked_up_after_the_hooks() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("steady-spawner-hook-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let prog = dir.join("steady-after-hooks");
+        std::fs::write(&prog, "#!/bin/sh\necho found after the hooks\n").unwrap();
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let target = CString::new(dir.as_os_str().as_bytes()).unwrap();
+        // SAFETY: the hook makes one async-signal-safe call on a string made before.
+        let spec = unsafe {
+            Spawn::new("steady-after-hooks")
+                .env("PATH", ".")
+                .pre_exec(move || {
+                    if libc::chdir(target.as_ptr()) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    Ok(())
+                })
+        };
+        let (out, status) = output(spec);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(status.success(), "{status}: {out}");
+        assert_eq!(out, "found after the hooks\n");
+    }
+
+    /// A child killed before it could exec is an error of the spawn, not a started child.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_child_that_dies_before_exec_is_an_error() {
+        // SAFETY: getpid and kill are async-signal-safe; the hook never returns.
+        let spec = unsafe {
+            Spawn::new("/bin/sh").args(["-c", "exit 0"]).pre_exec(|| {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+                Ok(())
+            })
+        };
+        let e = spawn(spec).unwrap_err();
+        assert!(e.to_string().contains("ended before it could exec"), "{e}");
+    }
+
     /// A hook's error is the spawn's error, and the program never runs.
     #[test]
     fn a_hook_error_ends_the_child_before_exec_and_is_returned() {
@@ -1031,34 +1147,16 @@ echo "group: $(cut -d' ' -f5 /proc/$$/stat) of $$""#;
         assert_eq!(out, "", "the program did not run");
     }
 
-    /// Rust ignores SIGPIPE and hosts block signals on their threads: the child starts
-    /// with no signal blocked and SIGPIPE at its default, as std::process gives it.
+    /// Every signal is blocked around the clone and Rust ignores SIGPIPE: the child
+    /// starts with no signal blocked and SIGPIPE at its default, as std::process gives it.
     #[cfg(target_os = "linux")]
     #[test]
     fn the_child_starts_with_default_signals_and_an_empty_mask() {
-        // SAFETY: sigset_t is plain data, filled by sigemptyset.
-        let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-        // SAFETY: valid pointers to a sigset_t of this frame.
-        unsafe {
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, libc::SIGUSR1);
-        }
-        // Blocked on the spawner thread itself, which every spawn runs on.
-        run_on_spawner(move || {
-            // SAFETY: blocks SIGUSR1 on this thread only.
-            unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
-        })
-        .unwrap();
         // grep reads its own status: a shell's own mask, read from a child it forked, may
         // be caught while the shell blocks every signal around that fork (dash does).
         let (out, status) = output(
             Spawn::new("/bin/sh").args(["-c", "exec grep -E '^Sig(Blk|Ign)' /proc/self/status"]),
         );
-        run_on_spawner(move || {
-            // SAFETY: unblocks what was blocked above.
-            unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
-        })
-        .unwrap();
         assert!(status.success(), "{status}: {out}");
         let field = |name: &str| {
             let line = out.lines().find(|l| l.starts_with(name)).unwrap();
