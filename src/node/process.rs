@@ -18,7 +18,7 @@
 //! # Invariants
 //!
 //! - **No signal to a recycled pid.** A process group is signalled only while the process's
-//!   state lock is held and the leader's [`Child`] is still in it, that is not yet reaped; the
+//!   state lock is held and the leader's `Child` is still in it, that is not yet reaped; the
 //!   waiter reaps under that same lock. While the leader is unreaped (running, or a zombie) its
 //!   pid cannot be reused, and the group id is that pid, so the group signalled is ours.
 //! - **Exit seen without reaping.** The waiter (after the pidfd said the process ended, on
@@ -48,7 +48,7 @@
 //!   between its clone and `prctl` exits before exec. Starts are serialized on that thread,
 //!   which adds one thread hand-off to each; each is a `clone(CLONE_VM | CLONE_VFORK)` as
 //!   `posix_spawn` makes, not a fork, so its cost does not grow with the host's memory (see
-//!   [`super::spawner`]).
+//!   `node::spawner`).
 //! - **What those processes started** (a shell's background job, a server's workers) does not
 //!   inherit that tie and survives its parent. When an engine starts again on the same data
 //!   dir, it kills it before it starts the pod again: everything in the pod's control groups
