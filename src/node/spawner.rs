@@ -1004,6 +1004,7 @@ mod tests {
 
     /// The child has its arguments, exactly the environment given (nothing of the host's),
     /// its working directory, a process group of its own and /dev/null for stdin.
+    #[cfg(target_os = "linux")]
     #[test]
     fn the_child_gets_its_arguments_environment_directory_group_and_streams() {
         let dir = std::env::temp_dir();
