@@ -428,7 +428,7 @@ pub(crate) struct Cgroup {
     memory: PathBuf,
     cpu: PathBuf,
     cpuacct: PathBuf,
-    /// The `cgroup.procs` files to write in the child, prepared before the fork.
+    /// The `cgroup.procs` files to write in the child, prepared before the child starts.
     procs: Vec<CString>,
 }
 
@@ -447,11 +447,11 @@ impl Cgroup {
         self.dirs().iter().all(|d| d.is_dir())
     }
 
-    /// Moves the calling process into the group. Meant for the child between fork and exec:
+    /// Moves the calling process into the group. Meant for the child between its start and exec:
     /// it allocates nothing and calls only open, write and close (async-signal-safe).
     pub fn enter_in_child(&self) -> io::Result<()> {
         for file in &self.procs {
-            // SAFETY: `file` is a NUL-terminated path prepared before the fork; open, write
+            // SAFETY: `file` is a NUL-terminated path prepared before the child starts; open, write
             // and close are async-signal-safe and get only valid pointers and lengths.
             unsafe {
                 let fd = libc::open(file.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);

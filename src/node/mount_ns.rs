@@ -6,12 +6,12 @@
 //! only where `STEADY_VOLUME_<NAME>` says, which is also true with it: the host paths stay
 //! visible inside the namespace.
 //!
-//! The mounts are made in the child between fork and exec (`pre_exec`), where only
+//! The mounts are made in the child between its start and exec (a `pre_exec` hook of `node::spawner`), where only
 //! async-signal-safe calls are allowed: everything that allocates (`MountPlan`: the C
-//! strings) is prepared before the fork, and the child only calls `unshare` and `mount`.
+//! strings) is prepared before the child starts, and the child only calls `unshare` and `mount`.
 //!
 //! A bind mount needs a mount point. One that does not exist is created on the host's
-//! filesystem before the fork (empty directories, or an empty file for a file `subPath`),
+//! filesystem before the child starts (empty directories, or an empty file for a file `subPath`),
 //! as a container runtime creates it in a container's root, and removed again when the last
 //! process that uses it has ended: `MountPoints` counts the users of each point it
 //! created (a point is never removed while another container has something mounted on it,
@@ -108,7 +108,7 @@ impl Drop for MountPointsLease {
     }
 }
 
-/// The bind mounts of one process, prepared before the fork.
+/// The bind mounts of one process, prepared before the child starts.
 #[derive(Debug, Default)]
 pub(crate) struct MountPlan {
     steps: Vec<Step>,
@@ -178,7 +178,7 @@ impl MountPlan {
     /// Makes the mounts in the calling process: a new mount namespace, `/` made a
     /// recursive slave (nothing mounted here reaches the host), then the bind mounts.
     ///
-    /// Only for a child between fork and exec: it allocates nothing and calls only
+    /// Only for a child between its start and exec: it allocates nothing and calls only
     /// async-signal-safe functions (unshare, mount).
     #[cfg(target_os = "linux")]
     pub fn apply_in_child(&self) -> io::Result<()> {
@@ -247,7 +247,7 @@ impl JoinNamespace {
         Ok(JoinNamespace { fd: f.into() })
     }
 
-    /// Enters the namespace: only for a child between fork and exec (one call to setns).
+    /// Enters the namespace: only for a child between its start and exec (one call to setns).
     #[cfg(target_os = "linux")]
     pub fn apply_in_child(&self) -> io::Result<()> {
         use std::os::fd::AsRawFd;
