@@ -365,9 +365,10 @@ struct ChildArgs<'a> {
     reached_exec: std::sync::atomic::AtomicBool,
     /// The OS error code that ends the child before exec (0: none).
     error: std::sync::atomic::AtomicI32,
-    /// The write end (at 3 or above, close-on-exec) of a pipe the child also writes that
-    /// code to. Read only when the clone turned out to be a fork (valgrind makes it one),
-    /// where the child's writes to memory are its own: exec closes it.
+    /// The write end (at 3 or above, close-on-exec) of a pipe the child also writes how
+    /// far it got to (a stage byte, then the code). Read only when the clone turned out to
+    /// be a fork (valgrind makes it one), where the child's writes to memory are its own:
+    /// exec closes it.
     pipe: libc::c_int,
 }
 
@@ -452,12 +453,21 @@ impl Prepared {
             )));
         }
         // Nothing left in memory: the clone was a fork, or the child died at once.
-        let mut code = [0u8; 4];
-        match read_full(&mut pipe_r, &mut code) {
-            // End of file: it exec'd (or died since: its exit is reported as any other).
-            Ok(0) => Ok(child),
-            Ok(4) => {
+        // The stage byte, then the error code if any (see `child_main`).
+        let mut report = [0u8; 5];
+        match read_full(&mut pipe_r, &mut report) {
+            // Exec was next, and nothing followed: it exec'd (or died since: that exit is
+            // reported as any other).
+            Ok(1) if report[0] == 1 => Ok(child),
+            Ok(0) => {
+                let status = child.wait()?;
+                Err(io::Error::other(format!(
+                    "the process ended before it could exec: {status}"
+                )))
+            }
+            Ok(5) => {
                 let _ = child.wait();
+                let code = [report[1], report[2], report[3], report[4]];
                 Err(io::Error::from_raw_os_error(i32::from_ne_bytes(code)))
             }
             Ok(_) | Err(_) => {
@@ -527,18 +537,29 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     // until this child has exec'd or exited.
     let args = unsafe { &mut *(arg as *mut ChildArgs) };
     args.started.store(true, Ordering::Release);
+    // The pipe gets the same story for a clone that was a fork: a stage byte (1: exec is
+    // next; 0: the setup failed), then the error code if there is one.
+    let stage = |b: u8| {
+        // SAFETY: write of one byte from this frame to the pipe's write end
+        // (async-signal-safe).
+        unsafe { libc::write(args.pipe, (&b as *const u8).cast(), 1) };
+    };
     let code = match child_setup(args.prepared) {
         Ok(()) => {
             args.reached_exec.store(true, Ordering::Release);
+            stage(1);
             exec_candidates(args.prepared)
         }
-        Err(e) => e.raw_os_error().unwrap_or(libc::EINVAL),
+        Err(e) => {
+            stage(0);
+            e.raw_os_error().unwrap_or(libc::EINVAL)
+        }
     }
     .max(1);
     args.error.store(code, Ordering::Release);
     let bytes = code.to_ne_bytes();
     // SAFETY: write of 4 bytes from this frame to the pipe's write end (async-signal-safe;
-    // a pipe takes 4 bytes at once); _exit ends the child at once (no atexit handlers, no
+    // a pipe takes 5 bytes at once); _exit ends the child at once (no atexit handlers, no
     // unwinding).
     unsafe {
         libc::write(args.pipe, bytes.as_ptr().cast(), bytes.len());
