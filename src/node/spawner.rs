@@ -959,6 +959,23 @@ mod tests {
         child.wait().unwrap()
     }
 
+    /// A scratch directory of this test process, made empty.
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("steady-spawner-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Writes `text` to `dir/name` with permission bits `mode`.
+    fn write_file(dir: &std::path::Path, name: &str, text: &str, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
     /// Runs `spec` and returns everything it wrote to stdout and stderr, and its status.
     fn output(spec: Spawn) -> (String, ExitStatus) {
         let (mut r, w) = pipe();
@@ -1067,14 +1084,8 @@ echo "group: $(cut -d' ' -f5 /proc/$$/stat) of $$""#;
     /// without a `#!` line runs with /bin/sh, as execvp does.
     #[test]
     fn programs_are_found_on_the_childs_path_as_execvp_finds_them() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("steady-spawner-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let write = |name: &str, text: &str, mode: u32| {
-            let p = dir.join(name);
-            std::fs::write(&p, text).unwrap();
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
-        };
+        let dir = scratch("path");
+        let write = |name: &str, text: &str, mode: u32| write_file(&dir, name, text, mode);
         write("steady-shebang", "#!/bin/sh\necho \"shebang $1\"\n", 0o755);
         write("steady-plain", "echo \"plain $1\"\n", 0o755);
         write("steady-not-executable", "echo never\n", 0o644);
@@ -1112,12 +1123,13 @@ echo "group: $(cut -d' ' -f5 /proc/$$/stat) of $$""#;
     /// decides which file runs.
     #[test]
     fn the_program_is_looked_up_after_the_hooks() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("steady-spawner-hook-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let prog = dir.join("steady-after-hooks");
-        std::fs::write(&prog, "#!/bin/sh\necho found after the hooks\n").unwrap();
-        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let dir = scratch("hook");
+        write_file(
+            &dir,
+            "steady-after-hooks",
+            "#!/bin/sh\necho found after the hooks\n",
+            0o755,
+        );
         let target = CString::new(dir.as_os_str().as_bytes()).unwrap();
         // SAFETY: the hook makes one async-signal-safe call on a string made before.
         let spec = unsafe {
