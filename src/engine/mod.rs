@@ -175,7 +175,9 @@ impl EngineBuilder {
 
     /// Whether the engine runs the embedded default node: a local node named after the host,
     /// with the host's CPUs and memory, running workers and real processes (default true).
-    /// An engine without nodes is a store with controllers: pods stay unscheduled.
+    /// An engine without nodes is a store with controllers: pods stay unscheduled, and the
+    /// node agent's controllers (which watch Pods, Nodes, ConfigMaps and Secrets) start only
+    /// when a node is added ([`Kubelet::add_node`](crate::node::Kubelet::add_node)).
     pub fn local_node(mut self, run: bool) -> Self {
         self.local_node = run;
         self
