@@ -1743,9 +1743,6 @@ mod tests {
         }
     }
 
-    /// Blocks until every add was seen by a processing start and the queue is idle, without
-    /// shutting the queue down: a lost wakeup or a lost update leaves this waiting forever,
-    /// which shuttle reports as a deadlock.
     /// Two adder threads add `keys` (one list each); once both ended and every add was
     /// processed, the queue is shut down.
     fn add_from_two_threads_then_shut_down(
@@ -1767,6 +1764,9 @@ mod tests {
         q.shut_down();
     }
 
+    /// Blocks until every add was seen by a processing start and the queue is idle, without
+    /// shutting the queue down: a lost wakeup or a lost update leaves this waiting forever,
+    /// which shuttle reports as a deadlock.
     fn wait_until_all_processed(q: &ModelQueue, book: &Book) {
         let mut l = book.ledger.lock().unwrap();
         while !(l.seen == l.generation && q.lock().is_idle()) {
