@@ -135,9 +135,7 @@ impl Store {
         after.run();
         backend.wait(rev)?;
         if deferred {
-            let mut after = AfterUnlock::default();
-            ks.state.lock().publish_durable(rev, &mut after);
-            after.run();
+            ks.publish_durable(rev);
         }
         Ok(Outcome::Done(out))
     }

@@ -235,6 +235,13 @@ fn owner_uids(o: Option<&dyn Object>) -> impl Iterator<Item = &str> {
 }
 
 impl KindStore {
+    /// [`KindState::publish_durable`] under the kind's lock, ringing and freeing after it.
+    pub(crate) fn publish_durable(&self, durable: u64) {
+        let mut after = AfterUnlock::default();
+        self.state.lock().publish_durable(durable, &mut after);
+        after.run();
+    }
+
     pub(crate) fn new(info: Arc<KindInfo>, history_limit: usize) -> Self {
         KindStore {
             info,

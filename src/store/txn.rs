@@ -167,9 +167,7 @@ impl Store {
                 b.wait(rev)?;
                 if deferred {
                     for k in &kinds {
-                        let mut after = AfterUnlock::default();
-                        k.state.lock().publish_durable(rev, &mut after);
-                        after.run();
+                        k.publish_durable(rev);
                     }
                 }
             }
