@@ -332,14 +332,24 @@ impl Kubelet {
         controllers: Vec<Controller>,
         registrar: ControllerRegistrar,
     ) -> crate::Result<()> {
-        // Under `deferred`'s lock, as add_node checks it: a node added meanwhile either
-        // sees the controllers deferred and registers them, or finds them registered.
-        let mut deferred = self.inner.deferred.lock();
+        *self.inner.deferred.lock() = Some((controllers, registrar));
         if self.inner.nodes.read().is_empty() {
-            *deferred = Some((controllers, registrar));
             return Ok(());
         }
-        controllers.into_iter().try_for_each(|c| registrar.add(c))
+        self.start_deferred_controllers()
+    }
+
+    /// Registers the controllers [`Kubelet::register_controllers`] deferred, if they still
+    /// are. The lock is held while they register, so a caller that finds them taken finds
+    /// them registered.
+    fn start_deferred_controllers(&self) -> crate::Result<()> {
+        let mut deferred = self.inner.deferred.lock();
+        match deferred.take() {
+            Some((controllers, registrar)) => {
+                controllers.into_iter().try_for_each(|c| registrar.add(c))
+            }
+            None => Ok(()),
+        }
     }
 
     /// Adds a node while the engine runs.
@@ -351,13 +361,8 @@ impl Kubelet {
             });
         }
         // The first node starts the kubelet's controllers (see `Inner::deferred`) before its
-        // key is queued: a key queued for a controller not yet registered would be lost. The
-        // lock is held while they register, so a second node added meanwhile waits for them.
-        let mut deferred = self.inner.deferred.lock();
-        if let Some((controllers, registrar)) = deferred.take() {
-            controllers.into_iter().try_for_each(|c| registrar.add(c))?;
-        }
-        drop(deferred);
+        // key is queued: a key queued for a controller not yet registered would be lost.
+        self.start_deferred_controllers()?;
         let name = config.name.clone();
         self.add_node_agent(config);
         self.inner.node_trigger.enqueue(ObjectKey::new(None, &name));
