@@ -102,7 +102,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -587,7 +586,7 @@ pub(crate) fn launch(
             }
         }
     }
-    let (out_reader, out_writer) = output_pipe().map_err(|e| {
+    let (out_reader, out_writer) = super::spawner::pipe().map_err(|e| {
         StartError::new(START_ERROR, format!("creating the output pipe failed: {e}"))
     })?;
     let child = {
@@ -631,7 +630,7 @@ pub(crate) fn launch(
             // calls (unshare, mount, mkdir, open, close).
             cmd = unsafe { cmd.pre_exec(move || plan.apply_in_child()) };
         }
-        // Forked on the spawner thread, tied to the engine's life (`PR_SET_PDEATHSIG`: see
+        // Started on the spawner thread, tied to the engine's life (`PR_SET_PDEATHSIG`: see
         // `super::spawner`). `spawn` returns once the child has exec'd (or failed to), so
         // the child already leads its own process group when the group is first signalled.
         super::spawner::spawn(cmd).map_err(|e| {
@@ -908,48 +907,6 @@ fn signal_group(pgid: u32, sig: libc::c_int) {
     unsafe {
         libc::kill(-pgid, sig);
     }
-}
-
-/// A pipe for a child's stdout and stderr: (read end, write end), both close-on-exec (the
-/// child's copies are dup'ed onto fds 1 and 2, which are not).
-fn output_pipe() -> io::Result<(File, OwnedFd)> {
-    let mut fds = [0 as libc::c_int; 2];
-    #[cfg(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly"
-    ))]
-    {
-        // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    #[cfg(not(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly"
-    )))]
-    {
-        // No pipe2 here (macOS): a process spawned by another thread between pipe() and
-        // fcntl() may inherit the fds; the drain timeout bounds what that can delay.
-        // SAFETY: `fds` is a valid array of two ints for pipe to fill.
-        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        for fd in fds {
-            // SAFETY: fd was just returned by pipe() and is open.
-            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-        }
-    }
-    // SAFETY: both fds were just created by the call above and nothing else owns them.
-    Ok(unsafe { (File::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// utime + stime + cutime + cstime of `pid` from `/proc/<pid>/stat`.

@@ -366,12 +366,7 @@ mod tests {
 
     /// A child writing `script`'s output to a pipe we read through the monitor.
     fn watched_child(m: &Monitor, script: &str) -> (Arc<LogBuffer>, mpsc::Receiver<String>) {
-        // (std::io::pipe is newer than the crate's rust-version.)
-        let mut fds = [0 as libc::c_int; 2];
-        // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
-        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-        // SAFETY: both fds were just created and nothing else owns them.
-        let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (r, w) = crate::node::spawner::pipe().unwrap();
         let w2 = w.try_clone().unwrap();
         let mut child = Command::new("sh")
             .args(["-c", script])
@@ -392,7 +387,7 @@ mod tests {
             })
         });
         let pidfd = pidfd_open(pid).unwrap();
-        m.watch(File::from(r), log.clone(), pidfd, exited).unwrap();
+        m.watch(r, log.clone(), pidfd, exited).unwrap();
         (log, rx)
     }
 

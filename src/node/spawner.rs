@@ -32,7 +32,7 @@
 //! runs the child in the engine's memory, on a small stack of its own, while the spawner
 //! thread waits for its exec. A `fork` copies the page tables of the whole host and makes
 //! every page the host writes before the child's exec a copy: in a host holding 2 GiB a
-//! process restart took 184-207 ms instead of 1-2 ms (`process.restart_p50_ms_2gib_host`
+//! process restart took 184-240 ms instead of 1-2 ms (`process.restart_p50_ms_2gib_host`
 //! in the bench). With `CLONE_VM` the child must not run the host's signal handlers (they
 //! would run on the host's memory): every signal is blocked around the clone, and the
 //! child resets handled signals to their defaults (and `SIGPIPE`, which Rust ignores) and
@@ -54,9 +54,11 @@
 
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
+use std::collections::BTreeMap;
 use std::ffi::{CString, OsString};
+use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::panic::AssertUnwindSafe;
@@ -84,7 +86,8 @@ type Hook = Box<dyn FnMut() -> io::Result<()> + Send>;
 pub(crate) struct Spawn {
     program: OsString,
     args: Vec<OsString>,
-    env: Vec<(OsString, OsString)>,
+    /// By name, as std's `Command` keeps it: setting a name again replaces its value.
+    env: BTreeMap<OsString, OsString>,
     cwd: Option<PathBuf>,
     stdio: [Option<OwnedFd>; 3],
     process_group: bool,
@@ -98,7 +101,7 @@ impl Spawn {
         Spawn {
             program: program.into(),
             args: Vec::new(),
-            env: Vec::new(),
+            env: BTreeMap::new(),
             cwd: None,
             stdio: [None, None, None],
             process_group: false,
@@ -114,9 +117,7 @@ impl Spawn {
 
     /// Sets an environment variable (a later value for the same name wins).
     pub(crate) fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
-        let key = key.into();
-        self.env.retain(|(k, _)| *k != key);
-        self.env.push((key, value.into()));
+        self.env.insert(key.into(), value.into());
         self
     }
 
@@ -296,12 +297,8 @@ fn candidates(program: &[u8], path: Option<&[u8]>) -> io::Result<Vec<CString>> {
 
 impl Prepared {
     fn new(spec: Spawn) -> io::Result<Prepared> {
-        let env_path = spec
-            .env
-            .iter()
-            .find(|(k, _)| k == "PATH")
-            .map(|(_, v)| v.as_bytes().to_vec());
-        let candidates = candidates(spec.program.as_bytes(), env_path.as_deref())?;
+        let env_path = spec.env.get(std::ffi::OsStr::new("PATH"));
+        let candidates = candidates(spec.program.as_bytes(), env_path.map(|p| p.as_bytes()))?;
         let mut argv = vec![cstring(spec.program.as_bytes(), "program")?];
         for a in &spec.args {
             argv.push(cstring(a.as_bytes(), "argument")?);
@@ -348,6 +345,48 @@ impl Prepared {
             hooks: spec.hooks,
         })
     }
+}
+
+/// A pipe, (read end, write end), both close-on-exec: a child's stdout and stderr (its
+/// copies are dup'ed onto fds 1 and 2, which are not), or a child's start report.
+pub(crate) fn pipe() -> io::Result<(File, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    ))]
+    {
+        // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    )))]
+    {
+        // No pipe2 here (macOS): a process spawned by another thread between pipe() and
+        // fcntl() may inherit the fds; the drain timeout bounds what that can delay.
+        // SAFETY: `fds` is a valid array of two ints for pipe to fill.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        for fd in fds {
+            // SAFETY: fd was just returned by pipe() and is open.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+    }
+    // SAFETY: both fds were just created by the call above and nothing else owns them.
+    Ok(unsafe { (File::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// Bytes of the stack a child runs on until it execs, below a guard page.
@@ -480,23 +519,11 @@ impl Prepared {
     }
 }
 
-/// A close-on-exec pipe: (read end, write end), the write end at 3 or above (so that it
-/// cannot be one of the child's standard streams when the host closed its own).
+/// A [`pipe`] whose write end is at 3 or above (so that it cannot be one of the child's
+/// standard streams when the host closed its own).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn error_pipe() -> io::Result<(std::fs::File, OwnedFd)> {
-    use std::os::fd::FromRawFd;
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: both fds were just created and nothing else owns them.
-    let (r, mut w) = unsafe {
-        (
-            std::fs::File::from_raw_fd(fds[0]),
-            OwnedFd::from_raw_fd(fds[1]),
-        )
-    };
+fn error_pipe() -> io::Result<(File, OwnedFd)> {
+    let (r, mut w) = pipe()?;
     if w.as_raw_fd() < 3 {
         // SAFETY: duplicates a descriptor this function owns.
         let high = unsafe { libc::fcntl(w.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
@@ -511,7 +538,7 @@ fn error_pipe() -> io::Result<(std::fs::File, OwnedFd)> {
 
 /// Reads until `buf` is full or end of file; the bytes read.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn read_full(r: &mut std::fs::File, buf: &mut [u8]) -> io::Result<usize> {
+fn read_full(r: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     use std::io::Read;
     let mut n = 0;
     while n < buf.len() {
@@ -876,9 +903,7 @@ fn die_with_engine(spec: Spawn) -> Spawn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs::File;
     use std::io::{BufRead, Read, Write};
-    use std::os::fd::FromRawFd;
     use std::time::{Duration, Instant};
 
     /// The calling thread's kernel thread id.
@@ -899,15 +924,6 @@ mod tests {
             assert!(Instant::now() < deadline, "thread {tid} never went");
             std::thread::sleep(Duration::from_millis(5));
         }
-    }
-
-    /// A pipe: (read end, write end), both close-on-exec.
-    fn pipe() -> (File, OwnedFd) {
-        let mut fds = [0 as libc::c_int; 2];
-        // SAFETY: `fds` is a valid array of two ints for pipe2 to fill.
-        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-        // SAFETY: both fds were just created and nothing else owns them.
-        unsafe { (File::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
     }
 
     /// Whether `pid` (our child) has exited, reaping it then.
@@ -935,8 +951,8 @@ mod tests {
     /// A shell that answers one line read on its stdin, then sleeps; with the ends of its
     /// stdin and stdout that the test keeps.
     fn echoer() -> (Spawn, File, File) {
-        let (stdin_r, stdin_w) = pipe();
-        let (stdout_r, stdout_w) = pipe();
+        let (stdin_r, stdin_w) = pipe().unwrap();
+        let (stdout_r, stdout_w) = pipe().unwrap();
         let spec = Spawn::new("sh")
             .args(["-c", "read line; echo \"alive $line\"; exec sleep 1000"])
             .env("PATH", "/bin:/usr/bin")
@@ -978,7 +994,7 @@ mod tests {
 
     /// Runs `spec` and returns everything it wrote to stdout and stderr, and its status.
     fn output(spec: Spawn) -> (String, ExitStatus) {
-        let (mut r, w) = pipe();
+        let (mut r, w) = pipe().unwrap();
         let w2 = w.try_clone().unwrap();
         let mut child = spawn(spec.stdout(w).stderr(w2)).unwrap();
         let mut out = String::new();
@@ -1166,7 +1182,7 @@ echo "group: $(cut -d' ' -f5 /proc/$$/stat) of $$""#;
     /// A hook's error is the spawn's error, and the program never runs.
     #[test]
     fn a_hook_error_ends_the_child_before_exec_and_is_returned() {
-        let (mut r, w) = pipe();
+        let (mut r, w) = pipe().unwrap();
         // SAFETY: the hook only returns an OS error code.
         let spec = unsafe {
             Spawn::new("/bin/sh")
