@@ -6,16 +6,17 @@
 //! only where `STEADY_VOLUME_<NAME>` says, which is also true with it: the host paths stay
 //! visible inside the namespace.
 //!
-//! The mounts are made in the child between its start and exec (a `pre_exec` hook of `node::spawner`), where only
-//! async-signal-safe calls are allowed: everything that allocates (`MountPlan`: the C
-//! strings) is prepared before the child starts, and the child only calls `unshare` and `mount`.
+//! The mounts are made in the child between its start and exec (a `pre_exec` hook of
+//! `node::spawner`), where only async-signal-safe calls are allowed: everything that
+//! allocates (`MountPlan`: the C strings) is prepared before the child starts, and the child
+//! only calls `unshare` and `mount`.
 //!
 //! A bind mount needs a mount point. One that does not exist is created on the host's
-//! filesystem before the child starts (empty directories, or an empty file for a file `subPath`),
-//! as a container runtime creates it in a container's root, and removed again when the last
-//! process that uses it has ended: `MountPoints` counts the users of each point it
-//! created (a point is never removed while another container has something mounted on it,
-//! which would detach that mount). Paths that existed before are never removed.
+//! filesystem before the child starts (empty directories, or an empty file for a file
+//! `subPath`), as a container runtime creates it in a container's root, and removed again
+//! when the last process that uses it has ended: `MountPoints` counts the users of each point
+//! it created (a point is never removed while another container has something mounted on
+//! it, which would detach that mount). Paths that existed before are never removed.
 
 use super::runtime::Mount;
 use parking_lot::Mutex;
