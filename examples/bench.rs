@@ -1057,6 +1057,13 @@ fn process_pods_1000(out: &Out) {
     let e = Engine::builder()
         .local_node(false)
         .node(steady::node::NodeConfig::local().max_pods(N as i64 + 10))
+        // How much of the footprint is the watch history: set it to 100 and compare.
+        .history_limit(
+            std::env::var("STEADY_BENCH_HISTORY_LIMIT")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(steady::store::StoreConfig::default().history_limit),
+        )
         .build()
         .unwrap();
     let threads = || std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count());
