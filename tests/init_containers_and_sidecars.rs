@@ -127,11 +127,13 @@ fn a_sidecar_runs_beside_the_main_containers_and_outlives_their_restarts() {
                   {"name": "app", "command": ["sh", "-c", traps("app")]},
                   {"name": "worker", "command": ["sh", "-c", "exec sleep 600"]}]}),
     );
-    eventually(30, "all running and Ready", || {
+    // Running is exec'd: the app's shell may not have written its line yet.
+    eventually(30, "all running and Ready, the app's line written", || {
         clock.advance(Duration::from_millis(200));
         pid(&e, "meshed", "app").is_some()
             && pid(&e, "meshed", "worker").is_some()
             && condition(&e, "meshed", "Ready").as_deref() == Some("True")
+            && std::fs::read_to_string(&log).is_ok_and(|l| l.contains("app"))
     });
     assert_eq!(
         std::fs::read_to_string(&log).unwrap(),
