@@ -223,6 +223,16 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// The store's source of truth (etcd, for an engine on several hosts) cannot be
+    /// reached, refused a request, or did not deliver a change in time. `backend` names it
+    /// (`etcd at http://127.0.0.1:2379`).
+    #[error("{backend}: {message}")]
+    Backend {
+        /// The source and its address.
+        backend: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl Error {

@@ -40,6 +40,25 @@ fn a_transaction_commits_all_its_writes_under_one_revision() {
 }
 
 #[test]
+fn a_transaction_creating_an_object_that_exists_fails_and_changes_nothing() {
+    let e = common::engine();
+    let api = counters(&e);
+    api.create(counter("a", 1)).unwrap();
+    let before = e.store().revision();
+    let err = e
+        .store()
+        .transaction(vec![
+            TxnOp::Create(dynamic(counter("b", 1))),
+            TxnOp::Create(dynamic(counter("a", 2))),
+        ])
+        .unwrap_err();
+    assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
+    assert_eq!(e.store().revision(), before);
+    assert!(api.get("b").unwrap_err().is_not_found());
+    assert_eq!(value_of(api.get("a").unwrap().as_ref()), 1);
+}
+
+#[test]
 fn a_transaction_with_one_failing_precondition_changes_nothing() {
     let e = common::engine();
     let api = counters(&e);

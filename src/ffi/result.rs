@@ -74,7 +74,7 @@ impl steady_result {
             Error::Timeout => steady_result::STEADY_TIMEOUT,
             Error::Closed => steady_result::STEADY_CLOSED,
             Error::Unavailable { .. } => steady_result::STEADY_UNAVAILABLE,
-            Error::Storage { .. } => steady_result::STEADY_STORAGE,
+            Error::Storage { .. } | Error::Backend { .. } => steady_result::STEADY_STORAGE,
             // `root` never returns the wrapper; keep the wrapper's meaning if it ever did.
             Error::InDocument { .. } => steady_result::STEADY_INVALID,
         }

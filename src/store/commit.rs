@@ -51,6 +51,9 @@ impl Store {
         if let Some(backend) = self.inner.backend.get() {
             return self.commit_one_durable(w, backend.as_ref());
         }
+        if let Some(r) = self.inner.remote.get() {
+            return self.commit_one_remote(w, r.as_ref());
+        }
         let ks = w.ks.clone();
         let (mut st, mut w) = match compare(&ks, w) {
             Ok(go) => go,
@@ -141,6 +144,25 @@ impl Store {
     }
 }
 
+impl Store {
+    /// [`Store::commit_one`] through a remote source of truth (see [`remote`]).
+    #[cold]
+    fn commit_one_remote(&self, w: Write, r: &dyn remote::Remote) -> Result<Outcome> {
+        let mut ws = [w];
+        match self.commit_remote(&mut ws, r)? {
+            remote::RemoteEnd::Done(mut out) => Ok(Outcome::Done(out.pop().flatten())),
+            remote::RemoteEnd::Stale(_) => {
+                let [w] = ws;
+                if w.strict {
+                    Err(stale_error(&w))
+                } else {
+                    Ok(Outcome::Stale(w))
+                }
+            }
+        }
+    }
+}
+
 /// The compare half of a single write's compare-and-swap: takes `ks`'s lock and returns it
 /// with the write when the stored object is still the write's base, or how the commit ends
 /// (stale: released before its error is built; nothing to write: done).
@@ -212,6 +234,18 @@ pub(super) fn apply_unpublished(
     st: &mut KindState,
     rev: u64,
 ) -> (Option<Arc<dyn Object>>, Option<Arc<Change>>) {
+    apply_versioned(w, st, rev, true)
+}
+
+/// [`apply_unpublished`], leaving a put object's resourceVersion as it is when `stamp` is
+/// false (a cache resynchronised from its source keeps each object's own version).
+#[inline]
+pub(super) fn apply_versioned(
+    w: Write,
+    st: &mut KindState,
+    rev: u64,
+    stamp: bool,
+) -> (Option<Arc<dyn Object>>, Option<Arc<Change>>) {
     let Write {
         ks,
         key,
@@ -223,7 +257,9 @@ pub(super) fn apply_unpublished(
     match action {
         Action::Keep => (base, None),
         Action::Put(mut obj) => {
-            uniq(&mut obj).meta_mut().resource_version = Some(rev.to_string());
+            if stamp {
+                uniq(&mut obj).meta_mut().resource_version = Some(rev.to_string());
+            }
             ks.objects.insert(
                 key.clone(),
                 Stored {

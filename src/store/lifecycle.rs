@@ -68,6 +68,23 @@ impl super::Store {
             .expect("a new store admits the initial namespaces");
     }
 
+    /// [`Store::create_initial_namespaces`] for a store that shares its state with other
+    /// engines (etcd): each Namespace is created unless another engine was first.
+    #[cfg(feature = "etcd")]
+    pub(super) fn create_initial_namespaces_shared(&self) {
+        if !self.namespaces_served() {
+            return;
+        }
+        for name in INITIAL_NAMESPACES {
+            let mut ns = Namespace::default();
+            ns.metadata.name = name.to_string();
+            match self.create(Arc::new(ns)) {
+                Ok(_) | Err(Error::AlreadyExists { .. }) => {}
+                Err(e) => log::error!("creating the initial namespace {name}: {e}"),
+            }
+        }
+    }
+
     fn namespaces_served(&self) -> bool {
         self.inner
             .registry

@@ -21,11 +21,14 @@
 
 mod admission;
 mod commit;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 mod kind;
 mod lifecycle;
 mod list;
 mod params;
 pub mod persist;
+mod remote;
 mod txn;
 mod watch;
 mod write;
@@ -60,7 +63,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use admission::Admission;
-use commit::{apply, apply_unpublished, stale_error, Action, Outcome, Write};
+use commit::{apply, apply_unpublished, apply_versioned, stale_error, Action, Outcome, Write};
 use list::select_locked;
 use write::rv_message;
 
@@ -124,6 +127,11 @@ struct Inner {
     /// Where commits are made durable ([`persist`]); unset for the in-memory store, whose
     /// write path then only checks that it is unset.
     backend: OnceLock<Arc<dyn persist::Backend>>,
+    /// The source of truth of a store that is a cache of it ([`remote`]: etcd); unset
+    /// otherwise, and then the write path only checks that it is unset.
+    remote: OnceLock<Arc<dyn remote::Remote>>,
+    /// Through which of the source's revisions the cache holds every change.
+    applied: remote::Applied,
     /// What recovery did, for a store opened on a data dir.
     recovery: OnceLock<RecoveryReport>,
     /// Changes at or below this revision are in no kind's history (a store recovered from a
@@ -135,6 +143,9 @@ impl Drop for Inner {
     fn drop(&mut self) {
         if let Some(b) = self.backend.get() {
             b.close();
+        }
+        if let Some(r) = self.remote.get() {
+            r.close();
         }
     }
 }
@@ -234,6 +245,8 @@ impl Store {
                 graceful: RwLock::new(HashMap::new()),
                 definitions: Mutex::new(()),
                 backend: OnceLock::new(),
+                remote: OnceLock::new(),
+                applied: remote::Applied::default(),
                 recovery: OnceLock::new(),
                 history_floor: AtomicU64::new(0),
             }),

@@ -48,6 +48,13 @@ pub enum TxnOp {
     },
 }
 
+/// Whether a transaction ends when `w` turned out stale: the caller gave a precondition, or
+/// it creates an object that exists meanwhile (preparing it again would not change that).
+/// Any other write is prepared again from the newer state.
+fn ends_stale(w: &Write) -> bool {
+    w.strict || w.base.is_none()
+}
+
 impl Store {
     /// Applies several writes atomically under one revision: either every operation commits
     /// or none does. Each operation's preconditions (resourceVersion, uid, absence) are
@@ -81,6 +88,16 @@ impl Store {
                     ));
                 }
             }
+            if let Some(r) = self.inner.remote.get() {
+                // The cache's watch applies the commit and publishes its definitions.
+                match self.commit_remote(&mut writes, r.as_ref())? {
+                    remote::RemoteEnd::Done(out) => return Ok(out),
+                    remote::RemoteEnd::Stale(i) if ends_stale(&writes[i]) => {
+                        return Err(stale_error(&writes[i]))
+                    }
+                    remote::RemoteEnd::Stale(_) => continue,
+                }
+            }
             let backend = self.inner.backend.get();
             // A transaction is one log record, encoded before the locks (as in
             // `commit_one_durable`) and again under them if a kind fills unique fields.
@@ -103,7 +120,7 @@ impl Store {
                 }
             }
             if let Some(w) = stale {
-                if w.strict {
+                if ends_stale(w) {
                     return Err(stale_error(w));
                 }
                 drop(guards);

@@ -70,12 +70,15 @@ impl Store {
     }
 
     /// Makes every write so far durable, stops the log's background thread and releases
-    /// the data dir, so another engine may open it; later writes fail with
-    /// [`Error::Closed`]. Nothing to do for an in-memory store. Idempotent; engine shutdown
-    /// calls it.
+    /// the data dir, so another engine may open it; for a store on etcd, stops its watch
+    /// and closes the connections. Later writes fail with [`Error::Closed`]. Nothing to do
+    /// for an in-memory store. Idempotent; engine shutdown calls it.
     pub fn close_persistence(&self) {
         if let Some(b) = self.inner.backend.get() {
             b.close();
+        }
+        if let Some(r) = self.inner.remote.get() {
+            r.close();
         }
     }
 

@@ -1,0 +1,475 @@
+#![cfg_attr(not(feature = "etcd"), allow(dead_code))] // Only the etcd backend implements the seam.
+//! A store whose source of truth is elsewhere: the seam an etcd backend plugs into
+//! ([`etcd`](super::etcd), feature `etcd`), the write path through it and the cache it feeds.
+//!
+//! # Protocol
+//! - **Writes.** A write is prepared as always (defaults, validation, admission, size)
+//!   against the local cache. Under the locks of the kinds it touches it is compared with the
+//!   cache (a stale base ends there, exactly as in memory) and its unique fields are claimed;
+//!   then the locks are released and the write goes to the source as one conditional
+//!   transaction: every key it touches must still be at its base's resourceVersion (absent,
+//!   for a create). No lock is held across the network, and a transaction of several objects
+//!   is one transaction there too: all or nothing.
+//! - **The cache changes only through [`Store::apply_remote`]**, called by one thread, the
+//!   backend's watch, with every change in revision order, whoever wrote it. It takes the
+//!   locks of every kind a revision touches (ascending names, as transactions do), applies
+//!   the changes, sets the store's revision to theirs and publishes them. So the kind
+//!   invariants of [`kind`](super::kind) hold as in memory, with the source's revisions: local
+//!   watchers see exactly the source's history of the objects, in order.
+//! - **Read your writes.** A writer whose transaction committed at revision `r` returns only
+//!   when the cache has applied `r` ([`Applied::wait`]): a read after a write sees it (or
+//!   something newer). A writer whose compare failed waits until the cache holds the state
+//!   the source compared against (until a compared key changed in the cache, or the cache
+//!   reached the failure's revision), then judges on the cache: a
+//!   caller's precondition fails as in memory (Conflict, NotFound, AlreadyExists), any other
+//!   write is prepared again from the newer state.
+//! - **The watermark** ([`Applied`]) only grows: the revision through which the cache holds
+//!   every change of the source that is ours (its last applied change).
+//!
+//! Revisions are the source's: they grow, but not by one per change when the source also
+//! holds other keys.
+
+use super::*;
+use crate::api::make_mut as uniq;
+use parking_lot::Condvar;
+use std::time::{Duration, Instant};
+
+/// What a remote write asks of one key: that it is still at `expect` (`0`: absent), and
+/// then `write`.
+pub(crate) struct RemoteOp<'a> {
+    /// The object's kind.
+    pub(crate) kind: &'a str,
+    /// The object's store key (`namespace/name`, or `name`).
+    pub(crate) key: &'a str,
+    /// The revision the key must still have; `0`: it must not exist.
+    pub(crate) expect: u64,
+    /// What to do when every compare holds.
+    pub(crate) write: RemoteWrite,
+}
+
+/// The write of one [`RemoteOp`].
+pub(crate) enum RemoteWrite {
+    /// Store this JSON at the key.
+    Put(Vec<u8>),
+    /// Remove the key.
+    Delete,
+    /// Only compare.
+    Check,
+}
+
+/// How a remote transaction ended.
+pub(crate) enum Committed {
+    /// Every compare held; the writes took this revision.
+    At(u64),
+    /// A compare failed at the source, whose revision was this then.
+    Failed(u64),
+}
+
+/// One change read from the source: `json` is `None` for a removal. `rev` is the revision
+/// of the object's last change (its resourceVersion).
+pub(crate) struct RemoteEvent {
+    pub(crate) kind: String,
+    pub(crate) key: String,
+    pub(crate) rev: u64,
+    pub(crate) json: Option<Vec<u8>>,
+}
+
+/// The seam to the source of truth.
+pub(crate) trait Remote: Send + Sync {
+    /// Sends one conditional transaction (see [`RemoteOp`]).
+    fn commit(&self, ops: Vec<RemoteOp<'_>>) -> Result<Committed>;
+    /// How long a writer waits for the source and for the watch to deliver its write.
+    fn timeout(&self) -> Duration;
+    /// Names the source in errors (`etcd at http://127.0.0.1:2379`).
+    fn describe(&self) -> String;
+    /// Stops the watch and closes the connections. Later writes fail with
+    /// [`Error::Closed`].
+    fn close(&self);
+}
+
+/// The revision through which the cache holds every change of the source.
+#[derive(Default)]
+pub(crate) struct Applied {
+    state: Mutex<AppliedState>,
+    cv: Condvar,
+}
+
+#[derive(Default)]
+struct AppliedState {
+    rev: u64,
+    /// Set when the watch stopped for good: waiters fail with it.
+    failed: Option<String>,
+}
+
+impl Applied {
+    /// Raises the watermark to `rev` (never lowers it) and wakes the writers waiting for it.
+    pub(crate) fn advance(&self, rev: u64) {
+        let mut s = self.state.lock();
+        if rev > s.rev {
+            s.rev = rev;
+            self.cv.notify_all();
+        }
+    }
+
+    /// The watch stopped for good: every waiter, now and later, fails with `why`.
+    pub(crate) fn fail(&self, why: String) {
+        self.state.lock().failed = Some(why);
+        self.cv.notify_all();
+    }
+
+    /// Returns once the watermark reached `rev`, or once `enough` holds. Fails after
+    /// `remote.timeout()`.
+    ///
+    /// No lost wake-up: the watermark only changes under `state`, where this checks it
+    /// (and `enough`, whose inputs the applier changes before it raises the watermark)
+    /// before sleeping on `cv`, and every raise notifies `cv`.
+    pub(crate) fn wait(
+        &self,
+        rev: u64,
+        remote: &dyn Remote,
+        enough: impl Fn() -> bool,
+    ) -> Result<()> {
+        let deadline = Instant::now() + remote.timeout();
+        let mut s = self.state.lock();
+        loop {
+            if s.rev >= rev || enough() {
+                return Ok(());
+            }
+            if let Some(why) = &s.failed {
+                return Err(Error::Backend {
+                    backend: remote.describe(),
+                    message: why.clone(),
+                });
+            }
+            if self.cv.wait_until(&mut s, deadline).timed_out() && s.rev < rev && !enough() {
+                return Err(Error::Backend {
+                    backend: remote.describe(),
+                    message: format!(
+                        "its watch did not deliver revision {rev} within {:?} (delivered \
+                         through {}): the write may have been made, but this engine cannot \
+                         see it yet",
+                        remote.timeout(),
+                        s.rev
+                    ),
+                });
+            }
+        }
+    }
+}
+
+/// How [`Store::commit_remote`] ended.
+pub(super) enum RemoteEnd {
+    /// Committed at this revision (`0`: nothing to write, nothing sent); `out` holds each
+    /// write's result, as the in-memory commit returns it.
+    Done(Vec<Option<Arc<dyn Object>>>),
+    /// The write at this index was prepared against a state that is no longer current.
+    Stale(usize),
+}
+
+impl Store {
+    /// Commits prepared `writes` through `remote`, all or none (see the module docs).
+    pub(super) fn commit_remote(
+        &self,
+        writes: &mut [Write],
+        remote: &dyn Remote,
+    ) -> Result<RemoteEnd> {
+        {
+            // Compare with the cache and claim unique fields under the kinds' locks, taken in
+            // ascending name order like every multi-kind commit.
+            let mut kinds: Vec<Arc<KindStore>> = writes.iter().map(|w| w.ks.clone()).collect();
+            kinds.sort_by(|a, b| a.info.kind.cmp(&b.info.kind));
+            kinds.dedup_by(|a, b| Arc::ptr_eq(a, b));
+            let guards: Vec<(&Arc<KindStore>, MutexGuard<'_, KindState>)> =
+                kinds.iter().map(|k| (k, k.state.lock())).collect();
+            if let Some(i) = first_stale(writes) {
+                return Ok(RemoteEnd::Stale(i));
+            }
+            let mut claimed = Vec::new();
+            for w in writes.iter_mut() {
+                let st = &guards
+                    .iter()
+                    .find(|(k, _)| Arc::ptr_eq(k, &w.ks))
+                    .expect("locked above")
+                    .1;
+                if st.has_unique() {
+                    self.claim_unique(st, w, &mut claimed)?;
+                }
+            }
+        }
+        if writes.iter().all(|w| matches!(w.action, Action::Keep)) {
+            // Nothing to write commits nothing, as in memory.
+            return Ok(RemoteEnd::Done(
+                writes.iter().map(|w| w.base.clone()).collect(),
+            ));
+        }
+        let ops: Vec<RemoteOp<'_>> = writes
+            .iter()
+            .map(|w| RemoteOp {
+                kind: &w.ks.info.kind,
+                key: &w.key,
+                expect: w.base.as_ref().map_or(0, |b| version_of(b.as_ref())),
+                write: match &w.action {
+                    Action::Put(o) => RemoteWrite::Put(o.to_json()),
+                    Action::Remove => RemoteWrite::Delete,
+                    Action::Keep => RemoteWrite::Check,
+                },
+            })
+            .collect();
+        match remote.commit(ops)? {
+            Committed::At(rev) => {
+                self.inner.applied.wait(rev, remote, || false)?;
+                Ok(RemoteEnd::Done(
+                    writes.iter_mut().map(|w| result_of(w, rev)).collect(),
+                ))
+            }
+            Committed::Failed(seen) => {
+                // The changes the source compared against are ours to read (they are of the
+                // keys compared): wait until the cache holds them, or the source's whole
+                // state at the failure.
+                let writes_ref = &*writes;
+                self.inner
+                    .applied
+                    .wait(seen, remote, || first_stale(writes_ref).is_some())?;
+                match first_stale(writes) {
+                    Some(i) => Ok(RemoteEnd::Stale(i)),
+                    // The cache holds every change through the revision the source compared
+                    // at, and still agrees with the write: a retry would fail the same way.
+                    None => Err(Error::Conflict {
+                        object: ObjectRef::new(&writes[0].ks.info.kind, None, &writes[0].key),
+                        message: format!(
+                            "{} refused the write although this engine's cache holds the \
+                             versions it compared (through revision {seen})",
+                            remote.describe()
+                        ),
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Applies the changes of revision `rev` read from the source to the cache and
+    /// publishes them (see the module docs: one caller, in revision order). A change that
+    /// cannot be applied (a kind this engine does not serve, JSON that does not decode) is
+    /// left out with an error in the log; the rest of the revision applies.
+    pub(crate) fn apply_remote(&self, rev: u64, events: Vec<RemoteEvent>) {
+        self.apply_remote_at(rev, events, true);
+    }
+
+    /// [`Store::apply_remote`]; with `stamp` false, each put keeps the version its event
+    /// carries although the change is published at `rev` (a resynchronisation).
+    fn apply_remote_at(&self, rev: u64, events: Vec<RemoteEvent>, stamp: bool) {
+        let mut decoded = Vec::with_capacity(events.len());
+        for e in events {
+            if let Some(d) = self.decode_remote(e) {
+                decoded.push(d);
+            }
+        }
+        let mut kinds: Vec<Arc<KindStore>> = decoded.iter().map(|(ks, ..)| ks.clone()).collect();
+        kinds.sort_by(|a, b| a.info.kind.cmp(&b.info.kind));
+        kinds.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        let mut guards: Vec<(&Arc<KindStore>, MutexGuard<'_, KindState>)> =
+            kinds.iter().map(|k| (k, k.state.lock())).collect();
+        let mut after = AfterUnlock::default();
+        let mut definitions = Vec::new();
+        for (ks, key, action, size) in decoded {
+            let st = &mut guards
+                .iter_mut()
+                .find(|(k, _)| Arc::ptr_eq(k, &ks))
+                .expect("locked above")
+                .1;
+            let (key, base) = match ks.entry(&key) {
+                Some((k, s)) => (k, Some(s.obj)),
+                None => (Arc::from(key), None),
+            };
+            if base.is_none() && matches!(action, Action::Remove) {
+                continue;
+            }
+            let removed = matches!(action, Action::Remove);
+            let defines = ks.info.kind == DEFINITION_KIND;
+            let w = Write {
+                ks: ks.clone(),
+                key,
+                base,
+                action,
+                strict: false,
+                size,
+            };
+            let (o, ev) = apply_versioned(w, st, rev, stamp);
+            if let Some(ev) = ev {
+                st.publish(ev, &mut after);
+            }
+            if let Some(o) = o.filter(|_| defines) {
+                definitions.push((o, removed));
+            }
+        }
+        self.inner.revision.fetch_max(rev, Ordering::AcqRel);
+        drop(guards);
+        after.run();
+        if !definitions.is_empty() {
+            self.publish(&definitions, &Staged::default());
+        }
+        self.inner.applied.advance(rev);
+    }
+
+    /// Decodes one change from the source: its kind store, key, action and size.
+    fn decode_remote(&self, e: RemoteEvent) -> Option<(Arc<KindStore>, String, Action, usize)> {
+        let Some(info) = self.inner.registry.get(&e.kind) else {
+            log::error!(
+                "revision {}: {} {} is of a kind this engine does not serve; left out of its \
+                 cache (register the kind, as on the engine that wrote it)",
+                e.rev,
+                e.kind,
+                e.key
+            );
+            return None;
+        };
+        let ks = self.kind_store(&info);
+        let Some(json) = e.json else {
+            return Some((ks, e.key, Action::Remove, 0));
+        };
+        let decoded = serde_json::from_slice::<serde_json::Value>(&json)
+            .map_err(|err| err.to_string())
+            .and_then(|v| {
+                info.decode(v)
+                    .map_err(|f| format!("{}: {}", f.field, f.message))
+            });
+        match decoded {
+            Ok(mut obj) => {
+                uniq(&mut obj).meta_mut().resource_version = Some(e.rev.to_string());
+                Some((ks, e.key, Action::Put(obj), json.len() + 22))
+            }
+            Err(why) => {
+                log::error!(
+                    "revision {}: {} {} does not decode ({why}); left out of this engine's cache",
+                    e.rev,
+                    e.kind,
+                    e.key
+                );
+                None
+            }
+        }
+    }
+
+    /// Fills an empty cache with the source's objects as of revision `rev` (each entry's
+    /// `rev` is its own version) and starts the history there: a watch from an older
+    /// revision is Expired. Definitions are loaded first, so their kinds decode.
+    pub(crate) fn load_remote(&self, rev: u64, mut entries: Vec<RemoteEvent>) {
+        entries.sort_by_key(|e| e.kind != DEFINITION_KIND);
+        self.inner.history_floor.store(rev, Ordering::Release);
+        for e in entries {
+            let Some((ks, key, Action::Put(obj), size)) = self.decode_remote(e) else {
+                continue;
+            };
+            let key: Key = Arc::from(key);
+            let mut st = ks.state.lock();
+            ks.objects.insert(
+                key.clone(),
+                Stored {
+                    obj: obj.clone(),
+                    size,
+                },
+            );
+            st.reindex(&key, None, Some(obj.as_ref()));
+            drop(st);
+            if ks.info.kind == DEFINITION_KIND {
+                self.publish(&[(obj, false)], &Staged::default());
+            }
+        }
+        for ks in self.inner.kinds.read().values() {
+            let mut st = ks.state.lock();
+            st.compacted = st.compacted.max(rev);
+        }
+        self.inner.revision.store(rev, Ordering::Release);
+        self.inner.applied.advance(rev);
+    }
+
+    /// Brings the cache to the source's state `entries` as of revision `rev` after the
+    /// watch lost changes (the source compacted them before they were read): every object
+    /// that differs is published as changed at `rev`, every one gone as deleted, and the
+    /// history before `rev` is closed (a watch from an older revision is Expired, since
+    /// the changes in between are not known one by one).
+    pub(crate) fn resync_remote(&self, rev: u64, entries: Vec<RemoteEvent>) {
+        let mut changes = Vec::new();
+        let mut present: std::collections::HashSet<(String, String)> =
+            std::collections::HashSet::with_capacity(entries.len());
+        for e in entries {
+            present.insert((e.kind.clone(), e.key.clone()));
+            let cached = self
+                .inner
+                .kinds
+                .read()
+                .get(&e.kind)
+                .and_then(|ks| ks.get(&e.key))
+                .map(|o| version_of(o.as_ref()));
+            if cached != Some(e.rev) {
+                changes.push(e);
+            }
+        }
+        let kinds: Vec<Arc<KindStore>> = self.inner.kinds.read().values().cloned().collect();
+        for ks in &kinds {
+            for entry in ks.objects.iter() {
+                let k = (ks.info.kind.clone(), entry.key().to_string());
+                if !present.contains(&k) {
+                    changes.push(RemoteEvent {
+                        kind: k.0,
+                        key: k.1,
+                        rev,
+                        json: None,
+                    });
+                }
+            }
+        }
+        log::warn!(
+            "the source compacted changes this engine had not read: its cache was listed again \
+             at revision {rev} ({} objects changed or gone since)",
+            changes.len()
+        );
+        for ks in &kinds {
+            let mut st = ks.state.lock();
+            st.compacted = st.compacted.max(rev.saturating_sub(1));
+        }
+        self.inner
+            .history_floor
+            .fetch_max(rev.saturating_sub(1), Ordering::AcqRel);
+        self.apply_remote_at(rev, changes, false);
+    }
+
+    /// The watch stopped for good: writers waiting for it fail with `why`.
+    #[cfg(feature = "etcd")]
+    pub(crate) fn remote_failed(&self, why: String) {
+        self.inner.applied.fail(why);
+    }
+}
+
+/// The index of the first write whose base is no longer the cached object.
+fn first_stale(writes: &[Write]) -> Option<usize> {
+    writes
+        .iter()
+        .position(|w| !same(&w.ks.get(&w.key), &w.base))
+}
+
+/// An object's resourceVersion as a revision (`0` when it has none).
+fn version_of(o: &dyn Object) -> u64 {
+    o.meta()
+        .resource_version
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// What a committed write returns, as the in-memory commit does: the object written at
+/// `rev`, a removed object's last state at `rev`, or the checked base.
+fn result_of(w: &mut Write, rev: u64) -> Option<Arc<dyn Object>> {
+    match std::mem::replace(&mut w.action, Action::Keep) {
+        Action::Put(mut o) => {
+            uniq(&mut o).meta_mut().resource_version = Some(rev.to_string());
+            Some(o)
+        }
+        Action::Remove => w.base.as_ref().map(|b| {
+            let mut last = b.clone_arc();
+            uniq(&mut last).meta_mut().resource_version = Some(rev.to_string());
+            last
+        }),
+        Action::Keep => w.base.clone(),
+    }
+}

@@ -1,0 +1,336 @@
+//! Stores on one etcd (feature `etcd`, a real `etcd` from Debian's etcd-server on loopback):
+//! what one engine writes the others read, in order; compare-and-swap holds across engines
+//! under many threads; a transaction is all or nothing; resourceVersions are etcd's
+//! mod_revisions; a store opened later lists everything and continues the revisions; an
+//! etcd that cannot be reached is a clear error.
+#![cfg(feature = "etcd")]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use steady::api::{ConfigMap, Object, Registry};
+use steady::store::etcd::EtcdConfig;
+use steady::store::{Store, StoreConfig, TxnOp, WatchEvent, WatchParams};
+use steady::Error;
+
+/// A one-member etcd on free loopback ports, in its own data dir; killed when dropped.
+struct Etcd {
+    child: Child,
+    client_url: String,
+    dir: PathBuf,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Etcd {
+    fn start(name: &str) -> Etcd {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("etcd-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (client, peer) = (free_port(), free_port());
+        let client_url = format!("http://127.0.0.1:{client}");
+        let peer_url = format!("http://127.0.0.1:{peer}");
+        let child = Command::new("etcd")
+            .args(["--name", name, "--data-dir"])
+            .arg(&dir)
+            .args(["--listen-client-urls", &client_url])
+            .args(["--advertise-client-urls", &client_url])
+            .args(["--listen-peer-urls", &peer_url])
+            .args(["--initial-advertise-peer-urls", &peer_url])
+            .args(["--initial-cluster", &format!("{name}={peer_url}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("etcd runs (Debian's etcd-server; .ci/run installs it)");
+        let etcd = Etcd {
+            child,
+            client_url,
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while etcd.ctl(&["endpoint", "health"]).is_none() {
+            assert!(Instant::now() < deadline, "etcd did not become healthy");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        etcd
+    }
+
+    /// Runs etcdctl against this member; its stdout when it succeeded.
+    fn ctl(&self, args: &[&str]) -> Option<String> {
+        let out = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .arg("--endpoints")
+            .arg(&self.client_url)
+            .args(args)
+            .output()
+            .expect("etcdctl runs (Debian's etcd-client)");
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn config(&self) -> EtcdConfig {
+        EtcdConfig::new([self.client_url.clone()]).timeout(Duration::from_secs(5))
+    }
+
+    fn store(&self) -> Store {
+        let registry = Arc::new(Registry::new());
+        steady::api::register_builtins(&registry);
+        Store::open_etcd(registry, StoreConfig::default(), &self.config()).expect("etcd opens")
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn config_map(name: &str, value: i64, rv: Option<String>) -> Arc<dyn Object> {
+    let mut c = ConfigMap::default();
+    c.metadata.name = name.into();
+    c.metadata.resource_version = rv;
+    c.data.insert("value".into(), value.to_string());
+    Arc::new(c)
+}
+
+fn value(o: &dyn Object) -> i64 {
+    o.downcast_ref::<ConfigMap>().unwrap().data["value"]
+        .parse()
+        .unwrap()
+}
+
+fn rv(o: &dyn Object) -> u64 {
+    o.meta()
+        .resource_version
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Waits until `cond` holds on another engine's cache (its watch brings changes soon after).
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn what_one_engine_writes_another_reads_and_watches_in_order() {
+    let etcd = Etcd::start("order");
+    let (a, b) = (etcd.store(), etcd.store());
+    let mut watch = b
+        .watch("ConfigMap", &WatchParams::default())
+        .expect("a watch on b");
+
+    // Read your writes: a sees its create at once, with etcd's revision as resourceVersion.
+    let created = a.create(config_map("shared", 1, None)).unwrap();
+    let got = a.get("ConfigMap", None, "shared").unwrap();
+    assert_eq!(rv(got.as_ref()), rv(created.as_ref()));
+    let json = etcd
+        .ctl(&["get", "/steady/ConfigMap/default/shared", "-w", "json"])
+        .unwrap();
+    assert!(
+        json.contains(&format!("\"mod_revision\":{}", rv(created.as_ref()))),
+        "the resourceVersion is etcd's mod_revision: {json}"
+    );
+
+    // b reads it, then updates it with compare-and-swap; a reads b's update.
+    eventually("b to see a's create", || {
+        b.get("ConfigMap", None, "shared").is_ok()
+    });
+    let seen = b.get("ConfigMap", None, "shared").unwrap();
+    assert_eq!(seen.meta().uid, created.meta().uid);
+    let updated = b
+        .update(config_map(
+            "shared",
+            2,
+            seen.meta().resource_version.clone(),
+        ))
+        .unwrap();
+    assert!(rv(updated.as_ref()) > rv(created.as_ref()));
+    eventually("a to see b's update", || {
+        a.get("ConfigMap", None, "shared")
+            .is_ok_and(|o| value(o.as_ref()) == 2)
+    });
+
+    // a's stale compare-and-swap fails as in memory, and changes nothing.
+    let stale = a.update(config_map(
+        "shared",
+        3,
+        created.meta().resource_version.clone(),
+    ));
+    assert!(matches!(stale, Err(Error::Conflict { .. })), "{stale:?}");
+
+    // a deletes it; b's watch saw every change once, in revision order.
+    a.delete("ConfigMap", None, "shared", &Default::default())
+        .unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        match watch.recv_timeout(Duration::from_secs(10)) {
+            Ok(Some(ev)) if ev.object().is_some_and(|o| o.meta().name == "shared") => {
+                seen.push((ev.type_name(), ev.revision()))
+            }
+            Ok(Some(_)) => {}
+            other => panic!("b's watch: {other:?} after {seen:?}"),
+        }
+    }
+    let kinds: Vec<&str> = seen.iter().map(|(k, _)| *k).collect();
+    assert_eq!(kinds, ["ADDED", "MODIFIED", "DELETED"]);
+    assert!(seen.windows(2).all(|w| w[0].1 < w[1].1), "{seen:?}");
+    assert_eq!(seen[0].1, rv(created.as_ref()));
+    assert_eq!(seen[1].1, rv(updated.as_ref()));
+}
+
+#[test]
+fn compare_and_swap_holds_across_engines_under_many_threads() {
+    const THREADS: usize = 8;
+    const EACH: i64 = 25;
+    let etcd = Etcd::start("cas");
+    let stores = [etcd.store(), etcd.store()];
+    stores[0].create(config_map("counter", 0, None)).unwrap();
+    let mut watches: Vec<_> = stores
+        .iter()
+        .map(|s| s.watch("ConfigMap", &WatchParams::default()).unwrap())
+        .collect();
+    std::thread::scope(|scope| {
+        for t in 0..THREADS {
+            let store = &stores[t % 2];
+            scope.spawn(move || {
+                let mut done = 0;
+                while done < EACH {
+                    let Ok(cur) = store.get("ConfigMap", None, "counter") else {
+                        continue;
+                    };
+                    let next = config_map(
+                        "counter",
+                        value(cur.as_ref()) + 1,
+                        cur.meta().resource_version.clone(),
+                    );
+                    match store.update(next) {
+                        Ok(_) => done += 1,
+                        Err(Error::Conflict { .. }) => {}
+                        Err(e) => panic!("update: {e}"),
+                    }
+                }
+            });
+        }
+    });
+    let total = THREADS as i64 * EACH;
+    // Every increment counted once: no update was lost or applied twice.
+    for (i, s) in stores.iter().enumerate() {
+        eventually("every engine to hold the last value", || {
+            s.get("ConfigMap", None, "counter")
+                .is_ok_and(|o| value(o.as_ref()) == total)
+        });
+        // Each engine's watch saw every value once, in order, with growing revisions.
+        let mut last = (0, 0);
+        while last.0 < total {
+            match watches[i].recv_timeout(Duration::from_secs(10)) {
+                Ok(Some(WatchEvent::Modified(o))) => {
+                    let v = value(o.as_ref());
+                    assert_eq!(v, last.0 + 1, "engine {i} after value {}", last.0);
+                    assert!(rv(o.as_ref()) > last.1);
+                    last = (v, rv(o.as_ref()));
+                }
+                Ok(Some(_)) => {}
+                other => panic!("engine {i}'s watch: {other:?} at {last:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_transaction_is_all_or_nothing_across_engines() {
+    let etcd = Etcd::start("txn");
+    let (a, b) = (etcd.store(), etcd.store());
+    b.create(config_map("taken", 0, None)).unwrap();
+    eventually("a to see b's create", || {
+        a.get("ConfigMap", None, "taken").is_ok()
+    });
+    let r = a.transaction(vec![
+        TxnOp::Create(config_map("fresh", 0, None)),
+        TxnOp::Create(config_map("taken", 1, None)),
+    ]);
+    assert!(matches!(r, Err(Error::AlreadyExists { .. })), "{r:?}");
+    assert!(etcd
+        .ctl(&["get", "/steady/ConfigMap/default/fresh"])
+        .unwrap()
+        .is_empty());
+    // Both at one revision when it succeeds.
+    let out = a
+        .transaction(vec![
+            TxnOp::Create(config_map("one", 0, None)),
+            TxnOp::Create(config_map("two", 0, None)),
+        ])
+        .unwrap();
+    let revs: Vec<u64> = out.iter().map(|o| rv(o.as_deref().unwrap())).collect();
+    assert_eq!(revs[0], revs[1]);
+    eventually("b to see both", || {
+        b.get("ConfigMap", None, "one").is_ok() && b.get("ConfigMap", None, "two").is_ok()
+    });
+}
+
+#[test]
+fn a_store_opened_later_lists_what_etcd_holds_and_continues() {
+    let etcd = Etcd::start("later");
+    let first = etcd.store();
+    let created = first.create(config_map("kept", 7, None)).unwrap();
+    let before = first.revision();
+    first.close_persistence();
+    drop(first);
+
+    let second = etcd.store();
+    let kept = second.get("ConfigMap", None, "kept").unwrap();
+    assert_eq!(kept.meta().uid, created.meta().uid);
+    assert_eq!(
+        kept.meta().resource_version,
+        created.meta().resource_version
+    );
+    assert_eq!(value(kept.as_ref()), 7);
+    assert!(second.revision() >= before);
+    // The initial namespaces were created once, by the first store.
+    assert!(second.get("Namespace", None, "default").is_ok());
+    // The history starts at the listing: an older revision is Expired, a newer write
+    // continues the revisions.
+    let old = second.watch(
+        "ConfigMap",
+        &WatchParams {
+            since: Some(before - 1),
+            ..Default::default()
+        },
+    );
+    assert!(matches!(old, Err(Error::Expired { .. })), "{old:?}");
+    let next = second.create(config_map("new", 0, None)).unwrap();
+    assert!(rv(next.as_ref()) > before);
+}
+
+#[test]
+fn an_etcd_that_cannot_be_reached_is_a_clear_error() {
+    let port = free_port();
+    let registry = Arc::new(Registry::new());
+    steady::api::register_builtins(&registry);
+    let config =
+        EtcdConfig::new([format!("http://127.0.0.1:{port}")]).timeout(Duration::from_millis(500));
+    let err = Store::open_etcd(registry, StoreConfig::default(), &config).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, Error::Backend { .. }), "{err:?}");
+    assert!(
+        message.contains(&format!("etcd at http://127.0.0.1:{port}")),
+        "{message}"
+    );
+}
