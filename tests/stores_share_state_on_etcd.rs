@@ -5,97 +5,17 @@
 //! etcd that cannot be reached is a clear error.
 #![cfg(feature = "etcd")]
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use common::etcd::{free_port, Etcd};
 
 use steady::api::{ConfigMap, Object, Registry};
 use steady::store::etcd::EtcdConfig;
 use steady::store::{Store, StoreConfig, TxnOp, WatchEvent, WatchParams};
 use steady::Error;
-
-/// A one-member etcd on free loopback ports, in its own data dir; killed when dropped.
-struct Etcd {
-    child: Child,
-    client_url: String,
-    dir: PathBuf,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Etcd {
-    fn start(name: &str) -> Etcd {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("etcd-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let (client, peer) = (free_port(), free_port());
-        let client_url = format!("http://127.0.0.1:{client}");
-        let peer_url = format!("http://127.0.0.1:{peer}");
-        let child = Command::new("etcd")
-            .args(["--name", name, "--data-dir"])
-            .arg(&dir)
-            .args(["--listen-client-urls", &client_url])
-            .args(["--advertise-client-urls", &client_url])
-            .args(["--listen-peer-urls", &peer_url])
-            .args(["--initial-advertise-peer-urls", &peer_url])
-            .args(["--initial-cluster", &format!("{name}={peer_url}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("etcd runs (Debian's etcd-server; .ci/run installs it)");
-        let etcd = Etcd {
-            child,
-            client_url,
-            dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while etcd.ctl(&["endpoint", "health"]).is_none() {
-            assert!(Instant::now() < deadline, "etcd did not become healthy");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        etcd
-    }
-
-    /// Runs etcdctl against this member; its stdout when it succeeded.
-    fn ctl(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new("etcdctl")
-            .env("ETCDCTL_API", "3")
-            .arg("--endpoints")
-            .arg(&self.client_url)
-            .args(args)
-            .output()
-            .expect("etcdctl runs (Debian's etcd-client)");
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
-    fn config(&self) -> EtcdConfig {
-        EtcdConfig::new([self.client_url.clone()]).timeout(Duration::from_secs(5))
-    }
-
-    fn store(&self) -> Store {
-        let registry = Arc::new(Registry::new());
-        steady::api::register_builtins(&registry);
-        Store::open_etcd(registry, StoreConfig::default(), &self.config()).expect("etcd opens")
-    }
-}
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn config_map(name: &str, value: i64, rv: Option<String>) -> Arc<dyn Object> {
     let mut c = ConfigMap::default();
@@ -324,9 +244,9 @@ fn an_etcd_that_cannot_be_reached_is_a_clear_error() {
     let port = free_port();
     let registry = Arc::new(Registry::new());
     steady::api::register_builtins(&registry);
-    let config =
-        EtcdConfig::new([format!("http://127.0.0.1:{port}")]).timeout(Duration::from_millis(500));
-    let err = Store::open_etcd(registry, StoreConfig::default(), &config).unwrap_err();
+    let config = EtcdConfig::default().timeout(Duration::from_millis(500));
+    let endpoints = [format!("http://127.0.0.1:{port}")];
+    let err = Store::open_etcd(registry, StoreConfig::default(), &endpoints, &config).unwrap_err();
     let message = err.to_string();
     assert!(matches!(err, Error::Backend { .. }), "{err:?}");
     assert!(

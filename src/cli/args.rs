@@ -93,6 +93,12 @@ pub struct RunArgs {
     pub api: Option<std::net::SocketAddr>,
     /// `--images FILE`: the image table (YAML or JSON).
     pub images: Option<PathBuf>,
+    /// `--etcd URL[,URL...]`: keep the store in this etcd cluster.
+    pub etcd: Option<Vec<String>>,
+    /// `--etcd-prefix`: the key prefix there.
+    pub etcd_prefix: Option<String>,
+    /// `--etcd-ca`, `--etcd-cert`, `--etcd-key`: TLS to etcd.
+    pub etcd_tls: [Option<PathBuf>; 3],
 }
 
 /// Options of `steady validate`.
@@ -119,6 +125,26 @@ impl fmt::Display for UsageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
+}
+
+/// Splits comma-separated etcd client URLs (`http://` or `https://`, or host:port).
+fn etcd_endpoints(text: &str) -> Result<Vec<String>, String> {
+    let list: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(String::from)
+        .collect();
+    if list.is_empty() {
+        return Err("expected one or more etcd client URLs, comma-separated".into());
+    }
+    if let Some(bad) = list
+        .iter()
+        .find(|e| e.contains("://") && !e.starts_with("http://") && !e.starts_with("https://"))
+    {
+        return Err(format!("{bad:?} is not an http:// or https:// URL"));
+    }
+    Ok(list)
 }
 
 fn usage_error(topic: Topic, message: impl Into<String>) -> UsageError {
@@ -273,6 +299,33 @@ fn parse_run(args: &[String]) -> Result<Command, UsageError> {
                 }
                 run.images = Some(PathBuf::from(v));
             }
+            Arg::Option(name @ "--etcd", v) => {
+                let v = w.value(name, v)?;
+                let list = etcd_endpoints(v)
+                    .map_err(|e| usage_error(Topic::Run, format!("--etcd {v:?}: {e}")))?;
+                run.etcd = Some(list);
+            }
+            Arg::Option(name @ "--etcd-prefix", v) => {
+                let v = w.value(name, v)?;
+                if !v.starts_with('/') {
+                    return Err(usage_error(
+                        Topic::Run,
+                        format!("--etcd-prefix {v:?}: expected a key prefix starting with /"),
+                    ));
+                }
+                run.etcd_prefix = Some(v.to_string());
+            }
+            Arg::Option(name @ ("--etcd-ca" | "--etcd-cert" | "--etcd-key"), v) => {
+                let v = w.value(name, v)?;
+                if v.is_empty() {
+                    return Err(usage_error(Topic::Run, format!("{name} needs a file")));
+                }
+                let i = ["--etcd-ca", "--etcd-cert", "--etcd-key"]
+                    .iter()
+                    .position(|n| *n == name)
+                    .expect("one of the three");
+                run.etcd_tls[i] = Some(PathBuf::from(v));
+            }
             Arg::Option(name @ "--durability", v) => {
                 let v = w.value(name, v)?;
                 let d = steady::store::Durability::parse(v)
@@ -310,6 +363,31 @@ fn parse_run(args: &[String]) -> Result<Command, UsageError> {
         return Err(usage_error(
             Topic::Run,
             "no manifest given: name at least one FILE or DIR",
+        ));
+    }
+    let etcd_settings = run.etcd_prefix.is_some() || run.etcd_tls.iter().any(Option::is_some);
+    if etcd_settings && run.etcd.is_none() {
+        return Err(usage_error(
+            Topic::Run,
+            "--etcd-prefix, --etcd-ca, --etcd-cert and --etcd-key need --etcd",
+        ));
+    }
+    if run.etcd_tls[0].is_none() && (run.etcd_tls[1].is_some() || run.etcd_tls[2].is_some()) {
+        return Err(usage_error(
+            Topic::Run,
+            "--etcd-cert and --etcd-key need --etcd-ca (the members' CA)",
+        ));
+    }
+    if run.etcd_tls[1].is_some() != run.etcd_tls[2].is_some() {
+        return Err(usage_error(
+            Topic::Run,
+            "--etcd-cert and --etcd-key go together",
+        ));
+    }
+    if run.etcd.is_some() && run.durability.is_some() {
+        return Err(usage_error(
+            Topic::Run,
+            "--durability does not apply with --etcd: etcd keeps the state",
         ));
     }
     if run.durability.is_some() && run.data_dir.is_none() {
@@ -511,6 +589,53 @@ mod tests {
     }
 
     #[test]
+    fn run_takes_an_etcd_cluster_and_its_settings() {
+        let c = parse(&args(
+            "run a.yaml --etcd http://127.0.0.1:2379,http://127.0.0.1:22379 --etcd-prefix /fleet \
+             --etcd-ca ca.pem --etcd-cert c.pem --etcd-key k.pem",
+        ))
+        .unwrap();
+        let Command::Run(r) = c else { panic!() };
+        assert_eq!(
+            r.etcd.unwrap(),
+            ["http://127.0.0.1:2379", "http://127.0.0.1:22379"]
+        );
+        assert_eq!(r.etcd_prefix.as_deref(), Some("/fleet"));
+        assert_eq!(
+            r.etcd_tls,
+            [
+                Some("ca.pem".into()),
+                Some("c.pem".into()),
+                Some("k.pem".into())
+            ]
+        );
+        for (line, message) in [
+            ("run a.yaml --etcd-prefix /x", "need --etcd"),
+            ("run a.yaml --etcd ,", "comma-separated"),
+            (
+                "run a.yaml --etcd grpc://h:1",
+                "is not an http:// or https:// URL",
+            ),
+            ("run a.yaml --etcd h:1 --etcd-prefix x", "starting with /"),
+            (
+                "run a.yaml --etcd h:1 --etcd-cert c --etcd-key k",
+                "need --etcd-ca",
+            ),
+            (
+                "run a.yaml --etcd h:1 --etcd-ca a --etcd-cert c",
+                "go together",
+            ),
+            (
+                "run a.yaml --etcd h:1 --durability sync",
+                "etcd keeps the state",
+            ),
+        ] {
+            let e = parse(&args(line)).unwrap_err().message;
+            assert!(e.contains(message), "{line}: {e}");
+        }
+    }
+
+    #[test]
     fn run_takes_paths_and_options_with_or_without_equals() {
         let c = parse(&args(
             "run a.yaml --for 2s dir -o json --data-dir=/tmp/x --api 127.0.0.1:6443 --images i.yaml",
@@ -526,6 +651,7 @@ mod tests {
                 output: Some(Output::Json),
                 api: Some("127.0.0.1:6443".parse().unwrap()),
                 images: Some("i.yaml".into()),
+                ..Default::default()
             })
         );
         let c = parse(&args(

@@ -63,6 +63,14 @@ Options:
       --durability MODE  with --data-dir: sync (default; a change is on disk before it is
                          acknowledged) or interval:100ms (fsync at least that often; a
                          crash loses at most that window)
+      --etcd URL[,URL]   keep the store in the etcd cluster at these client URLs, shared
+                         with every steady on the same cluster (build with the etcd
+                         feature). The state outlives this steady; --data-dir then keeps
+                         only the claim and emptyDir directories
+      --etcd-prefix P    the key prefix in etcd (default /steady)
+      --etcd-ca FILE     TLS to etcd (https:// URLs): the members' CA (PEM)
+      --etcd-cert FILE   with --etcd-ca: this client's certificate (PEM), and
+      --etcd-key FILE    its key, for members that require client certificates
       --images FILE      the image table (YAML or JSON): what each image reference runs,
                          for containers that name an image and no command, e.g.
                          \"redis:7\": {command: [redis-server], args: [--port, \"6379\"]}
@@ -75,7 +83,8 @@ Options:
                                 {\"type\": \"ADDED\"|\"MODIFIED\"|\"DELETED\", \"object\": {...}}
   -h, --help             print this help
 
-Environment: STEADY_LOG=error|warn|info|debug|trace|off (default warn), logs on stderr.";
+Environment: STEADY_LOG=error|warn|info|debug|trace|off (default warn), logs on stderr;
+STEADY_ETCD_USER=NAME:PASSWORD, with --etcd, for an etcd with authentication.";
 
 const VALIDATE_USAGE: &str = "\
 Usage: steady validate [--strict] [--images FILE] FILE|DIR...

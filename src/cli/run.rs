@@ -83,10 +83,22 @@ pub fn run(args: RunArgs) -> i32 {
 
     let mut builder = Engine::builder().images(images);
     if let Some(dir) = &args.data_dir {
-        builder = builder.data_dir(dir.clone()).persist(
-            dir.join("store"),
-            args.durability.unwrap_or(steady::store::Durability::Sync),
-        );
+        builder = builder.data_dir(dir.clone());
+        if args.etcd.is_none() {
+            builder = builder.persist(
+                dir.join("store"),
+                args.durability.unwrap_or(steady::store::Durability::Sync),
+            );
+        }
+    }
+    if let Some(endpoints) = &args.etcd {
+        builder = match with_etcd(builder, endpoints, &args) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("steady: {e}");
+                return 2;
+            }
+        };
     }
     if let Some(addr) = args.api {
         builder = builder.api_server(steady::apiserver::ApiServerConfig::new(addr));
@@ -370,4 +382,40 @@ impl Screen {
     fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
     }
+}
+
+/// The builder on the etcd cluster at `endpoints`, with `--etcd-*` and `STEADY_ETCD_USER`.
+#[cfg(feature = "etcd")]
+fn with_etcd(
+    builder: steady::EngineBuilder,
+    endpoints: &[String],
+    args: &RunArgs,
+) -> Result<steady::EngineBuilder, String> {
+    let mut config = steady::store::etcd::EtcdConfig::default();
+    if let Some(p) = &args.etcd_prefix {
+        config = config.prefix(p.clone());
+    }
+    if let Ok(user) = std::env::var("STEADY_ETCD_USER") {
+        let (name, password) = user
+            .split_once(':')
+            .ok_or("STEADY_ETCD_USER: expected NAME:PASSWORD")?;
+        config = config.user(name, password);
+    }
+    if let [Some(ca), cert, key] = &args.etcd_tls {
+        let client = cert.clone().zip(key.clone());
+        config = config.tls(ca.clone(), client);
+    }
+    Ok(builder.etcd(endpoints.iter().cloned(), config))
+}
+
+/// Without the etcd feature, `--etcd` is refused with how to get it.
+#[cfg(not(feature = "etcd"))]
+fn with_etcd(
+    _: steady::EngineBuilder,
+    _: &[String],
+    _: &RunArgs,
+) -> Result<steady::EngineBuilder, String> {
+    Err("--etcd: this steady was built without etcd support \
+         (cargo install --features cli,etcd; it needs protoc to build)"
+        .into())
 }

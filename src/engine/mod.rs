@@ -40,6 +40,9 @@ use std::time::Duration;
 pub struct EngineBuilder {
     store: StoreConfig,
     persist: Option<Persist>,
+    /// The etcd cluster that holds the state, when it is shared (endpoints, settings).
+    #[cfg(feature = "etcd")]
+    etcd: Option<(Vec<String>, crate::store::etcd::EtcdConfig)>,
     kinds: Vec<KindInfo>,
     runtime: ManagerConfig,
     controllers: Vec<Controller>,
@@ -61,6 +64,8 @@ impl Default for EngineBuilder {
         EngineBuilder {
             store: StoreConfig::default(),
             persist: None,
+            #[cfg(feature = "etcd")]
+            etcd: None,
             kinds: Vec::new(),
             runtime: ManagerConfig::default(),
             controllers: Vec::new(),
@@ -135,6 +140,26 @@ impl EngineBuilder {
     /// [`EngineBuilder::persist`] with every setting (snapshot period).
     pub fn persist_with(mut self, persist: Persist) -> Self {
         self.persist = Some(persist);
+        self
+    }
+
+    /// Keeps the state in the etcd cluster at `endpoints` (client URLs such as
+    /// `http://127.0.0.1:2379`), shared with every engine that uses the same cluster and
+    /// prefix (feature `etcd`). etcd is the source of truth: every write is an etcd
+    /// transaction comparing the objects' revisions, and the engine's store becomes a cache
+    /// fed by etcd's watch, so reads and watches are served from memory as without etcd and
+    /// an engine reads its own writes. resourceVersions are etcd's revisions. The state
+    /// outlives every engine: an engine started later finds it all. See
+    /// [`crate::store::etcd`] for the layout, and what is not shared yet. Exclusive with
+    /// [`EngineBuilder::persist`]: etcd keeps the state. [`EngineBuilder::build`] fails with
+    /// [`Error::Backend`](crate::Error::Backend) when no member answers in time.
+    #[cfg(feature = "etcd")]
+    pub fn etcd<S: Into<String>>(
+        mut self,
+        endpoints: impl IntoIterator<Item = S>,
+        config: crate::store::etcd::EtcdConfig,
+    ) -> Self {
+        self.etcd = Some((endpoints.into_iter().map(Into::into).collect(), config));
         self
     }
 
@@ -279,6 +304,17 @@ impl EngineBuilder {
 
     /// Starts the engine.
     pub fn build(mut self) -> Result<Engine> {
+        #[cfg(feature = "etcd")]
+        if let (Some(p), Some((endpoints, _))) = (&self.persist, &self.etcd) {
+            return Err(crate::Error::Backend {
+                backend: format!("etcd at {}", endpoints.join(",")),
+                message: format!(
+                    "a data dir ({}) and etcd were both given: with etcd, etcd keeps the \
+                     state; drop one",
+                    p.dir.display()
+                ),
+            });
+        }
         // A node the kubelet could never register is refused here, by name and field, as
         // `Kubelet::add_node` refuses it at run time.
         for n in &self.nodes {
@@ -289,9 +325,17 @@ impl EngineBuilder {
         for k in self.kinds {
             registry.register(k);
         }
-        let store = match &self.persist {
-            Some(p) => Store::open(registry, self.store, p)?,
-            None => Store::new(registry, self.store),
+        #[cfg(feature = "etcd")]
+        let etcd = self.etcd.take();
+        #[cfg(not(feature = "etcd"))]
+        let etcd = None::<std::convert::Infallible>;
+        let store = match (&self.persist, etcd) {
+            (Some(p), _) => Store::open(registry, self.store, p)?,
+            (None, None) => Store::new(registry, self.store),
+            #[cfg(feature = "etcd")]
+            (None, Some((endpoints, config))) => {
+                Store::open_etcd(registry, self.store, &endpoints, &config)?
+            }
         };
         if let (Some(p), None) = (&self.persist, &self.kubelet.data_dir) {
             // Claims are state too: kept beside the store, not in a per-process directory.

@@ -21,6 +21,12 @@
 //! (writes return at once, the log is fsynced at least that often; a crash loses at most that
 //! window); `snapshot_every` is the number of log records between snapshots (default 10,000).
 //!
+//! `etcd` keeps the state in an etcd cluster shared with other engines (builds with the
+//! `etcd` feature; see [`EngineBuilder::etcd`]): `endpoints` (client URLs) is required;
+//! `prefix` (default `/steady`), `user` with `password`, `ca_file` (TLS) with `cert_file`
+//! and `key_file` (a client certificate) and `timeout_ms` (default 10,000) are optional.
+//! `{"etcd": {"endpoints": ["http://127.0.0.1:2379"], "prefix": "/fleet"}}`.
+//!
 //! `api_server` serves the Kubernetes API (builds with the `apiserver` feature; see
 //! `steady::apiserver`): `bind` is required, `tls` defaults to true (a generated
 //! certificate, or `cert` and `key` PEM files), `token` is generated when absent;
@@ -38,7 +44,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 /// The keys `steady_engine_new` accepts, in the order error messages list them.
-pub(crate) const KEYS: [&str; 9] = [
+pub(crate) const KEYS: [&str; 10] = [
     "workers",
     "history_limit",
     "watch_capacity",
@@ -48,6 +54,7 @@ pub(crate) const KEYS: [&str; 9] = [
     "api_server",
     "images",
     "persist",
+    "etcd",
 ];
 
 fn err(key: &str, message: impl std::fmt::Display) -> FfiError {
@@ -94,6 +101,7 @@ pub(crate) fn builder(config_json: Option<&str>) -> Result<EngineBuilder, FfiErr
             "api_server" => api_server(b, v)?,
             "images" => b.images(crate::node::ImageTable::from_value(v).map_err(|e| err(key, e))?),
             "persist" => b.persist_with(persist(v)?),
+            "etcd" => etcd(b, v)?,
             _ => {
                 return Err(FfiError::invalid(format!(
                     "engine configuration: unknown key {key:?} (known keys: {})",
@@ -211,6 +219,93 @@ fn persist(v: &Value) -> Result<crate::store::Persist, FfiError> {
     Ok(p)
 }
 
+/// `etcd`: the etcd cluster that keeps the state (see [`EngineBuilder::etcd`]).
+#[cfg(feature = "etcd")]
+fn etcd(b: EngineBuilder, v: &Value) -> Result<EngineBuilder, FfiError> {
+    use crate::store::etcd::EtcdConfig;
+    const KNOWN: &str =
+        "endpoints, prefix, user, password, ca_file, cert_file, key_file, timeout_ms";
+    let map = v.as_object().ok_or_else(|| {
+        err(
+            "etcd",
+            format!(
+                "expected an object as {{\"endpoints\": [\"http://127.0.0.1:2379\"]}}, found {v}"
+            ),
+        )
+    })?;
+    let text = |k: &str| -> Result<Option<String>, FfiError> {
+        match map.get(k) {
+            None => Ok(None),
+            Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+            Some(other) => Err(err(
+                &format!("etcd.{k}"),
+                format!("expected a string, found {other}"),
+            )),
+        }
+    };
+    for k in map.keys() {
+        if !KNOWN.split(", ").any(|n| n == k) {
+            return Err(err(
+                &format!("etcd.{k}"),
+                format!("unknown key (known keys: {KNOWN})"),
+            ));
+        }
+    }
+    let endpoints: Vec<String> = match map.get("endpoints") {
+        None => return Err(err("etcd.endpoints", "required")),
+        Some(Value::Array(list)) if !list.is_empty() => list
+            .iter()
+            .map(|e| match e {
+                Value::String(s) if !s.is_empty() => Ok(s.clone()),
+                other => Err(err(
+                    "etcd.endpoints",
+                    format!("expected URLs, found {other}"),
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(err(
+                "etcd.endpoints",
+                format!("expected a non-empty list of client URLs, found {other}"),
+            ))
+        }
+    };
+    let mut c = EtcdConfig::default();
+    if let Some(p) = text("prefix")? {
+        c = c.prefix(p);
+    }
+    match (text("user")?, text("password")?) {
+        (Some(u), Some(p)) => c = c.user(u, p),
+        (None, None) => {}
+        _ => return Err(err("etcd.user", "user and password go together")),
+    }
+    let client = match (text("cert_file")?, text("key_file")?) {
+        (Some(cert), Some(key)) => Some((cert.into(), key.into())),
+        (None, None) => None,
+        _ => return Err(err("etcd.cert_file", "cert_file and key_file go together")),
+    };
+    match (text("ca_file")?, client) {
+        (Some(ca), client) => c = c.tls(ca, client),
+        (None, None) => {}
+        (None, Some(_)) => return Err(err("etcd.ca_file", "required with cert_file and key_file")),
+    }
+    if let Some(ms) = map.get("timeout_ms") {
+        c = c.timeout(Duration::from_millis(
+            count("etcd.timeout_ms", ms, 1)? as u64
+        ));
+    }
+    Ok(b.etcd(endpoints, c))
+}
+
+/// Without the `etcd` feature the key is refused, with how to get it.
+#[cfg(not(feature = "etcd"))]
+fn etcd(_: EngineBuilder, _: &Value) -> Result<EngineBuilder, FfiError> {
+    Err(err(
+        "etcd",
+        "this build of steady does not include the etcd backend (cargo feature etcd)",
+    ))
+}
+
 /// One entry of `kinds`: a custom kind registered ahead of use (for a cluster-scoped one).
 fn custom_kind(i: usize, v: &Value) -> Result<KindInfo, FfiError> {
     let key = format!("kinds[{i}]");
@@ -288,7 +383,8 @@ mod tests {
         assert_eq!(
             message(r#"{"wrokers": 2}"#),
             "engine configuration: unknown key \"wrokers\" (known keys: workers, history_limit, \
-             watch_capacity, max_object_bytes, shutdown_grace_ms, kinds, api_server, images, persist)"
+             watch_capacity, max_object_bytes, shutdown_grace_ms, kinds, api_server, images, persist, \
+             etcd)"
         );
         assert_eq!(
             message(r#"{"workers": 0}"#),
@@ -305,6 +401,21 @@ mod tests {
             bad_image.contains("\"images\"") && bad_image.contains("args"),
             "{bad_image}"
         );
+        #[cfg(feature = "etcd")]
+        {
+            assert!(message(r#"{"etcd": {}}"#).contains("\"etcd.endpoints\": required"));
+            assert!(message(r#"{"etcd": {"endpoints": []}}"#).contains("\"etcd.endpoints\""));
+            assert!(message(r#"{"etcd": {"endpoints": ["x"], "user": "u"}}"#)
+                .contains("user and password go together"));
+            assert!(
+                message(r#"{"etcd": {"endpoints": ["x"], "cert_file": "c"}}"#)
+                    .contains("cert_file and key_file go together")
+            );
+            assert!(message(r#"{"etcd": {"endpoints": ["x"], "tls": true}}"#)
+                .contains("\"etcd.tls\": unknown key"));
+        }
+        #[cfg(not(feature = "etcd"))]
+        assert!(message(r#"{"etcd": {"endpoints": ["x"]}}"#).contains("cargo feature etcd"));
         assert!(message(r#"{"persist": "/tmp/x"}"#).contains("\"persist\": expected an object"));
         assert!(message(r#"{"persist": {}}"#).contains("\"persist.dir\": required"));
         assert!(

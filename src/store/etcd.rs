@@ -45,18 +45,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-/// How to reach the etcd cluster that holds the shared state
+/// How to reach the etcd cluster that holds the shared state, beside its endpoints
 /// ([`EngineBuilder::etcd`](crate::engine::EngineBuilder::etcd), `steady run --etcd`).
 #[derive(Clone, Debug)]
 pub struct EtcdConfig {
-    /// Client URLs of the cluster's members (`http://127.0.0.1:2379`; `https://` with
-    /// [`EtcdConfig::tls`]). Requests go to any member that answers.
-    pub endpoints: Vec<String>,
     /// The key prefix under which the objects live (default `/steady`).
     pub prefix: String,
     /// User name and password, for an etcd with authentication enabled.
     pub user: Option<(String, String)>,
-    /// PEM file of the CA that signed the members' certificates (TLS).
+    /// PEM file of the CA that signed the members' certificates: TLS to the members, whose
+    /// endpoints are then `https://` URLs.
     pub ca_file: Option<PathBuf>,
     /// PEM files of this client's certificate and key, for members that require them.
     pub client_cert: Option<(PathBuf, PathBuf)>,
@@ -65,12 +63,9 @@ pub struct EtcdConfig {
     pub timeout: Duration,
 }
 
-impl EtcdConfig {
-    /// The cluster at `endpoints`, with the defaults: prefix `/steady`, no authentication,
-    /// no TLS, 10 s timeout.
-    pub fn new<S: Into<String>>(endpoints: impl IntoIterator<Item = S>) -> Self {
+impl Default for EtcdConfig {
+    fn default() -> Self {
         EtcdConfig {
-            endpoints: endpoints.into_iter().map(Into::into).collect(),
             prefix: "/steady".into(),
             user: None,
             ca_file: None,
@@ -78,20 +73,9 @@ impl EtcdConfig {
             timeout: Duration::from_secs(10),
         }
     }
+}
 
-    /// Comma-separated endpoints, as `steady run --etcd` takes them.
-    pub fn parse(endpoints: &str) -> std::result::Result<Self, String> {
-        let list: Vec<&str> = endpoints
-            .split(',')
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-            .collect();
-        if list.is_empty() {
-            return Err("expected one or more etcd client URLs, comma-separated".into());
-        }
-        Ok(EtcdConfig::new(list))
-    }
-
+impl EtcdConfig {
     /// Keeps the objects under `prefix` instead of `/steady`.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into().trim_end_matches('/').to_string();
@@ -122,19 +106,8 @@ impl EtcdConfig {
         self
     }
 
-    fn describe(&self) -> String {
-        format!("etcd at {}", self.endpoints.join(","))
-    }
-
-    fn error(&self, message: impl Into<String>) -> Error {
-        Error::Backend {
-            backend: self.describe(),
-            message: message.into(),
-        }
-    }
-
     /// The connection options: timeouts, keep-alive, user and TLS.
-    fn options(&self) -> Result<ConnectOptions> {
+    fn options(&self, describe: &str) -> Result<ConnectOptions> {
         let mut o = ConnectOptions::new()
             .with_timeout(self.timeout)
             .with_connect_timeout(self.timeout)
@@ -145,7 +118,7 @@ impl EtcdConfig {
         }
         if let Some(ca) = &self.ca_file {
             let read = |p: &PathBuf| {
-                std::fs::read(p).map_err(|e| self.error(format!("{}: {e}", p.display())))
+                std::fs::read(p).map_err(|e| backend(describe, format!("{}: {e}", p.display())))
             };
             let mut tls = etcd_client::TlsOptions::new()
                 .ca_certificate(etcd_client::Certificate::from_pem(read(ca)?));
@@ -158,38 +131,52 @@ impl EtcdConfig {
     }
 }
 
+/// An [`Error::Backend`] about the cluster `describe` names.
+fn backend(describe: &str, message: impl Into<String>) -> Error {
+    Error::Backend {
+        backend: describe.to_string(),
+        message: message.into(),
+    }
+}
+
 impl Store {
-    /// Opens a store whose source of truth is the etcd cluster of `etcd` (see the
-    /// [module docs](self)): lists what it holds under the prefix into the cache, starts the
-    /// watch that keeps the cache current, and creates the initial Namespaces when the
-    /// prefix is empty. Errors with [`Error::Backend`] when etcd cannot be reached in time,
-    /// refuses the credentials, or its listing fails.
+    /// Opens a store whose source of truth is the etcd cluster at `endpoints` (client URLs,
+    /// see the [module docs](self)): lists what it holds under the prefix into the cache,
+    /// starts the watch that keeps the cache current, and creates the initial Namespaces
+    /// when the prefix is empty. Errors with [`Error::Backend`] when no member answers in
+    /// time, the credentials are refused, or the listing fails.
     pub fn open_etcd(
         registry: Arc<Registry>,
         config: StoreConfig,
+        endpoints: &[String],
         etcd: &EtcdConfig,
     ) -> Result<Store> {
+        let describe = format!("etcd at {}", endpoints.join(","));
+        let err = |m: String| backend(&describe, m);
+        if endpoints.is_empty() {
+            return Err(err("no endpoints given".into()));
+        }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("steady-etcd")
             .enable_all()
             .build()
-            .map_err(|e| etcd.error(format!("cannot start its client's runtime: {e}")))?;
-        let options = etcd.options()?;
-        let endpoints = etcd.endpoints.clone();
+            .map_err(|e| err(format!("cannot start its client's runtime: {e}")))?;
+        let options = etcd.options(&describe)?;
+        let list_of = endpoints.to_vec();
         let timeout = etcd.timeout;
         let client = rt
             .block_on(async move {
-                tokio::time::timeout(timeout, Client::connect(endpoints, Some(options))).await
+                tokio::time::timeout(timeout, Client::connect(list_of, Some(options))).await
             })
-            .map_err(|_| etcd.error(format!("no member answered within {timeout:?}")))?
-            .map_err(|e| etcd.error(e.to_string()))?;
+            .map_err(|_| err(format!("no member answered within {timeout:?}")))?
+            .map_err(|e| err(e.to_string()))?;
         let prefix = format!("{}/", etcd.prefix);
         let mut kv = client.kv_client();
         let (rev, entries) = rt
             .block_on(async { tokio::time::timeout(timeout, list(&mut kv, &prefix)).await })
-            .map_err(|_| etcd.error(format!("listing {prefix} took longer than {timeout:?}")))?
-            .map_err(|e| etcd.error(format!("listing {prefix}: {e}")))?;
+            .map_err(|_| err(format!("listing {prefix} took longer than {timeout:?}")))?
+            .map_err(|e| err(format!("listing {prefix}: {e}")))?;
         let store = Store::empty(registry, config);
         let empty = entries.is_empty();
         store.load_remote(rev, entries);
@@ -199,7 +186,7 @@ impl Store {
             runtime: Mutex::new(Some(rt)),
             kv,
             prefix: prefix.clone(),
-            describe: etcd.describe(),
+            describe: describe.clone(),
             timeout,
             stop: stop.clone(),
             closed: AtomicBool::new(false),
@@ -209,7 +196,7 @@ impl Store {
             prefix,
             store: Arc::downgrade(&store.inner),
             stop,
-            describe: etcd.describe(),
+            describe: describe.clone(),
         };
         remote.handle.spawn(watcher.run(rev + 1));
         let r: Arc<dyn Remote> = remote;
@@ -218,8 +205,7 @@ impl Store {
             store.create_initial_namespaces_shared();
         }
         log::info!(
-            "{}: {} objects under {} at revision {rev}",
-            etcd.describe(),
+            "{describe}: {} objects under {} at revision {rev}",
             store.count_cached(),
             etcd.prefix
         );
@@ -377,10 +363,7 @@ impl Remote for EtcdRemote {
 
 impl EtcdRemote {
     fn error(&self, message: String) -> Error {
-        Error::Backend {
-            backend: self.describe.clone(),
-            message,
-        }
+        backend(&self.describe, message)
     }
 }
 

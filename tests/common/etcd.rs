@@ -1,0 +1,97 @@
+//! A throw-away etcd for the tests of the `etcd` feature: Debian's etcd-server on free
+//! loopback ports, read back with etcdctl (Debian's etcd-client); `.ci/run` installs both.
+#![cfg(feature = "etcd")]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use steady::api::Registry;
+use steady::store::etcd::EtcdConfig;
+use steady::store::{Store, StoreConfig};
+
+/// A one-member etcd on free loopback ports, in its own data dir; killed when dropped.
+pub struct Etcd {
+    child: Child,
+    pub client_url: String,
+    dir: PathBuf,
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Etcd {
+    pub fn start(name: &str) -> Etcd {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("etcd-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (client, peer) = (free_port(), free_port());
+        let client_url = format!("http://127.0.0.1:{client}");
+        let peer_url = format!("http://127.0.0.1:{peer}");
+        let child = Command::new("etcd")
+            .args(["--name", name, "--data-dir"])
+            .arg(&dir)
+            .args(["--listen-client-urls", &client_url])
+            .args(["--advertise-client-urls", &client_url])
+            .args(["--listen-peer-urls", &peer_url])
+            .args(["--initial-advertise-peer-urls", &peer_url])
+            .args(["--initial-cluster", &format!("{name}={peer_url}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("etcd runs (Debian's etcd-server; .ci/run installs it)");
+        let etcd = Etcd {
+            child,
+            client_url,
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while etcd.ctl(&["endpoint", "health"]).is_none() {
+            assert!(Instant::now() < deadline, "etcd did not become healthy");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        etcd
+    }
+
+    /// Runs etcdctl against this member; its stdout when it succeeded.
+    pub fn ctl(&self, args: &[&str]) -> Option<String> {
+        let out = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .arg("--endpoints")
+            .arg(&self.client_url)
+            .args(args)
+            .output()
+            .expect("etcdctl runs (Debian's etcd-client)");
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    pub fn store(&self) -> Store {
+        let registry = Arc::new(Registry::new());
+        steady::api::register_builtins(&registry);
+        let config = EtcdConfig::default().timeout(Duration::from_secs(5));
+        Store::open_etcd(
+            registry,
+            StoreConfig::default(),
+            std::slice::from_ref(&self.client_url),
+            &config,
+        )
+        .expect("etcd opens")
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
