@@ -1,15 +1,21 @@
 //! Engines on one etcd (feature `etcd`, `EngineBuilder::etcd`): the state outlives the
 //! engine that wrote it; an engine started later finds every object as it was (uids,
 //! generations, kinds defined by CustomResourceDefinitions) and its controllers recreate
-//! nothing; a data dir and etcd together are refused.
+//! nothing; a data dir and etcd together are refused; of several engines exactly one leads
+//! (runs the controllers and the scheduler) while each runs its own node's pods, and when
+//! the leader stops another takes over.
 #![cfg(feature = "etcd")]
 
 mod common;
 
 use common::etcd::Etcd;
 use common::eventually;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use steady::api::Pod;
+use steady::api::{Deployment, Lease, Pod};
+use steady::client::leader::LeaderElectionConfig;
+use steady::controllers::node_lifecycle::NodeLifecycleConfig;
+use steady::node::{KubeletConfig, NodeConfig};
 use steady::store::etcd::EtcdConfig;
 use steady::store::{Durability, ListParams};
 use steady::{Engine, EngineBuilder, Error};
@@ -112,4 +118,141 @@ fn a_data_dir_and_etcd_together_are_refused() {
         .unwrap_err();
     assert!(matches!(err, Error::Backend { .. }), "{err}");
     assert!(err.to_string().contains("etcd keeps the state"), "{err}");
+}
+
+/// An engine on `etcd` with its own simulated node `node` and fast leader election.
+fn candidate(etcd: &Etcd, node: &str) -> Engine {
+    Engine::builder()
+        .local_node(false)
+        .node(NodeConfig::simulated(node, 8000, 16 << 30))
+        .etcd(
+            [etcd.client_url.clone()],
+            EtcdConfig::default().timeout(Duration::from_secs(5)),
+        )
+        // A stopped engine's node is noticed within about 2 s, its pods evicted at once.
+        .kubelet(KubeletConfig {
+            heartbeat_period: Duration::from_millis(300),
+            ..Default::default()
+        })
+        .node_lifecycle(NodeLifecycleConfig {
+            grace: Duration::from_secs(2),
+            monitor_period: Duration::from_millis(300),
+            default_toleration_seconds: 0,
+        })
+        .leader_election(LeaderElectionConfig {
+            identity: node.to_string(),
+            lease_duration: Duration::from_millis(1500),
+            renew_deadline: Duration::from_millis(1000),
+            retry_period: Duration::from_millis(100),
+            ..Default::default()
+        })
+        .build()
+        .unwrap()
+}
+
+/// The nodes the running pods of `e`'s view run on, sorted.
+fn nodes_of_running(e: &Engine) -> Vec<String> {
+    let mut v: Vec<String> = e
+        .api::<Pod>()
+        .list(&ListParams::default())
+        .unwrap()
+        .items
+        .iter()
+        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        .filter_map(|p| p.spec.node_name.clone())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn one_engine_leads_each_runs_its_own_pods_and_another_takes_over() {
+    let etcd = Etcd::start("leaders");
+    let engines = vec![candidate(&etcd, "a-0"), candidate(&etcd, "b-0")];
+    // Never two leaders at once, sampled throughout.
+    let both = AtomicBool::new(false);
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let (engines, both, done) = (&engines, &both, &done);
+        // Ends the sampler however this scope ends (a failed assertion included).
+        struct Done<'a>(&'a AtomicBool);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Release);
+            }
+        }
+        let _done = Done(done);
+        scope.spawn(move || {
+            while !done.load(Ordering::Acquire) {
+                if engines.iter().filter(|e| e.is_leader()).count() > 1 {
+                    both.store(true, Ordering::Release);
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        eventually(20, "one engine to lead", || {
+            engines.iter().filter(|e| e.is_leader()).count() == 1
+        });
+        let leader = engines.iter().position(|e| e.is_leader()).unwrap();
+        let follower = 1 - leader;
+        let lease = engines[follower]
+            .api::<Lease>()
+            .namespace("kube-system")
+            .get("steady-controllers")
+            .unwrap();
+        assert_eq!(
+            lease.spec.holder_identity.as_deref(),
+            Some(["a-0", "b-0"][leader])
+        );
+        // Applied through the follower; scheduled and reconciled by the leader, run by
+        // the node agent of whichever engine owns the node each pod landed on.
+        engines[follower]
+            .apply(&MANIFEST.replace("replicas: 2", "replicas: 4"))
+            .unwrap();
+        eventually(30, "4 pods run", || {
+            nodes_of_running(&engines[follower]).len() == 4
+        });
+
+        // The leader stops (gracefully: it releases the Lease); the other takes over, its
+        // scheduler places the replacements of the stopped engine's pods on its own node,
+        // and its controllers reconcile a change made after the handover.
+        let transitions = lease.spec.lease_transitions.unwrap_or(0);
+        engines[leader].shutdown();
+        eventually(10, "the other engine to lead", || {
+            engines[follower].is_leader()
+        });
+        let lease = engines[follower]
+            .api::<Lease>()
+            .namespace("kube-system")
+            .get("steady-controllers")
+            .unwrap();
+        assert_eq!(
+            lease.spec.holder_identity.as_deref(),
+            Some(["a-0", "b-0"][follower])
+        );
+        assert!(lease.spec.lease_transitions.unwrap_or(0) > transitions);
+        let deployments = engines[follower].api::<Deployment>();
+        loop {
+            // The controllers write the Deployment's status meanwhile: read again on conflict.
+            let mut d = (*deployments.get("web").unwrap()).clone();
+            d.spec.replicas = Some(5);
+            match deployments.update(d) {
+                Ok(_) => break,
+                Err(Error::Conflict { .. }) => continue,
+                Err(e) => panic!("scaling web: {e}"),
+            }
+        }
+    });
+    assert!(!both.load(Ordering::Acquire), "two engines led at once");
+    let survivor = engines.iter().find(|e| e.is_leader()).unwrap();
+    let own = ["a-0", "b-0"]
+        .into_iter()
+        .find(|n| survivor.kubelet().node_names().iter().any(|m| m == n))
+        .unwrap();
+    // The Deployment's 5 replicas: the survivor's node lifecycle controller found the
+    // stopped engine's node unreachable and evicted its pods; its ReplicaSet controller
+    // replaced them and created the fifth; its scheduler placed them on its own node.
+    eventually(60, "5 pods run on the survivor's node", || {
+        nodes_of_running(survivor) == vec![own.to_string(); 5]
+    });
 }

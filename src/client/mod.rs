@@ -9,6 +9,7 @@ mod api;
 mod dynamic;
 pub mod events;
 pub mod eviction;
+pub mod leader;
 pub mod merge;
 pub mod patch;
 

@@ -15,6 +15,7 @@ pub use maintenance::{DrainOptions, DrainReport, DrainSkip};
 
 use crate::api::Quantity;
 use crate::api::{KindInfo, Pod, Registry, Resource};
+use crate::client::leader::{LeaderElectionConfig, LeaderElector, Leadership};
 use crate::client::{Api, DynamicApi};
 use crate::clock::SharedClock;
 use crate::controllers::gc::GarbageCollector;
@@ -43,6 +44,8 @@ pub struct EngineBuilder {
     /// The etcd cluster that holds the state, when it is shared (endpoints, settings).
     #[cfg(feature = "etcd")]
     etcd: Option<(Vec<String>, crate::store::etcd::EtcdConfig)>,
+    /// Leader election among the engines sharing the store (on by default with etcd).
+    leader_election: Option<LeaderElectionConfig>,
     kinds: Vec<KindInfo>,
     runtime: ManagerConfig,
     controllers: Vec<Controller>,
@@ -66,6 +69,7 @@ impl Default for EngineBuilder {
             persist: None,
             #[cfg(feature = "etcd")]
             etcd: None,
+            leader_election: None,
             kinds: Vec::new(),
             runtime: ManagerConfig::default(),
             controllers: Vec::new(),
@@ -160,6 +164,18 @@ impl EngineBuilder {
         config: crate::store::etcd::EtcdConfig,
     ) -> Self {
         self.etcd = Some((endpoints.into_iter().map(Into::into).collect(), config));
+        self
+    }
+
+    /// Elects one engine among those sharing the store to run the controllers and the
+    /// scheduler (see [`crate::client::leader`]): the others stand by with warm caches and
+    /// take over within the lease duration when the leader stops renewing (it died, or lost
+    /// etcd). Every engine always runs its own node agents, and the controllers registered
+    /// [on every engine](Controller::on_every_engine). On by default, with client-go's
+    /// timings, for an engine on etcd ([`EngineBuilder::etcd`]); an engine alone on its
+    /// store needs none and always leads. [`Engine::is_leader`] says which this one is.
+    pub fn leader_election(mut self, config: LeaderElectionConfig) -> Self {
+        self.leader_election = Some(config);
         self
     }
 
@@ -327,6 +343,10 @@ impl EngineBuilder {
         }
         #[cfg(feature = "etcd")]
         let etcd = self.etcd.take();
+        #[cfg(feature = "etcd")]
+        if etcd.is_some() && self.leader_election.is_none() {
+            self.leader_election = Some(LeaderElectionConfig::default());
+        }
         #[cfg(not(feature = "etcd"))]
         let etcd = None::<std::convert::Infallible>;
         let store = match (&self.persist, etcd) {
@@ -373,13 +393,27 @@ impl EngineBuilder {
         );
         let clock = store.config().clock.clone();
         // Started first: if it cannot start, nothing else is running yet.
+        let leadership = match &self.leader_election {
+            Some(_) => Leadership::candidate(),
+            None => Leadership::always(),
+        };
         let scheduler = match self.scheduler {
-            Some(config) => Some(Scheduler::start(store.clone(), clock.clone(), config)?),
+            Some(config) => Some(Scheduler::start_gated(
+                store.clone(),
+                clock.clone(),
+                config,
+                leadership.clone(),
+            )?),
             None => None,
         };
         let metrics = MetricsRegistry::new();
-        let runtime =
-            ControllerManager::start(store.clone(), clock.clone(), self.runtime, metrics.clone());
+        let runtime = ControllerManager::start(
+            store.clone(),
+            clock.clone(),
+            self.runtime,
+            metrics.clone(),
+            leadership.clone(),
+        );
         let mut nodes = Vec::new();
         if self.local_node {
             nodes.push(NodeConfig::local());
@@ -433,15 +467,33 @@ impl EngineBuilder {
             shut_down: AtomicBool::new(false),
             gc: Arc::new(GcRegistrar::default()),
             front_doors: std::sync::OnceLock::new(),
+            leadership,
+            elector: std::sync::OnceLock::new(),
         };
         engine
             .kubelet
             .register_controllers(kubelet_controllers, engine.controllers())?;
         #[cfg(unix)]
         if let Some((_, c)) = proxy {
-            engine.add_controller(c)?;
+            // This engine's Service proxy follows the Endpoints, leader or not.
+            engine.add_controller(c.on_every_engine())?;
         }
         engine.kubelet.start();
+        if let Some(config) = self.leader_election {
+            // Campaigning starts before the controllers below register: until elected they
+            // follow (their keys are dropped), and election queues all of them again.
+            let elector = LeaderElector::start(
+                store.clone(),
+                store.config().clock.clone(),
+                config,
+                engine.leadership.clone(),
+            )
+            .map_err(|e| crate::Error::Unavailable {
+                object: crate::ObjectRef::new("Lease", None, "leader election"),
+                message: format!("cannot start the leader election thread: {e}"),
+            })?;
+            let _ = engine.elector.set(elector);
+        }
         if !self.without_builtins {
             engine.add_controller(node_lifecycle::controller(self.node_lifecycle))?;
             engine.add_controller(crate::controllers::endpoints::controller())?;
@@ -529,6 +581,10 @@ pub struct Engine {
     gc: Arc<GcRegistrar>,
     /// The front doors started by [`EngineBuilder::build`]; set once, when all are running.
     front_doors: std::sync::OnceLock<Vec<Box<dyn FrontDoor>>>,
+    /// Whether this engine leads those sharing its store.
+    leadership: Arc<Leadership>,
+    /// The leader election's thread, with [`EngineBuilder::leader_election`].
+    elector: std::sync::OnceLock<LeaderElector>,
 }
 
 /// A service that lets clients into a built engine from outside (the Kubernetes-compatible API
@@ -688,6 +744,13 @@ impl Engine {
         self.runtime.add(controller)
     }
 
+    /// Whether this engine runs the controllers and the scheduler now: always for an engine
+    /// alone on its store; for one among several (on etcd), while it holds the leader
+    /// election's Lease ([`EngineBuilder::leader_election`]).
+    pub fn is_leader(&self) -> bool {
+        self.leadership.is_leader()
+    }
+
     /// A handle that registers controllers on this engine from anywhere (a registry hook, a
     /// reconcile, a thread of the host), without keeping the engine alive: the built-in
     /// garbage collector gives every kind registered later its controller through one, from
@@ -803,6 +866,11 @@ impl Engine {
             s.stop();
         }
         self.runtime.stop();
+        // The controllers stopped: a leader hands over (releases its Lease) now, so a
+        // stand-by takes over at its next try.
+        if let Some(e) = self.elector.get() {
+            e.stop();
+        }
         // No Service is served once its controller stopped following the Endpoints.
         #[cfg(unix)]
         if let Some(p) = &self.proxy {

@@ -407,6 +407,7 @@ pub struct Controller {
     pub(crate) pacing: Option<Duration>,
     pub(crate) reconciler: Option<Arc<dyn Reconciler>>,
     pub(crate) trigger: Trigger,
+    pub(crate) every_engine: bool,
 }
 
 impl fmt::Debug for Controller {
@@ -446,7 +447,18 @@ impl Controller {
             pacing: Some(DEFAULT_PACING),
             reconciler: None,
             trigger: Trigger::default(),
+            every_engine: false,
         }
+    }
+
+    /// Runs this controller on every engine sharing the store, leader or not (a node
+    /// agent's work: what it reconciles belongs to this engine alone). By default a
+    /// controller runs only on the engine that leads (see
+    /// [`EngineBuilder::leader_election`](crate::engine::EngineBuilder::leader_election));
+    /// an engine alone on its store always leads, so this changes nothing there.
+    pub fn on_every_engine(mut self) -> Self {
+        self.every_engine = true;
+        self
     }
 
     /// A controller for the typed kind `K`.

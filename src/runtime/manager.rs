@@ -7,6 +7,7 @@ use super::signal::Signal;
 use super::Action;
 use crate::api::{Object, Selector};
 use crate::client::events::{EventKind, EventRecorder};
+use crate::client::leader::Leadership;
 use crate::clock::SharedClock;
 use crate::error::{Error, Result};
 use crate::store::{Store, WatchEvent, WatchParams};
@@ -155,6 +156,8 @@ pub(crate) struct ControllerState {
     filter: Option<super::controller::ScopeFn>,
     recorder: Arc<EventRecorder>,
     counters: Counters,
+    /// Runs whether or not this engine leads ([`Controller::on_every_engine`]).
+    every_engine: bool,
 }
 
 struct Subscriber {
@@ -182,6 +185,9 @@ struct Inner {
     workers: Mutex<Vec<JoinHandle<()>>>,
     background: Mutex<Vec<JoinHandle<()>>>,
     metrics: MetricsRegistry,
+    /// Whether this engine leads: a follower reconciles only controllers that run on every
+    /// engine, and drops the other keys (they are all queued again when it starts leading).
+    leadership: Arc<Leadership>,
 }
 
 /// The controller runtime of one engine: the controller manager that runs every controller
@@ -245,6 +251,7 @@ impl ControllerManager {
         clock: SharedClock,
         config: ManagerConfig,
         metrics: MetricsRegistry,
+        leadership: Arc<Leadership>,
     ) -> ControllerManager {
         let rt = ControllerManager {
             inner: Arc::new(Inner {
@@ -261,8 +268,18 @@ impl ControllerManager {
                 workers: Mutex::new(Vec::new()),
                 background: Mutex::new(Vec::new()),
                 metrics,
+                leadership: leadership.clone(),
             }),
         };
+        // Elected: every key a follower dropped is queued again.
+        let weak = Arc::downgrade(&rt.inner);
+        leadership.on_change(Arc::new(move |leading| {
+            if let Some(inner) = weak.upgrade() {
+                if leading {
+                    ControllerManager { inner }.queue_all_of_followers();
+                }
+            }
+        }));
         // A manual clock moves by hand: wake the timer when it does.
         let weak = Arc::downgrade(&rt.inner);
         clock.on_advance(Arc::new(move || {
@@ -359,6 +376,7 @@ impl ControllerManager {
                 inner.clock.clone(),
             )),
             counters: Counters::register(&inner.metrics, &c.name),
+            every_engine: c.every_engine,
         });
         register_gauges(&inner.metrics, &ctl);
         // A controller is registered once (names are unique), so the slot is empty here.
@@ -442,6 +460,34 @@ impl ControllerManager {
             }
         }
         Ok(())
+    }
+
+    /// Queues every object of the primary kind of every controller that runs only on the
+    /// leader: what this engine dropped while it followed, and what it never saw queued.
+    fn queue_all_of_followers(&self) {
+        let inner = &self.inner;
+        let ctls: Vec<Arc<ControllerState>> = inner
+            .controllers
+            .read()
+            .iter()
+            .filter(|c| !c.every_engine)
+            .cloned()
+            .collect();
+        let mut wakes = 0;
+        for ctl in ctls {
+            let Ok(items) = inner.store.list_keyed(&ctl.kind, &Default::default()) else {
+                continue;
+            };
+            for (key, o) in items {
+                if ctl.in_scope(o.as_ref()) {
+                    ctl.enqueue_quiet(ObjectKey::from_store(key), &mut wakes);
+                }
+                if wakes >= BURST {
+                    wake_pool(inner, &mut wakes);
+                }
+            }
+        }
+        wake_pool(inner, &mut wakes);
     }
 
     /// Stops taking work, waits up to the grace period for running reconciles, joins the
@@ -762,6 +808,15 @@ fn next_work(inner: &Inner) -> Option<(Arc<ControllerState>, ObjectKey)> {
 }
 
 fn process(inner: &Arc<Inner>, ctl: &Arc<ControllerState>, key: ObjectKey) {
+    if !ctl.every_engine && !inner.leadership.is_leader() {
+        // A follower's key: dropped, as the leader reconciles it; queued again if this
+        // engine is elected (`queue_all_of_followers`, after the flag is set, so no key
+        // falls between).
+        ctl.queue.forget(&key);
+        ctl.queue.done(&key);
+        ctl.active.fetch_sub(1, Ordering::AcqRel);
+        return;
+    }
     let ctx = Context {
         retries: ctl.queue.num_requeues(&key),
         key: key.clone(),

@@ -95,6 +95,7 @@ use self::binder::Binder;
 use self::core::{BindDone, Core};
 use crate::api::{Node, Object, Pod};
 use crate::client::events::EventRecorder;
+use crate::client::leader::Leadership;
 use crate::clock::SharedClock;
 use crate::error::{Error, Result};
 use crate::store::{ListParams, Store, Watch, WatchCloser, WatchEvent, WatchParams};
@@ -171,6 +172,18 @@ impl Scheduler {
     /// The store's error when it cannot be listed or watched (for example
     /// [`Error::Closed`] after shutdown).
     pub fn start(store: Store, clock: SharedClock, config: SchedulerConfig) -> Result<Scheduler> {
+        Self::start_gated(store, clock, config, Leadership::always())
+    }
+
+    /// [`Scheduler::start`] for an engine among several on one store: it schedules only
+    /// while `leadership` says this engine leads, and follows the store meanwhile (so an
+    /// engine elected starts from current caches).
+    pub(crate) fn start_gated(
+        store: Store,
+        clock: SharedClock,
+        config: SchedulerConfig,
+        leadership: Arc<Leadership>,
+    ) -> Result<Scheduler> {
         let mut core = Core::new(&config, clock.clone(), Some(&store));
         let mut nodes = store.list("Node", &ListParams::default())?;
         let mut pods = store.list("Pod", &ListParams::default())?;
@@ -220,6 +233,13 @@ impl Scheduler {
                 let _ = i.tx.send(Msg::Tick);
             }
         }));
+        // Elected: the scheduling thread, idle while following, looks at its queue again.
+        let weak: Weak<Inner> = Arc::downgrade(&inner);
+        leadership.on_change(Arc::new(move |_| {
+            if let Some(i) = weak.upgrade() {
+                let _ = i.tx.send(Msg::Tick);
+            }
+        }));
 
         let binder = Arc::new(Binder {
             store: store.clone(),
@@ -251,7 +271,7 @@ impl Scheduler {
             let inner = inner.clone();
             threads.push(spawn(
                 "steady-scheduler".into(),
-                Box::new(move || scheduling_loop(core, &inner, rx, work_tx, clock)),
+                Box::new(move || scheduling_loop(core, &inner, rx, work_tx, clock, &leadership)),
             )?);
         }
         {
@@ -515,6 +535,7 @@ fn scheduling_loop(
     rx: Receiver<Msg>,
     work: Sender<core::Outgoing>,
     clock: SharedClock,
+    leadership: &Leadership,
 ) {
     let flush = |core: &mut Core| {
         for o in core.take_outgoing() {
@@ -538,6 +559,19 @@ fn scheduling_loop(
         }
         if inner.stopping.load(Ordering::Acquire) {
             return;
+        }
+        if !leadership.is_leader() {
+            // A follower keeps its caches and queue current and binds nothing; election
+            // sends a Tick.
+            match rx.recv() {
+                Ok(m) => {
+                    if !handle(&mut core, inner, m) {
+                        return;
+                    }
+                    continue;
+                }
+                Err(_) => return,
+            }
         }
         core.tick();
         if core.schedule_one() {

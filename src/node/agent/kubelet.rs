@@ -346,7 +346,10 @@ impl Kubelet {
         let mut deferred = self.inner.deferred.lock();
         match deferred.take() {
             Some((controllers, registrar)) => {
-                controllers.into_iter().try_for_each(|c| registrar.add(c))
+                // A node agent runs its own node's pods, whichever engine leads.
+                controllers
+                    .into_iter()
+                    .try_for_each(|c| registrar.add(c.on_every_engine()))
             }
             None => Ok(()),
         }
