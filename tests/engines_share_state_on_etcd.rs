@@ -122,6 +122,11 @@ fn a_data_dir_and_etcd_together_are_refused() {
 
 /// An engine on `etcd` with its own simulated node `node` and fast leader election.
 fn candidate(etcd: &Etcd, node: &str) -> Engine {
+    candidate_as(etcd, node, node).build().unwrap()
+}
+
+/// The builder of [`candidate`], with engine identity `identity`.
+fn candidate_as(etcd: &Etcd, node: &str, identity: &str) -> EngineBuilder {
     Engine::builder()
         .local_node(false)
         .node(NodeConfig::simulated(node, 8000, 16 << 30))
@@ -132,6 +137,7 @@ fn candidate(etcd: &Etcd, node: &str) -> Engine {
         // A stopped engine's node is noticed within about 2 s, its pods evicted at once.
         .kubelet(KubeletConfig {
             heartbeat_period: Duration::from_millis(300),
+            lease_duration: Duration::from_secs(2),
             ..Default::default()
         })
         .node_lifecycle(NodeLifecycleConfig {
@@ -140,14 +146,46 @@ fn candidate(etcd: &Etcd, node: &str) -> Engine {
             default_toleration_seconds: 0,
         })
         .leader_election(LeaderElectionConfig {
-            identity: node.to_string(),
+            identity: identity.to_string(),
             lease_duration: Duration::from_millis(1500),
             renew_deadline: Duration::from_millis(1000),
             retry_period: Duration::from_millis(100),
             ..Default::default()
         })
-        .build()
-        .unwrap()
+}
+
+#[test]
+fn two_engines_never_run_one_node_and_a_restarted_one_takes_its_node_back() {
+    let etcd = Etcd::start("claims");
+    let first = candidate_as(&etcd, "n-0", "first").build().unwrap();
+    eventually(10, "the node to register", || {
+        first.store().get("Node", None, "n-0").is_ok()
+    });
+    // A second engine naming the same node is refused while the first runs it.
+    let err = candidate_as(&etcd, "n-0", "second").build().unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, Error::Invalid { .. }), "{err}");
+    assert!(
+        message.contains("node n-0 is run by another engine (first)"),
+        "{message}"
+    );
+    // Once it stopped (its Lease no longer renewed), an engine takes the node over:
+    // how a restarted engine gets its own node back.
+    first.shutdown();
+    drop(first);
+    let again = candidate_as(&etcd, "n-0", "second").build().unwrap();
+    let lease = again
+        .api::<Lease>()
+        .namespace("kube-node-lease")
+        .get("n-0")
+        .unwrap();
+    assert_eq!(
+        lease
+            .metadata
+            .annotations
+            .get(steady::node::agent::ENGINE_ANNOTATION),
+        Some(&"second".to_string())
+    );
 }
 
 /// The nodes the running pods of `e`'s view run on, sorted.

@@ -93,6 +93,8 @@ pub struct RunArgs {
     pub api: Option<std::net::SocketAddr>,
     /// `--images FILE`: the image table (YAML or JSON).
     pub images: Option<PathBuf>,
+    /// `--node NAME`: the local node's name (default: the host's).
+    pub node: Option<String>,
     /// `--etcd URL[,URL...]`: keep the store in this etcd cluster.
     pub etcd: Option<Vec<String>>,
     /// `--etcd-prefix`: the key prefix there.
@@ -304,6 +306,13 @@ fn parse_run(args: &[String]) -> Result<Command, UsageError> {
                 let list = etcd_endpoints(v)
                     .map_err(|e| usage_error(Topic::Run, format!("--etcd {v:?}: {e}")))?;
                 run.etcd = Some(list);
+            }
+            Arg::Option(name @ "--node", v) => {
+                let v = w.value(name, v)?;
+                if v.is_empty() {
+                    return Err(usage_error(Topic::Run, "--node needs a name"));
+                }
+                run.node = Some(v.to_string());
             }
             Arg::Option(name @ "--etcd-prefix", v) => {
                 let v = w.value(name, v)?;
@@ -609,6 +618,10 @@ mod tests {
                 Some("k.pem".into())
             ]
         );
+        let Command::Run(r) = parse(&args("run a.yaml --node host-2")).unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.node.as_deref(), Some("host-2"));
         for (line, message) in [
             ("run a.yaml --etcd-prefix /x", "need --etcd"),
             ("run a.yaml --etcd ,", "comma-separated"),

@@ -63,10 +63,14 @@ Options:
       --durability MODE  with --data-dir: sync (default; a change is on disk before it is
                          acknowledged) or interval:100ms (fsync at least that often; a
                          crash loses at most that window)
+      --node NAME        name the local node NAME instead of after this host (several
+                         steady on one host and one etcd need one name each)
       --etcd URL[,URL]   keep the store in the etcd cluster at these client URLs, shared
                          with every steady on the same cluster (build with the etcd
                          feature). The state outlives this steady; --data-dir then keeps
-                         only the claim and emptyDir directories
+                         only the claim and emptyDir directories. One steady on the
+                         cluster leads (runs the controllers and the scheduler); each
+                         runs its own node's pods
       --etcd-prefix P    the key prefix in etcd (default /steady)
       --etcd-ca FILE     TLS to etcd (https:// URLs): the members' CA (PEM)
       --etcd-cert FILE   with --etcd-ca: this client's certificate (PEM), and

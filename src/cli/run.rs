@@ -82,6 +82,11 @@ pub fn run(args: RunArgs) -> i32 {
     }
 
     let mut builder = Engine::builder().images(images);
+    if let Some(name) = &args.node {
+        builder = builder
+            .local_node(false)
+            .node(steady::node::NodeConfig::local_named(name));
+    }
     if let Some(dir) = &args.data_dir {
         builder = builder.data_dir(dir.clone());
         if args.etcd.is_none() {

@@ -344,6 +344,8 @@ impl EngineBuilder {
         #[cfg(feature = "etcd")]
         let etcd = self.etcd.take();
         #[cfg(feature = "etcd")]
+        let shared = etcd.is_some();
+        #[cfg(feature = "etcd")]
         if etcd.is_some() && self.leader_election.is_none() {
             self.leader_election = Some(LeaderElectionConfig::default());
         }
@@ -419,6 +421,22 @@ impl EngineBuilder {
             nodes.push(NodeConfig::local());
         }
         nodes.extend(self.nodes);
+        // On a store shared with other engines, each node is claimed first: two engines
+        // never run one node (see `node_claim`).
+        #[cfg(feature = "etcd")]
+        if let (true, Some(le)) = (shared, &self.leader_election) {
+            let poll = (self.kubelet.heartbeat_period / 2).max(Duration::from_millis(50));
+            for n in &nodes {
+                crate::node::agent::node_claim::claim_node(
+                    &store,
+                    &clock,
+                    &n.name,
+                    &le.identity,
+                    self.kubelet.lease_duration,
+                    poll,
+                )?;
+            }
+        }
         #[cfg(unix)]
         let proxy = if self.service_proxy && nodes.iter().any(|n| !n.simulated) {
             let (p, c) = crate::node::proxy::ServiceProxy::start(store.clone(), clock.clone())
@@ -469,7 +487,13 @@ impl EngineBuilder {
             front_doors: std::sync::OnceLock::new(),
             leadership,
             elector: std::sync::OnceLock::new(),
+            #[cfg(feature = "etcd")]
+            node_claims: std::sync::OnceLock::new(),
         };
+        #[cfg(feature = "etcd")]
+        if let (true, Some(le)) = (shared, &self.leader_election) {
+            let _ = engine.node_claims.set(le.identity.clone());
+        }
         engine
             .kubelet
             .register_controllers(kubelet_controllers, engine.controllers())?;
@@ -585,6 +609,9 @@ pub struct Engine {
     leadership: Arc<Leadership>,
     /// The leader election's thread, with [`EngineBuilder::leader_election`].
     elector: std::sync::OnceLock<LeaderElector>,
+    /// The identity under which this engine claimed its nodes on a shared store.
+    #[cfg(feature = "etcd")]
+    node_claims: std::sync::OnceLock<String>,
 }
 
 /// A service that lets clients into a built engine from outside (the Kubernetes-compatible API
@@ -878,6 +905,13 @@ impl Engine {
         }
         // With the controllers stopped, stop every container (graceful, then forced).
         self.kubelet.shutdown();
+        // Its pods stopped, each node is released for the next engine that names it.
+        #[cfg(feature = "etcd")]
+        if let Some(id) = self.node_claims.get() {
+            for name in self.kubelet.node_names() {
+                crate::node::agent::node_claim::release_node(&self.store, &name, id);
+            }
+        }
         // The last resort: no process group outlives the engine.
         #[cfg(unix)]
         self.processes.shutdown(Duration::from_secs(2));

@@ -30,9 +30,11 @@
 mod container_probes;
 mod container_setup;
 mod kubelet;
+pub(crate) mod node_claim;
 mod node_status;
 mod pod_state;
 mod pod_status;
 mod pod_sync;
 
 pub use kubelet::{ContainerUsage, DefaultProber, Kubelet, KubeletBuilder, ProbeExecutor};
+pub use node_claim::ENGINE_ANNOTATION;
