@@ -16,6 +16,11 @@
 //! recovery time of 100,000 pods, and disk bytes per pod.
 //! `-- --json durable.update_per_s` runs the update figures only.
 //!
+//! The `etcd.` figures (`--features etcd`; they start Debian's etcd-server on loopback) are
+//! updates per second through a store on etcd from 1 and 64 threads, each beside raw etcd
+//! transactions of the same shape from as many writers, through the same client library,
+//! against the same etcd, alternating (the baseline).
+//!
 //! Each line is `{"name", "value", "unit"}`; a figure with a baseline adds `"baseline"` (its
 //! name), `"baseline_value"` and `"ratio"`: steady's cost divided by the baseline's cost (time
 //! per operation, or latency), so lower is better and 1 means as fast as the baseline.
@@ -2184,6 +2189,163 @@ fn api_watch_latency(out: &Out, e: &Engine, addr: std::net::SocketAddr, token: &
     );
 }
 
+/// A throw-away etcd for the `etcd.` figures: Debian's etcd-server on free loopback ports,
+/// its data under `STEADY_BENCH_DIR` (or the temporary directory); killed when dropped.
+#[cfg(feature = "etcd")]
+struct BenchEtcd {
+    child: std::process::Child,
+    url: String,
+    dir: std::path::PathBuf,
+}
+
+#[cfg(feature = "etcd")]
+impl BenchEtcd {
+    fn start() -> Option<BenchEtcd> {
+        let port = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let (client, peer) = (port(), port());
+        let url = format!("http://127.0.0.1:{client}");
+        let peer_url = format!("http://127.0.0.1:{peer}");
+        let dir = bench_dir("etcd");
+        let child = std::process::Command::new("etcd")
+            .args(["--name", "bench", "--data-dir"])
+            .arg(&dir)
+            .args([
+                "--listen-client-urls",
+                &url,
+                "--advertise-client-urls",
+                &url,
+            ])
+            .args(["--listen-peer-urls", &peer_url])
+            .args(["--initial-advertise-peer-urls", &peer_url])
+            .args(["--initial-cluster", &format!("bench={peer_url}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| eprintln!("etcd. figures skipped: cannot run etcd ({e})"))
+            .ok()?;
+        let etcd = BenchEtcd { child, url, dir };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", client)).is_err() {
+            if Instant::now() > deadline {
+                eprintln!("etcd. figures skipped: etcd did not start");
+                return None;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        Some(etcd)
+    }
+}
+
+#[cfg(feature = "etcd")]
+impl Drop for BenchEtcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Raw etcd transactions per second from `writers` concurrent writers, each on a key of its
+/// own, in the shape of steady's writes (compare the key's mod_revision, put ~1 KiB), through
+/// the same client library and connection setup: the baseline of `etcd.update_per_s`.
+#[cfg(feature = "etcd")]
+fn raw_etcd_txn_rate(url: &str, writers: usize, per_writer: usize) -> f64 {
+    use etcd_client::{Client, Compare, CompareOp, Txn, TxnOp};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let client = Client::connect([url], None).await.unwrap();
+        let value = vec![b'x'; 1024];
+        let mut revs = Vec::new();
+        for w in 0..writers {
+            let mut kv = client.kv_client();
+            let r = kv
+                .put(format!("/raw/{w}"), value.clone(), None)
+                .await
+                .unwrap();
+            revs.push(r.header().unwrap().revision());
+        }
+        let t0 = Instant::now();
+        let tasks: Vec<_> = revs
+            .into_iter()
+            .enumerate()
+            .map(|(w, mut rev)| {
+                let mut kv = client.kv_client();
+                let value = value.clone();
+                tokio::spawn(async move {
+                    let key = format!("/raw/{w}");
+                    for _ in 0..per_writer {
+                        let txn = Txn::new()
+                            .when([Compare::mod_revision(key.clone(), CompareOp::Equal, rev)])
+                            .and_then([TxnOp::put(key.clone(), value.clone(), None)]);
+                        let r = kv.txn(txn).await.unwrap();
+                        assert!(r.succeeded());
+                        rev = r.header().unwrap().revision();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        (writers * per_writer) as f64 / t0.elapsed().as_secs_f64()
+    })
+}
+
+/// `etcd.update_per_s[_64threads]`: updates through a store on etcd (the write is an etcd
+/// transaction; the writer returns once the watch brought it back into the cache), beside
+/// raw etcd transactions of the same shape from as many writers against the same etcd,
+/// alternating three rounds each.
+#[cfg(feature = "etcd")]
+fn etcd_updates(out: &Out, threads: usize) {
+    let Some(etcd) = BenchEtcd::start() else {
+        return;
+    };
+    let per_thread = if threads == 1 { 1_500 } else { 150 };
+    const ROUNDS: usize = 3;
+    let engine = Engine::builder()
+        .builtin_controllers(false)
+        .local_node(false)
+        .without_scheduler()
+        .etcd(
+            [etcd.url.clone()],
+            steady::store::etcd::EtcdConfig::default(),
+        )
+        .build()
+        .unwrap();
+    let (mut raw_secs, mut steady_secs) = (0.0, 0.0);
+    let round = per_thread / ROUNDS;
+    for _ in 0..ROUNDS {
+        raw_secs += (threads * round) as f64 / raw_etcd_txn_rate(&etcd.url, threads, round);
+        steady_secs += (threads * round) as f64 / update_rate(&engine, threads, round);
+    }
+    drop(engine);
+    let raw = (ROUNDS * threads * round) as f64 / raw_secs;
+    let rate = (ROUNDS * threads * round) as f64 / steady_secs;
+    let suffix = if threads == 1 {
+        String::new()
+    } else {
+        format!("_{threads}threads")
+    };
+    let bname = format!("etcd.raw_txn_per_s{suffix}");
+    out.emit(&bname, raw, "ops/s", None);
+    out.emit(
+        &format!("etcd.update_per_s{suffix}"),
+        rate,
+        "ops/s",
+        Some((&bname, raw, raw / rate)),
+    );
+}
+
 fn main() {
     let mut json = false;
     let mut filter = Vec::new();
@@ -2214,6 +2376,14 @@ fn main() {
     }
     if out.wants("durable.recovery_100k_ms") || out.wants("durable.disk_bytes_per_pod") {
         durable_recovery(&out);
+    }
+    #[cfg(feature = "etcd")]
+    if out.wants("etcd.update_per_s") {
+        etcd_updates(&out, 1);
+    }
+    #[cfg(feature = "etcd")]
+    if out.wants("etcd.update_per_s_64threads") {
+        etcd_updates(&out, 64);
     }
     if out.wants("watch.") {
         watch_latency(&out, 1);
