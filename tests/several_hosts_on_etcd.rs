@@ -1,0 +1,319 @@
+//! Several hosts on one etcd, as separate processes: a three-member etcd cluster on loopback
+//! ports and three `steady run --etcd ... --node host-N` engines, each with its own node,
+//! sharing a Deployment of six process pods. The test SIGKILLs the leading engine (another
+//! takes the leader election's Lease within its duration; the dead engine's pods are
+//! replaced on the other nodes), stops one etcd member (the engines go on: the Lease is
+//! still renewed), restarts the killed engine (it takes its node back and runs pods again),
+//! and leaves no process behind. Everything is read back from etcd with etcdctl, as an
+//! operator would.
+#![cfg(all(feature = "cli", feature = "etcd", target_os = "linux"))]
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const MARKER_VAR: &str = "STEADY_SEVERAL_HOSTS_MARKER";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Kills its children when dropped (also when an assertion fails).
+struct Procs(Vec<Option<Child>>);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in self.0.iter_mut().flatten() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+struct Cluster {
+    members: Procs,
+    urls: Vec<String>,
+}
+
+impl Cluster {
+    fn start(dir: &Path) -> Cluster {
+        let token = format!("steady-test-{}", std::process::id());
+        let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+        let initial: Vec<String> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (_, p))| format!("m{i}=http://127.0.0.1:{p}"))
+            .collect();
+        let mut members = Vec::new();
+        let mut urls = Vec::new();
+        for (i, (c, p)) in ports.iter().enumerate() {
+            let client = format!("http://127.0.0.1:{c}");
+            let peer = format!("http://127.0.0.1:{p}");
+            let child = Command::new("etcd")
+                .args(["--name", &format!("m{i}"), "--data-dir"])
+                .arg(dir.join(format!("m{i}")))
+                .args(["--listen-client-urls", &client])
+                .args(["--advertise-client-urls", &client])
+                .args(["--listen-peer-urls", &peer])
+                .args(["--initial-advertise-peer-urls", &peer])
+                .args(["--initial-cluster", &initial.join(",")])
+                .args(["--initial-cluster-state", "new"])
+                .args(["--initial-cluster-token", &token])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("etcd runs (Debian's etcd-server; .ci/run installs it)");
+            members.push(Some(child));
+            urls.push(client);
+        }
+        let cluster = Cluster {
+            members: Procs(members),
+            urls,
+        };
+        wait_for(30, "the etcd cluster to be healthy", || {
+            cluster.ctl(&["endpoint", "health"]).is_some()
+        });
+        cluster
+    }
+
+    fn ctl(&self, args: &[&str]) -> Option<String> {
+        let out = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .arg("--endpoints")
+            .arg(self.urls.join(","))
+            .args(["--command-timeout", "3s"])
+            .args(args)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Every object of `kind` (namespaced ones in `default`), by name.
+    fn objects(&self, kind: &str) -> BTreeMap<String, Value> {
+        let prefix = format!("/steady/{kind}/");
+        let Some(out) = self.ctl(&["get", &prefix, "--prefix", "-w", "json"]) else {
+            return BTreeMap::new();
+        };
+        let v: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
+        let mut objects = BTreeMap::new();
+        for kv in v["kvs"].as_array().into_iter().flatten() {
+            let decode = |f: &str| {
+                let s = kv[f].as_str().unwrap_or_default();
+                String::from_utf8(base64(s)).unwrap()
+            };
+            let key = decode("key");
+            let o: Value = serde_json::from_str(&decode("value")).unwrap();
+            objects.insert(key.rsplit('/').next().unwrap().to_string(), o);
+        }
+        objects
+    }
+
+    /// The leader election Lease's holder and renew time.
+    fn leader(&self) -> Option<(String, String)> {
+        let l = self.objects("Lease");
+        let lease = l.get("steady-controllers")?;
+        Some((
+            lease["spec"]["holderIdentity"].as_str()?.to_string(),
+            lease["spec"]["renewTime"].as_str()?.to_string(),
+        ))
+    }
+
+    /// Running pods by node.
+    fn running(&self) -> BTreeMap<String, usize> {
+        let mut by_node = BTreeMap::new();
+        for p in self.objects("Pod").values() {
+            if p["status"]["phase"] == "Running" && p["metadata"]["deletionTimestamp"].is_null() {
+                let node = p["spec"]["nodeName"].as_str().unwrap_or("").to_string();
+                *by_node.entry(node).or_default() += 1;
+            }
+        }
+        by_node
+    }
+}
+
+/// Standard base64 (what etcdctl's JSON output holds keys and values in).
+fn base64(s: &str) -> Vec<u8> {
+    let table = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let bytes: Vec<u8> = s.bytes().filter(|c| *c != b'=').map(table).collect();
+    let mut out = Vec::new();
+    for chunk in bytes.chunks(4) {
+        let mut n = 0u32;
+        for (i, b) in chunk.iter().enumerate() {
+            n |= (*b as u32) << (18 - 6 * i);
+        }
+        for i in 0..chunk.len().saturating_sub(1) {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    out
+}
+
+fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn engine(urls: &[String], node: &str, dir: &Path, manifest: &Path, marker: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_steady"))
+        .arg("run")
+        .arg(manifest)
+        .args(["--etcd", &urls.join(",")])
+        .args(["--node", node])
+        .arg("--data-dir")
+        .arg(dir.join(node))
+        .args(["-o", "lines"])
+        .env(MARKER_VAR, marker)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("steady runs")
+}
+
+/// Processes whose environment carries `marker` (what the engines started, and they).
+fn marked(marker: &str) -> Vec<u32> {
+    let needle = format!("{MARKER_VAR}={marker}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == needle.as_bytes()))
+        })
+        .collect()
+}
+
+#[test]
+fn three_engines_on_a_three_member_etcd_heal_when_a_host_dies() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("several-hosts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cluster = Cluster::start(&dir);
+    let marker = format!("{}", std::process::id());
+    let manifest = dir.join("fleet.yaml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: fleet}}
+spec:
+  replicas: 6
+  selector: {{matchLabels: {{app: fleet}}}}
+  template:
+    metadata: {{labels: {{app: fleet}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: match
+        command: [sleep, '3600']
+        env: [{{name: {MARKER_VAR}, value: '{marker}'}}]
+        resources: {{requests: {{cpu: 10m}}}}
+"
+        ),
+    )
+    .unwrap();
+    let nodes = ["host-0", "host-1", "host-2"];
+    let mut engines = Procs(
+        nodes
+            .iter()
+            .map(|n| Some(engine(&cluster.urls, n, &dir, &manifest, &marker)))
+            .collect(),
+    );
+    wait_for(60, "six pods running", || {
+        cluster.running().values().sum::<usize>() == 6
+    });
+    let (holder, _) = cluster.leader().expect("an engine leads");
+    // The identity is `<host>_<pid>_<random>`: the leader is the engine with that pid.
+    let pid: u32 = holder.split('_').nth(1).unwrap().parse().unwrap();
+    let dead = engines
+        .0
+        .iter()
+        .position(|c| c.as_ref().is_some_and(|c| c.id() == pid))
+        .expect("the leader is one of the engines");
+
+    // SIGKILL the leader: another engine leads within the lease duration (15 s, plus the
+    // 2 s retry period); its node's pods are replaced on the other two nodes.
+    let mut leader = engines.0[dead].take().unwrap();
+    let killed = Instant::now();
+    leader.kill().unwrap();
+    leader.wait().unwrap();
+    wait_for(30, "another engine to lead", || {
+        cluster.leader().is_some_and(|(h, _)| h != holder)
+    });
+    assert!(
+        killed.elapsed() <= Duration::from_secs(20),
+        "took {:?}",
+        killed.elapsed()
+    );
+    wait_for(180, "six pods running on the two live nodes", || {
+        let r = cluster.running();
+        r.values().sum::<usize>() == 6 && !r.contains_key(nodes[dead])
+    });
+
+    // Stop one etcd member: the engines go on (the Lease is still renewed).
+    let member = cluster.members.0[2].take().unwrap();
+    let mut member = member;
+    member.kill().unwrap();
+    member.wait().unwrap();
+    cluster.urls.pop();
+    let (_, renewed) = cluster.leader().unwrap();
+    wait_for(
+        30,
+        "the leader to renew its Lease with a member down",
+        || cluster.leader().is_some_and(|(_, r)| r != renewed),
+    );
+
+    // Restart the killed engine: it takes its node back and runs pods there again (scaled
+    // up through etcd itself, as any other writer of the shared state).
+    let urls: Vec<String> = cluster.urls.clone();
+    engines.0[dead] = Some(engine(&urls, nodes[dead], &dir, &manifest, &marker));
+    wait_for(60, "the restarted engine's node to be Ready", || {
+        cluster.objects("Node").get(nodes[dead]).is_some_and(|n| {
+            n["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+    });
+    let fleet = &cluster.objects("Deployment")["fleet"];
+    let mut scaled = fleet.clone();
+    scaled["spec"]["replicas"] = 9.into();
+    let generation = fleet["metadata"]["generation"].as_i64().unwrap_or(1);
+    scaled["metadata"]["generation"] = (generation + 1).into();
+    cluster
+        .ctl(&[
+            "put",
+            "/steady/Deployment/default/fleet",
+            &scaled.to_string(),
+        ])
+        .expect("a put through etcdctl");
+    wait_for(90, "nine pods, some on the restarted node", || {
+        let r = cluster.running();
+        r.values().sum::<usize>() == 9 && r.get(nodes[dead]).is_some_and(|n| *n > 0)
+    });
+
+    drop(engines);
+    wait_for(30, "no process left behind", || marked(&marker).is_empty());
+}
