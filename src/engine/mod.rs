@@ -172,8 +172,9 @@ impl EngineBuilder {
     /// take over within the lease duration when the leader stops renewing (it died, or lost
     /// etcd). Every engine always runs its own node agents, and the controllers registered
     /// [on every engine](Controller::on_every_engine). On by default, with client-go's
-    /// timings, for an engine on etcd ([`EngineBuilder::etcd`]); an engine alone on its
-    /// store needs none and always leads. [`Engine::is_leader`] says which this one is.
+    /// timings, for an engine on etcd (`EngineBuilder::etcd`, feature `etcd`); an engine
+    /// alone on its store needs none and always leads. [`Engine::is_leader`] says which this
+    /// one is.
     pub fn leader_election(mut self, config: LeaderElectionConfig) -> Self {
         self.leader_election = Some(config);
         self

@@ -87,10 +87,14 @@ unsafe fn scoped(api: DynamicApi, ns: *const c_char) -> Result<DynamicApi, FfiEr
 ///   `{"dir": "/path", "durability": "sync" | "interval:100ms", "snapshot_every": 10000}`;
 ///   `dir` required, `durability` `"sync"` by default: a write returns after its log record
 ///   is fsynced; `"interval:<n>ms"` returns at once and fsyncs at least every n ms, so a
-///   crash loses at most that window). An unknown key or a bad value is `STEADY_INVALID`
-///   naming the key.
+///   crash loses at most that window), `etcd` (share the state with other engines in an etcd
+///   cluster, builds with the `etcd` feature: `{"endpoints": ["http://127.0.0.1:2379"],
+///   "prefix": "/steady"}`, also `user` and `password`, `ca_file`, `cert_file` and
+///   `key_file`, `timeout_ms`). An unknown key or a bad value is `STEADY_INVALID` naming
+///   the key.
 /// - `STEADY_STORAGE` when the `persist` dir cannot be used: another engine holds it (the
-///   message names its pid), a newer steady wrote it, or it cannot be read or written.
+///   message names its pid), a newer steady wrote it, or it cannot be read or written; and
+///   when no member of the `etcd` cluster answers in time.
 /// - On success `*out_engine` is a new engine owned by the caller: free it with
 ///   `steady_engine_free`.
 /// - Threads: any.

@@ -1,8 +1,20 @@
 //! The etcd backend (feature `etcd`): several engines share one desired state kept in an
 //! etcd cluster. etcd is the source of truth; each engine's store is a cache of it, fed by
 //! one watch, through which every read and every local watch is served as without etcd.
-//! The protocol (writes as conditional transactions, the cache applied in revision order,
-//! read-your-writes) is in [`remote`](super::remote).
+//!
+//! # Protocol
+//! - **Writes.** A write is prepared as always (defaults, validation, admission, size)
+//!   against the cache and compared with it under the locks of the kinds it touches (a stale
+//!   base ends there, as in memory); then the locks are released and it goes to etcd as one
+//!   transaction (below). No lock is held across the network.
+//! - **The cache changes only through the watch**, applied by one task in revision order,
+//!   under the locks of every kind a revision touches: local watchers see exactly etcd's
+//!   history of the objects, whoever wrote them.
+//! - **Read your writes.** A writer whose transaction committed at revision `r` returns once
+//!   the cache applied `r`. A writer whose compare failed waits until the cache holds the
+//!   newer state of a key it compared (or etcd's revision at the failure), then ends as in
+//!   memory (Conflict, NotFound, AlreadyExists) or, without a precondition of the caller,
+//!   prepares again from the newer state.
 //!
 //! # Layout in etcd
 //! - Every object is one key, `<prefix>/<Kind>/<namespace>/<name>` (cluster-scoped kinds:
