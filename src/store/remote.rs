@@ -419,6 +419,9 @@ impl Store {
                 }
             }
         }
+        // In order of the objects' versions (a removal last, at `rev`): what watchers see
+        // still grows.
+        changes.sort_by_key(|e| e.rev);
         log::warn!(
             "the source compacted changes this engine had not read: its cache was listed again \
              at revision {rev} ({} objects changed or gone since)",
@@ -471,5 +474,212 @@ fn result_of(w: &mut Write, rev: u64) -> Option<Arc<dyn Object>> {
             last
         }),
         Action::Keep => w.base.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{ConfigMap, Registry};
+    use std::time::Duration;
+
+    fn store() -> Store {
+        let registry = Arc::new(Registry::new());
+        crate::api::register_builtins(&registry);
+        Store::empty(registry, StoreConfig::default())
+    }
+
+    fn json(name: &str, value: &str) -> Vec<u8> {
+        let mut c = ConfigMap::default();
+        c.metadata.name = name.into();
+        c.metadata.namespace = Some("default".into());
+        c.metadata.uid = Some(format!("uid-{name}"));
+        c.data.insert("v".into(), value.into());
+        c.to_json()
+    }
+
+    fn put(name: &str, rev: u64, value: &str) -> RemoteEvent {
+        RemoteEvent {
+            kind: "ConfigMap".into(),
+            key: format!("default/{name}"),
+            rev,
+            json: Some(json(name, value)),
+        }
+    }
+
+    fn gone(name: &str, rev: u64) -> RemoteEvent {
+        RemoteEvent {
+            kind: "ConfigMap".into(),
+            key: format!("default/{name}"),
+            rev,
+            json: None,
+        }
+    }
+
+    fn value(s: &Store, name: &str) -> Option<(String, String)> {
+        let o = s.get("ConfigMap", Some("default"), name).ok()?;
+        let c = o.downcast_ref::<ConfigMap>().unwrap();
+        Some((
+            c.data["v"].clone(),
+            c.metadata.resource_version.clone().unwrap(),
+        ))
+    }
+
+    /// `(type, name, revision)` of what `w` holds now.
+    fn drain(w: &mut Watch) -> Vec<(&'static str, String, u64)> {
+        let mut out = Vec::new();
+        while let Ok(Some(ev)) = w.recv_timeout(Duration::from_millis(20)) {
+            let name = ev
+                .object()
+                .map(|o| o.meta().name.clone())
+                .unwrap_or_default();
+            out.push((ev.type_name(), name, ev.revision()));
+        }
+        out
+    }
+
+    #[test]
+    fn the_cache_takes_each_object_s_version_and_publishes_changes_in_order() {
+        let s = store();
+        s.load_remote(10, vec![put("a", 7, "1"), put("b", 9, "1")]);
+        assert_eq!(s.revision(), 10);
+        assert_eq!(value(&s, "a"), Some(("1".into(), "7".into())));
+        assert_eq!(value(&s, "b"), Some(("1".into(), "9".into())));
+        // The history starts at the listing.
+        let old = s.watch(
+            "ConfigMap",
+            &WatchParams {
+                since: Some(9),
+                ..Default::default()
+            },
+        );
+        assert!(matches!(old, Err(Error::Expired { .. })), "{old:?}");
+        let mut w = s
+            .watch(
+                "ConfigMap",
+                &WatchParams {
+                    since: Some(10),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        // A revision with two changes (one transaction), then a removal, then a removal
+        // of what the cache never held (ignored), then an unknown kind (left out).
+        s.apply_remote(12, vec![put("a", 12, "2"), put("c", 12, "1")]);
+        s.apply_remote(15, vec![gone("b", 15)]);
+        s.apply_remote(16, vec![gone("never", 16)]);
+        s.apply_remote(
+            17,
+            vec![RemoteEvent {
+                kind: "Unserved".into(),
+                key: "x".into(),
+                rev: 17,
+                json: Some(b"{}".to_vec()),
+            }],
+        );
+        assert_eq!(
+            drain(&mut w),
+            [
+                ("MODIFIED", "a".to_string(), 12),
+                ("ADDED", "c".to_string(), 12),
+                ("DELETED", "b".to_string(), 15),
+            ]
+        );
+        assert_eq!(value(&s, "a"), Some(("2".into(), "12".into())));
+        assert_eq!(value(&s, "b"), None);
+        assert_eq!(s.revision(), 17);
+    }
+
+    #[test]
+    fn a_resync_publishes_the_difference_and_closes_the_history_before_it() {
+        let s = store();
+        s.load_remote(
+            10,
+            vec![
+                put("same", 3, "1"),
+                put("changed", 4, "1"),
+                put("gone", 5, "1"),
+            ],
+        );
+        let mut w = s
+            .watch(
+                "ConfigMap",
+                &WatchParams {
+                    since: Some(10),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        // Changes 11..=29 were compacted away unread; the listing at 30 holds the result.
+        s.resync_remote(
+            30,
+            vec![
+                put("same", 3, "1"),
+                put("changed", 21, "2"),
+                put("new", 25, "1"),
+            ],
+        );
+        // In version order; a changed object carries its own version, a removal the
+        // listing's revision.
+        assert_eq!(
+            drain(&mut w),
+            [
+                ("MODIFIED", "changed".to_string(), 21),
+                ("ADDED", "new".to_string(), 25),
+                ("DELETED", "gone".to_string(), 30),
+            ]
+        );
+        // Each object keeps its own version (what etcd compares writes against).
+        assert_eq!(value(&s, "changed"), Some(("2".into(), "21".into())));
+        assert_eq!(value(&s, "new"), Some(("1".into(), "25".into())));
+        assert_eq!(value(&s, "same"), Some(("1".into(), "3".into())));
+        // A watch from before the gap cannot be served: Expired.
+        let old = s.watch(
+            "ConfigMap",
+            &WatchParams {
+                since: Some(20),
+                ..Default::default()
+            },
+        );
+        assert!(matches!(old, Err(Error::Expired { .. })), "{old:?}");
+    }
+
+    #[test]
+    fn a_waiter_wakes_when_the_watermark_passes_or_its_condition_holds() {
+        struct Slow;
+        impl Remote for Slow {
+            fn commit(&self, _: Vec<RemoteOp<'_>>) -> Result<Committed> {
+                unreachable!()
+            }
+            fn timeout(&self) -> Duration {
+                Duration::from_secs(10)
+            }
+            fn describe(&self) -> String {
+                "test".into()
+            }
+            fn close(&self) {}
+        }
+        let applied = Arc::new(Applied::default());
+        let done = Arc::new(AtomicBool::new(false));
+        std::thread::scope(|scope| {
+            let (a, d) = (applied.clone(), done.clone());
+            let waiter = scope.spawn(move || {
+                let r = a.wait(5, &Slow, || false);
+                d.store(true, Ordering::Release);
+                r
+            });
+            for rev in 1..=5 {
+                applied.advance(rev);
+                applied.advance(rev - 1); // never lowers it
+            }
+            assert!(waiter.join().unwrap().is_ok());
+        });
+        assert!(done.load(Ordering::Acquire));
+        // A condition that holds ends the wait below the watermark; a failed watch ends
+        // every wait with its reason.
+        assert!(applied.wait(100, &Slow, || true).is_ok());
+        applied.fail("stopped".into());
+        let e = applied.wait(100, &Slow, || false).unwrap_err();
+        assert!(e.to_string().contains("test: stopped"), "{e}");
     }
 }
