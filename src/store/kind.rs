@@ -22,10 +22,41 @@ use super::watch::{Change, WatchShared};
 use crate::api::{KindInfo, Object, Selector};
 use crossbeam_channel::Sender;
 use dashmap::DashMap;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+
+/// The locks of several kinds, taken in ascending kind-name order (see the invariants
+/// above): what a commit touching several kinds holds.
+pub(crate) struct Locked<'a>(Vec<(&'a Arc<KindStore>, MutexGuard<'a, KindState>)>);
+
+/// The distinct stores among `stores`, in the order their locks are taken.
+pub(crate) fn lock_order<'a>(
+    stores: impl IntoIterator<Item = &'a Arc<KindStore>>,
+) -> Vec<Arc<KindStore>> {
+    let mut kinds: Vec<Arc<KindStore>> = stores.into_iter().cloned().collect();
+    kinds.sort_by(|a, b| a.info.kind.cmp(&b.info.kind));
+    kinds.dedup_by(|a, b| Arc::ptr_eq(a, b));
+    kinds
+}
+
+impl<'a> Locked<'a> {
+    /// Takes the locks of `kinds` (from [`lock_order`]), in that order.
+    pub(crate) fn take(kinds: &'a [Arc<KindStore>]) -> Self {
+        Locked(kinds.iter().map(|k| (k, k.state.lock())).collect())
+    }
+
+    /// The locked state of `ks`, one of the kinds locked.
+    pub(crate) fn state(&mut self, ks: &Arc<KindStore>) -> &mut KindState {
+        &mut self
+            .0
+            .iter_mut()
+            .find(|(k, _)| Arc::ptr_eq(k, ks))
+            .expect("a kind of the commit, locked with the others")
+            .1
+    }
+}
 
 /// Store key of an object: `namespace/name`, or `name` for cluster-scoped kinds.
 pub(crate) type Key = Arc<str>;

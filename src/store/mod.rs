@@ -53,7 +53,7 @@ use crate::api::validation::validate_meta;
 use crate::api::{FieldError, KindInfo, Object, Registry, Selector};
 use crate::clock::{SharedClock, SystemClock};
 use crate::error::{Error, ObjectRef, Result};
-use kind::{AfterUnlock, Key, KindState, KindStore, Stored, WatcherSlot};
+use kind::{lock_order, AfterUnlock, Key, KindState, KindStore, Locked, Stored, WatcherSlot};
 use lifecycle::{Staged, DEFINITION_KIND};
 use parking_lot::{Mutex, MutexGuard, RwLock};
 use std::collections::hash_map::RandomState;

@@ -176,21 +176,14 @@ impl Store {
         {
             // Compare with the cache and claim unique fields under the kinds' locks, taken in
             // ascending name order like every multi-kind commit.
-            let mut kinds: Vec<Arc<KindStore>> = writes.iter().map(|w| w.ks.clone()).collect();
-            kinds.sort_by(|a, b| a.info.kind.cmp(&b.info.kind));
-            kinds.dedup_by(|a, b| Arc::ptr_eq(a, b));
-            let guards: Vec<(&Arc<KindStore>, MutexGuard<'_, KindState>)> =
-                kinds.iter().map(|k| (k, k.state.lock())).collect();
+            let kinds = lock_order(writes.iter().map(|w| &w.ks));
+            let mut guards = Locked::take(&kinds);
             if let Some(i) = first_stale(writes) {
                 return Ok(RemoteEnd::Stale(i));
             }
             let mut claimed = Vec::new();
             for w in writes.iter_mut() {
-                let st = &guards
-                    .iter()
-                    .find(|(k, _)| Arc::ptr_eq(k, &w.ks))
-                    .expect("locked above")
-                    .1;
+                let st = guards.state(&w.ks);
                 if st.has_unique() {
                     self.claim_unique(st, w, &mut claimed)?;
                 }
@@ -264,19 +257,12 @@ impl Store {
                 decoded.push(d);
             }
         }
-        let mut kinds: Vec<Arc<KindStore>> = decoded.iter().map(|(ks, ..)| ks.clone()).collect();
-        kinds.sort_by(|a, b| a.info.kind.cmp(&b.info.kind));
-        kinds.dedup_by(|a, b| Arc::ptr_eq(a, b));
-        let mut guards: Vec<(&Arc<KindStore>, MutexGuard<'_, KindState>)> =
-            kinds.iter().map(|k| (k, k.state.lock())).collect();
+        let kinds = lock_order(decoded.iter().map(|(ks, ..)| ks));
+        let mut guards = Locked::take(&kinds);
         let mut after = AfterUnlock::default();
         let mut definitions = Vec::new();
         for (ks, key, action, size) in decoded {
-            let st = &mut guards
-                .iter_mut()
-                .find(|(k, _)| Arc::ptr_eq(k, &ks))
-                .expect("locked above")
-                .1;
+            let st = guards.state(&ks);
             let (key, base) = match ks.entry(&key) {
                 Some((k, s)) => (k, Some(s.obj)),
                 None => (Arc::from(key), None),

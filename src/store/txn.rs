@@ -107,11 +107,8 @@ impl Store {
                 _ => Vec::new(),
             };
             // Lock every kind involved, in ascending name order (see `kind` invariants).
-            let mut kinds: Vec<Arc<KindStore>> = writes.iter().map(|w| w.ks.clone()).collect();
-            kinds.sort_by(|a, b| a.info.kind.cmp(&b.info.kind));
-            kinds.dedup_by(|a, b| Arc::ptr_eq(a, b));
-            let mut guards: Vec<(&Arc<KindStore>, MutexGuard<'_, KindState>)> =
-                kinds.iter().map(|k| (k, k.state.lock())).collect();
+            let kinds = lock_order(writes.iter().map(|w| &w.ks));
+            let mut guards = Locked::take(&kinds);
             let mut stale = None;
             for w in &writes {
                 if !same(&w.ks.get(&w.key), &w.base) {
@@ -131,11 +128,7 @@ impl Store {
             let mut claimed = Vec::new();
             let mut unique = false;
             for w in writes.iter_mut() {
-                let st = &guards
-                    .iter()
-                    .find(|(k, _)| Arc::ptr_eq(k, &w.ks))
-                    .expect("locked above")
-                    .1;
+                let st = guards.state(&w.ks);
                 if st.has_unique() {
                     self.claim_unique(st, w, &mut claimed)?;
                     unique = true;
@@ -156,11 +149,7 @@ impl Store {
             let mut definitions = Vec::new();
             let deferred = backend.is_some_and(|b| b.publishes_when_durable());
             for w in writes {
-                let st = &mut guards
-                    .iter_mut()
-                    .find(|(k, _)| Arc::ptr_eq(k, &w.ks))
-                    .expect("locked above")
-                    .1;
+                let st = guards.state(&w.ks);
                 let defines = w.ks.info.kind == DEFINITION_KIND;
                 let removed = matches!(w.action, Action::Remove);
                 let o = if deferred {
