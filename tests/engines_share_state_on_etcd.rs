@@ -244,9 +244,17 @@ fn one_engine_leads_each_runs_its_own_pods_and_another_takes_over() {
         );
         // Applied through the follower; scheduled and reconciled by the leader, run by
         // the node agent of whichever engine owns the node each pod landed on.
+        // One apply, one transaction: a CustomResourceDefinition and an object of its
+        // kind reach the other engine's cache together.
         engines[follower]
-            .apply(&MANIFEST.replace("replicas: 2", "replicas: 4"))
+            .apply(&format!(
+                "{}---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {{name: w1}}\n",
+                MANIFEST.replace("replicas: 2", "replicas: 4")
+            ))
             .unwrap();
+        eventually(10, "the leader to see the Widget", || {
+            engines[leader].store().get("Widget", None, "w1").is_ok()
+        });
         eventually(30, "4 pods run", || {
             nodes_of_running(&engines[follower]).len() == 4
         });

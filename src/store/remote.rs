@@ -250,7 +250,26 @@ impl Store {
 
     /// [`Store::apply_remote`]; with `stamp` false, each put keeps the version its event
     /// carries although the change is published at `rev` (a resynchronisation).
+    ///
+    /// Definitions (CustomResourceDefinitions) of the revision are applied and published
+    /// first, so that objects of a kind defined in the same transaction decode.
     fn apply_remote_at(&self, rev: u64, events: Vec<RemoteEvent>, stamp: bool) {
+        let (definitions, rest): (Vec<_>, Vec<_>) =
+            events.into_iter().partition(|e| e.kind == DEFINITION_KIND);
+        if !definitions.is_empty() {
+            self.apply_remote_group(rev, definitions, stamp);
+        }
+        if !rest.is_empty() {
+            self.apply_remote_group(rev, rest, stamp);
+        }
+        self.inner.revision.fetch_max(rev, Ordering::AcqRel);
+        // After every change of the revision is in the cache (see `Applied::wait`).
+        self.inner.applied.advance(rev);
+    }
+
+    /// Decodes `events` and applies them at `rev` under the locks of their kinds, then
+    /// publishes the definitions among them.
+    fn apply_remote_group(&self, rev: u64, events: Vec<RemoteEvent>, stamp: bool) {
         let mut decoded = Vec::with_capacity(events.len());
         for e in events {
             if let Some(d) = self.decode_remote(e) {
@@ -288,13 +307,13 @@ impl Store {
                 definitions.push((o, removed));
             }
         }
+        // Under the locks, as every commit takes its revision (see `kind`).
         self.inner.revision.fetch_max(rev, Ordering::AcqRel);
         drop(guards);
         after.run();
         if !definitions.is_empty() {
             self.publish(&definitions, &Staged::default());
         }
-        self.inner.applied.advance(rev);
     }
 
     /// Decodes one change from the source: its kind store, key, action and size.
