@@ -253,4 +253,16 @@ fn an_etcd_that_cannot_be_reached_is_a_clear_error() {
         message.contains(&format!("etcd at http://127.0.0.1:{port}")),
         "{message}"
     );
+    // Settings that cannot work are refused before any connection.
+    for (config, says) in [
+        (EtcdConfig::default().prefix("/"), "prefix \"\""),
+        (EtcdConfig::default().prefix("steady"), "starting with /"),
+        (EtcdConfig::default().timeout(Duration::ZERO), "timeout"),
+    ] {
+        let registry = Arc::new(Registry::new());
+        let err = Store::open_etcd(registry, StoreConfig::default(), &endpoints, &config)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says), "{err}");
+    }
 }

@@ -26,7 +26,7 @@ use crate::clock::SharedClock;
 use crate::error::Error;
 use crate::store::Store;
 use parking_lot::{Condvar, Mutex};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -79,9 +79,49 @@ impl Default for LeaderElectionConfig {
 /// What runs when leadership changes, with the new state.
 type Observer = Arc<dyn Fn(bool) + Send + Sync>;
 
+impl LeaderElectionConfig {
+    /// Refuses settings under which two engines could lead at once or the election would
+    /// spin: `retry_period` > 0, `renew_deadline` > `retry_period`, `lease_duration` >
+    /// `renew_deadline`, a non-empty identity.
+    pub fn check(&self) -> crate::Result<()> {
+        let bad = |field: &str, message: &str| {
+            Err(Error::invalid(
+                crate::ObjectRef::new("Lease", Some(&self.namespace), &self.name),
+                field,
+                message,
+            ))
+        };
+        if self.identity.is_empty() {
+            return bad("holderIdentity", "the identity of this engine is empty");
+        }
+        if self.retry_period.is_zero() {
+            return bad("retry_period", "expected more than zero");
+        }
+        if self.renew_deadline <= self.retry_period {
+            return bad("renew_deadline", "expected more than retry_period");
+        }
+        if self.lease_duration <= self.renew_deadline {
+            return bad(
+                "leaseDurationSeconds",
+                "expected more than renew_deadline: a leader must stop before its lease can be taken",
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Whether this engine leads, and who wants to know when that changes.
+///
+/// A candidate's lead also has a deadline: its last successful renewal's start plus the
+/// renew deadline, on the engine's clock. [`Leadership::is_leader`] is false past it even
+/// while an attempt to renew hangs (etcd unreachable), so a leader stops acting before any
+/// other candidate can take the Lease (that needs the lease duration, longer, to pass after
+/// the renewal was written, which was after the attempt started).
 pub struct Leadership {
     leading: AtomicBool,
+    /// Monotonic nanoseconds of `clock` until which the lead holds (candidates only).
+    until: AtomicU64,
+    clock: Option<SharedClock>,
     observers: Mutex<Vec<Observer>>,
 }
 
@@ -98,21 +138,38 @@ impl Leadership {
     pub fn always() -> Arc<Leadership> {
         Arc::new(Leadership {
             leading: AtomicBool::new(true),
+            until: AtomicU64::new(u64::MAX),
+            clock: None,
             observers: Mutex::new(Vec::new()),
         })
     }
 
-    /// The leadership of a candidate: it does not lead until elected.
-    pub(crate) fn candidate() -> Arc<Leadership> {
+    /// The leadership of a candidate on `clock`: it does not lead until elected.
+    pub(crate) fn candidate(clock: SharedClock) -> Arc<Leadership> {
         Arc::new(Leadership {
             leading: AtomicBool::new(false),
+            until: AtomicU64::new(0),
+            clock: Some(clock),
             observers: Mutex::new(Vec::new()),
         })
     }
 
-    /// Whether this engine leads now.
+    /// Whether this engine leads now: elected, and within the deadline of its last renewal.
     pub fn is_leader(&self) -> bool {
-        self.leading.load(Ordering::Acquire)
+        self.leading.load(Ordering::Acquire) && !self.lapsed()
+    }
+
+    /// Whether the deadline of the last renewal passed.
+    fn lapsed(&self) -> bool {
+        self.clock
+            .as_ref()
+            .is_some_and(|c| nanos(c.monotonic()) >= self.until.load(Ordering::Acquire))
+    }
+
+    /// A renewal that started at `started` succeeded: the lead holds until `started +
+    /// renew_deadline`.
+    pub(crate) fn renewed(&self, until: Duration) {
+        self.until.store(nanos(until), Ordering::Release);
     }
 
     /// Calls `f` with the new state after every change (on the elector's thread).
@@ -123,7 +180,7 @@ impl Leadership {
     /// Sets the state; observers run after the flag changed, in registration order. The
     /// flag is set before they run, so work they start (a resync) is not dropped as work of
     /// a follower.
-    fn set(&self, leading: bool) {
+    pub(crate) fn set(&self, leading: bool) {
         if self.leading.swap(leading, Ordering::AcqRel) == leading {
             return;
         }
@@ -135,6 +192,10 @@ impl Leadership {
             }
         }
     }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// The candidate's thread: tries, renews and releases the Lease.
@@ -166,7 +227,6 @@ impl LeaderElector {
             config,
             leadership,
             observed: None,
-            last_renew: None,
         };
         let stop2 = stop.clone();
         let thread = std::thread::Builder::new()
@@ -195,8 +255,6 @@ struct Candidate {
     leadership: Arc<Leadership>,
     /// The Lease's resourceVersion when last read, and when (monotonic) it was first seen.
     observed: Option<(String, Duration)>,
-    /// When this candidate last wrote the Lease holding it (monotonic).
-    last_renew: Option<Duration>,
 }
 
 impl Candidate {
@@ -205,11 +263,25 @@ impl Candidate {
             if *stop.0.lock() {
                 break;
             }
-            let now = self.clock.monotonic();
-            match self.try_acquire_or_renew(now) {
+            let started = self.clock.monotonic();
+            let result = self.try_acquire_or_renew(started);
+            let leading = self.leadership.leading.load(Ordering::Acquire);
+            if leading && self.leadership.lapsed() {
+                // The deadline passed while this attempt ran (or before): whatever it
+                // returned, this engine stopped acting then. Tell the observers; a
+                // successful renewal below elects it again (and they queue everything).
+                log::error!(
+                    "{} did not renew the lease within {:?}: it stopped leading",
+                    self.config.identity,
+                    self.config.renew_deadline
+                );
+                self.leadership.set(false);
+            }
+            match result {
                 Ok(true) => {
-                    self.last_renew = Some(now);
-                    if !self.leadership.is_leader() {
+                    self.leadership
+                        .renewed(started + self.config.renew_deadline);
+                    if !self.leadership.leading.load(Ordering::Acquire) {
                         log::info!(
                             "{} leads ({}/{})",
                             self.config.identity,
@@ -221,30 +293,19 @@ impl Candidate {
                 }
                 Ok(false) => {
                     // Someone else holds it: a leader that thought otherwise was deposed.
-                    if self.leadership.is_leader() {
+                    if self.leadership.leading.load(Ordering::Acquire) {
                         log::warn!("{} lost the lease to another engine", self.config.identity);
-                        self.last_renew = None;
                         self.leadership.set(false);
                     }
                 }
                 Err(e) => {
+                    // The lead lapses by itself at its deadline (checked above next time).
                     log::warn!("leader election: {e}");
-                    let overdue = self
-                        .last_renew
-                        .is_none_or(|t| now.saturating_sub(t) >= self.config.renew_deadline);
-                    if self.leadership.is_leader() && overdue {
-                        log::error!(
-                            "{} could not renew the lease for {:?}: it stops leading",
-                            self.config.identity,
-                            self.config.renew_deadline
-                        );
-                        self.leadership.set(false);
-                    }
                 }
             }
-            self.wait(stop, now + self.config.retry_period);
+            self.wait(stop, started + self.config.retry_period);
         }
-        if self.leadership.is_leader() {
+        if self.leadership.leading.load(Ordering::Acquire) {
             self.leadership.set(false);
             self.release();
         }
@@ -372,9 +433,8 @@ mod tests {
                 identity: id.into(),
                 ..Default::default()
             },
-            leadership: Leadership::candidate(),
+            leadership: Leadership::candidate(clock.clone()),
             observed: None,
-            last_renew: None,
         }
     }
 
@@ -451,8 +511,56 @@ mod tests {
     }
 
     #[test]
+    fn settings_under_which_two_could_lead_are_refused() {
+        let ok = LeaderElectionConfig::default();
+        assert!(ok.check().is_ok());
+        for (c, field) in [
+            (
+                LeaderElectionConfig {
+                    renew_deadline: ok.lease_duration,
+                    ..ok.clone()
+                },
+                "leaseDurationSeconds",
+            ),
+            (
+                LeaderElectionConfig {
+                    retry_period: Duration::ZERO,
+                    ..ok.clone()
+                },
+                "retry_period",
+            ),
+            (
+                LeaderElectionConfig {
+                    identity: String::new(),
+                    ..ok.clone()
+                },
+                "holderIdentity",
+            ),
+        ] {
+            let e = c.check().unwrap_err();
+            assert!(e.to_string().contains(field), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_lead_lapses_at_its_renewal_deadline_even_while_renewing_hangs() {
+        let clock = Arc::new(ManualClock::new(Time::from_unix_micros(0)));
+        let l = Leadership::candidate(clock.clone());
+        l.renewed(clock.monotonic() + Duration::from_secs(10));
+        l.set(true);
+        assert!(l.is_leader());
+        clock.advance(Duration::from_millis(9_999));
+        assert!(l.is_leader());
+        clock.advance(Duration::from_millis(1));
+        assert!(!l.is_leader(), "past the deadline, with no renewal");
+        l.renewed(clock.monotonic() + Duration::from_secs(10));
+        assert!(l.is_leader());
+    }
+
+    #[test]
     fn observers_run_on_changes_only_and_a_panicking_one_is_contained() {
-        let l = Leadership::candidate();
+        let clock = Arc::new(ManualClock::new(Time::from_unix_micros(0)));
+        let l = Leadership::candidate(clock);
         let seen = Arc::new(Mutex::new(Vec::new()));
         l.on_change(Arc::new(|_| panic!("an observer's bug")));
         let s = seen.clone();

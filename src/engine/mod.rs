@@ -396,8 +396,11 @@ impl EngineBuilder {
         );
         let clock = store.config().clock.clone();
         // Started first: if it cannot start, nothing else is running yet.
+        if let Some(le) = &self.leader_election {
+            le.check()?;
+        }
         let leadership = match &self.leader_election {
-            Some(_) => Leadership::candidate(),
+            Some(_) => Leadership::candidate(store.config().clock.clone()),
             None => Leadership::always(),
         };
         let scheduler = match self.scheduler {

@@ -158,6 +158,9 @@ pub(crate) struct ControllerState {
     counters: Counters,
     /// Runs whether or not this engine leads ([`Controller::on_every_engine`]).
     every_engine: bool,
+    /// Keys dropped while this engine followed: queued again on election, with every
+    /// primary object (a key of an object deleted meanwhile is only here).
+    parked: Mutex<std::collections::HashSet<ObjectKey>>,
 }
 
 struct Subscriber {
@@ -377,6 +380,7 @@ impl ControllerManager {
             )),
             counters: Counters::register(&inner.metrics, &c.name),
             every_engine: c.every_engine,
+            parked: Mutex::new(Default::default()),
         });
         register_gauges(&inner.metrics, &ctl);
         // A controller is registered once (names are unique), so the slot is empty here.
@@ -475,6 +479,10 @@ impl ControllerManager {
             .collect();
         let mut wakes = 0;
         for ctl in ctls {
+            let parked: Vec<ObjectKey> = ctl.parked.lock().drain().collect();
+            for key in parked {
+                ctl.enqueue_quiet(key, &mut wakes);
+            }
             let Ok(items) = inner.store.list_keyed(&ctl.kind, &Default::default()) else {
                 continue;
             };
@@ -809,12 +817,20 @@ fn next_work(inner: &Inner) -> Option<(Arc<ControllerState>, ObjectKey)> {
 
 fn process(inner: &Arc<Inner>, ctl: &Arc<ControllerState>, key: ObjectKey) {
     if !ctl.every_engine && !inner.leadership.is_leader() {
-        // A follower's key: dropped, as the leader reconciles it; queued again if this
+        // A follower's key: the leader reconciles it. Parked, and queued again if this
         // engine is elected (`queue_all_of_followers`, after the flag is set, so no key
         // falls between).
         ctl.queue.forget(&key);
         ctl.queue.done(&key);
         ctl.active.fetch_sub(1, Ordering::AcqRel);
+        ctl.parked.lock().insert(key.clone());
+        // Elected between the check above and the parking (its drain ran before): queue it
+        // back now. Either this sees the flag, or the drain, which runs after the flag is
+        // set, sees the parked key.
+        if inner.leadership.is_leader() && ctl.parked.lock().remove(&key) {
+            ctl.enqueue(key);
+            inner.work.notify_one();
+        }
         return;
     }
     let ctx = Context {
@@ -926,5 +942,93 @@ fn timer(inner: &Arc<Inner>) {
             )
         };
         inner.timer.wait(seen, wait);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ConfigMap;
+    use crate::clock::{Clock, ManualClock, Time};
+    use crate::runtime::ReconcileResult;
+
+    struct Record(Arc<Mutex<Vec<String>>>);
+
+    impl super::super::Reconciler for Record {
+        fn reconcile(&self, ctx: &Context) -> ReconcileResult {
+            self.0.lock().push(ctx.name().to_string());
+            Ok(Action::done())
+        }
+    }
+
+    fn wait(what: &str, mut cond: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !cond() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    #[test]
+    fn a_follower_reconciles_nothing_and_once_elected_every_key_it_dropped() {
+        let store = Store::new(
+            Arc::new({
+                let r = crate::api::Registry::new();
+                crate::api::register_builtins(&r);
+                r
+            }),
+            Default::default(),
+        );
+        // The lead's deadline runs on a clock of its own, moved by hand.
+        let lease_clock = Arc::new(ManualClock::new(Time::from_unix_micros(0)));
+        let leadership = Leadership::candidate(lease_clock.clone());
+        let m = ControllerManager::start(
+            store.clone(),
+            store.config().clock.clone(),
+            ManagerConfig {
+                workers: 1,
+                ..Default::default()
+            },
+            MetricsRegistry::new(),
+            leadership.clone(),
+        );
+        let (leader_only, everywhere) = (Arc::default(), Arc::default());
+        m.add(
+            Controller::new("leader-only", "v1", "ConfigMap")
+                .build(Record(Arc::clone(&leader_only))),
+        )
+        .unwrap();
+        m.add(
+            Controller::new("everywhere", "v1", "ConfigMap")
+                .on_every_engine()
+                .build(Record(Arc::clone(&everywhere))),
+        )
+        .unwrap();
+        let parked = |m: &ControllerManager| m.inner.controllers.read()[0].parked.lock().len();
+        for name in ["a", "b"] {
+            let mut c = ConfigMap::default();
+            c.metadata.name = name.into();
+            store.create(Arc::new(c)).unwrap();
+        }
+        wait("both keys parked", || parked(&m) == 2);
+        store
+            .delete("ConfigMap", None, "b", &Default::default())
+            .unwrap();
+        wait("the node-agent-like controller to see both", || {
+            everywhere.lock().len() >= 3
+        });
+        assert!(leader_only.lock().is_empty(), "a follower reconciled");
+
+        leadership.renewed(lease_clock.monotonic() + Duration::from_secs(10));
+        leadership.set(true);
+        wait(
+            "the elected engine to reconcile a and the deleted b",
+            || {
+                let seen = leader_only.lock();
+                seen.contains(&"a".to_string()) && seen.contains(&"b".to_string())
+            },
+        );
+        assert_eq!(parked(&m), 0);
+        m.stop();
     }
 }

@@ -21,7 +21,7 @@
 //!   `<prefix>/<Kind>/<name>`), whose value is the object's JSON, as
 //!   [`Object::to_json`](crate::api::Object::to_json) writes it. The prefix defaults to
 //!   `/steady`; engines that should share state use the same prefix, and engines that should
-//!   not, different ones. The JSON's `metadata.resourceVersion` is not read back: an object's
+//!   not, different ones that do not nest (`/a` and `/a/b` would read each other's keys). The JSON's `metadata.resourceVersion` is not read back: an object's
 //!   resourceVersion is its key's `mod_revision`, as kube-apiserver makes it.
 //! - A write is one etcd `Txn`: for every key it touches, `mod_revision(key) == base's
 //!   resourceVersion` (`version(key) == 0` for a create), then the puts and deletes. A
@@ -143,6 +143,9 @@ impl EtcdConfig {
     }
 }
 
+/// The name of the etcd client's runtime thread, where the watch applies changes.
+const RUNTIME_THREAD: &str = "steady-etcd";
+
 /// An [`Error::Backend`] about the cluster `describe` names.
 fn backend(describe: &str, message: impl Into<String>) -> Error {
     Error::Backend {
@@ -168,9 +171,19 @@ impl Store {
         if endpoints.is_empty() {
             return Err(err("no endpoints given".into()));
         }
+        let p = etcd.prefix.trim_end_matches('/');
+        if !p.starts_with('/') || p.len() < 2 {
+            return Err(err(format!(
+                "prefix {:?}: expected a key prefix such as /steady (starting with /, not / alone)",
+                etcd.prefix
+            )));
+        }
+        if etcd.timeout.is_zero() {
+            return Err(err("timeout: expected more than zero".into()));
+        }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
-            .thread_name("steady-etcd")
+            .thread_name(RUNTIME_THREAD)
             .enable_all()
             .build()
             .map_err(|e| err(format!("cannot start its client's runtime: {e}")))?;
@@ -183,7 +196,7 @@ impl Store {
             })
             .map_err(|_| err(format!("no member answered within {timeout:?}")))?
             .map_err(|e| err(e.to_string()))?;
-        let prefix = format!("{}/", etcd.prefix);
+        let prefix = format!("{p}/");
         let mut kv = client.kv_client();
         let (rev, entries) = rt
             .block_on(async { tokio::time::timeout(timeout, list(&mut kv, &prefix)).await })
@@ -309,6 +322,15 @@ impl Remote for EtcdRemote {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
+        if std::thread::current().name() == Some(RUNTIME_THREAD) {
+            // The watch applies changes on this thread (and runs what they trigger, such as
+            // Registry::on_register hooks): a write from here would wait for itself.
+            return Err(self.error(
+                "a write from the thread that applies etcd's changes (a Registry::on_register \
+                 hook?) would wait for itself: write from another thread"
+                    .into(),
+            ));
+        }
         let mut when = Vec::with_capacity(ops.len());
         let mut then = Vec::with_capacity(ops.len());
         for op in ops {
@@ -333,8 +355,11 @@ impl Remote for EtcdRemote {
         self.handle.spawn(async move {
             let _ = tx.send(tokio::time::timeout(timeout, kv.txn(txn)).await);
         });
-        match rx.recv() {
-            Err(_) => Err(Error::Closed),
+        match rx.recv_timeout(timeout + Duration::from_secs(1)) {
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                Err(self.error(format!("no answer within {timeout:?}")))
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(Error::Closed),
             Ok(Err(_)) => Err(self.error(format!("no answer within {timeout:?}"))),
             Ok(Ok(Err(e))) => Err(self.error(e.to_string())),
             Ok(Ok(Ok(resp))) => {
@@ -394,9 +419,11 @@ impl Watcher {
     /// opening the watch again when it breaks (with backoff, 100 ms to 5 s) and listing
     /// again when etcd compacted what it had not read.
     async fn run(mut self, mut next: u64) {
-        let mut backoff = Duration::from_millis(100);
+        const FIRST: Duration = Duration::from_millis(100);
+        let mut backoff = FIRST;
         loop {
             let stop = self.stop.clone();
+            let began = tokio::time::Instant::now();
             tokio::select! {
                 _ = stop.notified() => return,
                 end = self.watch(&mut next) => match end {
@@ -405,6 +432,11 @@ impl Watcher {
                         log::warn!("{}: watch broke at revision {next}: {why}; watching again", self.describe);
                     }
                 },
+            }
+            // A watch that ran a while broke for a reason of its own: start over from the
+            // shortest delay.
+            if began.elapsed() > Duration::from_secs(10) {
+                backoff = FIRST;
             }
             let stop = self.stop.clone();
             tokio::select! {
