@@ -165,11 +165,45 @@ fn base64(s: &str) -> Vec<u8> {
 }
 
 fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    wait_or_explain(secs, what, &mut cond, &|| String::new());
+}
+
+/// Waits for `cond`; on timeout, fails with `explain()` (what the cluster holds, the
+/// engines' logs).
+fn wait_or_explain(
+    secs: u64,
+    what: &str,
+    cond: &mut dyn FnMut() -> bool,
+    explain: &dyn Fn() -> String,
+) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}\n{}",
+            explain()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// What a failed wait shows: running pods by node, the leader, the tail of each log.
+fn explain(cluster: &Cluster, dir: &Path, nodes: &[&str]) -> String {
+    let mut out = format!(
+        "running pods by node: {:?}\nleader: {:?}\n",
+        cluster.running(),
+        cluster.leader()
+    );
+    for n in nodes {
+        let log = std::fs::read_to_string(dir.join(format!("{n}.log"))).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(15).collect();
+        out.push_str(&format!("--- {n}.log (last lines)\n"));
+        for l in tail.into_iter().rev() {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 fn engine(urls: &[String], node: &str, dir: &Path, manifest: &Path, marker: &str) -> Child {
@@ -182,8 +216,9 @@ fn engine(urls: &[String], node: &str, dir: &Path, manifest: &Path, marker: &str
         .arg(dir.join(node))
         .args(["-o", "lines"])
         .env(MARKER_VAR, marker)
+        .env("STEADY_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.join(format!("{node}.log"))).unwrap())
         .spawn()
         .expect("steady runs")
 }
@@ -240,9 +275,13 @@ spec:
             .map(|n| Some(engine(&cluster.urls, n, &dir, &manifest, &marker)))
             .collect(),
     );
-    wait_for(60, "six pods running", || {
-        cluster.running().values().sum::<usize>() == 6
-    });
+    let why = || explain(&cluster, &dir, &nodes);
+    wait_or_explain(
+        120,
+        "six pods running",
+        &mut || cluster.running().values().sum::<usize>() == 6,
+        &why,
+    );
     let (holder, _) = cluster.leader().expect("an engine leads");
     // The identity is `<host>_<pid>_<random>`: the leader is the engine with that pid.
     let pid: u32 = holder.split('_').nth(1).unwrap().parse().unwrap();
@@ -266,10 +305,15 @@ spec:
         "took {:?}",
         killed.elapsed()
     );
-    wait_for(180, "six pods running on the two live nodes", || {
-        let r = cluster.running();
-        r.values().sum::<usize>() == 6 && !r.contains_key(nodes[dead])
-    });
+    wait_or_explain(
+        180,
+        "six pods running on the two live nodes",
+        &mut || {
+            let r = cluster.running();
+            r.values().sum::<usize>() == 6 && !r.contains_key(nodes[dead])
+        },
+        &|| explain(&cluster, &dir, &nodes),
+    );
 
     // Stop one etcd member: the engines go on (the Lease is still renewed).
     let member = cluster.members.0[2].take().unwrap();
