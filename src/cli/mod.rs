@@ -66,8 +66,8 @@ Options:
       --node NAME        name the local node NAME instead of after this host (several
                          steady on one host and one etcd need one name each)
       --etcd URL[,URL]   keep the store in the etcd cluster at these client URLs, shared
-                         with every steady on the same cluster (build with the etcd
-                         feature). The state outlives this steady; --data-dir then keeps
+                         with every steady on the same cluster. The state outlives
+                         this steady; --data-dir then keeps
                          only the claim and emptyDir directories. One steady on the
                          cluster leads (runs the controllers and the scheduler); each
                          runs its own node's pods

@@ -390,7 +390,6 @@ impl Screen {
 }
 
 /// The builder on the etcd cluster at `endpoints`, with `--etcd-*` and `STEADY_ETCD_USER`.
-#[cfg(feature = "etcd")]
 fn with_etcd(
     builder: steady::EngineBuilder,
     endpoints: &[String],
@@ -411,16 +410,4 @@ fn with_etcd(
         config = config.tls(ca.clone(), client);
     }
     Ok(builder.etcd(endpoints.iter().cloned(), config))
-}
-
-/// Without the etcd feature, `--etcd` is refused with how to get it.
-#[cfg(not(feature = "etcd"))]
-fn with_etcd(
-    _: steady::EngineBuilder,
-    _: &[String],
-    _: &RunArgs,
-) -> Result<steady::EngineBuilder, String> {
-    Err("--etcd: this steady was built without etcd support \
-         (cargo install --features cli,etcd; it needs protoc to build)"
-        .into())
 }
