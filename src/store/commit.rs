@@ -19,6 +19,34 @@ pub(super) struct Write {
 }
 
 impl Write {
+    /// A write of `action` to `key` against what `ks` stores there now: how a change
+    /// decided elsewhere (a log record replayed, a change read from etcd) is applied. A
+    /// removal of what is not stored has no base; the caller decides what that means.
+    pub(super) fn onto_stored(
+        ks: &Arc<KindStore>,
+        key: &str,
+        action: Action,
+        size: usize,
+    ) -> Write {
+        let (key, base) = match ks.entry(key) {
+            Some((k, s)) => (k, Some(s.obj)),
+            None => (Arc::from(key), None),
+        };
+        Write {
+            ks: ks.clone(),
+            key,
+            base,
+            action,
+            strict: false,
+            size,
+        }
+    }
+
+    /// Whether this removes an object that is not stored.
+    pub(super) fn removes_nothing(&self) -> bool {
+        self.base.is_none() && matches!(self.action, Action::Remove)
+    }
+
     /// A write that commits nothing but still requires `cur` to be current (a no-op).
     pub(super) fn keep(ks: &Arc<KindStore>, key: Key, cur: Arc<dyn Object>, strict: bool) -> Write {
         Write {

@@ -344,6 +344,34 @@ impl Store {
             .clone()
     }
 
+    /// Puts `obj` at `key` of `ks` as loaded (a snapshot's, or a listing's of etcd): no
+    /// change, no history; a definition's kind is published at once, so that the objects
+    /// after it decode.
+    fn load_object(&self, ks: &Arc<KindStore>, key: Key, obj: Arc<dyn Object>, size: usize) {
+        let mut st = ks.state.lock();
+        ks.objects.insert(
+            key.clone(),
+            Stored {
+                obj: obj.clone(),
+                size,
+            },
+        );
+        st.reindex(&key, None, Some(obj.as_ref()));
+        drop(st);
+        if ks.info.kind == DEFINITION_KIND {
+            self.publish(&[(obj, false)], &Staged::default());
+        }
+    }
+
+    /// Closes every kind's history through `rev`: a watch from an older revision is
+    /// Expired (the changes up to it are not known one by one).
+    fn close_history_through(&self, rev: u64) {
+        for ks in self.inner.kinds.read().values() {
+            let mut st = ks.state.lock();
+            st.compacted = st.compacted.max(rev);
+        }
+    }
+
     /// An empty kind store for `info`, with the field indexes registered for its kind.
     fn new_kind_store(&self, info: Arc<KindInfo>) -> KindStore {
         let ks = KindStore::new(info, self.inner.config.history_limit);

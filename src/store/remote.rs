@@ -281,24 +281,13 @@ impl Store {
         let mut after = AfterUnlock::default();
         let mut definitions = Vec::new();
         for (ks, key, action, size) in decoded {
-            let st = guards.state(&ks);
-            let (key, base) = match ks.entry(&key) {
-                Some((k, s)) => (k, Some(s.obj)),
-                None => (Arc::from(key), None),
-            };
-            if base.is_none() && matches!(action, Action::Remove) {
+            let w = Write::onto_stored(&ks, &key, action, size);
+            if w.removes_nothing() {
                 continue;
             }
-            let removed = matches!(action, Action::Remove);
+            let removed = matches!(w.action, Action::Remove);
             let defines = ks.info.kind == DEFINITION_KIND;
-            let w = Write {
-                ks: ks.clone(),
-                key,
-                base,
-                action,
-                strict: false,
-                size,
-            };
+            let st = guards.state(&ks);
             let (o, ev) = apply_versioned(w, st, rev, stamp);
             if let Some(ev) = ev {
                 st.publish(ev, &mut after);
@@ -365,25 +354,9 @@ impl Store {
             let Some((ks, key, Action::Put(obj), size)) = self.decode_remote(e) else {
                 continue;
             };
-            let key: Key = Arc::from(key);
-            let mut st = ks.state.lock();
-            ks.objects.insert(
-                key.clone(),
-                Stored {
-                    obj: obj.clone(),
-                    size,
-                },
-            );
-            st.reindex(&key, None, Some(obj.as_ref()));
-            drop(st);
-            if ks.info.kind == DEFINITION_KIND {
-                self.publish(&[(obj, false)], &Staged::default());
-            }
+            self.load_object(&ks, Arc::from(key), obj, size);
         }
-        for ks in self.inner.kinds.read().values() {
-            let mut st = ks.state.lock();
-            st.compacted = st.compacted.max(rev);
-        }
+        self.close_history_through(rev);
         self.inner.revision.store(rev, Ordering::Release);
         self.inner.applied.advance(rev);
     }
@@ -432,13 +405,10 @@ impl Store {
              at revision {rev} ({} objects changed or gone since)",
             changes.len()
         );
-        for ks in &kinds {
-            let mut st = ks.state.lock();
-            st.compacted = st.compacted.max(rev.saturating_sub(1));
-        }
         self.inner
             .history_floor
             .fetch_max(rev.saturating_sub(1), Ordering::AcqRel);
+        self.close_history_through(rev.saturating_sub(1));
         self.apply_remote_at(rev, changes, false);
     }
 

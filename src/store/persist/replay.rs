@@ -4,7 +4,7 @@
 use super::{Backend, CaptureFn, Captured, PayloadWriter, Persist, RecoveryReport, WalLog};
 use crate::api::{Object, Registry};
 use crate::error::{Error, Result};
-use crate::store::kind::{AfterUnlock, KindStore, Stored};
+use crate::store::kind::{AfterUnlock, KindStore};
 use crate::store::lifecycle::{Staged, DEFINITION_KIND};
 use crate::store::{apply, make_key, Action, Inner, Store, StoreConfig, Write};
 use std::sync::atomic::Ordering;
@@ -90,19 +90,7 @@ impl Store {
             for (kind, json) in entries {
                 let (ks, obj) = self.decode(dir, kind, json)?;
                 let key = make_key(&ks.info, obj.meta().namespace.as_deref(), &obj.meta().name);
-                let mut st = ks.state.lock();
-                ks.objects.insert(
-                    key.clone(),
-                    Stored {
-                        obj: obj.clone(),
-                        size: json.len() + 22,
-                    },
-                );
-                st.reindex(&key, None, Some(obj.as_ref()));
-                drop(st);
-                if kind == DEFINITION_KIND {
-                    self.publish(&[(obj, false)], &Staged::default());
-                }
+                self.load_object(&ks, key, obj, json.len() + 22);
             }
             self.inner.revision.store(*rev, Ordering::Release);
         }
@@ -123,11 +111,8 @@ impl Store {
                         (self.kind_store(&info), key, Action::Remove, 0)
                     }
                 };
-                let (key, base) = match ks.entry(key) {
-                    Some((k, s)) => (k, Some(s.obj)),
-                    None => (Arc::from(key), None),
-                };
-                if base.is_none() && matches!(action, Action::Remove) {
+                let w = Write::onto_stored(&ks, key, action, size);
+                if w.removes_nothing() {
                     return Err(Error::storage(
                         dir,
                         format!(
@@ -136,16 +121,8 @@ impl Store {
                         ),
                     ));
                 }
-                let removed = matches!(action, Action::Remove);
+                let removed = matches!(w.action, Action::Remove);
                 let defines = ks.info.kind == DEFINITION_KIND;
-                let w = Write {
-                    ks: ks.clone(),
-                    key,
-                    base,
-                    action,
-                    strict: false,
-                    size,
-                };
                 let mut after = AfterUnlock::default();
                 let mut st = ks.state.lock();
                 let o = apply(w, &mut st, *rev, &mut after);
@@ -159,11 +136,7 @@ impl Store {
             self.inner.revision.store(*rev, Ordering::Release);
         }
         // Changes before the snapshot are not in any history: a watch from there is Expired.
-        let floor = self.inner.history_floor.load(Ordering::Acquire);
-        for ks in self.inner.kinds.read().values() {
-            let mut st = ks.state.lock();
-            st.compacted = st.compacted.max(floor);
-        }
+        self.close_history_through(self.inner.history_floor.load(Ordering::Acquire));
         Ok(())
     }
 
