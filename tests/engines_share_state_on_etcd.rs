@@ -188,6 +188,14 @@ fn two_engines_never_run_one_node_and_a_restarted_one_takes_its_node_back() {
     );
 }
 
+/// The leader election's Lease, as `e` reads it.
+fn controllers_lease(e: &Engine) -> std::sync::Arc<Lease> {
+    e.api::<Lease>()
+        .namespace("kube-system")
+        .get("steady-controllers")
+        .unwrap()
+}
+
 /// The nodes the running pods of `e`'s view run on, sorted.
 fn nodes_of_running(e: &Engine) -> Vec<String> {
     let mut v: Vec<String> = e
@@ -233,11 +241,7 @@ fn one_engine_leads_each_runs_its_own_pods_and_another_takes_over() {
         });
         let leader = engines.iter().position(|e| e.is_leader()).unwrap();
         let follower = 1 - leader;
-        let lease = engines[follower]
-            .api::<Lease>()
-            .namespace("kube-system")
-            .get("steady-controllers")
-            .unwrap();
+        let lease = controllers_lease(&engines[follower]);
         assert_eq!(
             lease.spec.holder_identity.as_deref(),
             Some(["a-0", "b-0"][leader])
@@ -267,11 +271,7 @@ fn one_engine_leads_each_runs_its_own_pods_and_another_takes_over() {
         eventually(10, "the other engine to lead", || {
             engines[follower].is_leader()
         });
-        let lease = engines[follower]
-            .api::<Lease>()
-            .namespace("kube-system")
-            .get("steady-controllers")
-            .unwrap();
+        let lease = controllers_lease(&engines[follower]);
         assert_eq!(
             lease.spec.holder_identity.as_deref(),
             Some(["a-0", "b-0"][follower])

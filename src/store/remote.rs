@@ -370,12 +370,10 @@ impl Store {
         let mut changes = Vec::new();
         let mut present: std::collections::HashSet<(String, String)> =
             std::collections::HashSet::with_capacity(entries.len());
+        let kinds_now = self.inner.kinds.read();
         for e in entries {
             present.insert((e.kind.clone(), e.key.clone()));
-            let cached = self
-                .inner
-                .kinds
-                .read()
+            let cached = kinds_now
                 .get(&e.kind)
                 .and_then(|ks| ks.get(&e.key))
                 .map(|o| version_of(o.as_ref()));
@@ -383,7 +381,8 @@ impl Store {
                 changes.push(e);
             }
         }
-        let kinds: Vec<Arc<KindStore>> = self.inner.kinds.read().values().cloned().collect();
+        let kinds: Vec<Arc<KindStore>> = kinds_now.values().cloned().collect();
+        drop(kinds_now);
         for ks in &kinds {
             for entry in ks.objects.iter() {
                 let k = (ks.info.kind.clone(), entry.key().to_string());
@@ -458,6 +457,13 @@ mod tests {
     use crate::api::{ConfigMap, Registry};
     use std::time::Duration;
 
+    fn since(rev: u64) -> WatchParams {
+        WatchParams {
+            since: Some(rev),
+            ..Default::default()
+        }
+    }
+
     fn store() -> Store {
         let registry = Arc::new(Registry::new());
         crate::api::register_builtins(&registry);
@@ -521,23 +527,9 @@ mod tests {
         assert_eq!(value(&s, "a"), Some(("1".into(), "7".into())));
         assert_eq!(value(&s, "b"), Some(("1".into(), "9".into())));
         // The history starts at the listing.
-        let old = s.watch(
-            "ConfigMap",
-            &WatchParams {
-                since: Some(9),
-                ..Default::default()
-            },
-        );
+        let old = s.watch("ConfigMap", &since(9));
         assert!(matches!(old, Err(Error::Expired { .. })), "{old:?}");
-        let mut w = s
-            .watch(
-                "ConfigMap",
-                &WatchParams {
-                    since: Some(10),
-                    ..Default::default()
-                },
-            )
-            .unwrap();
+        let mut w = s.watch("ConfigMap", &since(10)).unwrap();
         // A revision with two changes (one transaction), then a removal, then a removal
         // of what the cache never held (ignored), then an unknown kind (left out).
         s.apply_remote(12, vec![put("a", 12, "2"), put("c", 12, "1")]);
@@ -576,15 +568,7 @@ mod tests {
                 put("gone", 5, "1"),
             ],
         );
-        let mut w = s
-            .watch(
-                "ConfigMap",
-                &WatchParams {
-                    since: Some(10),
-                    ..Default::default()
-                },
-            )
-            .unwrap();
+        let mut w = s.watch("ConfigMap", &since(10)).unwrap();
         // Changes 11..=29 were compacted away unread; the listing at 30 holds the result.
         s.resync_remote(
             30,
@@ -609,13 +593,7 @@ mod tests {
         assert_eq!(value(&s, "new"), Some(("1".into(), "25".into())));
         assert_eq!(value(&s, "same"), Some(("1".into(), "3".into())));
         // A watch from before the gap cannot be served: Expired.
-        let old = s.watch(
-            "ConfigMap",
-            &WatchParams {
-                since: Some(20),
-                ..Default::default()
-            },
-        );
+        let old = s.watch("ConfigMap", &since(20));
         assert!(matches!(old, Err(Error::Expired { .. })), "{old:?}");
     }
 
