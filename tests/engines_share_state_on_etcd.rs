@@ -3,7 +3,8 @@
 //! generations, kinds defined by CustomResourceDefinitions) and its controllers recreate
 //! nothing; a data dir and etcd together are refused; of several engines exactly one leads
 //! (runs the controllers and the scheduler) while each runs its own node's pods, and when
-//! the leader stops another takes over.
+//! the leader stops another takes over; an engine whose node another engine took over
+//! stops running it.
 #![cfg(feature = "etcd")]
 
 mod common;
@@ -186,6 +187,61 @@ fn two_engines_never_run_one_node_and_a_restarted_one_takes_its_node_back() {
             .get(steady::node::agent::ENGINE_ANNOTATION),
         Some(&"second".to_string())
     );
+}
+
+#[test]
+fn an_engine_whose_node_another_engine_took_over_stops_running_it() {
+    let etcd = Etcd::start("takeover");
+    let first = candidate_as(&etcd, "n-0", "first").build().unwrap();
+    first
+        .apply(
+            "apiVersion: v1
+kind: Pod
+metadata: {name: solo}
+spec:
+  nodeName: n-0
+  containers: [{name: main, image: sim}]
+",
+        )
+        .unwrap();
+    eventually(10, "the pod to run", || {
+        first.kubelet().simulated().running() == 1
+    });
+    // What another engine does once the node's Lease went unrenewed for its duration (this
+    // one cut off from etcd meanwhile): it claims the node. Done here by hand, through etcd.
+    let leases = first.api::<Lease>().namespace("kube-node-lease");
+    loop {
+        let mut l = (*leases.get("n-0").unwrap()).clone();
+        l.metadata.annotations.insert(
+            steady::node::agent::ENGINE_ANNOTATION.into(),
+            "second".into(),
+        );
+        match leases.update(l) {
+            Ok(_) => break,
+            Err(Error::Conflict { .. }) => continue,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // At its next heartbeat the first engine finds the claim gone: it kills the node's
+    // containers and writes nothing more for the node (the claim stays the other's).
+    eventually(10, "the first engine to stop the node's pods", || {
+        first.kubelet().simulated().running() == 0
+    });
+    let renewed = leases.get("n-0").unwrap().metadata.resource_version.clone();
+    std::thread::sleep(Duration::from_millis(1000)); // three heartbeat periods
+    let lease = leases.get("n-0").unwrap();
+    assert_eq!(
+        lease.metadata.resource_version, renewed,
+        "the Lease was renewed"
+    );
+    assert_eq!(
+        lease
+            .metadata
+            .annotations
+            .get(steady::node::agent::ENGINE_ANNOTATION),
+        Some(&"second".to_string())
+    );
+    assert_eq!(first.kubelet().simulated().running(), 0);
 }
 
 /// The leader election's Lease, as `e` reads it.

@@ -497,6 +497,7 @@ impl EngineBuilder {
         #[cfg(feature = "etcd")]
         if let (true, Some(le)) = (shared, &self.leader_election) {
             let _ = engine.node_claims.set(le.identity.clone());
+            engine.kubelet.claim_nodes_as(&le.identity);
         }
         engine
             .kubelet

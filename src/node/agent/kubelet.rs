@@ -115,6 +115,10 @@ pub(super) struct Inner {
     /// writes of Pods, ConfigMaps and Secrets wake no informer for it. The first
     /// [`Kubelet::add_node`] registers them. Taken (None) once they run.
     deferred: Mutex<Option<(Vec<Controller>, ControllerRegistrar)>>,
+    /// On a store shared with other engines, the identity this engine claimed its nodes
+    /// as (see `node_claim`): each heartbeat keeps the claim, and stops the node when the
+    /// claim names another engine.
+    pub(super) claimed_as: std::sync::OnceLock<String>,
 }
 
 /// The `n`th pod address: `127.a.b.c` with `a` >= 1 and `c` in 1..=254, so never 127.0.0.1
@@ -242,6 +246,7 @@ impl KubeletBuilder {
                 shutting_down: AtomicBool::new(false),
                 next_ip: std::sync::atomic::AtomicU32::new(0),
                 deferred: Mutex::new(None),
+                claimed_as: std::sync::OnceLock::new(),
             }),
         };
         for n in self.nodes {
@@ -403,6 +408,14 @@ impl Kubelet {
             }
         }
         true
+    }
+
+    /// Makes each heartbeat keep this kubelet's nodes claimed by engine `identity`, and stop
+    /// a node whose claim another engine took (see `node_claim`). Set once, before
+    /// [`Kubelet::start`], by an engine on a shared store.
+    #[cfg_attr(not(feature = "etcd"), allow(dead_code))] // only stores shared through etcd
+    pub(crate) fn claim_nodes_as(&self, identity: &str) {
+        let _ = self.inner.claimed_as.set(identity.to_string());
     }
 
     /// Starts a stopped node again: it renews its Lease and runs its pods anew.

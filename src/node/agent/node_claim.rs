@@ -13,6 +13,12 @@
 //!   engine stopped: a restart of this same engine after a crash is this case), at once
 //!   when its `renewTime` is already older than that or no engine claims it (an engine
 //!   that shuts down gracefully releases its nodes: [`release_node`]).
+//!
+//! While it runs, each heartbeat of the node's agent keeps the claim (its renewal writes the
+//! annotation, compare-and-swap on the Lease) and, before writing anything for the node,
+//! checks it: when the Lease names another engine (this one was cut off from the store
+//! longer than the lease duration and the other took the node over), the agent stops the
+//! node as a power failure would, and the other engine alone runs its pods.
 
 use crate::api::{Lease, LeaseSpec, ObjectMeta};
 use crate::clock::SharedClock;

@@ -3,6 +3,7 @@
 //! `kube-node-lease`, as the kubelet's node status loop does.
 
 use super::kubelet::Kubelet;
+use super::node_claim::ENGINE_ANNOTATION;
 use crate::api::conditions::{condition, set_condition};
 use crate::api::{
     Lease, LeaseSpec, Node, NodeAddress, NodeSpec, NodeStatus, ObjectMeta, Quantity, Time,
@@ -20,6 +21,18 @@ impl Kubelet {
         // Held to the end of the reconcile: see `NodeAgent::stopped`.
         let stopped = agent.stopped.read();
         if *stopped || self.inner.shutting_down.load(Ordering::Acquire) {
+            return Ok(Action::done());
+        }
+        // Before anything is written for the node: whether another engine took it over
+        // (this one was cut off from the store past its Lease's duration). Then this one
+        // stops it at once, as a power failure would; the other runs its pods.
+        if let Some(other) = self.claim_taken(ctx, name)? {
+            drop(stopped);
+            log::error!(
+                "node {name}: engine {other} took it over while this engine could not renew \
+                 its Lease; this engine stops running it (restart it under another node name)"
+            );
+            self.stop_node(name);
             return Ok(Action::done());
         }
         let now = ctx.now();
@@ -135,6 +148,25 @@ impl Kubelet {
         }
     }
 
+    /// The engine that holds the claim on node `name`, when the store is shared, this
+    /// engine claimed its nodes, and the node's Lease names another engine.
+    fn claim_taken(
+        &self,
+        ctx: &Context,
+        name: &str,
+    ) -> Result<Option<String>, crate::runtime::ReconcileError> {
+        let Some(me) = self.inner.claimed_as.get() else {
+            return Ok(None);
+        };
+        let lease = ctx
+            .api::<Lease>()
+            .namespace(LEASE_NAMESPACE)
+            .get_opt(name)?;
+        Ok(lease
+            .and_then(|l| l.metadata.annotations.get(ENGINE_ANNOTATION).cloned())
+            .filter(|holder| holder != me))
+    }
+
     fn renew_lease(
         &self,
         ctx: &Context,
@@ -149,6 +181,13 @@ impl Kubelet {
                     metadata: ObjectMeta {
                         name: name.to_string(),
                         namespace: Some(LEASE_NAMESPACE.into()),
+                        annotations: self
+                            .inner
+                            .claimed_as
+                            .get()
+                            .map(|me| (ENGINE_ANNOTATION.to_string(), me.clone()))
+                            .into_iter()
+                            .collect(),
                         ..Default::default()
                     },
                     spec: LeaseSpec {
@@ -164,6 +203,14 @@ impl Kubelet {
             }
             Some(cur) => {
                 let mut l = (*cur).clone();
+                // The renewal keeps the claim: compare-and-swap on the Lease, so an engine
+                // that took the node over since `claim_taken` read it makes this a conflict,
+                // and the next heartbeat stops the node.
+                if let Some(me) = self.inner.claimed_as.get() {
+                    l.metadata
+                        .annotations
+                        .insert(ENGINE_ANNOTATION.to_string(), me.clone());
+                }
                 l.spec.renew_time = Some(now);
                 l.spec.lease_duration_seconds = Some(secs);
                 leases.update(l)?;
