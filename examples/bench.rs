@@ -19,7 +19,11 @@
 //! The `etcd.` figures (`--features etcd`; they start Debian's etcd-server on loopback) are
 //! updates per second through a store on etcd from 1 and 64 threads, each beside raw etcd
 //! transactions of the same shape from as many writers, through the same client library,
-//! against the same etcd, alternating (the baseline).
+//! against the same etcd, alternating (the baseline); failover time (three engines as
+//! processes of this bench, the leader SIGKILLed, until the next leader's first reconcile
+//! wrote), against the lease duration that bounds it from below; and a Deployment of 1,000
+//! pods converging on three engines with a simulated node each, against one in-memory
+//! engine with the same nodes.
 //!
 //! Each line is `{"name", "value", "unit"}`; a figure with a baseline adds `"baseline"` (its
 //! name), `"baseline_value"` and `"ratio"`: steady's cost divided by the baseline's cost (time
@@ -2346,6 +2350,226 @@ fn etcd_updates(out: &Out, threads: usize) {
     );
 }
 
+/// `etcd.converge_1000_pods_3engines_ms`: a Deployment of 1,000 pods from apply to all
+/// available on three engines sharing one etcd, each running one simulated node of its own
+/// (the leader runs the controllers and the scheduler; each engine's node agent runs the pods
+/// bound to its node), beside the same Deployment on one in-memory engine with the same three
+/// nodes (the baseline).
+#[cfg(feature = "etcd")]
+fn etcd_converge(out: &Out) {
+    use steady::node::NodeConfig;
+    const N: usize = 1_000;
+    let node = |i: usize| {
+        NodeConfig::simulated(&format!("host-{i}"), 64_000, 256 << 30).max_pods(N as i64)
+    };
+    let limit = Duration::from_secs(300);
+    let converged = |e: &Engine, t0: Instant| {
+        wait_for_deployment(e, t0, limit, |d| {
+            d.status
+                .as_ref()
+                .is_some_and(|s| s.available_replicas == Some(N as i32))
+        })
+    };
+    let mut b = Engine::builder().local_node(false);
+    for i in 0..3 {
+        b = b.node(node(i));
+    }
+    let e = b.build().unwrap();
+    let t0 = Instant::now();
+    e.apply(&deployment_manifest(N, "nginx:1.25")).unwrap();
+    let base = converged(&e, t0).as_secs_f64() * 1e3;
+    drop(e);
+    out.emit("etcd.converge_1000_pods_in_memory_ms", base, "ms", None);
+
+    let Some(etcd) = BenchEtcd::start() else {
+        return;
+    };
+    let engines: Vec<Engine> = (0..3)
+        .map(|i| {
+            Engine::builder()
+                .local_node(false)
+                .node(node(i))
+                .etcd(
+                    [etcd.url.clone()],
+                    steady::store::etcd::EtcdConfig::default(),
+                )
+                .build()
+                .unwrap()
+        })
+        .collect();
+    // The clock starts once one engine leads: the election is measured by etcd.failover_ms.
+    let t = Instant::now();
+    while !engines.iter().any(Engine::is_leader) {
+        assert!(t.elapsed() < limit, "no engine leads");
+        thread::sleep(Duration::from_millis(10));
+    }
+    let rev0 = engines[0].store().revision();
+    let t0 = Instant::now();
+    engines[0]
+        .apply(&deployment_manifest(N, "nginx:1.25"))
+        .unwrap();
+    let ms = converged(&engines[0], t0).as_secs_f64() * 1e3;
+    // Each etcd revision is one transaction: what the convergence cost etcd.
+    let writes = engines[0].store().revision() - rev0;
+    drop(engines);
+    out.emit(
+        "etcd.converge_1000_pods_3engines_ms",
+        ms,
+        "ms",
+        Some(("etcd.converge_1000_pods_in_memory_ms", base, ms / base)),
+    );
+    out.emit(
+        "etcd.converge_1000_pods_3engines_txns_per_s",
+        writes as f64 / (ms / 1e3),
+        "txn/s",
+        None,
+    );
+}
+
+/// The environment variable that makes this bench an engine on etcd for `etcd.failover_ms`:
+/// `URL NODE IDENTITY`.
+#[cfg(feature = "etcd")]
+const ENGINE_CHILD: &str = "STEADY_BENCH_ETCD_ENGINE";
+
+/// This process as one engine of `etcd.failover_ms`: on etcd at `URL`, with one simulated
+/// node `NODE` and the default leader election as `IDENTITY`; it says `ready` on stdout once
+/// built and runs until its stdin closes (or it is killed).
+#[cfg(feature = "etcd")]
+fn etcd_engine_child(spec: &str) {
+    use std::io::{Read, Write};
+    let mut words = spec.split(' ');
+    let (Some(url), Some(node), Some(identity)) = (words.next(), words.next(), words.next()) else {
+        panic!("{ENGINE_CHILD} is URL NODE IDENTITY, not {spec:?}");
+    };
+    let engine = Engine::builder()
+        .local_node(false)
+        .node(steady::node::NodeConfig::simulated(node, 64_000, 256 << 30))
+        .etcd([url], steady::store::etcd::EtcdConfig::default())
+        .leader_election(steady::client::leader::LeaderElectionConfig {
+            identity: identity.into(),
+            ..Default::default()
+        })
+        .build()
+        .unwrap();
+    println!("ready");
+    std::io::stdout().flush().unwrap();
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    drop(engine);
+}
+
+/// `etcd.failover_ms`: three engines (processes of this bench) on one etcd with the default
+/// leader election (15 s lease, 2 s retries); the leader is SIGKILLed and a ReplicaSet scaled
+/// up at once; the figure is the time from the kill to the new pod, which only the next
+/// leader's ReplicaSet controller can create. Its floor is the lease duration (nobody may
+/// take a Lease before it expires), given as the baseline.
+#[cfg(feature = "etcd")]
+fn etcd_failover(out: &Out) {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    use steady::client::leader::LeaderElectionConfig;
+    let Some(etcd) = BenchEtcd::start() else {
+        return;
+    };
+    let limit = Duration::from_secs(120);
+    let mut children: Vec<(String, std::process::Child)> = (0..3)
+        .map(|i| {
+            let id = format!("bench-engine-{i}");
+            let mut child = Command::new(std::env::current_exe().expect("this bench"))
+                .env(ENGINE_CHILD, format!("{} host-{i} {id}", etcd.url))
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("an engine process");
+            let mut line = String::new();
+            std::io::BufReader::new(child.stdout.take().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            assert_eq!(line.trim(), "ready", "engine {id} did not start");
+            (id, child)
+        })
+        .collect();
+    // This process reads and writes through a store on the same etcd; its own election (on
+    // a Lease of its own) keeps it out of the engines' one.
+    let observer = Engine::builder()
+        .builtin_controllers(false)
+        .local_node(false)
+        .without_scheduler()
+        .etcd(
+            [etcd.url.clone()],
+            steady::store::etcd::EtcdConfig::default(),
+        )
+        .leader_election(LeaderElectionConfig {
+            name: "steady-bench-observer".into(),
+            ..Default::default()
+        })
+        .build()
+        .unwrap();
+    let replica_set = |n: usize| {
+        format!(
+            "apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {{name: failover}}
+spec:
+  replicas: {n}
+  selector: {{matchLabels: {{app: failover}}}}
+  template:
+    metadata: {{labels: {{app: failover}}}}
+    spec:
+      containers: [{{name: main, image: sleeper}}]
+"
+        )
+    };
+    let pods = observer.api::<Pod>();
+    let params = ListParams {
+        selector: Some(Selector::parse("app=failover").unwrap()),
+        ..Default::default()
+    };
+    let wait_pods = |n: usize, t0: Instant| loop {
+        if pods.list(&params).unwrap().items.len() >= n {
+            return t0.elapsed();
+        }
+        assert!(
+            t0.elapsed() < limit,
+            "the ReplicaSet did not reach {n} pods"
+        );
+        thread::sleep(Duration::from_millis(1));
+    };
+    observer.apply(&replica_set(2)).unwrap();
+    wait_pods(2, Instant::now());
+    let lease = observer
+        .api::<steady::api::Lease>()
+        .namespace("kube-system")
+        .get("steady-controllers")
+        .unwrap();
+    let holder = lease.spec.holder_identity.clone().unwrap_or_default();
+    let leader = children
+        .iter()
+        .position(|(id, _)| *id == holder)
+        .expect("one of the engines leads");
+    let (_, mut dead) = children.remove(leader);
+    let t0 = Instant::now();
+    dead.kill().unwrap();
+    observer.apply(&replica_set(3)).unwrap();
+    let took = wait_pods(3, t0);
+    let _ = dead.wait();
+    drop(observer);
+    for (_, mut c) in children {
+        drop(c.stdin.take());
+        let _ = c.wait();
+    }
+    let floor = LeaderElectionConfig::default().lease_duration;
+    out.emit(
+        "etcd.failover_ms",
+        took.as_secs_f64() * 1e3,
+        "ms",
+        Some((
+            "etcd.lease_duration_ms",
+            floor.as_secs_f64() * 1e3,
+            took.as_secs_f64() / floor.as_secs_f64(),
+        )),
+    );
+}
+
 fn main() {
     let mut json = false;
     let mut filter = Vec::new();
@@ -2357,6 +2581,10 @@ fn main() {
         }
     }
     let out = Out { json, filter };
+    #[cfg(feature = "etcd")]
+    if let Ok(spec) = std::env::var(ENGINE_CHILD) {
+        return etcd_engine_child(&spec);
+    }
     // Memory first, in a fresh process heap.
     if out.wants("store.bytes_per_pod") {
         bytes_per_pod(&out);
@@ -2384,6 +2612,14 @@ fn main() {
     #[cfg(feature = "etcd")]
     if out.wants("etcd.update_per_s_64threads") {
         etcd_updates(&out, 64);
+    }
+    #[cfg(feature = "etcd")]
+    if out.wants("etcd.failover_ms") {
+        etcd_failover(&out);
+    }
+    #[cfg(feature = "etcd")]
+    if out.wants("etcd.converge_1000_pods") {
+        etcd_converge(&out);
     }
     if out.wants("watch.") {
         watch_latency(&out, 1);
