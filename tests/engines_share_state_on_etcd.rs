@@ -4,7 +4,8 @@
 //! nothing; a data dir and etcd together are refused; of several engines exactly one leads
 //! (runs the controllers and the scheduler) while each runs its own node's pods, and when
 //! the leader stops another takes over; an engine whose node another engine took over
-//! stops running it.
+//! stops running it; a reconcile of a leader-only controller still running when its
+//! engine's lead is lost cannot write.
 #![cfg(feature = "etcd")]
 
 mod common;
@@ -242,6 +243,61 @@ spec:
         Some(&"second".to_string())
     );
     assert_eq!(first.kubelet().simulated().running(), 0);
+}
+
+#[test]
+fn a_reconcile_still_running_when_the_lead_is_lost_cannot_write() {
+    use std::sync::mpsc;
+    use std::sync::Mutex;
+    use steady::api::ConfigMap;
+    use steady::runtime::{Action, Context, Controller};
+    let etcd = Etcd::start("fence");
+    // A leader-only controller whose reconcile of `trigger` says it started, waits for the
+    // test, then creates the ConfigMap `late` and reports how that went.
+    let (started_tx, started) = mpsc::channel::<()>();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let (result_tx, result) = mpsc::channel::<Result<(), String>>();
+    let waits = Mutex::new((started_tx, go_rx, result_tx));
+    let controller =
+        Controller::for_kind::<ConfigMap>("slow-writer").build(move |ctx: &Context| {
+            if ctx.name() == "trigger" {
+                let w = waits.lock().unwrap();
+                let _ = w.0.send(());
+                let _ = w.1.recv();
+                let mut late = ConfigMap::default();
+                late.metadata.name = "late".into();
+                let r = ctx.api::<ConfigMap>().create(late);
+                let _ = w.2.send(r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+            }
+            Ok(Action::done())
+        });
+    let first = candidate_as(&etcd, "n-0", "first")
+        .controller(controller)
+        .build()
+        .unwrap();
+    eventually(10, "the engine to lead", || first.is_leader());
+    let configs = first.api::<ConfigMap>();
+    let mut trigger = ConfigMap::default();
+    trigger.metadata.name = "trigger".into();
+    configs.create(trigger).unwrap();
+    started.recv_timeout(Duration::from_secs(10)).unwrap();
+    // While that reconcile runs, another engine takes the Lease (as one would once this one
+    // stopped renewing it; done here by hand, through etcd).
+    let leases = first.api::<Lease>().namespace("kube-system");
+    loop {
+        let mut l = (*leases.get("steady-controllers").unwrap()).clone();
+        l.spec.holder_identity = Some("second".into());
+        match leases.update(l) {
+            Ok(_) => break,
+            Err(Error::Conflict { .. }) => continue,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    go.send(()).unwrap();
+    let r = result.recv_timeout(Duration::from_secs(10)).unwrap();
+    let e = r.expect_err("a deposed leader's reconcile wrote");
+    assert!(e.contains("no longer leads"), "{e}");
+    assert!(configs.get_opt("late").unwrap().is_none());
 }
 
 /// The leader election's Lease, as `e` reads it.

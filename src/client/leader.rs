@@ -123,6 +123,9 @@ pub struct Leadership {
     until: AtomicU64,
     clock: Option<SharedClock>,
     observers: Mutex<Vec<Observer>>,
+    /// The election's Lease (`namespace/name`) and this candidate's identity, for the fence
+    /// of its leader-only writes ([`Leadership::fence`]).
+    lease: Option<(String, String)>,
 }
 
 impl std::fmt::Debug for Leadership {
@@ -141,16 +144,46 @@ impl Leadership {
             until: AtomicU64::new(u64::MAX),
             clock: None,
             observers: Mutex::new(Vec::new()),
+            lease: None,
         })
     }
 
-    /// The leadership of a candidate on `clock`: it does not lead until elected.
+    /// The leadership of a candidate on `clock`, without a fence: it does not lead until
+    /// elected.
+    #[cfg(test)]
     pub(crate) fn candidate(clock: SharedClock) -> Arc<Leadership> {
+        Self::new_candidate(clock, None)
+    }
+
+    /// The leadership of a candidate in the election `config` describes, on `clock`: it does
+    /// not lead until elected, and its leader-only writes can be fenced by the election's
+    /// Lease ([`Leadership::fence`]).
+    pub(crate) fn for_election(clock: SharedClock, config: &LeaderElectionConfig) -> Arc<Self> {
+        let lease = format!("{}/{}", config.namespace, config.name);
+        Self::new_candidate(clock, Some((lease, config.identity.clone())))
+    }
+
+    fn new_candidate(clock: SharedClock, lease: Option<(String, String)>) -> Arc<Self> {
         Arc::new(Leadership {
             leading: AtomicBool::new(false),
             until: AtomicU64::new(0),
             clock: Some(clock),
             observers: Mutex::new(Vec::new()),
+            lease,
+        })
+    }
+
+    /// The fence of this engine's leader-only writes (see [`crate::store::Fence`]): they
+    /// hold only while the election's Lease at the source is the version that names this
+    /// engine in its cache, and while [`Leadership::is_leader`]. `None` for an engine alone
+    /// on its store.
+    pub(crate) fn fence(self: &Arc<Self>) -> Option<crate::store::Fence> {
+        let (lease, holder) = self.lease.clone()?;
+        let me = self.clone();
+        Some(crate::store::Fence {
+            lease,
+            holder,
+            leads: Box::new(move || me.is_leader()),
         })
     }
 

@@ -400,7 +400,7 @@ impl EngineBuilder {
             le.check()?;
         }
         let leadership = match &self.leader_election {
-            Some(_) => Leadership::candidate(store.config().clock.clone()),
+            Some(le) => Leadership::for_election(store.config().clock.clone(), le),
             None => Leadership::always(),
         };
         let scheduler = match self.scheduler {

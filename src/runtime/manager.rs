@@ -191,6 +191,10 @@ struct Inner {
     /// Whether this engine leads: a follower reconciles only controllers that run on every
     /// engine, and drops the other keys (they are all queued again when it starts leading).
     leadership: Arc<Leadership>,
+    /// The store as the reconcilers of leader-only controllers get it: in a leader
+    /// election, fenced by its Lease (see [`crate::store::Fence`]), so a reconcile still
+    /// running when this engine's lead ended cannot write; else `store` itself.
+    leader_store: Store,
 }
 
 /// The controller runtime of one engine: the controller manager that runs every controller
@@ -258,7 +262,6 @@ impl ControllerManager {
     ) -> ControllerManager {
         let rt = ControllerManager {
             inner: Arc::new(Inner {
-                store,
                 clock: clock.clone(),
                 config,
                 controllers: RwLock::new(Vec::new()),
@@ -271,6 +274,11 @@ impl ControllerManager {
                 workers: Mutex::new(Vec::new()),
                 background: Mutex::new(Vec::new()),
                 metrics,
+                leader_store: match leadership.fence() {
+                    Some(f) => store.fenced(f),
+                    None => store.clone(),
+                },
+                store,
                 leadership: leadership.clone(),
             }),
         };
@@ -839,7 +847,11 @@ fn process(inner: &Arc<Inner>, ctl: &Arc<ControllerState>, key: ObjectKey) {
         kind: ctl.kind.clone(),
         api_version: ctl.api_version.clone(),
         controller: ctl.name.clone(),
-        store: inner.store.clone(),
+        store: if ctl.every_engine {
+            inner.store.clone()
+        } else {
+            inner.leader_store.clone()
+        },
         clock: inner.clock.clone(),
         recorder: ctl.recorder.clone(),
     };

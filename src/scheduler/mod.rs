@@ -241,11 +241,16 @@ impl Scheduler {
             }
         }));
 
+        // Bindings are written by the leader only: fenced by the election's Lease (see
+        // `store::Fence`), so a binding decided before this engine's lead ended fails.
+        let leader_store = leadership
+            .fence()
+            .map_or_else(|| store.clone(), |f| store.fenced(f));
         let binder = Arc::new(Binder {
-            store: store.clone(),
+            store: leader_store.clone(),
             clock: clock.clone(),
             scheduler_name: config.scheduler_name.clone(),
-            recorder: EventRecorder::new(store.clone(), &config.scheduler_name, clock.clone()),
+            recorder: EventRecorder::new(leader_store, &config.scheduler_name, clock.clone()),
             plugins: core.bind_plugins(),
             stopping: stopping.clone(),
             events_dropped: AtomicU64::new(0),

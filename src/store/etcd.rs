@@ -464,7 +464,7 @@ impl Watcher {
             let Some(inner) = self.store.upgrade() else {
                 return Ok(());
             };
-            let store = Store { inner };
+            let store = Store { inner, fence: None };
             if resp.canceled() {
                 if resp.compact_revision() > 0 {
                     let mut kv = self.client.kv_client();
@@ -516,7 +516,8 @@ impl Drop for Watcher {
     fn drop(&mut self) {
         // The watch ended for good (the runtime shut down): writers still waiting learn it.
         if let Some(inner) = self.store.upgrade() {
-            Store { inner }.remote_failed("its watch stopped (the engine is closing)".into());
+            Store { inner, fence: None }
+                .remote_failed("its watch stopped (the engine is closing)".into());
         }
     }
 }

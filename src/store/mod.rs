@@ -40,6 +40,7 @@ pub(crate) use lifecycle::ensure_namespaces;
 pub use lifecycle::{INITIAL_NAMESPACES, NAMESPACE_FINALIZER};
 pub use params::{DeleteParams, Deleted, ListParams, ObjectList, Propagation, WatchParams};
 pub use persist::{Durability, Persist, RecoveryReport, Truncation};
+pub(crate) use remote::Fence;
 pub use txn::TxnOp;
 /// The former name of [`Change`] (renamed: `api::Event` is the Kubernetes Event kind).
 #[doc(hidden)]
@@ -162,6 +163,10 @@ pub type GracefulDeletion = Arc<dyn Fn(&dyn Object) -> Option<i64> + Send + Sync
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
+    /// Set on a handle of a leader-only controller or the scheduler of an engine in a
+    /// leader election ([`Store::fenced`]): its writes to a remote source hold only while
+    /// this engine still holds the election's Lease.
+    fence: Option<Arc<remote::Fence>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -188,7 +193,9 @@ impl std::fmt::Debug for WeakStore {
 impl WeakStore {
     /// The store, unless it was dropped.
     pub fn upgrade(&self) -> Option<Store> {
-        self.inner.upgrade().map(|inner| Store { inner })
+        self.inner
+            .upgrade()
+            .map(|inner| Store { inner, fence: None })
     }
 }
 
@@ -231,6 +238,7 @@ impl Store {
     fn empty(registry: Arc<Registry>, config: StoreConfig) -> Self {
         let seed = RandomState::new().hash_one(0x5eed_u64);
         Store {
+            fence: None,
             inner: Arc::new(Inner {
                 registry,
                 kinds: RwLock::new(HashMap::new()),
@@ -261,6 +269,14 @@ impl Store {
     /// The store's settings.
     pub fn config(&self) -> &StoreConfig {
         &self.inner.config
+    }
+
+    /// A handle on the same store whose writes carry `fence` (see [`remote::Fence`]).
+    pub(crate) fn fenced(&self, fence: remote::Fence) -> Store {
+        Store {
+            inner: self.inner.clone(),
+            fence: Some(Arc::new(fence)),
+        }
     }
 
     /// A handle to this store that does not keep it alive.

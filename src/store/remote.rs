@@ -23,6 +23,8 @@
 //!   reached the failure's revision), then judges on the cache: a
 //!   caller's precondition fails as in memory (Conflict, NotFound, AlreadyExists), any other
 //!   write is prepared again from the newer state.
+//! - **Fenced writes.** A write through a handle made with [`Store::fenced`] (the leader's
+//!   controllers and scheduler) also compares the leader election's Lease: see [`Fence`].
 //! - **The watermark** ([`Applied`]) only grows: the revision through which the cache holds
 //!   every change of the source that is ours (its last applied change).
 //!
@@ -85,6 +87,28 @@ pub(crate) trait Remote: Send + Sync {
     /// Stops the watch and closes the connections. Later writes fail with
     /// [`Error::Closed`].
     fn close(&self);
+}
+
+/// A condition on every write through a handle of a leader-only controller or the scheduler
+/// ([`Store::fenced`]), on a store whose source of truth is remote: the leader election's
+/// Lease must still be, at the source, the version this engine's cache holds, and that
+/// version must name this engine as holder. The write's transaction compares the Lease's
+/// revision beside its own keys.
+///
+/// So a deposed leader's write fails even when it was decided while it led (a reconcile
+/// already running when its lead lapsed) or when its cache lags: whoever took the Lease
+/// wrote it, which changed the revision compared. A renewal by this engine changes it too:
+/// the write then waits until the cache holds the renewal and is sent again, compared with
+/// it. A store with no remote source (in memory, or durable on a data dir) ignores the
+/// fence: one engine alone writes to it.
+pub(crate) struct Fence {
+    /// The Lease's store key, `namespace/name`.
+    pub(crate) lease: String,
+    /// This engine's identity, the Lease's `holderIdentity` while it leads.
+    pub(crate) holder: String,
+    /// Whether the engine still leads by its own clock (the time fence of
+    /// [`Leadership`](crate::client::leader::Leadership)).
+    pub(crate) leads: Box<dyn Fn() -> bool + Send + Sync>,
 }
 
 /// The revision through which the cache holds every change of the source.
@@ -195,49 +219,109 @@ impl Store {
                 writes.iter().map(|w| w.base.clone()).collect(),
             ));
         }
-        let ops: Vec<RemoteOp<'_>> = writes
-            .iter()
-            .map(|w| RemoteOp {
-                kind: &w.ks.info.kind,
-                key: &w.key,
-                expect: w.base.as_ref().map_or(0, |b| version_of(b.as_ref())),
-                write: match &w.action {
-                    Action::Put(o) => RemoteWrite::Put(o.to_json()),
-                    Action::Remove => RemoteWrite::Delete,
-                    Action::Keep => RemoteWrite::Check,
-                },
-            })
-            .collect();
-        match remote.commit(ops)? {
-            Committed::At(rev) => {
-                self.inner.applied.wait(rev, remote, || false)?;
-                Ok(RemoteEnd::Done(
-                    writes.iter_mut().map(|w| result_of(w, rev)).collect(),
-                ))
+        loop {
+            let fenced = match &self.fence {
+                Some(f) => Some((f, self.fence_version(f)?)),
+                None => None,
+            };
+            let mut ops: Vec<RemoteOp<'_>> = writes
+                .iter()
+                .map(|w| RemoteOp {
+                    kind: &w.ks.info.kind,
+                    key: &w.key,
+                    expect: w.base.as_ref().map_or(0, |b| version_of(b.as_ref())),
+                    write: match &w.action {
+                        Action::Put(o) => RemoteWrite::Put(o.to_json()),
+                        Action::Remove => RemoteWrite::Delete,
+                        Action::Keep => RemoteWrite::Check,
+                    },
+                })
+                .collect();
+            if let Some((f, version)) = fenced {
+                ops.push(RemoteOp {
+                    kind: "Lease",
+                    key: &f.lease,
+                    expect: version,
+                    write: RemoteWrite::Check,
+                });
             }
-            Committed::Failed(seen) => {
-                // The changes the source compared against are ours to read (they are of the
-                // keys compared): wait until the cache holds them, or the source's whole
-                // state at the failure.
-                let writes_ref = &*writes;
-                self.inner
-                    .applied
-                    .wait(seen, remote, || first_stale(writes_ref).is_some())?;
-                match first_stale(writes) {
-                    Some(i) => Ok(RemoteEnd::Stale(i)),
+            let fence_moved = || fenced.is_some_and(|(f, version)| self.fence_moved(f, version));
+            match remote.commit(ops)? {
+                Committed::At(rev) => {
+                    self.inner.applied.wait(rev, remote, || false)?;
+                    return Ok(RemoteEnd::Done(
+                        writes.iter_mut().map(|w| result_of(w, rev)).collect(),
+                    ));
+                }
+                Committed::Failed(seen) => {
+                    // The changes the source compared against are ours to read (they are of
+                    // the keys compared): wait until the cache holds them, or the source's
+                    // whole state at the failure.
+                    let writes_ref = &*writes;
+                    self.inner.applied.wait(seen, remote, || {
+                        first_stale(writes_ref).is_some() || fence_moved()
+                    })?;
+                    if let Some(i) = first_stale(writes) {
+                        return Ok(RemoteEnd::Stale(i));
+                    }
+                    if fence_moved() {
+                        // The Lease changed: renewed by this engine (the write goes again,
+                        // compared with the renewal) or taken by another (refused above).
+                        continue;
+                    }
                     // The cache holds every change through the revision the source compared
                     // at, and still agrees with the write: a retry would fail the same way.
-                    None => Err(Error::Conflict {
+                    return Err(Error::Conflict {
                         object: ObjectRef::new(&writes[0].ks.info.kind, None, &writes[0].key),
                         message: format!(
                             "{} refused the write although this engine's cache holds the \
                              versions it compared (through revision {seen})",
                             remote.describe()
                         ),
-                    }),
+                    });
                 }
             }
         }
+    }
+
+    /// The version of the election's Lease that a write through a fenced handle compares
+    /// (see [`Fence`]), or why the write is refused: the lead lapsed on this engine's clock,
+    /// or its cache shows the Lease gone or held by another engine.
+    fn fence_version(&self, f: &Fence) -> Result<u64> {
+        let (ns, name) = f.lease.split_once('/').unwrap_or(("", &f.lease));
+        let refused = |why: String| Error::Conflict {
+            object: ObjectRef::new("Lease", Some(ns), name),
+            message: format!(
+                "this engine ({}) no longer leads: {why}; the write of a controller that runs \
+                 on the leader only is refused",
+                f.holder
+            ),
+        };
+        if !(f.leads)() {
+            return Err(refused("its lead lapsed".into()));
+        }
+        let cur = match self.get("Lease", Some(ns), name) {
+            Ok(cur) => cur,
+            Err(Error::NotFound { .. }) => return Err(refused("the Lease is gone".into())),
+            Err(e) => return Err(e),
+        };
+        let holder = cur
+            .downcast_ref::<crate::api::Lease>()
+            .and_then(|l| l.spec.holder_identity.as_deref());
+        if holder != Some(f.holder.as_str()) {
+            return Err(refused(format!(
+                "the Lease names {}",
+                holder.unwrap_or("no holder")
+            )));
+        }
+        Ok(version_of(cur.as_ref()))
+    }
+
+    /// Whether the cache's version of the fence's Lease is no longer `version`.
+    fn fence_moved(&self, f: &Fence, version: u64) -> bool {
+        let (ns, name) = f.lease.split_once('/').unwrap_or(("", &f.lease));
+        self.get("Lease", Some(ns), name)
+            .map_or(true, |cur| version_of(cur.as_ref()) != version)
     }
 
     /// Applies the changes of revision `rev` read from the source to the cache and
@@ -634,5 +718,164 @@ mod tests {
         applied.fail("stopped".into());
         let e = applied.wait(100, &Slow, || false).unwrap_err();
         assert!(e.to_string().contains("test: stopped"), "{e}");
+    }
+
+    /// A source of truth in memory for the fence's tests: keys with their revisions; a
+    /// commit first writes the Lease held by `before`, when set (a renewal or a takeover
+    /// meanwhile), then compares and applies to the cache as etcd's watch would.
+    struct Source {
+        cache: WeakStore,
+        state: Mutex<(u64, HashMap<String, u64>)>,
+        commits: std::sync::atomic::AtomicUsize,
+        before: Mutex<Option<&'static str>>,
+    }
+
+    impl Source {
+        fn on(cache: &Store, rev: u64) -> Arc<Source> {
+            let src = Arc::new(Source {
+                cache: cache.downgrade(),
+                state: Mutex::new((rev, HashMap::new())),
+                commits: std::sync::atomic::AtomicUsize::new(0),
+                before: Mutex::new(None),
+            });
+            let _ = cache.inner.remote.set(src.clone());
+            src
+        }
+
+        /// Writes the election's Lease held by `holder` (someone else's write: a renewal, or
+        /// a takeover).
+        fn lease(&self, holder: &str) {
+            let mut l = crate::api::Lease::default();
+            l.metadata.name = "steady-controllers".into();
+            l.metadata.namespace = Some("kube-system".into());
+            l.metadata.uid = Some("uid-lease".into());
+            l.spec.holder_identity = Some(holder.into());
+            let rev = {
+                let mut st = self.state.lock();
+                st.0 += 1;
+                let rev = st.0;
+                st.1.insert("Lease/kube-system/steady-controllers".into(), rev);
+                rev
+            };
+            self.cache.upgrade().unwrap().apply_remote(
+                rev,
+                vec![RemoteEvent {
+                    kind: "Lease".into(),
+                    key: "kube-system/steady-controllers".into(),
+                    rev,
+                    json: Some(l.to_json()),
+                }],
+            );
+        }
+    }
+
+    impl Remote for Source {
+        fn commit(&self, ops: Vec<RemoteOp<'_>>) -> Result<Committed> {
+            self.commits.fetch_add(1, Ordering::SeqCst);
+            if let Some(holder) = self.before.lock().take() {
+                self.lease(holder);
+            }
+            let mut st = self.state.lock();
+            let holds = ops.iter().all(|op| {
+                st.1.get(&format!("{}/{}", op.kind, op.key))
+                    .copied()
+                    .unwrap_or(0)
+                    == op.expect
+            });
+            if !holds {
+                return Ok(Committed::Failed(st.0));
+            }
+            st.0 += 1;
+            let rev = st.0;
+            let mut events = Vec::new();
+            for op in ops {
+                let json = match op.write {
+                    RemoteWrite::Put(json) => Some(json),
+                    RemoteWrite::Delete => None,
+                    RemoteWrite::Check => continue,
+                };
+                st.1.insert(format!("{}/{}", op.kind, op.key), rev);
+                events.push(RemoteEvent {
+                    kind: op.kind.into(),
+                    key: op.key.into(),
+                    rev,
+                    json,
+                });
+            }
+            drop(st);
+            self.cache.upgrade().unwrap().apply_remote(rev, events);
+            Ok(Committed::At(rev))
+        }
+        fn timeout(&self) -> Duration {
+            Duration::from_secs(10)
+        }
+        fn describe(&self) -> String {
+            "source".into()
+        }
+        fn close(&self) {}
+    }
+
+    fn fence(holder: &str, leads: bool) -> Fence {
+        Fence {
+            lease: "kube-system/steady-controllers".into(),
+            holder: holder.into(),
+            leads: Box::new(move || leads),
+        }
+    }
+
+    fn config_map(name: &str) -> Arc<ConfigMap> {
+        let mut c = ConfigMap::default();
+        c.metadata.name = name.into();
+        c.metadata.namespace = Some("default".into());
+        Arc::new(c)
+    }
+
+    #[test]
+    fn a_fenced_write_holds_only_while_the_lease_names_this_engine_at_the_source() {
+        let s = store();
+        let mut ns = crate::api::Namespace::default();
+        ns.metadata.name = "default".into();
+        ns.metadata.uid = Some("uid-default".into());
+        let ns = RemoteEvent {
+            kind: "Namespace".into(),
+            key: "default".into(),
+            rev: 1,
+            json: Some(ns.to_json()),
+        };
+        s.load_remote(1, vec![ns]);
+        let src = Source::on(&s, 1);
+        src.lease("me");
+        let leader = s.fenced(fence("me", true));
+        // A plain write carries no fence; a fenced one while the Lease names this engine
+        // commits.
+        s.create(config_map("plain")).unwrap();
+        leader.create(config_map("led")).unwrap();
+        // This engine renews its Lease between the fence's read and the commit: the source
+        // refuses the first try (the revision compared moved), the cache catches up with the
+        // renewal, and the write goes again, compared with it.
+        *src.before.lock() = Some("me");
+        let before = src.commits.load(Ordering::SeqCst);
+        leader.create(config_map("across-a-renewal")).unwrap();
+        assert_eq!(src.commits.load(Ordering::SeqCst) - before, 2);
+        // Another engine takes the Lease between the read and the commit (this one's cache
+        // did not know yet): refused at the source, then here, and nothing is written.
+        *src.before.lock() = Some("other");
+        let e = leader.create(config_map("deposed")).unwrap_err();
+        assert!(
+            matches!(e, Error::Conflict { .. }) && e.to_string().contains("the Lease names other"),
+            "{e}"
+        );
+        assert!(s.get("ConfigMap", Some("default"), "deposed").is_err());
+        // Refused before anything is sent: the cache names another holder, or the lead
+        // lapsed on this engine's clock.
+        let before = src.commits.load(Ordering::SeqCst);
+        assert!(leader.create(config_map("later")).is_err());
+        src.lease("me");
+        let lapsed = s.fenced(fence("me", false));
+        let e = lapsed.create(config_map("lapsed")).unwrap_err();
+        assert!(e.to_string().contains("its lead lapsed"), "{e}");
+        assert_eq!(src.commits.load(Ordering::SeqCst), before);
+        // The unfenced handle is unaffected.
+        s.create(config_map("still-plain")).unwrap();
     }
 }
