@@ -8,8 +8,10 @@
 //! operator would.
 #![cfg(all(feature = "cli", feature = "etcd", target_os = "linux"))]
 
+mod common;
+
+use common::etcd::Cluster;
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,14 +19,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 const MARKER_VAR: &str = "STEADY_SEVERAL_HOSTS_MARKER";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Kills its children when dropped (also when an assertion fails).
 struct Procs(Vec<Option<Child>>);
@@ -38,66 +32,8 @@ impl Drop for Procs {
     }
 }
 
-struct Cluster {
-    members: Procs,
-    urls: Vec<String>,
-}
-
+/// What the test reads back from etcd, as an operator would with etcdctl.
 impl Cluster {
-    fn start(dir: &Path) -> Cluster {
-        let token = format!("steady-test-{}", std::process::id());
-        let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
-        let initial: Vec<String> = ports
-            .iter()
-            .enumerate()
-            .map(|(i, (_, p))| format!("m{i}=http://127.0.0.1:{p}"))
-            .collect();
-        let mut members = Vec::new();
-        let mut urls = Vec::new();
-        for (i, (c, p)) in ports.iter().enumerate() {
-            let client = format!("http://127.0.0.1:{c}");
-            let peer = format!("http://127.0.0.1:{p}");
-            let child = Command::new("etcd")
-                .args(["--name", &format!("m{i}"), "--data-dir"])
-                .arg(dir.join(format!("m{i}")))
-                .args(["--listen-client-urls", &client])
-                .args(["--advertise-client-urls", &client])
-                .args(["--listen-peer-urls", &peer])
-                .args(["--initial-advertise-peer-urls", &peer])
-                .args(["--initial-cluster", &initial.join(",")])
-                .args(["--initial-cluster-state", "new"])
-                .args(["--initial-cluster-token", &token])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("etcd runs (Debian's etcd-server; .ci/run installs it)");
-            members.push(Some(child));
-            urls.push(client);
-        }
-        let cluster = Cluster {
-            members: Procs(members),
-            urls,
-        };
-        wait_for(30, "the etcd cluster to be healthy", || {
-            cluster.ctl(&["endpoint", "health"]).is_some()
-        });
-        cluster
-    }
-
-    fn ctl(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new("etcdctl")
-            .env("ETCDCTL_API", "3")
-            .arg("--endpoints")
-            .arg(self.urls.join(","))
-            .args(["--command-timeout", "3s"])
-            .args(args)
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
     /// Every object of `kind` (namespaced ones in `default`), by name.
     fn objects(&self, kind: &str) -> BTreeMap<String, Value> {
         let prefix = format!("/steady/{kind}/");
@@ -243,7 +179,7 @@ fn three_engines_on_a_three_member_etcd_heal_when_a_host_dies() {
         .join(format!("several-hosts-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let mut cluster = Cluster::start(&dir);
+    let mut cluster = Cluster::start("hosts");
     let marker = format!("{}", std::process::id());
     let manifest = dir.join("fleet.yaml");
     std::fs::write(
@@ -316,11 +252,7 @@ spec:
     );
 
     // Stop one etcd member: the engines go on (the Lease is still renewed).
-    let member = cluster.members.0[2].take().unwrap();
-    let mut member = member;
-    member.kill().unwrap();
-    member.wait().unwrap();
-    cluster.urls.pop();
+    cluster.stop(2);
     let (_, renewed) = cluster.leader().unwrap();
     wait_for(
         30,
@@ -330,7 +262,7 @@ spec:
 
     // Restart the killed engine: it takes its node back and runs pods there again (scaled
     // up through etcd itself, as any other writer of the shared state).
-    let urls: Vec<String> = cluster.urls.clone();
+    let urls: Vec<String> = cluster.urls[..2].to_vec();
     engines.0[dead] = Some(engine(&urls, nodes[dead], &dir, &manifest, &marker));
     wait_for(60, "the restarted engine's node to be Ready", || {
         cluster.objects("Node").get(nodes[dead]).is_some_and(|n| {

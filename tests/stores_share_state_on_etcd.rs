@@ -10,7 +10,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::etcd::{free_port, Etcd};
+use common::etcd::{free_port, Cluster, Etcd};
 
 use steady::api::{ConfigMap, Object, Registry};
 use steady::store::etcd::EtcdConfig;
@@ -265,4 +265,58 @@ fn an_etcd_that_cannot_be_reached_is_a_clear_error() {
             .to_string();
         assert!(err.contains(says), "{err}");
     }
+}
+
+#[test]
+fn a_member_without_a_leader_refuses_at_once_and_the_store_recovers_with_its_cluster() {
+    let mut cluster = Cluster::start("quorum");
+    let open = |url: &str| {
+        let registry = Arc::new(Registry::new());
+        steady::api::register_builtins(&registry);
+        let config = EtcdConfig::default().timeout(Duration::from_secs(5));
+        Store::open_etcd(
+            registry,
+            StoreConfig::default(),
+            &[url.to_string()],
+            &config,
+        )
+        .unwrap()
+    };
+    // A store that talks to the first member only, and one on the second.
+    let lone = open(&cluster.urls[0]);
+    lone.create(config_map("before", 1, None)).unwrap();
+    // The other two members stop: the first loses its quorum, and with it its leader. A
+    // write through it is refused with etcd's reason, not left to time out.
+    cluster.stop(1);
+    cluster.stop(2);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let refused = loop {
+        let err = lone
+            .update(config_map("before", 2, None))
+            .expect_err("a write without a quorum");
+        if err.to_string().contains("no leader") {
+            break err;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never refused for want of a leader: {err}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(matches!(refused, Error::Backend { .. }), "{refused:?}");
+    // The quorum back, the store writes again, and its watch brings what another store on
+    // another member wrote.
+    cluster.restart(1);
+    cluster.restart(2);
+    let other = open(&cluster.urls[1]);
+    other.create(config_map("after", 3, None)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while lone.get("ConfigMap", Some("default"), "after").is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the lone store's watch never resumed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    lone.create(config_map("again", 4, None)).unwrap();
 }

@@ -124,7 +124,11 @@ impl EtcdConfig {
             .with_timeout(self.timeout)
             .with_connect_timeout(self.timeout)
             .with_keep_alive(Duration::from_secs(5), self.timeout)
-            .with_keep_alive_while_idle(true);
+            .with_keep_alive_while_idle(true)
+            // A member cut off from its cluster's quorum answers "no leader" at once, and
+            // cancels a watch (which is then opened again, possibly on another member),
+            // instead of holding requests until they time out and a watch that says nothing.
+            .with_require_leader(true);
         if let Some((u, p)) = &self.user {
             o = o.with_user(u.clone(), p.clone());
         }

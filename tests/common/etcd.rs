@@ -88,6 +88,114 @@ impl Etcd {
     }
 }
 
+/// A three-member etcd cluster on free loopback ports; members can be stopped and started
+/// again. Killed when dropped.
+pub struct Cluster {
+    members: Vec<Option<Child>>,
+    /// The members' client URLs, by member.
+    pub urls: Vec<String>,
+    peers: Vec<String>,
+    dir: PathBuf,
+    token: String,
+}
+
+impl Cluster {
+    pub fn start(name: &str) -> Cluster {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("etcd-cluster-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut cluster = Cluster {
+            members: Vec::new(),
+            urls: (0..3)
+                .map(|_| format!("http://127.0.0.1:{}", free_port()))
+                .collect(),
+            peers: (0..3)
+                .map(|_| format!("http://127.0.0.1:{}", free_port()))
+                .collect(),
+            dir,
+            token: format!("steady-{name}-{}", std::process::id()),
+        };
+        for i in 0..3 {
+            let child = cluster.spawn(i, "new");
+            cluster.members.push(Some(child));
+        }
+        cluster.wait_healthy();
+        cluster
+    }
+
+    fn spawn(&self, i: usize, state: &str) -> Child {
+        let initial: Vec<String> = (0..3).map(|j| format!("m{j}={}", self.peers[j])).collect();
+        Command::new("etcd")
+            .args(["--name", &format!("m{i}"), "--data-dir"])
+            .arg(self.dir.join(format!("m{i}")))
+            .args(["--listen-client-urls", &self.urls[i]])
+            .args(["--advertise-client-urls", &self.urls[i]])
+            .args(["--listen-peer-urls", &self.peers[i]])
+            .args(["--initial-advertise-peer-urls", &self.peers[i]])
+            .args(["--initial-cluster", &initial.join(",")])
+            .args(["--initial-cluster-state", state])
+            .args(["--initial-cluster-token", &self.token])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("etcd runs (Debian's etcd-server; .ci/run installs it)")
+    }
+
+    fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.ctl(&["endpoint", "health"]).is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the etcd cluster did not become healthy"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops member `i` (SIGKILL).
+    pub fn stop(&mut self, i: usize) {
+        if let Some(mut c) = self.members[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts stopped member `i` again on its data dir, and waits for a healthy cluster.
+    pub fn restart(&mut self, i: usize) {
+        self.stop(i);
+        self.members[i] = Some(self.spawn(i, "existing"));
+        self.wait_healthy();
+    }
+
+    /// Runs etcdctl against the running members; its stdout when it succeeded.
+    pub fn ctl(&self, args: &[&str]) -> Option<String> {
+        let urls: Vec<&str> = (0..3)
+            .filter(|&i| self.members.get(i).is_none_or(Option::is_some))
+            .map(|i| self.urls[i].as_str())
+            .collect();
+        let out = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .arg("--endpoints")
+            .arg(urls.join(","))
+            .args(["--command-timeout", "3s"])
+            .args(args)
+            .output()
+            .expect("etcdctl runs (Debian's etcd-client)");
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.members.len() {
+            self.stop(i);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 impl Drop for Etcd {
     fn drop(&mut self) {
         let _ = self.child.kill();
