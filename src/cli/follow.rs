@@ -2,8 +2,10 @@
 //! thread.
 //!
 //! Each watch starts from revision 0, so it replays the kind's history from the engine's
-//! start (nothing committed before `steady run` started watching is missed); a kind the
-//! store no longer has the history for starts from a list instead. Kinds registered later
+//! start (nothing committed before `steady run` started watching is missed); a kind whose
+//! history starts later (a store on etcd or recovered from a snapshot keeps the history
+//! since it was opened, and old history is trimmed) starts from a list instead, quietly:
+//! there is nothing yet to forget. Kinds registered later
 //! (custom kinds a controller starts using) are picked up by [`Follower::discover`]. A watch
 //! that falls behind ([`Error::Expired`]) starts over from a fresh list, announced by
 //! [`Msg::Restart`] so the consumer can forget what it knew of that kind. A watch leaves the
@@ -29,7 +31,7 @@ pub fn redact_secret(object: &mut Value) {
         }
     }
 }
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use steady::store::{Store, Watch, WatchEvent, WatchParams, WatchSet};
 use steady::Error;
@@ -72,8 +74,6 @@ pub struct Follower {
     watches: WatchSet,
     /// The kind of each watch, by its index in `watches`.
     kinds: Vec<String>,
-    /// Messages made and not yet taken (restarts announced before their events).
-    queued: VecDeque<Msg>,
 }
 
 impl Follower {
@@ -84,7 +84,6 @@ impl Follower {
             followed: HashSet::new(),
             watches: WatchSet::new(),
             kinds: Vec::new(),
-            queued: VecDeque::new(),
         };
         f.discover();
         f
@@ -103,7 +102,7 @@ impl Follower {
         kinds.sort();
         for kind in kinds {
             // The watch is opened here, so every kind known when this returns is followed.
-            let Some(watch) = open(&self.store, &kind, &mut self.queued) else {
+            let Some(watch) = open(&self.store, &kind) else {
                 return; // the store is closed
             };
             self.followed.insert(kind.clone());
@@ -117,9 +116,6 @@ impl Follower {
     pub fn recv_timeout(&mut self, timeout: Duration) -> Option<Msg> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(m) = self.queued.pop_front() {
-                return Some(m);
-            }
             let left = deadline.saturating_duration_since(Instant::now());
             let (at, got) = self.watches.recv_timeout(left)?;
             let kind = self.kinds[at].clone();
@@ -159,22 +155,60 @@ impl Follower {
     }
 }
 
-/// A watch of `kind` from revision 0, or from a list when that history is gone (announced
-/// in `queued`).
-fn open(store: &Store, kind: &str, queued: &mut VecDeque<Msg>) -> Option<Watch> {
+/// A watch of `kind` from revision 0, or from a list when that history is gone.
+fn open(store: &Store, kind: &str) -> Option<Watch> {
     let from_start = WatchParams {
         since: Some(0),
         ..Default::default()
     };
     match store.watch(kind, &from_start) {
         Ok(w) => Some(w),
-        Err(Error::Expired { .. }) => {
-            queued.push_back(Msg::Restart {
-                kind: kind.to_string(),
-                reason: "history from the start is gone; listing".into(),
-            });
-            store.watch(kind, &WatchParams::default()).ok()
-        }
+        // Nothing of the kind was reported yet: its current objects, as Added, say it all.
+        Err(Error::Expired { .. }) => store.watch(kind, &WatchParams::default()).ok(),
         Err(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use steady::api::{ConfigMap, Registry};
+    use steady::store::StoreConfig;
+
+    #[test]
+    fn a_kind_whose_history_starts_late_is_listed_without_a_restart() {
+        let registry = Arc::new(Registry::new());
+        steady::api::register_builtins(&registry);
+        let store = Store::new(
+            registry,
+            StoreConfig {
+                history_limit: 1,
+                ..Default::default()
+            },
+        );
+        for name in ["a", "b", "c"] {
+            let mut c = ConfigMap::default();
+            c.metadata.name = name.into();
+            store.create(Arc::new(c)).unwrap();
+        }
+        let mut f = Follower::start(&store);
+        let mut config_maps = Vec::new();
+        while let Some(m) = f.try_recv() {
+            match m {
+                Msg::Restart { kind, reason } => panic!("a restart of {kind}: {reason}"),
+                Msg::Event {
+                    kind,
+                    change,
+                    object,
+                } if kind == "ConfigMap" => {
+                    assert!(matches!(change, Change::Added));
+                    config_maps.push(object["metadata"]["name"].as_str().unwrap().to_string());
+                }
+                Msg::Event { .. } => {}
+            }
+        }
+        config_maps.sort();
+        assert_eq!(config_maps, ["a", "b", "c"]);
     }
 }
