@@ -5,7 +5,8 @@
 //! (runs the controllers and the scheduler) while each runs its own node's pods, and when
 //! the leader stops another takes over; an engine whose node another engine took over
 //! stops running it; a reconcile of a leader-only controller still running when its
-//! engine's lead is lost cannot write.
+//! engine's lead is lost cannot write; two engines never give one clusterIP to two
+//! Services.
 #![cfg(feature = "etcd")]
 
 mod common;
@@ -413,4 +414,99 @@ fn one_engine_leads_each_runs_its_own_pods_and_another_takes_over() {
     eventually(60, "5 pods run on the survivor's node", || {
         nodes_of_running(survivor) == vec![own.to_string(); 5]
     });
+}
+
+#[test]
+fn two_engines_never_give_one_cluster_ip_to_two_services() {
+    use std::sync::{Arc, Barrier};
+    use steady::api::Service;
+    let etcd = Etcd::start("unique");
+    let engine = || {
+        Engine::builder()
+            .local_node(false)
+            .builtin_controllers(false)
+            .without_scheduler()
+            .etcd(
+                [etcd.client_url.clone()],
+                EtcdConfig::default().timeout(Duration::from_secs(5)),
+            )
+            .build()
+            .unwrap()
+    };
+    let engines = [engine(), engine()];
+    let service = |name: &str, ip: &str| -> Service {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name},
+            "spec": {"clusterIP": ip, "ports": [{"port": 80}]}
+        }))
+        .unwrap()
+    };
+    // Each round both engines ask for one address at once, each for a Service of its own:
+    // exactly one gets it, whichever engine's cache saw the other's claim first or not.
+    const ROUNDS: usize = 20;
+    let barrier = Arc::new(Barrier::new(2));
+    let won: Vec<Vec<bool>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = engines
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let barrier = barrier.clone();
+                scope.spawn(move || {
+                    (0..ROUNDS)
+                        .map(|r| {
+                            barrier.wait();
+                            let ip = format!("127.255.7.{}", r + 10);
+                            match e
+                                .api::<Service>()
+                                .create(service(&format!("s{r}-{i}"), &ip))
+                            {
+                                Ok(_) => true,
+                                Err(err) => {
+                                    let m = err.to_string();
+                                    assert!(m.contains("already allocated"), "{m}");
+                                    false
+                                }
+                            }
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (r, (a, b)) in won[0].iter().zip(&won[1]).enumerate() {
+        assert!(
+            a ^ b,
+            "round {r}: the address went to {} Services",
+            *a as u8 + *b as u8
+        );
+    }
+    // Addresses the engines allocate themselves are distinct too.
+    let allocated: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = engines
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                scope.spawn(move || {
+                    (0..15)
+                        .map(|n| {
+                            let s: Service = serde_json::from_value(serde_json::json!({
+                                "metadata": {"name": format!("auto-{i}-{n}")},
+                                "spec": {"ports": [{"port": 80}]}
+                            }))
+                            .unwrap();
+                            let s = e.api::<Service>().create(s).unwrap();
+                            s.spec.cluster_ip.clone().unwrap()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let distinct: std::collections::HashSet<&String> = allocated.iter().collect();
+    assert_eq!(distinct.len(), allocated.len(), "{allocated:?}");
 }

@@ -105,20 +105,20 @@ impl Store {
         st: &KindState,
         w: &mut Write,
         claimed: &mut Vec<(String, String)>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let Action::Put(obj) = &mut w.action else {
-            return Ok(());
+            return Ok(false);
         };
         let invalid = |e: FieldError, o: &dyn Object| Error::Invalid {
             object: obj_ref(&w.ks.info, o.meta()),
             errors: vec![e],
         };
         match st.claim_unique(&w.key, obj, claimed) {
-            Ok(false) => Ok(()),
+            Ok(false) => Ok(false),
             // The allocator added a value: measure again.
             Ok(true) => {
                 w.size = self.check_size(&w.ks.info, obj.as_ref(), None)?;
-                Ok(())
+                Ok(true)
             }
             Err(e) => Err(invalid(e, obj.as_ref())),
         }

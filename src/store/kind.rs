@@ -497,6 +497,18 @@ impl KindState {
         Ok(allocated)
     }
 
+    /// Whether `obj` holds a unique value that `base` (its stored version, if any) did not.
+    #[cfg_attr(not(feature = "etcd"), allow(dead_code))] // only stores on a remote source
+    pub(crate) fn claims_new_values(&self, base: Option<&dyn Object>, obj: &dyn Object) -> bool {
+        self.fields
+            .iter()
+            .filter(|idx| idx.unique.is_some())
+            .any(|idx| match (idx.extract)(obj) {
+                None => false,
+                Some(v) => base.and_then(|b| (idx.extract)(b)) != Some(v),
+            })
+    }
+
     pub(crate) fn by_label(&self, k: &str, v: &str) -> Option<&HashSet<Key>> {
         self.labels.get(&label_key(k, v))
     }

@@ -133,6 +133,8 @@ struct Inner {
     remote: OnceLock<Arc<dyn remote::Remote>>,
     /// Through which of the source's revisions the cache holds every change.
     applied: remote::Applied,
+    /// The versions of the source's claims keys (see [`remote::Claims`]).
+    claims: remote::Claims,
     /// What recovery did, for a store opened on a data dir.
     recovery: OnceLock<RecoveryReport>,
     /// Changes at or below this revision are in no kind's history (a store recovered from a
@@ -255,6 +257,7 @@ impl Store {
                 backend: OnceLock::new(),
                 remote: OnceLock::new(),
                 applied: remote::Applied::default(),
+                claims: Mutex::new(HashMap::new()),
                 recovery: OnceLock::new(),
                 history_floor: AtomicU64::new(0),
             }),

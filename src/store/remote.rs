@@ -111,6 +111,22 @@ pub(crate) struct Fence {
     pub(crate) leads: Box<dyn Fn() -> bool + Send + Sync>,
 }
 
+/// The pseudo-kind of the keys that order claims of unique values across engines:
+/// `<prefix>.claims/<Kind>`, one per kind with unique fields (see [`Claims`]).
+pub(crate) const CLAIMS_KIND: &str = ".claims";
+
+/// The versions of the claims keys ([`CLAIMS_KIND`]) through the watermark, by kind.
+///
+/// A unique field (a Service's `clusterIP`) is checked against the allocating engine's
+/// cache, which may not hold yet what another engine just committed. So a remote write
+/// that claims a value its base did not hold also rewrites its kind's claims key, compared
+/// with the version this engine read *before* it checked the value against its cache: two
+/// engines claiming at once cannot both commit, and the one that fails waits until its
+/// cache holds the other's objects, then checks (or, for an allocated value, allocates)
+/// again. That read-before-check order is sound because the applier raises a kind's
+/// version only after it applied the objects of the same revision.
+pub(crate) type Claims = Mutex<HashMap<String, u64>>;
+
 /// The revision through which the cache holds every change of the source.
 #[derive(Default)]
 pub(crate) struct Applied {
@@ -197,29 +213,67 @@ impl Store {
         writes: &mut [Write],
         remote: &dyn Remote,
     ) -> Result<RemoteEnd> {
-        {
-            // Compare with the cache and claim unique fields under the kinds' locks, taken in
-            // ascending name order like every multi-kind commit.
-            let kinds = lock_order(writes.iter().map(|w| &w.ks));
-            let mut guards = Locked::take(&kinds);
-            if let Some(i) = first_stale(writes) {
-                return Ok(RemoteEnd::Stale(i));
-            }
-            let mut claimed = Vec::new();
-            for w in writes.iter_mut() {
-                let st = guards.state(&w.ks);
-                if st.has_unique() {
-                    self.claim_unique(st, w, &mut claimed)?;
+        // Per write: an allocator filled one of its unique fields; and the object and size
+        // as prepared, before any allocation, to allocate again from.
+        let mut allocated = vec![false; writes.len()];
+        let prepared: Vec<Option<(Arc<dyn Object>, usize)>> = writes
+            .iter()
+            .map(|w| match &w.action {
+                Action::Put(o) => Some((o.clone(), w.size)),
+                _ => None,
+            })
+            .collect();
+        loop {
+            // The claims versions are read before the claims are checked against the cache:
+            // the applier raises a version only after the objects of its revision are in
+            // the cache, so the check sees every claim the version orders (see `Claims`).
+            let claims_seen: Vec<(String, u64)> = {
+                let versions = self.inner.claims.lock();
+                let mut kinds: Vec<&str> = writes.iter().map(|w| &*w.ks.info.kind).collect();
+                kinds.sort_unstable();
+                kinds.dedup();
+                kinds
+                    .into_iter()
+                    .map(|k| (k.to_string(), versions.get(k).copied().unwrap_or(0)))
+                    .collect()
+            };
+            // Kinds whose writes claim a value their base did not hold.
+            let mut claiming: Vec<&str> = Vec::new();
+            {
+                // Compare with the cache and claim unique fields under the kinds' locks,
+                // taken in ascending name order like every multi-kind commit.
+                let kinds = lock_order(writes.iter().map(|w| &w.ks));
+                let mut guards = Locked::take(&kinds);
+                if let Some(i) = first_stale(writes) {
+                    return Ok(RemoteEnd::Stale(i));
+                }
+                let mut claimed = Vec::new();
+                for (i, w) in writes.iter_mut().enumerate() {
+                    let st = guards.state(&w.ks);
+                    if !st.has_unique() {
+                        continue;
+                    }
+                    allocated[i] |= self.claim_unique(st, w, &mut claimed)?;
+                    if let Action::Put(o) = &w.action {
+                        if st.claims_new_values(w.base.as_deref(), o.as_ref()) {
+                            claiming.push(
+                                &claims_seen[claims_seen
+                                    .binary_search_by(|(k, _)| k.as_str().cmp(&w.ks.info.kind))
+                                    .expect("every kind written was read")]
+                                .0,
+                            );
+                        }
+                    }
                 }
             }
-        }
-        if writes.iter().all(|w| matches!(w.action, Action::Keep)) {
-            // Nothing to write commits nothing, as in memory.
-            return Ok(RemoteEnd::Done(
-                writes.iter().map(|w| w.base.clone()).collect(),
-            ));
-        }
-        loop {
+            claiming.sort_unstable();
+            claiming.dedup();
+            if writes.iter().all(|w| matches!(w.action, Action::Keep)) {
+                // Nothing to write commits nothing, as in memory.
+                return Ok(RemoteEnd::Done(
+                    writes.iter().map(|w| w.base.clone()).collect(),
+                ));
+            }
             let fenced = match &self.fence {
                 Some(f) => Some((f, self.fence_version(f)?)),
                 None => None,
@@ -237,6 +291,20 @@ impl Store {
                     },
                 })
                 .collect();
+            let claims_version = |kind: &str| {
+                claims_seen
+                    .iter()
+                    .find(|(k, _)| k == kind)
+                    .map_or(0, |(_, v)| *v)
+            };
+            for kind in &claiming {
+                ops.push(RemoteOp {
+                    kind: CLAIMS_KIND,
+                    key: kind,
+                    expect: claims_version(kind),
+                    write: RemoteWrite::Put(b"{}".to_vec()),
+                });
+            }
             if let Some((f, version)) = fenced {
                 ops.push(RemoteOp {
                     kind: "Lease",
@@ -246,6 +314,12 @@ impl Store {
                 });
             }
             let fence_moved = || fenced.is_some_and(|(f, version)| self.fence_moved(f, version));
+            let claims_moved = || {
+                let versions = self.inner.claims.lock();
+                claiming
+                    .iter()
+                    .any(|k| versions.get(*k).copied().unwrap_or(0) != claims_version(k))
+            };
             match remote.commit(ops)? {
                 Committed::At(rev) => {
                     self.inner.applied.wait(rev, remote, || false)?;
@@ -259,10 +333,26 @@ impl Store {
                     // whole state at the failure.
                     let writes_ref = &*writes;
                     self.inner.applied.wait(seen, remote, || {
-                        first_stale(writes_ref).is_some() || fence_moved()
+                        first_stale(writes_ref).is_some() || fence_moved() || claims_moved()
                     })?;
                     if let Some(i) = first_stale(writes) {
                         return Ok(RemoteEnd::Stale(i));
+                    }
+                    if claims_moved() {
+                        // Another engine claimed values of the kind meanwhile, and the cache
+                        // now holds its objects. A value an allocator picked may be among
+                        // them: it allocates again, from the object as prepared; values the
+                        // writer chose are checked again (taken now: refused as in memory).
+                        for (w, (a, p)) in
+                            writes.iter_mut().zip(allocated.iter_mut().zip(&prepared))
+                        {
+                            if let (true, Some((o, size))) = (*a, p) {
+                                w.action = Action::Put(o.clone());
+                                w.size = *size;
+                                *a = false;
+                            }
+                        }
+                        continue;
                     }
                     if fence_moved() {
                         // The Lease changed: renewed by this engine (the write goes again,
@@ -338,6 +428,8 @@ impl Store {
     /// Definitions (CustomResourceDefinitions) of the revision are applied and published
     /// first, so that objects of a kind defined in the same transaction decode.
     fn apply_remote_at(&self, rev: u64, events: Vec<RemoteEvent>, stamp: bool) {
+        let (claims, events): (Vec<_>, Vec<_>) =
+            events.into_iter().partition(|e| e.kind == CLAIMS_KIND);
         let (definitions, rest): (Vec<_>, Vec<_>) =
             events.into_iter().partition(|e| e.kind == DEFINITION_KIND);
         if !definitions.is_empty() {
@@ -346,6 +438,8 @@ impl Store {
         if !rest.is_empty() {
             self.apply_remote_group(rev, rest, stamp);
         }
+        // After the objects of the revision (see `Claims`).
+        self.note_claims(claims);
         self.inner.revision.fetch_max(rev, Ordering::AcqRel);
         // After every change of the revision is in the cache (see `Applied::wait`).
         self.inner.applied.advance(rev);
@@ -431,9 +525,12 @@ impl Store {
     /// Fills an empty cache with the source's objects as of revision `rev` (each entry's
     /// `rev` is its own version) and starts the history there: a watch from an older
     /// revision is Expired. Definitions are loaded first, so their kinds decode.
-    pub(crate) fn load_remote(&self, rev: u64, mut entries: Vec<RemoteEvent>) {
+    pub(crate) fn load_remote(&self, rev: u64, entries: Vec<RemoteEvent>) {
+        let (claims, mut entries): (Vec<_>, Vec<_>) =
+            entries.into_iter().partition(|e| e.kind == CLAIMS_KIND);
         entries.sort_by_key(|e| e.kind != DEFINITION_KIND);
         self.inner.history_floor.store(rev, Ordering::Release);
+        self.note_claims(claims);
         for e in entries {
             let Some((ks, key, Action::Put(obj), size)) = self.decode_remote(e) else {
                 continue;
@@ -493,6 +590,20 @@ impl Store {
             .fetch_max(rev.saturating_sub(1), Ordering::AcqRel);
         self.close_history_through(rev.saturating_sub(1));
         self.apply_remote_at(rev, changes, false);
+    }
+
+    /// Records the versions of claims keys read from the source (see [`Claims`]).
+    fn note_claims(&self, claims: Vec<RemoteEvent>) {
+        if claims.is_empty() {
+            return;
+        }
+        let mut versions = self.inner.claims.lock();
+        for c in claims {
+            match c.json {
+                Some(_) => versions.insert(c.key, c.rev),
+                None => versions.remove(&c.key),
+            };
+        }
     }
 
     /// The watch stopped for good: writers waiting for it fail with `why`.
@@ -728,6 +839,9 @@ mod tests {
         state: Mutex<(u64, HashMap<String, u64>)>,
         commits: std::sync::atomic::AtomicUsize,
         before: Mutex<Option<&'static str>>,
+        /// Committed at the source by someone else, not yet delivered to the cache: the
+        /// next commit delivers them first, as the watch would.
+        unseen: Mutex<Vec<(u64, Vec<RemoteEvent>)>>,
     }
 
     impl Source {
@@ -737,9 +851,41 @@ mod tests {
                 state: Mutex::new((rev, HashMap::new())),
                 commits: std::sync::atomic::AtomicUsize::new(0),
                 before: Mutex::new(None),
+                unseen: Mutex::new(Vec::new()),
             });
             let _ = cache.inner.remote.set(src.clone());
             src
+        }
+
+        /// Another engine's create of ConfigMap `name` holding `slot`, with its claim: at
+        /// the source now, in the cache only at the next commit.
+        fn their_claim(&self, name: &str, slot: &str) {
+            let mut c = ConfigMap::default();
+            c.metadata.name = name.into();
+            c.metadata.namespace = Some("default".into());
+            c.metadata.uid = Some(format!("uid-{name}"));
+            c.data.insert("slot".into(), slot.into());
+            let mut st = self.state.lock();
+            st.0 += 1;
+            let rev = st.0;
+            let key = format!("default/{name}");
+            st.1.insert(format!("ConfigMap/{key}"), rev);
+            st.1.insert(format!("{CLAIMS_KIND}/ConfigMap"), rev);
+            let events = vec![
+                RemoteEvent {
+                    kind: "ConfigMap".into(),
+                    key,
+                    rev,
+                    json: Some(c.to_json()),
+                },
+                RemoteEvent {
+                    kind: CLAIMS_KIND.into(),
+                    key: "ConfigMap".into(),
+                    rev,
+                    json: Some(b"{}".to_vec()),
+                },
+            ];
+            self.unseen.lock().push((rev, events));
         }
 
         /// Writes the election's Lease held by `holder` (someone else's write: a renewal, or
@@ -774,6 +920,9 @@ mod tests {
             self.commits.fetch_add(1, Ordering::SeqCst);
             if let Some(holder) = self.before.lock().take() {
                 self.lease(holder);
+            }
+            for (rev, events) in std::mem::take(&mut *self.unseen.lock()) {
+                self.cache.upgrade().unwrap().apply_remote(rev, events);
             }
             let mut st = self.state.lock();
             let holds = ops.iter().all(|op| {
@@ -830,8 +979,8 @@ mod tests {
         Arc::new(c)
     }
 
-    #[test]
-    fn a_fenced_write_holds_only_while_the_lease_names_this_engine_at_the_source() {
+    /// A cache of a [`Source`] holding the namespace `default`.
+    fn cache_of_a_source() -> (Store, Arc<Source>) {
         let s = store();
         let mut ns = crate::api::Namespace::default();
         ns.metadata.name = "default".into();
@@ -844,6 +993,70 @@ mod tests {
         };
         s.load_remote(1, vec![ns]);
         let src = Source::on(&s, 1);
+        (s, src)
+    }
+
+    fn slot(s: &Store, name: &str) -> String {
+        let o = s.get("ConfigMap", Some("default"), name).unwrap();
+        o.downcast_ref::<ConfigMap>().unwrap().data["slot"].clone()
+    }
+
+    #[test]
+    fn a_unique_value_claimed_by_another_engine_unseen_yet_is_never_taken_twice() {
+        let (s, src) = cache_of_a_source();
+        // `data.slot` of ConfigMaps is unique, filled with the lowest free slot when absent.
+        s.add_unique_field(
+            "ConfigMap",
+            UniqueField {
+                field: "data.slot".into(),
+                extract: Arc::new(|o| {
+                    o.downcast_ref::<ConfigMap>()
+                        .and_then(|c| c.data.get("slot"))
+                        .map(String::as_str)
+                }),
+                message: "slot is already taken".into(),
+                allocate: Some(Arc::new(|o, taken| {
+                    let c = o.as_any_mut().downcast_mut::<ConfigMap>().unwrap();
+                    let free = (1..10).map(|i| i.to_string()).find(|v| !taken(v)).unwrap();
+                    c.data.insert("slot".into(), free);
+                    Ok(())
+                })),
+            },
+        );
+        // Another engine took slot 1 at the source; this cache does not know yet and picks
+        // slot 1 too. The claims key refuses the second claim; once the cache holds the
+        // other's object, the write is prepared again and gets slot 2.
+        src.their_claim("theirs", "1");
+        let before = src.commits.load(Ordering::SeqCst);
+        s.create(config_map("mine")).unwrap();
+        assert_eq!(src.commits.load(Ordering::SeqCst) - before, 2);
+        assert_eq!(
+            (slot(&s, "theirs"), slot(&s, "mine")),
+            ("1".into(), "2".into())
+        );
+        // A slot the writer chose, taken meanwhile unseen: refused as in memory.
+        src.their_claim("other", "5");
+        let mut chosen = (*config_map("chosen")).clone();
+        chosen.data.insert("slot".into(), "5".into());
+        let e = s.create(Arc::new(chosen)).unwrap_err();
+        assert!(
+            matches!(e, Error::Invalid { .. }) && e.to_string().contains("slot is already taken"),
+            "{e}"
+        );
+        // A write that keeps its value claims nothing: it does not touch the claims key.
+        let claims = s.inner.claims.lock().get("ConfigMap").copied();
+        let mut mine = (*s.get("ConfigMap", Some("default"), "mine").unwrap())
+            .downcast_ref::<ConfigMap>()
+            .unwrap()
+            .clone();
+        mine.data.insert("other".into(), "x".into());
+        s.update(Arc::new(mine)).unwrap();
+        assert_eq!(s.inner.claims.lock().get("ConfigMap").copied(), claims);
+    }
+
+    #[test]
+    fn a_fenced_write_holds_only_while_the_lease_names_this_engine_at_the_source() {
+        let (s, src) = cache_of_a_source();
         src.lease("me");
         let leader = s.fenced(fence("me", true));
         // A plain write carries no fence; a fenced one while the Lease names this engine
