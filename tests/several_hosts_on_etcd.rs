@@ -4,8 +4,10 @@
 //! takes the leader election's Lease within its duration; the dead engine's pods are
 //! replaced on the other nodes), stops one etcd member (the engines go on: the Lease is
 //! still renewed), restarts the killed engine (it takes its node back and runs pods again),
-//! and leaves no process behind. Everything is read back from etcd with etcdctl, as an
-//! operator would.
+//! and leaves no process behind. A StatefulSet of three members never runs an ordinal
+//! twice: the dead engine's member is evicted but stays terminating until its engine is
+//! back and confirms its end, then runs again. Everything is read back from etcd with
+//! etcdctl, as an operator would.
 #![cfg(all(feature = "cli", feature = "etcd", target_os = "linux"))]
 
 mod common;
@@ -64,16 +66,28 @@ impl Cluster {
         ))
     }
 
-    /// Running pods by node.
+    /// Running pods of the Deployment (label `app=fleet`) by node.
     fn running(&self) -> BTreeMap<String, usize> {
         let mut by_node = BTreeMap::new();
-        for p in self.objects("Pod").values() {
-            if p["status"]["phase"] == "Running" && p["metadata"]["deletionTimestamp"].is_null() {
-                let node = p["spec"]["nodeName"].as_str().unwrap_or("").to_string();
-                *by_node.entry(node).or_default() += 1;
-            }
+        for (node, _) in self.running_of("fleet") {
+            *by_node.entry(node).or_default() += 1;
         }
         by_node
+    }
+
+    /// `(node, pod)` of the running pods labelled `app=<app>`, not terminating.
+    fn running_of(&self, app: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (name, p) in self.objects("Pod") {
+            if p["metadata"]["labels"]["app"] == app
+                && p["status"]["phase"] == "Running"
+                && p["metadata"]["deletionTimestamp"].is_null()
+            {
+                let node = p["spec"]["nodeName"].as_str().unwrap_or("").to_string();
+                out.push((node, name));
+            }
+        }
+        out
     }
 }
 
@@ -159,6 +173,15 @@ fn engine(urls: &[String], node: &str, dir: &Path, manifest: &Path, marker: &str
         .expect("steady runs")
 }
 
+/// The value of `var` in process `pid`'s environment.
+fn env_of(pid: u32, var: &str) -> Option<String> {
+    let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let prefix = format!("{var}=");
+    env.split(|b| *b == 0)
+        .find_map(|v| v.strip_prefix(prefix.as_bytes()))
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
 /// Processes whose environment carries `marker` (what the engines started, and they).
 fn marked(marker: &str) -> Vec<u32> {
     let needle = format!("{MARKER_VAR}={marker}");
@@ -200,6 +223,32 @@ spec:
         command: [sleep, '3600']
         env: [{{name: {MARKER_VAR}, value: '{marker}'}}]
         resources: {{requests: {{cpu: 10m}}}}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {{name: db}}
+spec:
+  serviceName: db
+  replicas: 3
+  podManagementPolicy: Parallel
+  selector: {{matchLabels: {{app: db}}}}
+  template:
+    metadata: {{labels: {{app: db}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      affinity:
+        podAntiAffinity:
+          preferredDuringSchedulingIgnoredDuringExecution:
+          - weight: 100
+            podAffinityTerm:
+              labelSelector: {{matchLabels: {{app: db}}}}
+              topologyKey: kubernetes.io/hostname
+      containers:
+      - name: member
+        command: [sleep, '3600']
+        env:
+        - {{name: {MARKER_VAR}, value: '{marker}'}}
+        - {{name: POD_NAME, valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}}}
 "
         ),
     )
@@ -211,11 +260,38 @@ spec:
             .map(|n| Some(engine(&cluster.urls, n, &dir, &manifest, &marker)))
             .collect(),
     );
+    // Throughout, no StatefulSet ordinal runs twice: sampled from the processes themselves.
+    let twice = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let (twice, sampling, marker) = (twice.clone(), sampling.clone(), marker.clone());
+        std::thread::spawn(move || {
+            while sampling.load(std::sync::atomic::Ordering::Acquire) {
+                let mut seen = BTreeMap::<String, usize>::new();
+                for pid in marked(&marker) {
+                    if let Some(pod) = env_of(pid, "POD_NAME") {
+                        *seen.entry(pod).or_default() += 1;
+                    }
+                }
+                for (pod, n) in seen {
+                    if n > 1 {
+                        twice
+                            .lock()
+                            .unwrap()
+                            .push(format!("{pod} ran {n} times at once"));
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
     let why = || explain(&cluster, &dir, &nodes);
     wait_or_explain(
         120,
-        "six pods running",
-        &mut || cluster.running().values().sum::<usize>() == 6,
+        "six pods and three StatefulSet members running",
+        &mut || {
+            cluster.running().values().sum::<usize>() == 6 && cluster.running_of("db").len() == 3
+        },
         &why,
     );
     let (holder, _) = cluster.leader().expect("an engine leads");
@@ -228,7 +304,14 @@ spec:
         .expect("the leader is one of the engines");
 
     // SIGKILL the leader: another engine leads within the lease duration (15 s, plus the
-    // 2 s retry period); its node's pods are replaced on the other two nodes.
+    // 2 s retry period); its node's pods are replaced on the other two nodes, but not its
+    // StatefulSet members: their end awaits the engine of their node.
+    let members_there: Vec<String> = cluster
+        .running_of("db")
+        .into_iter()
+        .filter(|(n, _)| n == nodes[dead])
+        .map(|(_, p)| p)
+        .collect();
     let mut leader = engines.0[dead].take().unwrap();
     let killed = Instant::now();
     leader.kill().unwrap();
@@ -250,6 +333,14 @@ spec:
         },
         &|| explain(&cluster, &dir, &nodes),
     );
+    let pods = cluster.objects("Pod");
+    for m in &members_there {
+        let p = &pods[m];
+        assert!(
+            p["spec"]["nodeName"] == nodes[dead] && !p["metadata"]["deletionTimestamp"].is_null(),
+            "{m} was replaced while its engine might still run it: {p}"
+        );
+    }
 
     // Stop one etcd member: the engines go on (the Lease is still renewed).
     cluster.stop(2);
@@ -289,7 +380,15 @@ spec:
         let r = cluster.running();
         r.values().sum::<usize>() == 9 && r.get(nodes[dead]).is_some_and(|n| *n > 0)
     });
+    // The restarted engine confirmed the end of its node's members: they run again.
+    wait_for(60, "the three StatefulSet members running again", || {
+        cluster.running_of("db").len() == 3
+    });
 
     drop(engines);
     wait_for(30, "no process left behind", || marked(&marker).is_empty());
+    sampling.store(false, std::sync::atomic::Ordering::Release);
+    sampler.join().unwrap();
+    let twice = twice.lock().unwrap();
+    assert!(twice.is_empty(), "{twice:?}");
 }

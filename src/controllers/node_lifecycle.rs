@@ -14,10 +14,19 @@
 //! so evicted pods are deleted with a grace period of 0 (Kubernetes leaves them terminating
 //! until the node returns or is deleted; here nobody could ever confirm their end). Pods
 //! bound to a node that no longer exists are deleted likewise (Kubernetes' pod GC).
+//!
+//! A node that another engine runs (on a store shared through etcd, its Lease names that
+//! engine) may be unreachable because that engine is cut off, not dead: its pods may still
+//! run. They are evicted as Kubernetes does, gracefully: terminating, they no longer count
+//! for their ReplicaSet (which replaces them at once), but they stay until that engine's
+//! node agent, back or restarted, confirms their end, so a StatefulSet never runs an
+//! ordinal twice. Deleting the Node (`kubectl delete node`) confirms that the host is gone
+//! for good: its pods are then deleted at once (pod GC).
 
 use crate::api::conditions::{condition, find_condition, set_condition};
 use crate::api::{Lease, Node, Pod, Taint, Toleration};
 use crate::client::events::EventKind;
+use crate::node::agent::ENGINE_ANNOTATION;
 use crate::node::LEASE_NAMESPACE;
 use crate::runtime::{Action, Context, Controller, ObjectKey, ReconcileResult};
 use crate::store::{DeleteParams, Operation, Store};
@@ -65,6 +74,16 @@ impl Default for NodeLifecycleConfig {
 
 /// The node lifecycle controller (`node-lifecycle`).
 pub fn controller(config: NodeLifecycleConfig) -> Controller {
+    controller_of_engine(config, None)
+}
+
+/// [`controller`] of an engine that shares its store with others, as `engine` (its
+/// identity, which the Leases of its own nodes name): see the module docs for the nodes of
+/// other engines.
+pub(crate) fn controller_of_engine(
+    config: NodeLifecycleConfig,
+    engine: Option<String>,
+) -> Controller {
     Controller::for_kind::<Node>("node-lifecycle")
         .watches("Lease", |o| {
             if o.meta().namespace.as_deref() == Some(LEASE_NAMESPACE) {
@@ -74,7 +93,7 @@ pub fn controller(config: NodeLifecycleConfig) -> Controller {
             }
         })
         .concurrency(4)
-        .build(move |ctx: &Context| reconcile(ctx, &config))
+        .build(move |ctx: &Context| reconcile(ctx, &config, engine.as_deref()))
 }
 
 /// Adds the `DefaultTolerationSeconds` admission hook: every pod created without them gets
@@ -129,7 +148,29 @@ fn force_delete(ctx: &Context, pod: &Pod) -> crate::Result<()> {
     }
 }
 
-fn reconcile(ctx: &Context, config: &NodeLifecycleConfig) -> ReconcileResult {
+/// Evicts a pod of another engine's node: gracefully, so it stays (terminating) until
+/// that engine's node agent confirms its end; already terminating, nothing to do.
+fn evict_gracefully(ctx: &Context, pod: &Pod) -> crate::Result<()> {
+    if pod.metadata.deletion_timestamp.is_some() {
+        return Ok(());
+    }
+    let params = DeleteParams {
+        uid: pod.metadata.uid.clone(),
+        ..Default::default()
+    };
+    match ctx.store().delete(
+        "Pod",
+        pod.metadata.namespace.as_deref(),
+        &pod.metadata.name,
+        &params,
+    ) {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() || e.is_conflict() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn reconcile(ctx: &Context, config: &NodeLifecycleConfig, engine: Option<&str>) -> ReconcileResult {
     let name = ctx.name();
     let now = ctx.now();
     let Some(node) = ctx.get::<Node>() else {
@@ -149,6 +190,14 @@ fn reconcile(ctx: &Context, config: &NodeLifecycleConfig) -> ReconcileResult {
         .or(node.metadata.creation_timestamp)
         .unwrap_or(now);
     let silent = now.saturating_duration_since(renewed);
+    // A node that another engine claimed (see `node_claim`): that engine may be cut off,
+    // not dead, and run its pods on.
+    let remote = engine.is_some_and(|me| {
+        lease
+            .as_ref()
+            .and_then(|l| l.metadata.annotations.get(ENGINE_ANNOTATION))
+            .is_some_and(|owner| owner != me)
+    });
     if silent < config.grace {
         if node.spec.taints.iter().any(|t| t.key == UNREACHABLE_TAINT) {
             let mut n = (*node).clone();
@@ -229,6 +278,21 @@ fn reconcile(ctx: &Context, config: &NodeLifecycleConfig) -> ReconcileResult {
             evict_in = Some(left);
         }
         match evict_in {
+            Some(d) if d.is_zero() && remote => {
+                if pod.metadata.deletion_timestamp.is_none() {
+                    ctx.event(
+                        pod.as_ref(),
+                        EventKind::Normal,
+                        "TaintManagerEviction",
+                        &format!(
+                            "Marking for deletion Pod {}/{} (its end awaits the node's engine)",
+                            pod.metadata.namespace_str(),
+                            pod.metadata.name
+                        ),
+                    );
+                }
+                evict_gracefully(ctx, &pod)?;
+            }
             Some(d) if d.is_zero() => {
                 ctx.event(
                     pod.as_ref(),

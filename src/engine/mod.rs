@@ -524,7 +524,14 @@ impl EngineBuilder {
             let _ = engine.elector.set(elector);
         }
         if !self.without_builtins {
-            engine.add_controller(node_lifecycle::controller(self.node_lifecycle))?;
+            #[cfg(feature = "etcd")]
+            let identity = engine.node_claims.get().cloned();
+            #[cfg(not(feature = "etcd"))]
+            let identity = None;
+            engine.add_controller(node_lifecycle::controller_of_engine(
+                self.node_lifecycle,
+                identity,
+            ))?;
             engine.add_controller(crate::controllers::endpoints::controller())?;
             engine.add_controller(crate::controllers::hpa::controller(
                 engine.pod_metrics.clone(),
