@@ -510,3 +510,80 @@ fn two_engines_never_give_one_cluster_ip_to_two_services() {
     let distinct: std::collections::HashSet<&String> = allocated.iter().collect();
     assert_eq!(distinct.len(), allocated.len(), "{allocated:?}");
 }
+
+#[test]
+fn the_leader_s_autoscaler_reads_the_usage_of_pods_on_another_host() {
+    use steady::api::Quantity;
+    let etcd = Etcd::start("usage");
+    let engines = [candidate(&etcd, "a-0"), candidate(&etcd, "b-0")];
+    eventually(10, "one engine to lead", || {
+        engines.iter().filter(|e| e.is_leader()).count() == 1
+    });
+    let l = engines.iter().position(|e| e.is_leader()).unwrap();
+    let (leader, follower) = (&engines[l], &engines[1 - l]);
+    let there = ["a-0", "b-0"][1 - l];
+    // Every pod of the Deployment runs on the follower's host.
+    follower
+        .apply(&format!(
+            "apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: busy}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: busy}}}}
+  template:
+    metadata: {{labels: {{app: busy}}}}
+    spec:
+      nodeSelector: {{kubernetes.io/hostname: {there}}}
+      containers: [{{name: main, image: sim, resources: {{requests: {{cpu: 100m}}}}}}]
+"
+        ))
+        .unwrap();
+    let pod = {
+        let mut found = None;
+        eventually(20, "the pod running", || {
+            found = follower
+                .api::<Pod>()
+                .list(&ListParams::default())
+                .unwrap()
+                .items
+                .into_iter()
+                .find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"));
+            found.is_some()
+        });
+        found.unwrap()
+    };
+    // That host knows the pod's usage (here reported, as a host reports what it measures):
+    // 300m, three times its request. The leader learns it from the host's report.
+    follower.report_pod_usage(
+        "default",
+        &pod.metadata.name,
+        "cpu",
+        &Quantity::parse("300m").unwrap(),
+    );
+    eventually(10, "the leader to know the pod's usage", || {
+        leader.pod_metrics().pod_usage_milli(&pod, "cpu") == Some(300)
+    });
+    // The leader's autoscaler, aiming at 50%, scales the Deployment up.
+    leader
+        .apply(
+            "apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: busy}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: busy}
+  minReplicas: 1
+  maxReplicas: 3
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
+",
+        )
+        .unwrap();
+    eventually(20, "the autoscaler to scale up", || {
+        leader
+            .api::<Deployment>()
+            .get("busy")
+            .is_ok_and(|d| d.spec.replicas == Some(3))
+    });
+}

@@ -18,10 +18,20 @@
 //!
 //! Entries of pods that no longer exist are dropped at most once per [`PRUNE_PERIOD`] of the
 //! engine clock, when the autoscaler reads (no leak as pods come and go).
+//!
+//! **Across hosts** (engines sharing a store on etcd), the autoscaler runs on the leader,
+//! but a pod's usage is known on the host that runs it. So each engine publishes what it
+//! knows of the pods on each of its nodes ([`publisher`]): a cluster-scoped
+//! [`USAGE_REPORT_KIND`] object named after the node, rewritten every heartbeat period,
+//! holding per pod its `cpu` and `memory` (milli-units, as above) and its custom metrics.
+//! For a pod it neither measures nor was told about, an engine reads its node's report,
+//! unless the report is older than [`PodMetrics::with_reports`]' limit (the pod's metrics
+//! are then missing, as for a pod never measured).
 
-use crate::api::{Pod, Quantity, Resource, Time};
+use crate::api::{DynamicObject, KindInfo, Object, Pod, Quantity, Resource, Time};
 use crate::clock::SharedClock;
 use crate::node::Kubelet;
+use crate::runtime::{Action, Context, Controller, ReconcileResult};
 use crate::store::Store;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -34,6 +44,20 @@ pub const MIN_WINDOW: Duration = Duration::from_secs(1);
 
 /// How often entries of deleted pods are dropped (engine clock).
 pub const PRUNE_PERIOD: Duration = Duration::from_secs(60);
+
+/// The apiVersion of [`USAGE_REPORT_KIND`].
+pub const USAGE_REPORT_API_VERSION: &str = "steady.dev/v1";
+
+/// The kind of the objects in which each engine publishes the usage of the pods on one of
+/// its nodes (see the module docs): cluster-scoped, named after the node, with the fields
+/// `timestamp` (RFC 3339) and `pods`, a map from `namespace/name` to `{"cpu": milli,
+/// "memory": milli, "custom": {metric: value}}` (each field present when known).
+pub const USAGE_REPORT_KIND: &str = "PodUsageReport";
+
+/// The [`KindInfo`] of [`USAGE_REPORT_KIND`], which engines sharing a store register.
+pub fn usage_report_kind() -> KindInfo {
+    KindInfo::dynamic(USAGE_REPORT_API_VERSION, USAGE_REPORT_KIND, false)
+}
 
 /// `namespace/name` of a pod.
 type PodKey = (String, String);
@@ -65,6 +89,8 @@ pub struct PodMetrics {
     clock: SharedClock,
     kubelet: Option<Kubelet>,
     tables: Arc<Mutex<Tables>>,
+    /// Whether other engines' reports are read, and how old one may be.
+    reports: Option<Duration>,
 }
 
 impl std::fmt::Debug for PodMetrics {
@@ -98,7 +124,32 @@ impl PodMetrics {
             clock,
             kubelet,
             tables: Arc::default(),
+            reports: None,
         }
+    }
+
+    /// Also reads the usage of pods that other engines run from their nodes' reports (see
+    /// the module docs), when a report is at most `max_age` old on this engine's clock.
+    pub fn with_reports(mut self, max_age: Duration) -> Self {
+        self.reports = Some(max_age);
+        self
+    }
+
+    /// What the report of `pod`'s node says of it under `field` (`cpu`, `memory`, or a
+    /// custom metric under `custom`), when reports are read and that one is fresh.
+    fn reported_elsewhere(&self, pod: &Pod, field: &str, custom: bool) -> Option<f64> {
+        let max_age = self.reports?;
+        let node = pod.spec.node_name.as_deref()?;
+        let report = self.store.get(USAGE_REPORT_KIND, None, node).ok()?;
+        let report = report.downcast_ref::<DynamicObject>()?;
+        let at: Time = serde_json::from_value(report.data.get("timestamp")?.clone()).ok()?;
+        if self.clock.now().saturating_duration_since(at) > max_age {
+            return None;
+        }
+        let (ns, name) = pod_key(pod);
+        let entry = report.data.get("pods")?.get(format!("{ns}/{name}"))?;
+        let entry = if custom { entry.get("custom")? } else { entry };
+        entry.get(field)?.as_f64()
     }
 
     /// Reports the custom metric `name` of pod `namespace/pod` (read by `Pods` metrics of
@@ -144,8 +195,15 @@ impl PodMetrics {
         }
     }
 
-    /// The custom metric `name` of `pod`, as reported.
+    /// The custom metric `name` of `pod`, as reported (to this engine, or to the engine
+    /// that runs the pod: see the module docs).
     pub fn pod_metric(&self, pod: &Pod, name: &str) -> Option<f64> {
+        self.local_metric(pod, name)
+            .or_else(|| self.reported_elsewhere(pod, name, true))
+    }
+
+    /// The custom metric `name` of `pod`, as reported to this engine.
+    fn local_metric(&self, pod: &Pod, name: &str) -> Option<f64> {
         self.prune_if_due();
         let t = self.tables.lock();
         t.custom.get(&pod_key(pod))?.get(name).copied()
@@ -156,6 +214,14 @@ impl PodMetrics {
     /// measured now. `None` when
     /// neither is known yet.
     pub fn pod_usage_milli(&self, pod: &Pod, resource: &str) -> Option<i64> {
+        self.local_usage_milli(pod, resource).or_else(|| {
+            self.reported_elsewhere(pod, resource, false)
+                .map(|v| v.round() as i64)
+        })
+    }
+
+    /// [`PodMetrics::pod_usage_milli`] from what this engine measures or was told only.
+    fn local_usage_milli(&self, pod: &Pod, resource: &str) -> Option<i64> {
         self.prune_if_due();
         let k = pod_key(pod);
         if let Some(v) = self
@@ -257,5 +323,134 @@ impl PodMetrics {
             t.custom.remove(&k);
             t.cpu.remove(&k);
         }
+    }
+}
+
+/// The controller (`pod-usage-report`, on every engine) that publishes the usage of the pods
+/// on `nodes`, this engine's nodes, every `period`: one [`USAGE_REPORT_KIND`] object per
+/// node (see the module docs).
+pub fn publisher(metrics: PodMetrics, nodes: Vec<String>, period: Duration) -> Controller {
+    let ours = nodes.clone();
+    Controller::for_kind::<crate::api::Node>("pod-usage-report")
+        .filter(move |o| ours.iter().any(|n| *n == o.meta().name))
+        .on_every_engine()
+        .build(move |ctx: &Context| publish(ctx, &metrics, &nodes, period))
+}
+
+fn publish(
+    ctx: &Context,
+    metrics: &PodMetrics,
+    nodes: &[String],
+    period: Duration,
+) -> ReconcileResult {
+    let node = ctx.name();
+    if !nodes.iter().any(|n| n == node) {
+        return Ok(Action::done());
+    }
+    let mut pods = serde_json::Map::new();
+    for pod in crate::node::pods_on(ctx.store(), node)? {
+        let mut entry = serde_json::Map::new();
+        for resource in ["cpu", "memory"] {
+            if let Some(v) = metrics.local_usage_milli(&pod, resource) {
+                entry.insert(resource.into(), v.into());
+            }
+        }
+        let custom = metrics
+            .tables
+            .lock()
+            .custom
+            .get(&pod_key(&pod))
+            .cloned()
+            .unwrap_or_default();
+        if !custom.is_empty() {
+            entry.insert(
+                "custom".into(),
+                serde_json::to_value(custom).unwrap_or_default(),
+            );
+        }
+        if !entry.is_empty() {
+            let (ns, name) = pod_key(&pod);
+            pods.insert(format!("{ns}/{name}"), entry.into());
+        }
+    }
+    let mut report = DynamicObject::new(USAGE_REPORT_API_VERSION, USAGE_REPORT_KIND, node);
+    report.data.insert(
+        "timestamp".into(),
+        serde_json::to_value(ctx.now()).unwrap_or_default(),
+    );
+    report.data.insert("pods".into(), pods.into());
+    let store = ctx.store();
+    match store.get(USAGE_REPORT_KIND, None, node) {
+        Ok(cur) => {
+            // The node's heartbeats wake this too: one report per period is enough.
+            let age = cur
+                .downcast_ref::<DynamicObject>()
+                .and_then(|d| d.data.get("timestamp").cloned())
+                .and_then(|t| serde_json::from_value::<Time>(t).ok())
+                .map(|t| ctx.now().saturating_duration_since(t));
+            if let Some(age) = age.filter(|a| *a < period / 2) {
+                return Ok(Action::requeue(period - age));
+            }
+            store.update(Arc::new(report) as Arc<dyn Object>)?;
+        }
+        Err(e) if e.is_not_found() => {
+            store.create(Arc::new(report) as Arc<dyn Object>)?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Action::requeue(period))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Registry;
+    use crate::clock::{Clock, ManualClock};
+    use crate::store::StoreConfig;
+    use serde_json::json;
+
+    #[test]
+    fn another_engine_s_report_is_read_while_it_is_fresh() {
+        let registry = Arc::new(Registry::new());
+        crate::api::register_builtins(&registry);
+        registry.register(usage_report_kind());
+        let clock = Arc::new(ManualClock::new(Time::from_unix_micros(1_000_000_000_000)));
+        let store = Store::new(
+            registry,
+            StoreConfig {
+                clock: clock.clone(),
+                ..Default::default()
+            },
+        );
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "p", "namespace": "default"},
+            "spec": {"nodeName": "far", "containers": [{"name": "c"}]}
+        }))
+        .unwrap();
+        let mut report = DynamicObject::new(USAGE_REPORT_API_VERSION, USAGE_REPORT_KIND, "far");
+        report.data.insert(
+            "timestamp".into(),
+            serde_json::to_value(clock.now()).unwrap(),
+        );
+        report.data.insert(
+            "pods".into(),
+            json!({"default/p": {"cpu": 250, "custom": {"sessions": 7.5}}}),
+        );
+        store.create(Arc::new(report)).unwrap();
+        let clock_dyn: SharedClock = clock.clone();
+        let without = PodMetrics::new(store.clone(), clock_dyn.clone(), None);
+        assert_eq!(without.pod_usage_milli(&pod, "cpu"), None);
+        let metrics = without.with_reports(Duration::from_secs(30));
+        assert_eq!(metrics.pod_usage_milli(&pod, "cpu"), Some(250));
+        assert_eq!(metrics.pod_usage_milli(&pod, "memory"), None);
+        assert_eq!(metrics.pod_metric(&pod, "sessions"), Some(7.5));
+        // What this engine was told wins over a report.
+        metrics.report_pod_usage("default", "p", "cpu", &Quantity::from_milli(400));
+        assert_eq!(metrics.pod_usage_milli(&pod, "cpu"), Some(400));
+        metrics.forget("default", "p", None);
+        // A report older than the limit is no report: its engine stopped publishing.
+        clock.advance(Duration::from_secs(31));
+        assert_eq!(metrics.pod_usage_milli(&pod, "cpu"), None);
+        assert_eq!(metrics.pod_metric(&pod, "sessions"), None);
     }
 }

@@ -346,6 +346,12 @@ impl EngineBuilder {
         let etcd = self.etcd.take();
         #[cfg(feature = "etcd")]
         let shared = etcd.is_some();
+        // Engines sharing a store publish the usage of their pods for the leader's
+        // autoscaler (see `pod_metrics`).
+        #[cfg(feature = "etcd")]
+        if shared {
+            registry.register(crate::controllers::pod_metrics::usage_report_kind());
+        }
         #[cfg(feature = "etcd")]
         if etcd.is_some() && self.leader_election.is_none() {
             self.leader_election = Some(LeaderElectionConfig::default());
@@ -473,7 +479,13 @@ impl EngineBuilder {
             p
         };
         let (kubelet, kubelet_controllers) = kb.build(store.clone(), clock.clone());
-        let pod_metrics = PodMetrics::new(store.clone(), clock, Some(kubelet.clone()));
+        #[allow(unused_mut)] // without etcd, nothing else to set
+        let mut pod_metrics = PodMetrics::new(store.clone(), clock, Some(kubelet.clone()));
+        // A report is fresh for three of its periods (one missed write is not a gap).
+        #[cfg(feature = "etcd")]
+        if shared {
+            pod_metrics = pod_metrics.with_reports(kubelet.config().heartbeat_period * 3);
+        }
         let engine = Engine {
             pod_metrics,
             store: store.clone(),
@@ -540,6 +552,14 @@ impl EngineBuilder {
                 engine.add_controller(c)?;
             }
             engine.start_garbage_collector();
+        }
+        #[cfg(feature = "etcd")]
+        if shared && !engine.kubelet.node_names().is_empty() {
+            engine.add_controller(crate::controllers::pod_metrics::publisher(
+                engine.pod_metrics.clone(),
+                engine.kubelet.node_names(),
+                engine.kubelet.config().heartbeat_period,
+            ))?;
         }
         for c in self.controllers {
             engine.add_controller(c)?;
