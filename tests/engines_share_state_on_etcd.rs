@@ -587,3 +587,69 @@ spec:
             .is_ok_and(|d| d.spec.replicas == Some(3))
     });
 }
+
+#[test]
+fn resolve_picks_the_endpoints_of_its_own_host_only() {
+    let etcd = Etcd::start("resolve");
+    let a = candidate(&etcd, "a-0");
+    let b = candidate(&etcd, "b-0");
+    let pod = |name: &str, node: &str, app: &str| {
+        format!(
+            "apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, labels: {{app: {app}}}}}
+spec:
+  nodeName: {node}
+  containers: [{{name: main, image: sim, ports: [{{containerPort: 80}}]}}]
+"
+        )
+    };
+    let ip_of = |e: &Engine, name: &str| -> Option<String> {
+        let p = e.api::<Pod>().get(name).ok()?;
+        let st = p.status.as_ref()?;
+        (st.phase.as_deref() == Some("Running")).then(|| st.pod_ip.clone())?
+    };
+    // Each host numbers its pods' loopback addresses on its own: a pod first on `a` makes
+    // the two web pods' addresses differ, so the test can tell them apart.
+    a.apply(&pod("first", "a-0", "other")).unwrap();
+    eventually(20, "the first pod running", || ip_of(&a, "first").is_some());
+    a.apply(&pod("web-a", "a-0", "web")).unwrap();
+    b.apply(&pod("web-b", "b-0", "web")).unwrap();
+    a.apply(
+        "apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+",
+    )
+    .unwrap();
+    eventually(20, "both web pods running", || {
+        ip_of(&a, "web-a").is_some() && ip_of(&a, "web-b").is_some()
+    });
+    let (ip_a, ip_b) = (ip_of(&a, "web-a").unwrap(), ip_of(&a, "web-b").unwrap());
+    assert_ne!(ip_a, ip_b);
+    eventually(20, "the endpoints to list both pods", || {
+        a.api::<steady::api::Endpoints>()
+            .get("web")
+            .is_ok_and(|ep| ep.subsets.iter().map(|s| s.addresses.len()).sum::<usize>() == 2)
+    });
+    // Each engine resolves the Service to the pod of its own host, every time.
+    for _ in 0..4 {
+        assert_eq!(
+            a.resolve("default", "web", None).unwrap().ip().to_string(),
+            ip_a
+        );
+        assert_eq!(
+            b.resolve("default", "web", None).unwrap().ip().to_string(),
+            ip_b
+        );
+    }
+    // Without a pod on its host, an engine says where the others are.
+    a.api::<Pod>().delete("web-a", &Default::default()).unwrap();
+    eventually(20, "a to have no endpoint of its own", || {
+        a.resolve("default", "web", None)
+            .is_err_and(|e| e.to_string().contains("1 on other hosts"))
+    });
+}

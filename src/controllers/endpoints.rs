@@ -202,10 +202,20 @@ fn reconcile(ctx: &Context) -> ReconcileResult {
 /// ready list. So the resolver also checks the pod behind the address it picks (its
 /// `targetRef`) and passes over one that is not ready, or deleting, or gone: once a pod is
 /// not ready, no resolve returns it.
-#[derive(Debug)]
 pub struct Resolver {
     store: Store,
     next: DashMap<String, AtomicUsize>,
+    /// Set on a store shared with other engines: only endpoints on these nodes are used.
+    local: Option<crate::node::LocalNodes>,
+}
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolver")
+            .field("services", &self.next.len())
+            .field("only_local", &self.local.is_some())
+            .finish()
+    }
 }
 
 impl Resolver {
@@ -214,7 +224,15 @@ impl Resolver {
         Resolver {
             store,
             next: DashMap::new(),
+            local: None,
         }
+    }
+
+    /// Uses only the endpoints on the nodes `local` accepts (see [`crate::node::LocalNodes`]).
+    #[cfg_attr(not(feature = "etcd"), allow(dead_code))] // only stores shared through etcd
+    pub(crate) fn only_local(mut self, local: crate::node::LocalNodes) -> Self {
+        self.local = Some(local);
+        self
     }
 
     /// One ready endpoint of Service `namespace/name` for the service port named `port`
@@ -258,6 +276,7 @@ impl Resolver {
             .downcast_arc::<Endpoints>()
             .map_err(|_| unavailable("endpoints of an unexpected type"))?;
         let mut candidates: Vec<(SocketAddr, Option<&ObjectReference>)> = Vec::new();
+        let mut elsewhere = 0;
         for s in &ep.subsets {
             let port = match &port_name {
                 Some(n) => s
@@ -268,10 +287,20 @@ impl Resolver {
             };
             let Some(port) = port else { continue };
             for a in &s.addresses {
+                if !crate::node::is_local(a, self.local.as_ref()) {
+                    elsewhere += 1;
+                    continue;
+                }
                 if let Ok(ip) = a.ip.parse::<IpAddr>() {
                     candidates.push((SocketAddr::new(ip, port.port as u16), a.target_ref.as_ref()));
                 }
             }
+        }
+        if candidates.is_empty() && elsewhere > 0 {
+            return Err(unavailable(&format!(
+                "no ready endpoints on this engine's nodes ({elsewhere} on other hosts, whose \
+                 pod addresses are loopback addresses of those hosts)"
+            )));
         }
         if candidates.is_empty() {
             return Err(unavailable("no ready endpoints"));

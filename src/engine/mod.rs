@@ -486,6 +486,20 @@ impl EngineBuilder {
         if shared {
             pod_metrics = pod_metrics.with_reports(kubelet.config().heartbeat_period * 3);
         }
+        #[allow(unused_mut)] // without etcd, nothing else to set
+        let mut resolver = crate::controllers::endpoints::Resolver::new(store.clone());
+        // On a shared store, pod addresses of other hosts are their loopback addresses: the
+        // proxy and `resolve` use the endpoints on this engine's nodes only.
+        #[cfg(feature = "etcd")]
+        if shared {
+            let k = kubelet.clone();
+            let local: crate::node::LocalNodes = Arc::new(move |n: &str| k.runs_node(n));
+            resolver = resolver.only_local(local.clone());
+            #[cfg(unix)]
+            if let Some((p, _)) = &proxy {
+                p.only_local(local);
+            }
+        }
         let engine = Engine {
             pod_metrics,
             store: store.clone(),
@@ -493,7 +507,7 @@ impl EngineBuilder {
             runtime,
             metrics,
             kubelet,
-            resolver: crate::controllers::endpoints::Resolver::new(store.clone()),
+            resolver,
             #[cfg(unix)]
             processes,
             #[cfg(unix)]

@@ -55,6 +55,24 @@ use crate::api::Pod;
 use crate::store::{ListParams, Store};
 use std::sync::Arc;
 
+/// Whether a node is one of this engine's (run by its node agent). On a store shared with
+/// other engines, pod addresses are loopback addresses of the host that runs the pod, so
+/// the Service proxy and [`Resolver`](crate::controllers::endpoints::Resolver) use only the
+/// endpoints on this engine's nodes.
+pub type LocalNodes = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// Whether address `a` is usable from this host: always, unless `local` is set and the
+/// address is on a node it does not accept.
+pub(crate) fn is_local(
+    a: &crate::api::EndpointAddress,
+    local: Option<&crate::node::LocalNodes>,
+) -> bool {
+    match (local, a.node_name.as_deref()) {
+        (Some(local), Some(node)) => local(node),
+        _ => true,
+    }
+}
+
 /// The pods bound to node `node` (`spec.nodeName`), from the store's field index of that
 /// field, in name order: what a node agent drives, what the node lifecycle controller
 /// evicts and what a drain moves. Terminal pods included.

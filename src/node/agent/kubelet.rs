@@ -443,6 +443,11 @@ impl Kubelet {
         (rev > 0).then_some(rev)
     }
 
+    /// Whether this kubelet runs node `name`.
+    pub fn runs_node(&self, name: &str) -> bool {
+        self.inner.nodes.read().contains_key(name)
+    }
+
     /// Names of the nodes this kubelet runs, sorted.
     pub fn node_names(&self) -> Vec<String> {
         let mut v: Vec<String> = self.inner.nodes.read().keys().cloned().collect();

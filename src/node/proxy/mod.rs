@@ -53,6 +53,8 @@ struct Inner {
     /// Service key → (uid, generation) whose unsupported ports were reported; forgotten
     /// when the Service goes.
     warned: Mutex<HashMap<String, (String, i64)>>,
+    /// Set on a store shared with other engines: only endpoints on these nodes are used.
+    local: std::sync::OnceLock<crate::node::LocalNodes>,
 }
 
 impl std::fmt::Debug for ServiceProxy {
@@ -110,6 +112,7 @@ impl ServiceProxy {
                 thread: Mutex::new(Some(thread)),
                 events,
                 warned: Mutex::default(),
+                local: std::sync::OnceLock::new(),
             }),
         };
         let p = proxy.clone();
@@ -118,6 +121,13 @@ impl ServiceProxy {
             .concurrency(2)
             .build(move |ctx: &Context| p.reconcile(ctx));
         Ok((proxy, controller))
+    }
+
+    /// Uses only the endpoints on the nodes `local` accepts (see [`crate::node::LocalNodes`]);
+    /// set once, before the proxy's controller runs.
+    #[cfg_attr(not(feature = "etcd"), allow(dead_code))] // only stores shared through etcd
+    pub(crate) fn only_local(&self, local: crate::node::LocalNodes) {
+        let _ = self.inner.local.set(local);
     }
 
     /// Stops the event loop: every listener and proxied connection is closed. Idempotent.
@@ -175,7 +185,7 @@ impl ServiceProxy {
             };
             let backends = endpoints
                 .as_deref()
-                .map(|ep| ready_backends(ep, sp.name.as_deref()))
+                .map(|ep| ready_backends(ep, sp.name.as_deref(), self.inner.local.get()))
                 .unwrap_or_default();
             out.push(PortSpec {
                 addr: SocketAddr::new(ip, port),
@@ -212,8 +222,12 @@ impl ServiceProxy {
 }
 
 /// The ready addresses of `ep` for the service port named `port`, with the port number the
-/// endpoints give it.
-fn ready_backends(ep: &Endpoints, port: Option<&str>) -> Vec<Backend> {
+/// endpoints give it; with `local`, only those on its nodes.
+fn ready_backends(
+    ep: &Endpoints,
+    port: Option<&str>,
+    local: Option<&crate::node::LocalNodes>,
+) -> Vec<Backend> {
     let mut out = Vec::new();
     for s in &ep.subsets {
         let p = s.ports.iter().find(|p| {
@@ -223,6 +237,9 @@ fn ready_backends(ep: &Endpoints, port: Option<&str>) -> Vec<Backend> {
             continue;
         };
         for a in &s.addresses {
+            if !crate::node::is_local(a, local) {
+                continue;
+            }
             let Ok(ip) = a.ip.parse::<IpAddr>() else {
                 continue;
             };
@@ -269,4 +286,35 @@ fn pod_ready(store: &Store, p: &PodRef) -> bool {
         && status
             .and_then(|s| find_condition(&s.conditions, "Ready"))
             .is_some_and(|c| c.status == TRUE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_endpoints_of_local_nodes_are_backends_when_asked() {
+        let ep: Endpoints = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web", "namespace": "default"},
+            "subsets": [{
+                "addresses": [
+                    {"ip": "127.1.0.1", "nodeName": "here"},
+                    {"ip": "127.1.0.2", "nodeName": "there"},
+                    {"ip": "127.1.0.3"}
+                ],
+                "ports": [{"port": 80}]
+            }]
+        }))
+        .unwrap();
+        let ips = |local: Option<&crate::node::LocalNodes>| -> Vec<String> {
+            ready_backends(&ep, None, local)
+                .iter()
+                .map(|b| b.addr.ip().to_string())
+                .collect()
+        };
+        assert_eq!(ips(None), ["127.1.0.1", "127.1.0.2", "127.1.0.3"]);
+        let here: crate::node::LocalNodes = Arc::new(|n: &str| n == "here");
+        // An address on no named node is kept: nothing says it is elsewhere.
+        assert_eq!(ips(Some(&here)), ["127.1.0.1", "127.1.0.3"]);
+    }
 }
