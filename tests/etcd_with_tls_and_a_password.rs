@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::etcd::free_port;
+use common::etcd::{etcdctl, free_port};
 use common::eventually;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -99,21 +99,21 @@ impl SecureEtcd {
 
     /// etcdctl over TLS with the client certificate; its stdout when it succeeded.
     fn ctl(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new("etcdctl")
-            .env("ETCDCTL_API", "3")
-            .args(["--endpoints", &self.url])
-            .arg("--cacert")
-            .arg(self.dir.join("ca.pem"))
-            .arg("--cert")
-            .arg(self.dir.join("client.pem"))
-            .arg("--key")
-            .arg(self.dir.join("client-key.pem"))
-            .args(args)
-            .output()
-            .expect("etcdctl runs (Debian's etcd-client)");
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        let file = |name: &str| self.dir.join(name).display().to_string();
+        let (ca, cert, key) = (file("ca.pem"), file("client.pem"), file("client-key.pem"));
+        etcdctl(
+            &[
+                "--endpoints",
+                &self.url,
+                "--cacert",
+                &ca,
+                "--cert",
+                &cert,
+                "--key",
+                &key,
+            ],
+            args,
+        )
     }
 
     fn config(&self, password: &str) -> EtcdConfig {

@@ -10,7 +10,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::etcd::{free_port, Cluster, Etcd};
+use common::etcd::{free_port, store_on, Cluster, Etcd};
 
 use steady::api::{ConfigMap, Object, Registry};
 use steady::store::etcd::EtcdConfig;
@@ -270,18 +270,7 @@ fn an_etcd_that_cannot_be_reached_is_a_clear_error() {
 #[test]
 fn a_member_without_a_leader_refuses_at_once_and_the_store_recovers_with_its_cluster() {
     let mut cluster = Cluster::start("quorum");
-    let open = |url: &str| {
-        let registry = Arc::new(Registry::new());
-        steady::api::register_builtins(&registry);
-        let config = EtcdConfig::default().timeout(Duration::from_secs(5));
-        Store::open_etcd(
-            registry,
-            StoreConfig::default(),
-            &[url.to_string()],
-            &config,
-        )
-        .unwrap()
-    };
+    let open = store_on;
     // A store that talks to the first member only, and one on the second.
     let lone = open(&cluster.urls[0]);
     lone.create(config_map("before", 1, None)).unwrap();

@@ -131,21 +131,7 @@ pub fn register_default_tolerations(store: &Store, seconds: i64) {
 }
 
 fn force_delete(ctx: &Context, pod: &Pod) -> crate::Result<()> {
-    let params = DeleteParams {
-        uid: pod.metadata.uid.clone(),
-        grace_period_seconds: Some(0),
-        ..Default::default()
-    };
-    match ctx.store().delete(
-        "Pod",
-        pod.metadata.namespace.as_deref(),
-        &pod.metadata.name,
-        &params,
-    ) {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_not_found() || e.is_conflict() => Ok(()),
-        Err(e) => Err(e),
-    }
+    delete_pod(ctx, pod, Some(0))
 }
 
 /// Evicts a pod of another engine's node: gracefully, so it stays (terminating) until
@@ -154,8 +140,15 @@ fn evict_gracefully(ctx: &Context, pod: &Pod) -> crate::Result<()> {
     if pod.metadata.deletion_timestamp.is_some() {
         return Ok(());
     }
+    delete_pod(ctx, pod, None)
+}
+
+/// Deletes this very pod (its uid), with `grace` seconds or its own grace period; gone or
+/// replaced meanwhile is done.
+fn delete_pod(ctx: &Context, pod: &Pod, grace: Option<i64>) -> crate::Result<()> {
     let params = DeleteParams {
         uid: pod.metadata.uid.clone(),
+        grace_period_seconds: grace,
         ..Default::default()
     };
     match ctx.store().delete(

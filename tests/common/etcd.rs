@@ -62,30 +62,40 @@ impl Etcd {
 
     /// Runs etcdctl against this member; its stdout when it succeeded.
     pub fn ctl(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new("etcdctl")
-            .env("ETCDCTL_API", "3")
-            .arg("--endpoints")
-            .arg(&self.client_url)
-            .args(args)
-            .output()
-            .expect("etcdctl runs (Debian's etcd-client)");
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        etcdctl(&["--endpoints", &self.client_url], args)
     }
 
     pub fn store(&self) -> Store {
-        let registry = Arc::new(Registry::new());
-        steady::api::register_builtins(&registry);
-        let config = EtcdConfig::default().timeout(Duration::from_secs(5));
-        Store::open_etcd(
-            registry,
-            StoreConfig::default(),
-            std::slice::from_ref(&self.client_url),
-            &config,
-        )
-        .expect("etcd opens")
+        store_on(&self.client_url)
     }
+}
+
+/// Runs etcdctl (v3 API) with `flags` (endpoints, TLS files) and `args`; its stdout when it
+/// succeeded.
+pub fn etcdctl(flags: &[&str], args: &[&str]) -> Option<String> {
+    let out = Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(flags)
+        .args(args)
+        .output()
+        .expect("etcdctl runs (Debian's etcd-client)");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A store on the etcd member at `url`, serving the built-in kinds, with a 5 s timeout.
+pub fn store_on(url: &str) -> Store {
+    let registry = Arc::new(Registry::new());
+    steady::api::register_builtins(&registry);
+    let config = EtcdConfig::default().timeout(Duration::from_secs(5));
+    Store::open_etcd(
+        registry,
+        StoreConfig::default(),
+        &[url.to_string()],
+        &config,
+    )
+    .expect("etcd opens")
 }
 
 /// A three-member etcd cluster on free loopback ports; members can be stopped and started
@@ -173,17 +183,8 @@ impl Cluster {
             .filter(|&i| self.members.get(i).is_none_or(Option::is_some))
             .map(|i| self.urls[i].as_str())
             .collect();
-        let out = Command::new("etcdctl")
-            .env("ETCDCTL_API", "3")
-            .arg("--endpoints")
-            .arg(urls.join(","))
-            .args(["--command-timeout", "3s"])
-            .args(args)
-            .output()
-            .expect("etcdctl runs (Debian's etcd-client)");
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        let urls = urls.join(",");
+        etcdctl(&["--endpoints", &urls, "--command-timeout", "3s"], args)
     }
 }
 
