@@ -630,11 +630,20 @@ spec:
     });
     let (ip_a, ip_b) = (ip_of(&a, "web-a").unwrap(), ip_of(&a, "web-b").unwrap());
     assert_ne!(ip_a, ip_b);
-    eventually(20, "the endpoints to list both pods", || {
-        a.api::<steady::api::Endpoints>()
-            .get("web")
-            .is_ok_and(|ep| ep.subsets.iter().map(|s| s.addresses.len()).sum::<usize>() == 2)
-    });
+    // (Each engine's cache follows etcd on its own: both must have the Endpoints.)
+    eventually(
+        20,
+        "both engines to see endpoints listing both pods",
+        || {
+            [&a, &b].iter().all(|e| {
+                e.api::<steady::api::Endpoints>()
+                    .get("web")
+                    .is_ok_and(|ep| {
+                        ep.subsets.iter().map(|s| s.addresses.len()).sum::<usize>() == 2
+                    })
+            })
+        },
+    );
     // Each engine resolves the Service to the pod of its own host, every time.
     for _ in 0..4 {
         assert_eq!(
