@@ -168,20 +168,27 @@ where
 /// What a reconcile gets: the key, and the engine's store, clock and event recorder.
 pub struct Context {
     pub(crate) key: ObjectKey,
+    pub(crate) retries: u32,
+    /// What every reconcile of the controller shares: one reference count to move per
+    /// reconcile, not six shared ones that the workers' cores would pass to each other.
+    pub(crate) shared: Arc<ContextShared>,
+}
+
+/// The part of a [`Context`] that is the same for every reconcile of one controller.
+pub(crate) struct ContextShared {
     pub(crate) kind: Arc<str>,
     pub(crate) api_version: Arc<str>,
     pub(crate) controller: Arc<str>,
     pub(crate) store: Store,
     pub(crate) clock: SharedClock,
     pub(crate) recorder: Arc<EventRecorder>,
-    pub(crate) retries: u32,
 }
 
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
-            .field("controller", &self.controller)
-            .field("kind", &self.kind)
+            .field("controller", &self.shared.controller)
+            .field("kind", &self.shared.kind)
             .field("key", &self.key)
             .finish()
     }
@@ -205,12 +212,12 @@ impl Context {
 
     /// The controller's name.
     pub fn controller(&self) -> &str {
-        &self.controller
+        &self.shared.controller
     }
 
     /// The primary kind.
     pub fn kind(&self) -> &str {
-        &self.kind
+        &self.shared.kind
     }
 
     /// How many times in a row this key has failed before this call.
@@ -220,8 +227,9 @@ impl Context {
 
     /// The object being reconciled as the store holds it now, or `None` if it is gone.
     pub fn object(&self) -> Option<Arc<dyn Object>> {
-        self.store
-            .get(&self.kind, self.key.namespace(), self.key.name())
+        self.shared
+            .store
+            .get(&self.shared.kind, self.key.namespace(), self.key.name())
             .ok()
     }
 
@@ -232,7 +240,7 @@ impl Context {
 
     /// Typed access to kind `K`, in the object's namespace.
     pub fn api<K: Resource>(&self) -> Api<K> {
-        let api = Api::<K>::all(self.store.clone());
+        let api = Api::<K>::all(self.shared.store.clone());
         match self.key.namespace() {
             Some(ns) if K::NAMESPACED => api.namespace(ns),
             _ => api,
@@ -242,7 +250,7 @@ impl Context {
     /// Access to any served kind by name, in the object's namespace ([`Error::NoMatch`](crate::Error::NoMatch) for
     /// a kind the engine does not serve).
     pub fn dynamic(&self, api_version: &str, kind: &str) -> Result<DynamicApi> {
-        let api = DynamicApi::new(self.store.clone(), api_version, kind)?;
+        let api = DynamicApi::new(self.shared.store.clone(), api_version, kind)?;
         Ok(match self.key.namespace() {
             Some(ns) if api.info().namespaced => api.namespace(ns),
             _ => api,
@@ -252,7 +260,7 @@ impl Context {
     /// Access to the primary kind by name (objects as [`DynamicObject`]s); an error only
     /// once the kind is no longer served (its CustomResourceDefinition was deleted).
     pub fn primary(&self) -> Result<DynamicApi> {
-        self.dynamic(&self.api_version, &self.kind)
+        self.dynamic(&self.shared.api_version, &self.shared.kind)
     }
 
     /// The primary object as a [`DynamicObject`], or `None` if it is gone.
@@ -262,31 +270,31 @@ impl Context {
 
     /// The store.
     pub fn store(&self) -> &Store {
-        &self.store
+        &self.shared.store
     }
 
     /// The engine's clock.
     pub fn clock(&self) -> &SharedClock {
-        &self.clock
+        &self.shared.clock
     }
 
     /// Wall-clock now, from the engine's clock.
     pub fn now(&self) -> Time {
-        self.clock.now()
+        self.shared.clock.now()
     }
 
     /// The event recorder (writes core/v1 Events as this controller).
     pub fn recorder(&self) -> &EventRecorder {
-        &self.recorder
+        &self.shared.recorder
     }
 
     /// Records an Event about `object`; failures are logged, never returned (an event is
     /// never worth failing a reconcile for).
     pub fn event(&self, object: &dyn Object, kind: EventKind, reason: &str, message: &str) {
-        if let Err(e) = self.recorder.record(object, kind, reason, message) {
+        if let Err(e) = self.shared.recorder.record(object, kind, reason, message) {
             log::debug!(
                 "controller {}: recording event {reason}: {e}",
-                self.controller
+                self.shared.controller
             );
         }
     }

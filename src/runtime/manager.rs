@@ -145,7 +145,6 @@ fn register_gauges(m: &MetricsRegistry, ctl: &Arc<ControllerState>) {
 pub(crate) struct ControllerState {
     name: Arc<str>,
     kind: Arc<str>,
-    api_version: Arc<str>,
     queue: WorkQueue<ObjectKey>,
     reconciler: Arc<dyn super::Reconciler>,
     concurrency: usize,
@@ -154,13 +153,15 @@ pub(crate) struct ControllerState {
     namespace: Option<String>,
     selector: Option<Selector>,
     filter: Option<super::controller::ScopeFn>,
-    recorder: Arc<EventRecorder>,
     counters: Counters,
     /// Runs whether or not this engine leads ([`Controller::on_every_engine`]).
     every_engine: bool,
     /// Keys dropped while this engine followed: queued again on election, with every
     /// primary object (a key of an object deleted meanwhile is only here).
     parked: Mutex<std::collections::HashSet<ObjectKey>>,
+    /// What each reconcile's [`Context`] shares (the store: fenced for a leader-only
+    /// controller, see `Inner::leader_store`).
+    context: Arc<super::controller::ContextShared>,
 }
 
 struct Subscriber {
@@ -369,10 +370,31 @@ impl ControllerManager {
         } else {
             c.predicates.clone()
         };
+        let (name, kind, api_version): (Arc<str>, Arc<str>, Arc<str>) = (
+            c.name.as_str().into(),
+            c.kind.as_str().into(),
+            c.api_version.as_str().into(),
+        );
+        let recorder = Arc::new(EventRecorder::new(
+            inner.store.clone(),
+            &c.name,
+            inner.clock.clone(),
+        ));
+        let context = Arc::new(super::controller::ContextShared {
+            kind: kind.clone(),
+            api_version: api_version.clone(),
+            controller: name.clone(),
+            store: if c.every_engine {
+                inner.store.clone()
+            } else {
+                inner.leader_store.clone()
+            },
+            clock: inner.clock.clone(),
+            recorder,
+        });
         let ctl = Arc::new(ControllerState {
-            name: c.name.as_str().into(),
-            kind: c.kind.as_str().into(),
-            api_version: c.api_version.as_str().into(),
+            name,
+            kind,
             queue,
             reconciler,
             concurrency: c.concurrency.max(1),
@@ -381,14 +403,10 @@ impl ControllerManager {
             namespace: c.namespace.clone(),
             selector: c.selector.clone(),
             filter: c.filter.clone(),
-            recorder: Arc::new(EventRecorder::new(
-                inner.store.clone(),
-                &c.name,
-                inner.clock.clone(),
-            )),
             counters: Counters::register(&inner.metrics, &c.name),
             every_engine: c.every_engine,
             parked: Mutex::new(Default::default()),
+            context,
         });
         register_gauges(&inner.metrics, &ctl);
         // A controller is registered once (names are unique), so the slot is empty here.
@@ -844,16 +862,7 @@ fn process(inner: &Arc<Inner>, ctl: &Arc<ControllerState>, key: ObjectKey) {
     let ctx = Context {
         retries: ctl.queue.num_requeues(&key),
         key: key.clone(),
-        kind: ctl.kind.clone(),
-        api_version: ctl.api_version.clone(),
-        controller: ctl.name.clone(),
-        store: if ctl.every_engine {
-            inner.store.clone()
-        } else {
-            inner.leader_store.clone()
-        },
-        clock: inner.clock.clone(),
-        recorder: ctl.recorder.clone(),
+        shared: ctl.context.clone(),
     };
     // Requeue and retry deadlines count from here, the clock reading before the reconcile
     // looked at anything: a delay decided from what it observed then is never pushed later by
