@@ -20,9 +20,48 @@ use std::time::Duration;
 
 /// Which object a reconcile is about: `namespace/name`, or `name` for cluster-scoped kinds.
 ///
-/// Cheap to clone and hash: keys that come from the store share the store's own key string.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ObjectKey(Arc<str>);
+/// Cheap to clone and hash: keys that come from the store share the store's own key string,
+/// and a key's hash is computed once, when it is made (a key is hashed by every work queue
+/// map it passes through, several times per reconcile). Equality and order are the
+/// string's.
+#[derive(Clone)]
+pub struct ObjectKey(Arc<str>, u64);
+
+/// The hash of a key string: SipHash with one random seed per process, so keys that clients
+/// name cannot be chosen to collide.
+fn key_hash(key: &str) -> u64 {
+    use std::hash::BuildHasher;
+    static SEED: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    SEED.get_or_init(Default::default).hash_one(key)
+}
+
+impl PartialEq for ObjectKey {
+    fn eq(&self, other: &Self) -> bool {
+        // Equal strings have equal hashes: the cheap test first.
+        self.1 == other.1 && self.0 == other.0
+    }
+}
+
+impl Eq for ObjectKey {}
+
+impl std::hash::Hash for ObjectKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.1);
+    }
+}
+
+impl PartialOrd for ObjectKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ObjectKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.cmp(&other.0)
+    }
+}
 
 impl ObjectKey {
     /// The key of `obj`.
@@ -39,15 +78,16 @@ impl ObjectKey {
                 key.push_str(ns);
                 key.push('/');
                 key.push_str(name);
-                ObjectKey(key.into())
+                Self::from_store(key.into())
             }
-            None => ObjectKey(name.into()),
+            None => Self::from_store(name.into()),
         }
     }
 
     /// The store's key string, shared.
     pub(crate) fn from_store(key: Arc<str>) -> Self {
-        ObjectKey(key)
+        let hash = key_hash(&key);
+        ObjectKey(key, hash)
     }
 
     /// The namespace, `None` for cluster-scoped objects.
