@@ -230,12 +230,21 @@ spec:
         first.kubelet().simulated().running() == 0
     });
     let renewed = leases.get("n-0").unwrap().metadata.resource_version.clone();
+    let report = || {
+        first
+            .store()
+            .get("PodUsageReport", None, "n-0")
+            .map(|r| r.meta().resource_version.clone())
+            .ok()
+    };
+    let reported = report();
     std::thread::sleep(Duration::from_millis(1000)); // three heartbeat periods
     let lease = leases.get("n-0").unwrap();
     assert_eq!(
         lease.metadata.resource_version, renewed,
         "the Lease was renewed"
     );
+    assert_eq!(report(), reported, "the node's usage was still reported");
     assert_eq!(
         lease
             .metadata
@@ -564,6 +573,10 @@ spec:
     eventually(10, "the leader to know the pod's usage", || {
         leader.pod_metrics().pod_usage_milli(&pod, "cpu") == Some(300)
     });
+    // The report belongs to its Node: it goes when the Node goes.
+    let report = leader.store().get("PodUsageReport", None, there).unwrap();
+    let owner = &report.meta().owner_references[0];
+    assert_eq!((owner.kind.as_str(), owner.name.as_str()), ("Node", there));
     // The leader's autoscaler, aiming at 50%, scales the Deployment up.
     leader
         .apply(

@@ -238,11 +238,9 @@ spec:
       terminationGracePeriodSeconds: 1
       affinity:
         podAntiAffinity:
-          preferredDuringSchedulingIgnoredDuringExecution:
-          - weight: 100
-            podAffinityTerm:
-              labelSelector: {{matchLabels: {{app: db}}}}
-              topologyKey: kubernetes.io/hostname
+          requiredDuringSchedulingIgnoredDuringExecution:
+          - labelSelector: {{matchLabels: {{app: db}}}}
+            topologyKey: kubernetes.io/hostname
       containers:
       - name: member
         command: [sleep, '3600']
@@ -333,14 +331,26 @@ spec:
         },
         &|| explain(&cluster, &dir, &nodes),
     );
-    let pods = cluster.objects("Pod");
-    for m in &members_there {
-        let p = &pods[m];
-        assert!(
-            p["spec"]["nodeName"] == nodes[dead] && !p["metadata"]["deletionTimestamp"].is_null(),
-            "{m} was replaced while its engine might still run it: {p}"
-        );
-    }
+    // One member per host (required anti-affinity): the dead host had one. It is evicted
+    // (once the node is unreachable and its toleration ran out) but stays, terminating, on
+    // its node: were it deleted at once, its replacement could run while the cut-off host
+    // still ran it (here the replacement would wait, unschedulable, and this wait time out).
+    assert_eq!(members_there.len(), 1, "{members_there:?}");
+    let member = &members_there[0];
+    let uid = cluster.objects("Pod")[member]["metadata"]["uid"].clone();
+    wait_or_explain(
+        180,
+        "the dead host's member evicted, terminating on its node",
+        &mut || {
+            cluster.objects("Pod").get(member).is_some_and(|p| {
+                p["metadata"]["uid"] == uid
+                    && p["spec"]["nodeName"] == nodes[dead]
+                    && !p["metadata"]["deletionTimestamp"].is_null()
+            })
+        },
+        &|| explain(&cluster, &dir, &nodes),
+    );
+    assert_eq!(cluster.running_of("db").len(), 2);
 
     // Stop one etcd member: the engines go on (the Lease is still renewed).
     cluster.stop(2);

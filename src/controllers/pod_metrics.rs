@@ -327,26 +327,33 @@ impl PodMetrics {
 }
 
 /// The controller (`pod-usage-report`, on every engine) that publishes the usage of the pods
-/// on `nodes`, this engine's nodes, every `period`: one [`USAGE_REPORT_KIND`] object per
-/// node (see the module docs).
-pub fn publisher(metrics: PodMetrics, nodes: Vec<String>, period: Duration) -> Controller {
-    let ours = nodes.clone();
+/// on the nodes `local` accepts (this engine's running nodes) every `period`: one
+/// [`USAGE_REPORT_KIND`] object per node, owned by the Node (it goes with it). See the
+/// module docs.
+pub fn publisher(
+    metrics: PodMetrics,
+    local: crate::node::LocalNodes,
+    period: Duration,
+) -> Controller {
+    let ours = local.clone();
     Controller::for_kind::<crate::api::Node>("pod-usage-report")
-        .filter(move |o| ours.iter().any(|n| *n == o.meta().name))
+        .filter(move |o| ours(&o.meta().name))
         .on_every_engine()
-        .build(move |ctx: &Context| publish(ctx, &metrics, &nodes, period))
+        .build(move |ctx: &Context| publish(ctx, &metrics, &local, period))
 }
 
 fn publish(
     ctx: &Context,
     metrics: &PodMetrics,
-    nodes: &[String],
+    local: &crate::node::LocalNodes,
     period: Duration,
 ) -> ReconcileResult {
     let node = ctx.name();
-    if !nodes.iter().any(|n| n == node) {
+    // A node this engine stopped or gave up (another engine took it over) is not reported
+    // on: its pods are not this engine's any more.
+    let Some(node_obj) = ctx.get::<crate::api::Node>().filter(|_| local(node)) else {
         return Ok(Action::done());
-    }
+    };
     let mut pods = serde_json::Map::new();
     for pod in crate::node::pods_on(ctx.store(), node)? {
         let mut entry = serde_json::Map::new();
@@ -374,6 +381,13 @@ fn publish(
         }
     }
     let mut report = DynamicObject::new(USAGE_REPORT_API_VERSION, USAGE_REPORT_KIND, node);
+    report.metadata.owner_references = vec![crate::api::OwnerReference {
+        api_version: "v1".into(),
+        kind: "Node".into(),
+        name: node.to_string(),
+        uid: node_obj.metadata.uid.clone().unwrap_or_default(),
+        ..Default::default()
+    }];
     report.data.insert(
         "timestamp".into(),
         serde_json::to_value(ctx.now()).unwrap_or_default(),

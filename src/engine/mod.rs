@@ -568,10 +568,11 @@ impl EngineBuilder {
             engine.start_garbage_collector();
         }
         #[cfg(feature = "etcd")]
-        if shared && !engine.kubelet.node_names().is_empty() {
+        if shared {
+            let k = engine.kubelet.clone();
             engine.add_controller(crate::controllers::pod_metrics::publisher(
                 engine.pod_metrics.clone(),
-                engine.kubelet.node_names(),
+                Arc::new(move |n: &str| k.runs_node(n)),
                 engine.kubelet.config().heartbeat_period,
             ))?;
         }

@@ -379,7 +379,10 @@ impl Store {
     /// or its cache shows the Lease gone or held by another engine.
     fn fence_version(&self, f: &Fence) -> Result<u64> {
         let (ns, name) = f.lease.split_once('/').unwrap_or(("", &f.lease));
-        let refused = |why: String| Error::Conflict {
+        // Unavailable, not Conflict: callers take a conflict for "changed meanwhile, look
+        // again" (some retry at once), while this write will not go through from this engine
+        // until it leads again.
+        let refused = |why: String| Error::Unavailable {
             object: ObjectRef::new("Lease", Some(ns), name),
             message: format!(
                 "this engine ({}) no longer leads: {why}; the write of a controller that runs \
@@ -530,13 +533,14 @@ impl Store {
             entries.into_iter().partition(|e| e.kind == CLAIMS_KIND);
         entries.sort_by_key(|e| e.kind != DEFINITION_KIND);
         self.inner.history_floor.store(rev, Ordering::Release);
-        self.note_claims(claims);
         for e in entries {
             let Some((ks, key, Action::Put(obj), size)) = self.decode_remote(e) else {
                 continue;
             };
             self.load_object(&ks, Arc::from(key), obj, size);
         }
+        // After the objects, as the applier does (see `Claims`).
+        self.note_claims(claims);
         self.close_history_through(rev);
         self.inner.revision.store(rev, Ordering::Release);
         self.inner.applied.advance(rev);
@@ -1075,7 +1079,8 @@ mod tests {
         *src.before.lock() = Some("other");
         let e = leader.create(config_map("deposed")).unwrap_err();
         assert!(
-            matches!(e, Error::Conflict { .. }) && e.to_string().contains("the Lease names other"),
+            matches!(e, Error::Unavailable { .. })
+                && e.to_string().contains("the Lease names other"),
             "{e}"
         );
         assert!(s.get("ConfigMap", Some("default"), "deposed").is_err());

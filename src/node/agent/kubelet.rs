@@ -443,9 +443,12 @@ impl Kubelet {
         (rev > 0).then_some(rev)
     }
 
-    /// Whether this kubelet runs node `name`.
+    /// Whether this kubelet runs node `name` now: one of its nodes, not stopped (a node
+    /// stopped by [`Kubelet::stop_node`], or given up to another engine that took it over).
     pub fn runs_node(&self, name: &str) -> bool {
-        self.inner.nodes.read().contains_key(name)
+        let agent = self.inner.nodes.read().get(name).cloned();
+        // Not waiting for a stop in progress (it holds the flag's lock): stopping counts.
+        agent.is_some_and(|a| a.stopped.try_read().is_some_and(|s| !*s))
     }
 
     /// Names of the nodes this kubelet runs, sorted.

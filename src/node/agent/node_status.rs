@@ -28,12 +28,7 @@ impl Kubelet {
         // stops it at once, as a power failure would; the other runs its pods.
         if let Some(other) = self.claim_taken(ctx, name)? {
             drop(stopped);
-            log::error!(
-                "node {name}: engine {other} took it over while this engine could not renew \
-                 its Lease; this engine stops running it (restart it under another node name)"
-            );
-            self.stop_node(name);
-            return Ok(Action::done());
+            return Ok(self.give_up_node(name, &other));
         }
         let now = ctx.now();
         let nodes = ctx.api::<Node>();
@@ -85,8 +80,22 @@ impl Kubelet {
                 note_registered(&agent, &written);
             }
         }
-        self.renew_lease(ctx, name, now)?;
+        if let Some(other) = self.renew_lease(ctx, name, now)? {
+            drop(stopped);
+            return Ok(self.give_up_node(name, &other));
+        }
         Ok(Action::requeue(self.inner.config.heartbeat_period))
+    }
+
+    /// Stops node `name`, which engine `other` took over while this engine could not renew
+    /// its Lease, as a power failure would: the other engine runs its pods now.
+    fn give_up_node(&self, name: &str, other: &str) -> Action {
+        log::error!(
+            "node {name}: engine {other} took it over while this engine could not renew its \
+             Lease; this engine stops running it (restart it under another node name)"
+        );
+        self.stop_node(name);
+        Action::done()
     }
 
     fn node_status(&self, config: &NodeConfig, _now: Time) -> NodeStatus {
@@ -167,12 +176,14 @@ impl Kubelet {
             .filter(|holder| holder != me))
     }
 
+    /// Renews node `name`'s Lease; `Some(engine)` instead when the Lease, read fresh here,
+    /// names another engine (the node was taken over: nothing is written).
     fn renew_lease(
         &self,
         ctx: &Context,
         name: &str,
         now: Time,
-    ) -> Result<(), crate::runtime::ReconcileError> {
+    ) -> Result<Option<String>, crate::runtime::ReconcileError> {
         let leases = ctx.api::<Lease>().namespace(LEASE_NAMESPACE);
         let secs = self.inner.config.lease_duration.as_secs().max(1) as i32;
         match leases.get_opt(name)? {
@@ -203,10 +214,19 @@ impl Kubelet {
             }
             Some(cur) => {
                 let mut l = (*cur).clone();
-                // The renewal keeps the claim: compare-and-swap on the Lease, so an engine
-                // that took the node over since `claim_taken` read it makes this a conflict,
-                // and the next heartbeat stops the node.
+                // The renewal keeps the claim. It is a compare-and-swap on the version read
+                // here, checked here: an engine that took the node over before this read is
+                // seen, one that takes it over after makes the update a conflict (and the
+                // next heartbeat sees it).
                 if let Some(me) = self.inner.claimed_as.get() {
+                    if let Some(other) = l
+                        .metadata
+                        .annotations
+                        .get(ENGINE_ANNOTATION)
+                        .filter(|owner| *owner != me)
+                    {
+                        return Ok(Some(other.clone()));
+                    }
                     l.metadata
                         .annotations
                         .insert(ENGINE_ANNOTATION.to_string(), me.clone());
@@ -216,7 +236,7 @@ impl Kubelet {
                 leases.update(l)?;
             }
         }
-        Ok(())
+        Ok(None)
     }
 }
 
