@@ -271,33 +271,30 @@ fn reconcile(ctx: &Context, config: &NodeLifecycleConfig, engine: Option<&str>) 
             evict_in = Some(left);
         }
         match evict_in {
-            Some(d) if d.is_zero() && remote => {
-                if pod.metadata.deletion_timestamp.is_none() {
+            Some(d) if d.is_zero() => {
+                // A remote node's pod stays terminating: its eviction is announced once.
+                if !remote || pod.metadata.deletion_timestamp.is_none() {
                     ctx.event(
                         pod.as_ref(),
                         EventKind::Normal,
                         "TaintManagerEviction",
                         &format!(
-                            "Marking for deletion Pod {}/{} (its end awaits the node's engine)",
+                            "Marking for deletion Pod {}/{}{}",
                             pod.metadata.namespace_str(),
-                            pod.metadata.name
+                            pod.metadata.name,
+                            if remote {
+                                " (its end awaits the node's engine)"
+                            } else {
+                                ""
+                            }
                         ),
                     );
                 }
-                evict_gracefully(ctx, &pod)?;
-            }
-            Some(d) if d.is_zero() => {
-                ctx.event(
-                    pod.as_ref(),
-                    EventKind::Normal,
-                    "TaintManagerEviction",
-                    &format!(
-                        "Marking for deletion Pod {}/{}",
-                        pod.metadata.namespace_str(),
-                        pod.metadata.name
-                    ),
-                );
-                force_delete(ctx, &pod)?;
+                if remote {
+                    evict_gracefully(ctx, &pod)?;
+                } else {
+                    force_delete(ctx, &pod)?;
+                }
             }
             Some(d) => next = next.min(d),
             None => {}
