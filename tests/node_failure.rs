@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::eventually;
+use common::{eventually, eventually_advancing};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -301,20 +301,27 @@ spec:
     });
     advance(&e, &clock, 35);
     // The Deployment's status may still say 4 from before the failure: look at the pods.
-    eventually(20, "the evicted pods replaced on the healthy node", || {
-        let now = pods_by_node(&e);
-        now.len() == 4
-            && now.iter().all(|(_, n)| n == "sim-1")
-            && on_failed.iter().all(|p| !exists(&e, p))
-            && e.api::<Pod>()
-                .namespace("default")
-                .list(&Default::default())
-                .unwrap()
-                .items
-                .iter()
-                .all(|p| steady::controllers::pod_util::is_ready(p))
-            && e.kubelet().simulated().running() == 4
-    });
+    // (Advancing: a write that raced another (a conflict) is retried after a backoff on
+    // this clock.)
+    eventually_advancing(
+        &clock,
+        20,
+        "the evicted pods replaced on the healthy node",
+        || {
+            let now = pods_by_node(&e);
+            now.len() == 4
+                && now.iter().all(|(_, n)| n == "sim-1")
+                && on_failed.iter().all(|p| !exists(&e, p))
+                && e.api::<Pod>()
+                    .namespace("default")
+                    .list(&Default::default())
+                    .unwrap()
+                    .items
+                    .iter()
+                    .all(|p| steady::controllers::pod_util::is_ready(p))
+                && e.kubelet().simulated().running() == 4
+        },
+    );
     eventually(20, "the Deployment counts them available", || {
         available(&e) == 4
     });
