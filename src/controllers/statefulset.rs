@@ -24,8 +24,9 @@
 //!      come back one by one in ordinal order). `OnDelete`: pods are only replaced when
 //!      deleted.
 //!
-//!    A re-created pod below the partition (or, without one, below the count of current
-//!    pods) gets the current revision's template, otherwise the update revision's.
+//!    A re-created pod below the partition (unset: 0; for `type: RollingUpdate` given
+//!    without `rollingUpdate`, below `status.currentReplicas`, as Kubernetes) gets the
+//!    current revision's template, otherwise the update revision's.
 //! 3. write `status` (replicas, readyReplicas, availableReplicas, currentReplicas,
 //!    updatedReplicas, currentRevision, updateRevision, collisionCount, observedGeneration);
 //!    once every pod is updated and ready the current revision becomes the update revision;
@@ -117,6 +118,10 @@ struct Settings {
     parallel: bool,
     on_delete: bool,
     partition: Option<i32>,
+    /// `type: RollingUpdate` given without `rollingUpdate`: Kubernetes then leaves the
+    /// parameters unset (no partition default), and re-creates pods below
+    /// `status.currentReplicas` at the current revision.
+    rolling_without_parameters: bool,
     /// `rollingUpdate.maxUnavailable` when set (see [`Sync::act`]).
     max_unavailable: Option<IntOrString>,
     min_ready: i32,
@@ -142,6 +147,9 @@ impl Settings {
             partition: strategy
                 .and_then(|u| u.rolling_update.as_ref())
                 .and_then(|r| r.partition),
+            rolling_without_parameters: strategy.is_some_and(|u| {
+                u.type_.as_deref() == Some("RollingUpdate") && u.rolling_update.is_none()
+            }),
             max_unavailable: strategy
                 .and_then(|u| u.rolling_update.as_ref())
                 .and_then(|r| r.max_unavailable.clone()),
@@ -262,15 +270,11 @@ impl Sync<'_> {
             }
         }
         condemned.sort_by_key(|c| std::cmp::Reverse(c.0));
-        let current_count = pods
-            .iter()
-            .filter(|p| revision_of(p) == Some(self.current_name.as_str()))
-            .count() as i32;
 
         for ord in cfg.start..cfg.end() {
             match slots.get(&ord) {
                 None => {
-                    self.create(ord, current_count)?;
+                    self.create(ord)?;
                     if monotonic {
                         return Ok(());
                     }
@@ -351,12 +355,22 @@ impl Sync<'_> {
     }
 
     /// Creates the claims, then the pod of ordinal `ord`.
-    fn create(&self, ord: i32, current_count: i32) -> Result<()> {
+    fn create(&self, ord: i32) -> Result<()> {
         self.ensure_claims(ord, None)?;
         let cfg = &self.cfg;
-        let below = match cfg.partition {
-            Some(p) => ord < cfg.start + p,
-            None => ord < cfg.start + current_count,
+        // Kubernetes' newVersionedStatefulSetPod, with apps/v1 defaulting: the partition
+        // (0 when unset, so a pod re-created during a rollout comes back updated), or,
+        // for `RollingUpdate` without parameters, the status' count of current replicas.
+        let below = if cfg.rolling_without_parameters {
+            let current = self
+                .set
+                .status
+                .as_ref()
+                .and_then(|s| s.current_replicas)
+                .unwrap_or(0);
+            ord < cfg.start + current
+        } else {
+            ord < cfg.start + cfg.partition.unwrap_or(0)
         };
         let (template, revision) = if !cfg.on_delete && below {
             (&self.current_template, self.current_name.as_str())
