@@ -45,15 +45,24 @@ fn image(e: &Engine, pod: &str) -> Option<String> {
     p.spec.containers[0].image.clone()
 }
 
-/// The pods `w` saw come (`+name`) and go (`-name`) until it went quiet, from the first
-/// that went (the adds of the watch's start left out).
+/// The pods `w` saw come (`+name`) and go (`-name`: when its deletion began, the first
+/// event with a deletionTimestamp, or its removal) until it went quiet, from the first that
+/// went (the adds of the watch's start left out). A pod's deletion begins when the
+/// controller decides it; its removal waits for the node agent to stop it, in any order.
 fn comings_and_goings(w: &mut steady::client::TypedWatch<Pod>) -> Vec<String> {
     let mut log = Vec::new();
+    let mut going = std::collections::HashSet::new();
     while let Some(ev) = w.recv_timeout(Duration::from_millis(100)).unwrap() {
-        match ev {
-            TypedEvent::Added(p) => log.push(format!("+{}", p.metadata.name)),
-            TypedEvent::Deleted(p) => log.push(format!("-{}", p.metadata.name)),
-            _ => {}
+        let (p, added) = match ev {
+            TypedEvent::Added(p) => (p, true),
+            TypedEvent::Modified(p) if p.metadata.deletion_timestamp.is_some() => (p, false),
+            TypedEvent::Deleted(p) => (p, false),
+            _ => continue,
+        };
+        if added {
+            log.push(format!("+{}", p.metadata.name));
+        } else if going.insert(p.metadata.uid.clone()) {
+            log.push(format!("-{}", p.metadata.name));
         }
     }
     log.into_iter().skip_while(|s| s.starts_with('+')).collect()
