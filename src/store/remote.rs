@@ -227,18 +227,16 @@ impl Store {
             // The claims versions are read before the claims are checked against the cache:
             // the applier raises a version only after the objects of its revision are in
             // the cache, so the check sees every claim the version orders (see `Claims`).
-            let claims_seen: Vec<(String, u64)> = {
+            // Per write, its kind's claims version.
+            let claims_seen: Vec<u64> = {
                 let versions = self.inner.claims.lock();
-                let mut kinds: Vec<&str> = writes.iter().map(|w| &*w.ks.info.kind).collect();
-                kinds.sort_unstable();
-                kinds.dedup();
-                kinds
-                    .into_iter()
-                    .map(|k| (k.to_string(), versions.get(k).copied().unwrap_or(0)))
+                writes
+                    .iter()
+                    .map(|w| versions.get(&*w.ks.info.kind).copied().unwrap_or(0))
                     .collect()
             };
-            // Kinds whose writes claim a value their base did not hold.
-            let mut claiming: Vec<&str> = Vec::new();
+            // Writes that claim a value their base did not hold, one per kind.
+            let mut claiming: Vec<usize> = Vec::new();
             {
                 // Compare with the cache and claim unique fields under the kinds' locks,
                 // taken in ascending name order like every multi-kind commit.
@@ -256,18 +254,14 @@ impl Store {
                     allocated[i] |= self.claim_unique(st, w, &mut claimed)?;
                     if let Action::Put(o) = &w.action {
                         if st.claims_new_values(w.base.as_deref(), o.as_ref()) {
-                            claiming.push(
-                                &claims_seen[claims_seen
-                                    .binary_search_by(|(k, _)| k.as_str().cmp(&w.ks.info.kind))
-                                    .expect("every kind written was read")]
-                                .0,
-                            );
+                            claiming.push(i);
                         }
                     }
                 }
             }
-            claiming.sort_unstable();
-            claiming.dedup();
+            let kind_of = |i: &usize| &*writes[*i].ks.info.kind;
+            claiming.sort_by(|a, b| kind_of(a).cmp(kind_of(b)));
+            claiming.dedup_by(|a, b| kind_of(a) == kind_of(b));
             if writes.iter().all(|w| matches!(w.action, Action::Keep)) {
                 // Nothing to write commits nothing, as in memory.
                 return Ok(RemoteEnd::Done(
@@ -291,17 +285,11 @@ impl Store {
                     },
                 })
                 .collect();
-            let claims_version = |kind: &str| {
-                claims_seen
-                    .iter()
-                    .find(|(k, _)| k == kind)
-                    .map_or(0, |(_, v)| *v)
-            };
-            for kind in &claiming {
+            for &i in &claiming {
                 ops.push(RemoteOp {
                     kind: CLAIMS_KIND,
-                    key: kind,
-                    expect: claims_version(kind),
+                    key: &writes[i].ks.info.kind,
+                    expect: claims_seen[i],
                     write: RemoteWrite::Put(b"{}".to_vec()),
                 });
             }
@@ -316,9 +304,9 @@ impl Store {
             let fence_moved = || fenced.is_some_and(|(f, version)| self.fence_moved(f, version));
             let claims_moved = || {
                 let versions = self.inner.claims.lock();
-                claiming
-                    .iter()
-                    .any(|k| versions.get(*k).copied().unwrap_or(0) != claims_version(k))
+                claiming.iter().any(|&i| {
+                    versions.get(&*writes[i].ks.info.kind).copied().unwrap_or(0) != claims_seen[i]
+                })
             };
             match remote.commit(ops)? {
                 Committed::At(rev) => {
