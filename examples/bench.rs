@@ -103,6 +103,15 @@ impl Out {
     }
 }
 
+/// The suffix of a figure measured from `threads` writers: none for one, `_64threads`.
+fn threads_suffix(threads: usize) -> String {
+    if threads == 1 {
+        String::new()
+    } else {
+        format!("_{threads}threads")
+    }
+}
+
 fn round(v: f64) -> f64 {
     if v.abs() >= 100.0 {
         v.round()
@@ -418,11 +427,7 @@ fn durable_updates(out: &Out, threads: usize) {
     let _ = std::fs::remove_dir_all(&raw_dir);
     let raw = (ROUNDS * RAW) as f64 / raw_secs;
     let rate = (ROUNDS * threads * round) as f64 / steady_secs;
-    let suffix = if threads == 1 {
-        String::new()
-    } else {
-        format!("_{threads}threads")
-    };
+    let suffix = threads_suffix(threads);
     let bname = format!("durable.disk_fdatasync_per_s{suffix}");
     out.emit(&bname, raw, "ops/s", None);
     out.emit(
@@ -2335,11 +2340,7 @@ fn etcd_updates(out: &Out, threads: usize) {
     drop(engine);
     let raw = (ROUNDS * threads * round) as f64 / raw_secs;
     let rate = (ROUNDS * threads * round) as f64 / steady_secs;
-    let suffix = if threads == 1 {
-        String::new()
-    } else {
-        format!("_{threads}threads")
-    };
+    let suffix = threads_suffix(threads);
     let bname = format!("etcd.raw_txn_per_s{suffix}");
     out.emit(&bname, raw, "ops/s", None);
     out.emit(

@@ -20,7 +20,7 @@ use steady::client::leader::LeaderElectionConfig;
 use steady::controllers::node_lifecycle::NodeLifecycleConfig;
 use steady::node::{KubeletConfig, NodeConfig};
 use steady::store::etcd::EtcdConfig;
-use steady::store::{Durability, ListParams};
+use steady::store::Durability;
 use steady::{Engine, EngineBuilder, Error};
 
 fn builder(etcd: &Etcd) -> EngineBuilder {
@@ -61,13 +61,8 @@ spec:
 
 /// `(name, uid)` of the running pods.
 fn running(e: &Engine) -> Vec<(String, String)> {
-    let mut v: Vec<_> = e
-        .api::<Pod>()
-        .list(&ListParams::default())
-        .unwrap()
-        .items
+    let mut v: Vec<_> = common::running_pods(e)
         .iter()
-        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
         .map(|p| (p.metadata.name.clone(), p.metadata.uid.clone().unwrap()))
         .collect();
     v.sort();
@@ -320,13 +315,8 @@ fn controllers_lease(e: &Engine) -> std::sync::Arc<Lease> {
 
 /// The nodes the running pods of `e`'s view run on, sorted.
 fn nodes_of_running(e: &Engine) -> Vec<String> {
-    let mut v: Vec<String> = e
-        .api::<Pod>()
-        .list(&ListParams::default())
-        .unwrap()
-        .items
+    let mut v: Vec<String> = common::running_pods(e)
         .iter()
-        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
         .filter_map(|p| p.spec.node_name.clone())
         .collect();
     v.sort();
@@ -551,13 +541,7 @@ spec:
     let pod = {
         let mut found = None;
         eventually(20, "the pod running", || {
-            found = follower
-                .api::<Pod>()
-                .list(&ListParams::default())
-                .unwrap()
-                .items
-                .into_iter()
-                .find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"));
+            found = common::running_pods(follower).into_iter().next();
             found.is_some()
         });
         found.unwrap()

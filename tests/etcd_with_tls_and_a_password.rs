@@ -12,9 +12,7 @@ use common::eventually;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use steady::api::Pod;
 use steady::store::etcd::EtcdConfig;
-use steady::store::ListParams;
 use steady::{Engine, Error};
 
 /// A CA, a serving certificate for 127.0.0.1 and a client certificate, as PEM files in `dir`.
@@ -191,15 +189,7 @@ spec:
         )
         .unwrap();
     eventually(30, "two pods running", || {
-        engine
-            .api::<Pod>()
-            .list(&ListParams::default())
-            .unwrap()
-            .items
-            .iter()
-            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
-            .count()
-            == 2
+        common::running_pods(&engine).len() == 2
     });
     // What the engine wrote is in etcd, under its prefix, for whoever may read it there.
     let keys = etcd

@@ -146,6 +146,17 @@ pub fn scratch(name: &str) -> std::path::PathBuf {
     d
 }
 
+/// The pods of every namespace in phase Running, as `e` sees them.
+pub fn running_pods(e: &Engine) -> Vec<std::sync::Arc<steady::api::Pod>> {
+    e.api::<steady::api::Pod>()
+        .list(&Default::default())
+        .expect("pods list")
+        .items
+        .into_iter()
+        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        .collect()
+}
+
 /// Polls `cond` until it holds or `secs` seconds pass (convergence of real threads; never
 /// used to wait out a backoff or a window, which tests drive with a manual clock).
 pub fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
