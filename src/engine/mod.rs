@@ -491,13 +491,16 @@ impl EngineBuilder {
         // On a shared store, pod addresses of other hosts are their loopback addresses: the
         // proxy and `resolve` use the endpoints on this engine's nodes only.
         #[cfg(feature = "etcd")]
-        if shared {
+        let local_nodes: Option<crate::node::LocalNodes> = shared.then(|| {
             let k = kubelet.clone();
-            let local: crate::node::LocalNodes = Arc::new(move |n: &str| k.runs_node(n));
+            Arc::new(move |n: &str| k.runs_node(n)) as crate::node::LocalNodes
+        });
+        #[cfg(feature = "etcd")]
+        if let Some(local) = &local_nodes {
             resolver = resolver.only_local(local.clone());
             #[cfg(unix)]
             if let Some((p, _)) = &proxy {
-                p.only_local(local);
+                p.only_local(local.clone());
             }
         }
         let engine = Engine {
@@ -568,11 +571,10 @@ impl EngineBuilder {
             engine.start_garbage_collector();
         }
         #[cfg(feature = "etcd")]
-        if shared {
-            let k = engine.kubelet.clone();
+        if let Some(local) = local_nodes {
             engine.add_controller(crate::controllers::pod_metrics::publisher(
                 engine.pod_metrics.clone(),
-                Arc::new(move |n: &str| k.runs_node(n)),
+                local,
                 engine.kubelet.config().heartbeat_period,
             ))?;
         }

@@ -31,6 +31,35 @@ use std::time::Duration;
 /// The annotation of a node's Lease that names the engine running the node.
 pub const ENGINE_ANNOTATION: &str = "steady.dev/engine";
 
+/// A new Lease of node `name` in `kube-node-lease`, acquired and renewed at `now`, claimed
+/// by `engine` when given (on a shared store).
+pub(crate) fn node_lease(
+    name: &str,
+    engine: Option<&str>,
+    duration: Duration,
+    now: crate::api::Time,
+) -> Lease {
+    Lease {
+        metadata: ObjectMeta {
+            name: name.to_string(),
+            namespace: Some(LEASE_NAMESPACE.into()),
+            annotations: engine
+                .map(|e| (ENGINE_ANNOTATION.to_string(), e.to_string()))
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        },
+        spec: LeaseSpec {
+            holder_identity: Some(name.to_string()),
+            lease_duration_seconds: Some(duration.as_secs().max(1) as i32),
+            acquire_time: Some(now),
+            renew_time: Some(now),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
 /// Claims node `name` for engine `engine` (see the module docs); `lease_duration` is what a
 /// new Lease gets, `poll` how often a claimed one is looked at.
 #[cfg_attr(not(feature = "etcd"), allow(dead_code))] // only stores shared through etcd
@@ -47,25 +76,7 @@ pub(crate) fn claim_node(
         let cur = match store.get("Lease", Some(LEASE_NAMESPACE), name) {
             Ok(o) => o,
             Err(Error::NotFound { .. }) => {
-                let now = clock.now();
-                let lease = Lease {
-                    metadata: ObjectMeta {
-                        name: name.to_string(),
-                        namespace: Some(LEASE_NAMESPACE.into()),
-                        annotations: [(ENGINE_ANNOTATION.to_string(), engine.to_string())]
-                            .into_iter()
-                            .collect(),
-                        ..Default::default()
-                    },
-                    spec: LeaseSpec {
-                        holder_identity: Some(name.to_string()),
-                        lease_duration_seconds: Some(lease_duration.as_secs().max(1) as i32),
-                        acquire_time: Some(now),
-                        renew_time: Some(now),
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                };
+                let lease = node_lease(name, Some(engine), lease_duration, clock.now());
                 match store.create(Arc::new(lease)) {
                     Ok(_) => return Ok(()),
                     Err(Error::AlreadyExists { .. }) => continue,

@@ -5,9 +5,7 @@
 use super::kubelet::Kubelet;
 use super::node_claim::ENGINE_ANNOTATION;
 use crate::api::conditions::{condition, set_condition};
-use crate::api::{
-    Lease, LeaseSpec, Node, NodeAddress, NodeSpec, NodeStatus, ObjectMeta, Quantity, Time,
-};
+use crate::api::{Lease, Node, NodeAddress, NodeSpec, NodeStatus, ObjectMeta, Quantity, Time};
 use crate::node::config::{NodeConfig, HOSTNAME_LABEL, LEASE_NAMESPACE};
 use crate::runtime::{Action, Context, ReconcileResult};
 use std::sync::atomic::Ordering;
@@ -188,28 +186,12 @@ impl Kubelet {
         let secs = self.inner.config.lease_duration.as_secs().max(1) as i32;
         match leases.get_opt(name)? {
             None => {
-                let lease = Lease {
-                    metadata: ObjectMeta {
-                        name: name.to_string(),
-                        namespace: Some(LEASE_NAMESPACE.into()),
-                        annotations: self
-                            .inner
-                            .claimed_as
-                            .get()
-                            .map(|me| (ENGINE_ANNOTATION.to_string(), me.clone()))
-                            .into_iter()
-                            .collect(),
-                        ..Default::default()
-                    },
-                    spec: LeaseSpec {
-                        holder_identity: Some(name.to_string()),
-                        lease_duration_seconds: Some(secs),
-                        acquire_time: Some(now),
-                        renew_time: Some(now),
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                };
+                let lease = super::node_claim::node_lease(
+                    name,
+                    self.inner.claimed_as.get().map(String::as_str),
+                    self.inner.config.lease_duration,
+                    now,
+                );
                 leases.create(lease)?;
             }
             Some(cur) => {
