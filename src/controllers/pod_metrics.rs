@@ -59,6 +59,11 @@ pub fn usage_report_kind() -> KindInfo {
     KindInfo::dynamic(USAGE_REPORT_API_VERSION, USAGE_REPORT_KIND, false)
 }
 
+/// When a [`USAGE_REPORT_KIND`] object was written (its `timestamp`).
+fn report_time(report: &DynamicObject) -> Option<Time> {
+    serde_json::from_value(report.data.get("timestamp")?.clone()).ok()
+}
+
 /// `namespace/name` of a pod.
 type PodKey = (String, String);
 
@@ -142,7 +147,7 @@ impl PodMetrics {
         let node = pod.spec.node_name.as_deref()?;
         let report = self.store.get(USAGE_REPORT_KIND, None, node).ok()?;
         let report = report.downcast_ref::<DynamicObject>()?;
-        let at: Time = serde_json::from_value(report.data.get("timestamp")?.clone()).ok()?;
+        let at = report_time(report)?;
         if self.clock.now().saturating_duration_since(at) > max_age {
             return None;
         }
@@ -354,6 +359,22 @@ fn publish(
     let Some(node_obj) = ctx.get::<crate::api::Node>().filter(|_| local(node)) else {
         return Ok(Action::done());
     };
+    let store = ctx.store();
+    let current = match store.get(USAGE_REPORT_KIND, None, node) {
+        Ok(cur) => Some(cur),
+        Err(e) if e.is_not_found() => None,
+        Err(e) => return Err(e.into()),
+    };
+    // The node's heartbeats wake this too: one report per period is enough, and nothing is
+    // sampled before that is known.
+    let age = current
+        .as_ref()
+        .and_then(|c| c.downcast_ref::<DynamicObject>())
+        .and_then(report_time)
+        .map(|t| ctx.now().saturating_duration_since(t));
+    if let Some(age) = age.filter(|a| *a < period / 2) {
+        return Ok(Action::requeue(period - age));
+    }
     let mut pods = serde_json::Map::new();
     for pod in crate::node::pods_on(ctx.store(), node)? {
         let mut entry = serde_json::Map::new();
@@ -393,24 +414,11 @@ fn publish(
         serde_json::to_value(ctx.now()).unwrap_or_default(),
     );
     report.data.insert("pods".into(), pods.into());
-    let store = ctx.store();
-    match store.get(USAGE_REPORT_KIND, None, node) {
-        Ok(cur) => {
-            // The node's heartbeats wake this too: one report per period is enough.
-            let age = cur
-                .downcast_ref::<DynamicObject>()
-                .and_then(|d| d.data.get("timestamp").cloned())
-                .and_then(|t| serde_json::from_value::<Time>(t).ok())
-                .map(|t| ctx.now().saturating_duration_since(t));
-            if let Some(age) = age.filter(|a| *a < period / 2) {
-                return Ok(Action::requeue(period - age));
-            }
-            store.update(Arc::new(report) as Arc<dyn Object>)?;
-        }
-        Err(e) if e.is_not_found() => {
-            store.create(Arc::new(report) as Arc<dyn Object>)?;
-        }
-        Err(e) => return Err(e.into()),
+    let report = Arc::new(report) as Arc<dyn Object>;
+    if current.is_some() {
+        store.update(report)?;
+    } else {
+        store.create(report)?;
     }
     Ok(Action::requeue(period))
 }
