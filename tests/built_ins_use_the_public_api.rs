@@ -42,7 +42,12 @@ fn pods_on_lists_the_pods_bound_to_a_node() {
 
 #[test]
 fn write_own_status_writes_only_a_changed_status() {
-    let e = common::engine();
+    // No built-in controllers: the Deployment controller would write this status too.
+    let e = steady::Engine::builder()
+        .builtin_controllers(false)
+        .local_node(false)
+        .build()
+        .unwrap();
     let deployments = e.api::<steady::api::Deployment>();
     let d: steady::api::Deployment = serde_json::from_value(json!({
         "metadata": {"name": "web"},
