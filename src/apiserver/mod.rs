@@ -712,7 +712,13 @@ mod connection_tests {
 
     #[test]
     fn evictions_answer_429_with_the_budget_cause_and_500_for_two_budgets() {
-        let e = Engine::builder().local_node(false).build().unwrap();
+        // No scheduler: with no node it would write the pod's status (unschedulable)
+        // between this test's read and its status write.
+        let e = Engine::builder()
+            .local_node(false)
+            .without_scheduler()
+            .build()
+            .unwrap();
         e.apply(
             "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {app: a}}\n\
              spec: {containers: [{name: c, image: i}]}\n",
