@@ -785,3 +785,55 @@ fn a_filter_scopes_the_primary_kind_and_an_object_leaving_it_is_seen_once_more()
     mark("m2");
     assert_eq!(seen_now(), vec!["m1", "even", "even", "m2"]);
 }
+
+#[test]
+fn a_custom_predicate_filters_creations_and_one_that_panics_lets_the_change_through() {
+    // Widgets are reconciled when created or changed with an even spec.replicas; the
+    // predicate panics on "cursed", which is reconciled all the same.
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let s = seen.clone();
+    let e = common::builder()
+        .controller(
+            Controller::new("even-changes", "example.com/v1", "Widget")
+                .pacing(None)
+                .predicate(steady::runtime::Predicate::Custom(Arc::new(
+                    |_old: Option<&dyn Object>, new: &dyn Object| {
+                        let w = new.as_any().downcast_ref::<DynamicObject>().unwrap();
+                        assert!(w.metadata.name != "cursed", "a predicate that panics");
+                        w.data["spec"]["replicas"].as_i64().unwrap_or(1) % 2 == 0
+                    },
+                )))
+                .build(move |ctx: &Context| {
+                    s.lock().unwrap().push(ctx.name().to_string());
+                    Ok(Action::done())
+                }),
+        )
+        .build()
+        .unwrap();
+    let widgets = e.dynamic("example.com/v1", "Widget").unwrap();
+    let seen_now = || seen.lock().unwrap().clone();
+    // One worker, FIFO: a marker reconciled after a change proves the change was not queued.
+    let mark = |name: &str| {
+        widgets.create(widget(name, 0)).unwrap();
+        eventually(10, name, || seen_now().iter().any(|n| n == name));
+    };
+    widgets.create(widget("odd", 1)).unwrap();
+    widgets.create(widget("cursed", 1)).unwrap();
+    mark("m1");
+    assert_eq!(
+        seen_now(),
+        vec!["cursed", "m1"],
+        "an odd creation is filtered; a panicking predicate passes"
+    );
+    widgets
+        .patch("odd", &json!({"spec": {"replicas": 2}}), false)
+        .unwrap();
+    mark("m2");
+    widgets.delete("odd", &DeleteParams::default()).unwrap();
+    mark("m3");
+    assert_eq!(
+        seen_now(),
+        vec!["cursed", "m1", "odd", "m2", "odd", "m3"],
+        "a change that passes, and a deletion, are reconciled"
+    );
+}

@@ -106,9 +106,15 @@ pub fn controller_name(kind: &str) -> String {
 }
 
 /// True when a change touches what the collector looks at: owner references, finalizers,
-/// the deletion mark (creations always pass).
+/// the deletion mark. A creation (or the initial state) passes when the object has owners or
+/// is being deleted; one with neither has nothing to collect. Its key needs no reconcile for
+/// a gone owner of the same name either: that owner's deletion queued the key already (see
+/// "No lost wakeups"), and so did the deletion of a dependent some owner waits for.
 fn relevant(old: Option<&dyn Object>, new: &dyn Object) -> bool {
-    let Some(old) = old else { return true };
+    let Some(old) = old else {
+        let m = new.meta();
+        return !m.owner_references.is_empty() || m.deletion_timestamp.is_some();
+    };
     let (o, n) = (old.meta(), new.meta());
     o.owner_references != n.owner_references
         || o.finalizers != n.finalizers
@@ -511,6 +517,34 @@ mod tests {
         c.metadata.name = name.into();
         c.metadata.owner_references = owners;
         Arc::new(c)
+    }
+
+    /// A creation is worth a reconcile only for an object with owners or a deletion mark:
+    /// the collector's controller of every kind sees every object created, and most have
+    /// neither. Changes of what the collector looks at pass; others (a status) do not.
+    #[test]
+    fn creations_pass_only_with_owners_or_a_deletion_mark() {
+        let owner = config_map("owner", vec![]);
+        let plain = config_map("plain", vec![]);
+        assert!(!relevant(None, plain.as_ref()));
+        let owned = config_map("owned", vec![owner_reference(owner.as_ref(), false)]);
+        assert!(relevant(None, owned.as_ref()));
+        let mut deleting = ConfigMap::default();
+        deleting.metadata.name = "deleting".into();
+        deleting.metadata.finalizers = vec![ORPHAN_FINALIZER.into()];
+        deleting.metadata.deletion_timestamp =
+            Some(crate::clock::Time::from_unix_micros(1_000_000));
+        assert!(relevant(None, &deleting));
+        // Changes: owners gained, finalizers, the deletion mark; a label alone is not one.
+        assert!(relevant(Some(plain.as_ref()), owned.as_ref()));
+        let mut labelled = ConfigMap::default();
+        labelled.metadata.name = "plain".into();
+        labelled.metadata.labels.insert("a".into(), "b".into());
+        assert!(!relevant(Some(plain.as_ref()), &labelled));
+        let mut finalized = labelled.clone();
+        finalized.metadata.finalizers = vec![FOREGROUND_FINALIZER.into()];
+        assert!(relevant(Some(&labelled), &finalized));
+        assert!(relevant(Some(&finalized), &deleting));
     }
 
     /// The race of an owner deleted with Orphan against the collector examining one of its

@@ -361,7 +361,8 @@ pub enum Predicate {
     LabelsChanged,
     /// Only when annotations changed (plus creations and deletions).
     AnnotationsChanged,
-    /// Your own rule: `(old, new)`; `old` is `None` for creations and initial state.
+    /// Your own rule: `(old, new)`; `old` is `None` for creations and initial state, which it
+    /// may filter too. A predicate that panics passes the change.
     Custom(PredicateFn),
 }
 
@@ -378,7 +379,9 @@ impl fmt::Debug for Predicate {
 }
 
 impl Predicate {
-    /// Whether the change from `old` to `new` passes. Creations (no `old`) always pass.
+    /// Whether the change from `old` to `new` passes. `old` is `None` for a creation (and the
+    /// initial state a controller starts from): the built-in predicates pass every creation,
+    /// a [`Predicate::Custom`] one decides. Deletions are not filtered.
     pub fn passes(&self, old: Option<&dyn Object>, new: &dyn Object) -> bool {
         if let Predicate::Custom(f) = self {
             return f(old, new);

@@ -606,6 +606,16 @@ impl ControllerState {
                 })
             })
     }
+
+    /// Whether `p` passes the change, run on the informer thread: a custom predicate is the
+    /// user's code, and one that panics lets the change through (a reconcile too many is
+    /// harmless; one missed is not) instead of taking the informer down.
+    fn passes(&self, p: &Predicate, old: Option<&dyn Object>, new: &dyn Object) -> bool {
+        catch_unwind(AssertUnwindSafe(|| p.passes(old, new))).unwrap_or_else(|_| {
+            log::error!("controller {}: a predicate panicked", self.name);
+            true
+        })
+    }
 }
 
 /// Maps one change to the keys a subscriber reconciles, and queues them.
@@ -626,9 +636,18 @@ fn dispatch(
             if !scoped {
                 return;
             }
-            if let WatchEvent::Modified(_) = ev {
-                let old = prev.map(|p| p.as_ref());
-                if !ctl.predicates.iter().any(|p| p.passes(old, obj.as_ref())) {
+            // Creations and changes go through the predicates (a creation with no `old`:
+            // the built-in ones pass it, a custom one decides); deletions always pass.
+            if let WatchEvent::Added(_) | WatchEvent::Modified(_) = ev {
+                let old = match ev {
+                    WatchEvent::Modified(_) => prev.map(|p| p.as_ref()),
+                    _ => None,
+                };
+                if !ctl
+                    .predicates
+                    .iter()
+                    .any(|p| ctl.passes(p, old, obj.as_ref()))
+                {
                     return;
                 }
             }
