@@ -475,9 +475,17 @@ impl ControllerManager {
                 // In no particular order (as a fresh informer's initial events are not
                 // either, to its subscribers' reconciles), with the store's keys: no sort and
                 // no key formatting for thousands of objects.
-                if let Ok(items) = inner.store.list_keyed(&kind, &Default::default()) {
-                    // Woken every `BURST` keys: the workers start while the rest is queued.
-                    let mut wakes = 0;
+                // Woken every `BURST` keys: the workers start while the rest is queued.
+                let mut wakes = 0;
+                if matches!(sub.role, Watched::Primary) && ctl.takes_every_creation() {
+                    // Every object's key, without reading the objects: nothing would filter.
+                    for key in inner.store.list_keys(&kind).unwrap_or_default() {
+                        ctl.enqueue_quiet(ObjectKey::from_store(key), &mut wakes);
+                        if wakes >= BURST {
+                            wake_pool(inner, &mut wakes);
+                        }
+                    }
+                } else if let Ok(items) = inner.store.list_keyed(&kind, &Default::default()) {
                     for (key, o) in items {
                         let added = WatchEvent::Added(o);
                         dispatch(&inner.store, &sub, &added, None, Some(&key), &mut wakes);
@@ -485,8 +493,8 @@ impl ControllerManager {
                             wake_pool(inner, &mut wakes);
                         }
                     }
-                    wake_pool(inner, &mut wakes);
                 }
+                wake_pool(inner, &mut wakes);
             }
         }
         Ok(())
@@ -588,6 +596,18 @@ impl ControllerState {
     pub(crate) fn enqueue_after(&self, key: ObjectKey, delay: Duration) {
         self.counters.adds.inc();
         self.queue.add_after(key, delay);
+    }
+
+    /// Whether every creation of the primary kind is reconciled: no scope, and no predicate
+    /// that could filter a creation (the built-in ones pass them all).
+    fn takes_every_creation(&self) -> bool {
+        self.namespace.is_none()
+            && self.selector.is_none()
+            && self.filter.is_none()
+            && self
+                .predicates
+                .iter()
+                .all(|p| !matches!(p, Predicate::Custom(_)))
     }
 
     fn in_scope(&self, o: &dyn Object) -> bool {
@@ -823,8 +843,8 @@ fn worker(inner: &Arc<Inner>) {
         if inner.stopping.load(Ordering::Acquire) {
             return;
         }
-        if let Some((ctl, key)) = next_work(inner) {
-            process(inner, &ctl, key);
+        if let Some((ctl, key, at)) = next_work(inner) {
+            process(inner, &ctl, key, at);
             continue;
         }
         inner.work.wait(seen, None);
@@ -832,8 +852,9 @@ fn worker(inner: &Arc<Inner>) {
 }
 
 /// The next key to reconcile. The start rotates, so controllers take turns (fairness), and
-/// a controller at its concurrency limit is skipped.
-fn next_work(inner: &Inner) -> Option<(Arc<ControllerState>, ObjectKey)> {
+/// a controller at its concurrency limit is skipped. With the key, the clock reading at
+/// which it was handed out.
+fn next_work(inner: &Inner) -> Option<(Arc<ControllerState>, ObjectKey, Duration)> {
     let ctls = inner.controllers.read();
     let n = ctls.len();
     if n == 0 {
@@ -852,15 +873,16 @@ fn next_work(inner: &Inner) -> Option<(Arc<ControllerState>, ObjectKey)> {
             c.active.fetch_sub(1, Ordering::AcqRel);
             continue;
         }
-        if let Some(k) = c.queue.try_get() {
-            return Some((c.clone(), k));
+        if let Some((k, at)) = c.queue.take() {
+            return Some((c.clone(), k, at));
         }
         c.active.fetch_sub(1, Ordering::AcqRel);
     }
     None
 }
 
-fn process(inner: &Arc<Inner>, ctl: &Arc<ControllerState>, key: ObjectKey) {
+/// Reconciles `key`, handed out at `began` (a reading of the engine clock).
+fn process(inner: &Arc<Inner>, ctl: &Arc<ControllerState>, key: ObjectKey, began: Duration) {
     if !ctl.every_engine && !inner.leadership.is_leader() {
         // A follower's key: the leader reconciles it. Parked, and queued again if this
         // engine is elected (`queue_all_of_followers`, after the flag is set, so no key
@@ -883,15 +905,22 @@ fn process(inner: &Arc<Inner>, ctl: &Arc<ControllerState>, key: ObjectKey) {
         key: key.clone(),
         shared: ctl.context.clone(),
     };
-    // Requeue and retry deadlines count from here, the clock reading before the reconcile
-    // looked at anything: a delay decided from what it observed then is never pushed later by
-    // the time the reconcile took, or by a (manual) clock moved meanwhile. Early is harmless,
-    // as the next reconcile reads the clock again; late could miss a deadline for good.
-    let began = inner.clock.monotonic();
-    let started = Instant::now();
+    // Requeue and retry deadlines count from `began`, the clock reading when the queue
+    // handed the key out, before the reconcile looked at anything: a delay decided from what
+    // it observed then is never pushed later by the time the reconcile took, or by a (manual)
+    // clock moved meanwhile. Early is harmless, as the next reconcile reads the clock again;
+    // late could miss a deadline for good. The run ends at `ended`, which the queue takes as
+    // the end of the processing (pacing). Two clock readings per reconcile in all.
+    let manual = inner.clock.is_manual();
+    let started = manual.then(Instant::now);
     let result = catch_unwind(AssertUnwindSafe(|| ctl.reconciler.reconcile(&ctx)));
+    let ended = inner.clock.monotonic();
     let c = &ctl.counters;
-    c.reconcile_time.observe_duration(started.elapsed());
+    // The histogram measures real time: under a manual clock, by the wall clock.
+    c.reconcile_time.observe_duration(match started {
+        Some(t) => t.elapsed(),
+        None => ended.saturating_sub(began),
+    });
     let mut kick_timer = false;
     match result {
         Ok(Ok(Action::Done)) => {
@@ -947,7 +976,7 @@ fn process(inner: &Arc<Inner>, ctl: &Arc<ControllerState>, key: ObjectKey) {
             kick_timer = true;
         }
     }
-    ctl.queue.done(&key);
+    ctl.queue.done_at(&key, ended);
     ctl.active.fetch_sub(1, Ordering::AcqRel);
     if kick_timer {
         inner.timer.notify_all();

@@ -486,9 +486,16 @@ where
     }
 
     /// Queues `key` and returns the wake-up it calls for, to be sent after the lock.
+    ///
+    /// The clock is read before the lock, here and in `take` and `done_at`: the lock is held
+    /// only for the state change, which is what the informer and the workers contend on. A
+    /// reading taken just before the lock may be older than another thread's under it; the
+    /// state takes time stamps as given (a wait or a run of a key is `saturating_sub`, a hold
+    /// compared with an older reading parks the key until a deadline the timer then finds due),
+    /// so nothing is lost, only measured a hair long or short.
     fn add_signal(&self, key: K) -> Wakeup {
-        let mut s = self.lock();
         let now = self.clock.monotonic();
+        let mut s = self.lock();
         let added = s.add(key, now);
         self.publish_len(&s);
         Wakeup::of(&s, added)
@@ -536,16 +543,24 @@ where
     }
 
     fn try_get(&self) -> Option<(K, Duration)> {
-        let mut s = self.lock();
+        self.take().map(|(key, waited, _)| (key, waited))
+    }
+
+    /// Hands out the oldest ready key: `(key, how long it waited ready, the clock reading it
+    /// was handed out at)`.
+    fn take(&self) -> Option<(K, Duration, Duration)> {
         // An empty queue answers without reading the clock: the pool's workers ask every
-        // controller's queue in turn, most of them empty.
+        // controller's queue in turn, most of them empty. A queue that looks non-empty has
+        // the clock read before the lock (see `add_signal`).
+        let early = (self.ready_hint() > 0).then(|| self.clock.monotonic());
+        let mut s = self.lock();
         if s.ready.is_empty() {
             return None;
         }
-        let now = self.clock.monotonic();
+        let now = early.unwrap_or_else(|| self.clock.monotonic());
         let got = s.pop_timed(now);
         self.publish_len(&s);
-        got
+        got.map(|(key, waited)| (key, waited, now))
     }
 
     fn get_blocking(&self, timeout: Duration) -> Option<K> {
@@ -578,9 +593,14 @@ where
     }
 
     fn done(&self, key: &K) {
+        self.done_at(key, self.clock.monotonic())
+    }
+
+    /// [`Inner::done`] with `now`, a reading of the queue clock taken after the processing
+    /// ended (and before the lock, see `add_signal`).
+    fn done_at(&self, key: &K, now: Duration) {
         let requeued = {
             let mut s = self.lock();
-            let now = self.clock.monotonic();
             let requeued = s.done(key, now);
             self.publish_len(&s);
             Wakeup::of(&s, requeued)
@@ -771,6 +791,13 @@ where
         self.inner.try_get()
     }
 
+    /// [`WorkQueue::try_get`] for the runtime's workers: also the queue clock's reading at
+    /// which the key was handed out, so the worker need not read the clock again before it
+    /// reconciles (and can pass the end of the run to [`WorkQueue::done_at`]).
+    pub(crate) fn take(&self) -> Option<(K, Duration)> {
+        self.inner.take().map(|(key, _, at)| (key, at))
+    }
+
     /// Like [`WorkQueue::try_get`], but waits up to `timeout` (on the queue's clock) for a key.
     /// Returns `None` on timeout, or at once when the queue is shut down and has no ready key.
     ///
@@ -785,6 +812,12 @@ where
     /// again now. A key not being processed is ignored.
     pub fn done(&self, key: &K) {
         self.inner.done(key)
+    }
+
+    /// [`WorkQueue::done`] with `now`, a reading of the queue's clock taken when the
+    /// processing ended.
+    pub(crate) fn done_at(&self, key: &K, now: Duration) {
+        self.inner.done_at(key, now)
     }
 
     /// The earliest deadline (on the clock's `monotonic()` scale) of the parked keys, if any:
@@ -1885,7 +1918,7 @@ mod tests {
                         return;
                     }
                     if q.ready_hint() > 0 {
-                        if let Some((k, _)) = q.try_get() {
+                        if let Some((k, _, _)) = q.take() {
                             process(&q, &book, k);
                             if q.ready_hint() > 0 {
                                 signal.notify_one();

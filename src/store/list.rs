@@ -54,6 +54,16 @@ impl Store {
         Ok(out)
     }
 
+    /// The store key of every object of `kind`, in no order, as of one instant: what the
+    /// controller runtime queues for a newcomer that looks at no object before its
+    /// reconcile. Cheaper than [`Store::list_keyed`] by one cache miss per object (its
+    /// reference count is neither raised nor dropped).
+    pub(crate) fn list_keys(&self, kind: &str) -> Result<Vec<Key>> {
+        let ks = self.kind_named(kind)?;
+        let _st = ks.state.lock();
+        Ok(ks.objects.iter().map(|e| e.key().clone()).collect())
+    }
+
     /// Number of objects of `kind` (in every namespace) with an owner reference to the owner
     /// with uid `owner_uid`: the size of the owner index entry, without reading the objects.
     pub fn owned_count(&self, kind: &str, owner_uid: &str) -> Result<usize> {
