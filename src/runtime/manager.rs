@@ -1,6 +1,8 @@
 //! The runtime proper: informers, the shared worker pool and the timer.
 
-use super::controller::{Context, Controller, ObjectKey, Predicate, ReconcileError, Watched};
+use super::controller::{
+    Context, Controller, KeyHashes, ObjectKey, Predicate, ReconcileError, Watched,
+};
 use super::metrics::{Counter, Histogram, MetricsRegistry, RECONCILE_TIME_BUCKETS};
 use super::queue::{QueueMetrics, WorkQueue};
 use super::signal::Signal;
@@ -145,7 +147,7 @@ fn register_gauges(m: &MetricsRegistry, ctl: &Arc<ControllerState>) {
 pub(crate) struct ControllerState {
     name: Arc<str>,
     kind: Arc<str>,
-    queue: WorkQueue<ObjectKey>,
+    queue: WorkQueue<ObjectKey, KeyHashes>,
     reconciler: Arc<dyn super::Reconciler>,
     concurrency: usize,
     active: AtomicUsize,
@@ -348,7 +350,7 @@ impl ControllerManager {
                 ));
             }
         }
-        let queue = WorkQueue::new(c.rate_limiter.clone(), inner.clock.clone());
+        let queue = WorkQueue::with_hasher(c.rate_limiter.clone(), inner.clock.clone());
         // Pacing measures work in wall time: on a manual clock a reconcile "takes" whatever
         // the test advanced meanwhile, so there it is off.
         queue.set_pacing(c.pacing.filter(|_| !inner.clock.is_manual()));

@@ -35,9 +35,10 @@ pub use super::rate_limiter::{RateLimiter, RateLimiterConfig};
 
 use super::sync::{ParkingLot, SyncFamily};
 use crate::clock::SharedClock;
+use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -96,21 +97,21 @@ enum Added {
     Nothing,
 }
 
-struct State<K> {
+struct State<K, H = RandomState> {
     /// Keys ready to be handed out, FIFO by the time they became ready, with that time.
     ready: VecDeque<(K, Duration)>,
     /// Keys that need processing: ready ones, and processing ones added again meanwhile.
-    dirty: HashSet<K>,
+    dirty: HashSet<K, H>,
     /// Keys handed out and not yet done, with the time they were handed out.
-    processing: HashMap<K, Duration>,
+    processing: HashMap<K, Duration, H>,
     /// Parked keys by (deadline, insertion sequence): due order, FIFO among equal deadlines.
     waiting: BTreeMap<(Duration, u64), K>,
     /// Each parked key's slot in `waiting`: one slot per key.
-    waiting_index: HashMap<K, (Duration, u64)>,
+    waiting_index: HashMap<K, (Duration, u64), H>,
     next_seq: u64,
     /// Pacing: keys whose last processing took at least `pace_from`, with the time before
     /// which they are parked instead of readied. Expired entries are pruned lazily.
-    held: HashMap<K, Duration>,
+    held: HashMap<K, Duration, H>,
     /// Size of `held` at which expired entries are pruned next (amortized O(1) per insert).
     held_prune_at: usize,
     /// Pacing threshold; `None`: no pacing.
@@ -126,16 +127,16 @@ struct State<K> {
     deadline_notify: Option<QueueCallback>,
 }
 
-impl<K: Clone + Eq + Hash> State<K> {
+impl<K: Clone + Eq + Hash, H: BuildHasher + Default> State<K, H> {
     fn new() -> Self {
         State {
             ready: VecDeque::new(),
-            dirty: HashSet::new(),
-            processing: HashMap::new(),
+            dirty: HashSet::default(),
+            processing: HashMap::default(),
             waiting: BTreeMap::new(),
-            waiting_index: HashMap::new(),
+            waiting_index: HashMap::default(),
             next_seq: 0,
-            held: HashMap::new(),
+            held: HashMap::default(),
             held_prune_at: 64,
             pace_from: None,
             shutting_down: false,
@@ -383,7 +384,7 @@ enum Wakeup {
 }
 
 impl Wakeup {
-    fn of<K>(s: &State<K>, added: Added) -> Wakeup {
+    fn of<K, H>(s: &State<K, H>, added: Added) -> Wakeup {
         match added {
             Added::Ready => Wakeup::Ready(s.notify.clone()),
             Added::Parked { earliest: true } => Wakeup::Deadline(s.deadline_notify.clone()),
@@ -391,10 +392,11 @@ impl Wakeup {
         }
     }
 
-    fn send<K, S>(self, inner: &Inner<K, S>)
+    fn send<K, S, H>(self, inner: &Inner<K, S, H>)
     where
         K: Clone + Eq + Hash + Send + Sync + 'static,
         S: SyncFamily,
+        H: BuildHasher + Default + Send + Sync + 'static,
     {
         match self {
             Wakeup::Ready(notify) => inner.wake(1, notify),
@@ -404,11 +406,12 @@ impl Wakeup {
     }
 }
 
-struct Inner<K, S: SyncFamily>
+struct Inner<K, S: SyncFamily, H = RandomState>
 where
     K: Send,
+    H: Send,
 {
-    state: S::Mutex<State<K>>,
+    state: S::Mutex<State<K, H>>,
     /// `state.ready.len()` as of the last change, readable without the lock (a hint for the
     /// pool's workers, which look at every controller's queue for work).
     ///
@@ -424,10 +427,11 @@ where
     limiter: RateLimiter<K>,
 }
 
-impl<K, S> Inner<K, S>
+impl<K, S, H> Inner<K, S, H>
 where
     K: Clone + Eq + Hash + Send + Sync + 'static,
     S: SyncFamily,
+    H: BuildHasher + Default + Send + Sync + 'static,
 {
     fn new(clock: SharedClock, limiter: RateLimiter<K>) -> Self {
         Inner {
@@ -439,13 +443,13 @@ where
         }
     }
 
-    fn lock(&self) -> S::Guard<'_, State<K>> {
+    fn lock(&self) -> S::Guard<'_, State<K, H>> {
         S::lock(&self.state)
     }
 
     /// Publishes `s.ready.len()` to [`Inner::ready_len`]; call it holding the lock, after
     /// changing `ready` (see the invariant there).
-    fn publish_len(&self, s: &State<K>) {
+    fn publish_len(&self, s: &State<K, H>) {
         S::usize_store(&self.ready_len, s.ready.len());
     }
 
@@ -643,12 +647,12 @@ where
         S::notify_all(&self.ready_cond);
     }
 
-    fn with_state<R>(&self, f: impl FnOnce(&State<K>) -> R) -> R {
+    fn with_state<R>(&self, f: impl FnOnce(&State<K, H>) -> R) -> R {
         f(&self.lock())
     }
 
     /// [`Inner::with_state`] with a clock reading taken under the lock.
-    fn with_state_at<R>(&self, f: impl FnOnce(&State<K>, Duration) -> R) -> R {
+    fn with_state_at<R>(&self, f: impl FnOnce(&State<K, H>, Duration) -> R) -> R {
         let s = self.lock();
         let now = self.clock.monotonic();
         f(&s, now)
@@ -663,16 +667,21 @@ where
 /// work queue). See the [module documentation](self) for its guarantees.
 ///
 /// Share it between producers and workers with an [`Arc`]; every method takes `&self`.
-pub struct WorkQueue<K>
+///
+/// `H` builds the hasher of the queue's key sets, as for a `HashMap` (SipHash with a random
+/// seed by default, [`WorkQueue::with_hasher`] for another).
+pub struct WorkQueue<K, H = RandomState>
 where
     K: Clone + Eq + Hash + Send + Sync + 'static,
+    H: BuildHasher + Default + Send + Sync + 'static,
 {
-    inner: Arc<Inner<K, ParkingLot>>,
+    inner: Arc<Inner<K, ParkingLot, H>>,
 }
 
-impl<K> fmt::Debug for WorkQueue<K>
+impl<K, H> fmt::Debug for WorkQueue<K, H>
 where
     K: Clone + Eq + Hash + Send + Sync + 'static,
+    H: BuildHasher + Default + Send + Sync + 'static,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WorkQueue")
@@ -689,11 +698,24 @@ where
     /// A queue on `clock` whose [`WorkQueue::add_rate_limited`] uses a limiter with `config`
     /// (`RateLimiterConfig::default()` for client-go's defaults).
     pub fn new(config: RateLimiterConfig, clock: SharedClock) -> Self {
+        Self::with_hasher(config, clock)
+    }
+}
+
+impl<K, H> WorkQueue<K, H>
+where
+    K: Clone + Eq + Hash + Send + Sync + 'static,
+    H: BuildHasher + Default + Send + Sync + 'static,
+{
+    /// [`WorkQueue::new`] with the key sets hashed by `H`: for keys that carry a hash of
+    /// their own, a hasher that passes it through saves hashing the key again in every set
+    /// it passes through (a few times per key handed out).
+    pub fn with_hasher(config: RateLimiterConfig, clock: SharedClock) -> Self {
         let limiter = RateLimiter::new(config, clock.clone());
         let inner = Arc::new(Inner::new(clock.clone(), limiter));
         if clock.is_manual() {
             // `get_blocking` with a timeout on a manual clock waits for the clock to move.
-            let weak: Weak<Inner<K, ParkingLot>> = Arc::downgrade(&inner);
+            let weak: Weak<Inner<K, ParkingLot, H>> = Arc::downgrade(&inner);
             clock.on_advance(Arc::new(move || {
                 if let Some(inner) = weak.upgrade() {
                     inner.wake_waiters();
