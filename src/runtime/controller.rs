@@ -723,7 +723,7 @@ mod tests {
         assert_eq!(KeyHashes.hash_one(&a), KeyHashes.hash_one(&b));
         assert_ne!(
             KeyHashes.hash_one(&a),
-            KeyHashes.hash_one(&ObjectKey::new(Some("default"), "db"))
+            KeyHashes.hash_one(ObjectKey::new(Some("default"), "db"))
         );
     }
 }
