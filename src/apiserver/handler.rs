@@ -127,7 +127,7 @@ pub(crate) fn wire(obj: &dyn Object, api_version: &str) -> Value {
 }
 
 /// What a resource path names.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Target {
     api_version: String,
     namespace: Option<String>,
@@ -527,6 +527,14 @@ async fn resource_request(
     match (method, t.name.as_deref(), t.subresource.as_deref()) {
         (Method::GET, None, None) if is_true(q.get("watch")) => {
             watch(&shared, &r, &t, &q, table)
+        }
+        // A list of a large kind is many milliseconds of CPU: it runs on the runtime's
+        // blocking threads, and the other connections of this serving thread go on.
+        (Method::GET, None, None) if store.count(&r.info.kind) >= LARGE_LIST => {
+            let (shared, r, t, q) = (shared.clone(), r.clone(), t.clone(), q.clone());
+            tokio::task::spawn_blocking(move || list(&shared, &r, &t, &q, table))
+                .await
+                .unwrap_or_else(|e| fail(500, "InternalError", &format!("the list failed: {e}")))
         }
         (Method::GET, None, None) => list(&shared, &r, &t, &q, table),
         (Method::GET, Some(name), None) => match api.get(name) {
@@ -1259,6 +1267,9 @@ fn select(
 fn key_of(o: &dyn Object) -> String {
     format!("{}/{}", o.meta().namespace_str(), o.meta().name)
 }
+
+/// The number of objects of a kind from which a list is made off the serving thread.
+pub(crate) const LARGE_LIST: usize = 1_000;
 
 fn list(
     shared: &Shared,
