@@ -800,17 +800,16 @@ fn runtime_throughput(out: &Out) {
         let rate = N as f64 / t0.elapsed().as_secs_f64();
         (rate, (cpu() - cpu0) as f64 / N as f64)
     };
-    let (mut base, mut rate, mut base_cpu, mut steady_cpu) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut channel, mut steady) = (Vec::new(), Vec::new());
     for round in 0..ROUNDS {
-        let (r, c) = channel_round();
-        base.push(r);
-        base_cpu.push(c);
-        let (r, c) = steady_round(round);
-        rate.push(r);
-        steady_cpu.push(c);
+        channel.push(channel_round());
+        steady.push(steady_round(round));
     }
-    let (base, rate) = (percentile(&mut base, 0.5), percentile(&mut rate, 0.5));
+    // The medians of each figure (rate, CPU) over the rounds.
+    let median = |rounds: &[(f64, f64)], pick: fn(&(f64, f64)) -> f64| {
+        percentile(&mut rounds.iter().map(pick).collect::<Vec<_>>(), 0.5)
+    };
+    let (base, rate) = (median(&channel, |r| r.0), median(&steady, |r| r.0));
     out.emit("channel_pool.tasks_per_s", base, "tasks/s", None);
     out.emit(
         "runtime.reconciles_per_s",
@@ -818,10 +817,7 @@ fn runtime_throughput(out: &Out) {
         "reconciles/s",
         Some(("channel_pool.tasks_per_s", base, base / rate)),
     );
-    let (base_cpu, steady_cpu) = (
-        percentile(&mut base_cpu, 0.5),
-        percentile(&mut steady_cpu, 0.5),
-    );
+    let (base_cpu, steady_cpu) = (median(&channel, |r| r.1), median(&steady, |r| r.1));
     out.emit("channel_pool.task_cpu_ns", base_cpu, "ns", None);
     out.emit(
         "runtime.reconcile_cpu_ns",

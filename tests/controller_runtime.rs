@@ -731,39 +731,52 @@ fn a_child_created_and_deleted_right_after_registration_still_wakes_its_owner() 
     }
 }
 
-#[test]
-fn a_filter_scopes_the_primary_kind_and_an_object_leaving_it_is_seen_once_more() {
-    // Widgets with an even spec.replicas are in scope; "cursed" panics in the filter.
+/// Whether a widget has an even `spec.replicas`; panics on the widget "cursed", as user code
+/// may.
+fn even_replicas(o: &dyn Object) -> bool {
+    let w = o.as_any().downcast_ref::<DynamicObject>().unwrap();
+    assert!(w.metadata.name != "cursed", "user code that panics");
+    w.data["spec"]["replicas"].as_i64().unwrap_or(1) % 2 == 0
+}
+
+/// An engine with one controller of widgets, shaped by `shape`, that records the name of
+/// every widget it reconciles; and the record. Strict FIFO (no pacing), for [`mark`].
+fn recording(shape: impl FnOnce(Controller) -> Controller) -> (Engine, Arc<Mutex<Vec<String>>>) {
     let seen = Arc::new(Mutex::new(Vec::<String>::new()));
     let s = seen.clone();
     let e = common::builder()
         .controller(
-            Controller::new("evens", "example.com/v1", "Widget")
-                // Strict FIFO for the markers below: a reconcile slowed by a loaded machine
-                // must not be paced behind one.
-                .pacing(None)
-                .filter(|o| {
-                    let w = o.as_any().downcast_ref::<DynamicObject>().unwrap();
-                    assert!(w.metadata.name != "cursed", "a filter that panics");
-                    w.data["spec"]["replicas"].as_i64().unwrap_or(1) % 2 == 0
-                })
-                .build(move |ctx: &Context| {
+            // Strict FIFO for the markers: a reconcile slowed by a loaded machine must not
+            // be paced behind one.
+            shape(Controller::new("recorder", "example.com/v1", "Widget").pacing(None)).build(
+                move |ctx: &Context| {
                     s.lock().unwrap().push(ctx.name().to_string());
                     Ok(Action::done())
-                }),
+                },
+            ),
         )
         .build()
         .unwrap();
+    (e, seen)
+}
+
+/// Creates the widget `name` (even replicas) and waits until the recorder reconciled it. One
+/// worker, FIFO: a marker reconciled after a change proves the change was not queued.
+fn mark(e: &Engine, seen: &Mutex<Vec<String>>, name: &str) {
+    let widgets = e.dynamic("example.com/v1", "Widget").unwrap();
+    widgets.create(widget(name, 0)).unwrap();
+    eventually(10, name, || seen.lock().unwrap().iter().any(|n| n == name));
+}
+
+#[test]
+fn a_filter_scopes_the_primary_kind_and_an_object_leaving_it_is_seen_once_more() {
+    // Widgets with an even spec.replicas are in scope; "cursed" panics in the filter.
+    let (e, seen) = recording(|c| c.filter(even_replicas));
     let widgets = e.dynamic("example.com/v1", "Widget").unwrap();
     let seen_now = || seen.lock().unwrap().clone();
-    // One worker, FIFO: a marker reconciled after a change proves the change was not queued.
-    let mark = |name: &str| {
-        widgets.create(widget(name, 0)).unwrap();
-        eventually(10, name, || seen_now().iter().any(|n| n == name));
-    };
     widgets.create(widget("odd", 1)).unwrap();
     widgets.create(widget("cursed", 2)).unwrap();
-    mark("m1");
+    mark(&e, &seen, "m1");
     assert_eq!(
         seen_now(),
         vec!["m1"],
@@ -782,7 +795,7 @@ fn a_filter_scopes_the_primary_kind_and_an_object_leaving_it_is_seen_once_more()
     widgets
         .patch("odd", &json!({"spec": {"replicas": 7}}), false)
         .unwrap();
-    mark("m2");
+    mark(&e, &seen, "m2");
     assert_eq!(seen_now(), vec!["m1", "even", "even", "m2"]);
 }
 
@@ -790,36 +803,16 @@ fn a_filter_scopes_the_primary_kind_and_an_object_leaving_it_is_seen_once_more()
 fn a_custom_predicate_filters_creations_and_one_that_panics_lets_the_change_through() {
     // Widgets are reconciled when created or changed with an even spec.replicas; the
     // predicate panics on "cursed", which is reconciled all the same.
-    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
-    let s = seen.clone();
-    let e = common::builder()
-        .controller(
-            Controller::new("even-changes", "example.com/v1", "Widget")
-                .pacing(None)
-                .predicate(steady::runtime::Predicate::Custom(Arc::new(
-                    |_old: Option<&dyn Object>, new: &dyn Object| {
-                        let w = new.as_any().downcast_ref::<DynamicObject>().unwrap();
-                        assert!(w.metadata.name != "cursed", "a predicate that panics");
-                        w.data["spec"]["replicas"].as_i64().unwrap_or(1) % 2 == 0
-                    },
-                )))
-                .build(move |ctx: &Context| {
-                    s.lock().unwrap().push(ctx.name().to_string());
-                    Ok(Action::done())
-                }),
-        )
-        .build()
-        .unwrap();
+    let (e, seen) = recording(|c| {
+        c.predicate(steady::runtime::Predicate::Custom(Arc::new(
+            |_old: Option<&dyn Object>, new: &dyn Object| even_replicas(new),
+        )))
+    });
     let widgets = e.dynamic("example.com/v1", "Widget").unwrap();
     let seen_now = || seen.lock().unwrap().clone();
-    // One worker, FIFO: a marker reconciled after a change proves the change was not queued.
-    let mark = |name: &str| {
-        widgets.create(widget(name, 0)).unwrap();
-        eventually(10, name, || seen_now().iter().any(|n| n == name));
-    };
     widgets.create(widget("odd", 1)).unwrap();
     widgets.create(widget("cursed", 1)).unwrap();
-    mark("m1");
+    mark(&e, &seen, "m1");
     assert_eq!(
         seen_now(),
         vec!["cursed", "m1"],
@@ -828,9 +821,9 @@ fn a_custom_predicate_filters_creations_and_one_that_panics_lets_the_change_thro
     widgets
         .patch("odd", &json!({"spec": {"replicas": 2}}), false)
         .unwrap();
-    mark("m2");
+    mark(&e, &seen, "m2");
     widgets.delete("odd", &DeleteParams::default()).unwrap();
-    mark("m3");
+    mark(&e, &seen, "m3");
     assert_eq!(
         seen_now(),
         vec!["cursed", "m1", "odd", "m2", "odd", "m3"],
