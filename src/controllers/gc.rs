@@ -17,8 +17,9 @@
 //! # How the collector learns about every kind
 //! One controller per kind ([`GarbageCollector::controller_for`]), registered by the engine for
 //! every kind it knows and, through a registry hook, for every kind registered later (custom
-//! kinds are registered on first use). Each watches its kind's creations, deletions and
-//! changes of owner references, finalizers or deletion marks, and reconciles one object:
+//! kinds are registered on first use). Each watches its kind's deletions, changes of owner
+//! references, finalizers or deletion marks, and creations of objects with owners, with a
+//! deletion mark, or under a key it remembers (below), and reconciles one object:
 //!
 //! - as a **dependent**: are its owners alive? If not, delete it (or strip the dead
 //!   references);
@@ -106,14 +107,15 @@ pub fn controller_name(kind: &str) -> String {
 }
 
 /// True when a change touches what the collector looks at: owner references, finalizers,
-/// the deletion mark. A creation (or the initial state) passes when the object has owners or
-/// is being deleted; one with neither has nothing to collect. Its key needs no reconcile for
-/// a gone owner of the same name either: that owner's deletion queued the key already (see
-/// "No lost wakeups"), and so did the deletion of a dependent some owner waits for.
-fn relevant(old: Option<&dyn Object>, new: &dyn Object) -> bool {
+/// the deletion mark. A creation (or the initial state, or a relist) with neither owners nor
+/// a deletion mark passes only when `remembered`: when its key is one the collector keeps
+/// uids or waiters for (a gone owner of the same name, a dependent an owner waits on). A
+/// relist after a watch fell behind shows a re-created object as a creation, the deletion
+/// between unseen; every other key has nothing to collect.
+fn relevant(old: Option<&dyn Object>, new: &dyn Object, remembered: impl FnOnce() -> bool) -> bool {
     let Some(old) = old else {
         let m = new.meta();
-        return !m.owner_references.is_empty() || m.deletion_timestamp.is_some();
+        return !m.owner_references.is_empty() || m.deletion_timestamp.is_some() || remembered();
     };
     let (o, n) = (old.meta(), new.meta());
     o.owner_references != n.owner_references
@@ -139,8 +141,14 @@ impl GarbageCollector {
     /// on the same engine; the engine does so for every kind, including those registered
     /// later.
     pub fn controller_for(&self, api_version: &str, kind: &str) -> Controller {
-        let c = Controller::new(&controller_name(kind), api_version, kind)
-            .predicate(Predicate::Custom(Arc::new(relevant)));
+        let (shared, kind_name) = (self.shared.clone(), kind.to_string());
+        let c = Controller::new(&controller_name(kind), api_version, kind).predicate(
+            Predicate::Custom(Arc::new(move |old, new| {
+                relevant(old, new, || {
+                    shared.remembers(&kind_name, &ObjectKey::of(new))
+                })
+            })),
+        );
         self.shared
             .triggers
             .write()
@@ -151,6 +159,21 @@ impl GarbageCollector {
 }
 
 impl Shared {
+    /// Whether the collector keeps uids (an owner some dependent pointed at) or waiters (a
+    /// dependent an owner in Foreground deletion waits on) for `kind`/`key`. Both are
+    /// written before the state they guard is checked (see "No lost wakeups"), so a record
+    /// made after this look finds that state on its own.
+    fn remembers(&self, kind: &str, key: &ObjectKey) -> bool {
+        self.owners
+            .lock()
+            .get(kind)
+            .is_some_and(|m| m.contains_key(key))
+            || self
+                .waiters
+                .lock()
+                .contains_key(&(kind.to_string(), key.clone()))
+    }
+
     fn reconcile(&self, ctx: &Context) -> ReconcileResult {
         let store = ctx.store();
         let kind = ctx.kind();
@@ -519,32 +542,37 @@ mod tests {
         Arc::new(c)
     }
 
-    /// A creation is worth a reconcile only for an object with owners or a deletion mark:
-    /// the collector's controller of every kind sees every object created, and most have
-    /// neither. Changes of what the collector looks at pass; others (a status) do not.
+    /// A creation is worth a reconcile only for an object with owners or a deletion mark,
+    /// or under a key the collector remembers: the collector's controller of every kind sees
+    /// every object created, and most are none of these. Changes of what the collector looks
+    /// at pass; others (a label) do not.
     #[test]
-    fn creations_pass_only_with_owners_or_a_deletion_mark() {
+    fn creations_pass_only_with_owners_a_deletion_mark_or_a_remembered_key() {
         let owner = config_map("owner", vec![]);
         let plain = config_map("plain", vec![]);
-        assert!(!relevant(None, plain.as_ref()));
+        assert!(!relevant(None, plain.as_ref(), || false));
+        assert!(
+            relevant(None, plain.as_ref(), || true),
+            "a key the collector remembers (a relist may show a re-created owner as created)"
+        );
         let owned = config_map("owned", vec![owner_reference(owner.as_ref(), false)]);
-        assert!(relevant(None, owned.as_ref()));
+        assert!(relevant(None, owned.as_ref(), || false));
         let mut deleting = ConfigMap::default();
         deleting.metadata.name = "deleting".into();
         deleting.metadata.finalizers = vec![ORPHAN_FINALIZER.into()];
         deleting.metadata.deletion_timestamp =
             Some(crate::clock::Time::from_unix_micros(1_000_000));
-        assert!(relevant(None, &deleting));
+        assert!(relevant(None, &deleting, || false));
         // Changes: owners gained, finalizers, the deletion mark; a label alone is not one.
-        assert!(relevant(Some(plain.as_ref()), owned.as_ref()));
+        assert!(relevant(Some(plain.as_ref()), owned.as_ref(), || false));
         let mut labelled = ConfigMap::default();
         labelled.metadata.name = "plain".into();
         labelled.metadata.labels.insert("a".into(), "b".into());
-        assert!(!relevant(Some(plain.as_ref()), &labelled));
+        assert!(!relevant(Some(plain.as_ref()), &labelled, || false));
         let mut finalized = labelled.clone();
         finalized.metadata.finalizers = vec![FOREGROUND_FINALIZER.into()];
-        assert!(relevant(Some(&labelled), &finalized));
-        assert!(relevant(Some(&finalized), &deleting));
+        assert!(relevant(Some(&labelled), &finalized, || false));
+        assert!(relevant(Some(&finalized), &deleting, || false));
     }
 
     /// The race of an owner deleted with Orphan against the collector examining one of its
