@@ -197,8 +197,7 @@ impl ApiServer {
             }
             Tls::Disabled => (None, None),
         };
-        let listener = std::net::TcpListener::bind(config.bind)
-            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        let listener = listen(config.bind)
             .map_err(|e| config_error("bind", format!("cannot bind {}: {e}", config.bind)))?;
         let addr = listener
             .local_addr()
@@ -208,8 +207,10 @@ impl ApiServer {
         let mut serving = Vec::with_capacity(SERVING_THREADS);
         for _ in 0..SERVING_THREADS {
             let runtime = tokio::runtime::Builder::new_current_thread()
-                // The name of its blocking threads (large lists, see `handler`).
+                // Its blocking threads make large lists (see `handler::LARGE_LIST`): two at
+                // once per serving thread, the others queued.
                 .thread_name("steady-api")
+                .max_blocking_threads(2)
                 .enable_io()
                 .enable_time()
                 .build()
@@ -327,11 +328,22 @@ impl ApiServer {
     }
 
     /// Stops serving: open connections are dropped, watches end.
+    ///
+    /// A serving thread sees the stop once its handler in progress returns: this waits for
+    /// that up to two seconds, then leaves the thread to end on its own (its runtime, and the
+    /// connections with it, go when it does).
     pub fn stop(&self) {
         let _ = self.stop.send(true);
         let threads: Vec<_> = self.threads.lock().drain(..).collect();
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
         for t in threads {
-            if t.thread().id() != std::thread::current().id() {
+            if t.thread().id() == std::thread::current().id() {
+                continue;
+            }
+            while !t.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if t.is_finished() {
                 let _ = t.join();
             }
         }
@@ -441,6 +453,24 @@ async fn serve(
             }
         });
     }
+}
+
+/// A non-blocking listening socket on `addr`, with address reuse and a backlog of 1,024
+/// connections, as tokio's `TcpListener::bind` makes it (std's backlog is 128).
+fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    // `listen` registers the socket with a runtime: a throw-away one, left at once.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    let _entered = runtime.enter();
+    socket.listen(1024)?.into_std()
 }
 
 /// The client preface of HTTP/2 (RFC 9113, section 3.4).
