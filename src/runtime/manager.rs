@@ -912,13 +912,15 @@ fn process(inner: &Arc<Inner>, ctl: &Arc<ControllerState>, key: ObjectKey, began
     // it observed then is never pushed later by the time the reconcile took, or by a (manual)
     // clock moved meanwhile. Early is harmless, as the next reconcile reads the clock again;
     // late could miss a deadline for good. The run ends at `ended`, which the queue takes as
-    // the end of the processing (pacing). Two clock readings per reconcile in all.
+    // the end of the processing (pacing): two clock readings for a reconcile that is done (a
+    // requeue or a retry reads once more to park the key).
     let manual = inner.clock.is_manual();
     let started = manual.then(Instant::now);
     let result = catch_unwind(AssertUnwindSafe(|| ctl.reconciler.reconcile(&ctx)));
     let ended = inner.clock.monotonic();
     let c = &ctl.counters;
-    // The histogram measures real time: under a manual clock, by the wall clock.
+    // The histogram is of the engine clock's time, which is the wall clock's unless the
+    // clock is manual (then the wall clock measures).
     c.reconcile_time.observe_duration(match started {
         Some(t) => t.elapsed(),
         None => ended.saturating_sub(began),

@@ -188,7 +188,7 @@ impl<K: Clone + Eq + Hash, H: BuildHasher + Default> State<K, H> {
         }
         self.dirty.insert(key.clone());
         // Not dirty before, so not in `ready` (I1): pushing keeps I2 and establishes I3.
-        self.ready.push_back((key, now));
+        self.push_ready(key, now);
         Added::Ready
     }
 
@@ -245,8 +245,16 @@ impl<K: Clone + Eq + Hash, H: BuildHasher + Default> State<K, H> {
             };
         }
         // It was not in `ready` while processing (I1), so this keeps I2 and I3.
-        self.ready.push_back((key.clone(), now));
+        self.push_ready(key.clone(), now);
         Added::Ready
+    }
+
+    /// Appends `key` to `ready`, ready since `now` or since the last key's time if that is
+    /// later: callers read the clock before the lock, so a reading may be older than one
+    /// already queued. `ready` stays ordered by time (its front is the longest waiting).
+    fn push_ready(&mut self, key: K, now: Duration) {
+        let since = self.ready.back().map_or(now, |(_, last)| now.max(*last));
+        self.ready.push_back((key, since));
     }
 
     /// Parks `key` until `deadline`; true when this is now the earliest deadline of the queue.
@@ -302,8 +310,7 @@ impl<K: Clone + Eq + Hash, H: BuildHasher + Default> State<K, H> {
     }
 
     fn longest_waiting(&self, now: Duration) -> Duration {
-        // `ready` is FIFO with times read from a monotonic clock under the lock: the front is
-        // the oldest.
+        // `ready` is ordered by time (`push_ready`): the front is the oldest.
         self.ready
             .front()
             .map_or(Duration::ZERO, |(_, since)| now.saturating_sub(*since))
