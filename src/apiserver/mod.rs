@@ -197,24 +197,28 @@ impl ApiServer {
             }
             Tls::Disabled => (None, None),
         };
-        let listener = listen(config.bind)
+        // Each thread's runtime, and its handle on the listening socket, made here: an
+        // error is the caller's, not a thread's.
+        let runtimes = (0..SERVING_THREADS)
+            .map(|_| {
+                tokio::runtime::Builder::new_current_thread()
+                    // Its blocking threads make large lists (see `handler::LARGE_LIST`): two
+                    // at once per serving thread, the others queued.
+                    .thread_name("steady-api")
+                    .max_blocking_threads(2)
+                    .enable_io()
+                    .enable_time()
+                    .build()
+            })
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(|e| config_error("", format!("cannot start the server's runtime: {e}")))?;
+        let listener = listen(config.bind, &runtimes[0])
             .map_err(|e| config_error("bind", format!("cannot bind {}: {e}", config.bind)))?;
         let addr = listener
             .local_addr()
             .map_err(|e| config_error("bind", e.to_string()))?;
-        // Each thread's runtime, and its handle on the listening socket, made here: an
-        // error is the caller's, not a thread's.
         let mut serving = Vec::with_capacity(SERVING_THREADS);
-        for _ in 0..SERVING_THREADS {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                // Its blocking threads make large lists (see `handler::LARGE_LIST`): two at
-                // once per serving thread, the others queued.
-                .thread_name("steady-api")
-                .max_blocking_threads(2)
-                .enable_io()
-                .enable_time()
-                .build()
-                .map_err(|e| config_error("", format!("cannot start the server's runtime: {e}")))?;
+        for runtime in runtimes {
             let listener = listener
                 .try_clone()
                 .and_then(|l| {
@@ -456,8 +460,13 @@ async fn serve(
 }
 
 /// A non-blocking listening socket on `addr`, with address reuse and a backlog of 1,024
-/// connections, as tokio's `TcpListener::bind` makes it (std's backlog is 128).
-fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+/// connections, as tokio's `TcpListener::bind` makes it (std's backlog is 128). `listen`
+/// registers the socket with `runtime`; it is handed back unregistered, for each serving
+/// runtime to take a clone of.
+fn listen(
+    addr: SocketAddr,
+    runtime: &tokio::runtime::Runtime,
+) -> std::io::Result<std::net::TcpListener> {
     let socket = match addr {
         SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
         SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
@@ -465,10 +474,6 @@ fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     #[cfg(unix)]
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
-    // `listen` registers the socket with a runtime: a throw-away one, left at once.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()?;
     let _entered = runtime.enter();
     socket.listen(1024)?.into_std()
 }
