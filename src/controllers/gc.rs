@@ -144,9 +144,7 @@ impl GarbageCollector {
         let (shared, kind_name) = (self.shared.clone(), kind.to_string());
         let c = Controller::new(&controller_name(kind), api_version, kind).predicate(
             Predicate::Custom(Arc::new(move |old, new| {
-                relevant(old, new, || {
-                    shared.remembers(&kind_name, &ObjectKey::of(new))
-                })
+                relevant(old, new, || shared.remembers(&kind_name, new))
             })),
         );
         self.shared
@@ -160,18 +158,24 @@ impl GarbageCollector {
 
 impl Shared {
     /// Whether the collector keeps uids (an owner some dependent pointed at) or waiters (a
-    /// dependent an owner in Foreground deletion waits on) for `kind`/`key`. Both are
+    /// dependent an owner in Foreground deletion waits on) for `obj` of `kind`. Both are
     /// written before the state they guard is checked (see "No lost wakeups"), so a record
-    /// made after this look finds that state on its own.
-    fn remembers(&self, kind: &str, key: &ObjectKey) -> bool {
-        self.owners
+    /// made after this look finds that state on its own. Run by the informer for every
+    /// creation without owners: the key is made only when a memory could hold it.
+    fn remembers(&self, kind: &str, obj: &dyn Object) -> bool {
+        // One lock at a time, as everywhere else here.
+        let key = std::cell::OnceCell::new();
+        let key = || key.get_or_init(|| ObjectKey::of(obj));
+        if self
+            .owners
             .lock()
             .get(kind)
-            .is_some_and(|m| m.contains_key(key))
-            || self
-                .waiters
-                .lock()
-                .contains_key(&(kind.to_string(), key.clone()))
+            .is_some_and(|m| !m.is_empty() && m.contains_key(key()))
+        {
+            return true;
+        }
+        let waiters = self.waiters.lock();
+        !waiters.is_empty() && waiters.contains_key(&(kind.to_string(), key().clone()))
     }
 
     fn reconcile(&self, ctx: &Context) -> ReconcileResult {
@@ -573,6 +577,39 @@ mod tests {
         finalized.metadata.finalizers = vec![FOREGROUND_FINALIZER.into()];
         assert!(relevant(Some(&labelled), &finalized, || false));
         assert!(relevant(Some(&finalized), &deleting, || false));
+    }
+
+    /// The memories a plain creation is looked up in: the uids of owners some dependent
+    /// pointed at, and the waiters of an owner in Foreground deletion, by kind and key.
+    #[test]
+    fn a_key_is_remembered_by_its_owner_uids_or_its_waiters() {
+        let shared = Shared::default();
+        let (x, y) = (config_map("x", vec![]), config_map("y", vec![]));
+        assert!(!shared.remembers("ConfigMap", x.as_ref()));
+        shared
+            .owners
+            .lock()
+            .entry("ConfigMap".into())
+            .or_default()
+            .entry(ObjectKey::of(x.as_ref()))
+            .or_default()
+            .insert("uid-of-a-gone-x".into());
+        assert!(shared.remembers("ConfigMap", x.as_ref()));
+        assert!(!shared.remembers("ConfigMap", y.as_ref()));
+        assert!(
+            !shared.remembers("Secret", x.as_ref()),
+            "another kind's key"
+        );
+        shared.waiters.lock().insert(
+            ("ConfigMap".into(), ObjectKey::of(y.as_ref())),
+            vec![Waiter {
+                dependent_uid: "uid-of-a-gone-y".into(),
+                owner_kind: "Deployment".into(),
+                owner_key: ObjectKey::new(None, "owner"),
+                owner_uid: "owner-uid".into(),
+            }],
+        );
+        assert!(shared.remembers("ConfigMap", y.as_ref()));
     }
 
     /// The race of an owner deleted with Orphan against the collector examining one of its
