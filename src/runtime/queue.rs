@@ -500,10 +500,10 @@ where
     ///
     /// The clock is read before the lock, here and in `take` and `done_at`: the lock is held
     /// only for the state change, which is what the informer and the workers contend on. A
-    /// reading taken just before the lock may be older than another thread's under it; the
-    /// state takes time stamps as given (a wait or a run of a key is `saturating_sub`, a hold
-    /// compared with an older reading parks the key until a deadline the timer then finds due),
-    /// so nothing is lost, only measured a hair long or short.
+    /// reading taken just before the lock may be older than another thread's under it:
+    /// `ready` keeps its order (`push_ready`), a wait or a run of a key is `saturating_sub`,
+    /// and a hold compared with an older reading parks the key until a deadline the timer
+    /// then finds due, so nothing is lost, only measured a hair long or short.
     fn add_signal(&self, key: K) -> Wakeup {
         let now = self.clock.monotonic();
         let mut s = self.lock();
