@@ -239,6 +239,52 @@ fn a_store_opened_later_lists_what_etcd_holds_and_continues() {
     assert!(rv(next.as_ref()) > before);
 }
 
+/// A Lease in `kube-node-lease`, as each engine's node agent writes first thing.
+fn node_lease(node: &str) -> Arc<dyn Object> {
+    let mut l = steady::api::Lease::default();
+    l.metadata.name = node.into();
+    l.metadata.namespace = Some("kube-node-lease".into());
+    Arc::new(l)
+}
+
+#[test]
+fn a_store_opened_while_another_creates_the_initial_namespaces_gets_them_all() {
+    // What a store sees when it lists between another's namespace creates: only `default`.
+    let etcd = Etcd::start("partial");
+    etcd.ctl(&[
+        "put",
+        "/steady/Namespace/default",
+        r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default","uid":"6b0e7f5c-0000-4000-8000-000000000001"}}"#,
+    ])
+    .expect("etcdctl put");
+    let store = etcd.store();
+    for ns in steady::store::INITIAL_NAMESPACES {
+        assert!(store.get("Namespace", None, ns).is_ok(), "{ns} is missing");
+    }
+    store
+        .create(node_lease("host-0"))
+        .expect("a lease in kube-node-lease");
+
+    // Engines that start together on an empty prefix: each can write into every initial
+    // namespace as soon as its store is open.
+    let etcd = Etcd::start("together");
+    let url = etcd.client_url.clone();
+    let hosts: Vec<_> = (0..6)
+        .map(|i| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let store = store_on(&url);
+                store.create(node_lease(&format!("host-{i}"))).map(|_| ())
+            })
+        })
+        .collect();
+    for (i, h) in hosts.into_iter().enumerate() {
+        h.join()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("host-{i}: {e}"));
+    }
+}
+
 #[test]
 fn an_etcd_that_cannot_be_reached_is_a_clear_error() {
     let port = free_port();

@@ -162,7 +162,9 @@ impl Store {
     /// Opens a store whose source of truth is the etcd cluster at `endpoints` (client URLs,
     /// see the [module docs](self)): lists what it holds under the prefix into the cache,
     /// starts the watch that keeps the cache current, and creates the initial Namespaces
-    /// when the prefix is empty. Errors with [`Error::Backend`] when no member answers in
+    /// that the cache does not hold (engines starting together on an empty prefix each list
+    /// part of what the first one creates: each makes sure of all of them, and a create that
+    /// another engine won returns once the cache holds the winner's). Errors with [`Error::Backend`] when no member answers in
     /// time, the credentials are refused, or the listing fails.
     pub fn open_etcd(
         registry: Arc<Registry>,
@@ -207,7 +209,6 @@ impl Store {
             .map_err(|_| err(format!("listing {prefix} took longer than {timeout:?}")))?
             .map_err(|e| err(format!("listing {prefix}: {e}")))?;
         let store = Store::empty(registry, config);
-        let empty = entries.is_empty();
         store.load_remote(rev, entries);
         let stop = Arc::new(tokio::sync::Notify::new());
         let remote = Arc::new(EtcdRemote {
@@ -230,9 +231,7 @@ impl Store {
         remote.handle.spawn(watcher.run(rev + 1));
         let r: Arc<dyn Remote> = remote;
         let _ = store.inner.remote.set(r);
-        if empty {
-            store.create_initial_namespaces_shared();
-        }
+        store.create_initial_namespaces_shared();
         log::info!(
             "{describe}: {} objects under {} at revision {rev}",
             store.count_cached(),
