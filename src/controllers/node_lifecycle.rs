@@ -109,21 +109,28 @@ pub fn register_default_tolerations(store: &Store, seconds: i64) {
             let Some(pod) = obj.as_any_mut().downcast_mut::<Pod>() else {
                 return Ok(());
             };
-            for key in [NOT_READY_TAINT, UNREACHABLE_TAINT] {
-                let taint = Taint {
-                    key: key.to_string(),
-                    effect: "NoExecute".into(),
-                    ..Default::default()
-                };
-                if !pod.spec.tolerations.iter().any(|t| t.tolerates(&taint)) {
-                    pod.spec.tolerations.push(Toleration {
-                        key: Some(key.to_string()),
-                        operator: Some("Exists".into()),
-                        effect: Some("NoExecute".into()),
-                        toleration_seconds: Some(seconds),
+            let missing: Vec<&str> = [NOT_READY_TAINT, UNREACHABLE_TAINT]
+                .into_iter()
+                .filter(|key| {
+                    let taint = Taint {
+                        key: key.to_string(),
+                        effect: "NoExecute".into(),
                         ..Default::default()
-                    });
-                }
+                    };
+                    !pod.spec.tolerations.iter().any(|t| t.tolerates(&taint))
+                })
+                .collect();
+            // Exactly as many as added: a pod keeps this list for its life, and a push into
+            // an empty Vec would leave room for four (512 bytes) where two are held.
+            pod.spec.tolerations.reserve_exact(missing.len());
+            for key in missing {
+                pod.spec.tolerations.push(Toleration {
+                    key: Some(key.to_string()),
+                    operator: Some("Exists".into()),
+                    effect: Some("NoExecute".into()),
+                    toleration_seconds: Some(seconds),
+                    ..Default::default()
+                });
             }
             Ok(())
         },
