@@ -1567,12 +1567,18 @@ fn controllers_converge(out: &Out) {
     out.emit("store.create_10k_pods_ms", base, "ms", None);
 
     // The whole path: Deployment -> ReplicaSet -> pods -> scheduler -> node agents of 100
-    // simulated nodes -> pod status -> ReplicaSet and Deployment status.
-    let e = Engine::builder()
-        .local_node(false)
-        .simulated_nodes(100, 64_000, 256 << 30)
-        .build()
-        .unwrap();
+    // simulated nodes -> pod status -> ReplicaSet and Deployment status. Each node holds 200
+    // pods: with the default 110 the rollout's surge (10,000 + 25%) does not fit, and
+    // about 1,500 pods of each wave wait out the scheduler's 1 s backoff instead of
+    // measuring the controllers.
+    let mut builder = Engine::builder().local_node(false);
+    for i in 0..100 {
+        builder = builder.node(
+            steady::node::NodeConfig::simulated(&format!("sim-{i}"), 64_000, 256 << 30)
+                .max_pods(200),
+        );
+    }
+    let e = builder.build().unwrap();
     let limit = Duration::from_secs(120);
     let t0 = Instant::now();
     e.apply(&deployment_manifest(N, "nginx:1.25")).unwrap();
