@@ -408,6 +408,58 @@ fn apply_warns_about_each_field_kept_but_not_implemented_naming_document_line_an
 }
 
 #[test]
+fn init_containers_and_cron_job_templates_are_warned_about_as_containers_are() {
+    let e = common::bare_engine();
+    let report = e
+        .apply(
+            "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly}\nspec:\n\
+             \x20 schedule: '0 3 * * *'\n  jobTemplate:\n    spec:\n      template:\n\
+             \x20       spec:\n          restartPolicy: OnFailure\n\
+             \x20         initContainers:\n\
+             \x20         - {name: side, image: x, restartPolicy: Always, startupProbe: {grpc: {port: 9000}}}\n\
+             \x20         containers: [{name: m, image: x, ports: [{containerPort: 80, hostPort: 8080}]}]\n",
+        )
+        .unwrap();
+    let t = "spec.jobTemplate.spec.template.spec";
+    assert_eq!(
+        report.warnings,
+        [
+            format!(
+                "document 1, line 12: CronJob \"default/nightly\": {t}.initContainers[0].startupProbe.grpc: \
+                 kept but not implemented by steady: gRPC probes are not supported: the probe fails"
+            ),
+            format!(
+                "document 1, line 13: CronJob \"default/nightly\": {t}.containers[0].ports[0].hostPort: \
+                 kept but not implemented by steady: the node's port is not forwarded to the pod \
+                 (pods are only placed so that their host ports do not clash): reach the pod at its own address"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_refusal_names_the_unknown_fields_that_may_explain_it() {
+    let e = common::bare_engine();
+    let err = e
+        .apply(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: typo}\nspec:\n\
+             \x20 selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n\
+             \x20   spec:\n      contaienrs: [{name: web, image: nginx}]\n",
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("spec.template.spec.containers: Required value"),
+        "{err}"
+    );
+    assert!(
+        err.contains("spec.template.spec.contaienrs: unknown field"),
+        "{err}"
+    );
+    assert!(e.api::<Deployment>().get_opt("typo").unwrap().is_none());
+}
+
+#[test]
 fn file_modes_copied_from_the_kubernetes_documentation_are_octal() {
     let e = common::bare_engine();
     e.apply(

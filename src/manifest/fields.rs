@@ -16,8 +16,11 @@ use serde_json::Value;
 /// Where a rule's path starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
-    /// In the pod spec of a Pod (`spec`) and of every pod template (`spec.template.spec`).
+    /// In the pod spec of a Pod (`spec`) and of every pod template (`spec.template.spec`,
+    /// a CronJob's `spec.jobTemplate.spec.template.spec`).
     PodSpec,
+    /// In every container of such a pod spec: `containers[*]` and `initContainers[*]`.
+    Container,
     /// At the top of objects of this kind.
     Kind(&'static str),
 }
@@ -53,6 +56,10 @@ const fn pod(path: &'static str, note: &'static str) -> NotImplemented {
     rule(Scope::PodSpec, path, &[], note)
 }
 
+const fn container(path: &'static str, note: &'static str) -> NotImplemented {
+    rule(Scope::Container, path, &[], note)
+}
+
 const fn of(kind: &'static str, path: &'static str, note: &'static str) -> NotImplemented {
     rule(Scope::Kind(kind), path, &[], note)
 }
@@ -67,55 +74,56 @@ const CLASS: &str = "claims are host directories: there are no storage classes";
 
 /// Every field steady keeps but does not act on.
 pub const NOT_IMPLEMENTED: &[NotImplemented] = &[
-    pod("containers[*].resources.limits.ephemeral-storage", LIMITS),
-    pod(
-        "initContainers[*].resources.limits.ephemeral-storage",
-        LIMITS,
-    ),
+    container("resources.limits.ephemeral-storage", LIMITS),
     pod(
         "serviceAccountName",
         "there are no service accounts or API credentials in pods",
     ),
     pod("subdomain", "there is no cluster DNS"),
-    pod("containers[*].livenessProbe.grpc", GRPC),
-    pod("containers[*].readinessProbe.grpc", GRPC),
-    pod("containers[*].startupProbe.grpc", GRPC),
+    container("livenessProbe.grpc", GRPC),
+    container("readinessProbe.grpc", GRPC),
+    container("startupProbe.grpc", GRPC),
     rule(
-        Scope::PodSpec,
-        "containers[*].livenessProbe.httpGet.scheme",
+        Scope::Container,
+        "livenessProbe.httpGet.scheme",
         &["HTTP"],
         HTTPS,
     ),
     rule(
-        Scope::PodSpec,
-        "containers[*].readinessProbe.httpGet.scheme",
+        Scope::Container,
+        "readinessProbe.httpGet.scheme",
         &["HTTP"],
         HTTPS,
     ),
     rule(
-        Scope::PodSpec,
-        "containers[*].startupProbe.httpGet.scheme",
+        Scope::Container,
+        "startupProbe.httpGet.scheme",
         &["HTTP"],
         HTTPS,
     ),
     rule(
-        Scope::PodSpec,
-        "containers[*].lifecycle.postStart.httpGet.scheme",
+        Scope::Container,
+        "lifecycle.postStart.httpGet.scheme",
         &["HTTP"],
         HTTPS_HOOK,
     ),
     rule(
-        Scope::PodSpec,
-        "containers[*].lifecycle.preStop.httpGet.scheme",
+        Scope::Container,
+        "lifecycle.preStop.httpGet.scheme",
         &["HTTP"],
         HTTPS_HOOK,
+    ),
+    container(
+        "ports[*].hostPort",
+        "the node's port is not forwarded to the pod (pods are only placed so that their \
+         host ports do not clash): reach the pod at its own address",
     ),
     pod("volumes[*].emptyDir.medium", "emptyDir is always on disk"),
     pod(
         "volumes[*].emptyDir.sizeLimit",
         "emptyDir size is not limited",
     ),
-    pod("containers[*].securityContext", SECURITY),
+    container("securityContext", SECURITY),
     pod("securityContext", SECURITY),
     rule(
         Scope::Kind("Service"),
@@ -190,15 +198,47 @@ const TEMPLATE_KINDS: &[&str] = &[
     "Job",
 ];
 
-/// Where the pod spec of an object of `kind` starts (`spec`, `spec.template.spec`), if it
-/// has one.
+/// Where the pod spec of an object of `kind` starts (`spec`, `spec.template.spec`,
+/// `spec.jobTemplate.spec.template.spec`), if it has one.
 pub fn pod_spec_prefix(kind: &str) -> Option<&'static str> {
     if kind == "Pod" {
         Some("spec")
+    } else if kind == "CronJob" {
+        Some("spec.jobTemplate.spec.template.spec")
     } else if TEMPLATE_KINDS.contains(&kind) {
         Some("spec.template.spec")
     } else {
         None
+    }
+}
+
+/// The lists of containers of a pod spec that [`Scope::Container`] covers.
+const CONTAINER_LISTS: [&str; 2] = ["containers", "initContainers"];
+
+/// The paths, from the top of an object of `kind`, where a rule of `scope` with `path`
+/// applies: none when `kind` has no such place.
+fn rooted(scope: Scope, kind: &str, path: &str) -> Vec<String> {
+    let join = |prefix: &str, path: &str| {
+        if prefix.is_empty() {
+            path.to_string()
+        } else {
+            format!("{prefix}.{path}")
+        }
+    };
+    match scope {
+        Scope::PodSpec => pod_spec_prefix(kind)
+            .map(|p| vec![join(p, path)])
+            .unwrap_or_default(),
+        Scope::Container => pod_spec_prefix(kind)
+            .map(|p| {
+                CONTAINER_LISTS
+                    .iter()
+                    .map(|list| join(p, &format!("{list}[*].{path}")))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Scope::Kind(k) if k == kind => vec![path.to_string()],
+        Scope::Kind(_) => Vec::new(),
     }
 }
 
@@ -275,25 +315,18 @@ pub fn warnings(info: &KindInfo, input: &Value, object: &dyn Object) -> Vec<Fiel
 pub fn not_implemented(kind: &str, value: &Value) -> Vec<FieldWarning> {
     let mut out = Vec::new();
     for rule in NOT_IMPLEMENTED {
-        let (root, prefix) = match rule.scope {
-            Scope::PodSpec => match pod_spec_prefix(kind) {
-                Some(p) => (at(value, p), p),
-                None => continue,
-            },
-            Scope::Kind(k) if k == kind => (Some(value), ""),
-            Scope::Kind(_) => continue,
-        };
-        let Some(root) = root else { continue };
-        let mut found = Vec::new();
-        matches(root, prefix, rule.path, &mut found);
-        for (path, v) in found {
-            if v.as_str().is_some_and(|s| rule.except.contains(&s)) {
-                continue;
+        for pattern in rooted(rule.scope, kind, rule.path) {
+            let mut found = Vec::new();
+            matches(value, "", &pattern, &mut found);
+            for (path, v) in found {
+                if v.as_str().is_some_and(|s| rule.except.contains(&s)) {
+                    continue;
+                }
+                out.push(FieldWarning {
+                    path,
+                    message: format!("kept but not implemented by steady: {}", rule.note),
+                });
             }
-            out.push(FieldWarning {
-                path,
-                message: format!("kept but not implemented by steady: {}", rule.note),
-            });
         }
     }
     out
@@ -304,18 +337,12 @@ pub fn not_implemented(kind: &str, value: &Value) -> Vec<FieldWarning> {
 pub fn implemented_raw(kind: &str, path: &str) -> bool {
     let generic = generic_path(path);
     IMPLEMENTED_RAW.iter().any(|(scope, listed)| {
-        let full = match scope {
-            Scope::PodSpec => match pod_spec_prefix(kind) {
-                Some(prefix) => format!("{prefix}.{listed}"),
-                None => return false,
-            },
-            Scope::Kind(k) if *k == kind => listed.to_string(),
-            Scope::Kind(_) => return false,
-        };
-        generic == full
-            || generic
-                .strip_prefix(full.as_str())
-                .is_some_and(|rest| rest.starts_with(['.', '[']))
+        rooted(*scope, kind, listed).iter().any(|full| {
+            generic == *full
+                || generic
+                    .strip_prefix(full.as_str())
+                    .is_some_and(|rest| rest.starts_with(['.', '[']))
+        })
     })
 }
 
@@ -334,16 +361,16 @@ fn generic_path(path: &str) -> String {
     generic
 }
 
-fn at<'a>(value: &'a Value, dotted: &str) -> Option<&'a Value> {
-    dotted.split('.').try_fold(value, |v, k| v.get(k))
-}
-
 /// The README's list of fields not implemented, generated from [`NOT_IMPLEMENTED`].
 pub fn not_implemented_markdown() -> String {
     let mut s = String::new();
     for rule in NOT_IMPLEMENTED {
         let (kinds, path) = match rule.scope {
             Scope::PodSpec => ("pod specs (Pod and templates)".to_string(), rule.path),
+            Scope::Container => (
+                "containers and init containers of pod specs".to_string(),
+                rule.path,
+            ),
             Scope::Kind(k) => (k.to_string(), rule.path),
         };
         let except = match rule.except {
@@ -390,6 +417,34 @@ mod tests {
             "spec.template.spec.subdomain"
         );
         assert!(not_implemented("ConfigMap", &pod).is_empty());
+    }
+
+    #[test]
+    fn container_rules_cover_init_containers_and_cron_job_templates() {
+        let spec = json!({
+            "initContainers": [{"name": "side", "startupProbe": {"grpc": {"port": 9000}},
+                                "securityContext": {"runAsUser": 1000}}],
+            "containers": [{"name": "m", "ports": [{"containerPort": 80, "hostPort": 8080}]}],
+            "serviceAccountName": "robot"});
+        let cron = json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": spec}}}}});
+        let paths: Vec<String> = not_implemented("CronJob", &cron)
+            .into_iter()
+            .map(|w| w.path)
+            .collect();
+        let t = "spec.jobTemplate.spec.template.spec";
+        assert_eq!(
+            paths,
+            [
+                format!("{t}.serviceAccountName"),
+                format!("{t}.initContainers[0].startupProbe.grpc"),
+                format!("{t}.containers[0].ports[0].hostPort"),
+                format!("{t}.initContainers[0].securityContext"),
+            ]
+        );
+        assert!(implemented_raw(
+            "CronJob",
+            &format!("{t}.initContainers[0].restartPolicy")
+        ));
     }
 
     #[test]

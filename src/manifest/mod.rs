@@ -198,7 +198,17 @@ fn decode_document(store: &Store, defined: &[Arc<KindInfo>], doc: Document) -> R
     if info.namespaced && object.meta().namespace.is_none() {
         crate::api::make_mut(&mut object).meta_mut().namespace = Some("default".into());
     }
-    store.validate_as(&info, object.as_ref()).map_err(|e| {
+    store.validate_as(&info, object.as_ref()).map_err(|mut e| {
+        // A field the object does not model is often why a required one is missing
+        // (`contaienrs` for `containers`): the refusal names them too, where apply would
+        // only have warned about them.
+        if let Error::Invalid { errors, .. } = &mut e {
+            for w in fields::warnings(&info, v, object.as_ref()) {
+                if w.message == fields::UNKNOWN_FIELD {
+                    errors.push(crate::api::FieldError::new(w.path, "unknown field"));
+                }
+            }
+        }
         let field = match &e {
             Error::Invalid { errors, .. } => errors.first().map(|f| f.field.clone()),
             _ => None,
