@@ -1,7 +1,8 @@
 //! Configuration reaches the pods: ConfigMaps, Secrets and the downward API as environment
 //! variables of real processes and in-process workers; a container held back while what it
 //! needs is missing, and started once it appears. A manual clock that never moves proves
-//! that what wakes a held-back pod is the ConfigMap's (or Secret's) arrival, not a retry.
+//! that what wakes a held-back pod is the ConfigMap's (or Secret's, or claim's) arrival, not
+//! a retry.
 #![cfg(unix)]
 
 mod common;
@@ -322,6 +323,49 @@ fn a_container_waits_for_a_missing_configmap_and_key_and_starts_when_they_appear
         *runs.lock(),
         vec![(Some("postgres://db".to_string()), Some("pw".to_string()))]
     );
+}
+
+#[test]
+fn a_pod_waits_for_a_missing_claim_instead_of_starting_on_an_empty_directory() {
+    // The manual clock never moves: what starts the pod is the claim's creation.
+    let clock = Arc::new(ManualClock::default());
+    let e = common::local_engine(&clock);
+    let runs = Arc::new(Mutex::new(Vec::new()));
+    let r = runs.clone();
+    e.register_worker("uses-claim", move |ctx: &WorkerContext| {
+        r.lock()
+            .push(ctx.env_var("STEADY_VOLUME_DATA").map(str::to_string));
+        ctx.ready();
+        ctx.wait_stop(Duration::from_secs(600));
+        Ok(())
+    });
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "db"},
+        "spec": {"nodeName": NODE,
+                 "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "db-data"}}],
+                 "containers": [{"name": "main", "image": "uses-claim",
+                                 "volumeMounts": [{"name": "data", "mountPath": "/data"}]}]}
+    });
+    e.apply(&pod.to_string()).unwrap();
+    eventually(10, "held back by the missing claim", || {
+        waiting(&e, "db")
+            == Some((
+                "CreateContainerConfigError".into(),
+                r#"persistentvolumeclaim "db-data" not found"#.into(),
+            ))
+    });
+    assert!(runs.lock().is_empty(), "started without its claim");
+
+    e.apply(
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: db-data}\n\
+         spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n",
+    )
+    .unwrap();
+    eventually(10, "started once the claim exists", || {
+        running(&e, "db") && !runs.lock().is_empty()
+    });
+    let dir = runs.lock()[0].clone().expect("the claim's directory");
+    assert!(dir.ends_with("claims/default/db-data"), "{dir}");
 }
 
 #[test]

@@ -4,7 +4,9 @@
 //! `<data_dir>/claims/<namespace>/<claim name>` of the node agent's data directory (see
 //! [`KubeletConfig::data_dir`](crate::node::KubeletConfig::data_dir)), which the node agent
 //! creates when a pod first mounts the claim and never deletes, so a replaced pod finds what
-//! its predecessor wrote. A container learns the path from the environment variable
+//! its predecessor wrote. A pod never mounts a claim that does not exist: its containers
+//! wait for it (`CreateContainerConfigError`), so a misspelt `claimName` cannot start a pod
+//! on a new, empty directory. A container learns the path from the environment variable
 //! `STEADY_VOLUME_<VOLUME NAME>` (upper-cased, other characters as `_`), and runs in it when
 //! it mounts it first and has no `workingDir`.
 //!

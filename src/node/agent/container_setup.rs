@@ -147,7 +147,9 @@ impl PodSync<'_> {
             .record(self.pod, kind, reason, &message);
     }
 
-    pub(super) fn mounts(&self, c: &Container) -> Result<Vec<Mount>, String> {
+    /// The mounts of container `c`, its volumes set up on this host; `first` for the
+    /// container's first start (a claim must exist then: [`PodSync::claim_usable`]).
+    pub(super) fn mounts(&self, c: &Container, first: bool) -> Result<Vec<Mount>, String> {
         let mut out = Vec::new();
         for vm in &c.volume_mounts {
             let Some(v) = self.pod.spec.volumes.iter().find(|v| v.name == vm.name) else {
@@ -156,6 +158,9 @@ impl PodSync<'_> {
                     vm.name, c.name
                 ));
             };
+            if let Some(claim) = v.persistent_volume_claim.as_ref().filter(|_| first) {
+                self.claim_usable(&claim.claim_name)?;
+            }
             let dir = self.kubelet.volume_dir(self.pod, v)?;
             let setup_failed =
                 |e: String| format!("MountVolume.SetUp failed for volume {:?} : {e}", v.name);
@@ -237,6 +242,28 @@ impl PodSync<'_> {
     }
 
     /// What the downward API and ConfigMap/Secret references of this pod resolve against.
+    /// Whether the claim `name` of the pod's namespace may be mounted by a container's first
+    /// start: it exists and is not being deleted, so a misspelt `claimName` never starts the
+    /// pod on a new, empty directory (kube-scheduler keeps such a pod Pending; here it waits
+    /// with `CreateContainerConfigError`, and the claim's creation wakes it). A restart does
+    /// not look again: the volume stays mounted for the pod's life, as under the kubelet.
+    fn claim_usable(&self, name: &str) -> Result<(), String> {
+        let ns = self.pod.metadata.namespace_str();
+        match self
+            .kubelet
+            .inner
+            .store
+            .get("PersistentVolumeClaim", Some(ns), name)
+        {
+            Ok(c) if c.meta().deletion_timestamp.is_some() => {
+                Err(format!("persistentvolumeclaim {name:?} is being deleted"))
+            }
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Err(format!("persistentvolumeclaim {name:?} not found")),
+            Err(e) => Err(format!("persistentvolumeclaim {name:?}: {e}")),
+        }
+    }
+
     fn facts(&self) -> crate::node::env::PodFacts<'_> {
         let config = &self.kubelet.inner.config;
         crate::node::env::PodFacts {

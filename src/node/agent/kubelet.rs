@@ -209,22 +209,42 @@ impl KubeletBuilder {
     /// which the caller registers on the engine.
     pub fn build(self, store: Store, clock: SharedClock) -> (Kubelet, Vec<Controller>) {
         let worker_runtime = Arc::new(WorkerRuntime::new(self.workers.clone(), clock.clone()));
-        // A ConfigMap or Secret that appears or changes wakes the pods that use it: a
-        // container held back by a missing one starts, and its volumes are rewritten.
+        // A ConfigMap, Secret or PersistentVolumeClaim that appears or changes wakes the
+        // pods that use it: a container held back by a missing one starts, and its volumes
+        // are rewritten.
         let running: Arc<DashMap<Arc<str>, Arc<Mutex<PodRt>>>> = Arc::default();
-        let (r1, r2) = (running.clone(), running.clone());
+        let (r1, r2, r3) = (running.clone(), running.clone(), running.clone());
         let pods = Controller::for_kind::<Pod>("kubelet")
             .concurrency(64)
             .watches_with_store(
                 "ConfigMap",
                 move |store: &Store, o: &dyn crate::api::Object| {
-                    pods_referring_to(store, &r1, o, false)
+                    let name = &o.meta().name;
+                    pods_referring_to(store, &r1, o, |p| {
+                        crate::node::env::pod_refers_to(p, false, name)
+                    })
                 },
             )
             .watches_with_store(
                 "Secret",
                 move |store: &Store, o: &dyn crate::api::Object| {
-                    pods_referring_to(store, &r2, o, true)
+                    let name = &o.meta().name;
+                    pods_referring_to(store, &r2, o, |p| {
+                        crate::node::env::pod_refers_to(p, true, name)
+                    })
+                },
+            )
+            .watches_with_store(
+                "PersistentVolumeClaim",
+                move |store: &Store, o: &dyn crate::api::Object| {
+                    let name = &o.meta().name;
+                    pods_referring_to(store, &r3, o, |p| {
+                        p.spec.volumes.iter().any(|v| {
+                            v.persistent_volume_claim
+                                .as_ref()
+                                .is_some_and(|c| c.claim_name == *name)
+                        })
+                    })
                 },
             );
         let nodes = Controller::for_kind::<Node>("kubelet-node").concurrency(4);
@@ -273,7 +293,7 @@ fn pods_referring_to(
     store: &Store,
     running: &DashMap<Arc<str>, Arc<Mutex<PodRt>>>,
     o: &dyn crate::api::Object,
-    secret: bool,
+    refers: impl Fn(&Pod) -> bool,
 ) -> Vec<ObjectKey> {
     let ns = o.meta().namespace_str();
     let keys: Vec<Arc<str>> = running
@@ -285,7 +305,7 @@ fn pods_referring_to(
     keys.iter()
         .filter_map(|k| pods.get_opt(k.split_once('/')?.1).ok().flatten())
         .filter(|p| p.spec.node_name.is_some())
-        .filter(|p| crate::node::env::pod_refers_to(p, secret, &o.meta().name))
+        .filter(|p| refers(p))
         .map(|p| ObjectKey::of(p.as_ref()))
         .collect()
 }

@@ -572,7 +572,8 @@ impl PodSync<'_> {
             ));
             return;
         };
-        let held = match self.mounts(&c.spec) {
+        let first = c.restart_count == 0 && c.last_terminated.is_none();
+        let held = match self.mounts(&c.spec, first) {
             Ok(mounts) => self.env(&c.spec, &mounts).map(|env| (mounts, env)),
             Err(msg) => Err(msg),
         };
