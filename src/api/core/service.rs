@@ -3,7 +3,8 @@
 
 use super::IntOrString;
 use crate::api::validation::{
-    check_enum, check_port, check_port_number, dns_label_message, is_dns1123_label, required,
+    check_enum, check_port, check_port_number, dns_label_message, forbidden, is_dns1123_label,
+    required,
 };
 use crate::api::{ApiVersion, Extra, FieldError, Kind, Map, ObjectMeta};
 use serde::{Deserialize, Serialize};
@@ -108,7 +109,15 @@ pub fn validate_service(svc: &Service, errors: &mut Vec<FieldError>) {
             check_port(errors, format!("{path}.targetPort"), tp);
         }
         if let Some(np) = p.node_port {
-            check_port_number(errors, format!("{path}.nodePort"), np);
+            // As kube-apiserver: only NodePort and LoadBalancer Services have node ports.
+            if type_ == "ClusterIP" || type_ == "ExternalName" {
+                errors.push(forbidden(
+                    format!("{path}.nodePort"),
+                    &format!("may not be used when `type` is '{type_}'"),
+                ));
+            } else {
+                check_port_number(errors, format!("{path}.nodePort"), np);
+            }
         }
     }
 }
@@ -281,5 +290,26 @@ mod tests {
         svc.spec.type_ = None;
         svc.validate(&mut errors);
         assert_eq!(fields(&errors), vec!["spec.ports"]);
+    }
+
+    #[test]
+    fn a_node_port_is_refused_where_the_type_has_none() {
+        let svc = |type_: &str| -> Service {
+            serde_json::from_value(json!({
+                "apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+                "spec": {"type": type_, "selector": {"app": "web"},
+                         "ports": [{"port": 8082, "nodePort": 30081}]}
+            }))
+            .unwrap()
+        };
+        let mut errors = Vec::new();
+        svc("ClusterIP").validate(&mut errors);
+        assert_eq!(
+            errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+            ["spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'"]
+        );
+        errors.clear();
+        svc("NodePort").validate(&mut errors);
+        assert_eq!(errors, vec![]);
     }
 }
