@@ -369,6 +369,42 @@ fn a_pod_waits_for_a_missing_claim_instead_of_starting_on_an_empty_directory() {
 }
 
 #[test]
+fn run_as_non_root_is_refused_when_the_engine_runs_as_root() {
+    let clock = Arc::new(ManualClock::default());
+    let e = common::local_engine(&clock);
+    e.register_worker("anyone", |ctx: &WorkerContext| {
+        ctx.ready();
+        ctx.wait_stop(Duration::from_secs(600));
+        Ok(())
+    });
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "guarded"},
+        "spec": {"nodeName": NODE, "securityContext": {"runAsNonRoot": true},
+                 "containers": [{"name": "main", "image": "anyone"}]}
+    });
+    e.apply(&pod.to_string()).unwrap();
+    // Every container runs as the engine's user: root breaks the promise, anyone else keeps it.
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
+        .unwrap();
+    if root {
+        eventually(10, "refused, as the kubelet refuses it", || {
+            waiting(&e, "guarded").is_some_and(|(reason, message)| {
+                reason == "CreateContainerConfigError"
+                    && message.starts_with("container has runAsNonRoot and image will run as root")
+            })
+        });
+    } else {
+        eventually(10, "running as the engine's (non-root) user", || {
+            running(&e, "guarded")
+        });
+    }
+}
+
+#[test]
 fn the_configuration_example_runs_and_follows_its_configmap() {
     let clock = Arc::new(ManualClock::default());
     let e = common::local_engine(&clock);

@@ -65,7 +65,8 @@ const fn of(kind: &'static str, path: &'static str, note: &'static str) -> NotIm
 }
 
 const LIMITS: &str = "ephemeral-storage limits are not enforced (requests are scheduled by)";
-const SECURITY: &str = "processes run as the engine's user";
+const SECURITY: &str =
+    "processes run as the engine's user (runAsNonRoot refuses to start them when that is root)";
 const GRPC: &str = "gRPC probes are not supported: the probe fails";
 const HTTPS: &str = "HTTPS probes are not supported: the probe fails";
 const HTTPS_HOOK: &str = "HTTPS hooks are not supported: the hook fails";

@@ -242,6 +242,35 @@ impl PodSync<'_> {
     }
 
     /// What the downward API and ConfigMap/Secret references of this pod resolve against.
+    /// Refuses to start container `c` when it or its pod asks for `runAsNonRoot` and the
+    /// engine runs as root: steady starts every container as the engine's own user (the
+    /// `securityContext` user fields are not implemented), so it would run as root, which
+    /// is what the field forbids. The message begins as the kubelet's does.
+    pub(super) fn non_root_check(&self, c: &Container) -> Result<(), String> {
+        let asks = |extra: &crate::api::Extra| {
+            extra
+                .get("securityContext")
+                .and_then(|s| s.get("runAsNonRoot"))
+                .and_then(serde_json::Value::as_bool)
+        };
+        let non_root = asks(&c.extra)
+            .or_else(|| asks(&self.pod.spec.extra))
+            .unwrap_or(false);
+        if !non_root || !engine_is_root() {
+            return Ok(());
+        }
+        let m = &self.pod.metadata;
+        Err(format!(
+            "container has runAsNonRoot and image will run as root (pod: \"{}_{}({})\", \
+             container: {}): steady runs containers as the engine's user, and the engine runs \
+             as root",
+            m.name,
+            m.namespace_str(),
+            m.uid.as_deref().unwrap_or(""),
+            c.name
+        ))
+    }
+
     /// Whether the claim `name` of the pod's namespace may be mounted by a container's first
     /// start: it exists and is not being deleted, so a misspelt `claimName` never starts the
     /// pod on a new, empty directory (kube-scheduler keeps such a pod Pending; here it waits
@@ -273,5 +302,18 @@ impl PodSync<'_> {
             pod_ip: &self.ip,
             ephemeral_bytes: Box::new(|| crate::node::env::filesystem_bytes(&config.data_dir())),
         }
+    }
+}
+
+/// Whether the engine's effective user is root: every container runs as that user.
+fn engine_is_root() -> bool {
+    #[cfg(unix)]
+    {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        unsafe { libc::geteuid() == 0 }
+    }
+    #[cfg(not(unix))]
+    {
+        false
     }
 }

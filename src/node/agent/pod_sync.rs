@@ -573,10 +573,10 @@ impl PodSync<'_> {
             return;
         };
         let first = c.restart_count == 0 && c.last_terminated.is_none();
-        let held = match self.mounts(&c.spec, first) {
-            Ok(mounts) => self.env(&c.spec, &mounts).map(|env| (mounts, env)),
-            Err(msg) => Err(msg),
-        };
+        let held = self
+            .non_root_check(&c.spec)
+            .and_then(|()| self.mounts(&c.spec, first))
+            .and_then(|mounts| self.env(&c.spec, &mounts).map(|env| (mounts, env)));
         let (mounts, env) = match held {
             Ok(x) => x,
             Err(msg) => {
