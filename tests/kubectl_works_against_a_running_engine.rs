@@ -602,6 +602,34 @@ spec:
     let err = k.err(&["apply", "-f", dir.join("bad.yaml").to_str().unwrap()]);
     assert!(err.contains("unknown field \"frobnicate\""), "{err}");
     assert!(e.api::<steady::api::ConfigMap>().get("bad").is_err());
+    // Fields Kubernetes defines and steady keeps without modelling them are not unknown:
+    // an ordinary manifest (or `kubectl get -o yaml` of a real cluster) applies, with a
+    // warning for each; a misspelling beside them is still refused.
+    let real = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: real}\nspec:\n\
+                \x20 selector: {matchLabels: {app: real}}\n  template:\n\
+                \x20   metadata: {labels: {app: real}}\n    spec:\n      dnsPolicy: ClusterFirst\n\
+                \x20     containers: [{name: c, image: x, command: [sleep, '600'],\n\
+                \x20                   imagePullPolicy: Always, terminationMessagePolicy: File}]\n";
+    let o = k.with_file(&["apply"], "real.yaml", real);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("spec.template.spec.dnsPolicy: kept but not implemented by steady"),
+        "{stderr}"
+    );
+    let o = k.with_file(
+        &["apply"],
+        "typo.yaml",
+        &real
+            .replace("dnsPolicy", "dnsPolcy")
+            .replace("name: real}", "name: typo}"),
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        stderr.contains("unknown field \"spec.template.spec.dnsPolcy\""),
+        "{stderr}"
+    );
 
     // kubectl create namespace|configmap|secret send their objects in protobuf.
     k.ok(&["create", "namespace", "team-x"]);

@@ -406,8 +406,9 @@ fn validation(q: &HashMap<String, String>) -> Result<Validation, Response<Body>>
 type Checked = (Arc<dyn Object>, Vec<String>);
 
 /// Decodes `input` (an object of `r` as the client sent it) and checks its fields as
-/// `fieldValidation` asks: Strict refuses unknown fields; Warn (the default) returns them,
-/// with the fields kept but not implemented, as `Warning` headers. Returns the decoded
+/// `fieldValidation` asks: Strict refuses unknown fields, those Kubernetes does not define
+/// either; Warn (the default) returns them, with the fields kept but not implemented (among
+/// them the Kubernetes fields steady does not model), as `Warning` headers. Returns the decoded
 /// object, ready to write (decoded once), and the warnings.
 fn decode_checked(
     r: &Resource,
@@ -430,10 +431,18 @@ fn decode_checked(
         meta.remove("managedFields");
     }
     let warnings = fields::warnings(&r.info, &input, obj.as_ref());
+    // A field steady does not model is either Kubernetes' (`dnsPolicy`: kept, warned as not
+    // implemented, never refused) or nobody's (a misspelling: refused under Strict, which
+    // kubectl sends by default, and reported as kube-apiserver reports it under Warn).
+    let kind = &r.info.kind;
+    let foreign = |w: &fields::FieldWarning| {
+        w.message == fields::UNKNOWN_FIELD
+            && super::protobuf::kubernetes_field(kind, &w.path) != Some(true)
+    };
     if how == Validation::Strict {
         let unknown: Vec<String> = warnings
             .iter()
-            .filter(|w| w.message == fields::UNKNOWN_FIELD)
+            .filter(|w| foreign(w))
             .map(|w| format!("unknown field {:?}", w.path))
             .collect();
         if !unknown.is_empty() {
@@ -445,8 +454,16 @@ fn decode_checked(
         }
     }
     let warnings = warnings
-        .into_iter()
-        .map(|w| format!("{}: {}", w.path, w.message))
+        .iter()
+        .map(|w| {
+            if foreign(w) {
+                format!("unknown field {:?}", w.path)
+            } else if w.message == fields::UNKNOWN_FIELD {
+                format!("{}: kept but not implemented by steady", w.path)
+            } else {
+                format!("{}: {}", w.path, w.message)
+            }
+        })
         .collect();
     Ok((obj, warnings))
 }

@@ -542,6 +542,78 @@ pub fn decode(body: &[u8]) -> Result<Value, Error> {
     Ok(Value::Object(o))
 }
 
+/// Whether `path` (`spec.template.spec.containers[0].imagePullPolicy`, list indices and map
+/// keys in brackets) names a field Kubernetes defines on objects of `kind`, by the same
+/// tables: the fields steady keeps without modelling them (`dnsPolicy`,
+/// `imagePullPolicy`, ...) are Kubernetes', a misspelling is not. `None` when the tables do
+/// not cover `kind`. A CronJob's job template is looked up as a Job.
+pub(crate) fn kubernetes_field(kind: &str, path: &str) -> Option<bool> {
+    let (root, path) = if kind == "CronJob" {
+        (&schema::JOB, path.strip_prefix("spec.jobTemplate.")?)
+    } else {
+        let (_, _, root) = ROOTS.iter().find(|(_, k, _)| *k == kind)?;
+        (*root, path)
+    };
+    Some(defines(root, &field_names(path)))
+}
+
+/// The field names of a path, without its `[...]` parts (list indices, quoted map keys,
+/// which may hold dots).
+fn field_names(path: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let (mut start, mut depth, mut quoted) = (0, 0usize, false);
+    for (i, c) in path.char_indices() {
+        match c {
+            '"' if depth > 0 => quoted = !quoted,
+            '[' if !quoted => {
+                if depth == 0 && start < i {
+                    names.push(&path[start..i]);
+                }
+                depth += 1;
+            }
+            ']' if !quoted && depth > 0 => {
+                depth -= 1;
+                start = i + 1;
+            }
+            '.' if depth == 0 => {
+                if start < i {
+                    names.push(&path[start..i]);
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if depth == 0 && start < path.len() {
+        names.push(&path[start..]);
+    }
+    names
+}
+
+/// Whether `schema` has the field `names[0]`, and so on down.
+fn defines(schema: &'static Schema, names: &[&str]) -> bool {
+    let Some((first, rest)) = names.split_first() else {
+        return true;
+    };
+    let Some(field) = field_named(schema, first) else {
+        return false;
+    };
+    match field.kind {
+        Kind::Msg(s) => defines(s, rest),
+        // What lies below a map is its keys; below an unread field, Kubernetes' own.
+        Kind::MapStr | Kind::MapBytes | Kind::MapQuantity | Kind::Unread => true,
+        _ => rest.is_empty(),
+    }
+}
+
+/// The field of `schema` whose JSON name is `name`, looking into inlined messages.
+fn field_named(schema: &'static Schema, name: &str) -> Option<&'static Field> {
+    schema.fields.iter().find_map(|f| match f.kind {
+        Kind::Inline(inner) => field_named(inner, name),
+        _ => (f.name == name).then_some(f),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1018,5 +1090,40 @@ mod tests {
             }
             let _ = decode(&b);
         }
+    }
+
+    #[test]
+    fn kubernetes_fields_are_told_from_misspellings() {
+        let deploy = |p: &str| kubernetes_field("Deployment", p);
+        assert_eq!(
+            deploy("spec.template.spec.containers[0].imagePullPolicy"),
+            Some(true)
+        );
+        assert_eq!(deploy("spec.template.spec.dnsPolicy"), Some(true));
+        assert_eq!(
+            deploy("spec.template.spec.containers[1].securityContext.capabilities"),
+            Some(true)
+        );
+        // A volume's source is inlined in the volume; a map's keys are free.
+        assert_eq!(
+            kubernetes_field("Pod", "spec.volumes[0].hostPath.type"),
+            Some(true)
+        );
+        assert_eq!(
+            kubernetes_field("Pod", r#"metadata.labels["app.kubernetes.io/name"]"#),
+            Some(true)
+        );
+        assert_eq!(deploy("spec.template.spec.contaienrs"), Some(false));
+        assert_eq!(deploy("spec.replcias"), Some(false));
+        assert_eq!(deploy("spec.replicas.value"), Some(false));
+        assert_eq!(
+            kubernetes_field(
+                "CronJob",
+                "spec.jobTemplate.spec.template.spec.containers[0].terminationMessagePolicy"
+            ),
+            Some(true)
+        );
+        assert_eq!(kubernetes_field("CronJob", "spec.bogus"), None);
+        assert_eq!(kubernetes_field("Lease", "spec.holderIdentity"), None);
     }
 }
