@@ -160,6 +160,58 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
     eventually(10, "the process printed", || {
         k.ok(&["logs", &pod]).contains(&format!("hello from {pod}"))
     });
+    assert_eq!(k.ok(&["logs", &pod, "--limit-bytes=5"]), "hello");
+    // The buffers keep no time per line: --since returns everything, and says so.
+    let o = k.run(&["logs", &pod, "--since=1h"]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("hello from"));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("sinceSeconds: not implemented by steady"),
+        "{stderr}"
+    );
+    // A crash-looping container's output is readable while it waits to restart, as the
+    // kubelet serves it; one that never started is a 400 naming why it waits.
+    let o = k.with_file(
+        &["apply"],
+        "crash.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: crash}\nspec:\n\
+         \x20 containers: [{name: c, image: x, command: [sh, -c, 'echo boom; exit 3']}]\n\
+         ---\napiVersion: v1\nkind: Pod\nmetadata: {name: never}\nspec:\n\
+         \x20 containers: [{name: c, image: not-mapped-anywhere}]\n",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let waiting = |pod: &str| {
+        k.ok(&[
+            "get",
+            "pod",
+            pod,
+            "-o",
+            "jsonpath={.status.containerStatuses[0].state.waiting.reason}",
+        ])
+    };
+    eventually(30, "the crash loop backs off", || {
+        waiting("crash") == "CrashLoopBackOff"
+    });
+    assert_eq!(k.ok(&["logs", "crash"]), "boom\n");
+    assert_eq!(k.ok(&["logs", "crash", "--previous"]), "boom\n");
+    eventually(30, "the unmapped image waits", || {
+        waiting("never") == "ErrImageNeverPull"
+    });
+    let err = k.err(&["logs", "never"]);
+    assert!(
+        err.contains("Error from server (BadRequest)")
+            && err.contains("is waiting to start: ErrImageNeverPull"),
+        "{err}"
+    );
+    k.ok(&[
+        "delete",
+        "pod",
+        "crash",
+        "never",
+        "--grace-period=0",
+        "--force",
+    ]);
 
     // Scale through the scale subresource while `kubectl get -w` follows the pods: the
     // watch (in table form) sees the new pod arrive.

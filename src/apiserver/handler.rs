@@ -1573,7 +1573,38 @@ fn logs(
         .logs(namespace, pod, container.as_deref(), previous)
     {
         Ok(t) => t,
+        // A container not started, or no previous instance: kube-apiserver's 400 with the
+        // kubelet's words (`previous terminated container "a" in pod "b" not found`).
+        Err(Error::Invalid { errors, .. }) => {
+            let message = errors
+                .iter()
+                .map(|e| e.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
+            return fail(400, "BadRequest", &message);
+        }
         Err(e) => return error(&e, Some("pods")),
+    };
+    // The log buffers keep no time per line: a request that filters or stamps by time gets
+    // the whole output, and a warning that says so (kubectl prints it).
+    let untimed: Vec<String> = ["sinceSeconds", "sinceTime", "timestamps"]
+        .into_iter()
+        .filter(|p| q.get(*p).is_some_and(|v| !v.is_empty() && v != "false"))
+        .map(|p| format!("{p}: not implemented by steady (its logs keep no time per line): the whole output is returned"))
+        .collect();
+    let limit = q.get("limitBytes").and_then(|n| n.parse::<usize>().ok());
+    let cut = |t: String| -> String {
+        match limit {
+            // The first `n` bytes, not splitting a character.
+            Some(n) if n < t.len() => {
+                let mut end = n;
+                while !t.is_char_boundary(end) {
+                    end -= 1;
+                }
+                t[..end].to_string()
+            }
+            _ => t,
+        }
     };
     let tail = |t: &str| -> String {
         match q.get("tailLines").and_then(|n| n.parse::<usize>().ok()) {
@@ -1591,43 +1622,56 @@ fn logs(
     };
     let first = tail(&text);
     if !is_true(q.get("follow")) {
-        let mut r = Response::new(full(first));
+        let mut r = Response::new(full(cut(first)));
         r.headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-        return r;
+        return with_warnings(r, &untimed);
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     let kubelet = shared.kubelet.clone();
     let (ns, pod) = (namespace.to_string(), pod.to_string());
     let mut sent = text.len();
+    let first = cut(first);
+    // What `limitBytes` still allows: the stream ends when it is spent.
+    let mut budget = limit.map(|n| n - first.len());
     let _ = tx.try_send(Bytes::from(first));
-    std::thread::Builder::new()
-        .name("steady-api-logs".into())
-        .spawn(move || loop {
-            std::thread::sleep(Duration::from_millis(100));
-            if tx.is_closed() {
-                return;
-            }
-            let Ok(now) = kubelet.logs(&ns, &pod, container.as_deref(), previous) else {
-                return;
-            };
-            if now.len() < sent {
-                // A new instance started: its output from the beginning.
-                sent = 0;
-            }
-            if now.len() > sent {
-                let more = now[sent..].to_string();
-                sent = now.len();
-                if tx.blocking_send(Bytes::from(more)).is_err() {
+    if budget != Some(0) {
+        std::thread::Builder::new()
+            .name("steady-api-logs".into())
+            .spawn(move || loop {
+                std::thread::sleep(Duration::from_millis(100));
+                if tx.is_closed() {
                     return;
                 }
-            }
-        })
-        .ok();
+                let Ok(now) = kubelet.logs(&ns, &pod, container.as_deref(), previous) else {
+                    return;
+                };
+                if now.len() < sent {
+                    // A new instance started: its output from the beginning.
+                    sent = 0;
+                }
+                if now.len() > sent {
+                    let mut more = now[sent..].to_string();
+                    sent = now.len();
+                    if let Some(b) = &mut budget {
+                        let mut end = more.len().min(*b);
+                        while !more.is_char_boundary(end) {
+                            end -= 1;
+                        }
+                        more.truncate(end);
+                        *b -= end;
+                    }
+                    if tx.blocking_send(Bytes::from(more)).is_err() || budget == Some(0) {
+                        return;
+                    }
+                }
+            })
+            .ok();
+    }
     let mut r = Response::new(ChannelBody(rx).boxed());
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-    r
+    with_warnings(r, &untimed)
 }
 
 #[cfg(test)]

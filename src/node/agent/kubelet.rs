@@ -495,9 +495,9 @@ impl Kubelet {
         &self.inner.simulated
     }
 
-    /// The output of a container of a pod: the current instance, or with `previous` the one
-    /// before it (`kubectl logs [--previous]`). `container` may be omitted for a pod with
-    /// one container.
+    /// The output of a container of a pod: the current instance (the one that exited, while
+    /// it waits to restart), or with `previous` the one before it (`kubectl logs
+    /// [--previous]`). `container` may be omitted for a pod with one container.
     pub fn logs(
         &self,
         namespace: &str,
@@ -553,11 +553,26 @@ impl Kubelet {
                 )
             })?
         } else {
-            c.log.as_ref().ok_or_else(|| {
+            // Between an exit and the restart (CrashLoopBackOff) the latest instance is the
+            // one that exited: its output is the container's, as the kubelet serves it.
+            let latest = c.log.as_ref().or_else(|| {
+                c.current
+                    .is_none()
+                    .then_some(c.previous_log.as_ref())
+                    .flatten()
+            });
+            latest.ok_or_else(|| {
+                let reason = c
+                    .waiting
+                    .as_ref()
+                    .map_or("ContainerCreating", |(reason, _)| reason.as_str());
                 Error::invalid(
                     crate::ObjectRef::new("Pod", Some(namespace), pod),
                     "container",
-                    format!("container {:?} in pod {pod:?} has not started", c.spec.name),
+                    format!(
+                        "container {:?} in pod {pod:?} is waiting to start: {reason}",
+                        c.spec.name
+                    ),
                 )
             })?
         };
