@@ -332,6 +332,30 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
         history.contains("REVISION") && history.lines().count() >= 4,
         "{history}"
     );
+    let sets = || {
+        let names = k.ok(&[
+            "get",
+            "rs",
+            "-l",
+            "app=hello",
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        ]);
+        names
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let before = sets();
+    let revisions = || {
+        let history = k.ok(&["rollout", "history", "deploy/hello"]);
+        history
+            .lines()
+            .skip(2)
+            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    let (first_revisions, last) = (revisions(), revisions().len());
     k.ok(&["rollout", "undo", "deploy/hello"]);
     eventually(30, "the undo brings the first image back", || {
         k.ok(&[
@@ -342,6 +366,14 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
             "jsonpath={.spec.template.spec.containers[0].image}",
         ]) == "busybox"
     });
+    // The undo found the ReplicaSet of the previous revision (kubectl sends its template
+    // back with `resources: {}`) and made it the newest revision, as
+    // kube-controller-manager does: no new ReplicaSet, and the history moves on by one.
+    assert_eq!(sets(), before);
+    let mut want = first_revisions.clone();
+    want.remove(last - 2);
+    want.push((last + 1).to_string());
+    assert_eq!(revisions(), want);
     k.ok(&["rollout", "restart", "deploy/hello"]);
     k.ok(&["rollout", "status", "deploy/hello", "--timeout=30s"]);
     k.ok(&[

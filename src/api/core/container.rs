@@ -39,8 +39,15 @@ pub struct Container {
     /// Variables from every key of ConfigMaps and Secrets, set before `env`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env_from: Vec<EnvFromSource>,
-    /// Compute resource requests and limits.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Compute resource requests and limits. An empty value (`resources: {}`) reads as
+    /// none: in Kubernetes this is a plain struct, for which `{}` and no field are one
+    /// value, so a template written either way is one template (kubectl sends `{}` back on
+    /// `rollout undo`, and it must find the old ReplicaSet rather than roll out anew).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "empty_as_none"
+    )]
     pub resources: Option<ResourceRequirements>,
     /// Volumes mounted into the container.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -116,6 +123,15 @@ pub struct EnvVar {
     /// Unmodelled fields.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// Reads an optional value, an empty one (its `Default`) as absent.
+fn empty_as_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default + PartialEq,
+{
+    Ok(Option::<T>::deserialize(d)?.filter(|v| *v != T::default()))
 }
 
 /// Compute resources of a container, or storage of a claim.
