@@ -103,4 +103,18 @@ fn images_run_their_program_and_the_container_overrides_as_kubernetes_says() {
             })
         })
     });
+    // `kubectl describe` shows events, not the waiting message: a Warning says it there.
+    let pod = e.api::<Pod>().namespace("default").get("unmapped").unwrap();
+    let events = steady::client::events::events_for(e.store(), pod.as_ref()).unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|ev| ev.reason.as_deref() == Some("Failed")
+                && ev.type_.as_deref() == Some("Warning")
+                && ev
+                    .message
+                    .as_deref()
+                    .is_some_and(|m| m.starts_with("Error: image") && m.contains("image table"))),
+        "{events:#?}"
+    );
 }

@@ -152,6 +152,19 @@ fn a_worker_runs_reports_ready_and_is_restarted_with_crash_loop_backoff() {
         msg.starts_with("back-off 10s restarting failed container=main pod=w_default"),
         "{msg}"
     );
+    // And the kubelet's Warning, which `kubectl describe` shows.
+    let pod = get(&e, "w").unwrap();
+    let events = steady::client::events::events_for(e.store(), pod.as_ref()).unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|ev| ev.reason.as_deref() == Some("BackOff")
+                && ev.type_.as_deref() == Some("Warning")
+                && ev.message.as_deref().is_some_and(|m| {
+                    m.starts_with("Back-off restarting failed container main in pod w_default(")
+                })),
+        "{events:#?}"
+    );
     let last = get(&e, "w")
         .unwrap()
         .status

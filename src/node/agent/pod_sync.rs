@@ -528,17 +528,29 @@ impl PodSync<'_> {
             c.restart_count += 1;
             c.not_before = Some(self.now + delay);
             if !delay.is_zero() {
+                let (name, ns, uid) = (
+                    &self.pod.metadata.name,
+                    self.pod.metadata.namespace_str(),
+                    self.pod.metadata.uid.as_deref().unwrap_or(""),
+                );
                 c.waiting = Some((
                     "CrashLoopBackOff".into(),
                     format!(
-                        "back-off {}s restarting failed container={} pod={}_{}({})",
+                        "back-off {}s restarting failed container={} pod={name}_{ns}({uid})",
                         delay.as_secs(),
                         c.spec.name,
-                        self.pod.metadata.name,
-                        self.pod.metadata.namespace_str(),
-                        self.pod.metadata.uid.as_deref().unwrap_or("")
                     ),
                 ));
+                // The kubelet's Warning, one Event whose count grows with each back-off.
+                let _ = self.kubelet.inner.events.record(
+                    self.pod,
+                    EventKind::Warning,
+                    "BackOff",
+                    &format!(
+                        "Back-off restarting failed container {} in pod {name}_{ns}({uid})",
+                        c.spec.name
+                    ),
+                );
             }
             // The restarted instance keeps the old output readable as `previous`.
             c.log = None;
@@ -560,8 +572,8 @@ impl PodSync<'_> {
         }
         let Some(runtime) = self.agent.runtimes.iter().find(|r| r.handles(&c.spec)) else {
             let image = c.spec.image.as_deref().unwrap_or("");
-            c.waiting = Some((
-                "ErrImageNeverPull".into(),
+            let why = (
+                "ErrImageNeverPull".to_string(),
                 format!(
                     "image {image:?} is neither a registered worker image nor in the image table, \
                      and container {:?} has no command to run as a process: map the image \
@@ -569,7 +581,17 @@ impl PodSync<'_> {
                      --images FILE) or give the container a command",
                     c.spec.name
                 ),
-            ));
+            );
+            if c.waiting.as_ref() != Some(&why) {
+                // `kubectl describe` shows events, not the waiting message: say it there too.
+                let _ = self.kubelet.inner.events.record(
+                    self.pod,
+                    EventKind::Warning,
+                    "Failed",
+                    &format!("Error: {}", why.1),
+                );
+            }
+            c.waiting = Some(why);
             return;
         };
         let first = c.restart_count == 0 && c.last_terminated.is_none();
