@@ -147,6 +147,19 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
     });
     let top = k.ok(&["top", "nodes"]);
     assert!(top.contains("MEMORY(bytes)"), "{top}");
+    // The selector picks the pods; a pod without metrics is metrics-server's NotFound.
+    let o = k.run(&["top", "pods", "-l", "app=nothing-has-this"]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!said.contains("hello-"), "{said}");
+    let err = k.err(&["top", "pod", "nope"]);
+    assert!(
+        err.contains(r#"podmetrics.metrics.k8s.io "default/nope" not found"#),
+        "{err}"
+    );
 
     // Logs of the process, through the log subresource.
     let pod = k.ok(&[

@@ -259,21 +259,49 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
             json_response(200, &metrics_api::resource_list())
         }
         ["apis", METRICS_GROUP, "v1beta1", rest @ ..] if get => {
-            let found = match rest {
-                ["pods"] => metrics_api::pods(&shared, &shared.samples, None, None).await,
-                ["namespaces", ns, "pods"] => {
-                    metrics_api::pods(&shared, &shared.samples, Some(ns), None).await
-                }
-                ["namespaces", ns, "pods", name] => {
-                    metrics_api::pods(&shared, &shared.samples, Some(ns), Some(name)).await
-                }
-                ["nodes"] => metrics_api::nodes(&shared, &shared.samples, None).await,
-                ["nodes", name] => metrics_api::nodes(&shared, &shared.samples, Some(name)).await,
-                _ => None,
+            // `kubectl top pod|node -l ...`: the selector picks the pods or nodes.
+            let q = query(&req);
+            let selector = match q.get("labelSelector").filter(|s| !s.is_empty()) {
+                Some(s) => match Selector::parse(s) {
+                    Ok(sel) => Some(sel),
+                    Err(e) => {
+                        return fail(
+                            400,
+                            "BadRequest",
+                            &format!("unable to parse requirement: {e}"),
+                        )
+                    }
+                },
+                None => None,
             };
-            match found {
-                Some(v) => json_response(200, &v),
-                None => not_found(),
+            let (samples, sel) = (&shared.samples, selector.as_ref());
+            let (found, missing) = match rest {
+                ["pods"] => (
+                    metrics_api::pods(&shared, samples, None, None, sel).await,
+                    None,
+                ),
+                ["namespaces", ns, "pods"] => (
+                    metrics_api::pods(&shared, samples, Some(ns), None, sel).await,
+                    None,
+                ),
+                ["namespaces", ns, "pods", name] => (
+                    metrics_api::pods(&shared, samples, Some(ns), Some(name), sel).await,
+                    Some(format!(
+                        "podmetrics.metrics.k8s.io \"{ns}/{name}\" not found"
+                    )),
+                ),
+                ["nodes"] => (metrics_api::nodes(&shared, samples, None, sel).await, None),
+                ["nodes", name] => (
+                    metrics_api::nodes(&shared, samples, Some(name), sel).await,
+                    Some(format!("nodemetrics.metrics.k8s.io \"{name}\" not found")),
+                ),
+                _ => (None, None),
+            };
+            match (found, missing) {
+                (Some(v), _) => json_response(200, &v),
+                // As metrics-server says it, so `kubectl top pod nope` reads as usual.
+                (None, Some(message)) => fail(404, "NotFound", &message),
+                (None, None) => not_found(),
             }
         }
         ["api", "v1"] if get => discovery(store, "v1"),

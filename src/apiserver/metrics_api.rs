@@ -9,7 +9,7 @@
 //! out, as metrics-server leaves out what it has no samples of.
 
 use super::Shared;
-use crate::api::{Node, Object, Pod};
+use crate::api::{Node, Object, Pod, Selector};
 use crate::store::ListParams;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
@@ -124,17 +124,20 @@ fn pods_of(shared: &Shared, params: &ListParams) -> Vec<Arc<Pod>> {
         .unwrap_or_default()
 }
 
-/// `GET .../pods[/name]`: PodMetrics of the pods in `namespace` (all with `None`).
+/// `GET .../pods[/name]`: PodMetrics of the pods in `namespace` (all with `None`) that
+/// `selector` selects.
 pub(crate) async fn pods(
     shared: &Shared,
     samples: &Samples,
     namespace: Option<&str>,
     name: Option<&str>,
+    selector: Option<&Selector>,
 ) -> Option<Value> {
     let mut pods = pods_of(
         shared,
         &ListParams {
             namespace: namespace.map(str::to_string),
+            selector: selector.cloned(),
             ..ListParams::default()
         },
     );
@@ -161,11 +164,23 @@ pub(crate) async fn pods(
     }
 }
 
-/// `GET .../nodes[/name]`: NodeMetrics, each the sum of its pods' usage.
-pub(crate) async fn nodes(shared: &Shared, samples: &Samples, name: Option<&str>) -> Option<Value> {
+/// `GET .../nodes[/name]`: NodeMetrics of the nodes `selector` selects, each the sum of
+/// its pods' usage.
+pub(crate) async fn nodes(
+    shared: &Shared,
+    samples: &Samples,
+    name: Option<&str>,
+    selector: Option<&Selector>,
+) -> Option<Value> {
     let nodes: Vec<Arc<Node>> = shared
         .store
-        .list("Node", &ListParams::default())
+        .list(
+            "Node",
+            &ListParams {
+                selector: selector.cloned(),
+                ..ListParams::default()
+            },
+        )
         .map(|l| {
             l.items
                 .into_iter()
