@@ -133,9 +133,13 @@ fn columns(kind: &str) -> &'static [Column] {
         "PersistentVolumeClaim" => &[
             ("Name", "string", 0),
             ("Status", "string", 0),
+            ("Volume", "string", 0),
             ("Capacity", "string", 0),
             ("Access Modes", "string", 0),
+            ("StorageClass", "string", 0),
+            ("VolumeAttributesClass", "string", 0),
             ("Age", "string", 0),
+            ("VolumeMode", "string", 1),
         ],
         "Event" => &[
             ("Last Seen", "string", 0),
@@ -263,6 +267,56 @@ fn pod_status(v: &Value) -> String {
     if reason.is_empty() {
         reason = s(v, "/status/phase");
     }
+    // Init containers first, as kubectl's printer: the first one not done says why the pod
+    // is not running yet (`Init:0/2`, `Init:CrashLoopBackOff`, `Init:ExitCode:1`); a
+    // sidecar (restartPolicy Always) counts as done once started.
+    let inits = v
+        .pointer("/status/initContainerStatuses")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let declared = v
+        .pointer("/spec/initContainers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let initialized = v
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Initialized" && c["status"] == "True")
+        });
+    for (i, c) in inits.iter().enumerate() {
+        let sidecar = declared
+            .iter()
+            .find(|d| d["name"] == c["name"])
+            .is_some_and(|d| d["restartPolicy"] == "Always");
+        if sidecar && c["started"] == true {
+            continue;
+        }
+        let terminated = c.pointer("/state/terminated");
+        if terminated.is_some_and(|t| n(t, "/exitCode") == 0) {
+            continue;
+        }
+        let waiting = c
+            .pointer("/state/waiting/reason")
+            .and_then(Value::as_str)
+            .filter(|r| !r.is_empty() && *r != "PodInitializing");
+        let why = match (terminated, waiting) {
+            (Some(t), _) => match t.get("reason").and_then(Value::as_str) {
+                Some(r) if !r.is_empty() => format!("Init:{r}"),
+                _ if n(t, "/signal") != 0 => format!("Init:Signal:{}", n(t, "/signal")),
+                _ => format!("Init:ExitCode:{}", n(t, "/exitCode")),
+            },
+            (None, Some(w)) => format!("Init:{w}"),
+            (None, None) => format!("Init:{i}/{}", declared.len()),
+        };
+        if !initialized {
+            return why;
+        }
+        break;
+    }
     let statuses = v
         .pointer("/status/containerStatuses")
         .and_then(Value::as_array)
@@ -282,6 +336,96 @@ fn pod_status(v: &Value) -> String {
         "Pending".into()
     } else {
         reason
+    }
+}
+
+fn or_unset(x: String) -> String {
+    if x.is_empty() {
+        "<unset>".into()
+    } else {
+        x
+    }
+}
+
+/// An HPA's TARGETS cell, as kubectl's `formatHPAMetrics`: each metric's current value (by
+/// index in `status.currentMetrics`, `<unknown>` until measured) over its target, at most
+/// two, then `+ N more...`.
+fn hpa_targets(v: &Value) -> String {
+    let specs = v
+        .pointer("/spec/metrics")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if specs.is_empty() {
+        return "<none>".into();
+    }
+    let current = |i: usize, p: &str| {
+        v.pointer(&format!("/status/currentMetrics/{i}{p}"))
+            .map(|c| match c {
+                Value::String(x) => x.clone(),
+                other => other.to_string(),
+            })
+    };
+    let quantity = |x: Option<&Value>| match x {
+        Some(Value::String(q)) => q.clone(),
+        Some(other) => other.to_string(),
+        None => "<unknown>".into(),
+    };
+    let list: Vec<String> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| match s(spec, "/type").as_str() {
+            "Resource" | "ContainerResource" => {
+                let src = if s(spec, "/type") == "Resource" {
+                    "resource"
+                } else {
+                    "containerResource"
+                };
+                let resource = s(spec, &format!("/{src}/name"));
+                if let Some(target) = spec.pointer(&format!("/{src}/target/averageValue")) {
+                    let now = current(i, &format!("/{src}/current/averageValue"))
+                        .unwrap_or_else(|| "<unknown>".into());
+                    format!("{resource}: {now}/{}", quantity(Some(target)))
+                } else {
+                    let now = current(i, &format!("/{src}/current/averageUtilization"))
+                        .map_or_else(|| "<unknown>".into(), |u| format!("{u}%"));
+                    let target = spec
+                        .pointer(&format!("/{src}/target/averageUtilization"))
+                        .and_then(Value::as_i64)
+                        .map_or_else(|| "<auto>".into(), |u| format!("{u}%"));
+                    format!("{resource}: {now}/{target}")
+                }
+            }
+            "Pods" => {
+                let now =
+                    current(i, "/pods/current/averageValue").unwrap_or_else(|| "<unknown>".into());
+                format!(
+                    "{now}/{}",
+                    quantity(spec.pointer("/pods/target/averageValue"))
+                )
+            }
+            "Object" | "External" => {
+                let src = if s(spec, "/type") == "Object" {
+                    "object"
+                } else {
+                    "external"
+                };
+                let target = spec
+                    .pointer(&format!("/{src}/target/value"))
+                    .or_else(|| spec.pointer(&format!("/{src}/target/averageValue")));
+                let now = current(i, &format!("/{src}/current/value"))
+                    .or_else(|| current(i, &format!("/{src}/current/averageValue")))
+                    .unwrap_or_else(|| "<unknown>".into());
+                format!("{now}/{}", quantity(target))
+            }
+            _ => "<unknown type>".into(),
+        })
+        .collect();
+    const MAX: usize = 2;
+    if list.len() > MAX {
+        format!("{} + {} more...", list[..MAX].join(", "), list.len() - MAX)
+    } else {
+        list.join(", ")
     }
 }
 
@@ -398,11 +542,18 @@ fn cells(r: &Resource, v: &Value, now: Time, created: Option<Time>) -> Vec<Value
             } else {
                 "Running"
             };
+            // From the start to the completion, or to now while it runs.
+            let time = |p: &str| v.pointer(p).and_then(Value::as_str)?.parse::<Time>().ok();
+            let duration = match (time("/status/startTime"), time("/status/completionTime")) {
+                (None, _) => String::new(),
+                (Some(start), None) => human_duration(now.saturating_duration_since(start)),
+                (Some(start), Some(end)) => human_duration(end.saturating_duration_since(start)),
+            };
             vec![
                 json!(name),
                 json!(status),
                 json!(format!("{succeeded}/{completions}")),
-                json!(""),
+                json!(duration),
                 json!(age),
             ]
         }
@@ -536,7 +687,7 @@ fn cells(r: &Resource, v: &Value, now: Time, created: Option<Time>) -> Vec<Value
                 s(v, "/spec/scaleTargetRef/kind"),
                 s(v, "/spec/scaleTargetRef/name")
             )),
-            json!("<unknown>"),
+            json!(hpa_targets(v)),
             json!(v
                 .pointer("/spec/minReplicas")
                 .and_then(Value::as_i64)
@@ -575,17 +726,29 @@ fn cells(r: &Resource, v: &Value, now: Time, created: Option<Time>) -> Vec<Value
         "PersistentVolumeClaim" => vec![
             json!(name),
             json!(s(v, "/status/phase")),
+            json!(s(v, "/spec/volumeName")),
             json!(s(v, "/status/capacity/storage")),
+            // Short forms, as kubectl's `GetAccessModesAsString`.
             json!(v
                 .pointer("/status/accessModes")
                 .and_then(Value::as_array)
                 .map(|m| m
                     .iter()
                     .filter_map(Value::as_str)
+                    .map(|mode| match mode {
+                        "ReadWriteOnce" => "RWO",
+                        "ReadOnlyMany" => "ROX",
+                        "ReadWriteMany" => "RWX",
+                        "ReadWriteOncePod" => "RWOP",
+                        other => other,
+                    })
                     .collect::<Vec<_>>()
                     .join(","))
                 .unwrap_or_default()),
+            json!(s(v, "/spec/storageClassName")),
+            json!(or_unset(s(v, "/spec/volumeAttributesClassName"))),
             json!(age),
+            json!(or_unset(s(v, "/spec/volumeMode"))),
         ],
         "Event" => vec![
             json!(age),
@@ -688,5 +851,41 @@ mod tests {
             pod_status(&json!({"metadata": {"deletionTimestamp": "x"}})),
             "Terminating"
         );
+    }
+
+    #[test]
+    fn a_pod_still_initializing_says_which_init_container_it_waits_for() {
+        let spec = json!({"initContainers": [{"name": "a"}, {"name": "side", "restartPolicy": "Always"}, {"name": "b"}]});
+        let pod = |inits: Value| {
+            json!({"spec": spec, "status": {"phase": "Pending",
+            "initContainerStatuses": inits,
+            "containerStatuses": [{"state": {"waiting": {"reason": "PodInitializing"}}}]}})
+        };
+        let done = json!({"name": "a", "state": {"terminated": {"exitCode": 0}}});
+        let side = json!({"name": "side", "started": true, "state": {"running": {}}});
+        let running = json!({"name": "b", "state": {"running": {}}});
+        assert_eq!(pod_status(&pod(json!([done, side, running]))), "Init:2/3");
+        let crashing = json!({"name": "b", "state": {"waiting": {"reason": "CrashLoopBackOff"}}});
+        assert_eq!(
+            pod_status(&pod(json!([done, side, crashing]))),
+            "Init:CrashLoopBackOff"
+        );
+        let failed = json!({"name": "a", "state": {"terminated": {"exitCode": 3}}});
+        assert_eq!(pod_status(&pod(json!([failed]))), "Init:ExitCode:3");
+    }
+
+    #[test]
+    fn an_autoscaler_s_targets_show_current_over_target() {
+        let hpa = json!({"spec": {"metrics": [
+            {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}},
+            {"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "100Mi"}}},
+            {"type": "Pods", "pods": {"metric": {"name": "qps"}, "target": {"type": "AverageValue", "averageValue": "10"}}}]},
+            "status": {"currentMetrics": [
+            {"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 1, "averageValue": "1m"}}}]}});
+        assert_eq!(
+            hpa_targets(&hpa),
+            "cpu: 1%/50%, memory: <unknown>/100Mi + 1 more..."
+        );
+        assert_eq!(hpa_targets(&json!({"spec": {}})), "<none>");
     }
 }
