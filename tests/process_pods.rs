@@ -187,6 +187,9 @@ fn readiness_follows_an_exec_probe_and_liveness_restarts() {
     };
     assert!(said("Unhealthy", "Readiness probe failed"), "{events:#?}");
     assert!(said("Unhealthy", "Liveness probe failed"), "{events:#?}");
+    // Said once, not `Liveness probe failed: Liveness probe failed: ...`.
+    assert!(!said("Unhealthy", "probe failed: Liveness"), "{events:#?}");
+    assert!(!said("Unhealthy", "probe failed: Readiness"), "{events:#?}");
     assert!(
         said("Killing", "failed liveness probe, will be restarted"),
         "{events:#?}"

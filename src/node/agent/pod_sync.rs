@@ -464,7 +464,14 @@ impl PodSync<'_> {
             if let Some(outcome) = done {
                 p.in_flight = None;
                 if let Err(msg) = &outcome {
-                    unhealthy.push(format!("{} probe failed: {msg}", p.kind.as_str()));
+                    // The prober's message usually names the probe already (`Liveness probe
+                    // failed: ...`): said once, as the kubelet says it.
+                    let prefix = format!("{} probe failed: ", p.kind.as_str());
+                    unhealthy.push(if msg.starts_with(&prefix) {
+                        msg.clone()
+                    } else {
+                        format!("{prefix}{msg}")
+                    });
                 }
                 p.record(outcome);
                 p.next_due = self.now + p.period;
