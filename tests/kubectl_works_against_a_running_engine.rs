@@ -115,6 +115,21 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
         ])
     };
     eventually(30, "the pod runs", || running() == "Running");
+    // Field selectors: on the fields kube-apiserver selects by, and refused on others.
+    let phases = k.ok(&[
+        "get",
+        "pods",
+        "--field-selector",
+        "status.phase=Running",
+        "-o",
+        "name",
+    ]);
+    assert!(phases.contains("pod/hello-"), "{phases}");
+    let err = k.err(&["get", "pods", "--field-selector", "spec.bogus=1"]);
+    assert!(
+        err.contains("field label not supported: spec.bogus"),
+        "{err}"
+    );
     let table = k.ok(&["get", "pods"]);
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(header, ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]);

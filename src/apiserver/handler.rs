@@ -1254,6 +1254,73 @@ fn delete_params(
 }
 
 /// `a.b=c`, `a.b==c` and `a.b!=c` terms of a field selector, tested on the wire form.
+/// The field labels kube-apiserver selects by, beside `metadata.name` and
+/// `metadata.namespace` (its `AddFieldLabelConversionFunc`s): any other is refused.
+fn field_labels(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "Pod" => &[
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.podIPs",
+            "status.nominatedNodeName",
+        ],
+        "Node" => &["spec.unschedulable"],
+        "Event" => &[
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ],
+        "Namespace" => &["status.phase"],
+        "Secret" => &["type"],
+        "ReplicaSet" => &["status.replicas"],
+        "Job" => &["status.successful"],
+        _ => &[],
+    }
+}
+
+/// Refuses a field selector on a field kube-apiserver does not select `kind` by, with its
+/// 400 (`field label not supported: spec.bogus`), rather than matching nothing.
+fn check_field_selector(kind: &str, selector: &str) -> Result<(), Response<Body>> {
+    for term in selector.split(',').filter(|t| !t.trim().is_empty()) {
+        let label = term
+            .split_once("!=")
+            .or_else(|| term.split_once("=="))
+            .or_else(|| term.split_once('='))
+            .map(|(p, _)| p.trim());
+        let Some(label) = label else {
+            return Err(fail(
+                400,
+                "BadRequest",
+                &format!("invalid selector: '{selector}'; can't understand '{term}'"),
+            ));
+        };
+        if label != "metadata.name"
+            && label != "metadata.namespace"
+            && !field_labels(kind).contains(&label)
+        {
+            return Err(fail(
+                400,
+                "BadRequest",
+                &format!("field label not supported: {label}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn field_matches(selector: &str, v: &Value) -> bool {
     selector.split(',').filter(|t| !t.is_empty()).all(|term| {
         let (path, want, eq) = if let Some((p, w)) = term.split_once("!=") {
@@ -1304,6 +1371,7 @@ fn select(
         .map_err(|e| error(&e, Some(&r.info.plural)))?;
     let mut items = list.items;
     if let Some(fs) = q.get("fieldSelector").filter(|s| !s.is_empty()) {
+        check_field_selector(&r.info.kind, fs)?;
         items.retain(|o| field_matches(fs, &wire(o.as_ref(), &r.api_version)));
     }
     Ok((items, list.revision))
@@ -1433,6 +1501,11 @@ fn watch(
         .map(Duration::from_secs)
         .unwrap_or(Duration::from_secs(1800));
     let field = q.get("fieldSelector").filter(|s| !s.is_empty()).cloned();
+    if let Some(fs) = &field {
+        if let Err(resp) = check_field_selector(&r.info.kind, fs) {
+            return resp;
+        }
+    }
     let store = shared.store.clone();
     let r = r.clone();
     let include = q.get("includeObject").map(String::as_str) == Some("Object");
