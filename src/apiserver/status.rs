@@ -33,6 +33,17 @@ pub fn failure(code: u16, reason: &str, message: &str) -> Value {
 /// The `Status` of an error, as kube-apiserver words it for kubectl: the kind is named by its
 /// plural (`pods "web" not found`), and an invalid object lists a cause per field.
 pub fn of_error(e: &Error, plural: Option<&str>) -> (u16, Value) {
+    // A write into a namespace that does not exist: kube-apiserver answers 404 about the
+    // namespace (`namespaces "nope" not found`), which scripts test for, not 422.
+    if let Error::Invalid { object, errors } = e.root() {
+        if let ([only], Some(ns)) = (errors.as_slice(), object.namespace.as_deref()) {
+            let missing = format!("namespaces {ns:?} not found");
+            if only.field == "metadata.namespace" && only.message == missing {
+                let ns = ObjectRef::new("Namespace", None, ns);
+                return of_error(&Error::NotFound { object: ns }, Some("namespaces"));
+            }
+        }
+    }
     let (code, reason) = code_of(e);
     let resource = |o: &ObjectRef| {
         plural
@@ -122,5 +133,18 @@ mod tests {
             .0,
             410
         );
+    }
+
+    #[test]
+    fn a_write_into_a_missing_namespace_is_the_namespace_s_not_found() {
+        let e = Error::invalid(
+            ObjectRef::new("ConfigMap", Some("nope"), "x"),
+            "metadata.namespace",
+            "namespaces \"nope\" not found",
+        );
+        let (code, s) = of_error(&e, Some("configmaps"));
+        assert_eq!(code, 404);
+        assert_eq!(s["reason"], "NotFound");
+        assert_eq!(s["message"], "namespaces \"nope\" not found");
     }
 }
