@@ -58,6 +58,18 @@ impl Kubectl {
     }
 }
 
+/// The name of the first pod of the `hello` Deployment.
+fn pod_name(k: &Kubectl) -> String {
+    k.ok(&[
+        "get",
+        "pods",
+        "-l",
+        "app=hello",
+        "-o",
+        "jsonpath={.items[0].metadata.name}",
+    ])
+}
+
 fn serve(dir: &Path) -> (Engine, Kubectl) {
     let e = Engine::builder()
         .data_dir(dir.join("data"))
@@ -128,6 +140,14 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
     let err = k.err(&["get", "pods", "--field-selector", "spec.bogus=1"]);
     assert!(
         err.contains("field label not supported: spec.bogus"),
+        "{err}"
+    );
+    // The token may do everything, and the server says so.
+    assert_eq!(k.ok(&["auth", "can-i", "create", "pods"]).trim(), "yes");
+    assert!(k.ok(&["auth", "can-i", "--list"]).contains("*.*"));
+    let err = k.err(&["debug", &pod_name(&k), "--image=busybox"]);
+    assert!(
+        err.contains("ephemeralcontainers is not served by steady"),
         "{err}"
     );
     let table = k.ok(&["get", "pods"]);

@@ -251,6 +251,25 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
                 "the server could not find the requested resource",
             ),
         },
+        // `kubectl auth can-i`: the one token steady serves may do everything, and says so.
+        ["apis", "authorization.k8s.io", "v1", review @ ("selfsubjectaccessreviews" | "selfsubjectrulesreviews")]
+            if req.method() == Method::POST =>
+        {
+            let review = review.to_string();
+            let mut body = match body_of(&shared, req).await {
+                Ok(b) => b,
+                Err(resp) => return resp,
+            };
+            let why = "steady serves one bearer token, which may do everything";
+            body["status"] = if review == "selfsubjectaccessreviews" {
+                json!({"allowed": true, "reason": why})
+            } else {
+                json!({"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+                       "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+                       "incomplete": false})
+            };
+            json_response(201, &body)
+        }
         ["apis", METRICS_GROUP] if get => match resources::group(store, METRICS_GROUP) {
             Some(g) => json_response(200, &g),
             None => not_found(),
@@ -858,6 +877,12 @@ async fn resource_request(
             501,
             "NotImplemented",
             &format!("{sub} is not served by steady: its workers are host processes, reach them directly"),
+        ),
+        // `kubectl debug` adds an ephemeral container.
+        (_, _, Some("ephemeralcontainers")) if r.info.kind == "Pod" => fail(
+            501,
+            "NotImplemented",
+            "ephemeralcontainers is not served by steady (kubectl debug): its workers are host processes, reach them directly",
         ),
         _ => fail(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"),
     }

@@ -150,6 +150,16 @@ static ROOTS: &[(Option<&str>, &str, &Schema)] = &[
         &schema::POD_DISRUPTION_BUDGET,
     ),
     (Some("policy/v1"), "Eviction", &schema::EVICTION),
+    (
+        Some("authorization.k8s.io/v1"),
+        "SelfSubjectAccessReview",
+        &schema::SELF_SUBJECT_ACCESS_REVIEW,
+    ),
+    (
+        Some("authorization.k8s.io/v1"),
+        "SelfSubjectRulesReview",
+        &schema::SELF_SUBJECT_RULES_REVIEW,
+    ),
     (None, "DeleteOptions", &schema::DELETE_OPTIONS),
 ];
 

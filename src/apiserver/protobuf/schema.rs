@@ -2,7 +2,7 @@
 //! written and whether Go writes it only when set (a pointer).
 //!
 //! From the `generated.proto` files of `k8s.io/api` (core/v1, apps/v1, autoscaling/v2,
-//! batch/v1, policy/v1)
+//! batch/v1, policy/v1, and the access reviews of authorization/v1)
 //! and `k8s.io/apimachinery` (meta/v1), with the pointer fields of their `types.go`; a field
 //! of a newer release is a field number these tables do not list, refused. Left out
 //! ([`Unread`]): the legacy in-tree cloud and network volume sources, managed fields,
@@ -161,6 +161,84 @@ pub(super) static EVICTION: Schema = Schema {
         f(1, "metadata", Msg(&OBJECT_META), One),
         f(2, "deleteOptions", Msg(&DELETE_OPTIONS), Ptr),
     ],
+};
+
+// authorization/v1: what `kubectl auth can-i` posts (the server fills `status`).
+
+pub(super) static SELF_SUBJECT_ACCESS_REVIEW: Schema = Schema {
+    name: "SelfSubjectAccessReview",
+    fields: &[
+        f(1, "metadata", Msg(&OBJECT_META), One),
+        f(2, "spec", Msg(&SELF_SUBJECT_ACCESS_REVIEW_SPEC), One),
+        f(3, "status", Msg(&SUBJECT_ACCESS_REVIEW_STATUS), One),
+    ],
+};
+
+pub(super) static SELF_SUBJECT_ACCESS_REVIEW_SPEC: Schema = Schema {
+    name: "SelfSubjectAccessReviewSpec",
+    fields: &[
+        f(1, "resourceAttributes", Msg(&RESOURCE_ATTRIBUTES), Ptr),
+        f(
+            2,
+            "nonResourceAttributes",
+            Msg(&NON_RESOURCE_ATTRIBUTES),
+            Ptr,
+        ),
+    ],
+};
+
+pub(super) static RESOURCE_ATTRIBUTES: Schema = Schema {
+    name: "ResourceAttributes",
+    fields: &[
+        f(1, "namespace", Str, One),
+        f(2, "verb", Str, One),
+        f(3, "group", Str, One),
+        f(4, "version", Str, One),
+        f(5, "resource", Str, One),
+        f(6, "subresource", Str, One),
+        f(7, "name", Str, One),
+        f(8, "fieldSelector", Unread, Ptr),
+        f(9, "labelSelector", Unread, Ptr),
+    ],
+};
+
+pub(super) static NON_RESOURCE_ATTRIBUTES: Schema = Schema {
+    name: "NonResourceAttributes",
+    fields: &[f(1, "path", Str, One), f(2, "verb", Str, One)],
+};
+
+pub(super) static SELF_SUBJECT_RULES_REVIEW: Schema = Schema {
+    name: "SelfSubjectRulesReview",
+    fields: &[
+        f(1, "metadata", Msg(&OBJECT_META), One),
+        f(2, "spec", Msg(&SELF_SUBJECT_RULES_REVIEW_SPEC), One),
+        f(3, "status", Msg(&SUBJECT_RULES_REVIEW_STATUS), One),
+    ],
+};
+
+pub(super) static SUBJECT_ACCESS_REVIEW_STATUS: Schema = Schema {
+    name: "SubjectAccessReviewStatus",
+    fields: &[
+        f(1, "allowed", Bool, One),
+        f(2, "reason", Str, One),
+        f(3, "evaluationError", Str, One),
+        f(4, "denied", Bool, One),
+    ],
+};
+
+pub(super) static SUBJECT_RULES_REVIEW_STATUS: Schema = Schema {
+    name: "SubjectRulesReviewStatus",
+    fields: &[
+        f(1, "resourceRules", Unread, Rep),
+        f(2, "nonResourceRules", Unread, Rep),
+        f(3, "incomplete", Bool, One),
+        f(4, "evaluationError", Str, One),
+    ],
+};
+
+pub(super) static SELF_SUBJECT_RULES_REVIEW_SPEC: Schema = Schema {
+    name: "SelfSubjectRulesReviewSpec",
+    fields: &[f(1, "namespace", Str, One)],
 };
 
 pub(super) static DELETE_OPTIONS: Schema = Schema {
