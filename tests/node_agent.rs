@@ -492,3 +492,36 @@ fn an_engine_without_nodes_runs_no_kubelet_until_one_is_added() {
     });
     e.shutdown();
 }
+
+#[test]
+fn two_engines_on_one_host_never_give_two_pods_the_same_address() {
+    let ip_of = |e: &Engine| {
+        let mut ip = None;
+        eventually(10, "the pod has an address", || {
+            ip = get(e, "p")
+                .and_then(|p| p.status.as_ref()?.pod_ip.clone())
+                .filter(|ip| !ip.is_empty());
+            ip.is_some()
+        });
+        ip.unwrap()
+    };
+    let clocks = [
+        Arc::new(ManualClock::default()),
+        Arc::new(ManualClock::default()),
+    ];
+    let engines: Vec<Engine> = clocks.iter().map(engine).collect();
+    for e in &engines {
+        e.register_worker("svc", |ctx: &WorkerContext| {
+            ctx.ready();
+            while !ctx.wait_stop(Duration::from_secs(60)) {}
+            Ok(())
+        });
+        e.apply(&pod("p", NODE, "svc", json!({}))).unwrap();
+    }
+    // Each engine's first pod, each from its engine's own block of 127.0.0.0/8.
+    let (a, b) = (ip_of(&engines[0]), ip_of(&engines[1]));
+    assert_ne!(a, b);
+    let block = |ip: &str| ip.split('.').nth(1).unwrap().to_string();
+    assert_ne!(block(&a), block(&b), "{a} {b}");
+    assert!(a.ends_with(".0.1") && b.ends_with(".0.1"), "{a} {b}");
+}

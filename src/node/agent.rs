@@ -24,9 +24,11 @@
 //! The files: `kubelet` (the handle, its builder and the nodes it serves), `node_status`
 //! (Node registration, status and Lease), `pod_sync` (the pod sync state machine),
 //! `pod_state` (what is kept of each pod between reconciles), `container_setup` (mounts,
-//! volumes and environment), `container_probes` (probes and their results) and `pod_status`
-//! (the status written back, QoS class).
+//! volumes and environment), `container_probes` (probes and their results), `pod_status`
+//! (the status written back, QoS class) and `addresses` (each engine's block of pod
+//! addresses).
 
+mod addresses;
 mod container_probes;
 mod container_setup;
 mod kubelet;

@@ -108,8 +108,8 @@ pub(super) struct Inner {
     /// The warning that mountPath is not honoured was logged.
     pub(super) warned_mount_path: AtomicBool,
     pub(super) shutting_down: AtomicBool,
-    /// Next pod address (see [`pod_ip`]).
-    pub(super) next_ip: std::sync::atomic::AtomicU32,
+    /// This engine's block of pod addresses (see [`super::addresses`]).
+    pub(super) addresses: Arc<super::addresses::AddressBlock>,
     /// The kubelet's controllers while it has no node, with the engine's registrar: an
     /// engine without nodes (an API server and controllers only) runs no kubelet, so its
     /// writes of Pods, ConfigMaps and Secrets wake no informer for it. The first
@@ -119,18 +119,6 @@ pub(super) struct Inner {
     /// as (see `node_claim`): each heartbeat keeps the claim, and stops the node when the
     /// claim names another engine.
     pub(super) claimed_as: std::sync::OnceLock<String>,
-}
-
-/// The `n`th pod address: `127.a.b.c` with `a` >= 1 and `c` in 1..=254, so never 127.0.0.1
-/// (the host's) and never a network or broadcast-looking address. Linux routes all of
-/// 127.0.0.0/8 to the loopback interface, so every pod has an address of its own and two
-/// replicas can listen on the same port. Wraps after about 16 million pods.
-pub(super) fn pod_ip(n: u32) -> String {
-    let c = n % 254 + 1;
-    let rest = n / 254;
-    let b = rest % 256;
-    let a = (rest / 256) % 254 + 1;
-    format!("127.{a}.{b}.{c}")
 }
 
 impl fmt::Debug for Kubelet {
@@ -264,7 +252,7 @@ impl KubeletBuilder {
                 simulated: self.simulated,
                 prober: self.prober,
                 shutting_down: AtomicBool::new(false),
-                next_ip: std::sync::atomic::AtomicU32::new(0),
+                addresses: super::addresses::AddressBlock::claim(),
                 deferred: Mutex::new(None),
                 claimed_as: std::sync::OnceLock::new(),
             }),
@@ -683,26 +671,6 @@ impl Kubelet {
             log::warn!(
                 "{left} worker thread(s) still running after shutdown: their workers ignore stop"
             );
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::pod_ip;
-
-    #[test]
-    fn pod_addresses_are_distinct_loopback_addresses_never_the_hosts() {
-        assert_eq!(pod_ip(0), "127.1.0.1");
-        assert_eq!(pod_ip(253), "127.1.0.254");
-        assert_eq!(pod_ip(254), "127.1.1.1");
-        let mut seen = std::collections::HashSet::new();
-        for n in 0..100_000 {
-            let ip = pod_ip(n);
-            let parts: Vec<u8> = ip.split('.').map(|p| p.parse().unwrap()).collect();
-            assert_eq!(parts[0], 127);
-            assert!(parts[1] >= 1 && parts[3] >= 1 && parts[3] <= 254, "{ip}");
-            assert!(seen.insert(ip));
         }
     }
 }

@@ -2,6 +2,7 @@
 //! ([`ContRt`]) with their current instance, hooks in progress, restart counts and last
 //! states, and how that state is recovered from a pod's status after an engine restart.
 
+use super::addresses::PodAddress;
 use super::container_probes::ProbeRt;
 use crate::api::{Container, ContainerStateTerminated, Pod, PodStatus, Time};
 use crate::node::logs::LogBuffer;
@@ -18,6 +19,8 @@ pub(super) struct PodRt {
     pub(super) node: String,
     /// The pod's own loopback address (`status.podIP`, `POD_IP`).
     pub(super) ip: String,
+    /// Holds `ip` in the engine's block for as long as this state lives.
+    _address: PodAddress,
     pub(super) init: Vec<ContRt>,
     pub(super) containers: Vec<ContRt>,
     /// Index of the init container running or next to run; `init.len()` when done.
@@ -150,11 +153,12 @@ impl ContRt {
 }
 
 impl PodRt {
-    pub(super) fn new(pod: &Pod, node: &str, ip: String) -> Self {
+    pub(super) fn new(pod: &Pod, node: &str, address: PodAddress) -> Self {
         PodRt {
             uid: pod.metadata.uid.clone().unwrap_or_default(),
             node: node.to_string(),
-            ip,
+            ip: address.ip.clone(),
+            _address: address,
             init: pod.spec.init_containers.iter().map(ContRt::new).collect(),
             containers: pod.spec.containers.iter().map(ContRt::new).collect(),
             init_done: 0,

@@ -4,7 +4,7 @@
 //! containers gracefully on deletion or an active deadline.
 
 use super::container_probes::ProbeRt;
-use super::kubelet::{pod_ip, Kubelet, NodeAgent};
+use super::kubelet::{Kubelet, NodeAgent};
 use super::pod_state::{
     probe_target, ContRt, Hook, Instance, NeverStarted, PodRt, ProbeSlot, Stopping,
     POST_START_TIMEOUT,
@@ -70,8 +70,8 @@ impl Kubelet {
                     // Never started here: nothing to stop.
                     return self.finish_deletion(ctx, &pod);
                 }
-                let ip = pod_ip(self.inner.next_ip.fetch_add(1, Ordering::Relaxed));
-                let mut rt = PodRt::new(&pod, &agent.config.name, ip);
+                let address = self.inner.addresses.take();
+                let mut rt = PodRt::new(&pod, &agent.config.name, address);
                 if rt.recover(&pod) {
                     // It ran before this engine started (a restart on a durable data dir):
                     // started again as after a node reboot, and the event says why.
