@@ -438,6 +438,40 @@ fn init_containers_and_cron_job_templates_are_warned_about_as_containers_are() {
 }
 
 #[test]
+fn a_volume_steady_cannot_mount_is_said_to_be_an_empty_directory() {
+    let e = common::bare_engine();
+    let report = e
+        .apply(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  volumes:\n\
+             \x20 - {name: shared, nfs: {server: nas, path: /export}}\n\
+             \x20 - {name: conf, hostPath: {path: /etc/app, type: Directory}}\n\
+             \x20 containers: [{name: a, image: x}]\n",
+        )
+        .unwrap();
+    // hostPath.type is honoured (checked before the pod starts), so it is not reported.
+    assert_eq!(
+        report.warnings,
+        [
+            "document 1, line 6: Pod \"default/p\": spec.volumes[0].nfs: kept but not implemented \
+          by steady: steady mounts no network or cloud storage: the volume is an empty \
+          directory on this host"
+        ]
+    );
+    let err = e
+        .apply(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: q}\nspec:\n\
+             \x20 volumes: [{name: conf, hostPath: {path: /etc/app, type: Folder}}]\n\
+             \x20 containers: [{name: a, image: x}]\n",
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("spec.volumes[0].hostPath.type: Unsupported value: \"Folder\""),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_refusal_names_the_unknown_fields_that_may_explain_it() {
     let e = common::bare_engine();
     let err = e

@@ -71,6 +71,10 @@ const GRPC: &str = "gRPC probes are not supported: the probe fails";
 const HTTPS: &str = "HTTPS probes are not supported: the probe fails";
 const HTTPS_HOOK: &str = "HTTPS hooks are not supported: the hook fails";
 const STORAGE: &str = "claims are host directories: their size is not enforced";
+const NO_STORAGE: &str =
+    "steady mounts no network or cloud storage: the volume is an empty directory on this host";
+const NO_DRIVERS: &str =
+    "steady has no storage drivers: the volume is an empty directory on this host";
 const CLASS: &str = "claims are host directories: there are no storage classes";
 
 /// Every field steady keeps but does not act on.
@@ -118,6 +122,38 @@ pub const NOT_IMPLEMENTED: &[NotImplemented] = &[
         "ports[*].hostPort",
         "the node's port is not forwarded to the pod (pods are only placed so that their \
          host ports do not clash): reach the pod at its own address",
+    ),
+    pod("volumes[*].nfs", NO_STORAGE),
+    pod("volumes[*].iscsi", NO_STORAGE),
+    pod("volumes[*].rbd", NO_STORAGE),
+    pod("volumes[*].cephfs", NO_STORAGE),
+    pod("volumes[*].glusterfs", NO_STORAGE),
+    pod("volumes[*].fc", NO_STORAGE),
+    pod("volumes[*].awsElasticBlockStore", NO_STORAGE),
+    pod("volumes[*].gcePersistentDisk", NO_STORAGE),
+    pod("volumes[*].azureDisk", NO_STORAGE),
+    pod("volumes[*].azureFile", NO_STORAGE),
+    pod("volumes[*].cinder", NO_STORAGE),
+    pod("volumes[*].vsphereVolume", NO_STORAGE),
+    pod("volumes[*].portworxVolume", NO_STORAGE),
+    pod("volumes[*].flexVolume", NO_DRIVERS),
+    pod("volumes[*].csi", NO_DRIVERS),
+    pod("volumes[*].ephemeral", NO_DRIVERS),
+    pod(
+        "volumes[*].gitRepo",
+        "nothing is cloned: the volume is an empty directory",
+    ),
+    pod(
+        "volumes[*].image",
+        "no image is pulled: the volume is an empty directory",
+    ),
+    pod(
+        "volumes[*].projected.sources[*].serviceAccountToken",
+        "there are no service accounts: no token file is written",
+    ),
+    pod(
+        "volumes[*].projected.sources[*].clusterTrustBundle",
+        "there are no trust bundles: no file is written",
     ),
     pod("volumes[*].emptyDir.medium", "emptyDir is always on disk"),
     pod(

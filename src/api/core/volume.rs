@@ -72,7 +72,26 @@ pub struct HostPathVolumeSource {
     /// Path on the node.
     #[serde(default)]
     pub path: String,
-    /// Unmodelled fields (type).
+    /// What must be at `path` before the pod starts, as Kubernetes checks it: `""` or
+    /// absent (nothing checked; a missing path is created as a directory),
+    /// `DirectoryOrCreate`, `Directory`, `FileOrCreate` (an empty file, mode 0644; its
+    /// directory must exist), `File`, `Socket`, `CharDevice` or `BlockDevice`. A check that
+    /// fails holds the pod's containers back (`CreateContainerConfigError`).
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    /// Unmodelled fields.
     #[serde(flatten)]
     pub extra: Extra,
 }
+
+/// The values of `hostPath.type`.
+pub const HOST_PATH_TYPES: &[&str] = &[
+    "",
+    "DirectoryOrCreate",
+    "Directory",
+    "FileOrCreate",
+    "File",
+    "Socket",
+    "CharDevice",
+    "BlockDevice",
+];

@@ -289,6 +289,14 @@ pub(crate) fn validate_volume_sources(
             "Forbidden: may not specify more than 1 volume type",
         ));
     }
+    if let Some(t) = volume.host_path.as_ref().and_then(|h| h.type_.as_deref()) {
+        crate::api::validation::check_enum(
+            errors,
+            format!("{path}.hostPath.type"),
+            t,
+            super::HOST_PATH_TYPES,
+        );
+    }
     if let Some(c) = &volume.config_map {
         let p = format!("{path}.configMap");
         if c.name.is_empty() {

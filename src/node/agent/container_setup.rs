@@ -165,7 +165,9 @@ impl PodSync<'_> {
             let setup_failed =
                 |e: String| format!("MountVolume.SetUp failed for volume {:?} : {e}", v.name);
             let payload = self.facts().payload(v).map_err(setup_failed)?;
-            if !self.agent.config.simulated {
+            if let (Some(h), false) = (&v.host_path, self.agent.config.simulated) {
+                check_host_path(&dir, h.type_.as_deref().unwrap_or("")).map_err(setup_failed)?;
+            } else if !self.agent.config.simulated {
                 std::fs::create_dir_all(&dir)
                     .map_err(|e| format!("creating {}: {e}", dir.display()))?;
                 if let Some(payload) = &payload {
@@ -305,6 +307,58 @@ impl PodSync<'_> {
     }
 }
 
+/// Makes sure `path` is what `hostPath.type` (`kind`) asks for, as the kubelet's host path
+/// checker does: the `OrCreate` kinds (and none, `""`, for a missing path) create it; the
+/// others need it there already, of that type.
+fn check_host_path(path: &std::path::Path, kind: &str) -> Result<(), String> {
+    let meta = std::fs::metadata(path);
+    let not_a = |what: &str| {
+        Err(format!(
+            "hostPath type check failed: {} is not a {what}",
+            path.display()
+        ))
+    };
+    let created = |r: std::io::Result<()>| {
+        r.map_err(|e| {
+            format!(
+                "hostPath type check failed: creating {}: {e}",
+                path.display()
+            )
+        })
+    };
+    #[cfg(unix)]
+    use std::os::unix::fs::FileTypeExt;
+    match (kind, &meta) {
+        ("", Ok(_)) => Ok(()),
+        ("" | "DirectoryOrCreate", Err(_)) => created(std::fs::create_dir_all(path)),
+        ("DirectoryOrCreate" | "Directory", Ok(m)) if m.is_dir() => Ok(()),
+        ("DirectoryOrCreate" | "Directory", _) => not_a("directory"),
+        ("FileOrCreate", Err(_)) => created(create_empty_file(path)),
+        ("FileOrCreate" | "File", Ok(m)) if m.is_file() => Ok(()),
+        ("FileOrCreate" | "File", _) => not_a("file"),
+        #[cfg(unix)]
+        ("Socket", Ok(m)) if m.file_type().is_socket() => Ok(()),
+        ("Socket", _) => not_a("socket file"),
+        #[cfg(unix)]
+        ("CharDevice", Ok(m)) if m.file_type().is_char_device() => Ok(()),
+        ("CharDevice", _) => not_a("character device"),
+        #[cfg(unix)]
+        ("BlockDevice", Ok(m)) if m.file_type().is_block_device() => Ok(()),
+        ("BlockDevice", _) => not_a("block device"),
+        (other, _) => Err(format!("hostPath type {other:?} is not a known type")),
+    }
+}
+
+/// An empty file at `path` (mode 0644), its directory already there, as `FileOrCreate`
+/// makes it.
+fn create_empty_file(path: &std::path::Path) -> std::io::Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o644);
+    o.open(path).map(drop)
+}
+
 /// Whether the engine's effective user is root: every container runs as that user.
 fn engine_is_root() -> bool {
     #[cfg(unix)]
@@ -315,5 +369,48 @@ fn engine_is_root() -> bool {
     #[cfg(not(unix))]
     {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_host_path;
+
+    #[test]
+    fn host_path_types_are_checked_and_the_or_create_kinds_create() {
+        let dir = std::env::temp_dir().join(format!("steady-hostpath-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = dir.join("missing");
+        let err = check_host_path(&missing, "Directory").unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "hostPath type check failed: {} is not a directory",
+                missing.display()
+            )
+        );
+        assert!(!missing.exists(), "Directory never creates");
+        assert!(check_host_path(&missing, "File").is_err());
+        check_host_path(&missing, "DirectoryOrCreate").unwrap();
+        assert!(missing.is_dir());
+        assert!(check_host_path(&missing, "File")
+            .unwrap_err()
+            .ends_with("is not a file"));
+        let file = dir.join("app.conf");
+        check_host_path(&file, "FileOrCreate").unwrap();
+        assert!(file.is_file() && std::fs::metadata(&file).unwrap().len() == 0);
+        check_host_path(&file, "File").unwrap();
+        assert!(check_host_path(&file, "Directory").is_err());
+        assert!(check_host_path(&file, "Socket")
+            .unwrap_err()
+            .ends_with("is not a socket file"));
+        // FileOrCreate makes no directory for the file.
+        assert!(check_host_path(&dir.join("no/such/file"), "FileOrCreate").is_err());
+        // No type: nothing is checked, and a missing path becomes a directory.
+        check_host_path(&file, "").unwrap();
+        check_host_path(&dir.join("new"), "").unwrap();
+        assert!(dir.join("new").is_dir());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -631,7 +631,13 @@ impl PodSync<'_> {
             .working_dir
             .as_ref()
             .map(PathBuf::from)
-            .or_else(|| mounts.first().map(|m| m.host_path.clone()));
+            // The first volume that is a directory (a hostPath may be a file).
+            .or_else(|| {
+                mounts
+                    .iter()
+                    .find(|m| m.host_path.is_dir())
+                    .map(|m| m.host_path.clone())
+            });
         let log = Arc::new(LogBuffer::new(self.kubelet.inner.config.log_limit));
         let exit = Arc::new(Mutex::new(None));
         let slot = exit.clone();
