@@ -315,3 +315,37 @@ fn an_image_table_maps_commandless_containers_and_its_errors_name_the_file() {
         "{out}"
     );
 }
+
+/// `steady --help | head -1` where head went first: the write fails with EPIPE, and steady
+/// ends quietly rather than panicking with a backtrace.
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0i32; 2];
+    // SAFETY: `fds` is an array of two descriptors, as pipe(2) writes them.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: both descriptors were just made by pipe(2) and are owned here, once each.
+    let (reader, writer) = unsafe {
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    };
+    drop(reader);
+    for args in [&["--help"][..], &["validate", "examples/appliance"]] {
+        let o = Command::new(env!("CARGO_BIN_EXE_steady"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(writer.try_clone().unwrap())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(
+            o.status.code().is_some(),
+            "{args:?}: killed: {:?}",
+            o.status
+        );
+    }
+}

@@ -150,6 +150,13 @@ fn usage(topic: Topic) -> &'static str {
     }
 }
 
+/// Prints `text` and a newline to stdout; false when stdout is gone (a closed pipe, as in
+/// `steady validate . | head`), where `println!` would panic.
+pub(crate) fn say(text: impl std::fmt::Display) -> bool {
+    use std::io::Write;
+    writeln!(std::io::stdout().lock(), "{text}").is_ok()
+}
+
 /// Runs the command line `args` (without the program name); returns the exit code.
 pub fn main(args: &[String]) -> i32 {
     let command = match args::parse(args) {
@@ -161,11 +168,11 @@ pub fn main(args: &[String]) -> i32 {
     };
     match command {
         Command::Help(topic) => {
-            println!("{}", usage(topic));
+            say(usage(topic));
             0
         }
         Command::Version => {
-            println!("steady {}", env!("CARGO_PKG_VERSION"));
+            say(format_args!("steady {}", env!("CARGO_PKG_VERSION")));
             0
         }
         Command::Validate(v) => validate(&v.paths, v.strict, v.images.as_deref()),
@@ -182,14 +189,14 @@ fn validate(paths: &[std::path::PathBuf], strict: bool, images: Option<&std::pat
     let images = match images.map(files::read_images).transpose() {
         Ok(t) => t.unwrap_or_default(),
         Err(e) => {
-            println!("{e}");
+            say(&e);
             return 1;
         }
     };
     let sources = match files::read_all(paths) {
         Ok(s) => s,
         Err(e) => {
-            println!("{e}");
+            say(&e);
             return 1;
         }
     };
@@ -201,7 +208,9 @@ fn validate(paths: &[std::path::PathBuf], strict: bool, images: Option<&std::pat
         }
     }
     for p in &checked.problems {
-        println!("{p}");
+        if !say(p) {
+            break;
+        }
     }
     let errors = checked.errors();
     let warnings = checked.problems.len() - errors;

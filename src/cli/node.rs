@@ -40,26 +40,26 @@ fn run_inner(a: &NodeArgs) -> Result<i32, String> {
     match a.action {
         NodeAction::Cordon => {
             let changed = set_unschedulable(&remote, node, true)?;
-            println!(
+            super::say(format_args!(
                 "node/{node} {}",
                 if changed {
                     "cordoned"
                 } else {
                     "already cordoned"
                 }
-            );
+            ));
             Ok(0)
         }
         NodeAction::Uncordon => {
             let changed = set_unschedulable(&remote, node, false)?;
-            println!(
+            super::say(format_args!(
                 "node/{node} {}",
                 if changed {
                     "uncordoned"
                 } else {
                     "already uncordoned"
                 }
-            );
+            ));
             Ok(0)
         }
         NodeAction::Drain => drain(&remote, a),
@@ -92,7 +92,7 @@ fn set_unschedulable(remote: &Remote, node: &str, on: bool) -> Result<bool, Stri
 fn drain(remote: &Remote, a: &NodeArgs) -> Result<i32, String> {
     let node = &a.node;
     if set_unschedulable(remote, node, true)? {
-        println!("node/{node} cordoned");
+        super::say(format_args!("node/{node} cordoned"));
     }
     let list = remote.request(
         "GET",
@@ -117,7 +117,9 @@ fn drain(remote: &Remote, a: &NodeArgs) -> Result<i32, String> {
                     .any(|r| r["controller"] == true && r["kind"] == "DaemonSet")
             });
         if daemon {
-            println!("Warning: ignoring DaemonSet-managed Pods: {ns}/{name}");
+            super::say(format_args!(
+                "Warning: ignoring DaemonSet-managed Pods: {ns}/{name}"
+            ));
         } else {
             pending.push((ns, name, uid));
         }
@@ -128,7 +130,7 @@ fn drain(remote: &Remote, a: &NodeArgs) -> Result<i32, String> {
     while !pending.is_empty() {
         let mut refused = Vec::new();
         for (ns, name, uid) in pending.drain(..) {
-            println!("evicting pod {ns}/{name}");
+            super::say(format_args!("evicting pod {ns}/{name}"));
             let mut body = json!({"apiVersion": "policy/v1", "kind": "Eviction",
                 "metadata": {"name": name, "namespace": ns},
                 "deleteOptions": {"preconditions": {"uid": uid}}});
@@ -144,11 +146,11 @@ fn drain(remote: &Remote, a: &NodeArgs) -> Result<i32, String> {
                 200 | 201 => leaving.push((ns, name, uid)),
                 404 | 409 => leaving.push((ns, name, uid)),
                 429 => {
-                    println!(
+                    super::say(format_args!(
                         "error when evicting pods/{name:?} -n {ns:?} (will retry after {}s): {}",
                         RETRY.as_secs(),
                         r.message()
-                    );
+                    ));
                     refused.push((ns, name, uid));
                 }
                 _ => {
@@ -178,7 +180,7 @@ fn drain(remote: &Remote, a: &NodeArgs) -> Result<i32, String> {
         loop {
             let r = remote.request("GET", &format!("/api/v1/namespaces/{ns}/pods/{name}"), None)?;
             if r.status == 404 || r.body["metadata"]["uid"].as_str() != Some(uid.as_str()) {
-                println!("pod/{name} evicted");
+                super::say(format_args!("pod/{name} evicted"));
                 break;
             }
             if Instant::now() > deadline {
@@ -193,6 +195,6 @@ fn drain(remote: &Remote, a: &NodeArgs) -> Result<i32, String> {
         eprintln!("error: unable to drain node {node:?}: {failed} pod(s) left");
         return Ok(1);
     }
-    println!("node/{node} drained");
+    super::say(format_args!("node/{node} drained"));
     Ok(0)
 }

@@ -170,7 +170,10 @@ pub fn run(args: RunArgs) -> i32 {
     if output == Output::Json {
         eprint!("{applied}");
     } else {
-        print!("{applied}");
+        {
+            use std::io::Write;
+            let _ = write!(std::io::stdout().lock(), "{applied}");
+        }
     }
 
     let warnings = checked.problems.len();
