@@ -103,6 +103,22 @@ fn nodes_register_with_capacity_conditions_and_a_lease() {
         .conditions
         .iter()
         .any(|c| c.type_ == "Ready" && c.status == "True"));
+    // What `kubectl describe node` shows: each condition's heartbeat, the host's system.
+    assert!(
+        st.conditions.iter().all(|c| c
+            .extra
+            .get("lastHeartbeatTime")
+            .is_some_and(|t| t.is_string())),
+        "{:?}",
+        st.conditions
+    );
+    let info = st.node_info.as_ref().unwrap();
+    if std::path::Path::new("/proc/sys/kernel/osrelease").exists() {
+        assert!(
+            !info["kernelVersion"].as_str().unwrap().is_empty(),
+            "{info}"
+        );
+    }
     assert_eq!(
         sim.metadata
             .labels

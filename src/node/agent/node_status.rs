@@ -53,6 +53,8 @@ impl Kubelet {
                 // conflict (someone created it meanwhile) retries with backoff.
                 let created = nodes.create(node)?;
                 let mut n = (*created).clone();
+                let mut status = status;
+                heartbeat(&mut status.conditions, now);
                 n.status = Some(status);
                 let written = nodes.update_status(&n)?;
                 note_registered(&agent, &written);
@@ -69,10 +71,7 @@ impl Kubelet {
                 for c in status.conditions {
                     set_condition(&mut st.conditions, c, now);
                 }
-                // The heartbeat time moves on every renewal, as the kubelet's does.
-                if let Some(r) = st.conditions.iter_mut().find(|c| c.type_ == "Ready") {
-                    r.last_update_time = Some(now);
-                }
+                heartbeat(&mut st.conditions, now);
                 n.status = Some(st);
                 let written = nodes.update_status(&n)?;
                 note_registered(&agent, &written);
@@ -150,6 +149,10 @@ impl Kubelet {
                 "operatingSystem": std::env::consts::OS,
                 "architecture": go_arch(),
                 "containerRuntimeVersion": if config.simulated { "simulated" } else { "process" },
+                "kernelVersion": host_file("/proc/sys/kernel/osrelease"),
+                "osImage": os_image(),
+                "machineID": host_file("/etc/machine-id"),
+                "bootID": host_file("/proc/sys/kernel/random/boot_id"),
             })),
             ..Default::default()
         }
@@ -238,4 +241,33 @@ fn note_registered(agent: &super::kubelet::NodeAgent, written: &Node) {
     let _ = agent
         .registered
         .compare_exchange(0, rev, Ordering::AcqRel, Ordering::Acquire);
+}
+
+/// Moves the heartbeat time of every condition of a node to `now`, as the kubelet's status
+/// update does (`lastHeartbeatTime`, which `kubectl describe node` shows).
+fn heartbeat(conditions: &mut [crate::api::Condition], now: Time) {
+    let at = serde_json::to_value(now).unwrap_or_default();
+    for c in conditions {
+        c.extra.insert("lastHeartbeatTime".into(), at.clone());
+    }
+}
+
+/// The first line of a file of the host (the kernel's release, the machine id), or "".
+fn host_file(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.lines().next().map(|l| l.trim().to_string()))
+        .unwrap_or_default()
+}
+
+/// The host's `PRETTY_NAME` from `/etc/os-release`, as the kubelet reports `osImage`.
+fn os_image() -> String {
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_string())
+        })
+        .unwrap_or_default()
 }
