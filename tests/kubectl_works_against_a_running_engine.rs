@@ -145,6 +145,15 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
     // The token may do everything, and the server says so.
     assert_eq!(k.ok(&["auth", "can-i", "create", "pods"]).trim(), "yes");
     assert!(k.ok(&["auth", "can-i", "--list"]).contains("*.*"));
+    let err = k.err(&[
+        "autoscale",
+        "deploy",
+        "hello",
+        "--min=1",
+        "--max=3",
+        "--cpu-percent=80",
+    ]);
+    assert!(err.contains("autoscaling/v2 only"), "{err}");
     let err = k.err(&["debug", &pod_name(&k), "--image=busybox"]);
     assert!(
         err.contains("ephemeralcontainers is not served by steady"),

@@ -270,6 +270,15 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
             };
             json_response(201, &body)
         }
+        // `kubectl autoscale` posts autoscaling/v1, whose shape (a single CPU target) steady
+        // does not convert: the 404 says what to send instead.
+        ["apis", "autoscaling", "v1", ..] => fail(
+            404,
+            "NotFound",
+            "the server could not find the requested resource: steady serves \
+             HorizontalPodAutoscalers as autoscaling/v2 only (kubectl autoscale sends \
+             autoscaling/v1): apply an autoscaling/v2 HorizontalPodAutoscaler instead",
+        ),
         ["apis", METRICS_GROUP] if get => match resources::group(store, METRICS_GROUP) {
             Some(g) => json_response(200, &g),
             None => not_found(),
