@@ -44,8 +44,24 @@ crate::impl_resource!(
     spec = [spec, extra],
     status = [status],
     validate = validate_service,
-    validate_update = crate::api::immutable::service
+    validate_update = crate::api::immutable::service,
+    defaults = set_service_defaults
 );
+
+/// The defaults kube-apiserver gives a Service, so that `kubectl describe` and `-o yaml`
+/// show them: `type: ClusterIP`, `sessionAffinity: None`, and on each port `protocol: TCP`
+/// and a `targetPort` equal to its `port`.
+pub fn set_service_defaults(svc: &mut Service, _creating: bool) {
+    let spec = &mut svc.spec;
+    spec.type_.get_or_insert_with(|| "ClusterIP".into());
+    spec.session_affinity.get_or_insert_with(|| "None".into());
+    for p in &mut spec.ports {
+        p.protocol.get_or_insert_with(|| "TCP".into());
+        if p.target_port.is_none() {
+            p.target_port = Some(IntOrString::Int(p.port));
+        }
+    }
+}
 
 /// Admission checks of a [`Service`]: type, session affinity, `clusterIP` (see
 /// [`service_ip`](crate::api::service_ip)), and ports (at least one unless
@@ -311,5 +327,27 @@ mod tests {
         errors.clear();
         svc("NodePort").validate(&mut errors);
         assert_eq!(errors, vec![]);
+    }
+
+    #[test]
+    fn a_service_gets_kube_apiservers_defaults() {
+        let mut svc: Service = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+            "spec": {"selector": {"app": "web"},
+                     "ports": [{"port": 80}, {"port": 81, "targetPort": "http", "protocol": "UDP"}]}
+        }))
+        .unwrap();
+        svc.set_defaults(true);
+        assert_eq!(svc.spec.type_.as_deref(), Some("ClusterIP"));
+        assert_eq!(svc.spec.session_affinity.as_deref(), Some("None"));
+        let p = &svc.spec.ports;
+        assert_eq!(
+            (p[0].protocol.as_deref(), &p[0].target_port),
+            (Some("TCP"), &Some(IntOrString::Int(80)))
+        );
+        assert_eq!(
+            (p[1].protocol.as_deref(), &p[1].target_port),
+            (Some("UDP"), &Some(IntOrString::from("http")))
+        );
     }
 }
