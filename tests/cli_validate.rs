@@ -155,7 +155,7 @@ fn unknown_fields_are_warnings_on_their_line_and_do_not_fail() {
     assert_eq!(
         stdout(&o),
         format!(
-            "{f}:5: warning: document 1: ConfigMap/c: frobnicate: unknown field, kept but not implemented by steady\n"
+            "{f}:5: warning: document 1: ConfigMap/c: frobnicate: unknown field: Kubernetes does not define it either (misspelt?), and kubectl's default validation refuses it; kept but not implemented by steady\n"
         )
     );
     // --strict: the same warning is a problem, and fails the check, for CI pipelines.
@@ -164,7 +164,7 @@ fn unknown_fields_are_warnings_on_their_line_and_do_not_fail() {
     assert_eq!(
         stdout(&o),
         format!(
-            "{f}:5: document 1: ConfigMap/c: frobnicate: unknown field, kept but not implemented by steady\n"
+            "{f}:5: document 1: ConfigMap/c: frobnicate: unknown field: Kubernetes does not define it either (misspelt?), and kubectl's default validation refuses it; kept but not implemented by steady\n"
         )
     );
     assert!(

@@ -39,6 +39,16 @@ pub mod metrics_api;
 pub mod openapi;
 mod protobuf;
 pub mod resources;
+
+/// Whether `path` (`spec.template.spec.containers[0].imagePullPolicy`, indices and map keys
+/// in brackets) is a field Kubernetes defines on objects of `kind`: `Some(false)` for a
+/// field no Kubernetes release has (most likely misspelt), `None` for a kind the tables do
+/// not cover. Read from the tables of the protobuf reader (core/v1, apps/v1, batch/v1 with
+/// CronJob templates, autoscaling/v2, policy/v1); strict field validation refuses only the
+/// fields this says Kubernetes does not define.
+pub fn kubernetes_field(kind: &str, path: &str) -> Option<bool> {
+    protobuf::kubernetes_field(kind, path)
+}
 pub mod status;
 pub mod table;
 mod tls;

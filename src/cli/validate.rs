@@ -285,13 +285,29 @@ pub fn check(sources: &[Source], images: &ImageTable) -> Checked {
                 }
             };
             for w in &decoded.warnings {
+                // A field Kubernetes does not define either is most likely misspelt: said
+                // so, as kubectl's default (strict) validation would refuse it.
+                let foreign = w.message == steady::manifest::fields::UNKNOWN_FIELD
+                    && steady::apiserver::kubernetes_field(&decoded.info.kind, &w.path)
+                        == Some(false);
+                let message = if foreign {
+                    format!(
+                        "unknown field: Kubernetes does not define it either (misspelt?), and \
+                         kubectl's default validation refuses it; {}",
+                        w.message
+                            .strip_prefix("unknown field, ")
+                            .unwrap_or(&w.message)
+                    )
+                } else {
+                    w.message.clone()
+                };
                 out.problems.push(Problem {
                     file: Some(src.name.clone()),
                     line: Some(line_near(&doc, &w.path)),
                     document: Some(document_label(&doc)),
                     object: Some(label.clone()),
                     field: Some(w.path.clone()),
-                    message: w.message.clone(),
+                    message,
                     warning: true,
                 });
             }
@@ -439,7 +455,7 @@ spec:
         let l = lines(&c);
         assert!(
             l.iter().any(|w| w
-                == "c.yaml:5: warning: document 1: ConfigMap/c: surprise: unknown field, kept but not implemented by steady"),
+                == "c.yaml:5: warning: document 1: ConfigMap/c: surprise: unknown field: Kubernetes does not define it either (misspelt?), and kubectl's default validation refuses it; kept but not implemented by steady"),
             "{l:?}"
         );
         assert_eq!(c.entries.len(), 1);
