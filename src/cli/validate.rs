@@ -222,6 +222,46 @@ fn commandless(
     out
 }
 
+/// Warnings for the `Pods` metrics of an autoscaler: such a metric comes only from a host
+/// that reports it (`Engine::report_pod_metric`, and the same from C and Python), and
+/// `steady run` is no such host, so the autoscaler would never measure it.
+fn unreported_metrics(file: &str, doc: &Document, label: &str, kind: &str) -> Vec<Problem> {
+    if kind != "HorizontalPodAutoscaler" {
+        return Vec::new();
+    }
+    let metrics = doc
+        .value
+        .pointer("/spec/metrics")
+        .and_then(|m| m.as_array())
+        .cloned()
+        .unwrap_or_default();
+    metrics
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.get("type").and_then(|t| t.as_str()) == Some("Pods"))
+        .map(|(i, m)| {
+            let name = m
+                .pointer("/pods/metric/name")
+                .and_then(|n| n.as_str())
+                .unwrap_or("");
+            let field = format!("spec.metrics[{i}]");
+            Problem {
+                file: Some(file.to_string()),
+                line: Some(line_near(doc, &format!("{field}.pods"))),
+                document: Some(document_label(doc)),
+                object: Some(label.to_string()),
+                field: Some(field),
+                message: format!(
+                    "Pods metric {name:?} comes only from a host reporting it \
+                     (Engine::report_pod_metric, steady_engine_report_pod_metric, \
+                     Engine.report_pod_metric): steady run reports none, so it is never measured"
+                ),
+                warning: true,
+            }
+        })
+        .collect()
+}
+
 /// Parses, decodes and validates every document of `sources`; `images` is the image table
 /// the engine would run with.
 pub fn check(sources: &[Source], images: &ImageTable) -> Checked {
@@ -317,6 +357,12 @@ pub fn check(sources: &[Source], images: &ImageTable) -> Checked {
                 &label,
                 &decoded.info.kind,
                 images,
+            ));
+            out.problems.extend(unreported_metrics(
+                &src.name,
+                &doc,
+                &label,
+                &decoded.info.kind,
             ));
             let meta = decoded.object.meta();
             let key = (
@@ -459,6 +505,18 @@ spec:
             "{l:?}"
         );
         assert_eq!(c.entries.len(), 1);
+    }
+
+    #[test]
+    fn a_pods_metric_is_warned_as_never_measured_under_steady_run() {
+        let text = "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n  maxReplicas: 3\n  metrics:\n  - type: Pods\n    pods: {metric: {name: qps}, target: {type: AverageValue, averageValue: '10'}}\n";
+        let c = check(&[src("h.yaml", text)], &ImageTable::new());
+        assert_eq!(c.errors(), 0);
+        let l = lines(&c);
+        assert!(
+            l.iter().any(|w| w.starts_with("h.yaml:9: warning: document 1: HorizontalPodAutoscaler/h: spec.metrics[0]: Pods metric \"qps\" comes only from a host")),
+            "{l:?}"
+        );
     }
 
     #[test]
