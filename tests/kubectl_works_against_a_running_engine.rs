@@ -142,6 +142,32 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
         err.contains("field label not supported: spec.bogus"),
         "{err}"
     );
+    let pcs = k.ok(&["get", "pc"]);
+    let header: Vec<&str> = pcs.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAME", "VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"]
+    );
+    assert!(pcs.contains("system-node-critical      2000001000   false"), "{pcs}");
+    let events = k.ok(&["get", "events", "-o", "wide"]);
+    let header: Vec<&str> = events.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "LAST",
+            "SEEN",
+            "TYPE",
+            "REASON",
+            "OBJECT",
+            "SUBOBJECT",
+            "SOURCE",
+            "MESSAGE",
+            "FIRST",
+            "SEEN",
+            "COUNT",
+            "NAME"
+        ]
+    );
     // The token may do everything, and the server says so.
     assert_eq!(k.ok(&["auth", "can-i", "create", "pods"]).trim(), "yes");
     assert!(k.ok(&["auth", "can-i", "--list"]).contains("*.*"));

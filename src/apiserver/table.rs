@@ -146,8 +146,21 @@ fn columns(kind: &str) -> &'static [Column] {
             ("Type", "string", 0),
             ("Reason", "string", 0),
             ("Object", "string", 0),
+            ("Subobject", "string", 1),
+            ("Source", "string", 1),
             ("Message", "string", 0),
+            ("First Seen", "string", 1),
+            ("Count", "string", 1),
+            ("Name", "string", 1),
         ],
+        "PriorityClass" => &[
+            ("Name", "string", 0),
+            ("Value", "integer", 0),
+            ("Global-Default", "boolean", 0),
+            ("Age", "string", 0),
+            ("PreemptionPolicy", "string", 0),
+        ],
+        "CustomResourceDefinition" => &[("Name", "string", 0), ("Created At", "date", 0)],
         _ => &[("Name", "string", 0), ("Age", "string", 0)],
     }
 }
@@ -750,17 +763,49 @@ fn cells(r: &Resource, v: &Value, now: Time, created: Option<Time>) -> Vec<Value
             json!(age),
             json!(or_unset(s(v, "/spec/volumeMode"))),
         ],
-        "Event" => vec![
+        "Event" => {
+            // Ages from the event's own times, as kubectl's printer: the last occurrence, the
+            // first, and the creation when they are missing.
+            let since = |p: &str| {
+                v.pointer(p)
+                    .and_then(Value::as_str)
+                    .and_then(|t| t.parse::<Time>().ok())
+                    .map(|t| human_duration(now.saturating_duration_since(t)))
+                    .unwrap_or_else(|| age.clone())
+            };
+            let source = match (s(v, "/source/component"), s(v, "/source/host")) {
+                (c, h) if h.is_empty() => c,
+                (c, h) => format!("{c}, {h}"),
+            };
+            vec![
+                json!(since("/lastTimestamp")),
+                json!(s(v, "/type")),
+                json!(s(v, "/reason")),
+                json!(format!(
+                    "{}/{}",
+                    s(v, "/involvedObject/kind").to_ascii_lowercase(),
+                    s(v, "/involvedObject/name")
+                )),
+                json!(s(v, "/involvedObject/fieldPath")),
+                json!(source),
+                json!(s(v, "/message")),
+                json!(since("/firstTimestamp")),
+                json!(v
+                    .pointer("/count")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1)
+                    .to_string()),
+                json!(name),
+            ]
+        }
+        "PriorityClass" => vec![
+            json!(name),
+            json!(n(v, "/value")),
+            json!(v.pointer("/globalDefault") == Some(&Value::Bool(true))),
             json!(age),
-            json!(s(v, "/type")),
-            json!(s(v, "/reason")),
-            json!(format!(
-                "{}/{}",
-                s(v, "/involvedObject/kind").to_ascii_lowercase(),
-                s(v, "/involvedObject/name")
-            )),
-            json!(s(v, "/message")),
+            json!(or_none(s(v, "/preemptionPolicy"))),
         ],
+        "CustomResourceDefinition" => vec![json!(name), json!(s(v, "/metadata/creationTimestamp"))],
         _ => vec![json!(name), json!(age)],
     };
     row
