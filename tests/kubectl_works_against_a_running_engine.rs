@@ -137,6 +137,16 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
         "name",
     ]);
     assert!(phases.contains("pod/hello-"), "{phases}");
+    // Unset fields select as kube-apiserver's defaults.
+    let always = k.ok(&[
+        "get",
+        "pods",
+        "--field-selector",
+        "spec.restartPolicy=Always,spec.hostNetwork=false",
+        "-o",
+        "name",
+    ]);
+    assert!(always.contains("pod/hello-"), "{always}");
     let err = k.err(&["get", "pods", "--field-selector", "spec.bogus=1"]);
     assert!(
         err.contains("field label not supported: spec.bogus"),
@@ -148,7 +158,10 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
         header,
         ["NAME", "VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"]
     );
-    assert!(pcs.contains("system-node-critical      2000001000   false"), "{pcs}");
+    assert!(
+        pcs.contains("system-node-critical      2000001000   false"),
+        "{pcs}"
+    );
     let events = k.ok(&["get", "events", "-o", "wide"]);
     let header: Vec<&str> = events.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(
@@ -224,7 +237,11 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    assert!(!said.contains("hello-"), "{said}");
+    // kubectl says there is nothing to show (no metrics for the selected pods).
+    assert!(
+        !said.contains("hello-") && said.contains("No resources found"),
+        "{said}"
+    );
     let err = k.err(&["top", "pod", "nope"]);
     assert!(
         err.contains(r#"podmetrics.metrics.k8s.io "default/nope" not found"#),

@@ -260,6 +260,9 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
                 Ok(b) => b,
                 Err(resp) => return resp,
             };
+            if !body.is_object() {
+                return fail(400, "BadRequest", "the review is not an object");
+            }
             let why = "steady serves one bearer token, which may do everything";
             body["status"] = if review == "selfsubjectaccessreviews" {
                 json!({"allowed": true, "reason": why})
@@ -1300,7 +1303,6 @@ fn field_labels(kind: &str) -> &'static [&'static str] {
             "spec.hostNetwork",
             "status.phase",
             "status.podIP",
-            "status.podIPs",
             "status.nominatedNodeName",
         ],
         "Node" => &["spec.unschedulable"],
@@ -1355,7 +1357,29 @@ fn check_field_selector(kind: &str, selector: &str) -> Result<(), Response<Body>
     Ok(())
 }
 
-fn field_matches(selector: &str, v: &Value) -> bool {
+/// The value a field label selects on, as kube-apiserver computes it (its
+/// `*ToSelectableFields`): some labels name another field, and unset fields read as their
+/// defaults.
+fn selectable(kind: &str, label: &str, v: &Value) -> String {
+    let (path, default) = match (kind, label) {
+        ("Job", "status.successful") => ("status.succeeded", "0"),
+        ("ReplicaSet", "status.replicas") => ("status.replicas", "0"),
+        ("Node", "spec.unschedulable") => ("spec.unschedulable", "false"),
+        ("Pod", "spec.hostNetwork") => ("spec.hostNetwork", "false"),
+        ("Pod", "spec.restartPolicy") => ("spec.restartPolicy", "Always"),
+        ("Pod", "spec.schedulerName") => ("spec.schedulerName", "default-scheduler"),
+        ("Secret", "type") => ("type", "Opaque"),
+        ("Event", "source") => ("source.component", ""),
+        (_, other) => (other, ""),
+    };
+    match v.pointer(&format!("/{}", path.replace('.', "/"))) {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::String(_)) | Some(Value::Null) | None => default.to_string(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn field_matches(kind: &str, selector: &str, v: &Value) -> bool {
     selector.split(',').filter(|t| !t.is_empty()).all(|term| {
         let (path, want, eq) = if let Some((p, w)) = term.split_once("!=") {
             (p, w, false)
@@ -1366,13 +1390,7 @@ fn field_matches(selector: &str, v: &Value) -> bool {
         } else {
             return false;
         };
-        let pointer = format!("/{}", path.trim().replace('.', "/"));
-        let got = match v.pointer(&pointer) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Null) | None => String::new(),
-            Some(other) => other.to_string(),
-        };
-        (got == want.trim()) == eq
+        (selectable(kind, path.trim(), v) == want.trim()) == eq
     })
 }
 
@@ -1406,7 +1424,7 @@ fn select(
     let mut items = list.items;
     if let Some(fs) = q.get("fieldSelector").filter(|s| !s.is_empty()) {
         check_field_selector(&r.info.kind, fs)?;
-        items.retain(|o| field_matches(fs, &wire(o.as_ref(), &r.api_version)));
+        items.retain(|o| field_matches(&r.info.kind, fs, &wire(o.as_ref(), &r.api_version)));
     }
     Ok((items, list.revision))
 }
@@ -1578,7 +1596,7 @@ fn watch(
                         let o = other.object().expect("not a bookmark");
                         let v = wire(o.as_ref(), &r.api_version);
                         if let Some(f) = &field {
-                            if !field_matches(f, &v) {
+                            if !field_matches(&r.info.kind, f, &v) {
                                 continue;
                             }
                         }
@@ -1703,23 +1721,24 @@ fn logs(
 ) -> Response<Body> {
     let container = q.get("container").filter(|c| !c.is_empty()).cloned();
     let previous = is_true(q.get("previous"));
-    let text = match shared
-        .kubelet
-        .logs(namespace, pod, container.as_deref(), previous)
-    {
-        Ok(t) => t,
-        // A container not started, or no previous instance: kube-apiserver's 400 with the
-        // kubelet's words (`previous terminated container "a" in pod "b" not found`).
-        Err(Error::Invalid { errors, .. }) => {
-            let message = errors
-                .iter()
-                .map(|e| e.message.as_str())
-                .collect::<Vec<_>>()
-                .join("; ");
-            return fail(400, "BadRequest", &message);
-        }
-        Err(e) => return error(&e, Some("pods")),
-    };
+    let (mut instance, text) =
+        match shared
+            .kubelet
+            .logs_of_instance(namespace, pod, container.as_deref(), previous)
+        {
+            Ok(t) => t,
+            // A container not started, or no previous instance: kube-apiserver's 400 with the
+            // kubelet's words (`previous terminated container "a" in pod "b" not found`).
+            Err(Error::Invalid { errors, .. }) => {
+                let message = errors
+                    .iter()
+                    .map(|e| e.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                return fail(400, "BadRequest", &message);
+            }
+            Err(e) => return error(&e, Some("pods")),
+        };
     // The log buffers keep no time per line: a request that filters or stamps by time gets
     // the whole output, and a warning that says so (kubectl prints it).
     let untimed: Vec<String> = ["sinceSeconds", "sinceTime", "timestamps"]
@@ -1778,27 +1797,35 @@ fn logs(
                 if tx.is_closed() {
                     return;
                 }
-                let Ok(now) = kubelet.logs(&ns, &pod, container.as_deref(), previous) else {
+                let Ok((id, now)) =
+                    kubelet.logs_of_instance(&ns, &pod, container.as_deref(), previous)
+                else {
                     return;
                 };
-                if now.len() < sent {
+                if id != instance {
                     // A new instance started: its output from the beginning.
-                    sent = 0;
-                }
-                if now.len() > sent {
-                    let mut more = now[sent..].to_string();
+                    (instance, sent) = (id, 0);
+                } else if now.len() < sent {
+                    // The buffer let its oldest output go: what follows is new.
                     sent = now.len();
-                    if let Some(b) = &mut budget {
-                        let mut end = more.len().min(*b);
-                        while !more.is_char_boundary(end) {
-                            end -= 1;
-                        }
-                        more.truncate(end);
-                        *b -= end;
+                }
+                let Some(rest) = now.get(sent..).filter(|r| !r.is_empty()) else {
+                    sent = now.len();
+                    continue;
+                };
+                let mut more = rest.to_string();
+                sent = now.len();
+                if let Some(b) = &mut budget {
+                    let mut end = more.len().min(*b);
+                    while !more.is_char_boundary(end) {
+                        end -= 1;
                     }
-                    if tx.blocking_send(Bytes::from(more)).is_err() || budget == Some(0) {
-                        return;
-                    }
+                    // Cut short: the limit is reached, whatever bytes it left.
+                    *b = if end < more.len() { 0 } else { *b - end };
+                    more.truncate(end);
+                }
+                if tx.blocking_send(Bytes::from(more)).is_err() || budget == Some(0) {
+                    return;
                 }
             })
             .ok();
@@ -1850,12 +1877,33 @@ mod tests {
     fn field_selectors_test_the_wire_form() {
         let v = json!({"metadata": {"name": "web"}, "involvedObject": {"uid": "u1"},
                        "status": {"phase": "Running"}});
-        assert!(field_matches("metadata.name=web", &v));
+        assert!(field_matches("Event", "metadata.name=web", &v));
         assert!(field_matches(
+            "Event",
             "involvedObject.uid=u1,status.phase!=Failed",
             &v
         ));
-        assert!(!field_matches("status.phase==Pending", &v));
+        assert!(!field_matches("Pod", "status.phase==Pending", &v));
+    }
+
+    #[test]
+    fn field_selectors_read_kube_apiservers_computed_values() {
+        // Unset fields read as their defaults; some labels name another field.
+        let pod = json!({"spec": {}});
+        assert!(field_matches("Pod", "spec.restartPolicy=Always", &pod));
+        assert!(field_matches("Pod", "spec.hostNetwork=false", &pod));
+        assert!(field_matches(
+            "Pod",
+            "spec.schedulerName=default-scheduler",
+            &pod
+        ));
+        assert!(field_matches("Node", "spec.unschedulable=false", &pod));
+        let job = json!({"status": {"succeeded": 2}});
+        assert!(field_matches("Job", "status.successful=2", &job));
+        assert!(field_matches("Job", "status.successful=0", &json!({})));
+        let ev = json!({"source": {"component": "kubelet", "host": "vm"}});
+        assert!(field_matches("Event", "source=kubelet", &ev));
+        assert!(field_matches("Secret", "type=Opaque", &json!({})));
     }
 
     #[test]

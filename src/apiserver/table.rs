@@ -423,13 +423,20 @@ fn hpa_targets(v: &Value) -> String {
                 } else {
                     "external"
                 };
-                let target = spec
-                    .pointer(&format!("/{src}/target/value"))
-                    .or_else(|| spec.pointer(&format!("/{src}/target/averageValue")));
-                let now = current(i, &format!("/{src}/current/value"))
-                    .or_else(|| current(i, &format!("/{src}/current/averageValue")))
-                    .unwrap_or_else(|| "<unknown>".into());
-                format!("{now}/{}", quantity(target))
+                // An average target reads the average and says so, as kubectl prints it.
+                match spec.pointer(&format!("/{src}/target/averageValue")) {
+                    Some(avg) => {
+                        let now = current(i, &format!("/{src}/current/averageValue"))
+                            .unwrap_or_else(|| "<unknown>".into());
+                        format!("{now}/{} (avg)", quantity(Some(avg)))
+                    }
+                    None => {
+                        let now = current(i, &format!("/{src}/current/value"))
+                            .unwrap_or_else(|| "<unknown>".into());
+                        let target = spec.pointer(&format!("/{src}/target/value"));
+                        format!("{now}/{}", quantity(target))
+                    }
+                }
             }
             _ => "<unknown type>".into(),
         })

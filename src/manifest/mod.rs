@@ -205,7 +205,10 @@ fn decode_document(store: &Store, defined: &[Arc<KindInfo>], doc: Document) -> R
         if let Error::Invalid { errors, .. } = &mut e {
             for w in fields::warnings(&info, v, object.as_ref()) {
                 if w.message == fields::UNKNOWN_FIELD {
-                    errors.push(crate::api::FieldError::new(w.path, "unknown field"));
+                    errors.push(crate::api::FieldError::new(
+                        w.path,
+                        "unknown field (steady does not model it: misspelt?)",
+                    ));
                 }
             }
         }

@@ -124,7 +124,8 @@ pub fn validate_service(svc: &Service, errors: &mut Vec<FieldError>) {
         if let Some(tp) = &p.target_port {
             check_port(errors, format!("{path}.targetPort"), tp);
         }
-        if let Some(np) = p.node_port {
+        // `nodePort: 0` is no node port (kube-apiserver checks only a non-zero one).
+        if let Some(np) = p.node_port.filter(|&n| n != 0) {
             // As kube-apiserver: only NodePort and LoadBalancer Services have node ports.
             if type_ == "ClusterIP" || type_ == "ExternalName" {
                 errors.push(forbidden(
@@ -326,6 +327,11 @@ mod tests {
         );
         errors.clear();
         svc("NodePort").validate(&mut errors);
+        assert_eq!(errors, vec![]);
+        // `nodePort: 0` is no node port.
+        let mut zero = svc("ClusterIP");
+        zero.spec.ports[0].node_port = Some(0);
+        zero.validate(&mut errors);
         assert_eq!(errors, vec![]);
     }
 

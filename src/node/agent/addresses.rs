@@ -10,12 +10,13 @@
 //! the host's, `127.255` the Services'). The lock goes with the engine's process, even a
 //! killed one, and the file is opened close-on-exec, so no child holds it. Where no block
 //! can be claimed (no temporary directory, all 254 taken), the engine takes block 1 and logs
-//! a warning: addresses may then clash with another engine's.
+//! a warning: addresses may then clash with another engine's. A block is claimed when the
+//! engine's first pod needs an address, so an engine that runs no pod holds none.
 
 use parking_lot::Mutex;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fs::File;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The first block, and the one taken when none can be claimed.
 const FIRST_BLOCK: u8 = 1;
@@ -26,12 +27,14 @@ const PER_BLOCK: u32 = 256 * 254;
 
 /// The block of addresses of one engine's node agents, held for their life.
 pub(super) struct AddressBlock {
-    block: u8,
-    /// Invariant: `live` holds the index of every [`PodAddress`] not yet dropped, so no
-    /// two live pods share an address, however many came and went before.
+    /// The block and its locked file, claimed when the first pod needs an address (an
+    /// engine that never runs a pod holds none); closing the file (the engine going)
+    /// releases the block.
+    claimed: OnceLock<(u8, Option<File>)>,
+    /// Invariant: `live` counts, per address, the [`PodAddress`]es not yet dropped, so no
+    /// two live pods share an address, however many came and went before (short of a
+    /// full block, where one is shared and counted twice).
     state: Mutex<Allocation>,
-    /// The locked file; closing it (the engine going) releases the block.
-    _lock: Option<File>,
 }
 
 #[derive(Default)]
@@ -39,12 +42,15 @@ struct Allocation {
     /// Where the search for the next address starts: addresses are handed out in turn, so
     /// one freed is not given again at once (a client may still talk to the old pod).
     next: u32,
-    live: HashSet<u32>,
+    live: HashMap<u32, u32>,
 }
 
 impl std::fmt::Debug for AddressBlock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "127.{}.0.0/16", self.block)
+        match self.claimed.get() {
+            Some((block, _)) => write!(f, "127.{block}.0.0/16"),
+            None => write!(f, "no block claimed yet"),
+        }
     }
 }
 
@@ -58,31 +64,46 @@ pub(super) struct PodAddress {
 
 impl Drop for PodAddress {
     fn drop(&mut self) {
-        self.from.state.lock().live.remove(&self.n);
+        let mut st = self.from.state.lock();
+        if let Some(holders) = st.live.get_mut(&self.n) {
+            *holders -= 1;
+            if *holders == 0 {
+                st.live.remove(&self.n);
+            }
+        }
     }
 }
 
 impl AddressBlock {
-    /// Claims the first block no other engine on this host holds.
-    pub(super) fn claim() -> Arc<Self> {
-        let (block, lock) = claim_block().unwrap_or_else(|| {
-            log::warn!(
-                "kubelet: no block of pod addresses could be claimed under {}: using 127.{FIRST_BLOCK}.0.0/16, which another engine on this host may use too",
-                lock_dir().display()
-            );
-            (FIRST_BLOCK, None)
-        });
+    /// A block to be claimed when the first pod needs an address.
+    pub(super) fn new() -> Arc<Self> {
         Arc::new(AddressBlock {
-            block,
+            claimed: OnceLock::new(),
             state: Mutex::new(Allocation::default()),
-            _lock: lock,
         })
+    }
+
+    /// The block this engine holds: the first no other engine on this host holds, claimed
+    /// on the first call.
+    fn block(&self) -> u8 {
+        self.claimed
+            .get_or_init(|| {
+                claim_block().unwrap_or_else(|| {
+                    log::warn!(
+                        "kubelet: no block of pod addresses could be claimed under {}: using 127.{FIRST_BLOCK}.0.0/16, which another engine on this host may use too",
+                        lock_dir().display()
+                    );
+                    (FIRST_BLOCK, None)
+                })
+            })
+            .0
     }
 
     /// The next address no live pod holds. With every address of the block held (65,024
     /// pods at once, far above what nodes admit), the next one in turn is shared, and a
     /// warning says so.
     pub(super) fn take(self: &Arc<Self>) -> PodAddress {
+        let block = self.block();
         let mut st = self.state.lock();
         let full = st.live.len() >= PER_BLOCK as usize;
         if full {
@@ -91,12 +112,13 @@ impl AddressBlock {
         let n = loop {
             let n = st.next % PER_BLOCK;
             st.next = st.next.wrapping_add(1);
-            if st.live.insert(n) || full {
+            if full || !st.live.contains_key(&n) {
                 break n;
             }
         };
+        *st.live.entry(n).or_default() += 1;
         PodAddress {
-            ip: pod_ip(self.block, n),
+            ip: pod_ip(block, n),
             n,
             from: self.clone(),
         }
@@ -179,19 +201,23 @@ mod tests {
     }
 
     #[test]
-    fn blocks_held_at_once_are_distinct() {
-        let held: Vec<Arc<AddressBlock>> = (0..4).map(|_| AddressBlock::claim()).collect();
-        let blocks: std::collections::HashSet<u8> = held.iter().map(|b| b.block).collect();
+    fn blocks_held_at_once_are_distinct_and_claimed_only_when_needed() {
+        let held: Vec<Arc<AddressBlock>> = (0..4).map(|_| AddressBlock::new()).collect();
+        assert!(held.iter().all(|b| b.claimed.get().is_none()), "{held:?}");
+        let blocks: std::collections::HashSet<u8> = held.iter().map(|b| b.block()).collect();
         assert_eq!(blocks.len(), 4, "{held:?}");
-        assert!(held.iter().all(|b| b._lock.is_some()), "{held:?}");
+        assert!(
+            held.iter()
+                .all(|b| b.claimed.get().is_some_and(|(_, f)| f.is_some())),
+            "{held:?}"
+        );
     }
 
     #[test]
     fn an_address_is_not_given_twice_while_a_pod_holds_it() {
         let block = Arc::new(AddressBlock {
-            block: 9,
+            claimed: OnceLock::from((9, None)),
             state: Mutex::new(Allocation::default()),
-            _lock: None,
         });
         let long_lived = block.take();
         assert_eq!(long_lived.ip, "127.9.0.1");

@@ -243,7 +243,6 @@ impl PodSync<'_> {
         Ok(resolved.vars)
     }
 
-    /// What the downward API and ConfigMap/Secret references of this pod resolve against.
     /// Refuses to start container `c` when it or its pod asks for `runAsNonRoot` and the
     /// engine runs as root: steady starts every container as the engine's own user (the
     /// `securityContext` user fields are not implemented), so it would run as root, which
@@ -258,7 +257,8 @@ impl PodSync<'_> {
         let non_root = asks(&c.extra)
             .or_else(|| asks(&self.pod.spec.extra))
             .unwrap_or(false);
-        if !non_root || !engine_is_root() {
+        // A simulated node starts nothing: nothing runs as root there.
+        if !non_root || self.agent.config.simulated || !engine_is_root() {
             return Ok(());
         }
         let m = &self.pod.metadata;
@@ -295,6 +295,7 @@ impl PodSync<'_> {
         }
     }
 
+    /// What the downward API and ConfigMap/Secret references of this pod resolve against.
     fn facts(&self) -> crate::node::env::PodFacts<'_> {
         let config = &self.kubelet.inner.config;
         crate::node::env::PodFacts {

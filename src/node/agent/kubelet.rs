@@ -93,8 +93,8 @@ pub(super) struct Inner {
     pub(super) store: Store,
     pub(super) config: KubeletConfig,
     pub(super) nodes: RwLock<HashMap<String, Arc<NodeAgent>>>,
-    /// The pods this kubelet runs, by `namespace/name`; shared with the ConfigMap and
-    /// Secret mappers ([`pods_referring_to`]).
+    /// The pods this kubelet runs, by `namespace/name`; shared with the ConfigMap, Secret
+    /// and PersistentVolumeClaim mappers ([`pods_referring_to`]).
     pub(super) pods: Arc<DashMap<Arc<str>, Arc<Mutex<PodRt>>>>,
     pub(super) pod_trigger: Trigger,
     node_trigger: Trigger,
@@ -252,7 +252,7 @@ impl KubeletBuilder {
                 simulated: self.simulated,
                 prober: self.prober,
                 shutting_down: AtomicBool::new(false),
-                addresses: super::addresses::AddressBlock::claim(),
+                addresses: super::addresses::AddressBlock::new(),
                 deferred: Mutex::new(None),
                 claimed_as: std::sync::OnceLock::new(),
             }),
@@ -274,9 +274,9 @@ impl KubeletBuilder {
     }
 }
 
-/// The pods this kubelet runs (`running`) in `o`'s namespace that use ConfigMap `o` (or
-/// Secret `o` when `secret`). Only those: a ConfigMap write costs nothing when no pod of its
-/// namespace runs here, rather than a pass over every pod of the namespace.
+/// The pods this kubelet runs (`running`) in `o`'s namespace that `refers` says use `o` (a
+/// ConfigMap, Secret or PersistentVolumeClaim). Only those: such a write costs nothing when
+/// no pod of its namespace runs here, rather than a pass over every pod of the namespace.
 fn pods_referring_to(
     store: &Store,
     running: &DashMap<Arc<str>, Arc<Mutex<PodRt>>>,
@@ -493,6 +493,19 @@ impl Kubelet {
         container: Option<&str>,
         previous: bool,
     ) -> crate::Result<String> {
+        self.logs_of_instance(namespace, pod, container, previous)
+            .map(|(_, text)| text)
+    }
+
+    /// [`Kubelet::logs`], with an identity of the instance whose output it is (equal for two
+    /// reads of one instance), so a follower can tell a restart from more output.
+    pub fn logs_of_instance(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        previous: bool,
+    ) -> crate::Result<(usize, String)> {
         let key: Arc<str> = format!("{namespace}/{pod}").into();
         let not_found = || Error::NotFound {
             object: crate::ObjectRef::new("Pod", Some(namespace), pod),
@@ -564,7 +577,7 @@ impl Kubelet {
                 )
             })?
         };
-        Ok(log.text())
+        Ok((Arc::as_ptr(log) as usize, log.text()))
     }
 
     /// CPU time used by the running containers of a pod, where the runtime measures it.
