@@ -192,6 +192,13 @@ fn a_worker_runs_reports_ready_and_is_restarted_with_crash_loop_backoff() {
         .unwrap();
     let t = last.terminated.unwrap();
     assert_eq!((t.exit_code, t.message.as_deref()), (1, Some("crash 1")));
+    // While it backs off, its logs are those of the instance that exited, as the kubelet
+    // serves them; the next instance is another one (a follower starts it from the top).
+    let (exited, text) = e
+        .kubelet()
+        .logs_of_instance("default", "w", None, false)
+        .unwrap();
+    assert!(text.starts_with("run 1\n"), "{text:?}");
     clock.advance(Duration::from_secs(9));
     std::thread::sleep(Duration::from_millis(30));
     assert_eq!(runs.load(Ordering::SeqCst), 2, "not before 10 s");
@@ -207,6 +214,11 @@ fn a_worker_runs_reports_ready_and_is_restarted_with_crash_loop_backoff() {
     });
     assert_eq!(restarts(&e, "w"), 3);
     assert_eq!(e.logs("default", "w", None, false).unwrap(), "run 3\n");
+    let (running, _) = e
+        .kubelet()
+        .logs_of_instance("default", "w", None, false)
+        .unwrap();
+    assert_ne!(running, exited);
     assert!(e
         .logs("default", "w", Some("main"), true)
         .unwrap()

@@ -15,6 +15,9 @@ pub const DEFAULT_LOG_LIMIT: usize = 1 << 20;
 #[derive(Debug)]
 pub struct LogBuffer {
     limit: usize,
+    /// Distinct for every buffer this process made: an instance's identity, which an
+    /// address (reused once a buffer is freed) is not.
+    id: u64,
     inner: Mutex<Inner>,
 }
 
@@ -28,10 +31,18 @@ struct Inner {
 impl LogBuffer {
     /// An empty log keeping at most `limit` bytes (at least 1).
     pub fn new(limit: usize) -> Self {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         LogBuffer {
             limit: limit.max(1),
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             inner: Mutex::new(Inner::default()),
         }
+    }
+
+    /// This buffer's identity: distinct from every other buffer of the process, so a new
+    /// instance of a container (with a new buffer) is told from more output of the old one.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// Appends `data`, dropping the oldest bytes beyond the limit.

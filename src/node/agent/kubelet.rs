@@ -505,7 +505,7 @@ impl Kubelet {
         pod: &str,
         container: Option<&str>,
         previous: bool,
-    ) -> crate::Result<(usize, String)> {
+    ) -> crate::Result<(u64, String)> {
         let key: Arc<str> = format!("{namespace}/{pod}").into();
         let not_found = || Error::NotFound {
             object: crate::ObjectRef::new("Pod", Some(namespace), pod),
@@ -577,7 +577,7 @@ impl Kubelet {
                 )
             })?
         };
-        Ok((Arc::as_ptr(log) as usize, log.text()))
+        Ok((log.id(), log.text()))
     }
 
     /// CPU time used by the running containers of a pod, where the runtime measures it.
