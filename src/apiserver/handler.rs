@@ -292,18 +292,9 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
         ["apis", METRICS_GROUP, "v1beta1", rest @ ..] if get => {
             // `kubectl top pod|node -l ...`: the selector picks the pods or nodes.
             let q = query(&req);
-            let selector = match q.get("labelSelector").filter(|s| !s.is_empty()) {
-                Some(s) => match Selector::parse(s) {
-                    Ok(sel) => Some(sel),
-                    Err(e) => {
-                        return fail(
-                            400,
-                            "BadRequest",
-                            &format!("unable to parse requirement: {e}"),
-                        )
-                    }
-                },
-                None => None,
+            let selector = match label_selector(&q) {
+                Ok(sel) => sel,
+                Err(resp) => return resp,
             };
             let (samples, sel) = (&shared.samples, selector.as_ref());
             let (found, missing) = match rest {
@@ -1394,6 +1385,23 @@ fn field_matches(kind: &str, selector: &str, v: &Value) -> bool {
     })
 }
 
+/// The `labelSelector` of a request, parsed; a 400 as kube-apiserver words it when it does
+/// not parse.
+fn label_selector(q: &HashMap<String, String>) -> Result<Option<Selector>, Response<Body>> {
+    q.get("labelSelector")
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            Selector::parse(s).map_err(|e| {
+                fail(
+                    400,
+                    "BadRequest",
+                    &format!("unable to parse requirement: {e}"),
+                )
+            })
+        })
+        .transpose()
+}
+
 type Selected = (Vec<Arc<dyn Object>>, u64);
 
 fn select(
@@ -1402,16 +1410,7 @@ fn select(
     t: &Target,
     q: &HashMap<String, String>,
 ) -> Result<Selected, Response<Body>> {
-    let selector = match q.get("labelSelector").filter(|s| !s.is_empty()) {
-        Some(s) => Some(Selector::parse(s).map_err(|e| {
-            fail(
-                400,
-                "BadRequest",
-                &format!("unable to parse requirement: {e}"),
-            )
-        })?),
-        None => None,
-    };
+    let selector = label_selector(q)?;
     let params = ListParams {
         namespace: t.namespace.clone().filter(|_| r.info.namespaced),
         selector,
@@ -1514,18 +1513,9 @@ fn watch(
     q: &HashMap<String, String>,
     table: bool,
 ) -> Response<Body> {
-    let selector = match q.get("labelSelector").filter(|s| !s.is_empty()) {
-        Some(s) => match Selector::parse(s) {
-            Ok(sel) => Some(sel),
-            Err(e) => {
-                return fail(
-                    400,
-                    "BadRequest",
-                    &format!("unable to parse requirement: {e}"),
-                )
-            }
-        },
-        None => None,
+    let selector = match label_selector(q) {
+        Ok(sel) => sel,
+        Err(resp) => return resp,
     };
     let since = match q.get("resourceVersion").map(String::as_str) {
         None | Some("") | Some("0") => None,
