@@ -50,6 +50,59 @@ fn parse_meminfo(s: &str) -> Option<i64> {
     Some(kb * 1024)
 }
 
+/// Whether this process runs as root (effective user 0): every process container runs as
+/// the engine's user, and only root may make mount namespaces.
+pub fn runs_as_root() -> bool {
+    #[cfg(unix)]
+    {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        unsafe { libc::geteuid() == 0 }
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
+/// What a node reports of its host in `status.nodeInfo`, as the kubelet does.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SystemInfo {
+    /// The kernel's release (`/proc/sys/kernel/osrelease`).
+    pub kernel_version: String,
+    /// The distribution's `PRETTY_NAME` (`/etc/os-release`).
+    pub os_image: String,
+    /// `/etc/machine-id`.
+    pub machine_id: String,
+    /// This boot's id (`/proc/sys/kernel/random/boot_id`).
+    pub boot_id: String,
+}
+
+/// The host's [`SystemInfo`], read once (each field empty where the file is missing).
+pub fn system_info() -> &'static SystemInfo {
+    static INFO: std::sync::OnceLock<SystemInfo> = std::sync::OnceLock::new();
+    INFO.get_or_init(|| SystemInfo {
+        kernel_version: first_line("/proc/sys/kernel/osrelease"),
+        os_image: std::fs::read_to_string("/etc/os-release")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                    .map(|v| v.trim_matches('"').to_string())
+            })
+            .unwrap_or_default(),
+        machine_id: first_line("/etc/machine-id"),
+        boot_id: first_line("/proc/sys/kernel/random/boot_id"),
+    })
+}
+
+/// The first line of a file of the host, trimmed, or "" when it cannot be read.
+fn first_line(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.lines().next().map(|l| l.trim().to_string()))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

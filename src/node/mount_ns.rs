@@ -275,8 +275,7 @@ pub fn available() -> bool {
 
 #[cfg(target_os = "linux")]
 fn probe() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !super::host::runs_as_root() {
         return false;
     }
     let plan = MountPlan::default();

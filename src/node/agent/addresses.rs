@@ -110,8 +110,8 @@ impl AddressBlock {
             log::warn!("kubelet: every address of {self:?} is in use: one is given twice");
         }
         let n = loop {
-            let n = st.next % PER_BLOCK;
-            st.next = st.next.wrapping_add(1);
+            let n = st.next;
+            st.next = (n + 1) % PER_BLOCK;
             if full || !st.live.contains_key(&n) {
                 break n;
             }
@@ -127,7 +127,7 @@ impl AddressBlock {
 
 /// The `n`th address of `block`: `127.block.b.c` with `c` in 1..=254, so never a network or
 /// broadcast-looking address; wraps after [`PER_BLOCK`].
-pub(super) fn pod_ip(block: u8, n: u32) -> String {
+fn pod_ip(block: u8, n: u32) -> String {
     let n = n % PER_BLOCK;
     format!("127.{block}.{}.{}", n / 254, n % 254 + 1)
 }

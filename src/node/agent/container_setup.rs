@@ -258,7 +258,7 @@ impl PodSync<'_> {
             .or_else(|| asks(&self.pod.spec.extra))
             .unwrap_or(false);
         // A simulated node starts nothing: nothing runs as root there.
-        if !non_root || self.agent.config.simulated || !engine_is_root() {
+        if !non_root || self.agent.config.simulated || !crate::node::host::runs_as_root() {
             return Ok(());
         }
         let m = &self.pod.metadata;
@@ -358,19 +358,6 @@ fn create_empty_file(path: &std::path::Path) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o644);
     o.open(path).map(drop)
-}
-
-/// Whether the engine's effective user is root: every container runs as that user.
-fn engine_is_root() -> bool {
-    #[cfg(unix)]
-    {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        unsafe { libc::geteuid() == 0 }
-    }
-    #[cfg(not(unix))]
-    {
-        false
-    }
 }
 
 #[cfg(test)]

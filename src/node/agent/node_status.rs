@@ -96,6 +96,7 @@ impl Kubelet {
     }
 
     fn node_status(&self, config: &NodeConfig, _now: Time) -> NodeStatus {
+        let host = crate::node::host::system_info();
         let mut capacity = crate::api::ResourceList::new();
         capacity.insert("cpu".into(), Quantity::from_milli(config.cpu_millis));
         capacity.insert(
@@ -149,10 +150,10 @@ impl Kubelet {
                 "operatingSystem": std::env::consts::OS,
                 "architecture": go_arch(),
                 "containerRuntimeVersion": if config.simulated { "simulated" } else { "process" },
-                "kernelVersion": host_file("/proc/sys/kernel/osrelease"),
-                "osImage": os_image(),
-                "machineID": host_file("/etc/machine-id"),
-                "bootID": host_file("/proc/sys/kernel/random/boot_id"),
+                "kernelVersion": host.kernel_version,
+                "osImage": host.os_image,
+                "machineID": host.machine_id,
+                "bootID": host.boot_id,
             })),
             ..Default::default()
         }
@@ -250,24 +251,4 @@ fn heartbeat(conditions: &mut [crate::api::Condition], now: Time) {
     for c in conditions {
         c.extra.insert("lastHeartbeatTime".into(), at.clone());
     }
-}
-
-/// The first line of a file of the host (the kernel's release, the machine id), or "".
-fn host_file(path: &str) -> String {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|s| s.lines().next().map(|l| l.trim().to_string()))
-        .unwrap_or_default()
-}
-
-/// The host's `PRETTY_NAME` from `/etc/os-release`, as the kubelet reports `osImage`.
-fn os_image() -> String {
-    std::fs::read_to_string("/etc/os-release")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
-                .map(|v| v.trim_matches('"').to_string())
-        })
-        .unwrap_or_default()
 }

@@ -17,10 +17,9 @@ use std::time::Duration;
 pub(super) struct PodRt {
     pub(super) uid: String,
     pub(super) node: String,
-    /// The pod's own loopback address (`status.podIP`, `POD_IP`).
-    pub(super) ip: String,
-    /// Holds `ip` in the engine's block for as long as this state lives.
-    _address: PodAddress,
+    /// The pod's own loopback address (`status.podIP`, `POD_IP`), held in the engine's
+    /// block for as long as this state lives.
+    pub(super) address: PodAddress,
     pub(super) init: Vec<ContRt>,
     pub(super) containers: Vec<ContRt>,
     /// Index of the init container running or next to run; `init.len()` when done.
@@ -157,8 +156,7 @@ impl PodRt {
         PodRt {
             uid: pod.metadata.uid.clone().unwrap_or_default(),
             node: node.to_string(),
-            ip: address.ip.clone(),
-            _address: address,
+            address,
             init: pod.spec.init_containers.iter().map(ContRt::new).collect(),
             containers: pod.spec.containers.iter().map(ContRt::new).collect(),
             init_done: 0,

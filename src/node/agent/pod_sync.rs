@@ -98,7 +98,7 @@ impl Kubelet {
             next: None,
             ip: String::new(),
         };
-        sync.ip = st.ip.clone();
+        sync.ip = st.address.ip.clone();
         let outcome = sync.run(&mut st);
         let next = sync.next;
         drop(st);
