@@ -1281,7 +1281,6 @@ fn delete_params(
     Ok(p)
 }
 
-/// `a.b=c`, `a.b==c` and `a.b!=c` terms of a field selector, tested on the wire form.
 /// The field labels kube-apiserver selects by, beside `metadata.name` and
 /// `metadata.namespace` (its `AddFieldLabelConversionFunc`s): any other is refused.
 fn field_labels(kind: &str) -> &'static [&'static str] {
@@ -1318,71 +1317,100 @@ fn field_labels(kind: &str) -> &'static [&'static str] {
     }
 }
 
-/// Refuses a field selector on a field kube-apiserver does not select `kind` by, with its
-/// 400 (`field label not supported: spec.bogus`), rather than matching nothing.
-fn check_field_selector(kind: &str, selector: &str) -> Result<(), Response<Body>> {
-    for term in selector.split(',').filter(|t| !t.trim().is_empty()) {
-        let label = term
-            .split_once("!=")
-            .or_else(|| term.split_once("=="))
-            .or_else(|| term.split_once('='))
-            .map(|(p, _)| p.trim());
-        let Some(label) = label else {
-            return Err(fail(
-                400,
-                "BadRequest",
-                &format!("invalid selector: '{selector}'; can't understand '{term}'"),
-            ));
-        };
-        if label != "metadata.name"
-            && label != "metadata.namespace"
-            && !field_labels(kind).contains(&label)
-        {
-            return Err(fail(
-                400,
-                "BadRequest",
-                &format!("field label not supported: {label}"),
-            ));
-        }
-    }
-    Ok(())
+/// One `a.b=c`, `a.b==c` or `a.b!=c` term of a field selector, read once and then tested on
+/// the wire form of each object.
+struct FieldTerm {
+    label: String,
+    /// Where the value kube-apiserver selects on lives (its `*ToSelectableFields`): some
+    /// labels name another field (`status.successful` is `status.succeeded`).
+    pointer: String,
+    /// What an unset field selects as (`spec.restartPolicy` is `Always`).
+    default: &'static str,
+    want: String,
+    eq: bool,
 }
 
-/// The value a field label selects on, as kube-apiserver computes it (its
-/// `*ToSelectableFields`): some labels name another field, and unset fields read as their
-/// defaults.
-fn selectable(kind: &str, label: &str, v: &Value) -> String {
-    let (path, default) = match (kind, label) {
-        ("Job", "status.successful") => ("status.succeeded", "0"),
-        ("ReplicaSet", "status.replicas") => ("status.replicas", "0"),
-        ("Node", "spec.unschedulable") => ("spec.unschedulable", "false"),
-        ("Pod", "spec.hostNetwork") => ("spec.hostNetwork", "false"),
-        ("Pod", "spec.restartPolicy") => ("spec.restartPolicy", "Always"),
-        ("Pod", "spec.schedulerName") => ("spec.schedulerName", "default-scheduler"),
-        ("Secret", "type") => ("type", "Opaque"),
-        ("Event", "source") => ("source.component", ""),
-        (_, other) => (other, ""),
-    };
-    match v.pointer(&format!("/{}", path.replace('.', "/"))) {
-        Some(Value::String(s)) if !s.is_empty() => s.clone(),
-        Some(Value::String(_)) | Some(Value::Null) | None => default.to_string(),
-        Some(other) => other.to_string(),
+impl FieldTerm {
+    fn matches(&self, v: &Value) -> bool {
+        let got = match v.pointer(&self.pointer) {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(Value::String(_)) | Some(Value::Null) | None => self.default.to_string(),
+            Some(other) => other.to_string(),
+        };
+        (got == self.want) == self.eq
     }
 }
 
-fn field_matches(kind: &str, selector: &str, v: &Value) -> bool {
-    selector.split(',').filter(|t| !t.is_empty()).all(|term| {
-        let (path, want, eq) = if let Some((p, w)) = term.split_once("!=") {
-            (p, w, false)
-        } else if let Some((p, w)) = term.split_once("==") {
-            (p, w, true)
-        } else if let Some((p, w)) = term.split_once('=') {
-            (p, w, true)
-        } else {
-            return false;
-        };
-        (selectable(kind, path.trim(), v) == want.trim()) == eq
-    })
+/// The terms of `selector` on objects of `kind`; the first term that is not `a=b`, `a==b`
+/// or `a!=b` as the error.
+fn field_terms<'s>(kind: &str, selector: &'s str) -> Result<Vec<FieldTerm>, &'s str> {
+    selector
+        .split(',')
+        .filter(|t| !t.trim().is_empty())
+        .map(|term| {
+            let (label, want, eq) = if let Some((p, w)) = term.split_once("!=") {
+                (p, w, false)
+            } else if let Some((p, w)) = term.split_once("==") {
+                (p, w, true)
+            } else {
+                let (p, w) = term.split_once('=').ok_or(term)?;
+                (p, w, true)
+            };
+            let label = label.trim();
+            let (path, default) = match (kind, label) {
+                ("Job", "status.successful") => ("status.succeeded", "0"),
+                ("ReplicaSet", "status.replicas") => ("status.replicas", "0"),
+                ("Node", "spec.unschedulable") => ("spec.unschedulable", "false"),
+                ("Pod", "spec.hostNetwork") => ("spec.hostNetwork", "false"),
+                ("Pod", "spec.restartPolicy") => ("spec.restartPolicy", "Always"),
+                ("Pod", "spec.schedulerName") => ("spec.schedulerName", "default-scheduler"),
+                ("Secret", "type") => ("type", "Opaque"),
+                ("Event", "source") => ("source.component", ""),
+                (_, other) => (other, ""),
+            };
+            Ok(FieldTerm {
+                label: label.to_string(),
+                pointer: format!("/{}", path.replace('.', "/")),
+                default,
+                want: want.trim().to_string(),
+                eq,
+            })
+        })
+        .collect()
+}
+
+/// The field selector of a request on objects of `kind`, read once; kube-apiserver's 400
+/// for a term it cannot read or a label it does not select `kind` by (`field label not
+/// supported: spec.bogus`), rather than matching nothing.
+fn field_selector(kind: &str, selector: &str) -> Result<Vec<FieldTerm>, Response<Body>> {
+    let terms = field_terms(kind, selector).map_err(|term| {
+        fail(
+            400,
+            "BadRequest",
+            &format!("invalid selector: '{selector}'; can't understand '{term}'"),
+        )
+    })?;
+    match terms.iter().find(|t| {
+        t.label != "metadata.name"
+            && t.label != "metadata.namespace"
+            && !field_labels(kind).contains(&t.label.as_str())
+    }) {
+        Some(t) => Err(fail(
+            400,
+            "BadRequest",
+            &format!("field label not supported: {}", t.label),
+        )),
+        None => Ok(terms),
+    }
+}
+
+/// The longest prefix of `s` of at most `n` bytes that does not split a character.
+fn char_prefix(s: &str, n: usize) -> &str {
+    let mut end = n.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// The `labelSelector` of a request, parsed; a 400 as kube-apiserver words it when it does
@@ -1422,8 +1450,11 @@ fn select(
         .map_err(|e| error(&e, Some(&r.info.plural)))?;
     let mut items = list.items;
     if let Some(fs) = q.get("fieldSelector").filter(|s| !s.is_empty()) {
-        check_field_selector(&r.info.kind, fs)?;
-        items.retain(|o| field_matches(&r.info.kind, fs, &wire(o.as_ref(), &r.api_version)));
+        let terms = field_selector(&r.info.kind, fs)?;
+        items.retain(|o| {
+            let v = wire(o.as_ref(), &r.api_version);
+            terms.iter().all(|t| t.matches(&v))
+        });
     }
     Ok((items, list.revision))
 }
@@ -1542,12 +1573,13 @@ fn watch(
         .and_then(|s| s.parse::<u64>().ok())
         .map(Duration::from_secs)
         .unwrap_or(Duration::from_secs(1800));
-    let field = q.get("fieldSelector").filter(|s| !s.is_empty()).cloned();
-    if let Some(fs) = &field {
-        if let Err(resp) = check_field_selector(&r.info.kind, fs) {
-            return resp;
-        }
-    }
+    let field = match q.get("fieldSelector").filter(|s| !s.is_empty()) {
+        Some(fs) => match field_selector(&r.info.kind, fs) {
+            Ok(terms) => Some(terms),
+            Err(resp) => return resp,
+        },
+        None => None,
+    };
     let store = shared.store.clone();
     let r = r.clone();
     let include = q.get("includeObject").map(String::as_str) == Some("Object");
@@ -1585,8 +1617,8 @@ fn watch(
                     other => {
                         let o = other.object().expect("not a bookmark");
                         let v = wire(o.as_ref(), &r.api_version);
-                        if let Some(f) = &field {
-                            if !field_matches(&r.info.kind, f, &v) {
+                        if let Some(terms) = &field {
+                            if !terms.iter().all(|t| t.matches(&v)) {
                                 continue;
                             }
                         }
@@ -1739,14 +1771,7 @@ fn logs(
     let limit = q.get("limitBytes").and_then(|n| n.parse::<usize>().ok());
     let cut = |t: String| -> String {
         match limit {
-            // The first `n` bytes, not splitting a character.
-            Some(n) if n < t.len() => {
-                let mut end = n;
-                while !t.is_char_boundary(end) {
-                    end -= 1;
-                }
-                t[..end].to_string()
-            }
+            Some(n) if n < t.len() => char_prefix(&t, n).to_string(),
             _ => t,
         }
     };
@@ -1803,18 +1828,21 @@ fn logs(
                     sent = now.len();
                     continue;
                 };
-                let mut more = rest.to_string();
                 sent = now.len();
-                if let Some(b) = &mut budget {
-                    let mut end = more.len().min(*b);
-                    while !more.is_char_boundary(end) {
-                        end -= 1;
+                let more = match &mut budget {
+                    Some(b) => {
+                        let more = char_prefix(rest, *b);
+                        // Cut short: the limit is reached, whatever bytes it left.
+                        *b = if more.len() < rest.len() {
+                            0
+                        } else {
+                            *b - more.len()
+                        };
+                        more
                     }
-                    // Cut short: the limit is reached, whatever bytes it left.
-                    *b = if end < more.len() { 0 } else { *b - end };
-                    more.truncate(end);
-                }
-                if tx.blocking_send(Bytes::from(more)).is_err() || budget == Some(0) {
+                    None => rest,
+                };
+                if tx.blocking_send(Bytes::from(more.to_string())).is_err() || budget == Some(0) {
                     return;
                 }
             })
@@ -1861,6 +1889,11 @@ mod tests {
         let t = target("v1", &["pods"]).unwrap();
         assert_eq!((t.namespace, t.name), (None, None));
         assert!(target("v1", &["a", "b", "c", "d"]).is_none());
+    }
+
+    /// Whether every term of `selector` matches `v` (labels not checked).
+    fn field_matches(kind: &str, selector: &str, v: &Value) -> bool {
+        field_terms(kind, selector).is_ok_and(|ts| ts.iter().all(|t| t.matches(v)))
     }
 
     #[test]
