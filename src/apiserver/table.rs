@@ -203,11 +203,21 @@ pub fn human_duration(d: std::time::Duration) -> String {
 }
 
 fn s(v: &Value, path: &str) -> String {
-    match v.pointer(path) {
-        Some(Value::String(x)) => x.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
+    v.pointer(path).map(text).unwrap_or_default()
+}
+
+/// A value as a cell shows it: a string as it is, null as nothing, anything else as JSON.
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(x) => x.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
     }
+}
+
+/// The time at `path`, when there is one that parses.
+fn time_at(v: &Value, path: &str) -> Option<Time> {
+    v.pointer(path)?.as_str()?.parse().ok()
 }
 
 fn n(v: &Value, path: &str) -> i64 {
@@ -215,8 +225,17 @@ fn n(v: &Value, path: &str) -> i64 {
 }
 
 fn or_none(x: String) -> String {
+    or(x, "<none>")
+}
+
+fn or_unset(x: String) -> String {
+    or(x, "<unset>")
+}
+
+/// `x`, or `placeholder` for an empty one.
+fn or(x: String, placeholder: &str) -> String {
     if x.is_empty() {
-        "<none>".into()
+        placeholder.into()
     } else {
         x
     }
@@ -283,16 +302,16 @@ fn pod_status(v: &Value) -> String {
     // Init containers first, as kubectl's printer: the first one not done says why the pod
     // is not running yet (`Init:0/2`, `Init:CrashLoopBackOff`, `Init:ExitCode:1`); a
     // sidecar (restartPolicy Always) counts as done once started.
-    let inits = v
-        .pointer("/status/initContainerStatuses")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let declared = v
-        .pointer("/spec/initContainers")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let list = |p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    };
+    let (inits, declared) = (
+        list("/status/initContainerStatuses"),
+        list("/spec/initContainers"),
+    );
     let initialized = v
         .pointer("/status/conditions")
         .and_then(Value::as_array)
@@ -352,14 +371,6 @@ fn pod_status(v: &Value) -> String {
     }
 }
 
-fn or_unset(x: String) -> String {
-    if x.is_empty() {
-        "<unset>".into()
-    } else {
-        x
-    }
-}
-
 /// An HPA's TARGETS cell, as kubectl's `formatHPAMetrics`: each metric's current value (by
 /// index in `status.currentMetrics`, `<unknown>` until measured) over its target, at most
 /// two, then `+ N more...`.
@@ -367,80 +378,64 @@ fn hpa_targets(v: &Value) -> String {
     let specs = v
         .pointer("/spec/metrics")
         .and_then(Value::as_array)
-        .cloned()
+        .map(Vec::as_slice)
         .unwrap_or_default();
     if specs.is_empty() {
         return "<none>".into();
     }
-    let current = |i: usize, p: &str| {
-        v.pointer(&format!("/status/currentMetrics/{i}{p}"))
-            .map(|c| match c {
-                Value::String(x) => x.clone(),
-                other => other.to_string(),
-            })
-    };
-    let quantity = |x: Option<&Value>| match x {
-        Some(Value::String(q)) => q.clone(),
-        Some(other) => other.to_string(),
-        None => "<unknown>".into(),
-    };
-    let list: Vec<String> = specs
-        .iter()
-        .enumerate()
-        .map(|(i, spec)| match s(spec, "/type").as_str() {
-            "Resource" | "ContainerResource" => {
-                let src = if s(spec, "/type") == "Resource" {
-                    "resource"
-                } else {
-                    "containerResource"
-                };
+    let unknown = || "<unknown>".to_string();
+    let cell = |i: usize, spec: &Value| -> String {
+        let src = match s(spec, "/type").as_str() {
+            "Resource" => "resource",
+            "ContainerResource" => "containerResource",
+            "Pods" => "pods",
+            "Object" => "object",
+            "External" => "external",
+            _ => return "<unknown type>".into(),
+        };
+        let target = |f: &str| spec.pointer(&format!("/{src}/target/{f}"));
+        let current = |f: &str| {
+            v.pointer(&format!("/status/currentMetrics/{i}/{src}/current/{f}"))
+                .map(text)
+        };
+        match (src, target("averageValue")) {
+            ("resource" | "containerResource", avg) => {
                 let resource = s(spec, &format!("/{src}/name"));
-                if let Some(target) = spec.pointer(&format!("/{src}/target/averageValue")) {
-                    let now = current(i, &format!("/{src}/current/averageValue"))
-                        .unwrap_or_else(|| "<unknown>".into());
-                    format!("{resource}: {now}/{}", quantity(Some(target)))
-                } else {
-                    let now = current(i, &format!("/{src}/current/averageUtilization"))
-                        .map_or_else(|| "<unknown>".into(), |u| format!("{u}%"));
-                    let target = spec
-                        .pointer(&format!("/{src}/target/averageUtilization"))
-                        .and_then(Value::as_i64)
-                        .map_or_else(|| "<auto>".into(), |u| format!("{u}%"));
-                    format!("{resource}: {now}/{target}")
-                }
-            }
-            "Pods" => {
-                let now =
-                    current(i, "/pods/current/averageValue").unwrap_or_else(|| "<unknown>".into());
-                format!(
-                    "{now}/{}",
-                    quantity(spec.pointer("/pods/target/averageValue"))
-                )
-            }
-            "Object" | "External" => {
-                let src = if s(spec, "/type") == "Object" {
-                    "object"
-                } else {
-                    "external"
-                };
-                // An average target reads the average and says so, as kubectl prints it.
-                match spec.pointer(&format!("/{src}/target/averageValue")) {
-                    Some(avg) => {
-                        let now = current(i, &format!("/{src}/current/averageValue"))
-                            .unwrap_or_else(|| "<unknown>".into());
-                        format!("{now}/{} (avg)", quantity(Some(avg)))
-                    }
+                match avg {
+                    Some(t) => format!(
+                        "{resource}: {}/{}",
+                        current("averageValue").unwrap_or_else(unknown),
+                        text(t)
+                    ),
                     None => {
-                        let now = current(i, &format!("/{src}/current/value"))
-                            .unwrap_or_else(|| "<unknown>".into());
-                        let target = spec.pointer(&format!("/{src}/target/value"));
-                        format!("{now}/{}", quantity(target))
+                        let now =
+                            current("averageUtilization").map_or_else(unknown, |u| format!("{u}%"));
+                        let target = target("averageUtilization")
+                            .and_then(Value::as_i64)
+                            .map_or_else(|| "<auto>".into(), |u| format!("{u}%"));
+                        format!("{resource}: {now}/{target}")
                     }
                 }
             }
-            _ => "<unknown type>".into(),
-        })
-        .collect();
+            ("pods", avg) => format!(
+                "{}/{}",
+                current("averageValue").unwrap_or_else(unknown),
+                avg.map_or_else(unknown, text)
+            ),
+            // An average target reads the average and says so, as kubectl prints it.
+            (_, Some(avg)) => format!(
+                "{}/{} (avg)",
+                current("averageValue").unwrap_or_else(unknown),
+                text(avg)
+            ),
+            (_, None) => format!(
+                "{}/{}",
+                current("value").unwrap_or_else(unknown),
+                target("value").map_or_else(unknown, text)
+            ),
+        }
+    };
+    let list: Vec<String> = specs.iter().enumerate().map(|(i, m)| cell(i, m)).collect();
     const MAX: usize = 2;
     if list.len() > MAX {
         format!("{} + {} more...", list[..MAX].join(", "), list.len() - MAX)
@@ -563,8 +558,10 @@ fn cells(r: &Resource, v: &Value, now: Time, created: Option<Time>) -> Vec<Value
                 "Running"
             };
             // From the start to the completion, or to now while it runs.
-            let time = |p: &str| v.pointer(p).and_then(Value::as_str)?.parse::<Time>().ok();
-            let duration = match (time("/status/startTime"), time("/status/completionTime")) {
+            let duration = match (
+                time_at(v, "/status/startTime"),
+                time_at(v, "/status/completionTime"),
+            ) {
                 (None, _) => String::new(),
                 (Some(start), None) => human_duration(now.saturating_duration_since(start)),
                 (Some(start), Some(end)) => human_duration(end.saturating_duration_since(start)),
@@ -578,12 +575,10 @@ fn cells(r: &Resource, v: &Value, now: Time, created: Option<Time>) -> Vec<Value
             ]
         }
         "CronJob" => {
-            let last = s(v, "/status/lastScheduleTime")
-                .parse::<Time>()
-                .map_or_else(
-                    |_| "<none>".to_string(),
-                    |t| human_duration(now.saturating_duration_since(t)),
-                );
+            let last = time_at(v, "/status/lastScheduleTime").map_or_else(
+                || "<none>".to_string(),
+                |t| human_duration(now.saturating_duration_since(t)),
+            );
             vec![
                 json!(name),
                 json!(s(v, "/spec/schedule")),
@@ -774,11 +769,10 @@ fn cells(r: &Resource, v: &Value, now: Time, created: Option<Time>) -> Vec<Value
             // Ages from the event's own times, as kubectl's printer: the last occurrence, the
             // first, and the creation when they are missing.
             let since = |p: &str| {
-                v.pointer(p)
-                    .and_then(Value::as_str)
-                    .and_then(|t| t.parse::<Time>().ok())
-                    .map(|t| human_duration(now.saturating_duration_since(t)))
-                    .unwrap_or_else(|| age.clone())
+                time_at(v, p).map_or_else(
+                    || age.clone(),
+                    |t| human_duration(now.saturating_duration_since(t)),
+                )
             };
             let source = match (s(v, "/source/component"), s(v, "/source/host")) {
                 (c, h) if h.is_empty() => c,
