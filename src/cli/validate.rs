@@ -222,6 +222,10 @@ fn commandless(
     out
 }
 
+/// The warning about a field that neither steady nor Kubernetes defines.
+const MISSPELT: &str = "unknown field: Kubernetes does not define it either (misspelt?), and \
+                        kubectl's default validation refuses it; kept but not implemented by steady";
+
 /// Warnings for the `Pods` metrics of an autoscaler: such a metric comes only from a host
 /// that reports it (`Engine::report_pod_metric`, and the same from C and Python), and
 /// `steady run` is no such host, so the autoscaler would never measure it.
@@ -233,7 +237,7 @@ fn unreported_metrics(file: &str, doc: &Document, label: &str, kind: &str) -> Ve
         .value
         .pointer("/spec/metrics")
         .and_then(|m| m.as_array())
-        .cloned()
+        .map(Vec::as_slice)
         .unwrap_or_default();
     metrics
         .iter()
@@ -331,13 +335,7 @@ pub fn check(sources: &[Source], images: &ImageTable) -> Checked {
                     && steady::apiserver::kubernetes_field(&decoded.info.kind, &w.path)
                         == Some(false);
                 let message = if foreign {
-                    format!(
-                        "unknown field: Kubernetes does not define it either (misspelt?), and \
-                         kubectl's default validation refuses it; {}",
-                        w.message
-                            .strip_prefix("unknown field, ")
-                            .unwrap_or(&w.message)
-                    )
+                    MISSPELT.to_string()
                 } else {
                     w.message.clone()
                 };
