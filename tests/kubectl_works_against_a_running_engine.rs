@@ -19,6 +19,15 @@ struct Kubectl {
     kubeconfig: PathBuf,
 }
 
+/// Whether a run succeeded, with its stdout and its stderr.
+fn said(o: &Output) -> (bool, String, String) {
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
 impl Kubectl {
     fn run(&self, args: &[&str]) -> Output {
         Command::new("kubectl")
@@ -231,16 +240,12 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
     let top = k.ok(&["top", "nodes"]);
     assert!(top.contains("MEMORY(bytes)"), "{top}");
     // The selector picks the pods; a pod without metrics is metrics-server's NotFound.
-    let o = k.run(&["top", "pods", "-l", "app=nothing-has-this"]);
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let (_, stdout, stderr) = said(&k.run(&["top", "pods", "-l", "app=nothing-has-this"]));
+    let both = stdout + &stderr;
     // kubectl says there is nothing to show (no metrics for the selected pods).
     assert!(
-        !said.contains("hello-") && said.contains("No resources found"),
-        "{said}"
+        !both.contains("hello-") && both.contains("No resources found"),
+        "{both}"
     );
     let err = k.err(&["top", "pod", "nope"]);
     assert!(
@@ -262,10 +267,9 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
     });
     assert_eq!(k.ok(&["logs", &pod, "--limit-bytes=5"]), "hello");
     // The buffers keep no time per line: --since returns everything, and says so.
-    let o = k.run(&["logs", &pod, "--since=1h"]);
-    assert!(o.status.success());
-    assert!(String::from_utf8_lossy(&o.stdout).contains("hello from"));
-    let stderr = String::from_utf8_lossy(&o.stderr);
+    let (ok, stdout, stderr) = said(&k.run(&["logs", &pod, "--since=1h"]));
+    assert!(ok);
+    assert!(stdout.contains("hello from"));
     assert!(
         stderr.contains("sinceSeconds: not implemented by steady"),
         "{stderr}"
@@ -280,7 +284,8 @@ fn kubectl_applies_lists_scales_labels_and_reads_logs() {
          ---\napiVersion: v1\nkind: Pod\nmetadata: {name: never}\nspec:\n\
          \x20 containers: [{name: c, image: not-mapped-anywhere}]\n",
     );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (ok, _, stderr) = said(&o);
+    assert!(ok, "{stderr}");
     let waiting = |pod: &str| {
         k.ok(&[
             "get",
@@ -794,9 +799,8 @@ spec:
                 \x20   metadata: {labels: {app: real}}\n    spec:\n      dnsPolicy: ClusterFirst\n\
                 \x20     containers: [{name: c, image: x, command: [sleep, '600'],\n\
                 \x20                   imagePullPolicy: Always, terminationMessagePolicy: File}]\n";
-    let o = k.with_file(&["apply"], "real.yaml", real);
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{stderr}");
+    let (ok, _, stderr) = said(&k.with_file(&["apply"], "real.yaml", real));
+    assert!(ok, "{stderr}");
     assert!(
         stderr.contains("spec.template.spec.dnsPolicy: kept but not implemented by steady"),
         "{stderr}"
@@ -808,8 +812,8 @@ spec:
             .replace("dnsPolicy", "dnsPolcy")
             .replace("name: real}", "name: typo}"),
     );
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success());
+    let (ok, _, stderr) = said(&o);
+    assert!(!ok);
     assert!(
         stderr.contains("unknown field \"spec.template.spec.dnsPolcy\""),
         "{stderr}"
