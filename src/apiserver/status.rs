@@ -37,8 +37,9 @@ pub fn of_error(e: &Error, plural: Option<&str>) -> (u16, Value) {
     // namespace (`namespaces "nope" not found`), which scripts test for, not 422.
     if let Error::Invalid { object, errors } = e.root() {
         if let ([only], Some(ns)) = (errors.as_slice(), object.namespace.as_deref()) {
-            let missing = format!("namespaces {ns:?} not found");
-            if only.field == "metadata.namespace" && only.message == missing {
+            if only.field == "metadata.namespace"
+                && only.message == crate::store::missing_namespace(ns)
+            {
                 let ns = ObjectRef::new("Namespace", None, ns);
                 return of_error(&Error::NotFound { object: ns }, Some("namespaces"));
             }

@@ -121,7 +121,7 @@ impl super::Store {
                 "unable to create new content in namespace {ns} because it is being terminated"
             )),
             Ok(_) => Ok(()),
-            Err(_) => refuse(format!("namespaces {ns:?} not found")),
+            Err(_) => refuse(missing_namespace(ns)),
         }
     }
 
@@ -244,6 +244,12 @@ impl super::Store {
             self.inner.registry.register(info);
         }
     }
+}
+
+/// The refusal of a write into namespace `ns`, which does not exist (kube-apiserver's
+/// words, which the API server turns back into its 404 about the namespace).
+pub(crate) fn missing_namespace(ns: &str) -> String {
+    format!("namespaces {ns:?} not found")
 }
 
 /// A Namespace marked for deletion is `Terminating` in the same write, as kube-apiserver

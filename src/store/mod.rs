@@ -37,6 +37,8 @@ pub use admission::{AdmissionRequest, Operation};
 pub use kind::{FieldExtractor, UniqueAllocator, UniqueField};
 #[cfg(test)]
 pub(crate) use lifecycle::ensure_namespaces;
+#[cfg(feature = "apiserver")]
+pub(crate) use lifecycle::missing_namespace;
 pub use lifecycle::{INITIAL_NAMESPACES, NAMESPACE_FINALIZER};
 pub use params::{DeleteParams, Deleted, ListParams, ObjectList, Propagation, WatchParams};
 pub use persist::{Durability, Persist, RecoveryReport, Truncation};
